@@ -1,0 +1,93 @@
+/** The Udp service on real sockets (node:dgram). */
+import dgram from 'node:dgram';
+import { Effect, Layer } from 'effect';
+import { ipv4ToString, parseIpv4 } from '../wire/bytes.js';
+import { Udp, UdpError, type UdpBindOptions, type UdpDatagram, type UdpSocket } from '../udp.js';
+
+function bindError(endpoint: string, error: NodeJS.ErrnoException): UdpError {
+  switch (error.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return new UdpError({
+        reason: 'permission',
+        endpoint,
+        message: `no permission to bind UDP ${endpoint}: ports below 1024 need root or CAP_NET_BIND_SERVICE (or listen on a port >= 1024)`,
+      });
+    case 'EADDRINUSE':
+      return new UdpError({ reason: 'address-in-use', endpoint, message: `UDP ${endpoint} is already in use by another process` });
+    case 'EADDRNOTAVAIL':
+      return new UdpError({
+        reason: 'address-not-available',
+        endpoint,
+        message: `cannot bind UDP ${endpoint}: no interface on this host has that address`,
+      });
+    default:
+      return new UdpError({ reason: 'bind', endpoint, message: `cannot bind UDP ${endpoint}: ${error.message}` });
+  }
+}
+
+function open(options: UdpBindOptions): Effect.Effect<{ socket: dgram.Socket; api: UdpSocket }, UdpError> {
+  const endpoint = `${ipv4ToString(options.address)}:${options.port}`;
+  return Effect.async<{ socket: dgram.Socket; api: UdpSocket }, UdpError>((resume) => {
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    const onBindError = (error: NodeJS.ErrnoException) => {
+      socket.close();
+      resume(Effect.fail(bindError(endpoint, error)));
+    };
+    socket.once('error', onBindError);
+    socket.bind({ address: ipv4ToString(options.address), port: options.port, exclusive: true }, () => {
+      socket.off('error', onBindError);
+      if (options.broadcast) socket.setBroadcast(true);
+      const bound = socket.address();
+      const localAddress = parseIpv4(bound.address) ?? 0;
+      const localPort = bound.port;
+      let errorHandler: (error: UdpError) => void = () => {};
+      socket.on('error', (error) =>
+        errorHandler(new UdpError({ reason: 'send', endpoint: `${bound.address}:${localPort}`, message: error.message })),
+      );
+      const api: UdpSocket = {
+        localAddress,
+        localPort,
+        send(data, address, port) {
+          socket.send(data, port, ipv4ToString(address), (error) => {
+            if (error) {
+              errorHandler(
+                new UdpError({ reason: 'send', endpoint: `${ipv4ToString(address)}:${port}`, message: error.message }),
+              );
+            }
+          });
+        },
+        onMessage(handler) {
+          socket.removeAllListeners('message');
+          socket.on('message', (message, remote) => {
+            const datagram: UdpDatagram = {
+              data: new Uint8Array(message.buffer, message.byteOffset, message.length),
+              address: parseIpv4(remote.address) ?? 0,
+              port: remote.port,
+              localAddress,
+              localPort,
+            };
+            handler(datagram);
+          });
+        },
+        onError(handler) {
+          errorHandler = handler;
+        },
+      };
+      resume(Effect.succeed({ socket, api }));
+    });
+  });
+}
+
+export const NodeUdpLive = Layer.succeed(Udp, {
+  bind: (options) =>
+    Effect.acquireRelease(open(options), ({ socket }) =>
+      Effect.async<void>((resume) => {
+        try {
+          socket.close(() => resume(Effect.void));
+        } catch {
+          resume(Effect.void); // already closed
+        }
+      }),
+    ).pipe(Effect.map(({ api }) => api)),
+});

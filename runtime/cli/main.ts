@@ -1,0 +1,47 @@
+/**
+ * The `mip4` command line: a subcommand per job, `--help` on each, and exit codes that mean
+ * something: 0 ok, 1 failure, 2 usage error.
+ */
+import { ExitCode, processIo, UsageError, type Io, type Subcommand } from './args.js';
+import { decodeCommand } from './decode.js';
+import { examplesCommand } from './examples.js';
+
+export const subcommands: readonly Subcommand[] = [decodeCommand, examplesCommand];
+
+function overview(): string {
+  const width = Math.max(...subcommands.map((c) => c.name.length));
+  return [
+    'usage: mip4 <command> [options]',
+    '',
+    'Mobile IPv4 (RFC 5944) home agent, foreign agent and mobile node.',
+    '',
+    'commands:',
+    ...subcommands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'mip4 <command> --help' for a command's options.",
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help'], io);
+    io.out(overview());
+    return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+  }
+  const command = subcommands.find((c) => c.name === name);
+  if (!command) {
+    io.err(`mip4: unknown command '${name}'\n\n${overview()}`);
+    return ExitCode.Usage;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`mip4 ${command.name}: ${error.message}\n\n${command.usage}`);
+      return ExitCode.Usage;
+    }
+    io.err(`mip4 ${command.name}: ${(error as Error).stack ?? String(error)}`);
+    return ExitCode.Failure;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The forwarding table (FIB) the data plane reads: home address → where to tunnel.
+ * Binding actors publish into it through the runtime; packet code reads only this table,
+ * never an actor (DESIGN.md, data plane). Keys are int32 (`address | 0`): Map lookups with
+ * small-integer keys are markedly faster than with numbers >= 2^31 (perf-limits.md).
+ */
+import { Subject, type Observable } from 'rxjs';
+import type { Ipv4Address } from '../io/wire/bytes.js';
+import type { Encapsulation } from '../machines/binding.js';
+
+export interface TunnelTarget {
+  readonly careOfAddress: Ipv4Address;
+  readonly encapsulation: Encapsulation;
+  /** Tunnel home-network broadcasts as well (B bit, 4.3). */
+  readonly broadcast: boolean;
+  /** Co-located care-of address: the mobile node decapsulates (D bit). */
+  readonly decapsulatedByMobileNode: boolean;
+}
+
+export interface ForwardingEntry {
+  readonly homeAddress: Ipv4Address;
+  /** One per care-of address; more than one only with simultaneous bindings (3.6.1.2). */
+  readonly tunnels: readonly TunnelTarget[];
+}
+
+export type ForwardingChange =
+  | { readonly kind: 'set'; readonly entry: ForwardingEntry }
+  | { readonly kind: 'delete'; readonly homeAddress: Ipv4Address };
+
+export class ForwardingTable {
+  private readonly entries = new Map<number, ForwardingEntry>();
+  private readonly changeSubject = new Subject<ForwardingChange>();
+
+  /** Every change, in order. Subscribers see changes made after they subscribe. */
+  readonly changes: Observable<ForwardingChange> = this.changeSubject.asObservable();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  lookup(homeAddress: Ipv4Address): ForwardingEntry | undefined {
+    return this.entries.get(homeAddress | 0);
+  }
+
+  /** Adds or replaces the tunnel to `target.careOfAddress` for `homeAddress`. */
+  upsertTunnel(homeAddress: Ipv4Address, target: TunnelTarget): void {
+    const key = homeAddress | 0;
+    const current = this.entries.get(key);
+    const others = current ? current.tunnels.filter((t) => t.careOfAddress !== target.careOfAddress) : [];
+    const entry: ForwardingEntry = { homeAddress, tunnels: [...others, target] };
+    this.entries.set(key, entry);
+    if (this.changeSubject.observed) this.changeSubject.next({ kind: 'set', entry });
+  }
+
+  /** Removes the tunnel to `careOfAddress`; the entry goes when its last tunnel does. */
+  removeTunnel(homeAddress: Ipv4Address, careOfAddress: Ipv4Address): void {
+    const key = homeAddress | 0;
+    const current = this.entries.get(key);
+    if (!current) return;
+    const tunnels = current.tunnels.filter((t) => t.careOfAddress !== careOfAddress);
+    if (tunnels.length === current.tunnels.length) return;
+    if (tunnels.length === 0) {
+      this.entries.delete(key);
+      if (this.changeSubject.observed) this.changeSubject.next({ kind: 'delete', homeAddress });
+    } else {
+      const entry: ForwardingEntry = { homeAddress, tunnels };
+      this.entries.set(key, entry);
+      if (this.changeSubject.observed) this.changeSubject.next({ kind: 'set', entry });
+    }
+  }
+
+  *[Symbol.iterator](): IterableIterator<ForwardingEntry> {
+    yield* this.entries.values();
+  }
+
+  complete(): void {
+    this.changeSubject.complete();
+  }
+}
