@@ -8,14 +8,17 @@
  * action; the runtime records `{actor, from, to, reason}`.
  *
  * Commands to the runtime: `publishBinding` (the forwarding table gains or updates this
- * home address → care-of address entry) and `withdrawBinding` (the entry goes). Replies are
- * the runtime's: it reads the granted lifetime from the snapshot after the step.
+ * home address → care-of address entry, read from the snapshot after the step) and
+ * `withdrawBinding` with the care-of address whose entry goes (resolved before the step's
+ * assignments, so a change of care-of address withdraws the old one). Replies are the
+ * runtime's: it reads the granted lifetime from the snapshot after the step.
  */
 import { assign, setup } from 'xstate';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import type { Identification } from '../io/wire/registration-types.js';
+import type { Encapsulation } from '../io/wire/tunnel.js';
 
-export type Encapsulation = 'ip-in-ip' | 'minimal' | 'gre';
+export type { Encapsulation };
 
 /** 3.3 / 3.4: 0xffff means infinity. */
 export const INFINITE_LIFETIME = 0xffff;
@@ -85,6 +88,12 @@ export function remainingLifetime(context: BindingContext, now: number): number 
   return Math.max(0, Math.floor((context.expiresAt - now) / 1000));
 }
 
+/** Withdraws the care-of address the binding holds when the action is resolved. */
+const withdrawCurrent = {
+  type: 'withdrawBinding',
+  params: ({ context }: { context: BindingContext }) => ({ careOfAddress: context.careOfAddress }),
+} as const;
+
 export const bindingMachine = setup({
   types: {
     context: {} as BindingContext,
@@ -94,7 +103,7 @@ export const bindingMachine = setup({
   actions: {
     // Commands: the host hands them to the runtime; nothing runs here.
     publishBinding: () => {},
-    withdrawBinding: () => {},
+    withdrawBinding: (_, _params: { careOfAddress: Ipv4Address }) => {},
     reason: (_, _params: { reason: string }) => {},
     renew: assign(({ context, event }) => {
       if (event.type !== 'register') return {};
@@ -153,7 +162,11 @@ export const bindingMachine = setup({
           {
             target: 'registered',
             reenter: true,
-            actions: ['renew', { type: 'reason', params: { reason: 'care-of-address-changed' } }],
+            actions: [
+              { type: 'reason', params: { reason: 'care-of-address-changed' } },
+              withdrawCurrent,
+              'renew',
+            ],
           },
         ],
         deregister: { target: 'deregistered', actions: { type: 'reason', params: { reason: 'deregistered' } } },
@@ -165,8 +178,8 @@ export const bindingMachine = setup({
       },
     },
     /** 3.8.2.2: after the lifetime the entry is deleted; no reply is sent (3.8, R3.8-2). */
-    expired: { type: 'final', entry: 'withdrawBinding' },
-    deregistered: { type: 'final', entry: 'withdrawBinding' },
+    expired: { type: 'final', entry: withdrawCurrent },
+    deregistered: { type: 'final', entry: withdrawCurrent },
   },
 });
 

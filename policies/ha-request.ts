@@ -50,6 +50,7 @@ import {
   checkNonceIdentification,
   checkTimestampIdentification,
   nonceReplyIdentification,
+  sameIdentification,
 } from './replay.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
 
@@ -209,7 +210,17 @@ export interface HaRequestInput {
    */
   readonly foreignAgent?: SecurityContextLookup;
   /** The node's replay state (5.7). */
-  readonly replay: { readonly lastAcceptedTimestamp?: Identification; readonly expectedNonce?: number };
+  readonly replay: {
+    readonly lastAcceptedTimestamp?: Identification;
+    readonly expectedNonce?: number;
+    /**
+     * The node's accepted current registrations. A Request equal to one of them in care-of
+     * address and Identification is a duplicate (3.8.2.2), e.g. a retransmission whose Reply
+     * was lost (3.6.3): it is accepted without advancing the replay state, and the binding
+     * keeps the lifetime originally granted.
+     */
+    readonly current?: ReadonlyArray<{ readonly careOfAddress: Ipv4Address; readonly identification: Identification }>;
+  };
   readonly nowUnixMs: number;
   /** A fresh random 32-bit value, used if this Reply must carry a new nonce (5.7.2). */
   readonly nextNonce: number;
@@ -625,6 +636,10 @@ function identificationCheck(
   context: MobilitySecurityContext,
 ): { valid: true; replyIdentification: Identification } | { valid: false; replyIdentification: Identification; detail: string } {
   const received = input.request.identification;
+  const careOfAddress = input.request.careOfAddress;
+  if (input.replay.current?.some((c) => c.careOfAddress === careOfAddress && sameIdentification(c.identification, received))) {
+    return { valid: true, replyIdentification: acceptedReplyIdentification(context.replay, received, input.nextNonce) };
+  }
   if (context.replay === 'nonce') {
     const check = checkNonceIdentification({ received, expectedNonce: input.replay.expectedNonce, nextNonce: input.nextNonce });
     if (check.valid) return check;

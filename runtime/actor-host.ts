@@ -25,19 +25,21 @@ import {
 import type { Clock } from './clock.js';
 import { TimerQueue, type Timer } from './timer-queue.js';
 
-export interface HostedActor<TMachine extends AnyStateMachine> {
+export interface HostedActor<TMachine extends AnyStateMachine, TOwner = unknown> {
   readonly id: string;
+  /** Whatever the runtime attached at spawn (e.g. the mobile node the binding belongs to). */
+  readonly owner: TOwner;
   snapshot: SnapshotFrom<TMachine>;
   /** Pending delayed events, by xstate send id. Usually one (the lifetime). */
-  timers: Array<Timer<DelayedEvent<TMachine>>> | undefined;
+  timers: Array<Timer<DelayedEvent<TMachine, TOwner>>> | undefined;
   /** Events waiting while this actor is in a step. */
   mailbox: Array<EventFromLogic<TMachine>> | undefined;
   busy: boolean;
   stopped: boolean;
 }
 
-interface DelayedEvent<TMachine extends AnyStateMachine> {
-  readonly actor: HostedActor<TMachine>;
+interface DelayedEvent<TMachine extends AnyStateMachine, TOwner> {
+  readonly actor: HostedActor<TMachine, TOwner>;
   readonly sendId: string;
   readonly event: EventFromLogic<TMachine>;
 }
@@ -58,16 +60,16 @@ export interface TransitionRecord {
   readonly at: number;
 }
 
-export interface ActorHostOptions<TMachine extends AnyStateMachine> {
+export interface ActorHostOptions<TMachine extends AnyStateMachine, TOwner = unknown> {
   readonly clock: Clock;
   /** Commands of one step, in order, after the step's snapshot is stored. */
-  readonly onCommands?: (actor: HostedActor<TMachine>, commands: readonly Command[]) => void;
+  readonly onCommands?: (actor: HostedActor<TMachine, TOwner>, commands: readonly Command[]) => void;
   /** Called for every step; `reason` comes from the step's `reason` action (see REASON_ACTION). */
   readonly onTransition?: (record: TransitionRecord) => void;
   /** Called once when an actor reaches a final state (or errors) and leaves the host. */
-  readonly onStopped?: (actor: HostedActor<TMachine>) => void;
+  readonly onStopped?: (actor: HostedActor<TMachine, TOwner>) => void;
   /** Called when the machine throws or errors; the actor is stopped. */
-  readonly onError?: (actor: HostedActor<TMachine>, error: unknown) => void;
+  readonly onError?: (actor: HostedActor<TMachine, TOwner>, error: unknown) => void;
 }
 
 /**
@@ -89,15 +91,15 @@ export function stateValueToString(value: unknown): string {
     .join(',');
 }
 
-export class ActorHost<TMachine extends AnyStateMachine> {
+export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
   private readonly scope: AnyActorScope;
   private readonly collected: CollectedAction[] = [];
-  private readonly timers: TimerQueue<DelayedEvent<TMachine>>;
+  private readonly timers: TimerQueue<DelayedEvent<TMachine, TOwner>>;
   private running = 0;
 
   constructor(
     private readonly machine: TMachine,
-    private readonly options: ActorHostOptions<TMachine>,
+    private readonly options: ActorHostOptions<TMachine, TOwner>,
   ) {
     // One never-started actor lends the scope its `self` and `system`; nothing is scheduled
     // through it because `actionExecutor` below only collects.
@@ -129,10 +131,11 @@ export class ActorHost<TMachine extends AnyStateMachine> {
   }
 
   /** Creates an actor in its initial state; its entry actions run now. */
-  spawn(id: string, input: InputFrom<TMachine>): HostedActor<TMachine> {
+  spawn(id: string, input: InputFrom<TMachine>, owner?: TOwner): HostedActor<TMachine, TOwner> {
     this.collected.length = 0;
-    const actor: HostedActor<TMachine> = {
+    const actor: HostedActor<TMachine, TOwner> = {
       id,
+      owner: owner as TOwner,
       snapshot: undefined as unknown as SnapshotFrom<TMachine>,
       timers: undefined,
       mailbox: undefined,
@@ -152,7 +155,7 @@ export class ActorHost<TMachine extends AnyStateMachine> {
   }
 
   /** Delivers an event; it waits in the mailbox if the actor is mid-step. */
-  send(actor: HostedActor<TMachine>, event: EventFromLogic<TMachine>): void {
+  send(actor: HostedActor<TMachine, TOwner>, event: EventFromLogic<TMachine>): void {
     if (actor.stopped) return;
     if (actor.busy) {
       (actor.mailbox ??= []).push(event);
@@ -162,7 +165,7 @@ export class ActorHost<TMachine extends AnyStateMachine> {
   }
 
   /** Removes an actor without a transition (shutdown); its timers are cancelled. */
-  stop(actor: HostedActor<TMachine>): void {
+  stop(actor: HostedActor<TMachine, TOwner>): void {
     if (actor.stopped) return;
     this.release(actor);
   }
@@ -172,7 +175,7 @@ export class ActorHost<TMachine extends AnyStateMachine> {
     this.timers.clear();
   }
 
-  private step(actor: HostedActor<TMachine>, event: EventFromLogic<TMachine>): void {
+  private step(actor: HostedActor<TMachine, TOwner>, event: EventFromLogic<TMachine>): void {
     actor.busy = true;
     this.collected.length = 0;
     const from = stateValueToString((actor.snapshot as { value: unknown }).value);
@@ -184,7 +187,7 @@ export class ActorHost<TMachine extends AnyStateMachine> {
     this.afterStep(actor, from, (event as { type: string }).type);
   }
 
-  private afterStep(actor: HostedActor<TMachine>, from: string, eventType: string): void {
+  private afterStep(actor: HostedActor<TMachine, TOwner>, from: string, eventType: string): void {
     const actions = this.collected.splice(0);
     const commands: Command[] = [];
     let reason: string | undefined;
@@ -228,7 +231,7 @@ export class ActorHost<TMachine extends AnyStateMachine> {
     if (next !== undefined) this.step(actor, next);
   }
 
-  private release(actor: HostedActor<TMachine>): void {
+  private release(actor: HostedActor<TMachine, TOwner>): void {
     actor.stopped = true;
     actor.busy = false;
     actor.mailbox = undefined;
@@ -238,13 +241,13 @@ export class ActorHost<TMachine extends AnyStateMachine> {
     this.options.onStopped?.(actor);
   }
 
-  private scheduleTimer(actor: HostedActor<TMachine>, sendId: string, event: EventFromLogic<TMachine>, delay: number): void {
+  private scheduleTimer(actor: HostedActor<TMachine, TOwner>, sendId: string, event: EventFromLogic<TMachine>, delay: number): void {
     this.cancelTimer(actor, sendId);
     const timer = this.timers.schedule(this.options.clock.now() + delay, { actor, sendId, event });
     (actor.timers ??= []).push(timer);
   }
 
-  private cancelTimer(actor: HostedActor<TMachine>, sendId: string): void {
+  private cancelTimer(actor: HostedActor<TMachine, TOwner>, sendId: string): void {
     const timers = actor.timers;
     if (!timers) return;
     const i = timers.findIndex((t) => t.payload.sendId === sendId);
@@ -254,7 +257,7 @@ export class ActorHost<TMachine extends AnyStateMachine> {
     if (timers.length === 0) actor.timers = undefined;
   }
 
-  private fireTimer(delayed: DelayedEvent<TMachine>, timer: Timer<DelayedEvent<TMachine>>): void {
+  private fireTimer(delayed: DelayedEvent<TMachine, TOwner>, timer: Timer<DelayedEvent<TMachine, TOwner>>): void {
     const { actor } = delayed;
     const timers = actor.timers;
     if (timers) {

@@ -453,7 +453,8 @@ export interface MinimalDecapsulation {
  * original checksum the result is byte-for-byte the datagram before encapsulation.
  *
  * Writes to `out` at `outOffset`; by default in place (`out` = `bytes`, the restored datagram
- * starting 8 or 12 bytes after `offset`, only the header moving). Nothing is written when an
+ * starting 8 or 12 bytes after `offset`, only the header moving; with another `out` the
+ * default offset is 0). Nothing is written when an
  * error is returned. `next` is the end of the received datagram in `bytes`. Throws only when a
  * given `out` is too small.
  */

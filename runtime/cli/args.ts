@@ -24,7 +24,6 @@ export const processIo: Io = {
 
 export interface Subcommand {
   readonly name: string;
-  readonly summary: string;
   readonly usage: string;
   readonly run: (argv: string[], io: Io) => Promise<number>;
 }

@@ -110,4 +110,4 @@ async function run(argv: string[], io: Io): Promise<number> {
   return failed ? ExitCode.Failure : ExitCode.Ok;
 }
 
-export const decodeCommand: Subcommand = { name: 'decode', summary: 'decode Mobile IP messages to JSON', usage, run };
+export const decodeCommand: Subcommand = { name: 'decode', usage, run };

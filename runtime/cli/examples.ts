@@ -51,7 +51,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 export const examplesCommand: Subcommand = {
   name: 'examples',
-  summary: 'build, authenticate and decode the RFC 5944 Appendix G example messages',
   usage,
   run,
 };

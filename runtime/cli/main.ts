@@ -3,10 +3,23 @@
  * something: 0 ok, 1 failure, 2 usage error.
  */
 import { ExitCode, processIo, UsageError, type Io, type Subcommand } from './args.js';
-import { decodeCommand } from './decode.js';
-import { examplesCommand } from './examples.js';
 
-export const subcommands: readonly Subcommand[] = [decodeCommand, examplesCommand];
+interface SubcommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  /** Loaded on use: the home agent pulls in effect, xstate and rxjs, which `decode` does not need. */
+  readonly load: () => Promise<Subcommand>;
+}
+
+export const subcommands: readonly SubcommandEntry[] = [
+  { name: 'ha', summary: 'run a home agent on UDP (config file)', load: async () => (await import('./ha.js')).haCommand },
+  { name: 'decode', summary: 'decode Mobile IP messages to JSON', load: async () => (await import('./decode.js')).decodeCommand },
+  {
+    name: 'examples',
+    summary: 'build, authenticate and decode the RFC 5944 Appendix G example messages',
+    load: async () => (await import('./examples.js')).examplesCommand,
+  },
+];
 
 function overview(): string {
   const width = Math.max(...subcommands.map((c) => c.name.length));
@@ -29,11 +42,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     io.out(overview());
     return name === undefined ? ExitCode.Usage : ExitCode.Ok;
   }
-  const command = subcommands.find((c) => c.name === name);
-  if (!command) {
+  const entry = subcommands.find((c) => c.name === name);
+  if (!entry) {
     io.err(`mip4: unknown command '${name}'\n\n${overview()}`);
     return ExitCode.Usage;
   }
+  const command = await entry.load();
   try {
     return await command.run(rest, io);
   } catch (error) {

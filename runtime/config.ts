@@ -1,0 +1,314 @@
+/**
+ * The home agent's configuration file (YAML), validated with an Effect Schema before any
+ * socket is opened. Every error names the field path and what to do, e.g.
+ * `mobileNodes[0].spi: SPI 100 is reserved (0-255, RFC 5944 1.6); use a value above 255`.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Either, ParseResult, Schema } from 'effect';
+import { parse as parseYaml } from 'yaml';
+import { parseHex, parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
+import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
+import { prefixMask, type HomeAgentSettings } from '../policies/ha-request.js';
+import {
+  DEFAULT_REPLAY_WINDOW_SECONDS,
+  RESERVED_SPI_LIMIT,
+  type MobilitySecurityContext,
+} from '../policies/security-association.js';
+import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
+import type { ListenAddress } from './home-agent-server.js';
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>) {
+    super(issues.map((i) => `${i.path || '(top level)'}: ${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const Ipv4Text = Schema.String.pipe(
+  Schema.filter((s) => parseIpv4(s) !== undefined || `expected a dotted-quad IPv4 address like 198.51.100.1, got ${JSON.stringify(s)}`),
+);
+const PrefixText = Schema.String.pipe(
+  Schema.filter((s) => {
+    const [address, length, ...rest] = s.split('/');
+    const n = Number(length);
+    const ok = rest.length === 0 && address !== undefined && parseIpv4(address) !== undefined && Number.isInteger(n) && n >= 0 && n <= 32;
+    return ok || `expected a network prefix like 198.51.100.0/24, got ${JSON.stringify(s)}`;
+  }),
+);
+const EndpointText = Schema.String.pipe(
+  Schema.filter((s) => {
+    const [address, port, ...rest] = s.split(':');
+    const p = Number(port);
+    const ok = rest.length === 0 && address !== undefined && parseIpv4(address) !== undefined && Number.isInteger(p) && p >= 0 && p <= 65535;
+    return ok || `expected ADDRESS:PORT like 198.51.100.1:434, got ${JSON.stringify(s)}`;
+  }),
+);
+const Spi = Schema.Number.pipe(
+  Schema.filter((n) =>
+    !Number.isInteger(n) || n < 0 || n > 0xffffffff
+      ? `an SPI is a 32-bit unsigned integer, got ${n}`
+      : n < RESERVED_SPI_LIMIT
+        ? `SPI ${n} is reserved (0-255, RFC 5944 1.6); use a value above 255`
+        : true,
+  ),
+);
+const Lifetime = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `a lifetime is 1-65535 seconds (65535 = infinite), got ${n}`),
+);
+const Count = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected an integer >= 1, got ${n}`));
+const Algorithm = Schema.Literal(...AUTH_ALGORITHMS);
+const Replay = Schema.Literal('timestamp', 'nonce');
+const ReplayWindow = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isFinite(n) && n > 3) || `the replay window must be more than 3 seconds (RFC 5944 5.7.1), got ${n}`),
+);
+
+const SecurityAssociation = Schema.Struct({
+  spi: Spi,
+  algorithm: Schema.optional(Algorithm),
+  key: Schema.optional(Schema.String),
+  keyFile: Schema.optional(Schema.String),
+  replay: Schema.optional(Replay),
+  replayWindow: Schema.optional(ReplayWindow),
+});
+
+const MobileNode = Schema.Struct({
+  homeAddress: Ipv4Text,
+  nai: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
+  ...SecurityAssociation.fields,
+  spi: Schema.optional(Spi),
+  securityAssociations: Schema.optional(Schema.Array(SecurityAssociation)),
+  maxLifetime: Schema.optional(Lifetime),
+  maxBindings: Schema.optional(Count),
+});
+
+const ForeignAgent = Schema.Struct({
+  address: Ipv4Text,
+  ...SecurityAssociation.fields,
+  spi: Schema.optional(Spi),
+  securityAssociations: Schema.optional(Schema.Array(SecurityAssociation)),
+});
+
+const Encapsulations = Schema.Array(Schema.Literal('ip-in-ip', 'minimal', 'gre'));
+
+const HomeAgentFile = Schema.Struct({
+  homeAgent: Schema.Struct({
+    address: Ipv4Text,
+    homeNetwork: PrefixText,
+    otherAddresses: Schema.optional(Schema.Array(Ipv4Text)),
+    listen: Schema.optional(Schema.Array(EndpointText)),
+    simultaneousBindings: Schema.optional(Schema.Boolean),
+    broadcast: Schema.optional(Schema.Boolean),
+    encapsulations: Schema.optional(Encapsulations),
+    reverseTunneling: Schema.optional(Schema.Boolean),
+    replyOnAuthFailure: Schema.optional(Schema.Boolean),
+    maxLifetime: Schema.optional(Lifetime),
+  }),
+  limits: Schema.optional(
+    Schema.Struct({
+      maxBindings: Schema.optional(Count),
+      maxBindingsPerNode: Schema.optional(Count),
+    }),
+  ),
+  mobileNodes: Schema.Array(MobileNode),
+  foreignAgents: Schema.optional(Schema.Array(ForeignAgent)),
+});
+
+type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
+
+export interface LoadedHomeAgentConfig {
+  readonly config: HomeAgentConfig;
+  readonly listen: readonly ListenAddress[];
+}
+
+export const DEFAULT_MAX_LIFETIME = 1800;
+export const MOBILE_IP_PORT = 434;
+
+function pathText(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+/** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
+export function homeAgentConfigFromDocument(document: unknown, baseDir = '.'): LoadedHomeAgentConfig {
+  const decoded = Schema.decodeUnknownEither(HomeAgentFile)(document, { errors: 'all', onExcessProperty: 'error' });
+  if (Either.isLeft(decoded)) {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => ({
+      path: pathText(issue.path),
+      message: issue._tag === 'Unexpected' ? `unknown field (check its spelling)` : issue.message,
+    }));
+    throw new ConfigError(issues);
+  }
+  return normalise(decoded.right, baseDir);
+}
+
+/** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
+export function loadHomeAgentConfig(path: string): LoadedHomeAgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${(error as Error).message}` }]);
+  }
+  if (document === null || document === undefined) {
+    throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 ha --example-config\` prints a commented example` }]);
+  }
+  return homeAgentConfigFromDocument(document, dirname(resolve(path)));
+}
+
+type SaFields = Schema.Schema.Type<typeof SecurityAssociation>;
+
+function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig {
+  const issues: Array<{ path: string; message: string }> = [];
+  const ha = file.homeAgent;
+  const address = parseIpv4(ha.address)!;
+  const [networkText, lengthText] = ha.homeNetwork.split('/');
+  const prefixLength = Number(lengthText);
+  const homeNetwork = (parseIpv4(networkText!)! & prefixMask(prefixLength)) >>> 0;
+  const inHome = (a: Ipv4Address) => ((a & prefixMask(prefixLength)) >>> 0) === homeNetwork;
+  if (!inHome(address)) issues.push({ path: 'homeAgent.address', message: `${ha.address} is not inside homeNetwork ${ha.homeNetwork}` });
+  const encapsulations = new Set(ha.encapsulations ?? ['ip-in-ip', 'minimal', 'gre']);
+  if (!encapsulations.has('ip-in-ip')) {
+    issues.push({ path: 'homeAgent.encapsulations', message: 'ip-in-ip must stay enabled: every Mobile IP agent must support it (RFC 5944 4.1)' });
+  }
+  const settings: HomeAgentSettings = {
+    addresses: [address, ...(ha.otherAddresses ?? []).map((a) => parseIpv4(a)!)],
+    homeNetwork,
+    prefixLength,
+    simultaneousBindings: ha.simultaneousBindings ?? true,
+    broadcast: ha.broadcast ?? true,
+    encapsulations: { minimal: encapsulations.has('minimal'), gre: encapsulations.has('gre') },
+    reverseTunneling: ha.reverseTunneling ?? false,
+    replyOnAuthFailure: ha.replyOnAuthFailure ?? true,
+  };
+  const listen: ListenAddress[] = (
+    ha.listen ?? [`${ha.address}:${MOBILE_IP_PORT}`]
+  ).map((e) => {
+    const [a, p] = e.split(':');
+    return { address: parseIpv4(a!)!, port: Number(p) };
+  });
+
+  const contextsOf = (owner: string, entry: SaFields & { securityAssociations?: readonly SaFields[] | undefined }, spiGiven: boolean) => {
+    const list: Array<{ sa: SaFields; path: string }> = [];
+    if (spiGiven) list.push({ sa: entry, path: owner });
+    (entry.securityAssociations ?? []).forEach((sa, i) => list.push({ sa, path: `${owner}.securityAssociations[${i}]` }));
+    if (list.length === 0) {
+      issues.push({ path: owner, message: 'no security association: give spi and key (or keyFile), or securityAssociations' });
+    }
+    const seen = new Set<number>();
+    const contexts: MobilitySecurityContext[] = [];
+    for (const { sa, path } of list) {
+      if (seen.has(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
+      seen.add(sa.spi);
+      const key = keyOf(sa, path, baseDir, issues);
+      if (!key) continue;
+      contexts.push({
+        spi: sa.spi,
+        algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm,
+        key,
+        replay: sa.replay ?? 'timestamp',
+        replayWindowSeconds: sa.replayWindow ?? DEFAULT_REPLAY_WINDOW_SECONDS,
+      });
+    }
+    return contexts;
+  };
+
+  const seenHome = new Map<number, number>();
+  const seenNai = new Map<string, number>();
+  const mobileNodes: MobileNodeConfig[] = file.mobileNodes.map((node, i) => {
+    const path = `mobileNodes[${i}]`;
+    const homeAddress = parseIpv4(node.homeAddress)!;
+    if (!inHome(homeAddress)) issues.push({ path: `${path}.homeAddress`, message: `${node.homeAddress} is not inside homeNetwork ${ha.homeNetwork}` });
+    const earlier = seenHome.get(homeAddress);
+    if (earlier !== undefined) issues.push({ path: `${path}.homeAddress`, message: `${node.homeAddress} is also mobileNodes[${earlier}]` });
+    seenHome.set(homeAddress, i);
+    if (node.nai !== undefined) {
+      const other = seenNai.get(node.nai);
+      if (other !== undefined) issues.push({ path: `${path}.nai`, message: `${node.nai} is also mobileNodes[${other}]` });
+      seenNai.set(node.nai, i);
+    }
+    return {
+      homeAddress,
+      ...(node.nai !== undefined ? { nai: node.nai } : {}),
+      contexts: contextsOf(path, node as SaFields, node.spi !== undefined),
+      maxLifetime: node.maxLifetime ?? ha.maxLifetime ?? DEFAULT_MAX_LIFETIME,
+      maxBindings: node.maxBindings ?? file.limits?.maxBindingsPerNode ?? (settings.simultaneousBindings ? 4 : 1),
+    };
+  });
+  const foreignAgents = (file.foreignAgents ?? []).map((fa, i) => ({
+    address: parseIpv4(fa.address)!,
+    contexts: contextsOf(`foreignAgents[${i}]`, fa as SaFields, fa.spi !== undefined),
+  }));
+  if (issues.length > 0) throw new ConfigError(issues);
+  return {
+    config: { settings, mobileNodes, foreignAgents, maxBindings: file.limits?.maxBindings ?? 1_000_000 },
+    listen,
+  };
+}
+
+function keyOf(sa: SaFields, path: string, baseDir: string, issues: Array<{ path: string; message: string }>): Uint8Array | undefined {
+  if ((sa.key === undefined) === (sa.keyFile === undefined)) {
+    issues.push({ path, message: 'give exactly one of key (hex) and keyFile (a file holding the key as hex)' });
+    return undefined;
+  }
+  let hex = sa.key;
+  let where = `${path}.key`;
+  if (sa.keyFile !== undefined) {
+    where = `${path}.keyFile`;
+    try {
+      hex = readFileSync(resolve(baseDir, sa.keyFile), 'utf8').trim();
+    } catch (error) {
+      issues.push({ path: where, message: `cannot read ${sa.keyFile}: ${(error as Error).message}` });
+      return undefined;
+    }
+  }
+  const key = parseHex(hex!);
+  if (key === undefined || key.length === 0) {
+    issues.push({ path: where, message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)' });
+    return undefined;
+  }
+  return key;
+}
+
+/** A commented example, printed by `mip4 ha --example-config`. */
+export const EXAMPLE_HOME_AGENT_CONFIG = `# mip4 home agent configuration (RFC 5944 3.8).
+# Addresses below are from TEST-NET ranges; replace them with yours.
+
+homeAgent:
+  address: 198.51.100.1            # this home agent's unicast address on the home network
+  homeNetwork: 198.51.100.0/24     # the home network prefix (3.8.1)
+  listen:                          # UDP endpoints; port 434 needs root or CAP_NET_BIND_SERVICE
+    - 198.51.100.1:434
+    - 198.51.100.255:434           # subnet-directed broadcast: answered with 136 (3.8.2.1)
+  simultaneousBindings: true       # honour the S bit (3.6.1.2); false answers code 1
+  broadcast: true                  # tunnel home-network broadcasts to nodes that set B (4.3)
+  encapsulations: [ip-in-ip, minimal, gre]   # ip-in-ip is mandatory (4.1)
+  reverseTunneling: false          # the T bit (RFC 3024); false answers 137
+  replyOnAuthFailure: true         # send 131 to a request whose authenticator fails (3.8.2.1 a)
+  maxLifetime: 1800                # default longest lifetime granted, seconds (65535 = infinite)
+
+limits:
+  maxBindings: 1000000             # all nodes together (130 beyond it)
+  maxBindingsPerNode: 4            # simultaneous bindings per node (135 beyond it)
+
+mobileNodes:
+  - homeAddress: 198.51.100.10
+    nai: mn1@example.org           # optional: lets the node register with home address 0
+    spi: 4096                      # SPIs 0-255 are reserved (1.6)
+    algorithm: hmac-md5            # hmac-md5 (default) or keyed-md5
+    key: 2b7e151628aed2a6abf7158809cf4f3c   # hex; or keyFile: path/to/key.hex
+    replay: timestamp              # timestamp (default, window below) or nonce (5.7)
+    replayWindow: 7                # seconds, more than 3 (5.7.1)
+    maxLifetime: 1800
+    maxBindings: 2
+
+foreignAgents:                     # foreign agents sharing an FA-HA security association (3.8.1)
+  - address: 203.0.113.1
+    spi: 600
+    key: 000102030405060708090a0b0c0d0e0f
+`;

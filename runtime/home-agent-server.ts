@@ -1,0 +1,95 @@
+/**
+ * Runs a HomeAgent on sockets of the Udp service (real or simulated). Effect owns the
+ * lifecycle: the sockets are acquired in a Scope and closed by its finalizers when the
+ * agent stops; the per-datagram path stays a plain callback into HomeAgent.handleRequest.
+ */
+import { randomBytes } from 'node:crypto';
+import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Udp, UdpError, type UdpSocket } from '../io/udp.js';
+import type { Ipv4Address } from '../io/wire/bytes.js';
+import { RealClock, type Clock } from './clock.js';
+import { HomeAgent, type HomeAgentConfig, type ReplySender } from './home-agent.js';
+
+export interface ListenAddress {
+  /** 0 = all addresses (the request's destination is then unknown: bind specific addresses,
+   * including the home network's broadcast address, to see broadcast requests, 3.8.2.1). */
+  readonly address: Ipv4Address;
+  readonly port: number;
+}
+
+/** Binds the listen addresses and feeds every datagram to the agent. */
+export function serveHomeAgent(
+  agent: HomeAgent,
+  listen: readonly ListenAddress[],
+): Effect.Effect<UdpSocket[], UdpError, Udp | Scope.Scope> {
+  return Effect.gen(function* () {
+    const udp = yield* Udp;
+    const sockets: UdpSocket[] = [];
+    for (const l of listen) sockets.push(yield* udp.bind({ address: l.address, port: l.port, broadcast: true }));
+    // Replies leave from the socket bound to the chosen source address (3.8.3.1), else from
+    // a wildcard socket, else from the first one.
+    const send: ReplySender = (data, destination, port, source) => {
+      const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0];
+      socket?.send(data, destination, port);
+    };
+    for (const socket of sockets) {
+      socket.onMessage((d) =>
+        agent.handleRequest(
+          { data: d.data, source: d.address, sourcePort: d.port, destination: d.localAddress, destinationPort: d.localPort },
+          send,
+        ),
+      );
+    }
+    return sockets;
+  });
+}
+
+export interface RunningHomeAgent {
+  readonly agent: HomeAgent;
+  /** The bound sockets (port 0 in the config becomes the port the system chose). */
+  readonly sockets: readonly UdpSocket[];
+  /** Stops timers and closes the sockets. */
+  stop(): Promise<void>;
+}
+
+export interface StartHomeAgentOptions {
+  readonly listen: readonly ListenAddress[];
+  /** The Udp layer: NodeUdpLive (default, real sockets) or a simulated network's layer. */
+  readonly udp?: Layer.Layer<Udp>;
+  readonly clock?: Clock;
+  readonly random32?: () => number;
+}
+
+/** A cryptographically strong 32-bit source for nonces on real networks (5.4). */
+export function secureRandom32(): number {
+  return randomBytes(4).readUInt32BE(0);
+}
+
+/**
+ * Starts a home agent: the library entry point for embedders. Rejects with a UdpError
+ * (reason, endpoint, message) when a socket cannot be bound; nothing stays open then.
+ */
+export async function startHomeAgent(config: HomeAgentConfig, options: StartHomeAgentOptions): Promise<RunningHomeAgent> {
+  const udpLayer = options.udp ?? (await import('../io/node/udp.js')).NodeUdpLive;
+  const agent = new HomeAgent(config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
+  const scope = Effect.runSync(Scope.make());
+  const exit = await Effect.runPromiseExit(serveHomeAgent(agent, options.listen).pipe(Scope.extend(scope), Effect.provide(udpLayer)));
+  if (Exit.isFailure(exit)) {
+    agent.close();
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    const failure = Cause.failureOption(exit.cause);
+    if (failure._tag === 'Some') throw failure.value;
+    throw Cause.squash(exit.cause);
+  }
+  let stopped = false;
+  return {
+    agent,
+    sockets: exit.value,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      agent.close();
+      await Effect.runPromise(Scope.close(scope, Exit.void));
+    },
+  };
+}

@@ -1,0 +1,608 @@
+/**
+ * The home agent (RFC 5944 3.8, 4.2.3, 4.6) as an actor system.
+ *
+ * Per datagram, a plain synchronous path (no Effect, no allocation beyond the messages):
+ * decode (io/wire) → find the mobile node → `checkHaRequest` (policies, the validity checks
+ * of 3.8.2.1 in the RFC's order) → admission (130/135) → events to the node's binding actors
+ * (machines/binding.ts, hosted by ActorHost: one actor per home address, one more per
+ * care-of address where simultaneous bindings are granted) → Reply built as 3.8.3 says,
+ * authenticated, and sent back through the socket it came in on.
+ *
+ * Binding actors publish into the forwarding table (the data plane reads only that) and the
+ * agent turns a node's first binding and its last one into ARP commands (4.6).
+ * Everything observable is an RxJS stream: transitions, log events, ARP commands, and the
+ * forwarding table's changes. Time comes from the injected Clock, randomness (nonces, trace
+ * ids) from an injected source, so a run on the simulated clock replays exactly.
+ */
+import { Subject } from 'rxjs';
+import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
+import { identificationToHex } from '../io/wire/identification.js';
+import { decodeRegistrationRequest } from '../io/wire/registration.js';
+import {
+  ExtensionType,
+  REGISTRATION_REQUEST,
+  type AuthExtensionType,
+  type Identification,
+  type RegistrationExtension,
+  type RegistrationReply,
+  type RegistrationRequest,
+} from '../io/wire/registration-types.js';
+import { replyCodeText } from '../io/wire/reply-codes.js';
+import { bindingMachine, remainingLifetime, type BindingContext, type BindingMachine, type Registration } from '../machines/binding.js';
+import { admitBinding } from '../policies/admission.js';
+import {
+  checkHaRequest,
+  requestNai,
+  type DiscardReason,
+  type HaMobileNode,
+  type HaVerdict,
+  type HomeAgentSettings,
+} from '../policies/ha-request.js';
+import {
+  MobilitySecurityAssociation,
+  type MobilitySecurityContext,
+  type SecurityContextLookup,
+} from '../policies/security-association.js';
+import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
+import type { Clock } from './clock.js';
+import { ForwardingTable } from './forwarding-table.js';
+import { authPlaceholder, encodeSigned } from './sign.js';
+
+export interface MobileNodeConfig {
+  readonly homeAddress: Ipv4Address;
+  readonly nai?: string;
+  /** Security contexts of the node's Mobility Security Association (SPI > 255 each). */
+  readonly contexts: readonly MobilitySecurityContext[];
+  /** Longest lifetime granted, seconds; 0xffff allows infinite bindings. */
+  readonly maxLifetime: number;
+  /** Most simultaneous bindings for this node (3.8.2.3, code 135). */
+  readonly maxBindings: number;
+}
+
+export interface ForeignAgentConfig {
+  readonly address: Ipv4Address;
+  readonly contexts: readonly MobilitySecurityContext[];
+}
+
+export interface HomeAgentConfig {
+  readonly settings: HomeAgentSettings;
+  readonly mobileNodes: readonly MobileNodeConfig[];
+  readonly foreignAgents: readonly ForeignAgentConfig[];
+  /** Most bindings in total (code 130 beyond it). */
+  readonly maxBindings: number;
+}
+
+/** A structured log event: one JSON line each in `mip4 ha`. */
+export type HomeAgentEvent =
+  | {
+      readonly event: 'reply';
+      readonly trace: string;
+      readonly at: number;
+      readonly code: number;
+      readonly text: string;
+      readonly homeAddress: string;
+      readonly careOfAddress: string;
+      readonly lifetime: number;
+      readonly to: string;
+      readonly operation?: string;
+      readonly detail?: string;
+      readonly securityException?: boolean;
+    }
+  | {
+      readonly event: 'discard';
+      readonly trace: string;
+      readonly at: number;
+      readonly reason: DiscardReason | 'malformed' | 'not-a-request';
+      readonly detail: string;
+      readonly from: string;
+      readonly securityException: boolean;
+      /** The discarded datagram (3.8.2.1 / 1.7 ask for its contents in the log), hex, capped. */
+      readonly datagram: string;
+    }
+  | { readonly event: 'binding-error'; readonly at: number; readonly actor: string; readonly detail: string };
+
+/** What the home link must do (4.6); executed by the link layer (simulated or Linux). */
+export type ArpCommand =
+  | { readonly kind: 'proxy-arp'; readonly enable: boolean; readonly homeAddress: Ipv4Address }
+  | {
+      readonly kind: 'gratuitous-arp';
+      readonly homeAddress: Ipv4Address;
+      /** Whose link-layer address the home network should learn for the home address. */
+      readonly linkAddressOf: 'home-agent' | 'mobile-node';
+      /** Broadcasts are unreliable: send this many copies (4.6 "a small number of times"). */
+      readonly copies: number;
+    };
+
+/** A datagram as the agent needs it: payload, sender, and the address it was sent to. */
+export interface ReceivedRequest {
+  readonly data: Uint8Array;
+  readonly source: Ipv4Address;
+  readonly sourcePort: number;
+  readonly destination: Ipv4Address;
+  readonly destinationPort: number;
+  /** False only when a non-zero UDP checksum failed (the kernel already drops those). */
+  readonly udpChecksumValid?: boolean;
+}
+
+/** Sends a reply: from `source` (an address of this agent) to `destination:port`. */
+export type ReplySender = (data: Uint8Array, destination: Ipv4Address, port: number, source: Ipv4Address) => void;
+
+export interface HomeAgentCounters {
+  requests: number;
+  accepted: number;
+  denied: number;
+  discarded: number;
+  expired: number;
+  readonly deniedByCode: Record<number, number>;
+  readonly discardedByReason: Record<string, number>;
+}
+
+export interface BindingView {
+  readonly homeAddress: string;
+  readonly careOfAddress: string;
+  readonly lifetime: number;
+  readonly remaining: number;
+  readonly encapsulation: string;
+  readonly flags: string;
+  readonly identification: string;
+  readonly relayedBy?: string;
+}
+
+interface NodeRecord {
+  readonly mobileNode: HaMobileNode;
+  readonly maxBindings: number;
+  lastAcceptedTimestamp: Identification | undefined;
+  expectedNonce: number | undefined;
+  /** Live binding actors of this node; usually one. */
+  bindings: Array<Binding>;
+}
+
+type Binding = HostedActor<BindingMachine, NodeRecord>;
+
+const GRATUITOUS_ARP_COPIES = 3;
+const LOGGED_DATAGRAM_BYTES = 128;
+
+function hexPrefix(bytes: Uint8Array): string {
+  let s = '';
+  const n = Math.min(bytes.length, LOGGED_DATAGRAM_BYTES);
+  for (let i = 0; i < n; i++) s += bytes[i]!.toString(16).padStart(2, '0');
+  return bytes.length > n ? `${s}...` : s;
+}
+
+function contextOf(actor: Binding): BindingContext {
+  return actor.snapshot.context;
+}
+
+/** The lookup of an association's contexts, or one that finds nothing. */
+function associationOf(contexts: readonly MobilitySecurityContext[], peer: Ipv4Address): SecurityContextLookup {
+  const association = new MobilitySecurityAssociation(peer);
+  for (const context of contexts) association.add(context);
+  return association;
+}
+
+export interface HomeAgentOptions {
+  readonly clock: Clock;
+  /** A uniform random 32-bit source (nonces). Seeded in tests and simulations. */
+  readonly random32: () => number;
+}
+
+export class HomeAgent {
+  readonly forwardingTable = new ForwardingTable();
+  readonly counters: HomeAgentCounters = {
+    requests: 0,
+    accepted: 0,
+    denied: 0,
+    discarded: 0,
+    expired: 0,
+    deniedByCode: {},
+    discardedByReason: {},
+  };
+
+  private readonly transitionSubject = new Subject<TransitionRecord>();
+  private readonly eventSubject = new Subject<HomeAgentEvent>();
+  private readonly arpSubject = new Subject<ArpCommand>();
+  /** Every state change of every binding actor: `{actor, from, to, reason}`. */
+  readonly transitions = this.transitionSubject.asObservable();
+  /** Structured log events (replies, discards). */
+  readonly events = this.eventSubject.asObservable();
+  /** Proxy and gratuitous ARP work for the home link (4.6). */
+  readonly arpCommands = this.arpSubject.asObservable();
+
+  private readonly host: ActorHost<BindingMachine, NodeRecord>;
+  private readonly nodesByAddress = new Map<number, NodeRecord>();
+  private readonly nodesByNai = new Map<string, NodeRecord>();
+  private readonly foreignAgents = new Map<number, SecurityContextLookup>();
+  private totalBindings = 0;
+  private traceCounter = 0;
+
+  constructor(
+    private readonly config: HomeAgentConfig,
+    private readonly options: HomeAgentOptions,
+  ) {
+    for (const node of config.mobileNodes) {
+      const record: NodeRecord = {
+        mobileNode: {
+          homeAddress: node.homeAddress,
+          nai: node.nai,
+          contexts: associationOf(node.contexts, node.homeAddress),
+          maxLifetime: node.maxLifetime,
+        },
+        maxBindings: node.maxBindings,
+        lastAcceptedTimestamp: undefined,
+        expectedNonce: undefined,
+        bindings: [],
+      };
+      this.nodesByAddress.set(node.homeAddress | 0, record);
+      if (node.nai !== undefined) this.nodesByNai.set(node.nai, record);
+    }
+    for (const fa of config.foreignAgents) this.foreignAgents.set(fa.address | 0, associationOf(fa.contexts, fa.address));
+    this.host = new ActorHost(bindingMachine, {
+      clock: options.clock,
+      onCommands: (actor, commands) => this.onBindingCommands(actor, commands),
+      onTransition: (record) => {
+        if (record.reason === 'lifetime-expired') this.counters.expired++;
+        if (this.transitionSubject.observed) this.transitionSubject.next(record);
+      },
+      onStopped: (actor) => this.onBindingStopped(actor),
+      onError: (actor, error) => this.emit({ event: 'binding-error', at: this.options.clock.now(), actor: actor.id, detail: String(error) }),
+    });
+  }
+
+  /** Number of mobility bindings held. */
+  get bindingCount(): number {
+    return this.totalBindings;
+  }
+
+  /** The bindings now, for `show mobile-ip bindings`-style output. */
+  bindings(): BindingView[] {
+    const now = this.options.clock.now();
+    const views: BindingView[] = [];
+    for (const node of this.nodesByAddress.values()) {
+      for (const actor of node.bindings) {
+        const c = contextOf(actor);
+        views.push({
+          homeAddress: ipv4ToString(c.homeAddress),
+          careOfAddress: ipv4ToString(c.careOfAddress),
+          lifetime: c.lifetime,
+          remaining: remainingLifetime(c, now),
+          encapsulation: c.encapsulation,
+          flags: `${c.broadcast ? 'B' : ''}${c.decapsulatedByMobileNode ? 'D' : ''}${c.reverseTunnel ? 'T' : ''}`,
+          identification: identificationToHex(c.identification),
+          ...(c.relayedBy !== undefined ? { relayedBy: ipv4ToString(c.relayedBy) } : {}),
+        });
+      }
+    }
+    return views;
+  }
+
+  /**
+   * Handles one datagram received on UDP port 434 (or the configured port). Never throws on
+   * what arrives: every outcome is a reply or a counted, logged discard.
+   */
+  handleRequest(received: ReceivedRequest, send: ReplySender): void {
+    this.counters.requests++;
+    const trace = (++this.traceCounter).toString(36);
+    const data = received.data;
+    if (data[0] !== REGISTRATION_REQUEST) {
+      // A home agent only answers Registration Requests (3.8).
+      this.discard(trace, received, 'not-a-request', `message type ${data[0] ?? '(empty)'} is not a Registration Request`, false);
+      return;
+    }
+    const decoded = decodeRegistrationRequest(data, 0, data.length);
+    if (!decoded.ok) {
+      // Too malformed to authenticate: nothing trustworthy to answer with 134, so it is
+      // discarded and counted (3.8.2.1 authenticates before anything else).
+      const { reason, offset, message } = decoded.error;
+      this.discard(trace, received, 'malformed', `${reason} at offset ${offset}: ${message}`, false);
+      return;
+    }
+    const request = decoded.value;
+    const node = this.findNode(request);
+    const verdict = checkHaRequest({
+      request,
+      message: data,
+      udpChecksumValid: received.udpChecksumValid ?? true,
+      ipSource: received.source,
+      ipDestination: received.destination,
+      homeAgent: this.config.settings,
+      mobileNode: node?.mobileNode,
+      foreignAgent: this.foreignAgents.get(received.source | 0),
+      replay: {
+        lastAcceptedTimestamp: node?.lastAcceptedTimestamp,
+        expectedNonce: node?.expectedNonce,
+        current: node?.bindings.map((b) => contextOf(b)),
+      },
+      nowUnixMs: this.options.clock.now(),
+      nextNonce: this.options.random32() >>> 0,
+    });
+    switch (verdict.kind) {
+      case 'discard':
+        this.discard(trace, received, verdict.reason, verdict.detail, verdict.securityException);
+        return;
+      case 'deny':
+        this.applyReplayUpdate(node, verdict);
+        this.reply(trace, received, request, send, {
+          code: verdict.code,
+          lifetime: request.lifetime,
+          homeAddress: verdict.homeAddressField,
+          homeAgent: verdict.homeAgentField,
+          identification: verdict.replyIdentification,
+          context: verdict.replyContext,
+          detail: verdict.detail,
+          securityException: verdict.securityException,
+        });
+        return;
+      case 'accept':
+        this.accept(trace, received, request, node!, verdict, send);
+        return;
+    }
+  }
+
+  /** Stops every timer; bindings stay readable. */
+  close(): void {
+    this.host.close();
+    this.transitionSubject.complete();
+    this.eventSubject.complete();
+    this.arpSubject.complete();
+    this.forwardingTable.complete();
+  }
+
+  private findNode(request: RegistrationRequest): NodeRecord | undefined {
+    if (request.homeAddress !== 0) return this.nodesByAddress.get(request.homeAddress | 0);
+    const nai = requestNai(request);
+    return nai === undefined ? undefined : this.nodesByNai.get(nai);
+  }
+
+  private applyReplayUpdate(node: NodeRecord | undefined, verdict: Extract<HaVerdict, { kind: 'deny' | 'accept' }>): void {
+    const update = verdict.replayUpdate;
+    if (!node || !update) return;
+    if (update.kind === 'timestamp') node.lastAcceptedTimestamp = update.lastAccepted;
+    else node.expectedNonce = update.expectedNonce;
+  }
+
+  private accept(
+    trace: string,
+    received: ReceivedRequest,
+    request: RegistrationRequest,
+    node: NodeRecord,
+    verdict: Extract<HaVerdict, { kind: 'accept' }>,
+    send: ReplySender,
+  ): void {
+    const now = this.options.clock.now();
+    const replyBase = {
+      homeAddress: verdict.homeAddress,
+      homeAgent: verdict.homeAgentField,
+      identification: verdict.replyIdentification,
+      context: verdict.replyContext,
+    };
+    if (verdict.operation === 'register') {
+      const existing = node.bindings.find((b) => contextOf(b).careOfAddress === verdict.careOfAddress);
+      const admission = admitBinding({
+        existingForNode: node.bindings.length,
+        total: this.totalBindings,
+        maxPerNode: node.maxBindings,
+        maxTotal: this.config.maxBindings,
+        simultaneousRequested: verdict.simultaneous,
+        simultaneousSupported: this.config.settings.simultaneousBindings,
+        refreshesExisting: existing !== undefined,
+      });
+      if (!admission.ok) {
+        this.applyReplayUpdate(node, verdict);
+        this.reply(trace, received, request, send, {
+          ...replyBase,
+          code: admission.code,
+          lifetime: request.lifetime,
+          detail: admission.detail,
+        });
+        return;
+      }
+      this.applyReplayUpdate(node, verdict);
+      const registration: Registration = {
+        careOfAddress: verdict.careOfAddress,
+        lifetime: verdict.grantedLifetime,
+        identification: request.identification,
+        encapsulation: verdict.encapsulation,
+        broadcast: verdict.broadcast,
+        decapsulatedByMobileNode: verdict.decapsulatedByMobileNode,
+        reverseTunnel: verdict.reverseTunnel,
+        relayedBy: received.source !== verdict.careOfAddress && received.source !== verdict.homeAddress ? received.source : undefined,
+        at: now,
+      };
+      const target = this.register(node, registration, verdict.simultaneous, existing);
+      // The granted lifetime is what the binding holds after the step: a duplicate keeps
+      // what is left of the original grant (3.8.2.2).
+      const lifetime = target.stopped ? 0 : remainingLifetime(contextOf(target), now);
+      this.counters.accepted++;
+      this.reply(trace, received, request, send, { ...replyBase, code: verdict.code, lifetime, operation: 'register' });
+      return;
+    }
+    this.applyReplayUpdate(node, verdict);
+    if (verdict.operation === 'deregister-all') {
+      for (const actor of [...node.bindings]) this.host.send(actor, { type: 'deregister-all', at: now });
+      // 4.6: the node is home; after proxy ARP stops (when its last binding went), the home
+      // agent announces the node's own link-layer address for the home address.
+      this.emitArp({ kind: 'gratuitous-arp', homeAddress: verdict.homeAddress, linkAddressOf: 'mobile-node', copies: GRATUITOUS_ARP_COPIES });
+    } else {
+      const binding = node.bindings.find((b) => contextOf(b).careOfAddress === verdict.careOfAddress);
+      if (binding) this.host.send(binding, { type: 'deregister', at: now });
+    }
+    this.counters.accepted++;
+    this.reply(trace, received, request, send, { ...replyBase, code: verdict.code, lifetime: 0, operation: verdict.operation });
+  }
+
+  /**
+   * 3.8.2.2: a non-zero lifetime adds the care-of address; unless simultaneous bindings are
+   * granted, the node's other bindings go. One actor per home address: a new care-of address
+   * without 'S' is a change of care-of address of that actor; with 'S' it gets an actor of its own.
+   */
+  private register(
+    node: NodeRecord,
+    registration: Registration,
+    simultaneous: boolean,
+    existing: Binding | undefined,
+  ): Binding {
+    const event = { type: 'register' as const, ...registration };
+    let target = existing;
+    if (!target && !simultaneous) target = node.bindings[0];
+    if (!simultaneous) {
+      for (const other of [...node.bindings]) {
+        if (other !== target) this.host.send(other, { type: 'replaced', at: registration.at });
+      }
+    }
+    if (target) {
+      this.host.send(target, event);
+      return target;
+    }
+    const home = node.mobileNode.homeAddress;
+    const id =
+      node.bindings.length === 0
+        ? `binding:${ipv4ToString(home)}`
+        : `binding:${ipv4ToString(home)}@${ipv4ToString(registration.careOfAddress)}`;
+    return this.host.spawn(id, { homeAddress: home, ...registration }, node);
+  }
+
+  private onBindingCommands(actor: Binding, commands: readonly Command[]): void {
+    for (const command of commands) {
+      if (command.type === 'publishBinding') this.publish(actor);
+      else if (command.type === 'withdrawBinding') {
+        const { careOfAddress } = command.params as { careOfAddress: Ipv4Address };
+        this.forwardingTable.removeTunnel(actor.owner.mobileNode.homeAddress, careOfAddress);
+      }
+    }
+  }
+
+  private publish(actor: Binding): void {
+    const node = actor.owner;
+    if (!node.bindings.includes(actor)) {
+      node.bindings.push(actor);
+      this.totalBindings++;
+      if (node.bindings.length === 1) {
+        // 4.6: leaving home, in this order: gratuitous ARP with the home agent's link-layer
+        // address, then proxy ARP for the home address.
+        const homeAddress = node.mobileNode.homeAddress;
+        this.emitArp({ kind: 'gratuitous-arp', homeAddress, linkAddressOf: 'home-agent', copies: GRATUITOUS_ARP_COPIES });
+        this.emitArp({ kind: 'proxy-arp', enable: true, homeAddress });
+      }
+    }
+    const c = contextOf(actor);
+    this.forwardingTable.upsertTunnel(c.homeAddress, {
+      careOfAddress: c.careOfAddress,
+      encapsulation: c.encapsulation,
+      broadcast: c.broadcast,
+      decapsulatedByMobileNode: c.decapsulatedByMobileNode,
+    });
+  }
+
+  private onBindingStopped(actor: Binding): void {
+    const node = actor.owner;
+    const i = node.bindings.indexOf(actor);
+    if (i < 0) return;
+    node.bindings.splice(i, 1);
+    this.totalBindings--;
+    if (node.bindings.length === 0) {
+      // No binding left (expired, deregistered or replaced): stop answering ARP for the node.
+      this.emitArp({ kind: 'proxy-arp', enable: false, homeAddress: node.mobileNode.homeAddress });
+    }
+  }
+
+  private emitArp(command: ArpCommand): void {
+    if (this.arpSubject.observed) this.arpSubject.next(command);
+  }
+
+  private emit(event: HomeAgentEvent): void {
+    if (this.eventSubject.observed) this.eventSubject.next(event);
+  }
+
+  private discard(trace: string, received: ReceivedRequest, reason: HomeAgentEvent & { event: 'discard' } extends { reason: infer R } ? R : never, detail: string, securityException: boolean): void {
+    this.counters.discarded++;
+    this.counters.discardedByReason[reason] = (this.counters.discardedByReason[reason] ?? 0) + 1;
+    if (this.eventSubject.observed) {
+      this.eventSubject.next({
+        event: 'discard',
+        trace,
+        at: this.options.clock.now(),
+        reason,
+        detail,
+        from: `${ipv4ToString(received.source)}:${received.sourcePort}`,
+        securityException,
+        datagram: hexPrefix(received.data),
+      });
+    }
+  }
+
+  /**
+   * Builds and sends a Reply as 3.8.3 says: back to the request's source address and port,
+   * from the address it was sent to unless that was a broadcast (then from the home agent's
+   * unicast address); the node's non-authentication extensions (its NAI, RFC 2794) first,
+   * then the Mobile-Home Authentication Extension, then a Foreign-Home Authentication
+   * Extension when a foreign agent with which this agent shares an association relayed it.
+   */
+  private reply(
+    trace: string,
+    received: ReceivedRequest,
+    request: RegistrationRequest,
+    send: ReplySender,
+    r: {
+      code: number;
+      lifetime: number;
+      homeAddress: Ipv4Address;
+      homeAgent: Ipv4Address;
+      identification: Identification;
+      context: MobilitySecurityContext;
+      operation?: string;
+      detail?: string;
+      securityException?: boolean;
+    },
+  ): void {
+    const extensions: RegistrationExtension[] = [];
+    for (const extension of request.extensions) {
+      if (extension.kind === 'nai') extensions.push(extension);
+      if (extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth) break;
+    }
+    extensions.push(authPlaceholder(ExtensionType.MobileHomeAuth, r.context.spi));
+    // 3.8.1: a Reply to a foreign agent with which this agent shares an association carries
+    // the FHAE; 3.5.4 forbids it on deregistrations (R3.5.4-2), the more specific rule.
+    const foreignAgent = this.foreignAgents.get(received.source | 0);
+    const foreignContext = request.lifetime !== 0 ? foreignAgent?.first() : undefined;
+    if (foreignContext) extensions.push(authPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
+    const reply: RegistrationReply = {
+      type: 3,
+      code: r.code,
+      lifetime: r.lifetime,
+      homeAddress: r.homeAddress,
+      homeAgent: r.homeAgent,
+      identification: r.identification,
+      extensions,
+    };
+    const bytes = encodeSigned(reply, (type: AuthExtensionType) =>
+      type === ExtensionType.MobileHomeAuth ? r.context : type === ExtensionType.ForeignHomeAuth ? foreignContext : undefined,
+    );
+    // 3.8.3.1: source = the request's destination unless it was a broadcast or multicast.
+    const source = this.isUnicastOfMine(received.destination) ? received.destination : (this.config.settings.addresses[0] ?? 0);
+    send(bytes, received.source, received.sourcePort, source);
+    if (r.code > 1) {
+      this.counters.denied++;
+      this.counters.deniedByCode[r.code] = (this.counters.deniedByCode[r.code] ?? 0) + 1;
+    }
+    if (this.eventSubject.observed) {
+      this.eventSubject.next({
+        event: 'reply',
+        trace,
+        at: this.options.clock.now(),
+        code: r.code,
+        text: replyCodeText(r.code),
+        homeAddress: ipv4ToString(r.homeAddress),
+        careOfAddress: ipv4ToString(request.careOfAddress),
+        lifetime: r.lifetime,
+        to: `${ipv4ToString(received.source)}:${received.sourcePort}`,
+        ...(r.operation !== undefined ? { operation: r.operation } : {}),
+        ...(r.detail !== undefined ? { detail: r.detail } : {}),
+        ...(r.securityException ? { securityException: true } : {}),
+      });
+    }
+  }
+
+  private isUnicastOfMine(address: Ipv4Address): boolean {
+    return this.config.settings.addresses.includes(address);
+  }
+}
