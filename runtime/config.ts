@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Either, ParseResult, Schema } from 'effect';
-import { parse as parseYaml } from 'yaml';
+import { isScalar, parseDocument, visit, type Document } from 'yaml';
 import { parseHex, parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
 import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
 import { prefixMask, type HomeAgentSettings } from '../policies/ha-request.js';
@@ -23,6 +23,14 @@ export class ConfigError extends Error {
     super(issues.map((i) => `${i.path || '(top level)'}: ${i.message}`).join('\n'));
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * An optional field that, when present, must be valid. Exact (no `| undefined` member), so a
+ * wrong value is reported once, not a second time as "Expected undefined, actual ...".
+ */
+function optional<S extends Schema.Schema.Any>(schema: S) {
+  return Schema.optionalWith(schema, { exact: true });
 }
 
 const Ipv4Text = Schema.String.pipe(
@@ -65,28 +73,28 @@ const ReplayWindow = Schema.Number.pipe(
 
 const SecurityAssociation = Schema.Struct({
   spi: Spi,
-  algorithm: Schema.optional(Algorithm),
-  key: Schema.optional(Schema.String),
-  keyFile: Schema.optional(Schema.String),
-  replay: Schema.optional(Replay),
-  replayWindow: Schema.optional(ReplayWindow),
+  algorithm: optional(Algorithm),
+  key: optional(Schema.String),
+  keyFile: optional(Schema.String),
+  replay: optional(Replay),
+  replayWindow: optional(ReplayWindow),
 });
 
 const MobileNode = Schema.Struct({
   homeAddress: Ipv4Text,
-  nai: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
+  nai: optional(Schema.String.pipe(Schema.minLength(1))),
   ...SecurityAssociation.fields,
-  spi: Schema.optional(Spi),
-  securityAssociations: Schema.optional(Schema.Array(SecurityAssociation)),
-  maxLifetime: Schema.optional(Lifetime),
-  maxBindings: Schema.optional(Count),
+  spi: optional(Spi),
+  securityAssociations: optional(Schema.Array(SecurityAssociation)),
+  maxLifetime: optional(Lifetime),
+  maxBindings: optional(Count),
 });
 
 const ForeignAgent = Schema.Struct({
   address: Ipv4Text,
   ...SecurityAssociation.fields,
-  spi: Schema.optional(Spi),
-  securityAssociations: Schema.optional(Schema.Array(SecurityAssociation)),
+  spi: optional(Spi),
+  securityAssociations: optional(Schema.Array(SecurityAssociation)),
 });
 
 const Encapsulations = Schema.Array(Schema.Literal('ip-in-ip', 'minimal', 'gre'));
@@ -95,23 +103,23 @@ const HomeAgentFile = Schema.Struct({
   homeAgent: Schema.Struct({
     address: Ipv4Text,
     homeNetwork: PrefixText,
-    otherAddresses: Schema.optional(Schema.Array(Ipv4Text)),
-    listen: Schema.optional(Schema.Array(EndpointText)),
-    simultaneousBindings: Schema.optional(Schema.Boolean),
-    broadcast: Schema.optional(Schema.Boolean),
-    encapsulations: Schema.optional(Encapsulations),
-    reverseTunneling: Schema.optional(Schema.Boolean),
-    replyOnAuthFailure: Schema.optional(Schema.Boolean),
-    maxLifetime: Schema.optional(Lifetime),
+    otherAddresses: optional(Schema.Array(Ipv4Text)),
+    listen: optional(Schema.Array(EndpointText)),
+    simultaneousBindings: optional(Schema.Boolean),
+    broadcast: optional(Schema.Boolean),
+    encapsulations: optional(Encapsulations),
+    reverseTunneling: optional(Schema.Boolean),
+    replyOnAuthFailure: optional(Schema.Boolean),
+    maxLifetime: optional(Lifetime),
   }),
-  limits: Schema.optional(
+  limits: optional(
     Schema.Struct({
-      maxBindings: Schema.optional(Count),
-      maxBindingsPerNode: Schema.optional(Count),
+      maxBindings: optional(Count),
+      maxBindingsPerNode: optional(Count),
     }),
   ),
   mobileNodes: Schema.Array(MobileNode),
-  foreignAgents: Schema.optional(Schema.Array(ForeignAgent)),
+  foreignAgents: optional(Schema.Array(ForeignAgent)),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -149,16 +157,36 @@ export function loadHomeAgentConfig(path: string): LoadedHomeAgentConfig {
   } catch (error) {
     throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
   }
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (error) {
-    throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${(error as Error).message}` }]);
+  const parsed = parseDocument(text);
+  const yamlError = parsed.errors[0];
+  if (yamlError !== undefined) {
+    throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${yamlError.message}` }]);
   }
+  keepTextFields(parsed);
+  const document: unknown = parsed.toJS();
   if (document === null || document === undefined) {
     throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 ha --example-config\` prints a commented example` }]);
   }
   return homeAgentConfigFromDocument(document, dirname(resolve(path)));
+}
+
+/** Fields that are text even when they look like numbers. */
+const TEXT_FIELDS = new Set(['key', 'keyFile', 'nai']);
+
+/**
+ * YAML reads an unquoted hex key made only of digits (`key: 00112233...`) as a number,
+ * dropping its leading zeros and, past 2^53, its digits. Such keys are valid (RFC 5944 5.1:
+ * arbitrary binary values), so these fields keep the text exactly as written.
+ */
+function keepTextFields(document: Document): void {
+  visit(document, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && TEXT_FIELDS.has(String(pair.key.value)) && isScalar(pair.value)) {
+        const value = pair.value;
+        if (value.type === 'PLAIN' && typeof value.value !== 'string' && value.source !== undefined) value.value = value.source;
+      }
+    },
+  });
 }
 
 type SaFields = Schema.Schema.Type<typeof SecurityAssociation>;

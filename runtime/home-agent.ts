@@ -43,6 +43,7 @@ import {
   type MobilitySecurityContext,
   type SecurityContextLookup,
 } from '../policies/security-association.js';
+import { sameIdentification } from '../policies/replay.js';
 import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
 import type { Clock } from './clock.js';
 import { ForwardingTable } from './forwarding-table.js';
@@ -444,7 +445,11 @@ export class HomeAgent {
     const event = { type: 'register' as const, ...registration };
     let target = existing;
     if (!target && !simultaneous) target = node.bindings[0];
-    if (!simultaneous) {
+    // A duplicate of an accepted current registration (3.8.2.2) was applied already: applying
+    // its "remove the other bindings" again would undo later registrations, the out-of-order
+    // application 5.7.1 guards against. Only its binding sees it (and keeps its lifetime).
+    const duplicate = existing !== undefined && sameIdentification(contextOf(existing).identification, registration.identification);
+    if (!simultaneous && !duplicate) {
       for (const other of [...node.bindings]) {
         if (other !== target) this.host.send(other, { type: 'replaced', at: registration.at });
       }

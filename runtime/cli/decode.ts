@@ -27,7 +27,8 @@ exit status: 0 every message decoded, 1 a message or file was malformed or unrea
              2 usage error`;
 
 function parseKey(text: string): [number, { algorithm: AuthAlgorithm; key: Uint8Array }] {
-  const [spiText, hex, algorithm = 'hmac-md5', ...rest] = text.split(':');
+  const [spiText, hex, algorithmText = 'hmac-md5', ...rest] = text.split(':');
+  const algorithm = algorithmText.toLowerCase(); // the vectors spell it HMAC-MD5
   const spi = Number(spiText);
   if (!spiText || !Number.isInteger(spi) || spi < 0 || spi > 0xffffffff || rest.length > 0) {
     throw new UsageError(`--key ${JSON.stringify(text)}: expected SPI:HEX[:ALG] with a decimal SPI, e.g. 4096:2b7e1516...`);

@@ -105,6 +105,14 @@ async function run(argv: string[], io: Io): Promise<number> {
     log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no home link attached to this process' }),
   );
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
+  // The handlers go in before `listening` is announced: a supervisor (or test) may signal as
+  // soon as it reads that line, and an unhandled SIGUSR2 or SIGTERM would kill the process.
+  const printBindings = () => io.err(bindingsTable(agent.bindings()));
+  process.on('SIGUSR2', printBindings);
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   log({
     event: 'listening',
     endpoints: running.sockets.map((s) => `${ipv4ToString(s.localAddress)}:${s.localPort}`),
@@ -113,12 +121,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     pid: process.pid,
   });
 
-  const printBindings = () => io.err(bindingsTable(agent.bindings()));
-  process.on('SIGUSR2', printBindings);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   process.off('SIGUSR2', printBindings);
   const bindings = agent.bindingCount;
   await running.stop();

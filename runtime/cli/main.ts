@@ -14,6 +14,7 @@ interface SubcommandEntry {
 export const subcommands: readonly SubcommandEntry[] = [
   { name: 'ha', summary: 'run a home agent on UDP (config file)', load: async () => (await import('./ha.js')).haCommand },
   { name: 'decode', summary: 'decode Mobile IP messages to JSON', load: async () => (await import('./decode.js')).decodeCommand },
+  { name: 'chart', summary: "print a machine's state chart (Mermaid or JSON)", load: async () => (await import('./chart.js')).chartCommand },
   {
     name: 'examples',
     summary: 'build, authenticate and decode the RFC 5944 Appendix G example messages',
@@ -39,8 +40,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help'], io);
+    if (name === undefined) {
+      io.err(overview());
+      return ExitCode.Usage;
+    }
     io.out(overview());
-    return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+    return ExitCode.Ok;
   }
   const entry = subcommands.find((c) => c.name === name);
   if (!entry) {
