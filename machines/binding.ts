@@ -82,10 +82,15 @@ function contextFrom(homeAddress: Ipv4Address, r: Registration): BindingContext 
   };
 }
 
-/** Seconds of lifetime left at `now`, rounded down; 0xffff stays infinite. */
+/**
+ * Seconds of lifetime left at `now`, rounded down (the mobile node re-registers in time), but
+ * never 0 while the binding lives: a Reply Lifetime of 0 tells the node it is deregistered
+ * (3.4). 0xffff stays infinite.
+ */
 export function remainingLifetime(context: BindingContext, now: number): number {
   if (context.expiresAt === Infinity) return INFINITE_LIFETIME;
-  return Math.max(0, Math.floor((context.expiresAt - now) / 1000));
+  const remaining = context.expiresAt - now;
+  return remaining <= 0 ? 0 : Math.max(1, Math.floor(remaining / 1000));
 }
 
 /** Withdraws the care-of address the binding holds when the action is resolved. */

@@ -216,13 +216,15 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
       this.options.onTransition?.({ actor: actor.id, from, to, reason: reason ?? eventType, event: eventType, at: this.options.clock.now() });
     }
     if (commands.length > 0) this.options.onCommands?.(actor, commands);
+    // The owner may already have stopped the actor from one of the handlers above; it must
+    // leave the host (and be counted out, and reported to onStopped) only once.
     if (snapshot.status === 'error') {
       this.options.onError?.(actor, snapshot.error);
-      this.release(actor);
+      if (!actor.stopped) this.release(actor);
       return;
     }
     if (snapshot.status !== 'active') {
-      this.release(actor);
+      if (!actor.stopped) this.release(actor);
       return;
     }
     actor.busy = false;

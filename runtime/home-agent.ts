@@ -32,6 +32,7 @@ import { bindingMachine, remainingLifetime, type BindingContext, type BindingMac
 import { admitBinding } from '../policies/admission.js';
 import {
   checkHaRequest,
+  homeAgentUnicastAddress,
   requestNai,
   type DiscardReason,
   type HaMobileNode,
@@ -582,8 +583,9 @@ export class HomeAgent {
     const bytes = encodeSigned(reply, (type: AuthExtensionType) =>
       type === ExtensionType.MobileHomeAuth ? r.context : type === ExtensionType.ForeignHomeAuth ? foreignContext : undefined,
     );
-    // 3.8.3.1: source = the request's destination unless it was a broadcast or multicast.
-    const source = this.isUnicastOfMine(received.destination) ? received.destination : (this.config.settings.addresses[0] ?? 0);
+    // 3.8.3.1: source = the request's destination unless it was a broadcast or multicast;
+    // then the unicast address a 136 Reply names in its Home Agent field (3.8.2.1).
+    const source = this.isUnicastOfMine(received.destination) ? received.destination : homeAgentUnicastAddress(this.config.settings);
     send(bytes, received.source, received.sourcePort, source);
     if (r.code > 1) {
       this.counters.denied++;

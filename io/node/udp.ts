@@ -4,6 +4,8 @@ import { Effect, Layer } from 'effect';
 import { ipv4ToString, parseIpv4 } from '../wire/bytes.js';
 import { Udp, UdpError, type UdpBindOptions, type UdpDatagram, type UdpSocket } from '../udp.js';
 
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 function bindError(endpoint: string, error: NodeJS.ErrnoException): UdpError {
   switch (error.code) {
     case 'EACCES':
@@ -38,6 +40,13 @@ function open(options: UdpBindOptions): Effect.Effect<{ socket: dgram.Socket; ap
     socket.bind({ address: ipv4ToString(options.address), port: options.port, exclusive: true }, () => {
       socket.off('error', onBindError);
       if (options.broadcast) socket.setBroadcast(true);
+      // A burst of requests (a restart storm, a flood) must not overflow the default ~208 KiB
+      // receive buffer; the kernel caps this at net.core.rmem_max.
+      try {
+        socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+      } catch {
+        // Keep the default when the system refuses.
+      }
       const bound = socket.address();
       const localAddress = parseIpv4(bound.address) ?? 0;
       const localPort = bound.port;

@@ -313,10 +313,11 @@ describe('mip4 help and commands', () => {
     expect(run.out.join('\n')).toContain('usage: mip4 decode');
   });
 
-  it('prints the overview and exits 2 without a command', async () => {
+  it('prints the overview on stderr and exits 2 without a command (a usage error)', async () => {
     const run = await mip4();
     expect(run.code).toBe(2);
-    expect(run.out.join('\n')).toContain('usage: mip4 <command>');
+    expect(run.out).toEqual([]);
+    expect(run.err.join('\n')).toContain('usage: mip4 <command>');
   });
 
   it('exits 2 on an unknown command, naming it', async () => {

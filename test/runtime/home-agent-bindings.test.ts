@@ -145,7 +145,26 @@ describe('HomeAgent bindings (3.8.1, 3.8.2.2)', () => {
     h.register({ careOfAddress: COA3 });
     expect(h.tunnels()).toEqual([COA3]);
     expect(h.agent.bindingCount).toBe(1);
-    expect(h.transitions.filter((t) => t.reason === 'replaced')).toHaveLength(1);
+    expect(h.transitions.slice(-2)).toEqual([
+      { actor: `${ACTOR}@203.0.113.78`, from: 'registered.timed', to: 'deregistered', reason: 'replaced', event: 'replaced', at: START },
+      { actor: ACTOR, from: 'registered.timed', to: 'registered.timed', reason: 'care-of-address-changed', event: 'register', at: START },
+    ]);
+  });
+
+  it('simultaneous bindings expire independently, each after its own granted lifetime', () => {
+    const h = new Harness();
+    h.register({ careOfAddress: COA1, flags: RequestFlag.S, lifetime: 100 });
+    h.register({ careOfAddress: COA2, flags: RequestFlag.S, lifetime: 200 });
+    h.clock.advance(100_000);
+    expect(h.tunnels()).toEqual([COA2]);
+    expect(h.arp.filter((c) => c.kind === 'proxy-arp' && !c.enable)).toEqual([]);
+    h.clock.advance(100_000);
+    expect(h.tunnels()).toEqual([]);
+    expect(h.transitions.filter((t) => t.reason === 'lifetime-expired').map((t) => [t.actor, t.at])).toEqual([
+      [ACTOR, START + 100_000],
+      [`${ACTOR}@203.0.113.78`, START + 200_000],
+    ]);
+    expect(h.agent.counters.expired).toBe(2);
   });
 
   it('deregistering one care-of address leaves the others', () => {
@@ -184,7 +203,8 @@ describe('HomeAgent bindings (3.8.1, 3.8.2.2)', () => {
     const events = h.events.length;
     h.clock.advance(299_999);
     expect(h.tunnels()).toEqual([COA1]);
-    expect(h.agent.bindings()[0]!.remaining).toBe(0);
+    // 1 ms left shows as 1 s: never 0 while the binding lives (Lifetime 0 means deregistered, 3.4).
+    expect(h.agent.bindings()[0]!.remaining).toBe(1);
     h.clock.advance(1);
     expect(h.agent.forwardingTable.lookup(MN1)).toBeUndefined();
     expect(h.agent.bindings()).toEqual([]);

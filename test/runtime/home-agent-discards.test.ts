@@ -185,7 +185,7 @@ describe('HomeAgent silent discards (3.8.2.1)', () => {
     });
   }
 
-  it('[R3.8.2.1-9] with replyOnAuthFailure off a bad MHAE on a direct Request is discarded silently', () => {
+  it('with replyOnAuthFailure off a bad MHAE on a direct Request is discarded silently', () => {
     const h = new Harness(makeConfig({ settings: { replyOnAuthFailure: false } }));
     const data = buildRequest({ identification: h.fresh(), extensions: [MHAE(WRONG_KEY)] });
     expect(h.deliver(data)).toEqual([]);

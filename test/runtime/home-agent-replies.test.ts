@@ -111,7 +111,7 @@ describe('HomeAgent replies: every code, as Reply bytes', () => {
     expect(fallback.agent.bindings()[0]!.encapsulation).toBe('ip-in-ip');
   });
 
-  it('code 130 when the home agent holds its total number of bindings; renewing an existing one still works', () => {
+  it('[R3.8.2.3-1] code 130 when the home agent holds its total number of bindings; renewing an existing one still works', () => {
     const h = new Harness(makeConfig({ maxBindings: 1 }));
     h.register({ homeAddress: MN1 });
     const sent = h.ask({ identification: h.fresh(), homeAddress: MN2, extensions: [MHAE(MN2_KEY)] }, { source: COA2 });
@@ -123,7 +123,7 @@ describe('HomeAgent replies: every code, as Reply bytes', () => {
     expect(h.register({ homeAddress: MN1 }).reply.code).toBe(0);
   });
 
-  it('[R3.8.2.1-7] [R3.8.2.1-9] [R3.8.2.1-10] [R3.8.2.1-12] code 131 for a bad authenticator: the Reply carries a valid MHAE and nothing else happens', () => {
+  it('[R3.8.2.1-2] [R3.8.2.1-7] [R3.8.2.1-9] [R3.8.2.1-10] [R3.8.2.1-12] code 131 for a bad authenticator: the Reply carries a valid MHAE and nothing else happens', () => {
     const h = new Harness();
     const identification = h.fresh();
     const sent = h.ask({ identification, extensions: [MHAE(MN1_KEY, true)] }, { source: COA1 });
@@ -180,7 +180,7 @@ describe('HomeAgent replies: every code, as Reply bytes', () => {
     expect(h.ask({ identification: h.fresh(), extensions: [MHAE(), FHAE()] }, { source: FA, sourcePort: MIP_PORT }).reply.code).toBe(0);
   });
 
-  it('[R3.8.2.1-13] [R3.8.2.1-14] [R5.7.1-6] [R5.7.1-8] [R5.7-4] code 133 for a stale timestamp: high half = the home agent\'s NTP seconds, low half echoed', () => {
+  it('[R3.8.2.1-14] [R5.7.1-6] [R5.7.1-8] [R5.7-4] code 133 for a stale timestamp: high half = the home agent\'s NTP seconds, low half echoed', () => {
     const h = new Harness();
     h.clock.advance(123_456); // 2026-01-01T00:02:03.456Z
     const stale = identificationFromUnixMs(h.clock.now() - 60_000, 0x3a5a5);
@@ -250,6 +250,16 @@ describe('HomeAgent replies: every code, as Reply bytes', () => {
     expect(h.agent.bindingCount).toBe(0);
   });
 
+  it('[R3.8.3.1-1] the Reply to a broadcast Request comes from the unicast address its Home Agent field names, whatever the address order', () => {
+    // The first configured address is off the home network: the home agent's address for the
+    // node is the one on the home network (3.8.1), and the Reply must not contradict itself.
+    const h = new Harness(makeConfig({ settings: { addresses: [HA_OTHER, HA] } }));
+    const sent = h.ask({ identification: h.fresh(), homeAgent: SUBNET_BROADCAST }, { source: COA1, destination: SUBNET_BROADCAST });
+    expect(sent.reply.code).toBe(136);
+    expect(sent.reply.homeAgent).toBe(HA);
+    expect(sent.source).toBe(HA);
+  });
+
   it('[R3.8.3.2-9] [R3.8.3.2-10] code 136 when the Home Agent field is not this home agent; the Reply names its unicast address', () => {
     const h = new Harness();
     const sent = h.ask({ identification: h.fresh(), homeAgent: OTHER_HA });
@@ -259,7 +269,7 @@ describe('HomeAgent replies: every code, as Reply bytes', () => {
     expect(h.agent.bindingCount).toBe(0);
   });
 
-  it('code 137 for the T bit while reverse tunnelling is off; accepted with a T binding when it is on', () => {
+  it('[R3.8.2.3-1] code 137 for the T bit while reverse tunnelling is off; accepted with a T binding when it is on', () => {
     const h = new Harness();
     const sent = h.ask({ identification: h.fresh(), flags: RequestFlag.T });
     expect(sent.reply.code).toBe(137);
@@ -295,7 +305,7 @@ describe('HomeAgent replies: every code, as Reply bytes', () => {
 });
 
 describe('HomeAgent replies: fields and extensions (3.8.3)', () => {
-  it('[R3.8.2.2-2] the Reply goes to the source address and port of the Request, from the address it was sent to', () => {
+  it('[R3.8.2.2-2] [R3.8.2.2-4] the Reply goes to the source address and port of the Request, from the address it was sent to; only there', () => {
     const h = new Harness();
     const direct = h.ask({ identification: h.fresh() }, { source: COA1, sourcePort: 50_001, destination: HA });
     expect(direct).toMatchObject({ destination: COA1, port: 50_001, source: HA });
@@ -304,7 +314,9 @@ describe('HomeAgent replies: fields and extensions (3.8.3)', () => {
     expect(second).toMatchObject({ destination: COA1, port: 50_002, source: HA_OTHER });
 
     // Deregistering COA1 through a foreign agent that does not own it: the Reply goes to the
-    // relaying foreign agent, not to the care-of address (3.8.2.2 "In all cases").
+    // relaying foreign agent, not to the care-of address (3.8.2.2 "In all cases"), and no
+    // second Reply goes to COA1, with which this home agent shares no association (h.ask
+    // asserts exactly one datagram).
     const relayed = h.ask({ identification: h.fresh(), lifetime: 0, careOfAddress: COA1 }, { source: FA, sourcePort: MIP_PORT });
     expect(relayed.reply.code).toBe(0);
     expect(relayed).toMatchObject({ destination: FA, port: MIP_PORT, source: HA });
