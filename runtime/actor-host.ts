@@ -2,34 +2,30 @@
  * The actor host: runs many actors of one xstate machine without a `createActor` each.
  *
  * Why: a standalone xstate actor costs ~4.6 KB and a spawned child ~2.9 KB (perf-limits.md),
- * too much for a million bindings. Here an actor is its snapshot plus its pending timers; the
- * machine is the behaviour, driven through xstate's actor-logic interface
- * (`machine.getInitialSnapshot(scope, input)` / `machine.transition(snapshot, event, scope)`)
- * with ONE scope owned by the host. The scope collects the actions a step produces instead
- * of executing them:
+ * too much for a million bindings. Here an actor is its snapshot plus its pending timers, and
+ * the machine is the behaviour, stepped by a StepEngine (runtime/machine-engine.ts): the
+ * machine compiled from its own xstate definition when it stays within the supported subset
+ * (proven equal to xstate by differential tests), else xstate itself through its actor-logic
+ * interface with one collecting scope. Either way a step yields actions, not effects:
  * - delayed `raise` (xstate's `after` timers) go to the host's TimerQueue;
  * - `cancel` removes the matching timer;
- * - every other named action is handed to the owner as a command, with the new snapshot.
+ * - the `reason` action names the step in the transition record;
+ * - every other named action is handed to the owner as a command, after the step.
  * Events to one actor are processed one at a time: an event sent while that actor is in the
- * middle of a step (from a command handler) waits in its mailbox.
+ * middle of a step (from a command handler) waits in its mailbox and is processed, in order,
+ * when the step ends (iteratively: a deep mailbox cannot overflow the stack).
  * See docs/architecture.md for the figures behind this choice.
  */
-import {
-  createActor,
-  type AnyActorScope,
-  type AnyStateMachine,
-  type EventFromLogic,
-  type InputFrom,
-  type SnapshotFrom,
-} from 'xstate';
+import type { AnyStateMachine, ContextFrom, EventFromLogic, InputFrom } from 'xstate';
 import type { Clock } from './clock.js';
+import { engineFor, type EngineAction, type EngineFor, type EngineSnapshot } from './machine-engine.js';
 import { TimerQueue, type Timer } from './timer-queue.js';
 
 export interface HostedActor<TMachine extends AnyStateMachine, TOwner = unknown> {
   readonly id: string;
   /** Whatever the runtime attached at spawn (e.g. the mobile node the binding belongs to). */
   readonly owner: TOwner;
-  snapshot: SnapshotFrom<TMachine>;
+  snapshot: EngineSnapshot<ContextFrom<TMachine>>;
   /** Pending delayed events, by xstate send id. Usually one (the lifetime). */
   timers: Array<Timer<DelayedEvent<TMachine, TOwner>>> | undefined;
   /** Events waiting while this actor is in a step. */
@@ -78,11 +74,21 @@ export interface ActorHostOptions<TMachine extends AnyStateMachine, TOwner = unk
  */
 export const REASON_ACTION = 'reason';
 
-type CollectedAction = { type: string; params?: unknown };
+/** Names of state value objects already seen: the compiled engine shares one per state. */
+const stateValueNames = new WeakMap<object, string>();
 
 export function stateValueToString(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value === null || typeof value !== 'object') return String(value);
+  let name = stateValueNames.get(value);
+  if (name === undefined) {
+    name = stateValueObjectToString(value);
+    stateValueNames.set(value, name);
+  }
+  return name;
+}
+
+function stateValueObjectToString(value: object): string {
   return Object.entries(value as Record<string, unknown>)
     .map(([k, v]) => {
       const inner = stateValueToString(v);
@@ -92,31 +98,15 @@ export function stateValueToString(value: unknown): string {
 }
 
 export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
-  private readonly scope: AnyActorScope;
-  private readonly collected: CollectedAction[] = [];
+  private readonly engine: EngineFor<TMachine>;
   private readonly timers: TimerQueue<DelayedEvent<TMachine, TOwner>>;
   private running = 0;
 
   constructor(
-    private readonly machine: TMachine,
+    machine: TMachine,
     private readonly options: ActorHostOptions<TMachine, TOwner>,
   ) {
-    // One never-started actor lends the scope its `self` and `system`; nothing is scheduled
-    // through it because `actionExecutor` below only collects.
-    const self = createActor(machine);
-    this.scope = {
-      self,
-      id: '',
-      sessionId: '',
-      system: self.system,
-      logger: () => {},
-      defer: () => {},
-      stopChild: () => {},
-      emit: () => {},
-      actionExecutor: (action: CollectedAction) => {
-        this.collected.push(action);
-      },
-    } as unknown as AnyActorScope;
+    this.engine = engineFor(machine);
     this.timers = new TimerQueue(options.clock, (delayed, timer) => this.fireTimer(delayed, timer));
   }
 
@@ -132,25 +122,19 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
 
   /** Creates an actor in its initial state; its entry actions run now. */
   spawn(id: string, input: InputFrom<TMachine>, owner?: TOwner): HostedActor<TMachine, TOwner> {
-    this.collected.length = 0;
+    const result = this.engine.initial(input);
     const actor: HostedActor<TMachine, TOwner> = {
       id,
       owner: owner as TOwner,
-      snapshot: undefined as unknown as SnapshotFrom<TMachine>,
+      snapshot: result.snapshot,
       timers: undefined,
       mailbox: undefined,
       busy: true,
       stopped: false,
     };
     this.running++;
-    let snapshot: SnapshotFrom<TMachine>;
-    try {
-      snapshot = this.machine.getInitialSnapshot(this.scope, input) as SnapshotFrom<TMachine>;
-    } catch (error) {
-      snapshot = { status: 'error', error, value: 'error' } as unknown as SnapshotFrom<TMachine>;
-    }
-    actor.snapshot = snapshot;
-    this.afterStep(actor, '(none)', 'xstate.init');
+    this.afterStep(actor, '(none)', 'xstate.init', result.actions);
+    this.drain(actor);
     return actor;
   }
 
@@ -161,7 +145,9 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
       (actor.mailbox ??= []).push(event);
       return;
     }
+    actor.busy = true;
     this.step(actor, event);
+    this.drain(actor);
   }
 
   /** Removes an actor without a transition (shutdown); its timers are cancelled. */
@@ -175,27 +161,36 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
     this.timers.clear();
   }
 
-  private step(actor: HostedActor<TMachine, TOwner>, event: EventFromLogic<TMachine>): void {
-    actor.busy = true;
-    this.collected.length = 0;
-    const from = stateValueToString((actor.snapshot as { value: unknown }).value);
-    try {
-      actor.snapshot = this.machine.transition(actor.snapshot, event, this.scope) as SnapshotFrom<TMachine>;
-    } catch (error) {
-      actor.snapshot = { ...(actor.snapshot as object), status: 'error', error } as SnapshotFrom<TMachine>;
+  /** Processes what arrived during the step(s) just taken, in order, then frees the actor. */
+  private drain(actor: HostedActor<TMachine, TOwner>): void {
+    // Take the whole mailbox at a time (events sent meanwhile start a new one), so draining
+    // n events costs O(n), not the O(n^2) of shifting one array.
+    for (let batch = actor.mailbox; batch !== undefined && !actor.stopped; batch = actor.mailbox) {
+      actor.mailbox = undefined;
+      for (let i = 0; i < batch.length && !actor.stopped; i++) this.step(actor, batch[i]!);
+      if (actor.stopped) break;
     }
-    this.afterStep(actor, from, (event as { type: string }).type);
+    actor.busy = false;
   }
 
-  private afterStep(actor: HostedActor<TMachine, TOwner>, from: string, eventType: string): void {
-    const actions = this.collected.splice(0);
-    const commands: Command[] = [];
+  private step(actor: HostedActor<TMachine, TOwner>, event: EventFromLogic<TMachine>): void {
+    const from = stateValueToString(actor.snapshot.value);
+    const result = this.engine.step(actor.snapshot, event);
+    actor.snapshot = result.snapshot;
+    this.afterStep(actor, from, (event as { type: string }).type, result.actions);
+  }
+
+  private afterStep(actor: HostedActor<TMachine, TOwner>, from: string, eventType: string, actions: readonly EngineAction[]): void {
+    let commands: Command[] | undefined;
     let reason: string | undefined;
     for (const action of actions) {
       switch (action.type) {
         case 'xstate.raise': {
           const params = action.params as { event: EventFromLogic<TMachine>; delay?: number; id?: string };
-          if (typeof params.delay === 'number') this.scheduleTimer(actor, params.id ?? params.event.type, params.event, params.delay);
+          // A non-finite delay (an infinite lifetime) never fires: no timer at all.
+          if (typeof params.delay === 'number' && Number.isFinite(params.delay)) {
+            this.scheduleTimer(actor, params.id ?? params.event.type, params.event, params.delay);
+          }
           break;
         }
         case 'xstate.cancel':
@@ -207,30 +202,25 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
           reason ??= (action.params as { reason: string }).reason;
           break;
         default:
-          commands.push({ type: action.type, params: action.params });
+          (commands ??= []).push(action);
       }
     }
-    const snapshot = actor.snapshot as { value: unknown; status: string; error?: unknown };
+    const snapshot = actor.snapshot;
     const to = snapshot.status === 'error' ? 'error' : stateValueToString(snapshot.value);
-    if (reason !== undefined || from !== to) {
-      this.options.onTransition?.({ actor: actor.id, from, to, reason: reason ?? eventType, event: eventType, at: this.options.clock.now() });
+    // An owner's handler that throws must not wedge the actor (busy forever) nor skip the
+    // bookkeeping below: it is reported through onError and the step completes.
+    try {
+      if (reason !== undefined || from !== to) {
+        this.options.onTransition?.({ actor: actor.id, from, to, reason: reason ?? eventType, event: eventType, at: this.options.clock.now() });
+      }
+      if (commands !== undefined) this.options.onCommands?.(actor, commands);
+    } catch (error) {
+      this.options.onError?.(actor, error);
     }
-    if (commands.length > 0) this.options.onCommands?.(actor, commands);
+    if (snapshot.status === 'error') this.options.onError?.(actor, snapshot.error);
     // The owner may already have stopped the actor from one of the handlers above; it must
     // leave the host (and be counted out, and reported to onStopped) only once.
-    if (snapshot.status === 'error') {
-      this.options.onError?.(actor, snapshot.error);
-      if (!actor.stopped) this.release(actor);
-      return;
-    }
-    if (snapshot.status !== 'active') {
-      if (!actor.stopped) this.release(actor);
-      return;
-    }
-    actor.busy = false;
-    const next = actor.mailbox?.shift();
-    if (actor.mailbox?.length === 0) actor.mailbox = undefined;
-    if (next !== undefined) this.step(actor, next);
+    if (snapshot.status !== 'active' && !actor.stopped) this.release(actor);
   }
 
   private release(actor: HostedActor<TMachine, TOwner>): void {

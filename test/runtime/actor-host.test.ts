@@ -295,6 +295,42 @@ describe('ActorHost with the binding machine', () => {
     expect(host.pendingTimers).toBe(0);
   });
 
+  it('a command handler that throws is reported through onError and does not wedge the actor', () => {
+    let failures = 1;
+    const h = bindingHost((_actor, commands) => {
+      if (failures > 0 && commands.some((c) => c.type === 'publishBinding')) {
+        failures--;
+        throw new Error('handler failed');
+      }
+    });
+    const actor = h.spawn('a');
+    expect(h.errors.map((e) => (e.error as Error).message)).toEqual(['handler failed']);
+    expect(actor.busy).toBe(false);
+    h.register(actor, COA_B, id(2), 600);
+    expect(actor.snapshot.context.careOfAddress).toBe(COA_B);
+    expect(h.records.at(-1)?.reason).toBe('care-of-address-changed');
+  });
+
+  it('mailbox: 100,000 events queued from one handler are processed in order without deep recursion', () => {
+    let queued = false;
+    const seen: number[] = [];
+    const h = bindingHost((actor, commands, host) => {
+      if (commands.some((c) => c.type === 'publishBinding')) seen.push(actor.snapshot.context.identification.low);
+      if (queued) return;
+      queued = true;
+      for (let i = 2; i <= 100_001; i++) {
+        host.send(actor, { type: 'register', ...registration(COA_A, id(i), 600, h.sim.now()) });
+      }
+    });
+    const actor = h.spawn('a');
+    expect(seen.length).toBe(100_001);
+    expect(seen.at(-1)).toBe(100_001);
+    expect(seen.every((low, i) => low === i + 1)).toBe(true);
+    expect(actor.mailbox).toBeUndefined();
+    expect(actor.busy).toBe(false);
+    expect(h.host.pendingTimers).toBe(1);
+  });
+
   it('an actor stopped by its owner from its final step’s command handler leaves the host once', () => {
     const { host, stopped, spawn, sim } = bindingHost((actor, commands, h) => {
       if (commands.some((c) => c.type === 'withdrawBinding')) h.stop(actor);
