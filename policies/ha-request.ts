@@ -52,23 +52,23 @@ import {
   nonceReplyIdentification,
   sameIdentification,
 } from './replay.js';
+import { ReplyCode } from '../io/wire/reply-codes.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
 
-/** Registration Reply codes a home agent sends (3.4; 137 from RFC 3024). */
+/** Registration Reply codes a home agent sends (3.4; 137 from RFC 3024), named as this module uses them. */
 export const HaReplyCode = {
-  Accepted: 0,
-  AcceptedWithoutSimultaneousBindings: 1,
-  ReasonUnspecified: 128,
-  AdministrativelyProhibited: 129,
-  InsufficientResources: 130,
-  MobileNodeFailedAuthentication: 131,
-  ForeignAgentFailedAuthentication: 132,
-  IdentificationMismatch: 133,
-  PoorlyFormedRequest: 134,
-  TooManySimultaneousBindings: 135,
-  UnknownHomeAgentAddress: 136,
-  /** "requested reverse tunnel unavailable" (RFC 3024). */
-  ReverseTunnelUnavailable: 137,
+  Accepted: ReplyCode.Accepted,
+  AcceptedWithoutSimultaneousBindings: ReplyCode.AcceptedNoSimultaneousBindings,
+  ReasonUnspecified: ReplyCode.HaReasonUnspecified,
+  AdministrativelyProhibited: ReplyCode.HaAdministrativelyProhibited,
+  InsufficientResources: ReplyCode.HaInsufficientResources,
+  MobileNodeFailedAuthentication: ReplyCode.HaMobileNodeFailedAuthentication,
+  ForeignAgentFailedAuthentication: ReplyCode.ForeignAgentFailedAuthentication,
+  IdentificationMismatch: ReplyCode.IdentificationMismatch,
+  PoorlyFormedRequest: ReplyCode.HaPoorlyFormedRequest,
+  TooManySimultaneousBindings: ReplyCode.TooManySimultaneousBindings,
+  UnknownHomeAgentAddress: ReplyCode.UnknownHomeAgentAddress,
+  ReverseTunnelUnavailable: ReplyCode.HaReverseTunnelUnavailable,
 } as const;
 
 /** Why a Request was silently discarded (counted and logged by the runtime). */

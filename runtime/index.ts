@@ -15,3 +15,6 @@ export { NodeUdpLive } from '../io/node/udp.js';
 export { SimUdpNetwork, seededRandom } from '../io/sim/udp.js';
 export { bindingMachine } from '../machines/binding.js';
 export * from '../io/wire/index.js';
+export { Link, LinkError, type LinkInterface, type LinkErrorReason } from '../io/link.js';
+export { SimEthernetSegment, SimEthernetPort, SimArpHost, simLinkLayer, type SimInterfaceSpec, type SegmentTap } from '../io/sim/ethernet.js';
+export { attachHomeLink, type HomeLink, type HomeLinkOptions, type HomeLinkCounters, type HomeLinkEvent } from './home-link.js';

@@ -38,6 +38,8 @@ export const ReplyCode = {
   HaPoorlyFormedRequest: 134,
   TooManySimultaneousBindings: 135,
   UnknownHomeAgentAddress: 136,
+  /** RFC 3024 (reverse tunnelling), which mip4 answers when the 'T' bit cannot be honoured. */
+  HaReverseTunnelUnavailable: 137,
 } as const;
 
 export type KnownReplyCode = (typeof ReplyCode)[keyof typeof ReplyCode];
@@ -72,6 +74,7 @@ const MEANINGS: ReadonlyMap<number, string> = new Map([
   [134, 'poorly formed Request'],
   [135, 'too many simultaneous mobility bindings'],
   [136, 'unknown home agent address'],
+  [137, 'requested reverse tunnel unavailable'],
 ]);
 
 /** Codes 0-8 are success codes (6.4, Table 1). */
