@@ -11,8 +11,8 @@
  * count the message before discarding it. Encoders always compute the checksum.
  */
 import { type Codec, type DecodeResult, decoded, EncodeError, ensureRoom, wireError } from './codec.js';
-import { type Ipv4Address, readU16, readU32, writeU16, writeU32 } from './bytes.js';
-import { ICMP_FIXED_LENGTH, IcmpType, icmpChecksum, icmpRangeError, writeIcmpChecksum } from './icmp.js';
+import { checkUnsigned, decodeRangeError, type Ipv4Address, readU16, readU32, writeU16, writeU32 } from './bytes.js';
+import { ICMP_FIXED_LENGTH, IcmpType, icmpChecksum, writeIcmpChecksum } from './icmp.js';
 
 export const ROUTER_ADVERTISEMENT = IcmpType.RouterAdvertisement;
 export const ROUTER_SOLICITATION = IcmpType.RouterSolicitation;
@@ -200,7 +200,7 @@ export function decodeAgentAdvertisement(
   offset = 0,
   end = bytes.length,
 ): DecodeResult<AgentAdvertisement> {
-  const bad = icmpRangeError(ADV, bytes, offset, end, ADVERTISEMENT_FIXED_LENGTH);
+  const bad = decodeRangeError(ADV, bytes, offset, end, ADVERTISEMENT_FIXED_LENGTH);
   if (bad) return bad;
   const type = bytes[offset]!;
   if (type !== ROUTER_ADVERTISEMENT) {
@@ -330,14 +330,14 @@ export function agentAdvertisementLength(value: AgentAdvertisement): number {
 
 export function encodeAgentAdvertisement(value: AgentAdvertisement, bytes: Uint8Array, offset = 0): number {
   if (value.icmpType !== ROUTER_ADVERTISEMENT) throw new EncodeError(ADV, `icmpType must be 9, got ${String(value.icmpType)}`);
-  checkUint(ADV, 'code', value.code, 8);
-  checkUint(ADV, 'lifetime', value.lifetime, 16);
-  checkUint(ADV, 'addrEntrySize', value.addrEntrySize, 8);
+  checkUnsigned(ADV, 'code', value.code, 8);
+  checkUnsigned(ADV, 'lifetime', value.lifetime, 16);
+  checkUnsigned(ADV, 'addrEntrySize', value.addrEntrySize, 8);
   if (value.addrEntrySize < MIN_ADDR_ENTRY_SIZE) throw new EncodeError(ADV, `addrEntrySize must be at least 2, got ${value.addrEntrySize}`);
   if (value.numAddrs !== value.routers.length) {
     throw new EncodeError(ADV, `numAddrs ${value.numAddrs} disagrees with ${value.routers.length} router entries`);
   }
-  checkUint(ADV, 'numAddrs', value.numAddrs, 8);
+  checkUnsigned(ADV, 'numAddrs', value.numAddrs, 8);
   const length = agentAdvertisementLength(value);
   ensureRoom(ADV, bytes, offset, length);
 
@@ -349,7 +349,7 @@ export function encodeAgentAdvertisement(value: AgentAdvertisement, bytes: Uint8
   const entryLength = value.addrEntrySize * 4;
   let p = offset + ADVERTISEMENT_FIXED_LENGTH;
   for (const router of value.routers) {
-    checkUint(ADV, 'router address', router.address, 32);
+    checkUnsigned(ADV, 'router address', router.address, 32);
     if (!Number.isInteger(router.preference) || router.preference < -0x80000000 || router.preference > 0x7fffffff) {
       throw new EncodeError(ADV, `preference must be a signed 32-bit integer, got ${router.preference}`);
     }
@@ -382,10 +382,10 @@ function encodeAdvertisementExtension(
       return p + 1;
     case 'mobility-agent-advertisement': {
       const length = MOBILITY_AGENT_FIXED_DATA_LENGTH + 4 * extension.careOfAddresses.length;
-      checkUint(ADV, 'Mobility Agent Advertisement Length', length, 8);
-      checkUint(ADV, 'sequence', extension.sequence, 16);
-      checkUint(ADV, 'registrationLifetime', extension.registrationLifetime, 16);
-      checkUint(ADV, 'flags', extension.flags, 16);
+      checkUnsigned(ADV, 'Mobility Agent Advertisement Length', length, 8);
+      checkUnsigned(ADV, 'sequence', extension.sequence, 16);
+      checkUnsigned(ADV, 'registrationLifetime', extension.registrationLifetime, 16);
+      checkUnsigned(ADV, 'flags', extension.flags, 16);
       bytes[p] = AdvertisementExtensionType.MobilityAgentAdvertisement;
       bytes[p + 1] = length;
       writeU16(bytes, p + 2, extension.sequence);
@@ -393,24 +393,24 @@ function encodeAdvertisementExtension(
       writeU16(bytes, p + 6, extension.flags);
       let a = p + 8;
       for (const address of extension.careOfAddresses) {
-        checkUint(ADV, 'care-of address', address, 32);
+        checkUnsigned(ADV, 'care-of address', address, 32);
         writeU32(bytes, a, address);
         a += 4;
       }
       return a;
     }
     case 'prefix-lengths': {
-      checkUint(ADV, 'Prefix-Lengths Length', extension.prefixLengths.length, 8);
+      checkUnsigned(ADV, 'Prefix-Lengths Length', extension.prefixLengths.length, 8);
       bytes[p] = AdvertisementExtensionType.PrefixLengths;
       bytes[p + 1] = extension.prefixLengths.length;
       extension.prefixLengths.forEach((prefixLength, i) => {
-        checkUint(ADV, 'prefix length', prefixLength, 8);
+        checkUnsigned(ADV, 'prefix length', prefixLength, 8);
         bytes[p + 2 + i] = prefixLength;
       });
       return p + 2 + extension.prefixLengths.length;
     }
     case 'unknown': {
-      checkUint(ADV, 'extension type', extension.type, 8);
+      checkUnsigned(ADV, 'extension type', extension.type, 8);
       if (
         extension.type === AdvertisementExtensionType.Pad ||
         extension.type === AdvertisementExtensionType.MobilityAgentAdvertisement ||
@@ -426,7 +426,7 @@ function encodeAdvertisementExtension(
         bytes.set(extension.data, p + 1);
         return p + 1 + extension.data.length;
       }
-      checkUint(ADV, 'extension Length', extension.data.length, 8);
+      checkUnsigned(ADV, 'extension Length', extension.data.length, 8);
       bytes[p + 1] = extension.data.length;
       bytes.set(extension.data, p + 2);
       return p + 2 + extension.data.length;
@@ -495,7 +495,7 @@ export function makeAgentAdvertisement(fields: AgentAdvertisementFields): AgentA
 const SOL = 'agent-solicitation';
 
 export function decodeAgentSolicitation(bytes: Uint8Array, offset = 0, end = bytes.length): DecodeResult<AgentSolicitation> {
-  const bad = icmpRangeError(SOL, bytes, offset, end, SOLICITATION_LENGTH);
+  const bad = decodeRangeError(SOL, bytes, offset, end, SOLICITATION_LENGTH);
   if (bad) return bad;
   const type = bytes[offset]!;
   if (type !== ROUTER_SOLICITATION) {
@@ -520,8 +520,8 @@ export function agentSolicitationLength(value: AgentSolicitation): number {
 
 export function encodeAgentSolicitation(value: AgentSolicitation, bytes: Uint8Array, offset = 0): number {
   if (value.icmpType !== ROUTER_SOLICITATION) throw new EncodeError(SOL, `icmpType must be 10, got ${String(value.icmpType)}`);
-  checkUint(SOL, 'code', value.code, 8);
-  checkUint(SOL, 'reserved', value.reserved, 32);
+  checkUnsigned(SOL, 'code', value.code, 8);
+  checkUnsigned(SOL, 'reserved', value.reserved, 32);
   const length = agentSolicitationLength(value);
   ensureRoom(SOL, bytes, offset, length);
   bytes[offset] = ROUTER_SOLICITATION;
@@ -560,7 +560,7 @@ const DISCOVERY = 'agent-discovery';
 
 /** Decodes a Router Advertisement (9) or Router Solicitation (10); any other ICMP type is 'bad-type'. */
 export function decodeAgentDiscovery(bytes: Uint8Array, offset = 0, end = bytes.length): DecodeResult<AgentDiscoveryMessage> {
-  const bad = icmpRangeError(DISCOVERY, bytes, offset, end, 1);
+  const bad = decodeRangeError(DISCOVERY, bytes, offset, end, 1);
   if (bad) return bad;
   const type = bytes[offset]!;
   if (type === ROUTER_ADVERTISEMENT) return decodeAgentAdvertisement(bytes, offset, end);
@@ -664,7 +664,7 @@ export const ADVERTISEMENT_SEQUENCE_ROLLOVER = 256;
 
 /** 2.3.2: the sequence number of the next advertisement: one greater, except 0xffff is followed by 256. */
 export function nextAdvertisementSequence(sequence: number): number {
-  checkUint('advertisement-sequence', 'sequence', sequence, 16);
+  checkUnsigned('advertisement-sequence', 'sequence', sequence, 16);
   return sequence === 0xffff ? ADVERTISEMENT_SEQUENCE_ROLLOVER : sequence + 1;
 }
 
@@ -686,9 +686,3 @@ export function isAgentRebootSequence(previous: number, received: number): boole
   return classifyAdvertisementSequence(previous, received) === 'reboot';
 }
 
-/** Throws EncodeError unless value is an integer in [0, 2^bits). */
-function checkUint(layer: string, field: string, value: number, bits: number): void {
-  if (!Number.isInteger(value) || value < 0 || value >= 2 ** bits) {
-    throw new EncodeError(layer, `${field} must be an unsigned ${bits}-bit integer, got ${value}`);
-  }
-}

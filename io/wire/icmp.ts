@@ -12,8 +12,8 @@
  * checksum as `checksumValid: false` instead of failing, so the caller decides whether to
  * count and discard. Encoders always compute the checksum.
  */
-import { type Codec, type DecodeResult, decoded, EncodeError, ensureRoom, type WireError, wireError } from './codec.js';
-import { internetChecksum, readU16, readU32, writeU16, writeU32 } from './bytes.js';
+import { type Codec, type DecodeResult, decoded, EncodeError, ensureRoom, wireError } from './codec.js';
+import { checkUnsigned, decodeRangeError, internetChecksum, readU16, readU32, writeU16, writeU32 } from './bytes.js';
 
 /** ICMP types used by mip4 (RFC 792, RFC 1256). */
 export const IcmpType = {
@@ -85,7 +85,7 @@ export interface IcmpHeader {
 
 /** Reads Type, Code and Checksum and verifies the checksum over the whole message [offset, end). */
 export function decodeIcmpHeader(bytes: Uint8Array, offset = 0, end = bytes.length): DecodeResult<IcmpHeader> {
-  const bad = icmpRangeError('icmp', bytes, offset, end, ICMP_HEADER_LENGTH);
+  const bad = decodeRangeError('icmp', bytes, offset, end, ICMP_HEADER_LENGTH);
   if (bad) return bad;
   return decoded(
     {
@@ -117,7 +117,7 @@ export interface IcmpEcho {
 
 export function decodeIcmpEcho(bytes: Uint8Array, offset = 0, end = bytes.length): DecodeResult<IcmpEcho> {
   const layer = 'icmp-echo';
-  const bad = icmpRangeError(layer, bytes, offset, end, ICMP_FIXED_LENGTH);
+  const bad = decodeRangeError(layer, bytes, offset, end, ICMP_FIXED_LENGTH);
   if (bad) return bad;
   const type = bytes[offset]!;
   if (type !== IcmpType.Echo && type !== IcmpType.EchoReply) {
@@ -146,9 +146,9 @@ export function encodeIcmpEcho(value: IcmpEcho, bytes: Uint8Array, offset = 0): 
   if (value.icmpType !== IcmpType.Echo && value.icmpType !== IcmpType.EchoReply) {
     throw new EncodeError(layer, `icmpType must be 0 or 8, got ${String(value.icmpType)}`);
   }
-  checkUint(layer, 'code', value.code, 8);
-  checkUint(layer, 'identifier', value.identifier, 16);
-  checkUint(layer, 'sequence', value.sequence, 16);
+  checkUnsigned(layer, 'code', value.code, 8);
+  checkUnsigned(layer, 'identifier', value.identifier, 16);
+  checkUnsigned(layer, 'sequence', value.sequence, 16);
   const length = icmpEchoLength(value);
   ensureRoom(layer, bytes, offset, length);
   bytes[offset] = value.icmpType;
@@ -193,7 +193,7 @@ export interface IcmpErrorMessage {
 
 export function decodeIcmpError(bytes: Uint8Array, offset = 0, end = bytes.length): DecodeResult<IcmpErrorMessage> {
   const layer = 'icmp-error';
-  const bad = icmpRangeError(layer, bytes, offset, end, ICMP_FIXED_LENGTH);
+  const bad = decodeRangeError(layer, bytes, offset, end, ICMP_FIXED_LENGTH);
   if (bad) return bad;
   const type = bytes[offset]!;
   if (type !== IcmpType.DestinationUnreachable && type !== IcmpType.TimeExceeded) {
@@ -226,8 +226,8 @@ export function encodeIcmpError(value: IcmpErrorMessage, bytes: Uint8Array, offs
   if (value.icmpType !== IcmpType.DestinationUnreachable && value.icmpType !== IcmpType.TimeExceeded) {
     throw new EncodeError(layer, `icmpType must be 3 or 11, got ${String(value.icmpType)}`);
   }
-  checkUint(layer, 'code', value.code, 8);
-  checkUint(layer, 'unused', value.unused, 32);
+  checkUnsigned(layer, 'code', value.code, 8);
+  checkUnsigned(layer, 'unused', value.unused, 32);
   const length = icmpErrorLength(value);
   ensureRoom(layer, bytes, offset, length);
   bytes[offset] = value.icmpType;
@@ -255,34 +255,4 @@ export function icmpNextHopMtu(message: IcmpErrorMessage): number | undefined {
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * For the ICMP decoders (here and in agent-discovery.ts): an error for an impossible range
- * (offset or end not integers, negative, end before offset or past the buffer) or for a
- * message shorter than `needed` bytes; undefined when [offset, end) can hold `needed` bytes.
- * Checking the range first is what lets the decoders never throw on any arguments.
- */
-export function icmpRangeError(
-  layer: string,
-  bytes: Uint8Array,
-  offset: number,
-  end: number,
-  needed: number,
-): { readonly ok: false; readonly error: WireError } | undefined {
-  const rangeOk =
-    Number.isInteger(offset) && Number.isInteger(end) && offset >= 0 && end >= offset && end <= bytes.length;
-  if (!rangeOk) {
-    const at = Number.isInteger(offset) && offset >= 0 ? offset : 0;
-    return wireError(layer, 'truncated', at, `invalid range [${offset}, ${end}) in a buffer of ${bytes.length} bytes`);
-  }
-  if (end - offset < needed) {
-    return wireError(layer, 'truncated', offset, `needs at least ${needed} bytes, found ${end - offset}`);
-  }
-  return undefined;
-}
 
-/** Throws EncodeError unless value is an integer in [0, 2^bits). */
-function checkUint(layer: string, field: string, value: number, bits: number): void {
-  if (!Number.isInteger(value) || value < 0 || value >= 2 ** bits) {
-    throw new EncodeError(layer, `${field} must be an unsigned ${bits}-bit integer, got ${value}`);
-  }
-}
