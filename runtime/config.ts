@@ -116,6 +116,7 @@ const HomeAgentFile = Schema.Struct({
     Schema.Struct({
       maxBindings: optional(Count),
       maxBindingsPerNode: optional(Count),
+      authFailureRepliesPerSecond: optional(Count),
     }),
   ),
   mobileNodes: Schema.Array(MobileNode),
@@ -274,7 +275,13 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
   }));
   if (issues.length > 0) throw new ConfigError(issues);
   return {
-    config: { settings, mobileNodes, foreignAgents, maxBindings: file.limits?.maxBindings ?? 1_000_000 },
+    config: {
+      settings,
+      mobileNodes,
+      foreignAgents,
+      maxBindings: file.limits?.maxBindings ?? 1_000_000,
+      authFailureRepliesPerSecond: file.limits?.authFailureRepliesPerSecond ?? 100,
+    },
     listen,
   };
 }
@@ -323,6 +330,7 @@ homeAgent:
 limits:
   maxBindings: 1000000             # all nodes together (130 beyond it)
   maxBindingsPerNode: 4            # simultaneous bindings per node (135 beyond it)
+  authFailureRepliesPerSecond: 100 # 131 replies to failed authentications; the rest are discarded
 
 mobileNodes:
   - homeAddress: 198.51.100.10

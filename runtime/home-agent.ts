@@ -27,9 +27,10 @@ import {
   type RegistrationReply,
   type RegistrationRequest,
 } from '../io/wire/registration-types.js';
-import { replyCodeText } from '../io/wire/reply-codes.js';
+import { ReplyCode, replyCodeText } from '../io/wire/reply-codes.js';
 import { bindingMachine, remainingLifetime, type BindingContext, type BindingMachine, type Registration } from '../machines/binding.js';
 import { admitBinding } from '../policies/admission.js';
+import { TokenBucket } from '../policies/rate-limit.js';
 import {
   checkHaRequest,
   homeAgentUnicastAddress,
@@ -72,6 +73,12 @@ export interface HomeAgentConfig {
   readonly foreignAgents: readonly ForeignAgentConfig[];
   /** Most bindings in total (code 130 beyond it). */
   readonly maxBindings: number;
+  /**
+   * Most replies per second (and burst) to requests that fail authentication (131). Forged
+   * requests with spoofed sources must not turn the agent into a reflector; past this they are
+   * discarded and counted as 'rate-limited'. Default 100.
+   */
+  readonly authFailureRepliesPerSecond?: number;
 }
 
 /** A structured log event: one JSON line each in `mip4 ha`. */
@@ -94,7 +101,7 @@ export type HomeAgentEvent =
       readonly event: 'discard';
       readonly trace: string;
       readonly at: number;
-      readonly reason: DiscardReason | 'malformed' | 'not-a-request';
+      readonly reason: DiscardReason | 'malformed' | 'not-a-request' | 'rate-limited';
       readonly detail: string;
       readonly from: string;
       readonly securityException: boolean;
@@ -162,6 +169,7 @@ interface NodeRecord {
 type Binding = HostedActor<BindingMachine, NodeRecord>;
 
 const GRATUITOUS_ARP_COPIES = 3;
+const DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND = 100;
 const LOGGED_DATAGRAM_BYTES = 128;
 
 function hexPrefix(bytes: Uint8Array): string {
@@ -216,6 +224,7 @@ export class HomeAgent {
   private readonly foreignAgents = new Map<number, SecurityContextLookup>();
   private totalBindings = 0;
   private traceCounter = 0;
+  private readonly authFailureReplies: TokenBucket;
 
   constructor(
     private readonly config: HomeAgentConfig,
@@ -238,6 +247,7 @@ export class HomeAgent {
       if (node.nai !== undefined) this.nodesByNai.set(node.nai, record);
     }
     for (const fa of config.foreignAgents) this.foreignAgents.set(fa.address | 0, associationOf(fa.contexts, fa.address));
+    this.authFailureReplies = new TokenBucket(config.authFailureRepliesPerSecond ?? DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND);
     this.host = new ActorHost(bindingMachine, {
       clock: options.clock,
       onCommands: (actor, commands) => this.onBindingCommands(actor, commands),
@@ -322,6 +332,10 @@ export class HomeAgent {
         this.discard(trace, received, verdict.reason, verdict.detail, verdict.securityException);
         return;
       case 'deny':
+        if (verdict.code === ReplyCode.HaMobileNodeFailedAuthentication && !this.authFailureReplies.take(this.options.clock.now())) {
+          this.discard(trace, received, 'rate-limited', `131 replies exceed their rate limit: ${verdict.detail}`, true);
+          return;
+        }
         this.applyReplayUpdate(node, verdict);
         this.reply(trace, received, request, send, {
           code: verdict.code,

@@ -130,6 +130,7 @@ describe('the example configuration (mip4 ha --example-config)', () => {
           },
         ],
         maxBindings: 1_000_000,
+        authFailureRepliesPerSecond: 100,
       },
       listen: [
         { address: ip(198, 51, 100, 1), port: 434 },
