@@ -79,7 +79,7 @@ const cases: DiscardCase[] = [
     data: (h) => buildRequest({ identification: h.fresh(), extensions: [{ unknown: 127, data: new Uint8Array(2) }, MHAE()] }),
   },
   {
-    name: '[R3.8.2.1-6] [R3.8.2.1-3] no extension at all',
+    name: '[R3.8.2.1-6] [R3.8.2.1-3] [R3.8.2.1-4] [R3.2-2] no extension at all',
     reason: 'no-authorization-extension',
     securityException: true,
     data: (h) => buildRequest({ identification: h.fresh(), extensions: [] }),

@@ -310,7 +310,7 @@ describe('extensions (1.8-1.11, 3.5)', () => {
     roundTrips(bytes);
   });
 
-  it('rejects an authentication extension whose Length cannot hold its SPI with bad-length', () => {
+  it('[R1.6-2] rejects an authentication extension whose Length cannot hold its SPI with bad-length', () => {
     for (const type of ['20', '21', '22']) {
       for (let length = 0; length < 4; length++) {
         const bytes = requestWith(`00 ${type} 0${length} 00000000 00000000`);
