@@ -18,3 +18,49 @@ export * from '../io/wire/index.js';
 export { Link, LinkError, type LinkInterface, type LinkErrorReason } from '../io/link.js';
 export { SimEthernetSegment, SimEthernetPort, SimArpHost, simLinkLayer, type SimInterfaceSpec, type SegmentTap } from '../io/sim/ethernet.js';
 export { attachHomeLink, type HomeLink, type HomeLinkOptions, type HomeLinkCounters, type HomeLinkEvent } from './home-link.js';
+export {
+  homeAgentDataPlane,
+  foreignAgentDataPlane,
+  mobileNodeDecapsulation,
+  PacketPool,
+  type DataPlane,
+  type DataPlaneCounter,
+  type DataPlaneCounters,
+  type Packet,
+  type PacketBatch,
+  type OutputBatch,
+  type OutputPacket,
+  type HomeAgentDataPlaneOptions,
+  type ForeignAgentDataPlaneOptions,
+  type MobileNodeDecapsulationOptions,
+} from './data-plane.js';
+export {
+  checkFaRequest,
+  checkFaReply,
+  buildFaDenial,
+  faCodeForIcmpError,
+  FaReplyCode,
+  type FaSettings,
+  type FaRequestInput,
+  type FaRequestVerdict,
+  type FaReplyInput,
+  type FaReplyVerdict,
+  type FaReplyDatagram,
+  type PendingRegistration,
+  type VisitorUpdate,
+} from '../policies/fa-request.js';
+export { visitorMachine, visitorRemainingLifetime, type VisitorEvent, type VisitorInput, type VisitorContext } from '../machines/visitor.js';
+export { faPendingMachine, DEFAULT_PENDING_TIMEOUT_MS, type FaPendingEvent, type FaPendingInput } from '../machines/fa-pending.js';
+export {
+  advertiserMachine,
+  advertiserConfig,
+  buildFaAdvertisement,
+  type AdvertiserSettings,
+  type AdvertiserEvent,
+  type SendAdvertisementParams,
+  type FaAdvertisementSettings,
+} from '../machines/advertiser.js';
+export { mnDiscoveryMachine, advertisementEvent, chooseAgent, solicitationInterval, type MnDiscoveryEvent, type MnDiscoveryInput, type AdvertisementEvent } from '../machines/mn-discovery.js';
+export { mnRegistrationMachine, retransmissionTimeout, type MnRegistrationEvent, type MnRegistrationInput, type MnReplayState } from '../machines/mn-registration.js';
+export { buildRegistrationRequest, requestLifetime, requestFlags, nextIdentification, type MnRequestSettings, type MnRegistrationTarget, type MnRequestAttempt } from '../policies/mn-request.js';
+export { checkMnReply, type MnReplyVerdict } from '../policies/mn-reply.js';

@@ -1,0 +1,161 @@
+/**
+ * Home agent data plane throughput, in the same run as plain loops that do only the per-packet
+ * header work, so the ratio shows what the operator costs on top (shared/perf-limits.md: compare
+ * ratios measured in one run, never absolute figures from another day).
+ *
+ * Per repetition and encapsulation: packets/s of
+ * - `operator`: batches of 64 datagrams pushed through a Subject piped into
+ *   `homeAgentDataPlane(...)`, each output batch released by the subscriber (what a runtime does);
+ * - `header`: a plain loop writing a 20-byte outer IPv4 header with its checksum into one
+ *   preallocated buffer per packet (the floor: no lookup, no copy);
+ * - `header+copy`: the same plus copying the inner datagram behind the header.
+ * Ratios are operator / baseline within one repetition; the summary gives min/median/max.
+ *
+ * Usage: npx tsc -p tsconfig.json && node dist/bench/data-plane.js [batches per run] [repetitions] [datagram bytes]
+ */
+import { Subject } from 'rxjs';
+import { ipv4, writeU16, writeU32 } from '../io/wire/bytes.js';
+import { encodeIpv4Packet, IpProtocol, updateIpv4Checksum } from '../io/wire/ipv4.js';
+import type { Encapsulation } from '../io/wire/tunnel.js';
+import { ForwardingTable } from '../runtime/forwarding-table.js';
+import { homeAgentDataPlane, type Packet, type PacketBatch } from '../runtime/data-plane.js';
+
+const BATCHES = Number(process.argv[2] ?? 20_000);
+const REPETITIONS = Number(process.argv[3] ?? 5);
+const DATAGRAM_BYTES = Number(process.argv[4] ?? 64);
+const BATCH_SIZE = 64;
+const BINDINGS = 1024;
+
+const HA = ipv4('198.51.100.1');
+const HOME_BASE = ipv4('10.0.0.0');
+const COA_BASE = ipv4('203.0.113.0');
+
+function makeBatches(count: number): PacketBatch[] {
+  const batches: PacketBatch[] = [];
+  let n = 0;
+  for (let b = 0; b < count; b++) {
+    const batch: Packet[] = [];
+    for (let i = 0; i < BATCH_SIZE; i++, n++) {
+      const bytes = new Uint8Array(DATAGRAM_BYTES);
+      encodeIpv4Packet(
+        {
+          header: {
+            tos: 0,
+            identification: n & 0xffff,
+            flags: 0,
+            fragmentOffset: 0,
+            ttl: 64,
+            protocol: IpProtocol.UDP,
+            source: ipv4('192.0.2.5'),
+            destination: HOME_BASE + (n % BINDINGS),
+          },
+          payload: new Uint8Array(DATAGRAM_BYTES - 20),
+        },
+        bytes,
+      );
+      batch.push({ bytes, ingress: 'wan0' });
+    }
+    batches.push(batch);
+  }
+  return batches;
+}
+
+/** Distinct input batches, cycled, so the lookups are not all the same cache line. */
+const INPUT = makeBatches(256);
+
+function runOperator(kind: Encapsulation): number {
+  const table = new ForwardingTable();
+  for (let i = 0; i < BINDINGS; i++) {
+    table.upsertTunnel(HOME_BASE + i, {
+      careOfAddress: COA_BASE + (i % 200),
+      encapsulation: kind,
+      broadcast: false,
+      decapsulatedByMobileNode: false,
+    });
+  }
+  const plane = homeAgentDataPlane({ table, localAddresses: [HA], homeNetwork: HOME_BASE, prefixLength: 16 });
+  const input = new Subject<PacketBatch>();
+  let sent = 0;
+  input.pipe(plane).subscribe((out) => {
+    sent += out.packets.length;
+    out.release();
+  });
+  const start = process.hrtime.bigint();
+  for (let b = 0; b < BATCHES; b++) input.next(INPUT[b & 255]!);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (sent !== BATCHES * BATCH_SIZE) throw new Error(`expected ${BATCHES * BATCH_SIZE} tunnel packets, got ${sent}`);
+  return (BATCHES * BATCH_SIZE) / seconds;
+}
+
+function runHeaderLoop(copy: boolean): number {
+  const out = new Uint8Array(20 + DATAGRAM_BYTES);
+  let sink = 0;
+  const start = process.hrtime.bigint();
+  for (let b = 0; b < BATCHES; b++) {
+    const batch = INPUT[b & 255]!;
+    for (let i = 0; i < batch.length; i++) {
+      const inner = batch[i]!.bytes;
+      out[0] = 0x45;
+      out[1] = inner[1]!;
+      writeU16(out, 2, 20 + inner.length);
+      writeU16(out, 4, i);
+      writeU16(out, 6, 0);
+      out[8] = 64;
+      out[9] = IpProtocol.IPIP;
+      writeU32(out, 12, HA);
+      writeU32(out, 16, COA_BASE + (i % 200));
+      sink ^= updateIpv4Checksum(out, 0);
+      if (copy) out.set(inner, 20);
+    }
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (sink === -1) console.log(sink);
+  return (BATCHES * BATCH_SIZE) / seconds;
+}
+
+const KINDS: Encapsulation[] = ['ip-in-ip', 'minimal', 'gre'];
+const ratios = new Map<string, number[]>();
+const rates = new Map<string, number[]>();
+const record = (map: Map<string, number[]>, key: string, value: number): void => {
+  const list = map.get(key) ?? [];
+  list.push(value);
+  map.set(key, list);
+};
+
+// Warm-up: let the JIT settle before measuring.
+for (const kind of KINDS) runOperator(kind);
+runHeaderLoop(false);
+runHeaderLoop(true);
+
+for (let r = 0; r < REPETITIONS; r++) {
+  const header = runHeaderLoop(false);
+  const headerCopy = runHeaderLoop(true);
+  record(rates, 'header', header);
+  record(rates, 'header+copy', headerCopy);
+  for (const kind of r % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+    const operator = runOperator(kind);
+    record(rates, kind, operator);
+    record(ratios, `${kind} / header`, operator / header);
+    record(ratios, `${kind} / header+copy`, operator / headerCopy);
+  }
+}
+
+const summary = (values: number[]): [number, number, number] => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return [sorted[0]!, sorted[Math.floor(sorted.length / 2)]!, sorted[sorted.length - 1]!];
+};
+const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(0)}k`);
+
+console.log(
+  `home agent data plane: ${BATCHES} batches of ${BATCH_SIZE} x ${DATAGRAM_BYTES}-byte datagrams, ${BINDINGS} bindings, ${REPETITIONS} repetitions`,
+);
+console.log('packets/s (min / median / max):');
+for (const [key, values] of rates) {
+  const [min, median, max] = summary(values);
+  console.log(`  ${key.padEnd(14)} ${fmt(min)} / ${fmt(median)} / ${fmt(max)}`);
+}
+console.log('ratios, same repetition (min / median / max):');
+for (const [key, values] of ratios) {
+  const [min, median, max] = summary(values);
+  console.log(`  ${key.padEnd(24)} ${min.toFixed(3)} / ${median.toFixed(3)} / ${max.toFixed(3)}`);
+}

@@ -1,0 +1,844 @@
+/**
+ * The foreign agent's handling of registration messages (RFC 5944 3.7): the checks of a
+ * Registration Request from a mobile node (3.7.2, 3.7.2.1), what to relay to the home agent
+ * (3.7.2.2), the denials (3.7.2.3), and the checks of a Registration Reply from the home agent
+ * (3.7.3, 3.7.3.1, 3.7.3.2). Pure: time and the associations arrive as inputs; node:crypto is
+ * used as a computation library (policies/auth.ts).
+ *
+ * Order of the Request checks (each cites its section):
+ *
+ *   1. invalid non-zero UDP checksum                               discard  3.7.2.1
+ *   2. unrecognised non-skippable extension (0-127)                discard  1.8
+ *   3. Mobile-Foreign authentication, when the FA shares an
+ *      association with the node (or requires one): exactly one
+ *      valid MFAE, after the MHAE                                  67       3.7.2.1, 3.7.1, 3.6.1.3
+ *   4. no Mobile-Home Authentication Extension                     70       3.3 ("MUST be included")
+ *   5. an authentication extension before the MHAE                 70       3.2, 3.6.1.3
+ *   6. reserved flag bits r or x set                               70       3.7.2.1, 3.7.2.3 (vs 3.3)
+ *   7. Home Agent field: an address of the FA itself → handled
+ *      here as home agent, else 194; 0.0.0.0, broadcast,
+ *      multicast, loopback                                         194      3.7.2
+ *   8. Home Address 0: without NAI 97; not supported 96            RFC 2794, 3.7.1
+ *   9. Lifetime longer than the advertised Registration Lifetime   69       3.7.2.3, 2.1.1
+ *  10. 'D' = 0, Lifetime ≠ 0, care-of address not offered          77       3.7.2.1
+ *  11. 'M'/'G' asked (D = 0) but not offered by this FA            72       3.4, 3.6.1.2
+ *  12. 'T' asked but reverse tunnelling not offered                74       RFC 3024
+ *  13. admission: the runtime's refusal (64/65), too many
+ *      pending (66), busy and not yet a visitor (66)               64-66    3.7.1, 2.1.1
+ *  14. relay                                                                3.7.2.2
+ *
+ * Authentication comes first for the same reason as at the home agent (ha-request.ts): a node
+ * the FA cannot authenticate learns nothing about the FA's configuration but a 67. A
+ * deregistration (Lifetime 0) is exempt from the busy and pending-limit refusals: 3.7 says the
+ * FA "MUST relay well-formed (de)Registration Requests" (R3.7-5), and freeing a node's binding
+ * is never an "additional mobile node" (2.1.1 'B').
+ *
+ * Every denial is rate-limited to one per second per mobile node (3.7.2: "except in cases where
+ * the foreign agent would be required to send out more than one such denial per second to the
+ * same mobile node"); a denial over that rate becomes a counted discard.
+ */
+import type { Ipv4Address } from '../io/wire/bytes.js';
+import { ipv4ToString, readU32, writeU32 } from '../io/wire/bytes.js';
+import type { MacAddress } from '../io/wire/ethernet.js';
+import { IcmpType, UnreachableCode } from '../io/wire/icmp.js';
+import { AUTH_HEADER_LENGTH, encodeRegistrationReply, registrationReplyLength } from '../io/wire/registration.js';
+import {
+  ExtensionType,
+  INFINITE_LIFETIME,
+  MOBILE_IP_PORT,
+  REPLY_FIXED_LENGTH,
+  RequestFlag,
+  type AuthExtension,
+  type Identification,
+  type RegistrationExtension,
+  type RegistrationReply,
+  type RegistrationRequest,
+} from '../io/wire/registration-types.js';
+import { isAcceptedCode } from '../io/wire/reply-codes.js';
+import { AUTHENTICATOR_LENGTH, sealAuthenticator, verifyAuthenticator } from './auth.js';
+import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
+
+/** Registration Reply codes a foreign agent sends (3.4; 74 from RFC 3024, 96/97 from RFC 2794). */
+export const FaReplyCode = {
+  ReasonUnspecified: 64,
+  AdministrativelyProhibited: 65,
+  InsufficientResources: 66,
+  MobileNodeFailedAuthentication: 67,
+  HomeAgentFailedAuthentication: 68,
+  LifetimeTooLong: 69,
+  PoorlyFormedRequest: 70,
+  PoorlyFormedReply: 71,
+  EncapsulationUnavailable: 72,
+  /** "requested reverse tunnel unavailable" (RFC 3024). */
+  ReverseTunnelUnavailable: 74,
+  InvalidCareOfAddress: 77,
+  RegistrationTimeout: 78,
+  HomeNetworkUnreachable: 80,
+  HomeAgentHostUnreachable: 81,
+  HomeAgentPortUnreachable: 82,
+  HomeAgentUnreachable: 88,
+  /** NONZERO_HOMEADDR_REQD (RFC 2794), named by 3.7.1. */
+  NonzeroHomeAddressRequired: 96,
+  /** MISSING_NAI (RFC 2794). */
+  MissingNai: 97,
+  InvalidHomeAgentAddress: 194,
+} as const;
+
+/** "All Mobility Agents" (3.6.1.1, 2.3). */
+export const ALL_MOBILITY_AGENTS: Ipv4Address = 0xe000000b;
+export const LIMITED_BROADCAST: Ipv4Address = 0xffffffff;
+
+/** What the foreign agent offers and enforces. */
+export interface FaSettings {
+  /** The care-of addresses this foreign agent offers (advertises), at least one (3.7.1, R3.7.1-1). */
+  readonly careOfAddresses: readonly Ipv4Address[];
+  /**
+   * Every address configured on the foreign agent's interfaces, care-of addresses included or
+   * not: a Request naming one of them as its home agent is not relayed (3.7.2, R3.7.2-3).
+   */
+  readonly interfaceAddresses: readonly Ipv4Address[];
+  /** The agent's address on the mobile nodes' link: the source of Replies to Requests sent to 224.0.0.11 (3.7.2.3). */
+  readonly linkAddress: Ipv4Address;
+  /** The advertised Registration Lifetime, seconds, 0xffff = infinity (2.1.1). */
+  readonly registrationLifetime: number;
+  /** 'B': no registrations from additional mobile nodes (2.1.1). */
+  readonly busy: boolean;
+  /** 'M' / 'G': the encapsulations this agent decapsulates (2.1.1). */
+  readonly encapsulations: { readonly minimal: boolean; readonly gre: boolean };
+  /** 'T': reverse tunnelling offered (RFC 3024). */
+  readonly reverseTunneling: boolean;
+  /** Deny (67) Requests from nodes the agent shares no association with (a local policy beyond 3.7.2.1). */
+  readonly requireMobileForeignAuthentication: boolean;
+  /** The most pending registrations kept at once (3.7.1: MAY, "typically 5"); Infinity for no limit. */
+  readonly maxPending: number;
+  /** Whether pending Requests with Home Address 0 (identified by NAI) are managed (3.7.1, RFC 2794). */
+  readonly acceptZeroHomeAddress: boolean;
+}
+
+/** What the foreign agent keeps about a relayed Request (3.7.1) to relay or deny its Reply. */
+export interface PendingRegistration {
+  /** The node's link-layer source address: replies go there without ARP (3.7.1, 4.2.2, R4.2.2-7). */
+  readonly linkLayerSource: MacAddress;
+  /** The Request's IP Source Address (home address, co-located care-of address or 0.0.0.0, 3.6.1.1). */
+  readonly ipSource: Ipv4Address;
+  /** The Request's IP Destination Address: the source of the Reply to the node (3.7.2.3). */
+  readonly ipDestination: Ipv4Address;
+  readonly udpSourcePort: number;
+  readonly homeAddress: Ipv4Address;
+  readonly homeAgent: Ipv4Address;
+  readonly careOfAddress: Ipv4Address;
+  readonly identification: Identification;
+  /** Seconds; 0 = deregistration. */
+  readonly requestedLifetime: number;
+  /** The Mobile Node NAI (RFC 2794) the node sent, if any. */
+  readonly nai?: string;
+  /** Whether the relayed Request carried a Foreign-Home Authentication Extension. */
+  readonly foreignHomeAuthenticated: boolean;
+}
+
+/** A Registration Reply the foreign agent itself sends (a denial, 3.7.2.3), ready to go out. */
+export interface FaReplyDatagram {
+  readonly reply: RegistrationReply;
+  /** The UDP payload, authenticated with an MFAE when the agent shares an association with the node (3.7.1). */
+  readonly bytes: Uint8Array;
+  readonly ipSource: Ipv4Address;
+  readonly ipDestination: Ipv4Address;
+  readonly udpSourcePort: number;
+  readonly udpDestinationPort: number;
+  /** Sent straight to the node's link-layer address: no ARP for a visitor (4.2.2). */
+  readonly linkLayerDestination: MacAddress;
+}
+
+export type FaRequestDiscardReason =
+  | 'udp-checksum'
+  | 'unknown-non-skippable-extension'
+  /** A denial would exceed one per second to this node (3.7.2). */
+  | 'denial-rate-limited';
+
+export type FaRequestDenyReason =
+  | 'mobile-node-failed-authentication' // 67
+  | 'no-authorization-extension' // 70
+  | 'misplaced-authentication-extension' // 70
+  | 'reserved-bits-set' // 70
+  | 'invalid-home-agent-address' // 194
+  | 'missing-nai' // 97
+  | 'zero-home-address-unsupported' // 96
+  | 'lifetime-too-long' // 69
+  | 'invalid-care-of-address' // 77
+  | 'encapsulation-unavailable' // 72
+  | 'reverse-tunnel-unavailable' // 74
+  | 'refused' // 64 / 65
+  | 'too-many-pending' // 66
+  | 'busy'; // 66
+
+export type FaRequestVerdict =
+  | {
+      readonly kind: 'discard';
+      readonly reason: FaRequestDiscardReason;
+      readonly detail: string;
+      readonly securityException: boolean;
+      /** The denial that was not sent because of the rate limit. */
+      readonly suppressedCode?: number;
+    }
+  | {
+      readonly kind: 'deny';
+      readonly code: number;
+      readonly reason: FaRequestDenyReason;
+      readonly detail: string;
+      /** 3.7.2.1 asks to log a failed Mobile-Foreign authentication as a security exception. */
+      readonly securityException: boolean;
+      readonly datagram: FaReplyDatagram;
+    }
+  | {
+      /** The Home Agent field is this agent's own address and it serves the node as home agent: process per 3.8.2 (3.7.2). */
+      readonly kind: 'local-home-agent';
+      readonly detail: string;
+    }
+  | {
+      readonly kind: 'relay';
+      /** The Request to send to the home agent (3.7.2.2). */
+      readonly bytes: Uint8Array;
+      /** The care-of address offered for the node (3.7.2.2). */
+      readonly ipSource: Ipv4Address;
+      /** Copied from the Home Agent field (3.7.2.2). */
+      readonly ipDestination: Ipv4Address;
+      readonly udpDestinationPort: number;
+      /** Extensions removed because no authorization-enabling extension follows them (3.7.2.2). */
+      readonly removedExtensions: number;
+      readonly pending: PendingRegistration;
+    };
+
+export interface FaRequestInput {
+  readonly request: RegistrationRequest;
+  /** The UDP payload as received, decoded at offset 0; authenticators cover it (3.5.1). */
+  readonly message: Uint8Array;
+  /** False only for an invalid NON-ZERO checksum (3.7.2.1). */
+  readonly udpChecksumValid: boolean;
+  readonly ipSource: Ipv4Address;
+  readonly ipDestination: Ipv4Address;
+  readonly udpSourcePort: number;
+  readonly linkLayerSource: MacAddress;
+  readonly settings: FaSettings;
+  /** The association shared with the mobile node, if any (3.7.1, 3.5.3). */
+  readonly mobileNode?: SecurityContextLookup;
+  /** The association shared with the home agent the Request names, if any (3.7.1, 3.5.4). */
+  readonly homeAgent?: SecurityContextLookup;
+  /** Registrations now pending at this agent (3.7.1). */
+  readonly pendingCount: number;
+  /** Whether the node already has a visitor list entry (a renewal or deregistration, 3.7.2). */
+  readonly isVisitor: boolean;
+  /** Whether this agent is also the node's home agent (3.7.2). */
+  readonly servesAsHomeAgent?: boolean;
+  /** A refusal from the runtime's admission policy: 64 reason unspecified, 65 administratively prohibited. */
+  readonly refusal?: { readonly code: 64 | 65; readonly detail: string };
+  /** ms since the epoch, and when the last denial went to this node (3.7.2's one per second). */
+  readonly nowMs: number;
+  readonly lastDenialAtMs?: number;
+}
+
+// --- helpers ------------------------------------------------------------------------------------
+
+/** The first Mobile Node NAI extension (RFC 2794) covered by the MHAE, i.e. placed before it (3.6.1.3 b). */
+export function messageNai(extensions: readonly RegistrationExtension[]): string | undefined {
+  for (const extension of extensions) {
+    if (extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth) return undefined;
+    if (extension.kind === 'nai') return extension.nai;
+  }
+  return undefined;
+}
+
+/** The end (exclusive) of an authentication extension in its message: Type, Length, SPI, Authenticator. */
+function authExtensionEnd(extension: AuthExtension): number {
+  return extension.offset + AUTH_HEADER_LENGTH + extension.authenticator.length;
+}
+
+function isMulticastOrBroadcast(address: Ipv4Address): boolean {
+  const a = address >>> 0;
+  return a === LIMITED_BROADCAST || a >>> 28 === 0xe;
+}
+
+/** An address no home agent can have: 0.0.0.0, loopback, multicast, class E, limited broadcast. */
+function isUnusableHomeAgent(address: Ipv4Address): boolean {
+  const a = address >>> 0;
+  const first = a >>> 24;
+  return a === 0 || first === 0 || first === 127 || first >= 224;
+}
+
+/**
+ * Appends an authentication extension of `type` to `prefix` and seals it with `context`
+ * (3.5.1: it covers everything before it, its Type, Length and SPI).
+ */
+function appendAuthentication(prefix: Uint8Array, type: 33 | 34, context: MobilitySecurityContext): Uint8Array {
+  const out = new Uint8Array(prefix.length + AUTH_HEADER_LENGTH + AUTHENTICATOR_LENGTH);
+  out.set(prefix, 0);
+  out[prefix.length] = type;
+  out[prefix.length + 1] = 4 + AUTHENTICATOR_LENGTH;
+  writeU32(out, prefix.length + 2, context.spi);
+  sealAuthenticator(context.algorithm, context.key, out, prefix.length);
+  return out;
+}
+
+/** What a Reply from the foreign agent is addressed by (3.7.2.3), taken from the Request or pending entry. */
+export interface DenialTarget {
+  readonly homeAddress: Ipv4Address;
+  readonly homeAgent: Ipv4Address;
+  readonly identification: Identification;
+  readonly ipDestination: Ipv4Address;
+  readonly udpSourcePort: number;
+  readonly linkLayerSource: MacAddress;
+}
+
+/**
+ * A Registration Reply the foreign agent sends to deny a Request (3.7.2.3), also used for 68,
+ * 71, 78 and 80-88 on behalf of a pending registration. Home Address, Home Agent and
+ * Identification are copied from the Request; the Lifetime is the Request's (or, for 69, the
+ * longest the agent accepts). IP source: the Request's destination, unless it was the All
+ * Mobility Agents group (3.7.2.3) — or any multicast or broadcast address, which cannot be a
+ * source — then the agent's link address. IP destination: the Home Address, or
+ * 255.255.255.255 when it is 0. UDP 434 → the Request's source port. With an association
+ * shared with the node, an MFAE is appended (3.7.1, R3.7.1-11), with the context `mobileNode`
+ * names for `spi` or else its oldest one.
+ */
+export function buildFaDenial(
+  target: DenialTarget,
+  code: number,
+  lifetime: number,
+  settings: Pick<FaSettings, 'linkAddress'>,
+  mobileNode?: SecurityContextLookup,
+  spi?: number,
+): FaReplyDatagram {
+  const reply: RegistrationReply = {
+    type: 3,
+    code,
+    lifetime,
+    homeAddress: target.homeAddress,
+    homeAgent: target.homeAgent,
+    identification: target.identification,
+    extensions: [],
+  };
+  const plain = new Uint8Array(registrationReplyLength(reply));
+  encodeRegistrationReply(reply, plain, 0);
+  const context = mobileNode === undefined ? undefined : ((spi === undefined ? undefined : mobileNode.get(spi)) ?? mobileNode.first());
+  let bytes: Uint8Array = plain;
+  let extensions: RegistrationExtension[] = [];
+  if (context !== undefined) {
+    bytes = appendAuthentication(plain, ExtensionType.MobileForeignAuth, context);
+    extensions = [
+      {
+        kind: 'auth',
+        type: ExtensionType.MobileForeignAuth,
+        spi: context.spi,
+        offset: REPLY_FIXED_LENGTH,
+        authenticator: bytes.subarray(REPLY_FIXED_LENGTH + AUTH_HEADER_LENGTH),
+      },
+    ];
+  }
+  return {
+    reply: { ...reply, extensions },
+    bytes,
+    ipSource: isMulticastOrBroadcast(target.ipDestination) ? settings.linkAddress : target.ipDestination,
+    ipDestination: target.homeAddress !== 0 ? target.homeAddress : LIMITED_BROADCAST,
+    udpSourcePort: MOBILE_IP_PORT,
+    udpDestinationPort: target.udpSourcePort,
+    linkLayerDestination: target.linkLayerSource,
+  };
+}
+
+/**
+ * 3.7.3: the Reply code for an ICMP error received instead of a Registration Reply ("home
+ * agent unreachable", 80-95). Destination Unreachable for the network (net, net unknown, net
+ * prohibited, net for TOS) → 80; for the host (host, host unknown, host prohibited, host for
+ * TOS) → 81; port → 82; anything else (protocol, fragmentation, source route, isolation,
+ * administrative filters, Time Exceeded, ...) → 88 "other ICMP error".
+ */
+export function faCodeForIcmpError(icmpType: number, icmpCode: number): number {
+  if (icmpType === IcmpType.DestinationUnreachable) {
+    switch (icmpCode) {
+      case UnreachableCode.Net:
+      case UnreachableCode.NetUnknown:
+      case UnreachableCode.NetProhibited:
+      case UnreachableCode.NetUnreachableForTos:
+        return FaReplyCode.HomeNetworkUnreachable;
+      case UnreachableCode.Host:
+      case UnreachableCode.HostUnknown:
+      case UnreachableCode.HostProhibited:
+      case UnreachableCode.HostUnreachableForTos:
+        return FaReplyCode.HomeAgentHostUnreachable;
+      case UnreachableCode.Port:
+        return FaReplyCode.HomeAgentPortUnreachable;
+    }
+  }
+  return FaReplyCode.HomeAgentUnreachable;
+}
+
+/** The Mobile-Foreign authentication check of 3.7.2.1: exactly one MFAE, valid under the SPI it names. */
+function mobileForeignStatus(
+  extensions: readonly AuthExtension[],
+  association: SecurityContextLookup,
+  message: Uint8Array,
+): { valid: true } | { valid: false; detail: string } {
+  if (extensions.length === 0) return { valid: false, detail: 'no Mobile-Foreign Authentication Extension' };
+  if (extensions.length > 1) return { valid: false, detail: `${extensions.length} Mobile-Foreign Authentication Extensions, exactly one is allowed` };
+  const extension = extensions[0]!;
+  const context = association.get(extension.spi);
+  if (context === undefined) return { valid: false, detail: `no mobile node security context with SPI ${extension.spi}` };
+  if (!verifyAuthenticator(context.algorithm, context.key, message, extension)) {
+    return { valid: false, detail: `Mobile-Foreign authenticator (SPI ${extension.spi}) is invalid` };
+  }
+  return { valid: true };
+}
+
+// --- the Request ---------------------------------------------------------------------------------
+
+/** The foreign agent's checks of a Registration Request from a mobile node (see the module comment). */
+export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
+  const { request, message, settings } = input;
+
+  // 1. 3.7.2.1: "Registration Requests with an invalid, non-zero UDP checksum MUST be silently discarded."
+  if (!input.udpChecksumValid) return { kind: 'discard', reason: 'udp-checksum', detail: 'invalid non-zero UDP checksum', securityException: false };
+
+  let mobileHome: AuthExtension | undefined;
+  let lastMobileHome: AuthExtension | undefined;
+  let authenticationBeforeMobileHome: AuthExtension | undefined;
+  const mobileForeign: AuthExtension[] = [];
+  for (const extension of request.extensions) {
+    if (extension.kind === 'unknown') {
+      // 2. 1.8: an unrecognised extension of type 0-127 discards the message silently.
+      if (!extension.skippable) {
+        return {
+          kind: 'discard',
+          reason: 'unknown-non-skippable-extension',
+          detail: `unrecognised non-skippable extension type ${extension.type} at offset ${extension.offset} (RFC 5944 1.8)`,
+          securityException: false,
+        };
+      }
+      continue;
+    }
+    if (extension.kind !== 'auth') continue;
+    if (extension.type === ExtensionType.MobileHomeAuth) {
+      mobileHome ??= extension;
+      lastMobileHome = extension;
+    } else {
+      if (mobileHome === undefined) authenticationBeforeMobileHome ??= extension;
+      if (extension.type === ExtensionType.MobileForeignAuth) mobileForeign.push(extension);
+    }
+  }
+
+  const deny = (code: number, reason: FaRequestDenyReason, detail: string, options: { lifetime?: number; securityException?: boolean } = {}): FaRequestVerdict => {
+    // 3.7.2: no more than one denial per second to the same mobile node.
+    if (input.lastDenialAtMs !== undefined && input.nowMs - input.lastDenialAtMs < 1000) {
+      return {
+        kind: 'discard',
+        reason: 'denial-rate-limited',
+        detail: `${detail}; a denial went to this mobile node ${input.nowMs - input.lastDenialAtMs} ms ago (RFC 5944 3.7.2: at most one per second)`,
+        securityException: options.securityException ?? false,
+        suppressedCode: code,
+      };
+    }
+    const datagram = buildFaDenial(
+      {
+        homeAddress: request.homeAddress,
+        homeAgent: request.homeAgent,
+        identification: request.identification,
+        ipDestination: input.ipDestination,
+        udpSourcePort: input.udpSourcePort,
+        linkLayerSource: input.linkLayerSource,
+      },
+      code,
+      // 3.7.2.3: "the Lifetime SHOULD be copied from the Lifetime field in the Request" (69 overrides).
+      options.lifetime ?? request.lifetime,
+      settings,
+      input.mobileNode,
+      mobileForeign[0]?.spi,
+    );
+    return { kind: 'deny', code, reason, detail, securityException: options.securityException ?? false, datagram };
+  };
+
+  // 3. 3.7.2.1: with an association shared with the node, exactly one valid MFAE; otherwise the
+  //    Request is discarded, logged as a security exception, and 67 SHOULD be sent. The 67 is
+  //    the only thing that leaves the agent: the Request is dropped, which is what "silently
+  //    discard" protects (it is never relayed). 3.6.1.3 e places the MFAE after the
+  //    authorization-enabling extension; one before it covers less than the node must sign.
+  //    requireMobileForeignAuthentication extends the check to nodes without an association:
+  //    they cannot authenticate, so 67 too (a local policy, 3.7.2.1 "MUST be checked").
+  if (input.mobileNode !== undefined && input.mobileNode.first() !== undefined) {
+    const status = mobileForeignStatus(mobileForeign, input.mobileNode, message);
+    if (!status.valid) {
+      return deny(FaReplyCode.MobileNodeFailedAuthentication, 'mobile-node-failed-authentication', `${status.detail} (RFC 5944 3.7.2.1)`, { securityException: true });
+    }
+    if (mobileHome !== undefined && mobileForeign[0]!.offset < mobileHome.offset) {
+      return deny(
+        FaReplyCode.MobileNodeFailedAuthentication,
+        'mobile-node-failed-authentication',
+        'the Mobile-Foreign Authentication Extension precedes the Mobile-Home Authentication Extension (RFC 5944 3.6.1.3 e)',
+        { securityException: true },
+      );
+    }
+  } else if (settings.requireMobileForeignAuthentication) {
+    return deny(
+      FaReplyCode.MobileNodeFailedAuthentication,
+      'mobile-node-failed-authentication',
+      'this foreign agent requires Mobile-Foreign authentication and shares no security association with the mobile node',
+      { securityException: true },
+    );
+  }
+
+  // 4. 3.3: "An authorization-enabling extension MUST be included in all Registration Requests."
+  //    The foreign agent cannot verify it, but a Request without one is poorly formed: the home
+  //    agent would discard it silently (3.8.2.1 a) and the node would wait in vain.
+  if (mobileHome === undefined || lastMobileHome === undefined) {
+    return deny(FaReplyCode.PoorlyFormedRequest, 'no-authorization-extension', 'no Mobile-Home Authentication Extension (RFC 5944 3.3)');
+  }
+
+  // 5. 3.2 / 3.6.1.3: the authorization-enabling extension is the first authentication extension.
+  if (authenticationBeforeMobileHome !== undefined) {
+    return deny(
+      FaReplyCode.PoorlyFormedRequest,
+      'misplaced-authentication-extension',
+      `authentication extension type ${authenticationBeforeMobileHome.type} at offset ${authenticationBeforeMobileHome.offset} precedes the Mobile-Home Authentication Extension (RFC 5944 3.2, 3.6.1.3)`,
+    );
+  }
+
+  // 6. Reserved bits. 3.3 says 'r' and 'x' are "sent as zero; ignored on reception", but the
+  //    foreign agent's own sections say twice, with MUST, to reject: 3.7.2.1 "Requests with
+  //    non-zero bits in reserved fields MUST be rejected with Code 70" and 3.7.2.3 "If the
+  //    Reserved field is nonzero, the foreign agent MUST deny the Request". The specific rule
+  //    wins, and the home agent rejects them too (ha-request.ts, 134).
+  if ((request.flags & (RequestFlag.r | RequestFlag.x)) !== 0) {
+    return deny(
+      FaReplyCode.PoorlyFormedRequest,
+      'reserved-bits-set',
+      `reserved flag bits set (flags 0x${request.flags.toString(16).padStart(2, '0')}); rejected per RFC 5944 3.7.2.1/3.7.2.3 although 3.3 says to ignore them`,
+    );
+  }
+
+  // 7. 3.7.2: a Home Agent field naming one of this agent's own addresses is never relayed
+  //    (R3.7.2-3): served here as home agent (3.8.2), else 194. Addresses no home agent can
+  //    have (0.0.0.0, loopback, multicast, class E, broadcast) would be sent nowhere: 194 too.
+  const ownAddress = settings.interfaceAddresses.includes(request.homeAgent) || settings.careOfAddresses.includes(request.homeAgent);
+  if (ownAddress) {
+    if (input.servesAsHomeAgent === true) {
+      return { kind: 'local-home-agent', detail: `home agent ${ipv4ToString(request.homeAgent)} is this agent (RFC 5944 3.7.2, 3.8.2)` };
+    }
+    return deny(
+      FaReplyCode.InvalidHomeAgentAddress,
+      'invalid-home-agent-address',
+      `Home Agent field ${ipv4ToString(request.homeAgent)} is an address of this foreign agent, which is not the node's home agent (RFC 5944 3.7.2)`,
+    );
+  }
+  if (isUnusableHomeAgent(request.homeAgent)) {
+    return deny(FaReplyCode.InvalidHomeAgentAddress, 'invalid-home-agent-address', `Home Agent field ${ipv4ToString(request.homeAgent)} cannot be a home agent's address`);
+  }
+
+  // 8. 3.7.1 / RFC 2794: a Home Address of 0 needs an NAI to match the Reply by, and an agent
+  //    that cannot keep such pending records answers NONZERO_HOMEADDR_REQD.
+  const nai = messageNai(request.extensions);
+  if (request.homeAddress === 0) {
+    if (nai === undefined) return deny(FaReplyCode.MissingNai, 'missing-nai', 'Home Address 0 without a Mobile Node NAI extension (RFC 2794)');
+    if (!settings.acceptZeroHomeAddress) {
+      return deny(FaReplyCode.NonzeroHomeAddressRequired, 'zero-home-address-unsupported', 'this foreign agent needs a nonzero Home Address (RFC 5944 3.7.1, RFC 2794)');
+    }
+  }
+
+  // 9. 3.7.2.3 / 2.1.1: a Lifetime longer than the advertised Registration Lifetime is denied
+  //    with 69, the Reply carrying the longest Lifetime accepted. 0xffff advertised accepts all.
+  if (settings.registrationLifetime !== INFINITE_LIFETIME && request.lifetime > settings.registrationLifetime) {
+    return deny(
+      FaReplyCode.LifetimeTooLong,
+      'lifetime-too-long',
+      `requested Lifetime ${request.lifetime} s exceeds the advertised ${settings.registrationLifetime} s (RFC 5944 3.7.2.3)`,
+      { lifetime: settings.registrationLifetime },
+    );
+  }
+
+  const colocated = (request.flags & RequestFlag.D) !== 0;
+  const offered = settings.careOfAddresses.includes(request.careOfAddress);
+  // 10. 3.7.2.1: "Requests with the 'D' bit set to 0, nonzero Lifetime, and specifying a care-of
+  //     address not offered by the foreign agent, MUST be rejected with Code 77".
+  if (!colocated && request.lifetime !== 0 && !offered) {
+    return deny(
+      FaReplyCode.InvalidCareOfAddress,
+      'invalid-care-of-address',
+      `care-of address ${ipv4ToString(request.careOfAddress)} is not offered by this foreign agent (RFC 5944 3.7.2.1)`,
+    );
+  }
+
+  if (request.lifetime !== 0) {
+    // 11. 3.6.1.2: 'M'/'G' only when the agent advertised them, unless the node decapsulates
+    //     itself. The home agent chooses among the bits set (ha-request.ts), so every bit set
+    //     must be one this agent can decapsulate: 72 otherwise (3.4).
+    if (!colocated) {
+      const missing: string[] = [];
+      if ((request.flags & RequestFlag.M) !== 0 && !settings.encapsulations.minimal) missing.push('minimal');
+      if ((request.flags & RequestFlag.G) !== 0 && !settings.encapsulations.gre) missing.push('GRE');
+      if (missing.length > 0) {
+        return deny(
+          FaReplyCode.EncapsulationUnavailable,
+          'encapsulation-unavailable',
+          `${missing.join(' and ')} encapsulation requested but not offered by this foreign agent (RFC 5944 3.4, 3.6.1.2)`,
+        );
+      }
+    }
+    // 12. RFC 3024: 'T' with reverse tunnelling not offered → 74.
+    if ((request.flags & RequestFlag.T) !== 0 && !settings.reverseTunneling) {
+      return deny(FaReplyCode.ReverseTunnelUnavailable, 'reverse-tunnel-unavailable', 'reverse tunnel requested but unavailable (RFC 3024)');
+    }
+  }
+
+  // 13. Admission.
+  if (input.refusal !== undefined) return deny(input.refusal.code, 'refused', input.refusal.detail);
+  if (request.lifetime !== 0) {
+    if (input.pendingCount >= settings.maxPending) {
+      return deny(
+        FaReplyCode.InsufficientResources,
+        'too-many-pending',
+        `${input.pendingCount} registrations pending, the configured maximum is ${settings.maxPending} (RFC 5944 3.7.1)`,
+      );
+    }
+    if (settings.busy && !input.isVisitor) {
+      return deny(FaReplyCode.InsufficientResources, 'busy', "this foreign agent is busy: no registrations from additional mobile nodes (RFC 5944 2.1.1 'B')");
+    }
+  }
+
+  // 14. Relay (3.7.2.2). The fields from the fixed part through the (last) authorization-
+  //     enabling extension are copied unchanged (R3.7.2.2-2); everything after it — the
+  //     FA-only extensions and the MFAE (3.6.1.3 d, e) — is processed here and removed, as
+  //     "any extensions that do not precede any authorization-enabling extension" (R3.7.2.2-3).
+  //     Then a Foreign-Home Authentication Extension when the agent shares an association
+  //     with the home agent (R3.7.1-9), except on a deregistration (R3.5.4-5) or for a care-of
+  //     address this agent does not advertise (R3.5.4-4).
+  const keptEnd = authExtensionEnd(lastMobileHome);
+  const prefix = message.subarray(0, keptEnd);
+  const removedExtensions = request.extensions.filter((extension) => extension.offset >= keptEnd).length;
+  const homeAgentContext = input.homeAgent?.first();
+  const appendForeignHome = homeAgentContext !== undefined && request.lifetime !== 0 && offered;
+  const bytes = appendForeignHome ? appendAuthentication(prefix, ExtensionType.ForeignHomeAuth, homeAgentContext) : prefix.slice();
+  return {
+    kind: 'relay',
+    bytes,
+    // 3.7.2.2: "The care-of address offered by the foreign agent for the mobile node". A
+    // co-located node (D set, registering here because of 'R') is offered none: the first one.
+    ipSource: offered ? request.careOfAddress : settings.careOfAddresses[0] ?? settings.linkAddress,
+    ipDestination: request.homeAgent,
+    udpDestinationPort: MOBILE_IP_PORT,
+    removedExtensions,
+    pending: {
+      linkLayerSource: input.linkLayerSource,
+      ipSource: input.ipSource,
+      ipDestination: input.ipDestination,
+      udpSourcePort: input.udpSourcePort,
+      homeAddress: request.homeAddress,
+      homeAgent: request.homeAgent,
+      careOfAddress: request.careOfAddress,
+      identification: request.identification,
+      requestedLifetime: request.lifetime,
+      ...(nai === undefined ? {} : { nai }),
+      foreignHomeAuthenticated: appendForeignHome,
+    },
+  };
+}
+
+// --- the Reply ------------------------------------------------------------------------------------
+
+export type FaReplyDiscardReason =
+  | 'udp-checksum'
+  | 'unknown-non-skippable-extension'
+  /** No pending Request for the Reply's home address (or NAI) (3.7.3.1). */
+  | 'no-pending-request'
+  /** The low 32 bits of Identification differ from the pending Request's (3.7.3.1). */
+  | 'identification-mismatch';
+
+/** How the node's visitor list entry changes once the Reply is relayed (3.7.3.2). */
+export type VisitorUpdate =
+  /** Accepted with a nonzero Lifetime: (re)register for `lifetime` seconds, counted from the relay. */
+  | { readonly kind: 'register'; readonly lifetime: number }
+  /** Accepted with Lifetime 0: the entry goes. */
+  | { readonly kind: 'deregister' }
+  /** Denied by the home agent: the pending registration goes, the visitor entry stays as it was (R3.7.2-7). */
+  | { readonly kind: 'denied' };
+
+export type FaReplyVerdict =
+  | { readonly kind: 'discard'; readonly reason: FaReplyDiscardReason; readonly detail: string; readonly securityException: boolean }
+  | {
+      /** The home agent's Reply is discarded and the registration rejected: 68 or 71 to the node. */
+      readonly kind: 'reject';
+      readonly code: 68 | 71;
+      readonly detail: string;
+      readonly securityException: boolean;
+      readonly pending: PendingRegistration;
+      readonly datagram: FaReplyDatagram;
+    }
+  | {
+      readonly kind: 'relay';
+      readonly pending: PendingRegistration;
+      readonly code: number;
+      readonly datagram: FaReplyDatagram;
+      readonly visitorUpdate: VisitorUpdate;
+      /** Extensions removed because no authorization-enabling extension covers them (3.7.3.2). */
+      readonly removedExtensions: number;
+    };
+
+export interface FaReplyInput {
+  readonly reply: RegistrationReply;
+  /** The UDP payload as received, decoded at offset 0. */
+  readonly message: Uint8Array;
+  readonly udpChecksumValid: boolean;
+  /** The pending registrations to search: those for the Reply's Home Address and those with Home Address 0 (3.7.3.1). */
+  readonly pending: readonly PendingRegistration[];
+  /** The association with the home agent, selected by the Reply's Home Agent field (3.5.4). */
+  readonly homeAgent?: SecurityContextLookup;
+  /** The association with the node a pending registration belongs to, for the MFAE (3.7.1, 3.7.3.2). */
+  readonly mobileNodeOf?: (pending: PendingRegistration) => SecurityContextLookup | undefined;
+  readonly settings: Pick<FaSettings, 'linkAddress' | 'registrationLifetime'>;
+}
+
+/** The foreign agent's checks of a Registration Reply from a home agent (3.7.3.1) and how it relays it (3.7.3.2). */
+export function checkFaReply(input: FaReplyInput): FaReplyVerdict {
+  const { reply, message, settings } = input;
+  // 3.7.3.1: "Registration Replies with an invalid, non-zero UDP checksum MUST be silently discarded."
+  if (!input.udpChecksumValid) return { kind: 'discard', reason: 'udp-checksum', detail: 'invalid non-zero UDP checksum', securityException: false };
+
+  let mobileHome: AuthExtension | undefined;
+  let lastMobileHome: AuthExtension | undefined;
+  let authenticationBeforeMobileHome: AuthExtension | undefined;
+  const foreignHome: AuthExtension[] = [];
+  for (const extension of reply.extensions) {
+    if (extension.kind === 'unknown' && !extension.skippable) {
+      return {
+        kind: 'discard',
+        reason: 'unknown-non-skippable-extension',
+        detail: `unrecognised non-skippable extension type ${extension.type} at offset ${extension.offset} (RFC 5944 1.8)`,
+        securityException: false,
+      };
+    }
+    if (extension.kind !== 'auth') continue;
+    if (extension.type === ExtensionType.MobileHomeAuth) {
+      mobileHome ??= extension;
+      lastMobileHome = extension;
+    } else {
+      if (mobileHome === undefined) authenticationBeforeMobileHome ??= extension;
+      if (extension.type === ExtensionType.ForeignHomeAuth) foreignHome.push(extension);
+    }
+  }
+
+  // 3.7.3.1: the pending Request with the Reply's home address; the NAI disambiguates several,
+  // and a Reply may answer a pending Request with Home Address 0 (matched by NAI, RFC 2794).
+  // Then the low-order 32 bits of Identification must match.
+  const nai = messageNai(reply.extensions);
+  let candidates = input.pending.filter((p) => p.homeAddress >>> 0 === reply.homeAddress >>> 0);
+  if (candidates.length > 1 && nai !== undefined) candidates = candidates.filter((p) => p.nai === nai);
+  if (candidates.length === 0 && nai !== undefined) candidates = input.pending.filter((p) => p.homeAddress === 0 && p.nai === nai);
+  if (candidates.length === 0) {
+    return {
+      kind: 'discard',
+      reason: 'no-pending-request',
+      detail: `no pending Request for home address ${ipv4ToString(reply.homeAddress)}${nai === undefined ? '' : ` / NAI ${JSON.stringify(nai)}`} (RFC 5944 3.7.3.1)`,
+      securityException: false,
+    };
+  }
+  const pending = candidates.find((p) => p.identification.low >>> 0 === reply.identification.low >>> 0);
+  if (pending === undefined) {
+    return {
+      kind: 'discard',
+      reason: 'identification-mismatch',
+      detail: `low-order Identification 0x${(reply.identification.low >>> 0).toString(16)} matches no pending Request (RFC 5944 3.7.3.1)`,
+      securityException: false,
+    };
+  }
+
+  const mobileNode = input.mobileNodeOf?.(pending);
+  const reject = (code: 68 | 71, detail: string, securityException: boolean): FaReplyVerdict => ({
+    kind: 'reject',
+    code,
+    detail,
+    securityException,
+    pending,
+    datagram: buildFaDenial(pending, code, pending.requestedLifetime, settings, mobileNode),
+  });
+
+  // 3.7.3.1 / 3.7.1: with an association shared with the home agent, exactly one valid FHAE;
+  // else the Reply is discarded, logged, the registration rejected and 68 sent. 3.5.4 forbids
+  // the FHAE on deregistration messages (R3.5.4-2), so a Reply to a deregistration is exempt,
+  // which also covers 3.7.1's "when the Registration Reply has nonzero Lifetime" (R3.7.1-10):
+  // an accepted Reply to a registration never has Lifetime 0 (3.4).
+  const homeAgentAssociation = input.homeAgent !== undefined && input.homeAgent.first() !== undefined ? input.homeAgent : undefined;
+  if (homeAgentAssociation !== undefined && pending.requestedLifetime !== 0) {
+    let failure: string | undefined;
+    if (foreignHome.length !== 1) {
+      failure = foreignHome.length === 0 ? 'no Foreign-Home Authentication Extension' : `${foreignHome.length} Foreign-Home Authentication Extensions, exactly one is allowed`;
+    } else {
+      const extension = foreignHome[0]!;
+      const context = homeAgentAssociation.get(extension.spi);
+      if (context === undefined) failure = `no home agent security context with SPI ${extension.spi}`;
+      else if (!verifyAuthenticator(context.algorithm, context.key, message, extension)) failure = `Foreign-Home authenticator (SPI ${extension.spi}) is invalid`;
+    }
+    if (failure !== undefined) return reject(FaReplyCode.HomeAgentFailedAuthentication, `${failure} (RFC 5944 3.7.3.1)`, true);
+  }
+
+  // 3.4: "An authorization-enabling extension MUST be included in all Registration Replies
+  // returned by the home agent", first among the authentication extensions (3.2). Without it
+  // the node cannot authenticate the Reply: 71 "poorly formed Reply" instead of relaying it.
+  if (mobileHome === undefined || lastMobileHome === undefined) {
+    return reject(FaReplyCode.PoorlyFormedReply, 'the Reply has no Mobile-Home Authentication Extension (RFC 5944 3.4)', false);
+  }
+  if (authenticationBeforeMobileHome !== undefined && authenticationBeforeMobileHome.type !== ExtensionType.ForeignHomeAuth) {
+    return reject(
+      FaReplyCode.PoorlyFormedReply,
+      `authentication extension type ${authenticationBeforeMobileHome.type} precedes the Mobile-Home Authentication Extension (RFC 5944 3.2)`,
+      false,
+    );
+  }
+
+  // 3.7.3.2: relay unchanged through the (last) MHAE (R3.7.3.2-5); remove what no
+  // authorization-enabling extension covers (the FHAE, FA-bound extensions, R3.7.3.2-7); append
+  // an MFAE when the agent shares an association with the node (R3.7.1-11).
+  const keptEnd = authExtensionEnd(lastMobileHome);
+  const prefix = message.subarray(0, keptEnd);
+  const removedExtensions = reply.extensions.filter((extension) => extension.offset >= keptEnd).length;
+  const context = mobileNode?.first();
+  const bytes = context === undefined ? prefix.slice() : appendAuthentication(prefix, ExtensionType.MobileForeignAuth, context);
+  const keptExtensions = reply.extensions.filter((extension) => extension.offset < keptEnd);
+  const relayed: RegistrationReply = {
+    ...reply,
+    extensions:
+      context === undefined
+        ? keptExtensions
+        : [
+            ...keptExtensions,
+            {
+              kind: 'auth',
+              type: ExtensionType.MobileForeignAuth,
+              spi: readU32(bytes, keptEnd + 2),
+              offset: keptEnd,
+              authenticator: bytes.subarray(keptEnd + AUTH_HEADER_LENGTH),
+            },
+          ],
+  };
+
+  // The visitor entry (3.7.3.2): accepted with a nonzero Lifetime → the minimum of the Reply's
+  // Lifetime, the Request's (R3.4-4: a larger Reply Lifetime is not honoured; the Reply itself
+  // cannot be changed, R3.7.3.2-5) and the agent's own maximum (R3.7.3.2-2); accepted with 0 →
+  // the entry goes (R3.7.3.2-3); denied → only the pending registration goes (R3.7.3.2-4).
+  let visitorUpdate: VisitorUpdate;
+  if (!isAcceptedCode(reply.code)) visitorUpdate = { kind: 'denied' };
+  else if (reply.lifetime === 0) visitorUpdate = { kind: 'deregister' };
+  else visitorUpdate = { kind: 'register', lifetime: Math.min(reply.lifetime, pending.requestedLifetime === 0 ? reply.lifetime : pending.requestedLifetime, settings.registrationLifetime) };
+
+  return {
+    kind: 'relay',
+    pending,
+    code: reply.code,
+    visitorUpdate,
+    removedExtensions,
+    datagram: {
+      reply: relayed,
+      bytes,
+      // 3.7.3.2: the IP and UDP fields "according to the same rules specified in 3.7.2.3".
+      ipSource: isMulticastOrBroadcast(pending.ipDestination) ? settings.linkAddress : pending.ipDestination,
+      ipDestination: reply.homeAddress !== 0 ? reply.homeAddress : LIMITED_BROADCAST,
+      udpSourcePort: MOBILE_IP_PORT,
+      udpDestinationPort: pending.udpSourcePort,
+      linkLayerDestination: pending.linkLayerSource,
+    },
+  };
+}
