@@ -101,7 +101,7 @@ export type HomeAgentEvent =
       readonly event: 'discard';
       readonly trace: string;
       readonly at: number;
-      readonly reason: DiscardReason | 'malformed' | 'not-a-request' | 'rate-limited';
+      readonly reason: DiscardReason | 'malformed' | 'not-a-request' | 'rate-limited' | 'internal-error';
       readonly detail: string;
       readonly from: string;
       readonly securityException: boolean;
@@ -294,6 +294,16 @@ export class HomeAgent {
   handleRequest(received: ReceivedRequest, send: ReplySender): void {
     this.counters.requests++;
     const trace = (++this.traceCounter).toString(36);
+    try {
+      this.process(trace, received, send);
+    } catch (error) {
+      // A defect of this agent, not of the datagram: keep serving, keep every binding, and
+      // make the failure visible (counted and logged with the datagram that triggered it).
+      this.discard(trace, received, 'internal-error', `${(error as Error).stack ?? String(error)}`, false);
+    }
+  }
+
+  private process(trace: string, received: ReceivedRequest, send: ReplySender): void {
     const data = received.data;
     if (data[0] !== REGISTRATION_REQUEST) {
       // A home agent only answers Registration Requests (3.8).
