@@ -6,6 +6,23 @@ import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './
 
 const machines: Record<string, { readonly describe: string; readonly load: () => Promise<AnyStateMachine> }> = {
   ha: { describe: "the home agent's mobility binding (RFC 5944 3.8)", load: async () => (await import('../../machines/binding.js')).bindingMachine },
+  'fa-visitor': { describe: "a foreign agent's visitor entry (3.7)", load: async () => (await import('../../machines/visitor.js')).visitorMachine },
+  'fa-pending': {
+    describe: "a foreign agent's pending registration (3.7.1, code 78)",
+    load: async () => (await import('../../machines/fa-pending.js')).faPendingMachine,
+  },
+  'fa-advertiser': {
+    describe: "a foreign agent's agent advertisements (2.3)",
+    load: async () => (await import('../../machines/advertiser.js')).advertiserMachine,
+  },
+  'mn-discovery': {
+    describe: "a mobile node's agent discovery and move detection (2.4)",
+    load: async () => (await import('../../machines/mn-discovery.js')).mnDiscoveryMachine,
+  },
+  'mn-registration': {
+    describe: "a mobile node's pending registration (3.6)",
+    load: async () => (await import('../../machines/mn-registration.js')).mnRegistrationMachine,
+  },
 };
 
 const usage = `usage: mip4 chart <machine> [--format mermaid|json]
@@ -16,7 +33,7 @@ renderer (e.g. a Markdown file on a forge, or mermaid.live).
 
 machines:
 ${Object.entries(machines)
-  .map(([name, m]) => `  ${name.padEnd(6)} ${m.describe}`)
+  .map(([name, m]) => `  ${name.padEnd(16)} ${m.describe}`)
   .join('\n')}
 
 options:

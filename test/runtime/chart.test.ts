@@ -45,3 +45,31 @@ describe('state chart export', () => {
     expect(mermaid.split('\n').filter((l) => l.includes(' --> ') && l.includes(' : ')).length).toBe(chart.transitions.length);
   });
 });
+
+describe('mip4 chart for every machine', () => {
+  it.each(['ha', 'fa-visitor', 'fa-pending', 'fa-advertiser', 'mn-discovery', 'mn-registration'])(
+    '%s prints a Mermaid chart with every state of the machine',
+    async (name) => {
+      const { main } = await import('../../runtime/cli/main.js');
+      const out: string[] = [];
+      const code = await main(['chart', name], { out: (l) => out.push(l), err: () => {} });
+      expect(code).toBe(0);
+      const text = out.join('\n');
+      expect(text.startsWith('stateDiagram-v2')).toBe(true);
+      const json: string[] = [];
+      expect(await main(['chart', name, '--format', 'json'], { out: (l) => json.push(l), err: () => {} })).toBe(0);
+      const chart = JSON.parse(json.join('\n')) as { states: Array<{ id: string; parent?: string }>; transitions: unknown[] };
+      expect(chart.transitions.length).toBeGreaterThan(0);
+      for (const state of chart.states.filter((s) => s.parent !== undefined)) {
+        expect(text).toContain(`as ${state.id.replace(/[^A-Za-z0-9_]/g, '_')}`);
+      }
+    },
+  );
+
+  it('an unknown machine is a usage error', async () => {
+    const { main } = await import('../../runtime/cli/main.js');
+    const err: string[] = [];
+    expect(await main(['chart', 'nope'], { out: () => {}, err: (l) => err.push(l) })).toBe(2);
+    expect(err.join('\n')).toContain("unknown machine 'nope'");
+  });
+});
