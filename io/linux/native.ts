@@ -1,0 +1,230 @@
+/**
+ * The native helper (native/mip4_io.c, built by `npm ci` through node-gyp) and typed wrappers.
+ *
+ * The addon only opens descriptors, polls them on Node's event loop and moves packets in
+ * batches between the kernel and slabs owned here; everything else (which packets, what to do
+ * with errors) is TypeScript. Loading is lazy so that the simulated world, the codecs and the
+ * tests that do not need Linux never touch the addon.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import type { PacketBatch } from '../tun.js';
+
+/** Descriptor kinds understood by startReader/sendBatch (must match mip4_io.c). */
+export const DescriptorKind = { Tun: 0, Packet: 1, RawIp: 2 } as const;
+export type DescriptorKind = (typeof DescriptorKind)[keyof typeof DescriptorKind];
+
+/** Int32 words per packet in a reader's metadata array: offset, length, source, extra. */
+export const META_WORDS = 4;
+/** Largest batch the addon accepts. */
+export const MAX_BATCH = 1024;
+/** sll_pkttype of a frame this host sent itself (linux/if_packet.h PACKET_OUTGOING). */
+export const PACKET_OUTGOING = 4;
+/** Bit set in an AF_PACKET packet's extra word when the frame did not fit its slot. */
+export const PACKET_TRUNCATED = 0x100;
+
+/** An opaque reader handle. */
+export type ReaderHandle = { readonly __mip4Reader: unique symbol };
+
+/** The addon's exports, as mip4_io.c defines them. */
+export interface NativeIo {
+  openTun(name: string): { fd: number; name: string };
+  openPacket(ifname: string, ethertype?: number): { fd: number; ifindex: number };
+  openRawIp(protocol: number, options?: { hdrincl?: boolean }): number;
+  startReader(
+    fd: number,
+    kind: DescriptorKind,
+    slab: Uint8Array,
+    maxPackets: number,
+    meta: Int32Array,
+    callback: (count: number) => void,
+  ): ReaderHandle;
+  stopReader(handle: ReaderHandle): void;
+  refReader(handle: ReaderHandle, ref: boolean): void;
+  sendBatch(
+    fd: number,
+    kind: DescriptorKind,
+    slab: Uint8Array,
+    offsets: Int32Array,
+    lengths: Int32Array,
+    count: number,
+    destinations?: Uint32Array,
+  ): number;
+  close(fd: number): void;
+}
+
+/** A system-call failure thrown by the addon: `code` is the errno name (EPERM, ENODEV, EBUSY, ...). */
+export interface NativeError extends Error {
+  readonly code: string;
+  readonly errno: number;
+}
+
+/** True for system-call failures (argument errors are TypeError/RangeError without errno). */
+export function isNativeError(error: unknown): error is NativeError {
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    typeof (error as { errno?: unknown }).errno === 'number'
+  );
+}
+
+/** Why `name` cannot be a Linux interface name (1 to 15 bytes, no '/', no whitespace), or undefined. */
+export function interfaceNameProblem(name: string): string | undefined {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes === 0 || bytes > 15) return `interface names are 1 to 15 bytes long, "${name}" has ${bytes}`;
+  if (/[\s/:]/.test(name) || name === '.' || name === '..') return `"${name}" contains a character interface names cannot have`;
+  return undefined;
+}
+
+export const NATIVE_MISSING_MESSAGE =
+  'the native helper is not built: run npm ci (needs g++, make, python3 and Node headers)';
+
+export class NativeHelperMissingError extends Error {
+  override readonly name = 'NativeHelperMissingError';
+  constructor(readonly searched: readonly string[]) {
+    super(`${NATIVE_MISSING_MESSAGE}; looked for ${searched.join(', ')}`);
+  }
+}
+
+// The addon sits in build/Release at the package root, which is two levels above this file in
+// the sources (io/linux) and three in the compiled output (dist/io/linux).
+const CANDIDATES = ['../../build/Release/mip4_io.node', '../../../build/Release/mip4_io.node'];
+
+let loaded: NativeIo | undefined;
+
+/** Loads the addon once; throws NativeHelperMissingError when it has not been built. */
+export function loadNative(): NativeIo {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const searched: string[] = [];
+  for (const candidate of CANDIDATES) {
+    const path = new URL(candidate, import.meta.url).pathname;
+    searched.push(path);
+    if (existsSync(path)) {
+      loaded = require(path) as NativeIo;
+      return loaded;
+    }
+  }
+  throw new NativeHelperMissingError(searched);
+}
+
+/** Whether the addon is built (for tests and diagnostics; does not throw). */
+export function nativeAvailable(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ReaderOptions {
+  readonly maxPackets?: number;
+  readonly slotSize?: number;
+}
+
+export const DEFAULT_MAX_PACKETS = 64;
+export const DEFAULT_SLOT_SIZE = 2048;
+
+/**
+ * A running batched reader: owns the slab and the metadata array, and is itself the
+ * `PacketBatch` handed to the handler (no allocation per batch).
+ */
+export class BatchReader implements PacketBatch {
+  readonly data: Uint8Array;
+  private readonly meta: Int32Array;
+  private handle: ReaderHandle | undefined;
+  count = 0;
+
+  constructor(
+    private readonly native: NativeIo,
+    fd: number,
+    kind: DescriptorKind,
+    options: ReaderOptions,
+    onBatch: (batch: BatchReader) => void,
+    onFailure: (error: NativeError) => void,
+  ) {
+    const maxPackets = Math.min(Math.max(1, options.maxPackets ?? DEFAULT_MAX_PACKETS), MAX_BATCH);
+    const slotSize = Math.max(64, options.slotSize ?? DEFAULT_SLOT_SIZE);
+    this.data = new Uint8Array(maxPackets * slotSize);
+    this.meta = new Int32Array(maxPackets * META_WORDS);
+    this.handle = native.startReader(fd, kind, this.data, maxPackets, this.meta, (count) => {
+      if (count < 0) {
+        // The addon has already stopped a reader whose descriptor failed for good, and keeps it
+        // for transient errors (ENETDOWN, ENOBUFS); stop() is safe either way.
+        onFailure(errnoError(-count, 'read'));
+        return;
+      }
+      this.count = count;
+      onBatch(this);
+    });
+  }
+
+  offset(index: number): number {
+    return this.meta[index * META_WORDS]!;
+  }
+  length(index: number): number {
+    return this.meta[index * META_WORDS + 1]!;
+  }
+  /** Raw IP: the IPv4 source; AF_PACKET: the interface index. */
+  source(index: number): number {
+    return this.meta[index * META_WORDS + 2]! >>> 0;
+  }
+  /** Raw IP: 1 when truncated; AF_PACKET: sll_pkttype | PACKET_TRUNCATED. */
+  extra(index: number): number {
+    return this.meta[index * META_WORDS + 3]!;
+  }
+  packet(index: number): Uint8Array {
+    const start = this.offset(index);
+    return this.data.subarray(start, start + this.length(index));
+  }
+
+  stop(): void {
+    if (this.handle === undefined) return;
+    const handle = this.handle;
+    this.handle = undefined;
+    this.native.stopReader(handle);
+  }
+}
+
+/**
+ * A one-packet send through sendBatch with preallocated arrays, so sending a single packet
+ * allocates nothing.
+ */
+export class SingleSender {
+  private readonly offsets = new Int32Array(1);
+  private readonly lengths = new Int32Array(1);
+  private readonly destinations = new Uint32Array(1);
+
+  constructor(
+    private readonly native: NativeIo,
+    private readonly fd: number,
+    private readonly kind: DescriptorKind,
+  ) {}
+
+  /** Returns 1 when sent, 0 when the queue was full; throws a NativeError otherwise. */
+  send(packet: Uint8Array, destination = 0): number {
+    this.offsets[0] = 0;
+    this.lengths[0] = packet.length;
+    this.destinations[0] = destination;
+    // The addon takes offsets into the view it is given, so a subarray works as is.
+    return this.native.sendBatch(this.fd, this.kind, packet, this.offsets, this.lengths, 1, this.destinations);
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM',
+  5: 'EIO',
+  9: 'EBADF',
+  13: 'EACCES',
+  19: 'ENODEV',
+  22: 'EINVAL',
+  77: 'EBADFD',
+  100: 'ENETDOWN',
+  105: 'ENOBUFS',
+};
+
+function errnoError(errno: number, operation: string): NativeError {
+  const code = ERRNO_NAMES[errno] ?? `E${errno}`;
+  return Object.assign(new Error(`${operation}: ${code}`), { code, errno });
+}

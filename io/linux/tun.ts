@@ -1,0 +1,134 @@
+/**
+ * The Tun service on Linux: an IFF_TUN | IFF_NO_PI device (native helper), drained in batches
+ * on each wakeup. The device is not persistent: closing the scope closes the descriptor and
+ * the kernel removes the device with its addresses and routes.
+ */
+import { existsSync } from 'node:fs';
+import { Effect, Layer } from 'effect';
+import { Tun, TunError, type TunDevice, type TunOpenOptions } from '../tun.js';
+import { BatchReader, DescriptorKind, interfaceNameProblem, isNativeError, loadNative, SingleSender } from './native.js';
+
+function openError(name: string, error: unknown): TunError {
+  if (!isNativeError(error)) {
+    if (error instanceof RangeError) {
+      return new TunError({ reason: 'invalid-name', interfaceName: name, message: `invalid TUN device name: ${error.message}` });
+    }
+    return new TunError({ reason: 'closed', interfaceName: name, message: `cannot open TUN ${name}: ${String(error)}` });
+  }
+  switch (error.code) {
+    case 'EPERM':
+    case 'EACCES':
+      return new TunError({
+        reason: 'permission',
+        interfaceName: name,
+        message: `no permission to create TUN device ${name}: run as root or grant CAP_NET_ADMIN`,
+      });
+    case 'EBUSY':
+    case 'EEXIST':
+      return new TunError({
+        reason: 'in-use',
+        interfaceName: name,
+        message: `cannot create TUN device ${name}: the name is taken by another device or process`,
+      });
+    case 'EINVAL':
+      return new TunError({
+        reason: 'in-use',
+        interfaceName: name,
+        message: `cannot create TUN device ${name}: an interface of that name exists and is not a TUN device`,
+      });
+    case 'ENOENT':
+    case 'ENODEV':
+    case 'ENXIO':
+      return new TunError({
+        reason: 'unsupported',
+        interfaceName: name,
+        message: `cannot create TUN device ${name}: this system has no TUN driver (/dev/net/tun)`,
+      });
+    default:
+      return new TunError({ reason: 'closed', interfaceName: name, message: `cannot open TUN ${name}: ${error.message}` });
+  }
+}
+
+function open(
+  requested: string,
+  options: TunOpenOptions,
+): Effect.Effect<{ api: TunDevice; release: () => void }, TunError> {
+  return Effect.try({
+    try: () => {
+      const problem = interfaceNameProblem(requested.replace('%d', '0'));
+      if (problem !== undefined) throw new RangeError(problem);
+      if (!existsSync('/dev/net/tun')) throw Object.assign(new Error('no /dev/net/tun'), { code: 'ENOENT' });
+      const native = loadNative();
+      const { fd, name } = native.openTun(requested);
+      let batchHandler: (batch: BatchReader) => void = () => {};
+      let errorHandler: (error: TunError) => void = () => {};
+      let closed = false;
+      let reader: BatchReader;
+      try {
+        reader = new BatchReader(
+          native,
+          fd,
+          DescriptorKind.Tun,
+          options,
+          (batch) => batchHandler(batch),
+          (error) => errorHandler(new TunError({ reason: 'receive', interfaceName: name, message: `reading TUN ${name} failed: ${error.message}` })),
+        );
+      } catch (error) {
+        native.close(fd);
+        throw error;
+      }
+      const sender = new SingleSender(native, fd, DescriptorKind.Tun);
+      const failed = (error: unknown) =>
+        errorHandler(
+          new TunError({ reason: 'send', interfaceName: name, message: `writing to TUN ${name} failed: ${(error as Error).message}` }),
+        );
+      const closedError = () => errorHandler(new TunError({ reason: 'closed', interfaceName: name, message: `TUN ${name} is closed` }));
+      const api: TunDevice = {
+        name,
+        send(datagram) {
+          if (closed) {
+            closedError();
+            return false;
+          }
+          try {
+            return sender.send(datagram) === 1;
+          } catch (error) {
+            failed(error);
+            return false;
+          }
+        },
+        sendBatch(batch) {
+          if (closed) {
+            closedError();
+            return 0;
+          }
+          try {
+            return native.sendBatch(fd, DescriptorKind.Tun, batch.slab, batch.offsets, batch.lengths, batch.count);
+          } catch (error) {
+            failed(error);
+            return 0;
+          }
+        },
+        onPackets(handler) {
+          batchHandler = handler;
+        },
+        onError(handler) {
+          errorHandler = handler;
+        },
+      };
+      const release = () => {
+        if (closed) return;
+        closed = true;
+        reader.stop();
+        native.close(fd);
+      };
+      return { api, release };
+    },
+    catch: (error) => openError(requested, error),
+  });
+}
+
+export const LinuxTunLive = Layer.succeed(Tun, {
+  open: (name, options = {}) =>
+    Effect.acquireRelease(open(name, options), ({ release }) => Effect.sync(release)).pipe(Effect.map(({ api }) => api)),
+});

@@ -1,0 +1,720 @@
+/*
+ * mip4_io: the small native helper behind io/linux.
+ *
+ * Node has no TUN devices, AF_PACKET sockets or raw IPv4 sockets, and the data plane must
+ * move packets in batches (perf-limits.md: one JS call per batch of up to 64 packets makes
+ * Node as fast as a batched C tunnel). So this addon does only what JS cannot:
+ *
+ *   - open the three kinds of descriptor, non-blocking;
+ *   - watch a descriptor with uv_poll on Node's own event loop and, on each readiness,
+ *     drain up to maxPackets packets (recvmmsg for sockets, read() for TUN) into a slab the
+ *     caller owns and reuses, then call JS once with the count; per-packet offsets, lengths
+ *     and source addresses go into an Int32Array the caller also owns (no allocation per
+ *     batch);
+ *   - write a batch (sendmmsg for sockets, write() for TUN) without ever blocking.
+ *
+ * No threads, no blocking calls on the event loop. Errors are JS Errors whose `code` is the
+ * errno name and whose message names the operation and the interface.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#define MAX_BATCH 1024
+
+/* Descriptor kinds, shared with io/linux/native.ts. */
+enum { KIND_TUN = 0, KIND_PACKET = 1, KIND_RAW_IP = 2 };
+
+/* Int32 words per packet in a reader's metadata array: offset, length, source, extra. */
+#define META_WORDS 4
+
+/* ---------------------------------------------------------------- errors */
+
+static const char *errno_name(int error) {
+  switch (error) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EINTR: return "EINTR";
+    case EIO: return "EIO";
+    case ENXIO: return "ENXIO";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case ENODEV: return "ENODEV";
+    case EINVAL: return "EINVAL";
+    case ENFILE: return "ENFILE";
+    case EMFILE: return "EMFILE";
+    case ENOSPC: return "ENOSPC";
+    case EPIPE: return "EPIPE";
+    case EMSGSIZE: return "EMSGSIZE";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ENETDOWN: return "ENETDOWN";
+    case ENETUNREACH: return "ENETUNREACH";
+    case ENOBUFS: return "ENOBUFS";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case EHOSTDOWN: return "EHOSTDOWN";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ENOTSUP: return "ENOTSUP";
+    case ENOTTY: return "ENOTTY";
+    case ENOPROTOOPT: return "ENOPROTOOPT";
+    case EDESTADDRREQ: return "EDESTADDRREQ";
+    default: return "EUNKNOWN";
+  }
+}
+
+/* Throws an Error with `code` = errno name and `errno` = the number. */
+static void throw_errno(napi_env env, int error, const char *operation, const char *subject) {
+  char message[256];
+  if (subject != NULL && subject[0] != '\0')
+    snprintf(message, sizeof message, "%s %s: %s (%s)", operation, subject, strerror(error), errno_name(error));
+  else
+    snprintf(message, sizeof message, "%s: %s (%s)", operation, strerror(error), errno_name(error));
+  napi_value code, text, err, number;
+  napi_create_string_utf8(env, errno_name(error), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &err);
+  napi_create_int32(env, error, &number);
+  napi_set_named_property(env, err, "errno", number);
+  napi_set_named_property(env, err, "syscall", text);
+  napi_throw(env, err);
+}
+
+static void throw_type(napi_env env, const char *message) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message); }
+
+/* ---------------------------------------------------------------- argument helpers */
+
+static int arg_int32(napi_env env, napi_value value, int32_t *out, const char *what) {
+  if (napi_get_value_int32(env, value, out) != napi_ok) {
+    throw_type(env, what);
+    return 0;
+  }
+  return 1;
+}
+
+/* Reads a string argument into `buffer` (truncated names are rejected: IFNAMSIZ). */
+static int arg_name(napi_env env, napi_value value, char *buffer, size_t size, const char *what) {
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, buffer, size, &length) != napi_ok) {
+    throw_type(env, what);
+    return 0;
+  }
+  if (length == 0 || length >= size - 1) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "interface names are 1 to 15 bytes long");
+    return 0;
+  }
+  return 1;
+}
+
+/* Gets the bytes of any TypedArray (Uint8Array slab, Int32Array/Uint32Array views). */
+static int arg_typed(napi_env env, napi_value value, napi_typedarray_type expected, void **data, size_t *length,
+                     const char *what) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL) != napi_ok) {
+    throw_type(env, what);
+    return 0;
+  }
+  /* Int32 and Uint32 share a layout; Uint8 covers Buffer too. */
+  int ok = type == expected || (expected == napi_int32_array && type == napi_uint32_array) ||
+           (expected == napi_uint32_array && type == napi_int32_array);
+  if (!ok) {
+    throw_type(env, what);
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value make_int32(napi_env env, int32_t value) {
+  napi_value result;
+  napi_create_int32(env, value, &result);
+  return result;
+}
+
+/* ---------------------------------------------------------------- openers */
+
+/* openTun(name: string) → { fd, name }: an IFF_TUN | IFF_NO_PI device, non-blocking. */
+static napi_value open_tun(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[IFNAMSIZ + 1];
+  if (argc < 1 || !arg_name(env, argv[0], name, sizeof name, "openTun(name): name must be a string")) return NULL;
+
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    throw_errno(env, errno, "openTun: open /dev/net/tun for", name);
+    return NULL;
+  }
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  request.ifr_flags = IFF_TUN | IFF_NO_PI;
+  memcpy(request.ifr_name, name, strlen(name)); /* arg_name checked < IFNAMSIZ */
+  if (ioctl(fd, TUNSETIFF, &request) < 0) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, "openTun: TUNSETIFF", name);
+    return NULL;
+  }
+  napi_value result, fd_value, name_value;
+  napi_create_object(env, &result);
+  napi_create_int32(env, fd, &fd_value);
+  napi_create_string_utf8(env, request.ifr_name, NAPI_AUTO_LENGTH, &name_value);
+  napi_set_named_property(env, result, "fd", fd_value);
+  napi_set_named_property(env, result, "name", name_value);
+  return result;
+}
+
+/*
+ * openPacket(ifname: string, ethertype = ETH_P_ALL) → { fd, ifindex }: an AF_PACKET SOCK_RAW
+ * socket bound to one interface, non-blocking.
+ */
+static napi_value open_packet(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[IFNAMSIZ + 1];
+  if (argc < 1 || !arg_name(env, argv[0], name, sizeof name, "openPacket(ifname): ifname must be a string")) return NULL;
+  int32_t ethertype = ETH_P_ALL;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &type);
+  if (type != napi_undefined && !arg_int32(env, argv[1], &ethertype, "openPacket: ethertype must be a number"))
+    return NULL;
+
+  unsigned int ifindex = if_nametoindex(name);
+  if (ifindex == 0) {
+    throw_errno(env, errno == 0 ? ENODEV : errno, "openPacket: no interface", name);
+    return NULL;
+  }
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons((uint16_t)ethertype));
+  if (fd < 0) {
+    throw_errno(env, errno, "openPacket: socket(AF_PACKET) for", name);
+    return NULL;
+  }
+  struct sockaddr_ll address;
+  memset(&address, 0, sizeof address);
+  address.sll_family = AF_PACKET;
+  address.sll_protocol = htons((uint16_t)ethertype);
+  address.sll_ifindex = (int)ifindex;
+  if (bind(fd, (struct sockaddr *)&address, sizeof address) < 0) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, "openPacket: bind", name);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "fd", make_int32(env, fd));
+  napi_set_named_property(env, result, "ifindex", make_int32(env, (int32_t)ifindex));
+  return result;
+}
+
+/*
+ * openRawIp(protocol: number, options?: { hdrincl?: boolean }) → fd: an AF_INET SOCK_RAW socket
+ * for one IP protocol (4 IP-in-IP, 55 minimal, 47 GRE, 1 ICMP), non-blocking. With hdrincl the
+ * caller writes the whole IPv4 header itself (IP_HDRINCL).
+ */
+static napi_value open_raw_ip(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t protocol;
+  if (argc < 1 || !arg_int32(env, argv[0], &protocol, "openRawIp(protocol): protocol must be a number")) return NULL;
+  if (protocol < 1 || protocol > 255) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "openRawIp: protocol must be 1..255");
+    return NULL;
+  }
+  bool hdrincl = false;
+  if (argc >= 2) {
+    napi_valuetype type;
+    napi_typeof(env, argv[1], &type);
+    if (type == napi_object) {
+      napi_value flag;
+      bool has = false;
+      napi_has_named_property(env, argv[1], "hdrincl", &has);
+      if (has) {
+        napi_get_named_property(env, argv[1], "hdrincl", &flag);
+        napi_coerce_to_bool(env, flag, &flag);
+        napi_get_value_bool(env, flag, &hdrincl);
+      }
+    }
+  }
+  char subject[32];
+  snprintf(subject, sizeof subject, "protocol %d", protocol);
+  int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) {
+    throw_errno(env, errno, "openRawIp: socket(AF_INET, SOCK_RAW) for", subject);
+    return NULL;
+  }
+  if (hdrincl) {
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof one) < 0) {
+      int error = errno;
+      close(fd);
+      throw_errno(env, error, "openRawIp: IP_HDRINCL for", subject);
+      return NULL;
+    }
+  }
+  return make_int32(env, fd);
+}
+
+/* close(fd): closes a descriptor opened here (stop its reader first). */
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || !arg_int32(env, argv[0], &fd, "close(fd): fd must be a number")) return NULL;
+  if (close(fd) < 0 && errno != EINTR) {
+    throw_errno(env, errno, "close", NULL);
+    return NULL;
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- batched reader */
+
+typedef struct reader {
+  uv_poll_t poll;
+  napi_env env;
+  int fd;
+  int kind;
+  int max_packets;
+  size_t slot_size;
+  uint8_t *slab;
+  int32_t *meta;
+  napi_ref slab_ref;     /* keeps the slab's ArrayBuffer alive while we write into it */
+  napi_ref meta_ref;
+  napi_ref callback_ref;
+  napi_async_context async_context;
+  int stopped;     /* stopReader or a fatal error: no more callbacks */
+  int closed;      /* uv_close finished */
+  int finalized;   /* the JS handle object was collected */
+  int in_callback;
+  /* Scratch for recvmmsg, sized for max_packets. */
+  struct mmsghdr *messages;
+  struct iovec *vectors;
+  union {
+    struct sockaddr_in in;
+    struct sockaddr_ll ll;
+  } *addresses;
+} reader_t;
+
+static void reader_release(napi_env env, reader_t *reader) {
+  if (reader->slab_ref) napi_delete_reference(env, reader->slab_ref);
+  if (reader->meta_ref) napi_delete_reference(env, reader->meta_ref);
+  if (reader->callback_ref) napi_delete_reference(env, reader->callback_ref);
+  if (reader->async_context) napi_async_destroy(env, reader->async_context);
+  reader->slab_ref = reader->meta_ref = reader->callback_ref = NULL;
+  reader->async_context = NULL;
+}
+
+static void reader_free_scratch(reader_t *reader) {
+  free(reader->messages);
+  free(reader->vectors);
+  free(reader->addresses);
+  reader->messages = NULL;
+  reader->vectors = NULL;
+  reader->addresses = NULL;
+}
+
+/*
+ * The struct outlives both the libuv handle and the JS handle object: it is freed only when
+ * uv_close has finished AND the external has been garbage-collected, so a late stopReader or
+ * refReader on a stopped handle stays safe.
+ */
+static void reader_closed(uv_handle_t *handle) {
+  reader_t *reader = (reader_t *)handle->data;
+  reader->closed = 1;
+  reader_free_scratch(reader);
+  if (reader->finalized) free(reader);
+}
+
+/* Stops polling and schedules the close; JS references go as soon as no callback is running. */
+static void reader_stop(reader_t *reader) {
+  if (reader->stopped) return;
+  reader->stopped = 1;
+  uv_poll_stop(&reader->poll);
+  if (!reader->in_callback) reader_release(reader->env, reader);
+  uv_close((uv_handle_t *)&reader->poll, reader_closed);
+}
+
+/* Fills up to max_packets slots; returns the count, or -errno when nothing could be read. */
+static int reader_drain(reader_t *reader) {
+  int count = 0;
+  if (reader->kind == KIND_TUN) {
+    /* A TUN descriptor yields one packet per read(): loop until EAGAIN or the batch is full. */
+    while (count < reader->max_packets) {
+      uint8_t *slot = reader->slab + (size_t)count * reader->slot_size;
+      ssize_t n = read(reader->fd, slot, reader->slot_size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return count > 0 ? count : -errno;
+      }
+      int32_t *m = reader->meta + (size_t)count * META_WORDS;
+      m[0] = (int32_t)((size_t)count * reader->slot_size);
+      m[1] = (int32_t)n;
+      m[2] = 0;
+      m[3] = 0;
+      count++;
+    }
+    return count;
+  }
+
+  for (int i = 0; i < reader->max_packets; i++) {
+    reader->vectors[i].iov_base = reader->slab + (size_t)i * reader->slot_size;
+    reader->vectors[i].iov_len = reader->slot_size;
+    memset(&reader->messages[i], 0, sizeof reader->messages[i]);
+    reader->messages[i].msg_hdr.msg_iov = &reader->vectors[i];
+    reader->messages[i].msg_hdr.msg_iovlen = 1;
+    reader->messages[i].msg_hdr.msg_name = &reader->addresses[i];
+    reader->messages[i].msg_hdr.msg_namelen = sizeof reader->addresses[i];
+  }
+  int n;
+  do {
+    n = recvmmsg(reader->fd, reader->messages, (unsigned int)reader->max_packets, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+  for (int i = 0; i < n; i++) {
+    int32_t *m = reader->meta + (size_t)i * META_WORDS;
+    size_t length = reader->messages[i].msg_len;
+    if (length > reader->slot_size) length = reader->slot_size; /* truncated (MSG_TRUNC) */
+    m[0] = (int32_t)((size_t)i * reader->slot_size);
+    m[1] = (int32_t)length;
+    if (reader->kind == KIND_RAW_IP) {
+      /* The source IPv4 address in host order (JS reads it back with `>>> 0`). */
+      m[2] = (int32_t)ntohl(reader->addresses[i].in.sin_addr.s_addr);
+      m[3] = (reader->messages[i].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
+    } else {
+      /* AF_PACKET: the interface index and the packet type (PACKET_OUTGOING = our own sends). */
+      m[2] = reader->addresses[i].ll.sll_ifindex;
+      m[3] = reader->addresses[i].ll.sll_pkttype | ((reader->messages[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0x100 : 0);
+    }
+  }
+  return n;
+}
+
+static void reader_call(reader_t *reader, int count) {
+  napi_env env = reader->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, receiver, argv[1], result;
+  napi_get_reference_value(env, reader->callback_ref, &callback);
+  napi_get_global(env, &receiver); /* make_callback needs an object receiver */
+  argv[0] = make_int32(env, count);
+  reader->in_callback = 1;
+  /* make_callback runs the microtask and nextTick queues afterwards, like any libuv callback. */
+  napi_status status = napi_make_callback(env, reader->async_context, receiver, callback, 1, argv, &result);
+  reader->in_callback = 0;
+  if (reader->stopped) reader_release(env, reader); /* stopped from inside the callback */
+  if (status == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void reader_ready(uv_poll_t *handle, int status, int events) {
+  reader_t *reader = (reader_t *)handle->data;
+  (void)events;
+  if (reader->stopped) return;
+  if (status < 0) {
+    reader_call(reader, status); /* libuv statuses are -errno on Unix */
+    if (!reader->stopped) reader_stop(reader);
+    return;
+  }
+  int count = reader_drain(reader);
+  if (count == 0) return;
+  reader_call(reader, count);
+  /* A failing descriptor (e.g. ENETDOWN, EBADFD on a removed TUN) would wake us forever. */
+  if (count < 0 && count != -ENETDOWN && count != -ENOBUFS && !reader->stopped) reader_stop(reader);
+}
+
+static void reader_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  reader_t *reader = data;
+  /* A reader whose handle was dropped without stopReader keeps running (its callback is
+     referenced); it is freed once something stops it and libuv has closed it. */
+  reader->finalized = 1;
+  if (reader->closed) free(reader);
+}
+
+/*
+ * startReader(fd, kind, slab: Uint8Array, maxPackets, meta: Int32Array, callback(count)) → handle.
+ * The slab is cut into maxPackets equal slots; packet i of a batch lies in slot i. For each
+ * packet meta holds [offset, length, source, extra]: source is the IPv4 source (raw IP) or the
+ * ifindex (AF_PACKET); extra is the truncation flag (raw IP) or sll_pkttype | 0x100 when
+ * truncated (AF_PACKET). callback(count) runs once per batch; a negative count is -errno.
+ */
+static napi_value start_reader(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) {
+    throw_type(env, "startReader(fd, kind, slab, maxPackets, meta, callback)");
+    return NULL;
+  }
+  int32_t fd, kind, max_packets;
+  void *slab, *meta;
+  size_t slab_length, meta_length;
+  if (!arg_int32(env, argv[0], &fd, "startReader: fd must be a number") ||
+      !arg_int32(env, argv[1], &kind, "startReader: kind must be a number") ||
+      !arg_typed(env, argv[2], napi_uint8_array, &slab, &slab_length, "startReader: slab must be a Uint8Array") ||
+      !arg_int32(env, argv[3], &max_packets, "startReader: maxPackets must be a number") ||
+      !arg_typed(env, argv[4], napi_int32_array, &meta, &meta_length, "startReader: meta must be an Int32Array"))
+    return NULL;
+  napi_valuetype type;
+  napi_typeof(env, argv[5], &type);
+  if (type != napi_function) {
+    throw_type(env, "startReader: callback must be a function");
+    return NULL;
+  }
+  if (kind < KIND_TUN || kind > KIND_RAW_IP || max_packets < 1 || max_packets > MAX_BATCH ||
+      slab_length / (size_t)max_packets < 64 || meta_length < (size_t)max_packets * META_WORDS) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "startReader: kind 0..2, maxPackets 1..1024, slab >= 64 bytes per packet, "
+                           "meta >= 4 words per packet");
+    return NULL;
+  }
+
+  reader_t *reader = calloc(1, sizeof *reader);
+  if (reader == NULL) {
+    throw_errno(env, ENOMEM, "startReader", NULL);
+    return NULL;
+  }
+  reader->env = env;
+  reader->fd = fd;
+  reader->kind = kind;
+  reader->max_packets = max_packets;
+  reader->slot_size = slab_length / (size_t)max_packets;
+  reader->slab = slab;
+  reader->meta = meta;
+  if (kind != KIND_TUN) {
+    reader->messages = calloc((size_t)max_packets, sizeof *reader->messages);
+    reader->vectors = calloc((size_t)max_packets, sizeof *reader->vectors);
+    reader->addresses = calloc((size_t)max_packets, sizeof *reader->addresses);
+    if (!reader->messages || !reader->vectors || !reader->addresses) {
+      reader_free_scratch(reader);
+      free(reader);
+      throw_errno(env, ENOMEM, "startReader", NULL);
+      return NULL;
+    }
+  }
+
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    reader_free_scratch(reader);
+    free(reader);
+    napi_throw_error(env, NULL, "startReader: no event loop");
+    return NULL;
+  }
+  int status = uv_poll_init(loop, &reader->poll, fd);
+  if (status < 0) {
+    reader_free_scratch(reader);
+    free(reader);
+    throw_errno(env, -status, "startReader: uv_poll_init", NULL);
+    return NULL;
+  }
+  reader->poll.data = reader;
+  napi_value resource_name;
+  napi_create_string_utf8(env, "mip4:reader", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &reader->async_context);
+  napi_create_reference(env, argv[2], 1, &reader->slab_ref);
+  napi_create_reference(env, argv[4], 1, &reader->meta_ref);
+  napi_create_reference(env, argv[5], 1, &reader->callback_ref);
+  status = uv_poll_start(&reader->poll, UV_READABLE, reader_ready);
+  if (status < 0) {
+    reader->finalized = 1; /* no JS handle will ever exist: free once closed */
+    reader_stop(reader);
+    throw_errno(env, -status, "startReader: uv_poll_start", NULL);
+    return NULL;
+  }
+  napi_value handle;
+  napi_create_external(env, reader, reader_finalize, NULL, &handle);
+  return handle;
+}
+
+/* stopReader(handle): stops the reader; safe to call twice and from inside its callback. */
+static napi_value stop_reader(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type != napi_external || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    throw_type(env, "stopReader(handle): handle must come from startReader");
+    return NULL;
+  }
+  reader_stop((reader_t *)data);
+  return NULL;
+}
+
+/* setReaderActive(handle, ref: boolean): whether this reader keeps the process alive. */
+static napi_value ref_reader(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  bool ref = true;
+  if (argc < 2 || napi_get_value_external(env, argv[0], &data) != napi_ok ||
+      napi_get_value_bool(env, argv[1], &ref) != napi_ok) {
+    throw_type(env, "refReader(handle, ref: boolean)");
+    return NULL;
+  }
+  reader_t *reader = data;
+  if (!reader->stopped) {
+    if (ref)
+      uv_ref((uv_handle_t *)&reader->poll);
+    else
+      uv_unref((uv_handle_t *)&reader->poll);
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- batched writer */
+
+/*
+ * sendBatch(fd, kind, slab, offsets: Int32Array, lengths: Int32Array, count, destinations?)
+ * → number sent. Packet i is slab[offsets[i] .. offsets[i] + lengths[i]). For raw IP sockets
+ * destinations[i] is the IPv4 destination in host order (Uint32Array or Int32Array); AF_PACKET
+ * sockets send on their bound interface and TUN writes need none. Never blocks: when the
+ * kernel queue is full (EAGAIN) it returns how many went. Any other error on the first packet
+ * is thrown; after a partial batch the count is returned and the next call reports it.
+ */
+static napi_value send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) {
+    throw_type(env, "sendBatch(fd, kind, slab, offsets, lengths, count, destinations?)");
+    return NULL;
+  }
+  int32_t fd, kind, count;
+  void *slab_data, *offsets_data, *lengths_data, *destinations_data = NULL;
+  size_t slab_length, offsets_length, lengths_length, destinations_length = 0;
+  if (!arg_int32(env, argv[0], &fd, "sendBatch: fd must be a number") ||
+      !arg_int32(env, argv[1], &kind, "sendBatch: kind must be a number") ||
+      !arg_typed(env, argv[2], napi_uint8_array, &slab_data, &slab_length, "sendBatch: slab must be a Uint8Array") ||
+      !arg_typed(env, argv[3], napi_int32_array, &offsets_data, &offsets_length,
+                 "sendBatch: offsets must be an Int32Array") ||
+      !arg_typed(env, argv[4], napi_int32_array, &lengths_data, &lengths_length,
+                 "sendBatch: lengths must be an Int32Array") ||
+      !arg_int32(env, argv[5], &count, "sendBatch: count must be a number"))
+    return NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 7) napi_typeof(env, argv[6], &type);
+  if (type != napi_undefined && type != napi_null &&
+      !arg_typed(env, argv[6], napi_uint32_array, &destinations_data, &destinations_length,
+                 "sendBatch: destinations must be a Uint32Array"))
+    return NULL;
+  if (count < 0 || count > MAX_BATCH || (size_t)count > offsets_length || (size_t)count > lengths_length) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendBatch: count must be 0..1024 and <= offsets/lengths");
+    return NULL;
+  }
+  if (kind == KIND_RAW_IP && (destinations_data == NULL || destinations_length < (size_t)count)) {
+    throw_type(env, "sendBatch: raw IP sockets need one destination per packet");
+    return NULL;
+  }
+  const uint8_t *slab = slab_data;
+  const int32_t *offsets = offsets_data, *lengths = lengths_data;
+  const uint32_t *destinations = destinations_data;
+  for (int32_t i = 0; i < count; i++) {
+    if (offsets[i] < 0 || lengths[i] < 0 || (size_t)offsets[i] + (size_t)lengths[i] > slab_length) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendBatch: a packet lies outside the slab");
+      return NULL;
+    }
+  }
+
+  int32_t sent = 0;
+  if (kind == KIND_TUN) {
+    while (sent < count) {
+      ssize_t n = write(fd, slab + offsets[sent], (size_t)lengths[sent]);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || sent > 0) break;
+        throw_errno(env, errno, "sendBatch: write to TUN", NULL);
+        return NULL;
+      }
+      sent++;
+    }
+    return make_int32(env, sent);
+  }
+
+  struct mmsghdr messages[64];
+  struct iovec vectors[64];
+  struct sockaddr_in addresses[64];
+  while (sent < count) {
+    int chunk = count - sent > 64 ? 64 : count - sent;
+    for (int j = 0; j < chunk; j++) {
+      int i = sent + j;
+      vectors[j].iov_base = (void *)(slab + offsets[i]);
+      vectors[j].iov_len = (size_t)lengths[i];
+      memset(&messages[j], 0, sizeof messages[j]);
+      messages[j].msg_hdr.msg_iov = &vectors[j];
+      messages[j].msg_hdr.msg_iovlen = 1;
+      if (kind == KIND_RAW_IP) {
+        memset(&addresses[j], 0, sizeof addresses[j]);
+        addresses[j].sin_family = AF_INET;
+        addresses[j].sin_addr.s_addr = htonl(destinations[i]);
+        messages[j].msg_hdr.msg_name = &addresses[j];
+        messages[j].msg_hdr.msg_namelen = sizeof addresses[j];
+      }
+    }
+    int n = sendmmsg(fd, messages, (unsigned int)chunk, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || sent > 0) break;
+      throw_errno(env, errno, kind == KIND_RAW_IP ? "sendBatch: sendmmsg on raw IP socket" : "sendBatch: sendmmsg on AF_PACKET socket", NULL);
+      return NULL;
+    }
+    sent += n;
+    if (n < chunk) break; /* the kernel stopped early: the queue is full or the next one fails */
+  }
+  return make_int32(env, sent);
+}
+
+/* ---------------------------------------------------------------- module */
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"openTun", NULL, open_tun, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openPacket", NULL, open_packet, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openRawIp", NULL, open_raw_ip, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"startReader", NULL, start_reader, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stopReader", NULL, stop_reader, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"refReader", NULL, ref_reader, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendBatch", NULL, send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,268 @@
+/**
+ * A child process for the Linux IO tests: run inside a network namespace with
+ * `ip netns exec NS node node_modules/vite-node/vite-node.mjs test/linux/peer.ts MODE ARGS`
+ * (a Node process cannot move itself into another namespace). It drives the io/linux layers
+ * and reports what it saw as one JSON object per stdout line; the test asserts on those.
+ * Every mode exits on its own within DEADLINE_MS.
+ */
+import { Effect, Layer } from 'effect';
+import { Link } from '../../io/link.js';
+import { RawIp } from '../../io/raw-ip.js';
+import { Tun } from '../../io/tun.js';
+import { LinuxLinkLive } from '../../io/linux/packet.js';
+import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
+import { LinuxTunLive } from '../../io/linux/tun.js';
+import { ipv4, ipv4ToString } from '../../io/wire/bytes.js';
+import { decodeArpPacket, ArpOperation } from '../../io/wire/arp.js';
+import { decodeEthernetFrame, encodeEthernetHeader, EtherType } from '../../io/wire/ethernet.js';
+import { decodeIcmpEcho, encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
+import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { ipInIpDecapsulate, ipInIpEncapsulate } from '../../io/wire/tunnel.js';
+
+/** A local experimental EtherType (IEEE 802 "Local Experimental Ethertype 1"). */
+export const TEST_ETHERTYPE = 0x88b5;
+const DEADLINE_MS = 10_000;
+
+function report(event: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+}
+
+/** Runs `body` with the Linux layers until it resolves `done` or the deadline passes. */
+function run(
+  body: (done: (fields?: Record<string, unknown>) => void) => Effect.Effect<void, unknown, Link | Tun | RawIp | import('effect').Scope.Scope>,
+): void {
+  const program = Effect.scoped(
+    Effect.gen(function* () {
+      let finish: (fields?: Record<string, unknown>) => void = () => {};
+      const finished = new Promise<Record<string, unknown> | undefined>((resolve) => {
+        finish = resolve;
+      });
+      yield* body((fields) => finish(fields));
+      const outcome = yield* Effect.promise(() =>
+        Promise.race([finished, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), DEADLINE_MS))]),
+      );
+      if (outcome === 'timeout') {
+        report('timeout');
+        process.exitCode = 2;
+      } else {
+        report('done', outcome ?? {});
+      }
+    }),
+  ).pipe(
+    Effect.catchAll((error) =>
+      Effect.sync(() => {
+        report('error', { tag: (error as { _tag?: string })._tag, ...(error as object), message: (error as Error).message });
+        process.exitCode = 1;
+      }),
+    ),
+    Effect.provide(Layer.mergeAll(LinuxLinkLive, LinuxRawIpLive, LinuxTunLive)),
+  );
+  void Effect.runPromise(program).then(() => process.exit());
+}
+
+const [mode, ...args] = process.argv.slice(2);
+
+switch (mode) {
+  // Opens a TUN device and answers the first ICMP echo request routed into it.
+  case 'tun-echo':
+    run((done) =>
+      Effect.gen(function* () {
+        const tun = yield* (yield* Tun).open(args[0]!);
+        const reply = new Uint8Array(2048);
+        tun.onError((error) => report('tun-error', { message: error.message }));
+        tun.onPackets((batch) => {
+          for (let i = 0; i < batch.count; i++) {
+            const packet = decodeIpv4Packet(batch.data, batch.offset(i), batch.offset(i) + batch.length(i));
+            if (!packet.ok || packet.value.header.protocol !== IpProtocol.ICMP) continue;
+            const echo = decodeIcmpEcho(packet.value.payload);
+            if (!echo.ok || echo.value.icmpType !== IcmpType.Echo) continue;
+            const { header } = packet.value;
+            // Build the reply payload right behind where its header goes, then the header.
+            const icmpEnd = encodeIcmpEcho({ ...echo.value, icmpType: IcmpType.EchoReply }, reply, 20);
+            const end = encodeIpv4Packet(
+              {
+                header: {
+                  tos: 0,
+                  identification: 1,
+                  flags: 0,
+                  fragmentOffset: 0,
+                  ttl: 64,
+                  protocol: IpProtocol.ICMP,
+                  source: header.destination,
+                  destination: header.source,
+                },
+                payload: reply.subarray(20, icmpEnd),
+              },
+              reply,
+              0,
+            );
+            const written = tun.send(reply.subarray(0, end));
+            done({
+              batch: batch.count,
+              from: ipv4ToString(header.source),
+              to: ipv4ToString(header.destination),
+              identifier: echo.value.identifier,
+              sequence: echo.value.sequence,
+              written,
+            });
+            return;
+          }
+        });
+        report('ready', { name: tun.name });
+      }),
+    );
+    break;
+
+  // Waits for an ARP request on the interface, then sends a test frame to its sender.
+  case 'link-arp':
+    run((done) =>
+      Effect.gen(function* () {
+        const link = yield* (yield* Link).open(args[0]!);
+        const frame = new Uint8Array(64);
+        link.onError((error) => report('link-error', { message: error.message }));
+        link.onFrame((received) => {
+          const ethernet = decodeEthernetFrame(received);
+          if (!ethernet.ok || ethernet.value.etherType !== EtherType.ARP) return;
+          const arp = decodeArpPacket(ethernet.value.payload);
+          if (!arp.ok || arp.value.operation !== ArpOperation.Request) return;
+          const payload = new TextEncoder().encode('mip4 link test');
+          encodeEthernetHeader(arp.value.senderMac, link.mac, TEST_ETHERTYPE, frame, 0);
+          frame.set(payload, 14);
+          link.send(frame.subarray(0, 14 + payload.length));
+          done({
+            senderMac: arp.value.senderMac,
+            senderIp: ipv4ToString(arp.value.senderIp),
+            targetIp: ipv4ToString(arp.value.targetIp),
+            frameLength: received.length,
+            mac: link.mac,
+            mtu: link.mtu,
+          });
+        });
+        report('ready', { mac: link.mac });
+      }),
+    );
+    break;
+
+  // Waits for a frame of the test EtherType.
+  case 'link-expect':
+    run((done) =>
+      Effect.gen(function* () {
+        const link = yield* (yield* Link).open(args[0]!);
+        link.onFrame((received) => {
+          const ethernet = decodeEthernetFrame(received);
+          if (!ethernet.ok || ethernet.value.etherType !== TEST_ETHERTYPE) return;
+          done({
+            source: ethernet.value.source,
+            destination: ethernet.value.destination,
+            length: received.length,
+            text: new TextDecoder().decode(ethernet.value.payload.subarray(0, 14)),
+          });
+        });
+        report('ready', { mac: link.mac });
+      }),
+    );
+    break;
+
+  // Sends COUNT IP-in-IP datagrams (inner identification 1..COUNT) from SRC to DST in one
+  // sendBatch call (or one send() when COUNT is 1), after a line on stdin.
+  case 'raw-send':
+    run((done) =>
+      Effect.gen(function* () {
+        const [source, destination, countText] = args as [string, string, string];
+        const count = Number(countText);
+        const socket = yield* (yield* RawIp).open(IpProtocol.IPIP, { headerIncluded: true });
+        const slotSize = 128;
+        const slab = new Uint8Array(count * slotSize);
+        const offsets = new Int32Array(count);
+        const lengths = new Int32Array(count);
+        const destinations = new Uint32Array(count).fill(ipv4(destination));
+        const inner = new Uint8Array(128);
+        for (let i = 0; i < count; i++) {
+          // Inner: home agent → mobile node's home address, a UDP-less payload of 8 bytes.
+          const innerEnd = encodeIpv4Packet(
+            {
+              header: {
+                tos: 0,
+                identification: i + 1,
+                flags: 0,
+                fragmentOffset: 0,
+                ttl: 64,
+                protocol: 253, // RFC 3692 experimental
+                source: ipv4('203.0.113.1'),
+                destination: ipv4('203.0.113.77'),
+              },
+              payload: new TextEncoder().encode(`pkt${String(i).padStart(4, '0')}`),
+            },
+            inner,
+            0,
+          );
+          offsets[i] = i * slotSize;
+          lengths[i] =
+            ipInIpEncapsulate(
+              inner.subarray(0, innerEnd),
+              { source: ipv4(source), destination: ipv4(destination), identification: 0x1000 + i },
+              slab,
+              i * slotSize,
+            ) -
+            i * slotSize;
+        }
+        socket.onError((error) => report('raw-error', { message: error.message }));
+        // Starting Node takes seconds, so the test starts both sides at once and says "go"
+        // (a line on stdin) once the receiver is listening.
+        report('ready');
+        yield* Effect.promise(() => new Promise<void>((resolve) => process.stdin.once('data', () => resolve())));
+        process.stdin.pause();
+        const sent = count === 1 ? (socket.send(slab.subarray(0, lengths[0]), ipv4(destination)) ? 1 : 0) : socket.sendBatch({ slab, offsets, lengths, count }, destinations);
+        done({ sent });
+      }),
+    );
+    break;
+
+  // Receives IP-in-IP datagrams until COUNT distinct inner identifications have arrived.
+  case 'raw-expect':
+    run((done) =>
+      Effect.gen(function* () {
+        const count = Number(args[0]);
+        const socket = yield* (yield* RawIp).open(IpProtocol.IPIP);
+        const seen = new Set<number>();
+        let batches = 0;
+        let largestBatch = 0;
+        let firstSource = '';
+        let firstText = '';
+        socket.onPackets((batch) => {
+          batches++;
+          largestBatch = Math.max(largestBatch, batch.count);
+          for (let i = 0; i < batch.count; i++) {
+            const tunnel = ipInIpDecapsulate(batch.data, batch.offset(i), batch.offset(i) + batch.length(i));
+            if (!tunnel.ok) continue;
+            const inner = decodeIpv4Packet(tunnel.value.inner);
+            if (!inner.ok) continue;
+            if (seen.size === 0) {
+              firstSource = ipv4ToString(batch.source(i));
+              firstText = `${ipv4ToString(inner.value.header.source)} -> ${ipv4ToString(inner.value.header.destination)} ${new TextDecoder().decode(inner.value.payload)}`;
+            }
+            seen.add(inner.value.header.identification);
+          }
+          if (seen.size >= count) {
+            done({ received: seen.size, ids: [...seen].sort((a, b) => a - b), batches, largestBatch, firstSource, firstText });
+          }
+        });
+        report('ready');
+      }),
+    );
+    break;
+
+  // Opens whatever is named, to observe the typed error (used unprivileged).
+  case 'open-link':
+    run((done) =>
+      Effect.gen(function* () {
+        const link = yield* (yield* Link).open(args[0]!);
+        done({ opened: link.name });
+      }),
+    );
+    break;
+
+  default:
+    report('error', { message: `unknown mode ${String(mode)}` });
+    process.exitCode = 1;
+}
