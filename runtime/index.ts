@@ -64,3 +64,33 @@ export { mnDiscoveryMachine, advertisementEvent, chooseAgent, solicitationInterv
 export { mnRegistrationMachine, retransmissionTimeout, type MnRegistrationEvent, type MnRegistrationInput, type MnReplayState } from '../machines/mn-registration.js';
 export { buildRegistrationRequest, requestLifetime, requestFlags, nextIdentification, type MnRequestSettings, type MnRegistrationTarget, type MnRequestAttempt } from '../policies/mn-request.js';
 export { checkMnReply, type MnReplyVerdict } from '../policies/mn-reply.js';
+export { SimNetwork, type SimNetworkOptions, type SimSegmentOptions, type SimCapture, type CapturedFrame, type SimNetworkCounters } from '../io/sim/network.js';
+export {
+  SimHost,
+  SimHostInterface,
+  LIMITED_BROADCAST,
+  ALL_SYSTEMS_GROUP,
+  ALL_MOBILITY_AGENTS_GROUP,
+  prefixMask,
+  isMulticast,
+  multicastMac,
+  directedBroadcast,
+  type SimHostOptions,
+  type SimInterfaceOptions,
+  type SimHostCounters,
+  type InterfaceAddress,
+  type Route,
+  type ArpBehaviour,
+  type ArpEntry,
+  type IpArrival,
+  type InterceptInfo,
+  type IpHandler,
+  type InterceptPredicate,
+  type InterceptHandler,
+  type FrameHandler,
+  type SendIpOptions,
+  type SendIpResult,
+  type SendPacketFields,
+  type DestinationKind,
+} from '../io/sim/ip-host.js';
+export { simRawIpLayer } from '../io/sim/raw-ip.js';
