@@ -302,7 +302,25 @@ export interface DataPlane extends OperatorFunction<PacketBatch, OutputBatch> {
   readonly pool: PacketPool;
 }
 
-function asOperator(process: (batch: PacketBatch) => OutputBatch, counters: DataPlaneCounters, pool: PacketPool): DataPlane {
+/**
+ * The operator every plane shares: one pool lease set and one output array per batch, each
+ * packet handed to `processPacket` with its index, counters for packets in and outputs out.
+ */
+function batchOperator(
+  processPacket: (packet: Packet, index: number, out: OutputPacket[]) => void,
+  counters: DataPlaneCounters,
+  pool: PacketPool,
+): DataPlane {
+  const process = (batch: PacketBatch): OutputBatch => {
+    const leases = pool.openBatch();
+    const out: OutputPacket[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      bump(counters, 'packets');
+      processPacket(batch[i]!, i, out);
+    }
+    counters['outputs'] = (counters['outputs'] ?? 0) + out.length;
+    return makeOutputBatch(pool, leases, out);
+  };
   const operator = ((source) => source.pipe(map(process))) as DataPlane;
   return Object.assign(operator, { process, counters, pool });
 }
@@ -674,18 +692,7 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlan
     }
   }
 
-  function process(batch: PacketBatch): OutputBatch {
-    const leases = pool.openBatch();
-    const out: OutputPacket[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      bump(counters, 'packets');
-      processPacket(batch[i]!, i, out);
-    }
-    counters['outputs'] = (counters['outputs'] ?? 0) + out.length;
-    return makeOutputBatch(pool, leases, out);
-  }
-
-  return asOperator(process, counters, pool);
+  return batchOperator(processPacket, counters, pool);
 }
 
 function encapsulationOf(protocol: number): Encapsulation {
@@ -819,18 +826,7 @@ export function foreignAgentDataPlane(options: ForeignAgentDataPlaneOptions): Da
     out.push({ kind: 'forward', index, bytes: copy, routed: true });
   }
 
-  function process(batch: PacketBatch): OutputBatch {
-    const leases = pool.openBatch();
-    const out: OutputPacket[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      bump(counters, 'packets');
-      processPacket(batch[i]!, i, out);
-    }
-    counters['outputs'] = (counters['outputs'] ?? 0) + out.length;
-    return makeOutputBatch(pool, leases, out);
-  }
-
-  return asOperator(process, counters, pool);
+  return batchOperator(processPacket, counters, pool);
 }
 
 // =============================================================================================
@@ -897,16 +893,5 @@ export function mobileNodeDecapsulation(options: MobileNodeDecapsulationOptions)
     out.push({ kind: 'local', index, bytes: current, decapsulated: true });
   }
 
-  function process(batch: PacketBatch): OutputBatch {
-    const leases = pool.openBatch();
-    const out: OutputPacket[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      bump(counters, 'packets');
-      processPacket(batch[i]!, i, out);
-    }
-    counters['outputs'] = (counters['outputs'] ?? 0) + out.length;
-    return makeOutputBatch(pool, leases, out);
-  }
-
-  return asOperator(process, counters, pool);
+  return batchOperator(processPacket, counters, pool);
 }
