@@ -94,3 +94,28 @@ export {
   type DestinationKind,
 } from '../io/sim/ip-host.js';
 export { simRawIpLayer } from '../io/sim/raw-ip.js';
+export {
+  attachHomeAgentDataPath,
+  simHostPacketTap,
+  simHostSender,
+  simHostPorts,
+  rawIpSender,
+  type CaptureRule,
+  type PacketTap,
+  type IpSender,
+  type HomeAgentHostPorts,
+  type HomeAgentDataPathOptions,
+  type HomeAgentDataPathCounters,
+  type HomeAgentDataPath,
+} from './home-agent-data-path.js';
+export {
+  MobileNode,
+  startMobileNode,
+  type MobileNodeConfig as MobileNodeRuntimeConfig,
+  type MobileNodeEvent,
+  type MobileNodeState,
+  type MobileNodeCounters,
+  type MobileNodeIo,
+  type RunningMobileNode,
+  type StartMobileNodeOptions,
+} from './mobile-node.js';
