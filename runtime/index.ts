@@ -119,3 +119,19 @@ export {
   type RunningMobileNode,
   type StartMobileNodeOptions,
 } from './mobile-node.js';
+export {
+  ForeignAgent,
+  startForeignAgent,
+  serveForeignAgent,
+  type FaConfig,
+  type FaPeerConfig,
+  type FaAdvertisementConfig,
+  type ForeignAgentEvent,
+  type ForeignAgentCounters,
+  type ForeignAgentOptions,
+  type VisitorView,
+  type FaUdpSender,
+  type RunningForeignAgent,
+  type StartForeignAgentOptions,
+  type ServeForeignAgentOptions,
+} from './foreign-agent.js';

@@ -1,0 +1,920 @@
+/**
+ * The foreign agent (RFC 5944 2.3, 3.7, 4.2.2) as an actor system on a link, UDP and raw IP.
+ *
+ * Three kinds of actors, each hosted by its own ActorHost: the advertiser of the visitor link
+ * (machines/advertiser.ts, one actor), one pending registration per relayed Request
+ * (machines/fa-pending.ts) and one visitor list entry per mobile node (machines/visitor.ts).
+ * The per-message paths are plain synchronous handlers, as in runtime/home-agent.ts:
+ *
+ * - frames from the visitor link: Agent Solicitations (ICMP 10) become advertiser events;
+ *   Registration Requests (UDP 434 to one of the agent's addresses, 224.0.0.11 or
+ *   255.255.255.255) go through `checkFaRequest` and are denied to the node's link-layer
+ *   address or relayed to the home agent through UDP;
+ * - datagrams on the agent's UDP 434 sockets: Registration Replies from home agents go through
+ *   `checkFaReply` and are relayed to the node by link-layer address;
+ * - tunnel datagrams (IP protocol 4, 55, 47) to a care-of address: an RxJS stream through
+ *   `foreignAgentDataPlane`, delivered on the link to the visitor's MAC.
+ *
+ * Why Registration Requests are taken from the link and not from a UDP socket: the agent must
+ * know the node's link-layer source address to answer it and to deliver its datagrams without
+ * ARP for its home address (3.7.1, 4.2.2), and a UDP socket does not tell it. The UDP socket
+ * bound to the same address and port 434 still receives those Requests (the IP stack delivers
+ * them too, and must: otherwise it would answer ICMP Port Unreachable); they are counted there
+ * (`requestsOnSocket`) and left to the link path. Replies from home agents arrive routed, from
+ * anywhere, so they come through UDP.
+ *
+ * Not wired yet (documented, not silently missing): ICMP errors quoting a relayed Request
+ * (3.7.3, codes 80-88 via `faCodeForIcmpError`): without them an unreachable home agent is
+ * answered 78 when the pending registration times out (3.7.1); a Request naming this agent as
+ * home agent (`local-home-agent`) is discarded; reverse tunnelling (RFC 3024).
+ */
+import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Subject } from 'rxjs';
+import { Link, LinkError, type LinkInterface } from '../io/link.js';
+import { RawIp, RawIpError } from '../io/raw-ip.js';
+import { Udp, UdpError, type UdpSocket } from '../io/udp.js';
+import {
+  agentAdvertisementLength,
+  decodeAgentSolicitation,
+  encodeAgentAdvertisement,
+  type RouterEntry,
+} from '../io/wire/agent-discovery.js';
+import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
+import {
+  BROADCAST_MAC,
+  encodeEthernetHeader,
+  ETHERNET_HEADER_LENGTH,
+  EtherType,
+  ethernetEtherType,
+  ethernetSource,
+  type MacAddress,
+} from '../io/wire/ethernet.js';
+import { IcmpType } from '../io/wire/icmp.js';
+import { identificationToHex } from '../io/wire/identification.js';
+import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
+import { decodeRegistrationReply, decodeRegistrationRequest } from '../io/wire/registration.js';
+import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST } from '../io/wire/registration-types.js';
+import { replyCodeText } from '../io/wire/reply-codes.js';
+import { decodeUdpDatagram, verifyUdpChecksum } from '../io/wire/udp.js';
+import {
+  advertiserMachine,
+  buildFaAdvertisement,
+  LIMITED_BROADCAST,
+  type AdvertiserMachine,
+  type AdvertiserSettings,
+  type SendAdvertisementParams,
+} from '../machines/advertiser.js';
+import { faPendingMachine, type FaPendingMachine } from '../machines/fa-pending.js';
+import { visitorMachine, visitorRemainingLifetime, type VisitorMachine } from '../machines/visitor.js';
+import {
+  ALL_MOBILITY_AGENTS,
+  buildFaDenial,
+  checkFaReply,
+  checkFaRequest,
+  messageNai,
+  type FaReplyDatagram,
+  type FaSettings,
+  type PendingRegistration,
+} from '../policies/fa-request.js';
+import { MobilitySecurityAssociation, type MobilitySecurityContext, type SecurityContextLookup } from '../policies/security-association.js';
+import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
+import { RealClock, type Clock } from './clock.js';
+import { foreignAgentDataPlane, type DataPlane, type OutputBatch, type PacketBatch } from './data-plane.js';
+import { udpFrame, icmpFrame } from './frames.js';
+import { secureRandom32 } from './home-agent-server.js';
+
+// --- configuration --------------------------------------------------------------------------------
+
+/** A Mobility Security Association with a peer (mobile node by home address, or home agent by address). */
+export interface FaPeerConfig {
+  readonly address: Ipv4Address;
+  readonly contexts: readonly MobilitySecurityContext[];
+}
+
+/** What the advertisements say beyond FaSettings (2.1, 2.1.1). */
+export interface FaAdvertisementConfig extends Omit<AdvertiserSettings, 'busy'> {
+  readonly registrationRequired?: boolean;
+  readonly routesCommonTraffic?: boolean;
+  /** Router addresses (2.3.1: only the agent's own); none by default. */
+  readonly routers?: readonly RouterEntry[];
+  readonly prefixLengths?: readonly number[];
+}
+
+export interface FaConfig {
+  readonly settings: FaSettings;
+  /** Mobile nodes the agent shares an association with (MFAE, 3.7.1), by home address. */
+  readonly mobileNodes: readonly FaPeerConfig[];
+  /** Home agents the agent shares an association with (FHAE, 3.7.1), by address. */
+  readonly homeAgents: readonly FaPeerConfig[];
+  readonly advertisement: FaAdvertisementConfig;
+  /** 3.7.1's "more than 7 seconds" (default 7001 ms, machines/fa-pending.ts). */
+  readonly pendingTimeoutMs?: number;
+}
+
+// --- observables -----------------------------------------------------------------------------------
+
+/** A structured log event; every one is JSON-able. `trace` ties a Request to its Reply or denial. */
+export type ForeignAgentEvent =
+  | {
+      readonly event: 'request-relayed';
+      readonly trace: string;
+      readonly at: number;
+      readonly homeAddress: string;
+      readonly homeAgent: string;
+      readonly careOfAddress: string;
+      readonly lifetime: number;
+      readonly identification: string;
+      readonly from: MacAddress;
+      readonly removedExtensions: number;
+    }
+  | {
+      /** A Registration Reply this agent originated (3.7.2.3): a Request denied, a Reply rejected, a timeout. */
+      readonly event: 'denial';
+      readonly trace: string;
+      readonly at: number;
+      readonly code: number;
+      readonly text: string;
+      readonly cause: 'request' | 'reply-rejected' | 'pending-ended';
+      readonly homeAddress: string;
+      readonly to: MacAddress;
+      readonly detail?: string;
+      readonly securityException?: boolean;
+    }
+  | {
+      readonly event: 'reply-relayed';
+      readonly trace: string;
+      readonly at: number;
+      readonly code: number;
+      readonly text: string;
+      readonly homeAddress: string;
+      readonly lifetime: number;
+      readonly to: MacAddress;
+    }
+  | {
+      readonly event: 'discard';
+      readonly trace: string;
+      readonly at: number;
+      readonly reason: string;
+      readonly detail: string;
+      readonly from: string;
+      readonly securityException: boolean;
+      /** The discarded message (1.7 asks for its contents in the log), hex, capped. */
+      readonly datagram: string;
+    }
+  | {
+      readonly event: 'advertisement';
+      readonly at: number;
+      readonly sequence: number;
+      readonly destination: string;
+      readonly linkLayerDestination: MacAddress;
+    }
+  | { readonly event: 'actor-error'; readonly at: number; readonly actor: string; readonly detail: string };
+
+export interface ForeignAgentCounters {
+  frames: number;
+  solicitations: number;
+  requests: number;
+  /** Requests the UDP socket also received; they are handled from the link (module comment). */
+  requestsOnSocket: number;
+  relayed: number;
+  denied: number;
+  replies: number;
+  repliesRelayed: number;
+  timeouts: number;
+  advertisements: number;
+  tunnelDelivered: number;
+  discarded: number;
+  readonly deniedByCode: Record<number, number>;
+  readonly discardedByReason: Record<string, number>;
+}
+
+export interface VisitorView {
+  readonly homeAddress: string;
+  readonly nai?: string;
+  readonly state: string;
+  readonly linkLayerAddress?: MacAddress;
+  readonly careOfAddress?: string;
+  readonly homeAgent?: string;
+  readonly lifetime?: number;
+  readonly remaining: number;
+  readonly identification?: string;
+  readonly renewalPending: boolean;
+}
+
+/** Sends a UDP payload from `source` (an address of this agent) to `destination:port`. */
+export type FaUdpSender = (data: Uint8Array, destination: Ipv4Address, port: number, source: Ipv4Address) => void;
+
+export interface ForeignAgentOptions {
+  readonly clock: Clock;
+  /** Uniform 32-bit values (solicitation response delays). Seeded in tests. */
+  readonly random32: () => number;
+}
+
+// --- internals -------------------------------------------------------------------------------------
+
+interface PendingOwner {
+  readonly trace: string;
+  readonly nodeKey: string;
+}
+
+interface VisitorOwner {
+  readonly key: string;
+}
+
+type PendingActor = HostedActor<FaPendingMachine, PendingOwner>;
+type VisitorActor = HostedActor<VisitorMachine, VisitorOwner>;
+
+const LOGGED_BYTES = 128;
+
+function hexPrefix(bytes: Uint8Array): string {
+  let s = '';
+  const n = Math.min(bytes.length, LOGGED_BYTES);
+  for (let i = 0; i < n; i++) s += bytes[i]!.toString(16).padStart(2, '0');
+  return bytes.length > n ? `${s}...` : s;
+}
+
+function associationOf(peer: FaPeerConfig): MobilitySecurityAssociation {
+  const association = new MobilitySecurityAssociation(peer.address);
+  for (const context of peer.contexts) association.add(context);
+  return association;
+}
+
+/** RFC 1112 6.4: 01:00:5e + the low 23 bits of the group. */
+function multicastMacOf(group: Ipv4Address): MacAddress {
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return `01:00:5e:${hex((group >>> 16) & 0x7f)}:${hex((group >>> 8) & 0xff)}:${hex(group & 0xff)}`;
+}
+
+/** Visitor entries are keyed by home address + NAI (3.7.1; home address 0 is told apart by NAI, RFC 2794). */
+function nodeKeyOf(homeAddress: Ipv4Address, nai: string | undefined): string {
+  return `${homeAddress >>> 0}|${nai ?? ''}`;
+}
+
+export class ForeignAgent {
+  readonly counters: ForeignAgentCounters = {
+    frames: 0,
+    solicitations: 0,
+    requests: 0,
+    requestsOnSocket: 0,
+    relayed: 0,
+    denied: 0,
+    replies: 0,
+    repliesRelayed: 0,
+    timeouts: 0,
+    advertisements: 0,
+    tunnelDelivered: 0,
+    discarded: 0,
+    deniedByCode: {},
+    discardedByReason: {},
+  };
+
+  private readonly transitionSubject = new Subject<TransitionRecord>();
+  private readonly eventSubject = new Subject<ForeignAgentEvent>();
+  /** Every state change of every actor (advertiser, pending registrations, visitors). */
+  readonly transitions = this.transitionSubject.asObservable();
+  /** Structured log events. */
+  readonly events = this.eventSubject.asObservable();
+
+  /** The data plane (4.2.2): tunnel batches in, deliveries out. Its counters are `dataPlane.counters`. */
+  readonly dataPlane: DataPlane;
+  private readonly tunnelInput = new Subject<PacketBatch>();
+
+  private readonly advertiserHost: ActorHost<AdvertiserMachine>;
+  private readonly pendingHost: ActorHost<FaPendingMachine, PendingOwner>;
+  private readonly visitorHost: ActorHost<VisitorMachine, VisitorOwner>;
+  private advertiser: HostedActor<AdvertiserMachine> | undefined;
+
+  private readonly mobileNodes = new Map<number, MobilitySecurityAssociation>();
+  private readonly homeAgents = new Map<number, MobilitySecurityAssociation>();
+  private readonly visitorsByKey = new Map<string, VisitorActor>();
+  /** Pending registrations by home address (int32 key), for matching Replies (3.7.3.1). */
+  private readonly pendingByHome = new Map<number, Set<PendingActor>>();
+  /** Installed visitor routes: home address → link-layer address (4.2.2). */
+  private readonly routes = new Map<number, MacAddress>();
+  private readonly lastDenialAt = new Map<number, number>();
+  private readonly ownAddresses: Set<number>;
+  private link: LinkInterface | undefined;
+  private sendUdp: FaUdpSender | undefined;
+  private traceCounter = 0;
+  private closed = false;
+
+  constructor(
+    private readonly config: FaConfig,
+    private readonly options: ForeignAgentOptions,
+  ) {
+    for (const node of config.mobileNodes) this.mobileNodes.set(node.address | 0, associationOf(node));
+    for (const ha of config.homeAgents) this.homeAgents.set(ha.address | 0, associationOf(ha));
+    const s = config.settings;
+    this.ownAddresses = new Set([...s.interfaceAddresses, ...s.careOfAddresses, s.linkAddress].map((a) => a | 0));
+    const onTransition = (record: TransitionRecord) => {
+      if (this.transitionSubject.observed) this.transitionSubject.next(record);
+    };
+    const onError = (actor: { id: string }, error: unknown) =>
+      this.emit({ event: 'actor-error', at: this.options.clock.now(), actor: actor.id, detail: String(error) });
+    this.advertiserHost = new ActorHost(advertiserMachine, {
+      clock: options.clock,
+      onTransition,
+      onError,
+      onCommands: (_actor, commands) => this.onAdvertiserCommands(commands),
+    });
+    this.pendingHost = new ActorHost<FaPendingMachine, PendingOwner>(faPendingMachine, {
+      clock: options.clock,
+      onTransition: (record) => {
+        if (record.reason === 'timed-out') this.counters.timeouts++;
+        onTransition(record);
+      },
+      onError,
+      onCommands: (actor, commands) => this.onPendingCommands(actor, commands),
+      onStopped: (actor) => this.forgetPending(actor),
+    });
+    this.visitorHost = new ActorHost<VisitorMachine, VisitorOwner>(visitorMachine, {
+      clock: options.clock,
+      onTransition,
+      onError,
+      onCommands: (_actor, commands) => this.onVisitorCommands(commands),
+      onStopped: (actor) => {
+        if (this.visitorsByKey.get(actor.owner.key) === actor) this.visitorsByKey.delete(actor.owner.key);
+      },
+    });
+    this.dataPlane = foreignAgentDataPlane({
+      visitors: (homeAddress) => this.routes.get(homeAddress | 0),
+      localAddresses: s.careOfAddresses,
+    });
+    this.tunnelInput.pipe(this.dataPlane).subscribe((batch) => this.deliver(batch));
+  }
+
+  /**
+   * Attaches the visitor link and the UDP sender, and starts advertising (the first
+   * advertisement goes out now, sequence 0, R2.3.2-1). Frames before this are ignored.
+   */
+  start(link: LinkInterface, sendUdp: FaUdpSender): void {
+    if (this.link !== undefined) throw new Error('the foreign agent is already started');
+    this.link = link;
+    this.sendUdp = sendUdp;
+    this.advertiser = this.advertiserHost.spawn('advertiser', { ...this.config.advertisement, busy: this.config.settings.busy });
+  }
+
+  /** Stops every timer; entries stay readable. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.advertiserHost.close();
+    this.pendingHost.close();
+    this.visitorHost.close();
+    this.tunnelInput.complete();
+    this.transitionSubject.complete();
+    this.eventSubject.complete();
+  }
+
+  /** Live pending registrations. */
+  get pendingCount(): number {
+    return this.pendingHost.size;
+  }
+
+  /** The visitor list now (3.7.1), for `show`-style output. */
+  visitors(): VisitorView[] {
+    const now = this.options.clock.now();
+    const views: VisitorView[] = [];
+    for (const actor of this.visitorsByKey.values()) {
+      const c = actor.snapshot.context;
+      const shown = c.current ?? c.pending;
+      views.push({
+        homeAddress: ipv4ToString(c.homeAddress),
+        ...(c.nai === undefined ? {} : { nai: c.nai }),
+        state: stateValueToString(actor.snapshot.value),
+        ...(shown === undefined
+          ? {}
+          : {
+              linkLayerAddress: shown.linkLayerSource,
+              careOfAddress: ipv4ToString(shown.careOfAddress),
+              homeAgent: ipv4ToString(shown.homeAgent),
+              identification: identificationToHex(shown.identification),
+            }),
+        ...(c.current === undefined ? {} : { lifetime: c.current.lifetime }),
+        remaining: visitorRemainingLifetime(c, now),
+        renewalPending: c.current !== undefined && c.pending !== undefined,
+      });
+    }
+    return views;
+  }
+
+  /** The link-layer address datagrams for `homeAddress` are delivered to, if it is a registered visitor. */
+  visitorLinkAddress(homeAddress: Ipv4Address): MacAddress | undefined {
+    return this.routes.get(homeAddress | 0);
+  }
+
+  // --- the visitor link ------------------------------------------------------------------------
+
+  /** One frame received on the visitor link. Never throws on what arrives. */
+  handleFrame(frame: Uint8Array): void {
+    if (this.link === undefined || this.closed) return;
+    this.counters.frames++;
+    if (frame.length < ETHERNET_HEADER_LENGTH || ethernetEtherType(frame, 0) !== EtherType.IPv4) return;
+    const linkSource = ethernetSource(frame, 0);
+    if (linkSource === this.link.mac) return; // our own transmissions, looped back by some links
+    const packet = decodeIpv4Packet(frame, ETHERNET_HEADER_LENGTH, frame.length);
+    if (!packet.ok || !packet.value.header.checksumValid) return;
+    const { header, payload } = packet.value;
+    if (header.protocol === IpProtocol.ICMP && payload[0] === IcmpType.RouterSolicitation) {
+      this.solicitation(payload, header.source, linkSource);
+      return;
+    }
+    if (header.protocol !== IpProtocol.UDP) return;
+    const destination = header.destination >>> 0;
+    if (!(this.ownAddresses.has(destination | 0) || destination === ALL_MOBILITY_AGENTS || destination === LIMITED_BROADCAST)) return;
+    const udp = decodeUdpDatagram(payload);
+    if (!udp.ok || udp.value.header.destinationPort !== MOBILE_IP_PORT) return;
+    if (udp.value.payload[0] !== REGISTRATION_REQUEST) return;
+    const trace = this.nextTrace();
+    try {
+      this.request(trace, {
+        data: udp.value.payload,
+        udpChecksumValid: verifyUdpChecksum(header.source, header.destination, payload, 0, udp.value.header.length),
+        source: header.source >>> 0,
+        destination,
+        sourcePort: udp.value.header.sourcePort,
+        linkSource,
+      });
+    } catch (error) {
+      this.discard(trace, ipv4ToString(header.source), 'internal-error', (error as Error).stack ?? String(error), false, udp.value.payload);
+    }
+  }
+
+  private solicitation(icmp: Uint8Array, source: Ipv4Address, linkSource: MacAddress): void {
+    const decoded = decodeAgentSolicitation(icmp);
+    // RFC 1256 6.1.1 (2.2 keeps it): an invalid checksum is silently discarded.
+    if (!decoded.ok || !decoded.value.checksumValid || this.advertiser === undefined) return;
+    this.counters.solicitations++;
+    this.advertiserHost.send(this.advertiser, {
+      type: 'solicitation',
+      source: source >>> 0,
+      linkLayerSource: linkSource,
+      random: this.options.random32() >>> 0,
+      at: this.options.clock.now(),
+    });
+  }
+
+  private request(
+    trace: string,
+    received: { data: Uint8Array; udpChecksumValid: boolean; source: Ipv4Address; destination: Ipv4Address; sourcePort: number; linkSource: MacAddress },
+  ): void {
+    this.counters.requests++;
+    const from = `${ipv4ToString(received.source)}:${received.sourcePort} (${received.linkSource})`;
+    const decoded = decodeRegistrationRequest(received.data, 0, received.data.length);
+    if (!decoded.ok) {
+      const { reason, offset, message } = decoded.error;
+      this.discard(trace, from, 'malformed', `${reason} at offset ${offset}: ${message}`, false, received.data);
+      return;
+    }
+    const request = decoded.value;
+    const nai = messageNai(request.extensions);
+    const nodeKey = nodeKeyOf(request.homeAddress, nai);
+    const visitor = this.visitorsByKey.get(nodeKey);
+    const mobileNode = this.mobileNodes.get(request.homeAddress | 0);
+    const now = this.options.clock.now();
+    const lastDenialAtMs = this.lastDenialAt.get(request.homeAddress | 0);
+    const verdict = checkFaRequest({
+      request,
+      message: received.data,
+      udpChecksumValid: received.udpChecksumValid,
+      ipSource: received.source,
+      ipDestination: received.destination,
+      udpSourcePort: received.sourcePort,
+      linkLayerSource: received.linkSource,
+      settings: this.config.settings,
+      ...(mobileNode === undefined ? {} : { mobileNode }),
+      ...(this.homeAgents.get(request.homeAgent | 0) === undefined ? {} : { homeAgent: this.homeAgents.get(request.homeAgent | 0)! }),
+      pendingCount: this.pendingHost.size,
+      isVisitor: visitor !== undefined,
+      nowMs: now,
+      ...(lastDenialAtMs === undefined ? {} : { lastDenialAtMs }),
+    });
+    switch (verdict.kind) {
+      case 'discard':
+        this.discard(trace, from, verdict.reason, verdict.detail, verdict.securityException, received.data);
+        return;
+      case 'local-home-agent':
+        // Serving as home agent here is not supported by this runtime (module comment).
+        this.discard(trace, from, 'local-home-agent', verdict.detail, false, received.data);
+        return;
+      case 'deny':
+        this.lastDenialAt.set(request.homeAddress | 0, now);
+        this.sendDenial(trace, verdict.datagram, 'request', verdict.detail, verdict.securityException);
+        return;
+      case 'relay': {
+        const pending = verdict.pending;
+        this.sendUdp!(verdict.bytes, verdict.ipDestination, verdict.udpDestinationPort, verdict.ipSource);
+        this.counters.relayed++;
+        this.emit({
+          event: 'request-relayed',
+          trace,
+          at: now,
+          homeAddress: ipv4ToString(pending.homeAddress),
+          homeAgent: ipv4ToString(pending.homeAgent),
+          careOfAddress: ipv4ToString(pending.careOfAddress),
+          lifetime: pending.requestedLifetime,
+          identification: identificationToHex(pending.identification),
+          from: pending.linkLayerSource,
+          removedExtensions: verdict.removedExtensions,
+        });
+        // A newer Request from the node replaces its older pending ones: the node waits only
+        // for the Reply to its latest (3.6.3 retransmissions carry a new Identification).
+        for (const older of this.pendingOf(pending.homeAddress)) {
+          if (older.owner.nodeKey === nodeKey) this.pendingHost.send(older, { type: 'superseded', at: now });
+        }
+        const actor = this.pendingHost.spawn(
+          `pending:${ipv4ToString(pending.homeAddress)}#${(pending.identification.low >>> 0).toString(16)}`,
+          { pending, relayedAt: now, ...(this.config.pendingTimeoutMs === undefined ? {} : { timeoutMs: this.config.pendingTimeoutMs }) },
+          { trace, nodeKey },
+        );
+        if (!actor.stopped) {
+          let set = this.pendingByHome.get(pending.homeAddress | 0);
+          if (set === undefined) this.pendingByHome.set(pending.homeAddress | 0, (set = new Set()));
+          set.add(actor);
+        }
+        const visitorRequest = {
+          linkLayerSource: pending.linkLayerSource,
+          ipSource: pending.ipSource,
+          udpSourcePort: pending.udpSourcePort,
+          homeAgent: pending.homeAgent,
+          careOfAddress: pending.careOfAddress,
+          identification: pending.identification,
+          requestedLifetime: pending.requestedLifetime,
+          at: now,
+        };
+        if (visitor !== undefined) {
+          this.visitorHost.send(visitor, { type: 'request', ...visitorRequest });
+        } else if (pending.requestedLifetime !== 0) {
+          // A deregistration from a node not in the list has no entry to update (machines/visitor.ts).
+          const spawned = this.visitorHost.spawn(
+            `visitor:${ipv4ToString(pending.homeAddress)}${nai === undefined ? '' : `/${nai}`}`,
+            { homeAddress: pending.homeAddress, ...(nai === undefined ? {} : { nai }), ...visitorRequest },
+            { key: nodeKey },
+          );
+          if (!spawned.stopped) this.visitorsByKey.set(nodeKey, spawned);
+        }
+        return;
+      }
+    }
+  }
+
+  // --- UDP from home agents ----------------------------------------------------------------------
+
+  /**
+   * One datagram received on a UDP 434 socket of the agent. Registration Replies are processed;
+   * Requests are left to the link path (see the module comment).
+   */
+  handleDatagram(datagram: { data: Uint8Array; source: Ipv4Address; sourcePort: number; udpChecksumValid?: boolean }): void {
+    if (this.link === undefined || this.closed) return;
+    const trace = this.nextTrace();
+    const from = `${ipv4ToString(datagram.source)}:${datagram.sourcePort}`;
+    const data = datagram.data;
+    if (data[0] === REGISTRATION_REQUEST) {
+      this.counters.requestsOnSocket++;
+      return;
+    }
+    if (data[0] !== REGISTRATION_REPLY) {
+      this.discard(trace, from, 'not-a-reply', `message type ${data[0] ?? '(empty)'} is not a Registration Reply`, false, data);
+      return;
+    }
+    try {
+      this.reply(trace, from, data, datagram.udpChecksumValid ?? true);
+    } catch (error) {
+      this.discard(trace, from, 'internal-error', (error as Error).stack ?? String(error), false, data);
+    }
+  }
+
+  private reply(trace: string, from: string, data: Uint8Array, udpChecksumValid: boolean): void {
+    this.counters.replies++;
+    const decoded = decodeRegistrationReply(data, 0, data.length);
+    if (!decoded.ok) {
+      const { reason, offset, message } = decoded.error;
+      this.discard(trace, from, 'malformed', `${reason} at offset ${offset}: ${message}`, false, data);
+      return;
+    }
+    const reply = decoded.value;
+    const candidates = [...this.pendingOf(reply.homeAddress), ...(reply.homeAddress === 0 ? [] : this.pendingOf(0))];
+    const actorOf = new Map<PendingRegistration, PendingActor>(candidates.map((a) => [a.snapshot.context.pending, a]));
+    const homeAgent = this.homeAgents.get(reply.homeAgent | 0);
+    const verdict = checkFaReply({
+      reply,
+      message: data,
+      udpChecksumValid,
+      pending: candidates.map((a) => a.snapshot.context.pending),
+      ...(homeAgent === undefined ? {} : { homeAgent }),
+      mobileNodeOf: (p) => this.mobileNodes.get(p.homeAddress | 0),
+      settings: this.config.settings,
+    });
+    const now = this.options.clock.now();
+    switch (verdict.kind) {
+      case 'discard':
+        this.discard(trace, from, verdict.reason, verdict.detail, verdict.securityException, data);
+        return;
+      case 'reject': {
+        // The pending actor sends the 68/71 itself (its sendDenial command) and the visitor
+        // entry keeps what it had (R3.7.2-7).
+        const actor = actorOf.get(verdict.pending)!;
+        const visitor = this.visitorOf(actor);
+        if (visitor !== undefined) this.visitorHost.send(visitor, { type: 'denied', code: verdict.code, at: now });
+        this.pendingHost.send(actor, { type: 'reply-rejected', code: verdict.code, at: now });
+        return;
+      }
+      case 'relay': {
+        const actor = actorOf.get(verdict.pending)!;
+        this.sendToNode(verdict.datagram);
+        this.counters.repliesRelayed++;
+        this.emit({
+          event: 'reply-relayed',
+          trace: actor.owner.trace,
+          at: now,
+          code: verdict.code,
+          text: replyCodeText(verdict.code),
+          homeAddress: ipv4ToString(reply.homeAddress),
+          lifetime: reply.lifetime,
+          to: verdict.datagram.linkLayerDestination,
+        });
+        const visitor = this.visitorOf(actor);
+        this.pendingHost.send(actor, { type: 'answered', code: verdict.code, at: now });
+        if (visitor !== undefined) {
+          const update = verdict.visitorUpdate;
+          const v = visitor;
+          if (update.kind === 'register') this.visitorHost.send(v, { type: 'accepted', lifetime: update.lifetime, at: now });
+          else if (update.kind === 'deregister') this.visitorHost.send(v, { type: 'accepted', lifetime: 0, at: now });
+          else this.visitorHost.send(v, { type: 'denied', code: verdict.code, at: now });
+        }
+        return;
+      }
+    }
+  }
+
+  // --- tunnels -----------------------------------------------------------------------------------
+
+  /** One IPv4 datagram (header first) received by a raw socket for protocol 4, 55 or 47. */
+  handleTunnelPacket(datagram: Uint8Array): void {
+    if (this.closed) return;
+    this.tunnelInput.next([{ bytes: datagram }]);
+  }
+
+  /** A batch of tunnel datagrams in the data plane's form (a batched raw-socket reader converts to it). */
+  handleTunnelBatch(batch: PacketBatch): void {
+    if (this.closed) return;
+    this.tunnelInput.next(batch);
+  }
+
+  private deliver(batch: OutputBatch): void {
+    const link = this.link;
+    try {
+      if (link === undefined) return;
+      for (const out of batch.packets) {
+        if (out.kind !== 'deliver') continue;
+        // 4.2.2: to the visitor's link-layer address, never an ARP for its home address.
+        const frame = new Uint8Array(ETHERNET_HEADER_LENGTH + out.bytes.length);
+        encodeEthernetHeader(out.linkAddress, link.mac, EtherType.IPv4, frame, 0);
+        frame.set(out.bytes, ETHERNET_HEADER_LENGTH);
+        link.send(frame);
+        this.counters.tunnelDelivered++;
+      }
+    } finally {
+      batch.release();
+    }
+  }
+
+  // --- commands ----------------------------------------------------------------------------------
+
+  private onAdvertiserCommands(commands: readonly Command[]): void {
+    for (const command of commands) {
+      if (command.type !== 'sendAdvertisement') continue;
+      this.sendAdvertisement(command.params as SendAdvertisementParams);
+    }
+  }
+
+  private sendAdvertisement(params: SendAdvertisementParams): void {
+    const link = this.link;
+    if (link === undefined) return;
+    const s = this.config.settings;
+    const a = this.config.advertisement;
+    const advertisement = buildFaAdvertisement(
+      {
+        careOfAddresses: s.careOfAddresses,
+        registrationLifetime: s.registrationLifetime,
+        busy: params.busy,
+        encapsulations: s.encapsulations,
+        reverseTunneling: s.reverseTunneling,
+        advertisementLifetime: a.lifetimeSeconds,
+        ...(a.registrationRequired === undefined ? {} : { registrationRequired: a.registrationRequired }),
+        ...(a.routesCommonTraffic === undefined ? {} : { routesCommonTraffic: a.routesCommonTraffic }),
+        ...(a.routers === undefined ? {} : { routers: a.routers }),
+        ...(a.prefixLengths === undefined ? {} : { prefixLengths: a.prefixLengths }),
+      },
+      params.sequence,
+    );
+    const icmp = new Uint8Array(agentAdvertisementLength(advertisement));
+    encodeAgentAdvertisement(advertisement, icmp, 0);
+    const destinationMac =
+      params.linkLayerDestination ?? (params.destination >>> 0 === LIMITED_BROADCAST ? BROADCAST_MAC : multicastMacOf(params.destination));
+    // 2.1 (R2.1-2): the IP TTL of an Agent Advertisement is 1.
+    link.send(icmpFrame({ sourceMac: link.mac, destinationMac, source: s.linkAddress, destination: params.destination, ttl: 1 }, icmp));
+    this.counters.advertisements++;
+    this.emit({
+      event: 'advertisement',
+      at: this.options.clock.now(),
+      sequence: params.sequence,
+      destination: ipv4ToString(params.destination),
+      linkLayerDestination: destinationMac,
+    });
+  }
+
+  private onPendingCommands(actor: PendingActor, commands: readonly Command[]): void {
+    for (const command of commands) {
+      if (command.type !== 'sendDenial') continue;
+      const code = (command.params as { code: number }).code;
+      const pending = actor.snapshot.context.pending;
+      const datagram = buildFaDenial(pending, code, pending.requestedLifetime, this.config.settings, this.mobileNodes.get(pending.homeAddress | 0));
+      const rejected = code === 68 || code === 71;
+      this.sendDenial(actor.owner.trace, datagram, rejected ? 'reply-rejected' : 'pending-ended', undefined, rejected && code === 68);
+      // A timeout or ICMP error ends the pending part of the visitor entry (68/71 were sent to it already).
+      const visitor = rejected ? undefined : this.visitorOf(actor);
+      if (visitor !== undefined) this.visitorHost.send(visitor, { type: 'pending-failed', code, at: this.options.clock.now() });
+    }
+  }
+
+  private onVisitorCommands(commands: readonly Command[]): void {
+    for (const command of commands) {
+      if (command.type === 'installVisitorRoute') {
+        const { homeAddress, linkLayerAddress } = command.params as { homeAddress: Ipv4Address; linkLayerAddress: MacAddress };
+        this.routes.set(homeAddress | 0, linkLayerAddress);
+      } else if (command.type === 'removeVisitorRoute') {
+        this.routes.delete((command.params as { homeAddress: Ipv4Address }).homeAddress | 0);
+      }
+    }
+  }
+
+  // --- helpers -----------------------------------------------------------------------------------
+
+  private pendingOf(homeAddress: Ipv4Address): PendingActor[] {
+    const set = this.pendingByHome.get(homeAddress | 0);
+    return set === undefined ? [] : [...set];
+  }
+
+  private forgetPending(actor: PendingActor): void {
+    const home = actor.snapshot.context.pending.homeAddress | 0;
+    const set = this.pendingByHome.get(home);
+    if (set === undefined) return;
+    set.delete(actor);
+    if (set.size === 0) this.pendingByHome.delete(home);
+  }
+
+  /** The visitor entry a pending registration belongs to. */
+  private visitorOf(actor: PendingActor): VisitorActor | undefined {
+    return this.visitorsByKey.get(actor.owner.nodeKey);
+  }
+
+  private sendToNode(datagram: FaReplyDatagram): void {
+    const link = this.link!;
+    // 3.7.2.3 / 4.2.2: to the node's link-layer address, without ARP.
+    link.send(
+      udpFrame(
+        { sourceMac: link.mac, destinationMac: datagram.linkLayerDestination, source: datagram.ipSource, destination: datagram.ipDestination },
+        datagram.udpSourcePort,
+        datagram.udpDestinationPort,
+        datagram.bytes,
+      ),
+    );
+  }
+
+  private sendDenial(
+    trace: string,
+    datagram: FaReplyDatagram,
+    cause: 'request' | 'reply-rejected' | 'pending-ended',
+    detail: string | undefined,
+    securityException: boolean,
+  ): void {
+    this.sendToNode(datagram);
+    const code = datagram.reply.code;
+    this.counters.denied++;
+    this.counters.deniedByCode[code] = (this.counters.deniedByCode[code] ?? 0) + 1;
+    this.emit({
+      event: 'denial',
+      trace,
+      at: this.options.clock.now(),
+      code,
+      text: replyCodeText(code),
+      cause,
+      homeAddress: ipv4ToString(datagram.reply.homeAddress),
+      to: datagram.linkLayerDestination,
+      ...(detail === undefined ? {} : { detail }),
+      ...(securityException ? { securityException } : {}),
+    });
+  }
+
+  private discard(trace: string, from: string, reason: string, detail: string, securityException: boolean, data: Uint8Array): void {
+    this.counters.discarded++;
+    this.counters.discardedByReason[reason] = (this.counters.discardedByReason[reason] ?? 0) + 1;
+    if (this.eventSubject.observed) {
+      this.eventSubject.next({ event: 'discard', trace, at: this.options.clock.now(), reason, detail, from, securityException, datagram: hexPrefix(data) });
+    }
+  }
+
+  private emit(event: ForeignAgentEvent): void {
+    if (this.eventSubject.observed) this.eventSubject.next(event);
+  }
+
+  private nextTrace(): string {
+    return `fa-${(++this.traceCounter).toString(36)}`;
+  }
+}
+
+// --- on sockets, a link and raw IP ---------------------------------------------------------------
+
+export interface ServeForeignAgentOptions {
+  /** The interface of the visitor link, e.g. "eth1". */
+  readonly interfaceName: string;
+}
+
+/**
+ * Acquires, in the current Scope: the visitor link, one UDP 434 socket per agent address
+ * (care-of addresses and the link address), and one raw socket per tunnel protocol the agent
+ * decapsulates (4 always, 55 with minimal, 47 with GRE, 4.1). Then starts the agent.
+ */
+export function serveForeignAgent(
+  agent: ForeignAgent,
+  settings: FaSettings,
+  options: ServeForeignAgentOptions,
+): Effect.Effect<{ link: LinkInterface; sockets: UdpSocket[] }, UdpError | LinkError | RawIpError, Udp | Link | RawIp | Scope.Scope> {
+  return Effect.gen(function* () {
+    const linkService = yield* Link;
+    const udp = yield* Udp;
+    const rawIp = yield* RawIp;
+    const link = yield* linkService.open(options.interfaceName);
+    const addresses = [...new Set([...settings.careOfAddresses, settings.linkAddress].map((a) => a >>> 0))];
+    const sockets: UdpSocket[] = [];
+    for (const address of addresses) sockets.push(yield* udp.bind({ address, port: MOBILE_IP_PORT, broadcast: true }));
+    const protocols: number[] = [IpProtocol.IPIP];
+    if (settings.encapsulations.minimal) protocols.push(IpProtocol.MINIMAL_ENCAPSULATION);
+    if (settings.encapsulations.gre) protocols.push(IpProtocol.GRE);
+    for (const protocol of protocols) {
+      const socket = yield* rawIp.open(protocol);
+      socket.onPacket((datagram) => agent.handleTunnelPacket(datagram));
+    }
+    for (const socket of sockets) {
+      socket.onMessage((d) => agent.handleDatagram({ data: d.data, source: d.address, sourcePort: d.port }));
+    }
+    link.onFrame((frame) => agent.handleFrame(frame));
+    // The relayed Request leaves from the socket of its care-of address (3.7.2.2: IP source =
+    // the care-of address), so the home agent's Reply comes back to it.
+    agent.start(link, (data, destination, port, source) => {
+      const socket = sockets.find((s) => s.localAddress === source >>> 0) ?? sockets[0];
+      socket?.send(data, destination, port);
+    });
+    return { link, sockets };
+  });
+}
+
+export interface RunningForeignAgent {
+  readonly agent: ForeignAgent;
+  readonly link: LinkInterface;
+  readonly sockets: readonly UdpSocket[];
+  /** Stops timers and releases the link and the sockets. */
+  stop(): Promise<void>;
+}
+
+export interface StartForeignAgentOptions {
+  readonly interfaceName: string;
+  readonly udp: Layer.Layer<Udp>;
+  readonly link: Layer.Layer<Link>;
+  readonly rawIp: Layer.Layer<RawIp>;
+  readonly clock?: Clock;
+  readonly random32?: () => number;
+}
+
+/**
+ * Starts a foreign agent: the library entry point. Rejects with the UdpError, LinkError or
+ * RawIpError of the first resource that cannot be acquired; nothing stays open then.
+ */
+export async function startForeignAgent(config: FaConfig, options: StartForeignAgentOptions): Promise<RunningForeignAgent> {
+  const agent = new ForeignAgent(config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
+  const scope = Effect.runSync(Scope.make());
+  const layers = Layer.mergeAll(options.udp, options.link, options.rawIp);
+  const exit = await Effect.runPromiseExit(
+    serveForeignAgent(agent, config.settings, { interfaceName: options.interfaceName }).pipe(Scope.extend(scope), Effect.provide(layers)),
+  );
+  if (Exit.isFailure(exit)) {
+    agent.close();
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    const failure = Cause.failureOption(exit.cause);
+    if (failure._tag === 'Some') throw failure.value;
+    throw Cause.squash(exit.cause);
+  }
+  let stopped = false;
+  return {
+    agent,
+    link: exit.value.link,
+    sockets: exit.value.sockets,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      agent.close();
+      await Effect.runPromise(Scope.close(scope, Exit.void));
+    },
+  };
+}

@@ -1,0 +1,674 @@
+/**
+ * The mobile node (RFC 5944 2.4, 3.6, 4.2.1, 4.6) as an actor system.
+ *
+ * Two machine kinds, each hosted by an ActorHost (runtime/actor-host.ts):
+ * - one discovery actor (machines/mn-discovery.ts) for the node's single interface: it hears
+ *   Agent Advertisements, solicits, detects moves and the return home, and asks for
+ *   registrations;
+ * - one registration actor (machines/mn-registration.ts) per Registration Request target: it
+ *   retransmits with back-off, repairs 133/136/69 and renews before the Lifetime ends. A new
+ *   target cancels the previous actor; the replay state (clock offset, nonce, last
+ *   Identification) passes from one actor to the next, since it belongs to the security
+ *   association, not to one registration (5.7).
+ *
+ * IO, all plain synchronous callbacks (the Effect lifecycle lives in `startMobileNode`):
+ * - the LinkInterface: Agent Advertisements in (ICMP type 9 in IPv4 in Ethernet, decoded with
+ *   io/wire), Agent Solicitations (TTL 1 to 224.0.0.11, 2.2) and gratuitous ARP (4.6) out;
+ * - one UDP socket: Registration Requests (policies/mn-request.ts, sealed by runtime/sign.ts)
+ *   to the foreign agent, or straight to the home agent with a co-located care-of address or
+ *   at home (3.6.1.1); Replies checked with policies/mn-reply.ts and fed to the actor;
+ * - raw IP sockets (protocols 4, 55, 47) when the node has a co-located care-of address: it is
+ *   its own tunnel endpoint (1.7 b, 4.1), decapsulating with `mobileNodeDecapsulation`
+ *   (runtime/data-plane.ts); inner datagrams go up through `received`.
+ *
+ * The node's source address for the Request is the one its IP stack picks for the socket
+ * (bound to 0.0.0.0): the co-located care-of address while that is the interface's address,
+ * the home address otherwise, as 3.6.1.1 asks. Configuring the interface's addresses (DHCP,
+ * moving links) is the embedder's job; it tells the node with `linkChanged` and
+ * `setColocatedAddress`.
+ *
+ * Time comes from the injected clock (every event's `at`), randomness from `random32` (seeds of
+ * the machines' xorshift sources), so a run on the simulated clock replays exactly.
+ */
+import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Subject } from 'rxjs';
+import { Link, type LinkInterface } from '../io/link.js';
+import { RawIp, type RawIpSocket } from '../io/raw-ip.js';
+import { Udp, type UdpSocket } from '../io/udp.js';
+import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../io/wire/agent-discovery.js';
+import { gratuitousArpFrame } from '../io/wire/arp.js';
+import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
+import { ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource } from '../io/wire/ethernet.js';
+import { IcmpType } from '../io/wire/icmp.js';
+import { identificationToHex } from '../io/wire/identification.js';
+import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
+import { decodeRegistrationReply } from '../io/wire/registration.js';
+import type { Identification } from '../io/wire/registration-types.js';
+import {
+  advertisementEvent,
+  mnDiscoveryMachine,
+  type ColocatedAddress,
+  type MnDiscoveryEvent,
+  type SolicitationSettings,
+} from '../machines/mn-discovery.js';
+import {
+  mnRegistrationMachine,
+  type MnRegistrationContext,
+  type MnReplayState,
+  type RetransmissionSettings,
+} from '../machines/mn-registration.js';
+import { checkMnReply } from '../policies/mn-reply.js';
+import {
+  ALL_MOBILITY_AGENTS,
+  buildRegistrationRequest,
+  requestLifetime,
+  type MnRegistrationTarget,
+  type MnRequestSettings,
+  type MnSigningKey,
+} from '../policies/mn-request.js';
+import { createSecurityContext, type ReplayProtection, type SecurityContextLookup } from '../policies/security-association.js';
+import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
+import type { Clock } from './clock.js';
+import { mobileNodeDecapsulation, type DataPlane } from './data-plane.js';
+import { icmpFrame } from './frames.js';
+import { secureRandom32 } from './home-agent-server.js';
+import { encodeSigned } from './sign.js';
+
+export interface MobileNodeConfig {
+  /** The interface the node attaches with (one interface, 2.4). */
+  readonly interfaceName: string;
+  readonly homeAddress: Ipv4Address;
+  readonly homeAgent: Ipv4Address;
+  readonly homeNetwork: Ipv4Address;
+  readonly homePrefixLength: number;
+  /** The Mobility Security Association with the home agent (3.6, 5.7). */
+  readonly mobileHome: MnSigningKey & { readonly replay: ReplayProtection };
+  /** A security association with the foreign agent, if any (3.6.1.3 e, 3.6.2.1 a). */
+  readonly mobileForeign?: MnSigningKey;
+  readonly nai?: string;
+  /** Lifetime to request, seconds (3.6.1.2). Default 1800. */
+  readonly lifetime?: number;
+  /** The co-located care-of address when the node has one (e.g. from DHCP, 1.7 b). */
+  readonly colocated?: ColocatedAddress;
+  /** Move detection of 2.4.2: Algorithm 1 ('lifetime', default) or 2 ('prefix'). */
+  readonly moveDetection?: 'lifetime' | 'prefix';
+  readonly solicitation?: Partial<SolicitationSettings>;
+  readonly retransmission?: Partial<RetransmissionSettings>;
+  /** Request options (3.6.1.2): S, B, M, G, T bits. */
+  readonly requestOptions?: Pick<
+    MnRequestSettings,
+    'simultaneousBindings' | 'broadcast' | 'decapsulates' | 'minimalEncapsulation' | 'greEncapsulation' | 'reverseTunnel'
+  >;
+  /** UDP port the node sends from (0 = any). */
+  readonly port?: number;
+}
+
+/** What the node tells its observers; every value is JSON-able (addresses as dotted quads). */
+export type MobileNodeEvent =
+  | { readonly event: 'advertisement'; readonly at: number; readonly agent: string; readonly flags: number; readonly sequence: number }
+  | { readonly event: 'advertisement-discarded'; readonly at: number; readonly reason: string }
+  | { readonly event: 'solicitation'; readonly at: number; readonly count: number }
+  | { readonly event: 'gratuitous-arp'; readonly at: number; readonly address: string }
+  | { readonly event: 'home-arp'; readonly at: number; readonly enabled: boolean }
+  | { readonly event: 'agent-rebooted'; readonly at: number; readonly agent: string; readonly previousSequence: number; readonly sequence: number }
+  | {
+      readonly event: 'request';
+      readonly at: number;
+      readonly actor: string;
+      readonly attempt: number;
+      readonly destination: string;
+      readonly homeAgent: string;
+      readonly careOfAddress: string;
+      readonly lifetime: number;
+      readonly identification: string;
+    }
+  | { readonly event: 'reply'; readonly at: number; readonly code: number; readonly lifetime: number; readonly identification: string; readonly authentic: boolean; readonly discard?: string }
+  | { readonly event: 'reply-discarded'; readonly at: number; readonly reason: string }
+  | { readonly event: 'registered'; readonly at: number; readonly code: number; readonly lifetime: number; readonly expiresAt: number; readonly renewAt: number }
+  | { readonly event: 'deregistered'; readonly at: number; readonly code: number }
+  | { readonly event: 'denied'; readonly at: number; readonly code: number; readonly byForeignAgent: boolean }
+  | { readonly event: 'given-up'; readonly at: number; readonly attempts: number }
+  | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string };
+
+/** Where the node stands, for inspection. */
+export interface MobileNodeState {
+  /** 'searching' (no agent), 'at-home', 'foreign-agent' (away through one), 'co-located'. */
+  readonly attachment: 'searching' | 'at-home' | 'foreign-agent' | 'co-located';
+  /** The agent in use (its advertisement's source), if any. */
+  readonly agent?: string;
+  readonly careOfAddress?: string;
+  /** Registration: pending, registered (with a binding at the home agent), or none. */
+  readonly registration: 'none' | 'pending' | 'registered' | 'deregistered' | 'denied' | 'given-up';
+  /** Seconds of the granted Lifetime left, when registered. */
+  readonly remaining?: number;
+  readonly grantedLifetime?: number;
+}
+
+export interface MobileNodeCounters {
+  advertisements: number;
+  advertisementsDiscarded: number;
+  solicitations: number;
+  requests: number;
+  replies: number;
+  repliesDiscarded: number;
+  decapsulated: number;
+}
+
+export interface MobileNodeIo {
+  readonly link: LinkInterface;
+  readonly udp: UdpSocket;
+  /** Raw sockets for tunnel protocols (co-located mode). */
+  readonly tunnels?: readonly RawIpSocket[];
+}
+
+export interface MobileNodeOptions {
+  readonly clock: Clock;
+  readonly random32: () => number;
+}
+
+type DiscoveryActor = HostedActor<typeof mnDiscoveryMachine, MobileNode>;
+type RegistrationActor = HostedActor<typeof mnRegistrationMachine, RegistrationOwner>;
+
+interface RegistrationOwner {
+  readonly target: MnRegistrationTarget;
+}
+
+/** RFC 1112 6.4: the Ethernet group address of an IPv4 multicast group (01:00:5e + low 23 bits). */
+function multicastMac(group: Ipv4Address): string {
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return `01:00:5e:${hex((group >>> 16) & 0x7f)}:${hex((group >>> 8) & 0xff)}:${hex(group & 0xff)}`;
+}
+
+function careOfOf(target: MnRegistrationTarget, homeAddress: Ipv4Address): Ipv4Address {
+  return target.kind === 'home' ? homeAddress : target.careOfAddress;
+}
+
+export class MobileNode {
+  private readonly discoveryHost: ActorHost<typeof mnDiscoveryMachine, MobileNode>;
+  private readonly registrationHost: ActorHost<typeof mnRegistrationMachine, RegistrationOwner>;
+  private discovery: DiscoveryActor | undefined;
+  private registration: RegistrationActor | undefined;
+  private registrationOutcome: MobileNodeState['registration'] = 'none';
+  private replayState: MnReplayState | undefined;
+  private registrationCount = 0;
+  private colocated: ColocatedAddress | undefined;
+  private decapsulation: DataPlane | undefined;
+  private readonly mobileHomeLookup: SecurityContextLookup;
+  private readonly requestSettings: MnRequestSettings;
+  private closed = false;
+
+  private readonly transitionSubject = new Subject<TransitionRecord>();
+  private readonly eventSubject = new Subject<MobileNodeEvent>();
+  private readonly receivedSubject = new Subject<Uint8Array>();
+  /** Every state change of the node's actors, with its reason. */
+  readonly transitions = this.transitionSubject.asObservable();
+  /** Log events (JSON-able). */
+  readonly events = this.eventSubject.asObservable();
+  /** Inner datagrams of tunnels the node terminated itself (co-located mode), copied. */
+  readonly received = this.receivedSubject.asObservable();
+  readonly counters: MobileNodeCounters = {
+    advertisements: 0,
+    advertisementsDiscarded: 0,
+    solicitations: 0,
+    requests: 0,
+    replies: 0,
+    repliesDiscarded: 0,
+    decapsulated: 0,
+  };
+
+  constructor(
+    readonly config: MobileNodeConfig,
+    private readonly io: MobileNodeIo,
+    private readonly options: MobileNodeOptions,
+  ) {
+    this.colocated = config.colocated;
+    const mobileHome = createSecurityContext({
+      spi: config.mobileHome.spi,
+      key: config.mobileHome.key,
+      algorithm: config.mobileHome.algorithm,
+      replay: config.mobileHome.replay,
+    });
+    this.mobileHomeLookup = { get: (spi) => (spi === mobileHome.spi ? mobileHome : undefined), first: () => mobileHome };
+    this.requestSettings = {
+      homeAddress: config.homeAddress,
+      homeAgent: config.homeAgent,
+      homeNetwork: config.homeNetwork,
+      homePrefixLength: config.homePrefixLength,
+      mobileHome: config.mobileHome,
+      ...(config.mobileForeign !== undefined ? { mobileForeign: config.mobileForeign } : {}),
+      ...(config.nai !== undefined ? { nai: config.nai } : {}),
+      ...(config.lifetime !== undefined ? { lifetime: config.lifetime } : {}),
+      ...config.requestOptions,
+    };
+    const onTransition = (record: TransitionRecord) => {
+      if (this.transitionSubject.observed) this.transitionSubject.next(record);
+    };
+    this.discoveryHost = new ActorHost(mnDiscoveryMachine, {
+      clock: options.clock,
+      onCommands: (_actor, commands) => this.onDiscoveryCommands(commands),
+      onTransition,
+      onError: (actor, error) => this.emit({ event: 'error', at: this.now(), actor: actor.id, detail: String(error) }),
+    });
+    this.registrationHost = new ActorHost(mnRegistrationMachine, {
+      clock: options.clock,
+      onCommands: (actor, commands) => this.onRegistrationCommands(actor, commands),
+      onTransition,
+      onStopped: (actor) => this.onRegistrationStopped(actor),
+      onError: (actor, error) => this.emit({ event: 'error', at: this.now(), actor: actor.id, detail: String(error) }),
+    });
+    this.rebuildDecapsulation();
+  }
+
+  /** Attaches the IO handlers and starts discovery (the first solicitation goes out now). */
+  start(): void {
+    if (this.discovery !== undefined || this.closed) return;
+    this.io.link.onFrame((frame) => this.handleFrame(frame));
+    this.io.udp.onMessage((d) => this.handleReply(d.data, d.address));
+    for (const socket of this.io.tunnels ?? []) socket.onPacket((datagram) => this.handleTunnelPacket(datagram));
+    this.discovery = this.discoveryHost.spawn('discovery', {
+      at: this.now(),
+      seed: this.options.random32(),
+      homeAddress: this.config.homeAddress,
+      homeAgent: this.config.homeAgent,
+      homeNetwork: this.config.homeNetwork,
+      homePrefixLength: this.config.homePrefixLength,
+      ...(this.colocated !== undefined ? { colocated: this.colocated } : {}),
+      ...(this.config.moveDetection !== undefined ? { moveDetection: this.config.moveDetection } : {}),
+      ...(this.config.solicitation !== undefined ? { solicitation: this.config.solicitation } : {}),
+    }, this);
+  }
+
+  /** A link-layer indication that the node changed links (R2.4-10): forget agents, search again. */
+  linkChanged(): void {
+    this.sendDiscovery({ type: 'linkChanged', at: this.now() });
+  }
+
+  /** The co-located care-of address changed (or went away: undefined). */
+  setColocatedAddress(colocated: ColocatedAddress | undefined): void {
+    this.colocated = colocated;
+    this.rebuildDecapsulation();
+    this.sendDiscovery({ type: 'colocatedAddressChanged', at: this.now(), ...(colocated !== undefined ? { colocated } : {}) });
+  }
+
+  /** Where the node stands now. */
+  state(): MobileNodeState {
+    const d = this.discovery?.snapshot;
+    const value = d === undefined ? 'searching' : typeof d.value === 'string' ? d.value : Object.keys(d.value as object)[0] ?? 'searching';
+    const target = d?.context.target;
+    const attachment: MobileNodeState['attachment'] =
+      value === 'atHome' ? 'at-home' : value === 'away' ? (target?.kind === 'co-located' ? 'co-located' : 'foreign-agent') : 'searching';
+    const agent = d?.context.current?.source;
+    const r = this.registration?.snapshot.context;
+    const now = this.now();
+    const registered = this.registrationOutcome === 'registered' && r?.expiresAt !== undefined;
+    return {
+      attachment,
+      ...(agent !== undefined ? { agent: ipv4ToString(agent) } : {}),
+      ...(target !== undefined && target.kind !== 'home' ? { careOfAddress: ipv4ToString(target.careOfAddress) } : {}),
+      registration: this.registrationOutcome,
+      ...(registered && r.grantedLifetime !== undefined ? { grantedLifetime: r.grantedLifetime } : {}),
+      ...(registered ? { remaining: Number.isFinite(r.expiresAt!) ? Math.max(0, Math.ceil((r.expiresAt! - now) / 1000)) : Infinity } : {}),
+    };
+  }
+
+  /** Stops every timer and completes the observables. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.discoveryHost.close();
+    this.registrationHost.close();
+    this.transitionSubject.complete();
+    this.eventSubject.complete();
+    this.receivedSubject.complete();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Input
+
+  /** Agent Advertisements (2.1) on the link; everything else is the IP stack's business. */
+  private handleFrame(frame: Uint8Array): void {
+    if (this.closed || frame.length < ETHERNET_HEADER_LENGTH || ethernetEtherType(frame) !== EtherType.IPv4) return;
+    const packet = decodeIpv4Packet(frame, ETHERNET_HEADER_LENGTH);
+    if (!packet.ok) return;
+    const { header, payload } = packet.value;
+    if (header.protocol !== IpProtocol.ICMP || payload[0] !== IcmpType.RouterAdvertisement) return;
+    const at = this.now();
+    const discard = (reason: string) => {
+      this.counters.advertisementsDiscarded++;
+      this.emit({ event: 'advertisement-discarded', at, reason });
+    };
+    if (!header.checksumValid) return discard('ip-checksum');
+    const decoded = decodeAgentAdvertisement(payload);
+    if (!decoded.ok) return discard(decoded.error.reason);
+    const advertisement = decoded.value;
+    if (!advertisement.checksumValid) return discard('icmp-checksum');
+    // 1.8 / 2.1: an unrecognised extension 0-127 makes the whole Advertisement unusable.
+    if (hasNonSkippableUnknownExtension(advertisement)) return discard('unknown-non-skippable-extension');
+    const event = advertisementEvent(advertisement, header.source, at, ethernetSource(frame));
+    // A plain ICMP Router Advertisement (no Mobility Agent extension) is not for the node.
+    if (event === undefined) return;
+    this.counters.advertisements++;
+    this.emit({ event: 'advertisement', at, agent: ipv4ToString(event.source), flags: event.flags, sequence: event.sequence });
+    this.sendDiscovery(event);
+  }
+
+  /** A Registration Reply (3.6.2): checked (3.6.2.1), then given to the pending registration. */
+  private handleReply(data: Uint8Array, from: Ipv4Address): void {
+    if (this.closed) return;
+    const at = this.now();
+    const actor = this.registration;
+    const decoded = decodeRegistrationReply(data);
+    if (!decoded.ok || actor === undefined || actor.stopped) {
+      this.counters.repliesDiscarded++;
+      this.emit({ event: 'reply-discarded', at, reason: decoded.ok ? 'no-pending-registration' : decoded.error.reason });
+      return;
+    }
+    const reply = decoded.value;
+    if (reply.homeAddress !== this.config.homeAddress && this.config.homeAddress !== 0) {
+      this.counters.repliesDiscarded++;
+      this.emit({ event: 'reply-discarded', at, reason: 'other-home-address' });
+      return;
+    }
+    const context = actor.snapshot.context;
+    const target = actor.owner.target;
+    const verdict = checkMnReply({
+      reply,
+      message: data,
+      // The Udp service drops datagrams whose checksum fails before they reach us.
+      udpChecksumValid: true,
+      requestIdentification: context.identification,
+      mobileHome: this.mobileHomeLookup,
+      ...(target.kind === 'foreign-agent' && this.config.mobileForeign !== undefined ? { mobileForeign: this.config.mobileForeign } : {}),
+    });
+    const authentic = verdict.kind === 'valid';
+    this.counters.replies++;
+    if (!authentic) this.counters.repliesDiscarded++;
+    this.emit({
+      event: 'reply',
+      at,
+      code: reply.code,
+      lifetime: reply.lifetime,
+      identification: identificationToHex(reply.identification),
+      authentic,
+      ...(verdict.kind === 'discard' ? { discard: `${verdict.reason} (from ${ipv4ToString(from)})` } : {}),
+    });
+    this.registrationHost.send(actor, {
+      type: 'reply',
+      at,
+      code: reply.code,
+      lifetime: reply.lifetime,
+      homeAddress: reply.homeAddress,
+      homeAgent: reply.homeAgent,
+      identification: reply.identification,
+      authentic,
+    });
+  }
+
+  /** A tunnel packet to the co-located care-of address (4.1): decapsulate and hand it up. */
+  private handleTunnelPacket(datagram: Uint8Array): void {
+    const plane = this.decapsulation;
+    if (plane === undefined || this.closed) return;
+    const out = plane.process([{ bytes: datagram }]);
+    try {
+      for (const packet of out.packets) {
+        if (packet.kind === 'local' && packet.decapsulated) {
+          this.counters.decapsulated++;
+          if (this.receivedSubject.observed) this.receivedSubject.next(packet.bytes.slice());
+        }
+      }
+    } finally {
+      out.release();
+    }
+  }
+
+  private rebuildDecapsulation(): void {
+    const colocated = this.colocated;
+    this.decapsulation =
+      colocated === undefined
+        ? undefined
+        : mobileNodeDecapsulation({ homeAddress: this.config.homeAddress, careOfAddresses: [colocated.address], homePrefixLength: this.config.homePrefixLength });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Commands of the discovery actor
+
+  private onDiscoveryCommands(commands: readonly Command[]): void {
+    for (const command of commands) {
+      switch (command.type) {
+        case 'sendSolicitation':
+          this.sendSolicitation((command.params as { count: number }).count);
+          break;
+        case 'register':
+          this.startRegistration(command.params as Exclude<MnRegistrationTarget, { kind: 'home' }>);
+          break;
+        case 'deregisterAtHome':
+          // R3.6.1.2-21: Lifetime 0, care-of address = home address, to the home agent.
+          this.startRegistration({ kind: 'home' });
+          break;
+        case 'agentRebooted': {
+          const p = command.params as { agent: Ipv4Address; previousSequence: number; sequence: number };
+          this.emit({ event: 'agent-rebooted', at: this.now(), agent: ipv4ToString(p.agent), previousSequence: p.previousSequence, sequence: p.sequence });
+          break;
+        }
+        case 'homeArp':
+          // The node's IP stack answers ARP for the addresses of its interface; the embedder
+          // removes the home address from a foreign link's interface (R4.6-18). Reported only.
+          this.emit({ event: 'home-arp', at: this.now(), enabled: (command.params as { enabled: boolean }).enabled });
+          break;
+        case 'gratuitousArp':
+          this.sendGratuitousArp((command.params as { address: Ipv4Address }).address);
+          break;
+      }
+    }
+  }
+
+  /** 2.2: an ICMP Router Solicitation, TTL 1, to 224.0.0.11 (or its link-layer group). */
+  private sendSolicitation(count: number): void {
+    const solicitation = new Uint8Array(SOLICITATION_LENGTH);
+    encodeAgentSolicitation(makeAgentSolicitation(), solicitation, 0);
+    const frame = icmpFrame(
+      {
+        sourceMac: this.io.link.mac,
+        destinationMac: multicastMac(ALL_MOBILITY_AGENTS),
+        source: this.colocated?.address ?? this.config.homeAddress,
+        destination: ALL_MOBILITY_AGENTS,
+        ttl: 1,
+      },
+      solicitation,
+    );
+    this.io.link.send(frame);
+    this.counters.solicitations++;
+    this.emit({ event: 'solicitation', at: this.now(), count });
+  }
+
+  /** R4.6-10: a gratuitous ARP for the home address with the node's own link-layer address. */
+  private sendGratuitousArp(address: Ipv4Address): void {
+    this.io.link.send(gratuitousArpFrame(this.io.link.mac, address));
+    this.emit({ event: 'gratuitous-arp', at: this.now(), address: ipv4ToString(address) });
+  }
+
+  /** A new registration actor for `target`; the previous one is cancelled, its replay state kept. */
+  private startRegistration(target: MnRegistrationTarget): void {
+    const previous = this.registration;
+    if (previous !== undefined && !previous.stopped) {
+      this.keepReplayState(previous.snapshot.context);
+      this.registrationHost.send(previous, { type: 'cancel', at: this.now() });
+    }
+    const id = `registration:${++this.registrationCount}:${ipv4ToString(careOfOf(target, this.config.homeAddress))}`;
+    this.registrationOutcome = 'pending';
+    this.registration = undefined;
+    const owner: RegistrationOwner = { target };
+    // The actor sends its first Request during spawn: the owner must know it is current.
+    const actor = this.registrationHost.spawn(
+      id,
+      {
+        replay: this.config.mobileHome.replay,
+        homeAgent: this.config.homeAgent,
+        homeAddress: this.config.homeAddress,
+        lifetime: requestLifetime(this.requestSettings, target),
+        at: this.now(),
+        seed: this.options.random32(),
+        ...(this.config.retransmission !== undefined ? { retransmission: this.config.retransmission } : {}),
+        ...(this.replayState !== undefined ? { replayState: this.replayState } : {}),
+      },
+      owner,
+    );
+    if (!actor.stopped) this.registration = actor;
+  }
+
+  private keepReplayState(context: MnRegistrationContext): void {
+    this.replayState = {
+      clockOffsetMs: context.clockOffsetMs,
+      ...(context.nonce !== undefined ? { nonce: context.nonce } : {}),
+      ...(context.lastIdentification !== undefined ? { lastIdentification: context.lastIdentification } : {}),
+      ...(context.acceptedIdentification !== undefined ? { acceptedIdentification: context.acceptedIdentification } : {}),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Commands of the registration actors
+
+  private onRegistrationCommands(actor: RegistrationActor, commands: readonly Command[]): void {
+    const at = this.now();
+    for (const command of commands) {
+      switch (command.type) {
+        case 'sendRequest': {
+          const p = command.params as { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address };
+          this.sendRequest(actor, p);
+          break;
+        }
+        case 'registrationAccepted': {
+          const p = command.params as { code: number; grantedLifetime: number; expiresAt: number; renewAt: number };
+          this.keepReplayState(actor.snapshot.context);
+          if (actor.snapshot.context.lifetime === 0) {
+            this.registrationOutcome = 'deregistered';
+            this.emit({ event: 'deregistered', at, code: p.code });
+          } else {
+            this.registrationOutcome = 'registered';
+            this.emit({ event: 'registered', at, code: p.code, lifetime: p.grantedLifetime, expiresAt: p.expiresAt, renewAt: p.renewAt });
+          }
+          // R2.4-11: a registration resets the solicitation back-off.
+          this.sendDiscovery({ type: 'registered', at });
+          break;
+        }
+        case 'registrationDenied': {
+          const p = command.params as { code: number; byForeignAgent: boolean };
+          this.registrationOutcome = 'denied';
+          this.emit({ event: 'denied', at, code: p.code, byForeignAgent: p.byForeignAgent });
+          break;
+        }
+        case 'registrationGivenUp':
+          this.registrationOutcome = 'given-up';
+          this.emit({ event: 'given-up', at, attempts: (command.params as { attempts: number }).attempts });
+          break;
+      }
+    }
+  }
+
+  private sendRequest(actor: RegistrationActor, p: { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address }): void {
+    const target = actor.owner.target;
+    const built = buildRegistrationRequest(this.requestSettings, target, { identification: p.identification, lifetime: p.lifetime, homeAgent: p.homeAgent });
+    const bytes = encodeSigned(built.request, built.keyFor);
+    this.counters.requests++;
+    this.emit({
+      event: 'request',
+      at: this.now(),
+      actor: actor.id,
+      attempt: p.attempt,
+      destination: ipv4ToString(built.addressing.destination),
+      homeAgent: ipv4ToString(built.request.homeAgent),
+      careOfAddress: ipv4ToString(built.request.careOfAddress),
+      lifetime: built.request.lifetime,
+      identification: identificationToHex(p.identification),
+    });
+    this.io.udp.send(bytes, built.addressing.destination, built.addressing.destinationPort);
+  }
+
+  private onRegistrationStopped(actor: RegistrationActor): void {
+    if (actor === this.registration) this.keepReplayState(actor.snapshot.context);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private sendDiscovery(event: MnDiscoveryEvent): void {
+    if (this.discovery !== undefined && !this.closed) this.discoveryHost.send(this.discovery, event);
+  }
+
+  private now(): number {
+    return this.options.clock.now();
+  }
+
+  private emit(event: MobileNodeEvent): void {
+    if (this.eventSubject.observed) this.eventSubject.next(event);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running on the IO services
+
+export interface RunningMobileNode {
+  readonly node: MobileNode;
+  /** Stops timers and releases the interface and sockets. */
+  stop(): Promise<void>;
+}
+
+export interface StartMobileNodeOptions {
+  /** The Link layer holding the node's interface (io/sim: network.linkLayer(host)). */
+  readonly link: Layer.Layer<Link>;
+  /** The Udp layer for registration messages. */
+  readonly udp: Layer.Layer<Udp>;
+  /** The RawIp layer for tunnels to a co-located care-of address (4.1); without it none are received. */
+  readonly rawIp?: Layer.Layer<RawIp>;
+  readonly clock: Clock;
+  readonly random32?: () => number;
+  /** Start discovery at once (default). False leaves it to `node.start()`, e.g. after subscribing. */
+  readonly autoStart?: boolean;
+}
+
+/** IP-in-IP (required, 4.1), minimal encapsulation and GRE: what a co-located node decapsulates. */
+const TUNNEL_PROTOCOLS = [IpProtocol.IPIP, IpProtocol.MINIMAL_ENCAPSULATION, IpProtocol.GRE] as const;
+
+/**
+ * Starts a mobile node: the interface, the UDP socket and (with `rawIp`) the tunnel sockets are
+ * acquired in one Scope, released by `stop()`. Rejects with the LinkError / UdpError /
+ * RawIpError when one cannot be opened; nothing stays open then.
+ */
+export async function startMobileNode(config: MobileNodeConfig, options: StartMobileNodeOptions): Promise<RunningMobileNode> {
+  const acquire = Effect.gen(function* () {
+    const link = yield* (yield* Link).open(config.interfaceName);
+    const udp = yield* (yield* Udp).bind({ address: 0, port: config.port ?? 0 });
+    return { link, udp };
+  });
+  const acquireTunnels = (rawIp: Layer.Layer<RawIp>) =>
+    Effect.gen(function* () {
+      const raw = yield* RawIp;
+      const sockets: RawIpSocket[] = [];
+      for (const protocol of TUNNEL_PROTOCOLS) sockets.push(yield* raw.open(protocol));
+      return sockets;
+    }).pipe(Effect.provide(rawIp));
+  const scope = Effect.runSync(Scope.make());
+  const program = Effect.gen(function* () {
+    const io = yield* acquire.pipe(Effect.provide(Layer.merge(options.link, options.udp)));
+    const tunnels = options.rawIp === undefined ? [] : yield* acquireTunnels(options.rawIp);
+    return { ...io, tunnels };
+  });
+  const exit = await Effect.runPromiseExit(program.pipe(Scope.extend(scope)));
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    const failure = Cause.failureOption(exit.cause);
+    if (failure._tag === 'Some') throw failure.value;
+    throw Cause.squash(exit.cause);
+  }
+  const node = new MobileNode(config, exit.value, { clock: options.clock, random32: options.random32 ?? secureRandom32 });
+  if (options.autoStart !== false) node.start();
+  let stopped = false;
+  return {
+    node,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      node.close();
+      await Effect.runPromise(Scope.close(scope, Exit.void));
+    },
+  };
+}

@@ -1,0 +1,436 @@
+/**
+ * The foreign agent runtime (runtime/foreign-agent.ts) on the simulated IP network:
+ *
+ *   ha (198.51.100.1) ── home 198.51.100.0/24 ── (.254) r (203.0.113.254) ── foreign 203.0.113.0/24 ── fa (203.0.113.1)
+ *                                                                                                   └─ mn (MAC only, scripted)
+ *
+ * The home agent is the real one (startHomeAgent on the ha host's Udp layer), sharing an
+ * association with the foreign agent (FHAE both ways). The mobile node is scripted: it sends
+ * whole frames on the foreign link and records the frames it receives, so every check is made
+ * on what crosses the wire.
+ */
+import { describe, expect, it } from 'vitest';
+import { SimNetwork } from '../../io/sim/network.js';
+import { ALL_MOBILITY_AGENTS_GROUP, multicastMac, type SimHost } from '../../io/sim/ip-host.js';
+import { simRawIpLayer } from '../../io/sim/raw-ip.js';
+import { seededRandom } from '../../io/sim/udp.js';
+import {
+  decodeAgentAdvertisement,
+  encodeAgentSolicitation,
+  makeAgentSolicitation,
+  mobilityAgentExtension,
+  SOLICITATION_LENGTH,
+} from '../../io/wire/agent-discovery.js';
+import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
+import { decodeArpPacket } from '../../io/wire/arp.js';
+import { ethernetDestination, ethernetEtherType, ethernetSource, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
+import { identificationFromUnixMs } from '../../io/wire/identification.js';
+import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { decodeRegistrationReply } from '../../io/wire/registration.js';
+import type { RegistrationReply } from '../../io/wire/registration-types.js';
+import { ipInIpEncapsulate } from '../../io/wire/tunnel.js';
+import { decodeUdpDatagram } from '../../io/wire/udp.js';
+import { SimulatedClock } from '../../runtime/clock.js';
+import { startForeignAgent, type FaConfig, type ForeignAgentEvent, type RunningForeignAgent } from '../../runtime/foreign-agent.js';
+import { icmpFrame, udpFrame } from '../../runtime/frames.js';
+import { startHomeAgent, type RunningHomeAgent } from '../../runtime/home-agent-server.js';
+import type { TransitionRecord } from '../../runtime/actor-host.js';
+import { buildRequest, context, expectValidMhae, FA_KEY, HA, makeConfig, MHAE, MN1, MN1_KEY, START, WRONG_KEY } from './home-agent-harness.js';
+
+const FA = ipv4('203.0.113.1');
+const R_HOME = ipv4('198.51.100.254');
+const R_FOREIGN = ipv4('203.0.113.254');
+const CN = ipv4('192.0.2.5');
+const MN_PORT = 49152;
+const MAC_HA = '02:00:00:00:00:01';
+const MAC_R_HOME = '02:00:00:00:00:fe';
+const MAC_R_FOREIGN = '02:00:00:00:01:fe';
+const MAC_FA = '02:00:00:00:01:01';
+const MAC_MN = '02:00:00:00:01:0a';
+
+function faConfig(overrides: Partial<FaConfig> = {}): FaConfig {
+  return {
+    settings: {
+      careOfAddresses: [FA],
+      interfaceAddresses: [FA],
+      linkAddress: FA,
+      registrationLifetime: 1800,
+      busy: false,
+      encapsulations: { minimal: false, gre: false },
+      reverseTunneling: false,
+      requireMobileForeignAuthentication: false,
+      maxPending: 5,
+      acceptZeroHomeAddress: false,
+    },
+    mobileNodes: [],
+    homeAgents: [{ address: HA, contexts: [context(FA_KEY)] }],
+    advertisement: { lifetimeSeconds: 30, seed: 5 },
+    ...overrides,
+  };
+}
+
+/** What the scripted mobile node saw on the foreign link, decoded. */
+type Seen =
+  | { kind: 'advertisement'; at: number; from: string; to: string; ttl: number; source: Ipv4Address; destination: Ipv4Address; sequence: number; careOfAddresses: readonly Ipv4Address[] }
+  | { kind: 'reply'; at: number; from: string; to: string; source: Ipv4Address; destination: Ipv4Address; port: number; data: Uint8Array; reply: RegistrationReply }
+  | { kind: 'ip'; at: number; from: string; to: string; datagram: Uint8Array };
+
+interface World {
+  clock: SimulatedClock;
+  net: SimNetwork;
+  ha: SimHost;
+  r: SimHost;
+  faHost: SimHost;
+  mn: SimHost;
+  home: RunningHomeAgent;
+  fa: RunningForeignAgent;
+  seen: Seen[];
+  events: ForeignAgentEvent[];
+  transitions: TransitionRecord[];
+  close(): Promise<void>;
+}
+
+async function world(config = faConfig(), haConfig = makeConfig()): Promise<World> {
+  const clock = new SimulatedClock(START);
+  const net = new SimNetwork({ clock, seed: 3 });
+  const homeLan = net.addSegment('home');
+  const foreignLan = net.addSegment('foreign');
+  const ha = net.addHost('ha');
+  ha.addInterface('eth0', homeLan, { mac: MAC_HA, address: HA, prefixLength: 24 });
+  ha.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
+  const r = net.addHost('r', { forwarding: true });
+  r.addInterface('eth0', homeLan, { mac: MAC_R_HOME, address: R_HOME, prefixLength: 24 });
+  r.addInterface('eth1', foreignLan, { mac: MAC_R_FOREIGN, address: R_FOREIGN, prefixLength: 24 });
+  const faHost = net.addHost('fa', { multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
+  faHost.addInterface('eth0', foreignLan, { mac: MAC_FA, address: FA, prefixLength: 24 });
+  faHost.addRoute(0, 0, { via: R_FOREIGN, interface: 'eth0' });
+  const mn = net.addHost('mn');
+  mn.addInterface('eth0', foreignLan, { mac: MAC_MN });
+
+  const seen: Seen[] = [];
+  mn.onFrame('eth0', (frame) => {
+    if (ethernetEtherType(frame) !== EtherType.IPv4) return;
+    const from = ethernetSource(frame);
+    const to = ethernetDestination(frame);
+    const packet = decodeIpv4Packet(frame, ETHERNET_HEADER_LENGTH);
+    if (!packet.ok) throw new Error(`undecodable frame on the foreign link: ${packet.error.message}`);
+    const { header, payload } = packet.value;
+    const at = clock.now();
+    if (header.protocol === IpProtocol.ICMP && payload[0] === 9) {
+      const adv = decodeAgentAdvertisement(payload);
+      if (!adv.ok) throw new Error(adv.error.message);
+      const ext = mobilityAgentExtension(adv.value)!;
+      seen.push({ kind: 'advertisement', at, from, to, ttl: header.ttl, source: header.source, destination: header.destination, sequence: ext.sequence, careOfAddresses: ext.careOfAddresses });
+      return;
+    }
+    if (header.protocol === IpProtocol.UDP) {
+      const udp = decodeUdpDatagram(payload);
+      if (udp.ok && udp.value.header.sourcePort === 434 && udp.value.payload[0] === 3) {
+        const data = udp.value.payload.slice();
+        const reply = decodeRegistrationReply(data);
+        if (!reply.ok) throw new Error(reply.error.message);
+        seen.push({ kind: 'reply', at, from, to, source: header.source, destination: header.destination, port: udp.value.header.destinationPort, data, reply: reply.value });
+        return;
+      }
+    }
+    if (from !== MAC_MN) seen.push({ kind: 'ip', at, from, to, datagram: frame.slice(ETHERNET_HEADER_LENGTH) });
+  });
+
+  const random = seededRandom(11);
+  const random32 = () => Math.floor(random() * 0x1_0000_0000) >>> 0;
+  const home = await startHomeAgent(haConfig, { listen: [{ address: HA, port: 434 }], udp: net.udpLayer(ha), clock, random32 });
+  const fa = await startForeignAgent(config, {
+    interfaceName: 'eth0',
+    udp: net.udpLayer(faHost),
+    link: net.linkLayer(faHost),
+    rawIp: simRawIpLayer(faHost),
+    clock,
+    random32,
+  });
+  const events: ForeignAgentEvent[] = [];
+  const transitions: TransitionRecord[] = [];
+  fa.agent.events.subscribe((e) => events.push(e));
+  fa.agent.transitions.subscribe((t) => transitions.push(t));
+  return {
+    clock,
+    net,
+    ha,
+    r,
+    faHost,
+    mn,
+    home,
+    fa,
+    seen,
+    events,
+    transitions,
+    async close() {
+      await fa.stop();
+      await home.stop();
+    },
+  };
+}
+
+/** Runs the simulated network for `ms` in 1 ms steps. */
+function run(w: World, ms: number): void {
+  for (let i = 0; i < ms; i++) w.clock.advance(1);
+}
+
+function solicit(w: World): void {
+  const icmp = new Uint8Array(SOLICITATION_LENGTH);
+  encodeAgentSolicitation(makeAgentSolicitation(), icmp, 0);
+  // 2.2: TTL 1, to 224.0.0.11; the node away from home uses its home address as source (2.1).
+  w.mn.sendFrame('eth0', icmpFrame({ sourceMac: MAC_MN, destinationMac: multicastMac(ALL_MOBILITY_AGENTS_GROUP), source: MN1, destination: ALL_MOBILITY_AGENTS_GROUP, ttl: 1 }, icmp));
+}
+
+function register(w: World, request: Uint8Array, destination: Ipv4Address = FA): void {
+  const destinationMac = destination === ALL_MOBILITY_AGENTS_GROUP ? multicastMac(destination) : MAC_FA;
+  w.mn.sendFrame('eth0', udpFrame({ sourceMac: MAC_MN, destinationMac, source: MN1, destination }, MN_PORT, 434, request));
+}
+
+function replies(w: World): Array<Seen & { kind: 'reply' }> {
+  return w.seen.filter((s): s is Seen & { kind: 'reply' } => s.kind === 'reply');
+}
+
+function requestAt(w: World, fields: { key?: typeof MN1_KEY; homeAgent?: Ipv4Address; lifetime?: number } = {}): Uint8Array {
+  return buildRequest({
+    identification: identificationFromUnixMs(w.clock.now(), 1),
+    careOfAddress: FA,
+    ...(fields.homeAgent === undefined ? {} : { homeAgent: fields.homeAgent }),
+    lifetime: fields.lifetime ?? 600,
+    extensions: [MHAE(fields.key ?? MN1_KEY)],
+  });
+}
+
+describe('ForeignAgent on the simulated network', () => {
+  it('[R2.1-2] [R2.3-5] advertises at start to 224.0.0.1 and answers a solicitation by unicast to the node, TTL 1, with its care-of address', async () => {
+    const w = await world();
+    run(w, 5);
+    solicit(w);
+    run(w, 5);
+    const ads = w.seen.filter((s) => s.kind === 'advertisement');
+    expect(ads).toEqual([
+      expect.objectContaining({ from: MAC_FA, to: '01:00:5e:00:00:01', ttl: 1, source: FA, destination: ipv4('224.0.0.1'), sequence: 0, careOfAddresses: [FA] }),
+      expect.objectContaining({ from: MAC_FA, to: MAC_MN, ttl: 1, source: FA, destination: MN1, sequence: 1, careOfAddresses: [FA] }),
+    ]);
+    expect(w.fa.agent.counters).toMatchObject({ solicitations: 1, advertisements: 2 });
+    await w.close();
+  });
+
+  it('[R3.7.2.2-1] relays a Request to the home agent and the Reply back to the node\'s MAC: binding at the care-of address, visitor registered', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    // The home agent bound the node to the foreign agent's care-of address.
+    expect(w.home.agent.bindings()).toMatchObject([{ homeAddress: '198.51.100.10', careOfAddress: '203.0.113.1' }]);
+    const got = replies(w);
+    expect(got).toHaveLength(1);
+    const r = got[0]!;
+    expect(r).toMatchObject({ from: MAC_FA, to: MAC_MN, source: FA, destination: MN1, port: MN_PORT });
+    expect(r.reply).toMatchObject({ code: 0, homeAddress: MN1, homeAgent: HA, lifetime: 600 });
+    // The home agent's MHAE reaches the node intact; its FHAE was checked and removed (3.7.3.2).
+    expectValidMhae({ data: r.data, reply: r.reply, destination: MN1, port: MN_PORT, source: FA }, MN1_KEY);
+    expect(r.reply.extensions.map((e) => e.type)).toEqual([32]);
+    expect(w.fa.agent.visitors()).toMatchObject([
+      { homeAddress: '198.51.100.10', state: 'registered.timed', linkLayerAddress: MAC_MN, careOfAddress: '203.0.113.1', homeAgent: '198.51.100.1', lifetime: 600 },
+    ]);
+    expect(w.fa.agent.visitors()[0]!.remaining).toBeGreaterThanOrEqual(599);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBe(MAC_MN);
+    expect(w.fa.agent.pendingCount).toBe(0);
+    // The Request and its Reply share a trace id; the events are plain JSON.
+    const relayed = w.events.find((e) => e.event === 'request-relayed')!;
+    const answered = w.events.find((e) => e.event === 'reply-relayed')!;
+    expect(relayed.trace).toBe(answered.trace);
+    expect(JSON.parse(JSON.stringify(w.events))).toEqual(w.events);
+    expect(w.transitions.map((t) => `${t.actor}: ${t.to} (${t.reason})`)).toEqual(
+      [
+        expect.stringMatching(/^pending:198\.51\.100\.10#[0-9a-f]+: relayed \(relayed\)$/),
+        'visitor:198.51.100.10: pending.timed (request-relayed)',
+        expect.stringMatching(/^pending:198\.51\.100\.10#[0-9a-f]+: answered \(answered\)$/),
+        'visitor:198.51.100.10: registered.timed (accepted)',
+      ],
+    );
+    // The visitor entry ends with its lifetime, with no message sent (R3.7-4).
+    const framesBefore = w.net.counters().hosts['fa']!.framesOut;
+    const advertisements = w.fa.agent.counters.advertisements;
+    w.clock.advance(600_000);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBeUndefined();
+    expect(w.net.counters().hosts['fa']!.framesOut - framesBefore).toBe(w.fa.agent.counters.advertisements - advertisements);
+    await w.close();
+  });
+
+  it('a Request sent to 224.0.0.11 is relayed too, and answered from the agent\'s link address', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w), ALL_MOBILITY_AGENTS_GROUP);
+    run(w, 20);
+    expect(replies(w)).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, reply: { code: 0 } }]);
+    await w.close();
+  });
+
+  it('a first Request with the wrong MN-HA key: the home agent\'s 131 reaches the node, no visitor, no binding', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w, { key: WRONG_KEY }));
+    run(w, 20);
+    expect(replies(w)).toMatchObject([{ to: MAC_MN, destination: MN1, reply: { code: 131, homeAddress: MN1 } }]);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.pendingCount).toBe(0);
+    expect(w.home.agent.bindings()).toEqual([]);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'reply-relayed', code: 131 }));
+    await w.close();
+  });
+
+  it('[R3.7.3.2-4] a renewal the home agent denies (131) ends only the pending part: the visitor stays registered with its route', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    w.clock.advance(10_000);
+    register(w, requestAt(w, { key: WRONG_KEY }));
+    run(w, 20);
+    expect(replies(w).map((r) => r.reply.code)).toEqual([0, 131]);
+    expect(w.fa.agent.visitors()).toMatchObject([{ homeAddress: '198.51.100.10', state: 'registered.timed', lifetime: 600, renewalPending: false }]);
+    expect(w.fa.agent.visitors()[0]!.remaining).toBeLessThanOrEqual(590);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBe(MAC_MN);
+    expect(w.fa.agent.pendingCount).toBe(0);
+    await w.close();
+  });
+
+  it('[R3.7-5] [R3.7.3.2-3] a deregistration is relayed; its accepted Reply (Lifetime 0) removes the visitor entry and its route', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(w.fa.agent.visitors()).toHaveLength(1);
+    w.clock.advance(1_000);
+    register(w, requestAt(w, { lifetime: 0 }));
+    run(w, 20);
+    expect(replies(w).map((r) => [r.reply.code, r.reply.lifetime])).toEqual([
+      [0, 600],
+      [0, 0],
+    ]);
+    expect(w.home.agent.bindings()).toEqual([]);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBeUndefined();
+    expect(w.transitions.map((t) => `${t.actor}: ${t.to} (${t.reason})`)).toContain('visitor:198.51.100.10: deregistered (deregistered)');
+    await w.close();
+  });
+
+  it('[R3.7.1-9] the relayed Request carries a Foreign-Home extension the home agent verifies: without the association it refuses 132', async () => {
+    // With the association (the other tests) the home agent accepts; here the foreign agent has none.
+    const w = await world(faConfig({ homeAgents: [] }));
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(replies(w)).toMatchObject([{ to: MAC_MN, reply: { code: 132 } }]);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    await w.close();
+  });
+
+  it('[R3.7.1-10] a Reply whose Foreign-Home extension does not verify is not relayed: 68 to the node instead, no visitor', async () => {
+    // The two agents disagree on the key of their association (same SPI): the home agent
+    // answers 132 with an FHAE under its key, which the foreign agent cannot verify.
+    const mismatched = { spi: FA_KEY.spi, key: WRONG_KEY.key };
+    const w = await world(faConfig({ homeAgents: [{ address: HA, contexts: [context(mismatched)] }] }));
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(replies(w)).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, reply: { code: 68, homeAddress: MN1, homeAgent: HA } }]);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBeUndefined();
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'denial', code: 68, cause: 'reply-rejected', securityException: true }));
+    expect(w.events.some((e) => e.event === 'reply-relayed')).toBe(false);
+    await w.close();
+  });
+
+  for (const variant of ['home agent stopped', 'home agent host down', 'no route to the home agent'] as const) {
+    it(`[R3.7.1-7] ${variant}: 78 to the node after the request was pending for more than 7 s, and no visitor`, async () => {
+      const w = await world();
+      let homeAgent = HA;
+      if (variant === 'home agent stopped') await w.home.stop();
+      if (variant === 'home agent host down') w.ha.setLinkUp('eth0', false);
+      if (variant === 'no route to the home agent') homeAgent = ipv4('192.0.2.99');
+      run(w, 5);
+      const sentAt = w.clock.now();
+      register(w, requestAt(w, { homeAgent }));
+      w.clock.advance(1); // the Request crosses the link and is relayed
+      expect(w.fa.agent.pendingCount).toBe(1);
+      w.clock.advance(6_999);
+      expect(replies(w)).toEqual([]);
+      w.clock.advance(10);
+      const got = replies(w);
+      expect(got).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, reply: { code: 78, homeAddress: MN1, homeAgent } }]);
+      expect(got[0]!.at - sentAt).toBeGreaterThan(7_000);
+      expect(got[0]!.at - sentAt).toBeLessThanOrEqual(7_010);
+      expect(w.fa.agent.visitors()).toEqual([]);
+      expect(w.fa.agent.counters.timeouts).toBe(1);
+      expect(w.events).toContainEqual(expect.objectContaining({ event: 'denial', code: 78, cause: 'pending-ended' }));
+      await w.close();
+    });
+  }
+
+  it('[R4.2.2-7] an IP-in-IP packet to the care-of address is delivered to the visitor\'s MAC, with no ARP for its home address', async () => {
+    const w = await world();
+    const capture = w.net.capture();
+    run(w, 5);
+    const tunnel = (id: number) => {
+      const inner = new Uint8Array(28);
+      encodeIpv4Packet(
+        { header: { tos: 0, identification: id, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IpProtocol.UDP, source: CN, destination: MN1 }, payload: new Uint8Array([0, 7, 0, 9, 0, 8, 0, 0]) },
+        inner,
+      );
+      const outer = new Uint8Array(48);
+      ipInIpEncapsulate(inner, { source: HA, destination: FA, identification: id }, outer);
+      expect(w.ha.sendIp(outer)).not.toBe('no-route');
+    };
+    // Not a visitor yet: decapsulated and silently discarded (4.2.2).
+    tunnel(1);
+    run(w, 10);
+    expect(w.seen.filter((s) => s.kind === 'ip')).toEqual([]);
+    expect(w.fa.agent.dataPlane.counters['unknown-visitor']).toBe(1);
+
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(replies(w)).toMatchObject([{ reply: { code: 0 } }]);
+    tunnel(2);
+    run(w, 10);
+    const delivered = w.seen.filter((s): s is Seen & { kind: 'ip' } => s.kind === 'ip');
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]).toMatchObject({ from: MAC_FA, to: MAC_MN });
+    const inner = decodeIpv4Packet(delivered[0]!.datagram);
+    expect(inner.ok && inner.value.header).toMatchObject({ source: CN, destination: MN1, protocol: IpProtocol.UDP, identification: 2, checksumValid: true });
+    expect(w.fa.agent.counters.tunnelDelivered).toBe(1);
+    // Nobody asked the foreign link for the home address.
+    const arpTargets = capture
+      .frames('foreign')
+      .filter((f) => ethernetEtherType(f.frame) === EtherType.ARP)
+      .map((f) => decodeArpPacket(f.frame, ETHERNET_HEADER_LENGTH))
+      .map((a) => (a.ok ? a.value.targetIp : -1));
+    expect(arpTargets.length).toBeGreaterThan(0); // the router and the agent resolved each other
+    expect(arpTargets).not.toContain(MN1);
+    capture.stop();
+    await w.close();
+  });
+
+  it('stop() releases the link, the sockets and the raw sockets: a second agent starts on the same host', async () => {
+    const w = await world();
+    await w.fa.stop();
+    await w.fa.stop();
+    const again = await startForeignAgent(faConfig(), {
+      interfaceName: 'eth0',
+      udp: w.net.udpLayer(w.faHost),
+      link: w.net.linkLayer(w.faHost),
+      rawIp: simRawIpLayer(w.faHost),
+      clock: w.clock,
+      random32: () => 1,
+    });
+    expect(again.sockets.map((s) => s.localPort)).toEqual([434]);
+    await again.stop();
+    await expect(
+      startForeignAgent(faConfig(), { interfaceName: 'eth9', udp: w.net.udpLayer(w.faHost), link: w.net.linkLayer(w.faHost), rawIp: simRawIpLayer(w.faHost), clock: w.clock }),
+    ).rejects.toMatchObject({ _tag: 'LinkError', reason: 'no-such-interface' });
+    await w.home.stop();
+  });
+});

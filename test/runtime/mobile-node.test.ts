@@ -1,0 +1,353 @@
+/**
+ * The mobile node runtime (runtime/mobile-node.ts) on the simulated IP network, registering
+ * with a real home agent (runtime/home-agent-server.ts on the home host's Udp layer).
+ *
+ *   ha (198.51.100.1) ── home 198.51.100.0/24 ── (.254) r (203.0.113.1) ── foreign 203.0.113.0/24 ── mn (203.0.113.77, co-located)
+ *
+ * The home agent has no advertiser yet, so the tests script Agent Advertisements as frames:
+ * the router's (a foreign agent that does not require registration through it, so a node with
+ * a co-located address registers directly, 3.6) and the home agent's ('H', 2.4.3).
+ */
+import { describe, expect, it } from 'vitest';
+import { Effect, Exit, Scope } from 'effect';
+import { Udp } from '../../io/udp.js';
+import { decodeArpPacket } from '../../io/wire/arp.js';
+import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
+import { AdvertisementFlag, encodeAgentAdvertisement, agentAdvertisementLength, makeAgentAdvertisement } from '../../io/wire/agent-discovery.js';
+import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol, ipv4PacketLength } from '../../io/wire/ipv4.js';
+import { decodeRegistrationRequest } from '../../io/wire/registration.js';
+import { RequestFlag } from '../../io/wire/registration-types.js';
+import { ipInIpEncapsulate } from '../../io/wire/tunnel.js';
+import { SimNetwork } from '../../io/sim/network.js';
+import type { SimHost } from '../../io/sim/ip-host.js';
+import { simRawIpLayer } from '../../io/sim/raw-ip.js';
+import { seededRandom } from '../../io/sim/udp.js';
+import type { Clock } from '../../runtime/clock.js';
+import { SimulatedClock } from '../../runtime/clock.js';
+import { icmpFrame } from '../../runtime/frames.js';
+import { startHomeAgent, type RunningHomeAgent } from '../../runtime/home-agent-server.js';
+import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent, type RunningMobileNode } from '../../runtime/mobile-node.js';
+import type { TransitionRecord } from '../../runtime/actor-host.js';
+import { HA, HOME_NETWORK, makeConfig, MIP_PORT, MN1, MN1_KEY, PREFIX_LENGTH, START } from './home-agent-harness.js';
+
+const R_HOME = ipv4('198.51.100.254');
+/** The router, which is also the foreign agent (an address the home agent has no association with). */
+const R_FOREIGN = ipv4('203.0.113.2');
+const COA = ipv4('203.0.113.77');
+const MAC_HA = '02:00:00:00:00:01';
+const MAC_R_HOME = '02:00:00:00:01:01';
+const MAC_R_FOREIGN = '02:00:00:00:01:02';
+const MAC_MN = '02:00:00:00:0a:0a';
+const LIFETIME = 60;
+
+interface World {
+  readonly clock: SimulatedClock;
+  readonly net: SimNetwork;
+  readonly haHost: SimHost;
+  readonly r: SimHost;
+  readonly mnHost: SimHost;
+  readonly ha: RunningHomeAgent;
+  readonly mn: RunningMobileNode;
+  readonly events: MobileNodeEvent[];
+  readonly transitions: TransitionRecord[];
+  readonly received: Uint8Array[];
+}
+
+function skewed(clock: SimulatedClock, offsetMs: number): Clock {
+  return { now: () => clock.now() + offsetMs, setAlarm: (at, callback) => clock.setAlarm(at - offsetMs, callback) };
+}
+
+async function world(options: { mnClockOffsetMs?: number; config?: Partial<MobileNodeConfig>; throughForeignAgent?: boolean } = {}): Promise<World> {
+  const clock = new SimulatedClock(START);
+  const net = new SimNetwork({ clock, seed: 5 });
+  const home = net.addSegment('home', { latencyMs: 2 });
+  const foreign = net.addSegment('foreign', { latencyMs: 2 });
+  const haHost = net.addHost('ha');
+  haHost.addInterface('eth0', home, { mac: MAC_HA, address: HA, prefixLength: PREFIX_LENGTH });
+  haHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
+  const r = net.addHost('r', { forwarding: true });
+  r.addInterface('eth0', home, { mac: MAC_R_HOME, address: R_HOME, prefixLength: 24 });
+  r.addInterface('eth1', foreign, { mac: MAC_R_FOREIGN, address: R_FOREIGN, prefixLength: 24 });
+  const mnHost = net.addHost('mn');
+  if (options.throughForeignAgent === true) {
+    // Away without a co-located address: the interface keeps only the home address (no
+    // connected route to the home network), and the foreign agent is reached on the link.
+    mnHost.addInterface('eth0', foreign, { mac: MAC_MN, address: MN1, prefixLength: 32 });
+    mnHost.addRoute(R_FOREIGN, 32, { interface: 'eth0' });
+  } else {
+    mnHost.addInterface('eth0', foreign, { mac: MAC_MN, address: COA, prefixLength: 24 });
+    mnHost.addRoute(0, 0, { via: R_FOREIGN, interface: 'eth0' });
+  }
+
+  const random = seededRandom(3);
+  const random32 = () => Math.floor(random() * 0x1_0000_0000) >>> 0;
+  const ha = await startHomeAgent(makeConfig(), { listen: [{ address: HA, port: MIP_PORT }], udp: net.udpLayer(haHost), clock, random32 });
+  const mnClock = options.mnClockOffsetMs === undefined ? clock : skewed(clock, options.mnClockOffsetMs);
+  const config: MobileNodeConfig = {
+    interfaceName: 'eth0',
+    homeAddress: MN1,
+    homeAgent: HA,
+    homeNetwork: HOME_NETWORK,
+    homePrefixLength: PREFIX_LENGTH,
+    mobileHome: { spi: MN1_KEY.spi, key: MN1_KEY.key, algorithm: 'hmac-md5', replay: 'timestamp' },
+    lifetime: LIFETIME,
+    ...(options.throughForeignAgent === true ? {} : { colocated: { address: COA, prefixLength: 24 } }),
+    ...options.config,
+  };
+  const mn = await startMobileNode(config, {
+    link: net.linkLayer(mnHost),
+    udp: net.udpLayer(mnHost),
+    rawIp: simRawIpLayer(mnHost),
+    clock: mnClock,
+    random32,
+    autoStart: false,
+  });
+  const events: MobileNodeEvent[] = [];
+  const transitions: TransitionRecord[] = [];
+  const received: Uint8Array[] = [];
+  mn.node.events.subscribe((e) => events.push(e));
+  mn.node.transitions.subscribe((t) => transitions.push(t));
+  mn.node.received.subscribe((d) => received.push(d));
+  mn.node.start();
+  return { clock, net, haHost, r, mnHost, ha, mn, events, transitions, received };
+}
+
+/** An Agent Advertisement frame (2.1) broadcast by `host` on `interfaceName`, TTL 1. */
+function advertise(host: SimHost, interfaceName: string, source: Ipv4Address, flags: number, careOfAddresses: readonly Ipv4Address[], sequence = 0): void {
+  const advertisement = makeAgentAdvertisement({
+    lifetime: 9000,
+    routers: [{ address: source, preference: 0 }],
+    extensions: [{ kind: 'mobility-agent-advertisement', type: 16, sequence, registrationLifetime: 1800, flags, careOfAddresses }],
+  });
+  const bytes = new Uint8Array(agentAdvertisementLength(advertisement));
+  encodeAgentAdvertisement(advertisement, bytes, 0);
+  const iface = host.interface(interfaceName);
+  host.sendFrame(interfaceName, icmpFrame({ sourceMac: iface.mac, destinationMac: '01:00:5e:00:00:01', source, destination: ipv4('224.0.0.1'), ttl: 1 }, bytes));
+}
+
+function requests(w: World) {
+  return w.events.filter((e): e is Extract<MobileNodeEvent, { event: 'request' }> => e.event === 'request');
+}
+
+/** Co-located attach: the router's advertisement (F, no R) makes the node register directly. */
+function attachColocated(w: World): void {
+  advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.F, [R_FOREIGN]);
+  w.clock.advance(100);
+}
+
+async function stop(w: World): Promise<void> {
+  await w.mn.stop();
+  await w.ha.stop();
+}
+
+describe('mobile node runtime with a co-located care-of address', () => {
+  it('[R3.6.1.2-2] [R3.6.1.1-1] registers directly with the home agent (D set, source = care-of address) and is accepted with code 0', async () => {
+    const w = await world();
+    // Discovery starts by soliciting (2.4): one solicitation on the link at once.
+    expect(w.events[0]).toMatchObject({ event: 'solicitation', count: 1 });
+    const capture = w.net.capture();
+    attachColocated(w);
+    // The Request as it crossed the foreign link.
+    const onLink = capture
+      .frames('foreign')
+      .map((f) => decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH))
+      .flatMap((p) => (p.ok && p.value.header.protocol === IpProtocol.UDP && p.value.header.destination === HA ? [p.value] : []));
+    expect(onLink).toHaveLength(1);
+    expect(onLink[0]!.header.source).toBe(COA);
+    const onWire = decodeRegistrationRequest(onLink[0]!.payload, 8);
+    expect(onWire.ok && onWire.value).toMatchObject({ homeAddress: MN1, homeAgent: HA, careOfAddress: COA, lifetime: LIFETIME });
+    expect(onWire.ok && onWire.value.flags & RequestFlag.D).toBe(RequestFlag.D);
+    capture.stop();
+    const sent = requests(w);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ destination: '198.51.100.1', homeAgent: '198.51.100.1', careOfAddress: '203.0.113.77', lifetime: LIFETIME, attempt: 1 });
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'reply', code: 0, authentic: true }));
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'registered', code: 0, lifetime: LIFETIME }));
+    const bindings = w.ha.agent.bindings();
+    expect(bindings).toHaveLength(1);
+    expect(bindings[0]).toMatchObject({ homeAddress: '198.51.100.10', careOfAddress: '203.0.113.77' });
+    expect(bindings[0]!.flags).toContain('D');
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'co-located', agent: '203.0.113.2', careOfAddress: '203.0.113.77', registration: 'registered', grantedLifetime: LIFETIME });
+    await stop(w);
+  });
+
+  it('[R3.6.2.2-3] renews before the Lifetime ends: the home agent binding never lapses over three Lifetimes', async () => {
+    const w = await world();
+    attachColocated(w);
+    expect(w.ha.agent.bindingCount).toBe(1);
+    for (let t = 0; t < 3 * LIFETIME; t++) {
+      w.clock.advance(1000);
+      expect(w.ha.agent.bindingCount).toBe(1);
+    }
+    const sent = requests(w);
+    // First registration at ~0 s, renewals at 3/4 of each granted Lifetime: 45, 90, 135, 180 s.
+    expect(sent.length).toBe(5);
+    for (let i = 1; i < sent.length; i++) {
+      const gap = sent[i]!.at - sent[i - 1]!.at;
+      expect(gap).toBeGreaterThan(40_000);
+      expect(gap).toBeLessThan(LIFETIME * 1000);
+    }
+    expect(w.transitions.filter((t) => t.reason === 're-registration-due')).toHaveLength(4);
+    expect(w.mn.node.state().registration).toBe('registered');
+    await stop(w);
+  });
+
+  it('[R3.6.3-4] [R3.6.3-5] a lost Reply is retransmitted after 1 s, then 2 s, and the registration succeeds', async () => {
+    const w = await world();
+    let dropped = 0;
+    // The router loses the first two Replies on their way to the node.
+    w.r.intercept(
+      (datagram) => {
+        const p = decodeIpv4Packet(datagram);
+        return dropped < 2 && p.ok && p.value.header.protocol === IpProtocol.UDP && p.value.header.destination === COA && p.value.header.source === HA;
+      },
+      () => void dropped++,
+    );
+    attachColocated(w);
+    w.clock.advance(5000);
+    expect(dropped).toBe(2);
+    const sent = requests(w);
+    expect(sent.map((r) => r.attempt)).toEqual([1, 2, 3]);
+    expect(sent[1]!.at - sent[0]!.at).toBe(1000);
+    expect(sent[2]!.at - sent[1]!.at).toBe(2000);
+    // Under timestamps each retransmission is a new registration with a greater Identification (3.6.3, R5.7.1-5).
+    expect(new Set(sent.map((r) => r.identification)).size).toBe(3);
+    expect(w.transitions.filter((t) => t.reason === 'reply-timeout')).toHaveLength(2);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'registered', code: 0 }));
+    expect(w.ha.agent.bindings()).toMatchObject([{ careOfAddress: '203.0.113.77' }]);
+    await stop(w);
+  });
+
+  it('[R3.6.2.3-3] with its clock an hour ahead, the node gets 133, resynchronises from the Reply and is accepted', async () => {
+    const w = await world({ mnClockOffsetMs: 3_600_000 });
+    attachColocated(w);
+    w.clock.advance(2000);
+    const replies = w.events.filter((e) => e.event === 'reply');
+    expect(replies.map((e) => (e as { code: number }).code)).toEqual([133, 0]);
+    expect(w.transitions.map((t) => t.reason)).toContain('identification-resynchronised');
+    const sent = requests(w);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.identification).not.toBe(sent[0]!.identification);
+    expect(w.ha.agent.bindingCount).toBe(1);
+    expect(w.mn.node.state().registration).toBe('registered');
+    await stop(w);
+  });
+
+  it('decapsulates IP-in-IP tunnelled to its co-located address and hands the inner datagram up (4.1)', async () => {
+    const w = await world();
+    attachColocated(w);
+    const fields = {
+      header: { tos: 0, identification: 7, flags: 0, fragmentOffset: 0, ttl: 60, protocol: IpProtocol.UDP, source: ipv4('192.0.2.5'), destination: MN1 },
+      payload: new Uint8Array([0, 9, 0, 9, 0, 8, 0, 0]),
+    };
+    const inner = new Uint8Array(ipv4PacketLength(fields));
+    encodeIpv4Packet(fields, inner, 0);
+    const outer = new Uint8Array(20 + inner.length);
+    ipInIpEncapsulate(inner, { source: HA, destination: COA, identification: 1 }, outer, 0);
+    w.haHost.sendIp(outer);
+    w.clock.advance(100);
+    expect(w.received).toHaveLength(1);
+    expect([...w.received[0]!]).toEqual([...inner]);
+    expect(w.mn.node.counters.decapsulated).toBe(1);
+    await stop(w);
+  });
+});
+
+describe('mobile node returning home', () => {
+  it('[R4.6-10] [R3.6.1.2-21] broadcasts a gratuitous ARP for its home address, then deregisters (Lifetime 0, care-of = home address); the binding is gone', async () => {
+    const w = await world();
+    attachColocated(w);
+    expect(w.ha.agent.bindingCount).toBe(1);
+    w.clock.advance(10_000);
+    const capture = w.net.capture();
+    // The node moves to its home link and takes its home address (what DHCP or its configuration would do).
+    w.mnHost.moveInterface('eth0', w.net.segment('home'));
+    w.mnHost.removeAddress('eth0', COA);
+    w.mnHost.removeRoute(0, 0);
+    w.mnHost.addAddress('eth0', MN1, PREFIX_LENGTH);
+    w.mnHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
+    w.mn.node.setColocatedAddress(undefined);
+    w.mn.node.linkChanged();
+    advertise(w.haHost, 'eth0', HA, AdvertisementFlag.H, []);
+    w.clock.advance(1000);
+
+    const deregistration = requests(w).at(-1)!;
+    expect(deregistration).toMatchObject({ destination: '198.51.100.1', homeAgent: '198.51.100.1', careOfAddress: '198.51.100.10', lifetime: 0 });
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'deregistered', code: 0 }));
+    expect(w.ha.agent.bindingCount).toBe(0);
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'at-home', registration: 'deregistered' });
+
+    // On the home link: the node's gratuitous ARP (sender = target = home address, its own MAC)
+    // goes out before the deregistration Request (4.6).
+    const frames = capture.frames('home').map((f) => f.frame);
+    const garp = frames.findIndex((f) => {
+      if (ethernetEtherType(f) !== EtherType.ARP) return false;
+      const arp = decodeArpPacket(f, ETHERNET_HEADER_LENGTH);
+      return arp.ok && arp.value.senderIp === MN1 && arp.value.targetIp === MN1 && arp.value.senderMac === MAC_MN;
+    });
+    const request = frames.findIndex((f) => {
+      if (ethernetEtherType(f) !== EtherType.IPv4) return false;
+      const p = decodeIpv4Packet(f, ETHERNET_HEADER_LENGTH);
+      if (!p.ok || p.value.header.protocol !== IpProtocol.UDP || p.value.header.source !== MN1) return false;
+      const r = decodeRegistrationRequest(p.value.payload, 8);
+      return r.ok && r.value.lifetime === 0 && r.value.careOfAddress === MN1 && p.value.header.destination === HA;
+    });
+    expect(garp).toBeGreaterThanOrEqual(0);
+    expect(request).toBeGreaterThan(garp);
+    capture.stop();
+    await stop(w);
+  });
+});
+
+describe('mobile node through a foreign agent', () => {
+  /**
+   * A stand-in foreign agent on the router: relays Requests from the link to the home agent and
+   * Replies back to the visitor on the link (4.2.2: by its link-layer address, here a host route
+   * and a static ARP entry), changing nothing in them.
+   */
+  function stubForeignAgent(w: World) {
+    const scope = Effect.runSync(Scope.make());
+    const socket = Effect.runSync(Scope.extend(Effect.flatMap(Udp, (udp) => udp.bind({ address: R_FOREIGN, port: MIP_PORT })), scope).pipe(Effect.provide(w.net.udpLayer(w.r))));
+    w.r.addRoute(MN1, 32, { interface: 'eth1' });
+    w.r.setArpEntry('eth1', MN1, MAC_MN);
+    const relayed: string[] = [];
+    let visitorPort = 0;
+    socket.onMessage((d) => {
+      if (d.address === HA) {
+        relayed.push('reply');
+        socket.send(d.data, MN1, visitorPort);
+      } else {
+        relayed.push('request');
+        visitorPort = d.port;
+        socket.send(d.data, HA, MIP_PORT);
+      }
+    });
+    return { relayed, close: () => Effect.runSync(Scope.close(scope, Exit.void)) };
+  }
+
+  it('[R3.6.1.2-3] registers through the foreign agent it heard (R set): to the agent, with its care-of address, no D bit', async () => {
+    const w = await world({ throughForeignAgent: true });
+    const fa = stubForeignAgent(w);
+    const capture = w.net.capture();
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    w.clock.advance(200);
+    expect(fa.relayed).toEqual(['request', 'reply']);
+    expect(requests(w)).toMatchObject([{ destination: '203.0.113.2', careOfAddress: '203.0.113.2', lifetime: LIFETIME }]);
+    const onLink = capture
+      .frames('foreign')
+      .map((f) => decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH))
+      .flatMap((p) => (p.ok && p.value.header.protocol === IpProtocol.UDP && p.value.header.destination === R_FOREIGN ? [p.value] : []));
+    expect(onLink).toHaveLength(1);
+    // R3.6.1.1: through a foreign agent the source is the home address.
+    expect(onLink[0]!.header.source).toBe(MN1);
+    const onWire = decodeRegistrationRequest(onLink[0]!.payload, 8);
+    expect(onWire.ok && onWire.value.flags & RequestFlag.D).toBe(0);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'registered', code: 0 }));
+    expect(w.ha.agent.bindings()).toMatchObject([{ homeAddress: '198.51.100.10', careOfAddress: '203.0.113.2' }]);
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'foreign-agent', agent: '203.0.113.2', careOfAddress: '203.0.113.2', registration: 'registered' });
+    capture.stop();
+    fa.close();
+    await stop(w);
+  });
+});
