@@ -47,6 +47,7 @@ import {
   EtherType,
   ethernetEtherType,
   ethernetSource,
+  multicastMac,
   type MacAddress,
 } from '../io/wire/ethernet.js';
 import { IcmpType } from '../io/wire/icmp.js';
@@ -239,11 +240,6 @@ function associationOf(peer: FaPeerConfig): MobilitySecurityAssociation {
   return association;
 }
 
-/** RFC 1112 6.4: 01:00:5e + the low 23 bits of the group. */
-function multicastMacOf(group: Ipv4Address): MacAddress {
-  const hex = (n: number) => n.toString(16).padStart(2, '0');
-  return `01:00:5e:${hex((group >>> 16) & 0x7f)}:${hex((group >>> 8) & 0xff)}:${hex(group & 0xff)}`;
-}
 
 /** Visitor entries are keyed by home address + NAI (3.7.1; home address 0 is told apart by NAI, RFC 2794). */
 function nodeKeyOf(homeAddress: Ipv4Address, nai: string | undefined): string {
@@ -711,7 +707,7 @@ export class ForeignAgent {
     const icmp = new Uint8Array(agentAdvertisementLength(advertisement));
     encodeAgentAdvertisement(advertisement, icmp, 0);
     const destinationMac =
-      params.linkLayerDestination ?? (params.destination >>> 0 === LIMITED_BROADCAST ? BROADCAST_MAC : multicastMacOf(params.destination));
+      params.linkLayerDestination ?? (params.destination >>> 0 === LIMITED_BROADCAST ? BROADCAST_MAC : multicastMac(params.destination));
     // 2.1 (R2.1-2): the IP TTL of an Agent Advertisement is 1.
     link.send(icmpFrame({ sourceMac: link.mac, destinationMac, source: s.linkAddress, destination: params.destination, ttl: 1 }, icmp));
     this.counters.advertisements++;

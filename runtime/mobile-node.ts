@@ -38,7 +38,7 @@ import { Udp, type UdpSocket } from '../io/udp.js';
 import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../io/wire/agent-discovery.js';
 import { gratuitousArpFrame } from '../io/wire/arp.js';
 import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
-import { ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource } from '../io/wire/ethernet.js';
+import { ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac } from '../io/wire/ethernet.js';
 import { IcmpType } from '../io/wire/icmp.js';
 import { identificationToHex } from '../io/wire/identification.js';
 import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
@@ -173,11 +173,6 @@ interface RegistrationOwner {
   readonly target: MnRegistrationTarget;
 }
 
-/** RFC 1112 6.4: the Ethernet group address of an IPv4 multicast group (01:00:5e + low 23 bits). */
-function multicastMac(group: Ipv4Address): string {
-  const hex = (n: number) => n.toString(16).padStart(2, '0');
-  return `01:00:5e:${hex((group >>> 16) & 0x7f)}:${hex((group >>> 8) & 0xff)}:${hex(group & 0xff)}`;
-}
 
 function careOfOf(target: MnRegistrationTarget, homeAddress: Ipv4Address): Ipv4Address {
   return target.kind === 'home' ? homeAddress : target.careOfAddress;

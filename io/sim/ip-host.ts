@@ -46,8 +46,11 @@ import {
   ethernetIsMulticast,
   ethernetSource,
   mac as parseMacLiteral,
+  multicastMac,
   type MacAddress,
 } from '../wire/ethernet.js';
+
+export { multicastMac };
 import { encodeIcmpEcho, encodeIcmpError, IcmpType, icmpChecksum, TimeExceededCode, UnreachableCode } from '../wire/icmp.js';
 import {
   decrementIpv4Ttl,
@@ -301,12 +304,6 @@ export function isMulticast(address: Ipv4Address): boolean {
   return address >>> 28 === 0xe;
 }
 
-/** The Ethernet address an IPv4 multicast group maps to (RFC 1112 6.4). */
-export function multicastMac(group: Ipv4Address): MacAddress {
-  const low = group & 0x7fffff;
-  const hex = (n: number) => n.toString(16).padStart(2, '0');
-  return `01:00:5e:${hex(low >>> 16)}:${hex((low >>> 8) & 0xff)}:${hex(low & 0xff)}`;
-}
 
 /** The subnet-directed broadcast address, or undefined for /31 and /32 (no broadcast, RFC 3021). */
 export function directedBroadcast(address: InterfaceAddress): Ipv4Address | undefined {

@@ -11,7 +11,7 @@
  * The encoder does not pad to the 60-byte minimum; the interface driver does.
  */
 import { type Codec, type DecodeResult, decoded, EncodeError, ensureRoom, wireError } from './codec.js';
-import { checkUnsigned, decodeRangeError, placeBytes, readU16, writeU16 } from './bytes.js';
+import { checkUnsigned, decodeRangeError, type Ipv4Address, placeBytes, readU16, writeU16 } from './bytes.js';
 
 const LAYER = 'ethernet';
 
@@ -174,3 +174,10 @@ export const ethernetFrameCodec: Codec<EthernetFrame> = {
   encode: encodeEthernetFrame,
   encodingLength: ethernetFrameLength,
 };
+
+/** RFC 1112 6.4: the Ethernet group address of an IPv4 multicast group (01:00:5e + its low 23 bits). */
+export function multicastMac(group: Ipv4Address): MacAddress {
+  const low = group & 0x7fffff;
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return `01:00:5e:${hex(low >>> 16)}:${hex((low >>> 8) & 0xff)}:${hex(low & 0xff)}`;
+}
