@@ -12,6 +12,11 @@ interface SubcommandEntry {
 }
 
 export const subcommands: readonly SubcommandEntry[] = [
+  {
+    name: 'demo',
+    summary: 'a mobile node roaming on a simulated network: timeline, delivery per phase, pcaps',
+    load: async () => (await import('./demo.js')).demoCommand,
+  },
   { name: 'ha', summary: 'run a home agent on UDP (config file)', load: async () => (await import('./ha.js')).haCommand },
   { name: 'decode', summary: 'decode Mobile IP messages to JSON', load: async () => (await import('./decode.js')).decodeCommand },
   { name: 'chart', summary: "print a machine's state chart (Mermaid or JSON)", load: async () => (await import('./chart.js')).chartCommand },
