@@ -41,6 +41,13 @@ type AnyEngine = StepEngine<unknown, { type: string }, unknown>;
 
 /** Multiplies the number of generated runs (e.g. ENGINE_PROPERTY_SCALE=20 for a long soak). */
 const SCALE = Number(process.env.ENGINE_PROPERTY_SCALE ?? 1);
+/**
+ * The generated runs are seeded so that the coverage assertions (every feature reached) hold
+ * on every run, not only on most: CI must not turn red by chance. ENGINE_PROPERTY_SEED=random
+ * (or another number) explores other sequences.
+ */
+const SEED_SETTING = process.env.ENGINE_PROPERTY_SEED ?? '20261127';
+const SEED = SEED_SETTING === 'random' ? undefined : Number(SEED_SETTING);
 
 function compiled(machine: AnyStateMachine): AnyEngine {
   const engine = compileMachine(machine);
@@ -149,7 +156,7 @@ function differential<I, E extends { type: string }>(
         t = t2;
       }
     }),
-    { numRuns: Math.round((options.numRuns ?? 300) * SCALE) },
+    { numRuns: Math.round((options.numRuns ?? 300) * SCALE), ...(SEED !== undefined ? { seed: SEED } : {}) },
   );
   return coverage;
 }
@@ -540,7 +547,8 @@ describe('compiled step engine ≡ xstate (differential, fast-check)', () => {
   });
 
   it('nested compound states: cross-level, sibling and #id targets, reenter vs not, targetless, initial actions, onDone, wildcards, root exit on done', () => {
-    const seen = differential(hierarchyMachine, fc.record({ n: fc.integer({ min: 0, max: 6 }) }), hierarchyEvents);
+    // More runs than the default: the inline commands sit behind 'up' in state b, a rare path.
+    const seen = differential(hierarchyMachine, fc.record({ n: fc.integer({ min: 0, max: 6 }) }), hierarchyEvents, { numRuns: 1500 });
     expect([...seen.values]).toEqual(
       expect.arrayContaining(['"idle"', '{"active":"a"}', '{"active":{"b":"b1"}}', '{"active":{"b":"b2"}}', '"finished"']),
     );
