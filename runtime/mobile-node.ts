@@ -418,10 +418,16 @@ export class MobileNode {
 
   private rebuildDecapsulation(): void {
     const colocated = this.colocated;
-    this.decapsulation =
-      colocated === undefined
-        ? undefined
-        : mobileNodeDecapsulation({ homeAddress: this.config.homeAddress, careOfAddresses: [colocated.address], homePrefixLength: this.config.homePrefixLength });
+    // A node configured to decapsulate behind a foreign agent asks for broadcasts with 'B'
+    // (3.6.1.2) and then gets them nested, the inner tunnel addressed to its home address (4.3).
+    const decapsulates = colocated !== undefined || this.config.requestOptions?.decapsulates === true;
+    this.decapsulation = !decapsulates
+      ? undefined
+      : mobileNodeDecapsulation({
+          homeAddress: this.config.homeAddress,
+          careOfAddresses: colocated === undefined ? [] : [colocated.address],
+          homePrefixLength: this.config.homePrefixLength,
+        });
   }
 
   // -------------------------------------------------------------------------------------------
