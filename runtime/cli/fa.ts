@@ -1,0 +1,132 @@
+/** `mip4 fa`: a foreign agent on a real link, UDP and raw IP sockets, configured from a YAML file. */
+import { parseArgs } from 'node:util';
+import { LinkError } from '../../io/link.js';
+import { LinuxLinkLive } from '../../io/linux/packet.js';
+import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
+import { NodeUdpLive } from '../../io/node/udp.js';
+import { RawIpError } from '../../io/raw-ip.js';
+import { UdpError } from '../../io/udp.js';
+import { ipv4ToString } from '../../io/wire/bytes.js';
+import { ConfigError, EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../fa-config.js';
+import { startForeignAgent, type VisitorView } from '../foreign-agent.js';
+import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+
+const usage = `usage: mip4 fa --config <fa.yaml> [--log-transitions]
+       mip4 fa --example-config
+
+Runs a Mobile IPv4 foreign agent (RFC 5944 3.7) on a network interface: sends Agent
+Advertisements there, relays Registration Requests and Replies, and delivers tunnelled
+datagrams to its visitors. Needs root (packet and raw sockets, UDP port 434). Logs one JSON
+object per event on stdout (relays, denials with their code, discards with their reason,
+advertisements, each with a trace id). SIGUSR2 prints the visitor list as a table on stderr
+(SIGUSR1 is Node's debugger signal); SIGTERM or SIGINT stops cleanly.
+
+options:
+  --config <path>      the configuration file (YAML); see --example-config
+  --log-transitions    also log every state change {actor, from, to, reason}
+  --example-config     print a commented example configuration and exit
+  -h, --help           this text
+
+exit status: 0 stopped by a signal, 1 could not start (e.g. a socket or the interface),
+             2 usage or config error`;
+
+/** The visitor list (3.7.1) as `show mobile-ip visitors` would print it. */
+export function visitorsTable(visitors: readonly VisitorView[]): string {
+  const header = ['Home address', 'State', 'Link-layer address', 'Care-of address', 'Home agent', 'Lifetime', 'Remaining', 'Identification'];
+  const seconds = (n: number | undefined) => (n === undefined ? '-' : n === 0xffff ? 'infinite' : String(n));
+  const rows = visitors.map((v) => [
+    v.nai === undefined ? v.homeAddress : `${v.homeAddress} (${v.nai})`,
+    v.renewalPending ? `${v.state} (renewal pending)` : v.state,
+    v.linkLayerAddress ?? '-',
+    v.careOfAddress ?? '-',
+    v.homeAgent ?? '-',
+    seconds(v.lifetime),
+    seconds(v.remaining),
+    v.identification ?? '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [`Visitors: ${visitors.length}`, line(header), ...rows.map(line)].join('\n');
+}
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        'log-transitions': { type: 'boolean' },
+        'example-config': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    io.out(usage);
+    return ExitCode.Ok;
+  }
+  if (values['example-config']) {
+    io.out(EXAMPLE_FOREIGN_AGENT_CONFIG);
+    return ExitCode.Ok;
+  }
+  if (values.config === undefined) throw new UsageError('--config is required (mip4 fa --example-config prints one)');
+
+  let loaded;
+  try {
+    loaded = loadForeignAgentConfig(values.config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err(`mip4 fa: invalid configuration ${values.config}:`);
+      for (const issue of error.issues) io.err(`  ${issue.path || '(file)'}: ${issue.message}`);
+      return ExitCode.Usage;
+    }
+    throw error;
+  }
+  const log = (event: object) => io.out(JSON.stringify(event));
+  let running;
+  try {
+    running = await startForeignAgent(loaded.config, {
+      interfaceName: loaded.interfaceName,
+      udp: NodeUdpLive,
+      link: LinuxLinkLive,
+      rawIp: LinuxRawIpLive,
+    });
+  } catch (error) {
+    if (error instanceof UdpError || error instanceof LinkError || error instanceof RawIpError) {
+      io.err(`mip4 fa: ${error.message}`);
+      return ExitCode.Failure;
+    }
+    throw error;
+  }
+  const { agent } = running;
+  agent.events.subscribe(log);
+  if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
+  // The handlers go in before `listening` is announced: a supervisor (or test) may signal as
+  // soon as it reads that line, and an unhandled SIGUSR2 or SIGTERM would kill the process.
+  const printVisitors = () => io.err(visitorsTable(agent.visitors()));
+  process.on('SIGUSR2', printVisitors);
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  const { settings } = loaded.config;
+  log({
+    event: 'listening',
+    interface: loaded.interfaceName,
+    address: ipv4ToString(settings.linkAddress),
+    careOfAddresses: settings.careOfAddresses.map(ipv4ToString),
+    endpoints: running.sockets.map((s) => `${ipv4ToString(s.localAddress)}:${s.localPort}`),
+    mobileNodes: loaded.config.mobileNodes.length,
+    homeAgents: loaded.config.homeAgents.length,
+    pid: process.pid,
+  });
+
+  const signal = await stopSignal;
+  process.off('SIGUSR2', printVisitors);
+  const visitors = agent.visitors().length;
+  await running.stop();
+  log({ event: 'stopped', signal, visitors, counters: agent.counters });
+  return ExitCode.Ok;
+}
+
+export const faCommand: Subcommand = { name: 'fa', usage, run };

@@ -1,0 +1,359 @@
+/**
+ * The foreign agent's configuration file (YAML), validated with an Effect Schema before the
+ * link or any socket is opened, in the style of runtime/config.ts: every error names the
+ * field path and what to do, e.g. `homeAgents[0].spi: SPI 7 is reserved (0-255, RFC 5944
+ * 1.6); use a value above 255`.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Either, ParseResult, Schema } from 'effect';
+import { isScalar, parseDocument, visit, type Document } from 'yaml';
+import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
+import { LIMITED_BROADCAST } from '../machines/advertiser.js';
+import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
+import type { FaSettings } from '../policies/fa-request.js';
+import {
+  DEFAULT_REPLAY_WINDOW_SECONDS,
+  RESERVED_SPI_LIMIT,
+  type MobilitySecurityContext,
+} from '../policies/security-association.js';
+import { ConfigError } from './config.js';
+import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from './foreign-agent.js';
+
+export { ConfigError };
+
+/** Exact optional field: a wrong value is reported once (see runtime/config.ts). */
+function optional<S extends Schema.Schema.Any>(schema: S) {
+  return Schema.optionalWith(schema, { exact: true });
+}
+
+const Ipv4Text = Schema.String.pipe(
+  Schema.filter((s) => parseIpv4(s) !== undefined || `expected a dotted-quad IPv4 address like 203.0.113.1, got ${JSON.stringify(s)}`),
+);
+const InterfaceName = Schema.String.pipe(
+  // Linux interface names are at most 15 bytes (IFNAMSIZ - 1), without '/' or whitespace.
+  Schema.filter((s) => /^[^\s/]{1,15}$/.test(s) || `expected a network interface name like eth1 (1-15 characters, no '/' or spaces), got ${JSON.stringify(s)}`),
+);
+const Spi = Schema.Number.pipe(
+  Schema.filter((n) =>
+    !Number.isInteger(n) || n < 0 || n > 0xffffffff
+      ? `an SPI is a 32-bit unsigned integer, got ${n}`
+      : n < RESERVED_SPI_LIMIT
+        ? `SPI ${n} is reserved (0-255, RFC 5944 1.6); use a value above 255`
+        : true,
+  ),
+);
+const Lifetime = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `a lifetime is 1-65535 seconds (65535 = infinite), got ${n}`),
+);
+const IntervalSeconds = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isFinite(n) && n >= 0.001) || `an interval is a number of seconds >= 0.001, got ${n}`),
+);
+const Count = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected an integer >= 1, got ${n}`));
+/** One of a few words, reported once with the choices (not once per rejected alternative). */
+function oneOf<const L extends readonly string[]>(...choices: L) {
+  return Schema.String.pipe(
+    Schema.filter((s): s is L[number] => choices.includes(s), {
+      message: (issue) => `expected one of ${choices.join(', ')}, got ${JSON.stringify(issue.actual)}`,
+    }),
+  );
+}
+const Algorithm = oneOf(...AUTH_ALGORITHMS);
+const Replay = oneOf('timestamp', 'nonce');
+const ReplayWindow = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isFinite(n) && n > 3) || `the replay window must be more than 3 seconds (RFC 5944 5.7.1), got ${n}`),
+);
+
+const SecurityAssociation = Schema.Struct({
+  spi: Spi,
+  algorithm: optional(Algorithm),
+  key: optional(Schema.String),
+  keyFile: optional(Schema.String),
+  replay: optional(Replay),
+  replayWindow: optional(ReplayWindow),
+});
+
+const MobileNode = Schema.Struct({
+  homeAddress: Ipv4Text,
+  ...SecurityAssociation.fields,
+  spi: optional(Spi),
+  securityAssociations: optional(Schema.Array(SecurityAssociation)),
+});
+
+const HomeAgent = Schema.Struct({
+  address: Ipv4Text,
+  ...SecurityAssociation.fields,
+  spi: optional(Spi),
+  securityAssociations: optional(Schema.Array(SecurityAssociation)),
+});
+
+const Encapsulations = Schema.Array(oneOf('ip-in-ip', 'minimal', 'gre'));
+
+const ForeignAgentFile = Schema.Struct({
+  foreignAgent: Schema.Struct({
+    interface: InterfaceName,
+    address: Ipv4Text,
+    careOfAddresses: optional(Schema.Array(Ipv4Text)),
+    otherAddresses: optional(Schema.Array(Ipv4Text)),
+    registrationLifetime: optional(Lifetime),
+    encapsulations: optional(Encapsulations),
+    busy: optional(Schema.Boolean),
+    reverseTunneling: optional(Schema.Boolean),
+    requireMobileForeignAuth: optional(Schema.Boolean),
+    acceptZeroHomeAddress: optional(Schema.Boolean),
+    maxPending: optional(Count),
+    pendingTimeout: optional(IntervalSeconds),
+  }),
+  advertisement: optional(
+    Schema.Struct({
+      lifetime: optional(Lifetime),
+      maxInterval: optional(IntervalSeconds),
+      minInterval: optional(IntervalSeconds),
+      periodic: optional(Schema.Boolean),
+      destination: optional(oneOf('224.0.0.1', '255.255.255.255')),
+      registrationRequired: optional(Schema.Boolean),
+    }),
+  ),
+  mobileNodes: optional(Schema.Array(MobileNode)),
+  homeAgents: optional(Schema.Array(HomeAgent)),
+});
+
+type ForeignAgentFile = Schema.Schema.Type<typeof ForeignAgentFile>;
+type SaFields = Schema.Schema.Type<typeof SecurityAssociation>;
+type Issues = Array<{ path: string; message: string }>;
+
+export interface LoadedForeignAgentConfig {
+  readonly config: FaConfig;
+  /** The visitor link, e.g. "eth1". */
+  readonly interfaceName: string;
+}
+
+export const DEFAULT_REGISTRATION_LIFETIME = 1800;
+/** RFC 1256's default MaxAdvertisementInterval, seconds. */
+export const DEFAULT_MAX_ADVERTISEMENT_INTERVAL = 600;
+/** 3.7.1: "typically 5" pending registrations at once. */
+export const DEFAULT_MAX_PENDING = 5;
+const ALL_SYSTEMS = parseIpv4('224.0.0.1')!;
+
+function pathText(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+/** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
+export function foreignAgentConfigFromDocument(document: unknown, baseDir = '.'): LoadedForeignAgentConfig {
+  const decoded = Schema.decodeUnknownEither(ForeignAgentFile)(document, { errors: 'all', onExcessProperty: 'error' });
+  if (Either.isLeft(decoded)) {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => ({
+      path: pathText(issue.path),
+      message: issue._tag === 'Unexpected' ? `unknown field (check its spelling)` : issue.message,
+    }));
+    throw new ConfigError(issues);
+  }
+  return normalise(decoded.right, baseDir);
+}
+
+/** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
+export function loadForeignAgentConfig(path: string): LoadedForeignAgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
+  }
+  const parsed = parseDocument(text);
+  const yamlError = parsed.errors[0];
+  if (yamlError !== undefined) {
+    throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${yamlError.message}` }]);
+  }
+  keepTextFields(parsed);
+  const document: unknown = parsed.toJS();
+  if (document === null || document === undefined) {
+    throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 fa --example-config\` prints a commented example` }]);
+  }
+  return foreignAgentConfigFromDocument(document, dirname(resolve(path)));
+}
+
+/** Fields that are text even when they look like numbers (an all-digit hex key, 5.1). */
+const TEXT_FIELDS = new Set(['key', 'keyFile', 'interface']);
+
+function keepTextFields(document: Document): void {
+  visit(document, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && TEXT_FIELDS.has(String(pair.key.value)) && isScalar(pair.value)) {
+        const value = pair.value;
+        if (value.type === 'PLAIN' && typeof value.value !== 'string' && value.source !== undefined) value.value = value.source;
+      }
+    },
+  });
+}
+
+function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentConfig {
+  const issues: Issues = [];
+  const fa = file.foreignAgent;
+  const linkAddress = parseIpv4(fa.address)!;
+  const careOfAddresses = (fa.careOfAddresses ?? [fa.address]).map((a) => parseIpv4(a)!);
+  // 3.7.1 (R3.7.1-1): a foreign agent offers at least one care-of address.
+  if (careOfAddresses.length === 0) {
+    issues.push({ path: 'foreignAgent.careOfAddresses', message: 'give at least one care-of address (RFC 5944 3.7.1), or leave it out to use foreignAgent.address' });
+  }
+  const encapsulations = new Set(fa.encapsulations ?? ['ip-in-ip']);
+  if (!encapsulations.has('ip-in-ip')) {
+    issues.push({ path: 'foreignAgent.encapsulations', message: 'ip-in-ip must stay enabled: every Mobile IP agent must support it (RFC 5944 4.1)' });
+  }
+  if (fa.reverseTunneling === true) {
+    issues.push({ path: 'foreignAgent.reverseTunneling', message: 'reverse tunnelling (RFC 3024) is not implemented by mip4 yet; set it to false' });
+  }
+  const settings: FaSettings = {
+    careOfAddresses,
+    interfaceAddresses: [...new Set([linkAddress, ...careOfAddresses, ...(fa.otherAddresses ?? []).map((a) => parseIpv4(a)!)])],
+    linkAddress,
+    registrationLifetime: fa.registrationLifetime ?? DEFAULT_REGISTRATION_LIFETIME,
+    busy: fa.busy ?? false,
+    encapsulations: { minimal: encapsulations.has('minimal'), gre: encapsulations.has('gre') },
+    reverseTunneling: false,
+    requireMobileForeignAuthentication: fa.requireMobileForeignAuth ?? false,
+    maxPending: fa.maxPending ?? DEFAULT_MAX_PENDING,
+    acceptZeroHomeAddress: fa.acceptZeroHomeAddress ?? false,
+  };
+
+  const ad = file.advertisement ?? {};
+  const maxIntervalMs = Math.round((ad.maxInterval ?? DEFAULT_MAX_ADVERTISEMENT_INTERVAL) * 1000);
+  // RFC 1256's default advertisement lifetime: 3 × MaxAdvertisementInterval, within 16 bits.
+  const lifetimeSeconds = ad.lifetime ?? Math.min(0xffff, Math.max(1, Math.ceil((3 * maxIntervalMs) / 1000)));
+  if (ad.minInterval !== undefined && ad.minInterval > (ad.maxInterval ?? DEFAULT_MAX_ADVERTISEMENT_INTERVAL)) {
+    issues.push({ path: 'advertisement.minInterval', message: `${ad.minInterval} s is longer than maxInterval; make it at most maxInterval` });
+  }
+  const advertisement: FaAdvertisementConfig = {
+    lifetimeSeconds,
+    maxIntervalMs,
+    ...(ad.minInterval === undefined ? {} : { minIntervalMs: Math.round(ad.minInterval * 1000) }),
+    periodic: ad.periodic ?? true,
+    multicastDestination: ad.destination === '255.255.255.255' ? LIMITED_BROADCAST : ALL_SYSTEMS,
+    registrationRequired: ad.registrationRequired ?? false,
+    // The interval jitter differs between agents on one link (RFC 1256 randomisation); xorshift needs nonzero.
+    seed: randomBytes(4).readUInt32BE(0) | 1,
+  };
+
+  const seenNodes = new Map<number, number>();
+  const mobileNodes: FaPeerConfig[] = (file.mobileNodes ?? []).map((node, i) => {
+    const path = `mobileNodes[${i}]`;
+    const address = parseIpv4(node.homeAddress)!;
+    const earlier = seenNodes.get(address);
+    if (earlier !== undefined) issues.push({ path: `${path}.homeAddress`, message: `${node.homeAddress} is also mobileNodes[${earlier}]` });
+    seenNodes.set(address, i);
+    return { address, contexts: contextsOf(path, node as SaFields, node.spi !== undefined, node.securityAssociations, baseDir, issues) };
+  });
+  const seenAgents = new Map<number, number>();
+  const homeAgents: FaPeerConfig[] = (file.homeAgents ?? []).map((ha, i) => {
+    const path = `homeAgents[${i}]`;
+    const address = parseIpv4(ha.address)!;
+    const earlier = seenAgents.get(address);
+    if (earlier !== undefined) issues.push({ path: `${path}.address`, message: `${ha.address} is also homeAgents[${earlier}]` });
+    seenAgents.set(address, i);
+    return { address, contexts: contextsOf(path, ha as SaFields, ha.spi !== undefined, ha.securityAssociations, baseDir, issues) };
+  });
+  if (issues.length > 0) throw new ConfigError(issues);
+  return {
+    config: {
+      settings,
+      mobileNodes,
+      homeAgents,
+      advertisement,
+      ...(fa.pendingTimeout === undefined ? {} : { pendingTimeoutMs: Math.round(fa.pendingTimeout * 1000) }),
+    },
+    interfaceName: fa.interface,
+  };
+}
+
+function contextsOf(
+  owner: string,
+  entry: SaFields,
+  spiGiven: boolean,
+  more: readonly SaFields[] | undefined,
+  baseDir: string,
+  issues: Issues,
+): MobilitySecurityContext[] {
+  const list: Array<{ sa: SaFields; path: string }> = [];
+  if (spiGiven) list.push({ sa: entry, path: owner });
+  (more ?? []).forEach((sa, i) => list.push({ sa, path: `${owner}.securityAssociations[${i}]` }));
+  if (list.length === 0) {
+    issues.push({ path: owner, message: 'no security association: give spi and key (or keyFile), or securityAssociations' });
+  }
+  const seen = new Set<number>();
+  const contexts: MobilitySecurityContext[] = [];
+  for (const { sa, path } of list) {
+    if (seen.has(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
+    seen.add(sa.spi);
+    const key = keyOf(sa, path, baseDir, issues);
+    if (!key) continue;
+    contexts.push({
+      spi: sa.spi,
+      algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm,
+      key,
+      replay: sa.replay ?? 'timestamp',
+      replayWindowSeconds: sa.replayWindow ?? DEFAULT_REPLAY_WINDOW_SECONDS,
+    });
+  }
+  return contexts;
+}
+
+function keyOf(sa: SaFields, path: string, baseDir: string, issues: Issues): Uint8Array | undefined {
+  if ((sa.key === undefined) === (sa.keyFile === undefined)) {
+    issues.push({ path, message: 'give exactly one of key (hex) and keyFile (a file holding the key as hex)' });
+    return undefined;
+  }
+  let hex = sa.key;
+  let where = `${path}.key`;
+  if (sa.keyFile !== undefined) {
+    where = `${path}.keyFile`;
+    try {
+      hex = readFileSync(resolve(baseDir, sa.keyFile), 'utf8').trim();
+    } catch (error) {
+      issues.push({ path: where, message: `cannot read ${sa.keyFile}: ${(error as Error).message}` });
+      return undefined;
+    }
+  }
+  const key = parseHex(hex!);
+  if (key === undefined || key.length === 0) {
+    issues.push({ path: where, message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)' });
+    return undefined;
+  }
+  return key;
+}
+
+/** A commented example, printed by `mip4 fa --example-config`. */
+export const EXAMPLE_FOREIGN_AGENT_CONFIG = `# mip4 foreign agent configuration (RFC 5944 3.7).
+# Addresses below are from TEST-NET ranges; replace them with yours.
+# Needs root (or CAP_NET_RAW and CAP_NET_BIND_SERVICE): the visitor link is read with a
+# packet socket, tunnels with raw IP sockets, and registrations use UDP port 434.
+
+foreignAgent:
+  interface: eth1                  # the link the mobile nodes visit
+  address: 203.0.113.1             # this agent's address on that link
+  careOfAddresses:                 # advertised in the Mobility Agent extension (2.1.1, 3.7.1)
+    - 203.0.113.1
+  registrationLifetime: 1800       # longest lifetime a visitor may request, seconds (2.1.1)
+  encapsulations: [ip-in-ip, minimal, gre]   # ip-in-ip is mandatory (4.1); M and G bits
+  busy: false                      # the B bit: refuse additional mobile nodes (2.1.1)
+  reverseTunneling: false          # the T bit (RFC 3024); not implemented, must stay false
+  requireMobileForeignAuth: false  # deny (67) nodes without a Mobile-Foreign association
+  maxPending: 5                    # pending registrations kept at once (3.7.1: typically 5)
+
+advertisement:                     # Agent Advertisements on the visitor link (2.1, 2.3)
+  lifetime: 1800                   # ICMP advertisement lifetime, seconds
+  maxInterval: 600                 # seconds; cut to a third of the lifetime (2.1)
+  destination: 224.0.0.1           # or 255.255.255.255 (2.3)
+  registrationRequired: false      # the R bit (2.1.1)
+
+mobileNodes:                       # optional: Mobile-Foreign security associations (3.5.3)
+  - homeAddress: 198.51.100.10
+    spi: 4096                      # SPIs 0-255 are reserved (1.6)
+    algorithm: hmac-md5            # hmac-md5 (default) or keyed-md5
+    key: 2b7e151628aed2a6abf7158809cf4f3c   # hex; or keyFile: path/to/key.hex
+
+homeAgents:                        # optional: Foreign-Home security associations (3.5.4)
+  - address: 198.51.100.1
+    spi: 600
+    key: 000102030405060708090a0b0c0d0e0f
+`;

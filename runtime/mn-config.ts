@@ -1,0 +1,274 @@
+/**
+ * The mobile node's configuration file (YAML) for `mip4 mn`, validated with an Effect Schema
+ * before the interface or any socket is opened. Errors name the field path and the fix, as the
+ * home agent's (runtime/config.ts) do.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Either, ParseResult, Schema } from 'effect';
+import { isScalar, parseDocument, visit, type Document } from 'yaml';
+import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
+import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
+import { prefixMask } from '../policies/ha-request.js';
+import { RESERVED_SPI_LIMIT } from '../policies/security-association.js';
+import type { MnSigningKey } from '../policies/mn-request.js';
+import { ConfigError } from './config.js';
+import type { MobileNodeConfig } from './mobile-node.js';
+
+/** Exact optional field: a wrong value is reported once (see runtime/config.ts). */
+function optional<S extends Schema.Schema.Any>(schema: S) {
+  return Schema.optionalWith(schema, { exact: true });
+}
+
+const Ipv4Text = Schema.String.pipe(
+  Schema.filter((s) => parseIpv4(s) !== undefined || `expected a dotted-quad IPv4 address like 198.51.100.1, got ${JSON.stringify(s)}`),
+);
+const PrefixText = Schema.String.pipe(
+  Schema.filter((s) => {
+    const [address, length, ...rest] = s.split('/');
+    const n = Number(length);
+    const ok = rest.length === 0 && address !== undefined && parseIpv4(address) !== undefined && Number.isInteger(n) && n >= 0 && n <= 32;
+    return ok || `expected a network prefix like 198.51.100.0/24, got ${JSON.stringify(s)}`;
+  }),
+);
+const Spi = Schema.Number.pipe(
+  Schema.filter((n) =>
+    !Number.isInteger(n) || n < 0 || n > 0xffffffff
+      ? `an SPI is a 32-bit unsigned integer, got ${n}`
+      : n < RESERVED_SPI_LIMIT
+        ? `SPI ${n} is reserved (0-255, RFC 5944 1.6); use a value above 255`
+        : true,
+  ),
+);
+const Lifetime = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `a lifetime is 1-65535 seconds (65535 = infinite), got ${n}`),
+);
+const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));
+const Count = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected an integer >= 1, got ${n}`));
+const Port = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 0 && n <= 65535) || `a UDP port is 0-65535, got ${n}`));
+
+/**
+ * One of a few words, reported as one issue ("expected one of ...") rather than one issue per
+ * Literal member, which would bury the fix on the daemon's stderr.
+ */
+function oneOf<const T extends readonly string[]>(...words: T) {
+  return Schema.String.pipe(
+    Schema.filter((s) => words.includes(s) || `expected one of ${words.join(', ')}, got ${JSON.stringify(s)}`),
+  ) as unknown as Schema.Schema<T[number], string>;
+}
+
+const SigningKey = Schema.Struct({
+  spi: Spi,
+  algorithm: optional(oneOf(...AUTH_ALGORITHMS)),
+  key: optional(Schema.String),
+  keyFile: optional(Schema.String),
+});
+
+const MobileNodeFile = Schema.Struct({
+  mobileNode: Schema.Struct({
+    interface: Schema.String.pipe(Schema.minLength(1)),
+    homeAddress: Ipv4Text,
+    homeAgent: Ipv4Text,
+    homeNetwork: PrefixText,
+    nai: optional(Schema.String.pipe(Schema.minLength(1))),
+    lifetime: optional(Lifetime),
+    colocatedAddress: optional(PrefixText),
+    moveDetection: optional(oneOf('lifetime', 'prefix')),
+    port: optional(Port),
+  }),
+  homeAgentAssociation: Schema.Struct({
+    ...SigningKey.fields,
+    replay: optional(oneOf('timestamp', 'nonce')),
+  }),
+  foreignAgentAssociation: optional(SigningKey),
+  requestOptions: optional(
+    Schema.Struct({
+      simultaneousBindings: optional(Schema.Boolean),
+      broadcast: optional(Schema.Boolean),
+      decapsulates: optional(Schema.Boolean),
+      minimalEncapsulation: optional(Schema.Boolean),
+      greEncapsulation: optional(Schema.Boolean),
+      reverseTunnel: optional(Schema.Boolean),
+    }),
+  ),
+  solicitation: optional(
+    Schema.Struct({
+      initialIntervalMs: optional(PositiveMs),
+      initialCount: optional(Count),
+      maxIntervalMs: optional(PositiveMs),
+      maxSolicitations: optional(Count),
+    }),
+  ),
+  retransmission: optional(
+    Schema.Struct({
+      initialTimeoutMs: optional(PositiveMs),
+      maxTimeoutMs: optional(PositiveMs),
+      maxAttempts: optional(Count),
+      maxRepairs: optional(Count),
+    }),
+  ),
+});
+
+type MobileNodeFile = Schema.Schema.Type<typeof MobileNodeFile>;
+type SigningKeyFields = Schema.Schema.Type<typeof SigningKey>;
+type Issues = Array<{ path: string; message: string }>;
+
+function pathText(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+/** Validates a parsed document; `baseDir` resolves relative keyFile paths. Throws ConfigError. */
+export function mobileNodeConfigFromDocument(document: unknown, baseDir = '.'): MobileNodeConfig {
+  const decoded = Schema.decodeUnknownEither(MobileNodeFile)(document, { errors: 'all', onExcessProperty: 'error' });
+  if (Either.isLeft(decoded)) {
+    throw new ConfigError(
+      ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => ({
+        path: pathText(issue.path),
+        message: issue._tag === 'Unexpected' ? 'unknown field (check its spelling)' : issue.message,
+      })),
+    );
+  }
+  return normalise(decoded.right, baseDir);
+}
+
+/** Fields that are text even when YAML would read them as numbers (an all-digit hex key). */
+const TEXT_FIELDS = new Set(['key', 'keyFile', 'nai', 'interface']);
+
+function keepTextFields(document: Document): void {
+  visit(document, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && TEXT_FIELDS.has(String(pair.key.value)) && isScalar(pair.value)) {
+        const value = pair.value;
+        if (value.type === 'PLAIN' && typeof value.value !== 'string' && value.source !== undefined) value.value = value.source;
+      }
+    },
+  });
+}
+
+/** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
+export function loadMobileNodeConfig(path: string): MobileNodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
+  }
+  const parsed = parseDocument(text);
+  const yamlError = parsed.errors[0];
+  if (yamlError !== undefined) throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${yamlError.message}` }]);
+  keepTextFields(parsed);
+  const document: unknown = parsed.toJS();
+  if (document === null || document === undefined) {
+    throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 mn --example-config\` prints a commented example` }]);
+  }
+  return mobileNodeConfigFromDocument(document, dirname(resolve(path)));
+}
+
+function splitPrefix(text: string): { address: number; length: number } {
+  const [a, l] = text.split('/');
+  return { address: parseIpv4(a!)!, length: Number(l) };
+}
+
+function signingKey(sa: SigningKeyFields, path: string, baseDir: string, issues: Issues): MnSigningKey | undefined {
+  if ((sa.key === undefined) === (sa.keyFile === undefined)) {
+    issues.push({ path, message: 'give exactly one of key (hex) and keyFile (a file holding the key as hex)' });
+    return undefined;
+  }
+  let hex = sa.key;
+  let where = `${path}.key`;
+  if (sa.keyFile !== undefined) {
+    where = `${path}.keyFile`;
+    try {
+      hex = readFileSync(resolve(baseDir, sa.keyFile), 'utf8').trim();
+    } catch (error) {
+      issues.push({ path: where, message: `cannot read ${sa.keyFile}: ${(error as Error).message}` });
+      return undefined;
+    }
+  }
+  const key = parseHex(hex!);
+  if (key === undefined || key.length === 0) {
+    issues.push({ path: where, message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)' });
+    return undefined;
+  }
+  return { spi: sa.spi, algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm, key };
+}
+
+function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
+  const issues: Issues = [];
+  const mn = file.mobileNode;
+  const homeAddress = parseIpv4(mn.homeAddress)!;
+  const home = splitPrefix(mn.homeNetwork);
+  const mask = prefixMask(home.length);
+  const homeNetwork = (home.address & mask) >>> 0;
+  // 3.6: the node must know its home network prefix; its home address lies inside it.
+  if (((homeAddress & mask) >>> 0) !== homeNetwork) {
+    issues.push({ path: 'mobileNode.homeAddress', message: `${mn.homeAddress} is not inside homeNetwork ${mn.homeNetwork}` });
+  }
+  let colocated: MobileNodeConfig['colocated'];
+  if (mn.colocatedAddress !== undefined) {
+    const c = splitPrefix(mn.colocatedAddress);
+    if (c.address === homeAddress) {
+      issues.push({ path: 'mobileNode.colocatedAddress', message: 'a co-located care-of address is an address on the foreign network, not the home address (1.7 b)' });
+    }
+    colocated = { address: c.address, prefixLength: c.length };
+  }
+  const ha = file.homeAgentAssociation;
+  const mobileHome = signingKey(ha, 'homeAgentAssociation', baseDir, issues);
+  const mobileForeign = file.foreignAgentAssociation === undefined ? undefined : signingKey(file.foreignAgentAssociation, 'foreignAgentAssociation', baseDir, issues);
+  if (issues.length > 0 || mobileHome === undefined) throw new ConfigError(issues);
+  return {
+    interfaceName: mn.interface,
+    homeAddress,
+    homeAgent: parseIpv4(mn.homeAgent)!,
+    homeNetwork,
+    homePrefixLength: home.length,
+    mobileHome: { ...mobileHome, replay: ha.replay ?? 'timestamp' },
+    ...(mobileForeign !== undefined ? { mobileForeign } : {}),
+    ...(mn.nai !== undefined ? { nai: mn.nai } : {}),
+    lifetime: mn.lifetime ?? 1800,
+    ...(colocated !== undefined ? { colocated } : {}),
+    moveDetection: mn.moveDetection ?? 'lifetime',
+    ...(file.solicitation !== undefined ? { solicitation: { ...file.solicitation } } : {}),
+    ...(file.retransmission !== undefined ? { retransmission: { ...file.retransmission } } : {}),
+    requestOptions: { ...file.requestOptions },
+    port: mn.port ?? 0,
+  };
+}
+
+/** A commented example, printed by `mip4 mn --example-config`. */
+export const EXAMPLE_MOBILE_NODE_CONFIG = `# mip4 mobile node configuration (RFC 5944 2.4, 3.6).
+# Addresses below are from TEST-NET ranges; replace them with yours.
+
+mobileNode:
+  interface: eth0                  # the one interface the node moves with (2.4)
+  homeAddress: 198.51.100.10       # its address on the home network
+  homeAgent: 198.51.100.1          # the home agent to register with
+  homeNetwork: 198.51.100.0/24     # the home prefix: a node must know its netmask (3.6)
+  nai: mn1@example.org             # optional Mobile Node NAI (RFC 2794)
+  lifetime: 1800                   # seconds to ask for (3.6.1.2); capped by the agent
+  colocatedAddress: 203.0.113.50/24  # optional co-located care-of address (1.7 b), e.g. from DHCP
+  moveDetection: lifetime          # lifetime (2.4.2.1, Algorithm 1) or prefix (2.4.2.2, Algorithm 2)
+  port: 0                          # UDP source port; 0 lets the system pick
+
+homeAgentAssociation:              # the Mobility Security Association with the home agent (3.6)
+  spi: 4096                        # SPIs 0-255 are reserved (1.6)
+  algorithm: hmac-md5              # hmac-md5 (default) or keyed-md5
+  key: 2b7e151628aed2a6abf7158809cf4f3c   # hex; or keyFile: path/to/key.hex
+  replay: timestamp                # timestamp (default) or nonce (5.7)
+
+foreignAgentAssociation:           # optional: shared with the foreign agent (3.6.1.3 e)
+  spi: 700
+  key: 000102030405060708090a0b0c0d0e0f
+
+requestOptions:                    # Registration Request flags (3.6.1.2)
+  simultaneousBindings: false      # S
+  broadcast: false                 # B
+  decapsulates: false              # D (always set with a co-located care-of address)
+  minimalEncapsulation: false      # M
+  greEncapsulation: false          # G
+
+solicitation:                      # Agent Solicitations when no agent is heard (2.4)
+  initialIntervalMs: 1000
+  initialCount: 3
+  maxIntervalMs: 60000
+`;

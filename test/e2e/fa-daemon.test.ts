@@ -1,0 +1,262 @@
+/**
+ * End-to-end: `mip4 fa` as a child process on a real veth link, as root, inside a network
+ * namespace this file creates (removed in afterAll, also on failure).
+ *
+ * The visiting side listens in a second namespace with a raw IPv4 socket for ICMP (AF_INET,
+ * no packet socket: the kernel hands it every ICMP datagram it accepts, 224.0.0.1 included),
+ * run as a plain `node` child on the compiled io/linux layer. The Agent Advertisement is then
+ * parsed here by hand from RFC 5944 2.1 / RFC 1256, independently of the project's codecs.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { linuxSkipReason, Namespaces, ROOT, titled } from '../linux/netns.js';
+
+const COMPILED_MAIN = join(ROOT, 'dist', 'runtime', 'cli', 'main.js');
+const skipReason = linuxSkipReason();
+
+const FA_NS = `mip4fa-a-${process.pid}`;
+const PEER_NS = `mip4fa-b-${process.pid}`;
+const FA_IF = `vfa${process.pid % 100000}`;
+const PEER_IF = `vmn${process.pid % 100000}`;
+const FA_ADDRESS = '203.0.113.1';
+/** A care-of address other than the link address, so the test sees the configured one advertised. */
+const CARE_OF_ADDRESS = '203.0.113.5';
+const REGISTRATION_LIFETIME = 1200;
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ when it is missing or older than the sources (bin/mip4.js runs dist/). */
+function ensureBuilt(): void {
+  const sources = Math.max(...['io', 'policies', 'machines', 'runtime'].map((d) => newestSourceMtime(join(ROOT, d))));
+  if (existsSync(COMPILED_MAIN) && statSync(COMPILED_MAIN).mtimeMs >= sources) return;
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
+  } catch {
+    // tsc still emits when some other file has a type error: judge by the output file.
+  }
+  if (!existsSync(COMPILED_MAIN)) throw new Error(`could not build ${COMPILED_MAIN}`);
+}
+
+type Line = { readonly event?: string } & Record<string, unknown>;
+
+/** A child in a namespace whose stdout JSON lines and stderr text are collected. */
+class Child {
+  readonly process: ChildProcess;
+  readonly lines: Line[] = [];
+  stderr = '';
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private partial = '';
+
+  constructor(namespace: string, args: string[]) {
+    // `ip netns exec` execs the command, so signals sent to this pid reach node itself.
+    this.process = spawn('ip', ['netns', 'exec', namespace, process.execPath, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(this);
+    this.process.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (this.partial + chunk).split('\n');
+      this.partial = parts.pop()!;
+      for (const line of parts) if (line.startsWith('{')) this.lines.push(JSON.parse(line) as Line);
+    });
+    this.process.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => {
+      this.process.on('close', (code, signal) => {
+        this.exit = { code, signal };
+        children.delete(this);
+        resolve(this.exit);
+      });
+    });
+  }
+
+  async waitFor(predicate: (line: Line) => boolean, timeoutMs: number, what: string): Promise<Line> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.lines.find(predicate);
+      if (found) return found;
+      if (this.exit) throw new Error(`child exited ${JSON.stringify(this.exit)} before ${what}; stderr:\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms; lines ${JSON.stringify(this.lines)}; stderr:\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async waitForExit(timeoutMs: number) {
+    const result = await Promise.race([this.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs))]);
+    if (result === undefined) throw new Error(`child did not exit within ${timeoutMs} ms; stderr:\n${this.stderr}`);
+    return result;
+  }
+
+  kill(): void {
+    if (!this.exit) this.process.kill('SIGKILL');
+  }
+}
+
+const children = new Set<Child>();
+
+/**
+ * The listener: a raw ICMP socket (IPPROTO_ICMP) through the compiled io/linux/raw-ip layer;
+ * one {event:'icmp', hex} line per datagram received, IPv4 header first. Exits by itself.
+ */
+const ICMP_LISTENER = `
+import { Effect } from 'effect';
+const { RawIp } = await import(${JSON.stringify(`file://${ROOT}dist/io/raw-ip.js`)});
+const { LinuxRawIpLive } = await import(${JSON.stringify(`file://${ROOT}dist/io/linux/raw-ip.js`)});
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+setTimeout(() => process.exit(0), 15000);
+const program = Effect.scoped(Effect.gen(function* () {
+  const socket = yield* (yield* RawIp).open(1);
+  socket.onPacket((datagram) => say({ event: 'icmp', hex: Buffer.from(datagram).toString('hex') }));
+  say({ event: 'ready' });
+  yield* Effect.never;
+}));
+Effect.runPromise(program.pipe(Effect.provide(LinuxRawIpLive))).catch((error) => {
+  say({ event: 'error', message: String(error && error.message) });
+  process.exit(1);
+});
+`;
+
+const dotted = (b: Buffer, at: number) => [...b.subarray(at, at + 4)].join('.');
+
+interface Advertisement {
+  readonly ttl: number;
+  readonly destination: string;
+  readonly icmpCode: number;
+  readonly registrationLifetime: number;
+  readonly flags: number;
+  readonly careOfAddresses: string[];
+}
+
+/**
+ * An ICMP Router Advertisement (type 9, RFC 1256) carrying a Mobility Agent Advertisement
+ * Extension (type 16, RFC 5944 2.1.1), or undefined for any other ICMP message.
+ */
+function parseAdvertisement(hex: string): Advertisement | undefined {
+  const ip = Buffer.from(hex, 'hex');
+  const headerLength = (ip[0]! & 0x0f) * 4;
+  const icmp = ip.subarray(headerLength);
+  if (icmp[0] !== 9) return undefined;
+  const addressCount = icmp[4]!;
+  const entryWords = icmp[5]!;
+  let at = 8 + addressCount * entryWords * 4;
+  while (at + 2 <= icmp.length) {
+    const type = icmp[at]!;
+    if (type === 0) {
+      at += 1; // the one-byte Pad extension
+      continue;
+    }
+    const length = icmp[at + 1]!;
+    if (type === 16) {
+      const body = icmp.subarray(at + 2, at + 2 + length);
+      const careOfAddresses: string[] = [];
+      for (let o = 6; o + 4 <= body.length; o += 4) careOfAddresses.push(dotted(body, o));
+      return {
+        ttl: ip[8]!,
+        destination: dotted(ip, 16),
+        icmpCode: icmp[1]!,
+        registrationLifetime: body.readUInt16BE(2),
+        flags: body[4]!,
+        careOfAddresses,
+      };
+    }
+    at += 2 + length;
+  }
+  return undefined;
+}
+
+/** The flag bits of the extension's flags byte, most significant first: R B H F M G r T (2.1.1). */
+const FLAG_F = 0x10;
+const FLAG_B = 0x40;
+
+let workDir = '';
+const namespaces = new Namespaces();
+
+describe.sequential('mip4 fa on a veth link in a network namespace', () => {
+  beforeAll(() => {
+    if (skipReason !== undefined) return;
+    ensureBuilt();
+    workDir = mkdtempSync(join(tmpdir(), 'mip4-fa-e2e-'));
+    namespaces.add(FA_NS);
+    namespaces.add(PEER_NS);
+    namespaces.veth({ ns: FA_NS, name: FA_IF, cidr: `${FA_ADDRESS}/24` }, { ns: PEER_NS, name: PEER_IF, cidr: '203.0.113.2/24' });
+    execFileSync('ip', ['-n', FA_NS, 'addr', 'add', `${CARE_OF_ADDRESS}/32`, 'dev', FA_IF]);
+  }, 60_000);
+
+  afterAll(() => {
+    for (const child of children) child.kill();
+    namespaces.cleanup();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it.skipIf(skipReason !== undefined)(
+    titled('[R2.1-2] [R2.1.1-2] advertises its care-of address with TTL 1 and the F bit, lists visitors on SIGUSR2, stops on SIGTERM with 0', skipReason),
+    async () => {
+      const config = join(workDir, 'fa.yaml');
+      writeFileSync(
+        config,
+        `foreignAgent:
+  interface: ${FA_IF}
+  address: ${FA_ADDRESS}
+  careOfAddresses: [${CARE_OF_ADDRESS}]
+  registrationLifetime: ${REGISTRATION_LIFETIME}
+advertisement:
+  lifetime: 6
+  maxInterval: 1
+homeAgents:
+  - address: 198.51.100.1
+    spi: 600
+    key: 000102030405060708090a0b0c0d0e0f
+`,
+      );
+      const listener = new Child(PEER_NS, ['--input-type=module', '-e', ICMP_LISTENER]);
+      await listener.waitFor((l) => l.event === 'ready' || l.event === 'error', 8_000, 'the ICMP listener');
+      expect(listener.lines.find((l) => l.event === 'error')).toBeUndefined();
+
+      const daemon = new Child(FA_NS, ['bin/mip4.js', 'fa', '--config', config]);
+      const listening = await daemon.waitFor((l) => l.event === 'listening', 8_000, "the daemon's listening line");
+      expect(listening).toMatchObject({ interface: FA_IF, address: FA_ADDRESS, careOfAddresses: [CARE_OF_ADDRESS], homeAgents: 1 });
+
+      const seen = await listener.waitFor((l) => l.event === 'icmp' && parseAdvertisement(l.hex as string) !== undefined, 5_000, 'an Agent Advertisement');
+      const advertisement = parseAdvertisement(seen.hex as string)!;
+      // 2.1: "The TTL for all Agent Advertisements MUST be set to 1."
+      expect(advertisement.ttl).toBe(1);
+      expect(advertisement.destination).toBe('224.0.0.1');
+      expect(advertisement.flags & FLAG_F, 'the F bit: a foreign agent (2.1.1)').toBe(FLAG_F);
+      expect(advertisement.flags & FLAG_B, 'not busy').toBe(0);
+      expect(advertisement.careOfAddresses).toEqual([CARE_OF_ADDRESS]);
+      expect(advertisement.registrationLifetime).toBe(REGISTRATION_LIFETIME);
+      await daemon.waitFor((l) => l.event === 'advertisement', 2_000, 'the advertisement log line');
+
+      daemon.process.kill('SIGUSR2');
+      const deadline = Date.now() + 3_000;
+      while (!daemon.stderr.includes('Visitors: 0') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      expect(daemon.stderr).toContain('Visitors: 0');
+      expect(daemon.stderr).toMatch(/Home address\s+State\s+Link-layer address\s+Care-of address/);
+
+      daemon.process.kill('SIGTERM');
+      const exit = await daemon.waitForExit(5_000);
+      expect(exit, daemon.stderr).toEqual({ code: 0, signal: null });
+      expect(daemon.lines.at(-1)).toMatchObject({ event: 'stopped', signal: 'SIGTERM', visitors: 0 });
+      listener.kill();
+    },
+    20_000,
+  );
+
+  it.skipIf(skipReason !== undefined)(titled('an interface that does not exist: exit 1 with the reason on stderr', skipReason), async () => {
+    const config = join(workDir, 'no-such-interface.yaml');
+    writeFileSync(config, `foreignAgent:\n  interface: nosuch0\n  address: ${FA_ADDRESS}\n`);
+    const daemon = new Child(FA_NS, ['bin/mip4.js', 'fa', '--config', config]);
+    const exit = await daemon.waitForExit(8_000);
+    expect(exit.code, daemon.stderr).toBe(1);
+    expect(daemon.stderr).toMatch(/^mip4 fa: .*nosuch0/m);
+    expect(daemon.lines.find((l) => l.event === 'listening')).toBeUndefined();
+  }, 10_000);
+});

@@ -1,0 +1,130 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { ipv4 } from '../../io/wire/bytes.js';
+import { ConfigError } from '../../runtime/config.js';
+import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig, mobileNodeConfigFromDocument } from '../../runtime/mn-config.js';
+
+// The configuration file of `mip4 mn`, written to real files and read back as the daemon does.
+
+let root: string;
+let counter = 0;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'mip4-mn-config-test-'));
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+function writeConfig(text: string, sideFiles: Record<string, string> = {}): string {
+  const dir = join(root, `case-${++counter}`);
+  mkdirSync(dir, { recursive: true });
+  for (const [name, content] of Object.entries(sideFiles)) writeFileSync(join(dir, name), content);
+  const path = join(dir, 'mn.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+const MINIMAL = `mobileNode:
+  interface: veth0
+  homeAddress: 198.51.100.10
+  homeAgent: 198.51.100.1
+  homeNetwork: 198.51.100.0/24
+homeAgentAssociation:
+  spi: 4096
+  key: 00112233445566778899aabbccddeeff
+`;
+
+function issuesOf(text: string, sideFiles: Record<string, string> = {}) {
+  let thrown: unknown;
+  try {
+    loadMobileNodeConfig(writeConfig(text, sideFiles));
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown, `loading should have failed:\n${text}`).toBeInstanceOf(ConfigError);
+  return (thrown as ConfigError).issues;
+}
+
+function expectSingleIssue(text: string, path: string, message: RegExp, sideFiles: Record<string, string> = {}): void {
+  const issues = issuesOf(text, sideFiles);
+  expect(issues).toHaveLength(1);
+  expect(issues[0]!.path).toBe(path);
+  expect(issues[0]!.message).toMatch(message);
+}
+
+describe('mip4 mn configuration', () => {
+  it('a minimal file gives the runtime config with defaults (timestamp replay, 1800 s, HMAC-MD5, Algorithm 1)', () => {
+    const config = loadMobileNodeConfig(writeConfig(MINIMAL));
+    expect(config).toStrictEqual({
+      interfaceName: 'veth0',
+      homeAddress: ipv4('198.51.100.10'),
+      homeAgent: ipv4('198.51.100.1'),
+      homeNetwork: ipv4('198.51.100.0'),
+      homePrefixLength: 24,
+      mobileHome: { spi: 4096, algorithm: 'hmac-md5', key: Uint8Array.from(Buffer.from('00112233445566778899aabbccddeeff', 'hex')), replay: 'timestamp' },
+      lifetime: 1800,
+      moveDetection: 'lifetime',
+      requestOptions: {},
+      port: 0,
+    });
+  });
+
+  it('the example parses into every optional part: NAI, co-located address, FA association, options', () => {
+    const config = loadMobileNodeConfig(writeConfig(EXAMPLE_MOBILE_NODE_CONFIG));
+    expect(config.nai).toBe('mn1@example.org');
+    expect(config.colocated).toStrictEqual({ address: ipv4('203.0.113.50'), prefixLength: 24 });
+    expect(config.mobileForeign?.spi).toBe(700);
+    expect(config.mobileForeign?.key).toHaveLength(16);
+    expect(config.requestOptions).toMatchObject({ simultaneousBindings: false, broadcast: false });
+    expect(config.solicitation).toStrictEqual({ initialIntervalMs: 1000, initialCount: 3, maxIntervalMs: 60000 });
+    // The same document through the document entry point gives the same config.
+    expect(mobileNodeConfigFromDocument(parse(EXAMPLE_MOBILE_NODE_CONFIG) as unknown)).toStrictEqual(config);
+  });
+
+  it('keyFile is read relative to the config file; nonce replay and keyed-md5 are kept', () => {
+    const text = MINIMAL.replace('  key: 00112233445566778899aabbccddeeff\n', '  keyFile: mn.key\n  replay: nonce\n  algorithm: keyed-md5\n');
+    const config = loadMobileNodeConfig(writeConfig(text, { 'mn.key': 'ffeeddccbbaa99887766554433221100\n' }));
+    expect(Buffer.from(config.mobileHome.key).toString('hex')).toBe('ffeeddccbbaa99887766554433221100');
+    expect(config.mobileHome).toMatchObject({ replay: 'nonce', algorithm: 'keyed-md5' });
+  });
+
+  it('an all-digit hex key keeps its leading zeros (not read as a YAML number)', () => {
+    const config = loadMobileNodeConfig(writeConfig(MINIMAL.replace('00112233445566778899aabbccddeeff', '00112233445566778899001122334455')));
+    expect(Buffer.from(config.mobileHome.key).toString('hex')).toBe('00112233445566778899001122334455');
+  });
+
+  it.each([
+    ['a reserved SPI', MINIMAL.replace('spi: 4096', 'spi: 100'), 'homeAgentAssociation.spi', /SPI 100 is reserved/],
+    ['a bad home address', MINIMAL.replace('homeAddress: 198.51.100.10', 'homeAddress: 198.51.100'), 'mobileNode.homeAddress', /dotted-quad/],
+    ['a home address outside the home network', MINIMAL.replace('homeAddress: 198.51.100.10', 'homeAddress: 203.0.113.10'), 'mobileNode.homeAddress', /not inside homeNetwork/],
+    ['a bad home network', MINIMAL.replace('198.51.100.0/24', '198.51.100.0/33'), 'mobileNode.homeNetwork', /network prefix/],
+    ['a bad home agent', MINIMAL.replace('homeAgent: 198.51.100.1', 'homeAgent: ha.example'), 'mobileNode.homeAgent', /dotted-quad/],
+    ['a zero lifetime', MINIMAL.replace('homeNetwork: 198.51.100.0/24', 'homeNetwork: 198.51.100.0/24\n  lifetime: 0'), 'mobileNode.lifetime', /1-65535/],
+    ['a bad replay', MINIMAL.replace('  spi: 4096', '  spi: 4096\n  replay: counter'), 'homeAgentAssociation.replay', /timestamp|nonce/],
+    ['an unknown algorithm', MINIMAL.replace('  spi: 4096', '  spi: 4096\n  algorithm: sha1'), 'homeAgentAssociation.algorithm', /hmac-md5/],
+    ['a key that is not hex', MINIMAL.replace('00112233445566778899aabbccddeeff', 'zz'), 'homeAgentAssociation.key', /non-empty hex/],
+    ['both key and keyFile', MINIMAL.replace('  spi: 4096', '  spi: 4096\n  keyFile: k.hex'), 'homeAgentAssociation', /exactly one of key/],
+    ['a misspelt field', MINIMAL.replace('  homeAgent:', '  homeAgnet: 198.51.100.2\n  homeAgent:'), 'mobileNode.homeAgnet', /unknown field/],
+    ['a bad move detection', MINIMAL.replace('homeNetwork: 198.51.100.0/24', 'homeNetwork: 198.51.100.0/24\n  moveDetection: eager'), 'mobileNode.moveDetection', /lifetime|prefix/],
+    ['a co-located address without a prefix', MINIMAL.replace('homeNetwork: 198.51.100.0/24', 'homeNetwork: 198.51.100.0/24\n  colocatedAddress: 203.0.113.5'), 'mobileNode.colocatedAddress', /network prefix/],
+    ['a reserved FA SPI', `${MINIMAL}foreignAgentAssociation:\n  spi: 3\n  key: 0011\n`, 'foreignAgentAssociation.spi', /SPI 3 is reserved/],
+    ['a non-boolean request option', `${MINIMAL}requestOptions:\n  broadcast: 1\n`, 'requestOptions.broadcast', /boolean/],
+  ])('%s is reported at its path', (_, text, path, message) => {
+    expectSingleIssue(text, path, message);
+  });
+
+  it('a missing keyFile is reported at keyFile with the reason', () => {
+    expectSingleIssue(MINIMAL.replace('  key: 00112233445566778899aabbccddeeff\n', '  keyFile: absent.hex\n'), 'homeAgentAssociation.keyFile', /cannot read absent\.hex/);
+  });
+
+  it('a missing section, an empty file and bad YAML are errors', () => {
+    expect(issuesOf(MINIMAL.split('homeAgentAssociation:')[0]!).map((i) => i.path)).toContain('homeAgentAssociation');
+    expect(issuesOf('')[0]!.message).toMatch(/is empty/);
+    expect(issuesOf('mobileNode: [\n')[0]!.message).toMatch(/not valid YAML/);
+  });
+});
