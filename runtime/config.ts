@@ -3,73 +3,31 @@
  * socket is opened. Every error names the field path and what to do, e.g.
  * `mobileNodes[0].spi: SPI 100 is reserved (0-255, RFC 5944 1.6); use a value above 255`.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { Either, ParseResult, Schema } from 'effect';
-import { isScalar, parseDocument, visit, type Document } from 'yaml';
-import { parseHex, parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
-import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
+import { Schema } from 'effect';
+import { parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
+import type { AuthAlgorithm } from '../policies/auth.js';
 import { prefixMask, type HomeAgentSettings } from '../policies/ha-request.js';
+import { DEFAULT_REPLAY_WINDOW_SECONDS, type MobilitySecurityContext } from '../policies/security-association.js';
 import {
-  DEFAULT_REPLAY_WINDOW_SECONDS,
-  RESERVED_SPI_LIMIT,
-  type MobilitySecurityContext,
-} from '../policies/security-association.js';
+  Algorithm,
+  ConfigError,
+  Count,
+  decodeConfig,
+  EndpointText,
+  Ipv4Text,
+  Lifetime,
+  optional,
+  PrefixText,
+  readConfigFile,
+  readKey,
+  Replay,
+  ReplayWindow,
+  Spi,
+} from './config-schema.js';
 import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
 import type { ListenAddress } from './home-agent-server.js';
 
-export class ConfigError extends Error {
-  constructor(readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>) {
-    super(issues.map((i) => `${i.path || '(top level)'}: ${i.message}`).join('\n'));
-    this.name = 'ConfigError';
-  }
-}
-
-/**
- * An optional field that, when present, must be valid. Exact (no `| undefined` member), so a
- * wrong value is reported once, not a second time as "Expected undefined, actual ...".
- */
-function optional<S extends Schema.Schema.Any>(schema: S) {
-  return Schema.optionalWith(schema, { exact: true });
-}
-
-const Ipv4Text = Schema.String.pipe(
-  Schema.filter((s) => parseIpv4(s) !== undefined || `expected a dotted-quad IPv4 address like 198.51.100.1, got ${JSON.stringify(s)}`),
-);
-const PrefixText = Schema.String.pipe(
-  Schema.filter((s) => {
-    const [address, length, ...rest] = s.split('/');
-    const n = Number(length);
-    const ok = rest.length === 0 && address !== undefined && parseIpv4(address) !== undefined && Number.isInteger(n) && n >= 0 && n <= 32;
-    return ok || `expected a network prefix like 198.51.100.0/24, got ${JSON.stringify(s)}`;
-  }),
-);
-const EndpointText = Schema.String.pipe(
-  Schema.filter((s) => {
-    const [address, port, ...rest] = s.split(':');
-    const p = Number(port);
-    const ok = rest.length === 0 && address !== undefined && parseIpv4(address) !== undefined && Number.isInteger(p) && p >= 0 && p <= 65535;
-    return ok || `expected ADDRESS:PORT like 198.51.100.1:434, got ${JSON.stringify(s)}`;
-  }),
-);
-const Spi = Schema.Number.pipe(
-  Schema.filter((n) =>
-    !Number.isInteger(n) || n < 0 || n > 0xffffffff
-      ? `an SPI is a 32-bit unsigned integer, got ${n}`
-      : n < RESERVED_SPI_LIMIT
-        ? `SPI ${n} is reserved (0-255, RFC 5944 1.6); use a value above 255`
-        : true,
-  ),
-);
-const Lifetime = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `a lifetime is 1-65535 seconds (65535 = infinite), got ${n}`),
-);
-const Count = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected an integer >= 1, got ${n}`));
-const Algorithm = Schema.Literal(...AUTH_ALGORITHMS);
-const Replay = Schema.Literal('timestamp', 'nonce');
-const ReplayWindow = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isFinite(n) && n > 3) || `the replay window must be more than 3 seconds (RFC 5944 5.7.1), got ${n}`),
-);
+export { ConfigError };
 
 const SecurityAssociation = Schema.Struct({
   spi: Spi,
@@ -133,62 +91,19 @@ export interface LoadedHomeAgentConfig {
 export const DEFAULT_MAX_LIFETIME = 1800;
 export const MOBILE_IP_PORT = 434;
 
-function pathText(path: ReadonlyArray<PropertyKey>): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
-}
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
 export function homeAgentConfigFromDocument(document: unknown, baseDir = '.'): LoadedHomeAgentConfig {
-  const decoded = Schema.decodeUnknownEither(HomeAgentFile)(document, { errors: 'all', onExcessProperty: 'error' });
-  if (Either.isLeft(decoded)) {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => ({
-      path: pathText(issue.path),
-      message: issue._tag === 'Unexpected' ? `unknown field (check its spelling)` : issue.message,
-    }));
-    throw new ConfigError(issues);
-  }
-  return normalise(decoded.right, baseDir);
+  return normalise(decodeConfig(HomeAgentFile, document), baseDir);
 }
 
 /** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
 export function loadHomeAgentConfig(path: string): LoadedHomeAgentConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
-  }
-  const parsed = parseDocument(text);
-  const yamlError = parsed.errors[0];
-  if (yamlError !== undefined) {
-    throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${yamlError.message}` }]);
-  }
-  keepTextFields(parsed);
-  const document: unknown = parsed.toJS();
-  if (document === null || document === undefined) {
-    throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 ha --example-config\` prints a commented example` }]);
-  }
-  return homeAgentConfigFromDocument(document, dirname(resolve(path)));
+  const { document, baseDir } = readConfigFile(path, 'ha');
+  return homeAgentConfigFromDocument(document, baseDir);
 }
 
-/** Fields that are text even when they look like numbers. */
-const TEXT_FIELDS = new Set(['key', 'keyFile', 'nai']);
 
-/**
- * YAML reads an unquoted hex key made only of digits (`key: 00112233...`) as a number,
- * dropping its leading zeros and, past 2^53, its digits. Such keys are valid (RFC 5944 5.1:
- * arbitrary binary values), so these fields keep the text exactly as written.
- */
-function keepTextFields(document: Document): void {
-  visit(document, {
-    Pair(_, pair) {
-      if (isScalar(pair.key) && TEXT_FIELDS.has(String(pair.key.value)) && isScalar(pair.value)) {
-        const value = pair.value;
-        if (value.type === 'PLAIN' && typeof value.value !== 'string' && value.source !== undefined) value.value = value.source;
-      }
-    },
-  });
-}
 
 type SaFields = Schema.Schema.Type<typeof SecurityAssociation>;
 
@@ -234,7 +149,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     for (const { sa, path } of list) {
       if (seen.has(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
       seen.add(sa.spi);
-      const key = keyOf(sa, path, baseDir, issues);
+      const key = readKey(sa, path, baseDir, issues);
       if (!key) continue;
       contexts.push({
         spi: sa.spi,
@@ -286,29 +201,6 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
   };
 }
 
-function keyOf(sa: SaFields, path: string, baseDir: string, issues: Array<{ path: string; message: string }>): Uint8Array | undefined {
-  if ((sa.key === undefined) === (sa.keyFile === undefined)) {
-    issues.push({ path, message: 'give exactly one of key (hex) and keyFile (a file holding the key as hex)' });
-    return undefined;
-  }
-  let hex = sa.key;
-  let where = `${path}.key`;
-  if (sa.keyFile !== undefined) {
-    where = `${path}.keyFile`;
-    try {
-      hex = readFileSync(resolve(baseDir, sa.keyFile), 'utf8').trim();
-    } catch (error) {
-      issues.push({ path: where, message: `cannot read ${sa.keyFile}: ${(error as Error).message}` });
-      return undefined;
-    }
-  }
-  const key = parseHex(hex!);
-  if (key === undefined || key.length === 0) {
-    issues.push({ path: where, message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)' });
-    return undefined;
-  }
-  return key;
-}
 
 /** A commented example, printed by `mip4 ha --example-config`. */
 export const EXAMPLE_HOME_AGENT_CONFIG = `# mip4 home agent configuration (RFC 5944 3.8).

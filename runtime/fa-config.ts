@@ -5,64 +5,38 @@
  * 1.6); use a value above 255`.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { Either, ParseResult, Schema } from 'effect';
-import { isScalar, parseDocument, visit, type Document } from 'yaml';
-import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
+import { Schema } from 'effect';
+import { parseIpv4 } from '../io/wire/bytes.js';
 import { LIMITED_BROADCAST } from '../machines/advertiser.js';
-import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
+import type { AuthAlgorithm } from '../policies/auth.js';
 import type { FaSettings } from '../policies/fa-request.js';
+import { DEFAULT_REPLAY_WINDOW_SECONDS, type MobilitySecurityContext } from '../policies/security-association.js';
 import {
-  DEFAULT_REPLAY_WINDOW_SECONDS,
-  RESERVED_SPI_LIMIT,
-  type MobilitySecurityContext,
-} from '../policies/security-association.js';
-import { ConfigError } from './config.js';
+  Algorithm,
+  ConfigError,
+  Count,
+  decodeConfig,
+  Ipv4Text,
+  Lifetime,
+  oneOf,
+  optional,
+  readConfigFile,
+  readKey,
+  Replay,
+  ReplayWindow,
+  Spi,
+} from './config-schema.js';
 import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from './foreign-agent.js';
 
 export { ConfigError };
 
-/** Exact optional field: a wrong value is reported once (see runtime/config.ts). */
-function optional<S extends Schema.Schema.Any>(schema: S) {
-  return Schema.optionalWith(schema, { exact: true });
-}
 
-const Ipv4Text = Schema.String.pipe(
-  Schema.filter((s) => parseIpv4(s) !== undefined || `expected a dotted-quad IPv4 address like 203.0.113.1, got ${JSON.stringify(s)}`),
-);
 const InterfaceName = Schema.String.pipe(
   // Linux interface names are at most 15 bytes (IFNAMSIZ - 1), without '/' or whitespace.
   Schema.filter((s) => /^[^\s/]{1,15}$/.test(s) || `expected a network interface name like eth1 (1-15 characters, no '/' or spaces), got ${JSON.stringify(s)}`),
 );
-const Spi = Schema.Number.pipe(
-  Schema.filter((n) =>
-    !Number.isInteger(n) || n < 0 || n > 0xffffffff
-      ? `an SPI is a 32-bit unsigned integer, got ${n}`
-      : n < RESERVED_SPI_LIMIT
-        ? `SPI ${n} is reserved (0-255, RFC 5944 1.6); use a value above 255`
-        : true,
-  ),
-);
-const Lifetime = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `a lifetime is 1-65535 seconds (65535 = infinite), got ${n}`),
-);
 const IntervalSeconds = Schema.Number.pipe(
   Schema.filter((n) => (Number.isFinite(n) && n >= 0.001) || `an interval is a number of seconds >= 0.001, got ${n}`),
-);
-const Count = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected an integer >= 1, got ${n}`));
-/** One of a few words, reported once with the choices (not once per rejected alternative). */
-function oneOf<const L extends readonly string[]>(...choices: L) {
-  return Schema.String.pipe(
-    Schema.filter((s): s is L[number] => choices.includes(s), {
-      message: (issue) => `expected one of ${choices.join(', ')}, got ${JSON.stringify(issue.actual)}`,
-    }),
-  );
-}
-const Algorithm = oneOf(...AUTH_ALGORITHMS);
-const Replay = oneOf('timestamp', 'nonce');
-const ReplayWindow = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isFinite(n) && n > 3) || `the replay window must be more than 3 seconds (RFC 5944 5.7.1), got ${n}`),
 );
 
 const SecurityAssociation = Schema.Struct({
@@ -136,57 +110,19 @@ export const DEFAULT_MAX_ADVERTISEMENT_INTERVAL = 600;
 export const DEFAULT_MAX_PENDING = 5;
 const ALL_SYSTEMS = parseIpv4('224.0.0.1')!;
 
-function pathText(path: ReadonlyArray<PropertyKey>): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
-}
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
 export function foreignAgentConfigFromDocument(document: unknown, baseDir = '.'): LoadedForeignAgentConfig {
-  const decoded = Schema.decodeUnknownEither(ForeignAgentFile)(document, { errors: 'all', onExcessProperty: 'error' });
-  if (Either.isLeft(decoded)) {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => ({
-      path: pathText(issue.path),
-      message: issue._tag === 'Unexpected' ? `unknown field (check its spelling)` : issue.message,
-    }));
-    throw new ConfigError(issues);
-  }
-  return normalise(decoded.right, baseDir);
+  return normalise(decodeConfig(ForeignAgentFile, document), baseDir);
 }
 
 /** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
 export function loadForeignAgentConfig(path: string): LoadedForeignAgentConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
-  }
-  const parsed = parseDocument(text);
-  const yamlError = parsed.errors[0];
-  if (yamlError !== undefined) {
-    throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${yamlError.message}` }]);
-  }
-  keepTextFields(parsed);
-  const document: unknown = parsed.toJS();
-  if (document === null || document === undefined) {
-    throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 fa --example-config\` prints a commented example` }]);
-  }
-  return foreignAgentConfigFromDocument(document, dirname(resolve(path)));
+  const { document, baseDir } = readConfigFile(path, 'fa');
+  return foreignAgentConfigFromDocument(document, baseDir);
 }
 
-/** Fields that are text even when they look like numbers (an all-digit hex key, 5.1). */
-const TEXT_FIELDS = new Set(['key', 'keyFile', 'interface']);
 
-function keepTextFields(document: Document): void {
-  visit(document, {
-    Pair(_, pair) {
-      if (isScalar(pair.key) && TEXT_FIELDS.has(String(pair.key.value)) && isScalar(pair.value)) {
-        const value = pair.value;
-        if (value.type === 'PLAIN' && typeof value.value !== 'string' && value.source !== undefined) value.value = value.source;
-      }
-    },
-  });
-}
 
 function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentConfig {
   const issues: Issues = [];
@@ -285,7 +221,7 @@ function contextsOf(
   for (const { sa, path } of list) {
     if (seen.has(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
     seen.add(sa.spi);
-    const key = keyOf(sa, path, baseDir, issues);
+    const key = readKey(sa, path, baseDir, issues);
     if (!key) continue;
     contexts.push({
       spi: sa.spi,
@@ -298,29 +234,6 @@ function contextsOf(
   return contexts;
 }
 
-function keyOf(sa: SaFields, path: string, baseDir: string, issues: Issues): Uint8Array | undefined {
-  if ((sa.key === undefined) === (sa.keyFile === undefined)) {
-    issues.push({ path, message: 'give exactly one of key (hex) and keyFile (a file holding the key as hex)' });
-    return undefined;
-  }
-  let hex = sa.key;
-  let where = `${path}.key`;
-  if (sa.keyFile !== undefined) {
-    where = `${path}.keyFile`;
-    try {
-      hex = readFileSync(resolve(baseDir, sa.keyFile), 'utf8').trim();
-    } catch (error) {
-      issues.push({ path: where, message: `cannot read ${sa.keyFile}: ${(error as Error).message}` });
-      return undefined;
-    }
-  }
-  const key = parseHex(hex!);
-  if (key === undefined || key.length === 0) {
-    issues.push({ path: where, message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)' });
-    return undefined;
-  }
-  return key;
-}
 
 /** A commented example, printed by `mip4 fa --example-config`. */
 export const EXAMPLE_FOREIGN_AGENT_CONFIG = `# mip4 foreign agent configuration (RFC 5944 3.7).

@@ -77,7 +77,7 @@ import {
   type FaSettings,
   type PendingRegistration,
 } from '../policies/fa-request.js';
-import { MobilitySecurityAssociation, type MobilitySecurityContext, type SecurityContextLookup } from '../policies/security-association.js';
+import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../policies/security-association.js';
 import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
 import { RealClock, type Clock } from './clock.js';
 import { foreignAgentDataPlane, type DataPlane, type OutputBatch, type PacketBatch } from './data-plane.js';

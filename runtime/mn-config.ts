@@ -3,63 +3,35 @@
  * before the interface or any socket is opened. Errors name the field path and the fix, as the
  * home agent's (runtime/config.ts) do.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { Either, ParseResult, Schema } from 'effect';
-import { isScalar, parseDocument, visit, type Document } from 'yaml';
-import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
-import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
+import { Schema } from 'effect';
+import { parseIpv4 } from '../io/wire/bytes.js';
+import type { AuthAlgorithm } from '../policies/auth.js';
 import { prefixMask } from '../policies/ha-request.js';
-import { RESERVED_SPI_LIMIT } from '../policies/security-association.js';
 import type { MnSigningKey } from '../policies/mn-request.js';
-import { ConfigError } from './config.js';
+import {
+  Algorithm,
+  ConfigError,
+  Count,
+  decodeConfig,
+  Ipv4Text,
+  Lifetime,
+  oneOf,
+  optional,
+  PrefixText,
+  readConfigFile,
+  readKey,
+  Replay,
+  Spi,
+} from './config-schema.js';
 import type { MobileNodeConfig } from './mobile-node.js';
 
-/** Exact optional field: a wrong value is reported once (see runtime/config.ts). */
-function optional<S extends Schema.Schema.Any>(schema: S) {
-  return Schema.optionalWith(schema, { exact: true });
-}
 
-const Ipv4Text = Schema.String.pipe(
-  Schema.filter((s) => parseIpv4(s) !== undefined || `expected a dotted-quad IPv4 address like 198.51.100.1, got ${JSON.stringify(s)}`),
-);
-const PrefixText = Schema.String.pipe(
-  Schema.filter((s) => {
-    const [address, length, ...rest] = s.split('/');
-    const n = Number(length);
-    const ok = rest.length === 0 && address !== undefined && parseIpv4(address) !== undefined && Number.isInteger(n) && n >= 0 && n <= 32;
-    return ok || `expected a network prefix like 198.51.100.0/24, got ${JSON.stringify(s)}`;
-  }),
-);
-const Spi = Schema.Number.pipe(
-  Schema.filter((n) =>
-    !Number.isInteger(n) || n < 0 || n > 0xffffffff
-      ? `an SPI is a 32-bit unsigned integer, got ${n}`
-      : n < RESERVED_SPI_LIMIT
-        ? `SPI ${n} is reserved (0-255, RFC 5944 1.6); use a value above 255`
-        : true,
-  ),
-);
-const Lifetime = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `a lifetime is 1-65535 seconds (65535 = infinite), got ${n}`),
-);
 const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));
-const Count = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected an integer >= 1, got ${n}`));
 const Port = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 0 && n <= 65535) || `a UDP port is 0-65535, got ${n}`));
-
-/**
- * One of a few words, reported as one issue ("expected one of ...") rather than one issue per
- * Literal member, which would bury the fix on the daemon's stderr.
- */
-function oneOf<const T extends readonly string[]>(...words: T) {
-  return Schema.String.pipe(
-    Schema.filter((s) => words.includes(s) || `expected one of ${words.join(', ')}, got ${JSON.stringify(s)}`),
-  ) as unknown as Schema.Schema<T[number], string>;
-}
 
 const SigningKey = Schema.Struct({
   spi: Spi,
-  algorithm: optional(oneOf(...AUTH_ALGORITHMS)),
+  algorithm: optional(Algorithm),
   key: optional(Schema.String),
   keyFile: optional(Schema.String),
 });
@@ -78,7 +50,7 @@ const MobileNodeFile = Schema.Struct({
   }),
   homeAgentAssociation: Schema.Struct({
     ...SigningKey.fields,
-    replay: optional(oneOf('timestamp', 'nonce')),
+    replay: optional(Replay),
   }),
   foreignAgentAssociation: optional(SigningKey),
   requestOptions: optional(
@@ -113,55 +85,18 @@ type MobileNodeFile = Schema.Schema.Type<typeof MobileNodeFile>;
 type SigningKeyFields = Schema.Schema.Type<typeof SigningKey>;
 type Issues = Array<{ path: string; message: string }>;
 
-function pathText(path: ReadonlyArray<PropertyKey>): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
-}
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. Throws ConfigError. */
 export function mobileNodeConfigFromDocument(document: unknown, baseDir = '.'): MobileNodeConfig {
-  const decoded = Schema.decodeUnknownEither(MobileNodeFile)(document, { errors: 'all', onExcessProperty: 'error' });
-  if (Either.isLeft(decoded)) {
-    throw new ConfigError(
-      ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => ({
-        path: pathText(issue.path),
-        message: issue._tag === 'Unexpected' ? 'unknown field (check its spelling)' : issue.message,
-      })),
-    );
-  }
-  return normalise(decoded.right, baseDir);
+  return normalise(decodeConfig(MobileNodeFile, document), baseDir);
 }
 
-/** Fields that are text even when YAML would read them as numbers (an all-digit hex key). */
-const TEXT_FIELDS = new Set(['key', 'keyFile', 'nai', 'interface']);
 
-function keepTextFields(document: Document): void {
-  visit(document, {
-    Pair(_, pair) {
-      if (isScalar(pair.key) && TEXT_FIELDS.has(String(pair.key.value)) && isScalar(pair.value)) {
-        const value = pair.value;
-        if (value.type === 'PLAIN' && typeof value.value !== 'string' && value.source !== undefined) value.value = value.source;
-      }
-    },
-  });
-}
 
 /** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
 export function loadMobileNodeConfig(path: string): MobileNodeConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
-  }
-  const parsed = parseDocument(text);
-  const yamlError = parsed.errors[0];
-  if (yamlError !== undefined) throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${yamlError.message}` }]);
-  keepTextFields(parsed);
-  const document: unknown = parsed.toJS();
-  if (document === null || document === undefined) {
-    throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 mn --example-config\` prints a commented example` }]);
-  }
-  return mobileNodeConfigFromDocument(document, dirname(resolve(path)));
+  const { document, baseDir } = readConfigFile(path, 'mn');
+  return mobileNodeConfigFromDocument(document, baseDir);
 }
 
 function splitPrefix(text: string): { address: number; length: number } {
@@ -170,27 +105,8 @@ function splitPrefix(text: string): { address: number; length: number } {
 }
 
 function signingKey(sa: SigningKeyFields, path: string, baseDir: string, issues: Issues): MnSigningKey | undefined {
-  if ((sa.key === undefined) === (sa.keyFile === undefined)) {
-    issues.push({ path, message: 'give exactly one of key (hex) and keyFile (a file holding the key as hex)' });
-    return undefined;
-  }
-  let hex = sa.key;
-  let where = `${path}.key`;
-  if (sa.keyFile !== undefined) {
-    where = `${path}.keyFile`;
-    try {
-      hex = readFileSync(resolve(baseDir, sa.keyFile), 'utf8').trim();
-    } catch (error) {
-      issues.push({ path: where, message: `cannot read ${sa.keyFile}: ${(error as Error).message}` });
-      return undefined;
-    }
-  }
-  const key = parseHex(hex!);
-  if (key === undefined || key.length === 0) {
-    issues.push({ path: where, message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)' });
-    return undefined;
-  }
-  return { spi: sa.spi, algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm, key };
+  const key = readKey(sa, path, baseDir, issues);
+  return key === undefined ? undefined : { spi: sa.spi, algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm, key };
 }
 
 function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {

@@ -24,7 +24,6 @@ import { encodePcap, LinkType } from '../wire/pcap.js';
 import { encodeUdpDatagram, UDP_HEADER_LENGTH, verifyUdpChecksum } from '../wire/udp.js';
 import { SimEthernetSegment } from './ethernet.js';
 import { isMulticast, LIMITED_BROADCAST, SimHost, type DestinationKind, type IpArrival, type SimHostCounters, type SimHostOptions } from './ip-host.js';
-import { seededRandom } from './udp.js';
 
 export interface SimNetworkOptions {
   readonly clock: Clock;

@@ -1,0 +1,179 @@
+/**
+ * What the three daemons' configuration files (`mip4 ha|fa|mn --config`) share: reading YAML,
+ * the field schemas (addresses, prefixes, SPIs, lifetimes, algorithms), decoding with Effect
+ * Schema into errors that name the field path and the fix, and reading keys as hex or from a
+ * key file.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Either, ParseResult, Schema } from 'effect';
+import { isScalar, parseDocument, visit, type Document } from 'yaml';
+import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
+import { AUTH_ALGORITHMS } from '../policies/auth.js';
+import { RESERVED_SPI_LIMIT } from '../policies/security-association.js';
+
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(issues.map((i) => `${i.path || '(top level)'}: ${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * An optional field that, when present, must be valid. Exact (no `| undefined` member), so a
+ * wrong value is reported once, not a second time as "Expected undefined, actual ...".
+ */
+export function optional<S extends Schema.Schema.Any>(schema: S) {
+  return Schema.optionalWith(schema, { exact: true });
+}
+
+/**
+ * One of a few words, reported as one issue ("expected one of ...") rather than one issue per
+ * Literal member, which would bury the fix on the daemon's stderr.
+ */
+export function oneOf<const T extends readonly string[]>(...words: T) {
+  return Schema.String.pipe(
+    Schema.filter((s) => words.includes(s) || `expected one of ${words.join(', ')}, got ${JSON.stringify(s)}`),
+  ) as unknown as Schema.Schema<T[number], string>;
+}
+
+export const Ipv4Text = Schema.String.pipe(
+  Schema.filter((s) => parseIpv4(s) !== undefined || `expected a dotted-quad IPv4 address like 198.51.100.1, got ${JSON.stringify(s)}`),
+);
+
+export const PrefixText = Schema.String.pipe(
+  Schema.filter((s) => {
+    const [address, length, ...rest] = s.split('/');
+    const n = Number(length);
+    const ok = rest.length === 0 && address !== undefined && parseIpv4(address) !== undefined && Number.isInteger(n) && n >= 0 && n <= 32;
+    return ok || `expected a network prefix like 198.51.100.0/24, got ${JSON.stringify(s)}`;
+  }),
+);
+
+export const EndpointText = Schema.String.pipe(
+  Schema.filter((s) => {
+    const [address, port, ...rest] = s.split(':');
+    const p = Number(port);
+    const ok = rest.length === 0 && address !== undefined && parseIpv4(address) !== undefined && Number.isInteger(p) && p >= 0 && p <= 65535;
+    return ok || `expected ADDRESS:PORT like 198.51.100.1:434, got ${JSON.stringify(s)}`;
+  }),
+);
+
+export const Spi = Schema.Number.pipe(
+  Schema.filter((n) =>
+    !Number.isInteger(n) || n < 0 || n > 0xffffffff
+      ? `an SPI is a 32-bit unsigned integer, got ${n}`
+      : n < RESERVED_SPI_LIMIT
+        ? `SPI ${n} is reserved (0-255, RFC 5944 1.6); use a value above 255`
+        : true,
+  ),
+);
+
+export const Lifetime = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `a lifetime is 1-65535 seconds (65535 = infinite), got ${n}`),
+);
+
+export const Count = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected an integer >= 1, got ${n}`));
+
+export const Algorithm = oneOf(...AUTH_ALGORITHMS);
+export const Replay = oneOf('timestamp', 'nonce');
+export const ReplayWindow = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isFinite(n) && n > 3) || `the replay window must be more than 3 seconds (RFC 5944 5.7.1), got ${n}`),
+);
+
+function pathText(path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+/** Decodes a parsed document with `schema`, unknown fields refused, every issue reported. */
+export function decodeConfig<A, I>(schema: Schema.Schema<A, I, never>, document: unknown): A {
+  const decoded = Schema.decodeUnknownEither(schema)(document, { errors: 'all', onExcessProperty: 'error' });
+  if (Either.isLeft(decoded)) {
+    throw new ConfigError(
+      ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => ({
+        path: pathText(issue.path),
+        message: issue._tag === 'Unexpected' ? 'unknown field (check its spelling)' : issue.message,
+      })),
+    );
+  }
+  return decoded.right;
+}
+
+/** Fields that are text even when YAML would read them as numbers. */
+const TEXT_FIELDS = new Set(['key', 'keyFile', 'nai', 'interface']);
+
+/**
+ * YAML reads an unquoted hex key made only of digits (`key: 00112233...`) as a number,
+ * dropping its leading zeros and, past 2^53, its digits. Such keys are valid (RFC 5944 5.1:
+ * arbitrary binary values), so these fields keep the text exactly as written.
+ */
+function keepTextFields(document: Document): void {
+  visit(document, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && TEXT_FIELDS.has(String(pair.key.value)) && isScalar(pair.value)) {
+        const value = pair.value;
+        if (value.type === 'PLAIN' && typeof value.value !== 'string' && value.source !== undefined) value.value = value.source;
+      }
+    },
+  });
+}
+
+/**
+ * Reads a YAML (or JSON) configuration file: the parsed document and the directory relative
+ * key files are resolved against. `command` names the daemon in the empty-file hint.
+ */
+export function readConfigFile(path: string, command: string): { document: unknown; baseDir: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
+  }
+  const parsed = parseDocument(text);
+  const yamlError = parsed.errors[0];
+  if (yamlError !== undefined) throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${yamlError.message}` }]);
+  keepTextFields(parsed);
+  const document: unknown = parsed.toJS();
+  if (document === null || document === undefined) {
+    throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 ${command} --example-config\` prints a commented example` }]);
+  }
+  return { document, baseDir: dirname(resolve(path)) };
+}
+
+/**
+ * A key given as `key` (hex) or `keyFile` (a file holding the hex, relative to the config
+ * file): exactly one of them. Problems are added to `issues` with the field's path.
+ */
+export function readKey(
+  fields: { readonly key?: string; readonly keyFile?: string },
+  path: string,
+  baseDir: string,
+  issues: ConfigIssue[],
+): Uint8Array | undefined {
+  if ((fields.key === undefined) === (fields.keyFile === undefined)) {
+    issues.push({ path, message: 'give exactly one of key (hex) and keyFile (a file holding the key as hex)' });
+    return undefined;
+  }
+  let hex = fields.key;
+  let where = `${path}.key`;
+  if (fields.keyFile !== undefined) {
+    where = `${path}.keyFile`;
+    try {
+      hex = readFileSync(resolve(baseDir, fields.keyFile), 'utf8').trim();
+    } catch (error) {
+      issues.push({ path: where, message: `cannot read ${fields.keyFile}: ${(error as Error).message}` });
+      return undefined;
+    }
+  }
+  const key = parseHex(hex!);
+  if (key === undefined || key.length === 0) {
+    issues.push({ path: where, message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)' });
+    return undefined;
+  }
+  return key;
+}
