@@ -36,3 +36,45 @@ export function parseOrUsage<T>(parse: () => T): T {
     throw new UsageError((error as Error).message);
   }
 }
+
+/**
+ * Signals a daemon answers: SIGUSR2 prints its status (SIGUSR1 is Node's debugger signal);
+ * SIGTERM or SIGINT asks it to stop. Install before announcing readiness: a supervisor (or a
+ * test) may signal as soon as it reads that line, and an unhandled SIGUSR2 or SIGTERM would
+ * kill the process.
+ */
+export function daemonSignals(printStatus: () => void): { readonly stop: Promise<NodeJS.Signals>; dispose(): void } {
+  process.on('SIGUSR2', printStatus);
+  let onTerm: () => void = () => {};
+  let onInt: () => void = () => {};
+  const stop = new Promise<NodeJS.Signals>((resolve) => {
+    onTerm = () => resolve('SIGTERM');
+    onInt = () => resolve('SIGINT');
+    process.once('SIGTERM', onTerm);
+    process.once('SIGINT', onInt);
+  });
+  return {
+    stop,
+    dispose() {
+      process.off('SIGUSR2', printStatus);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+    },
+  };
+}
+
+/** Loads a daemon's configuration; on a ConfigError prints every issue and returns undefined (exit 2). */
+export function loadConfigOrReport<T>(command: string, path: string, load: (path: string) => T, io: Io): T | undefined {
+  try {
+    return load(path);
+  } catch (error) {
+    // Checked by name, not instanceof: importing the config module here would load effect and
+    // yaml for every command, `mip4 decode` included.
+    if (!(error instanceof Error) || error.name !== 'ConfigError') throw error;
+    io.err(`mip4 ${command}: invalid configuration ${path}:`);
+    for (const issue of (error as Error & { issues: ReadonlyArray<{ path: string; message: string }> }).issues) {
+      io.err(`  ${issue.path || '(file)'}: ${issue.message}`);
+    }
+    return undefined;
+  }
+}

@@ -7,9 +7,9 @@ import { NodeUdpLive } from '../../io/node/udp.js';
 import { RawIpError } from '../../io/raw-ip.js';
 import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
-import { ConfigError, EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../fa-config.js';
+import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../fa-config.js';
 import { startForeignAgent, type VisitorView } from '../foreign-agent.js';
-import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--log-transitions]
        mip4 fa --example-config
@@ -71,17 +71,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   if (values.config === undefined) throw new UsageError('--config is required (mip4 fa --example-config prints one)');
 
-  let loaded;
-  try {
-    loaded = loadForeignAgentConfig(values.config);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      io.err(`mip4 fa: invalid configuration ${values.config}:`);
-      for (const issue of error.issues) io.err(`  ${issue.path || '(file)'}: ${issue.message}`);
-      return ExitCode.Usage;
-    }
-    throw error;
-  }
+  const loaded = loadConfigOrReport('fa', values.config, loadForeignAgentConfig, io);
+  if (loaded === undefined) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
   let running;
   try {
@@ -101,14 +92,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { agent } = running;
   agent.events.subscribe(log);
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
-  // The handlers go in before `listening` is announced: a supervisor (or test) may signal as
-  // soon as it reads that line, and an unhandled SIGUSR2 or SIGTERM would kill the process.
-  const printVisitors = () => io.err(visitorsTable(agent.visitors()));
-  process.on('SIGUSR2', printVisitors);
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())));
   const { settings } = loaded.config;
   log({
     event: 'listening',
@@ -121,8 +105,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     pid: process.pid,
   });
 
-  const signal = await stopSignal;
-  process.off('SIGUSR2', printVisitors);
+  const signal = await signals.stop;
+  signals.dispose();
   const visitors = agent.visitors().length;
   await running.stop();
   log({ event: 'stopped', signal, visitors, counters: agent.counters });

@@ -2,10 +2,10 @@
 import { parseArgs } from 'node:util';
 import { ipv4ToString, parseIpv4 } from '../../io/wire/bytes.js';
 import { UdpError } from '../../io/udp.js';
-import { ConfigError, EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../config.js';
+import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../config.js';
 import type { BindingView } from '../home-agent.js';
 import { startHomeAgent, type ListenAddress } from '../home-agent-server.js';
-import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--log-transitions]
        mip4 ha --example-config
@@ -77,17 +77,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (values.config === undefined) throw new UsageError('--config is required (mip4 ha --example-config prints one)');
   const listenOverride = values.listen?.map(parseListen);
 
-  let loaded;
-  try {
-    loaded = loadHomeAgentConfig(values.config);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      io.err(`mip4 ha: invalid configuration ${values.config}:`);
-      for (const issue of error.issues) io.err(`  ${issue.path || '(file)'}: ${issue.message}`);
-      return ExitCode.Usage;
-    }
-    throw error;
-  }
+  const loaded = loadConfigOrReport('ha', values.config, loadHomeAgentConfig, io);
+  if (loaded === undefined) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
   let running;
   try {
@@ -105,14 +96,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no home link attached to this process' }),
   );
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
-  // The handlers go in before `listening` is announced: a supervisor (or test) may signal as
-  // soon as it reads that line, and an unhandled SIGUSR2 or SIGTERM would kill the process.
-  const printBindings = () => io.err(bindingsTable(agent.bindings()));
-  process.on('SIGUSR2', printBindings);
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signals = daemonSignals(() => io.err(bindingsTable(agent.bindings())));
   log({
     event: 'listening',
     endpoints: running.sockets.map((s) => `${ipv4ToString(s.localAddress)}:${s.localPort}`),
@@ -121,8 +105,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     pid: process.pid,
   });
 
-  const signal = await stopSignal;
-  process.off('SIGUSR2', printBindings);
+  const signal = await signals.stop;
+  signals.dispose();
   const bindings = agent.bindingCount;
   await running.stop();
   log({ event: 'stopped', signal, bindings, counters: agent.counters });

@@ -8,10 +8,9 @@ import { LinuxLinkLive } from '../../io/linux/packet.js';
 import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
 import { NodeUdpLive } from '../../io/node/udp.js';
 import { RealClock } from '../clock.js';
-import { ConfigError } from '../config.js';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../mn-config.js';
 import { startMobileNode, type MobileNodeState } from '../mobile-node.js';
-import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--log-transitions]
        mip4 mn --example-config
@@ -58,17 +57,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   if (values.config === undefined) throw new UsageError('--config is required (mip4 mn --example-config prints one)');
 
-  let config;
-  try {
-    config = loadMobileNodeConfig(values.config);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      io.err(`mip4 mn: invalid configuration ${values.config}:`);
-      for (const issue of error.issues) io.err(`  ${issue.path || '(file)'}: ${issue.message}`);
-      return ExitCode.Usage;
-    }
-    throw error;
-  }
+  const config = loadConfigOrReport('mn', values.config, loadMobileNodeConfig, io);
+  if (config === undefined) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
   let running;
   try {
@@ -90,13 +80,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { node } = running;
   node.events.subscribe(log);
   if (values['log-transitions']) node.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
-  // Handlers go in before `started` is announced: a supervisor may signal as soon as it reads it.
-  const printState = () => io.err(stateText(node.state(), node.counters));
-  process.on('SIGUSR2', printState);
-  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signals = daemonSignals(() => io.err(stateText(node.state(), node.counters)));
   log({
     event: 'started',
     interface: config.interfaceName,
@@ -107,8 +91,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   });
   node.start();
 
-  const signal = await stopSignal;
-  process.off('SIGUSR2', printState);
+  const signal = await signals.stop;
+  signals.dispose();
   const state = node.state();
   await running.stop();
   log({ event: 'stopped', signal, state, counters: node.counters });
