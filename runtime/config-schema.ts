@@ -9,8 +9,8 @@ import { dirname, resolve } from 'node:path';
 import { Either, ParseResult, Schema } from 'effect';
 import { isScalar, parseDocument, visit, type Document } from 'yaml';
 import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
-import { AUTH_ALGORITHMS } from '../policies/auth.js';
-import { RESERVED_SPI_LIMIT } from '../policies/security-association.js';
+import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
+import { DEFAULT_REPLAY_WINDOW_SECONDS, RESERVED_SPI_LIMIT, type MobilitySecurityContext } from '../policies/security-association.js';
 
 export interface ConfigIssue {
   readonly path: string;
@@ -176,4 +176,51 @@ export function readKey(
     return undefined;
   }
   return key;
+}
+
+/** A security context as the configuration files write it (RFC 5944 1.6, 5.1, 5.7). */
+export const SecurityAssociation = Schema.Struct({
+  spi: Spi,
+  algorithm: optional(Algorithm),
+  key: optional(Schema.String),
+  keyFile: optional(Schema.String),
+  replay: optional(Replay),
+  replayWindow: optional(ReplayWindow),
+});
+
+export type SecurityAssociationFields = Schema.Schema.Type<typeof SecurityAssociation>;
+
+/**
+ * A peer's security contexts: the one written inline on the peer (when it gives an spi) and
+ * those of its `securityAssociations` list. Each SPI once per peer; keys read with readKey.
+ */
+export function securityContexts(
+  owner: string,
+  inline: SecurityAssociationFields | undefined,
+  more: readonly SecurityAssociationFields[] | undefined,
+  baseDir: string,
+  issues: ConfigIssue[],
+): MobilitySecurityContext[] {
+  const list: Array<{ sa: SecurityAssociationFields; path: string }> = [];
+  if (inline) list.push({ sa: inline, path: owner });
+  (more ?? []).forEach((sa, i) => list.push({ sa, path: `${owner}.securityAssociations[${i}]` }));
+  if (list.length === 0) {
+    issues.push({ path: owner, message: 'no security association: give spi and key (or keyFile), or securityAssociations' });
+  }
+  const seen = new Set<number>();
+  const contexts: MobilitySecurityContext[] = [];
+  for (const { sa, path } of list) {
+    if (seen.has(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
+    seen.add(sa.spi);
+    const key = readKey(sa, path, baseDir, issues);
+    if (!key) continue;
+    contexts.push({
+      spi: sa.spi,
+      algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm,
+      key,
+      replay: sa.replay ?? 'timestamp',
+      replayWindowSeconds: sa.replayWindow ?? DEFAULT_REPLAY_WINDOW_SECONDS,
+    });
+  }
+  return contexts;
 }

@@ -5,11 +5,8 @@
  */
 import { Schema } from 'effect';
 import { parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
-import type { AuthAlgorithm } from '../policies/auth.js';
 import { prefixMask, type HomeAgentSettings } from '../policies/ha-request.js';
-import { DEFAULT_REPLAY_WINDOW_SECONDS, type MobilitySecurityContext } from '../policies/security-association.js';
 import {
-  Algorithm,
   ConfigError,
   Count,
   decodeConfig,
@@ -19,24 +16,15 @@ import {
   optional,
   PrefixText,
   readConfigFile,
-  readKey,
-  Replay,
-  ReplayWindow,
+  SecurityAssociation,
+  securityContexts,
+  type SecurityAssociationFields,
   Spi,
 } from './config-schema.js';
 import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
 import type { ListenAddress } from './home-agent-server.js';
 
 export { ConfigError };
-
-const SecurityAssociation = Schema.Struct({
-  spi: Spi,
-  algorithm: optional(Algorithm),
-  key: optional(Schema.String),
-  keyFile: optional(Schema.String),
-  replay: optional(Replay),
-  replayWindow: optional(ReplayWindow),
-});
 
 const MobileNode = Schema.Struct({
   homeAddress: Ipv4Text,
@@ -105,7 +93,6 @@ export function loadHomeAgentConfig(path: string): LoadedHomeAgentConfig {
 
 
 
-type SaFields = Schema.Schema.Type<typeof SecurityAssociation>;
 
 function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig {
   const issues: Array<{ path: string; message: string }> = [];
@@ -137,30 +124,9 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     return { address: parseIpv4(a!)!, port: Number(p) };
   });
 
-  const contextsOf = (owner: string, entry: SaFields & { securityAssociations?: readonly SaFields[] | undefined }, spiGiven: boolean) => {
-    const list: Array<{ sa: SaFields; path: string }> = [];
-    if (spiGiven) list.push({ sa: entry, path: owner });
-    (entry.securityAssociations ?? []).forEach((sa, i) => list.push({ sa, path: `${owner}.securityAssociations[${i}]` }));
-    if (list.length === 0) {
-      issues.push({ path: owner, message: 'no security association: give spi and key (or keyFile), or securityAssociations' });
-    }
-    const seen = new Set<number>();
-    const contexts: MobilitySecurityContext[] = [];
-    for (const { sa, path } of list) {
-      if (seen.has(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
-      seen.add(sa.spi);
-      const key = readKey(sa, path, baseDir, issues);
-      if (!key) continue;
-      contexts.push({
-        spi: sa.spi,
-        algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm,
-        key,
-        replay: sa.replay ?? 'timestamp',
-        replayWindowSeconds: sa.replayWindow ?? DEFAULT_REPLAY_WINDOW_SECONDS,
-      });
-    }
-    return contexts;
-  };
+  const contextsOf = (owner: string, entry: { readonly spi?: number; readonly securityAssociations?: readonly SecurityAssociationFields[] }) =>
+    securityContexts(owner, entry.spi !== undefined ? (entry as SecurityAssociationFields) : undefined, entry.securityAssociations, baseDir, issues);
+
 
   const seenHome = new Map<number, number>();
   const seenNai = new Map<string, number>();
@@ -179,14 +145,14 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     return {
       homeAddress,
       ...(node.nai !== undefined ? { nai: node.nai } : {}),
-      contexts: contextsOf(path, node as SaFields, node.spi !== undefined),
+      contexts: contextsOf(path, node),
       maxLifetime: node.maxLifetime ?? ha.maxLifetime ?? DEFAULT_MAX_LIFETIME,
       maxBindings: node.maxBindings ?? file.limits?.maxBindingsPerNode ?? (settings.simultaneousBindings ? 4 : 1),
     };
   });
   const foreignAgents = (file.foreignAgents ?? []).map((fa, i) => ({
     address: parseIpv4(fa.address)!,
-    contexts: contextsOf(`foreignAgents[${i}]`, fa as SaFields, fa.spi !== undefined),
+    contexts: contextsOf(`foreignAgents[${i}]`, fa),
   }));
   if (issues.length > 0) throw new ConfigError(issues);
   return {

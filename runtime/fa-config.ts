@@ -8,11 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { Schema } from 'effect';
 import { parseIpv4 } from '../io/wire/bytes.js';
 import { LIMITED_BROADCAST } from '../machines/advertiser.js';
-import type { AuthAlgorithm } from '../policies/auth.js';
 import type { FaSettings } from '../policies/fa-request.js';
-import { DEFAULT_REPLAY_WINDOW_SECONDS, type MobilitySecurityContext } from '../policies/security-association.js';
 import {
-  Algorithm,
   ConfigError,
   Count,
   decodeConfig,
@@ -21,9 +18,9 @@ import {
   oneOf,
   optional,
   readConfigFile,
-  readKey,
-  Replay,
-  ReplayWindow,
+  SecurityAssociation,
+  securityContexts,
+  type SecurityAssociationFields,
   Spi,
 } from './config-schema.js';
 import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from './foreign-agent.js';
@@ -38,15 +35,6 @@ const InterfaceName = Schema.String.pipe(
 const IntervalSeconds = Schema.Number.pipe(
   Schema.filter((n) => (Number.isFinite(n) && n >= 0.001) || `an interval is a number of seconds >= 0.001, got ${n}`),
 );
-
-const SecurityAssociation = Schema.Struct({
-  spi: Spi,
-  algorithm: optional(Algorithm),
-  key: optional(Schema.String),
-  keyFile: optional(Schema.String),
-  replay: optional(Replay),
-  replayWindow: optional(ReplayWindow),
-});
 
 const MobileNode = Schema.Struct({
   homeAddress: Ipv4Text,
@@ -94,7 +82,6 @@ const ForeignAgentFile = Schema.Struct({
 });
 
 type ForeignAgentFile = Schema.Schema.Type<typeof ForeignAgentFile>;
-type SaFields = Schema.Schema.Type<typeof SecurityAssociation>;
 type Issues = Array<{ path: string; message: string }>;
 
 export interface LoadedForeignAgentConfig {
@@ -178,7 +165,7 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
     const earlier = seenNodes.get(address);
     if (earlier !== undefined) issues.push({ path: `${path}.homeAddress`, message: `${node.homeAddress} is also mobileNodes[${earlier}]` });
     seenNodes.set(address, i);
-    return { address, contexts: contextsOf(path, node as SaFields, node.spi !== undefined, node.securityAssociations, baseDir, issues) };
+    return { address, contexts: securityContexts(path, node.spi !== undefined ? (node as SecurityAssociationFields) : undefined, node.securityAssociations, baseDir, issues) };
   });
   const seenAgents = new Map<number, number>();
   const homeAgents: FaPeerConfig[] = (file.homeAgents ?? []).map((ha, i) => {
@@ -187,7 +174,7 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
     const earlier = seenAgents.get(address);
     if (earlier !== undefined) issues.push({ path: `${path}.address`, message: `${ha.address} is also homeAgents[${earlier}]` });
     seenAgents.set(address, i);
-    return { address, contexts: contextsOf(path, ha as SaFields, ha.spi !== undefined, ha.securityAssociations, baseDir, issues) };
+    return { address, contexts: securityContexts(path, ha.spi !== undefined ? (ha as SecurityAssociationFields) : undefined, ha.securityAssociations, baseDir, issues) };
   });
   if (issues.length > 0) throw new ConfigError(issues);
   return {
@@ -202,37 +189,6 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
   };
 }
 
-function contextsOf(
-  owner: string,
-  entry: SaFields,
-  spiGiven: boolean,
-  more: readonly SaFields[] | undefined,
-  baseDir: string,
-  issues: Issues,
-): MobilitySecurityContext[] {
-  const list: Array<{ sa: SaFields; path: string }> = [];
-  if (spiGiven) list.push({ sa: entry, path: owner });
-  (more ?? []).forEach((sa, i) => list.push({ sa, path: `${owner}.securityAssociations[${i}]` }));
-  if (list.length === 0) {
-    issues.push({ path: owner, message: 'no security association: give spi and key (or keyFile), or securityAssociations' });
-  }
-  const seen = new Set<number>();
-  const contexts: MobilitySecurityContext[] = [];
-  for (const { sa, path } of list) {
-    if (seen.has(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
-    seen.add(sa.spi);
-    const key = readKey(sa, path, baseDir, issues);
-    if (!key) continue;
-    contexts.push({
-      spi: sa.spi,
-      algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm,
-      key,
-      replay: sa.replay ?? 'timestamp',
-      replayWindowSeconds: sa.replayWindow ?? DEFAULT_REPLAY_WINDOW_SECONDS,
-    });
-  }
-  return contexts;
-}
 
 
 /** A commented example, printed by `mip4 fa --example-config`. */
