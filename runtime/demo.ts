@@ -36,12 +36,12 @@ import { fromHex, ipv4, type Ipv4Address } from '../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../io/wire/icmp.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol } from '../io/wire/ipv4.js';
 import { createSecurityContext } from '../policies/security-association.js';
-import { SimulatedClock } from './clock.js';
+import { SimulatedClock, type Clock } from './clock.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from './foreign-agent.js';
 import { icmpFrame } from './frames.js';
-import { attachHomeAgentDataPath, rawIpSender, simHostPorts } from './home-agent-data-path.js';
+import { attachHomeAgentDataPath, rawIpSender, simHostPorts, type HomeAgentDataPath } from './home-agent-data-path.js';
 import type { HomeAgentConfig } from './home-agent.js';
-import { startHomeAgent } from './home-agent-server.js';
+import { startHomeAgent, type RunningHomeAgent } from './home-agent-server.js';
 import { startMobileNode, type MobileNodeConfig } from './mobile-node.js';
 
 // --- the topology (TEST-NET addresses only) ----------------------------------------------------
@@ -220,21 +220,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     ],
     maxBindings: 100,
   };
-  const ha = await startHomeAgent(haConfig, { listen: [{ address: HA, port: 434 }], udp: net.udpLayer(haHost), clock, random32 });
-  const scope = Effect.runSync(Scope.make());
-  const rawSocket = Effect.runSync(
-    Scope.extend(
-      Effect.flatMap(RawIp, (raw) => raw.open(IpProtocol.IPIP, { headerIncluded: true })),
-      scope,
-    ).pipe(Effect.provide(simRawIpLayer(haHost))),
-  );
-  const dataPath = attachHomeAgentDataPath(ha.agent, simHostPorts(haHost, 'home0', rawIpSender(rawSocket)), {
-    clock,
-    addresses: [HA],
-    homeNetwork: HOME_NETWORK,
-    prefixLength: 24,
-    homeInterface: 'home0',
-  });
+  const { ha, close: closeDataPath } = await startSimulatedHomeAgent(net, haHost, haConfig, { address: HA, homeInterface: 'home0', prefixLength: 24, clock, random32 });
 
   const fas: RunningForeignAgent[] = [];
   const stops: Array<() => Promise<void>> = [];
@@ -476,8 +462,43 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   } finally {
     for (const stop of stops) await stop();
     for (const fa of fas) await fa.stop();
-    dataPath.detach();
-    Effect.runSync(Scope.close(scope, Exit.void));
+    closeDataPath();
     await ha.stop();
   }
+}
+
+/**
+ * A home agent on a simulated host with its packet path: UDP 434 on `address`, interception
+ * of bound home addresses on `homeInterface`, tunnels out through a raw IP-in-IP socket.
+ * `close()` detaches the path and its socket; stop the agent itself with `ha.stop()`.
+ */
+export async function startSimulatedHomeAgent(
+  net: SimNetwork,
+  host: SimHost,
+  config: HomeAgentConfig,
+  options: { address: Ipv4Address; homeInterface: string; prefixLength: number; clock: Clock; random32: () => number },
+): Promise<{ ha: RunningHomeAgent; dataPath: HomeAgentDataPath; close(): void }> {
+  const ha = await startHomeAgent(config, { listen: [{ address: options.address, port: 434 }], udp: net.udpLayer(host), clock: options.clock, random32: options.random32 });
+  const scope = Effect.runSync(Scope.make());
+  const rawSocket = Effect.runSync(
+    Scope.extend(
+      Effect.flatMap(RawIp, (raw) => raw.open(IpProtocol.IPIP, { headerIncluded: true })),
+      scope,
+    ).pipe(Effect.provide(simRawIpLayer(host))),
+  );
+  const dataPath = attachHomeAgentDataPath(ha.agent, simHostPorts(host, options.homeInterface, rawIpSender(rawSocket)), {
+    clock: options.clock,
+    addresses: [options.address],
+    homeNetwork: config.settings.homeNetwork,
+    prefixLength: options.prefixLength,
+    homeInterface: options.homeInterface,
+  });
+  return {
+    ha,
+    dataPath,
+    close() {
+      dataPath.detach();
+      Effect.runSync(Scope.close(scope, Exit.void));
+    },
+  };
 }

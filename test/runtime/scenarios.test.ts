@@ -7,9 +7,7 @@
  *   ha 198.51.100.1 ── home 198.51.100.0/24 ──────┤ r
  *   fa1 203.0.113.1 ── foreign-1 203.0.113.0/26 ──┘   (mn here, 198.51.100.10)
  */
-import { Effect, Exit, Scope } from 'effect';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawIp } from '../../io/raw-ip.js';
 import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../../io/sim/ip-host.js';
 import { SimNetwork, type SimCapture } from '../../io/sim/network.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
@@ -21,9 +19,9 @@ import { createSecurityContext } from '../../policies/security-association.js';
 import { SimulatedClock } from '../../runtime/clock.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/foreign-agent.js';
 import { icmpFrame } from '../../runtime/frames.js';
-import { attachHomeAgentDataPath, rawIpSender, simHostPorts } from '../../runtime/home-agent-data-path.js';
 import type { HomeAgentConfig } from '../../runtime/home-agent.js';
-import { startHomeAgent } from '../../runtime/home-agent-server.js';
+import { startSimulatedHomeAgent } from '../../runtime/demo.js';
+import type { RunningHomeAgent } from '../../runtime/home-agent-server.js';
 import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent } from '../../runtime/mobile-node.js';
 
 const HOME_NETWORK = ipv4('198.51.100.0');
@@ -117,7 +115,7 @@ function faConfig(options: ScenarioOptions): FaConfig {
 interface Scenario {
   readonly clock: SimulatedClock;
   readonly capture: SimCapture;
-  readonly ha: Awaited<ReturnType<typeof startHomeAgent>>;
+  readonly ha: RunningHomeAgent;
   fa1: RunningForeignAgent;
   readonly mn: Awaited<ReturnType<typeof startMobileNode>>;
   readonly events: MobileNodeEvent[];
@@ -189,21 +187,7 @@ async function scenario(options: ScenarioOptions = {}): Promise<Scenario> {
     foreignAgents: [{ address: FA1, contexts: [createSecurityContext({ spi: FA1_KEY.spi, key: FA1_KEY.key, replay: 'timestamp' })] }],
     maxBindings: 100,
   };
-  const ha = await startHomeAgent(haConfig, { listen: [{ address: HA, port: 434 }], udp: net.udpLayer(haHost), clock, random32 });
-  const scope = Effect.runSync(Scope.make());
-  const rawSocket = Effect.runSync(
-    Scope.extend(
-      Effect.flatMap(RawIp, (raw) => raw.open(IpProtocol.IPIP, { headerIncluded: true })),
-      scope,
-    ).pipe(Effect.provide(simRawIpLayer(haHost))),
-  );
-  const dataPath = attachHomeAgentDataPath(ha.agent, simHostPorts(haHost, 'home0', rawIpSender(rawSocket)), {
-    clock,
-    addresses: [HA],
-    homeNetwork: HOME_NETWORK,
-    prefixLength: 24,
-    homeInterface: 'home0',
-  });
+  const { ha, close: closeDataPath } = await startSimulatedHomeAgent(net, haHost, haConfig, { address: HA, homeInterface: 'home0', prefixLength: 24, clock, random32 });
   const startFa1 = () =>
     startForeignAgent(faConfig(options), {
       interfaceName: 'eth0',
@@ -271,8 +255,7 @@ async function scenario(options: ScenarioOptions = {}): Promise<Scenario> {
       closed = true;
       await mn.stop();
       await s.fa1.stop();
-      dataPath.detach();
-      Effect.runSync(Scope.close(scope, Exit.void));
+      closeDataPath();
       await ha.stop();
       capture.stop();
     },
