@@ -27,6 +27,12 @@ export type ForwardingChange =
   | { readonly kind: 'set'; readonly entry: ForwardingEntry }
   | { readonly kind: 'delete'; readonly homeAddress: Ipv4Address };
 
+function checkAddress(field: string, address: number): void {
+  if (!Number.isInteger(address) || address < 0 || address > 0xffffffff) {
+    throw new RangeError(`forwarding table: ${field} must be an IPv4 address as an unsigned 32-bit integer, got ${address}`);
+  }
+}
+
 export class ForwardingTable {
   private readonly entries = new Map<number, ForwardingEntry>();
   private readonly changeSubject = new Subject<ForwardingChange>();
@@ -44,6 +50,10 @@ export class ForwardingTable {
 
   /** Adds or replaces the tunnel to `target.careOfAddress` for `homeAddress`. */
   upsertTunnel(homeAddress: Ipv4Address, target: TunnelTarget): void {
+    // Checked here, once per binding: the data plane writes this address into every tunnel
+    // packet's outer header without checking it again.
+    checkAddress('homeAddress', homeAddress);
+    checkAddress('careOfAddress', target.careOfAddress);
     const key = homeAddress | 0;
     const current = this.entries.get(key);
     const others = current ? current.tunnels.filter((t) => t.careOfAddress !== target.careOfAddress) : [];
