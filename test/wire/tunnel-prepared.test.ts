@@ -93,3 +93,26 @@ describe('checkUnsigned', () => {
     );
   });
 });
+
+describe('forwarding table republishing', () => {
+  const target = (careOfAddress: number, broadcast = false) => ({ careOfAddress, encapsulation: 'ip-in-ip' as const, broadcast, decapsulatedByMobileNode: false });
+
+  it('a renewal that changes nothing keeps the entry; a changed field replaces it', () => {
+    const table = new ForwardingTable();
+    table.upsertTunnel(0x0a000002, target(0xcb007101));
+    const entry = table.lookup(0x0a000002);
+    table.upsertTunnel(0x0a000002, target(0xcb007101));
+    expect(table.lookup(0x0a000002)).toBe(entry);
+    table.upsertTunnel(0x0a000002, target(0xcb007101, true));
+    expect(table.lookup(0x0a000002)?.tunnels).toEqual([target(0xcb007101, true)]);
+  });
+
+  it('with a subscriber, every publication is still reported as a change', () => {
+    const table = new ForwardingTable();
+    const changes: string[] = [];
+    table.changes.subscribe((c) => changes.push(c.kind));
+    table.upsertTunnel(0x0a000002, target(0xcb007101));
+    table.upsertTunnel(0x0a000002, target(0xcb007101));
+    expect(changes).toEqual(['set', 'set']);
+  });
+});
