@@ -236,6 +236,19 @@ export function chooseAgent(agent: AdvertisementFields, settings: MnDiscoverySet
   return { kind: 'usable', target: { kind: 'co-located', careOfAddress: colocated.address } };
 }
 
+/**
+ * The first hop away from home through a foreign agent (4.2.1). The node may not broadcast ARP
+ * there (R4.2.1-7), so the only router it can reach is one whose link-layer address it knows:
+ * the agent's own, from its Advertisement. That address is taken from the Router Advertisement
+ * portion when the agent lists itself there (R4.2.1-2); otherwise the agent is the first hop
+ * anyway, as 4.2.1 allows. Undefined when the Advertisement's link-layer source is unknown.
+ */
+export function awayFirstHop(agent: AdvertisementFields): { address: Ipv4Address; linkAddress: string; fromRouterList: boolean } | undefined {
+  if (agent.linkSource === undefined) return undefined;
+  const listed = agent.routers.find((router) => router >>> 0 === agent.source >>> 0);
+  return { address: listed ?? agent.source, linkAddress: agent.linkSource, fromRouterList: listed !== undefined };
+}
+
 /** (router, prefix length) pairs of an Advertisement, or undefined without a usable Prefix-Lengths Extension. */
 function prefixesOf(agent: AdvertisementFields): Array<{ address: Ipv4Address; length: number }> | undefined {
   const lengths = agent.prefixLengths;
@@ -453,6 +466,7 @@ export const mnDiscoveryMachine = setup({
     }),
     forgetCurrent: assign(() => ({ current: undefined, target: undefined })),
     forgetAgents: assign(() => ({ current: undefined, target: undefined, candidates: [] })),
+    forgetColocated: assign(() => ({ colocated: undefined })),
     registrationSent: assign(({ context }) => ({ lastRegistrationAt: context.now })),
     holdOffElapsed: assign(({ context }) => ({
       now: Math.max(context.now, context.lastRegistrationAt + context.settings.minRegistrationIntervalMs),
@@ -506,6 +520,7 @@ export const mnDiscoveryMachine = setup({
     registrationTooSoon: ({ context }) => context.now < context.lastRegistrationAt + context.settings.minRegistrationIntervalMs,
     homeArpIsEnabled: ({ context }) => context.homeArpEnabled,
     hasColocated: ({ context }) => context.colocated !== undefined,
+    colocatedGiven: ({ event }) => event.type === 'colocatedAddressChanged' && event.colocated !== undefined,
     /**
      * A new co-located address while away: used at once (3.6: a change in connectivity), unless
      * the node registers through a foreign agent that requires it ('R', R2.4.1-1).
@@ -559,7 +574,9 @@ export const mnDiscoveryMachine = setup({
   initial: 'searching',
   on: {
     registered: { actions: [reason('registration-confirmed'), 'resetSolicitation'] },
-    linkChanged: { target: '.searching', reenter: true, actions: [reason('link-changed'), 'forgetAgents', 'resetSolicitation'] },
+    // R1.7-6: a co-located address belongs to the link of its prefix, so a new link voids it
+    // until the embedder gives the new one (setColocatedAddress, e.g. after DHCP).
+    linkChanged: { target: '.searching', reenter: true, actions: [reason('link-changed'), 'forgetAgents', 'forgetColocated', 'resetSolicitation'] },
     colocatedAddressChanged: { actions: [reason('co-located-address-changed'), 'setColocated'] },
   },
   states: {
@@ -568,7 +585,10 @@ export const mnDiscoveryMachine = setup({
       initial: 'deciding',
       on: {
         // 2.4: no solicitation is needed once a care-of address is known by other means.
-        colocatedAddressChanged: { target: SEARCHING, reenter: true, actions: [reason('co-located-address-changed'), 'setColocated'] },
+        colocatedAddressChanged: [
+          { guard: 'colocatedGiven', target: SEARCHING, reenter: true, actions: [reason('co-located-address-changed'), 'setColocated'] },
+          { actions: [reason('co-located-address-changed'), 'setColocated'] },
+        ],
         advertisement: [
           { guard: 'fromOwnHomeAgent', target: AT_HOME, actions: [reason('home-agent-heard'), 'adopt'] },
           { guard: 'usableAgent', target: AWAY, actions: [reason('agent-found'), 'adopt'] },

@@ -308,6 +308,16 @@ describe('mnDiscoveryMachine: choosing an agent and registering', () => {
     expect(commands('register').map((c) => (c.params as { kind: string }).kind)).toEqual(['foreign-agent']);
   });
 
+  it('[R1.7-6] a link change voids the co-located address: on the new link the node searches and is not registered from it again', () => {
+    const { send, commands, now, clock, actor } = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
+    clock.increment(2000);
+    send({ type: 'linkChanged', at: now() });
+    expect(actor.getSnapshot().context.colocated).toBeUndefined();
+    expect(actor.getSnapshot().value).toEqual({ searching: 'waiting' });
+    send(adv(FA2, now()));
+    expect(commands('register').map((c) => (c.params as { kind: string }).kind)).toEqual(['co-located', 'foreign-agent']);
+  });
+
   it('losing the co-located address in use falls back to agent discovery: a foreign agent still heard, else solicitations', () => {
     const heard = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
     heard.send(adv(FA1, heard.now(), { lifetime: 60 }));

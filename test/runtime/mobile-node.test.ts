@@ -52,6 +52,8 @@ interface World {
   readonly events: MobileNodeEvent[];
   readonly transitions: TransitionRecord[];
   readonly received: Uint8Array[];
+  /** Every frame from before the node started. */
+  readonly capture: ReturnType<SimNetwork['capture']>;
 }
 
 function skewed(clock: SimulatedClock, offsetMs: number): Clock {
@@ -76,7 +78,10 @@ async function world(options: { mnClockOffsetMs?: number; config?: Partial<Mobil
     mnHost.addInterface('eth0', foreign, { mac: MAC_MN, address: MN1, prefixLength: 32 });
     mnHost.addRoute(R_FOREIGN, 32, { interface: 'eth0' });
   } else {
+    // Co-located: the care-of address on the interface, the home address kept as a local
+    // address too (as the Linux host adapter does): the node must pick the source itself.
     mnHost.addInterface('eth0', foreign, { mac: MAC_MN, address: COA, prefixLength: 24 });
+    mnHost.addAddress('eth0', MN1, 32);
     mnHost.addRoute(0, 0, { via: R_FOREIGN, interface: 'eth0' });
   }
 
@@ -109,8 +114,9 @@ async function world(options: { mnClockOffsetMs?: number; config?: Partial<Mobil
   mn.node.events.subscribe((e) => events.push(e));
   mn.node.transitions.subscribe((t) => transitions.push(t));
   mn.node.received.subscribe((d) => received.push(d));
+  const capture = net.capture();
   mn.node.start();
-  return { clock, net, haHost, r, mnHost, ha, mn, events, transitions, received };
+  return { clock, net, haHost, r, mnHost, ha, mn, events, transitions, received, capture };
 }
 
 /** An Agent Advertisement frame (2.1) broadcast by `host` on `interfaceName`, TTL 1. */
@@ -142,14 +148,14 @@ async function stop(w: World): Promise<void> {
 }
 
 describe('mobile node runtime with a co-located care-of address', () => {
-  it('[R3.6.1.2-2] [R3.6.1.1-1] registers directly with the home agent (D set, source = care-of address) and is accepted with code 0', async () => {
+  it('[R3.6.1.2-2] [R3.6.1.1-1] registers directly with the home agent at once (D set, source = care-of address although the home address is on the interface too) and is accepted with code 0', async () => {
     const w = await world();
-    // Discovery starts by soliciting (2.4): one solicitation on the link at once.
-    expect(w.events[0]).toMatchObject({ event: 'solicitation', count: 1 });
-    const capture = w.net.capture();
-    attachColocated(w);
+    // 2.4: a care-of address known by other means needs no agent: no Solicitation, no wait.
+    expect(w.events.filter((e) => e.event === 'solicitation')).toEqual([]);
+    expect(w.events[0]).toMatchObject({ event: 'home-arp', enabled: false });
+    w.clock.advance(100);
     // The Request as it crossed the foreign link.
-    const onLink = capture
+    const onLink = w.capture
       .frames('foreign')
       .map((f) => decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH))
       .flatMap((p) => (p.ok && p.value.header.protocol === IpProtocol.UDP && p.value.header.destination === HA ? [p.value] : []));
@@ -158,17 +164,21 @@ describe('mobile node runtime with a co-located care-of address', () => {
     const onWire = decodeRegistrationRequest(onLink[0]!.payload, 8);
     expect(onWire.ok && onWire.value).toMatchObject({ homeAddress: MN1, homeAgent: HA, careOfAddress: COA, lifetime: LIFETIME });
     expect(onWire.ok && onWire.value.flags & RequestFlag.D).toBe(RequestFlag.D);
-    capture.stop();
+    w.capture.stop();
     const sent = requests(w);
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ destination: '198.51.100.1', homeAgent: '198.51.100.1', careOfAddress: '203.0.113.77', lifetime: LIFETIME, attempt: 1 });
+    expect(sent[0]).toMatchObject({ destination: '198.51.100.1', homeAgent: '198.51.100.1', careOfAddress: '203.0.113.77', lifetime: LIFETIME, attempt: 1, source: '203.0.113.77', via: 'ip' });
     expect(w.events).toContainEqual(expect.objectContaining({ event: 'reply', code: 0, authentic: true }));
     expect(w.events).toContainEqual(expect.objectContaining({ event: 'registered', code: 0, lifetime: LIFETIME }));
     const bindings = w.ha.agent.bindings();
     expect(bindings).toHaveLength(1);
     expect(bindings[0]).toMatchObject({ homeAddress: '198.51.100.10', careOfAddress: '203.0.113.77' });
     expect(bindings[0]!.flags).toContain('D');
-    expect(w.mn.node.state()).toMatchObject({ attachment: 'co-located', agent: '203.0.113.2', careOfAddress: '203.0.113.77', registration: 'registered', grantedLifetime: LIFETIME });
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'co-located', careOfAddress: '203.0.113.77', registration: 'registered', grantedLifetime: LIFETIME });
+    expect(w.mn.node.currentAttachment()).toEqual({ kind: 'co-located', careOfAddress: COA, prefixLength: 24 });
+    // An agent heard afterwards (F, no R) changes nothing (R3.6-8).
+    attachColocated(w);
+    expect(requests(w)).toHaveLength(1);
     await stop(w);
   });
 
@@ -264,10 +274,10 @@ describe('mobile node returning home', () => {
     // The node moves to its home link and takes its home address (what DHCP or its configuration would do).
     w.mnHost.moveInterface('eth0', w.net.segment('home'));
     w.mnHost.removeAddress('eth0', COA);
+    w.mnHost.removeAddress('eth0', MN1);
     w.mnHost.removeRoute(0, 0);
     w.mnHost.addAddress('eth0', MN1, PREFIX_LENGTH);
     w.mnHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
-    w.mn.node.setColocatedAddress(undefined);
     w.mn.node.linkChanged();
     advertise(w.haHost, 'eth0', HA, AdvertisementFlag.H, []);
     w.clock.advance(1000);
