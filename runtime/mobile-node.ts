@@ -41,6 +41,8 @@
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject } from 'rxjs';
 import { Link, type LinkInterface } from '../io/link.js';
+import { MnHost, type HostAttachment, type MnHostSettings } from '../io/mn-host.js';
+import { Tun, type TunDevice } from '../io/tun.js';
 import { RawIp, type RawIpSocket } from '../io/raw-ip.js';
 import { Udp, type UdpSocket } from '../io/udp.js';
 import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../io/wire/agent-discovery.js';
@@ -110,6 +112,8 @@ export interface MobileNodeConfig {
   >;
   /** UDP port the node sends from (0 = any). */
   readonly port?: number;
+  /** What the host adapter needs beyond the addresses above (io/mn-host.ts MnHostSettings). */
+  readonly host?: Pick<MnHostSettings, 'homeGateway' | 'foreignGateway' | 'foreignGatewayLinkAddress' | 'tunnelDevice'>;
 }
 
 /** What the node tells its observers; every value is JSON-able (addresses as dotted quads). */
@@ -121,6 +125,8 @@ export type MobileNodeEvent =
   | { readonly event: 'home-arp'; readonly at: number; readonly enabled: boolean }
   | { readonly event: 'agent-arp-reply'; readonly at: number; readonly agent: string; readonly linkAddress: string }
   | { readonly event: 'attachment'; readonly at: number; readonly attachment: MobileNodeAttachmentJson }
+  | { readonly event: 'host-configured'; readonly at: number; readonly attachment: MobileNodeAttachmentJson; readonly ms: number }
+  | { readonly event: 'host-error'; readonly at: number; readonly operation: string; readonly detail: string }
   | { readonly event: 'agent-rebooted'; readonly at: number; readonly agent: string; readonly previousSequence: number; readonly sequence: number }
   | {
       readonly event: 'request';
@@ -145,25 +151,8 @@ export type MobileNodeEvent =
   | { readonly event: 'given-up'; readonly at: number; readonly attempts: number }
   | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string };
 
-/**
- * How the node is attached, announced before the Request that registers it (what a host
- * adapter configures: runtime/mn-host.ts):
- * - at home: the home address on the interface, ARP as usual (4.6);
- * - through a foreign agent: the home address only, and the first hop of 4.2.1 (the agent,
- *   whose link-layer address the Advertisement gave: no ARP away from home, R4.2.1-7);
- * - co-located: the care-of address on the interface, tunnels to it decapsulated by the node.
- */
-export type MobileNodeAttachment =
-  | { readonly kind: 'at-home' }
-  | {
-      readonly kind: 'foreign-agent';
-      readonly agent: Ipv4Address;
-      readonly careOfAddress: Ipv4Address;
-      /** The default router (R4.2.1-2) and its link-layer address from the Advertisement. */
-      readonly router: Ipv4Address;
-      readonly routerLinkAddress: MacAddress;
-    }
-  | { readonly kind: 'co-located'; readonly careOfAddress: Ipv4Address; readonly prefixLength?: number };
+/** How the node is attached (io/mn-host.ts), announced before the Request that registers it. */
+export type MobileNodeAttachment = HostAttachment;
 
 export type MobileNodeAttachmentJson = { readonly kind: MobileNodeAttachment['kind'] } & Readonly<Record<string, string | number>>;
 
@@ -218,6 +207,9 @@ export interface MobileNodeCounters {
   agentArpReplies: number;
   /** ARP Requests for the home address left unanswered away from home (R4.6-15). */
   homeArpIgnored: number;
+  /** Decapsulated datagrams written into the host stack through the TUN device, and those it refused. */
+  injected: number;
+  injectDropped: number;
 }
 
 export interface MobileNodeIo {
@@ -288,6 +280,8 @@ export class MobileNode {
     decapsulated: 0,
     agentArpReplies: 0,
     homeArpIgnored: 0,
+    injected: 0,
+    injectDropped: 0,
   };
 
   constructor(
@@ -386,8 +380,15 @@ export class MobileNode {
    * The host finished configuring the current attachment (runtime/mn-host.ts works
    * asynchronously): a Request still awaiting its Reply is sent once more at once, rather
    * than at its next retransmission, since the first copy may have found no route yet.
+   * With an outcome, the node also logs it (`host-configured` or `host-error`; after an error
+   * nothing is resent: the retransmissions go on).
    */
-  hostConfigured(): void {
+  hostConfigured(outcome?: { readonly attachment: MobileNodeAttachment; readonly ms: number } | { readonly operation: string; readonly detail: string }): void {
+    if (outcome !== undefined && 'detail' in outcome) {
+      this.emit({ event: 'host-error', at: this.now(), operation: outcome.operation, detail: outcome.detail });
+      return;
+    }
+    if (outcome !== undefined) this.emit({ event: 'host-configured', at: this.now(), attachment: attachmentJson(outcome.attachment), ms: outcome.ms });
     const last = this.lastRequest;
     if (this.closed || last === undefined || last.actor !== this.registration || last.actor.stopped) return;
     if (this.registrationOutcome !== 'pending') return;
@@ -807,6 +808,18 @@ export interface StartMobileNodeOptions {
   readonly rawIp?: Layer.Layer<RawIp>;
   readonly clock: Clock;
   readonly random32?: () => number;
+  /**
+   * Configures the host for each attachment (io/mn-host.ts, e.g. io/linux/mn-host.ts) with the
+   * settings of `config.host`; its scope restores the host on `stop()`. Without it the embedder
+   * configures the host (as the simulated demo does).
+   */
+  readonly host?: Layer.Layer<MnHost>;
+  /**
+   * The Tun layer: the inner datagrams the node decapsulates (co-located mode) are written into
+   * the host stack through `config.host.tunnelDevice`, so local sockets bound to the home
+   * address receive them.
+   */
+  readonly tun?: Layer.Layer<Tun>;
   /** Start discovery at once (default). False leaves it to `node.start()`, e.g. after subscribing. */
   readonly autoStart?: boolean;
 }
@@ -815,9 +828,11 @@ export interface StartMobileNodeOptions {
 const TUNNEL_PROTOCOLS = [IpProtocol.IPIP, IpProtocol.MINIMAL_ENCAPSULATION, IpProtocol.GRE] as const;
 
 /**
- * Starts a mobile node: the interface, the UDP socket and (with `rawIp`) the tunnel sockets are
- * acquired in one Scope, released by `stop()`. Rejects with the LinkError / UdpError /
- * RawIpError when one cannot be opened; nothing stays open then.
+ * Starts a mobile node: the interface, the UDP socket, (with `rawIp`) the tunnel sockets and the
+ * Request socket, (with `host`) the host adapter and (with `tun`) the TUN device are acquired in
+ * one Scope, released by `stop()` (which also restores the host). Rejects with the LinkError /
+ * UdpError / RawIpError / MnHostError / TunError when one cannot be opened; nothing stays open
+ * then.
  */
 export async function startMobileNode(config: MobileNodeConfig, options: StartMobileNodeOptions): Promise<RunningMobileNode> {
   const acquire = Effect.gen(function* () {
@@ -834,11 +849,25 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       return { sockets, requestSocket };
     }).pipe(Effect.provide(rawIp));
   const scope = Effect.runSync(Scope.make());
+  const hostSettings: MnHostSettings = {
+    interfaceName: config.interfaceName,
+    homeAddress: config.homeAddress,
+    homePrefixLength: config.homePrefixLength,
+    ...config.host,
+  };
+  const tunnelDevice = config.host?.tunnelDevice;
+  const acquireHost = Effect.gen(function* () {
+    const adapter = options.host === undefined ? undefined : yield* Effect.flatMap(MnHost, (host) => host.open(hostSettings)).pipe(Effect.provide(options.host));
+    const tun: TunDevice | undefined =
+      options.tun === undefined || tunnelDevice === undefined ? undefined : yield* Effect.flatMap(Tun, (t) => t.open(tunnelDevice, { maxPackets: 1 })).pipe(Effect.provide(options.tun));
+    return { adapter, tun };
+  });
   const program = Effect.gen(function* () {
     const io = yield* acquire.pipe(Effect.provide(Layer.merge(options.link, options.udp)));
-    if (options.rawIp === undefined) return { ...io, tunnels: [] };
+    const host = yield* acquireHost;
+    if (options.rawIp === undefined) return { io: { ...io, tunnels: [] }, host };
     const { sockets, requestSocket } = yield* acquireTunnels(options.rawIp);
-    return { ...io, tunnels: sockets, requestSocket };
+    return { io: { ...io, tunnels: sockets, requestSocket }, host };
   });
   const exit = await Effect.runPromiseExit(program.pipe(Scope.extend(scope)));
   if (Exit.isFailure(exit)) {
@@ -847,7 +876,33 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
     if (failure._tag === 'Some') throw failure.value;
     throw Cause.squash(exit.cause);
   }
-  const node = new MobileNode(config, exit.value, { clock: options.clock, random32: options.random32 ?? secureRandom32 });
+  const { io, host } = exit.value;
+  const node = new MobileNode(config, io, { clock: options.clock, random32: options.random32 ?? secureRandom32 });
+  // Attachments are applied one after the other, in the order the node announced them.
+  let applying: Promise<void> = Promise.resolve();
+  const adapter = host.adapter;
+  if (adapter !== undefined) {
+    node.attachments.subscribe((attachment) => {
+      applying = applying.then(async () => {
+        const started = performance.now();
+        const result = await Effect.runPromiseExit(adapter.apply(attachment));
+        if (Exit.isSuccess(result)) node.hostConfigured({ attachment, ms: Math.round((performance.now() - started) * 10) / 10 });
+        else {
+          const failure = Cause.failureOption(result.cause);
+          const error = failure._tag === 'Some' ? failure.value : undefined;
+          node.hostConfigured({ operation: error?.operation ?? 'apply', detail: error?.message ?? Cause.pretty(result.cause) });
+        }
+      });
+    });
+  }
+  const tun = host.tun;
+  if (tun !== undefined) {
+    tun.onError(() => {});
+    node.received.subscribe((inner) => {
+      if (!tun.send(inner)) node.counters.injectDropped++;
+      else node.counters.injected++;
+    });
+  }
   if (options.autoStart !== false) node.start();
   let stopped = false;
   return {
@@ -856,6 +911,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       if (stopped) return;
       stopped = true;
       node.close();
+      await applying;
       await Effect.runPromise(Scope.close(scope, Exit.void));
     },
   };
