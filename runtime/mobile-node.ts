@@ -592,8 +592,8 @@ export class MobileNode {
           break;
         }
         case 'homeArp':
-          // The node's IP stack answers ARP for the addresses of its interface; the embedder
-          // removes the home address from a foreign link's interface (R4.6-18). Reported only.
+          // The host's ARP for the home address follows the attachment announced next (the
+          // Linux host adapter moves the address to lo with arp_ignore; R4.6-18); reported here.
           this.emit({ event: 'home-arp', at: this.now(), enabled: (command.params as { enabled: boolean }).enabled });
           break;
         case 'gratuitousArp':
