@@ -168,28 +168,35 @@ function keyBlock(state: Int32Array, key: Uint8Array, pad: number): void {
  * A key prepared for HMAC-MD5: the states after hashing the first block of each pass,
  * (K ⊕ ipad) and (K ⊕ opad), which RFC 2104 4 notes "may be precomputed" since they depend
  * on the key only. Halves the work per message (two compressions for a registration message
- * of up to 55 bytes instead of four). Holds a copy of the key, so a caller that later changes
- * its key bytes does not change this one.
+ * of up to 55 bytes instead of four). Holds a copy of the key bytes, so a caller that later
+ * changes its array does not change this key, and `matches` can tell.
  */
 export class HmacMd5Key {
-  /** Inner state (words 0-3), outer state (words 4-7). */
-  private readonly states = new Int32Array(8);
-  readonly key: Uint8Array;
+  /**
+   * One typed array (one object on the heap, not three): the inner state (words 0-3), the
+   * outer state (4-7), the key's length (8), then the key's bytes packed four to a word.
+   */
+  private readonly words: Int32Array;
 
   constructor(key: Uint8Array) {
-    this.key = key.slice();
+    const words = new Int32Array(9 + ((key.length + 3) >>> 2));
     const state = new Int32Array(4);
-    keyBlock(state, this.key, 0x36);
-    this.states.set(state, 0);
-    keyBlock(state, this.key, 0x5c);
-    this.states.set(state, 4);
+    keyBlock(state, key, 0x36);
+    words.set(state, 0);
+    keyBlock(state, key, 0x5c);
+    words.set(state, 4);
+    words[8] = key.length;
+    for (let i = 0; i < key.length; i++) words[9 + (i >>> 2)]! |= key[i]! << (8 * (i & 3));
+    this.words = words;
   }
 
   /** Whether this was prepared from exactly these key bytes. */
   matches(key: Uint8Array): boolean {
-    const own = this.key;
-    if (own.length !== key.length) return false;
-    for (let i = 0; i < own.length; i++) if (own[i] !== key[i]) return false;
+    const words = this.words;
+    if (words[8] !== key.length) return false;
+    for (let i = 0; i < key.length; i++) {
+      if (((words[9 + (i >>> 2)]! >>> (8 * (i & 3))) & 0xff) !== key[i]) return false;
+    }
     return true;
   }
 
@@ -199,17 +206,17 @@ export class HmacMd5Key {
    */
   digestInto(data: Uint8Array, start: number, end: number, out: Uint8Array, outOffset: number): void {
     const state = STATE;
-    const states = this.states;
-    state[0] = states[0]!;
-    state[1] = states[1]!;
-    state[2] = states[2]!;
-    state[3] = states[3]!;
+    const words = this.words;
+    state[0] = words[0]!;
+    state[1] = words[1]!;
+    state[2] = words[2]!;
+    state[3] = words[3]!;
     finish(state, BLOCK, data, start, end);
     writeDigest(state, INNER, 0);
-    state[0] = states[4]!;
-    state[1] = states[5]!;
-    state[2] = states[6]!;
-    state[3] = states[7]!;
+    state[0] = words[4]!;
+    state[1] = words[5]!;
+    state[2] = words[6]!;
+    state[3] = words[7]!;
     finish(state, BLOCK, INNER, 0, 16);
     writeDigest(state, out, outOffset);
   }
