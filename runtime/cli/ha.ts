@@ -4,6 +4,7 @@ import { ipv4ToString, parseIpv4 } from '../../io/wire/bytes.js';
 import { UdpError } from '../../io/udp.js';
 import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../config.js';
 import type { BindingView } from '../home-agent.js';
+import type { RunningHomeAdvertiser } from '../home-agent-advertiser.js';
 import { startHomeAgent, type ListenAddress } from '../home-agent-server.js';
 import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
@@ -13,7 +14,8 @@ const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--log
 Runs a Mobile IPv4 home agent (RFC 5944 3.8) on UDP. Logs one JSON object per event on
 stdout (replies with their code, discards with their reason, each with a trace id).
 With a dataPath section (Linux, root) it also tunnels the datagrams for its mobile nodes
-away from home and answers ARP for them on the home interface (4.2.3, 4.6).
+away from home and answers ARP for them on the home interface (4.2.3, 4.6); with an
+advertisement section it sends Agent Advertisements there, so nodes notice they are home.
 SIGUSR2 prints the mobility bindings as a table on stderr, and the data path's counters
 (SIGUSR1 is Node's debugger signal); SIGTERM or SIGINT stops cleanly.
 
@@ -97,6 +99,18 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const { agent, dataPath } = running;
   agent.events.subscribe(log);
+  let advertiser: RunningHomeAdvertiser | undefined;
+  if (loaded.advertisement !== undefined) {
+    const { startHomeAgentAdvertiser } = await import('../home-agent-advertiser.js');
+    const { LinuxRawIpLive } = await import('../../io/linux/raw-ip.js');
+    try {
+      advertiser = await startHomeAgentAdvertiser(loaded.advertisement, { rawIp: LinuxRawIpLive, onEvent: log });
+    } catch (error) {
+      await running.stop();
+      io.err(`mip4 ha: advertisements on ${loaded.advertisement.interfaceName}: ${(error as Error).message}`);
+      return ExitCode.Failure;
+    }
+  }
   if (dataPath === undefined) {
     agent.arpCommands.subscribe((command) =>
       log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no dataPath section: no home link attached to this process' }),
@@ -129,6 +143,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const signal = await signals.stop;
   signals.dispose();
   const bindings = agent.bindingCount;
+  await advertiser?.stop();
   await running.stop();
   log({ event: 'stopped', signal, bindings, counters: agent.counters, ...(dataPath !== undefined ? { dataPath: dataPath.snapshot() } : {}) });
   return ExitCode.Ok;

@@ -201,6 +201,12 @@ homeAgent:
   homeNetwork: ${ADDRESSES.homeNetwork}
   listen: [${ADDRESSES.homeAgent}:434]
   maxLifetime: ${LAB_LIFETIME}
+dataPath:                          # intercepts for away nodes (TUN, /32 routes), proxy ARP on the home link
+  homeInterface: ${HOST_INTERFACE}
+  tunnelDevice: mip4ha0
+advertisement:                     # 'H' advertisements on the home link: a node coming back notices (2.4.3)
+  maxInterval: 1
+  lifetime: 3
 mobileNodes:
   - homeAddress: ${ADDRESSES.mobileNodeHome}
     spi: ${SPI.mobileHome}
