@@ -84,6 +84,8 @@ export interface LinuxDataPathCounters {
   tunBatches: number;
   /** Datagrams read from the TUN device. */
   tunDatagrams: number;
+  /** Non-IPv4 packets read from the TUN (IPv6 neighbour discovery of the device), dropped. */
+  notIpv4: number;
   /** Datagrams read from the TUN the rule did not claim, sent out of the home interface. */
   unclaimedToHomeLink: number;
   /** Of those, the ones the home-interface socket refused. */
@@ -230,6 +232,7 @@ export async function startLinuxHomeAgentDataPath(
   const counters: LinuxDataPathCounters = {
     tunBatches: 0,
     tunDatagrams: 0,
+    notIpv4: 0,
     unclaimedToHomeLink: 0,
     unclaimedSendFailed: 0,
     broadcastCopies: 0,
@@ -278,13 +281,19 @@ export async function startLinuxHomeAgentDataPath(
       counters.tunDatagrams += batch.count;
       for (let i = 0; i < batch.count; i++) {
         const datagram = batch.packet(i);
+        if (datagram.length < 20 || datagram[0]! >> 4 !== 4) {
+          // IPv6 the kernel sends on any new device (router solicitations, MLD): not ours.
+          counters.notIpv4++;
+          continue;
+        }
         if (handler !== undefined && rule.claims(datagram)) {
-          claimed.push({ bytes: datagram });
+          // The kernel forwarded it into the device: TTL already decremented.
+          claimed.push({ bytes: datagram, forwarded: true });
           continue;
         }
         // Not the agent's (see the file header): on to the home link, as if unrouted.
         counters.unclaimedToHomeLink++;
-        if (datagram.length < 20 || !homeSender.send(datagram, ipv4Destination(datagram, 0))) counters.unclaimedSendFailed++;
+        if (!homeSender.send(datagram, ipv4Destination(datagram, 0))) counters.unclaimedSendFailed++;
       }
       if (claimed.length > 0 && handler !== undefined) {
         handler(claimed.splice(0));
