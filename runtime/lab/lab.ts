@@ -17,6 +17,8 @@ import {
   ADDRESSES,
   BRIDGE,
   daemonPlans,
+  HA_TUNNEL_DEVICE,
+  HA_TUNNEL_MTU,
   ON_LINK_ROUTES,
   ROUTES,
   HOST_INTERFACE,
@@ -298,6 +300,7 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
     // up retransmits, 3.6.3), and each node process takes a second or more to load.
     const started = daemons.map((daemon) => ({ daemon, pid: startDaemon(options.name, directory, daemon) }));
     await Promise.all(started.map(({ daemon, pid }) => waitReady(directory, daemon, pid, options.readyTimeoutMs ?? 20_000)));
+    ipBatch(namespaceOf(options.name, 'ha'), [`link set ${HA_TUNNEL_DEVICE} mtu ${HA_TUNNEL_MTU}`]);
   } catch (error) {
     await labDown(options);
     throw error;
