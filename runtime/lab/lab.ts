@@ -19,7 +19,6 @@ import {
   daemonPlans,
   HA_TUNNEL_DEVICE,
   HA_TUNNEL_MTU,
-  ON_LINK_ROUTES,
   ROUTES,
   HOST_INTERFACE,
   INTERFACE_ADDRESSES,
@@ -184,7 +183,6 @@ function buildTopology(name: string): void {
   for (const a of INTERFACE_ADDRESSES) add(a.role, `addr add ${a.cidr} dev ${a.device}`);
   for (const veth of VETHS) add(veth.bRole, `link set ${veth.b} up`);
   for (const r of ROUTES) add(r.role, `route add ${r.destination} via ${r.via}`);
-  for (const r of ON_LINK_ROUTES) add(r.role, `route add ${r.destination} dev ${r.device}`);
   for (const [role, commands] of perRole) ipBatch(namespaceOf(name, role), commands);
 }
 

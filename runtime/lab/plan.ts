@@ -127,15 +127,6 @@ export const ROUTES: readonly RoutePlan[] = [
   { role: 'mn', destination: 'default', via: ADDRESSES.routerHome },
 ];
 
-/**
- * On-link routes. The mobile node reaches a foreign agent on the link it visits directly
- * (3.6.1.1: the Request goes to the agent's address, the link-layer address from its
- * Advertisement); until `mip4 mn` configures its host per attachment, the lab gives it an
- * on-link route to the foreign networks so its IP stack sends there without a gateway.
- */
-export const ON_LINK_ROUTES: ReadonlyArray<{ readonly role: LabRole; readonly destination: string; readonly device: string }> = [
-  { role: 'mn', destination: '203.0.113.0/24', device: HOST_INTERFACE },
-];
 
 /**
  * Sysctls per namespace. The router and the agents forward. Reverse-path filtering is off
@@ -226,6 +217,7 @@ mobileNode:
   homeAgent: ${ADDRESSES.homeAgent}
   homeNetwork: ${ADDRESSES.homeNetwork}
   lifetime: ${LAB_LIFETIME}
+  homeGateway: ${ADDRESSES.routerHome}      # the node sets its own addresses and routes per attachment
 homeAgentAssociation:
   spi: ${SPI.mobileHome}
   key: ${keys.mobileHome}
