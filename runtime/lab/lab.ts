@@ -24,7 +24,9 @@ import {
   INTERFACE_ADDRESSES,
   LAB_ROLES,
   labNameProblem,
+  MN_CONFIG_FILE,
   MN_PORT,
+  mobileNodeConfig,
   namespaceOf,
   namespacePrefix,
   PLACE_SEGMENT,
@@ -250,10 +252,10 @@ function tail(path: string, lines = 8): string {
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-async function waitReady(directory: string, daemon: DaemonPlan, pid: number, timeoutMs: number): Promise<void> {
+async function waitReady(directory: string, daemon: DaemonPlan, pid: number, timeoutMs: number, skipLines = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (logLines(directory, daemon.role).some((l) => l.event === daemon.readyEvent)) return;
+    if (logLines(directory, daemon.role).slice(skipLines).some((l) => l.event === daemon.readyEvent)) return;
     if (!alive(pid)) {
       throw new LabError(`mip4 ${daemon.command} (${daemon.role}) exited during start:\n${tail(errFile(directory, daemon.role))}`);
     }
@@ -291,8 +293,10 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   try {
     buildTopology(options.name);
-    const daemons = daemonPlans(generateKeys(), options.encapsulation);
+    const keys = generateKeys();
+    const daemons = daemonPlans(keys, options.encapsulation);
     for (const daemon of daemons) writeFileSync(join(directory, daemon.configFile), daemon.config, { mode: 0o600 });
+    writeFileSync(join(directory, MN_CONFIG_FILE.colocated), mobileNodeConfig(keys, options.encapsulation, true), { mode: 0o600 });
     writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), place: 'home' });
     // All at once: none needs another to start (a node that registers before its agents are
     // up retransmits, 3.6.3), and each node process takes a second or more to load.
@@ -367,6 +371,16 @@ export async function labDown(options: LabOptions): Promise<DownResult> {
   const removedDirectory = existsSync(directory);
   rmSync(directory, { recursive: true, force: true });
   return { stoppedDaemons: pids.size, removedNamespaces: namespaces, removedDirectory };
+}
+
+/** Stops one daemon of the lab: SIGTERM, then SIGKILL after 5 s. */
+async function stopDaemon(directory: string, role: string): Promise<void> {
+  const pid = pidFromFile(pidFile(directory, role));
+  if (pid === undefined || !alive(pid)) return;
+  signal(pid, 'SIGTERM');
+  const deadline = Date.now() + 5_000;
+  while (alive(pid) && Date.now() < deadline) await sleep(25);
+  if (alive(pid)) signal(pid, 'SIGKILL');
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -485,12 +499,30 @@ export async function labMove(options: LabOptions & { readonly place: MnPlace })
   }
   const sw = namespaceOf(options.name, 'sw');
   const segment = PLACE_SEGMENT[options.place];
+  // `mip4 mn` learns a co-located address from its configuration at start: entering or
+  // leaving the co-located mode restarts it with the other configuration (plan.ts).
+  const restart = (options.place === 'colocated') !== (state.place === 'colocated');
+  if (restart) await stopDaemon(directory, 'mn');
   ipBatch(sw, [`link set ${MN_PORT} down`, `link set ${MN_PORT} master ${BRIDGE[segment]}`]);
-  // The carrier stays down long enough for a link watcher polling every 100 ms to see it.
+  // The carrier stays down long enough for `mip4 mn`'s carrier watch (every 100 ms) to see it.
   await sleep(200);
   ipBatch(sw, [`link set ${MN_PORT} up`]);
+  if (restart) {
+    const daemon: DaemonPlan = {
+      role: 'mn',
+      command: 'mn',
+      readyEvent: 'started',
+      configFile: options.place === 'colocated' ? MN_CONFIG_FILE.colocated : MN_CONFIG_FILE.agents,
+      config: '',
+    };
+    // Only lines logged from now on count as the new process's readiness.
+    const logged = logLines(directory, 'mn').length;
+    const pid = startDaemon(options.name, directory, daemon);
+    await waitReady(directory, daemon, pid, 20_000, logged);
+  }
   const from = state.place;
   state.place = options.place;
   writeState(directory, state);
-  return `mobile node moved from ${from} to ${options.place} (its link ${HOST_INTERFACE} is now on the ${segment} segment)`;
+  const mode = restart ? (options.place === 'colocated' ? `; mip4 mn restarted with the co-located care-of address ${ADDRESSES.colocatedCareOf}` : '; mip4 mn restarted without a co-located address') : '';
+  return `mobile node moved from ${from} to ${options.place} (its link ${HOST_INTERFACE} is now on the ${segment} segment${mode})`;
 }
