@@ -23,6 +23,7 @@ const MN_HOME = '198.51.100.10';
 const FA1 = '203.0.113.2';
 const FA2 = '203.0.113.66';
 const HA = '198.51.100.2';
+const COLOCATED = '203.0.113.100';
 
 let stateDir = '';
 const labDir = () => join(stateDir, NAME);
@@ -43,17 +44,35 @@ function mip4(args: readonly string[], options: { asUser?: boolean } = {}): Resu
 
 const lab = (...args: string[]) => mip4(['lab', ...args, '--name', NAME, '--state-dir', stateDir]);
 
-function labNamespaces(): string[] {
+/** The labs with another encapsulation, run side by side after the main one. */
+const VARIANTS = [
+  { name: `${NAME}m`, encapsulation: 'minimal', protocol: 55 },
+  { name: `${NAME}g`, encapsulation: 'gre', protocol: 47 },
+] as const;
+
+/** `mip4 lab ARGS --name NAME` without blocking the event loop, so labs can be driven in parallel. */
+function labAsync(name: string, ...args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'mip4.js'), 'lab', ...args, '--name', name, '--state-dir', stateDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+function labNamespaces(prefix = PREFIX): string[] {
   return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .stdout.split('\n')
     .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith(PREFIX));
+    .filter((n) => n.startsWith(prefix));
 }
 
 type LogLine = Record<string, unknown> & { event?: string };
 
-function log(role: string): LogLine[] {
-  const path = join(labDir(), `${role}.log`);
+function log(role: string, name = NAME): LogLine[] {
+  const path = join(stateDir, name, `${role}.log`);
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8')
     .split('\n')
@@ -102,8 +121,10 @@ class PingRun {
     this.closed = new Promise((r) => this.child.on('close', () => r()));
   }
 
+  /** Stops it (SIGINT: ping prints its counts) and reads them. */
   async result(): Promise<{ transmitted: number; received: number }> {
-    await Promise.race([this.closed, sleep(20_000)]);
+    this.child.kill('SIGINT');
+    await Promise.race([this.closed, sleep(5_000)]);
     background.delete(this.child);
     const match = /(\d+) packets transmitted, (\d+) received/.exec(this.out);
     return { transmitted: Number(match?.[1] ?? 0), received: Number(match?.[2] ?? 0) };
@@ -131,7 +152,9 @@ socket.on('error', (e) => { console.log(JSON.stringify({ error: e.message })); p
 setTimeout(() => process.exit(3), 15000).unref();
 `;
 
-async function tcpTransfer(bytes: number): Promise<{ sent: { bytes: number; sha256: string }; received: { bytes: number; sha256: string } }> {
+const TCP_BYTES = 2 << 20;
+
+async function tcpTransfer(bytes: number): Promise<{ sent: { bytes: number; sha256: string; ms: number }; received: { bytes: number; sha256: string } }> {
   const receiver = spawn('ip', ['netns', 'exec', ns('mn'), process.execPath, '-e', TCP_RECEIVER], { stdio: ['ignore', 'pipe', 'pipe'] });
   background.add(receiver);
   let out = '';
@@ -201,13 +224,15 @@ const FOREIGN_LINK = { fa1: 'foreign1', fa2: 'foreign2', colocated: 'foreign2' }
  */
 async function moveCountingLoss(place: 'home' | 'fa1' | 'fa2' | 'colocated'): Promise<{ transmitted: number; received: number }> {
   const before = registrations();
-  const pings = new PingRun(100);
+  const pings = new PingRun(400);
   await sleep(500);
   const move = lab('move', 'mn', place);
   expect(move.status, move.stderr).toBe(0);
   const deadline = Date.now() + 10_000;
   while (registrations() <= before && Date.now() < deadline) await sleep(50);
   expect(registrations(), `a new registration after the move to ${place}`).toBeGreaterThan(before);
+  // A second of pings after the registration: the ones lost before it are the handoff's.
+  await sleep(1_000);
   const result = await pings.result();
   console.log(`[lab] move to ${place}: ${result.transmitted - result.received} of ${result.transmitted} pings lost (one every 50 ms)`);
   return result;
@@ -218,9 +243,10 @@ async function expectReachable(place: string): Promise<void> {
   const pings = ping(20);
   console.log(`[lab] ${place}: ${pings.received}/${pings.transmitted} pings answered`);
   expect(pings.received, `pings answered at ${place}`).toBe(pings.transmitted);
-  const tcp = await tcpTransfer(4 << 20);
-  expect(tcp.received.bytes, `TCP bytes at ${place}`).toBe(4 << 20);
+  const tcp = await tcpTransfer(TCP_BYTES);
+  expect(tcp.received.bytes, `TCP bytes at ${place}`).toBe(TCP_BYTES);
   expect(tcp.received.sha256).toBe(tcp.sent.sha256);
+  console.log(`[lab] ${place}: ${TCP_BYTES} bytes over TCP in ${tcp.sent.ms.toFixed(0)} ms, SHA-256 equal`);
 }
 
 /**
@@ -251,9 +277,12 @@ const SEVERITY_WARN = 0x00600000;
 function teardown(): void {
   for (const child of background) child.kill('SIGKILL');
   background.clear();
-  if (stateDir) lab('down');
+  if (stateDir) {
+    lab('down');
+    for (const variant of VARIANTS) mip4(['lab', 'down', '--name', variant.name, '--state-dir', stateDir]);
+  }
   // Whatever `down` could not remove (it failing is itself a test failure, below).
-  for (const n of labNamespaces()) spawnSync('ip', ['netns', 'del', n]);
+  for (const n of labNamespaces(`m4lab-${NAME}`)) spawnSync('ip', ['netns', 'del', n]);
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }
 
@@ -358,6 +387,17 @@ describe.sequential('mip4 lab in network namespaces', { timeout: 30_000 }, () =>
   });
 
   it.skipIf(skipReason !== undefined)(
+    titled('[R4.1-2] co-located on FA2\'s segment: registered directly with care-of 203.0.113.100; ping and TCP through the tunnel the node itself decapsulates', skipReason),
+    async () => {
+      await moveCountingLoss('colocated');
+      await waitForLog('ha', (l) => l.event === 'reply' && l.code === 0 && l.careOfAddress === COLOCATED, 5_000, 'an accepting reply to the co-located address');
+      const status = lab('status');
+      expect(status.stdout).toContain('mobile node attachment: co-located');
+      await expectTunnelled('colocated', COLOCATED, 4);
+    },
+  );
+
+  it.skipIf(skipReason !== undefined)(
     titled('back home: the node hears its home agent, deregisters, and ping and TCP reach it by kernel forwarding again, untunnelled', skipReason),
     async () => {
       const deregistrations = log('mn').filter((l) => l.event === 'deregistered').length;
@@ -369,6 +409,39 @@ describe.sequential('mip4 lab in network namespaces', { timeout: 30_000 }, () =>
       await waitForLog('ha', (l) => l.event === 'reply' && l.code === 0 && l.operation === 'deregister-all' && (l.at as number) > 0, 5_000, 'the deregistration reply');
       await expectReachable('home again');
     },
+  );
+
+  it.skipIf(skipReason !== undefined)(
+    titled('[R4.1-3] with --encapsulation minimal and gre (two labs side by side): via FA1 the tunnel packets are IP protocol 55 and 47, and pings get through', skipReason),
+    async () => {
+      const ups = await Promise.all(VARIANTS.map((v) => labAsync(v.name, 'up', '--encapsulation', v.encapsulation)));
+      for (const up of ups) expect(up.status, up.stderr).toBe(0);
+      const moves = await Promise.all(VARIANTS.map((v) => labAsync(v.name, 'move', 'mn', 'fa1')));
+      for (const move of moves) expect(move.status, move.stderr).toBe(0);
+      for (const v of VARIANTS) {
+        const deadline = Date.now() + 10_000;
+        while (!log('mn', v.name).some((l) => l.event === 'registered') && Date.now() < deadline) await sleep(50);
+        expect(log('mn', v.name).some((l) => l.event === 'registered'), `${v.encapsulation}: registered via FA1`).toBe(true);
+        const reply = log('ha', v.name).find((l) => l.event === 'reply' && l.code === 0 && l.careOfAddress === FA1);
+        expect(reply, `${v.encapsulation}: the home agent accepted`).toBeDefined();
+        const prefix = `m4lab-${v.name}-`;
+        const capture = new Capture(`${prefix}rt`, 'foreign1', `ip proto ${v.protocol}`, `${v.name}-tunnel`);
+        await capture.started();
+        const pings = spawnSync('ip', ['netns', 'exec', `${prefix}ch`, 'ping', '-n', '-q', '-c', '20', '-i', '0.05', '-W', '1', MN_HOME], { encoding: 'utf8', timeout: 20_000 });
+        await capture.stop();
+        const match = /(\d+) packets transmitted, (\d+) received/.exec(pings.stdout);
+        console.log(`[lab] ${v.encapsulation} via FA1: ${match?.[2]}/${match?.[1]} pings answered`);
+        expect(match?.[2], `${v.encapsulation}: pings answered`).toBe(match?.[1]);
+        const frames = tsharkFields(capture.file, ['ip.proto', 'ip.src', 'ip.dst']);
+        const tunnelled = frames.filter((f) => f['ip.proto']!.split(',')[0] === String(v.protocol) && f['ip.src']!.split(',')[0] === HA && f['ip.dst']!.split(',')[0] === FA1);
+        console.log(`[lab] ${v.encapsulation}: ${tunnelled.length} packets of IP protocol ${v.protocol} ${HA} -> ${FA1}`);
+        expect(tunnelled.length, `${v.encapsulation}: tunnel packets`).toBeGreaterThanOrEqual(20);
+      }
+      const downs = await Promise.all(VARIANTS.map((v) => labAsync(v.name, 'down')));
+      for (const down of downs) expect(down.status, down.stderr).toBe(0);
+      for (const v of VARIANTS) expect(labNamespaces(`m4lab-${v.name}-`)).toEqual([]);
+    },
+    60_000,
   );
 
   it.skipIf(skipReason !== undefined)(
