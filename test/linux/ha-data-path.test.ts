@@ -183,6 +183,36 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
   );
 
   it.skipIf(skip !== undefined)(
+    titled('[R4.3-1] [R4.3-3] a home-network broadcast is tunnelled to the node only while its binding has the B bit', skip),
+    async () => {
+      const broadcast = (text: string) => {
+        const script = `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); s.sendto(b'${text}', ('198.51.100.255', 9))`;
+        const sent = inNamespace(NS.hl, 'python3', ['-c', script]);
+        expect(sent.status, sent.stderr).toBe(0);
+      };
+      await register(600);
+      let mark = coa.events.length;
+      broadcast('mip4 broadcast unrequested');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(coa.events.slice(mark).filter((e) => e.event === 'tunnel')).toStrictEqual([]);
+
+      await register(600, 'B');
+      mark = coa.events.length;
+      broadcast('mip4 broadcast requested');
+      // D is set (co-located care-of address): tunnelled straight to it, not nested (4.3).
+      expect(await tunnelled(mark, 'mip4 broadcast requested')).toMatchObject({
+        protocol: 4,
+        outerSource: '198.51.100.1',
+        outerDestination: '203.0.113.2',
+        innerSource: '198.51.100.2',
+        innerDestination: '198.51.100.255',
+        innerProtocol: 17,
+      });
+    },
+    20_000,
+  );
+
+  it.skipIf(skip !== undefined)(
     titled(
       '[R4.2.3-1] [R4.6-4] [R4.6-5] [R4.6-6] on the home link the agent answers ARP for the home address with its own MAC and tunnels what a neighbour sends there',
       skip,
