@@ -96,9 +96,11 @@ export interface LinuxDataPathCounters {
   ioErrors: number;
 }
 
-export type LinuxDataPathEvent =
-  | { readonly event: 'data-path-error'; readonly source: 'route' | 'tun' | 'raw-ip' | 'home-link'; readonly message: string }
-  | { readonly event: 'stale-routes-removed'; readonly count: number; readonly tunnelDevice: string };
+export interface LinuxDataPathEvent {
+  readonly event: 'data-path-error';
+  readonly source: 'route' | 'tun' | 'raw-ip' | 'home-link';
+  readonly message: string;
+}
 
 export interface LinuxHomeAgentDataPath {
   readonly tunnelDevice: string;
@@ -242,9 +244,6 @@ export async function startLinuxHomeAgentDataPath(
     counters.ioErrors++;
     if (eventSubject.observed) eventSubject.next({ event: 'data-path-error', source, message });
   };
-  if (routes.counters.staleRemoved > 0) {
-    queueMicrotask(() => eventSubject.next({ event: 'stale-routes-removed', count: routes.counters.staleRemoved, tunnelDevice: tun.name }));
-  }
   tun.onError((error) => ioError('tun', error.message));
   sender.onError((error) => ioError('raw-ip', error.message));
   homeSender.onError((error) => ioError('raw-ip', error.message));

@@ -130,6 +130,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       tunnelDevice: dataPath.tunnelDevice,
       homeInterface: dataPath.homeInterface,
       routeTable: loaded.dataPath?.routeTable ?? 254,
+      // Routes with mip4's marker found on the device at start: left by a run that crashed.
+      staleRoutesRemoved: dataPath.routes.counters.staleRemoved,
     });
   }
   log({
