@@ -845,7 +845,9 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       const raw = yield* RawIp;
       const sockets: RawIpSocket[] = [];
       for (const protocol of TUNNEL_PROTOCOLS) sockets.push(yield* raw.open(protocol));
-      const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true, maxPackets: 1 });
+      // Send-only in use: on Linux a raw UDP socket also gets a copy of every UDP datagram the
+      // host receives; with no handler the reader drops them (a batch per wakeup).
+      const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true });
       return { sockets, requestSocket };
     }).pipe(Effect.provide(rawIp));
   const scope = Effect.runSync(Scope.make());
@@ -859,7 +861,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
   const acquireHost = Effect.gen(function* () {
     const adapter = options.host === undefined ? undefined : yield* Effect.flatMap(MnHost, (host) => host.open(hostSettings)).pipe(Effect.provide(options.host));
     const tun: TunDevice | undefined =
-      options.tun === undefined || tunnelDevice === undefined ? undefined : yield* Effect.flatMap(Tun, (t) => t.open(tunnelDevice, { maxPackets: 1 })).pipe(Effect.provide(options.tun));
+      options.tun === undefined || tunnelDevice === undefined ? undefined : yield* Effect.flatMap(Tun, (t) => t.open(tunnelDevice)).pipe(Effect.provide(options.tun));
     return { adapter, tun };
   });
   const program = Effect.gen(function* () {

@@ -5,7 +5,7 @@
  *
  * The plan per attachment is a pure function (`attachmentSteps`, unit-tested); the adapter runs
  * it, remembers how to undo every command it ran and the original value of every setting it
- * changed, undoes the previous attachment's commands before applying the next one, and on
+ * changed, undoes what the previous attachment set up and the next does not repeat, and on
  * close undoes the last and restores every setting.
  *
  * ARP away from home (4.6): the home address moves to `lo` and the interface gets
@@ -170,19 +170,36 @@ function writeSetting(device: string, key: string, value: string): Effect.Effect
   });
 }
 
-/** The adapter's state and its operations (exported for the namespace tests). */
+/** Runs `ip -force -batch -` with one command per line, ignoring failures (used to undo). */
+function runIpBatchIgnoringErrors(commands: ReadonlyArray<readonly string[]>): Effect.Effect<void> {
+  if (commands.length === 0) return Effect.void;
+  return Effect.async<void>((resume) => {
+    const child = execFile('ip', ['-force', '-batch', '-'], { timeout: 10_000 }, () => resume(Effect.void));
+    child.stdin?.end(commands.map((args) => args.join(' ')).join('\n') + '\n');
+  });
+}
+
+const stepKey = (args: readonly string[]) => args.join(' ');
+
+/** The adapter's state and its operations (exported for the namespace tests and the benchmark). */
 export function linuxMnHostAdapter(settings: MnHostSettings): MnHostAdapter & { readonly restore: Effect.Effect<void> } {
-  /** Undo commands of the current attachment, most recent first. */
-  let undo: Array<readonly string[]> = [];
+  /** Commands in force for the current attachment, in the order they ran, with their undo. */
+  let applied: Array<{ readonly args: readonly string[]; readonly undo?: readonly string[] }> = [];
   /** Original values of settings changed, by "device/key". */
   const originals = new Map<string, { device: string; key: string; value: string }>();
 
-  const undoCommands = Effect.suspend(() => {
-    const commands = undo;
-    undo = [];
-    // A command that fails here removes something already gone (a vanished device): ignored.
-    return Effect.forEach(commands, (args) => Effect.ignore(runIp(args)), { discard: true });
-  });
+  /**
+   * Undoes what `keep` does not contain, most recent first, in one `ip -batch` (a failure there
+   * means the thing is gone already, e.g. with its device: ignored). Commands the next
+   * attachment repeats stay in force, so a move between two foreign agents never drops the
+   * home address.
+   */
+  const undoExcept = (keep: ReadonlySet<string>) =>
+    Effect.suspend(() => {
+      const leaving = applied.filter((a) => !keep.has(stepKey(a.args)));
+      applied = applied.filter((a) => keep.has(stepKey(a.args)));
+      return runIpBatchIgnoringErrors(leaving.flatMap((a) => (a.undo === undefined ? [] : [a.undo])).reverse());
+    });
   const restoreSettings = (keep: ReadonlySet<string>) =>
     Effect.suspend(() => {
       const restore = [...originals.entries()].filter(([id]) => !keep.has(id));
@@ -193,13 +210,16 @@ export function linuxMnHostAdapter(settings: MnHostSettings): MnHostAdapter & { 
   const apply = (attachment: HostAttachment): Effect.Effect<void, MnHostError> =>
     Effect.gen(function* () {
       const steps = attachmentSteps(settings, attachment);
-      yield* undoCommands;
+      const commandKeys = new Set(steps.flatMap((s) => (s.kind === 'ip' ? [stepKey(s.args)] : [])));
+      yield* undoExcept(commandKeys);
       const settingIds = new Set(steps.flatMap((s) => (s.kind === 'sysctl' ? [`${s.device}/${s.key}`] : [])));
       yield* restoreSettings(settingIds);
+      const inForce = new Set(applied.map((a) => stepKey(a.args)));
       for (const step of steps) {
         if (step.kind === 'ip') {
+          if (inForce.has(stepKey(step.args))) continue;
           yield* runIp(step.args);
-          if (step.undo !== undefined) undo.unshift(step.undo);
+          applied.push({ args: step.args, ...(step.undo !== undefined ? { undo: step.undo } : {}) });
           continue;
         }
         const id = `${step.device}/${step.key}`;
@@ -215,7 +235,7 @@ export function linuxMnHostAdapter(settings: MnHostSettings): MnHostAdapter & { 
       }
     });
 
-  return { apply, restore: Effect.zipRight(undoCommands, restoreSettings(new Set())) };
+  return { apply, restore: Effect.zipRight(undoExcept(new Set()), restoreSettings(new Set())) };
 }
 
 export const LinuxMnHostLive = Layer.succeed(MnHost, {
