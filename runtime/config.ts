@@ -3,7 +3,6 @@
  * socket is opened. Every error names the field path and what to do, e.g.
  * `mobileNodes[0].spi: SPI 100 is reserved (0-255, RFC 5944 1.6); use a value above 255`.
  */
-import { randomBytes } from 'node:crypto';
 import { Schema } from 'effect';
 import { parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
 import { prefixMask, type HomeAgentSettings } from '../policies/ha-request.js';
@@ -221,7 +220,6 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
           // RFC 1256's default: three times the interval (2.1: the interval at most a third).
           lifetimeSeconds: file.advertisement.lifetime ?? Math.min(0xffff, Math.max(1, Math.ceil((3 * maxIntervalMs) / 1000))),
           maxIntervalMs,
-          seed: randomBytes(4).readUInt32BE(0) | 1,
         },
       };
     }

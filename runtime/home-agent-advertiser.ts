@@ -32,6 +32,7 @@ import { advertiserMachine, type AdvertiserSettings, type SendAdvertisementParam
 import { ActorHost, type Command } from './actor-host.js';
 import { RealClock, type Clock } from './clock.js';
 import { icmpFrame } from './frames.js';
+import { secureRandom32 } from './home-agent-server.js';
 
 export interface HomeAdvertisementConfig {
   /** The interface on the home network. */
@@ -41,7 +42,8 @@ export interface HomeAdvertisementConfig {
   /** Registration Lifetime field: the longest lifetime the agent grants, seconds (2.1.1). */
   readonly registrationLifetime: number;
   readonly encapsulations: { readonly minimal: boolean; readonly gre: boolean };
-  readonly advertiser: Omit<AdvertiserSettings, 'busy'>;
+  /** Intervals and lifetime; the jitter's seed is drawn at start. */
+  readonly advertiser: Omit<AdvertiserSettings, 'busy' | 'seed'>;
 }
 
 export type HomeAdvertisementEvent = {
@@ -91,7 +93,13 @@ export interface RunningHomeAdvertiser {
  */
 export async function startHomeAgentAdvertiser(
   config: HomeAdvertisementConfig,
-  options: { readonly rawIp: Layer.Layer<RawIp>; readonly clock?: Clock; readonly onEvent?: (event: HomeAdvertisementEvent) => void },
+  options: {
+    readonly rawIp: Layer.Layer<RawIp>;
+    readonly clock?: Clock;
+    /** Seeds the interval jitter, which must differ between agents on one link (RFC 1256). */
+    readonly random32?: () => number;
+    readonly onEvent?: (event: HomeAdvertisementEvent) => void;
+  },
 ): Promise<RunningHomeAdvertiser> {
   const scope = Effect.runSync(Scope.make());
   const opened = await Effect.runPromiseExit(
@@ -119,7 +127,7 @@ export async function startHomeAgentAdvertiser(
       for (const command of commands) if (command.type === 'sendAdvertisement') send(command.params as SendAdvertisementParams);
     },
   });
-  host.spawn('home-advertiser', { ...config.advertiser, busy: false });
+  host.spawn('home-advertiser', { ...config.advertiser, busy: false, seed: (options.random32 ?? secureRandom32)() | 1 });
   let stopped = false;
   return {
     advertisements: () => count,

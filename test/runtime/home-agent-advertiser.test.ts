@@ -15,7 +15,7 @@ const config: HomeAdvertisementConfig = {
   address: ipv4('198.51.100.2'),
   registrationLifetime: 120,
   encapsulations: { minimal: true, gre: false },
-  advertiser: { lifetimeSeconds: 30, maxIntervalMs: 10_000, seed: 1 },
+  advertiser: { lifetimeSeconds: 30, maxIntervalMs: 10_000 },
 };
 
 function decode(datagram: Uint8Array) {
