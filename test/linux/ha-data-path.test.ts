@@ -276,8 +276,12 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
 });
 
 describe('mip4 ha --config with a dataPath section (child process, in namespaces)', () => {
+  // bin/mip4.js runs dist/: built by `npm test` first; here when run alone after an edit.
+  beforeAll(() => {
+    if (skip === undefined) ensureBuilt();
+  }, 180_000);
+
   function daemon(config: Record<string, unknown>): Peer {
-    ensureBuilt();
     const path = join(tempDir, `ha-${peers.length}.json`);
     writeFileSync(path, JSON.stringify(config));
     const child = new Peer(NS.ha, '', [], [], '', [process.execPath, join(ROOT, 'bin/mip4.js'), 'ha', '--config', path]);
