@@ -13,7 +13,7 @@
  * (ha-peer.ts "ha": startHomeAgent with dataPath) and once as `mip4 ha --config`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataPathStartError, startLinuxHomeAgentDataPath } from '../../runtime/home-agent-linux.js';
@@ -276,8 +276,12 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
 });
 
 describe('mip4 ha --config with a dataPath section (child process, in namespaces)', () => {
+  // bin/mip4.js runs dist/: built by `npm test` first; here when run alone after an edit.
+  beforeAll(() => {
+    if (skip === undefined) ensureBuilt();
+  }, 180_000);
+
   function daemon(config: Record<string, unknown>): Peer {
-    ensureBuilt();
     const path = join(tempDir, `ha-${peers.length}.json`);
     writeFileSync(path, JSON.stringify(config));
     const child = new Peer(NS.ha, '', [], [], '', [process.execPath, join(ROOT, 'bin/mip4.js'), 'ha', '--config', path]);
@@ -345,8 +349,21 @@ describe('mip4 ha --config with a dataPath section (child process, in namespaces
   );
 
   it.skipIf(skip !== undefined)(
-    titled('start-up errors exit 1 naming the fix: IPv4 forwarding off, no such home interface', skip),
+    titled('start-up errors exit 1 naming the fix: not root, IPv4 forwarding off, no such home interface', skip),
     async () => {
+      // Not root: the same daemon as user nobody, without capabilities.
+      const path = join(tempDir, 'unprivileged.json');
+      writeFileSync(path, JSON.stringify(configDocument({ homeInterface: IF.home, tunnelDevice: TUN })), { mode: 0o644 });
+      chmodSync(tempDir, 0o755);
+      const unprivileged = new Peer(NS.ha, '', [], [], '', [
+        'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+        process.execPath, join(ROOT, 'bin/mip4.js'), 'ha', '--config', path,
+      ]);
+      peers.push(unprivileged);
+      expect(await unprivileged.exit(STARTUP_MS)).toBe(1);
+      expect(unprivileged.stderrText).toContain('needs CAP_NET_ADMIN (TUN device, routes) and CAP_NET_RAW');
+      expect(unprivileged.stderrText).toContain('run as root or grant them');
+
       expect(inNamespace(NS.ha, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']).status).toBe(0);
       try {
         const child = daemon(configDocument({ homeInterface: IF.home, tunnelDevice: TUN }));
