@@ -4,6 +4,7 @@ import { LinkError } from '../../io/link.js';
 import { RawIpError } from '../../io/raw-ip.js';
 import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
+import { watchCarrier } from '../../io/linux/carrier.js';
 import { LinuxLinkLive } from '../../io/linux/packet.js';
 import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
 import { LinuxMnHostLive } from '../../io/linux/mn-host.js';
@@ -104,8 +105,14 @@ async function run(argv: string[], io: Io): Promise<number> {
     pid: process.pid,
   });
   node.start();
+  // A carrier that drops and comes back: the node may be on another link now (R2.4-10).
+  const carrier = watchCarrier(config.interfaceName, (up) => {
+    log({ event: 'carrier', interface: config.interfaceName, up });
+    if (up) node.linkChanged();
+  });
 
   const signal = await signals.stop;
+  carrier.stop();
   signals.dispose();
   const state = node.state();
   await running.stop();
