@@ -140,8 +140,12 @@ export class Peer {
     for (const waiter of this.waiters.splice(0)) waiter();
   }
 
-  /** Resolves with the first event named `event` (or an error event); rejects after timeoutMs. */
-  waitFor(event: string, timeoutMs = 8_000): Promise<PeerEvent> {
+  /**
+   * Resolves with the first event named `event` (or an error event); rejects after timeoutMs.
+   * The default leaves room for vite-node starting a peer on a loaded 2-vCPU machine (6-8 s
+   * measured at load average 15) within vitest's 20 s test timeout.
+   */
+  waitFor(event: string, timeoutMs = 15_000): Promise<PeerEvent> {
     return this.waitUntil((e) => e.event === event, `"${event}"`, timeoutMs);
   }
 
