@@ -23,6 +23,8 @@ import {
   checkFaReply,
   checkFaRequest,
   faCodeForIcmpError,
+  pendingForIcmpError,
+  quotedRelayedRequest,
   FaReplyCode,
   type FaReplyInput,
   type FaRequestInput,
@@ -536,6 +538,50 @@ describe('ICMP errors and denials on behalf of a pending registration', () => {
         expect(mapped >= 80 && mapped <= 95).toBe(true);
       }
     }
+  });
+
+  it('reads the Request an ICMP error quotes only when this agent relayed it (UDP 434 → 434 from its address) and matches pending ones by as much as is quoted', () => {
+    // A relayed Request: IP header (FA → HA, UDP), UDP header 434 → 434, then the fixed part.
+    const request = new Uint8Array(24);
+    request[0] = 1;
+    const view = new DataView(request.buffer);
+    view.setUint16(2, 600);
+    view.setUint32(4, HOME);
+    view.setUint32(8, HA);
+    view.setUint32(12, COA);
+    view.setUint32(16, ID.high);
+    view.setUint32(20, ID.low);
+    const datagram = (fields: { source?: number; protocol?: number; ports?: [number, number]; fragmentOffset?: number } = {}) => {
+      const ip = new Uint8Array(20 + 8 + request.length);
+      const v = new DataView(ip.buffer);
+      ip[0] = 0x45;
+      v.setUint16(2, ip.length);
+      v.setUint16(6, fields.fragmentOffset ?? 0);
+      ip[8] = 64;
+      ip[9] = fields.protocol ?? 17;
+      v.setUint32(12, fields.source ?? COA);
+      v.setUint32(16, HA);
+      v.setUint16(20, fields.ports?.[0] ?? 434);
+      v.setUint16(22, fields.ports?.[1] ?? 434);
+      ip.set(request, 28);
+      return ip;
+    };
+    const own = new Set([COA | 0, COA_2 | 0, FA_LINK | 0]);
+    expect(quotedRelayedRequest(datagram(), own)).toEqual({ source: COA, homeAgent: HA, homeAddress: HOME, identificationLow: ID.low });
+    expect(quotedRelayedRequest(datagram().subarray(0, 28), own)).toEqual({ source: COA, homeAgent: HA });
+    expect(quotedRelayedRequest(datagram().subarray(0, 36), own)).toEqual({ source: COA, homeAgent: HA, homeAddress: HOME });
+    expect(quotedRelayedRequest(datagram().subarray(0, 27), own)).toBeUndefined();
+    expect(quotedRelayedRequest(datagram({ source: ipv4('192.0.2.1') }), own)).toBeUndefined();
+    expect(quotedRelayedRequest(datagram({ protocol: 4 }), own)).toBeUndefined();
+    expect(quotedRelayedRequest(datagram({ ports: [49152, 434] }), own)).toBeUndefined();
+    expect(quotedRelayedRequest(datagram({ fragmentOffset: 10 }), own)).toBeUndefined();
+    const otherNode = { ...PENDING, homeAddress: ipv4('198.51.100.11') };
+    const otherId = { ...PENDING, identification: { high: ID.high, low: ID.low + 1 } };
+    const otherHa = { ...PENDING, homeAgent: ipv4('198.51.100.2') };
+    const all = [PENDING, otherNode, otherId, otherHa];
+    expect(pendingForIcmpError(quotedRelayedRequest(datagram(), own)!, all)).toEqual([PENDING]);
+    expect(pendingForIcmpError(quotedRelayedRequest(datagram().subarray(0, 36), own)!, all)).toEqual([PENDING, otherId]);
+    expect(pendingForIcmpError(quotedRelayedRequest(datagram().subarray(0, 28), own)!, all)).toEqual([PENDING, otherNode, otherId]);
   });
 
   it('[R3.7.1-7] buildFaDenial builds a 78 for a pending registration, addressed per 3.7.2.3', () => {

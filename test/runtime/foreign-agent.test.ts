@@ -9,7 +9,9 @@
  * whole frames on the foreign link and records the frames it receives, so every check is made
  * on what crosses the wire.
  */
+import { Effect, Exit, Scope } from 'effect';
 import { describe, expect, it } from 'vitest';
+import { Udp } from '../../io/udp.js';
 import { SimNetwork } from '../../io/sim/network.js';
 import { ALL_MOBILITY_AGENTS_GROUP, multicastMac, type SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
@@ -21,7 +23,8 @@ import {
   mobilityAgentExtension,
   SOLICITATION_LENGTH,
 } from '../../io/wire/agent-discovery.js';
-import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ipv4, ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
+import { encodeIcmpError, UnreachableCode } from '../../io/wire/icmp.js';
 import { decodeArpPacket } from '../../io/wire/arp.js';
 import { ethernetDestination, ethernetEtherType, ethernetSource, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
@@ -345,31 +348,111 @@ describe('ForeignAgent on the simulated network', () => {
     await w.close();
   });
 
-  for (const variant of ['home agent stopped', 'home agent host down', 'no route to the home agent'] as const) {
-    it(`[R3.7.1-7] ${variant}: 78 to the node after the request was pending for more than 7 s, and no visitor`, async () => {
+  for (const [variant, icmp, code] of [
+    ['home agent stopped (port unreachable from its host)', 'type 3 code 3', 82],
+    ['home agent host down (host unreachable from the router, after ARP fails)', 'type 3 code 1', 81],
+    ['no route to the home agent (net unreachable from the router)', 'type 3 code 0', 80],
+  ] as const) {
+    it(`[R3.7.3-1] ${variant}: the ICMP error (${icmp}) ends the pending registration with ${code} to the node, no visitor`, async () => {
       const w = await world();
       let homeAgent = HA;
-      if (variant === 'home agent stopped') await w.home.stop();
-      if (variant === 'home agent host down') w.ha.setLinkUp('eth0', false);
-      if (variant === 'no route to the home agent') homeAgent = ipv4('192.0.2.99');
+      if (code === 82) await w.home.stop();
+      if (code === 81) w.ha.setLinkUp('eth0', false);
+      if (code === 80) homeAgent = ipv4('192.0.2.99');
       run(w, 5);
       const sentAt = w.clock.now();
       register(w, requestAt(w, { homeAgent }));
-      w.clock.advance(1); // the Request crosses the link and is relayed
-      expect(w.fa.agent.pendingCount).toBe(1);
-      w.clock.advance(6_999);
-      expect(replies(w)).toEqual([]);
-      w.clock.advance(10);
+      w.clock.advance(6_000);
+      expect(w.fa.agent.counters.relayed).toBe(1);
       const got = replies(w);
-      expect(got).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, reply: { code: 78, homeAddress: MN1, homeAgent } }]);
-      expect(got[0]!.at - sentAt).toBeGreaterThan(7_000);
-      expect(got[0]!.at - sentAt).toBeLessThanOrEqual(7_010);
+      expect(got).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, port: MN_PORT, reply: { code, homeAddress: MN1, homeAgent } }]);
+      // Long before the 7 s of the pending timeout (3.7.1); the host-unreachable case waits for ARP to give up.
+      expect(got[0]!.at - sentAt).toBeLessThan(code === 81 ? 6_000 : 100);
+      expect(w.fa.agent.pendingCount).toBe(0);
       expect(w.fa.agent.visitors()).toEqual([]);
-      expect(w.fa.agent.counters.timeouts).toBe(1);
-      expect(w.events).toContainEqual(expect.objectContaining({ event: 'denial', code: 78, cause: 'pending-ended' }));
+      expect(w.fa.agent.counters).toMatchObject({ icmpErrorsMatched: 1, timeouts: 0 });
+      const icmpEvent = w.events.find((e) => e.event === 'icmp-error');
+      const denial = w.events.find((e) => e.event === 'denial');
+      expect(icmpEvent).toMatchObject({ homeAddress: '198.51.100.10', homeAgent: ipv4ToString(homeAgent), icmpType: 3 });
+      expect(denial).toMatchObject({ code, cause: 'pending-ended', trace: icmpEvent!.trace });
+      expect(w.transitions.map((t) => t.reason)).toContain('home-agent-unreachable');
+      // Nothing more for this Request: no 78 later.
+      w.clock.advance(10_000);
+      expect(replies(w)).toHaveLength(1);
       await w.close();
     });
   }
+
+  it('[R3.7.1-7] a home agent that stays silent: 78 to the node after the request was pending for more than 7 s, and no visitor', async () => {
+    const w = await world();
+    await w.home.stop();
+    // Something holds UDP 434 on the home agent's host and never answers: no ICMP error comes back.
+    const scope = Effect.runSync(Scope.make());
+    const silent = Effect.runSync(Scope.extend(Effect.flatMap(Udp, (udp) => udp.bind({ address: HA, port: 434 })), scope).pipe(Effect.provide(w.net.udpLayer(w.ha))));
+    let heard = 0;
+    silent.onMessage(() => heard++);
+    run(w, 5);
+    const sentAt = w.clock.now();
+    register(w, requestAt(w));
+    w.clock.advance(1);
+    expect(w.fa.agent.pendingCount).toBe(1);
+    w.clock.advance(6_999);
+    expect(heard).toBe(1);
+    expect(replies(w)).toEqual([]);
+    w.clock.advance(10);
+    const got = replies(w);
+    expect(got).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, reply: { code: 78, homeAddress: MN1, homeAgent: HA } }]);
+    expect(got[0]!.at - sentAt).toBeGreaterThan(7_000);
+    expect(got[0]!.at - sentAt).toBeLessThanOrEqual(7_010);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.counters).toMatchObject({ timeouts: 1, icmpErrorsMatched: 0 });
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'denial', code: 78, cause: 'pending-ended' }));
+    Effect.runSync(Scope.close(scope, Exit.void));
+    await w.close();
+  });
+
+  it('an ICMP error quoting a Request that is not pending is counted and logged as a discard; one quoting only the UDP header ends every Request pending at that home agent', async () => {
+    const w = await world();
+    await w.home.stop();
+    const scope = Effect.runSync(Scope.make());
+    Effect.runSync(Scope.extend(Effect.flatMap(Udp, (udp) => udp.bind({ address: HA, port: 434 })), scope).pipe(Effect.provide(w.net.udpLayer(w.ha))));
+    run(w, 5);
+    const request = requestAt(w);
+    register(w, request);
+    run(w, 5);
+    expect(w.fa.agent.pendingCount).toBe(1);
+    // The relayed Request as the agent sent it, rebuilt: FA:434 → HA:434.
+    const relayed = (payload: Uint8Array) => {
+      const udp = new Uint8Array(8 + payload.length);
+      udp.set([0x01, 0xb2, 0x01, 0xb2, (udp.length >> 8) & 0xff, udp.length & 0xff, 0, 0]);
+      udp.set(payload, 8);
+      const ip = new Uint8Array(20 + udp.length);
+      encodeIpv4Packet({ header: { tos: 0, identification: 9, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IpProtocol.UDP, source: FA, destination: HA }, payload: udp }, ip);
+      return ip;
+    };
+    const icmpError = (original: Uint8Array) => {
+      const bytes = new Uint8Array(8 + original.length);
+      encodeIcmpError({ icmpType: 3, code: UnreachableCode.Port, checksum: 0, checksumValid: true, unused: 0, original }, bytes, 0);
+      expect(w.ha.sendPacket({ protocol: IpProtocol.ICMP, source: HA, destination: FA, payload: bytes })).not.toBe('no-route');
+    };
+    // Another Identification: no pending Request matches.
+    const other = request.slice();
+    other[23] = (other[23]! + 1) & 0xff;
+    icmpError(relayed(other));
+    run(w, 10);
+    expect(w.fa.agent.pendingCount).toBe(1);
+    expect(w.fa.agent.counters.discardedByReason['icmp-error-unmatched']).toBe(1);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'discard', reason: 'icmp-error-unmatched', from: '198.51.100.1' }));
+    expect(replies(w)).toEqual([]);
+    // RFC 792's minimum quote: the IP header and the UDP header only.
+    icmpError(relayed(request).subarray(0, 28));
+    run(w, 10);
+    expect(w.fa.agent.pendingCount).toBe(0);
+    expect(replies(w)).toMatchObject([{ reply: { code: 82, homeAddress: MN1 } }]);
+    expect(w.fa.agent.counters).toMatchObject({ icmpErrors: 2, icmpErrorsMatched: 1 });
+    Effect.runSync(Scope.close(scope, Exit.void));
+    await w.close();
+  });
 
   it('[R4.2.2-7] an IP-in-IP packet to the care-of address is delivered to the visitor\'s MAC, with no ARP for its home address', async () => {
     const w = await world();
