@@ -43,20 +43,16 @@ import { Link, LinkError, type LinkInterface } from '../io/link.js';
 import { RawIp, RawIpError } from '../io/raw-ip.js';
 import { Udp, UdpError, type UdpSocket } from '../io/udp.js';
 import {
-  agentAdvertisementLength,
   decodeAgentSolicitation,
-  encodeAgentAdvertisement,
   type RouterEntry,
 } from '../io/wire/agent-discovery.js';
 import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
 import {
-  BROADCAST_MAC,
   encodeEthernetHeader,
   ETHERNET_HEADER_LENGTH,
   EtherType,
   ethernetEtherType,
   ethernetSource,
-  multicastMac,
   type MacAddress,
 } from '../io/wire/ethernet.js';
 import { decodeIcmpError, IcmpType } from '../io/wire/icmp.js';
@@ -92,7 +88,7 @@ import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../po
 import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
 import { RealClock, type Clock } from './clock.js';
 import { foreignAgentDataPlane, type DataPlane, type OutputBatch, type PacketBatch } from './data-plane.js';
-import { udpFrame, icmpFrame } from './frames.js';
+import { agentAdvertisementFrame, udpFrame } from './frames.js';
 import { secureRandom32 } from './home-agent-server.js';
 
 // --- configuration --------------------------------------------------------------------------------
@@ -783,12 +779,14 @@ export class ForeignAgent {
       },
       params.sequence,
     );
-    const icmp = new Uint8Array(agentAdvertisementLength(advertisement));
-    encodeAgentAdvertisement(advertisement, icmp, 0);
-    const destinationMac =
-      params.linkLayerDestination ?? (params.destination >>> 0 === LIMITED_BROADCAST ? BROADCAST_MAC : multicastMac(params.destination));
     // 2.1 (R2.1-2): the IP TTL of an Agent Advertisement is 1.
-    link.send(icmpFrame({ sourceMac: link.mac, destinationMac, source: s.linkAddress, destination: params.destination, ttl: 1 }, icmp));
+    const { frame, destinationMac } = agentAdvertisementFrame(advertisement, {
+      sourceMac: link.mac,
+      source: s.linkAddress,
+      destination: params.destination,
+      ...(params.linkLayerDestination === undefined ? {} : { linkLayerDestination: params.linkLayerDestination }),
+    });
+    link.send(frame);
     this.counters.advertisements++;
     this.emit({
       event: 'advertisement',
