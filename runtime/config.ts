@@ -7,7 +7,10 @@ import { Schema } from 'effect';
 import { parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
 import { prefixMask, type HomeAgentSettings } from '../policies/ha-request.js';
 import {
+  AdvertisementFields,
+  advertiserTiming,
   ConfigError,
+  InterfaceName,
   Count,
   decodeConfig,
   EndpointText,
@@ -22,6 +25,7 @@ import {
   Spi,
 } from './config-schema.js';
 import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
+import type { HomeAgentAdvertisementConfig } from './home-agent-advertiser.js';
 import type { ListenAddress } from './home-agent-server.js';
 
 export { ConfigError };
@@ -67,6 +71,8 @@ const HomeAgentFile = Schema.Struct({
   ),
   mobileNodes: Schema.Array(MobileNode),
   foreignAgents: optional(Schema.Array(ForeignAgent)),
+  // Agent Advertisements on the home link (2.3, 2.4.3): mobile nodes hearing them know they are home.
+  advertisement: optional(Schema.Struct({ interface: InterfaceName, ...AdvertisementFields })),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -74,6 +80,8 @@ type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
 export interface LoadedHomeAgentConfig {
   readonly config: HomeAgentConfig;
   readonly listen: readonly ListenAddress[];
+  /** The `advertisement` section: advertise on this home link interface (runtime/home-agent-advertiser.ts). */
+  readonly advertisement?: { readonly interfaceName: string; readonly config: HomeAgentAdvertisementConfig };
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
@@ -154,8 +162,21 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     address: parseIpv4(fa.address)!,
     contexts: contextsOf(`foreignAgents[${i}]`, fa),
   }));
+  // The Registration Lifetime advertised is the longest any node is granted (2.1.1).
+  const advertisement =
+    file.advertisement === undefined
+      ? undefined
+      : {
+          interfaceName: file.advertisement.interface,
+          config: {
+            ...advertiserTiming(file.advertisement, 'advertisement', issues),
+            address,
+            registrationLifetime: Math.max(ha.maxLifetime ?? DEFAULT_MAX_LIFETIME, ...mobileNodes.map((n) => n.maxLifetime)),
+          },
+        };
   if (issues.length > 0) throw new ConfigError(issues);
   return {
+    ...(advertisement === undefined ? {} : { advertisement }),
     config: {
       settings,
       mobileNodes,
@@ -205,4 +226,11 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
   - address: 203.0.113.1
     spi: 600
     key: 000102030405060708090a0b0c0d0e0f
+
+# Agent Advertisements ('H' bit) on the home link (2.3), so that mobile nodes find out they are
+# home (2.4.3). Optional; needs root or CAP_NET_RAW (a packet socket on the interface).
+# advertisement:
+#   interface: eth0                # the home link
+#   maxInterval: 600               # seconds between advertisements at most (jittered, RFC 1256)
+#   lifetime: 1800                 # ICMP advertisement lifetime, seconds (default 3 x maxInterval)
 `;

@@ -19,8 +19,9 @@
  * does not require the source to be a neighbour (2.3). Only ICMP from the link is read, so
  * nothing here is on the agent's registration path.
  */
+import { Cause, Effect, Exit, type Layer, Scope } from 'effect';
 import { Subject } from 'rxjs';
-import type { LinkInterface } from '../io/link.js';
+import { Link, type LinkInterface } from '../io/link.js';
 import { decodeAgentSolicitation, type AgentAdvertisement, type RouterEntry } from '../io/wire/agent-discovery.js';
 import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
 import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetSource, type MacAddress } from '../io/wire/ethernet.js';
@@ -35,8 +36,9 @@ import {
   type SendAdvertisementParams,
 } from '../machines/advertiser.js';
 import { ActorHost, type HostedActor, type TransitionRecord } from './actor-host.js';
-import type { Clock } from './clock.js';
+import { RealClock, type Clock } from './clock.js';
 import { agentAdvertisementFrame } from './frames.js';
+import { secureRandom32 } from './home-agent-server.js';
 
 export interface HomeAgentAdvertisementConfig extends Omit<AdvertiserSettings, 'busy'> {
   /** The home agent's address on the home link: the advertisements' IP source. */
@@ -179,4 +181,48 @@ export class HomeAgentAdvertiser {
   private emit(event: HomeAgentAdvertiserEvent): void {
     if (this.eventSubject.observed) this.eventSubject.next(event);
   }
+}
+
+export interface RunningHomeAgentAdvertiser {
+  readonly advertiser: HomeAgentAdvertiser;
+  /** Stops advertising and releases the link. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the home link `interfaceName` through the Link service (AF_PACKET on Linux, a simulated
+ * interface in tests) and advertises on it. Rejects with the LinkError when the interface
+ * cannot be opened, or a RangeError for an impossible configuration; nothing stays open then.
+ */
+export async function startHomeAgentAdvertiser(
+  config: HomeAgentAdvertisementConfig,
+  options: { readonly interfaceName: string; readonly link: Layer.Layer<Link>; readonly clock?: Clock; readonly random32?: () => number },
+): Promise<RunningHomeAgentAdvertiser> {
+  const scope = Effect.runSync(Scope.make());
+  const exit = await Effect.runPromiseExit(
+    Effect.flatMap(Link, (service) => service.open(options.interfaceName)).pipe(Scope.extend(scope), Effect.provide(options.link)),
+  );
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    const failure = Cause.failureOption(exit.cause);
+    if (failure._tag === 'Some') throw failure.value;
+    throw Cause.squash(exit.cause);
+  }
+  let advertiser: HomeAgentAdvertiser;
+  try {
+    advertiser = new HomeAgentAdvertiser(exit.value, config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
+  } catch (error) {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    throw error;
+  }
+  let stopped = false;
+  return {
+    advertiser,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      advertiser.close();
+      await Effect.runPromise(Scope.close(scope, Exit.void));
+    },
+  };
 }

@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util';
 import { ipv4ToString, parseIpv4 } from '../../io/wire/bytes.js';
 import { UdpError } from '../../io/udp.js';
-import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../config.js';
+import { LinkError } from '../../io/link.js';
+import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig, type LoadedHomeAgentConfig } from '../config.js';
+import { startHomeAgentAdvertiser, type RunningHomeAgentAdvertiser } from '../home-agent-advertiser.js';
 import type { BindingView } from '../home-agent.js';
 import { startHomeAgent, type ListenAddress } from '../home-agent-server.js';
 import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
@@ -10,7 +12,8 @@ import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--log-transitions]
        mip4 ha --example-config
 
-Runs a Mobile IPv4 home agent (RFC 5944 3.8) on UDP. Logs one JSON object per event on
+Runs a Mobile IPv4 home agent (RFC 5944 3.8) on UDP, and with an advertisement section
+sends Agent Advertisements on the home link (2.3). Logs one JSON object per event on
 stdout (replies with their code, discards with their reason, each with a trace id).
 SIGUSR2 prints the mobility bindings as a table on stderr (SIGUSR1 is
 Node's debugger signal); SIGTERM or SIGINT stops cleanly.
@@ -53,6 +56,27 @@ export function bindingsTable(bindings: readonly BindingView[]): string {
   return [`Mobility bindings: ${bindings.length}`, line(header), ...rows.map(line)].join('\n');
 }
 
+/** The `advertisement` section: Agent Advertisements on the home link (2.3) over a packet socket. */
+async function startAdvertising(
+  section: LoadedHomeAgentConfig['advertisement'],
+  log: (event: object) => void,
+  io: Io,
+): Promise<RunningHomeAgentAdvertiser | undefined | 'failed'> {
+  if (section === undefined) return undefined;
+  const { LinuxLinkLive } = await import('../../io/linux/packet.js');
+  try {
+    const running = await startHomeAgentAdvertiser(section.config, { interfaceName: section.interfaceName, link: LinuxLinkLive });
+    running.advertiser.events.subscribe((event) => log({ ...event, source: 'advertiser', interface: section.interfaceName }));
+    return running;
+  } catch (error) {
+    if (error instanceof LinkError) {
+      io.err(`mip4 ha: advertisement.interface: ${error.message}`);
+      return 'failed';
+    }
+    throw error;
+  }
+}
+
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() =>
     parseArgs({
@@ -91,6 +115,11 @@ async function run(argv: string[], io: Io): Promise<number> {
     throw error;
   }
   const { agent } = running;
+  const advertising = await startAdvertising(loaded.advertisement, log, io);
+  if (advertising === 'failed') {
+    await running.stop();
+    return ExitCode.Failure;
+  }
   agent.events.subscribe(log);
   agent.arpCommands.subscribe((command) =>
     log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no home link attached to this process' }),
@@ -108,6 +137,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const signal = await signals.stop;
   signals.dispose();
   const bindings = agent.bindingCount;
+  await advertising?.stop();
   await running.stop();
   log({ event: 'stopped', signal, bindings, counters: agent.counters });
   return ExitCode.Ok;
