@@ -166,10 +166,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const haHost = net.addHost('ha', { forwarding: true });
   haHost.addInterface('home0', home, { mac: MAC.ha, address: HA, prefixLength: 24 });
   haHost.addRoute(0, 0, { via: R_HOME, interface: 'home0' });
-  const fa1Host = net.addHost('fa1', { multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
+  // Foreign agents route their visitors' datagrams (2.1, 2.3.1): the node's echo replies go through them.
+  const fa1Host = net.addHost('fa1', { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
   fa1Host.addInterface('eth0', f1, { mac: MAC.fa1, address: FA1, prefixLength: 26 });
   fa1Host.addRoute(0, 0, { via: R_F1, interface: 'eth0' });
-  const fa2Host = net.addHost('fa2', { multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
+  const fa2Host = net.addHost('fa2', { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
   fa2Host.addInterface('eth0', f2, { mac: MAC.fa2, address: FA2, prefixLength: 26 });
   fa2Host.addRoute(0, 0, { via: R_F2, interface: 'eth0' });
   const cn = net.addHost('cn');
