@@ -263,7 +263,7 @@ describe('ForeignAgent on the simulated network', () => {
     await w.close();
   });
 
-  it('a Request sent to 224.0.0.11 is relayed too, and answered from the agent\'s link address', async () => {
+  it('[R2.3-3] a Request sent to 224.0.0.11 is relayed too, and answered from the agent\'s link address', async () => {
     const w = await world();
     run(w, 5);
     register(w, requestAt(w), ALL_MOBILITY_AGENTS_GROUP);
@@ -493,6 +493,113 @@ describe('ForeignAgent on the simulated network', () => {
       .map((a) => (a.ok ? a.value.targetIp : -1));
     expect(arpTargets.length).toBeGreaterThan(0); // the router and the agent resolved each other
     expect(arpTargets).not.toContain(MN1);
+    capture.stop();
+    await w.close();
+  });
+
+  it('[R3.7-2] [R3.7-3] [R3.4-2] over registration, renewal, deregistration and expiry, every Request the agent sends is a node\'s Request relayed with its Lifetime unchanged, and every Reply answers one', async () => {
+    const w = await world();
+    const capture = w.net.capture();
+    run(w, 5);
+    const sentByNode: Uint8Array[] = [];
+    const send = (request: Uint8Array) => {
+      sentByNode.push(request);
+      register(w, request);
+      run(w, 20);
+    };
+    send(requestAt(w, { lifetime: 20 }));
+    w.clock.advance(5_000);
+    send(requestAt(w, { lifetime: 20 }));
+    w.clock.advance(5_000);
+    send(requestAt(w, { lifetime: 0 }));
+    send(requestAt(w, { lifetime: 20 }));
+    // The last registration and the visitor entry run out; nothing is sent for that (3.7).
+    w.clock.advance(60_000);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    const fromAgent = capture
+      .frames('foreign')
+      .filter((f) => ethernetSource(f.frame) === MAC_FA && ethernetEtherType(f.frame) === EtherType.IPv4)
+      .map((f) => decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH))
+      .flatMap((p) => (p.ok && p.value.header.protocol === IpProtocol.UDP ? [p.value] : []))
+      .map((p) => ({ destination: p.header.destination, udp: decodeUdpDatagram(p.payload) }))
+      .flatMap((p) => (p.udp.ok ? [{ destination: p.destination, payload: p.udp.value.payload }] : []));
+    const requests = fromAgent.filter((m) => m.payload[0] === 1);
+    const agentReplies = fromAgent.filter((m) => m.payload[0] === 3);
+    expect(requests).toHaveLength(4);
+    requests.forEach((relayed, i) => {
+      expect(relayed.destination).toBe(HA);
+      const original = sentByNode[i]!;
+      // Unchanged through the node's MHAE (the whole Request here), Lifetime included.
+      expect(relayed.payload.subarray(0, original.length)).toEqual(original);
+      expect((relayed.payload[2]! << 8) | relayed.payload[3]!).toBe((original[2]! << 8) | original[3]!);
+    });
+    // One Reply to the node per Request it sent, nothing else.
+    expect(agentReplies).toHaveLength(4);
+    expect(agentReplies.every((m) => m.destination === MN1)).toBe(true);
+    capture.stop();
+    await w.close();
+  });
+
+  it('[R3.7.3.2-8] the visitor\'s lifetime is timed from when the agent forwards the accepted Reply', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w, { lifetime: 30 }));
+    run(w, 20);
+    const relayed = w.events.find((e): e is Extract<ForeignAgentEvent, { event: 'reply-relayed' }> => e.event === 'reply-relayed')!;
+    expect(relayed).toMatchObject({ code: 0, lifetime: 30 });
+    const expiresAt = relayed.at + 30_000;
+    w.clock.advance(expiresAt - 1 - w.clock.now());
+    expect(w.fa.agent.visitors()).toMatchObject([{ state: 'registered.timed' }]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBe(MAC_MN);
+    w.clock.advance(1);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBeUndefined();
+    await w.close();
+  });
+
+  it('[R4.2.2-8] [R4.2.2-5] delivery to a visitor works up to the last moment of its entry without any ARP, and the agent announces its visitors to nobody', async () => {
+    const w = await world();
+    const capture = w.net.capture();
+    run(w, 5);
+    register(w, requestAt(w, { lifetime: 60 }));
+    run(w, 20);
+    const relayedAt = w.events.find((e) => e.event === 'reply-relayed')!.at;
+    const tunnel = (id: number) => {
+      const inner = new Uint8Array(28);
+      encodeIpv4Packet(
+        { header: { tos: 0, identification: id, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IpProtocol.UDP, source: CN, destination: MN1 }, payload: new Uint8Array([0, 7, 0, 9, 0, 8, 0, 0]) },
+        inner,
+      );
+      const outer = new Uint8Array(48);
+      ipInIpEncapsulate(inner, { source: HA, destination: FA, identification: id }, outer);
+      w.ha.sendIp(outer);
+    };
+    // One second before the entry ends (the routers and the agent know each other by now).
+    w.clock.advance(relayedAt + 59_000 - w.clock.now());
+    tunnel(1);
+    run(w, 10);
+    // Just after it ended: no longer delivered.
+    w.clock.advance(relayedAt + 60_001 - w.clock.now());
+    tunnel(2);
+    run(w, 10);
+    const delivered = w.seen.filter((x): x is Seen & { kind: 'ip' } => x.kind === 'ip');
+    expect(delivered.map((d) => [d.to, decodeIpv4Packet(d.datagram).ok])).toEqual([[MAC_MN, true]]);
+    expect(w.fa.agent.dataPlane.counters['unknown-visitor']).toBe(1);
+    const frames = capture.frames('foreign').filter((f) => ethernetSource(f.frame) === MAC_FA);
+    const homeAddressBytes = [0xc6, 0x33, 0x64, 0x0a];
+    const mentions = (frame: Uint8Array) => {
+      for (let i = 0; i + 4 <= frame.length; i++) if (homeAddressBytes.every((b, j) => frame[i + j] === b)) return true;
+      return false;
+    };
+    // 4.2.2: never an ARP for the visitor; its address appears only in what goes to the visitor itself or the relay to its home agent.
+    const arpForVisitor = frames.filter((f) => ethernetEtherType(f.frame) === EtherType.ARP).map((f) => decodeArpPacket(f.frame, ETHERNET_HEADER_LENGTH));
+    expect(arpForVisitor.some((a) => a.ok && a.value.targetIp === MN1)).toBe(false);
+    const elsewhere = frames.filter((f) => mentions(f.frame) && ethernetDestination(f.frame) !== MAC_MN);
+    for (const f of elsewhere) {
+      const p = decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH);
+      expect(p.ok && p.value.header.destination === HA && p.value.header.protocol === IpProtocol.UDP).toBe(true);
+    }
+    expect(frames.filter((f) => mentions(f.frame)).length).toBeGreaterThan(elsewhere.length);
     capture.stop();
     await w.close();
   });
