@@ -238,7 +238,7 @@ describe('checkFaRequest: denials with the codes 3.4 assigns', () => {
     }
   });
 
-  it('[R3.7.1-4] Home Address 0: an NAI is needed (97), and an agent that cannot keep such records answers 96', () => {
+  it('[R3.7.1-3] [R3.7.1-4] Home Address 0: an NAI is needed (97), and an agent that cannot keep such records answers 96', () => {
     const nai: RegistrationExtension = { kind: 'nai', type: 131, nai: 'mn@example.org', offset: 0 };
     expectDeny(checkFaRequest(input({}, { homeAddress: 0 })), FaReplyCode.MissingNai);
     expectDeny(checkFaRequest(input({ settings: { ...SETTINGS, acceptZeroHomeAddress: false } }, { homeAddress: 0 }, [nai, { kind: 'mhae' }])), 96);
@@ -363,6 +363,23 @@ describe('checkFaRequest: relaying a valid Request (3.7.2.2)', () => {
     const v = expectRelay(checkFaRequest(input({ ...haSa }, { careOfAddress: ipv4('192.0.2.99'), flags: RequestFlag.D }, [{ kind: 'mhae' }, { kind: 'mfae' }])));
     expect(v.bytes.length).toBe(24 + 22);
     expect(v.ipSource).toBe(COA);
+  });
+
+  it('[R3.8.2.2-5] a deregistration of a care-of address this agent does not own is relayed without a Foreign-Home extension', () => {
+    const v = expectRelay(checkFaRequest(input({ ...haSa }, { lifetime: 0, careOfAddress: ipv4('192.0.2.99') }, [{ kind: 'mhae' }, { kind: 'mfae' }])));
+    const relayed = decodeRegistrationRequest(v.bytes);
+    if (!relayed.ok) throw new Error(relayed.error.message);
+    expect(relayed.value.extensions.map((e) => e.type)).toEqual([32]);
+    expect(v.pending.foreignHomeAuthenticated).toBe(false);
+  });
+
+  it('[R3.3-3] extension order (3.6.1.3, 3.7.2.2): an MFAE before the MHAE is refused; the relayed Request keeps the node\'s order and puts the FHAE last', () => {
+    expectDeny(checkFaRequest(input({ ...haSa }, {}, [{ kind: 'mfae' }, { kind: 'mhae' }])), FaReplyCode.MobileNodeFailedAuthentication);
+    const nai: RegistrationExtension = { kind: 'nai', type: 131, offset: 0, nai: 'mn@example.org' };
+    const v = expectRelay(checkFaRequest(input({ ...haSa }, {}, [nai, { kind: 'mhae' }, { kind: 'mfae' }])));
+    const relayed = decodeRegistrationRequest(v.bytes);
+    if (!relayed.ok) throw new Error(relayed.error.message);
+    expect(relayed.value.extensions.map((e) => e.type)).toEqual([131, 32, 34]);
   });
 
   it('[R3.7.1-2] the pending record keeps what 3.7.1 lists', () => {
@@ -518,6 +535,32 @@ describe('checkFaReply: relaying (3.7.3.2)', () => {
     expect(checkFaReply(replyInput({}, { code: 1 }))).toMatchObject({ visitorUpdate: { kind: 'register', lifetime: 600 } });
     expect(checkFaReply(replyInput({}, { lifetime: 0 }))).toMatchObject({ visitorUpdate: { kind: 'deregister' } });
     expect(checkFaReply(replyInput({}, { code: 133, lifetime: 600 }))).toMatchObject({ kind: 'relay', code: 133, visitorUpdate: { kind: 'denied' } });
+  });
+});
+
+describe('checkFaReply: the Lifetime of a denial', () => {
+  it('[R3.4-6] a denied Reply\'s Lifetime is ignored: with Lifetime 0 it does not deregister, with any other value it registers nothing', () => {
+    for (const lifetime of [0, 1, 600, 0xffff]) {
+      for (const code of [66, 131, 133]) {
+        const verdict = checkFaReply(replyInput({}, { code, lifetime }));
+        expect(verdict, `code ${code} lifetime ${lifetime}`).toMatchObject({ kind: 'relay', code, visitorUpdate: { kind: 'denied' } });
+      }
+    }
+  });
+});
+
+describe('authentication algorithms (5.1)', () => {
+  it('[R5.1-2] the foreign agent checks Mobile-Foreign authenticators with HMAC-MD5 and manually configured keys of 128 bits or more', () => {
+    for (const bytes of [16, 20, 32, 64]) {
+      const key = new Uint8Array(bytes).map((_, i) => (i * 37 + bytes) & 0xff);
+      const context = createSecurityContext({ spi: 0x2000, key });
+      expect(context.algorithm).toBe('hmac-md5');
+      const withKey = { mobileNode: association(HOME, context) };
+      expectRelay(checkFaRequest(input(withKey, {}, [{ kind: 'mhae' }, { kind: 'mfae', context }])));
+      // The same Request under another key of that length fails: the key is really used.
+      const other = createSecurityContext({ spi: 0x2000, key: key.map((b) => b ^ 0x5a) });
+      expectDeny(checkFaRequest(input(withKey, {}, [{ kind: 'mhae' }, { kind: 'mfae', context: other }])), FaReplyCode.MobileNodeFailedAuthentication);
+    }
   });
 });
 

@@ -317,7 +317,7 @@ describe('scenario: foreign agent reboot (2.3.2, 2.4.4)', () => {
 });
 
 describe('scenario: a mobile–foreign key the node does not have (3.7.2.1, 3.6.2)', () => {
-  it('[R3.7.2.1-6] [R3.7.2.1-7] FA1 requiring mobile–foreign authentication denies with 67, nothing is relayed, no binding at the HA', async () => {
+  it('[R3.7.2.1-4] [R3.7.2.1-6] [R3.7.2.1-7] FA1 requiring mobile–foreign authentication denies with 67, nothing is relayed, no binding at the HA', async () => {
     const s = await scenario({ faMobileForeignKey: MN_FA_KEY });
     const relayed: string[] = [];
     s.fa1.agent.events.subscribe((e) => e.event === 'request-relayed' && relayed.push(e.homeAddress));
@@ -477,6 +477,20 @@ describe('scenario: return home (2.4.3, 4.6), with the home agent\'s own adverti
     const deregisteredAt = ofKind(s.events, 'deregistered')[0]!.at;
     const lateTunnels = s.capture.frames('foreign-1').filter((f) => f.time > deregisteredAt + 10 && f.frame[12] === 0x08 && f.frame[14 + 9] === IpProtocol.IPIP);
     expect(lateTunnels).toEqual([]);
+  });
+});
+
+describe('scenario: a co-located care-of address (3.1)', () => {
+  it('[R3.1-3] with a co-located address and no R bit, the node registers directly with its home agent, not through FA1', async () => {
+    const s = await scenario({ faRegistrationRequired: false, colocated: true });
+    s.run(2000, false);
+    expect(ofKind(s.events, 'registered')).toHaveLength(1);
+    expect(s.ha.agent.bindings()).toMatchObject([{ careOfAddress: '203.0.113.40' }]);
+    const fromNode = registrationFrames(s.capture, 'foreign-1').filter((m) => m.type === 1 && m.source === COLOCATED >>> 0);
+    expect(fromNode.length).toBeGreaterThan(0);
+    expect(fromNode.every((m) => m.destination === HA >>> 0)).toBe(true);
+    expect(s.fa1.agent.counters.relayed).toBe(0);
+    expect(s.fa1.agent.counters.requests).toBe(0);
   });
 });
 
