@@ -683,8 +683,7 @@ export class ForeignAgent {
     if (quote === undefined) return; // about other traffic of this host
     const from = ipv4ToString(packet.value.header.source);
     const { icmpType, code } = error.value;
-    const candidates = this.pendingByHome.get((quote.homeAddress ?? 0) | 0);
-    const pool = quote.homeAddress === undefined ? [...this.pendingByHome.values()].flatMap((set) => [...set]) : [...(candidates ?? [])];
+    const pool = quote.homeAddress === undefined ? [...this.pendingByHome.values()].flatMap((set) => [...set]) : this.pendingOf(quote.homeAddress);
     const byPending = new Map<PendingRegistration, PendingActor>(pool.map((a) => [a.snapshot.context.pending, a]));
     const matched = pendingForIcmpError(quote, byPending.keys());
     if (matched.length === 0) {
