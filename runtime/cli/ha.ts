@@ -103,7 +103,8 @@ async function run(argv: string[], io: Io): Promise<number> {
 
   const loaded = loadConfigOrReport('ha', values.config, loadHomeAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
-  const log = (event: object) => io.out(JSON.stringify(event));
+  const lines = batchedLines(io.out);
+  const log = (event: object) => lines.add(JSON.stringify(event));
   let running;
   try {
     running = await startHomeAgent(loaded.config, { listen: listenOverride ?? loaded.listen });
@@ -140,7 +141,41 @@ async function run(argv: string[], io: Io): Promise<number> {
   await advertising?.stop();
   await running.stop();
   log({ event: 'stopped', signal, bindings, counters: agent.counters });
+  lines.flush();
   return ExitCode.Ok;
+}
+
+/**
+ * One JSON line per reply and discard is the log (1.7, 3.8.2.1), but one write(2) per line
+ * costs more than the registration it reports. Lines are queued and written together once
+ * per turn of the event loop (or when 64 KiB are waiting): the same lines, in order, with
+ * one system call per burst instead of one per datagram.
+ */
+function batchedLines(out: (text: string) => void): { add(line: string): void; flush(): void } {
+  const FLUSH_BYTES = 64 * 1024;
+  let pending: string[] = [];
+  let bytes = 0;
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('\n');
+    pending = [];
+    bytes = 0;
+    out(text);
+  };
+  return {
+    add(line) {
+      pending.push(line);
+      bytes += line.length + 1;
+      if (bytes >= FLUSH_BYTES) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
 }
 
 export const haCommand: Subcommand = { name: 'ha', usage, run };
