@@ -365,3 +365,56 @@ export function buildFaAdvertisement(settings: FaAdvertisementSettings, sequence
   }
   return advertisement;
 }
+
+export interface HomeAgentAdvertisementSettings {
+  /** Seconds, 0xffff = infinity (2.1.1): the longest lifetime the home agent grants. */
+  readonly registrationLifetime: number;
+  /** The ICMP Lifetime, seconds (2.1). */
+  readonly advertisementLifetime: number;
+  /** Code 0 (default) or 16 (does not route common traffic, 2.1). */
+  readonly routesCommonTraffic?: boolean;
+  /** Router addresses (2.3.1: only the agent's own; may be none, R2.1-6). */
+  readonly routers?: readonly RouterEntry[];
+  /** A Prefix-Lengths Extension, one per router address (2.1.2); all agents on a link alike (R2.3-11). */
+  readonly prefixLengths?: readonly number[];
+}
+
+/**
+ * The home agent's Agent Advertisement on its home link (2.1, 2.3): 'H' set, so that a mobile
+ * node hearing it knows it is at home (R2.3-8, 2.4.3); 'F' clear and no care-of address (the
+ * home agent offers none); 'B' and 'R' clear, since they belong to a foreign agent (R2.1.1-4,
+ * R2.1.1-6); M/G/T clear: they say what the agent receives in tunnels, and a home agent only
+ * sends them. A Prefix-Lengths Extension when configured. Throws RangeError on an impossible
+ * configuration.
+ */
+export function buildHomeAgentAdvertisement(settings: HomeAgentAdvertisementSettings, sequence: number): AgentAdvertisement {
+  const routers = settings.routers ?? [];
+  if (settings.prefixLengths !== undefined && settings.prefixLengths.length !== routers.length) {
+    throw new RangeError(`the Prefix-Lengths Extension needs one length per router address: ${settings.prefixLengths.length} for ${routers.length} (RFC 5944 2.1.2)`);
+  }
+  const extensions: AdvertisementExtensionFields[] = [
+    {
+      kind: 'mobility-agent-advertisement',
+      type: AdvertisementExtensionType.MobilityAgentAdvertisement,
+      sequence,
+      registrationLifetime: settings.registrationLifetime,
+      flags: AdvertisementFlag.H,
+      careOfAddresses: [],
+    },
+  ];
+  if (settings.prefixLengths !== undefined) {
+    extensions.push({ kind: 'prefix-lengths', type: AdvertisementExtensionType.PrefixLengths, prefixLengths: settings.prefixLengths });
+  }
+  const fields = {
+    code: settings.routesCommonTraffic === false ? AdvertisementCode.NoCommonTraffic : AdvertisementCode.RoutesCommonTraffic,
+    lifetime: settings.advertisementLifetime,
+    routers,
+    extensions,
+  };
+  const advertisement = makeAgentAdvertisement(fields);
+  // 2.1.3: one trailing pad when the ICMP length would be odd (a Prefix-Lengths Extension with an odd count).
+  if (agentAdvertisementLength(advertisement) % 2 === 1) {
+    return makeAgentAdvertisement({ ...fields, extensions: [...extensions, { kind: 'pad', type: AdvertisementExtensionType.Pad }] });
+  }
+  return advertisement;
+}

@@ -41,11 +41,23 @@ import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString, readU32, writeU32 } from '../io/wire/bytes.js';
 import type { MacAddress } from '../io/wire/ethernet.js';
 import { IcmpType, UnreachableCode } from '../io/wire/icmp.js';
+import {
+  IPV4_MIN_HEADER_LENGTH,
+  IpProtocol,
+  ipv4Destination,
+  ipv4FragmentOffset,
+  ipv4HeaderLength,
+  ipv4Protocol,
+  ipv4Source,
+  ipv4Version,
+} from '../io/wire/ipv4.js';
+import { UDP_HEADER_LENGTH, udpDestinationPort, udpSourcePort } from '../io/wire/udp.js';
 import { AUTH_HEADER_LENGTH, encodeRegistrationReply, registrationReplyLength } from '../io/wire/registration.js';
 import {
   ExtensionType,
   INFINITE_LIFETIME,
   MOBILE_IP_PORT,
+  REGISTRATION_REQUEST,
   REPLY_FIXED_LENGTH,
   RequestFlag,
   type AuthExtension,
@@ -369,6 +381,70 @@ export function faCodeForIcmpError(icmpType: number, icmpCode: number): number {
     }
   }
   return FaReplyCode.HomeAgentUnreachable;
+}
+
+/**
+ * What an ICMP error (3.7.3) says about the datagram it quotes, when that datagram was a
+ * Registration Request relayed by this agent: UDP from one of `ownAddresses`, port 434 to
+ * port 434 (3.7.2.2). RFC 792 guarantees only the IP header and 8 bytes of data (the UDP
+ * header); routers following RFC 1812 4.3.2.3 quote more, and then the Request's Home Address
+ * and the low 32 bits of its Identification are read too, to match one pending registration.
+ */
+export interface QuotedRelayedRequest {
+  /** The relayed Request's IP source (a care-of address of this agent). */
+  readonly source: Ipv4Address;
+  /** The relayed Request's IP destination (the home agent). */
+  readonly homeAgent: Ipv4Address;
+  /** Present when the quote reaches the Home Address field (UDP payload bytes 4-7). */
+  readonly homeAddress?: Ipv4Address;
+  /** Present when the quote reaches the end of Identification (UDP payload bytes 16-23). */
+  readonly identificationLow?: number;
+}
+
+/**
+ * Reads the datagram quoted by an ICMP error (`original`: IP header first). Undefined when it
+ * is not a Registration Request this agent relayed (not UDP 434→434 from one of its addresses,
+ * too short to show the UDP ports, or a later fragment).
+ */
+export function quotedRelayedRequest(original: Uint8Array, ownAddresses: ReadonlySet<number>): QuotedRelayedRequest | undefined {
+  if (original.length < IPV4_MIN_HEADER_LENGTH || ipv4Version(original, 0) !== 4) return undefined;
+  const headerLength = ipv4HeaderLength(original, 0);
+  if (headerLength < IPV4_MIN_HEADER_LENGTH || original.length < headerLength + UDP_HEADER_LENGTH) return undefined;
+  if (ipv4Protocol(original, 0) !== IpProtocol.UDP) return undefined;
+  // A later fragment carries no UDP header (RFC 791): nothing to match.
+  if (ipv4FragmentOffset(original, 0) !== 0) return undefined;
+  const source = ipv4Source(original, 0);
+  if (!ownAddresses.has(source | 0)) return undefined;
+  if (udpSourcePort(original, headerLength) !== MOBILE_IP_PORT || udpDestinationPort(original, headerLength) !== MOBILE_IP_PORT) return undefined;
+  const payload = headerLength + UDP_HEADER_LENGTH;
+  if (original.length > payload && original[payload] !== REGISTRATION_REQUEST) return undefined;
+  return {
+    source,
+    homeAgent: ipv4Destination(original, 0),
+    // Home Address at payload bytes 4-7, Identification at 16-23 (3.3).
+    ...(original.length >= payload + 8 ? { homeAddress: readU32(original, payload + 4) } : {}),
+    ...(original.length >= payload + 24 ? { identificationLow: readU32(original, payload + 20) } : {}),
+  };
+}
+
+/**
+ * The pending registrations an ICMP error about `quote` ends (3.7.3): those relayed to the
+ * quoted home agent and, as far as the quote shows them, with the same Home Address and low
+ * Identification. With only the UDP header quoted that is every Request pending at that home
+ * agent: the error says it cannot be reached from here, which is as true for each of them.
+ */
+export function pendingForIcmpError<P extends Pick<PendingRegistration, 'homeAgent' | 'homeAddress' | 'identification'>>(
+  quote: QuotedRelayedRequest,
+  pending: Iterable<P>,
+): P[] {
+  const matched: P[] = [];
+  for (const p of pending) {
+    if (p.homeAgent >>> 0 !== quote.homeAgent >>> 0) continue;
+    if (quote.homeAddress !== undefined && p.homeAddress >>> 0 !== quote.homeAddress >>> 0) continue;
+    if (quote.identificationLow !== undefined && p.identification.low >>> 0 !== quote.identificationLow >>> 0) continue;
+    matched.push(p);
+  }
+  return matched;
 }
 
 /** The Mobile-Foreign authentication check of 3.7.2.1: exactly one MFAE, valid under the SPI it names. */

@@ -4,6 +4,7 @@
  * Schema into errors that name the field path and the fix, and reading keys as hex or from a
  * key file.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Either, ParseResult, Schema } from 'effect';
@@ -227,4 +228,48 @@ export function securityContexts(
     });
   }
   return contexts;
+}
+
+export const InterfaceName = Schema.String.pipe(
+  // Linux interface names are at most 15 bytes (IFNAMSIZ - 1), without '/' or whitespace.
+  Schema.filter((s) => /^[^\s/]{1,15}$/.test(s) || `expected a network interface name like eth1 (1-15 characters, no '/' or spaces), got ${JSON.stringify(s)}`),
+);
+
+/** The fields of an `advertisement` section both agents share (2.1, 2.3; RFC 1256 timing). */
+export const AdvertisementFields = {
+  lifetime: optional(Lifetime),
+  maxInterval: optional(IntervalSeconds),
+  minInterval: optional(IntervalSeconds),
+  periodic: optional(Schema.Boolean),
+  destination: optional(oneOf('224.0.0.1', '255.255.255.255')),
+};
+
+/** RFC 1256's default MaxAdvertisementInterval, seconds. */
+export const DEFAULT_MAX_ADVERTISEMENT_INTERVAL = 600;
+
+/**
+ * The advertiser timing of an `advertisement` section (machines/advertiser.ts settings): the
+ * Lifetime defaults to 3 × maxInterval (RFC 1256), the seed is random so that agents on one
+ * link do not advertise in step (R2.1-9). A minInterval above maxInterval is an issue at `path`.
+ */
+export function advertiserTiming(
+  section: { readonly lifetime?: number; readonly maxInterval?: number; readonly minInterval?: number; readonly periodic?: boolean; readonly destination?: string },
+  path: string,
+  issues: ConfigIssue[],
+): { lifetimeSeconds: number; maxIntervalMs: number; minIntervalMs?: number; periodic: boolean; multicastDestination: number; seed: number } {
+  const maxInterval = section.maxInterval ?? DEFAULT_MAX_ADVERTISEMENT_INTERVAL;
+  const maxIntervalMs = Math.round(maxInterval * 1000);
+  if (section.minInterval !== undefined && section.minInterval > maxInterval) {
+    issues.push({ path: `${path}.minInterval`, message: `${section.minInterval} s is longer than maxInterval; make it at most maxInterval` });
+  }
+  return {
+    // RFC 1256's default advertisement lifetime: 3 × MaxAdvertisementInterval, within 16 bits.
+    lifetimeSeconds: section.lifetime ?? Math.min(0xffff, Math.max(1, Math.ceil((3 * maxIntervalMs) / 1000))),
+    maxIntervalMs,
+    ...(section.minInterval === undefined ? {} : { minIntervalMs: Math.round(section.minInterval * 1000) }),
+    periodic: section.periodic ?? true,
+    multicastDestination: section.destination === '255.255.255.255' ? 0xffffffff : 0xe0000001,
+    // xorshift needs a nonzero state.
+    seed: randomBytes(4).readUInt32BE(0) | 1,
+  };
 }

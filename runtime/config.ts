@@ -7,7 +7,10 @@ import { Schema } from 'effect';
 import { parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
 import { prefixMask, type HomeAgentSettings } from '../policies/ha-request.js';
 import {
+  AdvertisementFields,
+  advertiserTiming,
   ConfigError,
+  InterfaceName,
   Count,
   decodeConfig,
   EndpointText,
@@ -23,7 +26,7 @@ import {
   Spi,
 } from './config-schema.js';
 import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
-import type { HomeAdvertisementConfig } from './home-agent-advertiser.js';
+import type { HomeAgentAdvertisementConfig } from './home-agent-advertiser.js';
 import type { ListenAddress } from './home-agent-server.js';
 import type { LinuxDataPathConfig } from './home-agent-linux.js';
 
@@ -45,16 +48,6 @@ const ForeignAgent = Schema.Struct({
   spi: optional(Spi),
   securityAssociations: optional(Schema.Array(SecurityAssociation)),
 });
-
-/** A Linux interface name: 1 to 15 bytes, no whitespace, '/' or ':' (IFNAMSIZ). */
-const InterfaceName = Schema.String.pipe(
-  Schema.filter((s) => {
-    const bytes = Buffer.byteLength(s, 'utf8');
-    if (bytes === 0 || bytes > 15) return `an interface name is 1 to 15 bytes long, got ${JSON.stringify(s)}`;
-    if (/[\s/:]/.test(s) || s === '.' || s === '..') return `${JSON.stringify(s)} is not a possible interface name (no whitespace, '/' or ':')`;
-    return true;
-  }),
-);
 
 const BatchSize = Schema.Number.pipe(
   Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 1024) || `expected an integer from 1 to 1024, got ${n}`),
@@ -102,12 +95,8 @@ const HomeAgentFile = Schema.Struct({
   mobileNodes: Schema.Array(MobileNode),
   foreignAgents: optional(Schema.Array(ForeignAgent)),
   dataPath: optional(DataPath),
-  advertisement: optional(
-    Schema.Struct({
-      lifetime: optional(Lifetime),
-      maxInterval: optional(IntervalSeconds),
-    }),
-  ),
+  // Agent Advertisements on the home link (2.3, 2.4.3): mobile nodes hearing them know they are home.
+  advertisement: optional(Schema.Struct({ interface: InterfaceName, ...AdvertisementFields })),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -117,13 +106,11 @@ export interface LoadedHomeAgentConfig {
   readonly listen: readonly ListenAddress[];
   /** The `dataPath` section: absent = control plane only. */
   readonly dataPath?: LinuxDataPathConfig;
-  /** The `advertisement` section: Agent Advertisements on the home interface (2.3, 2.4.3). */
-  readonly advertisement?: HomeAdvertisementConfig;
+  /** The `advertisement` section: advertise on this home link interface (runtime/home-agent-advertiser.ts). */
+  readonly advertisement?: { readonly interfaceName: string; readonly config: HomeAgentAdvertisementConfig };
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
-/** Seconds between home-link advertisements when `advertisement.maxInterval` is not given. */
-export const DEFAULT_ADVERTISEMENT_INTERVAL = 10;
 export const MOBILE_IP_PORT = 434;
 
 
@@ -205,27 +192,21 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
   if (dataPath !== undefined && dataPath.tunnelDevice === dataPath.homeInterface) {
     issues.push({ path: 'dataPath.tunnelDevice', message: `${dataPath.tunnelDevice} is the home interface; name a new device, e.g. mip4ha0` });
   }
-  let advertisement: HomeAdvertisementConfig | undefined;
-  if (file.advertisement !== undefined) {
-    if (dataPath === undefined) {
-      issues.push({ path: 'advertisement', message: 'advertisements go out on the home interface: add a dataPath section with homeInterface, or remove advertisement' });
-    } else {
-      const maxIntervalMs = Math.round((file.advertisement.maxInterval ?? DEFAULT_ADVERTISEMENT_INTERVAL) * 1000);
-      advertisement = {
-        interfaceName: dataPath.homeInterface,
-        address,
-        registrationLifetime: ha.maxLifetime ?? DEFAULT_MAX_LIFETIME,
-        encapsulations: settings.encapsulations,
-        advertiser: {
-          // RFC 1256's default: three times the interval (2.1: the interval at most a third).
-          lifetimeSeconds: file.advertisement.lifetime ?? Math.min(0xffff, Math.max(1, Math.ceil((3 * maxIntervalMs) / 1000))),
-          maxIntervalMs,
-        },
-      };
-    }
-  }
+  // The Registration Lifetime advertised is the longest any node is granted (2.1.1).
+  const advertisement =
+    file.advertisement === undefined
+      ? undefined
+      : {
+          interfaceName: file.advertisement.interface,
+          config: {
+            ...advertiserTiming(file.advertisement, 'advertisement', issues),
+            address,
+            registrationLifetime: Math.max(ha.maxLifetime ?? DEFAULT_MAX_LIFETIME, ...mobileNodes.map((n) => n.maxLifetime)),
+          },
+        };
   if (issues.length > 0) throw new ConfigError(issues);
   return {
+    ...(advertisement === undefined ? {} : { advertisement }),
     config: {
       settings,
       mobileNodes,
@@ -291,7 +272,10 @@ dataPath:
   queueLimit: 4096                 # datagrams waiting for the data plane; beyond, shed and counted
   routeTable: 254                  # table of the home-address routes (254 = main), proto 77
 
-advertisement:                     # optional: Agent Advertisements ('H' bit) on dataPath.homeInterface,
-  maxInterval: 10                  # so that nodes coming home notice it (2.4.3); seconds
-  lifetime: 30                     # ICMP advertisement lifetime, seconds (default 3 x maxInterval)
+# Agent Advertisements ('H' bit) on the home link (2.3), so that mobile nodes find out they are
+# home (2.4.3). Optional; needs root or CAP_NET_RAW (a packet socket on the interface).
+# advertisement:
+#   interface: eth1                # the home link (dataPath.homeInterface)
+#   maxInterval: 600               # seconds between advertisements at most (jittered, RFC 1256)
+#   lifetime: 1800                 # ICMP advertisement lifetime, seconds (default 3 x maxInterval)
 `;

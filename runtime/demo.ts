@@ -15,10 +15,10 @@
  * ICMP Echo Request to the home address every 100 ms the whole time; each phase counts how many
  * reached the node and how long the handoff took (link change → first delivery at the new place).
  *
- * The home agent has no advertiser, so this module broadcasts its Agent Advertisements (H bit)
- * on the home segment itself, once a second, as test/runtime/mobile-node.test.ts does.
- * Moving the node's interface, its addresses, routes and the static ARP entry for the foreign
- * agent are the embedder's job (runtime/mobile-node.ts), done here at each move.
+ * The home agent advertises on the home segment (runtime/home-agent-advertiser.ts, 'H' bit,
+ * about once a second with jitter) and answers the node's solicitations. Moving the node's
+ * interface, its addresses, routes and the static ARP entry for the foreign agent are the
+ * embedder's job (runtime/mobile-node.ts), done here at each move.
  */
 import { Effect, Exit, Scope } from 'effect';
 import { RawIp } from '../io/raw-ip.js';
@@ -26,21 +26,15 @@ import { SimNetwork } from '../io/sim/network.js';
 import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../io/sim/ip-host.js';
 import { simRawIpLayer } from '../io/sim/raw-ip.js';
 import { seededRandom } from '../io/sim/udp.js';
-import {
-  AdvertisementFlag,
-  agentAdvertisementLength,
-  encodeAgentAdvertisement,
-  makeAgentAdvertisement,
-} from '../io/wire/agent-discovery.js';
 import { fromHex, ipv4, type Ipv4Address } from '../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../io/wire/icmp.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol } from '../io/wire/ipv4.js';
 import { createSecurityContext } from '../policies/security-association.js';
 import { SimulatedClock, type Clock } from './clock.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from './foreign-agent.js';
-import { icmpFrame } from './frames.js';
 import { attachHomeAgentDataPath, rawIpSender, simHostPorts, type HomeAgentDataPath } from './home-agent-data-path.js';
 import type { HomeAgentConfig } from './home-agent.js';
+import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig } from './home-agent-advertiser.js';
 import { startHomeAgent, type RunningHomeAgent } from './home-agent-server.js';
 import { startMobileNode, type MobileNodeConfig } from './mobile-node.js';
 
@@ -130,18 +124,6 @@ function echoSequence(datagram: Uint8Array): number | undefined {
   return (datagram[at + 6]! << 8) | datagram[at + 7]!;
 }
 
-/** The home agent's Agent Advertisement (H bit, 2.1), broadcast on the home segment, TTL 1. */
-function advertiseHome(host: SimHost, sequence: number): void {
-  const advertisement = makeAgentAdvertisement({
-    lifetime: 3,
-    routers: [{ address: HA, preference: 0 }],
-    extensions: [{ kind: 'mobility-agent-advertisement', type: 16, sequence, registrationLifetime: 1800, flags: AdvertisementFlag.H, careOfAddresses: [] }],
-  });
-  const bytes = new Uint8Array(agentAdvertisementLength(advertisement));
-  encodeAgentAdvertisement(advertisement, bytes, 0);
-  host.sendFrame('home0', icmpFrame({ sourceMac: MAC.ha, destinationMac: '01:00:5e:00:00:01', source: HA, destination: ipv4('224.0.0.1'), ttl: 1 }, bytes));
-}
-
 function faConfig(address: Ipv4Address, key: typeof FA1_KEY, registrationRequired: boolean, seed: number): FaConfig {
   return {
     settings: {
@@ -185,10 +167,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const haHost = net.addHost('ha', { forwarding: true });
   haHost.addInterface('home0', home, { mac: MAC.ha, address: HA, prefixLength: 24 });
   haHost.addRoute(0, 0, { via: R_HOME, interface: 'home0' });
-  const fa1Host = net.addHost('fa1', { multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
+  // Foreign agents route their visitors' datagrams (2.1, 2.3.1): the node's echo replies go through them.
+  const fa1Host = net.addHost('fa1', { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
   fa1Host.addInterface('eth0', f1, { mac: MAC.fa1, address: FA1, prefixLength: 26 });
   fa1Host.addRoute(0, 0, { via: R_F1, interface: 'eth0' });
-  const fa2Host = net.addHost('fa2', { multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
+  const fa2Host = net.addHost('fa2', { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
   fa2Host.addInterface('eth0', f2, { mac: MAC.fa2, address: FA2, prefixLength: 26 });
   fa2Host.addRoute(0, 0, { via: R_F2, interface: 'eth0' });
   const cn = net.addHost('cn');
@@ -220,7 +203,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     ],
     maxBindings: 100,
   };
-  const { ha, close: closeDataPath } = await startSimulatedHomeAgent(net, haHost, haConfig, { address: HA, homeInterface: 'home0', prefixLength: 24, clock, random32 });
+  const { ha, close: closeDataPath } = await startSimulatedHomeAgent(net, haHost, haConfig, {
+    address: HA,
+    homeInterface: 'home0',
+    prefixLength: 24,
+    clock,
+    random32,
+    // Agent Advertisements with 'H' on the home segment (2.3): how the node knows it is home (2.4.3).
+    advertisement: { registrationLifetime: 1800, lifetimeSeconds: 3, maxIntervalMs: 1000, seed: (seed ^ 0x4a) || 1 },
+  });
 
   const fas: RunningForeignAgent[] = [];
   const stops: Array<() => Promise<void>> = [];
@@ -358,7 +349,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     // --- the scenario --------------------------------------------------------------------------
     lines.push(`mip4 roaming demo, seed ${seed}: MN ${'198.51.100.10'} (home 198.51.100.0/24, HA 198.51.100.1), CN 192.0.2.20 pings it every ${PING_INTERVAL_MS} ms`);
-    let haSequence = 0;
     let pingSequence = 0;
     const moves: Array<() => void> = [
       () => {
@@ -415,7 +405,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const totalMs = moves.length * PHASE_MS;
     for (let t = 0; t < totalMs; t += PING_INTERVAL_MS) {
       if (t % PHASE_MS === 0) moves[t / PHASE_MS]!();
-      if (t % 1000 === 0) advertiseHome(haHost, haSequence++);
       if (t >= 200) {
         const sequence = pingSequence++ & 0xffff;
         sentIn.set(sequence, phase!);
@@ -466,15 +455,23 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
 /**
  * A home agent on a simulated host with its packet path: UDP 434 on `address`, interception
- * of bound home addresses on `homeInterface`, tunnels out through a raw IP-in-IP socket.
- * `close()` detaches the path and its socket; stop the agent itself with `ha.stop()`.
+ * of bound home addresses on `homeInterface`, tunnels out through a raw IP-in-IP socket, and,
+ * with `advertisement`, Agent Advertisements ('H') on `homeInterface` (2.3).
+ * `close()` detaches the path, its socket and the advertiser; stop the agent itself with `ha.stop()`.
  */
 export async function startSimulatedHomeAgent(
   net: SimNetwork,
   host: SimHost,
   config: HomeAgentConfig,
-  options: { address: Ipv4Address; homeInterface: string; prefixLength: number; clock: Clock; random32: () => number },
-): Promise<{ ha: RunningHomeAgent; dataPath: HomeAgentDataPath; close(): void }> {
+  options: {
+    address: Ipv4Address;
+    homeInterface: string;
+    prefixLength: number;
+    clock: Clock;
+    random32: () => number;
+    advertisement?: Omit<HomeAgentAdvertisementConfig, 'address'>;
+  },
+): Promise<{ ha: RunningHomeAgent; dataPath: HomeAgentDataPath; advertiser: HomeAgentAdvertiser | undefined; close(): void }> {
   const ha = await startHomeAgent(config, { listen: [{ address: options.address, port: 434 }], udp: net.udpLayer(host), clock: options.clock, random32: options.random32 });
   const scope = Effect.runSync(Scope.make());
   const rawSocket = Effect.runSync(
@@ -490,10 +487,18 @@ export async function startSimulatedHomeAgent(
     prefixLength: options.prefixLength,
     homeInterface: options.homeInterface,
   });
+  const advertiserLink = options.advertisement === undefined ? undefined : host.linkInterface(options.homeInterface);
+  const advertiser =
+    advertiserLink === undefined
+      ? undefined
+      : new HomeAgentAdvertiser(advertiserLink, { ...options.advertisement!, address: options.address }, { clock: options.clock, random32: options.random32 });
   return {
     ha,
     dataPath,
+    advertiser,
     close() {
+      advertiser?.close();
+      advertiserLink?.close();
       dataPath.detach();
       Effect.runSync(Scope.close(scope, Exit.void));
     },

@@ -4,16 +4,18 @@
  * field path and what to do, e.g. `homeAgents[0].spi: SPI 7 is reserved (0-255, RFC 5944
  * 1.6); use a value above 255`.
  */
-import { randomBytes } from 'node:crypto';
 import { Schema } from 'effect';
 import { parseIpv4 } from '../io/wire/bytes.js';
-import { LIMITED_BROADCAST } from '../machines/advertiser.js';
 import type { FaSettings } from '../policies/fa-request.js';
 import {
+  AdvertisementFields,
+  advertiserTiming,
   ConfigError,
+  DEFAULT_MAX_ADVERTISEMENT_INTERVAL,
+  InterfaceName,
+  IntervalSeconds,
   Count,
   decodeConfig,
-  IntervalSeconds,
   Ipv4Text,
   Lifetime,
   oneOf,
@@ -28,11 +30,6 @@ import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from './foreign-ag
 
 export { ConfigError };
 
-
-const InterfaceName = Schema.String.pipe(
-  // Linux interface names are at most 15 bytes (IFNAMSIZ - 1), without '/' or whitespace.
-  Schema.filter((s) => /^[^\s/]{1,15}$/.test(s) || `expected a network interface name like eth1 (1-15 characters, no '/' or spaces), got ${JSON.stringify(s)}`),
-);
 
 const MobileNode = Schema.Struct({
   homeAddress: Ipv4Text,
@@ -67,11 +64,7 @@ const ForeignAgentFile = Schema.Struct({
   }),
   advertisement: optional(
     Schema.Struct({
-      lifetime: optional(Lifetime),
-      maxInterval: optional(IntervalSeconds),
-      minInterval: optional(IntervalSeconds),
-      periodic: optional(Schema.Boolean),
-      destination: optional(oneOf('224.0.0.1', '255.255.255.255')),
+      ...AdvertisementFields,
       registrationRequired: optional(Schema.Boolean),
     }),
   ),
@@ -89,11 +82,9 @@ export interface LoadedForeignAgentConfig {
 }
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
-/** RFC 1256's default MaxAdvertisementInterval, seconds. */
-export const DEFAULT_MAX_ADVERTISEMENT_INTERVAL = 600;
+export { DEFAULT_MAX_ADVERTISEMENT_INTERVAL };
 /** 3.7.1: "typically 5" pending registrations at once. */
 export const DEFAULT_MAX_PENDING = 5;
-const ALL_SYSTEMS = parseIpv4('224.0.0.1')!;
 
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
@@ -139,22 +130,7 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
   };
 
   const ad = file.advertisement ?? {};
-  const maxIntervalMs = Math.round((ad.maxInterval ?? DEFAULT_MAX_ADVERTISEMENT_INTERVAL) * 1000);
-  // RFC 1256's default advertisement lifetime: 3 × MaxAdvertisementInterval, within 16 bits.
-  const lifetimeSeconds = ad.lifetime ?? Math.min(0xffff, Math.max(1, Math.ceil((3 * maxIntervalMs) / 1000)));
-  if (ad.minInterval !== undefined && ad.minInterval > (ad.maxInterval ?? DEFAULT_MAX_ADVERTISEMENT_INTERVAL)) {
-    issues.push({ path: 'advertisement.minInterval', message: `${ad.minInterval} s is longer than maxInterval; make it at most maxInterval` });
-  }
-  const advertisement: FaAdvertisementConfig = {
-    lifetimeSeconds,
-    maxIntervalMs,
-    ...(ad.minInterval === undefined ? {} : { minIntervalMs: Math.round(ad.minInterval * 1000) }),
-    periodic: ad.periodic ?? true,
-    multicastDestination: ad.destination === '255.255.255.255' ? LIMITED_BROADCAST : ALL_SYSTEMS,
-    registrationRequired: ad.registrationRequired ?? false,
-    // The interval jitter differs between agents on one link (RFC 1256 randomisation); xorshift needs nonzero.
-    seed: randomBytes(4).readUInt32BE(0) | 1,
-  };
+  const advertisement: FaAdvertisementConfig = { ...advertiserTiming(ad, 'advertisement', issues), registrationRequired: ad.registrationRequired ?? false };
 
   const seenNodes = new Map<number, number>();
   const mobileNodes: FaPeerConfig[] = (file.mobileNodes ?? []).map((node, i) => {

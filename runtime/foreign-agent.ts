@@ -23,10 +23,19 @@
  * (`requestsOnSocket`) and left to the link path. Replies from home agents arrive routed, from
  * anywhere, so they come through UDP.
  *
- * Not wired yet (documented, not silently missing): ICMP errors quoting a relayed Request
- * (3.7.3, codes 80-88 via `faCodeForIcmpError`): without them an unreachable home agent is
- * answered 78 when the pending registration times out (3.7.1); a Request naming this agent as
- * home agent (`local-home-agent`) is discarded; reverse tunnelling (RFC 3024).
+ * - ICMP errors (a raw socket for protocol 1): Destination Unreachable or Time Exceeded quoting
+ *   a Registration Request this agent relayed (3.7.3) end the pending registrations it matches
+ *   (`pendingForIcmpError`) with a Reply of code 80-88 to the node (`faCodeForIcmpError`), so a
+ *   node whose home agent cannot be reached learns it at once rather than by the 78 of the
+ *   pending timeout (3.7.1), which remains for a home agent that is silent. ICMP errors that
+ *   quote such a Request but match no pending one are counted and logged as discards; other
+ *   ICMP (errors about other traffic of the host, echoes) is not this agent's and is ignored.
+ *   An ICMP error can be forged by anyone on the path who sees the relayed Request, as the
+ *   Reply could be refused by anyone who can drop it; nothing registered changes, only the
+ *   pending attempt ends (the node retries, 3.6.3).
+ *
+ * Not wired yet (documented, not silently missing): a Request naming this agent as home agent
+ * (`local-home-agent`) is discarded; reverse tunnelling (RFC 3024).
  */
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject } from 'rxjs';
@@ -34,23 +43,19 @@ import { Link, LinkError, type LinkInterface } from '../io/link.js';
 import { RawIp, RawIpError } from '../io/raw-ip.js';
 import { Udp, UdpError, type UdpSocket } from '../io/udp.js';
 import {
-  agentAdvertisementLength,
   decodeAgentSolicitation,
-  encodeAgentAdvertisement,
   type RouterEntry,
 } from '../io/wire/agent-discovery.js';
 import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
 import {
-  BROADCAST_MAC,
   encodeEthernetHeader,
   ETHERNET_HEADER_LENGTH,
   EtherType,
   ethernetEtherType,
   ethernetSource,
-  multicastMac,
   type MacAddress,
 } from '../io/wire/ethernet.js';
-import { IcmpType } from '../io/wire/icmp.js';
+import { decodeIcmpError, IcmpType } from '../io/wire/icmp.js';
 import { identificationToHex } from '../io/wire/identification.js';
 import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
 import { decodeRegistrationReply, decodeRegistrationRequest } from '../io/wire/registration.js';
@@ -73,6 +78,8 @@ import {
   checkFaReply,
   checkFaRequest,
   messageNai,
+  pendingForIcmpError,
+  quotedRelayedRequest,
   type FaReplyDatagram,
   type FaSettings,
   type PendingRegistration,
@@ -81,7 +88,7 @@ import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../po
 import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
 import { RealClock, type Clock } from './clock.js';
 import { foreignAgentDataPlane, type DataPlane, type OutputBatch, type PacketBatch } from './data-plane.js';
-import { udpFrame, icmpFrame } from './frames.js';
+import { agentAdvertisementFrame, udpFrame } from './frames.js';
 import { secureRandom32 } from './home-agent-server.js';
 
 // --- configuration --------------------------------------------------------------------------------
@@ -163,6 +170,17 @@ export type ForeignAgentEvent =
       readonly datagram: string;
     }
   | {
+      /** An ICMP error quoting a relayed Request (3.7.3); the pending registration ends with a denial (80-88). */
+      readonly event: 'icmp-error';
+      readonly trace: string;
+      readonly at: number;
+      readonly from: string;
+      readonly icmpType: number;
+      readonly icmpCode: number;
+      readonly homeAddress: string;
+      readonly homeAgent: string;
+    }
+  | {
       readonly event: 'advertisement';
       readonly at: number;
       readonly sequence: number;
@@ -182,6 +200,10 @@ export interface ForeignAgentCounters {
   replies: number;
   repliesRelayed: number;
   timeouts: number;
+  /** ICMP Destination Unreachable / Time Exceeded messages received (about anything). */
+  icmpErrors: number;
+  /** Pending registrations ended by an ICMP error quoting their Request (3.7.3). */
+  icmpErrorsMatched: number;
   advertisements: number;
   tunnelDelivered: number;
   discarded: number;
@@ -257,6 +279,8 @@ export class ForeignAgent {
     replies: 0,
     repliesRelayed: 0,
     timeouts: 0,
+    icmpErrors: 0,
+    icmpErrorsMatched: 0,
     advertisements: 0,
     tunnelDelivered: 0,
     discarded: 0,
@@ -643,6 +667,56 @@ export class ForeignAgent {
     }
   }
 
+  // --- ICMP errors about relayed Requests (3.7.3) -----------------------------------------------
+
+  /** One ICMP datagram (IPv4 header first) received by the agent's raw ICMP socket. Never throws. */
+  handleIcmp(datagram: Uint8Array): void {
+    if (this.link === undefined || this.closed) return;
+    const packet = decodeIpv4Packet(datagram, 0, datagram.length);
+    if (!packet.ok || !packet.value.header.checksumValid || packet.value.header.protocol !== IpProtocol.ICMP) return;
+    const type = packet.value.payload[0];
+    if (type !== IcmpType.DestinationUnreachable && type !== IcmpType.TimeExceeded) return;
+    this.counters.icmpErrors++;
+    const error = decodeIcmpError(packet.value.payload);
+    if (!error.ok || !error.value.checksumValid) return;
+    const quote = quotedRelayedRequest(error.value.original, this.ownAddresses);
+    if (quote === undefined) return; // about other traffic of this host
+    const from = ipv4ToString(packet.value.header.source);
+    const { icmpType, code } = error.value;
+    const pool = quote.homeAddress === undefined ? [...this.pendingByHome.values()].flatMap((set) => [...set]) : this.pendingOf(quote.homeAddress);
+    const byPending = new Map<PendingRegistration, PendingActor>(pool.map((a) => [a.snapshot.context.pending, a]));
+    const matched = pendingForIcmpError(quote, byPending.keys());
+    if (matched.length === 0) {
+      this.discard(
+        this.nextTrace(),
+        from,
+        'icmp-error-unmatched',
+        `ICMP type ${icmpType} code ${code} quotes a Registration Request to ${ipv4ToString(quote.homeAgent)}${
+          quote.homeAddress === undefined ? '' : ` for ${ipv4ToString(quote.homeAddress)}`
+        } that is not pending here (RFC 5944 3.7.3)`,
+        false,
+        datagram,
+      );
+      return;
+    }
+    const now = this.options.clock.now();
+    for (const pending of matched) {
+      const actor = byPending.get(pending)!;
+      this.counters.icmpErrorsMatched++;
+      this.emit({
+        event: 'icmp-error',
+        trace: actor.owner.trace,
+        at: now,
+        from,
+        icmpType,
+        icmpCode: code,
+        homeAddress: ipv4ToString(pending.homeAddress),
+        homeAgent: ipv4ToString(pending.homeAgent),
+      });
+      this.pendingHost.send(actor, { type: 'icmp-error', icmpType, icmpCode: code, at: now });
+    }
+  }
+
   // --- tunnels -----------------------------------------------------------------------------------
 
   /** One IPv4 datagram (header first) received by a raw socket for protocol 4, 55 or 47. */
@@ -704,12 +778,14 @@ export class ForeignAgent {
       },
       params.sequence,
     );
-    const icmp = new Uint8Array(agentAdvertisementLength(advertisement));
-    encodeAgentAdvertisement(advertisement, icmp, 0);
-    const destinationMac =
-      params.linkLayerDestination ?? (params.destination >>> 0 === LIMITED_BROADCAST ? BROADCAST_MAC : multicastMac(params.destination));
     // 2.1 (R2.1-2): the IP TTL of an Agent Advertisement is 1.
-    link.send(icmpFrame({ sourceMac: link.mac, destinationMac, source: s.linkAddress, destination: params.destination, ttl: 1 }, icmp));
+    const { frame, destinationMac } = agentAdvertisementFrame(advertisement, {
+      sourceMac: link.mac,
+      source: s.linkAddress,
+      destination: params.destination,
+      ...(params.linkLayerDestination === undefined ? {} : { linkLayerDestination: params.linkLayerDestination }),
+    });
+    link.send(frame);
     this.counters.advertisements++;
     this.emit({
       event: 'advertisement',
@@ -829,8 +905,9 @@ export interface ServeForeignAgentOptions {
 
 /**
  * Acquires, in the current Scope: the visitor link, one UDP 434 socket per agent address
- * (care-of addresses and the link address), and one raw socket per tunnel protocol the agent
- * decapsulates (4 always, 55 with minimal, 47 with GRE, 4.1). Then starts the agent.
+ * (care-of addresses and the link address), one raw socket per tunnel protocol the agent
+ * decapsulates (4 always, 55 with minimal, 47 with GRE, 4.1) and one for ICMP (errors about
+ * relayed Requests, 3.7.3). Then starts the agent.
  */
 export function serveForeignAgent(
   agent: ForeignAgent,
@@ -852,6 +929,9 @@ export function serveForeignAgent(
       const socket = yield* rawIp.open(protocol);
       socket.onPacket((datagram) => agent.handleTunnelPacket(datagram));
     }
+    // ICMP errors instead of a home agent's Reply (3.7.3).
+    const icmp = yield* rawIp.open(IpProtocol.ICMP);
+    icmp.onPacket((datagram) => agent.handleIcmp(datagram));
     for (const socket of sockets) {
       socket.onMessage((d) => agent.handleDatagram({ data: d.data, source: d.address, sourcePort: d.port }));
     }

@@ -4,7 +4,8 @@
  * interop test) and by the simulated network. Each frame is built back to front in one
  * buffer: the payload first, then each header in front of it, so nothing is copied twice.
  */
-import { encodeEthernetHeader, ETHERNET_HEADER_LENGTH, EtherType, type MacAddress } from '../io/wire/ethernet.js';
+import { agentAdvertisementLength, encodeAgentAdvertisement, type AgentAdvertisement } from '../io/wire/agent-discovery.js';
+import { BROADCAST_MAC, encodeEthernetHeader, ETHERNET_HEADER_LENGTH, EtherType, multicastMac, type MacAddress } from '../io/wire/ethernet.js';
 import { encodeIpv4Header, IpProtocol, IPV4_MIN_HEADER_LENGTH } from '../io/wire/ipv4.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { encodeUdpDatagram, UDP_HEADER_LENGTH } from '../io/wire/udp.js';
@@ -67,4 +68,21 @@ export function udpFrame(
 /** An Ethernet frame carrying an already encoded ICMP message. */
 export function icmpFrame(addressing: FrameAddressing, icmpMessage: Uint8Array): Uint8Array {
   return frameAround(addressing, IpProtocol.ICMP, icmpMessage.length, (bytes, offset) => bytes.set(icmpMessage, offset));
+}
+
+/**
+ * An Agent Advertisement (2.1) in its frame: IP TTL 1 (R2.1-2); to the soliciting node's
+ * link-layer address when `linkLayerDestination` is given (a unicast answer, R2.1-1), else to
+ * the Ethernet broadcast for 255.255.255.255 or the group's multicast MAC for 224.0.0.1.
+ */
+export function agentAdvertisementFrame(
+  advertisement: AgentAdvertisement,
+  addressing: { readonly sourceMac: MacAddress; readonly source: Ipv4Address; readonly destination: Ipv4Address; readonly linkLayerDestination?: MacAddress },
+): { frame: Uint8Array; destinationMac: MacAddress } {
+  const icmp = new Uint8Array(agentAdvertisementLength(advertisement));
+  encodeAgentAdvertisement(advertisement, icmp, 0);
+  const destinationMac =
+    addressing.linkLayerDestination ?? (addressing.destination >>> 0 === 0xffffffff ? BROADCAST_MAC : multicastMac(addressing.destination));
+  const frame = icmpFrame({ sourceMac: addressing.sourceMac, destinationMac, source: addressing.source, destination: addressing.destination, ttl: 1 }, icmp);
+  return { frame, destinationMac };
 }

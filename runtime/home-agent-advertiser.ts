@@ -1,140 +1,227 @@
 /**
- * The home agent's Agent Advertisements on its home link (RFC 5944 2.1, 2.3, 2.4.3).
+ * The home agent's Agent Advertisements on its home link (RFC 5944 2.3, 2.4.3): the same
+ * advertiser machine as the foreign agent's (machines/advertiser.ts: periodic advertisements at
+ * most a third of their Lifetime apart, with jitter; sequence numbers from 0 with rollover to
+ * 256; unicast answers to solicitations, rate-limited multicast ones), hosted by its own
+ * ActorHost over a LinkInterface of the home link, sending `buildHomeAgentAdvertisement` ('H'
+ * set, R2.3-8). A mobile node that hears it knows it is at home (2.4.3) and deregisters; one
+ * that has just arrived and solicits is answered at once.
  *
- * A mobile node learns that it is home from an Advertisement of its own home agent, with the
- * 'H' bit set (R2.3-8), on the home link (2.4.3); only then does it deregister and take its
- * home address back (4.6). This module hosts the same advertiser machine as the foreign agent
- * (machines/advertiser.ts: intervals at most a third of the lifetime with jitter, sequence
- * numbers from 0 with the rollover to 256) and sends what it asks for as ICMP Router
- * Advertisements with the Mobility Agent Advertisement Extension: 'H' set, 'F' clear, no
- * care-of addresses (a home agent that is not also a foreign agent offers none, 2.1.1), the
- * M and G bits for the encapsulations the agent accepts, IP TTL 1 (R2.1-2).
+ * It is a separate runtime piece beside the HomeAgent (runtime/home-agent.ts) rather than part
+ * of it: the home agent's registration path knows nothing of links, and the home link may be
+ * absent (a virtual home network has no link to advertise on, 2.3; `mip4 ha` without an
+ * `advertisement` section). It shares no state with the agent: the advertisement carries the
+ * configured Registration Lifetime, and solicitations are the only input.
  *
- * They leave through a raw IPv4 socket bound to the home interface with the header included
- * (the TTL and source are ours): the data path's packet socket on that interface stays the
- * only one there (io/linux/packet.ts). Agent Solicitations are not answered yet (2.3 says
- * SHOULD): periodic advertisements, one per `maxInterval`, are what the node waits for.
+ * Solicitations (2.2, 2.3): any ICMP Router Solicitation with a valid checksum that the link
+ * delivers, whatever its IP destination (224.0.0.11 — which every mobility agent MUST process,
+ * R2.3-3 —, 224.0.0.2, 255.255.255.255, the agent's address) and whatever its source: the agent
+ * does not require the source to be a neighbour (2.3). Only ICMP from the link is read, so
+ * nothing here is on the agent's registration path.
  */
-import { Cause, Effect, Exit, Layer, Scope } from 'effect';
-import { RawIp, type RawIpSocket } from '../io/raw-ip.js';
-import {
-  AdvertisementCode,
-  AdvertisementExtensionType,
-  AdvertisementFlag,
-  agentAdvertisementLength,
-  encodeAgentAdvertisement,
-  makeAgentAdvertisement,
-} from '../io/wire/agent-discovery.js';
+import { Cause, Effect, Exit, type Layer, Scope } from 'effect';
+import { Subject } from 'rxjs';
+import { Link, type LinkInterface } from '../io/link.js';
+import { decodeAgentSolicitation, type AgentAdvertisement, type RouterEntry } from '../io/wire/agent-discovery.js';
 import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
-import { ETHERNET_HEADER_LENGTH } from '../io/wire/ethernet.js';
-import { IpProtocol } from '../io/wire/ipv4.js';
-import { advertiserMachine, type AdvertiserSettings, type SendAdvertisementParams } from '../machines/advertiser.js';
-import { ActorHost, type Command } from './actor-host.js';
+import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetSource, type MacAddress } from '../io/wire/ethernet.js';
+import { IcmpType } from '../io/wire/icmp.js';
+import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
+import {
+  advertiserConfig,
+  advertiserMachine,
+  buildHomeAgentAdvertisement,
+  type AdvertiserMachine,
+  type AdvertiserSettings,
+  type SendAdvertisementParams,
+} from '../machines/advertiser.js';
+import { ActorHost, type HostedActor, type TransitionRecord } from './actor-host.js';
 import { RealClock, type Clock } from './clock.js';
-import { icmpFrame } from './frames.js';
+import { agentAdvertisementFrame } from './frames.js';
 import { secureRandom32 } from './home-agent-server.js';
 
-export interface HomeAdvertisementConfig {
-  /** The interface on the home network. */
-  readonly interfaceName: string;
-  /** The advertisements' source: the home agent's address on that link. */
+export interface HomeAgentAdvertisementConfig extends Omit<AdvertiserSettings, 'busy'> {
+  /** The home agent's address on the home link: the advertisements' IP source. */
   readonly address: Ipv4Address;
-  /** Registration Lifetime field: the longest lifetime the agent grants, seconds (2.1.1). */
+  /** The longest registration Lifetime the agent grants, seconds (2.1.1; 0xffff = infinity). */
   readonly registrationLifetime: number;
-  readonly encapsulations: { readonly minimal: boolean; readonly gre: boolean };
-  /** Intervals and lifetime; the jitter's seed is drawn at start. */
-  readonly advertiser: Omit<AdvertiserSettings, 'busy' | 'seed'>;
+  /** Code 16 when false (the agent does not route common traffic, 2.1). Default true. */
+  readonly routesCommonTraffic?: boolean;
+  /** Router addresses (2.3.1: only the agent's own); none by default. */
+  readonly routers?: readonly RouterEntry[];
+  /** Prefix lengths for the routers (2.1.2); every agent on the link must agree (R2.3-11). */
+  readonly prefixLengths?: readonly number[];
 }
 
-export type HomeAdvertisementEvent = {
-  readonly event: 'advertisement';
-  readonly at: number;
-  readonly sequence: number;
-  readonly destination: string;
-  readonly sent: boolean;
-};
+export type HomeAgentAdvertiserEvent =
+  | {
+      readonly event: 'advertisement';
+      readonly at: number;
+      readonly sequence: number;
+      readonly destination: string;
+      readonly linkLayerDestination: MacAddress;
+    }
+  | { readonly event: 'solicitation'; readonly at: number; readonly from: string; readonly linkLayerSource: MacAddress }
+  | { readonly event: 'actor-error'; readonly at: number; readonly actor: string; readonly detail: string };
 
-/** Builds one advertisement as an IPv4 datagram (header included), TTL 1. */
-export function homeAgentAdvertisementDatagram(config: HomeAdvertisementConfig, params: SendAdvertisementParams): Uint8Array {
-  let flags = AdvertisementFlag.H;
-  if (params.busy) flags |= AdvertisementFlag.B;
-  if (config.encapsulations.minimal) flags |= AdvertisementFlag.M;
-  if (config.encapsulations.gre) flags |= AdvertisementFlag.G;
-  const advertisement = makeAgentAdvertisement({
-    code: AdvertisementCode.RoutesCommonTraffic,
-    lifetime: config.advertiser.lifetimeSeconds,
-    routers: [],
-    extensions: [
-      {
-        kind: 'mobility-agent-advertisement',
-        type: AdvertisementExtensionType.MobilityAgentAdvertisement,
-        sequence: params.sequence,
-        registrationLifetime: config.registrationLifetime,
-        flags,
-        careOfAddresses: [],
+export interface HomeAgentAdvertiserCounters {
+  advertisements: number;
+  solicitations: number;
+  /** Solicitations with a bad ICMP checksum or length (RFC 1256 6.1.1: silently discarded). */
+  badSolicitations: number;
+}
+
+export interface HomeAgentAdvertiserOptions {
+  readonly clock: Clock;
+  /** Uniform 32-bit values: the response delay of multicast answers. Seeded in tests. */
+  readonly random32: () => number;
+}
+
+export class HomeAgentAdvertiser {
+  readonly counters: HomeAgentAdvertiserCounters = { advertisements: 0, solicitations: 0, badSolicitations: 0 };
+  private readonly eventSubject = new Subject<HomeAgentAdvertiserEvent>();
+  private readonly transitionSubject = new Subject<TransitionRecord>();
+  /** Advertisements sent and solicitations heard, as JSON-able log events. */
+  readonly events = this.eventSubject.asObservable();
+  /** The advertiser actor's state changes. */
+  readonly transitions = this.transitionSubject.asObservable();
+  private readonly host: ActorHost<AdvertiserMachine>;
+  private actor: HostedActor<AdvertiserMachine> | undefined;
+  private closed = false;
+
+  /** Validates the configuration (throws RangeError naming the problem) and starts advertising on `link`. */
+  constructor(
+    private readonly link: LinkInterface,
+    private readonly config: HomeAgentAdvertisementConfig,
+    private readonly options: HomeAgentAdvertiserOptions,
+  ) {
+    // Fail before anything is sent: an impossible advertisement is a configuration error.
+    this.advertisement(0);
+    advertiserConfig({ ...config, busy: false });
+    this.host = new ActorHost(advertiserMachine, {
+      clock: options.clock,
+      onTransition: (record) => {
+        if (this.transitionSubject.observed) this.transitionSubject.next(record);
       },
-    ],
-  });
-  const icmp = new Uint8Array(agentAdvertisementLength(advertisement));
-  encodeAgentAdvertisement(advertisement, icmp, 0);
-  // The Ethernet header of icmpFrame is not sent: the kernel frames what a raw socket sends.
-  const frame = icmpFrame({ sourceMac: '00:00:00:00:00:00', destinationMac: '00:00:00:00:00:00', source: config.address, destination: params.destination, ttl: 1 }, icmp);
-  return frame.subarray(ETHERNET_HEADER_LENGTH);
+      onError: (actor, error) => this.emit({ event: 'actor-error', at: options.clock.now(), actor: actor.id, detail: String(error) }),
+      onCommands: (_actor, commands) => {
+        for (const command of commands) {
+          if (command.type === 'sendAdvertisement') this.send(command.params as SendAdvertisementParams);
+        }
+      },
+    });
+    link.onFrame((frame) => this.handleFrame(frame));
+    // R2.3.2-1: the first advertisement after start carries sequence 0 and goes out now.
+    this.actor = this.host.spawn('ha-advertiser', { ...config, busy: false });
+  }
+
+  /** One frame from the home link. Never throws on what arrives. */
+  handleFrame(frame: Uint8Array): void {
+    if (this.closed || this.actor === undefined) return;
+    if (frame.length < ETHERNET_HEADER_LENGTH || ethernetEtherType(frame, 0) !== EtherType.IPv4) return;
+    const linkSource = ethernetSource(frame, 0);
+    if (linkSource === this.link.mac) return;
+    const packet = decodeIpv4Packet(frame, ETHERNET_HEADER_LENGTH, frame.length);
+    if (!packet.ok || !packet.value.header.checksumValid) return;
+    const { header, payload } = packet.value;
+    if (header.protocol !== IpProtocol.ICMP || payload[0] !== IcmpType.RouterSolicitation) return;
+    const solicitation = decodeAgentSolicitation(payload);
+    if (!solicitation.ok || !solicitation.value.checksumValid) {
+      this.counters.badSolicitations++;
+      return;
+    }
+    this.counters.solicitations++;
+    const at = this.options.clock.now();
+    this.emit({ event: 'solicitation', at, from: ipv4ToString(header.source), linkLayerSource: linkSource });
+    this.host.send(this.actor, { type: 'solicitation', source: header.source >>> 0, linkLayerSource: linkSource, random: this.options.random32() >>> 0, at });
+  }
+
+  /** Stops advertising (no final advertisement: RFC 1256's zero-lifetime goodbye is optional and unused by 5944). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.close();
+    this.eventSubject.complete();
+    this.transitionSubject.complete();
+  }
+
+  private advertisement(sequence: number): AgentAdvertisement {
+    const c = this.config;
+    return buildHomeAgentAdvertisement(
+      {
+        registrationLifetime: c.registrationLifetime,
+        advertisementLifetime: c.lifetimeSeconds,
+        ...(c.routesCommonTraffic === undefined ? {} : { routesCommonTraffic: c.routesCommonTraffic }),
+        ...(c.routers === undefined ? {} : { routers: c.routers }),
+        ...(c.prefixLengths === undefined ? {} : { prefixLengths: c.prefixLengths }),
+      },
+      sequence,
+    );
+  }
+
+  private send(params: SendAdvertisementParams): void {
+    const advertisement = this.advertisement(params.sequence);
+    const { frame, destinationMac } = agentAdvertisementFrame(advertisement, {
+      sourceMac: this.link.mac,
+      source: this.config.address,
+      destination: params.destination,
+      ...(params.linkLayerDestination === undefined ? {} : { linkLayerDestination: params.linkLayerDestination }),
+    });
+    this.link.send(frame);
+    this.counters.advertisements++;
+    this.emit({
+      event: 'advertisement',
+      at: this.options.clock.now(),
+      sequence: params.sequence,
+      destination: ipv4ToString(params.destination),
+      linkLayerDestination: destinationMac,
+    });
+  }
+
+  private emit(event: HomeAgentAdvertiserEvent): void {
+    if (this.eventSubject.observed) this.eventSubject.next(event);
+  }
 }
 
-export interface RunningHomeAdvertiser {
-  readonly advertisements: () => number;
+export interface RunningHomeAgentAdvertiser {
+  readonly advertiser: HomeAgentAdvertiser;
+  /** Stops advertising and releases the link. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts advertising now (sequence 0 first, R2.3.2-1). Rejects with the RawIpError of the
- * socket when it cannot be opened (no such interface, no permission); nothing stays open then.
+ * Opens the home link `interfaceName` through the Link service (AF_PACKET on Linux, a simulated
+ * interface in tests) and advertises on it. Rejects with the LinkError when the interface
+ * cannot be opened, or a RangeError for an impossible configuration; nothing stays open then.
  */
 export async function startHomeAgentAdvertiser(
-  config: HomeAdvertisementConfig,
-  options: {
-    readonly rawIp: Layer.Layer<RawIp>;
-    readonly clock?: Clock;
-    /** Seeds the interval jitter, which must differ between agents on one link (RFC 1256). */
-    readonly random32?: () => number;
-    readonly onEvent?: (event: HomeAdvertisementEvent) => void;
-  },
-): Promise<RunningHomeAdvertiser> {
+  config: HomeAgentAdvertisementConfig,
+  options: { readonly interfaceName: string; readonly link: Layer.Layer<Link>; readonly clock?: Clock; readonly random32?: () => number },
+): Promise<RunningHomeAgentAdvertiser> {
   const scope = Effect.runSync(Scope.make());
-  const opened = await Effect.runPromiseExit(
-    Effect.gen(function* () {
-      return yield* (yield* RawIp).open(IpProtocol.ICMP, { headerIncluded: true, device: config.interfaceName });
-    }).pipe(Scope.extend(scope), Effect.provide(options.rawIp)),
+  const exit = await Effect.runPromiseExit(
+    Effect.flatMap(Link, (service) => service.open(options.interfaceName)).pipe(Scope.extend(scope), Effect.provide(options.link)),
   );
-  if (Exit.isFailure(opened)) {
+  if (Exit.isFailure(exit)) {
     await Effect.runPromise(Scope.close(scope, Exit.void));
-    const failure = Cause.failureOption(opened.cause);
+    const failure = Cause.failureOption(exit.cause);
     if (failure._tag === 'Some') throw failure.value;
-    throw Cause.squash(opened.cause);
+    throw Cause.squash(exit.cause);
   }
-  const socket: RawIpSocket = opened.value;
-  const clock = options.clock ?? new RealClock();
-  let count = 0;
-  const send = (params: SendAdvertisementParams) => {
-    const sent = socket.send(homeAgentAdvertisementDatagram(config, params), params.destination);
-    if (sent) count++;
-    options.onEvent?.({ event: 'advertisement', at: clock.now(), sequence: params.sequence, destination: ipv4ToString(params.destination), sent });
-  };
-  const host = new ActorHost(advertiserMachine, {
-    clock,
-    onCommands: (_actor, commands: readonly Command[]) => {
-      for (const command of commands) if (command.type === 'sendAdvertisement') send(command.params as SendAdvertisementParams);
-    },
-  });
-  host.spawn('home-advertiser', { ...config.advertiser, busy: false, seed: (options.random32 ?? secureRandom32)() | 1 });
+  let advertiser: HomeAgentAdvertiser;
+  try {
+    advertiser = new HomeAgentAdvertiser(exit.value, config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
+  } catch (error) {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    throw error;
+  }
   let stopped = false;
   return {
-    advertisements: () => count,
+    advertiser,
     async stop() {
       if (stopped) return;
       stopped = true;
-      host.close();
+      advertiser.close();
       await Effect.runPromise(Scope.close(scope, Exit.void));
     },
   };

@@ -110,6 +110,12 @@ export interface LinuxHomeAgentDataPath {
   readonly routes: HostRoutes;
   readonly counters: LinuxDataPathCounters;
   readonly events: Observable<LinuxDataPathEvent>;
+  /**
+   * Another view of the home interface over the data path's own packet socket (one AF_PACKET
+   * socket per interface and process), e.g. for the home agent's advertiser (2.3) on the same
+   * link. Its frame handler sees every frame the link receives; it is dropped at `stop()`.
+   */
+  shareHomeLink(): LinkInterface;
   /** Every counter of the path, for a log line. */
   snapshot(): {
     linux: LinuxDataPathCounters;
@@ -256,8 +262,10 @@ export async function startLinuxHomeAgentDataPath(
 
   // The home interface shared by the ARP executor and the broadcast copier: one AF_PACKET
   // socket per interface and process (io/linux/packet.ts).
+  const sharedHandlers = new Set<(frame: Uint8Array) => void>();
   link.onFrame((frame) => {
     arpHandler(frame);
+    for (const shared of sharedHandlers) shared(frame);
     if (broadcastHandler !== undefined && ethernetIsMulticast(frame, 0) && frame.length >= ETHERNET_HEADER_LENGTH + 20 && ethernetEtherType(frame, 0) === EtherType.IPv4) {
       broadcastHandler(frame);
     }
@@ -360,6 +368,21 @@ export async function startLinuxHomeAgentDataPath(
     routes,
     counters,
     events: eventSubject.asObservable(),
+    shareHomeLink(): LinkInterface {
+      let current: ((frame: Uint8Array) => void) | undefined;
+      return {
+        name: link.name,
+        mac: link.mac,
+        mtu: link.mtu,
+        send: (frame) => link.send(frame),
+        onFrame: (handler) => {
+          if (current !== undefined) sharedHandlers.delete(current);
+          current = handler;
+          if (!stopped) sharedHandlers.add(handler);
+        },
+        onError: (handler) => link.onError(handler),
+      };
+    },
     snapshot: () => ({
       linux: { ...counters },
       path: { ...path.counters },
@@ -372,6 +395,7 @@ export async function startLinuxHomeAgentDataPath(
       stopped = true;
       routeChanges.unsubscribe();
       homeLinkErrors?.unsubscribe();
+      sharedHandlers.clear();
       path.detach();
       await Effect.runPromise(Scope.close(scope, Exit.void));
       eventSubject.complete();

@@ -4,6 +4,13 @@
  */
 export { HomeAgent, type HomeAgentConfig, type HomeAgentEvent, type ArpCommand, type BindingView, type MobileNodeConfig, type ForeignAgentConfig } from './home-agent.js';
 export { startHomeAgent, serveHomeAgent, secureRandom32, type RunningHomeAgent, type ListenAddress } from './home-agent-server.js';
+export {
+  HomeAgentAdvertiser,
+  startHomeAgentAdvertiser,
+  type HomeAgentAdvertisementConfig,
+  type HomeAgentAdvertiserEvent,
+  type RunningHomeAgentAdvertiser,
+} from './home-agent-advertiser.js';
 export { homeAgentConfigFromDocument, loadHomeAgentConfig, ConfigError, EXAMPLE_HOME_AGENT_CONFIG } from './config.js';
 export { RealClock, SimulatedClock, type Clock } from './clock.js';
 export { ForwardingTable, type ForwardingEntry, type TunnelTarget } from './forwarding-table.js';
@@ -39,6 +46,9 @@ export {
   checkFaReply,
   buildFaDenial,
   faCodeForIcmpError,
+  pendingForIcmpError,
+  quotedRelayedRequest,
+  type QuotedRelayedRequest,
   FaReplyCode,
   type FaSettings,
   type FaRequestInput,
@@ -55,6 +65,8 @@ export {
   advertiserMachine,
   advertiserConfig,
   buildFaAdvertisement,
+  buildHomeAgentAdvertisement,
+  type HomeAgentAdvertisementSettings,
   type AdvertiserSettings,
   type AdvertiserEvent,
   type SendAdvertisementParams,

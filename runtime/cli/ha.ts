@@ -2,16 +2,20 @@
 import { parseArgs } from 'node:util';
 import { ipv4ToString, parseIpv4 } from '../../io/wire/bytes.js';
 import { UdpError } from '../../io/udp.js';
-import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../config.js';
+import { LinkError } from '../../io/link.js';
+import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig, type LoadedHomeAgentConfig } from '../config.js';
+import { HomeAgentAdvertiser, startHomeAgentAdvertiser } from '../home-agent-advertiser.js';
+import type { LinuxHomeAgentDataPath } from '../home-agent-linux.js';
+import { RealClock } from '../clock.js';
 import type { BindingView } from '../home-agent.js';
-import type { RunningHomeAdvertiser } from '../home-agent-advertiser.js';
-import { startHomeAgent, type ListenAddress } from '../home-agent-server.js';
+import { secureRandom32, startHomeAgent, type ListenAddress } from '../home-agent-server.js';
 import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--log-transitions]
        mip4 ha --example-config
 
-Runs a Mobile IPv4 home agent (RFC 5944 3.8) on UDP. Logs one JSON object per event on
+Runs a Mobile IPv4 home agent (RFC 5944 3.8) on UDP, and with an advertisement section
+sends Agent Advertisements on the home link (2.3). Logs one JSON object per event on
 stdout (replies with their code, discards with their reason, each with a trace id).
 With a dataPath section (Linux, root) it also tunnels the datagrams for its mobile nodes
 away from home and answers ARP for them on the home interface (4.2.3, 4.6); with an
@@ -57,6 +61,40 @@ export function bindingsTable(bindings: readonly BindingView[]): string {
   return [`Mobility bindings: ${bindings.length}`, line(header), ...rows.map(line)].join('\n');
 }
 
+/** The `advertisement` section: Agent Advertisements on the home link (2.3) over a packet socket. */
+/**
+ * Starts the home agent's advertiser (2.3) when the config has an `advertisement` section. On
+ * the data path's home interface it shares the data path's packet socket (one per interface
+ * and process); on another interface it opens its own.
+ */
+async function startAdvertising(
+  section: LoadedHomeAgentConfig['advertisement'],
+  dataPath: LinuxHomeAgentDataPath | undefined,
+  log: (event: object) => void,
+  io: Io,
+): Promise<{ readonly advertiser: HomeAgentAdvertiser; stop(): Promise<void> } | undefined | 'failed'> {
+  if (section === undefined) return undefined;
+  const subscribe = (advertiser: HomeAgentAdvertiser) =>
+    advertiser.events.subscribe((event) => log({ ...event, source: 'advertiser', interface: section.interfaceName }));
+  if (dataPath !== undefined && dataPath.homeInterface === section.interfaceName) {
+    const advertiser = new HomeAgentAdvertiser(dataPath.shareHomeLink(), section.config, { clock: new RealClock(), random32: secureRandom32 });
+    subscribe(advertiser);
+    return { advertiser, stop: async () => advertiser.close() };
+  }
+  const { LinuxLinkLive } = await import('../../io/linux/packet.js');
+  try {
+    const running = await startHomeAgentAdvertiser(section.config, { interfaceName: section.interfaceName, link: LinuxLinkLive });
+    subscribe(running.advertiser);
+    return running;
+  } catch (error) {
+    if (error instanceof LinkError) {
+      io.err(`mip4 ha: advertisement.interface: ${error.message}`);
+      return 'failed';
+    }
+    throw error;
+  }
+}
+
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() =>
     parseArgs({
@@ -99,20 +137,13 @@ async function run(argv: string[], io: Io): Promise<number> {
     throw error;
   }
   const { agent, dataPath } = running;
-  agent.events.subscribe(log);
-  let advertiser: RunningHomeAdvertiser | undefined;
-  if (loaded.advertisement !== undefined) {
-    const { startHomeAgentAdvertiser } = await import('../home-agent-advertiser.js');
-    const { LinuxRawIpLive } = await import('../../io/linux/raw-ip.js');
-    try {
-      advertiser = await startHomeAgentAdvertiser(loaded.advertisement, { rawIp: LinuxRawIpLive, onEvent: log });
-    } catch (error) {
-      await running.stop();
-      lines.flush();
-      io.err(`mip4 ha: advertisements on ${loaded.advertisement.interfaceName}: ${(error as Error).message}`);
-      return ExitCode.Failure;
-    }
+  const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
+  if (advertising === 'failed') {
+    await running.stop();
+    lines.flush();
+    return ExitCode.Failure;
   }
+  agent.events.subscribe(log);
   if (dataPath === undefined) {
     agent.arpCommands.subscribe((command) =>
       log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no dataPath section: no home link attached to this process' }),
@@ -147,7 +178,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const signal = await signals.stop;
   signals.dispose();
   const bindings = agent.bindingCount;
-  await advertiser?.stop();
+  await advertising?.stop();
   await running.stop();
   log({ event: 'stopped', signal, bindings, counters: agent.counters, ...(dataPath !== undefined ? { dataPath: dataPath.snapshot() } : {}) });
   lines.flush();

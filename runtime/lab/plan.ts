@@ -231,6 +231,7 @@ dataPath:                          # intercepts for away nodes (TUN, /32 routes)
   homeInterface: ${HOST_INTERFACE}
   tunnelDevice: ${HA_TUNNEL_DEVICE}
 advertisement:                     # 'H' advertisements on the home link: a node coming back notices (2.4.3)
+  interface: ${HOST_INTERFACE}
   maxInterval: 1
   lifetime: 3
 mobileNodes:

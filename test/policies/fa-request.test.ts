@@ -23,6 +23,8 @@ import {
   checkFaReply,
   checkFaRequest,
   faCodeForIcmpError,
+  pendingForIcmpError,
+  quotedRelayedRequest,
   FaReplyCode,
   type FaReplyInput,
   type FaRequestInput,
@@ -236,7 +238,7 @@ describe('checkFaRequest: denials with the codes 3.4 assigns', () => {
     }
   });
 
-  it('[R3.7.1-4] Home Address 0: an NAI is needed (97), and an agent that cannot keep such records answers 96', () => {
+  it('[R3.7.1-3] [R3.7.1-4] Home Address 0: an NAI is needed (97), and an agent that cannot keep such records answers 96', () => {
     const nai: RegistrationExtension = { kind: 'nai', type: 131, nai: 'mn@example.org', offset: 0 };
     expectDeny(checkFaRequest(input({}, { homeAddress: 0 })), FaReplyCode.MissingNai);
     expectDeny(checkFaRequest(input({ settings: { ...SETTINGS, acceptZeroHomeAddress: false } }, { homeAddress: 0 }, [nai, { kind: 'mhae' }])), 96);
@@ -361,6 +363,23 @@ describe('checkFaRequest: relaying a valid Request (3.7.2.2)', () => {
     const v = expectRelay(checkFaRequest(input({ ...haSa }, { careOfAddress: ipv4('192.0.2.99'), flags: RequestFlag.D }, [{ kind: 'mhae' }, { kind: 'mfae' }])));
     expect(v.bytes.length).toBe(24 + 22);
     expect(v.ipSource).toBe(COA);
+  });
+
+  it('[R3.8.2.2-5] a deregistration of a care-of address this agent does not own is relayed without a Foreign-Home extension', () => {
+    const v = expectRelay(checkFaRequest(input({ ...haSa }, { lifetime: 0, careOfAddress: ipv4('192.0.2.99') }, [{ kind: 'mhae' }, { kind: 'mfae' }])));
+    const relayed = decodeRegistrationRequest(v.bytes);
+    if (!relayed.ok) throw new Error(relayed.error.message);
+    expect(relayed.value.extensions.map((e) => e.type)).toEqual([32]);
+    expect(v.pending.foreignHomeAuthenticated).toBe(false);
+  });
+
+  it('[R3.3-3] extension order (3.6.1.3, 3.7.2.2): an MFAE before the MHAE is refused; the relayed Request keeps the node\'s order and puts the FHAE last', () => {
+    expectDeny(checkFaRequest(input({ ...haSa }, {}, [{ kind: 'mfae' }, { kind: 'mhae' }])), FaReplyCode.MobileNodeFailedAuthentication);
+    const nai: RegistrationExtension = { kind: 'nai', type: 131, offset: 0, nai: 'mn@example.org' };
+    const v = expectRelay(checkFaRequest(input({ ...haSa }, {}, [nai, { kind: 'mhae' }, { kind: 'mfae' }])));
+    const relayed = decodeRegistrationRequest(v.bytes);
+    if (!relayed.ok) throw new Error(relayed.error.message);
+    expect(relayed.value.extensions.map((e) => e.type)).toEqual([131, 32, 34]);
   });
 
   it('[R3.7.1-2] the pending record keeps what 3.7.1 lists', () => {
@@ -519,6 +538,32 @@ describe('checkFaReply: relaying (3.7.3.2)', () => {
   });
 });
 
+describe('checkFaReply: the Lifetime of a denial', () => {
+  it('[R3.4-6] a denied Reply\'s Lifetime is ignored: with Lifetime 0 it does not deregister, with any other value it registers nothing', () => {
+    for (const lifetime of [0, 1, 600, 0xffff]) {
+      for (const code of [66, 131, 133]) {
+        const verdict = checkFaReply(replyInput({}, { code, lifetime }));
+        expect(verdict, `code ${code} lifetime ${lifetime}`).toMatchObject({ kind: 'relay', code, visitorUpdate: { kind: 'denied' } });
+      }
+    }
+  });
+});
+
+describe('authentication algorithms (5.1)', () => {
+  it('[R5.1-2] the foreign agent checks Mobile-Foreign authenticators with HMAC-MD5 and manually configured keys of 128 bits or more', () => {
+    for (const bytes of [16, 20, 32, 64]) {
+      const key = new Uint8Array(bytes).map((_, i) => (i * 37 + bytes) & 0xff);
+      const context = createSecurityContext({ spi: 0x2000, key });
+      expect(context.algorithm).toBe('hmac-md5');
+      const withKey = { mobileNode: association(HOME, context) };
+      expectRelay(checkFaRequest(input(withKey, {}, [{ kind: 'mhae' }, { kind: 'mfae', context }])));
+      // The same Request under another key of that length fails: the key is really used.
+      const other = createSecurityContext({ spi: 0x2000, key: key.map((b) => b ^ 0x5a) });
+      expectDeny(checkFaRequest(input(withKey, {}, [{ kind: 'mhae' }, { kind: 'mfae', context: other }])), FaReplyCode.MobileNodeFailedAuthentication);
+    }
+  });
+});
+
 describe('ICMP errors and denials on behalf of a pending registration', () => {
   it('[R3.7.3-1] maps ICMP errors to the "home agent unreachable" codes 80-95', () => {
     const U = IcmpType.DestinationUnreachable;
@@ -536,6 +581,50 @@ describe('ICMP errors and denials on behalf of a pending registration', () => {
         expect(mapped >= 80 && mapped <= 95).toBe(true);
       }
     }
+  });
+
+  it('reads the Request an ICMP error quotes only when this agent relayed it (UDP 434 → 434 from its address) and matches pending ones by as much as is quoted', () => {
+    // A relayed Request: IP header (FA → HA, UDP), UDP header 434 → 434, then the fixed part.
+    const request = new Uint8Array(24);
+    request[0] = 1;
+    const view = new DataView(request.buffer);
+    view.setUint16(2, 600);
+    view.setUint32(4, HOME);
+    view.setUint32(8, HA);
+    view.setUint32(12, COA);
+    view.setUint32(16, ID.high);
+    view.setUint32(20, ID.low);
+    const datagram = (fields: { source?: number; protocol?: number; ports?: [number, number]; fragmentOffset?: number } = {}) => {
+      const ip = new Uint8Array(20 + 8 + request.length);
+      const v = new DataView(ip.buffer);
+      ip[0] = 0x45;
+      v.setUint16(2, ip.length);
+      v.setUint16(6, fields.fragmentOffset ?? 0);
+      ip[8] = 64;
+      ip[9] = fields.protocol ?? 17;
+      v.setUint32(12, fields.source ?? COA);
+      v.setUint32(16, HA);
+      v.setUint16(20, fields.ports?.[0] ?? 434);
+      v.setUint16(22, fields.ports?.[1] ?? 434);
+      ip.set(request, 28);
+      return ip;
+    };
+    const own = new Set([COA | 0, COA_2 | 0, FA_LINK | 0]);
+    expect(quotedRelayedRequest(datagram(), own)).toEqual({ source: COA, homeAgent: HA, homeAddress: HOME, identificationLow: ID.low });
+    expect(quotedRelayedRequest(datagram().subarray(0, 28), own)).toEqual({ source: COA, homeAgent: HA });
+    expect(quotedRelayedRequest(datagram().subarray(0, 36), own)).toEqual({ source: COA, homeAgent: HA, homeAddress: HOME });
+    expect(quotedRelayedRequest(datagram().subarray(0, 27), own)).toBeUndefined();
+    expect(quotedRelayedRequest(datagram({ source: ipv4('192.0.2.1') }), own)).toBeUndefined();
+    expect(quotedRelayedRequest(datagram({ protocol: 4 }), own)).toBeUndefined();
+    expect(quotedRelayedRequest(datagram({ ports: [49152, 434] }), own)).toBeUndefined();
+    expect(quotedRelayedRequest(datagram({ fragmentOffset: 10 }), own)).toBeUndefined();
+    const otherNode = { ...PENDING, homeAddress: ipv4('198.51.100.11') };
+    const otherId = { ...PENDING, identification: { high: ID.high, low: ID.low + 1 } };
+    const otherHa = { ...PENDING, homeAgent: ipv4('198.51.100.2') };
+    const all = [PENDING, otherNode, otherId, otherHa];
+    expect(pendingForIcmpError(quotedRelayedRequest(datagram(), own)!, all)).toEqual([PENDING]);
+    expect(pendingForIcmpError(quotedRelayedRequest(datagram().subarray(0, 36), own)!, all)).toEqual([PENDING, otherId]);
+    expect(pendingForIcmpError(quotedRelayedRequest(datagram().subarray(0, 28), own)!, all)).toEqual([PENDING, otherNode, otherId]);
   });
 
   it('[R3.7.1-7] buildFaDenial builds a 78 for a pending registration, addressed per 3.7.2.3', () => {

@@ -137,13 +137,6 @@ describe('the example configuration (mip4 ha --example-config)', () => {
         { address: ip(198, 51, 100, 255), port: 434 },
       ],
       dataPath: { homeInterface: 'eth1', tunnelDevice: 'mip4ha0', maxBatch: 64, queueLimit: 4096, routeTable: 254 },
-      advertisement: {
-        interfaceName: 'eth1',
-        address: ip(198, 51, 100, 1),
-        registrationLifetime: 1800,
-        encapsulations: { minimal: true, gre: true },
-        advertiser: { lifetimeSeconds: 30, maxIntervalMs: 10_000 },
-      },
     });
   });
 
@@ -597,7 +590,7 @@ mobileNodes: []
     expectSingleIssue(
       `${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: a-name-longer-than-15\n`,
       'dataPath.homeInterface',
-      /1 to 15 bytes/,
+      /1-15 characters/,
     );
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  maxBatch: 5000\n`, 'dataPath.maxBatch', /1 to 1024/);
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  routeTable: 255\n`, 'dataPath.routeTable', /254 \(main\)/);

@@ -9,7 +9,9 @@
  * whole frames on the foreign link and records the frames it receives, so every check is made
  * on what crosses the wire.
  */
+import { Effect, Exit, Scope } from 'effect';
 import { describe, expect, it } from 'vitest';
+import { Udp } from '../../io/udp.js';
 import { SimNetwork } from '../../io/sim/network.js';
 import { ALL_MOBILITY_AGENTS_GROUP, multicastMac, type SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
@@ -21,7 +23,8 @@ import {
   mobilityAgentExtension,
   SOLICITATION_LENGTH,
 } from '../../io/wire/agent-discovery.js';
-import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ipv4, ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
+import { encodeIcmpError, UnreachableCode } from '../../io/wire/icmp.js';
 import { decodeArpPacket } from '../../io/wire/arp.js';
 import { ethernetDestination, ethernetEtherType, ethernetSource, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
@@ -260,7 +263,7 @@ describe('ForeignAgent on the simulated network', () => {
     await w.close();
   });
 
-  it('a Request sent to 224.0.0.11 is relayed too, and answered from the agent\'s link address', async () => {
+  it('[R2.3-3] a Request sent to 224.0.0.11 is relayed too, and answered from the agent\'s link address', async () => {
     const w = await world();
     run(w, 5);
     register(w, requestAt(w), ALL_MOBILITY_AGENTS_GROUP);
@@ -345,31 +348,111 @@ describe('ForeignAgent on the simulated network', () => {
     await w.close();
   });
 
-  for (const variant of ['home agent stopped', 'home agent host down', 'no route to the home agent'] as const) {
-    it(`[R3.7.1-7] ${variant}: 78 to the node after the request was pending for more than 7 s, and no visitor`, async () => {
+  for (const [variant, icmp, code] of [
+    ['home agent stopped (port unreachable from its host)', 'type 3 code 3', 82],
+    ['home agent host down (host unreachable from the router, after ARP fails)', 'type 3 code 1', 81],
+    ['no route to the home agent (net unreachable from the router)', 'type 3 code 0', 80],
+  ] as const) {
+    it(`[R3.7.3-1] ${variant}: the ICMP error (${icmp}) ends the pending registration with ${code} to the node, no visitor`, async () => {
       const w = await world();
       let homeAgent = HA;
-      if (variant === 'home agent stopped') await w.home.stop();
-      if (variant === 'home agent host down') w.ha.setLinkUp('eth0', false);
-      if (variant === 'no route to the home agent') homeAgent = ipv4('192.0.2.99');
+      if (code === 82) await w.home.stop();
+      if (code === 81) w.ha.setLinkUp('eth0', false);
+      if (code === 80) homeAgent = ipv4('192.0.2.99');
       run(w, 5);
       const sentAt = w.clock.now();
       register(w, requestAt(w, { homeAgent }));
-      w.clock.advance(1); // the Request crosses the link and is relayed
-      expect(w.fa.agent.pendingCount).toBe(1);
-      w.clock.advance(6_999);
-      expect(replies(w)).toEqual([]);
-      w.clock.advance(10);
+      w.clock.advance(6_000);
+      expect(w.fa.agent.counters.relayed).toBe(1);
       const got = replies(w);
-      expect(got).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, reply: { code: 78, homeAddress: MN1, homeAgent } }]);
-      expect(got[0]!.at - sentAt).toBeGreaterThan(7_000);
-      expect(got[0]!.at - sentAt).toBeLessThanOrEqual(7_010);
+      expect(got).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, port: MN_PORT, reply: { code, homeAddress: MN1, homeAgent } }]);
+      // Long before the 7 s of the pending timeout (3.7.1); the host-unreachable case waits for ARP to give up.
+      expect(got[0]!.at - sentAt).toBeLessThan(code === 81 ? 6_000 : 100);
+      expect(w.fa.agent.pendingCount).toBe(0);
       expect(w.fa.agent.visitors()).toEqual([]);
-      expect(w.fa.agent.counters.timeouts).toBe(1);
-      expect(w.events).toContainEqual(expect.objectContaining({ event: 'denial', code: 78, cause: 'pending-ended' }));
+      expect(w.fa.agent.counters).toMatchObject({ icmpErrorsMatched: 1, timeouts: 0 });
+      const icmpEvent = w.events.find((e) => e.event === 'icmp-error');
+      const denial = w.events.find((e) => e.event === 'denial');
+      expect(icmpEvent).toMatchObject({ homeAddress: '198.51.100.10', homeAgent: ipv4ToString(homeAgent), icmpType: 3 });
+      expect(denial).toMatchObject({ code, cause: 'pending-ended', trace: icmpEvent!.trace });
+      expect(w.transitions.map((t) => t.reason)).toContain('home-agent-unreachable');
+      // Nothing more for this Request: no 78 later.
+      w.clock.advance(10_000);
+      expect(replies(w)).toHaveLength(1);
       await w.close();
     });
   }
+
+  it('[R3.7.1-7] a home agent that stays silent: 78 to the node after the request was pending for more than 7 s, and no visitor', async () => {
+    const w = await world();
+    await w.home.stop();
+    // Something holds UDP 434 on the home agent's host and never answers: no ICMP error comes back.
+    const scope = Effect.runSync(Scope.make());
+    const silent = Effect.runSync(Scope.extend(Effect.flatMap(Udp, (udp) => udp.bind({ address: HA, port: 434 })), scope).pipe(Effect.provide(w.net.udpLayer(w.ha))));
+    let heard = 0;
+    silent.onMessage(() => heard++);
+    run(w, 5);
+    const sentAt = w.clock.now();
+    register(w, requestAt(w));
+    w.clock.advance(1);
+    expect(w.fa.agent.pendingCount).toBe(1);
+    w.clock.advance(6_999);
+    expect(heard).toBe(1);
+    expect(replies(w)).toEqual([]);
+    w.clock.advance(10);
+    const got = replies(w);
+    expect(got).toMatchObject([{ to: MAC_MN, source: FA, destination: MN1, reply: { code: 78, homeAddress: MN1, homeAgent: HA } }]);
+    expect(got[0]!.at - sentAt).toBeGreaterThan(7_000);
+    expect(got[0]!.at - sentAt).toBeLessThanOrEqual(7_010);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.counters).toMatchObject({ timeouts: 1, icmpErrorsMatched: 0 });
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'denial', code: 78, cause: 'pending-ended' }));
+    Effect.runSync(Scope.close(scope, Exit.void));
+    await w.close();
+  });
+
+  it('an ICMP error quoting a Request that is not pending is counted and logged as a discard; one quoting only the UDP header ends every Request pending at that home agent', async () => {
+    const w = await world();
+    await w.home.stop();
+    const scope = Effect.runSync(Scope.make());
+    Effect.runSync(Scope.extend(Effect.flatMap(Udp, (udp) => udp.bind({ address: HA, port: 434 })), scope).pipe(Effect.provide(w.net.udpLayer(w.ha))));
+    run(w, 5);
+    const request = requestAt(w);
+    register(w, request);
+    run(w, 5);
+    expect(w.fa.agent.pendingCount).toBe(1);
+    // The relayed Request as the agent sent it, rebuilt: FA:434 → HA:434.
+    const relayed = (payload: Uint8Array) => {
+      const udp = new Uint8Array(8 + payload.length);
+      udp.set([0x01, 0xb2, 0x01, 0xb2, (udp.length >> 8) & 0xff, udp.length & 0xff, 0, 0]);
+      udp.set(payload, 8);
+      const ip = new Uint8Array(20 + udp.length);
+      encodeIpv4Packet({ header: { tos: 0, identification: 9, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IpProtocol.UDP, source: FA, destination: HA }, payload: udp }, ip);
+      return ip;
+    };
+    const icmpError = (original: Uint8Array) => {
+      const bytes = new Uint8Array(8 + original.length);
+      encodeIcmpError({ icmpType: 3, code: UnreachableCode.Port, checksum: 0, checksumValid: true, unused: 0, original }, bytes, 0);
+      expect(w.ha.sendPacket({ protocol: IpProtocol.ICMP, source: HA, destination: FA, payload: bytes })).not.toBe('no-route');
+    };
+    // Another Identification: no pending Request matches.
+    const other = request.slice();
+    other[23] = (other[23]! + 1) & 0xff;
+    icmpError(relayed(other));
+    run(w, 10);
+    expect(w.fa.agent.pendingCount).toBe(1);
+    expect(w.fa.agent.counters.discardedByReason['icmp-error-unmatched']).toBe(1);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'discard', reason: 'icmp-error-unmatched', from: '198.51.100.1' }));
+    expect(replies(w)).toEqual([]);
+    // RFC 792's minimum quote: the IP header and the UDP header only.
+    icmpError(relayed(request).subarray(0, 28));
+    run(w, 10);
+    expect(w.fa.agent.pendingCount).toBe(0);
+    expect(replies(w)).toMatchObject([{ reply: { code: 82, homeAddress: MN1 } }]);
+    expect(w.fa.agent.counters).toMatchObject({ icmpErrors: 2, icmpErrorsMatched: 1 });
+    Effect.runSync(Scope.close(scope, Exit.void));
+    await w.close();
+  });
 
   it('[R4.2.2-7] an IP-in-IP packet to the care-of address is delivered to the visitor\'s MAC, with no ARP for its home address', async () => {
     const w = await world();
@@ -410,6 +493,113 @@ describe('ForeignAgent on the simulated network', () => {
       .map((a) => (a.ok ? a.value.targetIp : -1));
     expect(arpTargets.length).toBeGreaterThan(0); // the router and the agent resolved each other
     expect(arpTargets).not.toContain(MN1);
+    capture.stop();
+    await w.close();
+  });
+
+  it('[R3.7-2] [R3.7-3] [R3.4-2] over registration, renewal, deregistration and expiry, every Request the agent sends is a node\'s Request relayed with its Lifetime unchanged, and every Reply answers one', async () => {
+    const w = await world();
+    const capture = w.net.capture();
+    run(w, 5);
+    const sentByNode: Uint8Array[] = [];
+    const send = (request: Uint8Array) => {
+      sentByNode.push(request);
+      register(w, request);
+      run(w, 20);
+    };
+    send(requestAt(w, { lifetime: 20 }));
+    w.clock.advance(5_000);
+    send(requestAt(w, { lifetime: 20 }));
+    w.clock.advance(5_000);
+    send(requestAt(w, { lifetime: 0 }));
+    send(requestAt(w, { lifetime: 20 }));
+    // The last registration and the visitor entry run out; nothing is sent for that (3.7).
+    w.clock.advance(60_000);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    const fromAgent = capture
+      .frames('foreign')
+      .filter((f) => ethernetSource(f.frame) === MAC_FA && ethernetEtherType(f.frame) === EtherType.IPv4)
+      .map((f) => decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH))
+      .flatMap((p) => (p.ok && p.value.header.protocol === IpProtocol.UDP ? [p.value] : []))
+      .map((p) => ({ destination: p.header.destination, udp: decodeUdpDatagram(p.payload) }))
+      .flatMap((p) => (p.udp.ok ? [{ destination: p.destination, payload: p.udp.value.payload }] : []));
+    const requests = fromAgent.filter((m) => m.payload[0] === 1);
+    const agentReplies = fromAgent.filter((m) => m.payload[0] === 3);
+    expect(requests).toHaveLength(4);
+    requests.forEach((relayed, i) => {
+      expect(relayed.destination).toBe(HA);
+      const original = sentByNode[i]!;
+      // Unchanged through the node's MHAE (the whole Request here), Lifetime included.
+      expect(relayed.payload.subarray(0, original.length)).toEqual(original);
+      expect((relayed.payload[2]! << 8) | relayed.payload[3]!).toBe((original[2]! << 8) | original[3]!);
+    });
+    // One Reply to the node per Request it sent, nothing else.
+    expect(agentReplies).toHaveLength(4);
+    expect(agentReplies.every((m) => m.destination === MN1)).toBe(true);
+    capture.stop();
+    await w.close();
+  });
+
+  it('[R3.7.3.2-8] the visitor\'s lifetime is timed from when the agent forwards the accepted Reply', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w, { lifetime: 30 }));
+    run(w, 20);
+    const relayed = w.events.find((e): e is Extract<ForeignAgentEvent, { event: 'reply-relayed' }> => e.event === 'reply-relayed')!;
+    expect(relayed).toMatchObject({ code: 0, lifetime: 30 });
+    const expiresAt = relayed.at + 30_000;
+    w.clock.advance(expiresAt - 1 - w.clock.now());
+    expect(w.fa.agent.visitors()).toMatchObject([{ state: 'registered.timed' }]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBe(MAC_MN);
+    w.clock.advance(1);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBeUndefined();
+    await w.close();
+  });
+
+  it('[R4.2.2-8] [R4.2.2-5] delivery to a visitor works up to the last moment of its entry without any ARP, and the agent announces its visitors to nobody', async () => {
+    const w = await world();
+    const capture = w.net.capture();
+    run(w, 5);
+    register(w, requestAt(w, { lifetime: 60 }));
+    run(w, 20);
+    const relayedAt = w.events.find((e) => e.event === 'reply-relayed')!.at;
+    const tunnel = (id: number) => {
+      const inner = new Uint8Array(28);
+      encodeIpv4Packet(
+        { header: { tos: 0, identification: id, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IpProtocol.UDP, source: CN, destination: MN1 }, payload: new Uint8Array([0, 7, 0, 9, 0, 8, 0, 0]) },
+        inner,
+      );
+      const outer = new Uint8Array(48);
+      ipInIpEncapsulate(inner, { source: HA, destination: FA, identification: id }, outer);
+      w.ha.sendIp(outer);
+    };
+    // One second before the entry ends (the routers and the agent know each other by now).
+    w.clock.advance(relayedAt + 59_000 - w.clock.now());
+    tunnel(1);
+    run(w, 10);
+    // Just after it ended: no longer delivered.
+    w.clock.advance(relayedAt + 60_001 - w.clock.now());
+    tunnel(2);
+    run(w, 10);
+    const delivered = w.seen.filter((x): x is Seen & { kind: 'ip' } => x.kind === 'ip');
+    expect(delivered.map((d) => [d.to, decodeIpv4Packet(d.datagram).ok])).toEqual([[MAC_MN, true]]);
+    expect(w.fa.agent.dataPlane.counters['unknown-visitor']).toBe(1);
+    const frames = capture.frames('foreign').filter((f) => ethernetSource(f.frame) === MAC_FA);
+    const homeAddressBytes = [0xc6, 0x33, 0x64, 0x0a];
+    const mentions = (frame: Uint8Array) => {
+      for (let i = 0; i + 4 <= frame.length; i++) if (homeAddressBytes.every((b, j) => frame[i + j] === b)) return true;
+      return false;
+    };
+    // 4.2.2: never an ARP for the visitor; its address appears only in what goes to the visitor itself or the relay to its home agent.
+    const arpForVisitor = frames.filter((f) => ethernetEtherType(f.frame) === EtherType.ARP).map((f) => decodeArpPacket(f.frame, ETHERNET_HEADER_LENGTH));
+    expect(arpForVisitor.some((a) => a.ok && a.value.targetIp === MN1)).toBe(false);
+    const elsewhere = frames.filter((f) => mentions(f.frame) && ethernetDestination(f.frame) !== MAC_MN);
+    for (const f of elsewhere) {
+      const p = decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH);
+      expect(p.ok && p.value.header.destination === HA && p.value.header.protocol === IpProtocol.UDP).toBe(true);
+    }
+    expect(frames.filter((f) => mentions(f.frame)).length).toBeGreaterThan(elsewhere.length);
     capture.stop();
     await w.close();
   });

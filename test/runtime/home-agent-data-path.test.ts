@@ -258,7 +258,7 @@ describe('home agent data path on the simulated network', () => {
     expect(w.ha.counters.delivered).toBeGreaterThan(delivered);
   });
 
-  it('[R3.8.3.1-3] a Reply to a refused deregistration from home goes onto the home network, bypassing the binding', () => {
+  it('[R3.8.3.1-2] [R3.8.3.1-3] a Reply to a refused deregistration from home goes onto the home network, bypassing the binding', () => {
     const w = world();
     w.harness.register({ careOfAddress: COA1 });
     // The mobile node is back on its home link.
