@@ -42,9 +42,9 @@ console.log(
 
 const parts: Array<{ id: string; title: string; run: () => Promise<Report> }> = [
   { id: '1', title: 'registration throughput and latency', run: () => registrationPart({ nodes: quick ? 2_000 : 100_000, seconds: quick ? 0.5 : 3, repetitions, workDir }) },
-  { id: '2', title: 'scale', run: () => scalePart({ bindings: quick ? 100_000 : 1_000_000, repetitions, quick }) },
+  { id: '2', title: 'scale', run: () => scalePart({ bindings: quick ? 20_000 : 1_000_000, repetitions: 3, stormNodes: quick ? 2_000 : 100_000, workDir }) },
   { id: '3', title: 'tunnel throughput', run: () => tunnelPart({ seconds: quick ? 2 : 5, repetitions }) },
-  { id: '4', title: 'handoff', run: () => handoffPart({ seeds: quick ? 3 : 5 }) },
+  { id: '4', title: 'handoff', run: () => handoffPart({ seeds: quick ? 3 : 5, pingIntervalMs: quick ? 5 : 1 }) },
   { id: '5', title: 'cost of the frameworks', run: () => profilePart({ nodes: quick ? 10_000 : 100_000, seconds: quick ? 2 : 5, workDir }) },
 ];
 

@@ -87,7 +87,7 @@ export class Server {
   }
 }
 
-/** Runs a tool to completion; returns its stdout's last line parsed as JSON. */
+/** Runs a tool to completion; returns its stdout (one JSON document, or JSON as its last line). */
 export function runJson<T>(command: string, args: readonly string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
@@ -103,11 +103,14 @@ export function runJson<T>(command: string, args: readonly string[], timeoutMs: 
       clearTimeout(timer);
       const last = out.trim().split('\n').pop() ?? '';
       if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited ${code ?? signal}: ${err.trim() || last}`));
-      try {
-        resolve(JSON.parse(last) as T);
-      } catch {
-        reject(new Error(`${command}: no JSON on stdout: ${out.slice(-500)} ${err.trim()}`));
+      for (const text of [out, last]) {
+        try {
+          return resolve(JSON.parse(text) as T);
+        } catch {
+          // try the last line alone
+        }
       }
+      reject(new Error(`${command}: no JSON on stdout: ${out.slice(-500)} ${err.trim()}`));
     });
   });
 }

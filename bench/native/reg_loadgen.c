@@ -369,6 +369,7 @@ int main(int argc, char **argv) {
   uint64_t outstanding = 0; /* sent, neither answered nor lost */
   uint64_t replies_in_window = 0;
   uint64_t stop_at = 0;     /* when sending stopped (end of the window) */
+  uint64_t last_reply = start;
 
   for (;;) {
     uint64_t now = now_ns();
@@ -444,6 +445,7 @@ int main(int argc, char **argv) {
           continue;
         }
         uint64_t latency = arrived - *slot;
+        last_reply = arrived;
         *slot = 0;
         outstanding--;
         t.replies++;
@@ -478,9 +480,9 @@ int main(int argc, char **argv) {
 #define PCT(q) (c ? t.latency_us[(uint64_t)((q) * (double)(c - 1))] : 0)
   printf("{\"mode\":\"%s\",\"inFlight\":%u,\"rate\":%.0f,\"seconds\":%.3f,\"sent\":%lu,\"replies\":%lu,"
          "\"repliesPerSecond\":%.0f,\"accepted\":%lu,\"rejected\":%lu,\"bad\":%lu,\"lost\":%lu,\"late\":%lu,"
-         "\"latencyUs\":{\"p50\":%u,\"p99\":%u,\"p999\":%u,\"max\":%u},\"generatorCpu\":%.3f,\"codes\":{",
+         "\"lastReplySeconds\":%.3f,\"latencyUs\":{\"p50\":%u,\"p99\":%u,\"p999\":%u,\"max\":%u},\"generatorCpu\":%.3f,\"codes\":{",
          o.closed ? "closed" : "open", o.closed ? o.in_flight : 0, o.closed ? 0 : o.rate, window, t.sent, t.replies,
-         window > 0 ? replies_in_window / window : 0, t.accepted, t.rejected, t.bad, t.lost, t.late, PCT(0.5), PCT(0.99),
+         window > 0 ? replies_in_window / window : 0, t.accepted, t.rejected, t.bad, t.lost, t.late, (double)(last_reply - start) / 1e9, PCT(0.5), PCT(0.99),
          PCT(0.999), c ? t.latency_us[c - 1] : 0, cpu / ((double)(finished - start) / 1e9));
   int first = 1;
   for (int code = 0; code < 256; code++) {

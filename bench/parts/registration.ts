@@ -36,6 +36,7 @@ export interface LoadResult {
   readonly lost: number;
   readonly late: number;
   readonly latencyUs: { readonly p50: number; readonly p99: number; readonly p999: number; readonly max: number };
+  readonly lastReplySeconds: number;
   readonly generatorCpu: number;
   readonly codes: Record<string, number>;
   /** Added by the harness: the server's CPU use over the load (1 = one core busy). */
