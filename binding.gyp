@@ -14,6 +14,13 @@
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "cflags!": ["-O3"],
       "libraries": ["-lm"]
+    },
+    {
+      "target_name": "ref_tunnel",
+      "type": "executable",
+      "sources": ["bench/native/ref_tunnel.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags!": ["-O3"]
     }
   ]
 }
