@@ -17,6 +17,11 @@ import type { OutgoingBatch, PacketBatch } from './tun.js';
 export interface RawIpOpenOptions {
   /** The caller writes the IPv4 header of what it sends (IP_HDRINCL). Default false. */
   readonly headerIncluded?: boolean;
+  /**
+   * Bind to this interface: what the socket sends leaves there, whatever the host's routes say
+   * (SO_BINDTODEVICE; the Linux layer only, the simulated one routes as usual).
+   */
+  readonly device?: string;
   /** Packets drained per wakeup and delivered per batch (default 64). */
   readonly maxPackets?: number;
   /** Bytes reserved per packet in the receive slab (default 2048). */

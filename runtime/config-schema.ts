@@ -105,7 +105,7 @@ export function decodeConfig<A, I>(schema: Schema.Schema<A, I, never>, document:
 }
 
 /** Fields that are text even when YAML would read them as numbers. */
-const TEXT_FIELDS = new Set(['key', 'keyFile', 'nai', 'interface']);
+const TEXT_FIELDS = new Set(['key', 'keyFile', 'nai', 'interface', 'homeInterface', 'tunnelDevice']);
 
 /**
  * YAML reads an unquoted hex key made only of digits (`key: 00112233...`) as a number,

@@ -23,6 +23,7 @@ import {
 } from './config-schema.js';
 import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
 import type { ListenAddress } from './home-agent-server.js';
+import type { LinuxDataPathConfig } from './home-agent-linux.js';
 
 export { ConfigError };
 
@@ -41,6 +42,37 @@ const ForeignAgent = Schema.Struct({
   ...SecurityAssociation.fields,
   spi: optional(Spi),
   securityAssociations: optional(Schema.Array(SecurityAssociation)),
+});
+
+/** A Linux interface name: 1 to 15 bytes, no whitespace, '/' or ':' (IFNAMSIZ). */
+const InterfaceName = Schema.String.pipe(
+  Schema.filter((s) => {
+    const bytes = Buffer.byteLength(s, 'utf8');
+    if (bytes === 0 || bytes > 15) return `an interface name is 1 to 15 bytes long, got ${JSON.stringify(s)}`;
+    if (/[\s/:]/.test(s) || s === '.' || s === '..') return `${JSON.stringify(s)} is not a possible interface name (no whitespace, '/' or ':')`;
+    return true;
+  }),
+);
+
+const BatchSize = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 1024) || `expected an integer from 1 to 1024, got ${n}`),
+);
+
+const RouteTable = Schema.Number.pipe(
+  Schema.filter(
+    (n) =>
+      (Number.isInteger(n) && n >= 1 && n <= 0xffffffff && n !== 253 && n !== 255) ||
+      `expected a routing table number 1..4294967295 other than 253 (default) and 255 (local), e.g. 254 (main), got ${n}`,
+  ),
+);
+
+/** The packet path on a Linux host (runtime/home-agent-linux.ts). */
+const DataPath = Schema.Struct({
+  homeInterface: InterfaceName,
+  tunnelDevice: optional(InterfaceName),
+  maxBatch: optional(BatchSize),
+  queueLimit: optional(Count),
+  routeTable: optional(RouteTable),
 });
 
 const Encapsulations = Schema.Array(Schema.Literal('ip-in-ip', 'minimal', 'gre'));
@@ -67,6 +99,7 @@ const HomeAgentFile = Schema.Struct({
   ),
   mobileNodes: Schema.Array(MobileNode),
   foreignAgents: optional(Schema.Array(ForeignAgent)),
+  dataPath: optional(DataPath),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -74,6 +107,8 @@ type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
 export interface LoadedHomeAgentConfig {
   readonly config: HomeAgentConfig;
   readonly listen: readonly ListenAddress[];
+  /** The `dataPath` section: absent = control plane only. */
+  readonly dataPath?: LinuxDataPathConfig;
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
@@ -154,6 +189,10 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     address: parseIpv4(fa.address)!,
     contexts: contextsOf(`foreignAgents[${i}]`, fa),
   }));
+  const dataPath = file.dataPath;
+  if (dataPath !== undefined && dataPath.tunnelDevice === dataPath.homeInterface) {
+    issues.push({ path: 'dataPath.tunnelDevice', message: `${dataPath.tunnelDevice} is the home interface; name a new device, e.g. mip4ha0` });
+  }
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     config: {
@@ -164,6 +203,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
       authFailureRepliesPerSecond: file.limits?.authFailureRepliesPerSecond ?? 100,
     },
     listen,
+    ...(dataPath !== undefined ? { dataPath } : {}),
   };
 }
 
@@ -205,4 +245,17 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
   - address: 203.0.113.1
     spi: 600
     key: 000102030405060708090a0b0c0d0e0f
+
+# The packet path on this Linux host (needs root: CAP_NET_ADMIN and CAP_NET_RAW, and
+# \`sysctl -w net.ipv4.ip_forward=1\`). Without this section the agent answers registrations
+# only. With it, a TUN device receives the datagrams for nodes away from home (one /32 route
+# per bound home address), which are tunnelled to their care-of addresses with the
+# encapsulation each binding was granted (homeAgent.encapsulations above), and the agent
+# answers ARP for those addresses on the home interface (proxy and gratuitous ARP, 4.6).
+dataPath:
+  homeInterface: eth1              # the interface on homeNetwork
+  tunnelDevice: mip4ha0            # created at start, removed at stop (default mip4ha0)
+  maxBatch: 64                     # datagrams read from the device per wakeup (1-1024)
+  queueLimit: 4096                 # datagrams waiting for the data plane; beyond, shed and counted
+  routeTable: 254                  # table of the home-address routes (254 = main), proto 77
 `;

@@ -84,6 +84,12 @@ export interface Packet {
   readonly ingress?: string;
   /** It arrived as a link-layer broadcast or multicast (no ICMP errors about it, RFC 1122 3.2.2). */
   readonly linkBroadcast?: boolean;
+  /**
+   * The host has already forwarded it (TTL checked and decremented, RFC 1812 5.3.1), as the
+   * kernel does for a datagram it routes into a TUN device: the home agent plane does not
+   * decrement it a second time when tunnelling (RFC 2003 3.1 asks for one decrement).
+   */
+  readonly forwarded?: boolean;
 }
 
 export type PacketBatch = readonly Packet[];
@@ -638,8 +644,9 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlan
     }
     const length = ipv4TotalLength(bytes, 0);
     // TTL first, as a router forwarding the datagram (RFC 2003 3.1; for a redirected tunnel
-    // packet the datagram forwarded is the outer one).
-    if (bytes[8]! <= 1) {
+    // packet the datagram forwarded is the outer one), unless the host already did.
+    const decrement = packet.forwarded !== true;
+    if (decrement && bytes[8]! <= 1) {
       bump(counters, 'ttl-exceeded');
       if (icmpErrorAllowed(packet, bytes, isBroadcast)) {
         bump(counters, 'icmp-sent');
@@ -663,7 +670,7 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlan
       if (tunnelled === 'redirect') {
         const copy = pool.allocate(length);
         copy.set(bytes.length === length ? bytes : bytes.subarray(0, length));
-        decrementIpv4Ttl(copy, 0);
+        if (decrement) decrementIpv4Ttl(copy, 0);
         setIpv4Destination(copy, 0, target.careOfAddress);
         bump(counters, 'redirected');
         out.push({
@@ -677,7 +684,7 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlan
         });
         continue;
       }
-      const sent = tunnel(bytes, length, true, target);
+      const sent = tunnel(bytes, length, decrement, target);
       if (sent === undefined) continue;
       bump(counters, 'tunnelled');
       out.push({

@@ -9,6 +9,7 @@ import { Udp, UdpError, type UdpSocket } from '../io/udp.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { RealClock, type Clock } from './clock.js';
 import { HomeAgent, type HomeAgentConfig, type ReplySender } from './home-agent.js';
+import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-linux.js';
 
 export interface ListenAddress {
   /** 0 = all addresses (the request's destination is then unknown: bind specific addresses,
@@ -48,7 +49,9 @@ export interface RunningHomeAgent {
   readonly agent: HomeAgent;
   /** The bound sockets (port 0 in the config becomes the port the system chose). */
   readonly sockets: readonly UdpSocket[];
-  /** Stops timers and closes the sockets. */
+  /** The packet path on this Linux host, when started with `dataPath`. */
+  readonly dataPath: LinuxHomeAgentDataPath | undefined;
+  /** Stops timers, closes the sockets, then stops the data path (its routes and device go). */
   stop(): Promise<void>;
 }
 
@@ -58,6 +61,12 @@ export interface StartHomeAgentOptions {
   readonly udp?: Layer.Layer<Udp>;
   readonly clock?: Clock;
   readonly random32?: () => number;
+  /**
+   * Run the packet path on this Linux host too (runtime/home-agent-linux.ts): TUN device,
+   * home-address routes, tunnels, proxy ARP. Started before the sockets are bound, so that no
+   * binding precedes it. Without it the agent is control plane only.
+   */
+  readonly dataPath?: LinuxDataPathConfig;
 }
 
 /** A cryptographically strong 32-bit source for nonces on real networks (5.4). */
@@ -67,16 +76,33 @@ export function secureRandom32(): number {
 
 /**
  * Starts a home agent: the library entry point for embedders. Rejects with a UdpError
- * (reason, endpoint, message) when a socket cannot be bound; nothing stays open then.
+ * (reason, endpoint, message) when a socket cannot be bound, or a DataPathStartError when the
+ * data path cannot start; nothing stays open then.
  */
 export async function startHomeAgent(config: HomeAgentConfig, options: StartHomeAgentOptions): Promise<RunningHomeAgent> {
   const udpLayer = options.udp ?? (await import('../io/node/udp.js')).NodeUdpLive;
-  const agent = new HomeAgent(config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
+  const clock = options.clock ?? new RealClock();
+  const agent = new HomeAgent(config, { clock, random32: options.random32 ?? secureRandom32 });
+  let dataPath: LinuxHomeAgentDataPath | undefined;
+  if (options.dataPath !== undefined) {
+    const { startLinuxHomeAgentDataPath } = await import('./home-agent-linux.js');
+    try {
+      dataPath = await startLinuxHomeAgentDataPath(agent, options.dataPath, {
+        clock,
+        settings: config.settings,
+        ...(options.listen[0] !== undefined ? { registrationPort: options.listen[0].port } : {}),
+      });
+    } catch (error) {
+      agent.close();
+      throw error;
+    }
+  }
   const scope = Effect.runSync(Scope.make());
   const exit = await Effect.runPromiseExit(serveHomeAgent(agent, options.listen).pipe(Scope.extend(scope), Effect.provide(udpLayer)));
   if (Exit.isFailure(exit)) {
     agent.close();
     await Effect.runPromise(Scope.close(scope, Exit.void));
+    await dataPath?.stop();
     const failure = Cause.failureOption(exit.cause);
     if (failure._tag === 'Some') throw failure.value;
     throw Cause.squash(exit.cause);
@@ -85,11 +111,13 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
   return {
     agent,
     sockets: exit.value,
+    dataPath,
     async stop() {
       if (stopped) return;
       stopped = true;
       agent.close();
       await Effect.runPromise(Scope.close(scope, Exit.void));
+      await dataPath?.stop();
     },
   };
 }

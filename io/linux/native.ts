@@ -30,7 +30,8 @@ export type ReaderHandle = { readonly __mip4Reader: unique symbol };
 export interface NativeIo {
   openTun(name: string): { fd: number; name: string };
   openPacket(ifname: string, ethertype?: number): { fd: number; ifindex: number };
-  openRawIp(protocol: number, options?: { hdrincl?: boolean }): number;
+  /** `device`: bound to that interface (SO_BINDTODEVICE), its sends leave there whatever the routes say. */
+  openRawIp(protocol: number, options?: { hdrincl?: boolean; device?: string }): number;
   startReader(
     fd: number,
     kind: DescriptorKind,
@@ -51,7 +52,25 @@ export interface NativeIo {
     destinations?: Uint32Array,
   ): number;
   close(fd: number): void;
+  /** A NETLINK_ROUTE socket for the calls below (close with `close`). */
+  openNetlink(): number;
+  /**
+   * Adds (operation 0; EEXIST when present), adds or replaces (1) or deletes (2; ESRCH when
+   * absent) the scope-link route destination/prefixLength dev ifindex in `table`, marked with
+   * rtm_protocol `protocol`. Destination in host order. Errors name the route and the device.
+   */
+  routeChange(fd: number, operation: RouteOperation, destination: number, prefixLength: number, ifindex: number, table: number, protocol: number): void;
+  /** The IPv4 routes of `table` marked with rtm_protocol `protocol`. */
+  routeList(fd: number, table: number, protocol: number): Array<{ destination: number; prefixLength: number; ifindex: number }>;
+  /** Sets or clears IFF_UP on an interface. */
+  setLinkUp(fd: number, ifindex: number, up: boolean): void;
+  /** The interface's index, 0 when there is no such interface. */
+  interfaceIndex(name: string): number;
 }
+
+/** routeChange operations (must match mip4_io.c). */
+export const RouteOperation = { Add: 0, Replace: 1, Delete: 2 } as const;
+export type RouteOperation = (typeof RouteOperation)[keyof typeof RouteOperation];
 
 /** A system-call failure thrown by the addon: `code` is the errno name (EPERM, ENODEV, EBUSY, ...). */
 export interface NativeError extends Error {

@@ -11,7 +11,7 @@ import { RawIp, RawIpError, type RawIpOpenOptions, type RawIpSocket } from '../r
 import type { PacketBatch } from '../tun.js';
 import { BatchReader, DescriptorKind, isNativeError, loadNative, SingleSender } from './native.js';
 
-function openError(protocol: number, error: unknown): RawIpError {
+function openError(protocol: number, error: unknown, options: RawIpOpenOptions): RawIpError {
   if (error instanceof RangeError) {
     return new RawIpError({ reason: 'protocol', protocol, message: `invalid IP protocol ${protocol}: ${error.message}` });
   }
@@ -24,6 +24,8 @@ function openError(protocol: number, error: unknown): RawIpError {
           protocol,
           message: `no permission for a raw IPv4 socket (protocol ${protocol}): run as root or grant CAP_NET_RAW`,
         });
+      case 'ENODEV':
+        return new RawIpError({ reason: 'closed', protocol, message: `cannot bind a raw IPv4 socket to ${String(options.device)}: no such interface` });
       case 'EPROTONOSUPPORT':
       case 'EINVAL':
         return new RawIpError({ reason: 'protocol', protocol, message: `raw IPv4 sockets do not support protocol ${protocol}` });
@@ -40,7 +42,10 @@ function open(protocol: number, options: RawIpOpenOptions): Effect.Effect<{ api:
       if (!Number.isInteger(protocol) || protocol < 1 || protocol > 255) throw new RangeError('protocol must be 1..255');
       const native = loadNative();
       const headerIncluded = options.headerIncluded ?? false;
-      const fd = native.openRawIp(protocol, { hdrincl: headerIncluded });
+      const fd = native.openRawIp(protocol, {
+        hdrincl: headerIncluded,
+        ...(options.device !== undefined ? { device: options.device } : {}),
+      });
       let batchHandler: (batch: PacketBatch) => void = () => {};
       let errorHandler: (error: RawIpError) => void = () => {};
       let closed = false;
@@ -109,7 +114,7 @@ function open(protocol: number, options: RawIpOpenOptions): Effect.Effect<{ api:
       };
       return { api, release };
     },
-    catch: (error) => openError(protocol, error),
+    catch: (error) => openError(protocol, error, options),
   });
 }
 

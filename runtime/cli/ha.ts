@@ -12,8 +12,10 @@ const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--log
 
 Runs a Mobile IPv4 home agent (RFC 5944 3.8) on UDP. Logs one JSON object per event on
 stdout (replies with their code, discards with their reason, each with a trace id).
-SIGUSR2 prints the mobility bindings as a table on stderr (SIGUSR1 is
-Node's debugger signal); SIGTERM or SIGINT stops cleanly.
+With a dataPath section (Linux, root) it also tunnels the datagrams for its mobile nodes
+away from home and answers ARP for them on the home interface (4.2.3, 4.6).
+SIGUSR2 prints the mobility bindings as a table on stderr, and the data path's counters
+(SIGUSR1 is Node's debugger signal); SIGTERM or SIGINT stops cleanly.
 
 options:
   --config <path>      the configuration file (YAML); see --example-config
@@ -23,7 +25,7 @@ options:
   --example-config     print a commented example configuration and exit
   -h, --help           this text
 
-exit status: 0 stopped by a signal, 1 could not start (e.g. a socket), 2 usage or config error`;
+exit status: 0 stopped by a signal, 1 could not start (a socket, the data path), 2 usage or config error`;
 
 function parseListen(text: string): ListenAddress {
   const [address, port, ...rest] = text.split(':');
@@ -82,21 +84,40 @@ async function run(argv: string[], io: Io): Promise<number> {
   const log = (event: object) => io.out(JSON.stringify(event));
   let running;
   try {
-    running = await startHomeAgent(loaded.config, { listen: listenOverride ?? loaded.listen });
+    running = await startHomeAgent(loaded.config, {
+      listen: listenOverride ?? loaded.listen,
+      ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
+    });
   } catch (error) {
-    if (error instanceof UdpError) {
+    if (error instanceof UdpError || (error instanceof Error && error.name === 'DataPathStartError')) {
       io.err(`mip4 ha: ${error.message}`);
       return ExitCode.Failure;
     }
     throw error;
   }
-  const { agent } = running;
+  const { agent, dataPath } = running;
   agent.events.subscribe(log);
-  agent.arpCommands.subscribe((command) =>
-    log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no home link attached to this process' }),
-  );
+  if (dataPath === undefined) {
+    agent.arpCommands.subscribe((command) =>
+      log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no dataPath section: no home link attached to this process' }),
+    );
+  } else {
+    dataPath.path.homeLink?.events.subscribe(log);
+    dataPath.events.subscribe(log);
+  }
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
-  const signals = daemonSignals(() => io.err(bindingsTable(agent.bindings())));
+  const signals = daemonSignals(() => {
+    io.err(bindingsTable(agent.bindings()));
+    if (dataPath !== undefined) io.err(`Data path: ${JSON.stringify(dataPath.snapshot())}`);
+  });
+  if (dataPath !== undefined) {
+    log({
+      event: 'data-path-up',
+      tunnelDevice: dataPath.tunnelDevice,
+      homeInterface: dataPath.homeInterface,
+      routeTable: loaded.dataPath?.routeTable ?? 254,
+    });
+  }
   log({
     event: 'listening',
     endpoints: running.sockets.map((s) => `${ipv4ToString(s.localAddress)}:${s.localPort}`),
@@ -109,7 +130,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   signals.dispose();
   const bindings = agent.bindingCount;
   await running.stop();
-  log({ event: 'stopped', signal, bindings, counters: agent.counters });
+  log({ event: 'stopped', signal, bindings, counters: agent.counters, ...(dataPath !== undefined ? { dataPath: dataPath.snapshot() } : {}) });
   return ExitCode.Ok;
 }
 

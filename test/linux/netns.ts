@@ -76,8 +76,8 @@ export class Peer {
   private stderr = '';
   exited = false;
 
-  constructor(namespace: string | undefined, mode: string, args: string[], wrapper: string[] = []) {
-    const command = [...wrapper, process.execPath, VITE_NODE, 'test/linux/peer.ts', mode, ...args];
+  constructor(namespace: string | undefined, mode: string, args: string[], wrapper: string[] = [], script = 'test/linux/peer.ts') {
+    const command = [...wrapper, process.execPath, VITE_NODE, script, mode, ...args];
     const [file, ...rest] = namespace === undefined ? command : ['ip', 'netns', 'exec', namespace, ...command];
     this.child = spawn(file!, rest, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let buffered = '';
@@ -109,14 +109,19 @@ export class Peer {
   }
 
   /** Resolves with the first event named `event` (or an error event); rejects after timeoutMs. */
-  async waitFor(event: string, timeoutMs = 8_000): Promise<PeerEvent> {
+  waitFor(event: string, timeoutMs = 8_000): Promise<PeerEvent> {
+    return this.waitUntil((e) => e.event === event, `"${event}"`, timeoutMs);
+  }
+
+  /** Resolves with the first event `matches` accepts (or an error event); rejects after timeoutMs. */
+  async waitUntil(matches: (event: PeerEvent) => boolean, label: string, timeoutMs = 8_000): Promise<PeerEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.events.find((e) => e.event === event || e.event === 'error' || e.event === 'timeout');
+      const found = this.events.find((e) => matches(e) || e.event === 'error' || e.event === 'timeout');
       if (found) return found;
-      if (this.exited) throw new Error(`peer exited before "${event}": ${JSON.stringify(this.events)} ${this.stderr}`);
+      if (this.exited) throw new Error(`peer exited before ${label}: ${JSON.stringify(this.events)} ${this.stderr}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no "${event}" from the peer within ${timeoutMs} ms: ${JSON.stringify(this.events)} ${this.stderr}`);
+      if (left <= 0) throw new Error(`no ${label} from the peer within ${timeoutMs} ms: ${JSON.stringify(this.events)} ${this.stderr}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

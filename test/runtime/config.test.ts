@@ -136,6 +136,7 @@ describe('the example configuration (mip4 ha --example-config)', () => {
         { address: ip(198, 51, 100, 1), port: 434 },
         { address: ip(198, 51, 100, 255), port: 434 },
       ],
+      dataPath: { homeInterface: 'eth1', tunnelDevice: 'mip4ha0', maxBatch: 64, queueLimit: 4096, routeTable: 254 },
     });
   });
 
@@ -578,5 +579,26 @@ mobileNodes: []
 `),
     );
     expect(meaning.map((i) => i.path).sort()).toStrictEqual(['mobileNodes[1].homeAddress', 'mobileNodes[1].key', 'mobileNodes[2].homeAddress']);
+  });
+
+  it('dataPath: absent means control plane only; present, its fields are checked and named', () => {
+    expect(load(withNodes(GOOD_NODE)).dataPath).toBeUndefined();
+    expect(load(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n`).dataPath).toStrictEqual({ homeInterface: 'eth1' });
+    // A name of digits stays text (YAML would read it as a number).
+    expect(load(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: 0\n`).dataPath).toStrictEqual({ homeInterface: '0' });
+    expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  tunnelDevice: mip4ha0\n`, 'dataPath.homeInterface', /missing/i);
+    expectSingleIssue(
+      `${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: a-name-longer-than-15\n`,
+      'dataPath.homeInterface',
+      /1 to 15 bytes/,
+    );
+    expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  maxBatch: 5000\n`, 'dataPath.maxBatch', /1 to 1024/);
+    expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  routeTable: 255\n`, 'dataPath.routeTable', /254 \(main\)/);
+    expectSingleIssue(
+      `${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunnelDevice: eth1\n`,
+      'dataPath.tunnelDevice',
+      /is the home interface; name a new device/,
+    );
+    expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunDevice: x\n`, 'dataPath.tunDevice', /unknown field/);
   });
 });
