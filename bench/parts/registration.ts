@@ -71,7 +71,8 @@ export async function startServer(
   options: { readonly nodes: number; readonly workDir: string },
   configPath: string,
   nodeArgs: readonly string[] = [],
-): Promise<{ server: Server; port: number }> {
+): Promise<{ server: Server; port: number; startSeconds: number }> {
+  const started = performance.now();
   const log = join(options.workDir, `${kind}.log`);
   const server =
     kind === 'mip4'
@@ -93,7 +94,7 @@ export async function startServer(
   try {
     const listening = await server.waitForEvent('listening', 120_000);
     const endpoint = kind === 'mip4' ? String((listening.endpoints as string[])[0]) : `127.0.0.1:${String(listening.port)}`;
-    return { server, port: Number(endpoint.split(':').pop()) };
+    return { server, port: Number(endpoint.split(':').pop()), startSeconds: (performance.now() - started) / 1000 };
   } catch (error) {
     await server.stop();
     throw error;
