@@ -51,6 +51,21 @@ const parts: Array<{ id: string; title: string; run: () => Promise<Report> }> = 
 const reports: Report[] = [];
 const started = performance.now();
 let broken = false;
+
+/** Written after every part, so a long full run that is stopped keeps what it measured. */
+function writeResults(): void {
+  const result = {
+    command: `npm run bench${quick ? ' -- --quick' : ''}${values.only ? ` -- --only ${values.only}` : ''}`,
+    date: new Date().toISOString(),
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    quick,
+    repetitions,
+    machine,
+    parts: reports.map((r) => ({ part: r.part, figures: r.figures, notes: r.notes, raw: r.raw })),
+  };
+  mkdirSync(join(values.out!, '..'), { recursive: true });
+  writeFileSync(values.out!, `${JSON.stringify(result, null, 2)}\n`);
+}
 try {
   for (const part of parts) {
     if (!only.has(part.id)) continue;
@@ -68,6 +83,7 @@ try {
       reports.push(report);
       console.log(`failed: ${error instanceof Error ? error.stack : String(error)}`);
     }
+    writeResults();
   }
 } finally {
   rmSync(workDir, { recursive: true, force: true });
@@ -75,16 +91,6 @@ try {
 
 console.log('');
 console.log(formatTable(reports));
-const result = {
-  command: `npm run bench${quick ? ' -- --quick' : ''}`,
-  date: new Date().toISOString(),
-  seconds: Math.round((performance.now() - started) / 100) / 10,
-  quick,
-  repetitions,
-  machine,
-  parts: reports.map((r) => ({ part: r.part, figures: r.figures, notes: r.notes, raw: r.raw })),
-};
-mkdirSync(join(values.out!, '..'), { recursive: true });
-writeFileSync(values.out!, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`\n${result.seconds} s; results in ${values.out}`);
+writeResults();
+console.log(`\n${Math.round((performance.now() - started) / 100) / 10} s; results in ${values.out}`);
 process.exitCode = broken ? 1 : 0;
