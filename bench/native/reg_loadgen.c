@@ -14,8 +14,9 @@
  *   --self-test                    check MD5 (RFC 1321 A.5) and HMAC-MD5 (RFC 2104) vectors
  *
  * Request j goes to node (j mod nodes): home address = home-base + (j mod nodes). Its
- * Identification is a timestamp (5.7.1): high = NTP seconds now, low = j, so every node sees
- * strictly increasing timestamps within the replay window. A request unanswered after
+ * Identification is a timestamp (5.7.1): high = NTP seconds now, low = j, where j starts at
+ * the NTP fraction of the start time, so every node sees strictly increasing timestamps within
+ * the replay window, also across runs. A request unanswered after
  * --timeout-ms is counted lost (and, in closed mode, replaced).
  *
  * Build: node-gyp (binding.gyp target reg_loadgen), so `npm ci` builds it from a clean clone.
@@ -364,8 +365,14 @@ int main(int argc, char **argv) {
   const uint64_t start = now_ns();
   const uint64_t end = o.count ? UINT64_MAX : start + (uint64_t)(o.duration * 1e9);
   const double cpu_start = cpu_seconds();
-  uint64_t next = 0;        /* the next request number j */
-  uint64_t oldest = 0;      /* every j below this is answered or counted lost */
+  /* Request numbers start at the current NTP fraction of a second, so that the low halves of
+   * the Identifications keep growing across runs within one second: each node's timestamps
+   * stay strictly increasing from one generator run to the next (5.7.1), not only within one. */
+  struct timespec wall_start;
+  clock_gettime(CLOCK_REALTIME, &wall_start);
+  const uint64_t first = (uint64_t)(((double)wall_start.tv_nsec / 1e9) * 4294967296.0) & 0x7fffffffu;
+  uint64_t next = first;    /* the next request number j */
+  uint64_t oldest = first;  /* every j below this is answered or counted lost */
   uint64_t outstanding = 0; /* sent, neither answered nor lost */
   uint64_t replies_in_window = 0;
   uint64_t stop_at = 0;     /* when sending stopped (end of the window) */
@@ -373,7 +380,7 @@ int main(int argc, char **argv) {
 
   for (;;) {
     uint64_t now = now_ns();
-    int sending = now < end && (!o.count || next < o.count);
+    int sending = now < end && (!o.count || next - first < o.count);
     if (!sending && stop_at == 0) stop_at = now;
     /* Done: window over, and every request answered or past its timeout. */
     if (!sending && (outstanding == 0 || now > stop_at + timeout_ns)) break;
@@ -384,9 +391,9 @@ int main(int argc, char **argv) {
         due = outstanding < o.in_flight ? o.in_flight - outstanding : 0;
       } else {
         uint64_t target = (uint64_t)((double)(now - start) / 1e9 * o.rate) + 1;
-        due = target > next ? target - next : 0;
+        due = target > next - first ? target - (next - first) : 0;
       }
-      if (o.count && next + due > o.count) due = o.count - next;
+      if (o.count && next - first + due > o.count) due = o.count - (next - first);
       /* Never reuse a ring slot still waiting for its reply. */
       if (next + due - oldest > RING_SIZE) due = oldest + RING_SIZE - next;
       struct timespec wall;
@@ -410,7 +417,7 @@ int main(int argc, char **argv) {
     /* Wait for replies: in open mode until the next request is due. */
     struct timespec wait = {0, 1000000};
     if (!o.closed && sending) {
-      double next_due = start + (double)(next) / o.rate * 1e9;
+      double next_due = start + (double)(next - first) / o.rate * 1e9;
       double left = next_due - (double)now_ns();
       wait.tv_nsec = left > 0 ? (long)(left < 1e6 ? left : 1e6) : 0;
     }
@@ -484,11 +491,11 @@ int main(int argc, char **argv) {
          o.closed ? "closed" : "open", o.closed ? o.in_flight : 0, o.closed ? 0 : o.rate, window, t.sent, t.replies,
          window > 0 ? replies_in_window / window : 0, t.accepted, t.rejected, t.bad, t.lost, t.late, (double)(last_reply - start) / 1e9, PCT(0.5), PCT(0.99),
          PCT(0.999), c ? t.latency_us[c - 1] : 0, cpu / ((double)(finished - start) / 1e9));
-  int first = 1;
+  int first_code = 1;
   for (int code = 0; code < 256; code++) {
     if (!t.codes[code]) continue;
-    printf("%s\"%d\":%lu", first ? "" : ",", code, t.codes[code]);
-    first = 0;
+    printf("%s\"%d\":%lu", first_code ? "" : ",", code, t.codes[code]);
+    first_code = 0;
   }
   printf("}}\n");
   close(fd);
