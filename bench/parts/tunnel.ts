@@ -242,7 +242,14 @@ export async function tunnelPart(options: { readonly seconds: number; readonly r
   }
   const lab = new Lab();
   const cleanup = () => lab.destroy();
+  // Ctrl-C or a kill must not leave namespaces behind: remove them, then exit as signalled.
+  const interrupted = (signal: NodeJS.Signals) => {
+    cleanup();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
   process.once('exit', cleanup);
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const kinds: PathKind[] = ['kernel', 'c-reference', 'mip4'];
   let mip4Failure: string | undefined;
   const tcp: Record<PathKind, number[]> = { kernel: [], 'c-reference': [], mip4: [] };
@@ -282,6 +289,8 @@ export async function tunnelPart(options: { readonly seconds: number; readonly r
   } finally {
     cleanup();
     process.off('exit', cleanup);
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
   report.add({ name: 'TCP, kernel forwarding', unit: 'Gbit/s', values: tcp.kernel });
   report.add({ name: 'TCP, C reference tunnel', unit: 'Gbit/s', values: tcp['c-reference'], baseline: { name: 'kernel', values: tcp.kernel } });
