@@ -36,7 +36,11 @@ export interface RawIpSocket {
    * to be counted by the caller); other failures go to `onError`, never thrown.
    */
   send(datagram: Uint8Array, destination: Ipv4Address): boolean;
-  /** Sends a batch; destinations[i] is where packet i goes. Returns how many were sent. */
+  /**
+   * Sends a batch; destinations[i] is where packet i goes. Returns n: packets 0..n-1 were sent,
+   * packet n (if n < count) could not be (queue full or an error for it), and none after it
+   * was tried (sendmmsg's contract).
+   */
   sendBatch(batch: OutgoingBatch, destinations: Uint32Array): number;
   /**
    * Sets the per-datagram handler; the datagram (IPv4 header first) is a view valid during the

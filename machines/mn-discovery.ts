@@ -236,6 +236,19 @@ export function chooseAgent(agent: AdvertisementFields, settings: MnDiscoverySet
   return { kind: 'usable', target: { kind: 'co-located', careOfAddress: colocated.address } };
 }
 
+/**
+ * The first hop away from home through a foreign agent (4.2.1). The node may not broadcast ARP
+ * there (R4.2.1-7), so the only router it can reach is one whose link-layer address it knows:
+ * the agent's own, from its Advertisement. That address is taken from the Router Advertisement
+ * portion when the agent lists itself there (R4.2.1-2); otherwise the agent is the first hop
+ * anyway, as 4.2.1 allows. Undefined when the Advertisement's link-layer source is unknown.
+ */
+export function awayFirstHop(agent: AdvertisementFields): { address: Ipv4Address; linkAddress: string; fromRouterList: boolean } | undefined {
+  if (agent.linkSource === undefined) return undefined;
+  const listed = agent.routers.find((router) => router >>> 0 === agent.source >>> 0);
+  return { address: listed ?? agent.source, linkAddress: agent.linkSource, fromRouterList: listed !== undefined };
+}
+
 /** (router, prefix length) pairs of an Advertisement, or undefined without a usable Prefix-Lengths Extension. */
 function prefixesOf(agent: AdvertisementFields): Array<{ address: Ipv4Address; length: number }> | undefined {
   const lengths = agent.prefixLengths;
@@ -308,6 +321,10 @@ function colocatedAfterMove(context: MnDiscoveryContext): ColocatedAddress | und
   return context.target?.kind === 'co-located' ? undefined : context.colocated;
 }
 
+function colocatedLost(context: MnDiscoveryContext, event: MnDiscoveryEvent): boolean {
+  return event.type === 'colocatedAddressChanged' && event.colocated === undefined && context.target?.kind === 'co-located';
+}
+
 const reason = (why: string) => ({ type: 'reason', params: { reason: why } }) as const;
 
 const ID = 'mnDiscovery';
@@ -333,6 +350,8 @@ function awayAdvertisement(leaf: 'holdingOff' | 'attached') {
   return [
     // R2.4.3-1: its own home agent → at home, deregister.
     { guard: 'fromOwnHomeAgent', target: AT_HOME, actions: ['adopt', reason('returned-home')] },
+    // R2.4.1-1: registered from a co-located address, an agent requires registration through it.
+    { guard: 'registrationRequiredByAgent', target: AWAY, reenter: true, actions: [reason('registration-required-by-agent'), 'adopt'] },
     // R2.4.4-1: the foreign agent registered with rebooted → register again.
     {
       guard: 'currentAgentRebooted',
@@ -447,6 +466,7 @@ export const mnDiscoveryMachine = setup({
     }),
     forgetCurrent: assign(() => ({ current: undefined, target: undefined })),
     forgetAgents: assign(() => ({ current: undefined, target: undefined, candidates: [] })),
+    forgetColocated: assign(() => ({ colocated: undefined })),
     registrationSent: assign(({ context }) => ({ lastRegistrationAt: context.now })),
     holdOffElapsed: assign(({ context }) => ({
       now: Math.max(context.now, context.lastRegistrationAt + context.settings.minRegistrationIntervalMs),
@@ -454,6 +474,25 @@ export const mnDiscoveryMachine = setup({
     homeArpDisabled: assign(() => ({ homeArpEnabled: false })),
     homeArpEnabled: assign(() => ({ homeArpEnabled: true })),
     setColocated: assign(({ event }) => (event.type === 'colocatedAddressChanged' ? { now: event.at, colocated: event.colocated } : {})),
+    /**
+     * Registers directly from the co-located care-of address, with no agent in use: the agent
+     * registered through before (if any) stays a candidate for Algorithm 1 while it is heard.
+     */
+    adoptColocated: assign(({ context }) => ({
+      current: undefined,
+      target: context.colocated === undefined ? undefined : { kind: 'co-located' as const, careOfAddress: context.colocated.address },
+      candidates: withCandidate(context.candidates, context.now, context.settings.maxCandidates, context.current),
+    })),
+    /** The co-located address went away: fall back to a live agent (Algorithm 1), home first. */
+    adoptCandidateWithoutColocated: assign(({ context }) => {
+      const found = liveCandidate(context, context.now);
+      if (found === undefined) return { current: undefined, target: undefined };
+      return {
+        current: found.record,
+        target: targetOf(found.choice),
+        candidates: withCandidate(context.candidates, context.now, context.settings.maxCandidates, undefined, found.record.source),
+      };
+    }),
   },
   guards: {
     solicitationLimitReached: ({ context }) => context.solicitationsSent >= context.settings.solicitation.maxSolicitations,
@@ -480,11 +519,35 @@ export const mnDiscoveryMachine = setup({
     otherAgentStillHeard: ({ context }) => liveCandidate(context, context.current?.expiresAt ?? context.now)?.choice.kind === 'usable',
     registrationTooSoon: ({ context }) => context.now < context.lastRegistrationAt + context.settings.minRegistrationIntervalMs,
     homeArpIsEnabled: ({ context }) => context.homeArpEnabled,
+    hasColocated: ({ context }) => context.colocated !== undefined,
+    colocatedGiven: ({ event }) => event.type === 'colocatedAddressChanged' && event.colocated !== undefined,
+    /**
+     * A new co-located address while away: used at once (3.6: a change in connectivity), unless
+     * the node registers through a foreign agent that requires it ('R', R2.4.1-1).
+     */
+    newColocatedUsable: ({ context, event }) => {
+      if (event.type !== 'colocatedAddressChanged' || event.colocated === undefined) return false;
+      const target = context.target;
+      if (target?.kind === 'co-located') return target.careOfAddress !== event.colocated.address;
+      return !(context.current !== undefined && hasAdvertisementFlag(context.current.flags, 'R'));
+    },
+    colocatedLostWhileUsed: ({ context, event }) => colocatedLost(context, event),
+    colocatedLostHomeAgentHeard: ({ context, event }) =>
+      colocatedLost(context, event) && liveCandidate({ ...context, colocated: undefined }, context.now)?.choice.kind === 'home',
+    colocatedLostAgentHeard: ({ context, event }) =>
+      colocatedLost(context, event) && liveCandidate({ ...context, colocated: undefined }, context.now)?.choice.kind === 'usable',
+    /** R2.4.1-1: registered from a co-located address, an agent now says registration through it is required. */
+    registrationRequiredByAgent: ({ context, event }) =>
+      event.type === 'advertisement' &&
+      context.target?.kind === 'co-located' &&
+      hasAdvertisementFlag(event.flags, 'R') &&
+      chooseAgent(event, context.settings, context.colocated).kind === 'usable',
   },
   delays: {
     nextSolicitation: ({ context }) => Math.max(0, context.nextSolicitationAt - context.now),
     registrationHoldOff: ({ context }) => Math.max(0, context.lastRegistrationAt + context.settings.minRegistrationIntervalMs - context.now),
-    agentLifetime: ({ context }) => Math.max(0, (context.current?.expiresAt ?? context.now) - context.now),
+    // A co-located registration made without any Advertisement has no agent to lose: no timer.
+    agentLifetime: ({ context }) => (context.current === undefined ? Number.POSITIVE_INFINITY : Math.max(0, context.current.expiresAt - context.now)),
   },
 }).createMachine({
   id: ID,
@@ -511,7 +574,9 @@ export const mnDiscoveryMachine = setup({
   initial: 'searching',
   on: {
     registered: { actions: [reason('registration-confirmed'), 'resetSolicitation'] },
-    linkChanged: { target: '.searching', reenter: true, actions: [reason('link-changed'), 'forgetAgents', 'resetSolicitation'] },
+    // R1.7-6: a co-located address belongs to the link of its prefix, so a new link voids it
+    // until the embedder gives the new one (setColocatedAddress, e.g. after DHCP).
+    linkChanged: { target: '.searching', reenter: true, actions: [reason('link-changed'), 'forgetAgents', 'forgetColocated', 'resetSolicitation'] },
     colocatedAddressChanged: { actions: [reason('co-located-address-changed'), 'setColocated'] },
   },
   states: {
@@ -519,6 +584,11 @@ export const mnDiscoveryMachine = setup({
     searching: {
       initial: 'deciding',
       on: {
+        // 2.4: no solicitation is needed once a care-of address is known by other means.
+        colocatedAddressChanged: [
+          { guard: 'colocatedGiven', target: SEARCHING, reenter: true, actions: [reason('co-located-address-changed'), 'setColocated'] },
+          { actions: [reason('co-located-address-changed'), 'setColocated'] },
+        ],
         advertisement: [
           { guard: 'fromOwnHomeAgent', target: AT_HOME, actions: [reason('home-agent-heard'), 'adopt'] },
           { guard: 'usableAgent', target: AWAY, actions: [reason('agent-found'), 'adopt'] },
@@ -528,6 +598,10 @@ export const mnDiscoveryMachine = setup({
       states: {
         deciding: {
           always: [
+            // 2.4 and 3.6: a node with a co-located care-of address (found by other means, e.g.
+            // DHCP) needs no agent: it registers directly without waiting for an Advertisement
+            // (Solicitations are for when no care-of address is known, R2.4-2).
+            { guard: 'hasColocated', target: AWAY, actions: [reason('co-located-address-known'), 'adoptColocated'] },
             { guard: 'solicitationLimitReached', target: 'quiet', actions: reason('solicitation-limit') },
             {
               guard: 'solicitationDue',
@@ -583,9 +657,33 @@ export const mnDiscoveryMachine = setup({
         },
       },
     },
-    /** Away from home, registering through `current` (2.4, 3.6). */
+    /** Away from home, registering through `current` (2.4, 3.6), or directly from a co-located address. */
     away: {
       initial: 'deciding',
+      on: {
+        colocatedAddressChanged: [
+          { guard: 'newColocatedUsable', target: AWAY, reenter: true, actions: [reason('co-located-address-changed'), 'setColocated', 'adoptColocated'] },
+          // Losing the co-located address in use: back to agent discovery, to an agent still
+          // heard if there is one (Algorithm 1, home agent first), else searching afresh.
+          {
+            guard: 'colocatedLostHomeAgentHeard',
+            target: AT_HOME,
+            actions: [reason('co-located-address-lost-home-agent-heard'), 'setColocated', 'adoptCandidateWithoutColocated'],
+          },
+          {
+            guard: 'colocatedLostAgentHeard',
+            target: AWAY,
+            reenter: true,
+            actions: [reason('co-located-address-lost-agent-heard'), 'setColocated', 'adoptCandidateWithoutColocated'],
+          },
+          {
+            guard: 'colocatedLostWhileUsed',
+            target: SEARCHING,
+            actions: [reason('co-located-address-lost'), 'setColocated', 'forgetCurrent', 'resetSolicitation'],
+          },
+          { actions: [reason('co-located-address-changed'), 'setColocated'] },
+        ],
+      },
       states: {
         deciding: {
           always: [

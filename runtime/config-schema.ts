@@ -78,6 +78,10 @@ export const Lifetime = Schema.Number.pipe(
   Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `a lifetime is 1-65535 seconds (65535 = infinite), got ${n}`),
 );
 
+export const IntervalSeconds = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isFinite(n) && n >= 0.001) || `an interval is a number of seconds >= 0.001, got ${n}`),
+);
+
 export const Count = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected an integer >= 1, got ${n}`));
 
 export const Algorithm = oneOf(...AUTH_ALGORITHMS);

@@ -12,6 +12,7 @@ import {
   decodeConfig,
   EndpointText,
   Ipv4Text,
+  IntervalSeconds,
   Lifetime,
   optional,
   PrefixText,
@@ -22,6 +23,7 @@ import {
   Spi,
 } from './config-schema.js';
 import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
+import type { HomeAdvertisementConfig } from './home-agent-advertiser.js';
 import type { ListenAddress } from './home-agent-server.js';
 import type { LinuxDataPathConfig } from './home-agent-linux.js';
 
@@ -100,6 +102,12 @@ const HomeAgentFile = Schema.Struct({
   mobileNodes: Schema.Array(MobileNode),
   foreignAgents: optional(Schema.Array(ForeignAgent)),
   dataPath: optional(DataPath),
+  advertisement: optional(
+    Schema.Struct({
+      lifetime: optional(Lifetime),
+      maxInterval: optional(IntervalSeconds),
+    }),
+  ),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -109,9 +117,13 @@ export interface LoadedHomeAgentConfig {
   readonly listen: readonly ListenAddress[];
   /** The `dataPath` section: absent = control plane only. */
   readonly dataPath?: LinuxDataPathConfig;
+  /** The `advertisement` section: Agent Advertisements on the home interface (2.3, 2.4.3). */
+  readonly advertisement?: HomeAdvertisementConfig;
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
+/** Seconds between home-link advertisements when `advertisement.maxInterval` is not given. */
+export const DEFAULT_ADVERTISEMENT_INTERVAL = 10;
 export const MOBILE_IP_PORT = 434;
 
 
@@ -193,6 +205,25 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
   if (dataPath !== undefined && dataPath.tunnelDevice === dataPath.homeInterface) {
     issues.push({ path: 'dataPath.tunnelDevice', message: `${dataPath.tunnelDevice} is the home interface; name a new device, e.g. mip4ha0` });
   }
+  let advertisement: HomeAdvertisementConfig | undefined;
+  if (file.advertisement !== undefined) {
+    if (dataPath === undefined) {
+      issues.push({ path: 'advertisement', message: 'advertisements go out on the home interface: add a dataPath section with homeInterface, or remove advertisement' });
+    } else {
+      const maxIntervalMs = Math.round((file.advertisement.maxInterval ?? DEFAULT_ADVERTISEMENT_INTERVAL) * 1000);
+      advertisement = {
+        interfaceName: dataPath.homeInterface,
+        address,
+        registrationLifetime: ha.maxLifetime ?? DEFAULT_MAX_LIFETIME,
+        encapsulations: settings.encapsulations,
+        advertiser: {
+          // RFC 1256's default: three times the interval (2.1: the interval at most a third).
+          lifetimeSeconds: file.advertisement.lifetime ?? Math.min(0xffff, Math.max(1, Math.ceil((3 * maxIntervalMs) / 1000))),
+          maxIntervalMs,
+        },
+      };
+    }
+  }
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     config: {
@@ -204,6 +235,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     },
     listen,
     ...(dataPath !== undefined ? { dataPath } : {}),
+    ...(advertisement !== undefined ? { advertisement } : {}),
   };
 }
 
@@ -258,4 +290,8 @@ dataPath:
   maxBatch: 64                     # datagrams read from the device per wakeup (1-1024)
   queueLimit: 4096                 # datagrams waiting for the data plane; beyond, shed and counted
   routeTable: 254                  # table of the home-address routes (254 = main), proto 77
+
+advertisement:                     # optional: Agent Advertisements ('H' bit) on dataPath.homeInterface,
+  maxInterval: 10                  # so that nodes coming home notice it (2.4.3); seconds
+  lifetime: 30                     # ICMP advertisement lifetime, seconds (default 3 x maxInterval)
 `;

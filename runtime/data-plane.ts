@@ -65,12 +65,13 @@ import {
   MINIMAL_HEADER_LENGTH,
   MINIMAL_HEADER_WITH_SOURCE_LENGTH,
   greDecapsulate,
-  greEncapsulate,
   ipInIpDecapsulate,
   ipInIpEncapsulate,
   isTunnelProtocol,
   minimalDecapsulate,
   minimalEncapsulate,
+  prepareOuterHeader,
+  writeGreIpv4Header,
 } from '../io/wire/tunnel.js';
 import type { ForwardingTable, TunnelTarget } from './forwarding-table.js';
 
@@ -482,6 +483,11 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlan
     identification = (identification + 1) & 0xffff;
     return id;
   };
+  // The outer header's constant fields (source, TTL, protocol) are checked here, once; each
+  // care-of address was checked when its binding entered the forwarding table. Per packet
+  // only the header is written (see PreparedOuterHeader).
+  const ipInIpHeader = prepareOuterHeader({ source: haAddress, ttl }, IpProtocol.IPIP);
+  const greHeader = prepareOuterHeader({ source: haAddress, ttl }, IpProtocol.GRE);
 
   /**
    * Copies the first `length` bytes of `source` (a whole IPv4 datagram) into the pool behind
@@ -515,14 +521,22 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlan
     if (decrement) decrementIpv4Ttl(out, overhead);
     // The inner datagram already sits where the encapsulators put it: only headers are written
     // (for minimal encapsulation the original header moves in front of the forwarding header).
-    const inner = new Uint8Array(out.buffer, out.byteOffset + overhead, length);
     if (kind === 'minimal') {
+      const inner = new Uint8Array(out.buffer, out.byteOffset + overhead, length);
       const result = minimalEncapsulate(inner, haAddress!, target.careOfAddress, out, 0);
       if (!result.ok) return undefined;
     } else {
-      const params = { source: haAddress!, destination: target.careOfAddress, identification: nextIdentification(), ttl };
-      if (kind === 'gre') greEncapsulate(inner, params, greOptions, out, 0);
-      else ipInIpEncapsulate(inner, params, out, 0);
+      // RFC 2003 3.1 (and RFC 2784 through it): the outer TOS is the inner one, and an inner
+      // DF is set outside too. `source` was checked as a whole datagram by the caller.
+      const tos = out[overhead + 1]!;
+      const dontFragment = (out[overhead + 6]! & 0x40) !== 0;
+      const total = length + overhead;
+      if (kind === 'gre') {
+        writeGreIpv4Header(out, IPV4_MIN_HEADER_LENGTH, greOptions.checksum, total);
+        greHeader.write(out, 0, target.careOfAddress, total, nextIdentification(), tos, dontFragment);
+      } else {
+        ipInIpHeader.write(out, 0, target.careOfAddress, total, nextIdentification(), tos, dontFragment);
+      }
     }
     return { bytes: out, kind };
   }

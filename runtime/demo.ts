@@ -408,29 +408,26 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       },
       () => {
         beginPhase('co-located', 'co-located', 'MN got co-located address 203.0.113.100/26 on foreign-2');
-        // The co-located address replaces the home address on the interface: the node's
-        // Requests then leave from the care-of address (3.6.1.1), and what is sent to the home
-        // address reaches it only through the tunnel, decapsulated by the node itself (4.1).
-        mnHost.removeAddress('eth0', MN);
+        // The co-located address joins the home address on the interface (as a DHCP client
+        // would add it); the node sources its Request from the care-of address itself
+        // (3.6.1.1), and what is sent to the home address reaches it only through the tunnel,
+        // decapsulated by the node (4.1). The new address alone makes the node register (3.6).
         mnHost.addAddress('eth0', COLOCATED, 26);
         mnHost.removeRoute(0, 0);
         mnHost.removeRoute(FA2, 32);
         mnHost.addRoute(0, 0, { via: R_F2, interface: 'eth0' });
         mn.node.setColocatedAddress({ address: COLOCATED, prefixLength: 26 });
-        // A new co-located address alone does not make the node re-register with the agent it
-        // already uses (machines/mn-discovery.ts only records it); getting an address from DHCP
-        // is a re-attachment, so the node is told the link changed and searches again.
-        mn.node.linkChanged();
       },
       () => {
         beginPhase('home-again', 'home', 'MN moved home');
         mnHost.moveInterface('eth0', home);
         mnHost.removeAddress('eth0', COLOCATED);
+        mnHost.removeAddress('eth0', MN);
         mnHost.removeRoute(0, 0);
         mnHost.deleteArpEntry('eth0', FA2);
         mnHost.addAddress('eth0', MN, 24);
         mnHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
-        mn.node.setColocatedAddress(undefined);
+        // A new link voids the co-located address (R1.7-6).
         mn.node.linkChanged();
       },
     ];

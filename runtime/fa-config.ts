@@ -13,6 +13,7 @@ import {
   ConfigError,
   Count,
   decodeConfig,
+  IntervalSeconds,
   Ipv4Text,
   Lifetime,
   oneOf,
@@ -31,9 +32,6 @@ export { ConfigError };
 const InterfaceName = Schema.String.pipe(
   // Linux interface names are at most 15 bytes (IFNAMSIZ - 1), without '/' or whitespace.
   Schema.filter((s) => /^[^\s/]{1,15}$/.test(s) || `expected a network interface name like eth1 (1-15 characters, no '/' or spaces), got ${JSON.stringify(s)}`),
-);
-const IntervalSeconds = Schema.Number.pipe(
-  Schema.filter((n) => (Number.isFinite(n) && n >= 0.001) || `an interval is a number of seconds >= 0.001, got ${n}`),
 );
 
 const MobileNode = Schema.Struct({

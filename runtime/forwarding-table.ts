@@ -27,6 +27,25 @@ export type ForwardingChange =
   | { readonly kind: 'set'; readonly entry: ForwardingEntry }
   | { readonly kind: 'delete'; readonly homeAddress: Ipv4Address };
 
+function checkAddress(field: string, address: number): void {
+  if (!Number.isInteger(address) || address < 0 || address > 0xffffffff) {
+    throw new RangeError(`forwarding table: ${field} must be an IPv4 address as an unsigned 32-bit integer, got ${address}`);
+  }
+}
+
+/** Field by field, whatever fields a tunnel target has (so a field added later is compared too). */
+function sameTunnel(a: TunnelTarget, b: TunnelTarget): boolean {
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  let fields = 0;
+  for (const field in x) {
+    if (x[field] !== y[field]) return false;
+    fields++;
+  }
+  for (const _field in y) fields--;
+  return fields === 0;
+}
+
 export class ForwardingTable {
   private readonly entries = new Map<number, ForwardingEntry>();
   private readonly changeSubject = new Subject<ForwardingChange>();
@@ -44,8 +63,15 @@ export class ForwardingTable {
 
   /** Adds or replaces the tunnel to `target.careOfAddress` for `homeAddress`. */
   upsertTunnel(homeAddress: Ipv4Address, target: TunnelTarget): void {
+    // Checked here, once per binding: the data plane writes this address into every tunnel
+    // packet's outer header without checking it again.
+    checkAddress('homeAddress', homeAddress);
+    checkAddress('careOfAddress', target.careOfAddress);
     const key = homeAddress | 0;
     const current = this.entries.get(key);
+    // A renewal republishes the tunnel it already has: when nobody watches the changes, leave
+    // the entry as it is rather than rebuilding it (one allocation less per registration).
+    if (current !== undefined && !this.changeSubject.observed && current.tunnels.some((t) => sameTunnel(t, target))) return;
     const others = current ? current.tunnels.filter((t) => t.careOfAddress !== target.careOfAddress) : [];
     const entry: ForwardingEntry = { homeAddress, tunnels: [...others, target] };
     this.entries.set(key, entry);

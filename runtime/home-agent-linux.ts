@@ -16,7 +16,8 @@
  *   to a node deregistering from home; or a binding gone before its route) is sent out of the
  *   home interface by a raw socket bound to it, as the host would have without the route.
  * - Sending: one IPPROTO_RAW socket (header included, never receives) for tunnel packets, ICMP
- *   errors and re-injections, routed by the kernel.
+ *   errors and re-injections, routed by the kernel; the tunnel packets of a batch leave in one
+ *   sendmmsg (rawIpSender's sendBatch).
  * - Home link (4.6): the home interface over AF_PACKET as a LinkInterface, on which
  *   runtime/home-link.ts answers ARP for away nodes (proxy ARP) and sends the gratuitous ARPs.
  *   The same socket's IPv4 broadcast frames are offered to `rule.copies` (4.3, B bit).
@@ -96,9 +97,11 @@ export interface LinuxDataPathCounters {
   ioErrors: number;
 }
 
-export type LinuxDataPathEvent =
-  | { readonly event: 'data-path-error'; readonly source: 'route' | 'tun' | 'raw-ip' | 'home-link'; readonly message: string }
-  | { readonly event: 'stale-routes-removed'; readonly count: number; readonly tunnelDevice: string };
+export interface LinuxDataPathEvent {
+  readonly event: 'data-path-error';
+  readonly source: 'route' | 'tun' | 'raw-ip' | 'home-link';
+  readonly message: string;
+}
 
 export interface LinuxHomeAgentDataPath {
   readonly tunnelDevice: string;
@@ -242,9 +245,6 @@ export async function startLinuxHomeAgentDataPath(
     counters.ioErrors++;
     if (eventSubject.observed) eventSubject.next({ event: 'data-path-error', source, message });
   };
-  if (routes.counters.staleRemoved > 0) {
-    queueMicrotask(() => eventSubject.next({ event: 'stale-routes-removed', count: routes.counters.staleRemoved, tunnelDevice: tun.name }));
-  }
   tun.onError((error) => ioError('tun', error.message));
   sender.onError((error) => ioError('raw-ip', error.message));
   homeSender.onError((error) => ioError('raw-ip', error.message));

@@ -69,9 +69,22 @@ export interface StartHomeAgentOptions {
   readonly dataPath?: LinuxDataPathConfig;
 }
 
+/** Random bytes drawn from the system generator in blocks: one call per 1,024 values, not per request. */
+const RANDOM_POOL_BYTES = 4096;
+let randomPool = Buffer.alloc(0);
+let randomPoolOffset = 0;
+
 /** A cryptographically strong 32-bit source for nonces on real networks (5.4). */
 export function secureRandom32(): number {
-  return randomBytes(4).readUInt32BE(0);
+  if (randomPoolOffset + 4 > randomPool.length) {
+    randomPool = randomBytes(RANDOM_POOL_BYTES);
+    randomPoolOffset = 0;
+  }
+  const value = randomPool.readUInt32BE(randomPoolOffset);
+  // Each value is handed out once and then erased from the pool.
+  randomPool.fill(0, randomPoolOffset, randomPoolOffset + 4);
+  randomPoolOffset += 4;
+  return value;
 }
 
 /**

@@ -30,6 +30,7 @@ import {
 import { ReplyCode, replyCodeText } from '../io/wire/reply-codes.js';
 import { bindingMachine, remainingLifetime, type BindingContext, type BindingMachine, type Registration } from '../machines/binding.js';
 import { admitBinding } from '../policies/admission.js';
+import { AUTHENTICATOR_LENGTH } from '../policies/auth.js';
 import { TokenBucket } from '../policies/rate-limit.js';
 import {
   checkHaRequest,
@@ -49,7 +50,7 @@ import { sameIdentification } from '../policies/replay.js';
 import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
 import type { Clock } from './clock.js';
 import { ForwardingTable } from './forwarding-table.js';
-import { authPlaceholder, encodeSigned } from './sign.js';
+import { encodeSigned } from './sign.js';
 
 export interface MobileNodeConfig {
   readonly homeAddress: Ipv4Address;
@@ -183,6 +184,26 @@ function contextOf(actor: Binding): BindingContext {
   return actor.snapshot.context;
 }
 
+/**
+ * The node's accepted current registrations for the duplicate check (3.8.2.2), in one array
+ * reused for every request: checkHaRequest reads it and keeps nothing of it.
+ */
+const currentScratch: BindingContext[] = [];
+function currentRegistrations(node: NodeRecord): readonly BindingContext[] {
+  currentScratch.length = 0;
+  for (const binding of node.bindings) currentScratch.push(contextOf(binding));
+  return currentScratch;
+}
+
+/**
+ * An authentication extension to seal in a Reply. Encoding only reads the authenticator
+ * (sealing writes into the encoded bytes), so every placeholder shares one zero block.
+ */
+const ZERO_AUTHENTICATOR = new Uint8Array(AUTHENTICATOR_LENGTH);
+function replyPlaceholder(type: AuthExtensionType, spi: number): RegistrationExtension {
+  return { kind: 'auth', type, spi, offset: 0, authenticator: ZERO_AUTHENTICATOR };
+}
+
 /** The lookup of an association's contexts, or one that finds nothing. */
 function associationOf(contexts: readonly MobilitySecurityContext[], peer: Ipv4Address): SecurityContextLookup {
   const association = new MobilitySecurityAssociation(peer);
@@ -293,7 +314,8 @@ export class HomeAgent {
    */
   handleRequest(received: ReceivedRequest, send: ReplySender): void {
     this.counters.requests++;
-    const trace = (++this.traceCounter).toString(36);
+    // The trace id's text is made only when an event is emitted (nobody may be listening).
+    const trace = ++this.traceCounter;
     try {
       this.process(trace, received, send);
     } catch (error) {
@@ -303,7 +325,7 @@ export class HomeAgent {
     }
   }
 
-  private process(trace: string, received: ReceivedRequest, send: ReplySender): void {
+  private process(trace: number, received: ReceivedRequest, send: ReplySender): void {
     const data = received.data;
     if (data[0] !== REGISTRATION_REQUEST) {
       // A home agent only answers Registration Requests (3.8).
@@ -332,7 +354,7 @@ export class HomeAgent {
       replay: {
         lastAcceptedTimestamp: node?.lastAcceptedTimestamp,
         expectedNonce: node?.expectedNonce,
-        current: node?.bindings.map((b) => contextOf(b)),
+        current: node === undefined ? undefined : currentRegistrations(node),
       },
       nowUnixMs: this.options.clock.now(),
       nextNonce: this.options.random32() >>> 0,
@@ -387,7 +409,7 @@ export class HomeAgent {
   }
 
   private accept(
-    trace: string,
+    trace: number,
     received: ReceivedRequest,
     request: RegistrationRequest,
     node: NodeRecord,
@@ -543,13 +565,13 @@ export class HomeAgent {
     if (this.eventSubject.observed) this.eventSubject.next(event);
   }
 
-  private discard(trace: string, received: ReceivedRequest, reason: HomeAgentEvent & { event: 'discard' } extends { reason: infer R } ? R : never, detail: string, securityException: boolean): void {
+  private discard(trace: number, received: ReceivedRequest, reason: HomeAgentEvent & { event: 'discard' } extends { reason: infer R } ? R : never, detail: string, securityException: boolean): void {
     this.counters.discarded++;
     this.counters.discardedByReason[reason] = (this.counters.discardedByReason[reason] ?? 0) + 1;
     if (this.eventSubject.observed) {
       this.eventSubject.next({
         event: 'discard',
-        trace,
+        trace: trace.toString(36),
         at: this.options.clock.now(),
         reason,
         detail,
@@ -568,7 +590,7 @@ export class HomeAgent {
    * Extension when a foreign agent with which this agent shares an association relayed it.
    */
   private reply(
-    trace: string,
+    trace: number,
     received: ReceivedRequest,
     request: RegistrationRequest,
     send: ReplySender,
@@ -589,12 +611,12 @@ export class HomeAgent {
       if (extension.kind === 'nai') extensions.push(extension);
       if (extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth) break;
     }
-    extensions.push(authPlaceholder(ExtensionType.MobileHomeAuth, r.context.spi));
+    extensions.push(replyPlaceholder(ExtensionType.MobileHomeAuth, r.context.spi));
     // 3.8.1: a Reply to a foreign agent with which this agent shares an association carries
     // the FHAE; 3.5.4 forbids it on deregistrations (R3.5.4-2), the more specific rule.
     const foreignAgent = this.foreignAgents.get(received.source | 0);
     const foreignContext = request.lifetime !== 0 ? foreignAgent?.first() : undefined;
-    if (foreignContext) extensions.push(authPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
+    if (foreignContext) extensions.push(replyPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
     const reply: RegistrationReply = {
       type: 3,
       code: r.code,
@@ -618,7 +640,7 @@ export class HomeAgent {
     if (this.eventSubject.observed) {
       this.eventSubject.next({
         event: 'reply',
-        trace,
+        trace: trace.toString(36),
         at: this.options.clock.now(),
         code: r.code,
         text: replyCodeText(r.code),

@@ -29,6 +29,14 @@ import type { MobileNodeConfig } from './mobile-node.js';
 const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));
 const Port = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 0 && n <= 65535) || `a UDP port is 0-65535, got ${n}`));
 
+const MacText = Schema.String.pipe(
+  Schema.filter((s) => /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s) || `expected a link-layer address like 02:00:00:00:00:01, got ${JSON.stringify(s)}`),
+);
+/** Linux interface names are 1-15 bytes without '/', ':' or whitespace. */
+const DeviceName = Schema.String.pipe(
+  Schema.filter((s) => /^[^/:\s]{1,15}$/.test(s) || `expected an interface name of 1-15 characters without '/', ':' or spaces, got ${JSON.stringify(s)}`),
+);
+
 const SigningKey = Schema.Struct({
   spi: Spi,
   algorithm: optional(Algorithm),
@@ -47,6 +55,11 @@ const MobileNodeFile = Schema.Struct({
     colocatedAddress: optional(PrefixText),
     moveDetection: optional(oneOf('lifetime', 'prefix')),
     port: optional(Port),
+    configureHost: optional(Schema.Boolean),
+    homeGateway: optional(Ipv4Text),
+    foreignGateway: optional(Ipv4Text),
+    foreignGatewayLinkAddress: optional(MacText),
+    tunnelDevice: optional(DeviceName),
   }),
   homeAgentAssociation: Schema.Struct({
     ...SigningKey.fields,
@@ -128,6 +141,7 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
     }
     colocated = { address: c.address, prefixLength: c.length };
   }
+  const host = hostSettings(mn, homeNetwork, mask, colocated, issues);
   const ha = file.homeAgentAssociation;
   const mobileHome = signingKey(ha, 'homeAgentAssociation', baseDir, issues);
   const mobileForeign = file.foreignAgentAssociation === undefined ? undefined : signingKey(file.foreignAgentAssociation, 'foreignAgentAssociation', baseDir, issues);
@@ -148,6 +162,52 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
     ...(file.retransmission !== undefined ? { retransmission: { ...file.retransmission } } : {}),
     requestOptions: { ...file.requestOptions },
     port: mn.port ?? 0,
+    ...(host !== undefined ? { host } : {}),
+  };
+}
+
+/** Default TUN device for decapsulated datagrams in co-located mode. */
+export const DEFAULT_TUNNEL_DEVICE = 'mip4mn0';
+
+/**
+ * The host adapter's settings (io/mn-host.ts), checked against the addresses: undefined when
+ * `configureHost: false` (the host's addresses and routes are then left to the administrator).
+ */
+function hostSettings(
+  mn: MobileNodeFile['mobileNode'],
+  homeNetwork: number,
+  homeMask: number,
+  colocated: MobileNodeConfig['colocated'],
+  issues: Issues,
+): MobileNodeConfig['host'] | undefined {
+  if (mn.configureHost === false) return undefined;
+  const homeGateway = mn.homeGateway === undefined ? undefined : parseIpv4(mn.homeGateway)!;
+  if (homeGateway !== undefined && ((homeGateway & homeMask) >>> 0) !== homeNetwork) {
+    issues.push({ path: 'mobileNode.homeGateway', message: `${mn.homeGateway} is not on the home network ${mn.homeNetwork}; give the home network's router` });
+  }
+  const foreignGateway = mn.foreignGateway === undefined ? undefined : parseIpv4(mn.foreignGateway)!;
+  if (foreignGateway !== undefined) {
+    if (colocated === undefined) {
+      issues.push({ path: 'mobileNode.foreignGateway', message: 'the foreign gateway is the router of the co-located care-of address: set colocatedAddress too, or remove foreignGateway' });
+    } else {
+      const mask = prefixMask(colocated.prefixLength ?? 32);
+      if (((foreignGateway & mask) >>> 0) !== ((colocated.address & mask) >>> 0)) {
+        issues.push({ path: 'mobileNode.foreignGateway', message: `${mn.foreignGateway} is not on the co-located address's network ${mn.colocatedAddress}` });
+      }
+    }
+  }
+  if (mn.foreignGatewayLinkAddress !== undefined && foreignGateway === undefined) {
+    issues.push({ path: 'mobileNode.foreignGatewayLinkAddress', message: 'set foreignGateway too (this is its link-layer address), or remove this field' });
+  }
+  const tunnelDevice = mn.tunnelDevice ?? (colocated !== undefined ? DEFAULT_TUNNEL_DEVICE : undefined);
+  if (tunnelDevice !== undefined && tunnelDevice === mn.interface) {
+    issues.push({ path: 'mobileNode.tunnelDevice', message: `the TUN device must not be the node's interface ${mn.interface}; pick another name, e.g. ${DEFAULT_TUNNEL_DEVICE}` });
+  }
+  return {
+    ...(homeGateway !== undefined ? { homeGateway } : {}),
+    ...(foreignGateway !== undefined ? { foreignGateway } : {}),
+    ...(mn.foreignGatewayLinkAddress !== undefined ? { foreignGatewayLinkAddress: mn.foreignGatewayLinkAddress.toLowerCase() } : {}),
+    ...(tunnelDevice !== undefined ? { tunnelDevice } : {}),
   };
 }
 
@@ -165,6 +225,12 @@ mobileNode:
   colocatedAddress: 203.0.113.50/24  # optional co-located care-of address (1.7 b), e.g. from DHCP
   moveDetection: lifetime          # lifetime (2.4.2.1, Algorithm 1) or prefix (2.4.2.2, Algorithm 2)
   port: 0                          # UDP source port; 0 lets the system pick
+  # The host's configuration per attachment (ip addr/route/neigh, ARP settings), restored on stop:
+  configureHost: true              # false leaves addresses and routes to you
+  homeGateway: 198.51.100.254      # optional default router at home (inside homeNetwork)
+  foreignGateway: 203.0.113.1      # default router with the co-located address (inside colocatedAddress)
+  # foreignGatewayLinkAddress: 02:00:00:00:00:01  # optional: a static neighbour entry, no ARP for it
+  tunnelDevice: mip4mn0            # TUN device decapsulated datagrams enter the host through
 
 homeAgentAssociation:              # the Mobility Security Association with the home agent (3.6)
   spi: 4096                        # SPIs 0-255 are reserved (1.6)

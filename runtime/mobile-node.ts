@@ -21,11 +21,19 @@
  *   its own tunnel endpoint (1.7 b, 4.1), decapsulating with `mobileNodeDecapsulation`
  *   (runtime/data-plane.ts); inner datagrams go up through `received`.
  *
- * The node's source address for the Request is the one its IP stack picks for the socket
- * (bound to 0.0.0.0): the co-located care-of address while that is the interface's address,
- * the home address otherwise, as 3.6.1.1 asks. Configuring the interface's addresses (DHCP,
- * moving links) is the embedder's job; it tells the node with `linkChanged` and
- * `setColocatedAddress`.
+ * The node chooses the IP source address of each Request itself (3.6.1.1): the home address
+ * through a foreign agent or at home, the co-located care-of address when registering that.
+ * A Request to a foreign agent goes out as a whole frame on the link to the link-layer source
+ * of the agent's Advertisement (R3.6.1.1-8), so no IP routing and no ARP is involved (R1.7-4,
+ * R4.6-14); a Request straight to the home agent goes through the IP stack on a raw socket
+ * with the header written by the node (`requestSocket`), falling back to the UDP socket (whose
+ * source the stack picks) when the embedder gives none. Replies arrive on the UDP socket.
+ *
+ * Configuring the host for each attachment (addresses, routes, neighbour entries, ARP) is the
+ * embedder's job: the node announces each one on `attachments` before its Request goes out,
+ * and learns of link changes with `linkChanged` and `setColocatedAddress`. Away from home the
+ * node itself answers a foreign agent's unicast ARP Request for its home address (R4.6-15/16);
+ * the host must not answer ARP for the home address on the foreign link.
  *
  * Time comes from the injected clock (every event's `at`), randomness from `random32` (seeds of
  * the machines' xorshift sources), so a run on the simulated clock replays exactly.
@@ -33,12 +41,14 @@
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject } from 'rxjs';
 import { Link, type LinkInterface } from '../io/link.js';
+import { MnHost, type HostAttachment, type MnHostSettings } from '../io/mn-host.js';
+import { Tun, type TunDevice } from '../io/tun.js';
 import { RawIp, type RawIpSocket } from '../io/raw-ip.js';
 import { Udp, type UdpSocket } from '../io/udp.js';
 import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../io/wire/agent-discovery.js';
-import { gratuitousArpFrame } from '../io/wire/arp.js';
+import { ARP_FRAME_LENGTH, ArpOperation, arpReply, decodeArpPacket, encodeArpFrame, gratuitousArpFrame } from '../io/wire/arp.js';
 import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
-import { ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac } from '../io/wire/ethernet.js';
+import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac, type MacAddress } from '../io/wire/ethernet.js';
 import { IcmpType } from '../io/wire/icmp.js';
 import { identificationToHex } from '../io/wire/identification.js';
 import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
@@ -46,6 +56,7 @@ import { decodeRegistrationReply } from '../io/wire/registration.js';
 import type { Identification } from '../io/wire/registration-types.js';
 import {
   advertisementEvent,
+  awayFirstHop,
   mnDiscoveryMachine,
   type ColocatedAddress,
   type MnDiscoveryEvent,
@@ -70,7 +81,7 @@ import { createSecurityContext, type ReplayProtection, type SecurityContextLooku
 import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
 import type { Clock } from './clock.js';
 import { mobileNodeDecapsulation, type DataPlane } from './data-plane.js';
-import { icmpFrame } from './frames.js';
+import { icmpFrame, udpFrame } from './frames.js';
 import { secureRandom32 } from './home-agent-server.js';
 import { encodeSigned } from './sign.js';
 
@@ -101,6 +112,8 @@ export interface MobileNodeConfig {
   >;
   /** UDP port the node sends from (0 = any). */
   readonly port?: number;
+  /** What the host adapter needs beyond the addresses above (io/mn-host.ts MnHostSettings). */
+  readonly host?: Pick<MnHostSettings, 'homeGateway' | 'foreignGateway' | 'foreignGatewayLinkAddress' | 'tunnelDevice'>;
 }
 
 /** What the node tells its observers; every value is JSON-able (addresses as dotted quads). */
@@ -110,6 +123,10 @@ export type MobileNodeEvent =
   | { readonly event: 'solicitation'; readonly at: number; readonly count: number }
   | { readonly event: 'gratuitous-arp'; readonly at: number; readonly address: string }
   | { readonly event: 'home-arp'; readonly at: number; readonly enabled: boolean }
+  | { readonly event: 'agent-arp-reply'; readonly at: number; readonly agent: string; readonly linkAddress: string }
+  | { readonly event: 'attachment'; readonly at: number; readonly attachment: MobileNodeAttachmentJson }
+  | { readonly event: 'host-configured'; readonly at: number; readonly attachment: MobileNodeAttachmentJson; readonly ms: number }
+  | { readonly event: 'host-error'; readonly at: number; readonly operation: string; readonly detail: string }
   | { readonly event: 'agent-rebooted'; readonly at: number; readonly agent: string; readonly previousSequence: number; readonly sequence: number }
   | {
       readonly event: 'request';
@@ -121,6 +138,10 @@ export type MobileNodeEvent =
       readonly careOfAddress: string;
       readonly lifetime: number;
       readonly identification: string;
+      /** The IP source address the node chose (3.6.1.1). */
+      readonly source: string;
+      /** 'link': a frame to the agent's link-layer address; 'ip': the node's own IP header; 'socket': the stack's. */
+      readonly via: 'link' | 'ip' | 'socket';
     }
   | { readonly event: 'reply'; readonly at: number; readonly code: number; readonly lifetime: number; readonly identification: string; readonly authentic: boolean; readonly discard?: string }
   | { readonly event: 'reply-discarded'; readonly at: number; readonly reason: string }
@@ -129,6 +150,36 @@ export type MobileNodeEvent =
   | { readonly event: 'denied'; readonly at: number; readonly code: number; readonly byForeignAgent: boolean }
   | { readonly event: 'given-up'; readonly at: number; readonly attempts: number }
   | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string };
+
+/** How the node is attached (io/mn-host.ts), announced before the Request that registers it. */
+export type MobileNodeAttachment = HostAttachment;
+
+export type MobileNodeAttachmentJson = { readonly kind: MobileNodeAttachment['kind'] } & Readonly<Record<string, string | number>>;
+
+export function attachmentJson(attachment: MobileNodeAttachment): MobileNodeAttachmentJson {
+  switch (attachment.kind) {
+    case 'at-home':
+      return { kind: 'at-home' };
+    case 'foreign-agent':
+      return {
+        kind: 'foreign-agent',
+        agent: ipv4ToString(attachment.agent),
+        careOfAddress: ipv4ToString(attachment.careOfAddress),
+        router: ipv4ToString(attachment.router),
+        routerLinkAddress: attachment.routerLinkAddress,
+      };
+    case 'co-located':
+      return {
+        kind: 'co-located',
+        careOfAddress: ipv4ToString(attachment.careOfAddress),
+        ...(attachment.prefixLength !== undefined ? { prefixLength: attachment.prefixLength } : {}),
+      };
+  }
+}
+
+function sameAttachment(a: MobileNodeAttachment | undefined, b: MobileNodeAttachment): boolean {
+  return a !== undefined && JSON.stringify(attachmentJson(a)) === JSON.stringify(attachmentJson(b));
+}
 
 /** Where the node stands, for inspection. */
 export interface MobileNodeState {
@@ -152,6 +203,13 @@ export interface MobileNodeCounters {
   replies: number;
   repliesDiscarded: number;
   decapsulated: number;
+  /** Unicast ARP Replies to a foreign agent asking for the home address (R4.6-16). */
+  agentArpReplies: number;
+  /** ARP Requests for the home address left unanswered away from home (R4.6-15). */
+  homeArpIgnored: number;
+  /** Decapsulated datagrams written into the host stack through the TUN device, and those it refused. */
+  injected: number;
+  injectDropped: number;
 }
 
 export interface MobileNodeIo {
@@ -159,6 +217,11 @@ export interface MobileNodeIo {
   readonly udp: UdpSocket;
   /** Raw sockets for tunnel protocols (co-located mode). */
   readonly tunnels?: readonly RawIpSocket[];
+  /**
+   * A raw UDP socket with `headerIncluded`: Requests to the home agent leave with the source
+   * address the node chose (3.6.1.1). Without it they go through `udp`.
+   */
+  readonly requestSocket?: RawIpSocket;
 }
 
 export interface MobileNodeOptions {
@@ -188,6 +251,9 @@ export class MobileNode {
   private registrationCount = 0;
   private colocated: ColocatedAddress | undefined;
   private decapsulation: DataPlane | undefined;
+  private attachment: MobileNodeAttachment | undefined;
+  /** The last Request sent, to send again when the host has finished configuring (`hostConfigured`). */
+  private lastRequest: { readonly actor: RegistrationActor; readonly send: () => void } | undefined;
   private readonly mobileHomeLookup: SecurityContextLookup;
   private readonly requestSettings: MnRequestSettings;
   private closed = false;
@@ -195,6 +261,9 @@ export class MobileNode {
   private readonly transitionSubject = new Subject<TransitionRecord>();
   private readonly eventSubject = new Subject<MobileNodeEvent>();
   private readonly receivedSubject = new Subject<Uint8Array>();
+  private readonly attachmentSubject = new Subject<MobileNodeAttachment>();
+  /** Each new attachment, before the Request that registers it goes out (see MobileNodeAttachment). */
+  readonly attachments = this.attachmentSubject.asObservable();
   /** Every state change of the node's actors, with its reason. */
   readonly transitions = this.transitionSubject.asObservable();
   /** Log events (JSON-able). */
@@ -209,6 +278,10 @@ export class MobileNode {
     replies: 0,
     repliesDiscarded: 0,
     decapsulated: 0,
+    agentArpReplies: 0,
+    homeArpIgnored: 0,
+    injected: 0,
+    injectDropped: 0,
   };
 
   constructor(
@@ -273,16 +346,53 @@ export class MobileNode {
     }, this);
   }
 
-  /** A link-layer indication that the node changed links (R2.4-10): forget agents, search again. */
+  /**
+   * A link-layer indication that the node changed links (R2.4-10): forget agents and the
+   * co-located address (give the new link's with `setColocatedAddress` afterwards), search again.
+   */
   linkChanged(): void {
+    // R1.7-6: the co-located address was valid on the old link only (machines/mn-discovery.ts).
+    if (this.colocated !== undefined) {
+      this.colocated = undefined;
+      this.rebuildDecapsulation();
+    }
     this.sendDiscovery({ type: 'linkChanged', at: this.now() });
   }
 
-  /** The co-located care-of address changed (or went away: undefined). */
+  /**
+   * The co-located care-of address changed (or went away: undefined). A new one triggers a
+   * registration by itself, without waiting for an Advertisement (2.4, 3.6), unless the node
+   * registers through a foreign agent that requires it ('R', 2.4.1); losing the one in use
+   * falls back to agent discovery.
+   */
   setColocatedAddress(colocated: ColocatedAddress | undefined): void {
     this.colocated = colocated;
     this.rebuildDecapsulation();
     this.sendDiscovery({ type: 'colocatedAddressChanged', at: this.now(), ...(colocated !== undefined ? { colocated } : {}) });
+  }
+
+  /** The attachment announced last (undefined before the first registration). */
+  currentAttachment(): MobileNodeAttachment | undefined {
+    return this.attachment;
+  }
+
+  /**
+   * The host finished configuring the current attachment (runtime/mn-host.ts works
+   * asynchronously): a Request still awaiting its Reply is sent once more at once, rather
+   * than at its next retransmission, since the first copy may have found no route yet.
+   * With an outcome, the node also logs it (`host-configured` or `host-error`; after an error
+   * nothing is resent: the retransmissions go on).
+   */
+  hostConfigured(outcome?: { readonly attachment: MobileNodeAttachment; readonly ms: number } | { readonly operation: string; readonly detail: string }): void {
+    if (outcome !== undefined && 'detail' in outcome) {
+      this.emit({ event: 'host-error', at: this.now(), operation: outcome.operation, detail: outcome.detail });
+      return;
+    }
+    if (outcome !== undefined) this.emit({ event: 'host-configured', at: this.now(), attachment: attachmentJson(outcome.attachment), ms: outcome.ms });
+    const last = this.lastRequest;
+    if (this.closed || last === undefined || last.actor !== this.registration || last.actor.stopped) return;
+    if (this.registrationOutcome !== 'pending') return;
+    last.send();
   }
 
   /** Where the node stands now. */
@@ -315,6 +425,7 @@ export class MobileNode {
     this.transitionSubject.complete();
     this.eventSubject.complete();
     this.receivedSubject.complete();
+    this.attachmentSubject.complete();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -322,7 +433,10 @@ export class MobileNode {
 
   /** Agent Advertisements (2.1) on the link; everything else is the IP stack's business. */
   private handleFrame(frame: Uint8Array): void {
-    if (this.closed || frame.length < ETHERNET_HEADER_LENGTH || ethernetEtherType(frame) !== EtherType.IPv4) return;
+    if (this.closed || frame.length < ETHERNET_HEADER_LENGTH) return;
+    const etherType = ethernetEtherType(frame);
+    if (etherType === EtherType.ARP) return this.handleArp(frame);
+    if (etherType !== EtherType.IPv4) return;
     const packet = decodeIpv4Packet(frame, ETHERNET_HEADER_LENGTH);
     if (!packet.ok) return;
     const { header, payload } = packet.value;
@@ -345,6 +459,32 @@ export class MobileNode {
     this.counters.advertisements++;
     this.emit({ event: 'advertisement', at, agent: ipv4ToString(event.source), flags: event.flags, sequence: event.sequence });
     this.sendDiscovery(event);
+  }
+
+  /**
+   * 4.6 away from home: an ARP Request for the home address is answered only when unicast by
+   * the foreign agent the node registers (or is registered) through, and then with a unicast
+   * Reply (R4.6-15, R4.6-16); every other one is left unanswered. At home the host's own ARP
+   * answers.
+   */
+  private handleArp(frame: Uint8Array): void {
+    const attachment = this.attachment;
+    if (attachment === undefined || attachment.kind === 'at-home') return;
+    const decoded = decodeArpPacket(frame, ETHERNET_HEADER_LENGTH, frame.length);
+    if (!decoded.ok) return;
+    const packet = decoded.value;
+    if (packet.operation !== ArpOperation.Request || packet.targetIp >>> 0 !== this.config.homeAddress >>> 0) return;
+    const unicastToUs = ethernetDestination(frame) === this.io.link.mac;
+    const fromAgent = attachment.kind === 'foreign-agent' && packet.senderIp >>> 0 === attachment.agent >>> 0;
+    if (!unicastToUs || !fromAgent) {
+      this.counters.homeArpIgnored++;
+      return;
+    }
+    const reply = new Uint8Array(ARP_FRAME_LENGTH);
+    encodeArpFrame(arpReply(this.io.link.mac, this.config.homeAddress, packet.senderMac, packet.senderIp), packet.senderMac, this.io.link.mac, reply, 0);
+    this.io.link.send(reply);
+    this.counters.agentArpReplies++;
+    this.emit({ event: 'agent-arp-reply', at: this.now(), agent: ipv4ToString(packet.senderIp), linkAddress: packet.senderMac });
   }
 
   /** A Registration Reply (3.6.2): checked (3.6.2.1), then given to the pending registration. */
@@ -452,8 +592,8 @@ export class MobileNode {
           break;
         }
         case 'homeArp':
-          // The node's IP stack answers ARP for the addresses of its interface; the embedder
-          // removes the home address from a foreign link's interface (R4.6-18). Reported only.
+          // The host's ARP for the home address follows the attachment announced next (the
+          // Linux host adapter moves the address to lo with arp_ignore; R4.6-18); reported here.
           this.emit({ event: 'home-arp', at: this.now(), enabled: (command.params as { enabled: boolean }).enabled });
           break;
         case 'gratuitousArp':
@@ -495,6 +635,7 @@ export class MobileNode {
       this.keepReplayState(previous.snapshot.context);
       this.registrationHost.send(previous, { type: 'cancel', at: this.now() });
     }
+    this.announceAttachment(target);
     const id = `registration:${++this.registrationCount}:${ipv4ToString(careOfOf(target, this.config.homeAddress))}`;
     this.registrationOutcome = 'pending';
     this.registration = undefined;
@@ -515,6 +656,24 @@ export class MobileNode {
       owner,
     );
     if (!actor.stopped) this.registration = actor;
+  }
+
+  private announceAttachment(target: MnRegistrationTarget): void {
+    let attachment: MobileNodeAttachment;
+    if (target.kind === 'home') attachment = { kind: 'at-home' };
+    else if (target.kind === 'co-located') {
+      const prefixLength = this.colocated?.address === target.careOfAddress ? this.colocated.prefixLength : undefined;
+      attachment = { kind: 'co-located', careOfAddress: target.careOfAddress, ...(prefixLength !== undefined ? { prefixLength } : {}) };
+    } else {
+      const current = this.discovery?.snapshot.context.current;
+      const hop = current === undefined ? undefined : awayFirstHop(current);
+      if (target.agent === undefined || hop === undefined) return;
+      attachment = { kind: 'foreign-agent', agent: target.agent, careOfAddress: target.careOfAddress, router: hop.address, routerLinkAddress: hop.linkAddress };
+    }
+    if (sameAttachment(this.attachment, attachment)) return;
+    this.attachment = attachment;
+    this.emit({ event: 'attachment', at: this.now(), attachment: attachmentJson(attachment) });
+    if (this.attachmentSubject.observed) this.attachmentSubject.next(attachment);
   }
 
   private keepReplayState(context: MnRegistrationContext): void {
@@ -570,19 +729,42 @@ export class MobileNode {
     const target = actor.owner.target;
     const built = buildRegistrationRequest(this.requestSettings, target, { identification: p.identification, lifetime: p.lifetime, homeAgent: p.homeAgent });
     const bytes = encodeSigned(built.request, built.keyFor);
+    const { source, destination, destinationPort, ttl, linkDestination } = built.addressing;
+    const sourcePort = this.io.udp.localPort;
+    const addressing = { sourceMac: this.io.link.mac, source, destination, ttl };
+    let via: 'link' | 'ip' | 'socket';
+    let send: () => void;
+    if (target.kind === 'foreign-agent' && (linkDestination !== undefined || destination === ALL_MOBILITY_AGENTS)) {
+      // R3.6.1.1-8 / R1.7-4: to the agent's link-layer address, without IP routing or ARP.
+      const frame = udpFrame({ ...addressing, destinationMac: linkDestination ?? multicastMac(destination) }, sourcePort, destinationPort, bytes);
+      via = 'link';
+      send = () => this.io.link.send(frame);
+    } else if (this.io.requestSocket !== undefined) {
+      // R3.6.1.1-1/-2: the source the node chose, whatever addresses the interface has.
+      const datagram = udpFrame({ ...addressing, destinationMac: '00:00:00:00:00:00' }, sourcePort, destinationPort, bytes).subarray(ETHERNET_HEADER_LENGTH);
+      const socket = this.io.requestSocket;
+      via = 'ip';
+      send = () => void socket.send(datagram, destination);
+    } else {
+      via = 'socket';
+      send = () => this.io.udp.send(bytes, destination, destinationPort);
+    }
     this.counters.requests++;
     this.emit({
       event: 'request',
       at: this.now(),
       actor: actor.id,
       attempt: p.attempt,
-      destination: ipv4ToString(built.addressing.destination),
+      destination: ipv4ToString(destination),
       homeAgent: ipv4ToString(built.request.homeAgent),
       careOfAddress: ipv4ToString(built.request.careOfAddress),
       lifetime: built.request.lifetime,
       identification: identificationToHex(p.identification),
+      source: ipv4ToString(source),
+      via,
     });
-    this.io.udp.send(bytes, built.addressing.destination, built.addressing.destinationPort);
+    this.lastRequest = { actor, send: () => { this.counters.requests++; send(); } };
+    send();
   }
 
   private onRegistrationStopped(actor: RegistrationActor): void {
@@ -618,10 +800,26 @@ export interface StartMobileNodeOptions {
   readonly link: Layer.Layer<Link>;
   /** The Udp layer for registration messages. */
   readonly udp: Layer.Layer<Udp>;
-  /** The RawIp layer for tunnels to a co-located care-of address (4.1); without it none are received. */
+  /**
+   * The RawIp layer for tunnels to a co-located care-of address (4.1) and for Requests with the
+   * node's own IP header (3.6.1.1); without it no tunnel is received and the stack picks the
+   * source address of Requests to the home agent.
+   */
   readonly rawIp?: Layer.Layer<RawIp>;
   readonly clock: Clock;
   readonly random32?: () => number;
+  /**
+   * Configures the host for each attachment (io/mn-host.ts, e.g. io/linux/mn-host.ts) with the
+   * settings of `config.host`; its scope restores the host on `stop()`. Without it the embedder
+   * configures the host (as the simulated demo does).
+   */
+  readonly host?: Layer.Layer<MnHost>;
+  /**
+   * The Tun layer: the inner datagrams the node decapsulates (co-located mode) are written into
+   * the host stack through `config.host.tunnelDevice`, so local sockets bound to the home
+   * address receive them.
+   */
+  readonly tun?: Layer.Layer<Tun>;
   /** Start discovery at once (default). False leaves it to `node.start()`, e.g. after subscribing. */
   readonly autoStart?: boolean;
 }
@@ -630,9 +828,11 @@ export interface StartMobileNodeOptions {
 const TUNNEL_PROTOCOLS = [IpProtocol.IPIP, IpProtocol.MINIMAL_ENCAPSULATION, IpProtocol.GRE] as const;
 
 /**
- * Starts a mobile node: the interface, the UDP socket and (with `rawIp`) the tunnel sockets are
- * acquired in one Scope, released by `stop()`. Rejects with the LinkError / UdpError /
- * RawIpError when one cannot be opened; nothing stays open then.
+ * Starts a mobile node: the interface, the UDP socket, (with `rawIp`) the tunnel sockets and the
+ * Request socket, (with `host`) the host adapter and (with `tun`) the TUN device are acquired in
+ * one Scope, released by `stop()` (which also restores the host). Rejects with the LinkError /
+ * UdpError / RawIpError / MnHostError / TunError when one cannot be opened; nothing stays open
+ * then.
  */
 export async function startMobileNode(config: MobileNodeConfig, options: StartMobileNodeOptions): Promise<RunningMobileNode> {
   const acquire = Effect.gen(function* () {
@@ -645,13 +845,31 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       const raw = yield* RawIp;
       const sockets: RawIpSocket[] = [];
       for (const protocol of TUNNEL_PROTOCOLS) sockets.push(yield* raw.open(protocol));
-      return sockets;
+      // Send-only in use: on Linux a raw UDP socket also gets a copy of every UDP datagram the
+      // host receives; with no handler the reader drops them (a batch per wakeup).
+      const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true });
+      return { sockets, requestSocket };
     }).pipe(Effect.provide(rawIp));
   const scope = Effect.runSync(Scope.make());
+  const hostSettings: MnHostSettings = {
+    interfaceName: config.interfaceName,
+    homeAddress: config.homeAddress,
+    homePrefixLength: config.homePrefixLength,
+    ...config.host,
+  };
+  const tunnelDevice = config.host?.tunnelDevice;
+  const acquireHost = Effect.gen(function* () {
+    const adapter = options.host === undefined ? undefined : yield* Effect.flatMap(MnHost, (host) => host.open(hostSettings)).pipe(Effect.provide(options.host));
+    const tun: TunDevice | undefined =
+      options.tun === undefined || tunnelDevice === undefined ? undefined : yield* Effect.flatMap(Tun, (t) => t.open(tunnelDevice)).pipe(Effect.provide(options.tun));
+    return { adapter, tun };
+  });
   const program = Effect.gen(function* () {
     const io = yield* acquire.pipe(Effect.provide(Layer.merge(options.link, options.udp)));
-    const tunnels = options.rawIp === undefined ? [] : yield* acquireTunnels(options.rawIp);
-    return { ...io, tunnels };
+    const host = yield* acquireHost;
+    if (options.rawIp === undefined) return { io: { ...io, tunnels: [] }, host };
+    const { sockets, requestSocket } = yield* acquireTunnels(options.rawIp);
+    return { io: { ...io, tunnels: sockets, requestSocket }, host };
   });
   const exit = await Effect.runPromiseExit(program.pipe(Scope.extend(scope)));
   if (Exit.isFailure(exit)) {
@@ -660,7 +878,33 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
     if (failure._tag === 'Some') throw failure.value;
     throw Cause.squash(exit.cause);
   }
-  const node = new MobileNode(config, exit.value, { clock: options.clock, random32: options.random32 ?? secureRandom32 });
+  const { io, host } = exit.value;
+  const node = new MobileNode(config, io, { clock: options.clock, random32: options.random32 ?? secureRandom32 });
+  // Attachments are applied one after the other, in the order the node announced them.
+  let applying: Promise<void> = Promise.resolve();
+  const adapter = host.adapter;
+  if (adapter !== undefined) {
+    node.attachments.subscribe((attachment) => {
+      applying = applying.then(async () => {
+        const started = performance.now();
+        const result = await Effect.runPromiseExit(adapter.apply(attachment));
+        if (Exit.isSuccess(result)) node.hostConfigured({ attachment, ms: Math.round((performance.now() - started) * 10) / 10 });
+        else {
+          const failure = Cause.failureOption(result.cause);
+          const error = failure._tag === 'Some' ? failure.value : undefined;
+          node.hostConfigured({ operation: error?.operation ?? 'apply', detail: error?.message ?? Cause.pretty(result.cause) });
+        }
+      });
+    });
+  }
+  const tun = host.tun;
+  if (tun !== undefined) {
+    tun.onError(() => {});
+    node.received.subscribe((inner) => {
+      if (!tun.send(inner)) node.counters.injectDropped++;
+      else node.counters.injected++;
+    });
+  }
   if (options.autoStart !== false) node.start();
   let stopped = false;
   return {
@@ -669,6 +913,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       if (stopped) return;
       stopped = true;
       node.close();
+      await applying;
       await Effect.runPromise(Scope.close(scope, Exit.void));
     },
   };

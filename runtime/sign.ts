@@ -28,11 +28,13 @@ export function encodeSigned(
 ): Uint8Array {
   const bytes = new Uint8Array(registrationMessageLength(message));
   encodeRegistrationMessage(message, bytes, 0);
-  const offsets = extensionOffsets(message);
-  message.extensions.forEach((extension, i) => {
-    if (extension.kind !== 'auth') return;
+  const extensions = message.extensions;
+  let offsets: number[] | undefined;
+  for (let i = 0; i < extensions.length; i++) {
+    const extension = extensions[i]!;
+    if (extension.kind !== 'auth') continue;
     const signing = keyFor(extension.type, extension.spi);
-    if (signing) sealAuthenticator(signing.algorithm, signing.key, bytes, offsets[i]!);
-  });
+    if (signing) sealAuthenticator(signing.algorithm, signing.key, bytes, (offsets ??= extensionOffsets(message))[i]!);
+  }
   return bytes;
 }

@@ -6,6 +6,36 @@ import { Udp, UdpError, type UdpBindOptions, type UdpDatagram, type UdpSocket } 
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/**
+ * node:dgram speaks dotted-quad strings; the Udp service, 32-bit addresses. A datagram's
+ * sender is usually one seen before (a foreign agent, a node renewing), so both conversions
+ * are remembered instead of parsing or formatting a string per datagram. Bounded: cleared
+ * when full, so a flood of distinct sources costs one conversion each, never memory.
+ */
+const ADDRESS_CACHE_ENTRIES = 4096;
+const parsedAddresses = new Map<string, number>();
+const formattedAddresses = new Map<number, string>();
+
+function parseAddress(text: string): number {
+  let address = parsedAddresses.get(text);
+  if (address === undefined) {
+    address = parseIpv4(text) ?? 0;
+    if (parsedAddresses.size >= ADDRESS_CACHE_ENTRIES) parsedAddresses.clear();
+    parsedAddresses.set(text, address);
+  }
+  return address;
+}
+
+function formatAddress(address: number): string {
+  let text = formattedAddresses.get(address | 0);
+  if (text === undefined) {
+    text = ipv4ToString(address);
+    if (formattedAddresses.size >= ADDRESS_CACHE_ENTRIES) formattedAddresses.clear();
+    formattedAddresses.set(address | 0, text);
+  }
+  return text;
+}
+
 function bindError(endpoint: string, error: NodeJS.ErrnoException): UdpError {
   switch (error.code) {
     case 'EACCES':
@@ -58,11 +88,10 @@ function open(options: UdpBindOptions): Effect.Effect<{ socket: dgram.Socket; ap
         localAddress,
         localPort,
         send(data, address, port) {
-          socket.send(data, port, ipv4ToString(address), (error) => {
+          const text = formatAddress(address);
+          socket.send(data, port, text, (error) => {
             if (error) {
-              errorHandler(
-                new UdpError({ reason: 'send', endpoint: `${ipv4ToString(address)}:${port}`, message: error.message }),
-              );
+              errorHandler(new UdpError({ reason: 'send', endpoint: `${text}:${port}`, message: error.message }));
             }
           });
         },
@@ -71,7 +100,7 @@ function open(options: UdpBindOptions): Effect.Effect<{ socket: dgram.Socket; ap
           socket.on('message', (message, remote) => {
             const datagram: UdpDatagram = {
               data: new Uint8Array(message.buffer, message.byteOffset, message.length),
-              address: parseIpv4(remote.address) ?? 0,
+              address: parseAddress(remote.address),
               port: remote.port,
               localAddress,
               localPort,

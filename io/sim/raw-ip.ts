@@ -61,9 +61,11 @@ export function simRawIpLayer(host: SimHost): Layer.Layer<RawIp> {
             send,
             sendBatch: (batch, destinations) => {
               let sent = 0;
+              // As sendmmsg: the first packet that cannot go ends the batch.
               for (let i = 0; i < batch.count; i++) {
                 const start = batch.offsets[i]!;
-                if (send(batch.slab.subarray(start, start + batch.lengths[i]!), destinations[i]!)) sent++;
+                if (!send(batch.slab.subarray(start, start + batch.lengths[i]!), destinations[i]!)) break;
+                sent++;
               }
               return sent;
             },

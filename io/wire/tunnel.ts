@@ -154,6 +154,83 @@ function writeOuterHeader(
   updateIpv4Checksum(out, offset);
 }
 
+/** Proof that a PreparedOuterHeader was built by `prepareOuterHeader`, which checks its fields. */
+const PREPARED = Symbol('prepared outer header');
+
+/**
+ * The fields of an outer IPv4 header that stay the same for every packet of a tunnel entry
+ * point: source, TTL and protocol, checked once, and their share of the header checksum
+ * (RFC 1071: the sum is order-free, so the constant words are added up once). The data plane
+ * prepares one per encapsulation and writes each packet's header with `write`, which does no
+ * range checks: the only way to get one is `prepareOuterHeader`, which does them, and the
+ * per-packet values are masked to their field or, for the destination (a care-of address the
+ * forwarding table already checked when the binding was published), taken as the 32-bit
+ * address it is. Untrusted callers keep `ipInIpEncapsulate` / `greEncapsulate`, which check
+ * every field of every call.
+ */
+export class PreparedOuterHeader {
+  /** One's-complement sum of the constant words: version/IHL, TTL/protocol, source. */
+  readonly #constantSum: number;
+  readonly #source: Ipv4Address;
+  readonly #ttlAndProtocol: number;
+
+  constructor(token: typeof PREPARED, source: Ipv4Address, ttl: number, protocol: number) {
+    if (token !== PREPARED) throw new TypeError('use prepareOuterHeader');
+    this.#source = source;
+    this.#ttlAndProtocol = (ttl << 8) | protocol;
+    this.#constantSum = 0x4500 + this.#ttlAndProtocol + (source >>> 16) + (source & 0xffff);
+  }
+
+  /**
+   * Writes the 20-byte outer header at `offset` of `out`. Total Length must be the datagram's
+   * (at most 65535, which the caller has checked against the inner length); the Identification
+   * is taken mod 2^16; TOS and DF are the inner datagram's (RFC 2003 3.1).
+   */
+  write(out: Uint8Array, offset: number, destination: Ipv4Address, totalLength: number, identification: number, tos: number, dontFragment: boolean): void {
+    if (totalLength > IPV4_MAX_TOTAL_LENGTH || offset + IPV4_MIN_HEADER_LENGTH > out.length) {
+      throw new EncodeError('ipv4', `outer header of a ${totalLength}-byte datagram does not fit at offset ${offset}`);
+    }
+    const id = identification & 0xffff;
+    const flags = dontFragment ? Ipv4Flag.DontFragment << 13 : 0;
+    const tosByte = tos & 0xff;
+    out[offset] = 0x45;
+    out[offset + 1] = tosByte;
+    writeU16(out, offset + 2, totalLength);
+    writeU16(out, offset + 4, id);
+    writeU16(out, offset + 6, flags);
+    writeU16(out, offset + 8, this.#ttlAndProtocol);
+    writeU32(out, offset + 12, this.#source);
+    writeU32(out, offset + 16, destination);
+    let sum = this.#constantSum + tosByte + totalLength + id + flags + (destination >>> 16) + (destination & 0xffff);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    writeU16(out, offset + 10, ~sum & 0xffff);
+  }
+}
+
+/**
+ * Checks a tunnel entry point's constant outer fields once and returns the writer for its
+ * packets' outer headers. Throws EncodeError for a field out of range, as the encapsulators do.
+ */
+export function prepareOuterHeader(outer: { readonly source: Ipv4Address; readonly ttl?: number }, protocol: number): PreparedOuterHeader {
+  const layer = protocol === IpProtocol.GRE ? GRE_LAYER : IPIP_LAYER;
+  const ttl = outer.ttl ?? DEFAULT_TUNNEL_TTL;
+  checkUnsigned(layer, 'ttl', ttl, 8);
+  checkUnsigned(layer, 'source', outer.source, 32);
+  checkUnsigned(layer, 'protocol', protocol, 8);
+  return new PreparedOuterHeader(PREPARED, outer.source, ttl, protocol);
+}
+
+/** Writes the 4- or 8-byte GRE header for an IPv4 payload at `greStart` (RFC 2784 2); the checksum covers it and the payload up to `end`. */
+export function writeGreIpv4Header(out: Uint8Array, greStart: number, checksum: boolean, end: number): void {
+  writeU16(out, greStart, checksum ? GRE_CHECKSUM_PRESENT : 0);
+  writeU16(out, greStart + 2, EtherType.IPv4);
+  if (checksum) {
+    writeU32(out, greStart + 4, 0);
+    writeU16(out, greStart + 4, internetChecksum(out, greStart, end));
+  }
+}
+
 function innerDontFragment(inner: Uint8Array): boolean {
   return ((inner[6]! >>> 5) & Ipv4Flag.DontFragment) !== 0;
 }
@@ -359,11 +436,24 @@ export function encodeMinimalForwardingHeader(
     checkUnsigned(MINIMAL_LAYER, 'originalSource', header.originalSource, 32);
   }
   ensureRoom(MINIMAL_LAYER, bytes, offset, length);
-  bytes[offset] = header.protocol;
-  bytes[offset + 1] = (header.sourcePresent ? MINIMAL_SOURCE_PRESENT : 0) | reserved;
+  return writeMinimalForwardingHeader(bytes, offset, header.protocol, reserved, header.originalDestination, header.sourcePresent ? header.originalSource : undefined);
+}
+
+/** Writes a forwarding header whose fields are in range (checked, or read from a header). */
+function writeMinimalForwardingHeader(
+  bytes: Uint8Array,
+  offset: number,
+  protocol: number,
+  reserved: number,
+  originalDestination: Ipv4Address,
+  originalSource: Ipv4Address | undefined,
+): number {
+  const length = originalSource === undefined ? MINIMAL_HEADER_LENGTH : MINIMAL_HEADER_WITH_SOURCE_LENGTH;
+  bytes[offset] = protocol;
+  bytes[offset + 1] = (originalSource === undefined ? 0 : MINIMAL_SOURCE_PRESENT) | reserved;
   writeU16(bytes, offset + 2, 0);
-  writeU32(bytes, offset + 4, header.originalDestination);
-  if (header.sourcePresent) writeU32(bytes, offset + 8, header.originalSource!);
+  writeU32(bytes, offset + 4, originalDestination);
+  if (originalSource !== undefined) writeU32(bytes, offset + 8, originalSource);
   writeU16(bytes, offset + 2, internetChecksum(bytes, offset, offset + length));
   return offset + length;
 }
@@ -427,13 +517,8 @@ export function minimalEncapsulate(
   if (sourcePresent) writeU32(out, offset + 12, encapsulatorAddress);
   writeU32(out, offset + 16, tunnelDestination);
   updateIpv4Checksum(out, offset);
-  encodeMinimalForwardingHeader(
-    sourcePresent
-      ? { protocol, sourcePresent, originalDestination, originalSource }
-      : { protocol, sourcePresent, originalDestination },
-    out,
-    offset + headerLength,
-  );
+  // The forwarding header's fields were read from the inner header: in range by construction.
+  writeMinimalForwardingHeader(out, offset + headerLength, protocol, 0, originalDestination, sourcePresent ? originalSource : undefined);
   return { ok: true, next: offset + newTotal };
 }
 
@@ -653,12 +738,7 @@ export function greEncapsulate(
   const tos = inner[1]!;
   const dontFragment = innerDontFragment(inner);
   placeBytes(exactly(inner, innerLength), out, greStart + greLength);
-  writeU16(out, greStart, greLength === GRE_HEADER_LENGTH ? 0 : GRE_CHECKSUM_PRESENT);
-  writeU16(out, greStart + 2, EtherType.IPv4);
-  if (greLength === GRE_HEADER_WITH_CHECKSUM_LENGTH) {
-    writeU32(out, greStart + 4, 0);
-    writeU16(out, greStart + 4, internetChecksum(out, greStart, offset + totalLength));
-  }
+  writeGreIpv4Header(out, greStart, greLength === GRE_HEADER_WITH_CHECKSUM_LENGTH, offset + totalLength);
   writeOuterHeader(GRE_LAYER, outer, IpProtocol.GRE, totalLength, tos, dontFragment, out, offset);
   return offset + totalLength;
 }

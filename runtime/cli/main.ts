@@ -20,6 +20,11 @@ export const subcommands: readonly SubcommandEntry[] = [
   { name: 'ha', summary: 'run a home agent on UDP (config file)', load: async () => (await import('./ha.js')).haCommand },
   { name: 'fa', summary: 'run a foreign agent on a network interface (config file)', load: async () => (await import('./fa.js')).faCommand },
   { name: 'mn', summary: 'run a mobile node on a Linux interface (config file)', load: async () => (await import('./mn.js')).mnCommand },
+  {
+    name: 'lab',
+    summary: 'a Mobile IPv4 lab in network namespaces: up, status, move mn, down (root)',
+    load: async () => (await import('./lab.js')).labCommand,
+  },
   { name: 'decode', summary: 'decode Mobile IP messages to JSON', load: async () => (await import('./decode.js')).decodeCommand },
   { name: 'chart', summary: "print a machine's state chart (Mermaid or JSON)", load: async () => (await import('./chart.js')).chartCommand },
   {

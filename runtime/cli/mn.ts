@@ -4,8 +4,13 @@ import { LinkError } from '../../io/link.js';
 import { RawIpError } from '../../io/raw-ip.js';
 import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
+import { watchCarrier } from '../../io/linux/carrier.js';
 import { LinuxLinkLive } from '../../io/linux/packet.js';
 import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
+import { LinuxMnHostLive } from '../../io/linux/mn-host.js';
+import { LinuxTunLive } from '../../io/linux/tun.js';
+import { MnHostError } from '../../io/mn-host.js';
+import { TunError } from '../../io/tun.js';
 import { NodeUdpLive } from '../../io/node/udp.js';
 import { RealClock } from '../clock.js';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../mn-config.js';
@@ -17,7 +22,10 @@ const usage = `usage: mip4 mn --config <mn.yaml> [--log-transitions]
 
 Runs a Mobile IPv4 mobile node (RFC 5944 2.4, 3.6) on one Linux interface: it listens for
 Agent Advertisements, solicits when none is heard, and registers with its home agent through
-a foreign agent or with a co-located care-of address. Needs root (AF_PACKET and raw sockets).
+a foreign agent or with a co-located care-of address. Unless configureHost is false it also
+configures the host for each attachment (home address, default router, neighbour entries,
+ARP settings; a TUN device for co-located mode) and restores it on exit. Needs root
+(AF_PACKET, raw sockets, ip).
 Logs one JSON object per event on stdout. SIGUSR2 prints the node's state on stderr (SIGUSR1
 is Node's debugger signal); SIGTERM or SIGINT stops cleanly.
 
@@ -65,13 +73,18 @@ async function run(argv: string[], io: Io): Promise<number> {
     running = await startMobileNode(config, {
       link: LinuxLinkLive,
       udp: NodeUdpLive,
-      // Tunnels end at the node only with a co-located care-of address (1.7 b, 4.1).
-      ...(config.colocated !== undefined ? { rawIp: LinuxRawIpLive } : {}),
+      // Raw sockets: Requests with the source the node chooses (3.6.1.1), and tunnels ending at
+      // the node with a co-located care-of address (1.7 b, 4.1).
+      rawIp: LinuxRawIpLive,
+      // The host follows each attachment (io/linux/mn-host.ts) unless configureHost is false;
+      // decapsulated datagrams enter the host stack through a TUN device.
+      ...(config.host !== undefined ? { host: LinuxMnHostLive } : {}),
+      ...(config.host?.tunnelDevice !== undefined ? { tun: LinuxTunLive } : {}),
       clock: new RealClock(),
       autoStart: false,
     });
   } catch (error) {
-    if (error instanceof LinkError || error instanceof UdpError || error instanceof RawIpError) {
+    if (error instanceof LinkError || error instanceof UdpError || error instanceof RawIpError || error instanceof MnHostError || error instanceof TunError) {
       io.err(`mip4 mn: ${error.message}`);
       return ExitCode.Failure;
     }
@@ -87,11 +100,19 @@ async function run(argv: string[], io: Io): Promise<number> {
     homeAddress: ipv4ToString(config.homeAddress),
     homeAgent: ipv4ToString(config.homeAgent),
     ...(config.colocated !== undefined ? { colocatedAddress: ipv4ToString(config.colocated.address) } : {}),
+    configureHost: config.host !== undefined,
+    ...(config.host?.tunnelDevice !== undefined ? { tunnelDevice: config.host.tunnelDevice } : {}),
     pid: process.pid,
   });
   node.start();
+  // A carrier that drops and comes back: the node may be on another link now (R2.4-10).
+  const carrier = watchCarrier(config.interfaceName, (up) => {
+    log({ event: 'carrier', interface: config.interfaceName, up });
+    if (up) node.linkChanged();
+  });
 
   const signal = await signals.stop;
+  carrier.stop();
   signals.dispose();
   const state = node.state();
   await running.stop();

@@ -59,7 +59,7 @@ async function homeAgent(configPath: string): Promise<void> {
   running.agent.events.subscribe((event) => {
     if (event.event === 'reply') report('reply', { code: event.code, homeAddress: event.homeAddress, lifetime: event.lifetime });
   });
-  path.events.subscribe((event) => report(event.event, event));
+  path.events.subscribe((event) => report(event.event, { ...event }));
   path.path.homeLink?.events.subscribe((event) => report(event.event, event));
   report('ready', { tunnelDevice: path.tunnelDevice, homeInterface: path.homeInterface });
   commands(async ([command]) => {

@@ -3,8 +3,9 @@
  * with iproute2 and removed afterwards, and peer processes (test/linux/peer.ts) run inside a
  * namespace with `ip netns exec`, reporting JSON lines.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nativeAvailable } from '../../io/linux/native.js';
 
@@ -19,6 +20,30 @@ export function linuxSkipReason(options: { tun?: boolean } = {}): string | undef
   if (!nativeAvailable()) return 'the native helper is not built (npm ci)';
   if (options.tun && !existsSync('/dev/net/tun')) return '/dev/net/tun is missing';
   return undefined;
+}
+
+const COMPILED_MAIN = join(ROOT, 'dist', 'runtime', 'cli', 'main.js');
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/ when it is missing or older than the sources (bin/mip4.js runs dist/). */
+export function ensureBuilt(): void {
+  const sources = Math.max(...['io', 'policies', 'machines', 'runtime'].map((d) => newestSourceMtime(join(ROOT, d))));
+  if (existsSync(COMPILED_MAIN) && statSync(COMPILED_MAIN).mtimeMs >= sources) return;
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
+  } catch {
+    // tsc still emits when some other file has a type error: judge by the output file.
+  }
+  if (!existsSync(COMPILED_MAIN)) throw new Error(`could not build ${COMPILED_MAIN}`);
 }
 
 /** Appends the skip reason to a test title so a skipped test says why. */
@@ -76,8 +101,15 @@ export class Peer {
   private stderr = '';
   exited = false;
 
-  constructor(namespace: string | undefined, mode: string, args: string[], wrapper: string[] = [], script = 'test/linux/peer.ts') {
-    const command = [...wrapper, process.execPath, VITE_NODE, script, mode, ...args];
+  /** `command`, when given, runs instead of the script (e.g. `node bin/mip4.js ha ...`). */
+  constructor(
+    namespace: string | undefined,
+    mode: string,
+    args: string[],
+    wrapper: string[] = [],
+    script = 'test/linux/peer.ts',
+    command: readonly string[] = [...wrapper, process.execPath, VITE_NODE, script, mode, ...args],
+  ) {
     const [file, ...rest] = namespace === undefined ? command : ['ip', 'netns', 'exec', namespace, ...command];
     this.child = spawn(file!, rest, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let buffered = '';
@@ -108,8 +140,12 @@ export class Peer {
     for (const waiter of this.waiters.splice(0)) waiter();
   }
 
-  /** Resolves with the first event named `event` (or an error event); rejects after timeoutMs. */
-  waitFor(event: string, timeoutMs = 8_000): Promise<PeerEvent> {
+  /**
+   * Resolves with the first event named `event` (or an error event); rejects after timeoutMs.
+   * The default leaves room for vite-node starting a peer on a loaded 2-vCPU machine (6-8 s
+   * measured at load average 15) within vitest's 20 s test timeout.
+   */
+  waitFor(event: string, timeoutMs = 15_000): Promise<PeerEvent> {
     return this.waitUntil((e) => e.event === event, `"${event}"`, timeoutMs);
   }
 
@@ -135,6 +171,27 @@ export class Peer {
   /** Writes one line to the peer's stdin (a "go" signal). */
   tell(line: string): void {
     this.child.stdin!.write(`${line}\n`);
+  }
+
+  /** Everything the process wrote on stderr so far. */
+  get stderrText(): string {
+    return this.stderr;
+  }
+
+  /** Resolves with the exit code once the process has exited. */
+  exit(timeoutMs = 8_000): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      if (this.exited) return resolve(this.child.exitCode);
+      const timer = setTimeout(() => reject(new Error(`the process did not exit within ${timeoutMs} ms: ${this.stderr}`)), timeoutMs);
+      this.child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+  }
+
+  signal(name: NodeJS.Signals): void {
+    if (!this.exited) this.child.kill(name);
   }
 
   stop(): void {

@@ -18,6 +18,9 @@ import { decodeEthernetFrame, encodeEthernetHeader, EtherType } from '../../io/w
 import { decodeIcmpEcho, encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
 import { ipInIpDecapsulate, ipInIpEncapsulate } from '../../io/wire/tunnel.js';
+import { AdvertisementFlag, agentAdvertisementLength, encodeAgentAdvertisement, makeAgentAdvertisement } from '../../io/wire/agent-discovery.js';
+import { ethernetIsBroadcast } from '../../io/wire/ethernet.js';
+import { icmpFrame } from '../../runtime/frames.js';
 
 /** A local experimental EtherType (IEEE 802 "Local Experimental Ethertype 1"). */
 export const TEST_ETHERTYPE = 0x88b5;
@@ -248,6 +251,100 @@ switch (mode) {
           }
         });
         report('ready');
+      }),
+    );
+    break;
+
+  // A stand-in agent for the mobile node tests: broadcasts an Agent Advertisement (FLAGS, e.g.
+  // F or H; care-of address = SOURCE when F, router = SOURCE) on IFACE every 300 ms for SECONDS seconds, and
+  // reports what the node sent on the link: Registration Requests (UDP to port 434, with their
+  // IP source and link destination) and ARP packets (broadcast or not).
+  case 'advertise':
+    run((done) =>
+      Effect.gen(function* () {
+        const [name, sourceText, flagsText, secondsText] = args as [string, string, string, string];
+        const flags = Number(flagsText);
+        const link = yield* (yield* Link).open(name);
+        const source = ipv4(sourceText);
+        const advertisement = makeAgentAdvertisement({
+          lifetime: 30,
+          routers: [{ address: source, preference: 0 }],
+          extensions: [{ kind: 'mobility-agent-advertisement', type: 16, sequence: 300, registrationLifetime: 1800, flags, careOfAddresses: flags & AdvertisementFlag.F ? [source] : [] }],
+        });
+        const bytes = new Uint8Array(agentAdvertisementLength(advertisement));
+        encodeAgentAdvertisement(advertisement, bytes, 0);
+        const frame = icmpFrame({ sourceMac: link.mac, destinationMac: '01:00:5e:00:00:01', source, destination: ipv4('224.0.0.1'), ttl: 1 }, bytes);
+        const requests: Array<{ source: string; destination: string; linkDestination: string }> = [];
+        const arp: Array<{ broadcast: boolean; operation: number; senderIp: string; targetIp: string }> = [];
+        link.onFrame((received) => {
+          const ethernet = decodeEthernetFrame(received);
+          if (!ethernet.ok || ethernet.value.source === link.mac) return;
+          if (ethernet.value.etherType === EtherType.ARP) {
+            const packet = decodeArpPacket(ethernet.value.payload);
+            if (packet.ok) {
+              arp.push({ broadcast: ethernetIsBroadcast(received), operation: packet.value.operation, senderIp: ipv4ToString(packet.value.senderIp), targetIp: ipv4ToString(packet.value.targetIp) });
+            }
+            return;
+          }
+          if (ethernet.value.etherType !== EtherType.IPv4) return;
+          const packet = decodeIpv4Packet(ethernet.value.payload);
+          if (!packet.ok || packet.value.header.protocol !== IpProtocol.UDP) return;
+          const payload = packet.value.payload;
+          if (payload.length < 8 || ((payload[2]! << 8) | payload[3]!) !== 434) return;
+          requests.push({ source: ipv4ToString(packet.value.header.source), destination: ipv4ToString(packet.value.header.destination), linkDestination: ethernet.value.destination });
+        });
+        report('ready', { mac: link.mac });
+        const timer = setInterval(() => link.send(frame), 300);
+        link.send(frame);
+        setTimeout(() => {
+          clearInterval(timer);
+          done({ requests, arp });
+        }, Number(secondsText) * 1000);
+      }),
+    );
+    break;
+
+  // Pings HOME through a tunnel: IP-in-IP from OUTER_SOURCE to CARE_OF carrying an ICMP Echo
+  // Request from INNER_SOURCE to HOME, sent every 300 ms until the Echo Reply (HOME to
+  // INNER_SOURCE, routed back by the node's host through this link) is seen on IFACE.
+  case 'tunnel-ping':
+    run((done) =>
+      Effect.gen(function* () {
+        const [name, outerSource, careOf, innerSource, home] = args as [string, string, string, string, string];
+        const link = yield* (yield* Link).open(name);
+        const socket = yield* (yield* RawIp).open(IpProtocol.IPIP, { headerIncluded: true });
+        const identifier = 0x4d36;
+        let sent = 0;
+        const send = () => {
+          sent++;
+          const echo = new Uint8Array(64);
+          const echoEnd = encodeIcmpEcho({ icmpType: IcmpType.Echo, code: 0, checksum: 0, checksumValid: true, identifier, sequence: sent, data: new TextEncoder().encode('mip4 co-located') }, echo, 0);
+          const inner = new Uint8Array(128);
+          const innerEnd = encodeIpv4Packet(
+            {
+              header: { tos: 0, identification: sent, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IpProtocol.ICMP, source: ipv4(innerSource), destination: ipv4(home) },
+              payload: echo.subarray(0, echoEnd),
+            },
+            inner,
+            0,
+          );
+          const outer = new Uint8Array(256);
+          const outerEnd = ipInIpEncapsulate(inner.subarray(0, innerEnd), { source: ipv4(outerSource), destination: ipv4(careOf), identification: 0x2000 + sent }, outer, 0);
+          socket.send(outer.subarray(0, outerEnd), ipv4(careOf));
+        };
+        link.onFrame((received) => {
+          const ethernet = decodeEthernetFrame(received);
+          if (!ethernet.ok || ethernet.value.etherType !== EtherType.IPv4) return;
+          const packet = decodeIpv4Packet(ethernet.value.payload);
+          if (!packet.ok || packet.value.header.protocol !== IpProtocol.ICMP) return;
+          const reply = decodeIcmpEcho(packet.value.payload);
+          if (!reply.ok || reply.value.icmpType !== IcmpType.EchoReply || reply.value.identifier !== identifier) return;
+          clearInterval(timer);
+          done({ from: ipv4ToString(packet.value.header.source), to: ipv4ToString(packet.value.header.destination), sequence: reply.value.sequence, sent });
+        });
+        report('ready', { mac: link.mac });
+        const timer = setInterval(send, 300);
+        send();
       }),
     );
     break;

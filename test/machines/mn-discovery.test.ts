@@ -266,9 +266,70 @@ describe('mnDiscoveryMachine: choosing an agent and registering', () => {
   });
 
   it('[R2.4.1-1] the R bit makes a node with a co-located care-of address register through the foreign agent', () => {
-    const { send, commands, now } = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
+    const { send, commands, now, clock } = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
     send(adv(FA1, now(), { flags: F | R }));
-    expect((commands('register')[0]!.params as { kind: string }).kind).toBe('foreign-agent');
+    clock.increment(1000);
+    // The co-located registration went out at once (no agent needed); the R bit then moves it
+    // to the foreign agent, one second later (R3.6-9).
+    expect(commands('register').map((c) => [(c.params as { kind: string }).kind, c.at - T0])).toEqual([
+      ['co-located', 0],
+      ['foreign-agent', 1000],
+    ]);
+  });
+
+  it('[R2.4-2] with a co-located care-of address known at start, registers directly at once: no Solicitation, no Advertisement awaited', () => {
+    const { commands, actor } = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
+    expect(commands('sendSolicitation')).toEqual([]);
+    expect(commands('register').map((c) => [c.params, c.at - T0])).toEqual([[{ kind: 'co-located', careOfAddress: COLOCATED }, 0]]);
+    expect(actor.getSnapshot().value).toEqual({ away: 'attached' });
+  });
+
+  it('a co-located registration without an agent has no Advertisement Lifetime to lose: it stays attached', () => {
+    const { commands, actor, clock } = start({ colocated: { address: COLOCATED } });
+    clock.increment(3_600_000);
+    expect(actor.getSnapshot().value).toEqual({ away: 'attached' });
+    expect(commands('register')).toHaveLength(1);
+    expect(commands('sendSolicitation')).toEqual([]);
+  });
+
+  it('a co-located address given while registered through a foreign agent (no R) triggers a direct registration by itself', () => {
+    const { send, commands, now, clock } = start();
+    send(adv(FA1, now()));
+    clock.increment(2000);
+    send({ type: 'colocatedAddressChanged', at: now(), colocated: { address: COLOCATED, prefixLength: 24 } });
+    expect(commands('register').map((c) => (c.params as { kind: string }).kind)).toEqual(['foreign-agent', 'co-located']);
+  });
+
+  it('[R2.4.1-1] a co-located address given while registered through an agent that requires it (R) is only recorded', () => {
+    const { send, commands, now, clock } = start();
+    send(adv(FA1, now(), { flags: F | R }));
+    clock.increment(2000);
+    send({ type: 'colocatedAddressChanged', at: now(), colocated: { address: COLOCATED, prefixLength: 24 } });
+    expect(commands('register').map((c) => (c.params as { kind: string }).kind)).toEqual(['foreign-agent']);
+  });
+
+  it('[R1.7-6] a link change voids the co-located address: on the new link the node searches and is not registered from it again', () => {
+    const { send, commands, now, clock, actor } = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
+    clock.increment(2000);
+    send({ type: 'linkChanged', at: now() });
+    expect(actor.getSnapshot().context.colocated).toBeUndefined();
+    expect(actor.getSnapshot().value).toEqual({ searching: 'waiting' });
+    send(adv(FA2, now()));
+    expect(commands('register').map((c) => (c.params as { kind: string }).kind)).toEqual(['co-located', 'foreign-agent']);
+  });
+
+  it('losing the co-located address in use falls back to agent discovery: a foreign agent still heard, else solicitations', () => {
+    const heard = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
+    heard.send(adv(FA1, heard.now(), { lifetime: 60 }));
+    heard.clock.increment(2000);
+    heard.send({ type: 'colocatedAddressChanged', at: heard.now() });
+    expect(heard.commands('register').map((c) => (c.params as { kind: string }).kind)).toEqual(['co-located', 'foreign-agent']);
+
+    const alone = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
+    alone.clock.increment(2000);
+    alone.send({ type: 'colocatedAddressChanged', at: alone.now() });
+    expect(alone.actor.getSnapshot().value).toEqual({ searching: 'waiting' });
+    expect(alone.commands('sendSolicitation').map((c) => c.at - T0)).toEqual([2000]);
   });
 
   it('a changed co-located address is used for the next registration', () => {
@@ -476,6 +537,7 @@ function graphEvents(snapshot: Snapshot): GraphEvent[] {
     adv(FA1, at, { lifetime: 0, sequence: 1001 }),
     adv(FA2, at, { lifetime: 60 }),
     adv(FA1_SAME_SUBNET, at, { flags: F | B }),
+    adv(ipv4('203.0.113.9'), at, { flags: F | R }),
     adv(HA, at, { flags: H, careOf: [], lifetime: 45 }),
     adv(ipv4('198.51.100.2'), at, { flags: H, careOf: [], lifetime: 90 }),
     { type: 'registered', at },

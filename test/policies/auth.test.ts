@@ -98,3 +98,16 @@ describe('authenticator range (3.5.1)', () => {
     expect(() => computeAuthenticator('hmac-md5', key, message, 48)).toThrow(RangeError);
   });
 });
+
+describe('prepared keys', () => {
+  it('a key array whose bytes change between messages authenticates with the new bytes', () => {
+    const key = new Uint8Array(16).fill(0x11);
+    const message = new Uint8Array(28 + 6 + 16);
+    message.set([32, 20, 0, 0, 0x10, 0x00], 28);
+    const first = toHex(computeAuthenticator('hmac-md5', key, message, 28));
+    key[5] = 0x12;
+    const second = toHex(computeAuthenticator('hmac-md5', key, message, 28));
+    expect(second).not.toBe(first);
+    expect(second).toBe(toHex(messageDigest('hmac-md5', key, message.subarray(0, 34))));
+  });
+});

@@ -103,6 +103,19 @@ describe('Registration Request fields (3.6.1.2)', () => {
     expect(requestFlags(SETTINGS, VIA_FA) & RequestFlag.S).toBe(0);
   });
 
+  it('[R3.6.1-1] every field of the Request is supplied, for each kind of registration, and survives encoding', () => {
+    const targets: Array<[MnRegistrationTarget, { flags: number; lifetime: number; careOfAddress: number }]> = [
+      [VIA_FA, { flags: 0, lifetime: 300, careOfAddress: COA }],
+      [COLOCATED_TARGET, { flags: RequestFlag.D, lifetime: 1800, careOfAddress: COLOCATED }],
+      [{ kind: 'home' }, { flags: 0, lifetime: 0, careOfAddress: HOME }],
+    ];
+    for (const [target, expected] of targets) {
+      const { request, keyFor } = buildRegistrationRequest(SETTINGS, target, { identification: ID, lifetime: requestLifetime(SETTINGS, target) });
+      const decoded = decodeRegistrationRequest(encodeSigned(request, keyFor));
+      expect(decoded.ok && decoded.value, target.kind).toMatchObject({ type: 1, homeAddress: HOME, homeAgent: HA, identification: ID, ...expected });
+    }
+  });
+
   it('[R3.6.1.2-14] [R3.6.1.2-16] [R3.6.1.2-20] Home Address, Home Agent and Care-of Address fields', () => {
     const { request } = buildRegistrationRequest(SETTINGS, VIA_FA, { identification: ID, lifetime: 300 });
     expect(request).toMatchObject({ homeAddress: HOME, homeAgent: HA, careOfAddress: COA, lifetime: 300, identification: ID });
@@ -238,6 +251,16 @@ describe('Reply validity checks (3.6.2.1)', () => {
     const tampered = reply(0);
     tampered[3] ^= 1; // Lifetime changed after signing
     expect(check(tampered)).toMatchObject({ reason: 'bad-mobile-home-auth', securityException: true });
+  });
+
+  it('[R3.6.2.1-4] [R3.6.2.1-5] every Reply is checked for its authorization-enabling extension, as its Code says: required for each home agent Code, not for a foreign agent denial', () => {
+    const homeAgentCodes = [0, 1, 128, 129, 130, 131, 132, 133, 134, 135, 136];
+    const foreignAgentCodes = [64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 80, 81, 82, 83, 84, 85, 86, 88];
+    for (const code of homeAgentCodes) {
+      expect(check(reply(code, {}, false)), `code ${code}`).toMatchObject({ kind: 'discard', reason: 'no-mobile-home-auth' });
+      expect(check(reply(code)).kind, `code ${code}`).toBe('valid');
+    }
+    for (const code of foreignAgentCodes) expect(check(reply(code, {}, false)), `code ${code}`).toEqual({ kind: 'valid', codeClass: 'foreign-agent-denied' });
   });
 
   it('a foreign agent denial needs no Mobile-Home extension', () => {

@@ -137,6 +137,13 @@ describe('the example configuration (mip4 ha --example-config)', () => {
         { address: ip(198, 51, 100, 255), port: 434 },
       ],
       dataPath: { homeInterface: 'eth1', tunnelDevice: 'mip4ha0', maxBatch: 64, queueLimit: 4096, routeTable: 254 },
+      advertisement: {
+        interfaceName: 'eth1',
+        address: ip(198, 51, 100, 1),
+        registrationLifetime: 1800,
+        encapsulations: { minimal: true, gre: true },
+        advertiser: { lifetimeSeconds: 30, maxIntervalMs: 10_000 },
+      },
     });
   });
 

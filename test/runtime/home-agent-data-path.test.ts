@@ -9,7 +9,7 @@
  */
 import { Effect, Scope } from 'effect';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawIp } from '../../io/raw-ip.js';
+import { RawIp, type RawIpSocket } from '../../io/raw-ip.js';
 import { SimNetwork } from '../../io/sim/network.js';
 import type { SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
@@ -354,5 +354,41 @@ describe('the input edge', () => {
 
     path.detach();
     expect(deliver).toBeUndefined();
+  });
+});
+
+describe('rawIpSender', () => {
+  it('sends runs of datagrams sharing a buffer in one sendBatch, and a datagram the kernel refused does not stop the rest', () => {
+    const calls: Array<{ kind: 'batch' | 'single'; destinations: number[] }> = [];
+    const refused = new Set([3]); // the kernel refuses the packet going to destination 3
+    const socket: RawIpSocket = {
+      protocol: 255,
+      headerIncluded: true,
+      send(_datagram, destination) {
+        calls.push({ kind: 'single', destinations: [destination] });
+        return !refused.has(destination);
+      },
+      sendBatch(batch, destinations) {
+        // sendmmsg: stops at the first packet it cannot send.
+        const list = [...destinations.subarray(0, batch.count)];
+        calls.push({ kind: 'batch', destinations: list });
+        const stop = list.findIndex((d) => refused.has(d));
+        return stop < 0 ? batch.count : stop;
+      },
+      onPacket() {},
+      onPackets() {},
+      onError() {},
+    };
+    const slabA = new Uint8Array(256);
+    const slabB = new Uint8Array(256);
+    const datagrams = [slabA.subarray(0, 40), slabA.subarray(64, 104), slabA.subarray(128, 168), slabA.subarray(192, 232), slabB.subarray(0, 40)];
+    const sent = rawIpSender(socket).sendBatch!(datagrams, [1, 2, 3, 4, 5], datagrams.length);
+    expect(sent).toBe(4);
+    expect(calls).toStrictEqual([
+      { kind: 'batch', destinations: [1, 2, 3, 4] }, // one buffer: one call; stops at 3
+      { kind: 'single', destinations: [3] }, // tried alone, refused: counted, skipped
+      { kind: 'batch', destinations: [4] },
+      { kind: 'batch', destinations: [5] }, // another buffer: another call
+    ]);
   });
 });

@@ -71,6 +71,8 @@ describe('mip4 mn configuration', () => {
       moveDetection: 'lifetime',
       requestOptions: {},
       port: 0,
+      // The host is configured per attachment by default; no gateway or TUN device without config.
+      host: {},
     });
   });
 
@@ -116,6 +118,32 @@ describe('mip4 mn configuration', () => {
     ['a non-boolean request option', `${MINIMAL}requestOptions:\n  broadcast: 1\n`, 'requestOptions.broadcast', /boolean/],
   ])('%s is reported at its path', (_, text, path, message) => {
     expectSingleIssue(text, path, message);
+  });
+
+  it('host settings: gateways and TUN device are read, checked against the networks they belong to, and configureHost: false turns the adapter off', () => {
+    const full = MINIMAL.replace(
+      '  homeNetwork: 198.51.100.0/24\n',
+      '  homeNetwork: 198.51.100.0/24\n  colocatedAddress: 203.0.113.50/24\n  homeGateway: 198.51.100.254\n  foreignGateway: 203.0.113.1\n  foreignGatewayLinkAddress: 02:AA:00:00:00:01\n',
+    );
+    expect(loadMobileNodeConfig(writeConfig(full)).host).toStrictEqual({
+      homeGateway: ipv4('198.51.100.254'),
+      foreignGateway: ipv4('203.0.113.1'),
+      foreignGatewayLinkAddress: '02:aa:00:00:00:01',
+      tunnelDevice: 'mip4mn0',
+    });
+    expect(loadMobileNodeConfig(writeConfig(MINIMAL.replace('  homeNetwork: 198.51.100.0/24\n', '  homeNetwork: 198.51.100.0/24\n  configureHost: false\n'))).host).toBeUndefined();
+    expectSingleIssue(full.replace('homeGateway: 198.51.100.254', 'homeGateway: 192.0.2.1'), 'mobileNode.homeGateway', /not on the home network/);
+    expectSingleIssue(full.replace('foreignGateway: 203.0.113.1', 'foreignGateway: 192.0.2.1'), 'mobileNode.foreignGateway', /not on the co-located address's network/);
+    expectSingleIssue(full.replace('  colocatedAddress: 203.0.113.50/24\n', ''), 'mobileNode.foreignGateway', /set colocatedAddress too/);
+    expectSingleIssue(full.replace('02:AA:00:00:00:01', 'nope'), 'mobileNode.foreignGatewayLinkAddress', /expected a link-layer address/);
+    expectSingleIssue(full.replace('  homeGateway:', '  tunnelDevice: veth0\n  homeGateway:'), 'mobileNode.tunnelDevice', /must not be the node's interface/);
+    expectSingleIssue(full.replace('  homeGateway:', '  tunnelDevice: a-name-far-too-long\n  homeGateway:'), 'mobileNode.tunnelDevice', /1-15 characters/);
+  });
+
+  it('[R3.6-1] a node must be configured with its netmask and a Mobility Security Association with its home agent: without either it does not start', () => {
+    expect(issuesOf(MINIMAL.replace('  homeNetwork: 198.51.100.0/24\n', '')).map((i) => i.path)).toEqual(['mobileNode.homeNetwork']);
+    expect(issuesOf(MINIMAL.split('homeAgentAssociation:')[0]!).map((i) => i.path)).toEqual(['homeAgentAssociation']);
+    expect(issuesOf(MINIMAL.replace('  key: 00112233445566778899aabbccddeeff\n', '')).map((i) => i.path)).toEqual(['homeAgentAssociation']);
   });
 
   it('a missing keyFile is reported at keyFile with the reason', () => {

@@ -11,9 +11,11 @@
 import { describe, expect, it } from 'vitest';
 import { Effect, Exit, Scope } from 'effect';
 import { Udp } from '../../io/udp.js';
-import { decodeArpPacket } from '../../io/wire/arp.js';
+import { ARP_FRAME_LENGTH, ArpOperation, arpRequest, decodeArpPacket, encodeArpFrame } from '../../io/wire/arp.js';
+import { internetChecksum } from '../../io/wire/bytes.js';
+import { identificationToUnixMs } from '../../io/wire/identification.js';
 import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
-import { ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
+import { BROADCAST_MAC, ethernetDestination, ethernetEtherType, ethernetSource, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
 import { AdvertisementFlag, encodeAgentAdvertisement, agentAdvertisementLength, makeAgentAdvertisement } from '../../io/wire/agent-discovery.js';
 import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol, ipv4PacketLength } from '../../io/wire/ipv4.js';
 import { decodeRegistrationRequest } from '../../io/wire/registration.js';
@@ -52,6 +54,8 @@ interface World {
   readonly events: MobileNodeEvent[];
   readonly transitions: TransitionRecord[];
   readonly received: Uint8Array[];
+  /** Every frame from before the node started. */
+  readonly capture: ReturnType<SimNetwork['capture']>;
 }
 
 function skewed(clock: SimulatedClock, offsetMs: number): Clock {
@@ -76,7 +80,10 @@ async function world(options: { mnClockOffsetMs?: number; config?: Partial<Mobil
     mnHost.addInterface('eth0', foreign, { mac: MAC_MN, address: MN1, prefixLength: 32 });
     mnHost.addRoute(R_FOREIGN, 32, { interface: 'eth0' });
   } else {
+    // Co-located: the care-of address on the interface, the home address kept as a local
+    // address too (as the Linux host adapter does): the node must pick the source itself.
     mnHost.addInterface('eth0', foreign, { mac: MAC_MN, address: COA, prefixLength: 24 });
+    mnHost.addAddress('eth0', MN1, 32);
     mnHost.addRoute(0, 0, { via: R_FOREIGN, interface: 'eth0' });
   }
 
@@ -109,8 +116,9 @@ async function world(options: { mnClockOffsetMs?: number; config?: Partial<Mobil
   mn.node.events.subscribe((e) => events.push(e));
   mn.node.transitions.subscribe((t) => transitions.push(t));
   mn.node.received.subscribe((d) => received.push(d));
+  const capture = net.capture();
   mn.node.start();
-  return { clock, net, haHost, r, mnHost, ha, mn, events, transitions, received };
+  return { clock, net, haHost, r, mnHost, ha, mn, events, transitions, received, capture };
 }
 
 /** An Agent Advertisement frame (2.1) broadcast by `host` on `interfaceName`, TTL 1. */
@@ -142,14 +150,14 @@ async function stop(w: World): Promise<void> {
 }
 
 describe('mobile node runtime with a co-located care-of address', () => {
-  it('[R3.6.1.2-2] [R3.6.1.1-1] registers directly with the home agent (D set, source = care-of address) and is accepted with code 0', async () => {
+  it('[R3.6.1.2-2] [R3.6.1.1-1] registers directly with the home agent at once (D set, source = care-of address although the home address is on the interface too) and is accepted with code 0', async () => {
     const w = await world();
-    // Discovery starts by soliciting (2.4): one solicitation on the link at once.
-    expect(w.events[0]).toMatchObject({ event: 'solicitation', count: 1 });
-    const capture = w.net.capture();
-    attachColocated(w);
+    // 2.4: a care-of address known by other means needs no agent: no Solicitation, no wait.
+    expect(w.events.filter((e) => e.event === 'solicitation')).toEqual([]);
+    expect(w.events[0]).toMatchObject({ event: 'home-arp', enabled: false });
+    w.clock.advance(100);
     // The Request as it crossed the foreign link.
-    const onLink = capture
+    const onLink = w.capture
       .frames('foreign')
       .map((f) => decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH))
       .flatMap((p) => (p.ok && p.value.header.protocol === IpProtocol.UDP && p.value.header.destination === HA ? [p.value] : []));
@@ -158,17 +166,21 @@ describe('mobile node runtime with a co-located care-of address', () => {
     const onWire = decodeRegistrationRequest(onLink[0]!.payload, 8);
     expect(onWire.ok && onWire.value).toMatchObject({ homeAddress: MN1, homeAgent: HA, careOfAddress: COA, lifetime: LIFETIME });
     expect(onWire.ok && onWire.value.flags & RequestFlag.D).toBe(RequestFlag.D);
-    capture.stop();
+    w.capture.stop();
     const sent = requests(w);
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ destination: '198.51.100.1', homeAgent: '198.51.100.1', careOfAddress: '203.0.113.77', lifetime: LIFETIME, attempt: 1 });
+    expect(sent[0]).toMatchObject({ destination: '198.51.100.1', homeAgent: '198.51.100.1', careOfAddress: '203.0.113.77', lifetime: LIFETIME, attempt: 1, source: '203.0.113.77', via: 'ip' });
     expect(w.events).toContainEqual(expect.objectContaining({ event: 'reply', code: 0, authentic: true }));
     expect(w.events).toContainEqual(expect.objectContaining({ event: 'registered', code: 0, lifetime: LIFETIME }));
     const bindings = w.ha.agent.bindings();
     expect(bindings).toHaveLength(1);
     expect(bindings[0]).toMatchObject({ homeAddress: '198.51.100.10', careOfAddress: '203.0.113.77' });
     expect(bindings[0]!.flags).toContain('D');
-    expect(w.mn.node.state()).toMatchObject({ attachment: 'co-located', agent: '203.0.113.2', careOfAddress: '203.0.113.77', registration: 'registered', grantedLifetime: LIFETIME });
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'co-located', careOfAddress: '203.0.113.77', registration: 'registered', grantedLifetime: LIFETIME });
+    expect(w.mn.node.currentAttachment()).toEqual({ kind: 'co-located', careOfAddress: COA, prefixLength: 24 });
+    // An agent heard afterwards (F, no R) changes nothing (R3.6-8).
+    attachColocated(w);
+    expect(requests(w)).toHaveLength(1);
     await stop(w);
   });
 
@@ -234,6 +246,44 @@ describe('mobile node runtime with a co-located care-of address', () => {
     await stop(w);
   });
 
+  it('[R3.6.2.1-2] a late Reply to an earlier attempt is compared with the most recent Request and discarded', async () => {
+    const w = await world();
+    const held: Uint8Array[] = [];
+    // The router holds back the first Reply and drops the second.
+    w.r.intercept(
+      (datagram) => {
+        const p = decodeIpv4Packet(datagram);
+        return held.length < 2 && p.ok && p.value.header.protocol === IpProtocol.UDP && p.value.header.destination === COA && p.value.header.source === HA;
+      },
+      (datagram) => void held.push(datagram.slice()),
+    );
+    w.clock.advance(1500);
+    expect(held).toHaveLength(2);
+    expect(requests(w).map((r) => r.attempt)).toEqual([1, 2]);
+    // The Reply to attempt 1 arrives while attempt 2 is the most recent Request.
+    w.r.sendIp(held[0]!);
+    w.clock.advance(50);
+    const late = w.events.filter((e) => e.event === 'reply');
+    expect(late).toHaveLength(1);
+    expect(late[0]).toMatchObject({ code: 0, authentic: false, identification: requests(w)[0]!.identification });
+    expect((late[0] as { discard?: string }).discard).toMatch(/^identification-mismatch/);
+    expect(w.mn.node.state().registration).toBe('pending');
+    // The third attempt's Reply gets through and is accepted.
+    w.clock.advance(2500);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'registered', code: 0 }));
+    await stop(w);
+  });
+
+  it('[R5.7-1] registers with timestamp replay protection: each Identification carries the node clock as NTP time', async () => {
+    const w = await world();
+    w.clock.advance(100);
+    const sent = requests(w)[0]!;
+    const [high, low] = [parseInt(sent.identification.slice(0, 8), 16), parseInt(sent.identification.slice(8), 16)];
+    expect(Math.abs(identificationToUnixMs({ high, low }) - sent.at)).toBeLessThan(1000);
+    expect(w.mn.node.state().registration).toBe('registered');
+    await stop(w);
+  });
+
   it('decapsulates IP-in-IP tunnelled to its co-located address and hands the inner datagram up (4.1)', async () => {
     const w = await world();
     attachColocated(w);
@@ -255,7 +305,7 @@ describe('mobile node runtime with a co-located care-of address', () => {
 });
 
 describe('mobile node returning home', () => {
-  it('[R4.6-10] [R3.6.1.2-21] broadcasts a gratuitous ARP for its home address, then deregisters (Lifetime 0, care-of = home address); the binding is gone', async () => {
+  it('[R4.6-10] [R3.6.1.2-21] [R3.6.2.2-2] re-enables ARP, broadcasts a gratuitous ARP for its home address, then deregisters (Lifetime 0, care-of = home address); the binding is gone', async () => {
     const w = await world();
     attachColocated(w);
     expect(w.ha.agent.bindingCount).toBe(1);
@@ -264,10 +314,10 @@ describe('mobile node returning home', () => {
     // The node moves to its home link and takes its home address (what DHCP or its configuration would do).
     w.mnHost.moveInterface('eth0', w.net.segment('home'));
     w.mnHost.removeAddress('eth0', COA);
+    w.mnHost.removeAddress('eth0', MN1);
     w.mnHost.removeRoute(0, 0);
     w.mnHost.addAddress('eth0', MN1, PREFIX_LENGTH);
     w.mnHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
-    w.mn.node.setColocatedAddress(undefined);
     w.mn.node.linkChanged();
     advertise(w.haHost, 'eth0', HA, AdvertisementFlag.H, []);
     w.clock.advance(1000);
@@ -295,6 +345,14 @@ describe('mobile node returning home', () => {
     });
     expect(garp).toBeGreaterThanOrEqual(0);
     expect(request).toBeGreaterThan(garp);
+    // 4.6 in order: ARP for the home address back on, the gratuitous ARP, then the Request.
+    const returned = w.events.findIndex((e) => e.event === 'home-arp' && e.enabled);
+    const announced = w.events.findIndex((e) => e.event === 'gratuitous-arp');
+    const deregistering = w.events.findIndex((e) => e.event === 'request' && e.lifetime === 0);
+    expect(returned).toBeGreaterThanOrEqual(0);
+    expect(announced).toBeGreaterThan(returned);
+    expect(deregistering).toBeGreaterThan(announced);
+    expect(w.mn.node.currentAttachment()).toEqual({ kind: 'at-home' });
     capture.stop();
     await stop(w);
   });
@@ -325,6 +383,88 @@ describe('mobile node through a foreign agent', () => {
     });
     return { relayed, close: () => Effect.runSync(Scope.close(scope, Exit.void)) };
   }
+
+  /** Registered through the stub agent on the router's foreign interface. */
+  async function registeredThroughAgent() {
+    const w = await world({ throughForeignAgent: true });
+    const fa = stubForeignAgent(w);
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    w.clock.advance(200);
+    expect(w.mn.node.state().registration).toBe('registered');
+    return { w, fa };
+  }
+
+  function arpRequestFrame(senderIp: Ipv4Address, destinationMac: string): Uint8Array {
+    const frame = new Uint8Array(ARP_FRAME_LENGTH);
+    encodeArpFrame(arpRequest(MAC_R_FOREIGN, senderIp, MN1), destinationMac, MAC_R_FOREIGN, frame, 0);
+    return frame;
+  }
+
+  it('[R4.6-15] [R4.6-16] away, only the foreign agent\'s unicast ARP Request for the home address is answered, with a unicast Reply', async () => {
+    const { w, fa } = await registeredThroughAgent();
+    // The host itself stays silent for the home address on the foreign link (the Linux host
+    // adapter's arp_ignore); what answers is the node.
+    w.mnHost.setArpBehaviour('eth0', { answer: 'none', request: false });
+    const capture = w.net.capture();
+    const repliesFromNode = () =>
+      capture.frames('foreign').filter((f) => ethernetEtherType(f.frame) === EtherType.ARP && ethernetSource(f.frame) === MAC_MN).map((f) => f.frame);
+    w.r.sendFrame('eth1', arpRequestFrame(R_FOREIGN, BROADCAST_MAC));
+    w.clock.advance(50);
+    expect(repliesFromNode()).toEqual([]);
+    w.r.sendFrame('eth1', arpRequestFrame(ipv4('203.0.113.99'), MAC_MN));
+    w.clock.advance(50);
+    expect(repliesFromNode()).toEqual([]);
+    w.r.sendFrame('eth1', arpRequestFrame(R_FOREIGN, MAC_MN));
+    w.clock.advance(50);
+    const replies = repliesFromNode();
+    expect(replies).toHaveLength(1);
+    expect(ethernetDestination(replies[0]!)).toBe(MAC_R_FOREIGN);
+    const arp = decodeArpPacket(replies[0]!, ETHERNET_HEADER_LENGTH);
+    expect(arp.ok && arp.value).toMatchObject({ operation: ArpOperation.Reply, senderIp: MN1, senderMac: MAC_MN, targetIp: R_FOREIGN, targetMac: MAC_R_FOREIGN });
+    expect(w.mn.node.counters).toMatchObject({ agentArpReplies: 1, homeArpIgnored: 2 });
+    capture.stop();
+    fa.close();
+    await stop(w);
+  });
+
+  it('[R1.7-4] [R4.6-14] the Request reaches the agent by its link-layer address with no route to it and no ARP', async () => {
+    const w = await world({ throughForeignAgent: true });
+    const fa = stubForeignAgent(w);
+    w.mnHost.removeRoute(R_FOREIGN, 32);
+    w.mnHost.setArpBehaviour('eth0', { request: false });
+    const capture = w.net.capture();
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    w.clock.advance(200);
+    expect(fa.relayed).toEqual(['request', 'reply']);
+    expect(requests(w)).toMatchObject([{ destination: '203.0.113.2', source: '198.51.100.10', via: 'link' }]);
+    const fromNode = capture.frames('foreign').filter((f) => ethernetSource(f.frame) === MAC_MN).map((f) => f.frame);
+    expect(fromNode.filter((f) => ethernetEtherType(f) === EtherType.ARP)).toEqual([]);
+    expect(fromNode.filter((f) => ethernetEtherType(f) === EtherType.IPv4).map((f) => ethernetDestination(f))).toContain(MAC_R_FOREIGN);
+    expect(w.mn.node.currentAttachment()).toEqual({ kind: 'foreign-agent', agent: R_FOREIGN, careOfAddress: R_FOREIGN, router: R_FOREIGN, routerLinkAddress: MAC_R_FOREIGN });
+    capture.stop();
+    fa.close();
+    await stop(w);
+  });
+
+  it('[R3.6-11] an ICMP Redirect from the serving foreign agent is no reason to register anew', async () => {
+    const { w, fa } = await registeredThroughAgent();
+    const before = requests(w).length;
+    // ICMP Redirect (type 5, code 1: host) to another router, quoting a datagram of the node's.
+    const icmp = new Uint8Array(8 + 28);
+    icmp[0] = 5;
+    icmp[1] = 1;
+    icmp.set([203, 0, 113, 3], 4);
+    icmp.set([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 198, 51, 100, 10, 192, 0, 2, 20], 8);
+    const checksum = internetChecksum(icmp, 0, icmp.length);
+    icmp[2] = checksum >> 8;
+    icmp[3] = checksum & 0xff;
+    w.r.sendFrame('eth1', icmpFrame({ sourceMac: MAC_R_FOREIGN, destinationMac: MAC_MN, source: R_FOREIGN, destination: MN1 }, icmp));
+    w.clock.advance(5000);
+    expect(requests(w)).toHaveLength(before);
+    expect(w.mn.node.currentAttachment()).toMatchObject({ kind: 'foreign-agent', agent: R_FOREIGN, router: R_FOREIGN });
+    fa.close();
+    await stop(w);
+  });
 
   it('[R3.6.1.2-3] registers through the foreign agent it heard (R set): to the agent, with its care-of address, no D bit', async () => {
     const w = await world({ throughForeignAgent: true });

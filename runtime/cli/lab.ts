@@ -1,0 +1,111 @@
+/** `mip4 lab up|down|status|move`: a Mobile IPv4 lab in network namespaces (runtime/lab/). */
+import { parseArgs } from 'node:util';
+import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LabError, labDown, labMove, labStatus, labUp, statusText } from '../lab/lab.js';
+import { ENCAPSULATIONS, MN_PLACES, type Encapsulation, type MnPlace } from '../lab/plan.js';
+import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+
+const usage = `usage: mip4 lab up     [--name NAME] [--encapsulation ip-in-ip|minimal|gre]
+       mip4 lab status [--name NAME] [--json]
+       mip4 lab move mn home|fa1|fa2|colocated [--name NAME]
+       mip4 lab down   [--name NAME]
+
+Builds (as root) a Mobile IPv4 lab in network namespaces, TEST-NET addresses only: a
+correspondent host (CH, 192.0.2.10) behind a router that joins the home network
+(198.51.100.0/24, home agent 198.51.100.2) and two foreign networks (203.0.113.0/26 with
+foreign agent FA1 203.0.113.2, 203.0.113.64/26 with FA2 203.0.113.66); the mobile node (home
+address 198.51.100.10) starts at home. The segments are bridges in a switch namespace.
+
+  up      creates the namespaces, bridges and veth pairs, writes the daemons' configs (keys
+          generated for this lab), starts mip4 ha, fa (x2) and mn in their namespaces, waits
+          until each reports ready and prints where everything is. State, configs and logs:
+          ${DEFAULT_STATE_DIR}/NAME/
+  status  namespaces, daemons alive, where the mobile node is and its registration
+  move    moves the mobile node's link to another segment (its carrier drops, as when a
+          cable is moved); colocated puts it on FA2's segment with a co-located care-of
+          address (203.0.113.100)
+  down    stops the daemons and removes every namespace and link of the lab, also after a
+          crash; running it again does nothing
+
+options:
+  --name NAME          the lab's name (default ${DEFAULT_LAB_NAME}); namespaces are m4lab-NAME-*
+  --encapsulation E    the tunnel the mobile node asks for (up; default ip-in-ip)
+  --state-dir DIR      where labs keep their state (default ${DEFAULT_STATE_DIR})
+  --json               status as JSON
+  -h, --help           this text
+
+exit status: 0 ok, 1 failure (not root, iproute2 missing, lab already up, no such lab, a
+             daemon did not start), 2 usage error`;
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseOrUsage(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        name: { type: 'string' },
+        encapsulation: { type: 'string' },
+        'state-dir': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
+  if (values.help) {
+    io.out(usage);
+    return ExitCode.Ok;
+  }
+  const [action, ...rest] = positionals;
+  const options = { name: values.name ?? DEFAULT_LAB_NAME, stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR };
+  const noMore = () => {
+    if (rest.length > 0) throw new UsageError(`unexpected ${JSON.stringify(rest.join(' '))} after '${action}'`);
+  };
+  try {
+    switch (action) {
+      case 'up': {
+        noMore();
+        const encapsulation = values.encapsulation ?? 'ip-in-ip';
+        if (!ENCAPSULATIONS.includes(encapsulation as Encapsulation)) {
+          throw new UsageError(`--encapsulation ${JSON.stringify(encapsulation)}: expected one of ${ENCAPSULATIONS.join(', ')}`);
+        }
+        const result = await labUp({ ...options, encapsulation: encapsulation as Encapsulation });
+        io.out(result.summary);
+        return ExitCode.Ok;
+      }
+      case 'down': {
+        noMore();
+        const result = await labDown(options);
+        io.out(
+          result.removedNamespaces.length === 0 && !result.removedDirectory
+            ? `lab '${options.name}': nothing to remove`
+            : `lab '${options.name}' removed: ${result.stoppedDaemons} processes stopped, ${result.removedNamespaces.length} namespaces deleted`,
+        );
+        return ExitCode.Ok;
+      }
+      case 'status': {
+        noMore();
+        const status = await labStatus(options);
+        io.out(values.json ? JSON.stringify(status) : statusText(status));
+        return ExitCode.Ok;
+      }
+      case 'move': {
+        const [node, place, ...extra] = rest;
+        if (node !== 'mn' || place === undefined || extra.length > 0) throw new UsageError(`expected 'move mn ${MN_PLACES.join('|')}'`);
+        if (!MN_PLACES.includes(place as MnPlace)) throw new UsageError(`unknown place ${JSON.stringify(place)}: expected one of ${MN_PLACES.join(', ')}`);
+        io.out(await labMove({ ...options, place: place as MnPlace }));
+        return ExitCode.Ok;
+      }
+      case undefined:
+        throw new UsageError('expected an action: up, down, status or move');
+      default:
+        throw new UsageError(`unknown action ${JSON.stringify(action)}: expected up, down, status or move`);
+    }
+  } catch (error) {
+    if (error instanceof LabError) {
+      io.err(`mip4 lab: ${error.message}`);
+      return ExitCode.Failure;
+    }
+    throw error;
+  }
+}
+
+export const labCommand: Subcommand = { name: 'lab', usage, run };

@@ -1,0 +1,528 @@
+/**
+ * `mip4 lab`: builds the topology of runtime/lab/plan.ts with iproute2 (as root), starts the
+ * daemons inside their namespaces as background processes, and takes it all down again.
+ *
+ * State lives in `<stateDir>/<name>/` (default /run/mip4-lab/<name>/): state.json, the
+ * daemons' configs (keys generated per lab, mode 0600), one log and one pid file per daemon.
+ * `down` trusts nothing but names: it signals the pids it finds in pid files and in the lab's
+ * namespaces (`ip netns pids`), then deletes every namespace whose name starts with the lab's
+ * prefix, so it also cleans up after a crash of `up` or of a daemon, and is idempotent.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ADDRESSES,
+  BRIDGE,
+  daemonPlans,
+  HA_TUNNEL_DEVICE,
+  HA_TUNNEL_MTU,
+  ROUTES,
+  HOST_INTERFACE,
+  INTERFACE_ADDRESSES,
+  LAB_ROLES,
+  labNameProblem,
+  MN_CONFIG_FILE,
+  MN_PORT,
+  mobileNodeConfig,
+  namespaceOf,
+  namespacePrefix,
+  PLACE_SEGMENT,
+  segmentOfBridge,
+  SEGMENTS,
+  sysctlsOf,
+  VETHS,
+  type DaemonPlan,
+  type Encapsulation,
+  type LabKeys,
+  type LabRole,
+  type MnPlace,
+  type Segment,
+} from './plan.js';
+
+export const DEFAULT_STATE_DIR = '/run/mip4-lab';
+export const DEFAULT_LAB_NAME = 'demo';
+
+/** bin/mip4.js of this checkout, from dist/runtime/lab/lab.js or (under vitest) runtime/lab/lab.ts. */
+const MIP4_BIN = fileURLToPath(new URL(import.meta.url.includes('/dist/runtime/') ? '../../../bin/mip4.js' : '../../bin/mip4.js', import.meta.url));
+
+/** A problem `mip4 lab` explains to its user (exit 1), as opposed to a bug. */
+export class LabError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LabError';
+  }
+}
+
+export interface LabOptions {
+  readonly name: string;
+  readonly stateDir: string;
+}
+
+interface LabState {
+  readonly name: string;
+  readonly encapsulation: Encapsulation;
+  readonly createdAt: string;
+  place: MnPlace;
+}
+
+export function labDirectory(options: LabOptions): string {
+  return join(options.stateDir, options.name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preconditions
+
+/** Why this process cannot build a lab, or undefined. */
+export function labEnvironmentProblem(): string | undefined {
+  if (process.platform !== 'linux') return 'mip4 lab needs Linux (network namespaces)';
+  if (process.getuid?.() !== 0) return 'mip4 lab needs root to create network namespaces: run it with sudo';
+  const probe = spawnSync('ip', ['-V'], { encoding: 'utf8', timeout: 5_000 });
+  if (probe.error !== undefined || probe.status !== 0) return 'iproute2 is missing (the `ip` command): install it, e.g. apt-get install iproute2';
+  const ethtool = spawnSync('ethtool', ['--version'], { encoding: 'utf8', timeout: 5_000 });
+  if (ethtool.error !== undefined || ethtool.status !== 0) return 'ethtool is missing (it turns off checksum offload on the lab links): install it, e.g. apt-get install ethtool';
+  return undefined;
+}
+
+function check(options: LabOptions): void {
+  const nameProblem = labNameProblem(options.name);
+  if (nameProblem !== undefined) throw new LabError(nameProblem);
+  const problem = labEnvironmentProblem();
+  if (problem !== undefined) throw new LabError(problem);
+}
+
+// ---------------------------------------------------------------------------------------------
+// iproute2
+
+function run(command: string, args: readonly string[], timeoutMs = 10_000): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs });
+  return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? result.error?.message ?? '' };
+}
+
+function ip(...args: string[]): string {
+  const result = run('ip', args);
+  if (result.status !== 0) throw new LabError(`ip ${args.join(' ')} failed: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+/** Runs `ip -batch` in one namespace: one process for many commands. */
+function ipBatch(namespace: string, commands: readonly string[]): void {
+  if (commands.length === 0) return;
+  const result = spawnSync('ip', ['-n', namespace, '-batch', '-'], { input: commands.join('\n') + '\n', encoding: 'utf8', timeout: 10_000 });
+  if (result.status !== 0) throw new LabError(`ip -n ${namespace} -batch failed: ${(result.stderr ?? '').trim()}\ncommands:\n${commands.join('\n')}`);
+}
+
+function sysctl(namespace: string, settings: ReadonlyArray<readonly [string, string]>): void {
+  const result = run('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', ...settings.map(([k, v]) => `${k}=${v}`)]);
+  if (result.status !== 0) throw new LabError(`sysctl in ${namespace} failed: ${result.stderr.trim()}`);
+}
+
+function offloadOff(namespace: string, device: string): void {
+  const result = run('ip', ['netns', 'exec', namespace, 'ethtool', '-K', device, 'tx', 'off']);
+  if (result.status !== 0) throw new LabError(`ethtool -K ${device} tx off in ${namespace} failed: ${result.stderr.trim()}`);
+}
+
+/** Every network namespace whose name starts with `prefix`. */
+export function namespacesWithPrefix(prefix: string): string[] {
+  const result = run('ip', ['netns', 'list']);
+  if (result.status !== 0) return [];
+  return result.stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name.startsWith(prefix));
+}
+
+// ---------------------------------------------------------------------------------------------
+// up
+
+export interface UpOptions extends LabOptions {
+  readonly encapsulation: Encapsulation;
+  /** How long to wait for each daemon's ready line. */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface UpResult {
+  readonly directory: string;
+  readonly summary: string;
+}
+
+function generateKeys(): LabKeys {
+  const key = () => randomBytes(16).toString('hex');
+  return { mobileHome: key(), foreignHome1: key(), foreignHome2: key() };
+}
+
+function buildTopology(name: string): void {
+  for (const role of LAB_ROLES) {
+    ip('netns', 'add', namespaceOf(name, role));
+    // Before any interface exists, so every interface starts with these defaults.
+    sysctl(namespaceOf(name, role), sysctlsOf(role));
+    ipBatch(namespaceOf(name, role), ['link set lo up']);
+  }
+  const sw = namespaceOf(name, 'sw');
+  ipBatch(
+    sw,
+    SEGMENTS.flatMap((segment) => [`link add ${BRIDGE[segment]} type bridge`, `link set ${BRIDGE[segment]} up`]),
+  );
+  for (const veth of VETHS) {
+    ipBatch(namespaceOf(name, veth.aRole), [
+      `link add ${veth.a} type veth peer name ${veth.b} netns ${namespaceOf(name, veth.bRole)}`,
+      ...(veth.bridge !== undefined ? [`link set ${veth.a} master ${veth.bridge}`] : []),
+      `link set ${veth.a} up`,
+    ]);
+  }
+  // Checksums: a veth hands a locally sent UDP datagram on with its checksum not yet computed
+  // (transmit offload), and an AF_PACKET reader — the foreign agent reading Registration
+  // Requests off its link — sees that partial checksum and must discard the request as invalid
+  // (3.7.2.1). Real NICs finish the checksum on the wire; here the senders compute it.
+  for (const veth of VETHS) {
+    offloadOff(namespaceOf(name, veth.aRole), veth.a);
+    offloadOff(namespaceOf(name, veth.bRole), veth.b);
+  }
+  const perRole = new Map<LabRole, string[]>();
+  const add = (role: LabRole, command: string) => perRole.set(role, [...(perRole.get(role) ?? []), command]);
+  for (const a of INTERFACE_ADDRESSES) add(a.role, `addr add ${a.cidr} dev ${a.device}`);
+  for (const veth of VETHS) add(veth.bRole, `link set ${veth.b} up`);
+  for (const r of ROUTES) add(r.role, `route add ${r.destination} via ${r.via}`);
+  for (const [role, commands] of perRole) ipBatch(namespaceOf(name, role), commands);
+}
+
+function pidFile(directory: string, role: string): string {
+  return join(directory, `${role}.pid`);
+}
+
+function logFile(directory: string, role: string): string {
+  return join(directory, `${role}.log`);
+}
+
+function errFile(directory: string, role: string): string {
+  return join(directory, `${role}.err`);
+}
+
+function startDaemon(name: string, directory: string, daemon: DaemonPlan): number {
+  const out = openSync(logFile(directory, daemon.role), 'a');
+  const err = openSync(errFile(directory, daemon.role), 'a');
+  try {
+    // `ip netns exec` execs node, so the pid is the daemon's own and signals reach it.
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', namespaceOf(name, daemon.role), process.execPath, MIP4_BIN, daemon.command, '--config', join(directory, daemon.configFile)],
+      { detached: true, stdio: ['ignore', out, err] },
+    );
+    child.unref();
+    if (child.pid === undefined) throw new LabError(`could not start mip4 ${daemon.command} in ${namespaceOf(name, daemon.role)}`);
+    writeFileSync(pidFile(directory, daemon.role), `${child.pid}\n`);
+    return child.pid;
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The daemon's JSON log lines so far (partial or foreign lines skipped). */
+export function logLines(directory: string, role: string): Array<Record<string, unknown> & { event?: string }> {
+  const path = logFile(directory, role);
+  if (!existsSync(path)) return [];
+  const lines: Array<Record<string, unknown> & { event?: string }> = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // the line being written right now
+    }
+  }
+  return lines;
+}
+
+function tail(path: string, lines = 8): string {
+  if (!existsSync(path)) return '';
+  return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+async function waitReady(directory: string, daemon: DaemonPlan, pid: number, timeoutMs: number, skipLines = 0): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (logLines(directory, daemon.role).slice(skipLines).some((l) => l.event === daemon.readyEvent)) return;
+    if (!alive(pid)) {
+      throw new LabError(`mip4 ${daemon.command} (${daemon.role}) exited during start:\n${tail(errFile(directory, daemon.role))}`);
+    }
+    if (Date.now() > deadline) {
+      throw new LabError(`mip4 ${daemon.command} (${daemon.role}) did not report '${daemon.readyEvent}' within ${timeoutMs} ms; see ${logFile(directory, daemon.role)}`);
+    }
+    await sleep(50);
+  }
+}
+
+function readState(directory: string): LabState | undefined {
+  const path = join(directory, 'state.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(directory: string, state: LabState): void {
+  writeFileSync(join(directory, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+export async function labUp(options: UpOptions): Promise<UpResult> {
+  check(options);
+  const directory = labDirectory(options);
+  const leftovers = namespacesWithPrefix(namespacePrefix(options.name));
+  if (existsSync(directory) || leftovers.length > 0) {
+    throw new LabError(
+      `lab '${options.name}' is already up (${leftovers.length} namespaces, state in ${directory}): ` +
+        `'mip4 lab down --name ${options.name}' removes it`,
+    );
+  }
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  try {
+    buildTopology(options.name);
+    const keys = generateKeys();
+    const daemons = daemonPlans(keys, options.encapsulation);
+    for (const daemon of daemons) writeFileSync(join(directory, daemon.configFile), daemon.config, { mode: 0o600 });
+    writeFileSync(join(directory, MN_CONFIG_FILE.colocated), mobileNodeConfig(keys, options.encapsulation, true), { mode: 0o600 });
+    writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), place: 'home' });
+    // All at once: none needs another to start (a node that registers before its agents are
+    // up retransmits, 3.6.3), and each node process takes a second or more to load.
+    const started = daemons.map((daemon) => ({ daemon, pid: startDaemon(options.name, directory, daemon) }));
+    await Promise.all(started.map(({ daemon, pid }) => waitReady(directory, daemon, pid, options.readyTimeoutMs ?? 20_000)));
+    ipBatch(namespaceOf(options.name, 'ha'), [`link set ${HA_TUNNEL_DEVICE} mtu ${HA_TUNNEL_MTU}`]);
+  } catch (error) {
+    await labDown(options);
+    throw error;
+  }
+  return { directory, summary: upSummary(options.name, directory, options.encapsulation) };
+}
+
+function upSummary(name: string, directory: string, encapsulation: Encapsulation): string {
+  const ns = (role: LabRole) => namespaceOf(name, role);
+  const flag = name === 'demo' ? '' : ` --name ${name}`;
+  return [
+    `lab '${name}' is up (tunnel encapsulation ${encapsulation}); state, configs and logs in ${directory}/`,
+    '',
+    `  correspondent CH  ${ADDRESSES.correspondent}  (${ns('ch')})`,
+    `  router            ${ADDRESSES.routerCorrespondent}, ${ADDRESSES.routerHome}, ${ADDRESSES.routerForeign1}, ${ADDRESSES.routerForeign2}  (${ns('rt')})`,
+    `  home agent        ${ADDRESSES.homeAgent} on ${ADDRESSES.homeNetwork}  (${ns('ha')})`,
+    `  foreign agent 1   ${ADDRESSES.foreignAgent1} on ${ADDRESSES.foreign1Network}  (${ns('fa1')})`,
+    `  foreign agent 2   ${ADDRESSES.foreignAgent2} on ${ADDRESSES.foreign2Network}  (${ns('fa2')})`,
+    `  mobile node       home address ${ADDRESSES.mobileNodeHome}, now at home  (${ns('mn')})`,
+    '',
+    `  ping it:    ip netns exec ${ns('ch')} ping ${ADDRESSES.mobileNodeHome}`,
+    `  move it:    mip4 lab move mn fa1|fa2|colocated|home${flag}`,
+    `  watch it:   mip4 lab status${flag}; tail -f ${directory}/mn.log`,
+    `  remove it:  mip4 lab down${flag}`,
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// down
+
+export interface DownResult {
+  readonly stoppedDaemons: number;
+  readonly removedNamespaces: string[];
+  readonly removedDirectory: boolean;
+}
+
+function pidsIn(namespace: string): number[] {
+  const result = run('ip', ['netns', 'pids', namespace]);
+  return result.status === 0 ? result.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0) : [];
+}
+
+function pidFromFile(path: string): number | undefined {
+  if (!existsSync(path)) return undefined;
+  const pid = Number(readFileSync(path, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Stops the daemons (SIGTERM, then SIGKILL after 3 s), deletes the namespaces and the state directory. */
+export async function labDown(options: LabOptions): Promise<DownResult> {
+  check(options);
+  const directory = labDirectory(options);
+  const namespaces = namespacesWithPrefix(namespacePrefix(options.name));
+  const pids = new Set<number>();
+  for (const role of ['ha', 'fa1', 'fa2', 'mn']) {
+    const pid = pidFromFile(pidFile(directory, role));
+    // Only a pid that still lives in one of the lab's namespaces is ours: after a reboot
+    // a stale pid file may name someone else's process.
+    if (pid !== undefined && alive(pid) && namespaces.some((ns) => pidsIn(ns).includes(pid))) pids.add(pid);
+  }
+  for (const ns of namespaces) for (const pid of pidsIn(ns)) pids.add(pid);
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + 3_000;
+  while ([...pids].some(alive) && Date.now() < deadline) await sleep(50);
+  for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+  for (const ns of namespaces) run('ip', ['netns', 'del', ns]);
+  const removedDirectory = existsSync(directory);
+  rmSync(directory, { recursive: true, force: true });
+  return { stoppedDaemons: pids.size, removedNamespaces: namespaces, removedDirectory };
+}
+
+/** Stops one daemon of the lab: SIGTERM, then SIGKILL after 5 s. */
+async function stopDaemon(directory: string, role: string): Promise<void> {
+  const pid = pidFromFile(pidFile(directory, role));
+  if (pid === undefined || !alive(pid)) return;
+  signal(pid, 'SIGTERM');
+  const deadline = Date.now() + 5_000;
+  while (alive(pid) && Date.now() < deadline) await sleep(25);
+  if (alive(pid)) signal(pid, 'SIGKILL');
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// status
+
+export interface DaemonStatus {
+  readonly role: string;
+  readonly pid?: number;
+  readonly alive: boolean;
+  readonly log: string;
+}
+
+export interface LabStatus {
+  readonly name: string;
+  readonly directory: string;
+  readonly encapsulation?: Encapsulation;
+  readonly namespaces: string[];
+  readonly daemons: DaemonStatus[];
+  /** The bridge segment the mobile node's link is on. */
+  readonly mnSegment?: Segment;
+  readonly mnPlace?: MnPlace;
+  /** `key: value` lines the node printed on SIGUSR2 (attachment, registration, …). */
+  readonly mnState?: Record<string, string>;
+}
+
+function mnSegment(name: string): Segment | undefined {
+  const result = run('ip', ['-n', namespaceOf(name, 'sw'), '-j', 'link', 'show', 'dev', MN_PORT]);
+  if (result.status !== 0) return undefined;
+  const [link] = JSON.parse(result.stdout) as Array<{ master?: string }>;
+  return segmentOfBridge(link?.master);
+}
+
+/** Asks the node for its state (SIGUSR2 prints it on stderr) and reads the block it printed. */
+async function askMobileNode(directory: string, pid: number): Promise<Record<string, string> | undefined> {
+  const path = errFile(directory, 'mn');
+  const before = existsSync(path) ? readFileSync(path, 'utf8').length : 0;
+  signal(pid, 'SIGUSR2');
+  const deadline = Date.now() + 2_000;
+  while (Date.now() < deadline) {
+    await sleep(50);
+    const text = existsSync(path) ? readFileSync(path, 'utf8').slice(before) : '';
+    const start = text.indexOf('Mobile node\n');
+    if (start >= 0 && text.includes('counters:', start)) {
+      const state: Record<string, string> = {};
+      for (const line of text.slice(start).split('\n').slice(1)) {
+        const match = /^\s+(\w+): (.*)$/.exec(line);
+        if (!match) break;
+        state[match[1]!] = match[2]!;
+        if (match[1] === 'counters') break;
+      }
+      return state;
+    }
+  }
+  return undefined;
+}
+
+export async function labStatus(options: LabOptions): Promise<LabStatus> {
+  check(options);
+  const directory = labDirectory(options);
+  const namespaces = namespacesWithPrefix(namespacePrefix(options.name));
+  const state = readState(directory);
+  if (state === undefined && namespaces.length === 0) {
+    throw new LabError(`no lab named '${options.name}' (nothing in ${directory}, no namespace ${namespacePrefix(options.name)}*); 'mip4 lab up --name ${options.name}' makes one`);
+  }
+  const daemons: DaemonStatus[] = ['ha', 'fa1', 'fa2', 'mn'].map((role) => {
+    const pid = pidFromFile(pidFile(directory, role));
+    return { role, ...(pid !== undefined ? { pid } : {}), alive: pid !== undefined && alive(pid), log: logFile(directory, role) };
+  });
+  const mn = daemons.find((d) => d.role === 'mn');
+  const mnState = mn?.alive && mn.pid !== undefined ? await askMobileNode(directory, mn.pid) : undefined;
+  const segment = namespaces.includes(namespaceOf(options.name, 'sw')) ? mnSegment(options.name) : undefined;
+  return {
+    name: options.name,
+    directory,
+    ...(state !== undefined ? { encapsulation: state.encapsulation, mnPlace: state.place } : {}),
+    namespaces,
+    daemons,
+    ...(segment !== undefined ? { mnSegment: segment } : {}),
+    ...(mnState !== undefined ? { mnState } : {}),
+  };
+}
+
+export function statusText(status: LabStatus): string {
+  const lines = [`lab '${status.name}' (${status.directory})`, `  namespaces: ${status.namespaces.length > 0 ? status.namespaces.join(' ') : 'none'}`];
+  for (const d of status.daemons) {
+    lines.push(`  ${d.role.padEnd(3)}  ${d.alive ? `running, pid ${d.pid}` : d.pid !== undefined ? `NOT running (pid ${d.pid})` : 'not started'}  log ${d.log}`);
+  }
+  if (status.mnPlace !== undefined) lines.push(`  mobile node placed at: ${status.mnPlace} (link on the ${status.mnSegment ?? 'unknown'} segment)`);
+  if (status.mnState !== undefined) {
+    for (const [key, value] of Object.entries(status.mnState)) if (key !== 'counters') lines.push(`  mobile node ${key}: ${value}`);
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// move
+
+/**
+ * Moves the mobile node's link: its switch port goes down (the node sees the carrier drop, a
+ * link-layer indication of movement, 2.4), joins the place's bridge and comes up again.
+ */
+export async function labMove(options: LabOptions & { readonly place: MnPlace }): Promise<string> {
+  check(options);
+  const directory = labDirectory(options);
+  const state = readState(directory);
+  if (state === undefined || !namespacesWithPrefix(namespacePrefix(options.name)).includes(namespaceOf(options.name, 'sw'))) {
+    throw new LabError(`no lab named '${options.name}' is up; 'mip4 lab up --name ${options.name}' makes one`);
+  }
+  const sw = namespaceOf(options.name, 'sw');
+  const segment = PLACE_SEGMENT[options.place];
+  // `mip4 mn` learns a co-located address from its configuration at start: entering or
+  // leaving the co-located mode restarts it with the other configuration (plan.ts).
+  const restart = (options.place === 'colocated') !== (state.place === 'colocated');
+  if (restart) await stopDaemon(directory, 'mn');
+  ipBatch(sw, [`link set ${MN_PORT} down`, `link set ${MN_PORT} master ${BRIDGE[segment]}`]);
+  // The carrier stays down long enough for `mip4 mn`'s carrier watch (every 100 ms) to see it.
+  await sleep(200);
+  ipBatch(sw, [`link set ${MN_PORT} up`]);
+  if (restart) {
+    const daemon: DaemonPlan = {
+      role: 'mn',
+      command: 'mn',
+      readyEvent: 'started',
+      configFile: options.place === 'colocated' ? MN_CONFIG_FILE.colocated : MN_CONFIG_FILE.agents,
+      config: '',
+    };
+    // Only lines logged from now on count as the new process's readiness.
+    const logged = logLines(directory, 'mn').length;
+    const pid = startDaemon(options.name, directory, daemon);
+    await waitReady(directory, daemon, pid, 20_000, logged);
+  }
+  const from = state.place;
+  state.place = options.place;
+  writeState(directory, state);
+  const mode = restart ? (options.place === 'colocated' ? `; mip4 mn restarted with the co-located care-of address ${ADDRESSES.colocatedCareOf}` : '; mip4 mn restarted without a co-located address') : '';
+  return `mobile node moved from ${from} to ${options.place} (its link ${HOST_INTERFACE} is now on the ${segment} segment${mode})`;
+}

@@ -1,0 +1,274 @@
+/**
+ * The `mip4 lab` topology as data (no IO): which network namespaces, bridges, veth pairs,
+ * addresses and routes a lab named N consists of, and the daemons' configuration files. The
+ * IO that builds it is runtime/lab/lab.ts.
+ *
+ * ```
+ *   CH 192.0.2.10 ── 192.0.2.1 ROUTER 198.51.100.1 ── [home bridge] ── HA 198.51.100.2
+ *                              │      │                              └─ MN 198.51.100.10 (at home)
+ *                              │      203.0.113.1/26 ── [foreign-1 bridge] ── FA1 203.0.113.2
+ *                              203.0.113.65/26 ──────── [foreign-2 bridge] ── FA2 203.0.113.66
+ *                                                        co-located care-of address 203.0.113.100
+ * ```
+ *
+ * TEST-NET addresses only (RFC 5737): the correspondent network is 192.0.2.0/24, the home
+ * network 198.51.100.0/24, and 203.0.113.0/24 is split into the two foreign networks. Bridges
+ * live in a switch namespace, so moving the mobile node is re-enslaving its veth's switch end
+ * to another bridge, with the carrier dropped in between so the node sees a link change (2.4).
+ * Every interface of the lab is created inside one of its namespaces: deleting the namespaces
+ * removes every link, and nothing is left in the caller's namespace.
+ */
+
+export type LabRole = 'sw' | 'ch' | 'rt' | 'ha' | 'fa1' | 'fa2' | 'mn';
+export const LAB_ROLES: readonly LabRole[] = ['sw', 'ch', 'rt', 'ha', 'fa1', 'fa2', 'mn'];
+
+export type Segment = 'home' | 'foreign-1' | 'foreign-2';
+export const SEGMENTS: readonly Segment[] = ['home', 'foreign-1', 'foreign-2'];
+
+/** Where `mip4 lab move mn …` can put the mobile node. */
+export type MnPlace = 'home' | 'fa1' | 'fa2' | 'colocated';
+export const MN_PLACES: readonly MnPlace[] = ['home', 'fa1', 'fa2', 'colocated'];
+
+export type Encapsulation = 'ip-in-ip' | 'minimal' | 'gre';
+export const ENCAPSULATIONS: readonly Encapsulation[] = ['ip-in-ip', 'minimal', 'gre'];
+
+/** Lab names become parts of namespace names and paths: keep them short and plain. */
+export const LAB_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,19}$/;
+
+export function labNameProblem(name: string): string | undefined {
+  return LAB_NAME_PATTERN.test(name) ? undefined : `lab name ${JSON.stringify(name)}: use 1-20 lowercase letters, digits or '-', starting with a letter or digit`;
+}
+
+/** Every namespace of lab `name` starts with this; `down` finds leftovers by it. */
+export function namespacePrefix(name: string): string {
+  return `m4lab-${name}-`;
+}
+
+export function namespaceOf(name: string, role: LabRole): string {
+  return `${namespacePrefix(name)}${role}`;
+}
+
+export const BRIDGE: Record<Segment, string> = { home: 'br-home', 'foreign-1': 'br-fa1', 'foreign-2': 'br-fa2' };
+
+/** The switch-side end of the mobile node's veth: the port moved between bridges. */
+export const MN_PORT = 'mn';
+/** Every host's interface on its segment is called eth0 inside its namespace. */
+export const HOST_INTERFACE = 'eth0';
+
+/** The segment each place is on. */
+export const PLACE_SEGMENT: Record<MnPlace, Segment> = { home: 'home', fa1: 'foreign-1', fa2: 'foreign-2', colocated: 'foreign-2' };
+
+export const ADDRESSES = {
+  correspondent: '192.0.2.10',
+  routerCorrespondent: '192.0.2.1',
+  routerHome: '198.51.100.1',
+  homeAgent: '198.51.100.2',
+  mobileNodeHome: '198.51.100.10',
+  homeNetwork: '198.51.100.0/24',
+  routerForeign1: '203.0.113.1',
+  foreignAgent1: '203.0.113.2',
+  foreign1Network: '203.0.113.0/26',
+  routerForeign2: '203.0.113.65',
+  foreignAgent2: '203.0.113.66',
+  foreign2Network: '203.0.113.64/26',
+  colocatedCareOf: '203.0.113.100',
+} as const;
+
+/** One veth pair: `a` end in namespace role `aRole`, `b` end in `bRole`. */
+export interface VethPlan {
+  readonly aRole: LabRole;
+  readonly a: string;
+  readonly bRole: LabRole;
+  readonly b: string;
+  /** The bridge (in the switch namespace) the `a` end joins, when `aRole` is the switch. */
+  readonly bridge?: string;
+}
+
+export interface AddressPlan {
+  readonly role: LabRole;
+  readonly device: string;
+  readonly cidr: string;
+}
+
+export interface RoutePlan {
+  readonly role: LabRole;
+  readonly destination: string;
+  readonly via: string;
+}
+
+export const VETHS: readonly VethPlan[] = [
+  { aRole: 'rt', a: 'ch0', bRole: 'ch', b: HOST_INTERFACE },
+  { aRole: 'sw', a: 'rt-home', bRole: 'rt', b: 'home0', bridge: BRIDGE.home },
+  { aRole: 'sw', a: 'rt-fa1', bRole: 'rt', b: 'foreign1', bridge: BRIDGE['foreign-1'] },
+  { aRole: 'sw', a: 'rt-fa2', bRole: 'rt', b: 'foreign2', bridge: BRIDGE['foreign-2'] },
+  { aRole: 'sw', a: 'ha', bRole: 'ha', b: HOST_INTERFACE, bridge: BRIDGE.home },
+  { aRole: 'sw', a: 'fa1', bRole: 'fa1', b: HOST_INTERFACE, bridge: BRIDGE['foreign-1'] },
+  { aRole: 'sw', a: 'fa2', bRole: 'fa2', b: HOST_INTERFACE, bridge: BRIDGE['foreign-2'] },
+  { aRole: 'sw', a: MN_PORT, bRole: 'mn', b: HOST_INTERFACE, bridge: BRIDGE.home },
+];
+
+export const INTERFACE_ADDRESSES: readonly AddressPlan[] = [
+  { role: 'ch', device: HOST_INTERFACE, cidr: `${ADDRESSES.correspondent}/24` },
+  { role: 'rt', device: 'ch0', cidr: `${ADDRESSES.routerCorrespondent}/24` },
+  { role: 'rt', device: 'home0', cidr: `${ADDRESSES.routerHome}/24` },
+  { role: 'rt', device: 'foreign1', cidr: `${ADDRESSES.routerForeign1}/26` },
+  { role: 'rt', device: 'foreign2', cidr: `${ADDRESSES.routerForeign2}/26` },
+  { role: 'ha', device: HOST_INTERFACE, cidr: `${ADDRESSES.homeAgent}/24` },
+  { role: 'fa1', device: HOST_INTERFACE, cidr: `${ADDRESSES.foreignAgent1}/26` },
+  { role: 'fa2', device: HOST_INTERFACE, cidr: `${ADDRESSES.foreignAgent2}/26` },
+  { role: 'mn', device: HOST_INTERFACE, cidr: `${ADDRESSES.mobileNodeHome}/24` },
+];
+
+export const ROUTES: readonly RoutePlan[] = [
+  { role: 'ch', destination: 'default', via: ADDRESSES.routerCorrespondent },
+  { role: 'ha', destination: 'default', via: ADDRESSES.routerHome },
+  { role: 'fa1', destination: 'default', via: ADDRESSES.routerForeign1 },
+  { role: 'fa2', destination: 'default', via: ADDRESSES.routerForeign2 },
+  { role: 'mn', destination: 'default', via: ADDRESSES.routerHome },
+];
+
+
+/**
+ * Sysctls per namespace. The router and the agents forward. Reverse-path filtering is off
+ * everywhere: packets of a visiting mobile node carry its home address as source on a
+ * foreign network (4.2.2), which a strict reverse-path check drops — the ingress filtering
+ * problem of RFC 5944 5.6, which mip4 does not solve with reverse tunnelling yet
+ * (docs/architecture.md).
+ */
+export function sysctlsOf(role: LabRole): ReadonlyArray<readonly [string, string]> {
+  const noReversePath: Array<readonly [string, string]> = [
+    ['net.ipv4.conf.all.rp_filter', '0'],
+    ['net.ipv4.conf.default.rp_filter', '0'],
+  ];
+  const forwards = role === 'rt' || role === 'ha' || role === 'fa1' || role === 'fa2';
+  return forwards ? [...noReversePath, ['net.ipv4.ip_forward', '1']] : noReversePath;
+}
+
+/** Security-association keys of one lab, hex (16 bytes each), generated per lab. */
+export interface LabKeys {
+  readonly mobileHome: string;
+  readonly foreignHome1: string;
+  readonly foreignHome2: string;
+}
+
+export const SPI = { mobileHome: 4096, foreignHome1: 600, foreignHome2: 601 } as const;
+
+/** Registration lifetime the lab's agents grant, seconds: short, so a stale binding goes soon. */
+export const LAB_LIFETIME = 120;
+
+export interface DaemonPlan {
+  readonly role: 'ha' | 'fa1' | 'fa2' | 'mn';
+  /** The `mip4` subcommand. */
+  readonly command: 'ha' | 'fa' | 'mn';
+  /** The log line announcing readiness (its `event`). */
+  readonly readyEvent: string;
+  readonly configFile: string;
+  readonly config: string;
+}
+
+function foreignAgentConfig(address: string, haSpi: number, haKey: string, encapsulation: Encapsulation): string {
+  const encapsulations = encapsulation === 'ip-in-ip' ? '[ip-in-ip]' : `[ip-in-ip, ${encapsulation}]`;
+  return `# mip4 lab: foreign agent on ${address} (generated by 'mip4 lab up')
+foreignAgent:
+  interface: ${HOST_INTERFACE}
+  address: ${address}
+  registrationLifetime: ${LAB_LIFETIME}
+  encapsulations: ${encapsulations}
+advertisement:
+  lifetime: 3                      # seconds; a node notices a lost agent within 3 s (2.4.2.1)
+  maxInterval: 1
+homeAgents:
+  - address: ${ADDRESSES.homeAgent}
+    spi: ${haSpi}
+    key: ${haKey}
+`;
+}
+
+/** The configuration file of the mobile node in each mode it runs in the lab. */
+export const MN_CONFIG_FILE = { agents: 'mn.yaml', colocated: 'mn-colocated.yaml' } as const;
+
+/**
+ * The mobile node's configuration. `mip4 mn` reads a co-located care-of address from its
+ * configuration at start (it runs no DHCP client), so the lab runs the node with a second
+ * configuration, `colocated`, on FA2's segment: 203.0.113.100/26 with the segment's router as
+ * foreign gateway, as a DHCP server there would give it.
+ */
+export function mobileNodeConfig(keys: LabKeys, encapsulation: Encapsulation, colocated: boolean): string {
+  const colocatedLines = colocated
+    ? `  colocatedAddress: ${ADDRESSES.colocatedCareOf}/26   # on FA2's segment, as DHCP would give it (1.7 b)
+  foreignGateway: ${ADDRESSES.routerForeign2}
+`
+    : '';
+  return `# mip4 lab: mobile node${colocated ? ' with a co-located care-of address' : ''} (generated by 'mip4 lab up')
+mobileNode:
+  interface: ${HOST_INTERFACE}
+  homeAddress: ${ADDRESSES.mobileNodeHome}
+  homeAgent: ${ADDRESSES.homeAgent}
+  homeNetwork: ${ADDRESSES.homeNetwork}
+  lifetime: ${LAB_LIFETIME}
+  homeGateway: ${ADDRESSES.routerHome}      # the node sets its own addresses and routes per attachment
+${colocatedLines}homeAgentAssociation:
+  spi: ${SPI.mobileHome}
+  key: ${keys.mobileHome}
+requestOptions:
+  minimalEncapsulation: ${encapsulation === 'minimal'}
+  greEncapsulation: ${encapsulation === 'gre'}
+solicitation:
+  initialIntervalMs: 500
+  maxIntervalMs: 2000
+`;
+}
+
+/** The daemons of a lab and their configuration files (YAML, for `mip4 ha|fa|mn --config`). */
+export function daemonPlans(keys: LabKeys, encapsulation: Encapsulation): DaemonPlan[] {
+  const ha = `# mip4 lab: home agent (generated by 'mip4 lab up')
+homeAgent:
+  address: ${ADDRESSES.homeAgent}
+  homeNetwork: ${ADDRESSES.homeNetwork}
+  listen: [${ADDRESSES.homeAgent}:434]
+  maxLifetime: ${LAB_LIFETIME}
+dataPath:                          # intercepts for away nodes (TUN, /32 routes), proxy ARP on the home link
+  homeInterface: ${HOST_INTERFACE}
+  tunnelDevice: ${HA_TUNNEL_DEVICE}
+advertisement:                     # 'H' advertisements on the home link: a node coming back notices (2.4.3)
+  maxInterval: 1
+  lifetime: 3
+mobileNodes:
+  - homeAddress: ${ADDRESSES.mobileNodeHome}
+    spi: ${SPI.mobileHome}
+    key: ${keys.mobileHome}
+foreignAgents:
+  - address: ${ADDRESSES.foreignAgent1}
+    spi: ${SPI.foreignHome1}
+    key: ${keys.foreignHome1}
+  - address: ${ADDRESSES.foreignAgent2}
+    spi: ${SPI.foreignHome2}
+    key: ${keys.foreignHome2}
+`;
+  const mn = mobileNodeConfig(keys, encapsulation, false);
+  return [
+    { role: 'ha', command: 'ha', readyEvent: 'listening', configFile: 'ha.yaml', config: ha },
+    { role: 'fa1', command: 'fa', readyEvent: 'listening', configFile: 'fa1.yaml', config: foreignAgentConfig(ADDRESSES.foreignAgent1, SPI.foreignHome1, keys.foreignHome1, encapsulation) },
+    { role: 'fa2', command: 'fa', readyEvent: 'listening', configFile: 'fa2.yaml', config: foreignAgentConfig(ADDRESSES.foreignAgent2, SPI.foreignHome2, keys.foreignHome2, encapsulation) },
+    { role: 'mn', command: 'mn', readyEvent: 'started', configFile: MN_CONFIG_FILE.agents, config: mn },
+  ];
+}
+
+/** The home agent's TUN device (its dataPath.tunnelDevice in the lab). */
+export const HA_TUNNEL_DEVICE = 'mip4ha0';
+
+/**
+ * MTU the lab gives the home agent's TUN device: the home link's 1500 less the largest
+ * tunnel header (GRE, 24 bytes; IP in IP adds 20, minimal 8-12). Datagrams the kernel
+ * forwards into the device are then at most what fits in a tunnel packet, and for a larger
+ * one with DF set the kernel itself answers the correspondent with ICMP "fragmentation
+ * needed" (path MTU discovery across the tunnel, RFC 2003 5.1). Without it a full-size TCP
+ * segment cannot be tunnelled (a raw socket does not fragment) and TCP stalls. `mip4 ha`
+ * should set this itself; until it does, `mip4 lab up` does.
+ */
+export const HA_TUNNEL_MTU = 1476;
+
+/** Which segment a bridge name belongs to (for `status`), or undefined. */
+export function segmentOfBridge(bridge: string | undefined): Segment | undefined {
+  return SEGMENTS.find((s) => BRIDGE[s] === bridge);
+}
