@@ -370,7 +370,7 @@ int main(int argc, char **argv) {
    * stay strictly increasing from one generator run to the next (5.7.1), not only within one. */
   struct timespec wall_start;
   clock_gettime(CLOCK_REALTIME, &wall_start);
-  const uint64_t first = (uint64_t)(((double)wall_start.tv_nsec / 1e9) * 4294967296.0) & 0x7fffffffu;
+  const uint64_t first = (uint64_t)(((double)wall_start.tv_nsec / 1e9) * 4294967296.0);
   uint64_t next = first;    /* the next request number j */
   uint64_t oldest = first;  /* every j below this is answered or counted lost */
   uint64_t outstanding = 0; /* sent, neither answered nor lost */
