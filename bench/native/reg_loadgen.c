@@ -14,9 +14,9 @@
  *   --self-test                    check MD5 (RFC 1321 A.5) and HMAC-MD5 (RFC 2104) vectors
  *
  * Request j goes to node (j mod nodes): home address = home-base + (j mod nodes). Its
- * Identification is a timestamp (5.7.1): high = NTP seconds now, low = j, where j starts at
- * the NTP fraction of the start time, so every node sees strictly increasing timestamps within
- * the replay window, also across runs. A request unanswered after
+ * Identification is the NTP timestamp of its sending (5.7.1), made strictly increasing, so
+ * every node sees increasing timestamps inside the replay window, also across runs; a Reply
+ * is matched to its request by the low half, which comes back unchanged (5.7). A request unanswered after
  * --timeout-ms is counted lost (and, in closed mode, replaced).
  *
  * Build: node-gyp (binding.gyp target reg_loadgen), so `npm ci` builds it from a clean clone.
@@ -260,7 +260,7 @@ static uint32_t parse_address(const char *text, const char *option) {
 }
 
 /* Registration Request (3.3) for request number j, sealed with the MHAE (3.5.2). */
-static void build_request(uint8_t *p, const options *o, const hmac_key *h, uint64_t j, uint32_t ntp_seconds) {
+static void build_request(uint8_t *p, const options *o, const hmac_key *h, uint64_t j, uint64_t timestamp) {
   p[0] = 1;    /* Type: Registration Request */
   p[1] = 0;    /* flags: none (no S, B, D, M, G, r, T, x) */
   p[2] = (uint8_t)(o->lifetime >> 8);
@@ -268,8 +268,8 @@ static void build_request(uint8_t *p, const options *o, const hmac_key *h, uint6
   put32(p + 4, o->home_base + (uint32_t)(j % o->nodes));
   put32(p + 8, o->home_agent);
   put32(p + 12, o->care_of);
-  put32(p + 16, ntp_seconds);
-  put32(p + 20, (uint32_t)j);
+  put32(p + 16, (uint32_t)(timestamp >> 32));
+  put32(p + 20, (uint32_t)timestamp);
   p[24] = 32; /* Mobile-Home Authentication Extension */
   p[25] = 20; /* SPI (4) + authenticator (16) */
   put32(p + 26, o->spi);
@@ -346,10 +346,12 @@ int main(int argc, char **argv) {
   hmac_prepare(&h, o.key, o.key_length);
   /* Send time per outstanding request, indexed by the low Identification bits; 0 = none. */
   uint64_t *sent_at = calloc(RING_SIZE, sizeof *sent_at);
+  /* The low Identification half sent with request j, to match replies (see below). */
+  uint32_t *low_of = calloc(RING_SIZE, sizeof *low_of);
   tally t = {0};
   t.latency_capacity = 1u << 24;
   t.latency_us = malloc(t.latency_capacity * sizeof *t.latency_us);
-  if (!sent_at || !t.latency_us) return 1;
+  if (!sent_at || !low_of || !t.latency_us) return 1;
 
   static uint8_t out[BATCH][REQUEST_LENGTH], in[BATCH][128];
   struct mmsghdr out_msgs[BATCH], in_msgs[BATCH];
@@ -365,14 +367,9 @@ int main(int argc, char **argv) {
   const uint64_t start = now_ns();
   const uint64_t end = o.count ? UINT64_MAX : start + (uint64_t)(o.duration * 1e9);
   const double cpu_start = cpu_seconds();
-  /* Request numbers start at the current NTP fraction of a second, so that the low halves of
-   * the Identifications keep growing across runs within one second: each node's timestamps
-   * stay strictly increasing from one generator run to the next (5.7.1), not only within one. */
-  struct timespec wall_start;
-  clock_gettime(CLOCK_REALTIME, &wall_start);
-  const uint64_t first = (uint64_t)(((double)wall_start.tv_nsec / 1e9) * 4294967296.0);
-  uint64_t next = first;    /* the next request number j */
-  uint64_t oldest = first;  /* every j below this is answered or counted lost */
+  uint64_t next = 0;        /* the next request number j */
+  uint64_t oldest = 0;      /* every j below this is answered or counted lost */
+  uint64_t last_timestamp = 0;
   uint64_t outstanding = 0; /* sent, neither answered nor lost */
   uint64_t replies_in_window = 0;
   uint64_t stop_at = 0;     /* when sending stopped (end of the window) */
@@ -380,7 +377,7 @@ int main(int argc, char **argv) {
 
   for (;;) {
     uint64_t now = now_ns();
-    int sending = now < end && (!o.count || next - first < o.count);
+    int sending = now < end && (!o.count || next < o.count);
     if (!sending && stop_at == 0) stop_at = now;
     /* Done: window over, and every request answered or past its timeout. */
     if (!sending && (outstanding == 0 || now > stop_at + timeout_ns)) break;
@@ -391,17 +388,22 @@ int main(int argc, char **argv) {
         due = outstanding < o.in_flight ? o.in_flight - outstanding : 0;
       } else {
         uint64_t target = (uint64_t)((double)(now - start) / 1e9 * o.rate) + 1;
-        due = target > next - first ? target - (next - first) : 0;
+        due = target > next ? target - (next) : 0;
       }
-      if (o.count && next - first + due > o.count) due = o.count - (next - first);
+      if (o.count && next + due > o.count) due = o.count - (next);
       /* Never reuse a ring slot still waiting for its reply. */
       if (next + due - oldest > RING_SIZE) due = oldest + RING_SIZE - next;
       struct timespec wall;
       clock_gettime(CLOCK_REALTIME, &wall);
-      uint32_t ntp_seconds = (uint32_t)wall.tv_sec + NTP_UNIX_OFFSET;
+      /* A real NTP timestamp (5.7.1), strictly increasing from request to request. */
+      uint64_t now_ntp = ((uint64_t)((uint32_t)wall.tv_sec + NTP_UNIX_OFFSET) << 32) | (uint64_t)(((double)wall.tv_nsec / 1e9) * 4294967296.0);
       while (due > 0) {
         int n = due > BATCH ? BATCH : (int)due;
-        for (int i = 0; i < n; i++) build_request(out[i], &o, &h, next + (uint64_t)i, ntp_seconds);
+        for (int i = 0; i < n; i++) {
+          last_timestamp = now_ntp > last_timestamp ? now_ntp : last_timestamp + 1;
+          low_of[(next + (uint64_t)i) & RING_MASK] = (uint32_t)last_timestamp;
+          build_request(out[i], &o, &h, next + (uint64_t)i, last_timestamp);
+        }
         uint64_t stamp = now_ns();
         int done = sendmmsg(fd, out_msgs, (unsigned)n, 0);
         if (done <= 0) break; /* socket buffer full: try again after the next poll */
@@ -417,7 +419,7 @@ int main(int argc, char **argv) {
     /* Wait for replies: in open mode until the next request is due. */
     struct timespec wait = {0, 1000000};
     if (!o.closed && sending) {
-      double next_due = start + (double)(next - first) / o.rate * 1e9;
+      double next_due = start + (double)(next) / o.rate * 1e9;
       double left = next_due - (double)now_ns();
       wait.tv_nsec = left > 0 ? (long)(left < 1e6 ? left : 1e6) : 0;
     }
@@ -442,12 +444,19 @@ int main(int argc, char **argv) {
           t.bad++;
           continue;
         }
-        uint32_t low = get32(r + 16);
-        /* The low Identification bits come back unchanged (5.7); find which request it is. */
-        uint64_t j = (next & ~(uint64_t)0xffffffffu) | low;
-        if (j >= next) j -= (uint64_t)1 << 32;
+        /* The low Identification bits come back unchanged (5.7); find which request it is. The
+         * outstanding requests' low halves increase with j and span less than a second (less
+         * than 2^32 fractions), so counted from the oldest one's they are sorted: bisect. */
+        uint32_t key = get32(r + 16) - low_of[oldest & RING_MASK];
+        uint64_t lo = oldest, hi = next;
+        while (lo < hi) {
+          uint64_t mid = lo + (hi - lo) / 2;
+          if (low_of[mid & RING_MASK] - low_of[oldest & RING_MASK] < key) lo = mid + 1;
+          else hi = mid;
+        }
+        uint64_t j = lo;
         uint64_t *slot = &sent_at[j & RING_MASK];
-        if (j < oldest || *slot == 0 || get32(r + 4) != o.home_base + (uint32_t)(j % o.nodes)) {
+        if (j >= next || low_of[j & RING_MASK] - low_of[oldest & RING_MASK] != key || *slot == 0 || get32(r + 4) != o.home_base + (uint32_t)(j % o.nodes)) {
           t.late++; /* answered after its timeout, or a duplicate */
           continue;
         }
