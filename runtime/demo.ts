@@ -109,7 +109,8 @@ export interface DemoPhase {
   readonly handoffMs?: number;
   /** Registration Reply codes the node received during the phase. */
   readonly replyCodes: readonly number[];
-  /** Link change → the node hears the advertisement that starts its (de)registration, ms. */
+  /** Link change → the node hears the advertisement that starts its (de)registration, ms;
+   * undefined when it registered without one (a co-located address: the link change did). */
   readonly advertisementMs?: number;
   /** Link change → the node's registration (or deregistration at home) is accepted, ms. */
   readonly registeredMs?: number;
@@ -323,7 +324,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         case 'advertisement':
           if (phase !== undefined && !phase.announcedAgent) {
             phase.announcedAgent = true;
-            phase.advertisementMs = now() - phase.startMs;
+            // Only an advertisement heard before the registration can have triggered it.
+            if (phase.registeredMs === undefined) phase.advertisementMs = now() - phase.startMs;
             log(`MN heard ${agentName(e.agent)}'s advertisement (seq ${e.sequence})`);
           }
           break;
