@@ -6,6 +6,21 @@
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],
       "defines": ["NAPI_VERSION=8"]
+    },
+    {
+      "target_name": "reg_loadgen",
+      "type": "executable",
+      "sources": ["bench/native/reg_loadgen.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags!": ["-O3"],
+      "libraries": ["-lm"]
+    },
+    {
+      "target_name": "ref_tunnel",
+      "type": "executable",
+      "sources": ["bench/native/ref_tunnel.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "cflags!": ["-O3"]
     }
   ]
 }

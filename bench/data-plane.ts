@@ -11,7 +11,8 @@
  * - `header+copy`: the same plus copying the inner datagram behind the header.
  * Ratios are operator / baseline within one repetition; the summary gives min/median/max.
  *
- * Usage: npx tsc -p tsconfig.json && node dist/bench/data-plane.js [batches per run] [repetitions] [datagram bytes]
+ * Usage: npx tsc -p tsconfig.json && node dist/bench/data-plane.js [batches per run] [repetitions] [datagram bytes] [--json]
+ * (`npm run bench` profiles it for the per-packet cost by layer, part 5.)
  */
 import { Subject } from 'rxjs';
 import { ipv4, writeU16, writeU32 } from '../io/wire/bytes.js';
@@ -146,6 +147,10 @@ const summary = (values: number[]): [number, number, number] => {
 };
 const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(0)}k`);
 
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify({ rates: Object.fromEntries([...rates].map(([k, v]) => [k, summary(v)])), ratios: Object.fromEntries([...ratios].map(([k, v]) => [k, summary(v)])) }));
+  process.exit(0);
+}
 console.log(
   `home agent data plane: ${BATCHES} batches of ${BATCH_SIZE} x ${DATAGRAM_BYTES}-byte datagrams, ${BINDINGS} bindings, ${REPETITIONS} repetitions`,
 );

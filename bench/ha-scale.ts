@@ -6,7 +6,8 @@
  * - renewal rate (same path, later timestamps);
  * - bare actor-host figures without the protocol work;
  * - expiry lateness on the real clock for a short lifetime.
- * Usage: node --expose-gc dist/bench/ha-scale.js [N]   (npm run bench runs it)
+ * Prints one JSON object. Usage: node --expose-gc dist/bench/ha-scale.js [N]
+ * (`npm run bench` runs it once per repetition in a fresh process, part 2).
  */
 import { fromHex } from '../io/wire/bytes.js';
 import { identificationFromUnixMs } from '../io/wire/identification.js';
@@ -65,16 +66,22 @@ function registrationPass(agent: HomeAgent, clock: SimulatedClock, n: number, pa
 /** 1. Whole registrations through the agent; the agent is garbage once this returns. */
 function registrations(): Record<string, number> {
   const baseHeap = heap();
+  const baseRss = process.memoryUsage().rss;
   const clock = new SimulatedClock();
   const agent = new HomeAgent(config(N), { clock, random32: () => 1 });
   const configHeap = heap();
+  const configRss = process.memoryUsage().rss;
   const create = registrationPass(agent, clock, N, 1);
   const boundHeap = heap();
+  const boundRss = process.memoryUsage().rss;
   clock.advance(1000);
   const renew = registrationPass(agent, clock, N, 2);
   const figures = {
     configBytesPerNode: Math.round((configHeap - baseHeap) / N),
     bindingBytes: Math.round((boundHeap - configHeap) / N),
+    // RSS also holds the requests prepared for the pass and whatever the heap has not returned.
+    configRssBytesPerNode: Math.round((configRss - baseRss) / N),
+    bindingRssBytes: Math.round((boundRss - configRss) / N),
     createdPerSecond: Math.round(create.perSecond),
     renewedPerSecond: Math.round(renew.perSecond),
     bindings: agent.bindingCount,

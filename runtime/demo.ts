@@ -80,7 +80,13 @@ export const DEMO_SEGMENTS = ['home', 'foreign-1', 'foreign-2', 'correspondent']
 
 export interface DemoOptions {
   readonly seed?: number;
+  /** How often the correspondent pings, ms (default 100; must divide 1000). The benchmark pings
+   * every millisecond so the first packet at a new place is timed to the millisecond. */
+  readonly pingIntervalMs?: number;
 }
+
+/** One-way latency of each demo segment, ms: the MN–HA round trip of a move follows from it. */
+export const DEMO_SEGMENT_LATENCY_MS = { home: 1, 'foreign-1': 1, 'foreign-2': 1, correspondent: 5 } as const;
 
 export interface DemoPhase {
   readonly name: string;
@@ -97,6 +103,11 @@ export interface DemoPhase {
   readonly handoffMs?: number;
   /** Registration Reply codes the node received during the phase. */
   readonly replyCodes: readonly number[];
+  /** Link change → the node hears the advertisement that starts its (de)registration, ms;
+   * undefined when it registered without one (a co-located address: the link change did). */
+  readonly advertisementMs?: number;
+  /** Link change → the node's registration (or deregistration at home) is accepted, ms. */
+  readonly registeredMs?: number;
 }
 
 export interface DemoResult {
@@ -151,13 +162,17 @@ function seconds(ms: number): string {
 /** Runs the whole scenario on simulated time; nothing real is touched. */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const seed = (options.seed ?? 1) >>> 0;
+  const pingIntervalMs = options.pingIntervalMs ?? PING_INTERVAL_MS;
+  if (!Number.isInteger(pingIntervalMs) || pingIntervalMs <= 0 || 1000 % pingIntervalMs !== 0) {
+    throw new RangeError(`pingIntervalMs ${pingIntervalMs}: must be a whole number of ms that divides 1000`);
+  }
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed });
   const capture = net.capture();
-  const home = net.addSegment('home', { latencyMs: 1 });
-  const f1 = net.addSegment('foreign-1', { latencyMs: 1 });
-  const f2 = net.addSegment('foreign-2', { latencyMs: 1 });
-  const corr = net.addSegment('correspondent', { latencyMs: 5 });
+  const home = net.addSegment('home', { latencyMs: DEMO_SEGMENT_LATENCY_MS.home });
+  const f1 = net.addSegment('foreign-1', { latencyMs: DEMO_SEGMENT_LATENCY_MS['foreign-1'] });
+  const f2 = net.addSegment('foreign-2', { latencyMs: DEMO_SEGMENT_LATENCY_MS['foreign-2'] });
+  const corr = net.addSegment('correspondent', { latencyMs: DEMO_SEGMENT_LATENCY_MS.correspondent });
 
   const r = net.addHost('r', { forwarding: true });
   r.addInterface('home', home, { mac: MAC.rHome, address: R_HOME, prefixLength: 24 });
@@ -270,6 +285,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       endMs: number;
       sequences: number[];
       firstDeliveryMs?: number;
+      advertisementMs?: number;
+      registeredMs?: number;
       replyCodes: number[];
       announcedAgent: boolean;
     }
@@ -298,6 +315,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         case 'advertisement':
           if (phase !== undefined && !phase.announcedAgent) {
             phase.announcedAgent = true;
+            // Only an advertisement heard before the registration can have triggered it.
+            if (phase.registeredMs === undefined) phase.advertisementMs = now() - phase.startMs;
             log(`MN heard ${agentName(e.agent)}'s advertisement (seq ${e.sequence})`);
           }
           break;
@@ -312,9 +331,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           log(`MN got reply ${e.code}${e.code === 0 ? ' (accepted)' : ''}, lifetime ${e.lifetime}${e.authentic ? '' : ', NOT authentic'}`);
           break;
         case 'registered':
+          if (phase !== undefined) phase.registeredMs ??= now() - phase.startMs;
           log(`MN registered, lifetime ${e.lifetime} s; HA binding ${ha.agent.bindings().map((b) => `${b.homeAddress} -> ${b.careOfAddress}${b.flags.includes('D') ? ' (D)' : ''}`).join(', ')}`);
           break;
         case 'deregistered':
+          if (phase !== undefined) phase.registeredMs ??= now() - phase.startMs;
           log(`MN deregistered (code ${e.code}); HA bindings: ${ha.agent.bindingCount}`);
           break;
         case 'denied':
@@ -348,7 +369,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     };
 
     // --- the scenario --------------------------------------------------------------------------
-    lines.push(`mip4 roaming demo, seed ${seed}: MN ${'198.51.100.10'} (home 198.51.100.0/24, HA 198.51.100.1), CN 192.0.2.20 pings it every ${PING_INTERVAL_MS} ms`);
+    lines.push(`mip4 roaming demo, seed ${seed}: MN ${'198.51.100.10'} (home 198.51.100.0/24, HA 198.51.100.1), CN 192.0.2.20 pings it every ${pingIntervalMs} ms`);
     let pingSequence = 0;
     const moves: Array<() => void> = [
       () => {
@@ -403,7 +424,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       },
     ];
     const totalMs = moves.length * PHASE_MS;
-    for (let t = 0; t < totalMs; t += PING_INTERVAL_MS) {
+    for (let t = 0; t < totalMs; t += pingIntervalMs) {
       if (t % PHASE_MS === 0) moves[t / PHASE_MS]!();
       if (t >= 200) {
         const sequence = pingSequence++ & 0xffff;
@@ -411,7 +432,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         phase!.sequences.push(sequence);
         cn.sendPacket({ protocol: IpProtocol.ICMP, source: CN, destination: MN, payload: echoRequest(sequence) });
       }
-      clock.advance(PING_INTERVAL_MS);
+      clock.advance(pingIntervalMs);
     }
     // Let the last Echo Requests land.
     clock.advance(500);
@@ -429,6 +450,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         lost: p.sequences.length - got,
         ...(i > 0 && p.firstDeliveryMs !== undefined ? { handoffMs: p.firstDeliveryMs - p.startMs } : {}),
         replyCodes: p.replyCodes,
+        ...(p.advertisementMs !== undefined ? { advertisementMs: p.advertisementMs } : {}),
+        ...(p.registeredMs !== undefined ? { registeredMs: p.registeredMs } : {}),
       };
     });
     const finalBindings = ha.agent.bindingCount;
