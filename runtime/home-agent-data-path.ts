@@ -10,7 +10,7 @@
  *           included), anything the plane passes re-injected unchanged.
  *
  * The host side is three ports, so the same path runs on the simulated network now and on a
- * TUN device in the Linux issue:
+ * TUN device on Linux (runtime/home-agent-linux.ts):
  * - `openTap(rule)`: a `PacketTap` delivering batches of the datagrams `rule` claims (steals
  *   from the host's own delivery/forwarding) and of the home-network broadcasts `rule` wants
  *   copied (the host keeps processing those: it is a host on its home network too). On the
