@@ -40,7 +40,7 @@ import { Tun } from '../io/tun.js';
 import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../io/wire/ethernet.js';
 import { ipv4DatagramProblem, ipv4Destination, ipv4TotalLength } from '../io/wire/ipv4.js';
 import type { Clock } from './clock.js';
-import type { Packet } from './data-plane.js';
+import { largestTunnelOverhead, type Packet } from './data-plane.js';
 import type { ForwardingChange } from './forwarding-table.js';
 import {
   attachHomeAgentDataPath,
@@ -67,6 +67,22 @@ export interface LinuxDataPathConfig {
   readonly queueLimit?: number;
   /** Routing table of the home-address routes (default 254, main). */
   readonly routeTable?: number;
+  /**
+   * MTU of the TUN device (default: the home interface's MTU less the largest tunnel header
+   * among the encapsulations offered, `tunnelMtuFor`).
+   */
+  readonly tunnelMtu?: number;
+}
+
+/**
+ * The TUN device's default MTU: the home interface's less the largest header the agent may put
+ * in front of a datagram. The tunnel's raw socket sends what it is given and does not fragment,
+ * so a datagram routed into the device must fit the link with its tunnel header (RFC 2003 5.1,
+ * RFC 5944 4.1); a larger one gets the kernel's "fragmentation needed" (path MTU discovery)
+ * back from the device instead of being lost.
+ */
+export function tunnelMtuFor(homeInterfaceMtu: number, encapsulations: { readonly minimal: boolean; readonly gre: boolean }): number {
+  return homeInterfaceMtu - largestTunnelOverhead(encapsulations);
 }
 
 /** Why the data path could not start; the message names the cause and the fix. */
@@ -105,6 +121,8 @@ export interface LinuxDataPathEvent {
 
 export interface LinuxHomeAgentDataPath {
   readonly tunnelDevice: string;
+  /** The MTU given to the TUN device (dataPath.tunnelMtu or `tunnelMtuFor`). */
+  readonly tunnelMtu: number;
   readonly homeInterface: string;
   readonly path: HomeAgentDataPath;
   readonly routes: HostRoutes;
@@ -193,7 +211,8 @@ export function checkLinuxDataPathHost(config: LinuxDataPathConfig): void {
 
 export interface StartLinuxDataPathOptions {
   readonly clock: Clock;
-  readonly settings: Pick<HomeAgentSettings, 'addresses' | 'homeNetwork' | 'prefixLength'>;
+  /** `encapsulations` sizes the TUN device's MTU; absent: all of them (the largest header). */
+  readonly settings: Pick<HomeAgentSettings, 'addresses' | 'homeNetwork' | 'prefixLength'> & Partial<Pick<HomeAgentSettings, 'encapsulations'>>;
   /** UDP port registrations are answered from (the 3.8.3.1 exemption). Default 434. */
   readonly registrationPort?: number;
 }
@@ -211,9 +230,12 @@ export async function startLinuxHomeAgentDataPath(
   checkLinuxDataPathHost(config);
   const tunnelDevice = config.tunnelDevice ?? DEFAULT_TUNNEL_DEVICE;
   const maxBatch = config.maxBatch ?? 64;
+  // checkLinuxDataPathHost has found the home interface.
+  const homeInterfaceMtu = readInterfaceInfo(config.homeInterface)?.mtu ?? 1500;
+  const tunnelMtu = config.tunnelMtu ?? tunnelMtuFor(homeInterfaceMtu, options.settings.encapsulations ?? { minimal: true, gre: true });
   const scope = Effect.runSync(Scope.make());
   const open = Effect.gen(function* () {
-    const tun = yield* (yield* Tun).open(tunnelDevice, { maxPackets: maxBatch });
+    const tun = yield* (yield* Tun).open(tunnelDevice, { maxPackets: maxBatch, mtu: tunnelMtu, slotSize: Math.max(2048, tunnelMtu + 64) });
     const routes = yield* openHostRoutes(tun.name, config.routeTable !== undefined ? { table: config.routeTable } : {});
     const rawIp = yield* RawIp;
     // IPPROTO_RAW (255): header included, sends any protocol, receives nothing (raw(7)).
@@ -231,9 +253,13 @@ export async function startLinuxHomeAgentDataPath(
     const error = failure._tag === 'Some' ? failure.value : Cause.squash(exit.cause);
     const tag = (error as { _tag?: string })._tag;
     const reason = (error as { reason?: string }).reason;
+    const message =
+      reason === 'mtu'
+        ? `dataPath.tunnelMtu: ${(error as Error).message}; ${config.tunnelMtu === undefined ? `the default is ${config.homeInterface}'s MTU (${homeInterfaceMtu}) less the tunnel header,` : 'give'} a value from 68 to the device's largest, e.g. ${tunnelMtuFor(1500, { minimal: true, gre: true })}`
+        : (error as Error).message;
     throw new DataPathStartError(
       reason === 'permission' ? 'permission' : reason === 'no-such-interface' ? 'no-such-interface' : tag === 'TunError' || tag === 'RouteError' ? 'device' : 'socket',
-      (error as Error).message,
+      message,
     );
   }
   const { tun, routes, sender, homeSender, link } = exit.value;
@@ -363,6 +389,7 @@ export async function startLinuxHomeAgentDataPath(
   let stopped = false;
   return {
     tunnelDevice: tun.name,
+    tunnelMtu,
     homeInterface: config.homeInterface,
     path,
     routes,

@@ -183,6 +183,41 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
   );
 
   it.skipIf(skip !== undefined)(
+    titled('the TUN device gets the home link MTU less the largest tunnel header (GRE 24); a datagram of that full size is tunnelled whole, one byte more is refused', skip),
+    async () => {
+      // 1500 on the home veth less GRE's 24 (all encapsulations are offered by default).
+      expect(ip('-n', NS.ha, 'link', 'show', TUN)).toMatch(/ mtu 1476 /);
+      await register(600, 'G');
+      // DF set (IP_PMTUDISC_DO): the correspondent neither fragments nor lets routers do it.
+      const send = (payloadLength: number, fill: string) => {
+        const script =
+          'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); ' +
+          `s.setsockopt(socket.IPPROTO_IP, 10, 2); s.sendto(b'${fill}' * ${payloadLength}, ('${HOME_ADDRESS}', 9))`;
+        const sent = inNamespace(NS.cn, 'python3', ['-c', script]);
+        expect(sent.status, sent.stderr).toBe(0);
+      };
+      let mark = coa.events.length;
+      // 20 (IPv4) + 8 (UDP) + 1448 = 1476, the TUN's MTU; GRE makes it 1500 on the care-of link.
+      send(1448, 'w');
+      const whole = await after(coa, mark, (e) => e.event === 'tunnel' && String(e.payloadHex).endsWith('77'.repeat(64)), 'the full-size tunnelled datagram');
+      expect(whole).toMatchObject({ protocol: 47, kind: 'gre', innerDestination: HOME_ADDRESS, innerProtocol: 17 });
+      const payload = Buffer.from(String(whole.payloadHex), 'hex');
+      expect(payload.length).toBe(8 + 1448);
+      expect(payload.readUInt16BE(4)).toBe(8 + 1448);
+      expect(payload.subarray(8).equals(Buffer.alloc(1448, 'w'))).toBe(true);
+
+      // One byte more does not fit the device: the home agent's kernel answers "fragmentation
+      // needed" (RFC 2003 5.1's path MTU discovery) and nothing reaches the care-of address.
+      mark = coa.events.length;
+      send(1449, 'x');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(coa.events.slice(mark).filter((e) => e.event === 'tunnel' || e.event === 'tunnel-malformed')).toStrictEqual([]);
+      await register(600);
+    },
+    20_000,
+  );
+
+  it.skipIf(skip !== undefined)(
     titled('[R4.3-1] [R4.3-3] a home-network broadcast is tunnelled to the node only while its binding has the B bit', skip),
     async () => {
       const broadcast = (text: string) => {
@@ -322,6 +357,22 @@ describe('mip4 ha --config with a dataPath section (child process, in namespaces
       }
     },
     STARTUP_MS + 20_000,
+  );
+
+  it.skipIf(skip !== undefined)(
+    titled('dataPath.tunnelMtu sets the TUN device\'s MTU and the data-path-up line reports it', skip),
+    async () => {
+      const child = daemon(configDocument({ homeInterface: IF.home, tunnelDevice: TUN, tunnelMtu: 1400 }));
+      try {
+        expect(await child.waitFor('data-path-up', STARTUP_MS)).toMatchObject({ tunnelDevice: TUN, tunnelMtu: 1400 });
+        expect(ip('-n', NS.ha, 'link', 'show', TUN)).toMatch(/ mtu 1400 /);
+        child.signal('SIGTERM');
+        expect(await child.exit()).toBe(0);
+      } finally {
+        child.stop();
+      }
+    },
+    STARTUP_MS + 10_000,
   );
 
   it.skipIf(skip !== undefined)(
