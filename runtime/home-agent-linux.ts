@@ -30,7 +30,7 @@
 import { readFileSync } from 'node:fs';
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import { Link, type LinkInterface } from '../io/link.js';
+import { Link, type FrameInfo, type LinkInterface } from '../io/link.js';
 import { LinuxLinkLive, readInterfaceInfo } from '../io/linux/packet.js';
 import { LinuxRawIpLive } from '../io/linux/raw-ip.js';
 import { openHostRoutes, type HostRoutes, type HostRoutesCounters } from '../io/linux/routes.js';
@@ -38,7 +38,17 @@ import { LinuxTunLive } from '../io/linux/tun.js';
 import { RawIp } from '../io/raw-ip.js';
 import { Tun } from '../io/tun.js';
 import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../io/wire/ethernet.js';
-import { ipv4DatagramProblem, ipv4Destination, ipv4TotalLength } from '../io/wire/ipv4.js';
+import {
+  IpProtocol,
+  ipv4DatagramProblem,
+  ipv4Destination,
+  ipv4HeaderLength,
+  ipv4IsFragment,
+  ipv4Protocol,
+  ipv4Source,
+  ipv4TotalLength,
+} from '../io/wire/ipv4.js';
+import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../io/wire/udp.js';
 import type { Clock } from './clock.js';
 import { largestTunnelOverhead, type Packet } from './data-plane.js';
 import type { ForwardingChange } from './forwarding-table.js';
@@ -54,6 +64,18 @@ import type { HomeAgent } from './home-agent.js';
 import type { HomeAgentSettings } from '../policies/ha-request.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'mip4ha0';
+
+/** Writes the UDP checksum of an unfragmented IPv4/UDP datagram whose checksum was left to offload. */
+function completeUdpChecksum(datagram: Uint8Array): void {
+  if (ipv4Protocol(datagram, 0) !== IpProtocol.UDP || ipv4IsFragment(datagram, 0)) return;
+  const udpOffset = ipv4HeaderLength(datagram, 0);
+  if (udpOffset + UDP_HEADER_LENGTH > datagram.length) return;
+  const length = udpLength(datagram, udpOffset);
+  if (length < UDP_HEADER_LENGTH || udpOffset + length > datagram.length) return;
+  const checksum = udpChecksum(ipv4Source(datagram, 0), ipv4Destination(datagram, 0), datagram, udpOffset, length);
+  datagram[udpOffset + 6] = checksum >>> 8;
+  datagram[udpOffset + 7] = checksum & 0xff;
+}
 
 /** The `dataPath` section of the home agent's configuration. */
 export interface LinuxDataPathConfig {
@@ -283,17 +305,17 @@ export async function startLinuxHomeAgentDataPath(
 
   // flush() of the data path, called at the end of each batch (set once attached).
   let flush: () => void = () => {};
-  let broadcastHandler: ((frame: Uint8Array) => void) | undefined;
+  let broadcastHandler: ((frame: Uint8Array, info?: FrameInfo) => void) | undefined;
   let arpHandler: (frame: Uint8Array) => void = () => {};
 
   // The home interface shared by the ARP executor and the broadcast copier: one AF_PACKET
   // socket per interface and process (io/linux/packet.ts).
   const sharedHandlers = new Set<(frame: Uint8Array) => void>();
-  link.onFrame((frame) => {
+  link.onFrame((frame, info) => {
     arpHandler(frame);
     for (const shared of sharedHandlers) shared(frame);
     if (broadcastHandler !== undefined && ethernetIsMulticast(frame, 0) && frame.length >= ETHERNET_HEADER_LENGTH + 20 && ethernetEtherType(frame, 0) === EtherType.IPv4) {
-      broadcastHandler(frame);
+      broadcastHandler(frame, info);
     }
   });
   const homeLinkView: LinkInterface = {
@@ -334,12 +356,17 @@ export async function startLinuxHomeAgentDataPath(
         flush();
       }
     });
-    broadcastHandler = (frame) => {
+    broadcastHandler = (frame, info) => {
       if (handler === undefined || ipv4DatagramProblem(frame, ETHERNET_HEADER_LENGTH, frame.length) !== undefined) return;
       const datagram = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipv4TotalLength(frame, ETHERNET_HEADER_LENGTH));
       if (!rule.copies(datagram)) return;
       counters.broadcastCopies++;
-      handler([{ bytes: datagram.slice(), ingress: config.homeInterface, linkBroadcast: true }]);
+      const copy = datagram.slice();
+      // A broadcast from a socket of this same host (another namespace over a veth) arrives
+      // with its UDP checksum left to offload; the tunnel carries it on to another host, which
+      // would find it wrong, so it is completed here (io/link.ts FrameInfo).
+      if (info?.checksumNotReady === true) completeUdpChecksum(copy);
+      handler([{ bytes: copy, ingress: config.homeInterface, linkBroadcast: true }]);
       flush();
     };
     return {

@@ -20,6 +20,8 @@ import { DataPathStartError, startLinuxHomeAgentDataPath } from '../../runtime/h
 import { ForwardingTable } from '../../runtime/forwarding-table.js';
 import { RealClock } from '../../runtime/clock.js';
 import { Subject } from 'rxjs';
+import { ipv4 } from '../../io/wire/bytes.js';
+import { verifyUdpChecksum } from '../../io/wire/udp.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled, type PeerEvent } from './netns.js';
 
 const skip = linuxSkipReason({ tun: true });
@@ -235,7 +237,8 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
       mark = coa.events.length;
       broadcast('mip4 broadcast requested');
       // D is set (co-located care-of address): tunnelled straight to it, not nested (4.3).
-      expect(await tunnelled(mark, 'mip4 broadcast requested')).toMatchObject({
+      const copied = await tunnelled(mark, 'mip4 broadcast requested');
+      expect(copied).toMatchObject({
         protocol: 4,
         outerSource: '198.51.100.1',
         outerDestination: '203.0.113.2',
@@ -243,6 +246,11 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
         innerDestination: '198.51.100.255',
         innerProtocol: 17,
       });
+      // The sender's kernel left the UDP checksum to veth offload; the copy the agent read off
+      // the home link is tunnelled with it completed.
+      const udp = Buffer.from(String(copied.payloadHex), 'hex');
+      expect(udp.readUInt16BE(6)).not.toBe(0);
+      expect(verifyUdpChecksum(ipv4('198.51.100.2'), ipv4('198.51.100.255'), udp, 0)).toBe(true);
     },
     20_000,
   );
