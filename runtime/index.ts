@@ -147,3 +147,20 @@ export {
   type StartForeignAgentOptions,
   type ServeForeignAgentOptions,
 } from './foreign-agent.js';
+// The real Linux world (io/linux: the native helper, loaded on first use; root or
+// CAP_NET_ADMIN/CAP_NET_RAW): the same services as io/sim, and the home agent's packet path.
+export { RawIp, RawIpError, type RawIpSocket } from '../io/raw-ip.js';
+export { Tun, TunError } from '../io/tun.js';
+export { MnHost, MnHostError } from '../io/mn-host.js';
+export { nativeAvailable } from '../io/linux/native.js';
+export { LinuxLinkLive } from '../io/linux/packet.js';
+export { LinuxRawIpLive } from '../io/linux/raw-ip.js';
+export { LinuxTunLive } from '../io/linux/tun.js';
+export { LinuxMnHostLive } from '../io/linux/mn-host.js';
+export {
+  startLinuxHomeAgentDataPath,
+  DataPathStartError,
+  type LinuxDataPathConfig,
+  type LinuxHomeAgentDataPath,
+  type LinuxDataPathCounters,
+} from './home-agent-linux.js';

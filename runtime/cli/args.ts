@@ -78,3 +78,24 @@ export function loadConfigOrReport<T>(command: string, path: string, load: (path
     return undefined;
   }
 }
+
+/**
+ * Starts a daemon's runtime; when it fails with one of the `expected` errors (a socket, an
+ * interface, a permission: the IO layer's typed errors, whose messages name the fix) prints
+ * `mip4 <command>: <message>` and returns undefined (exit 1). Anything else is a bug and is
+ * rethrown.
+ */
+export async function startOrReport<T>(
+  command: string,
+  start: () => Promise<T>,
+  expected: ReadonlyArray<abstract new (...args: never[]) => Error>,
+  io: Io,
+): Promise<T | undefined> {
+  try {
+    return await start();
+  } catch (error) {
+    if (!expected.some((kind) => error instanceof kind)) throw error;
+    io.err(`mip4 ${command}: ${(error as Error).message}`);
+    return undefined;
+  }
+}

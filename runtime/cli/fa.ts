@@ -9,7 +9,7 @@ import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
 import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../fa-config.js';
 import { startForeignAgent, type VisitorView } from '../foreign-agent.js';
-import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--log-transitions]
        mip4 fa --example-config
@@ -74,21 +74,19 @@ async function run(argv: string[], io: Io): Promise<number> {
   const loaded = loadConfigOrReport('fa', values.config, loadForeignAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
-  let running;
-  try {
-    running = await startForeignAgent(loaded.config, {
-      interfaceName: loaded.interfaceName,
-      udp: NodeUdpLive,
-      link: LinuxLinkLive,
-      rawIp: LinuxRawIpLive,
-    });
-  } catch (error) {
-    if (error instanceof UdpError || error instanceof LinkError || error instanceof RawIpError) {
-      io.err(`mip4 fa: ${error.message}`);
-      return ExitCode.Failure;
-    }
-    throw error;
-  }
+  const running = await startOrReport(
+    'fa',
+    () =>
+      startForeignAgent(loaded.config, {
+        interfaceName: loaded.interfaceName,
+        udp: NodeUdpLive,
+        link: LinuxLinkLive,
+        rawIp: LinuxRawIpLive,
+      }),
+    [UdpError, LinkError, RawIpError],
+    io,
+  );
+  if (running === undefined) return ExitCode.Failure;
   const { agent } = running;
   agent.events.subscribe(log);
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));

@@ -5,11 +5,11 @@ import { UdpError } from '../../io/udp.js';
 import { LinkError } from '../../io/link.js';
 import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig, type LoadedHomeAgentConfig } from '../config.js';
 import { HomeAgentAdvertiser, startHomeAgentAdvertiser } from '../home-agent-advertiser.js';
-import type { LinuxHomeAgentDataPath } from '../home-agent-linux.js';
+import { DataPathStartError, type LinuxHomeAgentDataPath } from '../home-agent-linux.js';
 import { RealClock } from '../clock.js';
 import type { BindingView } from '../home-agent.js';
 import { secureRandom32, startHomeAgent, type ListenAddress } from '../home-agent-server.js';
-import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--log-transitions]
        mip4 ha --example-config
@@ -123,19 +123,17 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (loaded === undefined) return ExitCode.Usage;
   const lines = batchedLines(io.out);
   const log = (event: object) => lines.add(JSON.stringify(event));
-  let running;
-  try {
-    running = await startHomeAgent(loaded.config, {
-      listen: listenOverride ?? loaded.listen,
-      ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
-    });
-  } catch (error) {
-    if (error instanceof UdpError || (error instanceof Error && error.name === 'DataPathStartError')) {
-      io.err(`mip4 ha: ${error.message}`);
-      return ExitCode.Failure;
-    }
-    throw error;
-  }
+  const running = await startOrReport(
+    'ha',
+    () =>
+      startHomeAgent(loaded.config, {
+        listen: listenOverride ?? loaded.listen,
+        ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
+      }),
+    [UdpError, DataPathStartError],
+    io,
+  );
+  if (running === undefined) return ExitCode.Failure;
   const { agent, dataPath } = running;
   const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
   if (advertising === 'failed') {

@@ -15,7 +15,7 @@ import { NodeUdpLive } from '../../io/node/udp.js';
 import { RealClock } from '../clock.js';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../mn-config.js';
 import { startMobileNode, type MobileNodeState } from '../mobile-node.js';
-import { daemonSignals, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--log-transitions]
        mip4 mn --example-config
@@ -68,28 +68,26 @@ async function run(argv: string[], io: Io): Promise<number> {
   const config = loadConfigOrReport('mn', values.config, loadMobileNodeConfig, io);
   if (config === undefined) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
-  let running;
-  try {
-    running = await startMobileNode(config, {
-      link: LinuxLinkLive,
-      udp: NodeUdpLive,
-      // Raw sockets: Requests with the source the node chooses (3.6.1.1), and tunnels ending at
-      // the node with a co-located care-of address (1.7 b, 4.1).
-      rawIp: LinuxRawIpLive,
-      // The host follows each attachment (io/linux/mn-host.ts) unless configureHost is false;
-      // decapsulated datagrams enter the host stack through a TUN device.
-      ...(config.host !== undefined ? { host: LinuxMnHostLive } : {}),
-      ...(config.host?.tunnelDevice !== undefined ? { tun: LinuxTunLive } : {}),
-      clock: new RealClock(),
-      autoStart: false,
-    });
-  } catch (error) {
-    if (error instanceof LinkError || error instanceof UdpError || error instanceof RawIpError || error instanceof MnHostError || error instanceof TunError) {
-      io.err(`mip4 mn: ${error.message}`);
-      return ExitCode.Failure;
-    }
-    throw error;
-  }
+  const running = await startOrReport(
+    'mn',
+    () =>
+      startMobileNode(config, {
+        link: LinuxLinkLive,
+        udp: NodeUdpLive,
+        // Raw sockets: Requests with the source the node chooses (3.6.1.1), and tunnels ending at
+        // the node with a co-located care-of address (1.7 b, 4.1).
+        rawIp: LinuxRawIpLive,
+        // The host follows each attachment (io/linux/mn-host.ts) unless configureHost is false;
+        // decapsulated datagrams enter the host stack through a TUN device.
+        ...(config.host !== undefined ? { host: LinuxMnHostLive } : {}),
+        ...(config.host?.tunnelDevice !== undefined ? { tun: LinuxTunLive } : {}),
+        clock: new RealClock(),
+        autoStart: false,
+      }),
+    [LinkError, UdpError, RawIpError, MnHostError, TunError],
+    io,
+  );
+  if (running === undefined) return ExitCode.Failure;
   const { node } = running;
   node.events.subscribe(log);
   if (values['log-transitions']) node.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));

@@ -9,12 +9,12 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureBuilt } from '../support/build.js';
 import { linuxSkipReason, Namespaces, ROOT, titled } from '../linux/netns.js';
 
-const COMPILED_MAIN = join(ROOT, 'dist', 'runtime', 'cli', 'main.js');
 const skipReason = linuxSkipReason();
 
 const FA_NS = `mip4fa-a-${process.pid}`;
@@ -26,27 +26,6 @@ const FA_ADDRESS = '203.0.113.1';
 const CARE_OF_ADDRESS = '203.0.113.5';
 const REGISTRATION_LIFETIME = 1200;
 
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ when it is missing or older than the sources (bin/mip4.js runs dist/). */
-function ensureBuilt(): void {
-  const sources = Math.max(...['io', 'policies', 'machines', 'runtime'].map((d) => newestSourceMtime(join(ROOT, d))));
-  if (existsSync(COMPILED_MAIN) && statSync(COMPILED_MAIN).mtimeMs >= sources) return;
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch {
-    // tsc still emits when some other file has a type error: judge by the output file.
-  }
-  if (!existsSync(COMPILED_MAIN)) throw new Error(`could not build ${COMPILED_MAIN}`);
-}
 
 type Line = { readonly event?: string } & Record<string, unknown>;
 

@@ -8,41 +8,19 @@
  * imported, to check that `--example-config` prints something the daemon would accept.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ensureBuilt, ROOT } from '../support/build.js';
 import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../../runtime/config.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const COMPILED_MAIN = join(ROOT, 'dist', 'runtime', 'cli', 'main.js');
 
 // ---------------------------------------------------------------------------------------------
 // Building dist/ when it is missing or older than the sources (`npm test` builds it first).
 
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function ensureBuilt(): void {
-  const sources = Math.max(...['io', 'policies', 'machines', 'runtime'].map((d) => newestSourceMtime(join(ROOT, d))));
-  if (existsSync(COMPILED_MAIN) && statSync(COMPILED_MAIN).mtimeMs >= sources) return;
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch {
-    // tsc still emits when some other file has a type error: judge by the output file.
-  }
-  if (!existsSync(COMPILED_MAIN)) throw new Error(`could not build ${COMPILED_MAIN}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The mobile node side, from the RFC.

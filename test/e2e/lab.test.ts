@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBuilt } from './build.js';
+import { ensureBuilt } from '../support/build.js';
 import { linuxSkipReason, ROOT, titled } from '../linux/netns.js';
 
 const hasTools = ['dumpcap', 'tshark', 'ping'].every((tool) => spawnSync('which', [tool]).status === 0);

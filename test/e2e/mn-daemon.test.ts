@@ -5,37 +5,15 @@
  * stdout, then stop cleanly on SIGTERM.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../../runtime/mn-config.js';
+import { ensureBuilt } from '../support/build.js';
 import { linuxSkipReason, Namespaces, ROOT, titled } from '../linux/netns.js';
 
-const COMPILED_MAIN = join(ROOT, 'dist', 'runtime', 'cli', 'main.js');
 
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ when it is missing or older than the sources (as test/e2e/ha-daemon.test.ts). */
-function ensureBuilt(): void {
-  const sources = Math.max(...['io', 'policies', 'machines', 'runtime'].map((d) => newestSourceMtime(join(ROOT, d))));
-  const compiledMn = join(ROOT, 'dist', 'runtime', 'cli', 'mn.js');
-  if (existsSync(COMPILED_MAIN) && existsSync(compiledMn) && statSync(COMPILED_MAIN).mtimeMs >= sources) return;
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch {
-    // tsc still emits when some other file has a type error: judge by the output files.
-  }
-  if (!existsSync(compiledMn)) throw new Error(`could not build ${compiledMn}`);
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

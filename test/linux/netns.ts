@@ -3,13 +3,12 @@
  * with iproute2 and removed afterwards, and peer processes (test/linux/peer.ts) run inside a
  * namespace with `ip netns exec`, reporting JSON lines.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { nativeAvailable } from '../../io/linux/native.js';
+import { ROOT } from '../support/build.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { ensureBuilt, ROOT } from '../support/build.js';
 const VITE_NODE = `${ROOT}node_modules/vite-node/vite-node.mjs`;
 
 /** Why the namespace tests cannot run here, or undefined when they can. */
@@ -22,29 +21,6 @@ export function linuxSkipReason(options: { tun?: boolean } = {}): string | undef
   return undefined;
 }
 
-const COMPILED_MAIN = join(ROOT, 'dist', 'runtime', 'cli', 'main.js');
-
-function newestSourceMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds dist/ when it is missing or older than the sources (bin/mip4.js runs dist/). */
-export function ensureBuilt(): void {
-  const sources = Math.max(...['io', 'policies', 'machines', 'runtime'].map((d) => newestSourceMtime(join(ROOT, d))));
-  if (existsSync(COMPILED_MAIN) && statSync(COMPILED_MAIN).mtimeMs >= sources) return;
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch {
-    // tsc still emits when some other file has a type error: judge by the output file.
-  }
-  if (!existsSync(COMPILED_MAIN)) throw new Error(`could not build ${COMPILED_MAIN}`);
-}
 
 /** Appends the skip reason to a test title so a skipped test says why. */
 export function titled(title: string, reason: string | undefined): string {

@@ -92,7 +92,7 @@ describe('HomeAgent over the simulated network', () => {
     await running.stop();
   });
 
-  it('[R3.8.2.1-22] [R3.8.3.1-1] a Request broadcast on the home network is answered 136 from the unicast address', async () => {
+  it('[R3.6.1.2-19] [R3.8.2.1-22] [R3.8.3.1-1] a Request broadcast on the home network is rejected: 136 from and naming the unicast address, no binding', async () => {
     const s = setup();
     const running = await startOnSim(s);
     const request = buildRequest({ identification: identificationFromUnixMs(s.clock.now(), 1), homeAgent: SUBNET_BROADCAST });

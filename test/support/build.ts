@@ -5,9 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../linux/netns.js';
+import { fileURLToPath } from 'node:url';
 
-const COMPILED_MAIN = join(ROOT, 'dist', 'runtime', 'cli', 'main.js');
+/** The project's root directory (with a trailing slash). */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const COMPILED_MAIN = join(ROOT, 'dist', 'runtime', 'cli', 'main.js');
 
 function newestSourceMtime(dir: string): number {
   let newest = 0;
