@@ -16,6 +16,18 @@
 import { Context, Data, type Effect, type Scope } from 'effect';
 import type { MacAddress } from './wire/ethernet.js';
 
+/** What the receiving side knows about one frame beyond its bytes (given only when known). */
+export interface FrameInfo {
+  /**
+   * The frame's UDP/TCP checksum is not yet computed: a sender on this same host (another
+   * network namespace over a veth) left it to checksum offload, and the field holds only the
+   * pseudo-header sum. Such a frame never crossed a wire; its checksum cannot be verified and
+   * is not wrong. Linux AF_PACKET reports it (TP_STATUS_CSUMNOTREADY); a frame from another
+   * host never has it.
+   */
+  readonly checksumNotReady: boolean;
+}
+
 export interface LinkInterface {
   /** The interface name, e.g. "eth0". */
   readonly name: string;
@@ -31,8 +43,10 @@ export interface LinkInterface {
   /**
    * Sets the handler for received frames (one per interface; a later call replaces it).
    * The frame is a read-only view, valid during the call only: copy what must be kept.
+   * `info` comes from layers that know more about a frame than its bytes (io/linux/packet.ts);
+   * the simulated links leave it out.
    */
-  onFrame(handler: (frame: Uint8Array) => void): void;
+  onFrame(handler: (frame: Uint8Array, info?: FrameInfo) => void): void;
   /** Sets the handler for asynchronous errors (failed sends, a vanished interface). */
   onError(handler: (error: LinkError) => void): void;
 }

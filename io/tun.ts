@@ -60,6 +60,8 @@ export interface TunOpenOptions {
   readonly maxPackets?: number;
   /** Bytes reserved per packet in the receive slab (default 2048: above a 1500 MTU). */
   readonly slotSize?: number;
+  /** The device's MTU, set at open (default: the kernel's, 1500). */
+  readonly mtu?: number;
 }
 
 export type TunErrorReason =
@@ -71,6 +73,8 @@ export type TunErrorReason =
   | 'in-use'
   /** The name is not a valid interface name (1 to 15 bytes). */
   | 'invalid-name'
+  /** The requested MTU could not be set (out of the device's range, or no permission). */
+  | 'mtu'
   /** A datagram could not be written. */
   | 'send'
   /** Reading failed (the device went away). */

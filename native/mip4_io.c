@@ -12,6 +12,7 @@
  *     and source addresses go into an Int32Array the caller also owns (no allocation per
  *     batch);
  *   - write a batch (sendmmsg for sockets, write() for TUN) without ever blocking;
+ *   - set an interface's MTU (SIOCSIFMTU);
  *   - add and remove host routes and bring a device up over rtnetlink (the home agent routes
  *     each away mobile node's home address into its TUN device), one request and its ack per
  *     call: the kernel answers an rtnetlink request inside the sendmsg that carries it.
@@ -233,6 +234,15 @@ static napi_value open_packet(napi_env env, napi_callback_info info) {
     throw_errno(env, error, "openPacket: bind", name);
     return NULL;
   }
+  /* tpacket_auxdata with each frame: its tp_status tells whether the sender's kernel left
+     the transport checksum to be filled in later (TP_STATUS_CSUMNOTREADY, see reader_drain). */
+  int one = 1;
+  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, "openPacket: PACKET_AUXDATA", name);
+    return NULL;
+  }
   napi_value result;
   napi_create_object(env, &result);
   napi_set_named_property(env, result, "fd", make_int32(env, fd));
@@ -350,7 +360,15 @@ typedef struct reader {
     struct sockaddr_in in;
     struct sockaddr_ll ll;
   } *addresses;
+  /* AF_PACKET only: one control buffer per message for the PACKET_AUXDATA cmsg. */
+  uint8_t *controls;
 } reader_t;
+
+/* Room for one tpacket_auxdata cmsg (the only one PACKET_AUXDATA adds). */
+#define AUX_CONTROL_SIZE CMSG_SPACE(sizeof(struct tpacket_auxdata))
+/* Bits of an AF_PACKET packet's extra word above sll_pkttype (shared with io/linux/native.ts). */
+#define EXTRA_TRUNCATED 0x100
+#define EXTRA_CHECKSUM_NOT_READY 0x200
 
 static void reader_release(napi_env env, reader_t *reader) {
   if (reader->slab_ref) napi_delete_reference(env, reader->slab_ref);
@@ -365,6 +383,8 @@ static void reader_free_scratch(reader_t *reader) {
   free(reader->messages);
   free(reader->vectors);
   free(reader->addresses);
+  free(reader->controls);
+  reader->controls = NULL;
   reader->messages = NULL;
   reader->vectors = NULL;
   reader->addresses = NULL;
@@ -422,6 +442,10 @@ static int reader_drain(reader_t *reader) {
     reader->messages[i].msg_hdr.msg_iovlen = 1;
     reader->messages[i].msg_hdr.msg_name = &reader->addresses[i];
     reader->messages[i].msg_hdr.msg_namelen = sizeof reader->addresses[i];
+    if (reader->controls != NULL) {
+      reader->messages[i].msg_hdr.msg_control = reader->controls + (size_t)i * AUX_CONTROL_SIZE;
+      reader->messages[i].msg_hdr.msg_controllen = AUX_CONTROL_SIZE;
+    }
   }
   int n;
   do {
@@ -441,7 +465,19 @@ static int reader_drain(reader_t *reader) {
     } else {
       /* AF_PACKET: the interface index and the packet type (PACKET_OUTGOING = our own sends). */
       m[2] = reader->addresses[i].ll.sll_ifindex;
-      m[3] = reader->addresses[i].ll.sll_pkttype | ((reader->messages[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0x100 : 0);
+      int extra = reader->addresses[i].ll.sll_pkttype;
+      if (reader->messages[i].msg_hdr.msg_flags & MSG_TRUNC) extra |= EXTRA_TRUNCATED;
+      /* A datagram sent by a socket of this same kernel (another namespace over a veth) can
+         arrive with its UDP/TCP checksum still to be computed (CHECKSUM_PARTIAL): the field
+         holds only the pseudo-header sum, and the kernel says so in tp_status. */
+      struct msghdr *header = &reader->messages[i].msg_hdr;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(header); c != NULL; c = CMSG_NXTHDR(header, c)) {
+        if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
+        struct tpacket_auxdata aux;
+        memcpy(&aux, CMSG_DATA(c), sizeof aux);
+        if (aux.tp_status & TP_STATUS_CSUMNOTREADY) extra |= EXTRA_CHECKSUM_NOT_READY;
+      }
+      m[3] = extra;
     }
   }
   return n;
@@ -498,8 +534,10 @@ static void reader_finalize(napi_env env, void *data, void *hint) {
  * startReader(fd, kind, slab: Uint8Array, maxPackets, meta: Int32Array, callback(count)) → handle.
  * The slab is cut into maxPackets equal slots; packet i of a batch lies in slot i. For each
  * packet meta holds [offset, length, source, extra]: source is the IPv4 source (raw IP) or the
- * ifindex (AF_PACKET); extra is the truncation flag (raw IP) or sll_pkttype | 0x100 when
- * truncated (AF_PACKET). callback(count) runs once per batch; a negative count is -errno.
+ * ifindex (AF_PACKET); extra is the truncation flag (raw IP) or, for AF_PACKET, sll_pkttype
+ * | 0x100 when truncated | 0x200 when the transport checksum is not yet computed
+ * (TP_STATUS_CSUMNOTREADY; the socket must have PACKET_AUXDATA, as openPacket sets).
+ * callback(count) runs once per batch; a negative count is -errno.
  */
 static napi_value start_reader(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -548,7 +586,8 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
     reader->messages = calloc((size_t)max_packets, sizeof *reader->messages);
     reader->vectors = calloc((size_t)max_packets, sizeof *reader->vectors);
     reader->addresses = calloc((size_t)max_packets, sizeof *reader->addresses);
-    if (!reader->messages || !reader->vectors || !reader->addresses) {
+    if (kind == KIND_PACKET) reader->controls = calloc((size_t)max_packets, AUX_CONTROL_SIZE);
+    if (!reader->messages || !reader->vectors || !reader->addresses || (kind == KIND_PACKET && !reader->controls)) {
       reader_free_scratch(reader);
       free(reader);
       throw_errno(env, ENOMEM, "startReader", NULL);
@@ -989,6 +1028,40 @@ static napi_value set_link_up(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * setMtu(name, mtu): sets an interface's MTU (SIOCSIFMTU). The home agent's TUN device must
+ * be smaller than the home link by the tunnel header, since its raw socket does not fragment.
+ */
+static napi_value set_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[IFNAMSIZ + 1];
+  int32_t mtu;
+  if (argc < 2 || !arg_name(env, argv[0], name, sizeof name, "setMtu(name, mtu): name must be a string") ||
+      !arg_int32(env, argv[1], &mtu, "setMtu(name, mtu): mtu must be a number"))
+    return NULL;
+  char subject[IFNAMSIZ + 32];
+  snprintf(subject, sizeof subject, "%d on %s", mtu, name);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_errno(env, errno, "setMtu: socket(AF_INET) to set MTU", subject);
+    return NULL;
+  }
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  memcpy(request.ifr_name, name, strlen(name)); /* arg_name checked < IFNAMSIZ */
+  request.ifr_mtu = mtu;
+  int failed = ioctl(fd, SIOCSIFMTU, &request) < 0;
+  int error = errno;
+  close(fd);
+  if (failed) {
+    throw_errno(env, error, "setMtu: SIOCSIFMTU", subject);
+    return NULL;
+  }
+  return NULL;
+}
+
 /* interfaceIndex(name) → ifindex, or 0 when there is no such interface. */
 static napi_value interface_index(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1015,6 +1088,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"routeChange", NULL, route_change, NULL, NULL, NULL, napi_enumerable, NULL},
       {"routeList", NULL, route_list, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setLinkUp", NULL, set_link_up, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setMtu", NULL, set_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"interfaceIndex", NULL, interface_index, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);

@@ -61,6 +61,13 @@ const RouteTable = Schema.Number.pipe(
   ),
 );
 
+// 68: the least every IPv4 link must carry (RFC 791); 65535: the largest IPv4 datagram.
+const TunnelMtu = Schema.Number.pipe(
+  Schema.filter(
+    (n) => (Number.isInteger(n) && n >= 68 && n <= 65535) || `expected an MTU from 68 to 65535 (e.g. 1476: a 1500-byte home link less 24 for GRE), got ${n}`,
+  ),
+);
+
 /** The packet path on a Linux host (runtime/home-agent-linux.ts). */
 const DataPath = Schema.Struct({
   homeInterface: InterfaceName,
@@ -68,6 +75,7 @@ const DataPath = Schema.Struct({
   maxBatch: optional(BatchSize),
   queueLimit: optional(Count),
   routeTable: optional(RouteTable),
+  tunnelMtu: optional(TunnelMtu),
 });
 
 const Encapsulations = Schema.Array(Schema.Literal('ip-in-ip', 'minimal', 'gre'));
@@ -271,6 +279,10 @@ dataPath:
   maxBatch: 64                     # datagrams read from the device per wakeup (1-1024)
   queueLimit: 4096                 # datagrams waiting for the data plane; beyond, shed and counted
   routeTable: 254                  # table of the home-address routes (254 = main), proto 77
+  # tunnelMtu: 1476                # MTU of the TUN device; default: the home interface's MTU
+                                   # less the largest tunnel header offered (IP in IP 20,
+                                   # minimal 12, GRE 24), as tunnelled datagrams are not
+                                   # fragmented (RFC 2003 5.1): 1476 on a 1500-byte link with GRE
 
 # Agent Advertisements ('H' bit) on the home link (2.3), so that mobile nodes find out they are
 # home (2.4.3). Optional; needs root or CAP_NET_RAW (a packet socket on the interface).

@@ -338,6 +338,20 @@ function batchOperator(
 const LIMITED_BROADCAST = 0xffffffff;
 const ICMP_ERROR_TYPES = new Set<number>([3, 4, 5, 11, 12]);
 
+/**
+ * The most bytes the encapsulators below add to a datagram among the encapsulations offered:
+ * IP in IP 20 (RFC 2003), minimal 12 at most (RFC 2004: 8, or 12 with the original source),
+ * GRE 20 + 4, or 20 + 8 with the checksum (RFC 2784). A device feeding the tunnel must be this
+ * much smaller than the path, since the encapsulated datagram is not fragmented here (RFC 2003
+ * 5.1).
+ */
+export function largestTunnelOverhead(encapsulations: { readonly minimal: boolean; readonly gre: boolean }, greChecksum = false): number {
+  let largest = IPV4_MIN_HEADER_LENGTH;
+  if (encapsulations.minimal) largest = Math.max(largest, MINIMAL_HEADER_WITH_SOURCE_LENGTH);
+  if (encapsulations.gre) largest = Math.max(largest, IPV4_MIN_HEADER_LENGTH + (greChecksum ? 8 : GRE_HEADER_LENGTH));
+  return largest;
+}
+
 /** True (and counted) when the input is not a whole IPv4 datagram with a good header checksum. */
 function inputProblem(bytes: Uint8Array, counters: DataPlaneCounters): boolean {
   const problem = ipv4DatagramProblem(bytes, 0, bytes.length);

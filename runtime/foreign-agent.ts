@@ -39,7 +39,7 @@
  */
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject } from 'rxjs';
-import { Link, LinkError, type LinkInterface } from '../io/link.js';
+import { Link, LinkError, type FrameInfo, type LinkInterface } from '../io/link.js';
 import { RawIp, RawIpError } from '../io/raw-ip.js';
 import { Udp, UdpError, type UdpSocket } from '../io/udp.js';
 import {
@@ -425,8 +425,11 @@ export class ForeignAgent {
 
   // --- the visitor link ------------------------------------------------------------------------
 
-  /** One frame received on the visitor link. Never throws on what arrives. */
-  handleFrame(frame: Uint8Array): void {
+  /**
+   * One frame received on the visitor link. Never throws on what arrives. `info` is what the
+   * link knows beyond the bytes (io/link.ts FrameInfo).
+   */
+  handleFrame(frame: Uint8Array, info?: FrameInfo): void {
     if (this.link === undefined || this.closed) return;
     this.counters.frames++;
     if (frame.length < ETHERNET_HEADER_LENGTH || ethernetEtherType(frame, 0) !== EtherType.IPv4) return;
@@ -449,7 +452,11 @@ export class ForeignAgent {
     try {
       this.request(trace, {
         data: udp.value.payload,
-        udpChecksumValid: verifyUdpChecksum(header.source, header.destination, payload, 0, udp.value.header.length),
+        // 3.7.2.1 discards a Request whose UDP checksum is invalid; a checksum the link reports
+        // not yet computed (a sender on this same host left it to offload, io/link.ts) is not
+        // invalid but unverifiable, so only that frame skips the check.
+        udpChecksumValid:
+          info?.checksumNotReady === true || verifyUdpChecksum(header.source, header.destination, payload, 0, udp.value.header.length),
         source: header.source >>> 0,
         destination,
         sourcePort: udp.value.header.sourcePort,
@@ -935,7 +942,7 @@ export function serveForeignAgent(
     for (const socket of sockets) {
       socket.onMessage((d) => agent.handleDatagram({ data: d.data, source: d.address, sourcePort: d.port }));
     }
-    link.onFrame((frame) => agent.handleFrame(frame));
+    link.onFrame((frame, info) => agent.handleFrame(frame, info));
     // The relayed Request leaves from the socket of its care-of address (3.7.2.2: IP source =
     // the care-of address), so the home agent's Reply comes back to it.
     agent.start(link, (data, destination, port, source) => {

@@ -30,7 +30,7 @@
 import { readFileSync } from 'node:fs';
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import { Link, type LinkInterface } from '../io/link.js';
+import { Link, type FrameInfo, type LinkInterface } from '../io/link.js';
 import { LinuxLinkLive, readInterfaceInfo } from '../io/linux/packet.js';
 import { LinuxRawIpLive } from '../io/linux/raw-ip.js';
 import { openHostRoutes, type HostRoutes, type HostRoutesCounters } from '../io/linux/routes.js';
@@ -38,9 +38,19 @@ import { LinuxTunLive } from '../io/linux/tun.js';
 import { RawIp } from '../io/raw-ip.js';
 import { Tun } from '../io/tun.js';
 import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../io/wire/ethernet.js';
-import { ipv4DatagramProblem, ipv4Destination, ipv4TotalLength } from '../io/wire/ipv4.js';
+import {
+  IpProtocol,
+  ipv4DatagramProblem,
+  ipv4Destination,
+  ipv4HeaderLength,
+  ipv4IsFragment,
+  ipv4Protocol,
+  ipv4Source,
+  ipv4TotalLength,
+} from '../io/wire/ipv4.js';
+import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../io/wire/udp.js';
 import type { Clock } from './clock.js';
-import type { Packet } from './data-plane.js';
+import { largestTunnelOverhead, type Packet } from './data-plane.js';
 import type { ForwardingChange } from './forwarding-table.js';
 import {
   attachHomeAgentDataPath,
@@ -55,6 +65,18 @@ import type { HomeAgentSettings } from '../policies/ha-request.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'mip4ha0';
 
+/** Writes the UDP checksum of an unfragmented IPv4/UDP datagram whose checksum was left to offload. */
+function completeUdpChecksum(datagram: Uint8Array): void {
+  if (ipv4Protocol(datagram, 0) !== IpProtocol.UDP || ipv4IsFragment(datagram, 0)) return;
+  const udpOffset = ipv4HeaderLength(datagram, 0);
+  if (udpOffset + UDP_HEADER_LENGTH > datagram.length) return;
+  const length = udpLength(datagram, udpOffset);
+  if (length < UDP_HEADER_LENGTH || udpOffset + length > datagram.length) return;
+  const checksum = udpChecksum(ipv4Source(datagram, 0), ipv4Destination(datagram, 0), datagram, udpOffset, length);
+  datagram[udpOffset + 6] = checksum >>> 8;
+  datagram[udpOffset + 7] = checksum & 0xff;
+}
+
 /** The `dataPath` section of the home agent's configuration. */
 export interface LinuxDataPathConfig {
   /** The interface on the home network (proxy ARP, gratuitous ARP, broadcasts). */
@@ -67,6 +89,22 @@ export interface LinuxDataPathConfig {
   readonly queueLimit?: number;
   /** Routing table of the home-address routes (default 254, main). */
   readonly routeTable?: number;
+  /**
+   * MTU of the TUN device (default: the home interface's MTU less the largest tunnel header
+   * among the encapsulations offered, `tunnelMtuFor`).
+   */
+  readonly tunnelMtu?: number;
+}
+
+/**
+ * The TUN device's default MTU: the home interface's less the largest header the agent may put
+ * in front of a datagram. The tunnel's raw socket sends what it is given and does not fragment,
+ * so a datagram routed into the device must fit the link with its tunnel header (RFC 2003 5.1,
+ * RFC 5944 4.1); a larger one gets the kernel's "fragmentation needed" (path MTU discovery)
+ * back from the device instead of being lost.
+ */
+export function tunnelMtuFor(homeInterfaceMtu: number, encapsulations: { readonly minimal: boolean; readonly gre: boolean }): number {
+  return homeInterfaceMtu - largestTunnelOverhead(encapsulations);
 }
 
 /** Why the data path could not start; the message names the cause and the fix. */
@@ -105,6 +143,8 @@ export interface LinuxDataPathEvent {
 
 export interface LinuxHomeAgentDataPath {
   readonly tunnelDevice: string;
+  /** The MTU given to the TUN device (dataPath.tunnelMtu or `tunnelMtuFor`). */
+  readonly tunnelMtu: number;
   readonly homeInterface: string;
   readonly path: HomeAgentDataPath;
   readonly routes: HostRoutes;
@@ -193,7 +233,8 @@ export function checkLinuxDataPathHost(config: LinuxDataPathConfig): void {
 
 export interface StartLinuxDataPathOptions {
   readonly clock: Clock;
-  readonly settings: Pick<HomeAgentSettings, 'addresses' | 'homeNetwork' | 'prefixLength'>;
+  /** `encapsulations` sizes the TUN device's MTU; absent: all of them (the largest header). */
+  readonly settings: Pick<HomeAgentSettings, 'addresses' | 'homeNetwork' | 'prefixLength'> & Partial<Pick<HomeAgentSettings, 'encapsulations'>>;
   /** UDP port registrations are answered from (the 3.8.3.1 exemption). Default 434. */
   readonly registrationPort?: number;
 }
@@ -211,9 +252,12 @@ export async function startLinuxHomeAgentDataPath(
   checkLinuxDataPathHost(config);
   const tunnelDevice = config.tunnelDevice ?? DEFAULT_TUNNEL_DEVICE;
   const maxBatch = config.maxBatch ?? 64;
+  // checkLinuxDataPathHost has found the home interface.
+  const homeInterfaceMtu = readInterfaceInfo(config.homeInterface)?.mtu ?? 1500;
+  const tunnelMtu = config.tunnelMtu ?? tunnelMtuFor(homeInterfaceMtu, options.settings.encapsulations ?? { minimal: true, gre: true });
   const scope = Effect.runSync(Scope.make());
   const open = Effect.gen(function* () {
-    const tun = yield* (yield* Tun).open(tunnelDevice, { maxPackets: maxBatch });
+    const tun = yield* (yield* Tun).open(tunnelDevice, { maxPackets: maxBatch, mtu: tunnelMtu, slotSize: Math.max(2048, tunnelMtu + 64) });
     const routes = yield* openHostRoutes(tun.name, config.routeTable !== undefined ? { table: config.routeTable } : {});
     const rawIp = yield* RawIp;
     // IPPROTO_RAW (255): header included, sends any protocol, receives nothing (raw(7)).
@@ -231,9 +275,13 @@ export async function startLinuxHomeAgentDataPath(
     const error = failure._tag === 'Some' ? failure.value : Cause.squash(exit.cause);
     const tag = (error as { _tag?: string })._tag;
     const reason = (error as { reason?: string }).reason;
+    const message =
+      reason === 'mtu'
+        ? `dataPath.tunnelMtu: ${(error as Error).message}; ${config.tunnelMtu === undefined ? `the default is ${config.homeInterface}'s MTU (${homeInterfaceMtu}) less the tunnel header,` : 'give'} a value from 68 to the device's largest, e.g. ${tunnelMtuFor(1500, { minimal: true, gre: true })}`
+        : (error as Error).message;
     throw new DataPathStartError(
       reason === 'permission' ? 'permission' : reason === 'no-such-interface' ? 'no-such-interface' : tag === 'TunError' || tag === 'RouteError' ? 'device' : 'socket',
-      (error as Error).message,
+      message,
     );
   }
   const { tun, routes, sender, homeSender, link } = exit.value;
@@ -257,17 +305,17 @@ export async function startLinuxHomeAgentDataPath(
 
   // flush() of the data path, called at the end of each batch (set once attached).
   let flush: () => void = () => {};
-  let broadcastHandler: ((frame: Uint8Array) => void) | undefined;
+  let broadcastHandler: ((frame: Uint8Array, info?: FrameInfo) => void) | undefined;
   let arpHandler: (frame: Uint8Array) => void = () => {};
 
   // The home interface shared by the ARP executor and the broadcast copier: one AF_PACKET
   // socket per interface and process (io/linux/packet.ts).
   const sharedHandlers = new Set<(frame: Uint8Array) => void>();
-  link.onFrame((frame) => {
+  link.onFrame((frame, info) => {
     arpHandler(frame);
     for (const shared of sharedHandlers) shared(frame);
     if (broadcastHandler !== undefined && ethernetIsMulticast(frame, 0) && frame.length >= ETHERNET_HEADER_LENGTH + 20 && ethernetEtherType(frame, 0) === EtherType.IPv4) {
-      broadcastHandler(frame);
+      broadcastHandler(frame, info);
     }
   });
   const homeLinkView: LinkInterface = {
@@ -308,12 +356,17 @@ export async function startLinuxHomeAgentDataPath(
         flush();
       }
     });
-    broadcastHandler = (frame) => {
+    broadcastHandler = (frame, info) => {
       if (handler === undefined || ipv4DatagramProblem(frame, ETHERNET_HEADER_LENGTH, frame.length) !== undefined) return;
       const datagram = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipv4TotalLength(frame, ETHERNET_HEADER_LENGTH));
       if (!rule.copies(datagram)) return;
       counters.broadcastCopies++;
-      handler([{ bytes: datagram.slice(), ingress: config.homeInterface, linkBroadcast: true }]);
+      const copy = datagram.slice();
+      // A broadcast from a socket of this same host (another namespace over a veth) arrives
+      // with its UDP checksum left to offload; the tunnel carries it on to another host, which
+      // would find it wrong, so it is completed here (io/link.ts FrameInfo).
+      if (info?.checksumNotReady === true) completeUdpChecksum(copy);
+      handler([{ bytes: copy, ingress: config.homeInterface, linkBroadcast: true }]);
       flush();
     };
     return {
@@ -363,6 +416,7 @@ export async function startLinuxHomeAgentDataPath(
   let stopped = false;
   return {
     tunnelDevice: tun.name,
+    tunnelMtu,
     homeInterface: config.homeInterface,
     path,
     routes,

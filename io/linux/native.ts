@@ -22,6 +22,12 @@ export const MAX_BATCH = 1024;
 export const PACKET_OUTGOING = 4;
 /** Bit set in an AF_PACKET packet's extra word when the frame did not fit its slot. */
 export const PACKET_TRUNCATED = 0x100;
+/**
+ * Bit set in an AF_PACKET packet's extra word when the kernel reports TP_STATUS_CSUMNOTREADY:
+ * the frame was sent by this same kernel (e.g. from another namespace over a veth) with its
+ * transport checksum left to be filled in (CHECKSUM_PARTIAL), so the field is not yet valid.
+ */
+export const PACKET_CHECKSUM_NOT_READY = 0x200;
 
 /** An opaque reader handle. */
 export type ReaderHandle = { readonly __mip4Reader: unique symbol };
@@ -64,6 +70,8 @@ export interface NativeIo {
   routeList(fd: number, table: number, protocol: number): Array<{ destination: number; prefixLength: number; ifindex: number }>;
   /** Sets or clears IFF_UP on an interface. */
   setLinkUp(fd: number, ifindex: number, up: boolean): void;
+  /** Sets an interface's MTU (SIOCSIFMTU); errors name the errno, the MTU and the device. */
+  setMtu(name: string, mtu: number): void;
   /** The interface's index, 0 when there is no such interface. */
   interfaceIndex(name: string): number;
 }
@@ -189,7 +197,7 @@ export class BatchReader implements PacketBatch {
   source(index: number): number {
     return this.meta[index * META_WORDS + 2]! >>> 0;
   }
-  /** Raw IP: 1 when truncated; AF_PACKET: sll_pkttype | PACKET_TRUNCATED. */
+  /** Raw IP: 1 when truncated; AF_PACKET: sll_pkttype | PACKET_TRUNCATED | PACKET_CHECKSUM_NOT_READY. */
   extra(index: number): number {
     return this.meta[index * META_WORDS + 3]!;
   }

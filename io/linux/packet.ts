@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Effect, Layer } from 'effect';
-import { Link, LinkError, type LinkInterface } from '../link.js';
+import { Link, LinkError, type FrameInfo, type LinkInterface } from '../link.js';
 import { ETHERNET_HEADER_LENGTH, parseMac, type MacAddress } from '../wire/ethernet.js';
 import {
   BatchReader,
@@ -18,11 +18,16 @@ import {
   type NativeError,
   isNativeError,
   loadNative,
+  PACKET_CHECKSUM_NOT_READY,
   PACKET_OUTGOING,
   PACKET_TRUNCATED,
   SingleSender,
   type ReaderOptions,
 } from './native.js';
+
+// Shared per-frame infos: handing one to each frame allocates nothing.
+const CHECKSUM_READY: FrameInfo = Object.freeze({ checksumNotReady: false });
+const CHECKSUM_NOT_READY: FrameInfo = Object.freeze({ checksumNotReady: true });
 
 /** Smallest Ethernet frame without the FCS. */
 const MINIMUM_FRAME_LENGTH = 60;
@@ -100,7 +105,7 @@ function openLink(name: string, inUse: Set<string>, options: ReaderOptions): Eff
       try: () => {
         const native = loadNative();
         const { fd } = native.openPacket(name);
-        let frameHandler: (frame: Uint8Array) => void = () => {};
+        let frameHandler: (frame: Uint8Array, info?: FrameInfo) => void = () => {};
         let errorHandler: (error: LinkError) => void = () => {};
         let closed = false;
         const maxFrame = ETHERNET_HEADER_LENGTH + info.mtu;
@@ -118,7 +123,7 @@ function openLink(name: string, inUse: Set<string>, options: ReaderOptions): Eff
                 const extra = batch.extra(i);
                 if ((extra & 0xff) === PACKET_OUTGOING) continue;
                 if ((extra & PACKET_TRUNCATED) !== 0) continue; // larger than the MTU: not ours to see
-                frameHandler(batch.packet(i));
+                frameHandler(batch.packet(i), (extra & PACKET_CHECKSUM_NOT_READY) !== 0 ? CHECKSUM_NOT_READY : CHECKSUM_READY);
               }
             },
             (error) =>

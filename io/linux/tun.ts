@@ -9,6 +9,7 @@ import { Tun, TunError, type TunDevice, type TunOpenOptions } from '../tun.js';
 import { BatchReader, DescriptorKind, interfaceNameProblem, isNativeError, loadNative, SingleSender } from './native.js';
 
 function openError(name: string, error: unknown): TunError {
+  if (error instanceof TunError) return error;
   if (!isNativeError(error)) {
     if (error instanceof RangeError) {
       return new TunError({ reason: 'invalid-name', interfaceName: name, message: `invalid TUN device name: ${error.message}` });
@@ -60,6 +61,18 @@ function open(
       if (!existsSync('/dev/net/tun')) throw Object.assign(new Error('no /dev/net/tun'), { code: 'ENOENT' });
       const native = loadNative();
       const { fd, name } = native.openTun(requested);
+      if (options.mtu !== undefined) {
+        try {
+          native.setMtu(name, options.mtu);
+        } catch (error) {
+          native.close(fd);
+          throw new TunError({
+            reason: 'mtu',
+            interfaceName: name,
+            message: `cannot set the MTU of TUN ${name} to ${options.mtu}: ${(error as Error).message}`,
+          });
+        }
+      }
       let batchHandler: (batch: BatchReader) => void = () => {};
       let errorHandler: (error: TunError) => void = () => {};
       let closed = false;

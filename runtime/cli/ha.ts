@@ -159,6 +159,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     log({
       event: 'data-path-up',
       tunnelDevice: dataPath.tunnelDevice,
+      tunnelMtu: dataPath.tunnelMtu,
       homeInterface: dataPath.homeInterface,
       routeTable: loaded.dataPath?.routeTable ?? 254,
       // Routes with mip4's marker found on the device at start: left by a run that crashed.

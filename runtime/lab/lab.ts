@@ -17,8 +17,6 @@ import {
   ADDRESSES,
   BRIDGE,
   daemonPlans,
-  HA_TUNNEL_DEVICE,
-  HA_TUNNEL_MTU,
   ROUTES,
   HOST_INTERFACE,
   INTERFACE_ADDRESSES,
@@ -81,8 +79,6 @@ export function labEnvironmentProblem(): string | undefined {
   if (process.getuid?.() !== 0) return 'mip4 lab needs root to create network namespaces: run it with sudo';
   const probe = spawnSync('ip', ['-V'], { encoding: 'utf8', timeout: 5_000 });
   if (probe.error !== undefined || probe.status !== 0) return 'iproute2 is missing (the `ip` command): install it, e.g. apt-get install iproute2';
-  const ethtool = spawnSync('ethtool', ['--version'], { encoding: 'utf8', timeout: 5_000 });
-  if (ethtool.error !== undefined || ethtool.status !== 0) return 'ethtool is missing (it turns off checksum offload on the lab links): install it, e.g. apt-get install ethtool';
   return undefined;
 }
 
@@ -117,11 +113,6 @@ function ipBatch(namespace: string, commands: readonly string[]): void {
 function sysctl(namespace: string, settings: ReadonlyArray<readonly [string, string]>): void {
   const result = run('ip', ['netns', 'exec', namespace, 'sysctl', '-q', '-w', ...settings.map(([k, v]) => `${k}=${v}`)]);
   if (result.status !== 0) throw new LabError(`sysctl in ${namespace} failed: ${result.stderr.trim()}`);
-}
-
-function offloadOff(namespace: string, device: string): void {
-  const result = run('ip', ['netns', 'exec', namespace, 'ethtool', '-K', device, 'tx', 'off']);
-  if (result.status !== 0) throw new LabError(`ethtool -K ${device} tx off in ${namespace} failed: ${result.stderr.trim()}`);
 }
 
 /** Every network namespace whose name starts with `prefix`. */
@@ -171,14 +162,6 @@ function buildTopology(name: string): void {
       ...(veth.bridge !== undefined ? [`link set ${veth.a} master ${veth.bridge}`] : []),
       `link set ${veth.a} up`,
     ]);
-  }
-  // Checksums: a veth hands a locally sent UDP datagram on with its checksum not yet computed
-  // (transmit offload), and an AF_PACKET reader — the foreign agent reading Registration
-  // Requests off its link — sees that partial checksum and must discard the request as invalid
-  // (3.7.2.1). Real NICs finish the checksum on the wire; here the senders compute it.
-  for (const veth of VETHS) {
-    offloadOff(namespaceOf(name, veth.aRole), veth.a);
-    offloadOff(namespaceOf(name, veth.bRole), veth.b);
   }
   const perRole = new Map<LabRole, string[]>();
   const add = (role: LabRole, command: string) => perRole.set(role, [...(perRole.get(role) ?? []), command]);
@@ -302,7 +285,6 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
     // up retransmits, 3.6.3), and each node process takes a second or more to load.
     const started = daemons.map((daemon) => ({ daemon, pid: startDaemon(options.name, directory, daemon) }));
     await Promise.all(started.map(({ daemon, pid }) => waitReady(directory, daemon, pid, options.readyTimeoutMs ?? 20_000)));
-    ipBatch(namespaceOf(options.name, 'ha'), [`link set ${HA_TUNNEL_DEVICE} mtu ${HA_TUNNEL_MTU}`]);
   } catch (error) {
     await labDown(options);
     throw error;

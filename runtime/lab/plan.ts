@@ -258,17 +258,6 @@ foreignAgents:
 /** The home agent's TUN device (its dataPath.tunnelDevice in the lab). */
 export const HA_TUNNEL_DEVICE = 'mip4ha0';
 
-/**
- * MTU the lab gives the home agent's TUN device: the home link's 1500 less the largest
- * tunnel header (GRE, 24 bytes; IP in IP adds 20, minimal 8-12). Datagrams the kernel
- * forwards into the device are then at most what fits in a tunnel packet, and for a larger
- * one with DF set the kernel itself answers the correspondent with ICMP "fragmentation
- * needed" (path MTU discovery across the tunnel, RFC 2003 5.1). Without it a full-size TCP
- * segment cannot be tunnelled (a raw socket does not fragment) and TCP stalls. `mip4 ha`
- * should set this itself; until it does, `mip4 lab up` does.
- */
-export const HA_TUNNEL_MTU = 1476;
-
 /** Which segment a bridge name belongs to (for `status`), or undefined. */
 export function segmentOfBridge(bridge: string | undefined): Segment | undefined {
   return SEGMENTS.find((s) => BRIDGE[s] === bridge);

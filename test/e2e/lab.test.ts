@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { ensureBuilt } from '../support/build.js';
 import { linuxSkipReason, ROOT, titled } from '../linux/netns.js';
 
-const hasTools = ['ethtool', 'dumpcap', 'tshark', 'ping'].every((tool) => spawnSync('which', [tool]).status === 0);
-const skipReason = linuxSkipReason() ?? (hasTools ? undefined : 'needs ethtool, dumpcap, tshark and ping (.ci/run installs them)');
+const hasTools = ['dumpcap', 'tshark', 'ping'].every((tool) => spawnSync('which', [tool]).status === 0);
+const skipReason = linuxSkipReason() ?? (hasTools ? undefined : 'needs dumpcap, tshark and ping (.ci/run installs them)');
 
 const NAME = `e2e${process.pid % 1_000_000}`;
 const PREFIX = `m4lab-${NAME}-`;

@@ -20,6 +20,8 @@ import { DataPathStartError, startLinuxHomeAgentDataPath } from '../../runtime/h
 import { ForwardingTable } from '../../runtime/forwarding-table.js';
 import { RealClock } from '../../runtime/clock.js';
 import { Subject } from 'rxjs';
+import { ipv4 } from '../../io/wire/bytes.js';
+import { verifyUdpChecksum } from '../../io/wire/udp.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled, type PeerEvent } from './netns.js';
 
 const skip = linuxSkipReason({ tun: true });
@@ -183,6 +185,41 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
   );
 
   it.skipIf(skip !== undefined)(
+    titled('the TUN device gets the home link MTU less the largest tunnel header (GRE 24); a datagram of that full size is tunnelled whole, one byte more is refused', skip),
+    async () => {
+      // 1500 on the home veth less GRE's 24 (all encapsulations are offered by default).
+      expect(ip('-n', NS.ha, 'link', 'show', TUN)).toMatch(/ mtu 1476 /);
+      await register(600, 'G');
+      // DF set (IP_PMTUDISC_DO): the correspondent neither fragments nor lets routers do it.
+      const send = (payloadLength: number, fill: string) => {
+        const script =
+          'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); ' +
+          `s.setsockopt(socket.IPPROTO_IP, 10, 2); s.sendto(b'${fill}' * ${payloadLength}, ('${HOME_ADDRESS}', 9))`;
+        const sent = inNamespace(NS.cn, 'python3', ['-c', script]);
+        expect(sent.status, sent.stderr).toBe(0);
+      };
+      let mark = coa.events.length;
+      // 20 (IPv4) + 8 (UDP) + 1448 = 1476, the TUN's MTU; GRE makes it 1500 on the care-of link.
+      send(1448, 'w');
+      const whole = await after(coa, mark, (e) => e.event === 'tunnel' && String(e.payloadHex).endsWith('77'.repeat(64)), 'the full-size tunnelled datagram');
+      expect(whole).toMatchObject({ protocol: 47, kind: 'gre', innerDestination: HOME_ADDRESS, innerProtocol: 17 });
+      const payload = Buffer.from(String(whole.payloadHex), 'hex');
+      expect(payload.length).toBe(8 + 1448);
+      expect(payload.readUInt16BE(4)).toBe(8 + 1448);
+      expect(payload.subarray(8).equals(Buffer.alloc(1448, 'w'))).toBe(true);
+
+      // One byte more does not fit the device: the home agent's kernel answers "fragmentation
+      // needed" (RFC 2003 5.1's path MTU discovery) and nothing reaches the care-of address.
+      mark = coa.events.length;
+      send(1449, 'x');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(coa.events.slice(mark).filter((e) => e.event === 'tunnel' || e.event === 'tunnel-malformed')).toStrictEqual([]);
+      await register(600);
+    },
+    20_000,
+  );
+
+  it.skipIf(skip !== undefined)(
     titled('[R4.3-1] [R4.3-3] a home-network broadcast is tunnelled to the node only while its binding has the B bit', skip),
     async () => {
       const broadcast = (text: string) => {
@@ -200,7 +237,8 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
       mark = coa.events.length;
       broadcast('mip4 broadcast requested');
       // D is set (co-located care-of address): tunnelled straight to it, not nested (4.3).
-      expect(await tunnelled(mark, 'mip4 broadcast requested')).toMatchObject({
+      const copied = await tunnelled(mark, 'mip4 broadcast requested');
+      expect(copied).toMatchObject({
         protocol: 4,
         outerSource: '198.51.100.1',
         outerDestination: '203.0.113.2',
@@ -208,6 +246,11 @@ describe('home agent data path on Linux (runtime API, in namespaces)', () => {
         innerDestination: '198.51.100.255',
         innerProtocol: 17,
       });
+      // The sender's kernel left the UDP checksum to veth offload; the copy the agent read off
+      // the home link is tunnelled with it completed.
+      const udp = Buffer.from(String(copied.payloadHex), 'hex');
+      expect(udp.readUInt16BE(6)).not.toBe(0);
+      expect(verifyUdpChecksum(ipv4('198.51.100.2'), ipv4('198.51.100.255'), udp, 0)).toBe(true);
     },
     20_000,
   );
@@ -322,6 +365,22 @@ describe('mip4 ha --config with a dataPath section (child process, in namespaces
       }
     },
     STARTUP_MS + 20_000,
+  );
+
+  it.skipIf(skip !== undefined)(
+    titled('dataPath.tunnelMtu sets the TUN device\'s MTU and the data-path-up line reports it', skip),
+    async () => {
+      const child = daemon(configDocument({ homeInterface: IF.home, tunnelDevice: TUN, tunnelMtu: 1400 }));
+      try {
+        expect(await child.waitFor('data-path-up', STARTUP_MS)).toMatchObject({ tunnelDevice: TUN, tunnelMtu: 1400 });
+        expect(ip('-n', NS.ha, 'link', 'show', TUN)).toMatch(/ mtu 1400 /);
+        child.signal('SIGTERM');
+        expect(await child.exit()).toBe(0);
+      } finally {
+        child.stop();
+      }
+    },
+    STARTUP_MS + 10_000,
   );
 
   it.skipIf(skip !== undefined)(

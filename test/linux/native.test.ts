@@ -29,6 +29,18 @@ describe('native helper (mip4_io.node)', () => {
     expect((thrown as Error).message).toContain(name);
   });
 
+  it.skipIf(skip !== undefined)(titled('setMtu on a missing interface is an ENODEV error naming the MTU and the interface', skip), () => {
+    const name = `m4none${process.pid}`;
+    let thrown: unknown;
+    try {
+      loadNative().setMtu(name, 1400);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 'ENODEV', errno: 19 });
+    expect((thrown as Error).message).toContain(`SIOCSIFMTU 1400 on ${name}`);
+  });
+
   it.skipIf(skip !== undefined)(titled('sendBatch refuses a packet outside the slab and a raw batch without destinations', skip), () => {
     const native = loadNative();
     const fd = native.openRawIp(IpProtocol.ICMP);

@@ -58,6 +58,52 @@ describe('io/linux Link (AF_PACKET)', () => {
     },
   );
 
+  it.skipIf(skip !== undefined)(
+    titled('a UDP datagram a veth peer sends with checksum offload on is reported checksum-not-ready; one with its checksum written is not', skip),
+    async () => {
+      const a = namespaces.add(`mip4-pc-${process.pid}`);
+      const b = namespaces.add(`mip4-pd-${process.pid}`);
+      const vethA = `m4pc${process.pid}`;
+      const vethB = `m4pd${process.pid}`;
+      namespaces.veth({ ns: a, name: vethA, cidr: '198.51.100.1/24' }, { ns: b, name: vethB, cidr: '198.51.100.2/24' });
+      // veth has transmit checksum offload on by default (nothing here turns it off).
+      const reader = new Peer(a, 'link-udp', [vethA, '434', '2']);
+      try {
+        await reader.waitFor('ready');
+        // 1. An ordinary UDP socket: the sending kernel leaves the checksum to offload.
+        const offloaded = inNamespace(b, 'python3', [
+          '-c',
+          "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'offloaded', ('198.51.100.1', 434))",
+        ]);
+        expect(offloaded.status, offloaded.stderr).toBe(0);
+        await reader.waitFor('udp');
+        // 2. A raw socket carrying a UDP header whose checksum the sender computed itself: the
+        //    kernel sends it as is, like a frame from another host.
+        const script = [
+          'import socket, struct',
+          "src, dst, data = socket.inet_aton('198.51.100.2'), socket.inet_aton('198.51.100.1'), b'computed'",
+          'length = 8 + len(data)',
+          // 'computed' has an even length: the sum needs no pad byte.
+          "m = src + dst + struct.pack('!BBH', 0, 17, length) + struct.pack('!HHHH', 4000, 434, length, 0) + data",
+          "t = sum(struct.unpack('!%dH' % (len(m) // 2), m))",
+          't = (t & 0xffff) + (t >> 16)',
+          'c = 0xffff - ((t & 0xffff) + (t >> 16))',
+          's = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)',
+          "s.sendto(struct.pack('!HHHH', 4000, 434, length, c or 0xffff) + data, ('198.51.100.1', 0))",
+        ].join('\n');
+        const computed = inNamespace(b, 'python3', ['-c', script]);
+        expect(computed.status, computed.stderr).toBe(0);
+        const done = await reader.waitFor('done');
+        expect(done.seen).toStrictEqual([
+          { text: 'offloaded', checksumNotReady: true, checksumValid: false },
+          { text: 'computed', checksumNotReady: false, checksumValid: true },
+        ]);
+      } finally {
+        reader.stop();
+      }
+    },
+  );
+
   it.skipIf(skip !== undefined)(titled('opening a missing interface fails with a typed error naming it', skip), async () => {
     const name = `m4none${process.pid}`;
     const exit = await Effect.runPromiseExit(

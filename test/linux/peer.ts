@@ -21,6 +21,7 @@ import { ipInIpDecapsulate, ipInIpEncapsulate } from '../../io/wire/tunnel.js';
 import { AdvertisementFlag, agentAdvertisementLength, encodeAgentAdvertisement, makeAgentAdvertisement } from '../../io/wire/agent-discovery.js';
 import { ethernetIsBroadcast } from '../../io/wire/ethernet.js';
 import { icmpFrame } from '../../runtime/frames.js';
+import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
 
 /** A local experimental EtherType (IEEE 802 "Local Experimental Ethertype 1"). */
 export const TEST_ETHERTYPE = 0x88b5;
@@ -345,6 +346,36 @@ switch (mode) {
         report('ready', { mac: link.mac });
         const timer = setInterval(send, 300);
         send();
+      }),
+    );
+    break;
+
+  // Reports each UDP datagram to PORT taken off the link: the link's checksum-not-ready flag
+  // and whether the UDP checksum verifies; done after COUNT of them.
+  case 'link-udp':
+    run((done) =>
+      Effect.gen(function* () {
+        const [name, portText, countText] = args as [string, string, string];
+        const link = yield* (yield* Link).open(name);
+        const seen: Array<Record<string, unknown>> = [];
+        link.onFrame((received, info) => {
+          const ethernet = decodeEthernetFrame(received);
+          if (!ethernet.ok || ethernet.value.etherType !== EtherType.IPv4) return;
+          const packet = decodeIpv4Packet(ethernet.value.payload);
+          if (!packet.ok || packet.value.header.protocol !== IpProtocol.UDP) return;
+          const { header, payload } = packet.value;
+          const udp = decodeUdpDatagram(payload);
+          if (!udp.ok || udp.value.header.destinationPort !== Number(portText)) return;
+          const entry = {
+            text: new TextDecoder().decode(udp.value.payload),
+            checksumNotReady: info?.checksumNotReady,
+            checksumValid: verifyUdpChecksum(header.source, header.destination, payload, 0, udp.value.header.length),
+          };
+          report('udp', entry);
+          seen.push(entry);
+          if (seen.length === Number(countText)) done({ seen });
+        });
+        report('ready', { mac: link.mac });
       }),
     );
     break;

@@ -594,6 +594,7 @@ mobileNodes: []
     );
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  maxBatch: 5000\n`, 'dataPath.maxBatch', /1 to 1024/);
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  routeTable: 255\n`, 'dataPath.routeTable', /254 \(main\)/);
+    expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunnelMtu: 40\n`, 'dataPath.tunnelMtu', /68 to 65535/);
     expectSingleIssue(
       `${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunnelDevice: eth1\n`,
       'dataPath.tunnelDevice',

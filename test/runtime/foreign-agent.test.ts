@@ -263,6 +263,27 @@ describe('ForeignAgent on the simulated network', () => {
     await w.close();
   });
 
+  it('[R3.7.2.1-1] a Request with a wrong non-zero UDP checksum is discarded, unless the link reports the checksum not yet computed (offload on this host)', async () => {
+    const w = await world();
+    run(w, 5);
+    const frame = udpFrame({ sourceMac: MAC_MN, destinationMac: MAC_FA, source: MN1, destination: FA }, MN_PORT, 434, requestAt(w));
+    // What a veth hands an AF_PACKET reader for a datagram sent with checksum offload: the
+    // field holds something other than the checksum (here: the right one, one bit flipped).
+    const checksumAt = ETHERNET_HEADER_LENGTH + 20 + 6;
+    frame[checksumAt + 1]! ^= 0x01;
+    w.fa.agent.handleFrame(frame);
+    run(w, 20);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'discard', reason: 'udp-checksum' }));
+    expect(w.events.filter((e) => e.event === 'request-relayed')).toEqual([]);
+    expect(replies(w)).toEqual([]);
+
+    w.fa.agent.handleFrame(frame, { checksumNotReady: true });
+    run(w, 20);
+    expect(w.events.filter((e) => e.event === 'request-relayed')).toHaveLength(1);
+    expect(replies(w)).toMatchObject([{ to: MAC_MN, destination: MN1, reply: { code: 0 } }]);
+    await w.close();
+  });
+
   it('[R2.3-3] a Request sent to 224.0.0.11 is relayed too, and answered from the agent\'s link address', async () => {
     const w = await world();
     run(w, 5);
