@@ -99,3 +99,35 @@ export async function startOrReport<T>(
     return undefined;
   }
 }
+
+/** The options every daemon (`mip4 ha|fa|mn`) takes; a daemon spreads its own beside them. */
+export const DAEMON_OPTIONS = {
+  config: { type: 'string' },
+  'log-transitions': { type: 'boolean' },
+  'example-config': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * Handles what the daemons' common options ask before any work: `--help` and
+ * `--example-config` print and end (exit 0), a missing `--config` is a usage error. Returns the
+ * configuration path, or the exit code when the command is done.
+ */
+export function daemonConfigPath(
+  command: string,
+  values: { readonly config?: string | undefined; readonly help?: boolean | undefined; readonly 'example-config'?: boolean | undefined },
+  usage: string,
+  exampleConfig: string,
+  io: Io,
+): string | number {
+  if (values.help) {
+    io.out(usage);
+    return ExitCode.Ok;
+  }
+  if (values['example-config']) {
+    io.out(exampleConfig);
+    return ExitCode.Ok;
+  }
+  if (values.config === undefined) throw new UsageError(`--config is required (mip4 ${command} --example-config prints one)`);
+  return values.config;
+}

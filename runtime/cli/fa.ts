@@ -9,7 +9,7 @@ import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
 import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../fa-config.js';
 import { startForeignAgent, type VisitorView } from '../foreign-agent.js';
-import { daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--log-transitions]
        mip4 fa --example-config
@@ -50,28 +50,11 @@ export function visitorsTable(visitors: readonly VisitorView[]): string {
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
-  const { values } = parseOrUsage(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        'log-transitions': { type: 'boolean' },
-        'example-config': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
-  if (values.help) {
-    io.out(usage);
-    return ExitCode.Ok;
-  }
-  if (values['example-config']) {
-    io.out(EXAMPLE_FOREIGN_AGENT_CONFIG);
-    return ExitCode.Ok;
-  }
-  if (values.config === undefined) throw new UsageError('--config is required (mip4 fa --example-config prints one)');
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: DAEMON_OPTIONS }));
+  const configPath = daemonConfigPath('fa', values, usage, EXAMPLE_FOREIGN_AGENT_CONFIG, io);
+  if (typeof configPath === 'number') return configPath;
 
-  const loaded = loadConfigOrReport('fa', values.config, loadForeignAgentConfig, io);
+  const loaded = loadConfigOrReport('fa', configPath, loadForeignAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
   const running = await startOrReport(

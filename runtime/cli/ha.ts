@@ -9,7 +9,7 @@ import { DataPathStartError, type LinuxHomeAgentDataPath } from '../home-agent-l
 import { RealClock } from '../clock.js';
 import type { BindingView } from '../home-agent.js';
 import { secureRandom32, startHomeAgent, type ListenAddress } from '../home-agent-server.js';
-import { daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--log-transitions]
        mip4 ha --example-config
@@ -96,30 +96,12 @@ async function startAdvertising(
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
-  const { values } = parseOrUsage(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        listen: { type: 'string', multiple: true },
-        'log-transitions': { type: 'boolean' },
-        'example-config': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
-  if (values.help) {
-    io.out(usage);
-    return ExitCode.Ok;
-  }
-  if (values['example-config']) {
-    io.out(EXAMPLE_HOME_AGENT_CONFIG);
-    return ExitCode.Ok;
-  }
-  if (values.config === undefined) throw new UsageError('--config is required (mip4 ha --example-config prints one)');
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, listen: { type: 'string', multiple: true } } }));
+  const configPath = daemonConfigPath('ha', values, usage, EXAMPLE_HOME_AGENT_CONFIG, io);
+  if (typeof configPath === 'number') return configPath;
   const listenOverride = values.listen?.map(parseListen);
 
-  const loaded = loadConfigOrReport('ha', values.config, loadHomeAgentConfig, io);
+  const loaded = loadConfigOrReport('ha', configPath, loadHomeAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
   const lines = batchedLines(io.out);
   const log = (event: object) => lines.add(JSON.stringify(event));

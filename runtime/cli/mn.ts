@@ -15,7 +15,7 @@ import { NodeUdpLive } from '../../io/node/udp.js';
 import { RealClock } from '../clock.js';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../mn-config.js';
 import { startMobileNode, type MobileNodeState } from '../mobile-node.js';
-import { daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--log-transitions]
        mip4 mn --example-config
@@ -44,28 +44,11 @@ export function stateText(state: MobileNodeState, counters: object): string {
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
-  const { values } = parseOrUsage(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        'log-transitions': { type: 'boolean' },
-        'example-config': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
-  );
-  if (values.help) {
-    io.out(usage);
-    return ExitCode.Ok;
-  }
-  if (values['example-config']) {
-    io.out(EXAMPLE_MOBILE_NODE_CONFIG);
-    return ExitCode.Ok;
-  }
-  if (values.config === undefined) throw new UsageError('--config is required (mip4 mn --example-config prints one)');
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: DAEMON_OPTIONS }));
+  const configPath = daemonConfigPath('mn', values, usage, EXAMPLE_MOBILE_NODE_CONFIG, io);
+  if (typeof configPath === 'number') return configPath;
 
-  const config = loadConfigOrReport('mn', values.config, loadMobileNodeConfig, io);
+  const config = loadConfigOrReport('mn', configPath, loadMobileNodeConfig, io);
   if (config === undefined) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
   const running = await startOrReport(
