@@ -67,6 +67,13 @@ socket.on('message', (data, rinfo) => {
   socket.send(reply, rinfo.port, rinfo.address);
 });
 socket.bind(Number(listenPort), listenAddress, () => {
+  // The receive buffer `mip4 ha` asks for (io/node/udp.ts): with the default ~208 KiB a burst
+  // of 256 requests overflows it, and the two servers' losses would not compare.
+  try {
+    socket.setRecvBufferSize(4 * 1024 * 1024);
+  } catch {
+    // Keep the default when the system refuses, as the daemon does.
+  }
   console.log(JSON.stringify({ event: 'listening', port: socket.address().port, nodes }));
 });
 process.on('SIGTERM', () => {

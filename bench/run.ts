@@ -35,6 +35,9 @@ const only = new Set((values.only ?? '1,2,3,4,5').split(',').map((s) => s.trim()
 const repetitions = quick ? 3 : 5;
 
 const workDir = mkdtempSync(join(tmpdir(), 'mip4-bench-'));
+// Also when a part exits on SIGINT or SIGTERM (after removing its namespaces).
+const removeWorkDir = () => rmSync(workDir, { recursive: true, force: true });
+process.once('exit', removeWorkDir);
 const machine = describeMachine(ROOT);
 console.log(
   `mip4 bench (${quick ? 'quick' : 'full'}): ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, Linux ${machine.kernel}, load ${machine.loadAverageAtStart.join(' ')}`,
@@ -44,7 +47,18 @@ const parts: Array<{ id: string; title: string; run: () => Promise<Report> }> = 
   { id: '1', title: 'registration throughput and latency', run: () => registrationPart({ nodes: quick ? 2_000 : 100_000, seconds: quick ? 0.5 : 3, repetitions, workDir }) },
   { id: '2', title: 'scale', run: () => scalePart({ bindings: quick ? 10_000 : 1_000_000, repetitions: 3, stormNodes: quick ? 1_000 : 100_000, workDir }) },
   { id: '3', title: 'tunnel throughput', run: () => tunnelPart({ seconds: quick ? 1 : 5, repetitions, workDir }) },
-  { id: '4', title: 'handoff', run: () => handoffPart({ seeds: quick ? 3 : 5, pingIntervalMs: quick ? 5 : 1 }) },
+  {
+    id: '4',
+    title: 'handoff',
+    run: () =>
+      handoffPart({
+        seeds: quick ? 3 : 5,
+        pingIntervalMs: quick ? 5 : 1,
+        lab: quick
+          ? { repetitions: 1, intervalMs: 2, workDir, note: 'quick: one round in the lab (the full run makes 3)' }
+          : { repetitions: 3, intervalMs: 1, workDir },
+      }),
+  },
   { id: '5', title: 'cost of the frameworks', run: () => profilePart({ nodes: quick ? 2_000 : 20_000, seconds: quick ? 1 : 5, repetitions: 3, planeBatches: quick ? 500 : 5_000, workDir }) },
 ];
 
@@ -86,7 +100,7 @@ try {
     writeResults();
   }
 } finally {
-  rmSync(workDir, { recursive: true, force: true });
+  removeWorkDir();
 }
 
 console.log('');

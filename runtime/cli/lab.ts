@@ -91,7 +91,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         const [node, place, ...extra] = rest;
         if (node !== 'mn' || place === undefined || extra.length > 0) throw new UsageError(`expected 'move mn ${MN_PLACES.join('|')}'`);
         if (!MN_PLACES.includes(place as MnPlace)) throw new UsageError(`unknown place ${JSON.stringify(place)}: expected one of ${MN_PLACES.join(', ')}`);
-        io.out(await labMove({ ...options, place: place as MnPlace }));
+        io.out((await labMove({ ...options, place: place as MnPlace })).summary);
         return ExitCode.Ok;
       }
       case undefined:

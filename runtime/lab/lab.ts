@@ -468,11 +468,25 @@ export function statusText(status: LabStatus): string {
 // ---------------------------------------------------------------------------------------------
 // move
 
+export interface MoveResult {
+  /** What happened, for the person who asked. */
+  readonly summary: string;
+  /**
+   * When the node's switch port was down and on the new bridge, and when its carrier came
+   * back: `process.hrtime.bigint()` nanoseconds (CLOCK_MONOTONIC, the same in every process
+   * of this host, whatever its namespace), so a receiver's arrival times compare with them.
+   */
+  readonly linkDownNs: bigint;
+  readonly linkUpNs: bigint;
+  /** `mip4 mn` was restarted (entering or leaving the co-located mode). */
+  readonly restarted: boolean;
+}
+
 /**
  * Moves the mobile node's link: its switch port goes down (the node sees the carrier drop, a
  * link-layer indication of movement, 2.4), joins the place's bridge and comes up again.
  */
-export async function labMove(options: LabOptions & { readonly place: MnPlace }): Promise<string> {
+export async function labMove(options: LabOptions & { readonly place: MnPlace }): Promise<MoveResult> {
   check(options);
   const directory = labDirectory(options);
   const state = readState(directory);
@@ -486,9 +500,11 @@ export async function labMove(options: LabOptions & { readonly place: MnPlace })
   const restart = (options.place === 'colocated') !== (state.place === 'colocated');
   if (restart) await stopDaemon(directory, 'mn');
   ipBatch(sw, [`link set ${MN_PORT} down`, `link set ${MN_PORT} master ${BRIDGE[segment]}`]);
+  const linkDownNs = process.hrtime.bigint();
   // The carrier stays down long enough for `mip4 mn`'s carrier watch (every 100 ms) to see it.
   await sleep(200);
   ipBatch(sw, [`link set ${MN_PORT} up`]);
+  const linkUpNs = process.hrtime.bigint();
   if (restart) {
     const daemon: DaemonPlan = {
       role: 'mn',
@@ -506,5 +522,10 @@ export async function labMove(options: LabOptions & { readonly place: MnPlace })
   state.place = options.place;
   writeState(directory, state);
   const mode = restart ? (options.place === 'colocated' ? `; mip4 mn restarted with the co-located care-of address ${ADDRESSES.colocatedCareOf}` : '; mip4 mn restarted without a co-located address') : '';
-  return `mobile node moved from ${from} to ${options.place} (its link ${HOST_INTERFACE} is now on the ${segment} segment${mode})`;
+  return {
+    summary: `mobile node moved from ${from} to ${options.place} (its link ${HOST_INTERFACE} is now on the ${segment} segment${mode})`,
+    linkDownNs,
+    linkUpNs,
+    restarted: restart,
+  };
 }
