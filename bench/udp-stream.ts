@@ -6,7 +6,8 @@
  *   node dist/bench/udp-stream.js send --to ADDRESS --port P --interval-ms N
  *       one 16-byte datagram every N ms until SIGTERM: sequence number (u32), zero (u32), the
  *       send time (u64, ns); no catch-up bursts when a timer fires late, so the stream's real
- *       rate is what the timer gave. On SIGTERM prints {"sent":…,"sendErrors":…,"seconds":…}.
+ *       rate is what the timer gave. On SIGTERM prints {"sent":…,"sendErrors":…,"seconds":…}
+ *       (sent: handed to the kernel; sendErrors: refused, e.g. no route while the node moves).
  *   node dist/bench/udp-stream.js receive --port P
  *       prints "listening", then one line per datagram: "sequence arrivalNs sentNs".
  *
@@ -34,6 +35,7 @@ if (positionals[0] === 'send') {
   const datagram = Buffer.alloc(DATAGRAM_BYTES);
   const started = process.hrtime.bigint();
   let sequence = 0;
+  let sent = 0;
   let sendErrors = 0;
   const timer = setInterval(() => {
     datagram.writeUInt32BE(sequence++ >>> 0, 0);
@@ -41,13 +43,17 @@ if (positionals[0] === 'send') {
     // No route or no neighbour while the node moves: counted, the stream goes on.
     socket.send(datagram, port, to, (error) => {
       if (error) sendErrors++;
+      else sent++;
     });
   }, intervalMs);
   process.once('SIGTERM', () => {
     clearInterval(timer);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    process.stdout.write(`${JSON.stringify({ sent: sequence, sendErrors, seconds })}\n`);
-    socket.close();
+    // The last sends complete (their callbacks run) before the count is printed.
+    setTimeout(() => {
+      process.stdout.write(`${JSON.stringify({ sent, sendErrors, seconds })}\n`);
+      socket.close();
+    }, 50);
   });
 } else if (positionals[0] === 'receive') {
   const socket = dgram.createSocket('udp4');

@@ -65,8 +65,38 @@ export function labHandoffSkipReason(): string | undefined {
   return undefined;
 }
 
+/** Datagrams as the receiver saw them, in arrival order. */
+export interface Received {
+  readonly sequences: readonly number[];
+  /** Arrival times, ns on any clock the caller's instants share. */
+  readonly arrivedNs: readonly number[];
+}
+
+/**
+ * Datagrams lost across a move: the sequence numbers missing between the last one delivered
+ * up to `linkDownNs` and the last one delivered up to `untilNs`. A duplicate is counted once;
+ * one delivered late (after a higher number) still counts as delivered.
+ */
+export function datagramsLost(received: Received, linkDownNs: number, untilNs: number): number {
+  let lastBefore = -1;
+  let lastAfter = -1;
+  const after = new Set<number>();
+  for (let i = 0; i < received.sequences.length; i++) {
+    const sequence = received.sequences[i]!;
+    const arrived = received.arrivedNs[i]!;
+    if (arrived <= linkDownNs) lastBefore = Math.max(lastBefore, sequence);
+    else if (arrived <= untilNs) {
+      after.add(sequence);
+      lastAfter = Math.max(lastAfter, sequence);
+    }
+  }
+  let delivered = 0;
+  for (const sequence of after) if (sequence > lastBefore && sequence <= lastAfter) delivered++;
+  return Math.max(0, lastAfter - lastBefore - delivered);
+}
+
 /** The receiver's view: each datagram's sequence number and arrival, in ns after `origin`. */
-class Arrivals {
+class Arrivals implements Received {
   readonly sequences: number[] = [];
   readonly arrivedNs: number[] = [];
   listening = false;
@@ -129,7 +159,14 @@ function removeLabNow(options: LabOptions): void {
   rmSync(labDirectory(options), { recursive: true, force: true });
 }
 
-export async function measureLabHandoff(options: { readonly repetitions: number; readonly intervalMs: number; readonly workDir: string }): Promise<LabHandoffResult> {
+/**
+ * Brings the lab up, measures, takes it down. `whileStarting` runs while the lab comes up
+ * (work that does not mind sharing the CPU with the daemons' start).
+ */
+export async function measureLabHandoff(
+  options: { readonly repetitions: number; readonly intervalMs: number; readonly workDir: string },
+  whileStarting: () => Promise<void> = async () => {},
+): Promise<LabHandoffResult> {
   const lab: LabOptions = { name: `bench${process.pid}`, stateDir: join(options.workDir, 'lab') };
   const children: ChildProcess[] = [];
   const removeNow = () => {
@@ -146,8 +183,14 @@ export async function measureLabHandoff(options: { readonly repetitions: number;
   process.once('SIGTERM', interrupted);
   try {
     const upStarted = performance.now();
-    await labUp({ ...lab, encapsulation: 'ip-in-ip' });
-    const labUpSeconds = (performance.now() - upStarted) / 1000;
+    let labUpSeconds = NaN;
+    const up = labUp({ ...lab, encapsulation: 'ip-in-ip' }).then(() => {
+      labUpSeconds = (performance.now() - upStarted) / 1000;
+    });
+    // Both settle before either's failure is thrown: `finally` must not take the lab down
+    // while `labUp` is still building it.
+    const [upOutcome, otherOutcome] = await Promise.allSettled([up, whileStarting()]);
+    for (const outcome of [upOutcome, otherOutcome]) if (outcome.status === 'rejected') throw outcome.reason;
     const directory = labDirectory(lab);
 
     const origin = process.hrtime.bigint();
@@ -205,22 +248,7 @@ export async function measureLabHandoff(options: { readonly repetitions: number;
         } else {
           const settleUntil = arrivals.arrivedNs[first]! + SETTLE_MS * 1e6;
           while (nowNs() < settleUntil) await sleep(10);
-          // Sequence numbers missing between the last datagram delivered before the link
-          // change and the last one delivered while settling.
-          let lastBefore = -1;
-          let lastAfter = -1;
-          const after = new Set<number>();
-          for (let i = 0; i < arrivals.sequences.length; i++) {
-            const sequence = arrivals.sequences[i]!;
-            if (arrivals.arrivedNs[i]! <= linkDownNs) lastBefore = Math.max(lastBefore, sequence);
-            else if (arrivals.arrivedNs[i]! <= settleUntil) {
-              after.add(sequence);
-              lastAfter = Math.max(lastAfter, sequence);
-            }
-          }
-          let delivered = 0;
-          for (const sequence of after) if (sequence > lastBefore && sequence <= lastAfter) delivered++;
-          lost = Math.max(0, lastAfter - lastBefore - delivered);
+          lost = datagramsLost(arrivals, linkDownNs, settleUntil);
         }
         const firstNs = first < 0 ? NaN : arrivals.arrivedNs[first]!;
         samples.push({
