@@ -9,12 +9,14 @@
  * co-located → home, each with `labMove` (its switch port down and onto the new bridge, the
  * carrier back 200 ms later). Per move:
  *   - link change → first datagram: from the port going down (the instant the move changes
- *     the link) to the first datagram delivered after it; it includes the 200 ms the lab keeps
- *     the carrier down (so the node's 100 ms carrier watch sees it);
+ *     the link) to the arrival of the first datagram sent after it (one sent before can still
+ *     be read later, from the receiver's socket, but it came the old way); it includes the
+ *     200 ms the lab keeps the carrier down (so the node's 100 ms carrier watch sees it);
  *   - carrier back → first datagram: the same, from the carrier coming back;
  *   - link change → registration accepted (or deregistered, at home), from the node's log;
- *   - datagrams lost: sequence numbers missing between the last datagram delivered before the
- *     link change and the last one of a settling time after the first delivery.
+ *   - datagrams lost: sequence numbers missing between the last datagram sent before the link
+ *     change that was delivered and the last one delivered in a settling time (300 ms) after
+ *     the first at the new place.
  * `move colocated` restarts `mip4 mn` (it reads a co-located address only at start), and so
  * does the move home that follows it: those two figures include a daemon start.
  */
@@ -68,37 +70,48 @@ export function labHandoffSkipReason(): string | undefined {
 /** Datagrams as the receiver saw them, in arrival order. */
 export interface Received {
   readonly sequences: readonly number[];
-  /** Arrival times, ns on any clock the caller's instants share. */
+  /** Arrival and send times, ns on one clock that the caller's instants share. */
   readonly arrivedNs: readonly number[];
+  readonly sentNs: readonly number[];
 }
 
 /**
- * Datagrams lost across a move: the sequence numbers missing between the last one delivered
- * up to `linkDownNs` and the last one delivered up to `untilNs`. A duplicate is counted once;
- * one delivered late (after a higher number) still counts as delivered.
+ * The first datagram delivered at the new place: the first to arrive of those sent after the
+ * link change (index into `received`, or -1). One sent before it can still be read after it —
+ * it waited in the receiver's socket while a loaded machine ran something else — but it came
+ * the old way.
+ */
+export function firstDeliveredAfter(received: Received, linkDownNs: number, from = 0): number {
+  for (let i = from; i < received.sentNs.length; i++) if (received.sentNs[i]! > linkDownNs) return i;
+  return -1;
+}
+
+/**
+ * Datagrams lost across a move: the sequence numbers missing, among those delivered by
+ * `untilNs`, between the last one sent before the link change and the last one. A duplicate
+ * counts once; one delivered out of order still counts as delivered.
  */
 export function datagramsLost(received: Received, linkDownNs: number, untilNs: number): number {
-  let lastBefore = -1;
-  let lastAfter = -1;
-  const after = new Set<number>();
+  let lastSentBefore = -1;
+  let last = -1;
+  const delivered = new Set<number>();
   for (let i = 0; i < received.sequences.length; i++) {
+    if (received.arrivedNs[i]! > untilNs) continue;
     const sequence = received.sequences[i]!;
-    const arrived = received.arrivedNs[i]!;
-    if (arrived <= linkDownNs) lastBefore = Math.max(lastBefore, sequence);
-    else if (arrived <= untilNs) {
-      after.add(sequence);
-      lastAfter = Math.max(lastAfter, sequence);
-    }
+    delivered.add(sequence);
+    last = Math.max(last, sequence);
+    if (received.sentNs[i]! <= linkDownNs) lastSentBefore = Math.max(lastSentBefore, sequence);
   }
-  let delivered = 0;
-  for (const sequence of after) if (sequence > lastBefore && sequence <= lastAfter) delivered++;
-  return Math.max(0, lastAfter - lastBefore - delivered);
+  let missing = 0;
+  for (let sequence = lastSentBefore + 1; sequence <= last; sequence++) if (!delivered.has(sequence)) missing++;
+  return missing;
 }
 
 /** The receiver's view: each datagram's sequence number and arrival, in ns after `origin`. */
 class Arrivals implements Received {
   readonly sequences: number[] = [];
   readonly arrivedNs: number[] = [];
+  readonly sentNs: number[] = [];
   listening = false;
   private partial = '';
 
@@ -112,17 +125,12 @@ class Arrivals implements Received {
         this.listening = true;
         continue;
       }
-      const [sequence, arrived] = line.split(' ');
-      if (sequence === undefined || arrived === undefined) continue;
+      const [sequence, arrived, sent] = line.split(' ');
+      if (sequence === undefined || arrived === undefined || sent === undefined) continue;
       this.sequences.push(Number(sequence));
       this.arrivedNs.push(Number(BigInt(arrived) - this.origin));
+      this.sentNs.push(Number(BigInt(sent) - this.origin));
     }
-  }
-
-  /** The index of the first datagram that arrived after `ns`, or -1. */
-  firstAfter(ns: number, from = 0): number {
-    for (let i = from; i < this.arrivedNs.length; i++) if (this.arrivedNs[i]! > ns) return i;
-    return -1;
   }
 }
 
@@ -159,14 +167,8 @@ function removeLabNow(options: LabOptions): void {
   rmSync(labDirectory(options), { recursive: true, force: true });
 }
 
-/**
- * Brings the lab up, measures, takes it down. `whileStarting` runs while the lab comes up
- * (work that does not mind sharing the CPU with the daemons' start).
- */
-export async function measureLabHandoff(
-  options: { readonly repetitions: number; readonly intervalMs: number; readonly workDir: string },
-  whileStarting: () => Promise<void> = async () => {},
-): Promise<LabHandoffResult> {
+/** Brings the lab up, measures the moves, takes it down. */
+export async function measureLabHandoff(options: { readonly repetitions: number; readonly intervalMs: number; readonly workDir: string }): Promise<LabHandoffResult> {
   const lab: LabOptions = { name: `bench${process.pid}`, stateDir: join(options.workDir, 'lab') };
   const children: ChildProcess[] = [];
   const removeNow = () => {
@@ -183,14 +185,8 @@ export async function measureLabHandoff(
   process.once('SIGTERM', interrupted);
   try {
     const upStarted = performance.now();
-    let labUpSeconds = NaN;
-    const up = labUp({ ...lab, encapsulation: 'ip-in-ip' }).then(() => {
-      labUpSeconds = (performance.now() - upStarted) / 1000;
-    });
-    // Both settle before either's failure is thrown: `finally` must not take the lab down
-    // while `labUp` is still building it.
-    const [upOutcome, otherOutcome] = await Promise.allSettled([up, whileStarting()]);
-    for (const outcome of [upOutcome, otherOutcome]) if (outcome.status === 'rejected') throw outcome.reason;
+    await labUp({ ...lab, encapsulation: 'ip-in-ip' });
+    const labUpSeconds = (performance.now() - upStarted) / 1000;
     const directory = labDirectory(lab);
 
     const origin = process.hrtime.bigint();
@@ -228,6 +224,8 @@ export async function measureLabHandoff(
         // move home that ended the previous repetition).
         if (!(await steady(15_000))) problems.push(`no datagrams were arriving before the move to ${place}`);
         const loggedBefore = logLines(directory, 'mn').length;
+        // Every datagram so far was sent before the link change: the search starts after them.
+        const arrivedBefore = arrivals.arrivedNs.length;
         const move: MoveResult = await labMove({ ...lab, place });
         const linkDownNs = Number(move.linkDownNs - origin);
         const linkUpNs = Number(move.linkUpNs - origin);
@@ -235,11 +233,12 @@ export async function measureLabHandoff(
 
         let first = -1;
         const deadline = Date.now() + FIRST_DELIVERY_TIMEOUT_MS;
-        while ((first = arrivals.firstAfter(linkDownNs)) < 0 && Date.now() < deadline) await sleep(5);
+        while ((first = firstDeliveredAfter(arrivals, linkDownNs, arrivedBefore)) < 0 && Date.now() < deadline) await sleep(5);
         const registeredEvent = place === 'home' ? 'deregistered' : 'registered';
         const registrationDeadline = Date.now() + 5_000;
         let registration: Record<string, unknown> | undefined;
-        while ((registration = logLines(directory, 'mn').slice(loggedBefore).find((l) => l.event === registeredEvent)) === undefined && Date.now() < registrationDeadline) await sleep(20);
+        const isRegistration = (l: Record<string, unknown>) => l.event === registeredEvent && typeof l.at === 'number' && l.at >= wallAtLinkDown;
+        while ((registration = logLines(directory, 'mn').slice(loggedBefore).find(isRegistration)) === undefined && Date.now() < registrationDeadline) await sleep(20);
         if (registration === undefined) problems.push(`no '${registeredEvent}' in the node's log after the move to ${place}`);
 
         let lost = NaN;
@@ -257,7 +256,7 @@ export async function measureLabHandoff(
           restarted: move.restarted,
           linkChangeToFirstMs: (firstNs - linkDownNs) / 1e6,
           carrierUpToFirstMs: (firstNs - linkUpNs) / 1e6,
-          linkChangeToRegisteredMs: registration !== undefined && typeof registration.at === 'number' ? registration.at - wallAtLinkDown : NaN,
+          linkChangeToRegisteredMs: registration !== undefined ? (registration.at as number) - wallAtLinkDown : NaN,
           lost,
           ...(problems.length > 0 ? { problem: problems.join('; ') } : {}),
         });

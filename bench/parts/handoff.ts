@@ -50,13 +50,9 @@ const LAB_MOVE_LABEL: Record<MnPlace, string> = {
 export async function handoffPart(options: HandoffOptions): Promise<Report> {
   const report = new Report('4 handoff');
   const runs: DemoPhase[][] = [];
-  const simulate = async () => {
-    for (let seed = 1; seed <= options.seeds; seed++) runs.push((await runDemo({ seed, pingIntervalMs: options.pingIntervalMs })).phases);
-  };
+  for (let seed = 1; seed <= options.seeds; seed++) runs.push((await runDemo({ seed, pingIntervalMs: options.pingIntervalMs })).phases);
   const reason = labHandoffSkipReason();
-  // The simulated runs count simulated time only, so they can share the CPU with the lab's
-  // daemons starting: they run while the lab comes up.
-  const lab = reason === undefined ? await measureLabHandoff(options.lab, simulate) : (await simulate(), undefined);
+  const lab = reason === undefined ? await measureLabHandoff(options.lab) : undefined;
   addSimulatedFigures(report, runs, options);
   if (lab !== undefined) addLabFigures(report, lab, options.lab);
   else for (const place of LAB_MOVES) report.missing(`lab ${LAB_MOVE_LABEL[place]}: link change → first datagram`, 'ms', `not measured: ${reason}`);

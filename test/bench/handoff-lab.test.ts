@@ -1,39 +1,53 @@
 /**
  * The lab handoff measurement's own parts (bench/parts/handoff-lab.ts, bench/udp-stream.ts):
- * how datagrams lost across a move are counted, and the datagram stream itself on loopback
- * (sequence numbers from 0 without gaps, arrival after sending, the sender's count). The lab
- * run as a whole is `npm run bench -- --only 4` (as root).
+ * which datagram is the first at the new place and how those lost across a move are counted,
+ * and the datagram stream itself on loopback (sequence numbers from 0 without gaps, arrival
+ * after sending, the sender's count). The lab run as a whole is `npm run bench -- --only 4`
+ * (as root).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { datagramsLost } from '../../bench/parts/handoff-lab.js';
+import { datagramsLost, firstDeliveredAfter } from '../../bench/parts/handoff-lab.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STREAM = `${ROOT}dist/bench/udp-stream.js`;
 const skip = existsSync(STREAM) ? undefined : 'dist/ is not built (npm run build)';
 
-describe('datagrams lost across a move', () => {
+describe('a move seen in the datagrams', () => {
   const ms = 1e6;
-  it('counts the sequence numbers missing between the last delivery before the link change and the end', () => {
-    // 0-9 every ms, link down at 9.5 ms, 10-19 lost, 20-24 delivered from 30 ms on.
-    const sequences = [...Array.from({ length: 10 }, (_, i) => i), 20, 21, 22, 23, 24];
-    const arrivedNs = [...Array.from({ length: 10 }, (_, i) => i * ms), 30 * ms, 31 * ms, 32 * ms, 33 * ms, 34 * ms];
-    expect(datagramsLost({ sequences, arrivedNs }, 9.5 * ms, 40 * ms)).toBe(10);
+  /** Datagram i sent at i ms; `arrivals` maps a sequence number to its arrival (ms). */
+  const received = (arrivals: Array<[number, number]>) => ({
+    sequences: arrivals.map(([sequence]) => sequence),
+    arrivedNs: arrivals.map(([, at]) => at * ms),
+    sentNs: arrivals.map(([sequence]) => sequence * ms),
   });
 
-  it('ignores what arrives after the end, counts a late (reordered) datagram as delivered and a duplicate once', () => {
-    const sequences = [0, 1, 2, 5, 3, 5, 6, 4];
-    const arrivedNs = [0, 1, 2, 10, 11, 12, 13, 50].map((t) => t * ms);
-    // Before the link change (at 2.5 ms): 0-2. By 20 ms: 5, 3, 5 again, 6; 4 comes too late.
-    expect(datagramsLost({ sequences, arrivedNs }, 2.5 * ms, 20 * ms)).toBe(1);
-    expect(datagramsLost({ sequences, arrivedNs }, 2.5 * ms, 60 * ms)).toBe(0);
+  it('counts the sequence numbers missing between the last one sent before the link change and the last one delivered', () => {
+    // 0-9 delivered at once, link down at 9.5 ms, 10-19 lost, 20-24 delivered from 30 ms on.
+    const r = received([...Array.from({ length: 10 }, (_, i): [number, number] => [i, i]), [20, 30], [21, 31], [22, 32], [23, 33], [24, 34]]);
+    expect(datagramsLost(r, 9.5 * ms, 40 * ms)).toBe(10);
+    expect(firstDeliveredAfter(r, 9.5 * ms)).toBe(10);
   });
 
-  it('is zero when nothing is missing, and when nothing arrived after the link change', () => {
-    expect(datagramsLost({ sequences: [0, 1, 2, 3], arrivedNs: [0, 1, 2, 3].map((t) => t * ms) }, 1.5 * ms, 5 * ms)).toBe(0);
-    expect(datagramsLost({ sequences: [0, 1], arrivedNs: [0, ms] }, 2 * ms, 5 * ms)).toBe(0);
+  it('a datagram sent before the link change but read after it came the old way: not the first at the new place, not lost', () => {
+    // 9 sat in the receiver's socket until 12 ms (a busy machine); link down at 9.5 ms.
+    const r = received([[7, 7], [8, 8], [9, 12], [15, 30], [16, 31]]);
+    expect(firstDeliveredAfter(r, 9.5 * ms)).toBe(3);
+    expect(datagramsLost(r, 9.5 * ms, 40 * ms)).toBe(5);
+  });
+
+  it('ignores what arrives after the end, counts one delivered out of order as delivered and a duplicate once', () => {
+    const r = received([[0, 0], [1, 1], [2, 2], [5, 10], [3, 11], [5, 12], [6, 13], [4, 50]]);
+    // Sent before the link change (2.5 ms): 0-2. By 20 ms: 5, 3, 5 again, 6; 4 comes too late.
+    expect(datagramsLost(r, 2.5 * ms, 20 * ms)).toBe(1);
+    expect(datagramsLost(r, 2.5 * ms, 60 * ms)).toBe(0);
+  });
+
+  it('is zero when nothing is missing; -1 for the first when nothing was sent after the link change', () => {
+    expect(datagramsLost(received([[0, 0], [1, 1], [2, 2], [3, 3]]), 1.5 * ms, 5 * ms)).toBe(0);
+    expect(firstDeliveredAfter(received([[0, 0], [1, 1]]), 2 * ms)).toBe(-1);
   });
 });
 
