@@ -1,0 +1,207 @@
+/**
+ * The Udp service on the native helper (io/linux/udp.ts), on loopback in this process: the
+ * same contract as node:dgram (io/node/udp.ts) — datagrams both ways, the same bind errors —
+ * plus what only it gives: the address each datagram was sent to (IP_PKTINFO), many datagrams
+ * per wake-up with the replies leaving together, and sends after close reported, not thrown.
+ * Any 127.0.0.0/8 address is local on Linux, so no configuration is changed and no root needed.
+ */
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { Effect, Exit, Layer, Scope } from 'effect';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nativeAvailable } from '../../io/linux/native.js';
+import { LinuxUdpLive, SEND_QUEUE_DATAGRAMS } from '../../io/linux/udp.js';
+import { NodeUdpLive } from '../../io/node/udp.js';
+import { Udp, UdpError, type UdpBindOptions, type UdpDatagram, type UdpSocket } from '../../io/udp.js';
+import { ipv4, ipv4ToString } from '../../io/wire/bytes.js';
+import { titled } from './netns.js';
+
+const skip = process.platform !== 'linux' ? 'not Linux' : nativeAvailable() ? undefined : 'the native helper is not built (npm ci)';
+const LOOPBACK = ipv4('127.0.0.1');
+const LOOPBACK_2 = ipv4('127.0.0.2');
+
+const scopes: Scope.CloseableScope[] = [];
+const peers: dgram.Socket[] = [];
+afterEach(async () => {
+  for (const peer of peers.splice(0)) peer.close();
+  for (const scope of scopes.splice(0)) await Effect.runPromise(Scope.close(scope, Exit.void));
+});
+
+/** Binds through a layer in a scope closed after the test; the failure when it cannot. */
+async function bind(layer: Layer.Layer<Udp>, options: UdpBindOptions): Promise<{ socket?: UdpSocket; error?: UdpError; scope: Scope.CloseableScope }> {
+  const scope = Effect.runSync(Scope.make());
+  scopes.push(scope);
+  const exit = await Effect.runPromiseExit(
+    Effect.flatMap(Udp, (udp) => udp.bind(options)).pipe(Scope.extend(scope), Effect.provide(layer)),
+  );
+  return Exit.isSuccess(exit) ? { socket: exit.value, scope } : { error: exit.cause._tag === 'Fail' ? exit.cause.error : undefined, scope };
+}
+
+async function peer(address = '127.0.0.1'): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  peers.push(socket);
+  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+  // Bursts of hundreds of replies: more than the default ~208 KiB receive buffer holds.
+  socket.setRecvBufferSize(4 * 1024 * 1024);
+  return socket;
+}
+
+function nextDatagram(socket: UdpSocket): Promise<UdpDatagram> {
+  return new Promise((resolve) => socket.onMessage(resolve));
+}
+
+describe('LinuxUdpLive (native batched UDP)', () => {
+  it.skipIf(skip !== undefined)(titled('receives a datagram with its sender and sends one back', skip), async () => {
+    const { socket } = await bind(LinuxUdpLive, { address: LOOPBACK, port: 0 });
+    expect(socket!.localAddress).toBe(LOOPBACK);
+    expect(socket!.localPort).toBeGreaterThan(0);
+    const client = await peer();
+    const received = nextDatagram(socket!);
+    client.send(Uint8Array.of(1, 2, 3), socket!.localPort, '127.0.0.1');
+    const datagram = await received;
+    expect([...datagram.data]).toEqual([1, 2, 3]);
+    expect(datagram).toMatchObject({ address: LOOPBACK, port: client.address().port, localAddress: LOOPBACK, localPort: socket!.localPort });
+
+    const answered = once(client, 'message');
+    socket!.send(Uint8Array.of(9, 8), datagram.address, datagram.port);
+    const [message, remote] = (await answered) as [Buffer, dgram.RemoteInfo];
+    expect([...message]).toEqual([9, 8]);
+    expect(remote).toMatchObject({ address: '127.0.0.1', port: socket!.localPort });
+  });
+
+  it.skipIf(skip !== undefined)(titled('bound to 0.0.0.0, reports the address each datagram was sent to (IP_PKTINFO)', skip), async () => {
+    const { socket } = await bind(LinuxUdpLive, { address: 0, port: 0 });
+    expect(socket!.localAddress).toBe(0);
+    const client = await peer();
+    const seen: UdpDatagram[] = [];
+    const two = new Promise<void>((resolve) =>
+      socket!.onMessage((d) => {
+        seen.push(d);
+        if (seen.length === 2) resolve();
+      }),
+    );
+    client.send(Uint8Array.of(2), socket!.localPort, '127.0.0.2');
+    client.send(Uint8Array.of(1), socket!.localPort, '127.0.0.1');
+    await two;
+    const byContent = new Map(seen.map((d) => [d.data[0], d.localAddress]));
+    expect(byContent.get(2)).toBe(LOOPBACK_2);
+    expect(byContent.get(1)).toBe(LOOPBACK);
+  });
+
+  it.skipIf(skip !== undefined)(titled('a burst of 4,000 requests is answered in full: none lost, each reply to its sender', skip), async () => {
+    const { socket } = await bind(LinuxUdpLive, { address: LOOPBACK, port: 0 });
+    // Echo with a marker: every reply is sent from inside the receive handler (queued, then
+    // flushed with sendmmsg after the batch).
+    socket!.onMessage((d) => socket!.send(Uint8Array.of(0xee, ...d.data), d.address, d.port));
+    const clients = await Promise.all([peer(), peer()]);
+    const BURST = 500; // in flight per client at a time: well inside both receive buffers
+    const ROUNDS = 4;
+    const replies = clients.map(() => new Set<number>());
+    let bad = 0;
+    clients.forEach((client, c) =>
+      client.on('message', (message: Buffer) => {
+        if (message[0] !== 0xee || message.length !== 5) bad++;
+        else replies[c]!.add(message.readUInt32BE(1));
+      }),
+    );
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const client of clients) {
+        for (let i = 0; i < BURST; i++) {
+          const request = Buffer.alloc(4);
+          request.writeUInt32BE(round * BURST + i);
+          client.send(request, socket!.localPort, '127.0.0.1');
+        }
+      }
+      const expected = (round + 1) * BURST;
+      const deadline = Date.now() + 10_000;
+      while (replies.some((r) => r.size < expected) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(bad).toBe(0);
+    for (const r of replies) expect(r.size).toBe(ROUNDS * BURST);
+  });
+
+  it.skipIf(skip !== undefined)(titled('replies sent outside a batch leave on a microtask, in order, beyond one queue', skip), async () => {
+    const { socket } = await bind(LinuxUdpLive, { address: LOOPBACK, port: 0 });
+    const client = await peer();
+    const received: number[] = [];
+    const count = SEND_QUEUE_DATAGRAMS + 200; // more than one queue's worth in one synchronous run
+    const all = new Promise<void>((resolve) =>
+      client.on('message', (message: Buffer) => {
+        received.push(message.readUInt16BE(0));
+        if (received.length === count) resolve();
+      }),
+    );
+    const errors: UdpError[] = [];
+    socket!.onError((e) => errors.push(e));
+    const port = client.address().port;
+    for (let i = 0; i < count; i++) socket!.send(Uint8Array.of(i >> 8, i & 0xff), LOOPBACK, port);
+    await all;
+    expect(errors).toEqual([]);
+    expect(received).toEqual(Array.from({ length: count }, (_, i) => i));
+  });
+
+  it.skipIf(skip !== undefined)(titled('bind errors have the same reason and message as node:dgram', skip), async () => {
+    const taken = await peer();
+    const port = taken.address().port;
+    for (const options of [
+      { address: LOOPBACK, port }, // in use
+      { address: ipv4('192.0.2.1'), port: 0 }, // TEST-NET-1: no interface has it
+    ]) {
+      const native = await bind(LinuxUdpLive, options);
+      const node = await bind(NodeUdpLive, options);
+      expect(native.socket).toBeUndefined();
+      expect(native.error).toBeInstanceOf(UdpError);
+      expect({ reason: native.error!.reason, endpoint: native.error!.endpoint, message: native.error!.message }).toEqual({
+        reason: node.error!.reason,
+        endpoint: node.error!.endpoint,
+        message: node.error!.message,
+      });
+    }
+    const inUse = await bind(LinuxUdpLive, { address: LOOPBACK, port });
+    expect(inUse.error).toMatchObject({ reason: 'address-in-use', endpoint: `127.0.0.1:${port}` });
+    const absent = await bind(LinuxUdpLive, { address: ipv4('192.0.2.1'), port: 0 });
+    expect(absent.error).toMatchObject({ reason: 'address-not-available', endpoint: '192.0.2.1:0' });
+  });
+
+  it.skipIf(skip !== undefined)(titled('closing frees the port; a send after close is reported to onError, not thrown', skip), async () => {
+    const { socket, scope } = await bind(LinuxUdpLive, { address: LOOPBACK, port: 0 });
+    const port = socket!.localPort;
+    const errors: UdpError[] = [];
+    socket!.onError((e) => errors.push(e));
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    expect(() => socket!.send(Uint8Array.of(1), LOOPBACK, 9)).not.toThrow();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ reason: 'closed', endpoint: '127.0.0.1:9' });
+    expect(errors[0]!.message).toContain(`127.0.0.1:${port}`);
+    // The port is free again.
+    const again = await bind(LinuxUdpLive, { address: LOOPBACK, port });
+    expect(again.socket?.localPort).toBe(port);
+  });
+
+  it.skipIf(skip !== undefined)(titled('a datagram that cannot be sent is reported with its destination; the next ones still go', skip), async () => {
+    // Without SO_BROADCAST the kernel refuses a broadcast destination (EACCES).
+    const { socket } = await bind(LinuxUdpLive, { address: LOOPBACK, port: 0 });
+    const client = await peer();
+    const errors: UdpError[] = [];
+    socket!.onError((e) => errors.push(e));
+    const answered = once(client, 'message');
+    socket!.send(Uint8Array.of(1), ipv4('255.255.255.255'), 434);
+    socket!.send(Uint8Array.of(2), LOOPBACK, client.address().port);
+    const [message] = (await answered) as [Buffer];
+    expect([...message]).toEqual([2]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ reason: 'send', endpoint: '255.255.255.255:434' });
+    expect(errors[0]!.message).toContain('EACCES');
+  });
+});
+
+describe('NodeUdpLive', () => {
+  it('a send after close is reported to onError, not thrown', async () => {
+    const { socket, scope } = await bind(NodeUdpLive, { address: LOOPBACK, port: 0 });
+    const errors: UdpError[] = [];
+    socket!.onError((e) => errors.push(e));
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    expect(() => socket!.send(Uint8Array.of(1), LOOPBACK, 9)).not.toThrow();
+    expect(errors.map((e) => [e.reason, e.endpoint])).toEqual([['closed', `${ipv4ToString(LOOPBACK)}:9`]]);
+  });
+});
