@@ -36,7 +36,7 @@ export interface UdpSocket {
   send(data: Uint8Array, address: Ipv4Address, port: number): void;
   /** Sets the handler for received datagrams (one per socket). */
   onMessage(handler: (datagram: UdpDatagram) => void): void;
-  /** Sets the handler for asynchronous errors (failed sends, discarded received datagrams). */
+  /** Sets the handler for asynchronous errors (failed sends, a failed read). */
   onError(handler: (error: UdpError) => void): void;
 }
 
@@ -49,7 +49,7 @@ export interface UdpBindOptions {
   readonly broadcast?: boolean;
 }
 
-/** 'receive': a received datagram was discarded (larger than the layer reads) or reading failed. */
+/** 'receive': reading from the socket failed. */
 export type UdpErrorReason = 'permission' | 'address-in-use' | 'address-not-available' | 'bind' | 'send' | 'receive' | 'closed';
 
 export class UdpError extends Data.TaggedError('UdpError')<{

@@ -27,7 +27,6 @@ import {
   isNativeError,
   loadNative,
   NativeHelperMissingError,
-  UDP_TRUNCATED,
   type NativeIo,
   type WatchHandle,
 } from './native.js';
@@ -35,10 +34,12 @@ import {
 /** Datagrams drained per wake-up (one recvmmsg). */
 export const RECEIVE_BATCH = 64;
 /**
- * Largest datagram read whole; a longer one is discarded and reported ('receive'). Mobile IP
- * messages are far smaller (a request with all its extensions is a few hundred bytes).
+ * A receive slot holds the largest UDP payload IPv4 can carry (65,507 bytes), so every
+ * datagram reaches the handler whole, as with node:dgram, and a huge one is the agent's to
+ * discard and count. The slab is 4 MiB of address space, but the kernel writes only what
+ * arrives: a slot costs the pages its datagram touches (one for a registration).
  */
-export const MAX_RECEIVED_DATAGRAM = 4096;
+const RECEIVE_SLOT_BYTES = 65536;
 /** Replies waiting for one sendmmsg, or for room in the socket buffer. */
 export const SEND_QUEUE_DATAGRAMS = 1024;
 /** Bytes of queued replies; holds any legal UDP datagram (65,507 bytes) several times. */
@@ -179,7 +180,7 @@ function open(options: UdpBindOptions): Effect.Effect<{ api: UdpSocket; release:
           native,
           fd,
           DescriptorKind.Udp,
-          { maxPackets: RECEIVE_BATCH, slotSize: MAX_RECEIVED_DATAGRAM },
+          { maxPackets: RECEIVE_BATCH, slotSize: RECEIVE_SLOT_BYTES },
           (batch) => {
             // The reader's slab is refilled by the next recvmmsg while a handler may keep a
             // datagram (a pending relay, a log): the batch is copied once into memory of its own.
@@ -190,26 +191,15 @@ function open(options: UdpBindOptions): Effect.Effect<{ api: UdpSocket; release:
             sends.inBatch = true;
             try {
               for (let i = 0; i < batch.count; i++) {
-                const extra = batch.extra(i);
-                const address = batch.source(i);
-                if ((extra & UDP_TRUNCATED) !== 0) {
-                  const from = `${ipv4ToString(address)}:${extra & 0xffff}`;
-                  report(
-                    new UdpError({
-                      reason: 'receive',
-                      endpoint: from,
-                      message: `datagram from ${from} to ${local} discarded: longer than ${MAX_RECEIVED_DATAGRAM} bytes`,
-                    }),
-                  );
-                  continue;
-                }
                 const length = batch.length(i);
                 copy.set(batch.packet(i), at);
                 const destination = batch.destination(i);
                 messageHandler({
                   data: copy.subarray(at, at + length),
-                  address,
-                  port: extra & 0xffff,
+                  address: batch.source(i),
+                  // The extra word is the source port (the truncation bit above it cannot be
+                  // set: a slot holds any IPv4 UDP payload).
+                  port: batch.extra(i) & 0xffff,
                   // Without IP_PKTINFO (never on Linux) the bound address is all we know.
                   localAddress: destination !== 0 ? destination : localAddress,
                   localPort,

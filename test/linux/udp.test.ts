@@ -69,6 +69,28 @@ describe('LinuxUdpLive (native batched UDP)', () => {
     expect(remote).toMatchObject({ address: '127.0.0.1', port: socket!.localPort });
   });
 
+  it.skipIf(skip !== undefined)(titled('the largest IPv4 UDP payload (65,507 bytes) arrives whole, beside a small one', skip), async () => {
+    const { socket } = await bind(LinuxUdpLive, { address: LOOPBACK, port: 0 });
+    const client = await peer();
+    const sizes: number[] = [];
+    let last: Uint8Array | undefined;
+    const both = new Promise<void>((resolve) =>
+      socket!.onMessage((d) => {
+        sizes.push(d.data.length);
+        if (d.data.length > 1) last = d.data;
+        if (sizes.length === 2) resolve();
+      }),
+    );
+    const huge = Buffer.alloc(65507, 0x5a);
+    huge[65506] = 0xa5;
+    client.send(huge, socket!.localPort, '127.0.0.1');
+    client.send(Uint8Array.of(7), socket!.localPort, '127.0.0.1');
+    await both;
+    expect(sizes.sort((a, b) => a - b)).toEqual([1, 65507]);
+    expect(last![0]).toBe(0x5a);
+    expect(last![65506]).toBe(0xa5);
+  });
+
   it.skipIf(skip !== undefined)(titled('bound to 0.0.0.0, reports the address each datagram was sent to (IP_PKTINFO)', skip), async () => {
     const { socket } = await bind(LinuxUdpLive, { address: 0, port: 0 });
     expect(socket!.localAddress).toBe(0);
