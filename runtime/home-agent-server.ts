@@ -13,8 +13,9 @@ import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-l
 import { udpLayer } from './udp-layer.js';
 
 export interface ListenAddress {
-  /** 0 = all addresses (the request's destination is then unknown: bind specific addresses,
-   * including the home network's broadcast address, to see broadcast requests, 3.8.2.1). */
+  /** 0 = all addresses. The native UDP layer then reports each request's destination; on
+   * node:dgram it is unknown, so bind specific addresses, including the home network's
+   * broadcast address, to see broadcast requests (3.8.2.1). */
   readonly address: Ipv4Address;
   readonly port: number;
 }

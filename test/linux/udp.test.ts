@@ -15,6 +15,11 @@ import { NodeUdpLive } from '../../io/node/udp.js';
 import { Udp, UdpError, type UdpBindOptions, type UdpDatagram, type UdpSocket } from '../../io/udp.js';
 import { ipv4, ipv4ToString } from '../../io/wire/bytes.js';
 import { inNamespace, ip, linuxSkipReason, Namespaces, Peer, titled } from './netns.js';
+import { identificationFromUnixMs } from '../../io/wire/identification.js';
+import { decodeRegistrationReply } from '../../io/wire/registration.js';
+import { homeAgentConfigFromDocument } from '../../runtime/config.js';
+import { startHomeAgent } from '../../runtime/home-agent-server.js';
+import { buildRequest, MHAE, MN1_KEY } from '../runtime/home-agent-harness.js';
 
 const skip = process.platform !== 'linux' ? 'not Linux' : nativeAvailable() ? undefined : 'the native helper is not built (npm ci)';
 const LOOPBACK = ipv4('127.0.0.1');
@@ -294,5 +299,52 @@ describe('LinuxUdpLive when the socket buffer is full', () => {
       }
     },
     40_000,
+  );
+});
+
+/**
+ * What the destination address buys the home agent: bound to 0.0.0.0 on the native layer, it
+ * sees that a Request came to the home network's subnet-directed broadcast address (here
+ * 127.255.255.255, the loopback network's, which Linux delivers locally) and denies it with
+ * 136 naming its unicast address, while the same Request unicast is accepted. On node:dgram
+ * a 0.0.0.0 socket cannot tell the two apart.
+ */
+describe('home agent on LinuxUdpLive bound to 0.0.0.0', () => {
+  it.skipIf(skip !== undefined)(
+    titled('[R3.8.2.1-21] a Request sent to the subnet-directed broadcast address is denied (136); the same Request unicast is accepted', skip),
+    async () => {
+      const { config } = homeAgentConfigFromDocument({
+        homeAgent: { address: '127.0.0.1', homeNetwork: '127.0.0.0/8', listen: ['0.0.0.0:0'] },
+        mobileNodes: [{ homeAddress: '127.0.0.10', spi: MN1_KEY.spi, key: '2b7e151628aed2a6abf7158809cf4f3c' }],
+      });
+      const ha = await startHomeAgent(config, { listen: [{ address: 0, port: 0 }], udp: LinuxUdpLive });
+      try {
+        const port = ha.sockets[0]!.localPort;
+        const client = await peer();
+        client.setBroadcast(true);
+        const ask = async (destination: string, sequence: number) => {
+          const request = buildRequest({
+            identification: identificationFromUnixMs(Date.now(), sequence),
+            homeAddress: ipv4('127.0.0.10'),
+            homeAgent: ipv4('127.0.0.1'),
+            extensions: [MHAE(MN1_KEY)],
+          });
+          const answered = once(client, 'message');
+          client.send(request, port, destination);
+          const [message] = (await answered) as [Buffer];
+          const reply = decodeRegistrationReply(new Uint8Array(message));
+          if (!reply.ok) throw new Error('undecodable reply');
+          return reply.value;
+        };
+        const broadcast = await ask('127.255.255.255', 1);
+        expect(broadcast).toMatchObject({ code: 136, homeAgent: ipv4('127.0.0.1') });
+        expect(ha.agent.bindingCount).toBe(0);
+        const unicast = await ask('127.0.0.1', 2);
+        expect(unicast).toMatchObject({ code: 0, homeAgent: ipv4('127.0.0.1') });
+        expect(ha.agent.bindingCount).toBe(1);
+      } finally {
+        await ha.stop();
+      }
+    },
   );
 });
