@@ -102,6 +102,8 @@ export type TunErrorReason =
   | 'invalid-name'
   /** The requested MTU could not be set (out of the device's range, or no permission). */
   | 'mtu'
+  /** The kernel refused the offloads asked for (`offload`: IFF_VNET_HDR or TUNSETOFFLOAD). */
+  | 'offload'
   /** A datagram could not be written. */
   | 'send'
   /** Reading failed (the device went away). */

@@ -265,13 +265,19 @@ export async function startLinuxHomeAgentDataPath(
   checkLinuxDataPathHost(config);
   const tunnelDevice = config.tunnelDevice ?? DEFAULT_TUNNEL_DEVICE;
   const maxBatch = config.maxBatch ?? 64;
-  const tunOffload = config.tunOffload ?? DEFAULT_TUN_OFFLOAD;
+  const tunOffloadWanted = config.tunOffload ?? DEFAULT_TUN_OFFLOAD;
   // checkLinuxDataPathHost has found the home interface.
   const homeInterfaceMtu = readInterfaceInfo(config.homeInterface)?.mtu ?? 1500;
   const tunnelMtu = config.tunnelMtu ?? tunnelMtuFor(homeInterfaceMtu, options.settings.encapsulations ?? { minimal: true, gre: true });
   const scope = Effect.runSync(Scope.make());
   const open = Effect.gen(function* () {
-    const tun = yield* (yield* Tun).open(tunnelDevice, { maxPackets: maxBatch, mtu: tunnelMtu, slotSize: Math.max(2048, tunnelMtu + 64), offload: tunOffload });
+    const tunService = yield* Tun;
+    const tunOptions = { maxPackets: maxBatch, mtu: tunnelMtu, slotSize: Math.max(2048, tunnelMtu + 64) };
+    // Offloads only by default: a kernel that refuses them gets the plain device; asked for
+    // explicitly, the refusal fails the start (below, naming dataPath.tunOffload).
+    const tun = yield* tunService
+      .open(tunnelDevice, { ...tunOptions, offload: tunOffloadWanted })
+      .pipe(Effect.catchIf((error) => error.reason === 'offload' && config.tunOffload === undefined, () => tunService.open(tunnelDevice, { ...tunOptions, offload: false })));
     const routes = yield* openHostRoutes(tun.name, config.routeTable !== undefined ? { table: config.routeTable } : {});
     const rawIp = yield* RawIp;
     // IPPROTO_RAW (255): header included, sends any protocol, receives nothing (raw(7)).
@@ -290,7 +296,9 @@ export async function startLinuxHomeAgentDataPath(
     const tag = (error as { _tag?: string })._tag;
     const reason = (error as { reason?: string }).reason;
     const message =
-      reason === 'mtu'
+      reason === 'offload'
+        ? `dataPath.tunOffload: ${(error as Error).message}; set tunOffload: false to run without them`
+        : reason === 'mtu'
         ? `dataPath.tunnelMtu: ${(error as Error).message}; ${config.tunnelMtu === undefined ? `the default is ${config.homeInterface}'s MTU (${homeInterfaceMtu}) less the tunnel header,` : 'give'} a value from 68 to the device's largest, e.g. ${tunnelMtuFor(1500, { minimal: true, gre: true })}`
         : (error as Error).message;
     throw new DataPathStartError(
@@ -299,6 +307,7 @@ export async function startLinuxHomeAgentDataPath(
     );
   }
   const { tun, routes, sender, homeSender, link } = exit.value;
+  const tunOffload = tun.offloads() !== undefined;
   const eventSubject = new Subject<LinuxDataPathEvent>();
   const counters: LinuxDataPathCounters = {
     tunBatches: 0,

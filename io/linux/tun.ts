@@ -17,6 +17,10 @@ function openError(name: string, error: unknown): TunError {
     }
     return new TunError({ reason: 'closed', interfaceName: name, message: `cannot open TUN ${name}: ${String(error)}` });
   }
+  // The device was created but the kernel refused IFF_VNET_HDR offloads (an old or unusual kernel).
+  if (error.message.includes('TUNSETOFFLOAD')) {
+    return new TunError({ reason: 'offload', interfaceName: name, message: `the kernel refused TUN offloads on ${name}: ${error.message}` });
+  }
   switch (error.code) {
     case 'EPERM':
     case 'EACCES':
