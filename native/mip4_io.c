@@ -5,13 +5,15 @@
  * move packets in batches (perf-limits.md: one JS call per batch of up to 64 packets makes
  * Node as fast as a batched C tunnel). So this addon does only what JS cannot:
  *
- *   - open the three kinds of descriptor, non-blocking;
+ *   - open the four kinds of descriptor (TUN, AF_PACKET, raw IPv4, UDP), non-blocking;
  *   - watch a descriptor with uv_poll on Node's own event loop and, on each readiness,
  *     drain up to maxPackets packets (recvmmsg for sockets, read() for TUN) into a slab the
  *     caller owns and reuses, then call JS once with the count; per-packet offsets, lengths
  *     and source addresses go into an Int32Array the caller also owns (no allocation per
  *     batch);
  *   - write a batch (sendmmsg for sockets, write() for TUN) without ever blocking;
+ *   - optionally take TUN offloads (IFF_VNET_HDR, TUNSETOFFLOAD) and undo them in the reader,
+ *     so that callers still see MTU-sized IPv4 packets ("TUN offloads" below);
  *   - set an interface's MTU (SIOCSIFMTU);
  *   - add and remove host routes and bring a device up over rtnetlink (the home agent routes
  *     each away mobile node's home address into its TUN device), one request and its ack per
@@ -29,6 +31,7 @@
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -47,10 +50,11 @@
 #define MAX_BATCH 1024
 
 /* Descriptor kinds, shared with io/linux/native.ts. */
-enum { KIND_TUN = 0, KIND_PACKET = 1, KIND_RAW_IP = 2 };
+enum { KIND_TUN = 0, KIND_PACKET = 1, KIND_RAW_IP = 2, KIND_UDP = 3 };
 
-/* Int32 words per packet in a reader's metadata array: offset, length, source, extra. */
-#define META_WORDS 4
+/* Int32 words per packet in a reader's metadata array: offset, length, source, extra,
+   destination (UDP only: the address the datagram was sent to, from IP_PKTINFO). */
+#define META_WORDS 5
 
 /* ---------------------------------------------------------------- errors */
 
@@ -78,6 +82,7 @@ static const char *errno_name(int error) {
     case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
     case EAFNOSUPPORT: return "EAFNOSUPPORT";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EADDRINUSE: return "EADDRINUSE";
     case ENETDOWN: return "ENETDOWN";
     case ENETUNREACH: return "ENETUNREACH";
     case ESRCH: return "ESRCH";
@@ -163,15 +168,449 @@ static napi_value make_int32(napi_env env, int32_t value) {
   return result;
 }
 
-/* ---------------------------------------------------------------- openers */
+/* ---------------------------------------------------------------- TUN offloads (IFF_VNET_HDR) */
 
-/* openTun(name: string) → { fd, name }: an IFF_TUN | IFF_NO_PI device, non-blocking. */
-static napi_value open_tun(napi_env env, napi_callback_info info) {
+/*
+ * A TUN device opened with IFF_VNET_HDR and TUNSETOFFLOAD lets the kernel hand over what it
+ * would otherwise cut up or checksum itself: a forwarded TCP stream arrives as GSO
+ * super-packets of up to 64 KiB (one read instead of ~45), and transport checksums may be left
+ * partial (CHECKSUM_PARTIAL: the field holds only the pseudo-header sum). Every read then
+ * starts with a struct virtio_net_hdr saying which.
+ *
+ * The data plane must keep seeing ordinary IPv4 datagrams of at most the device MTU (it
+ * tunnels each one, RFC 5944 4.1, and the tunnel does not fragment, RFC 2003 5.1), so the
+ * reader undoes the offloads here, at the IO edge: a super-packet is cut into gso_size
+ * segments with their own IPv4 header (total length, identification + i, header checksum) and
+ * transport header (TCP: sequence number + i * gso_size, FIN and PSH on the last segment only,
+ * CWR on the first only, as the kernel's own tcp_gso_segment; UDP: length), each with a full
+ * transport checksum; a partial checksum is completed (csum_start/csum_offset). Writes carry a
+ * zeroed header (no offload asked of the kernel). A super-packet with more segments than the
+ * batch has room for is kept and finished in the next callbacks of the same wakeup.
+ *
+ * Offload state lives per descriptor (opened by openTun, freed by close), so the shared reader
+ * and writer only ask offload_for(fd).
+ */
+/* Newer than some installed kernel headers: UDP segmentation offload (Linux 6.2). */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+
+#define VNET_HEADER_SIZE sizeof(struct virtio_net_hdr)
+/* The largest packet a TUN hands over: a GSO packet of up to 64 KiB (gso_max_size) plus headers. */
+#define OFFLOAD_MAX_PACKET (65536 + 256)
+
+typedef struct offload_counters {
+  double super_packets;      /* GSO packets read and segmented */
+  double segments;           /* segments made from them */
+  double checksums_completed; /* non-GSO packets whose partial checksum was completed */
+  double dropped;            /* unusable: malformed, unknown GSO type, non-IPv4 GSO, too large */
+} offload_counters_t;
+
+typedef struct tun_offload {
+  unsigned int flags;        /* the TUN_F_* flags the kernel accepted */
+  struct virtio_net_hdr header;
+  uint8_t *scratch;          /* a super-packet being segmented, contiguous */
+  size_t scratch_size;
+  /* The pending super-packet (length 0: none). */
+  size_t pending_length, pending_header_length, pending_next_offset;
+  uint32_t pending_index;
+  uint16_t pending_gso_size;
+  uint8_t pending_tcp;
+  offload_counters_t counters;
+} tun_offload_t;
+
+static tun_offload_t **offload_by_fd = NULL;
+static size_t offload_fd_capacity = 0;
+
+static tun_offload_t *offload_for(int fd) {
+  return fd >= 0 && (size_t)fd < offload_fd_capacity ? offload_by_fd[fd] : NULL;
+}
+
+static void offload_forget(int fd) {
+  tun_offload_t *offload = offload_for(fd);
+  if (offload == NULL) return;
+  offload_by_fd[fd] = NULL;
+  free(offload->scratch);
+  free(offload);
+}
+
+static tun_offload_t *offload_create(size_t scratch_size) {
+  tun_offload_t *offload = calloc(1, sizeof *offload);
+  if (offload == NULL) return NULL;
+  offload->scratch = malloc(scratch_size);
+  if (offload->scratch == NULL) {
+    free(offload);
+    return NULL;
+  }
+  offload->scratch_size = scratch_size;
+  return offload;
+}
+
+/* Registers fd's offload state; returns 0 or an errno. */
+static int offload_remember(int fd, tun_offload_t *offload) {
+  if ((size_t)fd >= offload_fd_capacity) {
+    size_t capacity = offload_fd_capacity == 0 ? 64 : offload_fd_capacity;
+    while (capacity <= (size_t)fd) capacity *= 2;
+    tun_offload_t **grown = realloc(offload_by_fd, capacity * sizeof *grown);
+    if (grown == NULL) return ENOMEM;
+    memset(grown + offload_fd_capacity, 0, (capacity - offload_fd_capacity) * sizeof *grown);
+    offload_by_fd = grown;
+    offload_fd_capacity = capacity;
+  }
+  offload_by_fd[fd] = offload;
+  return 0;
+}
+
+/*
+ * Asks the kernel for checksum and TCP/UDP segmentation offload on a TUN opened with
+ * IFF_VNET_HDR; returns the accepted TUN_F_* flags or -errno. IPv6 TSO is not asked for (the
+ * home agent routes only IPv4 into its device); USO exists only as USO4 + USO6 together, and
+ * older kernels refuse it (EINVAL), so it is tried first and dropped when refused.
+ */
+static int offload_enable(int fd) {
+  unsigned int with_uso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6;
+  unsigned int without_uso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN;
+  if (ioctl(fd, TUNSETOFFLOAD, with_uso) == 0) return (int)with_uso;
+  if (errno != EINVAL) return -errno;
+  if (ioctl(fd, TUNSETOFFLOAD, without_uso) == 0) return (int)without_uso;
+  return -errno;
+}
+
+/* Ones' complement sum of bytes (RFC 1071), in native order: fold and store natively. */
+static uint64_t checksum_add(uint64_t sum, const uint8_t *data, size_t length) {
+  while (length >= 4) {
+    uint32_t word;
+    memcpy(&word, data, 4);
+    sum += word;
+    data += 4;
+    length -= 4;
+  }
+  if (length >= 2) {
+    uint16_t half;
+    memcpy(&half, data, 2);
+    sum += half;
+    data += 2;
+    length -= 2;
+  }
+  if (length == 1) {
+    uint8_t last[2] = {data[0], 0};
+    uint16_t half;
+    memcpy(&half, last, 2);
+    sum += half;
+  }
+  return sum;
+}
+
+static uint16_t checksum_fold(uint64_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *at, uint16_t value) {
+  at[0] = (uint8_t)(value >> 8);
+  at[1] = (uint8_t)value;
+}
+
+static uint16_t get16(const uint8_t *at) { return (uint16_t)((at[0] << 8) | at[1]); }
+
+/* The IPv4 header checksum (RFC 791) of the header at `ip`. */
+static void ipv4_header_checksum(uint8_t *ip, size_t header_length) {
+  ip[10] = ip[11] = 0;
+  uint16_t checksum = checksum_fold(checksum_add(0, ip, header_length));
+  memcpy(ip + 10, &checksum, 2);
+}
+
+/* The TCP or UDP checksum over the IPv4 pseudo-header and `transport` (RFC 793 3.1, RFC 768). */
+static void transport_checksum(const uint8_t *ip, uint8_t *transport, size_t length, uint8_t protocol,
+                               size_t checksum_at) {
+  uint8_t pseudo[12];
+  memcpy(pseudo, ip + 12, 8);
+  pseudo[8] = 0;
+  pseudo[9] = protocol;
+  put16(pseudo + 10, (uint16_t)length);
+  transport[checksum_at] = transport[checksum_at + 1] = 0;
+  uint16_t checksum = checksum_fold(checksum_add(checksum_add(0, pseudo, sizeof pseudo), transport, length));
+  /* UDP sends a computed zero as all ones: zero means "no checksum" (RFC 768). */
+  if (checksum == 0 && protocol == IPPROTO_UDP) checksum = 0xffff;
+  memcpy(transport + checksum_at, &checksum, 2);
+}
+
+/*
+ * Completes a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM): the ones' complement sum from
+ * csum_start to the end, the field included (it holds the pseudo-header sum), stored at
+ * csum_start + csum_offset. Returns 0 when the offsets lie outside the packet.
+ */
+static int offload_complete_checksum(uint8_t *packet, size_t length, const struct virtio_net_hdr *header) {
+  size_t start = header->csum_start, at = (size_t)header->csum_start + header->csum_offset;
+  if (start >= length || at + 2 > length) return 0;
+  uint16_t checksum = checksum_fold(checksum_add(0, packet + start, length - start));
+  int udp = length >= 20 && (packet[0] >> 4) == 4 && packet[9] == IPPROTO_UDP && at == (size_t)(packet[0] & 0x0f) * 4 + 6;
+  if (checksum == 0 && udp) checksum = 0xffff;
+  memcpy(packet + at, &checksum, 2);
+  return 1;
+}
+
+/*
+ * Checks the super-packet in offload->scratch (`length` bytes, header in offload->header) and
+ * makes it pending. Returns 0 when it cannot be segmented here (counted as dropped by the caller).
+ */
+static int offload_prepare(tun_offload_t *offload, size_t length, size_t slot_size) {
+  const uint8_t *ip = offload->scratch;
+  unsigned int type = offload->header.gso_type & (unsigned int)~VIRTIO_NET_HDR_GSO_ECN;
+  int tcp = type == VIRTIO_NET_HDR_GSO_TCPV4;
+  if (!tcp && type != VIRTIO_NET_HDR_GSO_UDP_L4) return 0; /* TCPv6, UFO: never asked for */
+  if (length < 20 || (ip[0] >> 4) != 4) return 0;          /* USO may bring IPv6: not ours */
+  size_t ip_length = (size_t)(ip[0] & 0x0f) * 4;
+  if (ip_length < 20 || (get16(ip + 6) & 0x3fff) != 0) return 0; /* a fragment cannot be a GSO packet */
+  if (ip[9] != (tcp ? IPPROTO_TCP : IPPROTO_UDP)) return 0;
+  size_t transport_length = tcp ? (ip_length + 13 <= length ? (size_t)(ip[ip_length + 12] >> 4) * 4 : 0) : 8;
+  if (transport_length < 8 || (tcp && transport_length < 20)) return 0;
+  size_t header_length = ip_length + transport_length;
+  uint16_t gso_size = offload->header.gso_size;
+  if (header_length > length || gso_size == 0 || header_length + gso_size > slot_size) return 0;
+  offload->pending_length = length;
+  offload->pending_header_length = header_length;
+  offload->pending_next_offset = header_length;
+  offload->pending_index = 0;
+  offload->pending_gso_size = gso_size;
+  offload->pending_tcp = (uint8_t)tcp;
+  offload->counters.super_packets++;
+  return 1;
+}
+
+/* Writes the pending super-packet's next segments into slots count.. of the slab; returns the new count. */
+static int offload_emit(tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets, int32_t *meta, int count) {
+  const uint8_t *packet = offload->scratch;
+  size_t header_length = offload->pending_header_length, ip_length = (size_t)(packet[0] & 0x0f) * 4;
+  while (offload->pending_length != 0 && count < max_packets) {
+    size_t offset = offload->pending_next_offset, remaining = offload->pending_length - offset;
+    size_t payload = remaining < offload->pending_gso_size ? remaining : offload->pending_gso_size;
+    int last = offset + payload >= offload->pending_length;
+    uint32_t index = offload->pending_index;
+    uint8_t *segment = slab + (size_t)count * slot_size;
+    memcpy(segment, packet, header_length);
+    memcpy(segment + header_length, packet + offset, payload);
+    size_t segment_length = header_length + payload;
+    put16(segment + 2, (uint16_t)segment_length);
+    put16(segment + 4, (uint16_t)(get16(packet + 4) + index));
+    ipv4_header_checksum(segment, ip_length);
+    uint8_t *transport = segment + ip_length;
+    if (offload->pending_tcp) {
+      uint32_t sequence;
+      memcpy(&sequence, packet + ip_length + 4, 4);
+      sequence = htonl(ntohl(sequence) + (uint32_t)(offset - header_length));
+      memcpy(transport + 4, &sequence, 4);
+      if (!last) transport[13] &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH: the last segment's */
+      if (index > 0) transport[13] &= (uint8_t)~0x80;      /* CWR: the first segment's */
+      transport_checksum(segment, transport, segment_length - ip_length, IPPROTO_TCP, 16);
+    } else {
+      put16(transport + 4, (uint16_t)(segment_length - ip_length));
+      transport_checksum(segment, transport, segment_length - ip_length, IPPROTO_UDP, 6);
+    }
+    int32_t *m = meta + (size_t)count * META_WORDS;
+    m[0] = (int32_t)((size_t)count * slot_size);
+    m[1] = (int32_t)segment_length;
+    m[2] = 0;
+    m[3] = 0;
+    count++;
+    offload->counters.segments++;
+    offload->pending_index++;
+    offload->pending_next_offset = offset + payload;
+    if (last) offload->pending_length = 0;
+  }
+  return count;
+}
+
+/*
+ * The TUN branch of the reader when offloads are on: finishes a pending super-packet, then reads
+ * until EAGAIN or the batch is full. Each read lands in the next slot (the common, small case:
+ * no copy) and spills into the scratch buffer when larger; a super-packet is then made
+ * contiguous in the scratch and segmented into the slots. Returns the count or -errno.
+ */
+static int offload_drain(int fd, tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets,
+                         int32_t *meta) {
+  int count = offload_emit(offload, slab, slot_size, max_packets, meta, 0);
+  while (count < max_packets && offload->pending_length == 0) {
+    uint8_t *slot = slab + (size_t)count * slot_size;
+    struct iovec parts[3] = {
+        {&offload->header, VNET_HEADER_SIZE},
+        {slot, slot_size},
+        {offload->scratch + slot_size, offload->scratch_size - slot_size},
+    };
+    ssize_t n = readv(fd, parts, 3);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return count > 0 ? count : -errno;
+    }
+    if ((size_t)n <= VNET_HEADER_SIZE || (size_t)n >= VNET_HEADER_SIZE + offload->scratch_size) {
+      offload->counters.dropped++; /* empty, or possibly cut short */
+      continue;
+    }
+    size_t length = (size_t)n - VNET_HEADER_SIZE;
+    if (offload->header.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+      if (length > slot_size ||
+          ((offload->header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !offload_complete_checksum(slot, length, &offload->header))) {
+        offload->counters.dropped++;
+        continue;
+      }
+      if (offload->header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) offload->counters.checksums_completed++;
+      int32_t *m = meta + (size_t)count * META_WORDS;
+      m[0] = (int32_t)((size_t)count * slot_size);
+      m[1] = (int32_t)length;
+      m[2] = 0;
+      m[3] = 0;
+      count++;
+      continue;
+    }
+    memcpy(offload->scratch, slot, length < slot_size ? length : slot_size);
+    if (!offload_prepare(offload, length, slot_size)) {
+      offload->counters.dropped++;
+      continue;
+    }
+    count = offload_emit(offload, slab, slot_size, max_packets, meta, count);
+  }
+  return count;
+}
+
+/* Writes one packet to an offload TUN: a zeroed virtio_net_hdr (no offload asked) then the packet. */
+static ssize_t offload_write(int fd, const uint8_t *packet, size_t length) {
+  static const struct virtio_net_hdr none;
+  struct iovec parts[2] = {{(void *)&none, VNET_HEADER_SIZE}, {(void *)packet, length}};
+  ssize_t n = writev(fd, parts, 2);
+  return n < 0 ? n : n - (ssize_t)VNET_HEADER_SIZE;
+}
+
+/* Sizes fd's scratch buffer for a reader with slots of slot_size; returns the state, NULL when none or no memory. */
+static tun_offload_t *offload_for_reader(int fd, size_t slot_size, int *failed) {
+  tun_offload_t *offload = offload_for(fd);
+  *failed = 0;
+  if (offload == NULL || offload->scratch_size >= slot_size + OFFLOAD_MAX_PACKET) return offload;
+  uint8_t *scratch = realloc(offload->scratch, slot_size + OFFLOAD_MAX_PACKET);
+  if (scratch == NULL) {
+    *failed = 1;
+    return NULL;
+  }
+  offload->scratch = scratch;
+  offload->scratch_size = slot_size + OFFLOAD_MAX_PACKET;
+  return offload;
+}
+
+static void set_number(napi_env env, napi_value object, const char *name, double value) {
+  napi_value number;
+  napi_create_double(env, value, &number);
+  napi_set_named_property(env, object, name, number);
+}
+
+/* tunOffloadCounters(fd) → { superPackets, segments, checksumsCompleted, dropped } or undefined. */
+static napi_value tun_offload_counters(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || !arg_int32(env, argv[0], &fd, "tunOffloadCounters(fd): fd must be a number")) return NULL;
+  tun_offload_t *offload = offload_for(fd);
+  if (offload == NULL) return NULL;
+  napi_value result;
+  napi_create_object(env, &result);
+  set_number(env, result, "superPackets", offload->counters.super_packets);
+  set_number(env, result, "segments", offload->counters.segments);
+  set_number(env, result, "checksumsCompleted", offload->counters.checksums_completed);
+  set_number(env, result, "dropped", offload->counters.dropped);
+  return result;
+}
+
+/*
+ * segmentOffloaded(input, slab, slotSize, meta) → count: what the reader does with one read
+ * from an offload TUN (input = virtio_net_hdr + packet), for tests: the packets it yields lie in
+ * slab slots of slotSize bytes, [offset, length, 0, 0] per packet in meta. 0 when it would be
+ * dropped; a RangeError when the slab has too few slots.
+ */
+static napi_value segment_offloaded(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *input, *slab, *meta;
+  size_t input_length, slab_length, meta_length;
+  int32_t slot_size;
+  if (argc < 4 || !arg_typed(env, argv[0], napi_uint8_array, &input, &input_length, "segmentOffloaded: input must be a Uint8Array") ||
+      !arg_typed(env, argv[1], napi_uint8_array, &slab, &slab_length, "segmentOffloaded: slab must be a Uint8Array") ||
+      !arg_int32(env, argv[2], &slot_size, "segmentOffloaded: slotSize must be a number") ||
+      !arg_typed(env, argv[3], napi_int32_array, &meta, &meta_length, "segmentOffloaded: meta must be an Int32Array"))
+    return NULL;
+  if (slot_size < 64 || input_length <= VNET_HEADER_SIZE || input_length - VNET_HEADER_SIZE > OFFLOAD_MAX_PACKET) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "segmentOffloaded: slotSize >= 64, input = header + 1..65792 bytes");
+    return NULL;
+  }
+  int max_packets = (int)(slab_length / (size_t)slot_size);
+  if ((size_t)max_packets * META_WORDS > meta_length) max_packets = (int)(meta_length / META_WORDS);
+  if (max_packets < 1) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "segmentOffloaded: the slab and meta must hold one packet at least");
+    return NULL;
+  }
+  tun_offload_t *offload = offload_create(OFFLOAD_MAX_PACKET);
+  if (offload == NULL) {
+    throw_errno(env, ENOMEM, "segmentOffloaded", NULL);
+    return NULL;
+  }
+  memcpy(&offload->header, input, VNET_HEADER_SIZE);
+  size_t length = input_length - VNET_HEADER_SIZE;
+  int count = 0;
+  if (offload->header.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+    uint8_t *slot = slab;
+    if (length <= (size_t)slot_size) {
+      memcpy(slot, (uint8_t *)input + VNET_HEADER_SIZE, length);
+      if (!(offload->header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || offload_complete_checksum(slot, length, &offload->header)) {
+        int32_t *m = meta;
+        m[0] = 0, m[1] = (int32_t)length, m[2] = 0, m[3] = 0;
+        count = 1;
+      }
+    }
+  } else {
+    memcpy(offload->scratch, (uint8_t *)input + VNET_HEADER_SIZE, length);
+    if (offload_prepare(offload, length, (size_t)slot_size))
+      count = offload_emit(offload, slab, (size_t)slot_size, max_packets, meta, 0);
+  }
+  int unfinished = offload->pending_length != 0;
+  free(offload->scratch);
+  free(offload);
+  if (unfinished) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "segmentOffloaded: more segments than slots");
+    return NULL;
+  }
+  return make_int32(env, count);
+}
+
+/* ---------------------------------------------------------------- openers */
+
+/*
+ * openTun(name: string, options?: { offload?: boolean }) → { fd, name, offloads }: an IFF_TUN |
+ * IFF_NO_PI device, non-blocking. With offload, also IFF_VNET_HDR and TUNSETOFFLOAD (see "TUN
+ * offloads"): offloads is the TUN_F_* flags the kernel accepted, 0 without.
+ */
+static napi_value open_tun(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char name[IFNAMSIZ + 1];
   if (argc < 1 || !arg_name(env, argv[0], name, sizeof name, "openTun(name): name must be a string")) return NULL;
+  bool offload = false;
+  napi_valuetype options_type = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &options_type);
+  if (options_type == napi_object) {
+    bool has = false;
+    napi_has_named_property(env, argv[1], "offload", &has);
+    if (has) {
+      napi_value flag;
+      napi_get_named_property(env, argv[1], "offload", &flag);
+      napi_coerce_to_bool(env, flag, &flag);
+      napi_get_value_bool(env, flag, &offload);
+    }
+  }
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -180,7 +619,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
   }
   struct ifreq request;
   memset(&request, 0, sizeof request);
-  request.ifr_flags = IFF_TUN | IFF_NO_PI;
+  request.ifr_flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
   memcpy(request.ifr_name, name, strlen(name)); /* arg_name checked < IFNAMSIZ */
   if (ioctl(fd, TUNSETIFF, &request) < 0) {
     int error = errno;
@@ -188,12 +627,26 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
     throw_errno(env, error, "openTun: TUNSETIFF", name);
     return NULL;
   }
+  int offloads = 0;
+  if (offload) {
+    offloads = offload_enable(fd);
+    tun_offload_t *state = offloads < 0 ? NULL : offload_create(0);
+    int error = offloads < 0 ? -offloads : state == NULL ? ENOMEM : offload_remember(fd, state);
+    if (error != 0) {
+      if (state != NULL) free(state);
+      close(fd);
+      throw_errno(env, error, "openTun: TUNSETOFFLOAD", request.ifr_name);
+      return NULL;
+    }
+    state->flags = (unsigned int)offloads;
+  }
   napi_value result, fd_value, name_value;
   napi_create_object(env, &result);
   napi_create_int32(env, fd, &fd_value);
   napi_create_string_utf8(env, request.ifr_name, NAPI_AUTO_LENGTH, &name_value);
   napi_set_named_property(env, result, "fd", fd_value);
   napi_set_named_property(env, result, "name", name_value);
+  napi_set_named_property(env, result, "offloads", make_int32(env, offloads));
   return result;
 }
 
@@ -327,6 +780,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
   if (argc < 1 || !arg_int32(env, argv[0], &fd, "close(fd): fd must be a number")) return NULL;
+  offload_forget(fd);
   if (close(fd) < 0 && errno != EINTR) {
     throw_errno(env, errno, "close", NULL);
     return NULL;
@@ -362,6 +816,8 @@ typedef struct reader {
   } *addresses;
   /* AF_PACKET only: one control buffer per message for the PACKET_AUXDATA cmsg. */
   uint8_t *controls;
+  /* TUN opened with offloads only (owned by the descriptor, see "TUN offloads"). */
+  tun_offload_t *offload;
 } reader_t;
 
 /* Room for one tpacket_auxdata cmsg (the only one PACKET_AUXDATA adds). */
@@ -411,9 +867,13 @@ static void reader_stop(reader_t *reader) {
   uv_close((uv_handle_t *)&reader->poll, reader_closed);
 }
 
+static int udp_drain(reader_t *reader);
+
 /* Fills up to max_packets slots; returns the count, or -errno when nothing could be read. */
 static int reader_drain(reader_t *reader) {
   int count = 0;
+  if (reader->kind == KIND_TUN && reader->offload != NULL)
+    return offload_drain(reader->fd, reader->offload, reader->slab, reader->slot_size, reader->max_packets, reader->meta);
   if (reader->kind == KIND_TUN) {
     /* A TUN descriptor yields one packet per read(): loop until EAGAIN or the batch is full. */
     while (count < reader->max_packets) {
@@ -433,6 +893,7 @@ static int reader_drain(reader_t *reader) {
     }
     return count;
   }
+  if (reader->kind == KIND_UDP) return udp_drain(reader);
 
   for (int i = 0; i < reader->max_packets; i++) {
     reader->vectors[i].iov_base = reader->slab + (size_t)i * reader->slot_size;
@@ -516,6 +977,11 @@ static void reader_ready(uv_poll_t *handle, int status, int events) {
   int count = reader_drain(reader);
   if (count == 0) return;
   reader_call(reader, count);
+  /* A TUN super-packet with more segments than one batch holds: its rest, now (no new wakeup comes for it). */
+  while (count > 0 && !reader->stopped && reader->offload != NULL && reader->offload->pending_length != 0) {
+    count = reader_drain(reader);
+    if (count > 0) reader_call(reader, count);
+  }
   /* A failing descriptor (e.g. ENETDOWN, EBADFD on a removed TUN) would wake us forever. */
   if (count < 0 && count != -ENETDOWN && count != -ENOBUFS && !reader->stopped) reader_stop(reader);
 }
@@ -533,10 +999,12 @@ static void reader_finalize(napi_env env, void *data, void *hint) {
 /*
  * startReader(fd, kind, slab: Uint8Array, maxPackets, meta: Int32Array, callback(count)) → handle.
  * The slab is cut into maxPackets equal slots; packet i of a batch lies in slot i. For each
- * packet meta holds [offset, length, source, extra]: source is the IPv4 source (raw IP) or the
- * ifindex (AF_PACKET); extra is the truncation flag (raw IP) or, for AF_PACKET, sll_pkttype
- * | 0x100 when truncated | 0x200 when the transport checksum is not yet computed
- * (TP_STATUS_CSUMNOTREADY; the socket must have PACKET_AUXDATA, as openPacket sets).
+ * packet meta holds [offset, length, source, extra, destination]: source is the IPv4 source
+ * (raw IP, UDP) or the ifindex (AF_PACKET); extra is the truncation flag (raw IP), the source
+ * port | 0x10000 when truncated (UDP) or, for AF_PACKET, sll_pkttype | 0x100 when truncated
+ * | 0x200 when the transport checksum is not yet computed (TP_STATUS_CSUMNOTREADY; the socket
+ * must have PACKET_AUXDATA, as openPacket sets); destination is the address a UDP datagram was
+ * sent to (IP_PKTINFO, as openUdp sets) and is left unwritten for the other kinds.
  * callback(count) runs once per batch; a negative count is -errno.
  */
 static napi_value start_reader(napi_env env, napi_callback_info info) {
@@ -562,11 +1030,11 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
     throw_type(env, "startReader: callback must be a function");
     return NULL;
   }
-  if (kind < KIND_TUN || kind > KIND_RAW_IP || max_packets < 1 || max_packets > MAX_BATCH ||
+  if (kind < KIND_TUN || kind > KIND_UDP || max_packets < 1 || max_packets > MAX_BATCH ||
       slab_length / (size_t)max_packets < 64 || meta_length < (size_t)max_packets * META_WORDS) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
-                           "startReader: kind 0..2, maxPackets 1..1024, slab >= 64 bytes per packet, "
-                           "meta >= 4 words per packet");
+                           "startReader: kind 0..3, maxPackets 1..1024, slab >= 64 bytes per packet, "
+                           "meta >= 5 words per packet");
     return NULL;
   }
 
@@ -582,12 +1050,22 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
   reader->slot_size = slab_length / (size_t)max_packets;
   reader->slab = slab;
   reader->meta = meta;
+  if (kind == KIND_TUN) {
+    int failed = 0;
+    reader->offload = offload_for_reader(fd, reader->slot_size, &failed);
+    if (failed) {
+      free(reader);
+      throw_errno(env, ENOMEM, "startReader: offload buffer", NULL);
+      return NULL;
+    }
+  }
   if (kind != KIND_TUN) {
     reader->messages = calloc((size_t)max_packets, sizeof *reader->messages);
     reader->vectors = calloc((size_t)max_packets, sizeof *reader->vectors);
     reader->addresses = calloc((size_t)max_packets, sizeof *reader->addresses);
-    if (kind == KIND_PACKET) reader->controls = calloc((size_t)max_packets, AUX_CONTROL_SIZE);
-    if (!reader->messages || !reader->vectors || !reader->addresses || (kind == KIND_PACKET && !reader->controls)) {
+    /* AF_PACKET: PACKET_AUXDATA; UDP: IP_PKTINFO (smaller, see udp_drain). */
+    if (kind == KIND_PACKET || kind == KIND_UDP) reader->controls = calloc((size_t)max_packets, AUX_CONTROL_SIZE);
+    if (!reader->messages || !reader->vectors || !reader->addresses || (kind != KIND_RAW_IP && !reader->controls)) {
       reader_free_scratch(reader);
       free(reader);
       throw_errno(env, ENOMEM, "startReader", NULL);
@@ -722,8 +1200,10 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
 
   int32_t sent = 0;
   if (kind == KIND_TUN) {
+    tun_offload_t *offload = offload_for(fd);
     while (sent < count) {
-      ssize_t n = write(fd, slab + offsets[sent], (size_t)lengths[sent]);
+      ssize_t n = offload != NULL ? offload_write(fd, slab + offsets[sent], (size_t)lengths[sent])
+                                  : write(fd, slab + offsets[sent], (size_t)lengths[sent]);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK || sent > 0) break;
@@ -766,6 +1246,398 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
     if (n < chunk) break; /* the kernel stopped early: the queue is full or the next one fails */
   }
   return make_int32(env, sent);
+}
+
+/* ---------------------------------------------------------------- UDP sockets (the registration path) */
+
+/*
+ * Mobile IP control traffic (port 434) through the same batched machinery as the data plane:
+ * node:dgram costs one send(2) and one libuv callback per datagram (~25-30 µs here), which
+ * caps a home agent well below the registration rates a router needs. A KIND_UDP reader
+ * drains up to maxPackets datagrams per wake-up with one recvmmsg, and sendUdpBatch sends a
+ * queue of replies with one sendmmsg per 64.
+ */
+
+/* Bit of a UDP datagram's extra word above the source port: it did not fit its slot. */
+#define UDP_EXTRA_TRUNCATED 0x10000
+#define PKTINFO_CONTROL_SIZE CMSG_SPACE(sizeof(struct in_pktinfo))
+_Static_assert(PKTINFO_CONTROL_SIZE <= AUX_CONTROL_SIZE, "the reader's control slots must hold an in_pktinfo");
+
+/* "192.0.2.1:434" (address in host order) for error messages. */
+static void endpoint_text(char *text, size_t size, uint32_t address, int port) {
+  snprintf(text, size, "%u.%u.%u.%u:%d", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff, address & 0xff, port);
+}
+
+/* Reads an optional non-negative integer property of an options object (0 when absent). */
+static int option_int32(napi_env env, napi_value object, const char *name, int32_t *out) {
+  bool has = false;
+  *out = 0;
+  if (napi_has_named_property(env, object, name, &has) != napi_ok || !has) return 1;
+  napi_value value;
+  napi_valuetype type;
+  napi_get_named_property(env, object, name, &value);
+  napi_typeof(env, value, &type);
+  if (type == napi_undefined) return 1;
+  if (type == napi_boolean) {
+    bool flag = false;
+    napi_get_value_bool(env, value, &flag);
+    *out = flag ? 1 : 0;
+    return 1;
+  }
+  return arg_int32(env, value, out, "openUdp: options must be numbers or booleans");
+}
+
+/*
+ * openUdp(address, port, options?: { broadcast?, receiveBufferBytes?, sendBufferBytes? })
+ * → { fd, address, port }: an AF_INET SOCK_DGRAM socket bound to address:port (host order;
+ * 0.0.0.0 and port 0 as bind(2) reads them), non-blocking, with IP_PKTINFO so that each
+ * datagram says which address it was sent to (a home agent bound to 0.0.0.0 or to a broadcast
+ * address must know, RFC 5944 3.8.2.1 and 3.8.3.1). The buffer sizes are requests the kernel
+ * caps at net.core.rmem_max / wmem_max. Returns the address and port actually bound.
+ */
+static napi_value open_udp(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t address_signed, port;
+  if (argc < 2 || !arg_int32(env, argv[0], &address_signed, "openUdp(address, port): address must be a number") ||
+      !arg_int32(env, argv[1], &port, "openUdp(address, port): port must be a number"))
+    return NULL;
+  if (port < 0 || port > 65535) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "openUdp: port must be 0..65535");
+    return NULL;
+  }
+  int32_t broadcast = 0, receive_buffer = 0, send_buffer = 0;
+  if (argc >= 3) {
+    napi_valuetype type;
+    napi_typeof(env, argv[2], &type);
+    if (type == napi_object &&
+        (!option_int32(env, argv[2], "broadcast", &broadcast) ||
+         !option_int32(env, argv[2], "receiveBufferBytes", &receive_buffer) ||
+         !option_int32(env, argv[2], "sendBufferBytes", &send_buffer)))
+      return NULL;
+  }
+  uint32_t address = (uint32_t)address_signed;
+  char subject[32];
+  endpoint_text(subject, sizeof subject, address, port);
+
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_errno(env, errno, "openUdp: socket(AF_INET, SOCK_DGRAM) for", subject);
+    return NULL;
+  }
+  int one = 1;
+  const char *failed = NULL;
+  if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) < 0) failed = "openUdp: IP_PKTINFO for";
+  else if (broadcast && setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0) failed = "openUdp: SO_BROADCAST for";
+  if (failed != NULL) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, failed, subject);
+    return NULL;
+  }
+  /* Larger buffers absorb a burst (a restart storm); a refusal keeps the default. */
+  if (receive_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  if (send_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+
+  struct sockaddr_in local;
+  memset(&local, 0, sizeof local);
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(address);
+  local.sin_port = htons((uint16_t)port);
+  if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, "openUdp: bind", subject);
+    return NULL;
+  }
+  socklen_t length = sizeof local;
+  if (getsockname(fd, (struct sockaddr *)&local, &length) < 0) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, "openUdp: getsockname", subject);
+    return NULL;
+  }
+  napi_value result, bound_address;
+  napi_create_object(env, &result);
+  napi_create_uint32(env, ntohl(local.sin_addr.s_addr), &bound_address);
+  napi_set_named_property(env, result, "fd", make_int32(env, fd));
+  napi_set_named_property(env, result, "address", bound_address);
+  napi_set_named_property(env, result, "port", make_int32(env, ntohs(local.sin_port)));
+  return result;
+}
+
+/* The KIND_UDP part of reader_drain: one recvmmsg, each datagram's source and destination. */
+static int udp_drain(reader_t *reader) {
+  for (int i = 0; i < reader->max_packets; i++) {
+    reader->vectors[i].iov_base = reader->slab + (size_t)i * reader->slot_size;
+    reader->vectors[i].iov_len = reader->slot_size;
+    struct msghdr *header = &reader->messages[i].msg_hdr;
+    memset(header, 0, sizeof *header);
+    header->msg_iov = &reader->vectors[i];
+    header->msg_iovlen = 1;
+    header->msg_name = &reader->addresses[i].in;
+    header->msg_namelen = sizeof reader->addresses[i].in;
+    header->msg_control = reader->controls + (size_t)i * AUX_CONTROL_SIZE;
+    header->msg_controllen = AUX_CONTROL_SIZE;
+  }
+  int n;
+  do {
+    n = recvmmsg(reader->fd, reader->messages, (unsigned int)reader->max_packets, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+  for (int i = 0; i < n; i++) {
+    struct msghdr *header = &reader->messages[i].msg_hdr;
+    int32_t *m = reader->meta + (size_t)i * META_WORDS;
+    size_t length = reader->messages[i].msg_len;
+    if (length > reader->slot_size) length = reader->slot_size;
+    m[0] = (int32_t)((size_t)i * reader->slot_size);
+    m[1] = (int32_t)length;
+    m[2] = (int32_t)ntohl(reader->addresses[i].in.sin_addr.s_addr);
+    m[3] = ntohs(reader->addresses[i].in.sin_port) | ((header->msg_flags & MSG_TRUNC) ? UDP_EXTRA_TRUNCATED : 0);
+    m[4] = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(header); c != NULL; c = CMSG_NXTHDR(header, c)) {
+      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_PKTINFO) continue;
+      struct in_pktinfo pktinfo;
+      memcpy(&pktinfo, CMSG_DATA(c), sizeof pktinfo);
+      /* ipi_addr is the IP header's destination (a broadcast stays a broadcast), not the
+         local address the kernel would answer from (ipi_spec_dst). */
+      m[4] = (int32_t)ntohl(pktinfo.ipi_addr.s_addr);
+    }
+  }
+  return n;
+}
+
+/*
+ * sendUdpBatch(fd, slab, offsets, lengths, addresses: Uint32Array, ports: Int32Array, first,
+ * count) → sent. Datagram i (first <= i < count) is slab[offsets[i] .. + lengths[i]) to
+ * addresses[i]:ports[i] (host order). Never blocks. Returns how many went from `first` on: fewer than asked when the socket buffer is
+ * full (EAGAIN; 0 when the first could not go) or when the next datagram fails; -errno when
+ * the datagram at `first` itself failed (the caller reports it and goes on with the next), so
+ * no failure costs an exception or stops the datagrams behind it.
+ */
+static napi_value send_udp_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 8) {
+    throw_type(env, "sendUdpBatch(fd, slab, offsets, lengths, addresses, ports, first, count)");
+    return NULL;
+  }
+  int32_t fd, first, count;
+  void *slab_data, *offsets_data, *lengths_data, *addresses_data, *ports_data;
+  size_t slab_length, offsets_length, lengths_length, addresses_length, ports_length;
+  if (!arg_int32(env, argv[0], &fd, "sendUdpBatch: fd must be a number") ||
+      !arg_typed(env, argv[1], napi_uint8_array, &slab_data, &slab_length, "sendUdpBatch: slab must be a Uint8Array") ||
+      !arg_typed(env, argv[2], napi_int32_array, &offsets_data, &offsets_length, "sendUdpBatch: offsets must be an Int32Array") ||
+      !arg_typed(env, argv[3], napi_int32_array, &lengths_data, &lengths_length, "sendUdpBatch: lengths must be an Int32Array") ||
+      !arg_typed(env, argv[4], napi_uint32_array, &addresses_data, &addresses_length, "sendUdpBatch: addresses must be a Uint32Array") ||
+      !arg_typed(env, argv[5], napi_int32_array, &ports_data, &ports_length, "sendUdpBatch: ports must be an Int32Array") ||
+      !arg_int32(env, argv[6], &first, "sendUdpBatch: first must be a number") ||
+      !arg_int32(env, argv[7], &count, "sendUdpBatch: count must be a number"))
+    return NULL;
+  if (first < 0 || count < first || (size_t)count > offsets_length || (size_t)count > lengths_length ||
+      (size_t)count > addresses_length || (size_t)count > ports_length) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendUdpBatch: need 0 <= first <= count <= the length of every array");
+    return NULL;
+  }
+  const uint8_t *slab = slab_data;
+  const int32_t *offsets = offsets_data, *lengths = lengths_data, *ports = ports_data;
+  const uint32_t *addresses = addresses_data;
+  for (int32_t i = first; i < count; i++) {
+    if (offsets[i] < 0 || lengths[i] < 0 || (size_t)offsets[i] + (size_t)lengths[i] > slab_length || ports[i] < 0 ||
+        ports[i] > 65535) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendUdpBatch: a datagram lies outside the slab or has a bad port");
+      return NULL;
+    }
+  }
+
+  enum { CHUNK = 64 };
+  struct mmsghdr messages[CHUNK];
+  struct iovec vectors[CHUNK];
+  struct sockaddr_in destinations[CHUNK];
+  int32_t sent = 0;
+  while (first + sent < count) {
+    int chunk = count - first - sent > CHUNK ? CHUNK : count - first - sent;
+    for (int j = 0; j < chunk; j++) {
+      int i = first + sent + j;
+      vectors[j].iov_base = (void *)(slab + offsets[i]);
+      vectors[j].iov_len = (size_t)lengths[i];
+      memset(&destinations[j], 0, sizeof destinations[j]);
+      destinations[j].sin_family = AF_INET;
+      destinations[j].sin_addr.s_addr = htonl(addresses[i]);
+      destinations[j].sin_port = htons((uint16_t)ports[i]);
+      struct msghdr *header = &messages[j].msg_hdr;
+      memset(&messages[j], 0, sizeof messages[j]);
+      header->msg_iov = &vectors[j];
+      header->msg_iovlen = 1;
+      header->msg_name = &destinations[j];
+      header->msg_namelen = sizeof destinations[j];
+    }
+    int n = sendmmsg(fd, messages, (unsigned int)chunk, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || sent > 0) break;
+      return make_int32(env, -errno);
+    }
+    sent += n;
+    if (n < chunk) break; /* the buffer is full or the next datagram fails: the next call says which */
+  }
+  return make_int32(env, sent);
+}
+
+/*
+ * A one-shot writability watch for a socket whose reader already polls it: libuv allows one
+ * poll handle per descriptor number, so the watch polls a dup() of it (the same socket; epoll
+ * tells the two apart by number). Armed only while datagrams wait for room in the socket
+ * buffer, so it costs nothing otherwise.
+ */
+typedef struct writable_watch {
+  uv_poll_t poll;
+  napi_env env;
+  int fd; /* the dup, closed when the watch stops */
+  napi_ref callback_ref;
+  napi_async_context async_context;
+  int armed, stopped, closed, finalized, in_callback;
+} writable_watch_t;
+
+static void watch_release(napi_env env, writable_watch_t *watch) {
+  if (watch->callback_ref) napi_delete_reference(env, watch->callback_ref);
+  if (watch->async_context) napi_async_destroy(env, watch->async_context);
+  watch->callback_ref = NULL;
+  watch->async_context = NULL;
+}
+
+static void watch_closed(uv_handle_t *handle) {
+  writable_watch_t *watch = (writable_watch_t *)handle->data;
+  watch->closed = 1;
+  if (watch->finalized) free(watch);
+}
+
+static void watch_stop(writable_watch_t *watch) {
+  if (watch->stopped) return;
+  watch->stopped = 1;
+  uv_poll_stop(&watch->poll);
+  if (!watch->in_callback) watch_release(watch->env, watch);
+  /* uv_close takes the descriptor out of epoll before it returns (only its callback waits for
+     the next loop turn), so the dup can go now: the socket must be closed, its port free, when
+     the caller's close returns. */
+  uv_close((uv_handle_t *)&watch->poll, watch_closed);
+  close(watch->fd);
+}
+
+static void watch_ready(uv_poll_t *handle, int status, int events) {
+  writable_watch_t *watch = (writable_watch_t *)handle->data;
+  (void)events;
+  if (watch->stopped || !watch->armed) return;
+  watch->armed = 0;
+  uv_poll_stop(&watch->poll);
+  napi_env env = watch->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, receiver, argv[1], result;
+  napi_get_reference_value(env, watch->callback_ref, &callback);
+  napi_get_global(env, &receiver);
+  argv[0] = make_int32(env, status < 0 ? status : 0); /* libuv statuses are -errno on Unix */
+  watch->in_callback = 1;
+  napi_status call = napi_make_callback(env, watch->async_context, receiver, callback, 1, argv, &result);
+  watch->in_callback = 0;
+  if (watch->stopped) watch_release(env, watch);
+  if (call == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void watch_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  writable_watch_t *watch = data;
+  watch->finalized = 1;
+  if (watch->closed) free(watch);
+}
+
+/* watchWritable(fd, callback(status)) → handle: disarmed; armWritable(handle) arms it once. */
+static napi_value watch_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 2 || !arg_int32(env, argv[0], &fd, "watchWritable(fd, callback): fd must be a number")) return NULL;
+  napi_valuetype type;
+  napi_typeof(env, argv[1], &type);
+  if (type != napi_function) {
+    throw_type(env, "watchWritable: callback must be a function");
+    return NULL;
+  }
+  writable_watch_t *watch = calloc(1, sizeof *watch);
+  if (watch == NULL) {
+    throw_errno(env, ENOMEM, "watchWritable", NULL);
+    return NULL;
+  }
+  watch->env = env;
+  watch->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (watch->fd < 0) {
+    int error = errno;
+    free(watch);
+    throw_errno(env, error, "watchWritable: dup", NULL);
+    return NULL;
+  }
+  uv_loop_t *loop;
+  int status = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &watch->poll, watch->fd) : -EINVAL;
+  if (status < 0) {
+    close(watch->fd);
+    free(watch);
+    throw_errno(env, -status, "watchWritable: uv_poll_init", NULL);
+    return NULL;
+  }
+  watch->poll.data = watch;
+  napi_value resource_name;
+  napi_create_string_utf8(env, "mip4:writable", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &watch->async_context);
+  napi_create_reference(env, argv[1], 1, &watch->callback_ref);
+  napi_value handle;
+  napi_create_external(env, watch, watch_finalize, NULL, &handle);
+  return handle;
+}
+
+static writable_watch_t *arg_watch(napi_env env, napi_value value, const char *what) {
+  void *data = NULL;
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, value, &type);
+  if (type != napi_external || napi_get_value_external(env, value, &data) != napi_ok) {
+    throw_type(env, what);
+    return NULL;
+  }
+  return data;
+}
+
+/* armWritable(handle): calls back once, as soon as the socket has room to send. */
+static napi_value arm_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  writable_watch_t *watch = argc < 1 ? NULL : arg_watch(env, argv[0], "armWritable(handle): handle must come from watchWritable");
+  if (watch == NULL || watch->stopped || watch->armed) return NULL;
+  int status = uv_poll_start(&watch->poll, UV_WRITABLE, watch_ready);
+  if (status < 0) {
+    throw_errno(env, -status, "armWritable: uv_poll_start", NULL);
+    return NULL;
+  }
+  watch->armed = 1;
+  return NULL;
+}
+
+/* stopWritable(handle): stops the watch and closes its dup; safe twice and from its callback. */
+static napi_value stop_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  writable_watch_t *watch = argc < 1 ? NULL : arg_watch(env, argv[0], "stopWritable(handle): handle must come from watchWritable");
+  if (watch != NULL) watch_stop(watch);
+  return NULL;
 }
 
 /* ---------------------------------------------------------------- rtnetlink: routes, link up */
@@ -1090,6 +1962,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setLinkUp", NULL, set_link_up, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMtu", NULL, set_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"interfaceIndex", NULL, interface_index, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openUdp", NULL, open_udp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendUdpBatch", NULL, send_udp_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watchWritable", NULL, watch_writable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"armWritable", NULL, arm_writable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stopWritable", NULL, stop_writable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tunOffloadCounters", NULL, tun_offload_counters, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"segmentOffloaded", NULL, segment_offloaded, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;
