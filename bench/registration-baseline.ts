@@ -67,8 +67,10 @@ socket.on('message', (data, rinfo) => {
   socket.send(reply, rinfo.port, rinfo.address);
 });
 socket.bind(Number(listenPort), listenAddress, () => {
-  // The receive buffer `mip4 ha` asks for (io/node/udp.ts): with the default ~208 KiB a burst
-  // of 256 requests overflows it, and the two servers' losses would not compare.
+  // The receive buffer `mip4 ha` asks for on either UDP layer (4 MiB, UDP_RECEIVE_BUFFER_BYTES
+  // in io/udp.ts, not imported: that module loads Effect, which this bare server does without):
+  // with the default ~208 KiB a burst of 256 requests overflows it, and the two servers'
+  // losses would not compare.
   try {
     socket.setRecvBufferSize(4 * 1024 * 1024);
   } catch {
