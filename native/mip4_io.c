@@ -1410,18 +1410,19 @@ static int udp_drain(reader_t *reader) {
 
 /*
  * sendUdpBatch(fd, slab, offsets, lengths, addresses: Uint32Array, ports: Int32Array, first,
- * count) → sent. Datagram i (first <= i < count) is slab[offsets[i] .. + lengths[i]) to
- * addresses[i]:ports[i] (host order). Never blocks. Returns how many went from `first` on: fewer than asked when the socket buffer is
+ * count[, sources: Uint32Array]) → sent. Datagram i (first <= i < count) is
+ * slab[offsets[i] .. + lengths[i]) to addresses[i]:ports[i] (host order), from sources[i] when
+ * that is not 0 (IP_PKTINFO; an address not on this host fails that datagram, e.g. ENETUNREACH). Never blocks. Returns how many went from `first` on: fewer than asked when the socket buffer is
  * full (EAGAIN; 0 when the first could not go) or when the next datagram fails; -errno when
  * the datagram at `first` itself failed (the caller reports it and goes on with the next), so
  * no failure costs an exception or stops the datagrams behind it.
  */
 static napi_value send_udp_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 8) {
-    throw_type(env, "sendUdpBatch(fd, slab, offsets, lengths, addresses, ports, first, count)");
+    throw_type(env, "sendUdpBatch(fd, slab, offsets, lengths, addresses, ports, first, count[, sources])");
     return NULL;
   }
   int32_t fd, first, count;
@@ -1436,6 +1437,23 @@ static napi_value send_udp_batch(napi_env env, napi_callback_info info) {
       !arg_int32(env, argv[6], &first, "sendUdpBatch: first must be a number") ||
       !arg_int32(env, argv[7], &count, "sendUdpBatch: count must be a number"))
     return NULL;
+  /* Optional: per datagram the IP source address it must carry (0: the kernel chooses). */
+  const uint32_t *sources = NULL;
+  if (argc > 8) {
+    napi_valuetype type;
+    napi_typeof(env, argv[8], &type);
+    if (type != napi_undefined) {
+      void *sources_data;
+      size_t sources_length;
+      if (!arg_typed(env, argv[8], napi_uint32_array, &sources_data, &sources_length, "sendUdpBatch: sources must be a Uint32Array"))
+        return NULL;
+      if ((size_t)count > sources_length) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendUdpBatch: need count <= the length of sources");
+        return NULL;
+      }
+      sources = sources_data;
+    }
+  }
   if (first < 0 || count < first || (size_t)count > offsets_length || (size_t)count > lengths_length ||
       (size_t)count > addresses_length || (size_t)count > ports_length) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendUdpBatch: need 0 <= first <= count <= the length of every array");
@@ -1456,6 +1474,12 @@ static napi_value send_udp_batch(napi_env env, napi_callback_info info) {
   struct mmsghdr messages[CHUNK];
   struct iovec vectors[CHUNK];
   struct sockaddr_in destinations[CHUNK];
+  /* IP_PKTINFO with ipi_spec_dst: the source address of a datagram sent from a socket bound
+   * to 0.0.0.0 (RFC 5944 3.8.3.1: a Reply comes from the address the Request was sent to). */
+  union {
+    char buffer[CMSG_SPACE(sizeof(struct in_pktinfo))];
+    struct cmsghdr align;
+  } controls[CHUNK];
   int32_t sent = 0;
   while (first + sent < count) {
     int chunk = count - first - sent > CHUNK ? CHUNK : count - first - sent;
@@ -1473,6 +1497,17 @@ static napi_value send_udp_batch(napi_env env, napi_callback_info info) {
       header->msg_iovlen = 1;
       header->msg_name = &destinations[j];
       header->msg_namelen = sizeof destinations[j];
+      if (sources != NULL && sources[i] != 0) {
+        memset(&controls[j], 0, sizeof controls[j]);
+        header->msg_control = controls[j].buffer;
+        header->msg_controllen = sizeof controls[j].buffer;
+        struct cmsghdr *control = CMSG_FIRSTHDR(header);
+        control->cmsg_level = IPPROTO_IP;
+        control->cmsg_type = IP_PKTINFO;
+        control->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo *info = (struct in_pktinfo *)CMSG_DATA(control);
+        info->ipi_spec_dst.s_addr = htonl(sources[i]);
+      }
     }
     int n = sendmmsg(fd, messages, (unsigned int)chunk, MSG_DONTWAIT);
     if (n < 0) {

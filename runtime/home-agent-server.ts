@@ -37,7 +37,7 @@ export function serveHomeAgent(
     // a wildcard socket, else from the first one.
     const send: ReplySender = (data, destination, port, source) => {
       const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0];
-      socket?.send(data, destination, port);
+      socket?.send(data, destination, port, source);
     };
     for (const socket of sockets) {
       socket.onError(onSocketError);

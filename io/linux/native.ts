@@ -95,7 +95,8 @@ export interface NativeIo {
   /**
    * Sends datagrams first..count-1 with sendmmsg. Returns how many went (fewer when the socket
    * buffer is full or the next one fails; 0 when the first could not go for lack of room), or
-   * -errno when the datagram at `first` failed.
+   * -errno when the datagram at `first` failed. `sources[i]`, when given and not 0, is the IP
+   * source address datagram i carries (IP_PKTINFO; for a socket bound to 0.0.0.0).
    */
   sendUdpBatch(
     fd: number,
@@ -106,6 +107,7 @@ export interface NativeIo {
     ports: Int32Array,
     first: number,
     count: number,
+    sources?: Uint32Array,
   ): number;
   /** A disarmed one-shot writability watch on the socket (polls a dup of `fd`). */
   watchWritable(fd: number, callback: (status: number) => void): WatchHandle;

@@ -54,6 +54,10 @@ class SendQueue {
   private readonly lengths = new Int32Array(SEND_QUEUE_DATAGRAMS);
   private readonly addresses = new Uint32Array(SEND_QUEUE_DATAGRAMS);
   private readonly ports = new Int32Array(SEND_QUEUE_DATAGRAMS);
+  /** Source address per datagram (0: the kernel chooses); used only by a wildcard socket. */
+  private readonly sources = new Uint32Array(SEND_QUEUE_DATAGRAMS);
+  /** A datagram with a source address is queued: the batch carries the sources. */
+  private withSources = false;
   /** First datagram not yet sent. */
   private head = 0;
   /** Datagrams queued (sent or not) since the queue was last empty. */
@@ -79,7 +83,7 @@ class SendQueue {
     });
   }
 
-  push(data: Uint8Array, address: Ipv4Address, port: number): void {
+  push(data: Uint8Array, address: Ipv4Address, port: number, source: Ipv4Address): void {
     const length = data.length;
     if (this.tail === SEND_QUEUE_DATAGRAMS || this.bytes + length > SEND_QUEUE_BYTES) {
       // Full: send what is queued now unless the socket has no room (then the newest waits or goes).
@@ -104,6 +108,8 @@ class SendQueue {
     this.lengths[index] = length;
     this.addresses[index] = address;
     this.ports[index] = port;
+    this.sources[index] = source;
+    if (source !== 0) this.withSources = true;
     this.slab.set(data, this.bytes);
     this.bytes += length;
     if (!this.inBatch && !this.flushScheduled) {
@@ -117,7 +123,17 @@ class SendQueue {
     this.flushScheduled = false;
     if (this.waiting) return;
     while (this.head < this.tail) {
-      const sent = this.native.sendUdpBatch(this.fd, this.slab, this.offsets, this.lengths, this.addresses, this.ports, this.head, this.tail);
+      const sent = this.native.sendUdpBatch(
+        this.fd,
+        this.slab,
+        this.offsets,
+        this.lengths,
+        this.addresses,
+        this.ports,
+        this.head,
+        this.tail,
+        this.withSources ? this.sources : undefined,
+      );
       if (sent > 0) {
         this.head += sent;
       } else if (sent === 0) {
@@ -131,6 +147,7 @@ class SendQueue {
       }
     }
     this.head = this.tail = this.bytes = 0;
+    this.withSources = false;
   }
 
   private describeHead(): string {
@@ -223,13 +240,14 @@ function open(options: UdpBindOptions): Effect.Effect<{ api: UdpSocket; release:
       const api: UdpSocket = {
         localAddress,
         localPort,
-        send(data, address, port) {
+        send(data, address, port, source) {
           if (closed) {
             const to = `${ipv4ToString(address)}:${port}`;
             report(new UdpError({ reason: 'closed', endpoint: to, message: `send to ${to} after UDP ${local} closed` }));
             return;
           }
-          sends.push(data, address >>> 0, port);
+          // A bound socket always sends from its own address; a wildcard one from `source`.
+          sends.push(data, address >>> 0, port, localAddress === 0 && source !== undefined ? source >>> 0 : 0);
         },
         onMessage(handler) {
           messageHandler = handler;

@@ -115,6 +115,31 @@ describe('LinuxUdpLive (native batched UDP)', () => {
     expect(byContent.get(1)).toBe(LOOPBACK);
   });
 
+  it.skipIf(skip !== undefined)(titled('bound to 0.0.0.0, sends from the source address asked for; one not on this host is reported, the next still goes', skip), async () => {
+    const { socket } = await bind(LinuxUdpLive, { address: 0, port: 0 });
+    const errors: UdpError[] = [];
+    socket!.onError((e) => errors.push(e));
+    const client = await peer();
+    const sources: string[] = [];
+    const two = new Promise<void>((resolve) =>
+      client.on('message', (_message, remote) => {
+        sources.push(remote.address);
+        if (sources.length === 2) resolve();
+      }),
+    );
+    const to = ipv4('127.0.0.1');
+    const port = client.address().port;
+    socket!.send(Uint8Array.of(1), to, port, ipv4('127.0.0.3'));
+    socket!.send(Uint8Array.of(2), to, port, ipv4('192.0.2.1'));
+    socket!.send(Uint8Array.of(3), to, port);
+    await two;
+    // Without a source the kernel picks the route's own (127.0.0.1 toward 127.0.0.1).
+    expect(sources).toEqual(['127.0.0.3', '127.0.0.1']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ reason: 'send', endpoint: `127.0.0.1:${port}` });
+    expect(errors[0]!.message).toMatch(/failed: E[A-Z]+/); // the kernel's errno (ENETUNREACH here)
+  });
+
   it.skipIf(skip !== undefined)(titled('a burst of 4,000 requests is answered in full: none lost, each reply to its sender', skip), async () => {
     const { socket } = await bind(LinuxUdpLive, { address: LOOPBACK, port: 0 });
     // Echo with a marker: every reply is sent from inside the receive handler (queued, then
@@ -311,10 +336,15 @@ describe('LinuxUdpLive when the socket buffer is full', () => {
  */
 describe('home agent on LinuxUdpLive bound to 0.0.0.0', () => {
   it.skipIf(skip !== undefined)(
-    titled('[R3.8.2.1-21] a Request sent to the subnet-directed broadcast address is denied (136); the same Request unicast is accepted', skip),
+    titled(
+      '[R3.8.2.1-21] [R3.8.3.1-1] a Request sent to the subnet-directed broadcast address is denied (136) from the unicast address; the same Request unicast is accepted, answered from the address it was sent to',
+      skip,
+    ),
     async () => {
+      // The agent's address is 127.0.0.2 while the client is 127.0.0.1: left to itself the kernel
+      // would answer from 127.0.0.1, so the Reply's source shows the agent chose it (3.8.3.1).
       const { config } = homeAgentConfigFromDocument({
-        homeAgent: { address: '127.0.0.1', homeNetwork: '127.0.0.0/8', listen: ['0.0.0.0:0'] },
+        homeAgent: { address: '127.0.0.2', homeNetwork: '127.0.0.0/8', listen: ['0.0.0.0:0'] },
         mobileNodes: [{ homeAddress: '127.0.0.10', spi: MN1_KEY.spi, key: '2b7e151628aed2a6abf7158809cf4f3c' }],
       });
       const ha = await startHomeAgent(config, { listen: [{ address: 0, port: 0 }], udp: LinuxUdpLive });
@@ -326,21 +356,23 @@ describe('home agent on LinuxUdpLive bound to 0.0.0.0', () => {
           const request = buildRequest({
             identification: identificationFromUnixMs(Date.now(), sequence),
             homeAddress: ipv4('127.0.0.10'),
-            homeAgent: ipv4('127.0.0.1'),
+            homeAgent: ipv4('127.0.0.2'),
             extensions: [MHAE(MN1_KEY)],
           });
           const answered = once(client, 'message');
           client.send(request, port, destination);
-          const [message] = (await answered) as [Buffer];
+          const [message, remote] = (await answered) as [Buffer, dgram.RemoteInfo];
           const reply = decodeRegistrationReply(new Uint8Array(message));
           if (!reply.ok) throw new Error('undecodable reply');
-          return reply.value;
+          return { reply: reply.value, from: remote.address };
         };
         const broadcast = await ask('127.255.255.255', 1);
-        expect(broadcast).toMatchObject({ code: 136, homeAgent: ipv4('127.0.0.1') });
+        expect(broadcast.reply).toMatchObject({ code: 136, homeAgent: ipv4('127.0.0.2') });
+        expect(broadcast.from).toBe('127.0.0.2');
         expect(ha.agent.bindingCount).toBe(0);
-        const unicast = await ask('127.0.0.1', 2);
-        expect(unicast).toMatchObject({ code: 0, homeAgent: ipv4('127.0.0.1') });
+        const unicast = await ask('127.0.0.2', 2);
+        expect(unicast.reply).toMatchObject({ code: 0, homeAgent: ipv4('127.0.0.2') });
+        expect(unicast.from).toBe('127.0.0.2');
         expect(ha.agent.bindingCount).toBe(1);
       } finally {
         await ha.stop();
