@@ -42,7 +42,7 @@ console.log(
 
 const parts: Array<{ id: string; title: string; run: () => Promise<Report> }> = [
   { id: '1', title: 'registration throughput and latency', run: () => registrationPart({ nodes: quick ? 2_000 : 100_000, seconds: quick ? 0.5 : 3, repetitions, workDir }) },
-  { id: '2', title: 'scale', run: () => scalePart({ bindings: quick ? 10_000 : 1_000_000, repetitions: 3, stormNodes: quick ? 1_000 : 100_000, workDir }) },
+  { id: '2', title: 'scale', run: () => scalePart({ bindings: quick ? 10_000 : 1_000_000, repetitions: 3, budgetSeconds: quick ? 90 : 600, workDir }) },
   { id: '3', title: 'tunnel throughput', run: () => tunnelPart({ seconds: quick ? 1 : 5, repetitions, workDir }) },
   { id: '4', title: 'handoff', run: () => handoffPart({ seeds: quick ? 3 : 5, pingIntervalMs: quick ? 5 : 1 }) },
   { id: '5', title: 'cost of the frameworks', run: () => profilePart({ nodes: quick ? 2_000 : 20_000, seconds: quick ? 1 : 5, repetitions: 3, planeBatches: quick ? 500 : 5_000, workDir }) },
