@@ -183,18 +183,24 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
   private afterStep(actor: HostedActor<TMachine, TOwner>, from: string, eventType: string, actions: readonly EngineAction[]): void {
     let commands: Command[] | undefined;
     let reason: string | undefined;
+    // Cancellations wait until the step's actions are read: a timer cancelled and raised again
+    // in the same step (a state re-entered: a binding renewed) is postponed in place instead.
+    let cancelled: string[] | undefined;
     for (const action of actions) {
       switch (action.type) {
         case 'xstate.raise': {
           const params = action.params as { event: EventFromLogic<TMachine>; delay?: number; id?: string };
           // A non-finite delay (an infinite lifetime) never fires: no timer at all.
           if (typeof params.delay === 'number' && Number.isFinite(params.delay)) {
-            this.scheduleTimer(actor, params.id ?? params.event.type, params.event, params.delay);
+            const sendId = params.id ?? params.event.type;
+            const i = cancelled === undefined ? -1 : cancelled.indexOf(sendId);
+            if (i >= 0) cancelled!.splice(i, 1);
+            this.scheduleTimer(actor, sendId, params.event, params.delay);
           }
           break;
         }
         case 'xstate.cancel':
-          this.cancelTimer(actor, (action.params as { sendId: string }).sendId);
+          (cancelled ??= []).push((action.params as { sendId: string }).sendId);
           break;
         case REASON_ACTION:
           // The first reason of a step names it: a transition's own reason comes before the
@@ -205,6 +211,7 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
           (commands ??= []).push(action);
       }
     }
+    if (cancelled !== undefined) for (const sendId of cancelled) this.cancelTimer(actor, sendId);
     const snapshot = actor.snapshot;
     const to = snapshot.status === 'error' ? 'error' : stateValueToString(snapshot.value);
     // An owner's handler that throws must not wedge the actor (busy forever) nor skip the
@@ -233,9 +240,15 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
     this.options.onStopped?.(actor);
   }
 
+  /** A raise with the id of a pending timer replaces it (xstate: one delayed event per id). */
   private scheduleTimer(actor: HostedActor<TMachine, TOwner>, sendId: string, event: EventFromLogic<TMachine>, delay: number): void {
-    this.cancelTimer(actor, sendId);
-    const timer = this.timers.schedule(this.options.clock.now() + delay, { actor, sendId, event });
+    const due = this.options.clock.now() + delay;
+    const pending = actor.timers?.find((t) => t.payload.sendId === sendId);
+    if (pending !== undefined) {
+      this.timers.reschedule(pending, due, { actor, sendId, event });
+      return;
+    }
+    const timer = this.timers.schedule(due, { actor, sendId, event });
     (actor.timers ??= []).push(timer);
   }
 

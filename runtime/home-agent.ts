@@ -28,7 +28,7 @@ import {
   type RegistrationRequest,
 } from '../io/wire/registration-types.js';
 import { ReplyCode, replyCodeText } from '../io/wire/reply-codes.js';
-import { bindingMachine, remainingLifetime, type BindingContext, type BindingMachine, type Registration } from '../machines/binding.js';
+import { bindingMachine, remainingLifetime, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../machines/binding.js';
 import { admitBinding } from '../policies/admission.js';
 import { AUTHENTICATOR_LENGTH } from '../policies/auth.js';
 import { TokenBucket } from '../policies/rate-limit.js';
@@ -217,6 +217,28 @@ export interface HomeAgentOptions {
   readonly random32: () => number;
 }
 
+/** The fields of a Reply that come from the verdict (3.3). */
+interface ReplyFields {
+  readonly homeAddress: Ipv4Address;
+  readonly homeAgent: Ipv4Address;
+  readonly identification: Identification;
+  readonly context: MobilitySecurityContext;
+}
+
+/** What the log line of a Reply adds to its fields. */
+interface ReplyNote {
+  readonly operation?: string;
+  readonly detail?: string;
+  readonly securityException?: boolean;
+}
+
+/** A binding's 'register' event that can also be a new binding's input. */
+type RegisterEvent = Extract<BindingEvent, { type: 'register' }> & BindingInput;
+
+const REGISTER_NOTE: ReplyNote = { operation: 'register' };
+const DEREGISTER_ONE_NOTE: ReplyNote = { operation: 'deregister-one' };
+const DEREGISTER_ALL_NOTE: ReplyNote = { operation: 'deregister-all' };
+
 export class HomeAgent {
   readonly forwardingTable = new ForwardingTable();
   readonly counters: HomeAgentCounters = {
@@ -369,16 +391,16 @@ export class HomeAgent {
           return;
         }
         this.applyReplayUpdate(node, verdict);
-        this.reply(trace, received, request, send, {
-          code: verdict.code,
-          lifetime: request.lifetime,
-          homeAddress: verdict.homeAddressField,
-          homeAgent: verdict.homeAgentField,
-          identification: verdict.replyIdentification,
-          context: verdict.replyContext,
-          detail: verdict.detail,
-          securityException: verdict.securityException,
-        });
+        this.reply(
+          trace,
+          received,
+          request,
+          send,
+          { homeAddress: verdict.homeAddressField, homeAgent: verdict.homeAgentField, identification: verdict.replyIdentification, context: verdict.replyContext },
+          verdict.code,
+          request.lifetime,
+          { detail: verdict.detail, securityException: verdict.securityException },
+        );
         return;
       case 'accept':
         this.accept(trace, received, request, node!, verdict, send);
@@ -417,7 +439,7 @@ export class HomeAgent {
     send: ReplySender,
   ): void {
     const now = this.options.clock.now();
-    const replyBase = {
+    const replyFields: ReplyFields = {
       homeAddress: verdict.homeAddress,
       homeAgent: verdict.homeAgentField,
       identification: verdict.replyIdentification,
@@ -436,16 +458,15 @@ export class HomeAgent {
       });
       if (!admission.ok) {
         this.applyReplayUpdate(node, verdict);
-        this.reply(trace, received, request, send, {
-          ...replyBase,
-          code: admission.code,
-          lifetime: request.lifetime,
-          detail: admission.detail,
-        });
+        this.reply(trace, received, request, send, replyFields, admission.code, request.lifetime, { detail: admission.detail });
         return;
       }
       this.applyReplayUpdate(node, verdict);
-      const registration: Registration = {
+      // One object is both the binding's 'register' event and, for a new binding, its input:
+      // built once per request, field by field (object spreads here cost more than the HMAC).
+      const registration: RegisterEvent = {
+        type: 'register',
+        homeAddress: node.mobileNode.homeAddress,
         careOfAddress: verdict.careOfAddress,
         lifetime: verdict.grantedLifetime,
         identification: request.identification,
@@ -461,7 +482,7 @@ export class HomeAgent {
       // what is left of the original grant (3.8.2.2).
       const lifetime = target.stopped ? 0 : remainingLifetime(contextOf(target), now);
       this.counters.accepted++;
-      this.reply(trace, received, request, send, { ...replyBase, code: verdict.code, lifetime, operation: 'register' });
+      this.reply(trace, received, request, send, replyFields, verdict.code, lifetime, REGISTER_NOTE);
       return;
     }
     this.applyReplayUpdate(node, verdict);
@@ -475,7 +496,7 @@ export class HomeAgent {
       if (binding) this.host.send(binding, { type: 'deregister', at: now });
     }
     this.counters.accepted++;
-    this.reply(trace, received, request, send, { ...replyBase, code: verdict.code, lifetime: 0, operation: verdict.operation });
+    this.reply(trace, received, request, send, replyFields, verdict.code, 0, verdict.operation === 'deregister-all' ? DEREGISTER_ALL_NOTE : DEREGISTER_ONE_NOTE);
   }
 
   /**
@@ -485,24 +506,23 @@ export class HomeAgent {
    */
   private register(
     node: NodeRecord,
-    registration: Registration,
+    registration: RegisterEvent,
     simultaneous: boolean,
     existing: Binding | undefined,
   ): Binding {
-    const event = { type: 'register' as const, ...registration };
     let target = existing;
     if (!target && !simultaneous) target = node.bindings[0];
     // A duplicate of an accepted current registration (3.8.2.2) was applied already: applying
     // its "remove the other bindings" again would undo later registrations, the out-of-order
     // application 5.7.1 guards against. Only its binding sees it (and keeps its lifetime).
     const duplicate = existing !== undefined && sameIdentification(contextOf(existing).identification, registration.identification);
-    if (!simultaneous && !duplicate) {
+    if (!simultaneous && !duplicate && node.bindings.length > 0) {
       for (const other of [...node.bindings]) {
         if (other !== target) this.host.send(other, { type: 'replaced', at: registration.at });
       }
     }
     if (target) {
-      this.host.send(target, event);
+      this.host.send(target, registration);
       return target;
     }
     const home = node.mobileNode.homeAddress;
@@ -510,7 +530,7 @@ export class HomeAgent {
       node.bindings.length === 0
         ? `binding:${ipv4ToString(home)}`
         : `binding:${ipv4ToString(home)}@${ipv4ToString(registration.careOfAddress)}`;
-    return this.host.spawn(id, { homeAddress: home, ...registration }, node);
+    return this.host.spawn(id, registration, node);
   }
 
   private onBindingCommands(actor: Binding, commands: readonly Command[]): void {
@@ -594,17 +614,10 @@ export class HomeAgent {
     received: ReceivedRequest,
     request: RegistrationRequest,
     send: ReplySender,
-    r: {
-      code: number;
-      lifetime: number;
-      homeAddress: Ipv4Address;
-      homeAgent: Ipv4Address;
-      identification: Identification;
-      context: MobilitySecurityContext;
-      operation?: string;
-      detail?: string;
-      securityException?: boolean;
-    },
+    r: ReplyFields,
+    code: number,
+    lifetime: number,
+    note: ReplyNote,
   ): void {
     const extensions: RegistrationExtension[] = [];
     for (const extension of request.extensions) {
@@ -619,8 +632,8 @@ export class HomeAgent {
     if (foreignContext) extensions.push(replyPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
     const reply: RegistrationReply = {
       type: 3,
-      code: r.code,
-      lifetime: r.lifetime,
+      code,
+      lifetime,
       homeAddress: r.homeAddress,
       homeAgent: r.homeAgent,
       identification: r.identification,
@@ -633,24 +646,24 @@ export class HomeAgent {
     // then the unicast address a 136 Reply names in its Home Agent field (3.8.2.1).
     const source = this.isUnicastOfMine(received.destination) ? received.destination : homeAgentUnicastAddress(this.config.settings);
     send(bytes, received.source, received.sourcePort, source);
-    if (r.code > 1) {
+    if (code > 1) {
       this.counters.denied++;
-      this.counters.deniedByCode[r.code] = (this.counters.deniedByCode[r.code] ?? 0) + 1;
+      this.counters.deniedByCode[code] = (this.counters.deniedByCode[code] ?? 0) + 1;
     }
     if (this.eventSubject.observed) {
       this.eventSubject.next({
         event: 'reply',
         trace: trace.toString(36),
         at: this.options.clock.now(),
-        code: r.code,
-        text: replyCodeText(r.code),
+        code,
+        text: replyCodeText(code),
         homeAddress: ipv4ToString(r.homeAddress),
         careOfAddress: ipv4ToString(request.careOfAddress),
-        lifetime: r.lifetime,
+        lifetime,
         to: `${ipv4ToString(received.source)}:${received.sourcePort}`,
-        ...(r.operation !== undefined ? { operation: r.operation } : {}),
-        ...(r.detail !== undefined ? { detail: r.detail } : {}),
-        ...(r.securityException ? { securityException: true } : {}),
+        ...(note.operation !== undefined ? { operation: note.operation } : {}),
+        ...(note.detail !== undefined ? { detail: note.detail } : {}),
+        ...(note.securityException ? { securityException: true } : {}),
       });
     }
   }

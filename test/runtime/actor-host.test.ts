@@ -88,7 +88,7 @@ describe('ActorHost with the binding machine', () => {
     expect(host.size).toBe(1);
     expect(host.pendingTimers).toBe(1);
     expect(actor.timers).toHaveLength(1);
-    expect(actor.timers![0]!.due).toBe(T0 + 600_000);
+    expect(actor.timers![0]!.deadline).toBe(T0 + 600_000);
     expect(actor.busy).toBe(false);
     expect(actor.stopped).toBe(false);
     expect(sim.pending).toBe(1);
@@ -106,12 +106,13 @@ describe('ActorHost with the binding machine', () => {
     expect(commands.map((c) => c.command)).toEqual([{ type: 'publishBinding', params: undefined }]);
     expect(host.pendingTimers).toBe(1);
     expect(actor.timers).toHaveLength(1);
-    expect(actor.timers![0]!.due).toBe(T0 + 400_000);
+    expect(actor.timers![0]!.deadline).toBe(T0 + 400_000);
   });
 
   it('care-of address change: reason care-of-address-changed, the old entry withdrawn before the new one is published', () => {
     const { host, records, commands, spawn, register, sim } = bindingHost();
     const actor = spawn('b');
+    const lifetimeTimer = actor.timers![0];
     sim.advance(1000);
     records.length = 0;
     commands.length = 0;
@@ -123,7 +124,14 @@ describe('ActorHost with the binding machine', () => {
     ]);
     expect(actor.snapshot.context.careOfAddress).toBe(COA_B);
     expect(host.pendingTimers).toBe(1);
-    expect(actor.timers![0]!.due).toBe(T0 + 1000 + 600_000);
+    expect(actor.timers![0]!.deadline).toBe(T0 + 1000 + 600_000);
+    // Cancelled and raised again in one step: the same timer, postponed (no heap churn).
+    expect(actor.timers![0]).toBe(lifetimeTimer);
+    sim.advance(599_999);
+    expect(actor.stopped).toBe(false);
+    sim.advance(1);
+    expect(records.at(-1)).toMatchObject({ reason: 'lifetime-expired', at: T0 + 601_000 });
+    expect(actor.stopped).toBe(true);
   });
 
   it('[R3.8.2.2-9] duplicate: reason duplicate, no command, and NO new timer (the original one stays)', () => {

@@ -364,13 +364,15 @@ describe('TimerQueue', () => {
     expect(sim.pending).toBe(0);
   });
 
-  it('matches a sorted-list model under random schedule/cancel/advance (property)', () => {
+  it('matches a sorted-list model under random schedule/reschedule/cancel/advance (property)', () => {
     type Op =
       | { kind: 'schedule'; offset: number }
+      | { kind: 'reschedule'; pick: number; offset: number }
       | { kind: 'cancel'; pick: number }
       | { kind: 'advance'; ms: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
       fc.record({ kind: fc.constant('schedule' as const), offset: fc.integer({ min: -5, max: 100 }) }),
+      fc.record({ kind: fc.constant('reschedule' as const), pick: fc.nat(), offset: fc.integer({ min: -5, max: 100 }) }),
       fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }),
       fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 40 }) }),
     );
@@ -380,22 +382,32 @@ describe('TimerQueue', () => {
         const clock = new CountingClock(sim);
         const fired: Array<[number, number]> = [];
         const queue = new TimerQueue<number>(clock, (id) => fired.push([id, sim.now()]));
-        type Pending = { id: number; due: number; timer: ReturnType<typeof queue.schedule> };
+        // `order`: when the timer was last (re)scheduled; equal deadlines fire in that order.
+        type Pending = { id: number; due: number; order: number; timer: ReturnType<typeof queue.schedule> };
         let pending: Pending[] = [];
         const expected: Array<[number, number]> = [];
         let id = 0;
+        let order = 0;
         // Within one advance timers fire in (deadline, scheduling order); one already overdue
         // when the advance starts (scheduled in the past) fires at that start time.
         const advanceModel = (from: number, to: number) => {
-          const due = pending.filter((p) => p.due <= to).sort((a, b) => a.due - b.due || a.id - b.id);
+          const due = pending.filter((p) => p.due <= to).sort((a, b) => a.due - b.due || a.order - b.order);
           for (const p of due) expected.push([p.id, Math.max(p.due, from)]);
           pending = pending.filter((p) => p.due > to);
         };
         for (const o of ops) {
           if (o.kind === 'schedule') {
             const due = sim.now() + o.offset;
-            pending.push({ id, due, timer: queue.schedule(due, id) });
+            pending.push({ id, due, order: order++, timer: queue.schedule(due, id) });
             id++;
+          } else if (o.kind === 'reschedule') {
+            // A pending timer moved earlier or later (a renewal postpones it).
+            if (pending.length > 0) {
+              const moved = pending[o.pick % pending.length]!;
+              moved.due = sim.now() + o.offset;
+              moved.order = order++;
+              queue.reschedule(moved.timer, moved.due, moved.id);
+            }
           } else if (o.kind === 'cancel') {
             if (pending.length > 0) {
               const victim = pending[o.pick % pending.length]!;
@@ -414,6 +426,22 @@ describe('TimerQueue', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('a postponed timer fires once, at its new time, and a fired one can be scheduled again', () => {
+    const { sim, fired, queue } = setup();
+    const timer = queue.schedule(1000, 'binding');
+    sim.advance(500);
+    queue.reschedule(timer, sim.now() + 1000, 'renewed');
+    sim.advance(999); // t = 1499: past the old deadline, where the entry went back into the heap
+    expect(fired).toEqual([]);
+    expect(queue.size).toBe(1);
+    sim.advance(1);
+    expect(fired).toEqual([['renewed', 1500]]);
+    queue.reschedule(timer, sim.now() + 10, 'again');
+    sim.advance(10);
+    expect(fired).toEqual([['renewed', 1500], ['again', 1510]]);
+    expect(queue.size).toBe(0);
   });
 });
 
