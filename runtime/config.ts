@@ -173,7 +173,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     securityContexts(owner, entry.spi !== undefined ? (entry as SecurityAssociationFields) : undefined, entry.securityAssociations, baseDir, issues);
 
 
-  // One pass over up to a million nodes, the path text made only for an issue.
+  // One pass over up to a million nodes; a field's path text is made only for its issue.
   const defaultMaxLifetime = ha.maxLifetime ?? DEFAULT_MAX_LIFETIME;
   const defaultMaxBindings = file.limits?.maxBindingsPerNode ?? (settings.simultaneousBindings ? 4 : 1);
   const mobileNodes: MobileNodeConfig[] = [];

@@ -7,13 +7,13 @@
  *
  * The rule that keeps it honest: the acceptor may refuse a value Effect would accept (the
  * caller then asks Effect, which is only slower), but it never accepts one Effect would
- * refuse, and what it accepts decodes to a value deep-equal to the input. (One blind spot,
- * for speed: symbol-keyed properties, which no JSON or YAML document can hold, are not seen.) It therefore covers
+ * refuse, and what it accepts decodes to a value deep-equal to the input. It therefore covers
  * only schemas that do not transform: strings, numbers, booleans, literals, unions of
  * literals, refinements (the schema's own filter functions run, so their rules and messages
- * live in one place), arrays, and structs that refuse unknown fields. Anything else
- * (transformations, declarations, index signatures, per-node parse options) compiles to
- * "refuse", which falls back to Effect.
+ * live in one place), arrays, and structs of plain objects that refuse unknown fields.
+ * Anything else (transformations, declarations, index signatures, per-node parse options)
+ * compiles to "refuse", which falls back to Effect. One blind spot, for speed: symbol-keyed
+ * properties, which no JSON or YAML document can hold, are not seen.
  */
 import { Either, Option, ParseResult, Schema, SchemaAST as AST } from 'effect';
 

@@ -124,11 +124,21 @@ describe('a JSON configuration file reads as the same YAML would', () => {
     expect(parseJsonConfig('{"a": {"k": 1}, "b": {"k": ":"}, "c": ["x\\":", "\\\\"]}')).toBeDefined();
   });
 
-  it('[R5.1-3] a key, NAI or interface name written as a JSON number keeps its text, as YAML keeps it', () => {
-    const text = JSON.stringify({ homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10', spi: 4096, key: 'KEY' }] }).replace('"KEY"', '0011223344556677');
+  it('[R5.1-3] a hex key written as a JSON number keeps its digits, as YAML keeps them (JSON.parse would round it)', () => {
+    // Valid JSON, and past 2^53: JSON.parse reads 9988776655443322 as 9988776655443322 ± 2.
+    const text = JSON.stringify({ homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10', spi: 4096, key: 'KEY' }] }).replace('"KEY"', '9988776655443322');
+    expect(JSON.parse(text).mobileNodes[0].key).toBeTypeOf('number');
     expect(parseJsonConfig(text)).toBeUndefined();
     const loaded = loadHomeAgentConfig(write(text, 'json'));
-    expect([...loaded.config.mobileNodes[0]!.contexts[0]!.key]).toStrictEqual([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]);
+    expect([...loaded.config.mobileNodes[0]!.contexts[0]!.key]).toStrictEqual([0x99, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22]);
+    // With leading zeros the text is not JSON at all, and YAML reads it, zeros included.
+    const zeros = text.replace('9988776655443322', '0011223344556677');
+    expect(parseJsonConfig(zeros)).toBeUndefined();
+    expect([...loadHomeAgentConfig(write(zeros, 'json')).config.mobileNodes[0]!.contexts[0]!.key]).toStrictEqual([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]);
+    // A NAI or an interface name written as a number is left to YAML the same way.
+    expect(parseJsonConfig('{"mobileNodes": [{"nai": 12}]}')).toBeUndefined();
+    expect(parseJsonConfig('{"dataPath": {"homeInterface": 0}}')).toBeUndefined();
+    expect(parseJsonConfig('{"dataPath": {"homeInterface": "0"}}')).toBeDefined();
   });
 
   it('text that is not JSON (YAML flow style, comments, trailing commas) is read as YAML', () => {
