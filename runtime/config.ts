@@ -78,6 +78,7 @@ const DataPath = Schema.Struct({
   queueLimit: optional(Count),
   routeTable: optional(RouteTable),
   tunnelMtu: optional(TunnelMtu),
+  tunOffload: optional(Schema.Boolean),
 });
 
 const Encapsulations = Schema.Array(Schema.Literal('ip-in-ip', 'minimal', 'gre'));
@@ -312,6 +313,8 @@ dataPath:
                                    # less the largest tunnel header offered (IP in IP 20,
                                    # minimal 12, GRE 24), as tunnelled datagrams are not
                                    # fragmented (RFC 2003 5.1): 1476 on a 1500-byte link with GRE
+  tunOffload: true                 # the kernel hands TCP to the TUN in 64 KiB super-packets,
+                                   # cut back into datagrams in the reader (fewer wakeups)
 
 # Agent Advertisements ('H' bit) on the home link (2.3), so that mobile nodes find out they are
 # home (2.4.3). Optional; needs root or CAP_NET_RAW (a packet socket on the interface).

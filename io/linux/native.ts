@@ -34,7 +34,12 @@ export type ReaderHandle = { readonly __mip4Reader: unique symbol };
 
 /** The addon's exports, as mip4_io.c defines them. */
 export interface NativeIo {
-  openTun(name: string): { fd: number; name: string };
+  /**
+   * `offload`: IFF_VNET_HDR + TUNSETOFFLOAD; the reader then segments GSO packets and completes
+   * partial checksums, and writes carry a zeroed virtio_net_hdr. `offloads`: the TUN_F_* flags
+   * the kernel accepted (0 without offload).
+   */
+  openTun(name: string, options?: { offload?: boolean }): { fd: number; name: string; offloads: number };
   openPacket(ifname: string, ethertype?: number): { fd: number; ifindex: number };
   /** `device`: bound to that interface (SO_BINDTODEVICE), its sends leave there whatever the routes say. */
   openRawIp(protocol: number, options?: { hdrincl?: boolean; device?: string }): number;
@@ -74,7 +79,30 @@ export interface NativeIo {
   setMtu(name: string, mtu: number): void;
   /** The interface's index, 0 when there is no such interface. */
   interfaceIndex(name: string): number;
+  /** What the reader of an offload TUN did (undefined for a descriptor opened without offload). */
+  tunOffloadCounters(fd: number): TunOffloadCounters | undefined;
+  /**
+   * For tests: what the reader makes of one read from an offload TUN (`input` = virtio_net_hdr +
+   * packet): the packets it yields, in slots of `slotSize` bytes of `slab`, [offset, length, 0, 0]
+   * each in `meta`. 0 when the reader would drop it; RangeError when the slab has too few slots.
+   */
+  segmentOffloaded(input: Uint8Array, slab: Uint8Array, slotSize: number, meta: Int32Array): number;
 }
+
+/** Counters of an offload TUN's reader (native/mip4_io.c "TUN offloads"). */
+export interface TunOffloadCounters {
+  /** GSO packets read and segmented. */
+  readonly superPackets: number;
+  /** Segments made from them. */
+  readonly segments: number;
+  /** Other packets whose partial checksum was completed. */
+  readonly checksumsCompleted: number;
+  /** Reads that could not be used (malformed, a GSO kind never asked for, IPv6 GSO, too large), dropped. */
+  readonly dropped: number;
+}
+
+/** TUNSETOFFLOAD flags (linux/if_tun.h), as reported by openTun. */
+export const TunOffloadFlag = { Checksum: 0x01, Tso4: 0x02, Tso6: 0x04, TsoEcn: 0x08, Uso4: 0x20, Uso6: 0x40 } as const;
 
 /** routeChange operations (must match mip4_io.c). */
 export const RouteOperation = { Add: 0, Replace: 1, Delete: 2 } as const;

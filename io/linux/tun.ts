@@ -1,12 +1,13 @@
 /**
  * The Tun service on Linux: an IFF_TUN | IFF_NO_PI device (native helper), drained in batches
- * on each wakeup. The device is not persistent: closing the scope closes the descriptor and
+ * on each wakeup; with `offload`, IFF_VNET_HDR and TUNSETOFFLOAD too, undone by the helper's
+ * reader (native/mip4_io.c "TUN offloads") so handlers see the same datagrams either way. The device is not persistent: closing the scope closes the descriptor and
  * the kernel removes the device with its addresses and routes.
  */
 import { existsSync } from 'node:fs';
 import { Effect, Layer } from 'effect';
 import { Tun, TunError, type TunDevice, type TunOpenOptions } from '../tun.js';
-import { BatchReader, DescriptorKind, interfaceNameProblem, isNativeError, loadNative, SingleSender } from './native.js';
+import { BatchReader, DescriptorKind, interfaceNameProblem, isNativeError, loadNative, SingleSender, TunOffloadFlag } from './native.js';
 
 function openError(name: string, error: unknown): TunError {
   if (error instanceof TunError) return error;
@@ -15,6 +16,10 @@ function openError(name: string, error: unknown): TunError {
       return new TunError({ reason: 'invalid-name', interfaceName: name, message: `invalid TUN device name: ${error.message}` });
     }
     return new TunError({ reason: 'closed', interfaceName: name, message: `cannot open TUN ${name}: ${String(error)}` });
+  }
+  // The device was created but the kernel refused IFF_VNET_HDR offloads (an old or unusual kernel).
+  if (error.message.includes('TUNSETOFFLOAD')) {
+    return new TunError({ reason: 'offload', interfaceName: name, message: `the kernel refused TUN offloads on ${name}: ${error.message}` });
   }
   switch (error.code) {
     case 'EPERM':
@@ -60,7 +65,7 @@ function open(
       if (problem !== undefined) throw new RangeError(problem);
       if (!existsSync('/dev/net/tun')) throw Object.assign(new Error('no /dev/net/tun'), { code: 'ENOENT' });
       const native = loadNative();
-      const { fd, name } = native.openTun(requested);
+      const { fd, name, offloads } = native.openTun(requested, { offload: options.offload === true });
       if (options.mtu !== undefined) {
         try {
           native.setMtu(name, options.mtu);
@@ -127,6 +132,16 @@ function open(
         },
         onError(handler) {
           errorHandler = handler;
+        },
+        offloads() {
+          if (options.offload !== true || closed) return undefined;
+          const counters = native.tunOffloadCounters(fd);
+          if (counters === undefined) return undefined;
+          return {
+            tcpSegmentation: (offloads & TunOffloadFlag.Tso4) !== 0,
+            udpSegmentation: (offloads & TunOffloadFlag.Uso4) !== 0,
+            ...counters,
+          };
         },
       };
       const release = () => {

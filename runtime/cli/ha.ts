@@ -142,6 +142,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       event: 'data-path-up',
       tunnelDevice: dataPath.tunnelDevice,
       tunnelMtu: dataPath.tunnelMtu,
+      tunOffload: dataPath.tunOffload,
       homeInterface: dataPath.homeInterface,
       routeTable: loaded.dataPath?.routeTable ?? 254,
       // Routes with mip4's marker found on the device at start: left by a run that crashed.

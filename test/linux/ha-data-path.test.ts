@@ -335,10 +335,11 @@ describe('mip4 ha --config with a dataPath section (child process, in namespaces
   it.skipIf(skip !== undefined)(
     titled('[R1.7-2] logs the data path up, tunnels for a registered node, prints counters on SIGUSR2 and at stop, removes what it made', skip),
     async () => {
-      const child = daemon(configDocument({ homeInterface: IF.home, tunnelDevice: TUN }));
+      // Without TUN offloads here; the runtime API agent above runs with the default (on).
+      const child = daemon(configDocument({ homeInterface: IF.home, tunnelDevice: TUN, tunOffload: false }));
       try {
         const up = await child.waitFor('data-path-up', STARTUP_MS);
-        expect(up).toMatchObject({ tunnelDevice: TUN, homeInterface: IF.home, routeTable: 254, staleRoutesRemoved: 0 });
+        expect(up).toMatchObject({ tunnelDevice: TUN, homeInterface: IF.home, routeTable: 254, staleRoutesRemoved: 0, tunOffload: false });
         await child.waitFor('listening');
         await register(600);
         expect(boundRoutes()).toContain(`${HOME_ADDRESS} dev ${TUN}`);

@@ -136,7 +136,7 @@ describe('the example configuration (mip4 ha --example-config)', () => {
         { address: ip(198, 51, 100, 1), port: 434 },
         { address: ip(198, 51, 100, 255), port: 434 },
       ],
-      dataPath: { homeInterface: 'eth1', tunnelDevice: 'mip4ha0', maxBatch: 64, queueLimit: 4096, routeTable: 254 },
+      dataPath: { homeInterface: 'eth1', tunnelDevice: 'mip4ha0', maxBatch: 64, queueLimit: 4096, routeTable: 254, tunOffload: true },
     });
   });
 
@@ -594,6 +594,8 @@ mobileNodes: []
     );
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  maxBatch: 5000\n`, 'dataPath.maxBatch', /1 to 1024/);
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  routeTable: 255\n`, 'dataPath.routeTable', /254 \(main\)/);
+    expect(load(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunOffload: false\n`).dataPath).toStrictEqual({ homeInterface: 'eth1', tunOffload: false });
+    expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunOffload: sometimes\n`, 'dataPath.tunOffload', /boolean/i);
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunnelMtu: 40\n`, 'dataPath.tunnelMtu', /68 to 65535/);
     expectSingleIssue(
       `${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunnelDevice: eth1\n`,
