@@ -136,7 +136,9 @@ export async function scalePart(options: ScaleOptions): Promise<Report> {
   report.add({ name: 'daemon RSS per node once all are bound', unit: 'B', values: storms.map((s) => (s.rssAfterStorm - idleRss) / n), note: 'configuration, binding, prepared key, and heap not yet returned' });
   report.add({ name: `storm after restart: all ${m} bound`, unit: 's', values: storms.map((s) => s.load.lastReplySeconds) });
   report.add({ name: 'storm: registrations/s', unit: 'reg/s', values: storms.map((s) => s.load.accepted / s.load.lastReplySeconds) });
-  report.add({ name: 'storm: lost (left unbound)', unit: 'nodes', values: storms.map((s) => s.load.lost) });
+  report.add({ name: 'storm: unanswered within 1 s', unit: 'nodes', values: storms.map((s) => s.load.lost), note: 'a node would send a new request (3.6.3); the generator moves on' });
+  report.add({ name: 'storm: never answered', unit: 'nodes', values: storms.map((s) => s.load.lost - s.load.late), note: 'late replies are counted as answered' });
+  report.add({ name: 'storm: daemon CPU', unit: 'cores', values: storms.map((s) => s.load.serverCpu ?? NaN) });
   report.raw.storms = storms;
   report.raw.idleDaemonRss = idleRss;
   return report;
