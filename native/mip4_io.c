@@ -5,7 +5,7 @@
  * move packets in batches (perf-limits.md: one JS call per batch of up to 64 packets makes
  * Node as fast as a batched C tunnel). So this addon does only what JS cannot:
  *
- *   - open the three kinds of descriptor, non-blocking;
+ *   - open the four kinds of descriptor (TUN, AF_PACKET, raw IPv4, UDP), non-blocking;
  *   - watch a descriptor with uv_poll on Node's own event loop and, on each readiness,
  *     drain up to maxPackets packets (recvmmsg for sockets, read() for TUN) into a slab the
  *     caller owns and reuses, then call JS once with the count; per-packet offsets, lengths
@@ -50,10 +50,11 @@
 #define MAX_BATCH 1024
 
 /* Descriptor kinds, shared with io/linux/native.ts. */
-enum { KIND_TUN = 0, KIND_PACKET = 1, KIND_RAW_IP = 2 };
+enum { KIND_TUN = 0, KIND_PACKET = 1, KIND_RAW_IP = 2, KIND_UDP = 3 };
 
-/* Int32 words per packet in a reader's metadata array: offset, length, source, extra. */
-#define META_WORDS 4
+/* Int32 words per packet in a reader's metadata array: offset, length, source, extra,
+   destination (UDP only: the address the datagram was sent to, from IP_PKTINFO). */
+#define META_WORDS 5
 
 /* ---------------------------------------------------------------- errors */
 
@@ -81,6 +82,7 @@ static const char *errno_name(int error) {
     case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
     case EAFNOSUPPORT: return "EAFNOSUPPORT";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EADDRINUSE: return "EADDRINUSE";
     case ENETDOWN: return "ENETDOWN";
     case ENETUNREACH: return "ENETUNREACH";
     case ESRCH: return "ESRCH";
@@ -865,6 +867,8 @@ static void reader_stop(reader_t *reader) {
   uv_close((uv_handle_t *)&reader->poll, reader_closed);
 }
 
+static int udp_drain(reader_t *reader);
+
 /* Fills up to max_packets slots; returns the count, or -errno when nothing could be read. */
 static int reader_drain(reader_t *reader) {
   int count = 0;
@@ -889,6 +893,7 @@ static int reader_drain(reader_t *reader) {
     }
     return count;
   }
+  if (reader->kind == KIND_UDP) return udp_drain(reader);
 
   for (int i = 0; i < reader->max_packets; i++) {
     reader->vectors[i].iov_base = reader->slab + (size_t)i * reader->slot_size;
@@ -994,10 +999,12 @@ static void reader_finalize(napi_env env, void *data, void *hint) {
 /*
  * startReader(fd, kind, slab: Uint8Array, maxPackets, meta: Int32Array, callback(count)) → handle.
  * The slab is cut into maxPackets equal slots; packet i of a batch lies in slot i. For each
- * packet meta holds [offset, length, source, extra]: source is the IPv4 source (raw IP) or the
- * ifindex (AF_PACKET); extra is the truncation flag (raw IP) or, for AF_PACKET, sll_pkttype
- * | 0x100 when truncated | 0x200 when the transport checksum is not yet computed
- * (TP_STATUS_CSUMNOTREADY; the socket must have PACKET_AUXDATA, as openPacket sets).
+ * packet meta holds [offset, length, source, extra, destination]: source is the IPv4 source
+ * (raw IP, UDP) or the ifindex (AF_PACKET); extra is the truncation flag (raw IP), the source
+ * port | 0x10000 when truncated (UDP) or, for AF_PACKET, sll_pkttype | 0x100 when truncated
+ * | 0x200 when the transport checksum is not yet computed (TP_STATUS_CSUMNOTREADY; the socket
+ * must have PACKET_AUXDATA, as openPacket sets); destination is the address a UDP datagram was
+ * sent to (IP_PKTINFO, as openUdp sets) and is left unwritten for the other kinds.
  * callback(count) runs once per batch; a negative count is -errno.
  */
 static napi_value start_reader(napi_env env, napi_callback_info info) {
@@ -1023,11 +1030,11 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
     throw_type(env, "startReader: callback must be a function");
     return NULL;
   }
-  if (kind < KIND_TUN || kind > KIND_RAW_IP || max_packets < 1 || max_packets > MAX_BATCH ||
+  if (kind < KIND_TUN || kind > KIND_UDP || max_packets < 1 || max_packets > MAX_BATCH ||
       slab_length / (size_t)max_packets < 64 || meta_length < (size_t)max_packets * META_WORDS) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
-                           "startReader: kind 0..2, maxPackets 1..1024, slab >= 64 bytes per packet, "
-                           "meta >= 4 words per packet");
+                           "startReader: kind 0..3, maxPackets 1..1024, slab >= 64 bytes per packet, "
+                           "meta >= 5 words per packet");
     return NULL;
   }
 
@@ -1056,8 +1063,9 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
     reader->messages = calloc((size_t)max_packets, sizeof *reader->messages);
     reader->vectors = calloc((size_t)max_packets, sizeof *reader->vectors);
     reader->addresses = calloc((size_t)max_packets, sizeof *reader->addresses);
-    if (kind == KIND_PACKET) reader->controls = calloc((size_t)max_packets, AUX_CONTROL_SIZE);
-    if (!reader->messages || !reader->vectors || !reader->addresses || (kind == KIND_PACKET && !reader->controls)) {
+    /* AF_PACKET: PACKET_AUXDATA; UDP: IP_PKTINFO (smaller, see udp_drain). */
+    if (kind == KIND_PACKET || kind == KIND_UDP) reader->controls = calloc((size_t)max_packets, AUX_CONTROL_SIZE);
+    if (!reader->messages || !reader->vectors || !reader->addresses || (kind != KIND_RAW_IP && !reader->controls)) {
       reader_free_scratch(reader);
       free(reader);
       throw_errno(env, ENOMEM, "startReader", NULL);
@@ -1238,6 +1246,433 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
     if (n < chunk) break; /* the kernel stopped early: the queue is full or the next one fails */
   }
   return make_int32(env, sent);
+}
+
+/* ---------------------------------------------------------------- UDP sockets (the registration path) */
+
+/*
+ * Mobile IP control traffic (port 434) through the same batched machinery as the data plane:
+ * node:dgram costs one send(2) and one libuv callback per datagram (~25-30 µs here), which
+ * caps a home agent well below the registration rates a router needs. A KIND_UDP reader
+ * drains up to maxPackets datagrams per wake-up with one recvmmsg, and sendUdpBatch sends a
+ * queue of replies with one sendmmsg per 64.
+ */
+
+/* Bit of a UDP datagram's extra word above the source port: it did not fit its slot. */
+#define UDP_EXTRA_TRUNCATED 0x10000
+#define PKTINFO_CONTROL_SIZE CMSG_SPACE(sizeof(struct in_pktinfo))
+_Static_assert(PKTINFO_CONTROL_SIZE <= AUX_CONTROL_SIZE, "the reader's control slots must hold an in_pktinfo");
+
+/* "192.0.2.1:434" (address in host order) for error messages. */
+static void endpoint_text(char *text, size_t size, uint32_t address, int port) {
+  snprintf(text, size, "%u.%u.%u.%u:%d", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff, address & 0xff, port);
+}
+
+/* Reads an optional non-negative integer property of an options object (0 when absent). */
+static int option_int32(napi_env env, napi_value object, const char *name, int32_t *out) {
+  bool has = false;
+  *out = 0;
+  if (napi_has_named_property(env, object, name, &has) != napi_ok || !has) return 1;
+  napi_value value;
+  napi_valuetype type;
+  napi_get_named_property(env, object, name, &value);
+  napi_typeof(env, value, &type);
+  if (type == napi_undefined) return 1;
+  if (type == napi_boolean) {
+    bool flag = false;
+    napi_get_value_bool(env, value, &flag);
+    *out = flag ? 1 : 0;
+    return 1;
+  }
+  return arg_int32(env, value, out, "openUdp: options must be numbers or booleans");
+}
+
+/*
+ * openUdp(address, port, options?: { broadcast?, receiveBufferBytes?, sendBufferBytes? })
+ * → { fd, address, port }: an AF_INET SOCK_DGRAM socket bound to address:port (host order;
+ * 0.0.0.0 and port 0 as bind(2) reads them), non-blocking, with IP_PKTINFO so that each
+ * datagram says which address it was sent to (a home agent bound to 0.0.0.0 or to a broadcast
+ * address must know, RFC 5944 3.8.2.1 and 3.8.3.1). The buffer sizes are requests the kernel
+ * caps at net.core.rmem_max / wmem_max. Returns the address and port actually bound.
+ */
+static napi_value open_udp(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t address_signed, port;
+  if (argc < 2 || !arg_int32(env, argv[0], &address_signed, "openUdp(address, port): address must be a number") ||
+      !arg_int32(env, argv[1], &port, "openUdp(address, port): port must be a number"))
+    return NULL;
+  if (port < 0 || port > 65535) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "openUdp: port must be 0..65535");
+    return NULL;
+  }
+  int32_t broadcast = 0, receive_buffer = 0, send_buffer = 0;
+  if (argc >= 3) {
+    napi_valuetype type;
+    napi_typeof(env, argv[2], &type);
+    if (type == napi_object &&
+        (!option_int32(env, argv[2], "broadcast", &broadcast) ||
+         !option_int32(env, argv[2], "receiveBufferBytes", &receive_buffer) ||
+         !option_int32(env, argv[2], "sendBufferBytes", &send_buffer)))
+      return NULL;
+  }
+  uint32_t address = (uint32_t)address_signed;
+  char subject[32];
+  endpoint_text(subject, sizeof subject, address, port);
+
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_errno(env, errno, "openUdp: socket(AF_INET, SOCK_DGRAM) for", subject);
+    return NULL;
+  }
+  int one = 1;
+  const char *failed = NULL;
+  if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) < 0) failed = "openUdp: IP_PKTINFO for";
+  else if (broadcast && setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0) failed = "openUdp: SO_BROADCAST for";
+  if (failed != NULL) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, failed, subject);
+    return NULL;
+  }
+  /* Larger buffers absorb a burst (a restart storm); a refusal keeps the default. */
+  if (receive_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  if (send_buffer > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+
+  struct sockaddr_in local;
+  memset(&local, 0, sizeof local);
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(address);
+  local.sin_port = htons((uint16_t)port);
+  if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, "openUdp: bind", subject);
+    return NULL;
+  }
+  socklen_t length = sizeof local;
+  if (getsockname(fd, (struct sockaddr *)&local, &length) < 0) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, error, "openUdp: getsockname", subject);
+    return NULL;
+  }
+  napi_value result, bound_address;
+  napi_create_object(env, &result);
+  napi_create_uint32(env, ntohl(local.sin_addr.s_addr), &bound_address);
+  napi_set_named_property(env, result, "fd", make_int32(env, fd));
+  napi_set_named_property(env, result, "address", bound_address);
+  napi_set_named_property(env, result, "port", make_int32(env, ntohs(local.sin_port)));
+  return result;
+}
+
+/* The KIND_UDP part of reader_drain: one recvmmsg, each datagram's source and destination. */
+static int udp_drain(reader_t *reader) {
+  for (int i = 0; i < reader->max_packets; i++) {
+    reader->vectors[i].iov_base = reader->slab + (size_t)i * reader->slot_size;
+    reader->vectors[i].iov_len = reader->slot_size;
+    struct msghdr *header = &reader->messages[i].msg_hdr;
+    memset(header, 0, sizeof *header);
+    header->msg_iov = &reader->vectors[i];
+    header->msg_iovlen = 1;
+    header->msg_name = &reader->addresses[i].in;
+    header->msg_namelen = sizeof reader->addresses[i].in;
+    header->msg_control = reader->controls + (size_t)i * AUX_CONTROL_SIZE;
+    header->msg_controllen = AUX_CONTROL_SIZE;
+  }
+  int n;
+  do {
+    n = recvmmsg(reader->fd, reader->messages, (unsigned int)reader->max_packets, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+  for (int i = 0; i < n; i++) {
+    struct msghdr *header = &reader->messages[i].msg_hdr;
+    int32_t *m = reader->meta + (size_t)i * META_WORDS;
+    size_t length = reader->messages[i].msg_len;
+    if (length > reader->slot_size) length = reader->slot_size;
+    m[0] = (int32_t)((size_t)i * reader->slot_size);
+    m[1] = (int32_t)length;
+    m[2] = (int32_t)ntohl(reader->addresses[i].in.sin_addr.s_addr);
+    m[3] = ntohs(reader->addresses[i].in.sin_port) | ((header->msg_flags & MSG_TRUNC) ? UDP_EXTRA_TRUNCATED : 0);
+    m[4] = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(header); c != NULL; c = CMSG_NXTHDR(header, c)) {
+      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_PKTINFO) continue;
+      struct in_pktinfo pktinfo;
+      memcpy(&pktinfo, CMSG_DATA(c), sizeof pktinfo);
+      /* ipi_addr is the IP header's destination (a broadcast stays a broadcast), not the
+         local address the kernel would answer from (ipi_spec_dst). */
+      m[4] = (int32_t)ntohl(pktinfo.ipi_addr.s_addr);
+    }
+  }
+  return n;
+}
+
+/*
+ * sendUdpBatch(fd, slab, offsets, lengths, addresses: Uint32Array, ports: Int32Array, first,
+ * count[, sources: Uint32Array]) → sent. Datagram i (first <= i < count) is
+ * slab[offsets[i] .. + lengths[i]) to addresses[i]:ports[i] (host order), from sources[i] when
+ * that is not 0 (IP_PKTINFO; an address not on this host fails that datagram, e.g. ENETUNREACH). Never blocks. Returns how many went from `first` on: fewer than asked when the socket buffer is
+ * full (EAGAIN; 0 when the first could not go) or when the next datagram fails; -errno when
+ * the datagram at `first` itself failed (the caller reports it and goes on with the next), so
+ * no failure costs an exception or stops the datagrams behind it.
+ */
+static napi_value send_udp_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 8) {
+    throw_type(env, "sendUdpBatch(fd, slab, offsets, lengths, addresses, ports, first, count[, sources])");
+    return NULL;
+  }
+  int32_t fd, first, count;
+  void *slab_data, *offsets_data, *lengths_data, *addresses_data, *ports_data;
+  size_t slab_length, offsets_length, lengths_length, addresses_length, ports_length;
+  if (!arg_int32(env, argv[0], &fd, "sendUdpBatch: fd must be a number") ||
+      !arg_typed(env, argv[1], napi_uint8_array, &slab_data, &slab_length, "sendUdpBatch: slab must be a Uint8Array") ||
+      !arg_typed(env, argv[2], napi_int32_array, &offsets_data, &offsets_length, "sendUdpBatch: offsets must be an Int32Array") ||
+      !arg_typed(env, argv[3], napi_int32_array, &lengths_data, &lengths_length, "sendUdpBatch: lengths must be an Int32Array") ||
+      !arg_typed(env, argv[4], napi_uint32_array, &addresses_data, &addresses_length, "sendUdpBatch: addresses must be a Uint32Array") ||
+      !arg_typed(env, argv[5], napi_int32_array, &ports_data, &ports_length, "sendUdpBatch: ports must be an Int32Array") ||
+      !arg_int32(env, argv[6], &first, "sendUdpBatch: first must be a number") ||
+      !arg_int32(env, argv[7], &count, "sendUdpBatch: count must be a number"))
+    return NULL;
+  /* Optional: per datagram the IP source address it must carry (0: the kernel chooses). */
+  const uint32_t *sources = NULL;
+  if (argc > 8) {
+    napi_valuetype type;
+    napi_typeof(env, argv[8], &type);
+    if (type != napi_undefined) {
+      void *sources_data;
+      size_t sources_length;
+      if (!arg_typed(env, argv[8], napi_uint32_array, &sources_data, &sources_length, "sendUdpBatch: sources must be a Uint32Array"))
+        return NULL;
+      if ((size_t)count > sources_length) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendUdpBatch: need count <= the length of sources");
+        return NULL;
+      }
+      sources = sources_data;
+    }
+  }
+  if (first < 0 || count < first || (size_t)count > offsets_length || (size_t)count > lengths_length ||
+      (size_t)count > addresses_length || (size_t)count > ports_length) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendUdpBatch: need 0 <= first <= count <= the length of every array");
+    return NULL;
+  }
+  const uint8_t *slab = slab_data;
+  const int32_t *offsets = offsets_data, *lengths = lengths_data, *ports = ports_data;
+  const uint32_t *addresses = addresses_data;
+  for (int32_t i = first; i < count; i++) {
+    if (offsets[i] < 0 || lengths[i] < 0 || (size_t)offsets[i] + (size_t)lengths[i] > slab_length || ports[i] < 0 ||
+        ports[i] > 65535) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendUdpBatch: a datagram lies outside the slab or has a bad port");
+      return NULL;
+    }
+  }
+
+  enum { CHUNK = 64 };
+  struct mmsghdr messages[CHUNK];
+  struct iovec vectors[CHUNK];
+  struct sockaddr_in destinations[CHUNK];
+  /* IP_PKTINFO with ipi_spec_dst: the source address of a datagram sent from a socket bound
+   * to 0.0.0.0 (RFC 5944 3.8.3.1: a Reply comes from the address the Request was sent to). */
+  union {
+    char buffer[CMSG_SPACE(sizeof(struct in_pktinfo))];
+    struct cmsghdr align;
+  } controls[CHUNK];
+  int32_t sent = 0;
+  while (first + sent < count) {
+    int chunk = count - first - sent > CHUNK ? CHUNK : count - first - sent;
+    for (int j = 0; j < chunk; j++) {
+      int i = first + sent + j;
+      vectors[j].iov_base = (void *)(slab + offsets[i]);
+      vectors[j].iov_len = (size_t)lengths[i];
+      memset(&destinations[j], 0, sizeof destinations[j]);
+      destinations[j].sin_family = AF_INET;
+      destinations[j].sin_addr.s_addr = htonl(addresses[i]);
+      destinations[j].sin_port = htons((uint16_t)ports[i]);
+      struct msghdr *header = &messages[j].msg_hdr;
+      memset(&messages[j], 0, sizeof messages[j]);
+      header->msg_iov = &vectors[j];
+      header->msg_iovlen = 1;
+      header->msg_name = &destinations[j];
+      header->msg_namelen = sizeof destinations[j];
+      if (sources != NULL && sources[i] != 0) {
+        memset(&controls[j], 0, sizeof controls[j]);
+        header->msg_control = controls[j].buffer;
+        header->msg_controllen = sizeof controls[j].buffer;
+        struct cmsghdr *control = CMSG_FIRSTHDR(header);
+        control->cmsg_level = IPPROTO_IP;
+        control->cmsg_type = IP_PKTINFO;
+        control->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo *info = (struct in_pktinfo *)CMSG_DATA(control);
+        info->ipi_spec_dst.s_addr = htonl(sources[i]);
+      }
+    }
+    int n = sendmmsg(fd, messages, (unsigned int)chunk, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || sent > 0) break;
+      return make_int32(env, -errno);
+    }
+    sent += n;
+    if (n < chunk) break; /* the buffer is full or the next datagram fails: the next call says which */
+  }
+  return make_int32(env, sent);
+}
+
+/*
+ * A one-shot writability watch for a socket whose reader already polls it: libuv allows one
+ * poll handle per descriptor number, so the watch polls a dup() of it (the same socket; epoll
+ * tells the two apart by number). Armed only while datagrams wait for room in the socket
+ * buffer, so it costs nothing otherwise.
+ */
+typedef struct writable_watch {
+  uv_poll_t poll;
+  napi_env env;
+  int fd; /* the dup, closed when the watch stops */
+  napi_ref callback_ref;
+  napi_async_context async_context;
+  int armed, stopped, closed, finalized, in_callback;
+} writable_watch_t;
+
+static void watch_release(napi_env env, writable_watch_t *watch) {
+  if (watch->callback_ref) napi_delete_reference(env, watch->callback_ref);
+  if (watch->async_context) napi_async_destroy(env, watch->async_context);
+  watch->callback_ref = NULL;
+  watch->async_context = NULL;
+}
+
+static void watch_closed(uv_handle_t *handle) {
+  writable_watch_t *watch = (writable_watch_t *)handle->data;
+  watch->closed = 1;
+  if (watch->finalized) free(watch);
+}
+
+static void watch_stop(writable_watch_t *watch) {
+  if (watch->stopped) return;
+  watch->stopped = 1;
+  uv_poll_stop(&watch->poll);
+  if (!watch->in_callback) watch_release(watch->env, watch);
+  /* uv_close takes the descriptor out of epoll before it returns (only its callback waits for
+     the next loop turn), so the dup can go now: the socket must be closed, its port free, when
+     the caller's close returns. */
+  uv_close((uv_handle_t *)&watch->poll, watch_closed);
+  close(watch->fd);
+}
+
+static void watch_ready(uv_poll_t *handle, int status, int events) {
+  writable_watch_t *watch = (writable_watch_t *)handle->data;
+  (void)events;
+  if (watch->stopped || !watch->armed) return;
+  watch->armed = 0;
+  uv_poll_stop(&watch->poll);
+  napi_env env = watch->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, receiver, argv[1], result;
+  napi_get_reference_value(env, watch->callback_ref, &callback);
+  napi_get_global(env, &receiver);
+  argv[0] = make_int32(env, status < 0 ? status : 0); /* libuv statuses are -errno on Unix */
+  watch->in_callback = 1;
+  napi_status call = napi_make_callback(env, watch->async_context, receiver, callback, 1, argv, &result);
+  watch->in_callback = 0;
+  if (watch->stopped) watch_release(env, watch);
+  if (call == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void watch_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  writable_watch_t *watch = data;
+  watch->finalized = 1;
+  if (watch->closed) free(watch);
+}
+
+/* watchWritable(fd, callback(status)) → handle: disarmed; armWritable(handle) arms it once. */
+static napi_value watch_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 2 || !arg_int32(env, argv[0], &fd, "watchWritable(fd, callback): fd must be a number")) return NULL;
+  napi_valuetype type;
+  napi_typeof(env, argv[1], &type);
+  if (type != napi_function) {
+    throw_type(env, "watchWritable: callback must be a function");
+    return NULL;
+  }
+  writable_watch_t *watch = calloc(1, sizeof *watch);
+  if (watch == NULL) {
+    throw_errno(env, ENOMEM, "watchWritable", NULL);
+    return NULL;
+  }
+  watch->env = env;
+  watch->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (watch->fd < 0) {
+    int error = errno;
+    free(watch);
+    throw_errno(env, error, "watchWritable: dup", NULL);
+    return NULL;
+  }
+  uv_loop_t *loop;
+  int status = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &watch->poll, watch->fd) : -EINVAL;
+  if (status < 0) {
+    close(watch->fd);
+    free(watch);
+    throw_errno(env, -status, "watchWritable: uv_poll_init", NULL);
+    return NULL;
+  }
+  watch->poll.data = watch;
+  napi_value resource_name;
+  napi_create_string_utf8(env, "mip4:writable", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &watch->async_context);
+  napi_create_reference(env, argv[1], 1, &watch->callback_ref);
+  napi_value handle;
+  napi_create_external(env, watch, watch_finalize, NULL, &handle);
+  return handle;
+}
+
+static writable_watch_t *arg_watch(napi_env env, napi_value value, const char *what) {
+  void *data = NULL;
+  napi_valuetype type = napi_undefined;
+  napi_typeof(env, value, &type);
+  if (type != napi_external || napi_get_value_external(env, value, &data) != napi_ok) {
+    throw_type(env, what);
+    return NULL;
+  }
+  return data;
+}
+
+/* armWritable(handle): calls back once, as soon as the socket has room to send. */
+static napi_value arm_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  writable_watch_t *watch = argc < 1 ? NULL : arg_watch(env, argv[0], "armWritable(handle): handle must come from watchWritable");
+  if (watch == NULL || watch->stopped || watch->armed) return NULL;
+  int status = uv_poll_start(&watch->poll, UV_WRITABLE, watch_ready);
+  if (status < 0) {
+    throw_errno(env, -status, "armWritable: uv_poll_start", NULL);
+    return NULL;
+  }
+  watch->armed = 1;
+  return NULL;
+}
+
+/* stopWritable(handle): stops the watch and closes its dup; safe twice and from its callback. */
+static napi_value stop_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  writable_watch_t *watch = argc < 1 ? NULL : arg_watch(env, argv[0], "stopWritable(handle): handle must come from watchWritable");
+  if (watch != NULL) watch_stop(watch);
+  return NULL;
 }
 
 /* ---------------------------------------------------------------- rtnetlink: routes, link up */
@@ -1562,6 +1997,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setLinkUp", NULL, set_link_up, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMtu", NULL, set_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"interfaceIndex", NULL, interface_index, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openUdp", NULL, open_udp, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendUdpBatch", NULL, send_udp_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watchWritable", NULL, watch_writable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"armWritable", NULL, arm_writable, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stopWritable", NULL, stop_writable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunOffloadCounters", NULL, tun_offload_counters, NULL, NULL, NULL, napi_enumerable, NULL},
       {"segmentOffloaded", NULL, segment_offloaded, NULL, NULL, NULL, napi_enumerable, NULL},
   };

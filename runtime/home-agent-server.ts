@@ -10,18 +10,24 @@ import type { Ipv4Address } from '../io/wire/bytes.js';
 import { RealClock, type Clock } from './clock.js';
 import { HomeAgent, type HomeAgentConfig, type ReplySender } from './home-agent.js';
 import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-linux.js';
+import { udpLayer } from './udp-layer.js';
 
 export interface ListenAddress {
-  /** 0 = all addresses (the request's destination is then unknown: bind specific addresses,
-   * including the home network's broadcast address, to see broadcast requests, 3.8.2.1). */
+  /** 0 = all addresses. The native UDP layer then reports each request's destination; on
+   * node:dgram it is unknown, so bind specific addresses, including the home network's
+   * broadcast address, to see broadcast requests (3.8.2.1). */
   readonly address: Ipv4Address;
   readonly port: number;
 }
 
-/** Binds the listen addresses and feeds every datagram to the agent. */
+/**
+ * Binds the listen addresses and feeds every datagram to the agent. `onSocketError` hears what
+ * the sockets could not do (a reply that could not be sent, a datagram discarded on receipt).
+ */
 export function serveHomeAgent(
   agent: HomeAgent,
   listen: readonly ListenAddress[],
+  onSocketError: (error: UdpError) => void = () => {},
 ): Effect.Effect<UdpSocket[], UdpError, Udp | Scope.Scope> {
   return Effect.gen(function* () {
     const udp = yield* Udp;
@@ -31,9 +37,10 @@ export function serveHomeAgent(
     // a wildcard socket, else from the first one.
     const send: ReplySender = (data, destination, port, source) => {
       const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0];
-      socket?.send(data, destination, port);
+      socket?.send(data, destination, port, source);
     };
     for (const socket of sockets) {
+      socket.onError(onSocketError);
       socket.onMessage((d) =>
         agent.handleRequest(
           { data: d.data, source: d.address, sourcePort: d.port, destination: d.localAddress, destinationPort: d.localPort },
@@ -57,8 +64,14 @@ export interface RunningHomeAgent {
 
 export interface StartHomeAgentOptions {
   readonly listen: readonly ListenAddress[];
-  /** The Udp layer: NodeUdpLive (default, real sockets) or a simulated network's layer. */
+  /**
+   * The Udp layer. Default: real sockets, batched through the native helper on Linux when it is
+   * built (LinuxUdpLive), else node:dgram (NodeUdpLive); pass either to force it, or a simulated
+   * network's layer (runtime/udp-layer.ts).
+   */
   readonly udp?: Layer.Layer<Udp>;
+  /** Failures of the sockets after they are bound (a reply not sent, a datagram discarded). */
+  readonly onSocketError?: (error: UdpError) => void;
   readonly clock?: Clock;
   readonly random32?: () => number;
   /**
@@ -93,7 +106,7 @@ export function secureRandom32(): number {
  * data path cannot start; nothing stays open then.
  */
 export async function startHomeAgent(config: HomeAgentConfig, options: StartHomeAgentOptions): Promise<RunningHomeAgent> {
-  const udpLayer = options.udp ?? (await import('../io/node/udp.js')).NodeUdpLive;
+  const layer = options.udp ?? (await udpLayer('auto'));
   const clock = options.clock ?? new RealClock();
   const agent = new HomeAgent(config, { clock, random32: options.random32 ?? secureRandom32 });
   let dataPath: LinuxHomeAgentDataPath | undefined;
@@ -111,7 +124,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
     }
   }
   const scope = Effect.runSync(Scope.make());
-  const exit = await Effect.runPromiseExit(serveHomeAgent(agent, options.listen).pipe(Scope.extend(scope), Effect.provide(udpLayer)));
+  const exit = await Effect.runPromiseExit(serveHomeAgent(agent, options.listen, options.onSocketError).pipe(Scope.extend(scope), Effect.provide(layer)));
   if (Exit.isFailure(exit)) {
     agent.close();
     await Effect.runPromise(Scope.close(scope, Exit.void));

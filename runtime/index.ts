@@ -19,6 +19,8 @@ export { machineChart, chartToMermaid } from './chart.js';
 export { encodeSigned, authPlaceholder } from './sign.js';
 export { Udp, UdpError, type UdpSocket } from '../io/udp.js';
 export { NodeUdpLive } from '../io/node/udp.js';
+export { LinuxUdpLive } from '../io/linux/udp.js';
+export { udpLayer, UDP_IMPLEMENTATIONS, type UdpImplementation } from './udp-layer.js';
 export { SimUdpNetwork, seededRandom } from '../io/sim/udp.js';
 export { bindingMachine } from '../machines/binding.js';
 export * from '../io/wire/index.js';

@@ -11,11 +11,11 @@ import { existsSync } from 'node:fs';
 import type { PacketBatch } from '../tun.js';
 
 /** Descriptor kinds understood by startReader/sendBatch (must match mip4_io.c). */
-export const DescriptorKind = { Tun: 0, Packet: 1, RawIp: 2 } as const;
+export const DescriptorKind = { Tun: 0, Packet: 1, RawIp: 2, Udp: 3 } as const;
 export type DescriptorKind = (typeof DescriptorKind)[keyof typeof DescriptorKind];
 
-/** Int32 words per packet in a reader's metadata array: offset, length, source, extra. */
-export const META_WORDS = 4;
+/** Int32 words per packet in a reader's metadata array: offset, length, source, extra, destination. */
+export const META_WORDS = 5;
 /** Largest batch the addon accepts. */
 export const MAX_BATCH = 1024;
 /** sll_pkttype of a frame this host sent itself (linux/if_packet.h PACKET_OUTGOING). */
@@ -28,6 +28,9 @@ export const PACKET_TRUNCATED = 0x100;
  * transport checksum left to be filled in (CHECKSUM_PARTIAL), so the field is not yet valid.
  */
 export const PACKET_CHECKSUM_NOT_READY = 0x200;
+
+/** Bit set in a UDP datagram's extra word (above its source port) when it did not fit its slot. */
+export const UDP_TRUNCATED = 0x10000;
 
 /** An opaque reader handle. */
 export type ReaderHandle = { readonly __mip4Reader: unique symbol };
@@ -79,15 +82,51 @@ export interface NativeIo {
   setMtu(name: string, mtu: number): void;
   /** The interface's index, 0 when there is no such interface. */
   interfaceIndex(name: string): number;
+  /**
+   * A non-blocking UDP socket bound to address:port (host order; 0 = any), with IP_PKTINFO (each
+   * datagram reports its destination). Returns the address and port actually bound. Throws a
+   * NativeError (EADDRINUSE, EADDRNOTAVAIL, EACCES, ...).
+   */
+  openUdp(
+    address: number,
+    port: number,
+    options?: { broadcast?: boolean; receiveBufferBytes?: number; sendBufferBytes?: number },
+  ): { fd: number; address: number; port: number };
+  /**
+   * Sends datagrams first..count-1 with sendmmsg. Returns how many went (fewer when the socket
+   * buffer is full or the next one fails; 0 when the first could not go for lack of room), or
+   * -errno when the datagram at `first` failed. `sources[i]`, when given and not 0, is the IP
+   * source address datagram i carries (IP_PKTINFO; for a socket bound to 0.0.0.0).
+   */
+  sendUdpBatch(
+    fd: number,
+    slab: Uint8Array,
+    offsets: Int32Array,
+    lengths: Int32Array,
+    addresses: Uint32Array,
+    ports: Int32Array,
+    first: number,
+    count: number,
+    sources?: Uint32Array,
+  ): number;
+  /** A disarmed one-shot writability watch on the socket (polls a dup of `fd`). */
+  watchWritable(fd: number, callback: (status: number) => void): WatchHandle;
+  /** Calls the watch's callback once, when the socket can send again. */
+  armWritable(handle: WatchHandle): void;
+  /** Stops the watch and closes its dup; safe twice. */
+  stopWritable(handle: WatchHandle): void;
   /** What the reader of an offload TUN did (undefined for a descriptor opened without offload). */
   tunOffloadCounters(fd: number): TunOffloadCounters | undefined;
   /**
    * For tests: what the reader makes of one read from an offload TUN (`input` = virtio_net_hdr +
-   * packet): the packets it yields, in slots of `slotSize` bytes of `slab`, [offset, length, 0, 0]
-   * each in `meta`. 0 when the reader would drop it; RangeError when the slab has too few slots.
+   * packet): the packets it yields, in slots of `slotSize` bytes of `slab`, offset and length
+   * first of each packet's META_WORDS in `meta`. 0 when the reader would drop it; RangeError when the slab has too few slots.
    */
   segmentOffloaded(input: Uint8Array, slab: Uint8Array, slotSize: number, meta: Int32Array): number;
 }
+
+/** An opaque writability watch handle. */
+export type WatchHandle = { readonly __mip4Watch: unique symbol };
 
 /** Counters of an offload TUN's reader (native/mip4_io.c "TUN offloads"). */
 export interface TunOffloadCounters {
@@ -225,9 +264,16 @@ export class BatchReader implements PacketBatch {
   source(index: number): number {
     return this.meta[index * META_WORDS + 2]! >>> 0;
   }
-  /** Raw IP: 1 when truncated; AF_PACKET: sll_pkttype | PACKET_TRUNCATED | PACKET_CHECKSUM_NOT_READY. */
+  /**
+   * Raw IP: 1 when truncated; AF_PACKET: sll_pkttype | PACKET_TRUNCATED | PACKET_CHECKSUM_NOT_READY;
+   * UDP: the source port | UDP_TRUNCATED.
+   */
   extra(index: number): number {
     return this.meta[index * META_WORDS + 3]!;
+  }
+  /** UDP: the address the datagram was sent to (IP_PKTINFO); 0 for the other kinds. */
+  destination(index: number): number {
+    return this.meta[index * META_WORDS + 4]! >>> 0;
   }
   packet(index: number): Uint8Array {
     const start = this.offset(index);
@@ -271,15 +317,26 @@ const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM',
   5: 'EIO',
   9: 'EBADF',
+  11: 'EAGAIN',
   13: 'EACCES',
   19: 'ENODEV',
   22: 'EINVAL',
   77: 'EBADFD',
+  90: 'EMSGSIZE',
+  99: 'EADDRNOTAVAIL',
   100: 'ENETDOWN',
+  101: 'ENETUNREACH',
   105: 'ENOBUFS',
+  111: 'ECONNREFUSED',
+  113: 'EHOSTUNREACH',
 };
 
+/** The errno name of a (positive) Linux errno number, as the addon's errors spell it. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `E${errno}`;
+}
+
 function errnoError(errno: number, operation: string): NativeError {
-  const code = ERRNO_NAMES[errno] ?? `E${errno}`;
+  const code = errnoName(errno);
   return Object.assign(new Error(`${operation}: ${code}`), { code, errno });
 }

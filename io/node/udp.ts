@@ -2,9 +2,7 @@
 import dgram from 'node:dgram';
 import { Effect, Layer } from 'effect';
 import { ipv4ToString, parseIpv4 } from '../wire/bytes.js';
-import { Udp, UdpError, type UdpBindOptions, type UdpDatagram, type UdpSocket } from '../udp.js';
-
-const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+import { Udp, UDP_RECEIVE_BUFFER_BYTES, UdpError, udpBindError, type UdpBindOptions, type UdpDatagram, type UdpSocket } from '../udp.js';
 
 /**
  * node:dgram speaks dotted-quad strings; the Udp service, 32-bit addresses. A datagram's
@@ -36,44 +34,20 @@ function formatAddress(address: number): string {
   return text;
 }
 
-function bindError(endpoint: string, error: NodeJS.ErrnoException): UdpError {
-  switch (error.code) {
-    case 'EACCES':
-    case 'EPERM':
-      return new UdpError({
-        reason: 'permission',
-        endpoint,
-        message: `no permission to bind UDP ${endpoint}: ports below 1024 need root or CAP_NET_BIND_SERVICE (or listen on a port >= 1024)`,
-      });
-    case 'EADDRINUSE':
-      return new UdpError({ reason: 'address-in-use', endpoint, message: `UDP ${endpoint} is already in use by another process` });
-    case 'EADDRNOTAVAIL':
-      return new UdpError({
-        reason: 'address-not-available',
-        endpoint,
-        message: `cannot bind UDP ${endpoint}: no interface on this host has that address`,
-      });
-    default:
-      return new UdpError({ reason: 'bind', endpoint, message: `cannot bind UDP ${endpoint}: ${error.message}` });
-  }
-}
-
 function open(options: UdpBindOptions): Effect.Effect<{ socket: dgram.Socket; api: UdpSocket }, UdpError> {
   const endpoint = `${ipv4ToString(options.address)}:${options.port}`;
   return Effect.async<{ socket: dgram.Socket; api: UdpSocket }, UdpError>((resume) => {
     const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
     const onBindError = (error: NodeJS.ErrnoException) => {
       socket.close();
-      resume(Effect.fail(bindError(endpoint, error)));
+      resume(Effect.fail(udpBindError(endpoint, error.code, error.message)));
     };
     socket.once('error', onBindError);
     socket.bind({ address: ipv4ToString(options.address), port: options.port, exclusive: true }, () => {
       socket.off('error', onBindError);
       if (options.broadcast) socket.setBroadcast(true);
-      // A burst of requests (a restart storm, a flood) must not overflow the default ~208 KiB
-      // receive buffer; the kernel caps this at net.core.rmem_max.
       try {
-        socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+        socket.setRecvBufferSize(UDP_RECEIVE_BUFFER_BYTES);
       } catch {
         // Keep the default when the system refuses.
       }
@@ -89,11 +63,24 @@ function open(options: UdpBindOptions): Effect.Effect<{ socket: dgram.Socket; ap
         localPort,
         send(data, address, port) {
           const text = formatAddress(address);
-          socket.send(data, port, text, (error) => {
-            if (error) {
-              errorHandler(new UdpError({ reason: 'send', endpoint: `${text}:${port}`, message: error.message }));
-            }
-          });
+          try {
+            socket.send(data, port, text, (error) => {
+              if (error) {
+                errorHandler(new UdpError({ reason: 'send', endpoint: `${text}:${port}`, message: error.message }));
+              }
+            });
+          } catch (error) {
+            // node:dgram throws for a closed socket (ERR_SOCKET_DGRAM_NOT_RUNNING) or a bad port.
+            const closed = (error as NodeJS.ErrnoException).code === 'ERR_SOCKET_DGRAM_NOT_RUNNING';
+            const endpoint = `${text}:${port}`;
+            errorHandler(
+              new UdpError({
+                reason: closed ? 'closed' : 'send',
+                endpoint,
+                message: closed ? `send to ${endpoint} after the socket closed` : `send to ${endpoint}: ${(error as Error).message}`,
+              }),
+            );
+          }
         },
         onMessage(handler) {
           socket.removeAllListeners('message');

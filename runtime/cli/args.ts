@@ -2,6 +2,9 @@
  * Small shared pieces of the command line: usage errors (exit 2), option parsing with
  * node:util's parseArgs, and output that tests can capture.
  */
+import { NATIVE_MISSING_MESSAGE } from '../../io/linux/native.js';
+import { nativeUdpUsable, UDP_IMPLEMENTATIONS, type UdpImplementation } from '../udp-layer.js';
+
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 
 /** A mistake in how the command was invoked: printed with the usage line, exit 2. */
@@ -130,4 +133,24 @@ export function daemonConfigPath(
   }
   if (values.config === undefined) throw new UsageError(`--config is required (mip4 ${command} --example-config prints one)`);
   return values.config;
+}
+
+/** `--udp auto|native|dgram` (mip4 ha, mip4 fa): which UDP layer the daemon runs on (runtime/udp-layer.ts). */
+export const UDP_OPTION = { udp: { type: 'string' } } as const;
+export const UDP_OPTION_USAGE = `  --udp auto|native|dgram
+                       UDP sockets: native = batched through the native helper (Linux),
+                       dgram = node:dgram, auto (default) = native when the helper is built`;
+
+/** The `--udp` value; a UsageError for anything else. */
+export function udpChoice(value: string | undefined): UdpImplementation {
+  if (value === undefined) return 'auto';
+  if ((UDP_IMPLEMENTATIONS as readonly string[]).includes(value)) return value as UdpImplementation;
+  throw new UsageError(`--udp ${JSON.stringify(value)}: expected auto, native or dgram`);
+}
+
+/** Why `--udp native` cannot work on this host, or undefined. */
+export function udpChoiceProblem(choice: UdpImplementation): string | undefined {
+  if (choice !== 'native' || nativeUdpUsable()) return undefined;
+  const why = process.platform !== 'linux' ? 'the native helper exists only on Linux' : NATIVE_MISSING_MESSAGE;
+  return `--udp native: ${why}; start with --udp dgram (or auto)`;
 }

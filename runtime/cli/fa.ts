@@ -3,15 +3,29 @@ import { parseArgs } from 'node:util';
 import { LinkError } from '../../io/link.js';
 import { LinuxLinkLive } from '../../io/linux/packet.js';
 import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
-import { NodeUdpLive } from '../../io/node/udp.js';
 import { RawIpError } from '../../io/raw-ip.js';
 import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
 import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../fa-config.js';
 import { startForeignAgent, type VisitorView } from '../foreign-agent.js';
-import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, type Io, type Subcommand } from './args.js';
+import { resolveUdp, udpLayer } from '../udp-layer.js';
+import {
+  DAEMON_OPTIONS,
+  daemonConfigPath,
+  daemonSignals,
+  startOrReport,
+  ExitCode,
+  loadConfigOrReport,
+  parseOrUsage,
+  UDP_OPTION,
+  UDP_OPTION_USAGE,
+  udpChoice,
+  udpChoiceProblem,
+  type Io,
+  type Subcommand,
+} from './args.js';
 
-const usage = `usage: mip4 fa --config <fa.yaml> [--log-transitions]
+const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-transitions]
        mip4 fa --example-config
 
 Runs a Mobile IPv4 foreign agent (RFC 5944 3.7) on a network interface: sends Agent
@@ -23,6 +37,7 @@ advertisements, each with a trace id). SIGUSR2 prints the visitor list as a tabl
 
 options:
   --config <path>      the configuration file (YAML); see --example-config
+${UDP_OPTION_USAGE}
   --log-transitions    also log every state change {actor, from, to, reason}
   --example-config     print a commented example configuration and exit
   -h, --help           this text
@@ -50,19 +65,26 @@ export function visitorsTable(visitors: readonly VisitorView[]): string {
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
-  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: DAEMON_OPTIONS }));
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, ...UDP_OPTION } }));
   const configPath = daemonConfigPath('fa', values, usage, EXAMPLE_FOREIGN_AGENT_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
+  const udp = udpChoice(values.udp);
 
   const loaded = loadConfigOrReport('fa', configPath, loadForeignAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
+  const udpProblem = udpChoiceProblem(udp);
+  if (udpProblem !== undefined) {
+    io.err(`mip4 fa: ${udpProblem}`);
+    return ExitCode.Failure;
+  }
   const log = (event: object) => io.out(JSON.stringify(event));
+  const layer = await udpLayer(udp);
   const running = await startOrReport(
     'fa',
     () =>
       startForeignAgent(loaded.config, {
         interfaceName: loaded.interfaceName,
-        udp: NodeUdpLive,
+        udp: layer,
         link: LinuxLinkLive,
         rawIp: LinuxRawIpLive,
       }),
@@ -81,6 +103,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     address: ipv4ToString(settings.linkAddress),
     careOfAddresses: settings.careOfAddresses.map(ipv4ToString),
     endpoints: running.sockets.map((s) => `${ipv4ToString(s.localAddress)}:${s.localPort}`),
+    udp: resolveUdp(udp),
     mobileNodes: loaded.config.mobileNodes.length,
     homeAgents: loaded.config.homeAgents.length,
     pid: process.pid,

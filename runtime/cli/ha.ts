@@ -9,9 +9,25 @@ import { DataPathStartError, type LinuxHomeAgentDataPath } from '../home-agent-l
 import { RealClock } from '../clock.js';
 import type { BindingView } from '../home-agent.js';
 import { secureRandom32, startHomeAgent, type ListenAddress } from '../home-agent-server.js';
-import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { resolveUdp, udpLayer } from '../udp-layer.js';
+import {
+  DAEMON_OPTIONS,
+  daemonConfigPath,
+  daemonSignals,
+  startOrReport,
+  ExitCode,
+  loadConfigOrReport,
+  parseOrUsage,
+  UDP_OPTION,
+  UDP_OPTION_USAGE,
+  udpChoice,
+  udpChoiceProblem,
+  UsageError,
+  type Io,
+  type Subcommand,
+} from './args.js';
 
-const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--log-transitions]
+const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-transitions]
        mip4 ha --example-config
 
 Runs a Mobile IPv4 home agent (RFC 5944 3.8) on UDP, and with an advertisement section
@@ -27,6 +43,7 @@ options:
   --config <path>      the configuration file (YAML); see --example-config
   --listen ADDR:PORT   listen here instead of the file's homeAgent.listen (repeatable);
                        port 434 needs root, any port works for tests (127.0.0.1:4434)
+${UDP_OPTION_USAGE}
   --log-transitions    also log every binding state change {actor, from, to, reason}
   --example-config     print a commented example configuration and exit
   -h, --help           this text
@@ -96,20 +113,31 @@ async function startAdvertising(
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
-  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, listen: { type: 'string', multiple: true } } }));
+  const { values } = parseOrUsage(() =>
+    parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, ...UDP_OPTION, listen: { type: 'string', multiple: true } } }),
+  );
   const configPath = daemonConfigPath('ha', values, usage, EXAMPLE_HOME_AGENT_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
   const listenOverride = values.listen?.map(parseListen);
+  const udp = udpChoice(values.udp);
 
   const loaded = loadConfigOrReport('ha', configPath, loadHomeAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
+  const udpProblem = udpChoiceProblem(udp);
+  if (udpProblem !== undefined) {
+    io.err(`mip4 ha: ${udpProblem}`);
+    return ExitCode.Failure;
+  }
   const lines = batchedLines(io.out);
   const log = (event: object) => lines.add(JSON.stringify(event));
+  const layer = await udpLayer(udp);
   const running = await startOrReport(
     'ha',
     () =>
       startHomeAgent(loaded.config, {
         listen: listenOverride ?? loaded.listen,
+        udp: layer,
+        onSocketError: (error) => log({ event: 'socket-error', reason: error.reason, endpoint: error.endpoint, message: error.message }),
         ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
       }),
     [UdpError, DataPathStartError],
@@ -152,6 +180,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   log({
     event: 'listening',
     endpoints: running.sockets.map((s) => `${ipv4ToString(s.localAddress)}:${s.localPort}`),
+    udp: resolveUdp(udp),
     mobileNodes: loaded.config.mobileNodes.length,
     foreignAgents: loaded.config.foreignAgents.length,
     pid: process.pid,

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from '../support/build.js';
+import { nativeUdpUsable } from '../../runtime/udp-layer.js';
 import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../../runtime/config.js';
 
 
@@ -455,10 +456,12 @@ describe('mip4 ha on 127.0.0.1, spoken to over real UDP', () => {
 
   const tableRows = (table: string) => table.split('\n').slice(2).map((row) => row.split(/\s{2,}/));
 
-  it('announces itself: a listening line naming the endpoint, the node count and its pid', () => {
+  it('announces itself: a listening line naming the endpoint, the UDP layer, the node count and its pid', () => {
     expect(listening).toMatchObject({
       event: 'listening',
       endpoints: [`${HOME_AGENT}:${port}`],
+      // The default: batched on the native helper when it is built here (runtime/udp-layer.ts).
+      udp: nativeUdpUsable() ? 'native' : 'dgram',
       mobileNodes: 3 + FLOOD_NODES,
       foreignAgents: 0,
       pid: daemon.child.pid,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNative, nativeAvailable } from '../../io/linux/native.js';
+import { loadNative, META_WORDS, nativeAvailable } from '../../io/linux/native.js';
 import { internetChecksum, ipv4 } from '../../io/wire/bytes.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled } from './netns.js';
 
@@ -108,10 +108,10 @@ function tcpSuperPacket(payload: Uint8Array, sequence: number, flags: number): U
 function segment(input: Uint8Array, slots = 64, slotSize = 2048): Uint8Array[] {
   const native = loadNative();
   const slab = new Uint8Array(slots * slotSize);
-  const meta = new Int32Array(slots * 4);
+  const meta = new Int32Array(slots * META_WORDS);
   const count = native.segmentOffloaded(input, slab, slotSize, meta);
   const out: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) out.push(slab.slice(meta[i * 4]!, meta[i * 4]! + meta[i * 4 + 1]!));
+  for (let i = 0; i < count; i++) out.push(slab.slice(meta[i * META_WORDS]!, meta[i * META_WORDS]! + meta[i * META_WORDS + 1]!));
   return out;
 }
 
