@@ -10,6 +10,7 @@ import { RealClock } from '../clock.js';
 import type { BindingView } from '../home-agent.js';
 import { secureRandom32, startHomeAgent, type ListenAddress } from '../home-agent-server.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
+import { jsonLine } from './log-line.js';
 import {
   DAEMON_OPTIONS,
   daemonConfigPath,
@@ -129,7 +130,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const lines = batchedLines(io.out);
-  const log = (event: object) => lines.add(JSON.stringify(event));
+  const log = (event: object) => lines.add(jsonLine(event));
   const layer = await udpLayer(udp);
   const running = await startOrReport(
     'ha',
