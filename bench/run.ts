@@ -45,7 +45,7 @@ console.log(
 
 const parts: Array<{ id: string; title: string; run: () => Promise<Report> }> = [
   { id: '1', title: 'registration throughput and latency', run: () => registrationPart({ nodes: quick ? 2_000 : 100_000, seconds: quick ? 0.5 : 3, repetitions, workDir }) },
-  { id: '2', title: 'scale', run: () => scalePart({ bindings: quick ? 10_000 : 1_000_000, repetitions: 3, stormNodes: quick ? 1_000 : 100_000, workDir }) },
+  { id: '2', title: 'scale', run: () => scalePart({ bindings: quick ? 10_000 : 1_000_000, repetitions: 3, budgetSeconds: quick ? 90 : 600, workDir }) },
   { id: '3', title: 'tunnel throughput', run: () => tunnelPart({ seconds: quick ? 1 : 5, repetitions, workDir }) },
   {
     id: '4',

@@ -128,6 +128,89 @@ function keepTextFields(document: Document): void {
   });
 }
 
+/** Parses a configuration text as YAML; `source` names it in the error. */
+export function parseYamlConfig(text: string, source: string): unknown {
+  const parsed = parseDocument(text);
+  const yamlError = parsed.errors[0];
+  if (yamlError !== undefined) throw new ConfigError([{ path: '', message: `${source} is not valid YAML: ${yamlError.message}` }]);
+  keepTextFields(parsed);
+  return parsed.toJS();
+}
+
+/**
+ * The same document as parseYamlConfig, read by JSON.parse when the text is JSON (as a
+ * generator writes a million mobile nodes): the yaml package composes ~10,000 nodes per
+ * second here, JSON.parse ~1,000,000. JSON is YAML 1.2, and the two read a JSON text alike,
+ * but for the two differences below, where this answers undefined and the caller reads the
+ * text as YAML instead, so that results and errors stay the same
+ * (test/runtime/config-json.test.ts compares both):
+ * - a key written twice: YAML refuses it, JSON.parse keeps the last;
+ * - a TEXT_FIELDS value written as a number, true, false or null: YAML's reading keeps the
+ *   text as written (keepTextFields), JSON.parse has lost it.
+ */
+export function parseJsonConfig(text: string): { readonly document: unknown } | undefined {
+  const first = text.search(/\S/);
+  if (first < 0 || (text[first] !== '{' && text[first] !== '[')) return undefined;
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const keys = keysIfYamlReadsAlike(document);
+  if (keys === undefined || keys !== countJsonKeys(text)) return undefined;
+  return { document };
+}
+
+/**
+ * The number of keys in a parsed JSON value, or undefined when a TEXT_FIELDS key holds a
+ * number, boolean or null. Iterative: a deeply nested text must not overflow the stack.
+ */
+function keysIfYamlReadsAlike(root: unknown): number | undefined {
+  let keys = 0;
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) pending.push(item);
+      continue;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key in record) {
+      const item = record[key];
+      keys++;
+      if (typeof item === 'object' && item !== null) pending.push(item);
+      else if (typeof item !== 'string' && TEXT_FIELDS.has(key)) return undefined;
+    }
+  }
+  return keys;
+}
+
+/**
+ * The number of object keys written in a valid JSON text: strings followed by a colon.
+ * Outside strings a valid JSON text has no quote, so each quote found there opens a string;
+ * a quote inside one closes it unless an odd number of backslashes precede it.
+ */
+function countJsonKeys(text: string): number {
+  let keys = 0;
+  let open = text.indexOf('"');
+  while (open >= 0) {
+    let close = text.indexOf('"', open + 1);
+    for (;;) {
+      let backslashes = 0;
+      while (text.charCodeAt(close - 1 - backslashes) === 0x5c) backslashes++;
+      if (backslashes % 2 === 0) break;
+      close = text.indexOf('"', close + 1);
+    }
+    let next = close + 1;
+    for (let c = text.charCodeAt(next); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = text.charCodeAt(++next));
+    if (text.charCodeAt(next) === 0x3a) keys++;
+    open = text.indexOf('"', next);
+  }
+  return keys;
+}
+
 /**
  * Reads a YAML (or JSON) configuration file: the parsed document and the directory relative
  * key files are resolved against. `command` names the daemon in the empty-file hint.
@@ -139,11 +222,7 @@ export function readConfigFile(path: string, command: string): { document: unkno
   } catch (error) {
     throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
   }
-  const parsed = parseDocument(text);
-  const yamlError = parsed.errors[0];
-  if (yamlError !== undefined) throw new ConfigError([{ path: '', message: `${path} is not valid YAML: ${yamlError.message}` }]);
-  keepTextFields(parsed);
-  const document: unknown = parsed.toJS();
+  const document = (parseJsonConfig(text) ?? { document: parseYamlConfig(text, path) }).document;
   if (document === null || document === undefined) {
     throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 ${command} --example-config\` prints a commented example` }]);
   }
@@ -165,19 +244,20 @@ export function readKey(
     return undefined;
   }
   let hex = fields.key;
-  let where = `${path}.key`;
   if (fields.keyFile !== undefined) {
-    where = `${path}.keyFile`;
     try {
       hex = readFileSync(resolve(baseDir, fields.keyFile), 'utf8').trim();
     } catch (error) {
-      issues.push({ path: where, message: `cannot read ${fields.keyFile}: ${(error as Error).message}` });
+      issues.push({ path: `${path}.keyFile`, message: `cannot read ${fields.keyFile}: ${(error as Error).message}` });
       return undefined;
     }
   }
   const key = parseHex(hex!);
   if (key === undefined || key.length === 0) {
-    issues.push({ path: where, message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)' });
+    issues.push({
+      path: `${path}.${fields.keyFile !== undefined ? 'keyFile' : 'key'}`,
+      message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)',
+    });
     return undefined;
   }
   return key;
@@ -206,28 +286,36 @@ export function securityContexts(
   baseDir: string,
   issues: ConfigIssue[],
 ): MobilitySecurityContext[] {
-  const list: Array<{ sa: SecurityAssociationFields; path: string }> = [];
-  if (inline) list.push({ sa: inline, path: owner });
-  (more ?? []).forEach((sa, i) => list.push({ sa, path: `${owner}.securityAssociations[${i}]` }));
-  if (list.length === 0) {
+  // Called once per configured mobile node (a million of them): no per-call closures or sets.
+  const contexts: MobilitySecurityContext[] = [];
+  const spis: number[] = [];
+  if (inline) addContext(inline, owner, spis, contexts, baseDir, issues);
+  if (more) for (let i = 0; i < more.length; i++) addContext(more[i]!, `${owner}.securityAssociations[${i}]`, spis, contexts, baseDir, issues);
+  if (spis.length === 0) {
     issues.push({ path: owner, message: 'no security association: give spi and key (or keyFile), or securityAssociations' });
   }
-  const seen = new Set<number>();
-  const contexts: MobilitySecurityContext[] = [];
-  for (const { sa, path } of list) {
-    if (seen.has(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
-    seen.add(sa.spi);
-    const key = readKey(sa, path, baseDir, issues);
-    if (!key) continue;
-    contexts.push({
-      spi: sa.spi,
-      algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm,
-      key,
-      replay: sa.replay ?? 'timestamp',
-      replayWindowSeconds: sa.replayWindow ?? DEFAULT_REPLAY_WINDOW_SECONDS,
-    });
-  }
   return contexts;
+}
+
+function addContext(
+  sa: SecurityAssociationFields,
+  path: string,
+  spis: number[],
+  contexts: MobilitySecurityContext[],
+  baseDir: string,
+  issues: ConfigIssue[],
+): void {
+  if (spis.includes(sa.spi)) issues.push({ path: `${path}.spi`, message: `SPI ${sa.spi} is used twice for the same peer` });
+  spis.push(sa.spi);
+  const key = readKey(sa, path, baseDir, issues);
+  if (!key) return;
+  contexts.push({
+    spi: sa.spi,
+    algorithm: (sa.algorithm ?? 'hmac-md5') as AuthAlgorithm,
+    key,
+    replay: sa.replay ?? 'timestamp',
+    replayWindowSeconds: sa.replayWindow ?? DEFAULT_REPLAY_WINDOW_SECONDS,
+  });
 }
 
 export const InterfaceName = Schema.String.pipe(

@@ -26,13 +26,15 @@ import {
   Spi,
 } from './config-schema.js';
 import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
+import { BulkArray } from './schema-acceptor.js';
 import type { HomeAgentAdvertisementConfig } from './home-agent-advertiser.js';
 import type { ListenAddress } from './home-agent-server.js';
 import type { LinuxDataPathConfig } from './home-agent-linux.js';
 
 export { ConfigError };
 
-const MobileNode = Schema.Struct({
+/** One `mobileNodes` entry as the file writes it (exported for the schema-acceptor tests). */
+export const MobileNodeEntry = Schema.Struct({
   homeAddress: Ipv4Text,
   nai: optional(Schema.String.pipe(Schema.minLength(1))),
   ...SecurityAssociation.fields,
@@ -101,7 +103,8 @@ const HomeAgentFile = Schema.Struct({
       authFailureRepliesPerSecond: optional(Count),
     }),
   ),
-  mobileNodes: Schema.Array(MobileNode),
+  // Up to a million entries: checked by the compiled acceptor, Effect only for refused ones.
+  mobileNodes: BulkArray(MobileNodeEntry),
   foreignAgents: optional(Schema.Array(ForeignAgent)),
   dataPath: optional(DataPath),
   // Agent Advertisements on the home link (2.3, 2.4.3): mobile nodes hearing them know they are home.
@@ -171,28 +174,32 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     securityContexts(owner, entry.spi !== undefined ? (entry as SecurityAssociationFields) : undefined, entry.securityAssociations, baseDir, issues);
 
 
-  const seenHome = new Map<number, number>();
+  // One pass over up to a million nodes; a field's path text is made only for its issue.
+  const defaultMaxLifetime = ha.maxLifetime ?? DEFAULT_MAX_LIFETIME;
+  const defaultMaxBindings = file.limits?.maxBindingsPerNode ?? (settings.simultaneousBindings ? 4 : 1);
+  const mobileNodes: MobileNodeConfig[] = [];
+  let longestLifetime = defaultMaxLifetime;
   const seenNai = new Map<string, number>();
-  const mobileNodes: MobileNodeConfig[] = file.mobileNodes.map((node, i) => {
-    const path = `mobileNodes[${i}]`;
-    const homeAddress = parseIpv4(node.homeAddress)!;
-    if (!inHome(homeAddress)) issues.push({ path: `${path}.homeAddress`, message: `${node.homeAddress} is not inside homeNetwork ${ha.homeNetwork}` });
-    const earlier = seenHome.get(homeAddress);
-    if (earlier !== undefined) issues.push({ path: `${path}.homeAddress`, message: `${node.homeAddress} is also mobileNodes[${earlier}]` });
-    seenHome.set(homeAddress, i);
+  const homeAddresses = new Uint32Array(file.mobileNodes.length);
+  for (let i = 0; i < homeAddresses.length; i++) homeAddresses[i] = parseIpv4(file.mobileNodes[i]!.homeAddress)!;
+  const earlierEntry = entriesWrittenBefore(homeAddresses);
+  for (let i = 0; i < file.mobileNodes.length; i++) {
+    const node = file.mobileNodes[i]!;
+    const homeAddress = homeAddresses[i]!;
+    if (!inHome(homeAddress)) issues.push({ path: `mobileNodes[${i}].homeAddress`, message: `${node.homeAddress} is not inside homeNetwork ${ha.homeNetwork}` });
+    const earlier = earlierEntry?.get(i);
+    if (earlier !== undefined) issues.push({ path: `mobileNodes[${i}].homeAddress`, message: `${node.homeAddress} is also mobileNodes[${earlier}]` });
     if (node.nai !== undefined) {
       const other = seenNai.get(node.nai);
-      if (other !== undefined) issues.push({ path: `${path}.nai`, message: `${node.nai} is also mobileNodes[${other}]` });
+      if (other !== undefined) issues.push({ path: `mobileNodes[${i}].nai`, message: `${node.nai} is also mobileNodes[${other}]` });
       seenNai.set(node.nai, i);
     }
-    return {
-      homeAddress,
-      ...(node.nai !== undefined ? { nai: node.nai } : {}),
-      contexts: contextsOf(path, node),
-      maxLifetime: node.maxLifetime ?? ha.maxLifetime ?? DEFAULT_MAX_LIFETIME,
-      maxBindings: node.maxBindings ?? file.limits?.maxBindingsPerNode ?? (settings.simultaneousBindings ? 4 : 1),
-    };
-  });
+    const maxLifetime = node.maxLifetime ?? defaultMaxLifetime;
+    if (maxLifetime > longestLifetime) longestLifetime = maxLifetime;
+    const contexts = contextsOf(`mobileNodes[${i}]`, node);
+    const maxBindings = node.maxBindings ?? defaultMaxBindings;
+    mobileNodes.push(node.nai !== undefined ? { homeAddress, nai: node.nai, contexts, maxLifetime, maxBindings } : { homeAddress, contexts, maxLifetime, maxBindings });
+  }
   const foreignAgents = (file.foreignAgents ?? []).map((fa, i) => ({
     address: parseIpv4(fa.address)!,
     contexts: contextsOf(`foreignAgents[${i}]`, fa),
@@ -201,7 +208,8 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
   if (dataPath !== undefined && dataPath.tunnelDevice === dataPath.homeInterface) {
     issues.push({ path: 'dataPath.tunnelDevice', message: `${dataPath.tunnelDevice} is the home interface; name a new device, e.g. mip4ha0` });
   }
-  // The Registration Lifetime advertised is the longest any node is granted (2.1.1).
+  // The Registration Lifetime advertised is the longest any node is granted (2.1.1): a loop,
+  // not Math.max(...), whose million arguments would overflow the stack.
   const advertisement =
     file.advertisement === undefined
       ? undefined
@@ -210,7 +218,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
           config: {
             ...advertiserTiming(file.advertisement, 'advertisement', issues),
             address,
-            registrationLifetime: Math.max(ha.maxLifetime ?? DEFAULT_MAX_LIFETIME, ...mobileNodes.map((n) => n.maxLifetime)),
+            registrationLifetime: longestLifetime,
           },
         };
   if (issues.length > 0) throw new ConfigError(issues);
@@ -229,6 +237,27 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
   };
 }
 
+
+/**
+ * For each address written more than once, entry index → the index of the entry before it
+ * with the same address; undefined when every address is written once (the usual case).
+ * A sorted copy finds whether there is any duplicate (a Map of a million entries costs ~20
+ * times as much); only then does a Map name the entries.
+ */
+function entriesWrittenBefore(addresses: Uint32Array): Map<number, number> | undefined {
+  const sorted = addresses.slice().sort();
+  let any = false;
+  for (let i = 1; i < sorted.length && !any; i++) any = sorted[i] === sorted[i - 1];
+  if (!any) return undefined;
+  const earlier = new Map<number, number>();
+  const lastIndexOf = new Map<number, number>();
+  for (let i = 0; i < addresses.length; i++) {
+    const last = lastIndexOf.get(addresses[i]!);
+    if (last !== undefined) earlier.set(i, last);
+    lastIndexOf.set(addresses[i]!, i);
+  }
+  return earlier;
+}
 
 /** A commented example, printed by `mip4 ha --example-config`. */
 export const EXAMPLE_HOME_AGENT_CONFIG = `# mip4 home agent configuration (RFC 5944 3.8).

@@ -92,7 +92,8 @@ export async function startServer(
           KEY,
         ], log);
   try {
-    const listening = await server.waitForEvent('listening', 120_000);
+    // Reading the configuration takes seconds per million nodes (more on a loaded machine).
+    const listening = await server.waitForEvent('listening', Math.max(120_000, options.nodes * 0.3));
     const endpoint = kind === 'mip4' ? String((listening.endpoints as string[])[0]) : `127.0.0.1:${String(listening.port)}`;
     return { server, port: Number(endpoint.split(':').pop()), startSeconds: (performance.now() - started) / 1000 };
   } catch (error) {
@@ -123,10 +124,10 @@ export function loadArgs(port: number, nodes: number, load: { inFlight: number }
   return args;
 }
 
-export async function load(server: Server, args: string[]): Promise<LoadResult> {
+export async function load(server: Server, args: string[], timeoutMs = 120_000): Promise<LoadResult> {
   const cpuBefore = cpuSeconds(server.pid);
   const started = performance.now();
-  const result = await runJson<LoadResult>(LOADGEN, args, 120_000);
+  const result = await runJson<LoadResult>(LOADGEN, args, timeoutMs);
   result.serverCpu = (cpuSeconds(server.pid) - cpuBefore) / ((performance.now() - started) / 1000);
   server.truncateLog();
   return result;

@@ -32,18 +32,33 @@ export function ipv4ToString(a: Ipv4Address): string {
   return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
 }
 
-/** Parses dotted-quad notation; returns undefined for anything else. */
+/**
+ * Parses dotted-quad notation: four decimal parts 0-255 without leading zeros; returns
+ * undefined for anything else. A character loop, not split + regex: configuration files
+ * hold a million of these (test/wire/bytes.test.ts holds it to the regex definition).
+ */
 export function parseIpv4(text: string): Ipv4Address | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
   let value = 0;
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    value = value * 256 + n;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      continue;
+    }
+    // A digit; a leading zero only as the whole part ("0", not "01"); at most 255.
+    if (c < 0x30 || c > 0x39 || (digits > 0 && part === 0)) return undefined;
+    part = part * 10 + (c - 0x30);
+    digits++;
+    if (part > 255) return undefined;
   }
-  return value >>> 0;
+  if (dots !== 3 || digits === 0) return undefined;
+  return (value * 256 + part) >>> 0;
 }
 
 /** Like parseIpv4 but throws; for literals in code and tests. */
@@ -61,12 +76,24 @@ export function toHex(b: Uint8Array): string {
   return s;
 }
 
+/** The value of one hex digit's character code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
 /** Parses hex (whitespace and a 0x prefix allowed); returns undefined if it is not hex. */
 export function parseHex(text: string): Uint8Array | undefined {
   const clean = text.replace(/^0x/i, '').replace(/[\s:]/g, '');
-  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) return undefined;
+  if (clean.length % 2 !== 0) return undefined;
   const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.substr(i * 2, 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const high = hexDigit(clean.charCodeAt(2 * i));
+    const low = hexDigit(clean.charCodeAt(2 * i + 1));
+    if (high < 0 || low < 0) return undefined;
+    out[i] = (high << 4) | low;
+  }
   return out;
 }
 
