@@ -1412,8 +1412,10 @@ static int udp_drain(reader_t *reader) {
  * sendUdpBatch(fd, slab, offsets, lengths, addresses: Uint32Array, ports: Int32Array, first,
  * count[, sources: Uint32Array]) → sent. Datagram i (first <= i < count) is
  * slab[offsets[i] .. + lengths[i]) to addresses[i]:ports[i] (host order), from sources[i] when
- * that is not 0 (IP_PKTINFO; an address not on this host fails that datagram, e.g. ENETUNREACH). Never blocks. Returns how many went from `first` on: fewer than asked when the socket buffer is
- * full (EAGAIN; 0 when the first could not go) or when the next datagram fails; -errno when
+ * that is not 0 (IP_PKTINFO; an address not on this host fails that datagram, e.g.
+ * ENETUNREACH). Never blocks. Returns how many went from `first` on: fewer than asked when the
+ * socket buffer is full (EAGAIN; 0 when the first could not go) or when the next datagram
+ * fails; -errno when
  * the datagram at `first` itself failed (the caller reports it and goes on with the next), so
  * no failure costs an exception or stops the datagrams behind it.
  */
