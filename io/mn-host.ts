@@ -6,7 +6,8 @@
  * adapter of this service makes the host's IP stack match: addresses, the default router,
  * neighbour entries and ARP behaviour. Moves are rare, so the work is asynchronous and may take
  * milliseconds (one `ip` command each on Linux). Effect carries the lifecycle: the adapter is
- * opened in a Scope, and closing the scope restores what it changed. Layers:
+ * opened in a Scope, and closing the scope restores what it changed (on Linux also after a
+ * crash: the next open replays a state file written before each change). Layers:
  * io/linux/mn-host.ts (iproute2 and /proc/sys); the simulated world configures its hosts
  * directly (runtime/demo.ts), and tests can provide a recording layer.
  */
@@ -60,7 +61,9 @@ export type MnHostErrorReason =
   /** The tool or interface is missing (no iproute2, no such interface). */
   | 'unavailable'
   /** A command failed. */
-  | 'command';
+  | 'command'
+  /** Another live process configures the same interface (its state file says so). */
+  | 'in-use';
 
 export class MnHostError extends Data.TaggedError('MnHostError')<{
   readonly reason: MnHostErrorReason;

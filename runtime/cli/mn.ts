@@ -7,7 +7,8 @@ import { ipv4ToString } from '../../io/wire/bytes.js';
 import { watchCarrier } from '../../io/linux/carrier.js';
 import { LinuxLinkLive } from '../../io/linux/packet.js';
 import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
-import { LinuxMnHostLive } from '../../io/linux/mn-host.js';
+import { linuxMnHostLayer } from '../../io/linux/mn-host.js';
+import { DEFAULT_STATE_DIRECTORY } from '../../io/linux/host-journal.js';
 import { LinuxTunLive } from '../../io/linux/tun.js';
 import { MnHostError } from '../../io/mn-host.js';
 import { TunError } from '../../io/tun.js';
@@ -17,20 +18,23 @@ import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../mn-config.j
 import { startMobileNode, type MobileNodeState } from '../mobile-node.js';
 import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, type Io, type Subcommand } from './args.js';
 
-const usage = `usage: mip4 mn --config <mn.yaml> [--log-transitions]
+const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-transitions]
        mip4 mn --example-config
 
 Runs a Mobile IPv4 mobile node (RFC 5944 2.4, 3.6) on one Linux interface: it listens for
 Agent Advertisements, solicits when none is heard, and registers with its home agent through
 a foreign agent or with a co-located care-of address. Unless configureHost is false it also
 configures the host for each attachment (home address, default router, neighbour entries,
-ARP settings; a TUN device for co-located mode) and restores it on exit. Needs root
-(AF_PACKET, raw sockets, ip).
+ARP settings; a TUN device for co-located mode) and restores it on exit. Before each change
+it records the original and the undo in a state file; a run that was killed leaves that file
+behind, and the next start restores the host from it first (logged as host-recovered).
+Needs root (AF_PACKET, raw sockets, ip).
 Logs one JSON object per event on stdout. SIGUSR2 prints the node's state on stderr (SIGUSR1
 is Node's debugger signal); SIGTERM or SIGINT stops cleanly.
 
 options:
   --config <path>      the configuration file (YAML); see --example-config
+  --state-dir <dir>    where the host's state files are kept (default ${DEFAULT_STATE_DIRECTORY})
   --log-transitions    also log every state change {actor, from, to, reason}
   --example-config     print a commented example configuration and exit
   -h, --help           this text
@@ -44,7 +48,7 @@ export function stateText(state: MobileNodeState, counters: object): string {
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
-  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: DAEMON_OPTIONS }));
+  const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, 'state-dir': { type: 'string' } } }));
   const configPath = daemonConfigPath('mn', values, usage, EXAMPLE_MOBILE_NODE_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
 
@@ -62,7 +66,10 @@ async function run(argv: string[], io: Io): Promise<number> {
         rawIp: LinuxRawIpLive,
         // The host follows each attachment (io/linux/mn-host.ts) unless configureHost is false;
         // decapsulated datagrams enter the host stack through a TUN device.
-        ...(config.host !== undefined ? { host: LinuxMnHostLive } : {}),
+        // The host's originals and undo steps go to a state file first (io/linux/host-journal.ts).
+        ...(config.host !== undefined
+          ? { host: linuxMnHostLayer({ ...(values['state-dir'] !== undefined ? { stateDirectory: values['state-dir'] } : {}), onEvent: log }) }
+          : {}),
         ...(config.host?.tunnelDevice !== undefined ? { tun: LinuxTunLive } : {}),
         clock: new RealClock(),
         autoStart: false,

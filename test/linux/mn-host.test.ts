@@ -13,13 +13,13 @@
  * Request goes out, whatever the reply.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachmentSteps, type HostStep } from '../../io/linux/mn-host.js';
 import { ipv4 } from '../../io/wire/bytes.js';
-import { inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled } from './netns.js';
+import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled } from './netns.js';
 
 const SETTINGS = {
   interfaceName: 'eth1',
@@ -106,7 +106,10 @@ class Daemon {
   exited = false;
 
   constructor(config: string) {
-    this.child = spawn('ip', ['netns', 'exec', MN_NS, process.execPath, 'bin/mip4.js', 'mn', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn('ip', ['netns', 'exec', MN_NS, process.execPath, 'bin/mip4.js', 'mn', '--config', config, '--state-dir', stateDir()], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
       const complete = this.stdout.split('\n');
@@ -154,6 +157,8 @@ ${extra}homeAgentAssociation:
 }
 
 const mn = (...args: string[]) => ip('-n', MN_NS, ...args);
+/** The daemons' state files: in this test's directory, not /run/mip4. */
+const stateDir = () => join(dir, 'run');
 const setting = (device: string, key: string) => inNamespace(MN_NS, 'cat', [`/proc/sys/net/ipv4/conf/${device}/${key}`]).stdout.trim();
 
 /** The node's veth peer end, moved into `ns` with `cidr`, up. */
@@ -161,18 +166,6 @@ function attachPeer(ns: string, cidr: string): void {
   ip('-n', ns, 'addr', 'flush', 'dev', PEER_DEV);
   ip('-n', ns, 'addr', 'add', cidr, 'dev', PEER_DEV);
   ip('-n', ns, 'link', 'set', PEER_DEV, 'up');
-}
-
-function ensureBuilt(): void {
-  const compiled = join(ROOT, 'dist', 'io', 'linux', 'mn-host.js');
-  const source = join(ROOT, 'io', 'linux', 'mn-host.ts');
-  if (existsSync(compiled) && statSync(compiled).mtimeMs >= statSync(source).mtimeMs) return;
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
-  } catch {
-    // judged by the output below
-  }
-  if (!existsSync(compiled)) throw new Error(`could not build ${compiled}`);
 }
 
 beforeAll(() => {
@@ -279,6 +272,55 @@ describe('mip4 mn configures its host per attachment (namespaces)', { timeout: 1
       expect(setting('all', 'rp_filter')).toBe(rpFilterBefore);
       // The TUN device went with the daemon.
       expect(inNamespace(MN_NS, 'ip', ['link', 'show', 'dev', TUN_DEV]).status).not.toBe(0);
+    },
+  );
+  it.skipIf(skip !== undefined)(
+    titled('killed with SIGKILL, the node leaves a state file; the next start restores the host from it first (lo address, default route, ARP and rp_filter settings) and at stop brings back the default route it replaced', skip),
+    async () => {
+      // The host's own configuration before mip4: a default route and non-default settings.
+      const write = (device: string, key: string, value: string) => inNamespace(MN_NS, 'sh', ['-c', `echo ${value} > /proc/sys/net/ipv4/conf/${device}/${key}`]);
+      write('all', 'rp_filter', '2');
+      write(MN_DEV, 'accept_redirects', '1');
+      mn('route', 'add', 'default', 'via', '203.0.113.254', 'dev', MN_DEV, 'onlink');
+      const originalDefault = mn('route', 'show', 'default');
+      expect(originalDefault).toContain(`default via 203.0.113.254 dev ${MN_DEV} onlink`);
+      const settingsNow = () => [setting(MN_DEV, 'arp_ignore'), setting(MN_DEV, 'arp_announce'), setting(MN_DEV, 'accept_redirects'), setting('all', 'rp_filter')];
+      const originals = settingsNow();
+      const config = configFile('crash.yaml', `  colocatedAddress: 203.0.113.50/24\n  foreignGateway: 203.0.113.1\n  tunnelDevice: ${TUN_DEV}\n`);
+      try {
+        const first = new Daemon(config);
+        await first.waitFor((l) => l.event === 'host-configured', 'host-configured line', 30_000);
+        const changed = () => {
+          expect(mn('-4', '-o', 'addr', 'show', 'dev', 'lo')).toContain('198.51.100.10/32');
+          expect(mn('route', 'show', 'default')).toContain(`default via 203.0.113.1 dev ${MN_DEV} src 198.51.100.10`);
+          expect(settingsNow()).toEqual(['1', '2', '0', '0']);
+        };
+        changed();
+        first.child.kill('SIGKILL');
+        for (let i = 0; i < 250 && !first.exited; i++) await sleep(20);
+        expect(first.exited).toBe(true);
+        // Nothing ran at exit: the changes and the state file are still there.
+        changed();
+        expect(readdirSync(stateDir()).filter((f) => f.startsWith(`mn-${MN_DEV}-`))).toHaveLength(1);
+
+        const second = new Daemon(config);
+        const recovered = await second.waitFor((l) => l.event === 'host-recovered', 'host-recovered line', 30_000);
+        expect(recovered).toMatchObject({ crashedPid: first.child.pid, failures: [] });
+        expect(recovered.undone).toBeGreaterThanOrEqual(3);
+        await second.waitFor((l) => l.event === 'host-configured', 'host-configured line');
+        changed();
+        const stopped = await second.stop();
+        expect(stopped.signal).toBe('SIGTERM');
+        const restored = await second.waitFor((l) => l.event === 'host-restored', 'host-restored line');
+        expect(restored.failures).toEqual([]);
+        // The host as it was before the first run: not as the killed run left it.
+        expect(mn('-4', '-o', 'addr', 'show')).not.toMatch(/198\.51\.100\.10|203\.0\.113\.50/);
+        expect(mn('route', 'show', 'default')).toBe(originalDefault);
+        expect(settingsNow()).toEqual(originals);
+        expect(readdirSync(stateDir())).toEqual([]);
+      } finally {
+        spawnSync('ip', ['-n', MN_NS, 'route', 'del', 'default'], { timeout: 5_000 });
+      }
     },
   );
 });
