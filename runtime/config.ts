@@ -299,27 +299,29 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 
 # The packet path on this Linux host (needs root: CAP_NET_ADMIN and CAP_NET_RAW, and
 # \`sysctl -w net.ipv4.ip_forward=1\`). Without this section the agent answers registrations
-# only. With it, a TUN device receives the datagrams for nodes away from home (one /32 route
-# per bound home address), which are tunnelled to their care-of addresses with the
-# encapsulation each binding was granted (homeAgent.encapsulations above), and the agent
-# answers ARP for those addresses on the home interface (proxy and gratuitous ARP, 4.6).
-dataPath:
-  homeInterface: eth1              # the interface on homeNetwork
-  tunnelDevice: mip4ha0            # created at start, removed at stop (default mip4ha0)
-  maxBatch: 64                     # datagrams read from the device per wakeup (1-1024)
-  queueLimit: 4096                 # datagrams waiting for the data plane; beyond, shed and counted
-  routeTable: 254                  # table of the home-address routes (254 = main), proto 77
-  # tunnelMtu: 1476                # MTU of the TUN device; default: the home interface's MTU
-                                   # less the largest tunnel header offered (IP in IP 20,
-                                   # minimal 12, GRE 24), as tunnelled datagrams are not
-                                   # fragmented (RFC 2003 5.1): 1476 on a 1500-byte link with GRE
-  tunOffload: true                 # the kernel hands TCP to the TUN in 64 KiB super-packets,
-                                   # cut back into datagrams in the reader (fewer wakeups)
+# only (as this example does, also as an ordinary user with --listen 127.0.0.1:4434). With it,
+# a TUN device receives the datagrams for nodes away from home (one /32 route per bound home
+# address), which are tunnelled to their care-of addresses with the encapsulation each binding
+# was granted (homeAgent.encapsulations above), and the agent answers ARP for those addresses
+# on the home interface (proxy and gratuitous ARP, 4.6). CHANGE-ME is a placeholder the daemon
+# refuses: name your home interface.
+# dataPath:
+#   homeInterface: CHANGE-ME       # the interface on homeNetwork
+#   tunnelDevice: mip4ha0          # created at start, removed at stop (default mip4ha0)
+#   maxBatch: 64                   # datagrams read from the device per wakeup (1-1024)
+#   queueLimit: 4096               # datagrams waiting for the data plane; beyond, shed and counted
+#   routeTable: 254                # table of the home-address routes (254 = main), proto 77
+#   # tunnelMtu: 1476              # MTU of the TUN device; default: the home interface's MTU
+#                                  # less the largest tunnel header offered (IP in IP 20,
+#                                  # minimal 12, GRE 24), as tunnelled datagrams are not
+#                                  # fragmented (RFC 2003 5.1): 1476 on a 1500-byte link with GRE
+#   tunOffload: true               # the kernel hands TCP to the TUN in 64 KiB super-packets,
+#                                  # cut back into datagrams in the reader (fewer wakeups)
 
 # Agent Advertisements ('H' bit) on the home link (2.3), so that mobile nodes find out they are
 # home (2.4.3). Optional; needs root or CAP_NET_RAW (a packet socket on the interface).
 # advertisement:
-#   interface: eth1                # the home link (dataPath.homeInterface)
+#   interface: CHANGE-ME           # the home link (dataPath.homeInterface)
 #   maxInterval: 600               # seconds between advertisements at most (jittered, RFC 1256)
 #   lifetime: 1800                 # ICMP advertisement lifetime, seconds (default 3 x maxInterval)
 `;

@@ -170,9 +170,10 @@ export const EXAMPLE_FOREIGN_AGENT_CONFIG = `# mip4 foreign agent configuration 
 # Addresses below are from TEST-NET ranges; replace them with yours.
 # Needs root (or CAP_NET_RAW and CAP_NET_BIND_SERVICE): the visitor link is read with a
 # packet socket, tunnels with raw IP sockets, and registrations use UDP port 434.
+# CHANGE-ME is a placeholder the daemon refuses: name the interface before running it.
 
 foreignAgent:
-  interface: eth1                  # the link the mobile nodes visit
+  interface: CHANGE-ME             # the link the mobile nodes visit, e.g. eth1
   address: 203.0.113.1             # this agent's address on that link
   careOfAddresses:                 # advertised in the Mobility Agent extension (2.1.1, 3.7.1)
     - 203.0.113.1

@@ -213,10 +213,12 @@ function hostSettings(
 
 /** A commented example, printed by `mip4 mn --example-config`. */
 export const EXAMPLE_MOBILE_NODE_CONFIG = `# mip4 mobile node configuration (RFC 5944 2.4, 3.6).
-# Addresses below are from TEST-NET ranges; replace them with yours.
+# Addresses below are from TEST-NET ranges; replace them with yours. CHANGE-ME is a
+# placeholder the daemon refuses: name the interface before running it (as root, the node
+# changes that interface's addresses, routes and ARP settings; see configureHost).
 
 mobileNode:
-  interface: eth0                  # the one interface the node moves with (2.4)
+  interface: CHANGE-ME             # the one interface the node moves with (2.4), e.g. eth0
   homeAddress: 198.51.100.10       # its address on the home network
   homeAgent: 198.51.100.1          # the home agent to register with
   homeNetwork: 198.51.100.0/24     # the home prefix: a node must know its netmask (3.6)

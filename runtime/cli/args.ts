@@ -66,6 +66,26 @@ export function daemonSignals(printStatus: () => void): { readonly stop: Promise
   };
 }
 
+/**
+ * The interface name in the examples `--example-config` prints. It is no machine's interface,
+ * so an example run unedited opens none; the daemons refuse it by name before opening anything.
+ */
+export const EXAMPLE_INTERFACE_PLACEHOLDER = 'CHANGE-ME';
+
+/**
+ * Reports the fields of a loaded configuration that still hold the example's placeholder, as
+ * a config error (the caller exits 2); false when there are none.
+ */
+export function reportPlaceholders(command: string, path: string, fields: ReadonlyArray<readonly [field: string, value: string | undefined]>, io: Io): boolean {
+  const left = fields.filter(([, value]) => value === EXAMPLE_INTERFACE_PLACEHOLDER);
+  if (left.length === 0) return false;
+  io.err(`mip4 ${command}: invalid configuration ${path}:`);
+  for (const [field] of left) {
+    io.err(`  ${field}: ${EXAMPLE_INTERFACE_PLACEHOLDER} is the example's placeholder; name one of this host's interfaces (ip -br link lists them)`);
+  }
+  return true;
+}
+
 /** Loads a daemon's configuration; on a ConfigError prints every issue and returns undefined (exit 2). */
 export function loadConfigOrReport<T>(command: string, path: string, load: (path: string) => T, io: Io): T | undefined {
   try {

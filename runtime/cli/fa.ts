@@ -20,6 +20,7 @@ import {
   UDP_OPTION,
   UDP_OPTION_USAGE,
   udpChoice,
+  reportPlaceholders,
   udpChoiceProblem,
   type Io,
   type Subcommand,
@@ -72,6 +73,7 @@ async function run(argv: string[], io: Io): Promise<number> {
 
   const loaded = loadConfigOrReport('fa', configPath, loadForeignAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
+  if (reportPlaceholders('fa', configPath, [['foreignAgent.interface', loaded.interfaceName]], io)) return ExitCode.Usage;
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {
     io.err(`mip4 fa: ${udpProblem}`);

@@ -19,6 +19,7 @@ import {
   ExitCode,
   loadConfigOrReport,
   parseOrUsage,
+  reportPlaceholders,
   UDP_OPTION,
   UDP_OPTION_USAGE,
   udpChoice,
@@ -124,6 +125,11 @@ async function run(argv: string[], io: Io): Promise<number> {
 
   const loaded = loadConfigOrReport('ha', configPath, loadHomeAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
+  const placeholders: Array<[string, string | undefined]> = [
+    ['dataPath.homeInterface', loaded.dataPath?.homeInterface],
+    ['advertisement.interface', loaded.advertisement?.interfaceName],
+  ];
+  if (reportPlaceholders('ha', configPath, placeholders, io)) return ExitCode.Usage;
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {
     io.err(`mip4 ha: ${udpProblem}`);

@@ -16,7 +16,7 @@ import { NodeUdpLive } from '../../io/node/udp.js';
 import { RealClock } from '../clock.js';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../mn-config.js';
 import { startMobileNode, type MobileNodeState } from '../mobile-node.js';
-import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, type Io, type Subcommand } from './args.js';
+import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, reportPlaceholders, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-transitions]
        mip4 mn --example-config
@@ -54,6 +54,11 @@ async function run(argv: string[], io: Io): Promise<number> {
 
   const config = loadConfigOrReport('mn', configPath, loadMobileNodeConfig, io);
   if (config === undefined) return ExitCode.Usage;
+  const placeholders: Array<[string, string | undefined]> = [
+    ['mobileNode.interface', config.interfaceName],
+    ['mobileNode.tunnelDevice', config.host?.tunnelDevice],
+  ];
+  if (reportPlaceholders('mn', configPath, placeholders, io)) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
   const running = await startOrReport(
     'mn',

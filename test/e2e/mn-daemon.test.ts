@@ -141,7 +141,7 @@ describe.concurrent('mip4 mn usage', { timeout: 20_000 }, () => {
     expect(p.exitStatus).toStrictEqual({ code: 0, signal: null });
     const path = join(dir, 'example.yaml');
     writeFileSync(path, p.stdout);
-    expect(loadMobileNodeConfig(path).interfaceName).toBe('eth0');
+    expect(loadMobileNodeConfig(path).interfaceName).toBe('CHANGE-ME');
   });
 });
 
