@@ -11,7 +11,7 @@
  * field: the file only ever names `ip` subcommands (addr, route, neigh, link) and IPv4 interface
  * settings under /proc/sys, whatever it contains.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { interfaceNameProblem } from './native.js';
 
@@ -154,9 +154,17 @@ function writeTemp(path: string, journal: HostJournal): string {
   return temp;
 }
 
-/** Creates the directory (mode 0700) if needed. Throws the fs error. */
+/**
+ * Creates the directory (mode 0700) if needed. Throws the fs error, or an Error saying why the
+ * directory is unsafe: a file planted there by another user would be replayed as root.
+ */
 export function ensureStateDirectory(directory: string): void {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const stat = statSync(directory);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory()) throw new Error(`${directory} is not a directory`);
+  if (uid !== undefined && stat.uid !== uid) throw new Error(`${directory} belongs to uid ${stat.uid}, not to this user (uid ${uid}); use a directory of your own`);
+  if ((stat.mode & 0o022) !== 0) throw new Error(`${directory} is writable by others (mode ${(stat.mode & 0o777).toString(8)}); chmod 700 it`);
 }
 
 /**

@@ -561,7 +561,7 @@ export function openLinuxMnHost(settings: MnHostSettings, options: LinuxMnHostOp
         return new MnHostError({
           reason: code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'permission' : 'command',
           operation: `mkdir ${directory}`,
-          message: `cannot create the state directory ${directory}: ${(error as Error).message} (run as root, or set another state directory)`,
+          message: `cannot use the state directory ${directory}: ${(error as Error).message}${code === 'EACCES' || code === 'EPERM' ? ' (run as root, or set another state directory)' : ''}`,
         });
       },
     });

@@ -244,6 +244,14 @@ describe('host state file (io/linux/mn-host.ts, io/linux/host-journal.ts)', () =
     await first.close();
   });
 
+  it('refuses a state directory others can write to (a file planted there would be replayed as root), changing nothing', async () => {
+    mkdirSync(stateDir, { recursive: true });
+    chmodSync(stateDir, 0o777);
+    const error = await openFailure();
+    expect(error.message).toBe(`cannot use the state directory ${stateDir}: ${stateDir} is writable by others (mode 777); chmod 700 it`);
+    expect(invocations()).toEqual([]);
+  });
+
   it('refuses to start, changing nothing, when the state file cannot be read, naming the file and what to do', async () => {
     mkdirSync(stateDir, { recursive: true });
     writeFileSync(stateFilePath(stateDir, DEV), '{"version": 1, "owner": ');
