@@ -158,7 +158,7 @@ export { nativeAvailable } from '../io/linux/native.js';
 export { LinuxLinkLive } from '../io/linux/packet.js';
 export { LinuxRawIpLive } from '../io/linux/raw-ip.js';
 export { LinuxTunLive } from '../io/linux/tun.js';
-export { LinuxMnHostLive } from '../io/linux/mn-host.js';
+export { LinuxMnHostLive, linuxMnHostLayer, type LinuxMnHostOptions, type MnHostRestoreEvent } from '../io/linux/mn-host.js';
 export {
   startLinuxHomeAgentDataPath,
   DataPathStartError,
