@@ -187,11 +187,22 @@ async function world(
 }
 
 /** An Agent Advertisement frame (2.1) broadcast by `host` on `interfaceName`, TTL 1. */
-function advertise(host: SimHost, interfaceName: string, source: Ipv4Address, flags: number, careOfAddresses: readonly Ipv4Address[], sequence = 0): void {
+function advertise(
+  host: SimHost,
+  interfaceName: string,
+  source: Ipv4Address,
+  flags: number,
+  careOfAddresses: readonly Ipv4Address[],
+  sequence = 0,
+  options: { lifetime?: number; prefixLength?: number } = {},
+): void {
   const advertisement = makeAgentAdvertisement({
-    lifetime: 9000,
+    lifetime: options.lifetime ?? 9000,
     routers: [{ address: source, preference: 0 }],
-    extensions: [{ kind: 'mobility-agent-advertisement', type: 16, sequence, registrationLifetime: 1800, flags, careOfAddresses }],
+    extensions: [
+      { kind: 'mobility-agent-advertisement', type: 16, sequence, registrationLifetime: 1800, flags, careOfAddresses },
+      ...(options.prefixLength !== undefined ? [{ kind: 'prefix-lengths' as const, type: 19 as const, prefixLengths: [options.prefixLength] }] : []),
+    ],
   });
   const bytes = new Uint8Array(agentAdvertisementLength(advertisement));
   encodeAgentAdvertisement(advertisement, bytes, 0);
@@ -649,6 +660,29 @@ describe('mobile node through a foreign agent', () => {
     w.clock.advance(5000);
     expect(w.events.filter((e) => e.event === 'gratuitous-arp')).toHaveLength(2);
     expect(capture.frames('foreign').filter((f) => ethernetSource(f.frame) === MAC_MN && ethernetEtherType(f.frame) === EtherType.ARP)).toEqual([]);
+    capture.stop();
+    fa.close();
+    await stop(w);
+  });
+
+  it('[R3.6-8] [R3.6-9] moveDetection prefix: two agents of different prefixes advertising on one link for 20 s: one registration, no hopping', async () => {
+    const w = await world({ throughForeignAgent: true, config: { moveDetection: 'prefix' } });
+    const fa = stubForeignAgent(w);
+    const OTHER = ipv4('192.0.2.1');
+    const other = w.net.addHost('other-agent');
+    other.addInterface('eth0', w.net.segment('foreign'), { mac: '02:00:00:00:02:02', address: OTHER, prefixLength: 24 });
+    const capture = w.net.capture();
+    // Each advertises every second with a 3 s Lifetime (2.3), interleaved.
+    for (let i = 0; i < 20; i++) {
+      advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN], 256 + i, { lifetime: 3, prefixLength: 24 });
+      w.clock.advance(500);
+      advertise(other, 'eth0', OTHER, AdvertisementFlag.R | AdvertisementFlag.F, [OTHER], 256 + i, { lifetime: 3, prefixLength: 24 });
+      w.clock.advance(500);
+    }
+    expect(requests(w)).toHaveLength(1);
+    expect(requestsOnWire(capture, 'foreign').map((r) => r.destination)).toEqual([R_FOREIGN]);
+    expect(w.transitions.filter((t) => t.reason === 'moved-prefix-changed')).toEqual([]);
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'foreign-agent', agent: '203.0.113.2', registration: 'registered' });
     capture.stop();
     fa.close();
     await stop(w);
