@@ -4,10 +4,10 @@
  *
  *   searching ── Advertisement from a usable agent ──► away (register) ──► …
  *     │  solicits: 3 at 1 s, then doubling to a maximum (2.4)
- *     └─ Advertisement from its own home agent ──► atHome (ARP back, gratuitous ARP, deregister)
+ *     └─ Advertisement from its own home agent ──► atHome (ARP back, deregister)
  *   away / atHome ── the agent's Advertisement Lifetime runs out (Algorithm 1, 2.4.2.1) ──►
  *       another live agent, or searching
- *   away / atHome ── a new agent's prefix differs (Algorithm 2, 2.4.2.2) ──► away (register)
+ *   away (no agent in use: co-located) ── a new agent's prefix differs (Algorithm 2, 2.4.2.2) ──► away (register)
  *   away ── sequence number drops into 0-255 (2.4.4) ──► agentRebooted, register again
  *
  * Pure: time arrives in events (`at`, ms since the epoch) and as the deadlines of the machine's
@@ -20,11 +20,19 @@
  * - `register` MnRegistrationTarget: start a registration (machines/mn-registration.ts);
  * - `deregisterAtHome` {homeAgent, homeAddress}: Lifetime 0, care-of address = home address;
  * - `agentRebooted` {agent, previousSequence, sequence};
- * - `homeArp` {enabled}: answer ARP for the home address or not (4.6);
- * - `gratuitousArp` {address}: broadcast one for the home address with the node's own link address (4.6).
+ * - `homeArp` {enabled}: answer ARP for the home address or not (4.6).
+ * The gratuitous ARP of returning home goes with the deregistration (machines/mn-registration.ts),
+ * once the host is configured for home: 4.6 puts it after ARP is re-enabled, before the Request.
  *
  * Registrations are spaced at least 1 s apart (R2.4.2-3, R3.6-9): a move within a second of
  * the last registration waits in `holdingOff`.
+ *
+ * Algorithm 2 against R3.6-8: a new agent's different prefix "MAY" mean a move (R2.4.2.2-2),
+ * but a new agent "SHOULD NOT" cause a registration while the node still hears the agent it
+ * uses. Two agents of different prefixes on one link would otherwise have the node hop between
+ * them at every Advertisement. The safer reading wins: a prefix move is taken only when no
+ * agent is in use (a co-located registration); an agent in use is left when its Advertisement
+ * Lifetime runs out (Algorithm 1), for the newest agent still heard.
  */
 import { assign, setup } from 'xstate';
 import type { Ipv4Address } from '../io/wire/bytes.js';
@@ -332,8 +340,8 @@ const SEARCHING = `#${ID}.searching`;
 const AT_HOME = `#${ID}.atHome`;
 const AWAY = `#${ID}.away`;
 
-/** Algorithm 1 (2.4.2.1): the current agent's Advertisement Lifetime ran out. */
-const agentLifetimeExpiry = {
+/** Algorithm 1 (2.4.2.1): the current agent's Advertisement Lifetime ran out (at home: the home agent's). */
+const homeAgentLifetimeExpiry = {
   agentLifetime: [
     {
       guard: 'homeAgentStillHeard',
@@ -344,6 +352,14 @@ const agentLifetimeExpiry = {
     { guard: 'otherAgentStillHeard', target: AWAY, reenter: true, actions: ['lifetimeElapsed', reason('agent-lost-switching'), 'adoptCandidate'] },
     { target: SEARCHING, actions: ['lifetimeElapsed', reason('agent-lost'), 'forgetCurrent'] },
   ],
+} as const;
+
+/**
+ * Away, no home agent is among the agents heard: hearing one brings the node home at once
+ * (2.4.3), and it leaves home only when the home agent's Advertisement lapses (R3.6-8).
+ */
+const agentLifetimeExpiry = {
+  agentLifetime: homeAgentLifetimeExpiry.agentLifetime.slice(1),
 } as const;
 
 function awayAdvertisement(leaf: 'holdingOff' | 'attached') {
@@ -382,7 +398,7 @@ function awayAdvertisement(leaf: 'holdingOff' | 'attached') {
 function atHomeAdvertisement(leaf: 'holdingOff' | 'settled') {
   return [
     { guard: 'fromCurrentAgent', target: leaf, reenter: true, actions: [reason('advertisement-refreshed'), 'refresh'] },
-    { guard: 'movedByPrefix', target: AWAY, actions: [reason('moved-prefix-changed'), 'adoptAfterMove'] },
+    // R3.6-8: while the home agent is heard, another agent is only remembered (no prefix move).
     { actions: [reason('candidate-recorded'), 'recordCandidate'] },
   ] as const;
 }
@@ -405,7 +421,6 @@ export const mnDiscoveryMachine = setup({
     deregisterAtHome: (_, _params: { homeAgent: Ipv4Address; homeAddress: Ipv4Address }) => {},
     agentRebooted: (_, _params: { agent: Ipv4Address; previousSequence: number; sequence: number }) => {},
     homeArp: (_, _params: { enabled: boolean }) => {},
-    gratuitousArp: (_, _params: { address: Ipv4Address }) => {},
     /** Counts a solicitation and schedules the next one, jittered upward only (never faster, R2.4-4/-5). */
     solicit: assign(({ context }) => {
       const count = context.solicitationsSent + 1;
@@ -510,7 +525,8 @@ export const mnDiscoveryMachine = setup({
       isAgentRebootSequence(context.current.sequence, event.sequence),
     movedByPrefix: ({ context, event }) => {
       if (event.type !== 'advertisement' || context.settings.moveDetection !== 'prefix') return false;
-      if (event.source === context.current?.source) return false;
+      // R3.6-8: the agent in use is still heard (its Advertisement Lifetime runs, 2.4.2.1).
+      if (context.current !== undefined && context.current.expiresAt > event.at) return false;
       if (prefixIndicatesMove(context, event) !== true) return false;
       // R2.4.2.2-6 holds: the Advertisement just arrived. A busy or unusable agent is not chosen.
       return chooseAgent(event, context.settings, colocatedAfterMove(context)).kind === 'usable';
@@ -532,8 +548,6 @@ export const mnDiscoveryMachine = setup({
       return !(context.current !== undefined && hasAdvertisementFlag(context.current.flags, 'R'));
     },
     colocatedLostWhileUsed: ({ context, event }) => colocatedLost(context, event),
-    colocatedLostHomeAgentHeard: ({ context, event }) =>
-      colocatedLost(context, event) && liveCandidate({ ...context, colocated: undefined }, context.now)?.choice.kind === 'home',
     colocatedLostAgentHeard: ({ context, event }) =>
       colocatedLost(context, event) && liveCandidate({ ...context, colocated: undefined }, context.now)?.choice.kind === 'usable',
     /** R2.4.1-1: registered from a co-located address, an agent now says registration through it is required. */
@@ -623,13 +637,9 @@ export const mnDiscoveryMachine = setup({
         quiet: {},
       },
     },
-    /** 2.4.3, 4.6: at home. Before deregistering: ARP for the home address back on, a gratuitous ARP (R4.6-19, R4.6-10). */
+    /** 2.4.3, 4.6: at home. Before deregistering: ARP for the home address back on (R4.6-19). */
     atHome: {
-      entry: [
-        { type: 'homeArp', params: { enabled: true } },
-        'homeArpEnabled',
-        { type: 'gratuitousArp', params: ({ context }) => ({ address: context.settings.homeAddress }) },
-      ],
+      entry: [{ type: 'homeArp', params: { enabled: true } }, 'homeArpEnabled'],
       initial: 'deciding',
       states: {
         deciding: {
@@ -648,11 +658,11 @@ export const mnDiscoveryMachine = setup({
           ],
         },
         holdingOff: {
-          after: { registrationHoldOff: { target: 'deciding', actions: [reason('registration-hold-off-elapsed'), 'holdOffElapsed'] }, ...agentLifetimeExpiry },
+          after: { registrationHoldOff: { target: 'deciding', actions: [reason('registration-hold-off-elapsed'), 'holdOffElapsed'] }, ...homeAgentLifetimeExpiry },
           on: { advertisement: atHomeAdvertisement('holdingOff') },
         },
         settled: {
-          after: agentLifetimeExpiry,
+          after: homeAgentLifetimeExpiry,
           on: { advertisement: atHomeAdvertisement('settled') },
         },
       },
@@ -664,12 +674,7 @@ export const mnDiscoveryMachine = setup({
         colocatedAddressChanged: [
           { guard: 'newColocatedUsable', target: AWAY, reenter: true, actions: [reason('co-located-address-changed'), 'setColocated', 'adoptColocated'] },
           // Losing the co-located address in use: back to agent discovery, to an agent still
-          // heard if there is one (Algorithm 1, home agent first), else searching afresh.
-          {
-            guard: 'colocatedLostHomeAgentHeard',
-            target: AT_HOME,
-            actions: [reason('co-located-address-lost-home-agent-heard'), 'setColocated', 'adoptCandidateWithoutColocated'],
-          },
+          // heard if there is one (Algorithm 1), else searching afresh.
           {
             guard: 'colocatedLostAgentHeard',
             target: AWAY,

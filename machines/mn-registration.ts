@@ -3,12 +3,20 @@
  * Registration Request toward one care-of address, which also renews it before its Lifetime
  * ends (3.6.2.2).
  *
- *   sending ──► awaitingReply ──timeout──► retransmitting ──► awaitingReply … ──► givenUp
+ *   awaitingHost ──hostReady──► sending ◄──► spacing (1 s since the last Request, R3.6.3-4)
+ *                                 │
+ *                                 ▼
+ *                         awaitingReply ──timeout──► retransmitting ──► awaitingReply … ──► givenUp
  *                    │ reply (valid, low 32 bits match)
  *                    ├─ 0/1 ───────────► accepted ──re-registration due──► sending
  *                    ├─ 0/1, Lifetime 0 ► deregistered
  *                    ├─ 133 / 136 / 69 ─► sending (repaired: clock or nonce, home agent, Lifetime)
  *                    └─ any other ─────► denied
+ *
+ * Every Request of the node comes from here, each new one with a new Identification made when
+ * it is sent: none before the host is configured for the attachment (`hostReady`, 3.6 and
+ * R2.4.3-2: a Request sent earlier may leave by the old routes), and none within 1 s of the
+ * previous one, whichever actor sent that (`lastRequestAt` passes on with the replay state).
  *
  * Pure: time arrives in events (`at`, ms since the epoch) and as the deadlines of the machine's
  * own timers; randomness is a xorshift32 state in the context, seeded by the runtime (`seed`).
@@ -25,7 +33,9 @@
  *   policies/mn-request.ts buildRegistrationRequest and send;
  * - `registrationAccepted` {code, grantedLifetime, expiresAt, renewAt, homeAddress, homeAgent};
  * - `registrationDenied` {code, byForeignAgent};
- * - `registrationGivenUp` {attempts}.
+ * - `registrationGivenUp` {attempts};
+ * - `gratuitousArp` {address}: before the first Request of a deregistration at home (R4.6-10),
+ *   once per actor; the runtime repeats it (R4.6-11).
  */
 import { assign, setup } from 'xstate';
 import type { Ipv4Address } from '../io/wire/bytes.js';
@@ -37,6 +47,9 @@ import type { ReplayProtection } from '../policies/security-association.js';
 
 /** R3.6.3-4: "The minimum time between Registration Requests MUST NOT be less than 1 second." */
 export const MIN_RETRANSMISSION_MS = 1000;
+
+/** Before the first Request: far enough in the past that it may go at once. */
+const LONG_AGO = Number.MIN_SAFE_INTEGER;
 
 export interface RetransmissionSettings {
   /** First timeout; raised to 1 s if smaller (R3.6.3-4). Default 1 s. */
@@ -69,6 +82,8 @@ export interface MnReplayState {
   readonly lastIdentification?: Identification;
   /** The last Identification the home agent accepted. */
   readonly acceptedIdentification?: Identification;
+  /** When the last Request of any registration went out: the next waits 1 s from it (R3.6.3-4, R3.6-9). */
+  readonly lastRequestAt?: number;
 }
 
 export interface MnRegistrationInput {
@@ -84,6 +99,13 @@ export interface MnRegistrationInput {
   readonly seed: number;
   readonly retransmission?: Partial<RetransmissionSettings>;
   readonly replayState?: MnReplayState;
+  /**
+   * False when the host is still being configured for this attachment: the first Request
+   * waits for the `hostReady` event. Default true.
+   */
+  readonly hostReady?: boolean;
+  /** Returning home: the home address to announce by gratuitous ARP before the first Request (4.6). */
+  readonly gratuitousArp?: Ipv4Address;
 }
 
 export interface MnRegistrationContext extends MnReplayState {
@@ -102,7 +124,11 @@ export interface MnRegistrationContext extends MnReplayState {
   readonly identification: Identification;
   /** When the current Identification was first sent: the granted Lifetime counts from there (R3.6.2.2-5). */
   readonly identificationSentAt: number;
+  /** When the last Request went out (this actor's or, before its first, the previous actor's). */
   readonly lastSentAt: number;
+  readonly hostReady: boolean;
+  /** The address still to announce by gratuitous ARP before the next Request (R4.6-10); sent once. */
+  readonly gratuitousArp?: Ipv4Address;
   /** Transmissions of the current Request (1 = first). */
   readonly attempt: number;
   /** The timeout armed after the last transmission, ms. */
@@ -128,6 +154,11 @@ export interface ReplyEvent {
 
 export type MnRegistrationEvent =
   | ReplyEvent
+  /**
+   * The host finished configuring the attachment (`configured` false: it failed; the Request
+   * goes anyway, as a frame to a foreign agent needs no route, and the failure is logged).
+   */
+  | { readonly type: 'hostReady'; readonly at: number; readonly configured: boolean }
   /** Re-register now (e.g. the foreign agent rebooted, 2.4.4). Only while accepted. */
   | { readonly type: 'reregister'; readonly at: number }
   /** The runtime no longer wants this registration (moved on, shut down). */
@@ -212,6 +243,11 @@ export const mnRegistrationMachine = setup({
     ) => {},
     registrationDenied: (_, _params: { code: number; byForeignAgent: boolean }) => {},
     registrationGivenUp: (_, _params: { attempts: number }) => {},
+    gratuitousArp: (_, _params: { address: Ipv4Address }) => {},
+    /** R4.6-10: the gratuitous ARP goes before the first Request only. */
+    announced: assign(() => ({ gratuitousArp: undefined })),
+    /** The 1 s since the last Request has passed: its deadline is the time. */
+    spacingElapsed: assign(({ context }) => ({ now: Math.max(context.now, context.lastSentAt + MIN_RETRANSMISSION_MS) })),
     /** A new Request: first transmission, new Identification (5.7). */
     startRequest: assign(({ context }) => {
       const previous = context.lastIdentification;
@@ -294,6 +330,11 @@ export const mnRegistrationMachine = setup({
     }),
   },
   guards: {
+    hostIsReady: ({ context }) => context.hostReady,
+    hostConfigured: ({ event }) => event.type === 'hostReady' && event.configured,
+    /** R3.6.3-4, R3.6-9: any two Requests at least 1 s apart, repaired ones included. */
+    requestTooSoon: ({ context }) => context.now < context.lastSentAt + MIN_RETRANSMISSION_MS,
+    mustAnnounce: ({ context }) => context.gratuitousArp !== undefined,
     notAuthentic: ({ event }) => event.type === 'reply' && !event.authentic,
     /** R3.6.2.1-3, R5.7-5. */
     identificationMismatch: ({ context, event }) =>
@@ -319,6 +360,7 @@ export const mnRegistrationMachine = setup({
   },
   delays: {
     retransmission: ({ context }) => context.timeoutMs,
+    requestSpacing: ({ context }) => Math.max(0, context.lastSentAt + MIN_RETRANSMISSION_MS - context.now),
     reRegistration: ({ context }) => Math.max(0, (context.renewAt ?? context.now) - context.now),
   },
 }).createMachine({
@@ -336,7 +378,9 @@ export const mnRegistrationMachine = setup({
       random: input.seed >>> 0,
       identification: { high: 0, low: 0 },
       identificationSentAt: input.at,
-      lastSentAt: input.at,
+      lastSentAt: replayState?.lastRequestAt ?? LONG_AGO,
+      hostReady: input.hostReady ?? true,
+      gratuitousArp: input.gratuitousArp,
       attempt: 0,
       timeoutMs: 0,
       repairs: 0,
@@ -346,11 +390,43 @@ export const mnRegistrationMachine = setup({
       acceptedIdentification: replayState?.acceptedIdentification,
     };
   },
-  initial: 'sending',
+  initial: 'starting',
   states: {
-    /** A new Request (first transmission). */
+    starting: {
+      always: [{ guard: 'hostIsReady', target: 'sending' }, { target: 'awaitingHost', actions: reason('awaiting-host') }],
+    },
+    /** The host is being configured for this attachment (addresses, routes, ARP): no Request yet. */
+    awaitingHost: {
+      on: {
+        hostReady: [
+          { guard: 'hostConfigured', target: 'sending', actions: ['at', reason('host-ready')] },
+          { target: 'sending', actions: ['at', reason('host-configuration-failed')] },
+        ],
+        cancel: { target: 'cancelled', actions: ['at', reason('cancelled')] },
+      },
+    },
+    /** A new Request (first transmission), with a new Identification made now. */
     sending: {
-      always: { target: 'awaitingReply', actions: ['startRequest', sendRequest, reason('request-sent')] },
+      always: [
+        { guard: 'requestTooSoon', target: 'spacing', actions: reason('request-spacing') },
+        {
+          guard: 'mustAnnounce',
+          target: 'awaitingReply',
+          actions: [
+            { type: 'gratuitousArp', params: ({ context }) => ({ address: context.gratuitousArp ?? 0 }) },
+            'announced',
+            'startRequest',
+            sendRequest,
+            reason('request-sent'),
+          ],
+        },
+        { target: 'awaitingReply', actions: ['startRequest', sendRequest, reason('request-sent')] },
+      ],
+    },
+    /** R3.6.3-4: the previous Request went out less than 1 s ago. */
+    spacing: {
+      after: { requestSpacing: { target: 'sending', actions: ['spacingElapsed', reason('request-spacing-elapsed')] } },
+      on: { cancel: { target: 'cancelled', actions: ['at', reason('cancelled')] } },
     },
     awaitingReply: {
       after: {

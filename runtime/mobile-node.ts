@@ -31,9 +31,13 @@
  *
  * Configuring the host for each attachment (addresses, routes, neighbour entries, ARP) is the
  * embedder's job: the node announces each one on `attachments` before its Request goes out,
- * and learns of link changes with `linkChanged` and `setColocatedAddress`. Away from home the
- * node itself answers a foreign agent's unicast ARP Request for its home address (R4.6-15/16);
- * the host must not answer ARP for the home address on the foreign link.
+ * and learns of link changes with `linkChanged` and `setColocatedAddress`. With `waitForHost`
+ * (startMobileNode sets it when it has a host adapter) the registration actor sends no Request
+ * until `hostConfigured` reports every announced attachment applied: a Request sent earlier
+ * could leave by the old routes, e.g. a deregistration at home to the old foreign agent's
+ * link-layer address (R2.4.3-2), and its Reply could be dropped by a host without the address.
+ * Away from home the node itself answers a foreign agent's unicast ARP Request for its home
+ * address (R4.6-15/16); the host must not answer ARP for the home address on the foreign link.
  *
  * Time comes from the injected clock (every event's `at`), randomness from `random32` (seeds of
  * the machines' xorshift sources), so a run on the simulated clock replays exactly.
@@ -79,7 +83,7 @@ import {
 } from '../policies/mn-request.js';
 import { createSecurityContext, type ReplayProtection, type SecurityContextLookup } from '../policies/security-association.js';
 import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
-import type { Clock } from './clock.js';
+import type { Alarm, Clock } from './clock.js';
 import { mobileNodeDecapsulation, type DataPlane } from './data-plane.js';
 import { icmpFrame, udpFrame } from './frames.js';
 import { secureRandom32 } from './home-agent-server.js';
@@ -121,7 +125,7 @@ export type MobileNodeEvent =
   | { readonly event: 'advertisement'; readonly at: number; readonly agent: string; readonly flags: number; readonly sequence: number }
   | { readonly event: 'advertisement-discarded'; readonly at: number; readonly reason: string }
   | { readonly event: 'solicitation'; readonly at: number; readonly count: number }
-  | { readonly event: 'gratuitous-arp'; readonly at: number; readonly address: string }
+  | { readonly event: 'gratuitous-arp'; readonly at: number; readonly address: string; readonly copy: number }
   | { readonly event: 'home-arp'; readonly at: number; readonly enabled: boolean }
   | { readonly event: 'agent-arp-reply'; readonly at: number; readonly agent: string; readonly linkAddress: string }
   | { readonly event: 'attachment'; readonly at: number; readonly attachment: MobileNodeAttachmentJson }
@@ -227,7 +231,17 @@ export interface MobileNodeIo {
 export interface MobileNodeOptions {
   readonly clock: Clock;
   readonly random32: () => number;
+  /**
+   * The host is configured asynchronously for each attachment announced on `attachments`, and
+   * `hostConfigured` is called when each one is done: Requests wait for it. Default false (the
+   * embedder has configured the host before the node hears of the new link).
+   */
+  readonly waitForHost?: boolean;
 }
+
+/** R4.6-11: copies of the node's gratuitous ARP on returning home, the first at once (as the home agent's, runtime/home-link.ts). */
+export const GRATUITOUS_ARP_COPIES = 3;
+export const GRATUITOUS_ARP_SPACING_MS = 1000;
 
 type DiscoveryActor = HostedActor<typeof mnDiscoveryMachine, MobileNode>;
 type RegistrationActor = HostedActor<typeof mnRegistrationMachine, RegistrationOwner>;
@@ -252,8 +266,12 @@ export class MobileNode {
   private colocated: ColocatedAddress | undefined;
   private decapsulation: DataPlane | undefined;
   private attachment: MobileNodeAttachment | undefined;
-  /** The last Request sent, to send again when the host has finished configuring (`hostConfigured`). */
-  private lastRequest: { readonly actor: RegistrationActor; readonly send: () => void } | undefined;
+  /** Attachments announced to the host adapter and not yet reported configured (`waitForHost`). */
+  private hostPending = 0;
+  /** Whether the last configuration reported succeeded. */
+  private hostConfiguredOk = true;
+  /** The copies of the gratuitous ARP still to send on returning home (R4.6-11). */
+  private gratuitousArpAlarm: Alarm | undefined;
   private readonly mobileHomeLookup: SecurityContextLookup;
   private readonly requestSettings: MnRequestSettings;
   private closed = false;
@@ -351,6 +369,8 @@ export class MobileNode {
    * co-located address (give the new link's with `setColocatedAddress` afterwards), search again.
    */
   linkChanged(): void {
+    // R4.6-14: on an unknown link no more gratuitous ARPs of a return home.
+    this.stopGratuitousArp();
     // R1.7-6: the co-located address was valid on the old link only (machines/mn-discovery.ts).
     if (this.colocated !== undefined) {
       this.colocated = undefined;
@@ -377,22 +397,22 @@ export class MobileNode {
   }
 
   /**
-   * The host finished configuring the current attachment (runtime/mn-host.ts works
-   * asynchronously): a Request still awaiting its Reply is sent once more at once, rather
-   * than at its next retransmission, since the first copy may have found no route yet.
-   * With an outcome, the node also logs it (`host-configured` or `host-error`; after an error
-   * nothing is resent: the retransmissions go on).
+   * The host finished configuring the oldest attachment announced and not yet configured (the
+   * adapter applies them in order, asynchronously; `waitForHost`). Once all are done, a
+   * registration waiting for the host sends its first Request (machines/mn-registration.ts
+   * `hostReady`). The outcome is logged (`host-configured` or `host-error`); after an error the
+   * Request goes anyway: a frame to a foreign agent needs no route.
    */
   hostConfigured(outcome?: { readonly attachment: MobileNodeAttachment; readonly ms: number } | { readonly operation: string; readonly detail: string }): void {
-    if (outcome !== undefined && 'detail' in outcome) {
-      this.emit({ event: 'host-error', at: this.now(), operation: outcome.operation, detail: outcome.detail });
-      return;
-    }
-    if (outcome !== undefined) this.emit({ event: 'host-configured', at: this.now(), attachment: attachmentJson(outcome.attachment), ms: outcome.ms });
-    const last = this.lastRequest;
-    if (this.closed || last === undefined || last.actor !== this.registration || last.actor.stopped) return;
-    if (this.registrationOutcome !== 'pending') return;
-    last.send();
+    if (this.closed) return;
+    const failed = outcome !== undefined && 'detail' in outcome;
+    if (failed) this.emit({ event: 'host-error', at: this.now(), operation: outcome.operation, detail: outcome.detail });
+    else if (outcome !== undefined) this.emit({ event: 'host-configured', at: this.now(), attachment: attachmentJson(outcome.attachment), ms: outcome.ms });
+    if (this.hostPending > 0) this.hostPending--;
+    this.hostConfiguredOk = !failed;
+    const actor = this.registration;
+    if (this.hostPending > 0 || actor === undefined || actor.stopped || actor.snapshot.value !== 'awaitingHost') return;
+    this.registrationHost.send(actor, { type: 'hostReady', at: this.now(), configured: this.hostConfiguredOk });
   }
 
   /** Where the node stands now. */
@@ -420,6 +440,7 @@ export class MobileNode {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopGratuitousArp();
     this.discoveryHost.close();
     this.registrationHost.close();
     this.transitionSubject.complete();
@@ -596,9 +617,6 @@ export class MobileNode {
           // Linux host adapter moves the address to lo with arp_ignore; R4.6-18); reported here.
           this.emit({ event: 'home-arp', at: this.now(), enabled: (command.params as { enabled: boolean }).enabled });
           break;
-        case 'gratuitousArp':
-          this.sendGratuitousArp((command.params as { address: Ipv4Address }).address);
-          break;
       }
     }
   }
@@ -622,10 +640,29 @@ export class MobileNode {
     this.emit({ event: 'solicitation', at: this.now(), count });
   }
 
-  /** R4.6-10: a gratuitous ARP for the home address with the node's own link-layer address. */
-  private sendGratuitousArp(address: Ipv4Address): void {
-    this.io.link.send(gratuitousArpFrame(this.io.link.mac, address));
-    this.emit({ event: 'gratuitous-arp', at: this.now(), address: ipv4ToString(address) });
+  /**
+   * R4.6-10: a gratuitous ARP for the home address with the node's own link-layer address, at
+   * once, then R4.6-11: repeated GRATUITOUS_ARP_COPIES - 1 times, GRATUITOUS_ARP_SPACING_MS
+   * apart, in parallel with the deregistration. Leaving home stops the copies (R4.6-14).
+   */
+  private startGratuitousArp(address: Ipv4Address): void {
+    this.stopGratuitousArp();
+    const frame = gratuitousArpFrame(this.io.link.mac, address);
+    const send = (copy: number) => {
+      this.gratuitousArpAlarm = undefined;
+      if (this.closed) return;
+      this.io.link.send(frame);
+      this.emit({ event: 'gratuitous-arp', at: this.now(), address: ipv4ToString(address), copy });
+      if (copy < GRATUITOUS_ARP_COPIES) {
+        this.gratuitousArpAlarm = this.options.clock.setAlarm(this.now() + GRATUITOUS_ARP_SPACING_MS, () => send(copy + 1));
+      }
+    };
+    send(1);
+  }
+
+  private stopGratuitousArp(): void {
+    this.gratuitousArpAlarm?.cancel();
+    this.gratuitousArpAlarm = undefined;
   }
 
   /** A new registration actor for `target`; the previous one is cancelled, its replay state kept. */
@@ -636,6 +673,7 @@ export class MobileNode {
       this.registrationHost.send(previous, { type: 'cancel', at: this.now() });
     }
     this.announceAttachment(target);
+    if (target.kind !== 'home') this.stopGratuitousArp();
     const id = `registration:${++this.registrationCount}:${ipv4ToString(careOfOf(target, this.config.homeAddress))}`;
     this.registrationOutcome = 'pending';
     this.registration = undefined;
@@ -652,6 +690,9 @@ export class MobileNode {
         seed: this.options.random32(),
         ...(this.config.retransmission !== undefined ? { retransmission: this.config.retransmission } : {}),
         ...(this.replayState !== undefined ? { replayState: this.replayState } : {}),
+        hostReady: this.hostPending === 0,
+        // 4.6, returning home: a gratuitous ARP before the deregistration (R4.6-10).
+        ...(target.kind === 'home' ? { gratuitousArp: this.config.homeAddress } : {}),
       },
       owner,
     );
@@ -673,7 +714,10 @@ export class MobileNode {
     if (sameAttachment(this.attachment, attachment)) return;
     this.attachment = attachment;
     this.emit({ event: 'attachment', at: this.now(), attachment: attachmentJson(attachment) });
-    if (this.attachmentSubject.observed) this.attachmentSubject.next(attachment);
+    if (this.attachmentSubject.observed) {
+      if (this.options.waitForHost === true) this.hostPending++;
+      this.attachmentSubject.next(attachment);
+    }
   }
 
   private keepReplayState(context: MnRegistrationContext): void {
@@ -682,6 +726,7 @@ export class MobileNode {
       ...(context.nonce !== undefined ? { nonce: context.nonce } : {}),
       ...(context.lastIdentification !== undefined ? { lastIdentification: context.lastIdentification } : {}),
       ...(context.acceptedIdentification !== undefined ? { acceptedIdentification: context.acceptedIdentification } : {}),
+      ...(context.lastSentAt > Number.MIN_SAFE_INTEGER ? { lastRequestAt: context.lastSentAt } : {}),
     };
   }
 
@@ -717,6 +762,9 @@ export class MobileNode {
           this.emit({ event: 'denied', at, code: p.code, byForeignAgent: p.byForeignAgent });
           break;
         }
+        case 'gratuitousArp':
+          this.startGratuitousArp((command.params as { address: Ipv4Address }).address);
+          break;
         case 'registrationGivenUp':
           this.registrationOutcome = 'given-up';
           this.emit({ event: 'given-up', at, attempts: (command.params as { attempts: number }).attempts });
@@ -763,7 +811,6 @@ export class MobileNode {
       source: ipv4ToString(source),
       via,
     });
-    this.lastRequest = { actor, send: () => { this.counters.requests++; send(); } };
     send();
   }
 
@@ -879,7 +926,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
     throw Cause.squash(exit.cause);
   }
   const { io, host } = exit.value;
-  const node = new MobileNode(config, io, { clock: options.clock, random32: options.random32 ?? secureRandom32 });
+  const node = new MobileNode(config, io, { clock: options.clock, random32: options.random32 ?? secureRandom32, waitForHost: host.adapter !== undefined });
   // Attachments are applied one after the other, in the order the node announced them.
   let applying: Promise<void> = Promise.resolve();
   const adapter = host.adapter;

@@ -341,17 +341,17 @@ describe('mnDiscoveryMachine: choosing an agent and registering', () => {
   });
 
   it('[R2.4.2-3] [R3.6-9] two moves within a second: the second registration waits until 1 s after the first', () => {
-    const { send, commands, now, clock } = start({ moveDetection: 'prefix' });
-    send(adv(FA1, now()));
+    // Registered from a co-located address at 0; 300 ms later an agent requires registration through it (R).
+    const { send, commands, now, clock } = start({ colocated: { address: COLOCATED, prefixLength: 24 } });
     clock.increment(300);
-    send(adv(FA2, now()));
+    send(adv(FA2, now(), { flags: F | R }));
     expect(commands('register')).toHaveLength(1);
     clock.increment(699);
     expect(commands('register')).toHaveLength(1);
     clock.increment(1);
-    expect(commands('register').map((c) => [(c.params as { agent: number }).agent, c.at - T0])).toEqual([
-      [FA1, 0],
-      [FA2, 1000],
+    expect(commands('register').map((c) => [(c.params as { kind: string }).kind, c.at - T0])).toEqual([
+      ['co-located', 0],
+      ['foreign-agent', 1000],
     ]);
   });
 });
@@ -401,15 +401,42 @@ describe('mnDiscoveryMachine: move detection (2.4.2)', () => {
     expect(commands('register')).toHaveLength(1);
   });
 
-  it('[R2.4.2.2-2] [R2.4.2-2] Algorithm 2: a new agent with a different prefix means the node moved: register with it', () => {
-    const { send, commands, now, clock, reasons } = start({ moveDetection: 'prefix' });
-    send(adv(FA1, now()));
+  it('[R2.4.2.2-2] [R2.4.2-2] Algorithm 2: registered from a co-located address, an agent of another prefix means the node moved: register with it', () => {
+    const { send, commands, now, clock, reasons } = start({ moveDetection: 'prefix', colocated: { address: COLOCATED, prefixLength: 24 } });
     clock.increment(5000);
-    send(adv(FA1_SAME_SUBNET, now())); // same /24: not a move
+    send(adv(FA1_SAME_SUBNET, now())); // same /24 as the co-located address: not a move
     expect(commands('register')).toHaveLength(1);
     send(adv(FA2, now()));
     expect(reasons()).toContain('moved-prefix-changed');
-    expect(commands('register').map((c) => (c.params as { agent: number }).agent)).toEqual([FA1, FA2]);
+    expect(commands('register').map((c) => (c.params as { kind: string; agent?: number }).agent)).toEqual([undefined, FA2]);
+  });
+
+  it('[R3.6-8] Algorithm 2: an agent of another prefix causes no registration while the agent in use is heard; when that one lapses, the node moves (Algorithm 1)', () => {
+    const { send, commands, now, clock, reasons } = start({ moveDetection: 'prefix' });
+    send(adv(FA1, now(), { lifetime: 10 }));
+    clock.increment(2000);
+    send(adv(FA2, now(), { lifetime: 60 }));
+    expect(reasons()).not.toContain('moved-prefix-changed');
+    clock.increment(7999);
+    expect(commands('register').map((c) => (c.params as { agent: number }).agent)).toEqual([FA1]);
+    clock.increment(1);
+    expect(reasons()).toContain('agent-lost-switching');
+    expect(commands('register').map((c) => [(c.params as { agent: number }).agent, c.at - T0])).toEqual([
+      [FA1, 0],
+      [FA2, 10_000],
+    ]);
+  });
+
+  it('[R3.6-8] [R3.6-9] Algorithm 2: two agents of different prefixes advertising on one link for 20 s: one registration, no hopping', () => {
+    const { send, commands, now, clock } = start({ moveDetection: 'prefix' });
+    // Each agent advertises every second with a 3 s Lifetime (2.3), interleaved.
+    for (let i = 0; i < 20; i++) {
+      send(adv(FA1, now(), { lifetime: 3, sequence: i }));
+      clock.increment(500);
+      send(adv(FA2, now(), { lifetime: 3, sequence: i }));
+      clock.increment(500);
+    }
+    expect(commands('register').map((c) => (c.params as { agent: number }).agent)).toEqual([FA1]);
   });
 
   it('[R2.4.2.2-3] Algorithm 2 is not used when either Advertisement lacks the Prefix-Lengths Extension', () => {
@@ -451,7 +478,7 @@ describe('mnDiscoveryMachine: move detection (2.4.2)', () => {
 });
 
 describe('mnDiscoveryMachine: returning home (2.4.3, 4.6)', () => {
-  it('[R2.4.3-1] [R2.4.3-3] [R4.6-19] [R4.6-10] ARP back on, gratuitous ARP, then the deregistration, in that order', () => {
+  it('[R2.4.3-1] [R4.6-19] ARP back on, then the deregistration (whose gratuitous ARP is the registration machine\'s)', () => {
     const { send, actions, now, clock, actor } = start();
     send(adv(FA1, now()));
     clock.increment(5000);
@@ -460,7 +487,6 @@ describe('mnDiscoveryMachine: returning home (2.4.3, 4.6)', () => {
     expect(actor.getSnapshot().value).toEqual({ atHome: 'settled' });
     expect(actions.filter((a) => a.type !== 'reason').map((a) => [a.type, a.params])).toEqual([
       ['homeArp', { enabled: true }],
-      ['gratuitousArp', { address: HOME }],
       ['deregisterAtHome', { homeAgent: HA, homeAddress: HOME }],
     ]);
     expect(actions.find((a) => a.type === 'reason')!.params).toEqual({ reason: 'returned-home' });
@@ -468,10 +494,13 @@ describe('mnDiscoveryMachine: returning home (2.4.3, 4.6)', () => {
 
   it('[R4.6-18] leaving home again turns ARP for the home address off before the Request, once', () => {
     const { send, actions, now, clock } = start({ moveDetection: 'prefix' });
-    send(adv(HA, now(), { flags: H, careOf: [] }));
+    send(adv(HA, now(), { flags: H, careOf: [], lifetime: 10 }));
     clock.increment(5000);
     actions.length = 0;
     send(adv(FA2, now()));
+    // R3.6-8: not while the home agent is heard; when its Advertisement lapses (Algorithm 1).
+    expect(actions.filter((a) => a.type === 'register')).toEqual([]);
+    clock.increment(5000);
     expect(actions.filter((a) => a.type === 'homeArp' || a.type === 'register').map((a) => a.type)).toEqual(['homeArp', 'register']);
   });
 

@@ -111,6 +111,57 @@ describe('mnRegistrationMachine: retransmission (3.6.3)', () => {
   });
 });
 
+describe('mnRegistrationMachine: waiting for the host (3.6, 2.4.3, 4.6)', () => {
+  it('[R3.6.3-4] [R5.7.1-5] no Request until the host is configured; then one, with an Identification made then, and 1 s to the next', () => {
+    const { actor, clock, sent, value, reasons } = start({ hostReady: false });
+    clock.advance(5000);
+    expect(sent()).toEqual([]);
+    expect(value()).toBe('awaitingHost');
+    expect(actor.getSnapshot().context.identification).toEqual({ high: 0, low: 0 });
+    actor.send({ type: 'hostReady', at: clock.now(), configured: true });
+    expect(reasons()).toContain('host-ready');
+    expect(sent().map((a) => a.at - T0)).toEqual([5000]);
+    expect(sent()[0]!.params.identification.high).toBe(identificationFromUnixMs(T0 + 5000).high);
+    // Nothing sends the same bytes again: the next transmission is the machine's retransmission, 1 s later, with a greater Identification.
+    clock.advance(999);
+    expect(sent()).toHaveLength(1);
+    clock.advance(1);
+    expect(sent().map((a) => a.at - T0)).toEqual([5000, 6000]);
+    expect(compareIdentification(sent()[1]!.params.identification, sent()[0]!.params.identification)).toBe(1);
+  });
+
+  it('a failed host configuration is logged as such and the Request still goes (a frame to a foreign agent needs no route)', () => {
+    const { actor, clock, sent, reasons } = start({ hostReady: false });
+    actor.send({ type: 'hostReady', at: clock.now(), configured: false });
+    expect(reasons()).toContain('host-configuration-failed');
+    expect(sent()).toHaveLength(1);
+  });
+
+  it('cancelled while waiting for the host: nothing is ever sent', () => {
+    const { actor, clock, sent, value } = start({ hostReady: false });
+    actor.send({ type: 'cancel', at: clock.now() });
+    clock.advance(60_000);
+    expect(value()).toBe('cancelled');
+    expect(sent()).toEqual([]);
+  });
+
+  it('[R4.6-10] returning home: the gratuitous ARP goes just before the first Request, and only then', () => {
+    const { actor, clock, actions, reply } = start({ lifetime: 0, hostReady: false, gratuitousArp: HOME });
+    expect(actions.filter((a) => a.type === 'gratuitousArp')).toEqual([]);
+    actor.send({ type: 'hostReady', at: clock.now(), configured: true });
+    clock.advance(1500); // one retransmission
+    actor.send(reply(133)); // at 1.5 s: the repaired Request waits until 2 s
+    clock.advance(1000);
+    expect(actions.filter((a) => a.type === 'gratuitousArp' || a.type === 'sendRequest').map((a) => [a.type, a.at - T0])).toEqual([
+      ['gratuitousArp', 0],
+      ['sendRequest', 0],
+      ['sendRequest', 1000],
+      ['sendRequest', 2000],
+    ]);
+    expect(actions.find((a) => a.type === 'gratuitousArp')!.params).toEqual({ address: HOME });
+  });
+});
+
 describe('mnRegistrationMachine: replies (3.6.2)', () => {
   it('[R3.6.2.1-3] [R5.7-5] a Reply whose low 32 bits of Identification differ is ignored', () => {
     const { actor, reply, value, reasons, last } = start();
@@ -188,6 +239,7 @@ describe('mnRegistrationMachine: replies (3.6.2)', () => {
     const haTime = identificationFromUnixMs(clock.now() + 100_000);
     actor.send(reply(133, { identification: { high: haTime.high, low: rejected.low } }));
     expect(reasons()).toContain('identification-resynchronised');
+    clock.advance(700);
     expect(sent()).toHaveLength(2);
     const retry = last().identification;
     expect(Math.abs(retry.high - haTime.high)).toBeLessThanOrEqual(1);
@@ -198,9 +250,10 @@ describe('mnRegistrationMachine: replies (3.6.2)', () => {
   });
 
   it('[R3.6.2.3-3] 133 under nonces: the nonce of the Reply is echoed in the retry, with a new low half', () => {
-    const { actor, reply, last, value } = start({ replay: 'nonce' });
+    const { actor, reply, last, value, clock } = start({ replay: 'nonce' });
     const first = last().identification;
     actor.send(reply(133, { identification: { high: 0x11223344, low: first.low } }));
+    clock.advance(1000);
     const retry = last().identification;
     expect(retry.high).toBe(0x11223344);
     expect(retry.low).not.toBe(first.low);
@@ -211,24 +264,29 @@ describe('mnRegistrationMachine: replies (3.6.2)', () => {
   });
 
   it('[R3.6.2.3-4] 136: the next Request goes to the home agent address in the Reply', () => {
-    const { actor, reply, last, value } = start({ homeAgent: HA_BROADCAST });
+    const { actor, reply, last, value, clock } = start({ homeAgent: HA_BROADCAST });
     expect(last().homeAgent).toBe(HA_BROADCAST);
     actor.send(reply(136, { homeAgent: HA }));
+    clock.advance(1000);
     expect(last().homeAgent).toBe(HA);
     actor.send(reply(0));
     expect(value()).toEqual({ accepted: 'timed' });
   });
 
   it('[R3.6.2.3-2] 69: the retry asks for at most the Lifetime the foreign agent allows', () => {
-    const { actor, reply, last } = start();
+    const { actor, reply, last, clock } = start();
     actor.send(reply(69, { lifetime: 120 }));
+    clock.advance(1000);
     expect(last().lifetime).toBe(120);
     expect(last().attempt).toBe(1);
   });
 
   it('repairs are bounded: repeated 133s end in a denial', () => {
-    const { actor, reply, value } = start({ retransmission: { maxRepairs: 2 } });
-    for (let i = 0; i < 3; i++) actor.send(reply(133));
+    const { actor, reply, value, clock } = start({ retransmission: { maxRepairs: 2 } });
+    for (let i = 0; i < 3; i++) {
+      actor.send(reply(133));
+      clock.advance(1000);
+    }
     expect(value()).toBe('denied');
   });
 
@@ -245,6 +303,32 @@ describe('mnRegistrationMachine: replies (3.6.2)', () => {
     }
   });
 
+  it('[R3.6.3-4] [R3.6-9] the repaired Request after a 133, 136 or 69 goes 1 s after the rejected one, not at once', () => {
+    for (const [code, extra] of [
+      [133, {}],
+      [136, { homeAgent: ipv4('198.51.100.2') }],
+      [69, { lifetime: 120 }],
+    ] as const) {
+      const { actor, reply, clock, sent, value, reasons } = start();
+      clock.advance(15); // a fast Reply, as from a home agent on the same link
+      actor.send(reply(code, extra));
+      expect(value()).toBe('spacing');
+      expect(reasons()).toContain('request-spacing');
+      clock.advance(984);
+      expect(sent()).toHaveLength(1);
+      clock.advance(1);
+      expect(sent().map((a) => a.at - T0)).toEqual([0, 1000]);
+    }
+  });
+
+  it('[R3.6.3-4] [R3.6-9] a new registration\'s first Request waits 1 s from the previous registration\'s last one', () => {
+    const { sent } = start({ replayState: { clockOffsetMs: 0, lastRequestAt: T0 - 400 } });
+    expect(sent()).toEqual([]);
+    const later = start({ replayState: { clockOffsetMs: 0, lastRequestAt: T0 - 400 } });
+    later.clock.advance(600);
+    expect(later.sent().map((a) => a.at - T0)).toEqual([600]);
+  });
+
   it('a cancelled registration stops retransmitting', () => {
     const { actor, clock, sent, value } = start();
     actor.send({ type: 'cancel', at: clock.now() });
@@ -259,6 +343,7 @@ describe('mnRegistrationMachine: replies (3.6.2)', () => {
 const AFTER = {
   retransmission: 'xstate.after.retransmission.mnRegistration.awaitingReply',
   renewal: 'xstate.after.reRegistration.mnRegistration.accepted.timed',
+  spacing: 'xstate.after.requestSpacing.mnRegistration.spacing',
 } as const;
 
 function graphEvents(snapshot: Snapshot): MnRegistrationEvent[] {
@@ -278,8 +363,11 @@ function graphEvents(snapshot: Snapshot): MnRegistrationEvent[] {
     reply(129),
     { type: 'reregister', at: c.now },
     { type: 'cancel', at: c.now },
+    { type: 'hostReady', at: c.now, configured: true },
+    { type: 'hostReady', at: c.now, configured: false },
     { type: AFTER.retransmission },
     { type: AFTER.renewal },
+    { type: AFTER.spacing },
   ];
   return events.filter((e) => snapshot.can(e as MnRegistrationEvent)) as MnRegistrationEvent[];
 }
@@ -297,6 +385,7 @@ describe('mnRegistrationMachine: model-based paths (xstate/graph)', () => {
       { ...INPUT, lifetime: 600, retransmission: { maxAttempts: 3, maxRepairs: 2 } },
       { ...INPUT, lifetime: 0, retransmission: { maxAttempts: 2, maxRepairs: 1 } },
       { ...INPUT, lifetime: 0xffff, retransmission: { maxAttempts: 2, maxRepairs: 1 } },
+      { ...INPUT, lifetime: 0, hostReady: false, gratuitousArp: HOME, retransmission: { maxAttempts: 2, maxRepairs: 1 } },
     ];
     for (const input of inputs) {
       const shortest = getShortestPaths(mnRegistrationMachine, { input, events: graphEvents, serializeState: abstractKey, limit: 100_000 });

@@ -9,16 +9,18 @@
  * a co-located address registers directly, 3.6) and the home agent's ('H', 2.4.3).
  */
 import { describe, expect, it } from 'vitest';
-import { Effect, Exit, Scope } from 'effect';
+import { Effect, Exit, Layer, Scope } from 'effect';
+import { MnHost, type HostAttachment } from '../../io/mn-host.js';
 import { Udp } from '../../io/udp.js';
 import { ARP_FRAME_LENGTH, ArpOperation, arpRequest, decodeArpPacket, encodeArpFrame } from '../../io/wire/arp.js';
 import { internetChecksum } from '../../io/wire/bytes.js';
-import { identificationToUnixMs } from '../../io/wire/identification.js';
+import { compareIdentification, identificationToUnixMs } from '../../io/wire/identification.js';
 import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
 import { BROADCAST_MAC, ethernetDestination, ethernetEtherType, ethernetSource, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
 import { AdvertisementFlag, encodeAgentAdvertisement, agentAdvertisementLength, makeAgentAdvertisement } from '../../io/wire/agent-discovery.js';
 import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol, ipv4PacketLength } from '../../io/wire/ipv4.js';
 import { decodeRegistrationRequest } from '../../io/wire/registration.js';
+import { identificationToHex } from '../../io/wire/identification.js';
 import { RequestFlag } from '../../io/wire/registration-types.js';
 import { ipInIpEncapsulate } from '../../io/wire/tunnel.js';
 import { SimNetwork } from '../../io/sim/network.js';
@@ -56,13 +58,74 @@ interface World {
   readonly received: Uint8Array[];
   /** Every frame from before the node started. */
   readonly capture: ReturnType<SimNetwork['capture']>;
+  /** Attachments the simulated host adapter finished applying (with `hostApplyMs`), with the time. */
+  readonly hostApplied: Array<{ kind: string; at: number }>;
 }
 
 function skewed(clock: SimulatedClock, offsetMs: number): Clock {
   return { now: () => clock.now() + offsetMs, setAlarm: (at, callback) => clock.setAlarm(at - offsetMs, callback) };
 }
 
-async function world(options: { mnClockOffsetMs?: number; config?: Partial<MobileNodeConfig>; throughForeignAgent?: boolean } = {}): Promise<World> {
+/**
+ * A host adapter for the simulated node (io/mn-host.ts), doing what io/linux/mn-host.ts does
+ * with `ip`: addresses, routes, the first hop's neighbour entry, ARP behaviour. Applying takes
+ * `applyMs` of simulated time, as the Linux adapter takes tens of milliseconds (docs/architecture.md).
+ */
+function simHostLayer(clock: SimulatedClock, host: SimHost, applyMs: number, applied: Array<{ kind: string; at: number }>): Layer.Layer<MnHost> {
+  let previousRouter: Ipv4Address | undefined;
+  const configure = (attachment: HostAttachment) => {
+    for (const a of [...host.interface('eth0').addresses]) host.removeAddress('eth0', a.address);
+    for (const r of [...host.routes]) if (r.kind === 'static') host.removeRoute(r.prefix, r.prefixLength);
+    if (previousRouter !== undefined) host.deleteArpEntry('eth0', previousRouter);
+    previousRouter = undefined;
+    switch (attachment.kind) {
+      case 'at-home':
+        host.addAddress('eth0', MN1, PREFIX_LENGTH);
+        host.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
+        host.setArpBehaviour('eth0', { answer: 'all', request: true });
+        break;
+      case 'foreign-agent':
+        host.addAddress('eth0', MN1, 32);
+        host.addRoute(attachment.router, 32, { interface: 'eth0' });
+        host.addRoute(0, 0, { via: attachment.router, interface: 'eth0' });
+        host.setArpEntry('eth0', attachment.router, attachment.routerLinkAddress);
+        host.setArpBehaviour('eth0', { answer: 'none', request: false });
+        previousRouter = attachment.router;
+        break;
+      case 'co-located':
+        host.addAddress('eth0', attachment.careOfAddress, attachment.prefixLength ?? 24);
+        host.addAddress('eth0', MN1, 32);
+        host.addRoute(0, 0, { via: R_FOREIGN, interface: 'eth0' });
+        break;
+    }
+  };
+  const apply = (attachment: HostAttachment) =>
+    Effect.async<void>((resume) => {
+      const alarm = clock.setAlarm(clock.now() + applyMs, () => {
+        configure(attachment);
+        applied.push({ kind: attachment.kind, at: clock.now() });
+        resume(Effect.void);
+      });
+      return Effect.sync(() => alarm.cancel());
+    });
+  return Layer.succeed(MnHost, { open: () => Effect.succeed({ apply }) });
+}
+
+/** Lets the host adapter's promise chain (runtime/mobile-node.ts startMobileNode) run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Advances the simulated clock in `stepMs` steps, letting promises settle between them (bounded: ms / stepMs steps). */
+async function runFor(clock: SimulatedClock, ms: number, stepMs = 5): Promise<void> {
+  for (let t = 0; t < ms; t += stepMs) {
+    await settle();
+    clock.advance(Math.min(stepMs, ms - t));
+  }
+  await settle();
+}
+
+async function world(
+  options: { mnClockOffsetMs?: number; config?: Partial<MobileNodeConfig>; throughForeignAgent?: boolean; hostApplyMs?: number } = {},
+): Promise<World> {
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed: 5 });
   const home = net.addSegment('home', { latencyMs: 2 });
@@ -91,6 +154,7 @@ async function world(options: { mnClockOffsetMs?: number; config?: Partial<Mobil
   const random32 = () => Math.floor(random() * 0x1_0000_0000) >>> 0;
   const ha = await startHomeAgent(makeConfig(), { listen: [{ address: HA, port: MIP_PORT }], udp: net.udpLayer(haHost), clock, random32 });
   const mnClock = options.mnClockOffsetMs === undefined ? clock : skewed(clock, options.mnClockOffsetMs);
+  const hostApplied: Array<{ kind: string; at: number }> = [];
   const config: MobileNodeConfig = {
     interfaceName: 'eth0',
     homeAddress: MN1,
@@ -109,6 +173,7 @@ async function world(options: { mnClockOffsetMs?: number; config?: Partial<Mobil
     clock: mnClock,
     random32,
     autoStart: false,
+    ...(options.hostApplyMs !== undefined ? { host: simHostLayer(clock, mnHost, options.hostApplyMs, hostApplied) } : {}),
   });
   const events: MobileNodeEvent[] = [];
   const transitions: TransitionRecord[] = [];
@@ -118,15 +183,26 @@ async function world(options: { mnClockOffsetMs?: number; config?: Partial<Mobil
   mn.node.received.subscribe((d) => received.push(d));
   const capture = net.capture();
   mn.node.start();
-  return { clock, net, haHost, r, mnHost, ha, mn, events, transitions, received, capture };
+  return { clock, net, haHost, r, mnHost, ha, mn, events, transitions, received, capture, hostApplied };
 }
 
 /** An Agent Advertisement frame (2.1) broadcast by `host` on `interfaceName`, TTL 1. */
-function advertise(host: SimHost, interfaceName: string, source: Ipv4Address, flags: number, careOfAddresses: readonly Ipv4Address[], sequence = 0): void {
+function advertise(
+  host: SimHost,
+  interfaceName: string,
+  source: Ipv4Address,
+  flags: number,
+  careOfAddresses: readonly Ipv4Address[],
+  sequence = 0,
+  options: { lifetime?: number; prefixLength?: number } = {},
+): void {
   const advertisement = makeAgentAdvertisement({
-    lifetime: 9000,
+    lifetime: options.lifetime ?? 9000,
     routers: [{ address: source, preference: 0 }],
-    extensions: [{ kind: 'mobility-agent-advertisement', type: 16, sequence, registrationLifetime: 1800, flags, careOfAddresses }],
+    extensions: [
+      { kind: 'mobility-agent-advertisement', type: 16, sequence, registrationLifetime: 1800, flags, careOfAddresses },
+      ...(options.prefixLength !== undefined ? [{ kind: 'prefix-lengths' as const, type: 19 as const, prefixLengths: [options.prefixLength] }] : []),
+    ],
   });
   const bytes = new Uint8Array(agentAdvertisementLength(advertisement));
   encodeAgentAdvertisement(advertisement, bytes, 0);
@@ -136,6 +212,27 @@ function advertise(host: SimHost, interfaceName: string, source: Ipv4Address, fl
 
 function requests(w: World) {
   return w.events.filter((e): e is Extract<MobileNodeEvent, { event: 'request' }> => e.event === 'request');
+}
+
+/** Registration Requests the node put on `segment`, as captured: time, Ethernet destination, IP destination, Identification, Lifetime. */
+function requestsOnWire(capture: ReturnType<SimNetwork['capture']>, segment: string) {
+  return capture.frames(segment).flatMap((f) => {
+    if (ethernetSource(f.frame) !== MAC_MN || ethernetEtherType(f.frame) !== EtherType.IPv4) return [];
+    const p = decodeIpv4Packet(f.frame, ETHERNET_HEADER_LENGTH);
+    if (!p.ok || p.value.header.protocol !== IpProtocol.UDP) return [];
+    const r = decodeRegistrationRequest(p.value.payload, 8);
+    if (!r.ok) return [];
+    return [{ time: f.time, mac: ethernetDestination(f.frame), destination: p.value.header.destination, identification: r.value.identification, lifetime: r.value.lifetime }];
+  });
+}
+
+/** Gratuitous ARPs for the home address from the node on `segment` (sender = target = home address, its own MAC). */
+function gratuitousArpsOnWire(capture: ReturnType<SimNetwork['capture']>, segment: string) {
+  return capture.frames(segment).filter((f) => {
+    if (ethernetEtherType(f.frame) !== EtherType.ARP || ethernetDestination(f.frame) !== BROADCAST_MAC) return false;
+    const arp = decodeArpPacket(f.frame, ETHERNET_HEADER_LENGTH);
+    return arp.ok && arp.value.senderIp === MN1 && arp.value.targetIp === MN1 && arp.value.senderMac === MAC_MN;
+  });
 }
 
 /** Co-located attach: the router's advertisement (F, no R) makes the node register directly. */
@@ -231,7 +328,7 @@ describe('mobile node runtime with a co-located care-of address', () => {
     await stop(w);
   });
 
-  it('[R3.6.2.3-3] with its clock an hour ahead, the node gets 133, resynchronises from the Reply and is accepted', async () => {
+  it('[R3.6.2.3-3] [R3.6.3-4] with its clock an hour ahead, the node gets 133, resynchronises from the Reply and is accepted; the repaired Request goes 1 s after the first', async () => {
     const w = await world({ mnClockOffsetMs: 3_600_000 });
     attachColocated(w);
     w.clock.advance(2000);
@@ -241,6 +338,8 @@ describe('mobile node runtime with a co-located care-of address', () => {
     const sent = requests(w);
     expect(sent).toHaveLength(2);
     expect(sent[1]!.identification).not.toBe(sent[0]!.identification);
+    // The 133 came back within milliseconds; the repaired Request still waited 1 s (R3.6.3-4, R3.6-9).
+    expect(sent[1]!.at - sent[0]!.at).toBe(1000);
     expect(w.ha.agent.bindingCount).toBe(1);
     expect(w.mn.node.state().registration).toBe('registered');
     await stop(w);
@@ -462,6 +561,129 @@ describe('mobile node through a foreign agent', () => {
     w.clock.advance(5000);
     expect(requests(w)).toHaveLength(before);
     expect(w.mn.node.currentAttachment()).toMatchObject({ kind: 'foreign-agent', agent: R_FOREIGN, router: R_FOREIGN });
+    fa.close();
+    await stop(w);
+  });
+
+  it('[R3.6.3-4] [R5.7.1-5] with a host adapter, the first Request leaves only once the host is configured; no Request is ever sent twice, each has a greater Identification, 1 s apart', async () => {
+    const w = await world({ throughForeignAgent: true, hostApplyMs: 40 });
+    const fa = stubForeignAgent(w);
+    // Replies are lost for a while, so the node retransmits.
+    let lost = 0;
+    w.r.intercept(
+      (datagram) => {
+        const p = decodeIpv4Packet(datagram);
+        return lost < 2 && p.ok && p.value.header.protocol === IpProtocol.UDP && p.value.header.source === HA;
+      },
+      () => void lost++,
+    );
+    const capture = w.net.capture();
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    await runFor(w.clock, 5000);
+    expect(w.hostApplied).toMatchObject([{ kind: 'foreign-agent' }]);
+    const configuredAt = w.hostApplied[0]!.at;
+    const onWire = requestsOnWire(capture, 'foreign');
+    expect(onWire.length).toBe(3);
+    // None before the host was ready: the attachment is announced, then configured, then registered.
+    expect(onWire[0]!.time).toBeGreaterThanOrEqual(configuredAt);
+    const order = w.events.map((e) => e.event).filter((e) => e === 'attachment' || e === 'host-configured' || e === 'request');
+    expect(order.slice(0, 3)).toEqual(['attachment', 'host-configured', 'request']);
+    for (let i = 1; i < onWire.length; i++) {
+      expect(onWire[i]!.time - onWire[i - 1]!.time).toBeGreaterThanOrEqual(1000);
+      expect(compareIdentification(onWire[i]!.identification, onWire[i - 1]!.identification)).toBe(1);
+    }
+    // Every Request on the wire is one the registration machine sent and logged.
+    expect(requests(w).map((r) => r.identification)).toEqual(onWire.map((r) => identificationToHex(r.identification)));
+    expect(w.mn.node.counters.requests).toBe(onWire.length);
+    expect(w.mn.node.state().registration).toBe('registered');
+    capture.stop();
+    fa.close();
+    await stop(w);
+  });
+
+  it('[R2.4.3-2] [R4.6-19] [R4.6-10] [R4.6-11] returning home with a host adapter: host reconfigured first, then the gratuitous ARP (repeated 1 s apart) and the deregistration to the home agent\'s MAC, not the old agent\'s', async () => {
+    const w = await world({ throughForeignAgent: true, hostApplyMs: 40 });
+    const fa = stubForeignAgent(w);
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    await runFor(w.clock, 500);
+    expect(w.mn.node.state().registration).toBe('registered');
+    await runFor(w.clock, 5000, 100);
+    const capture = w.net.capture();
+    // The node is carried home; nothing reconfigures its host but the adapter.
+    w.mnHost.moveInterface('eth0', w.net.segment('home'));
+    w.mn.node.linkChanged();
+    advertise(w.haHost, 'eth0', HA, AdvertisementFlag.H, []);
+    await runFor(w.clock, 4000);
+
+    const atHome = w.hostApplied.find((a) => a.kind === 'at-home')!;
+    expect(atHome).toBeDefined();
+    const deregistration = requestsOnWire(capture, 'home').filter((r) => r.lifetime === 0);
+    expect(deregistration).toHaveLength(1);
+    // To the home agent on the home link, by its own link-layer address (R2.4.3-2: routes for home first).
+    expect(deregistration[0]).toMatchObject({ destination: HA, mac: MAC_HA });
+    expect(deregistration[0]!.time).toBeGreaterThanOrEqual(atHome.at);
+    expect(capture.frames('home').some((f) => ethernetSource(f.frame) === MAC_MN && ethernetDestination(f.frame) === MAC_R_FOREIGN)).toBe(false);
+    // 4.6: the gratuitous ARP after ARP is back on (the adapter), before the Request, then twice more, 1 s apart.
+    const garps = gratuitousArpsOnWire(capture, 'home');
+    expect(garps.map((f) => f.time - garps[0]!.time)).toEqual([0, 1000, 2000]);
+    expect(garps[0]!.time).toBeGreaterThanOrEqual(atHome.at);
+    expect(garps[0]!.time).toBeLessThanOrEqual(deregistration[0]!.time);
+    const frames = capture.frames('home');
+    expect(frames.indexOf(garps[0]!)).toBeLessThan(frames.findIndex((f) => f.time === deregistration[0]!.time && ethernetSource(f.frame) === MAC_MN && ethernetEtherType(f.frame) === EtherType.IPv4));
+    expect(w.events.filter((e) => e.event === 'gratuitous-arp').map((e) => (e as { copy: number }).copy)).toEqual([1, 2, 3]);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'deregistered', code: 0 }));
+    expect(w.ha.agent.bindingCount).toBe(0);
+    capture.stop();
+    fa.close();
+    await stop(w);
+  });
+
+  it('[R4.6-14] leaving home again (a link change) stops the remaining gratuitous ARP copies', async () => {
+    const w = await world({ throughForeignAgent: true });
+    const fa = stubForeignAgent(w);
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    w.clock.advance(5000);
+    w.mnHost.moveInterface('eth0', w.net.segment('home'));
+    w.mnHost.removeRoute(0, 0);
+    w.mnHost.addAddress('eth0', MN1, PREFIX_LENGTH);
+    w.mn.node.linkChanged();
+    advertise(w.haHost, 'eth0', HA, AdvertisementFlag.H, []);
+    w.clock.advance(1500);
+    expect(w.events.filter((e) => e.event === 'gratuitous-arp')).toHaveLength(2);
+    // Back on the foreign link within the copies' 2 s.
+    const capture = w.net.capture();
+    w.mnHost.moveInterface('eth0', w.net.segment('foreign'));
+    w.mn.node.linkChanged();
+    // The third copy was due 0.5 s later; the agent is heard only after that.
+    w.clock.advance(1000);
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN], 1);
+    w.clock.advance(5000);
+    expect(w.events.filter((e) => e.event === 'gratuitous-arp')).toHaveLength(2);
+    expect(capture.frames('foreign').filter((f) => ethernetSource(f.frame) === MAC_MN && ethernetEtherType(f.frame) === EtherType.ARP)).toEqual([]);
+    capture.stop();
+    fa.close();
+    await stop(w);
+  });
+
+  it('[R3.6-8] [R3.6-9] moveDetection prefix: two agents of different prefixes advertising on one link for 20 s: one registration, no hopping', async () => {
+    const w = await world({ throughForeignAgent: true, config: { moveDetection: 'prefix' } });
+    const fa = stubForeignAgent(w);
+    const OTHER = ipv4('192.0.2.1');
+    const other = w.net.addHost('other-agent');
+    other.addInterface('eth0', w.net.segment('foreign'), { mac: '02:00:00:00:02:02', address: OTHER, prefixLength: 24 });
+    const capture = w.net.capture();
+    // Each advertises every second with a 3 s Lifetime (2.3), interleaved.
+    for (let i = 0; i < 20; i++) {
+      advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN], 256 + i, { lifetime: 3, prefixLength: 24 });
+      w.clock.advance(500);
+      advertise(other, 'eth0', OTHER, AdvertisementFlag.R | AdvertisementFlag.F, [OTHER], 256 + i, { lifetime: 3, prefixLength: 24 });
+      w.clock.advance(500);
+    }
+    expect(requests(w)).toHaveLength(1);
+    expect(requestsOnWire(capture, 'foreign').map((r) => r.destination)).toEqual([R_FOREIGN]);
+    expect(w.transitions.filter((t) => t.reason === 'moved-prefix-changed')).toEqual([]);
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'foreign-agent', agent: '203.0.113.2', registration: 'registered' });
+    capture.stop();
     fa.close();
     await stop(w);
   });
