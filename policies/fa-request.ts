@@ -39,7 +39,8 @@
  *
  * Every denial is rate-limited to one per second per mobile node (3.7.2: "except in cases where
  * the foreign agent would be required to send out more than one such denial per second to the
- * same mobile node"); a denial over that rate becomes a counted discard.
+ * same mobile node"); a denial over that rate becomes a counted discard. The runtime remembers
+ * the last denial per node in a RecentDenials, bounded however many nodes are denied.
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString, readU32, writeU32 } from '../io/wire/bytes.js';

@@ -11,7 +11,8 @@
  *   255.255.255.255) go through `checkFaRequest` and are denied to the node's link-layer
  *   address or relayed to the home agent through UDP;
  * - datagrams on the agent's UDP 434 sockets: Registration Replies from home agents go through
- *   `checkFaReply` and are relayed to the node by link-layer address;
+ *   `checkFaReply` (which takes a Reply only from the home agent its Request was relayed to,
+ *   port 434, 3.8.3.1) and are relayed to the node by link-layer address;
  * - tunnel datagrams (IP protocol 4, 55, 47) to a care-of address: an RxJS stream through
  *   `foreignAgentDataPlane`, delivered on the link to the visitor's MAC.
  *
