@@ -23,19 +23,24 @@
  *  10. 'D' = 0, Lifetime ≠ 0, care-of address not offered          77       3.7.2.1
  *  11. 'M'/'G' asked (D = 0) but not offered by this FA            72       3.4, 3.6.1.2
  *  12. 'T' asked but reverse tunnelling not offered                74       RFC 3024
- *  13. admission: the runtime's refusal (64/65), too many
- *      pending (66), busy and not yet a visitor (66)               64-66    3.7.1, 2.1.1
+ *  13. admission: the runtime's refusal (64/65), busy and not
+ *      yet a visitor (66), the pending budget (66,
+ *      policies/fa-pending-budget.ts)                              64-66    3.7.1, 2.1.1
  *  14. relay                                                                3.7.2.2
  *
  * Authentication comes first for the same reason as at the home agent (ha-request.ts): a node
  * the FA cannot authenticate learns nothing about the FA's configuration but a 67. A
- * deregistration (Lifetime 0) is exempt from the busy and pending-limit refusals: 3.7 says the
- * FA "MUST relay well-formed (de)Registration Requests" (R3.7-5), and freeing a node's binding
- * is never an "additional mobile node" (2.1.1 'B').
+ * deregistration (Lifetime 0) is exempt from the busy refusal: 3.7 says the FA "MUST relay
+ * well-formed (de)Registration Requests" (R3.7-5), and freeing a node's binding is never an
+ * "additional mobile node" (2.1.1 'B'). It is not exempt from the pending budget: a
+ * deregistration of a registered or pending visitor always fits, one of a node the agent does
+ * not know has a small budget of its own, since forged ones would otherwise make unbounded
+ * pending entries and relays to any address (fa-pending-budget.ts).
  *
  * Every denial is rate-limited to one per second per mobile node (3.7.2: "except in cases where
  * the foreign agent would be required to send out more than one such denial per second to the
- * same mobile node"); a denial over that rate becomes a counted discard.
+ * same mobile node"); a denial over that rate becomes a counted discard. The runtime remembers
+ * the last denial per node in a RecentDenials, bounded however many nodes are denied.
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString, readU32, writeU32 } from '../io/wire/bytes.js';
@@ -68,6 +73,7 @@ import {
 } from '../io/wire/registration-types.js';
 import { isAcceptedCode } from '../io/wire/reply-codes.js';
 import { AUTHENTICATOR_LENGTH, sealAuthenticator, verifyAuthenticator } from './auth.js';
+import { checkPendingBudget, type ChargedPending, type PendingBudgetRefusal, type PendingCharge, type PendingUsage } from './fa-pending-budget.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
 
 /** Registration Reply codes a foreign agent sends (3.4; 74 from RFC 3024, 96/97 from RFC 2794). */
@@ -121,8 +127,18 @@ export interface FaSettings {
   readonly reverseTunneling: boolean;
   /** Deny (67) Requests from nodes the agent shares no association with (a local policy beyond 3.7.2.1). */
   readonly requireMobileForeignAuthentication: boolean;
-  /** The most pending registrations kept at once (3.7.1: MAY, "typically 5"); Infinity for no limit. */
+  /**
+   * The most registrations of nodes that are not registered visitors pending at once (3.7.1:
+   * MAY, "typically 5"); Infinity for no limit. Renewals and deregistrations of registered
+   * visitors are never refused for it (policies/fa-pending-budget.ts).
+   */
   readonly maxPending: number;
+  /** Pending entries with one link-layer source (default 2, fa-pending-budget.ts). */
+  readonly maxPendingPerLinkSource?: number;
+  /** Pending entries for one home address (default 2, fa-pending-budget.ts). */
+  readonly maxPendingPerHomeAddress?: number;
+  /** Deregistrations of nodes not in the visitor list relayed per pending window (default 2, fa-pending-budget.ts). */
+  readonly maxUnknownDeregistrations?: number;
   /** Whether pending Requests with Home Address 0 (identified by NAI) are managed (3.7.1, RFC 2794). */
   readonly acceptZeroHomeAddress: boolean;
 }
@@ -180,7 +196,7 @@ export type FaRequestDenyReason =
   | 'encapsulation-unavailable' // 72
   | 'reverse-tunnel-unavailable' // 74
   | 'refused' // 64 / 65
-  | 'too-many-pending' // 66
+  | PendingBudgetRefusal // 66
   | 'busy'; // 66
 
 export type FaRequestVerdict =
@@ -189,8 +205,9 @@ export type FaRequestVerdict =
       readonly reason: FaRequestDiscardReason;
       readonly detail: string;
       readonly securityException: boolean;
-      /** The denial that was not sent because of the rate limit. */
+      /** The denial that was not sent because of the rate limit, and why it would have been. */
       readonly suppressedCode?: number;
+      readonly suppressedReason?: FaRequestDenyReason;
     }
   | {
       readonly kind: 'deny';
@@ -218,6 +235,8 @@ export type FaRequestVerdict =
       /** Extensions removed because no authorization-enabling extension follows them (3.7.2.2). */
       readonly removedExtensions: number;
       readonly pending: PendingRegistration;
+      /** What the pending entry is charged to (policies/fa-pending-budget.ts). */
+      readonly charge: PendingCharge;
     };
 
 export interface FaRequestInput {
@@ -235,10 +254,14 @@ export interface FaRequestInput {
   readonly mobileNode?: SecurityContextLookup;
   /** The association shared with the home agent the Request names, if any (3.7.1, 3.5.4). */
   readonly homeAgent?: SecurityContextLookup;
-  /** Registrations now pending at this agent (3.7.1). */
-  readonly pendingCount: number;
+  /** Pending entries in use now, for this Request's link-layer source and home address (3.7.1, fa-pending-budget.ts). */
+  readonly pendingUsage: PendingUsage;
+  /** The node's pending entries (same home address and NAI) this Request supersedes once relayed. */
+  readonly replacesPending?: readonly ChargedPending[];
   /** Whether the node already has a visitor list entry (a renewal or deregistration, 3.7.2). */
   readonly isVisitor: boolean;
+  /** The home agent of the node's registration in force, when it is a registered visitor. */
+  readonly registeredHomeAgent?: Ipv4Address;
   /** Whether this agent is also the node's home agent (3.7.2). */
   readonly servesAsHomeAgent?: boolean;
   /** A refusal from the runtime's admission policy: 64 reason unspecified, 65 administratively prohibited. */
@@ -246,6 +269,55 @@ export interface FaRequestInput {
   /** ms since the epoch, and when the last denial went to this node (3.7.2's one per second). */
   readonly nowMs: number;
   readonly lastDenialAtMs?: number;
+}
+
+/** 3.7.2's "more than one such denial per second to the same mobile node". */
+export const DENIAL_INTERVAL_MS = 1000;
+/** Nodes whose last denial RecentDenials keeps at most, by default. */
+export const DEFAULT_DENIAL_MEMORY = 65_536;
+
+/**
+ * When the last denial went to each mobile node, for 3.7.2's one per second. Only the last
+ * second matters, so entries live in two generations: a new one starts when the current one is
+ * a second old or holds half the capacity, and the one before it is dropped. A denial is so
+ * remembered for at least a second, and at most `capacity` nodes are: under a flood of more
+ * distinct (forged) nodes per second than half of that, the oldest generation is forgotten
+ * early, which can only let a second denial go to one of those nodes within the second.
+ */
+export class RecentDenials {
+  private current = new Map<number, number>();
+  private previous = new Map<number, number>();
+  private startedAt = -Infinity;
+  private lastRecordAt = -Infinity;
+  private readonly generationSize: number;
+
+  constructor(capacity: number = DEFAULT_DENIAL_MEMORY) {
+    if (!(capacity >= 2)) throw new RangeError(`RecentDenials needs a capacity >= 2, got ${capacity}`);
+    this.generationSize = Math.floor(capacity / 2);
+  }
+
+  /** When the last remembered denial went to `homeAddress`, if one did. */
+  get(homeAddress: Ipv4Address): number | undefined {
+    const key = homeAddress | 0;
+    return this.current.get(key) ?? this.previous.get(key);
+  }
+
+  record(homeAddress: Ipv4Address, nowMs: number): void {
+    if (nowMs - this.startedAt >= DENIAL_INTERVAL_MS || this.current.size >= this.generationSize) {
+      // Everything in the current generation older than a second: neither is needed any more.
+      this.previous = nowMs - this.lastRecordAt >= DENIAL_INTERVAL_MS ? new Map() : this.current;
+      this.current = new Map();
+      this.startedAt = nowMs;
+    }
+    const key = homeAddress | 0;
+    this.previous.delete(key);
+    this.current.set(key, nowMs);
+    this.lastRecordAt = nowMs;
+  }
+
+  get size(): number {
+    return this.current.size + this.previous.size;
+  }
 }
 
 // --- helpers ------------------------------------------------------------------------------------
@@ -502,13 +574,14 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
 
   const deny = (code: number, reason: FaRequestDenyReason, detail: string, options: { lifetime?: number; securityException?: boolean } = {}): FaRequestVerdict => {
     // 3.7.2: no more than one denial per second to the same mobile node.
-    if (input.lastDenialAtMs !== undefined && input.nowMs - input.lastDenialAtMs < 1000) {
+    if (input.lastDenialAtMs !== undefined && input.nowMs - input.lastDenialAtMs < DENIAL_INTERVAL_MS) {
       return {
         kind: 'discard',
         reason: 'denial-rate-limited',
         detail: `${detail}; a denial went to this mobile node ${input.nowMs - input.lastDenialAtMs} ms ago (RFC 5944 3.7.2: at most one per second)`,
         securityException: options.securityException ?? false,
         suppressedCode: code,
+        suppressedReason: reason,
       };
     }
     const datagram = buildFaDenial(
@@ -663,18 +736,21 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
 
   // 13. Admission.
   if (input.refusal !== undefined) return deny(input.refusal.code, 'refused', input.refusal.detail);
-  if (request.lifetime !== 0) {
-    if (input.pendingCount >= settings.maxPending) {
-      return deny(
-        FaReplyCode.InsufficientResources,
-        'too-many-pending',
-        `${input.pendingCount} registrations pending, the configured maximum is ${settings.maxPending} (RFC 5944 3.7.1)`,
-      );
-    }
-    if (settings.busy && !input.isVisitor) {
-      return deny(FaReplyCode.InsufficientResources, 'busy', "this foreign agent is busy: no registrations from additional mobile nodes (RFC 5944 2.1.1 'B')");
-    }
+  if (request.lifetime !== 0 && settings.busy && !input.isVisitor) {
+    return deny(FaReplyCode.InsufficientResources, 'busy', "this foreign agent is busy: no registrations from additional mobile nodes (RFC 5944 2.1.1 'B')");
   }
+  //     3.7.1: "Additional registrations SHOULD then be rejected ... with Code 66", per budget.
+  const budget = checkPendingBudget({
+    lifetime: request.lifetime,
+    homeAgent: request.homeAgent,
+    homeAddress: request.homeAddress,
+    linkLayerSource: input.linkLayerSource,
+    ...(input.registeredHomeAgent === undefined ? {} : { registeredHomeAgent: input.registeredHomeAgent }),
+    replaces: input.replacesPending ?? [],
+    usage: input.pendingUsage,
+    limits: settings,
+  });
+  if (!budget.admit) return deny(FaReplyCode.InsufficientResources, budget.reason, budget.detail);
 
   // 14. Relay (3.7.2.2). The fields from the fixed part through the (last) authorization-
   //     enabling extension are copied unchanged (R3.7.2.2-2); everything after it — the
@@ -711,6 +787,7 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
       ...(nai === undefined ? {} : { nai }),
       foreignHomeAuthenticated: appendForeignHome,
     },
+    charge: budget.charge,
   };
 }
 
@@ -721,6 +798,8 @@ export type FaReplyDiscardReason =
   | 'unknown-non-skippable-extension'
   /** No pending Request for the Reply's home address (or NAI) (3.7.3.1). */
   | 'no-pending-request'
+  /** Not from the home agent the matching Request was relayed to, port 434 (3.8.3.1, 3.7.2.2). */
+  | 'unexpected-reply-source'
   /** The low 32 bits of Identification differ from the pending Request's (3.7.3.1). */
   | 'identification-mismatch';
 
@@ -759,6 +838,9 @@ export interface FaReplyInput {
   /** The UDP payload as received, decoded at offset 0. */
   readonly message: Uint8Array;
   readonly udpChecksumValid: boolean;
+  /** The Reply's IP Source Address and UDP Source Port. */
+  readonly source: Ipv4Address;
+  readonly sourcePort: number;
   /** The pending registrations to search: those for the Reply's Home Address and those with Home Address 0 (3.7.3.1). */
   readonly pending: readonly PendingRegistration[];
   /** The association with the home agent, selected by the Reply's Home Agent field (3.5.4). */
@@ -766,6 +848,35 @@ export interface FaReplyInput {
   /** The association with the node a pending registration belongs to, for the MFAE (3.7.1, 3.7.3.2). */
   readonly mobileNodeOf?: (pending: PendingRegistration) => SecurityContextLookup | undefined;
   readonly settings: Pick<FaSettings, 'linkAddress' | 'registrationLifetime'>;
+}
+
+/**
+ * Whether a Reply from `source`:`sourcePort` can be the home agent's answer to `pending`. It
+ * comes from UDP port 434 and from the address the Request was relayed to (3.8.3.1), with one
+ * exception that 3.8.3.1 and 3.8.2.1 make: a Request sent to a broadcast address is answered
+ * from the home agent's unicast address, with Code 136 when it was a subnet-directed broadcast
+ * (3.8.2.1: the Reply "will contain the home agent's unicast address"). The foreign agent never
+ * relays to 255.255.255.255 or multicast (194, checkFaRequest), and cannot know a remote
+ * subnet's prefix; so that case is recognised only as narrowly as the message allows: Code
+ * 136, the Reply's Home Agent field equal to its IP source, and the relayed-to address the
+ * all-ones host part (2 to 24 bits) of a subnet that contains that source. A Reply that
+ * matches otherwise in everything but its source is a forgery or a misrouted answer; taking it
+ * would let anyone who sees a Request end or complete the registration (the safer reading).
+ */
+export function fromHomeAgentOf(
+  pending: Pick<PendingRegistration, 'homeAgent'>,
+  reply: Pick<RegistrationReply, 'code' | 'homeAgent'>,
+  source: Ipv4Address,
+  sourcePort: number,
+): boolean {
+  if (sourcePort !== MOBILE_IP_PORT) return false;
+  const relayedTo = pending.homeAgent >>> 0;
+  const from = source >>> 0;
+  if (from === relayedTo) return true;
+  if (reply.code !== 136 || reply.homeAgent >>> 0 !== from) return false;
+  let hostBits = 0;
+  while (hostBits < 24 && ((relayedTo >>> hostBits) & 1) === 1) hostBits++;
+  return hostBits >= 2 && relayedTo >>> hostBits === from >>> hostBits;
 }
 
 /** The foreign agent's checks of a Registration Reply from a home agent (3.7.3.1) and how it relays it (3.7.3.2). */
@@ -812,6 +923,20 @@ export function checkFaReply(input: FaReplyInput): FaReplyVerdict {
       securityException: false,
     };
   }
+  // The home agent answers from the address and port the Request went to (3.8.3.1: IP Source
+  // "Copied from the IP Destination Address of the Request", UDP Source Port from its
+  // Destination Port, which is 434, 3.7.2.2). Anything else is not its Reply (fromHomeAgentOf).
+  const fromRelayedTo = candidates.filter((p) => fromHomeAgentOf(p, reply, input.source, input.sourcePort));
+  if (fromRelayedTo.length === 0) {
+    const expected = [...new Set(candidates.map((p) => `${ipv4ToString(p.homeAgent)}:${MOBILE_IP_PORT}`))].join(', ');
+    return {
+      kind: 'discard',
+      reason: 'unexpected-reply-source',
+      detail: `Reply from ${ipv4ToString(input.source)}:${input.sourcePort}, but the Request for ${ipv4ToString(reply.homeAddress)} was relayed to ${expected} (RFC 5944 3.8.3.1, 3.7.3.1)`,
+      securityException: true,
+    };
+  }
+  candidates = fromRelayedTo;
   const pending = candidates.find((p) => p.identification.low >>> 0 === reply.identification.low >>> 0);
   if (pending === undefined) {
     return {

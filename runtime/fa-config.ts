@@ -8,6 +8,12 @@ import { Schema } from 'effect';
 import { parseIpv4 } from '../io/wire/bytes.js';
 import type { FaSettings } from '../policies/fa-request.js';
 import {
+  DEFAULT_MAX_PENDING,
+  DEFAULT_MAX_PENDING_PER_HOME_ADDRESS,
+  DEFAULT_MAX_PENDING_PER_LINK_SOURCE,
+  DEFAULT_MAX_UNKNOWN_DEREGISTRATIONS,
+} from '../policies/fa-pending-budget.js';
+import {
   AdvertisementFields,
   advertiserTiming,
   ConfigError,
@@ -60,6 +66,9 @@ const ForeignAgentFile = Schema.Struct({
     requireMobileForeignAuth: optional(Schema.Boolean),
     acceptZeroHomeAddress: optional(Schema.Boolean),
     maxPending: optional(Count),
+    maxPendingPerLinkSource: optional(Count),
+    maxPendingPerHomeAddress: optional(Count),
+    maxUnknownDeregistrations: optional(Count),
     pendingTimeout: optional(IntervalSeconds),
   }),
   advertisement: optional(
@@ -83,8 +92,7 @@ export interface LoadedForeignAgentConfig {
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
 export { DEFAULT_MAX_ADVERTISEMENT_INTERVAL };
-/** 3.7.1: "typically 5" pending registrations at once. */
-export const DEFAULT_MAX_PENDING = 5;
+export { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_PER_HOME_ADDRESS, DEFAULT_MAX_PENDING_PER_LINK_SOURCE, DEFAULT_MAX_UNKNOWN_DEREGISTRATIONS };
 
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
@@ -126,6 +134,9 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
     reverseTunneling: false,
     requireMobileForeignAuthentication: fa.requireMobileForeignAuth ?? false,
     maxPending: fa.maxPending ?? DEFAULT_MAX_PENDING,
+    maxPendingPerLinkSource: fa.maxPendingPerLinkSource ?? DEFAULT_MAX_PENDING_PER_LINK_SOURCE,
+    maxPendingPerHomeAddress: fa.maxPendingPerHomeAddress ?? DEFAULT_MAX_PENDING_PER_HOME_ADDRESS,
+    maxUnknownDeregistrations: fa.maxUnknownDeregistrations ?? DEFAULT_MAX_UNKNOWN_DEREGISTRATIONS,
     acceptZeroHomeAddress: fa.acceptZeroHomeAddress ?? false,
   };
 
@@ -182,7 +193,13 @@ foreignAgent:
   busy: false                      # the B bit: refuse additional mobile nodes (2.1.1)
   reverseTunneling: false          # the T bit (RFC 3024); not implemented, must stay false
   requireMobileForeignAuth: false  # deny (67) nodes without a Mobile-Foreign association
-  maxPending: 5                    # pending registrations kept at once (3.7.1: typically 5)
+  # Pending registrations (3.7.1) are budgeted: past a budget a Request is denied with 66.
+  # Renewals and deregistrations of registered visitors (same home agent) are never refused.
+  maxPending: 5                    # registrations of new nodes pending at once (3.7.1: typically 5)
+  maxPendingPerLinkSource: 2       # pending registrations with one link-layer (MAC) source
+  maxPendingPerHomeAddress: 2      # pending registrations for one home address (0 = all NAI nodes)
+  maxUnknownDeregistrations: 2     # deregistrations of nodes not in the visitor list relayed
+                                   # per pendingTimeout (default 7 s): forged ones cannot flood out
 
 advertisement:                     # Agent Advertisements on the visitor link (2.1, 2.3)
   lifetime: 1800                   # ICMP advertisement lifetime, seconds

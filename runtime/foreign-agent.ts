@@ -11,7 +11,8 @@
  *   255.255.255.255) go through `checkFaRequest` and are denied to the node's link-layer
  *   address or relayed to the home agent through UDP;
  * - datagrams on the agent's UDP 434 sockets: Registration Replies from home agents go through
- *   `checkFaReply` and are relayed to the node by link-layer address;
+ *   `checkFaReply` (which takes a Reply only from the home agent its Request was relayed to,
+ *   port 434, 3.8.3.1) and are relayed to the node by link-layer address;
  * - tunnel datagrams (IP protocol 4, 55, 47) to a care-of address: an RxJS stream through
  *   `foreignAgentDataPlane`, delivered on the link to the visitor's MAC.
  *
@@ -70,7 +71,7 @@ import {
   type AdvertiserSettings,
   type SendAdvertisementParams,
 } from '../machines/advertiser.js';
-import { faPendingMachine, type FaPendingMachine } from '../machines/fa-pending.js';
+import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, type FaPendingMachine } from '../machines/fa-pending.js';
 import { visitorMachine, visitorRemainingLifetime, type VisitorMachine } from '../machines/visitor.js';
 import {
   ALL_MOBILITY_AGENTS,
@@ -80,10 +81,20 @@ import {
   messageNai,
   pendingForIcmpError,
   quotedRelayedRequest,
+  RecentDenials,
   type FaReplyDatagram,
   type FaSettings,
   type PendingRegistration,
 } from '../policies/fa-request.js';
+import {
+  DEFAULT_MAX_UNKNOWN_DEREGISTRATIONS,
+  isPendingBudgetRefusal,
+  PendingTally,
+  RelayWindow,
+  type ChargedPending,
+  type PendingBudgetRefusal,
+  type PendingCharge,
+} from '../policies/fa-pending-budget.js';
 import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../policies/security-association.js';
 import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
 import { RealClock, type Clock } from './clock.js';
@@ -209,6 +220,19 @@ export interface ForeignAgentCounters {
   discarded: number;
   readonly deniedByCode: Record<number, number>;
   readonly discardedByReason: Record<string, number>;
+  /** Requests refused (66) by the pending budget, by budget; counted also when the 66 itself was rate-limited (3.7.1, 3.7.2). */
+  readonly pendingRefusals: Partial<Record<PendingBudgetRefusal, number>>;
+}
+
+/** How many entries the agent's tables hold: each is bounded (policies/fa-pending-budget.ts, RecentDenials). */
+export interface ForeignAgentTableSizes {
+  readonly visitors: number;
+  readonly pending: number;
+  /** Link-layer sources and home addresses the pending budget counts. */
+  readonly pendingTallyKeys: number;
+  /** Nodes whose last denial is remembered for 3.7.2's one per second. */
+  readonly recentDenials: number;
+  readonly routes: number;
 }
 
 export interface VisitorView {
@@ -238,6 +262,10 @@ export interface ForeignAgentOptions {
 interface PendingOwner {
   readonly trace: string;
   readonly nodeKey: string;
+  /** What the entry counts against (policies/fa-pending-budget.ts). */
+  readonly charge: PendingCharge;
+  /** Whether it was added to the tally (an actor that ends during its spawn never is). */
+  tallied: boolean;
 }
 
 interface VisitorOwner {
@@ -263,6 +291,11 @@ function associationOf(peer: FaPeerConfig): MobilitySecurityAssociation {
 }
 
 
+function chargedPending(actor: PendingActor): ChargedPending {
+  const p = actor.snapshot.context.pending;
+  return { charge: actor.owner.charge, linkLayerSource: p.linkLayerSource, homeAddress: p.homeAddress, homeAgent: p.homeAgent };
+}
+
 /** Visitor entries are keyed by home address + NAI (3.7.1; home address 0 is told apart by NAI, RFC 2794). */
 function nodeKeyOf(homeAddress: Ipv4Address, nai: string | undefined): string {
   return `${homeAddress >>> 0}|${nai ?? ''}`;
@@ -286,6 +319,7 @@ export class ForeignAgent {
     discarded: 0,
     deniedByCode: {},
     discardedByReason: {},
+    pendingRefusals: {},
   };
 
   private readonly transitionSubject = new Subject<TransitionRecord>();
@@ -311,7 +345,12 @@ export class ForeignAgent {
   private readonly pendingByHome = new Map<number, Set<PendingActor>>();
   /** Installed visitor routes: home address → link-layer address (4.2.2). */
   private readonly routes = new Map<number, MacAddress>();
-  private readonly lastDenialAt = new Map<number, number>();
+  /** 3.7.2's one denial per second per node; bounded (policies/fa-request.ts RecentDenials). */
+  private readonly recentDenials = new RecentDenials();
+  /** Live pending entries by charge, link-layer source and home address (3.7.1 budgets). */
+  private readonly pendingTally = new PendingTally();
+  /** Deregistrations of unknown nodes relayed within the pending window. */
+  private readonly unknownDeregistrations: RelayWindow;
   private readonly ownAddresses: Set<number>;
   private link: LinkInterface | undefined;
   private sendUdp: FaUdpSender | undefined;
@@ -326,6 +365,12 @@ export class ForeignAgent {
     for (const ha of config.homeAgents) this.homeAgents.set(ha.address | 0, associationOf(ha));
     const s = config.settings;
     this.ownAddresses = new Set([...s.interfaceAddresses, ...s.careOfAddresses, s.linkAddress].map((a) => a | 0));
+    // The ring needs one slot per deregistration the window admits; an unbounded setting gets
+    // a ring it can never fill, so it never refuses.
+    this.unknownDeregistrations = new RelayWindow(
+      config.pendingTimeoutMs ?? DEFAULT_PENDING_TIMEOUT_MS,
+      Math.min(s.maxUnknownDeregistrations ?? DEFAULT_MAX_UNKNOWN_DEREGISTRATIONS, 0x10000),
+    );
     const onTransition = (record: TransitionRecord) => {
       if (this.transitionSubject.observed) this.transitionSubject.next(record);
     };
@@ -418,6 +463,17 @@ export class ForeignAgent {
     return views;
   }
 
+  /** The sizes of the agent's tables (for metrics; each is bounded whatever arrives). */
+  tableSizes(): ForeignAgentTableSizes {
+    return {
+      visitors: this.visitorsByKey.size,
+      pending: this.pendingHost.size,
+      pendingTallyKeys: this.pendingTally.keys,
+      recentDenials: this.recentDenials.size,
+      routes: this.routes.size,
+    };
+  }
+
   /** The link-layer address datagrams for `homeAddress` are delivered to, if it is a registered visitor. */
   visitorLinkAddress(homeAddress: Ipv4Address): MacAddress | undefined {
     return this.routes.get(homeAddress | 0);
@@ -499,7 +555,12 @@ export class ForeignAgent {
     const visitor = this.visitorsByKey.get(nodeKey);
     const mobileNode = this.mobileNodes.get(request.homeAddress | 0);
     const now = this.options.clock.now();
-    const lastDenialAtMs = this.lastDenialAt.get(request.homeAddress | 0);
+    const lastDenialAtMs = this.recentDenials.get(request.homeAddress);
+    const replacesPending: ChargedPending[] = [];
+    for (const older of this.pendingOf(request.homeAddress)) {
+      if (older.owner.nodeKey === nodeKey) replacesPending.push(chargedPending(older));
+    }
+    const registeredHomeAgent = visitor?.snapshot.context.current?.homeAgent;
     const verdict = checkFaRequest({
       request,
       message: received.data,
@@ -511,13 +572,21 @@ export class ForeignAgent {
       settings: this.config.settings,
       ...(mobileNode === undefined ? {} : { mobileNode }),
       ...(this.homeAgents.get(request.homeAgent | 0) === undefined ? {} : { homeAgent: this.homeAgents.get(request.homeAgent | 0)! }),
-      pendingCount: this.pendingHost.size,
+      pendingUsage: {
+        registrations: this.pendingTally.registrations,
+        fromLinkSource: this.pendingTally.fromLinkSource(received.linkSource),
+        forHomeAddress: this.pendingTally.forHomeAddress(request.homeAddress),
+        recentUnknownDeregistrations: this.unknownDeregistrations.count(now),
+      },
+      replacesPending,
       isVisitor: visitor !== undefined,
+      ...(registeredHomeAgent === undefined ? {} : { registeredHomeAgent }),
       nowMs: now,
       ...(lastDenialAtMs === undefined ? {} : { lastDenialAtMs }),
     });
     switch (verdict.kind) {
       case 'discard':
+        if (verdict.suppressedReason !== undefined) this.countPendingRefusal(verdict.suppressedReason);
         this.discard(trace, from, verdict.reason, verdict.detail, verdict.securityException, received.data);
         return;
       case 'local-home-agent':
@@ -525,13 +594,15 @@ export class ForeignAgent {
         this.discard(trace, from, 'local-home-agent', verdict.detail, false, received.data);
         return;
       case 'deny':
-        this.lastDenialAt.set(request.homeAddress | 0, now);
+        this.countPendingRefusal(verdict.reason);
+        this.recentDenials.record(request.homeAddress, now);
         this.sendDenial(trace, verdict.datagram, 'request', verdict.detail, verdict.securityException);
         return;
       case 'relay': {
         const pending = verdict.pending;
         this.sendUdp!(verdict.bytes, verdict.ipDestination, verdict.udpDestinationPort, verdict.ipSource);
         this.counters.relayed++;
+        if (verdict.charge === 'deregistration') this.unknownDeregistrations.record(now);
         this.emit({
           event: 'request-relayed',
           trace,
@@ -552,9 +623,11 @@ export class ForeignAgent {
         const actor = this.pendingHost.spawn(
           `pending:${ipv4ToString(pending.homeAddress)}#${(pending.identification.low >>> 0).toString(16)}`,
           { pending, relayedAt: now, ...(this.config.pendingTimeoutMs === undefined ? {} : { timeoutMs: this.config.pendingTimeoutMs }) },
-          { trace, nodeKey },
+          { trace, nodeKey, charge: verdict.charge, tallied: false },
         );
         if (!actor.stopped) {
+          actor.owner.tallied = true;
+          this.pendingTally.add(chargedPending(actor));
           let set = this.pendingByHome.get(pending.homeAddress | 0);
           if (set === undefined) this.pendingByHome.set(pending.homeAddress | 0, (set = new Set()));
           set.add(actor);
@@ -605,13 +678,13 @@ export class ForeignAgent {
       return;
     }
     try {
-      this.reply(trace, from, data, datagram.udpChecksumValid ?? true);
+      this.reply(trace, from, data, datagram.udpChecksumValid ?? true, datagram.source, datagram.sourcePort);
     } catch (error) {
       this.discard(trace, from, 'internal-error', (error as Error).stack ?? String(error), false, data);
     }
   }
 
-  private reply(trace: string, from: string, data: Uint8Array, udpChecksumValid: boolean): void {
+  private reply(trace: string, from: string, data: Uint8Array, udpChecksumValid: boolean, source: Ipv4Address, sourcePort: number): void {
     this.counters.replies++;
     const decoded = decodeRegistrationReply(data, 0, data.length);
     if (!decoded.ok) {
@@ -627,6 +700,8 @@ export class ForeignAgent {
       reply,
       message: data,
       udpChecksumValid,
+      source,
+      sourcePort,
       pending: candidates.map((a) => a.snapshot.context.pending),
       ...(homeAgent === undefined ? {} : { homeAgent }),
       mobileNodeOf: (p) => this.mobileNodes.get(p.homeAddress | 0),
@@ -836,6 +911,10 @@ export class ForeignAgent {
   }
 
   private forgetPending(actor: PendingActor): void {
+    if (actor.owner.tallied) {
+      actor.owner.tallied = false;
+      this.pendingTally.remove(chargedPending(actor));
+    }
     const home = actor.snapshot.context.pending.homeAddress | 0;
     const set = this.pendingByHome.get(home);
     if (set === undefined) return;
@@ -884,6 +963,11 @@ export class ForeignAgent {
       ...(detail === undefined ? {} : { detail }),
       ...(securityException ? { securityException } : {}),
     });
+  }
+
+  private countPendingRefusal(reason: string): void {
+    if (!isPendingBudgetRefusal(reason)) return;
+    this.counters.pendingRefusals[reason] = (this.counters.pendingRefusals[reason] ?? 0) + 1;
   }
 
   private discard(trace: string, from: string, reason: string, detail: string, securityException: boolean, data: Uint8Array): void {

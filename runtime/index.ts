@@ -60,7 +60,17 @@ export {
   type FaReplyDatagram,
   type PendingRegistration,
   type VisitorUpdate,
+  fromHomeAgentOf,
+  RecentDenials,
 } from '../policies/fa-request.js';
+export {
+  checkPendingBudget,
+  pendingChargeOf,
+  type PendingBudgetLimits,
+  type PendingBudgetVerdict,
+  type PendingCharge,
+  type PendingUsage,
+} from '../policies/fa-pending-budget.js';
 export { visitorMachine, visitorRemainingLifetime, type VisitorEvent, type VisitorInput, type VisitorContext } from '../machines/visitor.js';
 export { faPendingMachine, DEFAULT_PENDING_TIMEOUT_MS, type FaPendingEvent, type FaPendingInput } from '../machines/fa-pending.js';
 export {
@@ -142,6 +152,7 @@ export {
   type FaAdvertisementConfig,
   type ForeignAgentEvent,
   type ForeignAgentCounters,
+  type ForeignAgentTableSizes,
   type ForeignAgentOptions,
   type VisitorView,
   type FaUdpSender,

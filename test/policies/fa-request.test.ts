@@ -23,7 +23,10 @@ import {
   checkFaReply,
   checkFaRequest,
   faCodeForIcmpError,
+  fromHomeAgentOf,
   pendingForIcmpError,
+  RecentDenials,
+  DEFAULT_DENIAL_MEMORY,
   quotedRelayedRequest,
   FaReplyCode,
   type FaReplyInput,
@@ -116,6 +119,8 @@ function makeRequest(fields: Partial<Omit<RegistrationRequest, 'extensions'>> = 
   return { request: decoded.value, message };
 }
 
+const IDLE = { registrations: 0, fromLinkSource: 0, forHomeAddress: 0, recentUnknownDeregistrations: 0 };
+
 function input(overrides: Partial<FaRequestInput> = {}, fields: Partial<Omit<RegistrationRequest, 'extensions'>> = {}, specs?: readonly Spec[]): FaRequestInput {
   const { request, message } = makeRequest(fields, specs);
   return {
@@ -127,7 +132,7 @@ function input(overrides: Partial<FaRequestInput> = {}, fields: Partial<Omit<Reg
     udpSourcePort: 49152,
     linkLayerSource: MN_MAC,
     settings: SETTINGS,
-    pendingCount: 0,
+    pendingUsage: IDLE,
     isVisitor: false,
     nowMs: NOW,
     ...overrides,
@@ -283,9 +288,28 @@ describe('checkFaRequest: denials with the codes 3.4 assigns', () => {
     expectDeny(checkFaRequest(input({ refusal: { code: 64, detail: 'no reason given' } })), 64);
   });
 
-  it('[R3.7.1-5] [R3.7.1-6] 66 beyond the configured number of pending registrations', () => {
-    expectDeny(checkFaRequest(input({ pendingCount: 5 })), FaReplyCode.InsufficientResources);
-    expectRelay(checkFaRequest(input({ pendingCount: 4 })));
+  it('[R3.7.1-5] [R3.7.1-6] 66 beyond the configured number of pending registrations; the relay names its charge', () => {
+    expect(expectDeny(checkFaRequest(input({ pendingUsage: { ...IDLE, registrations: 5 } })), FaReplyCode.InsufficientResources).reason).toBe('too-many-pending');
+    expect(expectRelay(checkFaRequest(input({ pendingUsage: { ...IDLE, registrations: 4 } }))).charge).toBe('registration');
+  });
+
+  it('[R3.7.1-6] 66 past the budget of a link-layer source or a home address, counted by reason', () => {
+    expect(expectDeny(checkFaRequest(input({ pendingUsage: { ...IDLE, fromLinkSource: 2 } })), 66).reason).toBe('link-source-budget');
+    expect(expectDeny(checkFaRequest(input({ pendingUsage: { ...IDLE, forHomeAddress: 2 } })), 66).reason).toBe('home-address-budget');
+  });
+
+  it('[R3.7.1-6] a renewal of a registered visitor at its home agent is relayed past every budget', () => {
+    const full = { registrations: 5, fromLinkSource: 9, forHomeAddress: 9, recentUnknownDeregistrations: 9 };
+    expect(expectRelay(checkFaRequest(input({ pendingUsage: full, isVisitor: true, registeredHomeAgent: HA }))).charge).toBe('visitor');
+    expect(expectRelay(checkFaRequest(input({ pendingUsage: full, isVisitor: true, registeredHomeAgent: HA }, { lifetime: 0 }))).charge).toBe('visitor');
+    // Naming another home agent, it is a new registration.
+    expectDeny(checkFaRequest(input({ pendingUsage: full, isVisitor: true, registeredHomeAgent: ipv4('198.51.100.2') })), 66);
+  });
+
+  it('66 for a deregistration of an unknown node past its own budget; the budget is enforced even when the 66 is rate-limited', () => {
+    expect(expectDeny(checkFaRequest(input({ pendingUsage: { ...IDLE, recentUnknownDeregistrations: 2 } }, { lifetime: 0 })), 66).reason).toBe('deregistration-budget');
+    const limited = checkFaRequest(input({ pendingUsage: { ...IDLE, recentUnknownDeregistrations: 2 }, lastDenialAtMs: NOW - 10 }, { lifetime: 0 }));
+    expect(limited).toMatchObject({ kind: 'discard', reason: 'denial-rate-limited', suppressedCode: 66, suppressedReason: 'deregistration-budget' });
   });
 
   it("66 while busy ('B', 2.1.1) for a new node, not for a visitor", () => {
@@ -295,7 +319,7 @@ describe('checkFaRequest: denials with the codes 3.4 assigns', () => {
   });
 
   it('[R3.7-5] a well-formed deregistration is relayed even when busy or at the pending limit', () => {
-    expectRelay(checkFaRequest(input({ settings: { ...SETTINGS, busy: true }, pendingCount: 9 }, { lifetime: 0 })));
+    expect(expectRelay(checkFaRequest(input({ settings: { ...SETTINGS, busy: true }, pendingUsage: { ...IDLE, registrations: 9 } }, { lifetime: 0 }))).charge).toBe('deregistration');
   });
 });
 
@@ -435,6 +459,8 @@ function replyInput(overrides: Partial<FaReplyInput> = {}, fields: Partial<Omit<
   return {
     ...makeReply(fields, specs),
     udpChecksumValid: true,
+    source: HA,
+    sourcePort: 434,
     pending: [PENDING],
     homeAgent: association(HA, FA_HA),
     settings: SETTINGS,
@@ -461,6 +487,45 @@ describe('checkFaReply: validity checks (3.7.3.1)', () => {
     expect(checkFaReply(replyInput({}, { identification: { high: ID.high, low: ID.low + 1 } }))).toMatchObject({ kind: 'discard', reason: 'identification-mismatch' });
     expect(checkFaReply(replyInput({}, { identification: { high: 0, low: ID.low } })).kind).toBe('relay');
   });
+
+  it('discards, as a logged security exception, a Reply not from the home agent the Request was relayed to or not from port 434', () => {
+    expect(checkFaReply(replyInput({ source: ipv4('198.51.100.66') }))).toMatchObject({ kind: 'discard', reason: 'unexpected-reply-source', securityException: true });
+    const wrongPort = checkFaReply(replyInput({ sourcePort: 49152 }));
+    expect(wrongPort).toMatchObject({ kind: 'discard', reason: 'unexpected-reply-source' });
+    expect(wrongPort.kind === 'discard' && wrongPort.detail).toMatch(/198\.51\.100\.66|198\.51\.100\.1:434/);
+    expect(checkFaReply(replyInput()).kind).toBe('relay');
+  });
+
+  it('with Requests for one home address pending at two home agents, the source chooses which one a Reply answers', () => {
+    const other = { ...PENDING, homeAgent: ipv4('192.0.2.1'), nai: 'x@example.org' };
+    const v = checkFaReply(replyInput({ pending: [other, PENDING] }));
+    expect(v.kind === 'relay' && v.pending).toBe(PENDING);
+    expect(checkFaReply(replyInput({ pending: [other], source: HA })).kind).toBe('discard');
+  });
+
+  it('a Request relayed to a subnet-directed broadcast is answered with 136 from the home agent\'s unicast address in that subnet (3.8.2.1); nothing else from another source', () => {
+    const directed = { ...PENDING, homeAgent: ipv4('198.51.100.255') };
+    const v = checkFaReply(replyInput({ pending: [directed] }, { code: 136 }));
+    expect(v).toMatchObject({ kind: 'relay', code: 136, visitorUpdate: { kind: 'denied' } });
+    expect(checkFaReply(replyInput({ pending: [directed] }, { code: 0 }))).toMatchObject({ kind: 'discard', reason: 'unexpected-reply-source' });
+  });
+
+  for (const [what, relayedTo, code, replyHomeAgent, source, port, expected] of [
+    ['the relayed-to address, port 434', '198.51.100.1', 0, '198.51.100.1', '198.51.100.1', 434, true],
+    ['the relayed-to address, another port', '198.51.100.1', 0, '198.51.100.1', '198.51.100.1', 435, false],
+    ['another address, any code but 136', '198.51.100.1', 1, '198.51.100.2', '198.51.100.2', 434, false],
+    ['136 from another address when the relayed-to address is unicast-looking (.1)', '198.51.100.1', 136, '198.51.100.2', '198.51.100.2', 434, false],
+    ['136 from inside the /24 whose broadcast was relayed to', '198.51.100.255', 136, '198.51.100.7', '198.51.100.7', 434, true],
+    ['136 from inside a /30 whose broadcast was relayed to', '198.51.100.3', 136, '198.51.100.1', '198.51.100.1', 434, true],
+    ['136 from outside that subnet', '198.51.100.3', 136, '198.51.100.5', '198.51.100.5', 434, false],
+    ['136 from outside the /24', '198.51.100.255', 136, '203.0.113.7', '203.0.113.7', 434, false],
+    ['136 whose Home Agent field is not its source', '198.51.100.255', 136, '198.51.100.8', '198.51.100.7', 434, false],
+    ['136 from inside the subnet, another port', '198.51.100.255', 136, '198.51.100.7', '198.51.100.7', 1434, false],
+  ] as const) {
+    it(`fromHomeAgentOf: ${what} → ${expected}`, () => {
+      expect(fromHomeAgentOf({ homeAgent: ipv4(relayedTo) }, { code, homeAgent: ipv4(replyHomeAgent) }, ipv4(source), port)).toBe(expected);
+    });
+  }
 
   it('[R3.7.3.1-3] uses the NAI to choose among pending Requests with the same home address, and matches Home Address 0 by NAI', () => {
     const naiExt = (nai: string): RegistrationExtension => ({ kind: 'nai', type: 131, nai, offset: 0 });
@@ -635,5 +700,46 @@ describe('ICMP errors and denials on behalf of a pending registration', () => {
     expect(d.bytes[1]).toBe(78);
     expect(readU32(d.bytes, 4)).toBe(HOME);
     expect(d).toMatchObject({ ipSource: FA_LINK, ipDestination: HOME, udpDestinationPort: 49152, linkLayerDestination: MN_MAC });
+  });
+});
+
+describe('RecentDenials: when the last denial went to each node (3.7.2), bounded', () => {
+  it('[R3.7.2-2] remembers a denial for at least a second, and forgets it once two more seconds brought others', () => {
+    const d = new RecentDenials(8);
+    d.record(1, NOW);
+    expect(d.get(1)).toBe(NOW);
+    d.record(2, NOW + 999);
+    d.record(3, NOW + 1000);
+    expect(d.get(1)).toBe(NOW);
+    d.record(4, NOW + 1500);
+    d.record(5, NOW + 2000);
+    expect([d.get(1), d.get(2), d.get(3), d.get(4), d.get(5)]).toEqual([undefined, undefined, NOW + 1000, NOW + 1500, NOW + 2000]);
+    expect(d.size).toBe(3);
+    // A second after the last denial, none is needed any more.
+    d.record(6, NOW + 3000);
+    expect([d.get(5), d.size]).toEqual([undefined, 1]);
+  });
+
+  it('keeps at most its capacity, forgetting the oldest half first; a node denied again moves to the newest half', () => {
+    const d = new RecentDenials(4);
+    d.record(1, NOW);
+    d.record(2, NOW);
+    d.record(3, NOW);
+    d.record(1, NOW + 1);
+    d.record(4, NOW + 2);
+    expect([d.get(1), d.get(2), d.get(3), d.get(4)]).toEqual([NOW + 1, undefined, NOW, NOW + 2]);
+    expect(d.size).toBeLessThanOrEqual(4);
+  });
+
+  it('stays bounded under 200,000 distinct nodes within one second, and shrinks to what the last second holds', () => {
+    const d = new RecentDenials();
+    for (let i = 0; i < 200_000; i++) d.record(0xc6336400 + i, NOW + Math.floor(i / 1000));
+    expect(d.size).toBeLessThanOrEqual(DEFAULT_DENIAL_MEMORY);
+    d.record(7, NOW + 5_000);
+    expect(d.size).toBe(1);
+  });
+
+  it('refuses a capacity below 2', () => {
+    expect(() => new RecentDenials(1)).toThrow(RangeError);
   });
 });

@@ -82,6 +82,9 @@ describe('foreign agent configuration', () => {
       reverseTunneling: false,
       requireMobileForeignAuthentication: false,
       maxPending: 5,
+      maxPendingPerLinkSource: 2,
+      maxPendingPerHomeAddress: 2,
+      maxUnknownDeregistrations: 2,
       acceptZeroHomeAddress: false,
     });
     expect(config.advertisement).toMatchObject({
@@ -105,7 +108,7 @@ describe('foreign agent configuration', () => {
     const { config } = loadForeignAgentConfig(writeConfig(`${MINIMAL}advertisement:\n  maxInterval: 2\n`));
     expect(config.settings.careOfAddresses).toEqual([parseIpv4('203.0.113.1')]);
     expect(config.settings.encapsulations).toEqual({ minimal: false, gre: false });
-    expect(config.settings.maxPending).toBe(5);
+    expect(config.settings).toMatchObject({ maxPending: 5, maxPendingPerLinkSource: 2, maxPendingPerHomeAddress: 2, maxUnknownDeregistrations: 2 });
     expect(config.advertisement.maxIntervalMs).toBe(2000);
     expect(config.advertisement.lifetimeSeconds).toBe(6);
     expect(config.mobileNodes).toEqual([]);
@@ -133,6 +136,13 @@ describe('foreign agent configuration', () => {
     expect(toHex(config.mobileNodes[0]!.contexts[0]!.key)).toBe('a0a1a2a3');
   });
 
+  it('the pending budgets are read from the file', () => {
+    const { config } = loadForeignAgentConfig(
+      writeConfig(`${MINIMAL}  maxPending: 20\n  maxPendingPerLinkSource: 3\n  maxPendingPerHomeAddress: 4\n  maxUnknownDeregistrations: 1\n`),
+    );
+    expect(config.settings).toMatchObject({ maxPending: 20, maxPendingPerLinkSource: 3, maxPendingPerHomeAddress: 4, maxUnknownDeregistrations: 1 });
+  });
+
   it('[R3.7.1-1] an empty care-of address list is refused', () => {
     expectSingleIssue(`${MINIMAL}  careOfAddresses: []\n`, 'foreignAgent.careOfAddresses', /at least one care-of address/);
   });
@@ -148,6 +158,9 @@ describe('foreign agent configuration', () => {
     expectSingleIssue(`${MINIMAL}  reverseTunneling: true\n`, 'foreignAgent.reverseTunneling', /set it to false/);
     expectSingleIssue(`${MINIMAL}  busy: maybe\n`, 'foreignAgent.busy', /boolean/);
     expectSingleIssue(`${MINIMAL}  maxPending: 0\n`, 'foreignAgent.maxPending', />= 1/);
+    expectSingleIssue(`${MINIMAL}  maxPendingPerLinkSource: 0\n`, 'foreignAgent.maxPendingPerLinkSource', />= 1/);
+    expectSingleIssue(`${MINIMAL}  maxPendingPerHomeAddress: 1.5\n`, 'foreignAgent.maxPendingPerHomeAddress', /integer >= 1/);
+    expectSingleIssue(`${MINIMAL}  maxUnknownDeregistrations: many\n`, 'foreignAgent.maxUnknownDeregistrations', /number/);
     expectSingleIssue(`${MINIMAL}  colour: blue\n`, 'foreignAgent.colour', /unknown field/);
     expectSingleIssue(`${MINIMAL}advertisement:\n  lifetime: 70000\n`, 'advertisement.lifetime', /1-65535/);
     expectSingleIssue(`${MINIMAL}advertisement:\n  maxInterval: 0\n`, 'advertisement.maxInterval', /seconds/);

@@ -29,7 +29,7 @@ import { decodeArpPacket } from '../../io/wire/arp.js';
 import { ethernetDestination, ethernetEtherType, ethernetSource, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
 import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
-import { decodeRegistrationReply } from '../../io/wire/registration.js';
+import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wire/registration.js';
 import type { RegistrationReply } from '../../io/wire/registration-types.js';
 import { ipInIpEncapsulate } from '../../io/wire/tunnel.js';
 import { decodeUdpDatagram } from '../../io/wire/udp.js';
@@ -38,7 +38,8 @@ import { startForeignAgent, type FaConfig, type ForeignAgentEvent, type RunningF
 import { icmpFrame, udpFrame } from '../../runtime/frames.js';
 import { startHomeAgent, type RunningHomeAgent } from '../../runtime/home-agent-server.js';
 import type { TransitionRecord } from '../../runtime/actor-host.js';
-import { buildRequest, context, expectValidMhae, FA_KEY, HA, makeConfig, MHAE, MN1, MN1_KEY, START, WRONG_KEY } from './home-agent-harness.js';
+import { encodeSigned } from '../../runtime/sign.js';
+import { buildRequest, context, expectValidMhae, FA_KEY, HA, makeConfig, MHAE, MN1, MN1_KEY, MN2, MN2_KEY, START, WRONG_KEY } from './home-agent-harness.js';
 
 const FA = ipv4('203.0.113.1');
 const R_HOME = ipv4('198.51.100.254');
@@ -643,5 +644,220 @@ describe('ForeignAgent on the simulated network', () => {
       startForeignAgent(faConfig(), { interfaceName: 'eth9', udp: w.net.udpLayer(w.faHost), link: w.net.linkLayer(w.faHost), rawIp: simRawIpLayer(w.faHost), clock: w.clock }),
     ).rejects.toMatchObject({ _tag: 'LinkError', reason: 'no-such-interface' });
     await w.home.stop();
+  });
+});
+
+// --- hardening: forged Requests and Replies ---------------------------------------------------------
+
+/** A forged Request frame on the foreign link, as anyone on it can send: any MAC, any fields, an MHAE under a key the agent cannot check. */
+function forgedRequest(fields: { mac: string; homeAddress: Ipv4Address; homeAgent: Ipv4Address; lifetime: number; id: number }): Uint8Array {
+  const request = buildRequest({
+    identification: { high: 0xeb3c7f00, low: fields.id >>> 0 },
+    homeAddress: fields.homeAddress,
+    homeAgent: fields.homeAgent,
+    careOfAddress: FA,
+    lifetime: fields.lifetime,
+    extensions: [MHAE(WRONG_KEY)],
+  });
+  return udpFrame({ sourceMac: fields.mac, destinationMac: MAC_FA, source: fields.homeAddress, destination: FA }, MN_PORT, 434, request);
+}
+
+/** Byte offsets in a Request frame (Ethernet, IPv4 without options, UDP; 3.3). */
+const FRAME_UDP_CHECKSUM = ETHERNET_HEADER_LENGTH + 20 + 6;
+const FRAME_HOME_ADDRESS = ETHERNET_HEADER_LENGTH + 28 + 4;
+const FRAME_HOME_AGENT = ETHERNET_HEADER_LENGTH + 28 + 8;
+const FRAME_ID_LOW = ETHERNET_HEADER_LENGTH + 28 + 20;
+
+/** Rewrites a template frame in place: source MAC, Home Address, Home Agent, Identification (UDP checksum 0: none). */
+function rewrite(frame: Uint8Array, fields: { macLow: number; homeAddress: Ipv4Address; homeAgent: Ipv4Address; id: number }): Uint8Array {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  view.setUint32(8, fields.macLow >>> 0);
+  view.setUint16(FRAME_UDP_CHECKSUM, 0);
+  view.setUint32(FRAME_HOME_ADDRESS, fields.homeAddress >>> 0);
+  view.setUint32(FRAME_HOME_AGENT, fields.homeAgent >>> 0);
+  view.setUint32(FRAME_ID_LOW, fields.id >>> 0);
+  return frame;
+}
+
+describe('ForeignAgent under forged Requests and Replies', () => {
+  // Home addresses no home agent serves: the real home agent discards those Requests silently
+  // (3.8.2.1, no association), so they stay pending for the full 7 s (3.7.1).
+  const stranger = (i: number) => ipv4(`198.51.100.${100 + i}`);
+
+  it('[R3.7.1-6] five forged Requests pending do not deny a registered visitor\'s renewal; a sixth new node gets 66, counted', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(replies(w).map((r) => r.reply.code)).toEqual([0]);
+    w.clock.advance(1_000);
+    for (let i = 0; i < 5; i++) w.mn.sendFrame('eth0', forgedRequest({ mac: `02:00:00:00:02:0${i}`, homeAddress: stranger(i), homeAgent: HA, lifetime: 600, id: i }));
+    run(w, 20);
+    expect(w.fa.agent.pendingCount).toBe(5);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(replies(w).map((r) => r.reply.code)).toEqual([0, 0]);
+    expect(w.fa.agent.visitors().filter((v) => v.homeAddress === '198.51.100.10')).toMatchObject([{ state: 'registered.timed', renewalPending: false }]);
+    // The global limit still holds for nodes that are not visitors.
+    w.mn.sendFrame('eth0', forgedRequest({ mac: '02:00:00:00:02:09', homeAddress: stranger(9), homeAgent: HA, lifetime: 600, id: 9 }));
+    run(w, 20);
+    expect(w.fa.agent.counters.pendingRefusals).toEqual({ 'too-many-pending': 1 });
+    expect(w.fa.agent.counters.deniedByCode[66]).toBe(1);
+    expect(w.events).toContainEqual(expect.objectContaining({ event: 'denial', code: 66, cause: 'request', homeAddress: '198.51.100.109', to: '02:00:00:00:02:09' }));
+    await w.close();
+  });
+
+  it('[R3.7.1-6] one link-layer source cannot take every pending slot: a new node still registers', async () => {
+    const w = await world();
+    run(w, 5);
+    for (let i = 0; i < 10; i++) w.mn.sendFrame('eth0', forgedRequest({ mac: '02:00:00:00:02:01', homeAddress: stranger(i), homeAgent: HA, lifetime: 600, id: i }));
+    run(w, 20);
+    expect(w.fa.agent.pendingCount).toBe(2);
+    expect(w.fa.agent.counters.pendingRefusals).toEqual({ 'link-source-budget': 8 });
+    // MN2, a new node from its own MAC.
+    w.mn.sendFrame(
+      'eth0',
+      udpFrame(
+        { sourceMac: MAC_MN, destinationMac: MAC_FA, source: MN2, destination: FA },
+        MN_PORT,
+        434,
+        buildRequest({ identification: identificationFromUnixMs(w.clock.now(), 1), homeAddress: MN2, careOfAddress: FA, lifetime: 600, extensions: [MHAE(MN2_KEY)] }),
+      ),
+    );
+    run(w, 20);
+    expect(replies(w).filter((r) => r.to === MAC_MN).map((r) => [r.reply.code, ipv4ToString(r.reply.homeAddress)])).toEqual([[0, '198.51.100.11']]);
+    await w.close();
+  });
+
+  it('[R3.7-5] a flood of 100,000 forged deregistrations: a few relays to the addresses it names, bounded tables, and a visitor\'s own deregistration still relayed', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(w.fa.agent.visitors()).toHaveLength(1);
+    const relayedBefore = w.fa.agent.counters.relayed;
+    const template = forgedRequest({ mac: '02:00:00:00:00:00', homeAddress: stranger(0), homeAgent: HA, lifetime: 0, id: 0 });
+    const testNets = [ipv4('192.0.2.0'), ipv4('198.51.100.0'), ipv4('203.0.113.0')];
+    const floodStart = w.clock.now();
+    let largestPending = 0;
+    // 10 frames a millisecond for 10 s: every frame from another MAC, for another home
+    // address, naming another home agent among the TEST-NET host addresses (not the agent's own .1).
+    for (let i = 0; i < 100_000; i++) {
+      const net = testNets[i % 3]!;
+      const frame = rewrite(template, { macLow: 0x0300_0000 + i, homeAddress: net + 1 + ((i * 7) % 254), homeAgent: net + 2 + ((i * 13) % 253), id: i });
+      w.fa.agent.handleFrame(frame);
+      if (i % 10 === 9) w.clock.advance(1);
+      largestPending = Math.max(largestPending, w.fa.agent.pendingCount);
+      // Halfway, the registered visitor deregisters: never refused for the flood's budget.
+      if (i === 50_000) register(w, requestAt(w, { lifetime: 0 }));
+    }
+    run(w, 20);
+    const elapsed = w.clock.now() - floodStart;
+    const relayedRequests = w.events.filter((e): e is Extract<ForeignAgentEvent, { event: 'request-relayed' }> => e.event === 'request-relayed').slice(1);
+    const forged = relayedRequests.filter((e) => e.homeAddress !== '198.51.100.10');
+    // At most 2 deregistrations of unknown nodes per 7.001 s window.
+    expect(forged.length).toBeGreaterThan(0);
+    expect(forged.length).toBeLessThanOrEqual(2 * Math.ceil(elapsed / 7001));
+    expect(new Set(forged.map((e) => e.homeAgent)).size).toBeLessThanOrEqual(forged.length);
+    expect(w.fa.agent.counters.relayed - relayedBefore).toBe(forged.length + 1);
+    // Every other forged frame was refused with 66 (sent, or suppressed by 3.7.2's one per second), and counted.
+    const refusals = w.fa.agent.counters.pendingRefusals;
+    expect(Object.values(refusals).reduce((a, b) => a + b, 0)).toBe(100_000 - forged.length);
+    expect(refusals['deregistration-budget']).toBeGreaterThan(99_000);
+    // Memory: at most the 2 forged deregistrations and the visitor's own pending at once; the
+    // denial memory holds at most the 762 distinct home addresses (the flood's last second).
+    expect(largestPending).toBeLessThanOrEqual(2 + 1);
+    const sizes = w.fa.agent.tableSizes();
+    expect(sizes.pendingTallyKeys).toBeLessThanOrEqual(4);
+    expect(sizes.recentDenials).toBeLessThanOrEqual(762);
+    // The visitor's deregistration was relayed and accepted; its entry is gone.
+    expect(relayedRequests.filter((e) => e.homeAddress === '198.51.100.10').map((e) => e.lifetime)).toEqual([0]);
+    expect(replies(w).filter((r) => r.to === MAC_MN).map((r) => [r.reply.code, r.reply.lifetime])).toEqual([
+      [0, 600],
+      [0, 0],
+    ]);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    await w.close();
+  }, 120_000);
+
+  it('[R3.7.2-2] the memory of denials stays bounded under 200,000 distinct nodes, and empties once they stop', async () => {
+    const w = await world();
+    run(w, 5);
+    // Lifetime 65534 > the advertised 1800: denied with 69 (3.7.2.3), one denial per node.
+    const template = forgedRequest({ mac: '02:00:00:00:00:00', homeAddress: stranger(0), homeAgent: HA, lifetime: 65534, id: 0 });
+    let largest = 0;
+    // Home Address fields only (never routed): 200,000 distinct values, 100 a millisecond.
+    for (let i = 0; i < 200_000; i++) {
+      w.fa.agent.handleFrame(rewrite(template, { macLow: 0x0400_0000 + i, homeAddress: ipv4('198.18.0.0') + i, homeAgent: HA, id: i }));
+      if (i % 100 === 99) w.clock.advance(1);
+      if (i % 1000 === 0) largest = Math.max(largest, w.fa.agent.tableSizes().recentDenials);
+    }
+    expect(w.fa.agent.counters.deniedByCode[69]).toBe(200_000);
+    expect(largest).toBeLessThanOrEqual(65_536);
+    expect(w.fa.agent.tableSizes().recentDenials).toBeLessThanOrEqual(65_536);
+    w.clock.advance(2_000);
+    w.fa.agent.handleFrame(rewrite(template, { macLow: 0x0500_0000, homeAddress: ipv4('198.18.0.0'), homeAgent: HA, id: 1 }));
+    expect(w.fa.agent.tableSizes().recentDenials).toBe(1);
+    await w.close();
+  }, 120_000);
+
+  describe('a Reply is taken only from the home agent the Request was relayed to, port 434', () => {
+    it('a copy from another host or from another port is a counted, logged discard; the genuine one is relayed', async () => {
+      const w = await world();
+      await w.home.stop();
+      // The home agent's UDP 434, answered by hand; an attacker on the home link at .66.
+      const scope = Effect.runSync(Scope.make());
+      const bind = (host: SimHost, address: Ipv4Address, port: number) =>
+        Effect.runSync(Scope.extend(Effect.flatMap(Udp, (udp) => udp.bind({ address, port })), scope).pipe(Effect.provide(w.net.udpLayer(host))));
+      const heard: Uint8Array[] = [];
+      const homeAgent = bind(w.ha, HA, 434);
+      homeAgent.onMessage((d) => heard.push(d.data.slice()));
+      const elsewhere = bind(w.ha, HA, 5000);
+      const attacker = w.net.addHost('x');
+      attacker.addInterface('eth0', w.net.segment('home'), { mac: '02:00:00:00:00:66', address: ipv4('198.51.100.66'), prefixLength: 24 });
+      attacker.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
+      const spoofer = bind(attacker, ipv4('198.51.100.66'), 434);
+      run(w, 5);
+      register(w, requestAt(w));
+      run(w, 20);
+      expect(heard).toHaveLength(1);
+      const relayed = decodeRegistrationRequest(heard[0]!);
+      if (!relayed.ok) throw new Error(relayed.error.message);
+      // A Reply the home agent would send, complete with a valid FHAE (as a compromised peer could make).
+      const reply = encodeSigned(
+        {
+          type: 3,
+          code: 0,
+          lifetime: 600,
+          homeAddress: MN1,
+          homeAgent: HA,
+          identification: relayed.value.identification,
+          extensions: [
+            { kind: 'auth', type: 32, spi: MN1_KEY.spi, authenticator: new Uint8Array(16), offset: 0 },
+            { kind: 'auth', type: 34, spi: FA_KEY.spi, authenticator: new Uint8Array(16), offset: 0 },
+          ],
+        },
+        (type) => (type === 32 ? context(MN1_KEY) : type === 34 ? context(FA_KEY) : undefined),
+      );
+      spoofer.send(reply, FA, 434);
+      elsewhere.send(reply, FA, 434);
+      run(w, 20);
+      expect(replies(w)).toEqual([]);
+      expect(w.fa.agent.pendingCount).toBe(1);
+      expect(w.fa.agent.visitors()).toMatchObject([{ state: 'pending.timed' }]);
+      expect(w.fa.agent.counters.discardedByReason['unexpected-reply-source']).toBe(2);
+      const discards = w.events.filter((e): e is Extract<ForeignAgentEvent, { event: 'discard' }> => e.event === 'discard' && e.reason === 'unexpected-reply-source');
+      expect(discards.map((e) => [e.from, e.securityException]).sort()).toEqual([
+        ['198.51.100.1:5000', true],
+        ['198.51.100.66:434', true],
+      ]);
+      for (const d of discards) expect(d.detail).toMatch(/relayed to 198\.51\.100\.1:434/);
+      homeAgent.send(reply, FA, 434);
+      run(w, 20);
+      expect(replies(w)).toMatchObject([{ to: MAC_MN, destination: MN1, reply: { code: 0, homeAddress: MN1, lifetime: 600 } }]);
+      expect(w.fa.agent.visitors()).toMatchObject([{ state: 'registered.timed' }]);
+      Effect.runSync(Scope.close(scope, Exit.void));
+      await w.close();
+    });
   });
 });
