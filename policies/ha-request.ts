@@ -470,7 +470,7 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
     homeAgentField,
     homeAddressField: request.homeAddress,
     securityException,
-    ...(replayUpdate !== undefined ? { replayUpdate } : {}),
+    replayUpdate,
     replayable,
   });
 
@@ -642,7 +642,7 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
     homeAddress,
     careOfAddress: request.careOfAddress,
     homeAgentField: request.homeAgent,
-    ...(replayUpdate !== undefined ? { replayUpdate } : {}),
+    replayUpdate,
     replayable,
   };
 }
