@@ -318,8 +318,10 @@ export class HomeAgent {
     const sizeProblem = maxMessageBytesProblem(this.maxMessageBytes);
     if (sizeProblem !== undefined) throw new RangeError(`maxMessageBytes: ${sizeProblem}`);
     this.replayableRepliesPerSecond = config.replayableRepliesPerNodePerSecond ?? DEFAULT_REPLAYABLE_REPLIES_PER_NODE_PER_SECOND;
-    // Checked here, not on first use: a bad value must stop the start, not a request.
-    new TokenBucket(this.replayableRepliesPerSecond);
+    // Checked here, not when the first bucket is made: a bad value must stop the start, not a request.
+    if (!(this.replayableRepliesPerSecond >= 1)) {
+      throw new RangeError(`replayableRepliesPerNodePerSecond: expected a number >= 1, e.g. ${DEFAULT_REPLAYABLE_REPLIES_PER_NODE_PER_SECOND}; got ${this.replayableRepliesPerSecond}`);
+    }
     for (const node of config.mobileNodes) {
       const record: NodeRecord = {
         mobileNode: {

@@ -103,6 +103,12 @@ describe('HomeAgent: replies to resendable Requests (duplicates, 133) are bounde
     expect(h.register({ homeAddress: MN2, extensions: [MHAE(MN2_KEY)] }).reply.code).toBe(0);
   });
 
+  it('a HomeAgent refuses a replayableRepliesPerNodePerSecond below 1, naming the field', () => {
+    for (const replayableRepliesPerNodePerSecond of [0, 0.5, -1, Number.NaN]) {
+      expect(() => new Harness({ ...makeConfig(), replayableRepliesPerNodePerSecond })).toThrow(/^replayableRepliesPerNodePerSecond: expected a number >= 1/);
+    }
+  });
+
   it('honours replayableRepliesPerNodePerSecond', () => {
     const h = new Harness({ ...makeConfig(), replayableRepliesPerNodePerSecond: 5 });
     const captured = registered(h);
