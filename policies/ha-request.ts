@@ -32,6 +32,11 @@
  *
  * Admission (130 / 135) needs binding counts the runtime holds: see admission.ts.
  *
+ * Replay state (5.7): a fresh authentic Request advances it whatever its outcome; a duplicate
+ * of a current registration (3.8.2.2) changes none, since a copy of an old Request must not
+ * move it back. The runtime applies `replayUpdate` with replay.ts's advanceReplayState, the one
+ * place it changes, and only forward.
+ *
  * Pure: time (`nowUnixMs`) and randomness (`nextNonce`) are inputs.
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
@@ -51,6 +56,8 @@ import {
   checkTimestampIdentification,
   nonceReplyIdentification,
   sameIdentification,
+  type ReplayState,
+  type ReplayStateUpdate,
 } from './replay.js';
 import { ReplyCode } from '../io/wire/reply-codes.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
@@ -105,12 +112,7 @@ export type DenyReason =
 
 export type Encapsulation = 'ip-in-ip' | 'minimal' | 'gre';
 
-/** What the runtime must remember for the mobile node once the Reply is sent (5.7). */
-export type ReplayStateUpdate =
-  /** Store as the greatest accepted timestamp of the node (5.7.1). */
-  | { readonly kind: 'timestamp'; readonly lastAccepted: Identification }
-  /** Store as the nonce the node must echo next (5.7.2). */
-  | { readonly kind: 'nonce'; readonly expectedNonce: number };
+export type { ReplayStateUpdate };
 
 export type HaVerdict =
   | {
@@ -133,8 +135,13 @@ export type HaVerdict =
       /** The Reply's Home Address field: the Request's, copied (3.8.3.2); 0 stays 0 on a denial. */
       readonly homeAddressField: Ipv4Address;
       readonly securityException: boolean;
-      /** Replay state to store once the Reply is sent; absent when nothing may change (131, 133 with timestamps). */
+      /**
+       * Replay state to apply (advanceReplayState) once the Reply is sent; absent when nothing
+       * may change: 131, 133 under timestamps, any denial of a duplicate (3.8.2.2).
+       */
       readonly replayUpdate?: ReplayStateUpdate;
+      /** See the accept verdict's `replayable`; here also every 133. */
+      readonly replayable: boolean;
     }
   | {
       readonly kind: 'accept';
@@ -158,7 +165,16 @@ export type HaVerdict =
       readonly careOfAddress: Ipv4Address;
       /** The Reply's Home Agent field: the Request's, which is an address of this home agent (3.8.3.2). */
       readonly homeAgentField: Ipv4Address;
-      readonly replayUpdate: ReplayStateUpdate;
+      /** Absent for a duplicate of a current registration (3.8.2.2), which changes no replay state. */
+      readonly replayUpdate?: ReplayStateUpdate;
+      /**
+       * Whether anyone resending a captured Request could have drawn this Reply: a duplicate
+       * of a current registration (3.8.2.2) or, on a denial, a 133. Only the node can make a
+       * fresh Request, so every other Reply answers the node itself; these the runtime bounds
+       * per node and never makes larger than the Request (no amplification toward a spoofed
+       * source).
+       */
+      readonly replayable: boolean;
     };
 
 export interface HomeAgentSettings {
@@ -210,14 +226,13 @@ export interface HaRequestInput {
    */
   readonly foreignAgent?: SecurityContextLookup;
   /** The node's replay state (5.7). */
-  readonly replay: {
-    readonly lastAcceptedTimestamp?: Identification;
-    readonly expectedNonce?: number;
+  readonly replay: ReplayState & {
     /**
      * The node's accepted current registrations. A Request equal to one of them in care-of
      * address and Identification is a duplicate (3.8.2.2), e.g. a retransmission whose Reply
-     * was lost (3.6.3): it is accepted without advancing the replay state, and the binding
-     * keeps the lifetime originally granted.
+     * was lost (3.6.3), or a replay by anyone who captured it: it changes no replay state at
+     * all (an older copy must not move it back), and the binding keeps the lifetime originally
+     * granted.
      */
     readonly current?: ReadonlyArray<{ readonly careOfAddress: Ipv4Address; readonly identification: Identification }>;
   };
@@ -426,15 +441,19 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
       homeAgentField: replyHomeAgentField(request, settings),
       homeAddressField: request.homeAddress,
       securityException: true,
-      // Under nonces the Reply issues a new nonce the node must echo next (5.7.2); under
-      // timestamps nothing was accepted.
-      ...(context.replay === 'nonce' ? { replayUpdate: { kind: 'nonce', expectedNonce: input.nextNonce >>> 0 } as const } : {}),
+      // Under nonces the Reply issues a new nonce (5.7.2), valid besides the expected one
+      // (ReplayState.resyncNonce); under timestamps nothing was accepted.
+      ...(context.replay === 'nonce' ? { replayUpdate: { kind: 'nonce-resync', resyncNonce: input.nextNonce >>> 0 } as const } : {}),
+      replayable: true,
     };
   }
 
-  // From here on the Request is authentic and fresh: denials carry the normal Identification
-  // and the replay state advances (a later replay of this Request is then refused too).
-  const replayUpdate = replayUpdateAfterValid(context, request, input.nextNonce);
+  // From here on the Request is authentic, and fresh or a duplicate of a current registration.
+  // A fresh one advances the replay state whatever the outcome (a later replay of it is then
+  // refused too); a duplicate changes none: it was applied already, and its Identification is
+  // older than the state may be by now (5.7.1).
+  const replayable = replyIdentification.duplicate;
+  const replayUpdate = replayable ? undefined : replayUpdateAfterValid(context, request, input.nextNonce);
   const deny = (
     code: number,
     reason: DenyReason,
@@ -452,6 +471,7 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
     homeAddressField: request.homeAddress,
     securityException,
     replayUpdate,
+    replayable,
   });
 
   // 7. 3.8.2.1 c: with a foreign agent association and a nonzero Lifetime, exactly one valid
@@ -623,6 +643,7 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
     careOfAddress: request.careOfAddress,
     homeAgentField: request.homeAgent,
     replayUpdate,
+    replayable,
   };
 }
 
@@ -634,15 +655,29 @@ function replyHomeAgentField(request: RegistrationRequest, settings: HomeAgentSe
 function identificationCheck(
   input: HaRequestInput,
   context: MobilitySecurityContext,
-): { valid: true; replyIdentification: Identification } | { valid: false; replyIdentification: Identification; detail: string } {
+):
+  | { valid: true; duplicate: boolean; replyIdentification: Identification }
+  | { valid: false; replyIdentification: Identification; detail: string } {
   const received = input.request.identification;
   const careOfAddress = input.request.careOfAddress;
   if (input.replay.current?.some((c) => c.careOfAddress === careOfAddress && sameIdentification(c.identification, received))) {
-    return { valid: true, replyIdentification: acceptedReplyIdentification(context.replay, received, input.nextNonce) };
+    // 3.8.2.2 duplicate. Under nonces its Reply repeats the nonce the node must echo next: a
+    // retransmission "does not count as a new registration" (3.6.3), so it must not
+    // resynchronise the node, and a new nonce here would either be recorded (a state change
+    // any replay could cause) or unknown to the home agent. 5.7.2's "a new nonce in every
+    // Reply" yields to that; the node gets the Reply the original got.
+    const replyIdentification =
+      context.replay === 'nonce' ? nonceReplyIdentification(received, input.replay.expectedNonce ?? input.nextNonce) : received;
+    return { valid: true, duplicate: true, replyIdentification };
   }
   if (context.replay === 'nonce') {
-    const check = checkNonceIdentification({ received, expectedNonce: input.replay.expectedNonce, nextNonce: input.nextNonce });
-    if (check.valid) return check;
+    const check = checkNonceIdentification({
+      received,
+      expectedNonce: input.replay.expectedNonce,
+      resyncNonce: input.replay.resyncNonce,
+      nextNonce: input.nextNonce,
+    });
+    if (check.valid) return { valid: true, duplicate: false, replyIdentification: check.replyIdentification };
     return {
       valid: false,
       replyIdentification: check.replyIdentification,
@@ -658,7 +693,7 @@ function identificationCheck(
     nowUnixMs: input.nowUnixMs,
     windowSeconds: context.replayWindowSeconds,
   });
-  if (check.valid) return { valid: true, replyIdentification: acceptedReplyIdentification('timestamp', received, input.nextNonce) };
+  if (check.valid) return { valid: true, duplicate: false, replyIdentification: acceptedReplyIdentification('timestamp', received, input.nextNonce) };
   return {
     valid: false,
     replyIdentification: check.replyIdentification,
@@ -735,5 +770,7 @@ function authenticationFailed(
     homeAgentField: replyHomeAgentField(request, input.homeAgent),
     homeAddressField: request.homeAddress,
     securityException: true,
+    // Bounded by the runtime's own limit on 131s.
+    replayable: false,
   };
 }

@@ -2,7 +2,8 @@
  * A token bucket: at most `burst` events at once and `ratePerSecond` on average. Pure: the
  * caller passes the time. The home agent uses it to bound the replies it sends to requests
  * that fail authentication (131), so forged requests with spoofed sources cannot turn it
- * into a reflector; past the bound such requests are discarded and counted.
+ * into a reflector, and per mobile node the replies a replayed capture can draw (duplicates,
+ * 133); past the bound such requests are discarded and counted.
  */
 export class TokenBucket {
   private tokens: number;

@@ -95,23 +95,26 @@ export type NonceCheck =
 
 export interface NonceCheckInput {
   readonly received: Identification;
-  /** The nonce the home agent put in its last Reply to this mobile node; undefined if none yet. */
+  /** The nonce of the last Reply to a fresh Request of this mobile node; undefined if none yet. */
   readonly expectedNonce?: number;
+  /** The nonce of the last 133 Reply, valid besides `expectedNonce` (see ReplayState). */
+  readonly resyncNonce?: number;
   /** A fresh random nonce (5.4) for this Reply. */
   readonly nextNonce: number;
 }
 
 /**
- * The nonce check of 5.7.2: valid when the high half echoes the nonce the home agent issued
- * last. Valid or not, the Reply carries a new nonce in its high half, so the protocol is
- * self-synchronising; the caller must remember `nextNonce` as the expected nonce once the
- * Reply is sent.
+ * The nonce check of 5.7.2: valid when the high half echoes a nonce the home agent issued and
+ * nobody has echoed since (the expected one, or the one of the last 133). Valid or not, the
+ * Reply carries a new nonce in its high half, so the protocol is self-synchronising; the
+ * caller records it with `advanceReplayState` once the Reply is sent.
  */
 export function checkNonceIdentification(input: NonceCheckInput): NonceCheck {
-  const { received, expectedNonce, nextNonce } = input;
+  const { received, expectedNonce, resyncNonce, nextNonce } = input;
   const replyIdentification = nonceReplyIdentification(received, nextNonce);
-  if (expectedNonce === undefined) return { valid: false, why: 'no-nonce-issued', replyIdentification };
-  if (received.high >>> 0 !== expectedNonce >>> 0) return { valid: false, why: 'nonce-mismatch', replyIdentification };
+  if (expectedNonce === undefined && resyncNonce === undefined) return { valid: false, why: 'no-nonce-issued', replyIdentification };
+  const echoed = received.high >>> 0;
+  if (echoed !== expectedNonce && echoed !== resyncNonce) return { valid: false, why: 'nonce-mismatch', replyIdentification };
   return { valid: true, replyIdentification };
 }
 
@@ -127,4 +130,58 @@ export function acceptedReplyIdentification(
   nextNonce: number,
 ): Identification {
   return replay === 'nonce' ? nonceReplyIdentification(received, nextNonce) : received;
+}
+
+// --- the node's replay state ----------------------------------------------------------------
+
+/**
+ * What the home agent remembers of a mobile node for replay protection (5.7). It outlives the
+ * node's bindings: a timestamp must be greater than *all* previously accepted ones (5.7.1).
+ */
+export interface ReplayState {
+  /** The greatest timestamp accepted for the node (5.7.1). */
+  readonly lastAcceptedTimestamp?: Identification;
+  /** The nonce of the last Reply to a fresh, authentic Request: the one the node echoes next (5.7.2). */
+  readonly expectedNonce?: number;
+  /**
+   * The nonce of the last 133 Reply. 5.7.2: "the Reply always provides the mobile node with a
+   * new nonce", but a 133 also answers whoever resends an old captured Request; were its nonce
+   * to replace `expectedNonce`, every such replay would make the real node's next Request fail.
+   * So both stay valid until a Request echoes either (then both are replaced): each issued
+   * nonce still admits at most one Request.
+   */
+  readonly resyncNonce?: number;
+}
+
+/**
+ * A change of a node's replay state after an authenticated Request, once its Reply is sent.
+ * A duplicate of a current registration (3.8.2.2) produces none: it is a copy of a Request
+ * already applied, whoever sent it.
+ */
+export type ReplayStateUpdate =
+  /** A valid timestamp: the new greatest accepted one, unless a greater one is known (5.7.1). */
+  | { readonly kind: 'timestamp'; readonly lastAccepted: Identification }
+  /** An issued nonce was echoed; the Reply carries `expectedNonce`, the one to echo next (5.7.2). */
+  | { readonly kind: 'nonce'; readonly expectedNonce: number }
+  /** A 133 under nonces: the Reply carries `resyncNonce` (5.7.2); the expected nonce stays valid. */
+  | { readonly kind: 'nonce-resync'; readonly resyncNonce: number };
+
+/**
+ * The one place a node's replay state changes. The accepted timestamp only ever moves forward
+ * (5.7.1: "greater than all previously accepted timestamps"), whatever update arrives; an
+ * echoed nonce retires every nonce issued before (5.7.2). Returns `state` itself when nothing
+ * changes.
+ */
+export function advanceReplayState(state: ReplayState, update: ReplayStateUpdate): ReplayState {
+  switch (update.kind) {
+    case 'timestamp': {
+      const last = state.lastAcceptedTimestamp;
+      if (last !== undefined && !isLaterTimestamp(update.lastAccepted, last)) return state;
+      return { lastAcceptedTimestamp: update.lastAccepted, expectedNonce: state.expectedNonce, resyncNonce: state.resyncNonce };
+    }
+    case 'nonce':
+      return { lastAcceptedTimestamp: state.lastAcceptedTimestamp, expectedNonce: update.expectedNonce >>> 0, resyncNonce: undefined };
+    case 'nonce-resync':
+      return { lastAcceptedTimestamp: state.lastAcceptedTimestamp, expectedNonce: state.expectedNonce, resyncNonce: update.resyncNonce >>> 0 };
+  }
 }

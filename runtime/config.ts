@@ -25,7 +25,13 @@ import {
   type SecurityAssociationFields,
   Spi,
 } from './config-schema.js';
-import type { HomeAgentConfig, MobileNodeConfig } from './home-agent.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_REPLAYABLE_REPLIES_PER_NODE_PER_SECOND,
+  maxMessageBytesProblem,
+  type HomeAgentConfig,
+  type MobileNodeConfig,
+} from './home-agent.js';
 import { BulkArray } from './schema-acceptor.js';
 import type { HomeAgentAdvertisementConfig } from './home-agent-advertiser.js';
 import type { ListenAddress } from './home-agent-server.js';
@@ -81,6 +87,8 @@ const DataPath = Schema.Struct({
   tunOffload: optional(Schema.Boolean),
 });
 
+const MaxMessageBytes = Schema.Number.pipe(Schema.filter((n) => maxMessageBytesProblem(n) ?? true));
+
 const Encapsulations = Schema.Array(Schema.Literal('ip-in-ip', 'minimal', 'gre'));
 
 const HomeAgentFile = Schema.Struct({
@@ -101,6 +109,8 @@ const HomeAgentFile = Schema.Struct({
       maxBindings: optional(Count),
       maxBindingsPerNode: optional(Count),
       authFailureRepliesPerSecond: optional(Count),
+      replayableRepliesPerNodePerSecond: optional(Count),
+      maxMessageBytes: optional(MaxMessageBytes),
     }),
   ),
   // Up to a million entries: checked by the compiled acceptor, Effect only for refused ones.
@@ -230,6 +240,8 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
       foreignAgents,
       maxBindings: file.limits?.maxBindings ?? 1_000_000,
       authFailureRepliesPerSecond: file.limits?.authFailureRepliesPerSecond ?? 100,
+      replayableRepliesPerNodePerSecond: file.limits?.replayableRepliesPerNodePerSecond ?? DEFAULT_REPLAYABLE_REPLIES_PER_NODE_PER_SECOND,
+      maxMessageBytes: file.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     },
     listen,
     ...(dataPath !== undefined ? { dataPath } : {}),
@@ -280,6 +292,9 @@ limits:
   maxBindings: 1000000             # all nodes together (130 beyond it)
   maxBindingsPerNode: 4            # simultaneous bindings per node (135 beyond it)
   authFailureRepliesPerSecond: 100 # 131 replies to failed authentications; the rest are discarded
+  replayableRepliesPerNodePerSecond: 2   # per node: replies anyone could draw by resending a
+                                   # captured Request (duplicates, 133); the rest are discarded
+  maxMessageBytes: 1500            # longer datagrams are discarded unread (46-65535)
 
 mobileNodes:
   - homeAddress: 198.51.100.10

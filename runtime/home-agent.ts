@@ -17,7 +17,7 @@
 import { Subject } from 'rxjs';
 import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
 import { identificationToHex } from '../io/wire/identification.js';
-import { decodeRegistrationRequest } from '../io/wire/registration.js';
+import { decodeRegistrationRequest, registrationMessageLength } from '../io/wire/registration.js';
 import {
   ExtensionType,
   REGISTRATION_REQUEST,
@@ -46,7 +46,7 @@ import {
   type MobilitySecurityContext,
   type SecurityContextLookup,
 } from '../policies/security-association.js';
-import { sameIdentification } from '../policies/replay.js';
+import { advanceReplayState, sameIdentification, type ReplayState } from '../policies/replay.js';
 import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
 import type { Clock } from './clock.js';
 import { ForwardingTable } from './forwarding-table.js';
@@ -80,6 +80,32 @@ export interface HomeAgentConfig {
    * discarded and counted as 'rate-limited'. Default 100.
    */
   readonly authFailureRepliesPerSecond?: number;
+  /**
+   * Most replies per second (and burst), per mobile node, to Requests anyone could resend from a
+   * capture: duplicates of a current registration (3.8.2.2) and 133s. Counted separately for
+   * replies to where the node is (a bound care-of address, the relaying foreign agent, its home
+   * address) and to anywhere else, so replays with spoofed sources cannot starve the node's own.
+   * Past it they are discarded and counted as 'replayable-rate-limited'. Default 2.
+   */
+  readonly replayableRepliesPerNodePerSecond?: number;
+  /**
+   * Datagrams longer than this are discarded before decoding or any HMAC, counted as
+   * 'message-too-large'. 46 to 65535; default 1500. A Registration Request needs 46 (24 bytes
+   * and a Mobile-Home Authentication Extension, 3.3, 3.5.2) plus its NAI and other extensions.
+   */
+  readonly maxMessageBytes?: number;
+}
+
+/** The smallest authenticated Registration Request: 24 fixed bytes and a 22-byte MHAE (3.3, 3.5.2). */
+export const MIN_MESSAGE_BYTES = 46;
+export const DEFAULT_MAX_MESSAGE_BYTES = 1500;
+export const DEFAULT_REPLAYABLE_REPLIES_PER_NODE_PER_SECOND = 2;
+
+/** Why `maxMessageBytes` cannot be used, or undefined when it can (shared with the config file's check). */
+export function maxMessageBytesProblem(value: number): string | undefined {
+  return Number.isInteger(value) && value >= MIN_MESSAGE_BYTES && value <= 0xffff
+    ? undefined
+    : `expected an integer from ${MIN_MESSAGE_BYTES} (the smallest authenticated Registration Request: 24 bytes and a 22-byte Mobile-Home Authentication Extension, RFC 5944 3.3, 3.5.2) to 65535, e.g. ${DEFAULT_MAX_MESSAGE_BYTES}; got ${value}`;
 }
 
 /** A structured log event: one JSON line each in `mip4 ha`. */
@@ -102,7 +128,15 @@ export type HomeAgentEvent =
       readonly event: 'discard';
       readonly trace: string;
       readonly at: number;
-      readonly reason: DiscardReason | 'malformed' | 'not-a-request' | 'rate-limited' | 'internal-error';
+      readonly reason:
+        | DiscardReason
+        | 'malformed'
+        | 'not-a-request'
+        | 'message-too-large'
+        | 'rate-limited'
+        | 'replayable-rate-limited'
+        | 'reply-larger-than-request'
+        | 'internal-error';
       readonly detail: string;
       readonly from: string;
       readonly securityException: boolean;
@@ -158,18 +192,23 @@ export interface BindingView {
   readonly relayedBy?: string;
 }
 
-interface NodeRecord {
+interface NodeRecord extends ReplayState {
   readonly mobileNode: HaMobileNode;
   readonly maxBindings: number;
+  /** The replay state (5.7); changed only through advanceReplayState. */
   lastAcceptedTimestamp: Identification | undefined;
   expectedNonce: number | undefined;
+  resyncNonce: number | undefined;
   /** Live binding actors of this node; usually one. */
   bindings: Array<Binding>;
+  /** Limits of replayable replies (HomeAgentConfig.replayableRepliesPerNodePerSecond), made on first use. */
+  replayableReplies: { readonly toNode: TokenBucket; readonly elsewhere: TokenBucket } | undefined;
 }
 
 type Binding = HostedActor<BindingMachine, NodeRecord>;
 
 const GRATUITOUS_ARP_COPIES = 3;
+const ZERO_IDENTIFICATION: Identification = { high: 0, low: 0 };
 const DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND = 100;
 const LOGGED_DATAGRAM_BYTES = 128;
 
@@ -268,11 +307,21 @@ export class HomeAgent {
   private totalBindings = 0;
   private traceCounter = 0;
   private readonly authFailureReplies: TokenBucket;
+  private readonly maxMessageBytes: number;
+  private readonly replayableRepliesPerSecond: number;
 
   constructor(
     private readonly config: HomeAgentConfig,
     private readonly options: HomeAgentOptions,
   ) {
+    this.maxMessageBytes = config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const sizeProblem = maxMessageBytesProblem(this.maxMessageBytes);
+    if (sizeProblem !== undefined) throw new RangeError(`maxMessageBytes: ${sizeProblem}`);
+    this.replayableRepliesPerSecond = config.replayableRepliesPerNodePerSecond ?? DEFAULT_REPLAYABLE_REPLIES_PER_NODE_PER_SECOND;
+    // Checked here, not when the first bucket is made: a bad value must stop the start, not a request.
+    if (!(this.replayableRepliesPerSecond >= 1)) {
+      throw new RangeError(`replayableRepliesPerNodePerSecond: expected a number >= 1, e.g. ${DEFAULT_REPLAYABLE_REPLIES_PER_NODE_PER_SECOND}; got ${this.replayableRepliesPerSecond}`);
+    }
     for (const node of config.mobileNodes) {
       const record: NodeRecord = {
         mobileNode: {
@@ -284,7 +333,9 @@ export class HomeAgent {
         maxBindings: node.maxBindings,
         lastAcceptedTimestamp: undefined,
         expectedNonce: undefined,
+        resyncNonce: undefined,
         bindings: [],
+        replayableReplies: undefined,
       };
       this.nodesByAddress.set(node.homeAddress | 0, record);
       if (node.nai !== undefined) this.nodesByNai.set(node.nai, record);
@@ -349,6 +400,12 @@ export class HomeAgent {
 
   private process(trace: number, received: ReceivedRequest, send: ReplySender): void {
     const data = received.data;
+    if (data.length > this.maxMessageBytes) {
+      // Before decoding and any HMAC: a 64 KiB Request of two-byte extensions costs
+      // milliseconds to walk and authenticate, a thousand times a normal one.
+      this.discard(trace, received, 'message-too-large', `${data.length} bytes exceed maxMessageBytes ${this.maxMessageBytes}`, false);
+      return;
+    }
     if (data[0] !== REGISTRATION_REQUEST) {
       // A home agent only answers Registration Requests (3.8).
       this.discard(trace, received, 'not-a-request', `message type ${data[0] ?? '(empty)'} is not a Registration Request`, false);
@@ -376,6 +433,7 @@ export class HomeAgent {
       replay: {
         lastAcceptedTimestamp: node?.lastAcceptedTimestamp,
         expectedNonce: node?.expectedNonce,
+        resyncNonce: node?.resyncNonce,
         current: node === undefined ? undefined : currentRegistrations(node),
       },
       nowUnixMs: this.options.clock.now(),
@@ -390,6 +448,7 @@ export class HomeAgent {
           this.discard(trace, received, 'rate-limited', `131 replies exceed their rate limit: ${verdict.detail}`, true);
           return;
         }
+        if (verdict.replayable && node !== undefined && !this.mayAnswerReplayable(trace, received, request, node, verdict.replyContext, verdict.detail)) return;
         this.applyReplayUpdate(node, verdict);
         this.reply(
           trace,
@@ -403,6 +462,7 @@ export class HomeAgent {
         );
         return;
       case 'accept':
+        if (verdict.replayable && !this.mayAnswerReplayable(trace, received, request, node!, verdict.replyContext, 'duplicate of a current registration (RFC 5944 3.8.2.2)')) return;
         this.accept(trace, received, request, node!, verdict, send);
         return;
     }
@@ -426,8 +486,55 @@ export class HomeAgent {
   private applyReplayUpdate(node: NodeRecord | undefined, verdict: Extract<HaVerdict, { kind: 'deny' | 'accept' }>): void {
     const update = verdict.replayUpdate;
     if (!node || !update) return;
-    if (update.kind === 'timestamp') node.lastAcceptedTimestamp = update.lastAccepted;
-    else node.expectedNonce = update.expectedNonce;
+    const next = advanceReplayState(node, update);
+    if (next === node) return;
+    node.lastAcceptedTimestamp = next.lastAcceptedTimestamp;
+    node.expectedNonce = next.expectedNonce;
+    node.resyncNonce = next.resyncNonce;
+  }
+
+  /**
+   * Whether a Reply anyone replaying a captured Request could draw (a duplicate, a 133) may go
+   * out; if not, the Request is discarded and counted. Such a Reply is never larger than the
+   * Request: toward a spoofed source (a foreign agent's address, say, whose Reply would carry
+   * an FHAE the Request lacked) the home agent must not send more than it got. And at most
+   * replayableRepliesPerNodePerSecond go out per node, counted apart for replies to where the
+   * node is and to anywhere else, so that replays from spoofed sources cannot take the node's
+   * own (a retransmission whose Reply was lost, a 133 that resynchronises it).
+   */
+  private mayAnswerReplayable(
+    trace: number,
+    received: ReceivedRequest,
+    request: RegistrationRequest,
+    node: NodeRecord,
+    context: MobilitySecurityContext,
+    detail: string,
+  ): boolean {
+    const replyBytes = registrationMessageLength(this.replyMessage(received, request, context, 0, 0, 0, 0, ZERO_IDENTIFICATION).reply);
+    if (replyBytes > received.data.length) {
+      this.discard(trace, received, 'reply-larger-than-request', `the Reply (${replyBytes} bytes) would be larger than the Request (${received.data.length}): ${detail}`, true);
+      return false;
+    }
+    const limits = (node.replayableReplies ??= {
+      toNode: new TokenBucket(this.replayableRepliesPerSecond),
+      elsewhere: new TokenBucket(this.replayableRepliesPerSecond),
+    });
+    const bucket = this.isWhereNodeIs(node, received.source) ? limits.toNode : limits.elsewhere;
+    if (!bucket.take(this.options.clock.now())) {
+      this.discard(trace, received, 'replayable-rate-limited', `replies to resendable Requests of this node exceed their rate limit: ${detail}`, true);
+      return false;
+    }
+    return true;
+  }
+
+  /** The node's home address, or a care-of address or relaying agent of one of its bindings. */
+  private isWhereNodeIs(node: NodeRecord, address: Ipv4Address): boolean {
+    if (address === node.mobileNode.homeAddress) return true;
+    for (const binding of node.bindings) {
+      const c = contextOf(binding);
+      if (c.careOfAddress === address || c.relayedBy === address) return true;
+    }
+    return false;
   }
 
   private accept(
@@ -619,26 +726,7 @@ export class HomeAgent {
     lifetime: number,
     note: ReplyNote,
   ): void {
-    const extensions: RegistrationExtension[] = [];
-    for (const extension of request.extensions) {
-      if (extension.kind === 'nai') extensions.push(extension);
-      if (extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth) break;
-    }
-    extensions.push(replyPlaceholder(ExtensionType.MobileHomeAuth, r.context.spi));
-    // 3.8.1: a Reply to a foreign agent with which this agent shares an association carries
-    // the FHAE; 3.5.4 forbids it on deregistrations (R3.5.4-2), the more specific rule.
-    const foreignAgent = this.foreignAgents.get(received.source | 0);
-    const foreignContext = request.lifetime !== 0 ? foreignAgent?.first() : undefined;
-    if (foreignContext) extensions.push(replyPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
-    const reply: RegistrationReply = {
-      type: 3,
-      code,
-      lifetime,
-      homeAddress: r.homeAddress,
-      homeAgent: r.homeAgent,
-      identification: r.identification,
-      extensions,
-    };
+    const { reply, foreignContext } = this.replyMessage(received, request, r.context, code, lifetime, r.homeAddress, r.homeAgent, r.identification);
     const bytes = encodeSigned(reply, (type: AuthExtensionType) =>
       type === ExtensionType.MobileHomeAuth ? r.context : type === ExtensionType.ForeignHomeAuth ? foreignContext : undefined,
     );
@@ -666,6 +754,33 @@ export class HomeAgent {
         ...(note.securityException ? { securityException: true } : {}),
       });
     }
+  }
+
+  /**
+   * The Reply before sealing, with the extensions of 3.8.3.3: the node's non-authentication
+   * extensions (its NAI) first, then the MHAE, then an FHAE toward a foreign agent with an
+   * association (3.8.1), except on deregistrations (3.5.4, R3.5.4-2: the more specific rule).
+   */
+  private replyMessage(
+    received: ReceivedRequest,
+    request: RegistrationRequest,
+    context: MobilitySecurityContext,
+    code: number,
+    lifetime: number,
+    homeAddress: Ipv4Address,
+    homeAgent: Ipv4Address,
+    identification: Identification,
+  ): { reply: RegistrationReply; foreignContext: MobilitySecurityContext | undefined } {
+    const extensions: RegistrationExtension[] = [];
+    for (const extension of request.extensions) {
+      if (extension.kind === 'nai') extensions.push(extension);
+      if (extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth) break;
+    }
+    extensions.push(replyPlaceholder(ExtensionType.MobileHomeAuth, context.spi));
+    const foreignAgent = this.foreignAgents.get(received.source | 0);
+    const foreignContext = request.lifetime !== 0 ? foreignAgent?.first() : undefined;
+    if (foreignContext) extensions.push(replyPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
+    return { reply: { type: 3, code, lifetime, homeAddress, homeAgent, identification, extensions }, foreignContext };
   }
 
   private isUnicastOfMine(address: Ipv4Address): boolean {

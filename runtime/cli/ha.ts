@@ -38,8 +38,9 @@ stdout (replies with their code, discards with their reason, each with a trace i
 With a dataPath section (Linux, root) it also tunnels the datagrams for its mobile nodes
 away from home and answers ARP for them on the home interface (4.2.3, 4.6); with an
 advertisement section it sends Agent Advertisements there, so nodes notice they are home.
-SIGUSR2 prints the mobility bindings as a table on stderr, and the data path's counters
-(SIGUSR1 is Node's debugger signal); SIGTERM or SIGINT stops cleanly.
+SIGUSR2 prints the mobility bindings as a table on stderr, then the agent's counters (replies
+by code, discards by reason) and the data path's (SIGUSR1 is Node's debugger signal); SIGTERM
+or SIGINT stops cleanly.
 
 options:
   --config <path>      the configuration file (YAML); see --example-config
@@ -170,6 +171,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
   const signals = daemonSignals(() => {
     io.err(bindingsTable(agent.bindings()));
+    io.err(`Counters: ${JSON.stringify(agent.counters)}`);
     if (dataPath !== undefined) io.err(`Data path: ${JSON.stringify(dataPath.snapshot())}`);
   });
   if (dataPath !== undefined) {

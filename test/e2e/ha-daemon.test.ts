@@ -454,6 +454,20 @@ describe('mip4 ha on 127.0.0.1, spoken to over real UDP', () => {
     );
   }
 
+  /** Asks for SIGUSR2 and returns the agent's counters it prints after the bindings table. */
+  async function countersSnapshot(): Promise<{ discardedByReason: Record<string, number> }> {
+    const before = daemon.stderr.length;
+    daemon.child.kill('SIGUSR2');
+    return until(
+      () => {
+        const match = /Counters: (\{.*\})\n/.exec(daemon.stderr.slice(before));
+        return match ? (JSON.parse(match[1]!) as { discardedByReason: Record<string, number> }) : undefined;
+      },
+      10_000,
+      'the counters on stderr',
+    );
+  }
+
   const tableRows = (table: string) => table.split('\n').slice(2).map((row) => row.split(/\s{2,}/));
 
   it('announces itself: a listening line naming the endpoint, the UDP layer, the node count and its pid', () => {
@@ -631,6 +645,10 @@ describe('mip4 ha on 127.0.0.1, spoken to over real UDP', () => {
     if (sentHuge) {
       const logged = discards.find((d) => typeof d.datagram === 'string' && d.datagram.startsWith(huge.subarray(0, 64).toString('hex')));
       expect(logged, 'the 65507-byte datagram is logged').toBeDefined();
+      // Above limits.maxMessageBytes (default 1500): discarded before it is decoded, and
+      // counted where SIGUSR2 shows every discard reason.
+      expect(logged!.reason).toBe('message-too-large');
+      expect((await countersSnapshot()).discardedByReason['message-too-large']).toBe(1);
       expect((logged!.datagram as string).length).toBeLessThan(1000);
       expect(logged!.datagram).toMatch(/\.\.\.$/);
     }

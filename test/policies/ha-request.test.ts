@@ -18,6 +18,7 @@ import {
   type HomeAgentSettings,
 } from '../../policies/ha-request.js';
 import { createSecurityContext, SecurityAssociationTable, type MobilitySecurityContext } from '../../policies/security-association.js';
+import { advanceReplayState, isLaterTimestamp, type ReplayState } from '../../policies/replay.js';
 
 // --- a tiny Registration Request encoder written from RFC 5944 3.3 / 3.5 ------------------------
 //
@@ -428,10 +429,11 @@ describe('checkHaRequest: Identification (3.8.2.1 b, 5.7)', () => {
     // 1. No nonce issued yet.
     const first = expectDeny(check({ identification: { high: 0, low: 0xaaaa0001 } }, [mhae()], { mobileNode: nonceNode, nextNonce: 0x1000 }), 133);
     expect(first.replyIdentification).toEqual({ high: 0x1000, low: 0xaaaa0001 });
-    expect(first.replayUpdate).toEqual({ kind: 'nonce', expectedNonce: 0x1000 });
+    // A 133's nonce is a resynchronising one: valid besides any expected nonce (ReplayState).
+    expect(first.replayUpdate).toEqual({ kind: 'nonce-resync', resyncNonce: 0x1000 });
     // 2. The node echoes it: accepted, and the Reply issues the next one.
     const second = expectAccept(
-      check({ identification: { high: 0x1000, low: 0xaaaa0002 } }, [mhae()], { mobileNode: nonceNode, replay: { expectedNonce: 0x1000 }, nextNonce: 0x2000 }),
+      check({ identification: { high: 0x1000, low: 0xaaaa0002 } }, [mhae()], { mobileNode: nonceNode, replay: { resyncNonce: 0x1000 }, nextNonce: 0x2000 }),
     );
     expect(second.replyIdentification).toEqual({ high: 0x2000, low: 0xaaaa0002 });
     expect(second.replayUpdate).toEqual({ kind: 'nonce', expectedNonce: 0x2000 });
@@ -441,6 +443,7 @@ describe('checkHaRequest: Identification (3.8.2.1 b, 5.7)', () => {
       133,
     );
     expect(replayed.replyIdentification).toEqual({ high: 0x3000, low: 0xaaaa0002 });
+    expect(replayed.replayUpdate).toEqual({ kind: 'nonce-resync', resyncNonce: 0x3000 });
     // 4. A denial after a valid nonce also issues the next nonce.
     const denied = expectDeny(
       check({ identification: { high: 0x3000, low: 3 }, flags: 0x04 }, [mhae()], { mobileNode: nonceNode, replay: { expectedNonce: 0x3000 }, nextNonce: 0x4000 }),
@@ -678,4 +681,130 @@ describe('interop vectors', () => {
     const deny = expectDeny(checkHaRequest(input(built, { nowUnixMs: Date.UTC(2030, 0, 1) })), 133);
     expect(deny.replyIdentification.low).toBe(1);
   });
+});
+
+describe('checkHaRequest: a duplicate of a current registration changes no replay state (3.8.2.2, 5.7)', () => {
+  // The node registered FRESH at COA; since then it made a later Request, so the state is ahead.
+  const current = [{ careOfAddress: COA, identification: FRESH }];
+  const later = { high: FRESH.high, low: FRESH.low + 5 };
+  const state = { lastAcceptedTimestamp: later, current };
+  const cases: Array<{ name: string; code: number; extra: Partial<HaRequestInput> }> = [
+    { name: 'resent to the home agent: accepted', code: 0, extra: {} },
+    { name: 'resent to the subnet-directed broadcast: 136', code: 136, extra: { ipDestination: subnetBroadcast(settings.homeNetwork, settings.prefixLength) } },
+    { name: 'resent to 255.255.255.255: 136', code: 136, extra: { ipDestination: 0xffffffff } },
+    { name: 'resent from a foreign agent\'s address, no FHAE: 132', code: 132, extra: { ipSource: FA, foreignAgent } },
+  ];
+  for (const c of cases) {
+    it(`[R5.7.1-7] ${c.name}, with no replay update and marked replayable`, () => {
+      const verdict = checkHaRequest(input(encode({ identification: FRESH }, [mhae()]), { replay: state, ...c.extra }));
+      expect(verdict.kind).not.toBe('discard');
+      const answered = verdict as Extract<HaVerdict, { kind: 'accept' | 'deny' }>;
+      expect(c.code === 0 ? answered.kind : (answered as Extract<HaVerdict, { kind: 'deny' }>).code).toBe(c.code === 0 ? 'accept' : c.code);
+      expect(answered.replayUpdate).toBeUndefined();
+      expect(answered.replayable).toBe(true);
+      expect(answered.replyIdentification).toEqual(FRESH);
+    });
+  }
+
+  it('nonces: a duplicate\'s Reply repeats the expected nonce and records none', () => {
+    const nonceNode = nodeWith([createSecurityContext({ spi: MN_SPI, key: MN_KEY, replay: 'nonce' })]);
+    const sent = { high: 0x1000, low: 0xaaaa0002 };
+    for (const extra of cases.map((c) => c.extra)) {
+      const verdict = checkHaRequest(
+        input(encode({ identification: sent }, [mhae()]), {
+          mobileNode: nonceNode,
+          replay: { expectedNonce: 0x2000, resyncNonce: 0x3000, current: [{ careOfAddress: COA, identification: sent }] },
+          nextNonce: 0x4000,
+          ...extra,
+        }),
+      ) as Extract<HaVerdict, { kind: 'accept' | 'deny' }>;
+      expect(verdict.replyIdentification).toEqual({ high: 0x2000, low: 0xaaaa0002 });
+      expect(verdict.replayUpdate).toBeUndefined();
+    }
+  });
+
+  it('a fresh Request is not replayable and advances the state, accepted or denied after authentication', () => {
+    const accepted = expectAccept(check({}, [mhae()]));
+    expect(accepted).toMatchObject({ replayable: false, replayUpdate: { kind: 'timestamp', lastAccepted: FRESH } });
+    const denied = expectDeny(check({}, [mhae()], { ipDestination: 0xffffffff }), 136);
+    expect(denied).toMatchObject({ replayable: false, replayUpdate: { kind: 'timestamp', lastAccepted: FRESH } });
+    expect(expectDeny(check({}, [mhae()], { replay: { lastAcceptedTimestamp: later } }), 133).replayable).toBe(true);
+  });
+});
+
+describe('checkHaRequest + advanceReplayState over sequences (property)', () => {
+  /** What an attacker or the node sends next. */
+  type Event =
+    | { kind: 'fresh'; coa: number; lifetime: number; s: boolean; to: number; from: number; advanceMs: number }
+    | { kind: 'replay'; which: number; to: number; from: number; advanceMs: number };
+  const coas = [COA, ipv4('203.0.113.78')];
+  const destinations = [HA, subnetBroadcast(settings.homeNetwork, settings.prefixLength), 0xffffffff, ipv4('198.51.100.2')];
+  const event: fc.Arbitrary<Event> = fc.oneof(
+    fc.record({
+      kind: fc.constant('fresh' as const),
+      coa: fc.constantFrom(...coas),
+      lifetime: fc.constantFrom(0, 600),
+      s: fc.boolean(),
+      to: fc.nat({ max: destinations.length - 1 }),
+      from: fc.nat({ max: 1 }),
+      advanceMs: fc.integer({ min: 0, max: 2_000 }),
+    }),
+    fc.record({ kind: fc.constant('replay' as const), which: fc.nat(), to: fc.nat({ max: destinations.length - 1 }), from: fc.nat({ max: 1 }), advanceMs: fc.integer({ min: 0, max: 2_000 }) }),
+  );
+
+  for (const replay of ['timestamp', 'nonce'] as const) {
+    it(`[R5.7.1-7] ${replay}: the accepted timestamp never decreases and a duplicate never changes the state`, () => {
+      const mobileNode = nodeWith([createSecurityContext({ spi: MN_SPI, key: MN_KEY, replay })]);
+      fc.assert(
+        fc.property(fc.array(event, { minLength: 1, maxLength: 40 }), fc.integer(), (events, seed) => {
+          let now = NOW;
+          let low = 0;
+          let nonce = seed >>> 0;
+          let state: ReplayState = {};
+          let current: Array<{ careOfAddress: number; identification: Identification }> = [];
+          const sent: Array<ReturnType<typeof encode>> = [];
+          for (const e of events) {
+            now += e.advanceMs;
+            let built: ReturnType<typeof encode>;
+            if (e.kind === 'fresh') {
+              const high = replay === 'timestamp' ? identificationFromUnixMs(now).high : (state.expectedNonce ?? state.resyncNonce ?? 0);
+              const identification = replay === 'timestamp' ? identificationFromUnixMs(now, ++low) : { high, low: ++low };
+              built = encode({ identification, careOfAddress: e.coa, lifetime: e.lifetime, flags: e.s ? 0x80 : 0 }, [mhae()]);
+              sent.push(built);
+            } else {
+              if (sent.length === 0) continue;
+              built = sent[e.which % sent.length]!;
+            }
+            const duplicate = current.some((c) => c.careOfAddress === built.request.careOfAddress && c.identification.high === built.request.identification.high && c.identification.low === built.request.identification.low);
+            nonce = (nonce + 0x9e3779b9) >>> 0;
+            const verdict = checkHaRequest(
+              input(built, {
+                mobileNode,
+                ipDestination: destinations[e.to]!,
+                ...(e.from === 1 ? { ipSource: FA, foreignAgent } : {}),
+                replay: { ...state, current },
+                nowUnixMs: now,
+                nextNonce: nonce,
+              }),
+            );
+            if (verdict.kind === 'discard') continue;
+            const before = state;
+            if (verdict.replayUpdate !== undefined) state = advanceReplayState(state, verdict.replayUpdate);
+            if (duplicate) expect(state).toBe(before);
+            if (before.lastAcceptedTimestamp !== undefined) {
+              const after = state.lastAcceptedTimestamp!;
+              expect(isLaterTimestamp(before.lastAcceptedTimestamp, after)).toBe(false);
+            }
+            if (verdict.kind === 'accept') {
+              const entry = { careOfAddress: verdict.careOfAddress, identification: built.request.identification };
+              if (verdict.operation === 'deregister-all') current = [];
+              else if (verdict.operation === 'deregister-one') current = current.filter((c) => c.careOfAddress !== entry.careOfAddress);
+              else if (!duplicate) current = verdict.simultaneous ? [...current.filter((c) => c.careOfAddress !== entry.careOfAddress), entry] : [entry];
+            }
+          }
+        }),
+        { seed: 3822, numRuns: 300 },
+      );
+    });
+  }
 });

@@ -4,6 +4,9 @@ import type { Identification } from '../../io/wire/registration-types.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
 import {
   acceptedReplyIdentification,
+  advanceReplayState,
+  type ReplayState,
+  type ReplayStateUpdate,
   checkNonceIdentification,
   checkTimestampIdentification,
   isLaterTimestamp,
@@ -114,5 +117,61 @@ describe('nonce replay protection (5.7.2)', () => {
     const received = { high: 5, low: 6 };
     expect(acceptedReplyIdentification('timestamp', received, 99)).toBe(received);
     expect(acceptedReplyIdentification('nonce', received, 99)).toEqual({ high: 99, low: 6 });
+  });
+});
+
+describe('advanceReplayState: the one place a node\'s replay state changes (5.7)', () => {
+  const t1 = { high: T0_NTP, low: 100 };
+  const t2 = { high: T0_NTP, low: 200 };
+  const t3 = { high: T0_NTP + 1, low: 0 };
+  const table: Array<{ name: string; state: ReplayState; update: ReplayStateUpdate; expected: ReplayState | 'unchanged' }> = [
+    { name: 'first timestamp', state: {}, update: { kind: 'timestamp', lastAccepted: t1 }, expected: { lastAcceptedTimestamp: t1 } },
+    { name: 'a later timestamp moves forward', state: { lastAcceptedTimestamp: t1 }, update: { kind: 'timestamp', lastAccepted: t3 }, expected: { lastAcceptedTimestamp: t3 } },
+    { name: 'an earlier timestamp never moves it back', state: { lastAcceptedTimestamp: t2 }, update: { kind: 'timestamp', lastAccepted: t1 }, expected: 'unchanged' },
+    { name: 'the same timestamp changes nothing', state: { lastAcceptedTimestamp: t2 }, update: { kind: 'timestamp', lastAccepted: t2 }, expected: 'unchanged' },
+    { name: 'an echoed nonce: the next is expected, the resync one retired', state: { expectedNonce: 1, resyncNonce: 2 }, update: { kind: 'nonce', expectedNonce: 3 }, expected: { expectedNonce: 3 } },
+    { name: 'a 133 adds a resync nonce and keeps the expected one', state: { expectedNonce: 1 }, update: { kind: 'nonce-resync', resyncNonce: 4 }, expected: { expectedNonce: 1, resyncNonce: 4 } },
+    { name: 'a later 133 replaces the resync nonce only', state: { expectedNonce: 1, resyncNonce: 4 }, update: { kind: 'nonce-resync', resyncNonce: 5 }, expected: { expectedNonce: 1, resyncNonce: 5 } },
+  ];
+  for (const row of table) {
+    it(`${row.update.kind === 'timestamp' ? '[R5.7.1-7] ' : ''}${row.name}`, () => {
+      const next = advanceReplayState(row.state, row.update);
+      if (row.expected === 'unchanged') expect(next).toBe(row.state);
+      else expect(JSON.parse(JSON.stringify(next))).toEqual(row.expected);
+    });
+  }
+
+  it('[R5.7.1-7] no sequence of updates makes the accepted timestamp decrease; a resync never touches the expected nonce (property)', () => {
+    const identification = fc.record({ high: fc.integer({ min: T0_NTP - 5, max: T0_NTP + 5 }), low: fc.nat(0xffffffff) });
+    const update: fc.Arbitrary<ReplayStateUpdate> = fc.oneof(
+      fc.record({ kind: fc.constant('timestamp' as const), lastAccepted: identification }),
+      fc.record({ kind: fc.constant('nonce' as const), expectedNonce: fc.nat(0xffffffff) }),
+      fc.record({ kind: fc.constant('nonce-resync' as const), resyncNonce: fc.nat(0xffffffff) }),
+    );
+    fc.assert(
+      fc.property(fc.array(update, { maxLength: 50 }), (updates) => {
+        let state: ReplayState = {};
+        for (const u of updates) {
+          const next = advanceReplayState(state, u);
+          if (state.lastAcceptedTimestamp !== undefined) {
+            expect(isLaterTimestamp(state.lastAcceptedTimestamp, next.lastAcceptedTimestamp!)).toBe(false);
+          }
+          if (u.kind === 'nonce-resync') expect(next.expectedNonce).toBe(state.expectedNonce);
+          if (u.kind !== 'timestamp') expect(next.lastAcceptedTimestamp).toBe(state.lastAcceptedTimestamp);
+          state = next;
+        }
+      }),
+      { seed: 57, numRuns: 500 },
+    );
+  });
+});
+
+describe('nonce replay protection with a resynchronising nonce (5.7.2)', () => {
+  it('[R5.7-4] either the expected nonce or the one of the last 133 is valid; anything else is not', () => {
+    const base = { expectedNonce: 0x1111, resyncNonce: 0x2222, nextNonce: 0x3333 };
+    expect(checkNonceIdentification({ ...base, received: { high: 0x1111, low: 1 } }).valid).toBe(true);
+    expect(checkNonceIdentification({ ...base, received: { high: 0x2222, low: 2 } }).valid).toBe(true);
+    expect(checkNonceIdentification({ ...base, received: { high: 0x4444, low: 3 } })).toMatchObject({ valid: false, why: 'nonce-mismatch' });
+    expect(checkNonceIdentification({ resyncNonce: 0x2222, nextNonce: 1, received: { high: 0x2222, low: 4 } }).valid).toBe(true);
   });
 });

@@ -131,6 +131,8 @@ describe('the example configuration (mip4 ha --example-config)', () => {
         ],
         maxBindings: 1_000_000,
         authFailureRepliesPerSecond: 100,
+        replayableRepliesPerNodePerSecond: 2,
+        maxMessageBytes: 1500,
       },
       listen: [
         { address: ip(198, 51, 100, 1), port: 434 },

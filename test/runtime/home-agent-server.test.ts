@@ -14,6 +14,7 @@ import { Effect } from 'effect';
 import { ipv4, ipv4ToString } from '../../io/wire/bytes.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
 import { decodeRegistrationReply } from '../../io/wire/registration.js';
+import { RequestFlag } from '../../io/wire/registration-types.js';
 import { seededRandom, SimUdpNetwork } from '../../io/sim/udp.js';
 import { Udp, UdpError, type UdpDatagram } from '../../io/udp.js';
 import { SimulatedClock } from '../../runtime/clock.js';
@@ -23,6 +24,7 @@ import type { HomeAgentEvent } from '../../runtime/home-agent.js';
 import {
   buildRequest,
   COA1,
+  COA2,
   expectValidMhae,
   HA,
   makeConfig,
@@ -102,6 +104,36 @@ describe('HomeAgent over the simulated network', () => {
     const reply = decodeRegistrationReply(received[0]!.data);
     expect(reply.ok && reply.value).toMatchObject({ code: 136, homeAgent: HA });
     expect(running.agent.bindingCount).toBe(0);
+    await running.stop();
+  });
+
+  it('[R5.7.1-7] a captured duplicate replayed to the subnet-directed broadcast cannot bring back a deregistered S binding', async () => {
+    const s = setup();
+    const running = await startOnSim(s);
+    const id = (n: number) => identificationFromUnixMs(s.clock.now(), n);
+    const coa1 = buildRequest({ identification: id(1), careOfAddress: COA1, flags: RequestFlag.S });
+    const coa2 = buildRequest({ identification: id(2), careOfAddress: COA2, flags: RequestFlag.S });
+    const deregisterCoa2 = buildRequest({ identification: id(3), careOfAddress: COA2, lifetime: 0 });
+    const codes = (received: readonly UdpDatagram[]) =>
+      received.map((d) => {
+        const reply = decodeRegistrationReply(d.data);
+        return reply.ok ? reply.value.code : -1;
+      });
+    expect(codes((await Effect.runPromise(exchange(s, [coa1, coa2, deregisterCoa2], HA))).received)).toEqual([0, 0, 0]);
+    // The attacker: the COA1 Request (still current) to the broadcast address, then COA2's.
+    expect(codes((await Effect.runPromise(exchange(s, [coa1], SUBNET_BROADCAST))).received)).toEqual([136]);
+    expect(codes((await Effect.runPromise(exchange(s, [coa2], HA))).received)).toEqual([133]);
+    expect(running.agent.bindings().map((b) => b.careOfAddress)).toEqual(['203.0.113.77']);
+    await running.stop();
+  });
+
+  it('startHomeAgent honours maxMessageBytes: a longer datagram is a counted discard, no Reply', async () => {
+    const s = setup();
+    const running = await startHomeAgent({ ...makeConfig(), maxMessageBytes: 100 }, { listen: [{ address: HA, port: MIP_PORT }], udp: s.net.layer([HA]), clock: s.clock, random32: s.random32 });
+    const long = buildRequest({ identification: identificationFromUnixMs(s.clock.now(), 1), extensions: [{ unknown: 200, data: new Uint8Array(60) }, MHAE()] });
+    expect(long.length).toBe(108);
+    expect((await Effect.runPromise(exchange(s, [long], HA))).received).toEqual([]);
+    expect(running.agent.counters.discardedByReason).toEqual({ 'message-too-large': 1 });
     await running.stop();
   });
 
