@@ -232,7 +232,8 @@ static void *arg_handle(napi_env env, napi_value value, const napi_type_tag *tag
  * CWR on the first only, as the kernel's own tcp_gso_segment; UDP: length), each with a full
  * transport checksum; a partial checksum is completed (csum_start/csum_offset). Writes carry a
  * zeroed header (no offload asked of the kernel). A super-packet with more segments than the
- * batch has room for is kept and finished in the next callbacks of the same wakeup.
+ * batch has room for is kept and finished in the next callbacks of the same wakeup; when its
+ * reader stops first, the rest is dropped (counted), since the next reader's slots may be smaller.
  *
  * Offload state lives per descriptor (opened by openTun, freed by close), so the shared reader
  * and writer only ask offload_for(fd).
@@ -254,7 +255,8 @@ typedef struct offload_counters {
   double super_packets;      /* GSO packets read and segmented */
   double segments;           /* segments made from them */
   double checksums_completed; /* non-GSO packets whose partial checksum was completed */
-  double dropped;            /* unusable: malformed, unknown GSO type, non-IPv4 GSO, too large */
+  double dropped;            /* unusable: malformed, unknown GSO type, non-IPv4 GSO, too large; or
+                                the rest of a super-packet whose reader stopped */
 } offload_counters_t;
 
 struct reader;
@@ -1126,7 +1128,8 @@ static void reader_finalize(napi_env env, void *data, void *hint) {
  * | 0x200 when the transport checksum is not yet computed (TP_STATUS_CSUMNOTREADY; the socket
  * must have PACKET_AUXDATA, as openPacket sets); destination is the address a UDP datagram was
  * sent to (IP_PKTINFO, as openUdp sets) and is left unwritten for the other kinds.
- * callback(count) runs once per batch; a negative count is -errno.
+ * callback(count) runs once per batch; a negative count is -errno. When the slab or meta has been
+ * detached or shrunk, the reader stops and calls callback(-EFAULT, error) without reading.
  */
 static napi_value start_reader(napi_env env, napi_callback_info info) {
   size_t argc = 6;

@@ -142,7 +142,10 @@ export interface TunOffloadCounters {
   readonly segments: number;
   /** Other packets whose partial checksum was completed. */
   readonly checksumsCompleted: number;
-  /** Reads that could not be used (malformed, a GSO kind never asked for, IPv6 GSO, too large), dropped. */
+  /**
+   * Reads that could not be used (malformed, a GSO kind never asked for, IPv6 GSO, too large), and
+   * super-packets whose reader stopped before handing over all their segments, dropped.
+   */
   readonly dropped: number;
 }
 
