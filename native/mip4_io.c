@@ -190,10 +190,18 @@ static napi_value make_int32(napi_env env, int32_t value) {
 static const napi_type_tag READER_TAG = {0x6d697034696f7264ULL, 0x8c1f0e5a3b7d4c21ULL};
 static const napi_type_tag WATCH_TAG = {0x6d697034696f7774ULL, 0x2e94b6d0f15a7c03ULL};
 
-/* An external carrying `data`, tagged; NULL (with a pending exception) on failure. */
-static napi_value make_handle(napi_env env, void *data, napi_finalize finalize, const napi_type_tag *tag) {
+/*
+ * An external carrying `data`, tagged; NULL (with a pending exception) on failure. *made says
+ * whether the external exists, i.e. whether `finalize` will still run for `data`.
+ */
+static napi_value make_handle(napi_env env, void *data, napi_finalize finalize, const napi_type_tag *tag, int *made) {
   napi_value handle;
-  if (napi_create_external(env, data, finalize, NULL, &handle) != napi_ok) return NULL;
+  *made = 0;
+  if (napi_create_external(env, data, finalize, NULL, &handle) != napi_ok) {
+    napi_throw_error(env, NULL, "mip4_io: cannot create a handle");
+    return NULL;
+  }
+  *made = 1;
   if (napi_type_tag_object(env, handle, tag) != napi_ok) {
     napi_throw_error(env, NULL, "mip4_io: cannot type-tag a handle");
     return NULL;
@@ -1229,9 +1237,10 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (reader->offload != NULL) reader->offload->reader = reader;
-  napi_value handle = make_handle(env, reader, reader_finalize, &READER_TAG);
+  int made;
+  napi_value handle = make_handle(env, reader, reader_finalize, &READER_TAG, &made);
   if (handle == NULL) {
-    reader->finalized = 1; /* no JS handle: free once closed */
+    if (!made) reader->finalized = 1; /* no finalizer will run: free once closed */
     reader_stop(reader);
   }
   return handle;
@@ -1770,9 +1779,10 @@ static napi_value watch_writable(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "mip4:writable", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &watch->async_context);
   napi_create_reference(env, argv[1], 1, &watch->callback_ref);
-  napi_value handle = make_handle(env, watch, watch_finalize, &WATCH_TAG);
+  int made;
+  napi_value handle = make_handle(env, watch, watch_finalize, &WATCH_TAG, &made);
   if (handle == NULL) {
-    watch->finalized = 1; /* no JS handle: free once closed */
+    if (!made) watch->finalized = 1; /* no finalizer will run: free once closed */
     watch_stop(watch);
   }
   return handle;
