@@ -99,8 +99,8 @@ static const char *errno_name(int error) {
   }
 }
 
-/* Throws an Error with `code` = errno name and `errno` = the number. */
-static void throw_errno(napi_env env, int error, const char *operation, const char *subject) {
+/* An Error with `code` = errno name and `errno` = the number. */
+static napi_value errno_error(napi_env env, int error, const char *operation, const char *subject) {
   char message[256];
   if (subject != NULL && subject[0] != '\0')
     snprintf(message, sizeof message, "%s %s: %s (%s)", operation, subject, strerror(error), errno_name(error));
@@ -113,7 +113,12 @@ static void throw_errno(napi_env env, int error, const char *operation, const ch
   napi_create_int32(env, error, &number);
   napi_set_named_property(env, err, "errno", number);
   napi_set_named_property(env, err, "syscall", text);
-  napi_throw(env, err);
+  return err;
+}
+
+/* Throws errno_error(...). */
+static void throw_errno(napi_env env, int error, const char *operation, const char *subject) {
+  napi_throw(env, errno_error(env, error, operation, subject));
 }
 
 static void throw_type(napi_env env, const char *message) { napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message); }
@@ -142,14 +147,26 @@ static int arg_name(napi_env env, napi_value value, char *buffer, size_t size, c
   return 1;
 }
 
-/* Gets the bytes of any TypedArray (Uint8Array slab, Int32Array/Uint32Array views). */
+/*
+ * Gets the bytes of any TypedArray (Uint8Array slab, Int32Array/Uint32Array views). One backed
+ * by a SharedArrayBuffer is refused: another thread could change an offset or a length between
+ * the check here and its use, or the memory while the kernel writes into it.
+ */
 static int arg_typed(napi_env env, napi_value value, napi_typedarray_type expected, void **data, size_t *length,
                      const char *what) {
-  bool is_typed = false;
+  bool is_typed = false, unshared = false;
   napi_typedarray_type type;
+  napi_value buffer;
   if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL) != napi_ok) {
+      napi_get_typedarray_info(env, value, &type, length, data, &buffer, NULL) != napi_ok) {
     throw_type(env, what);
+    return 0;
+  }
+  /* napi_is_arraybuffer is false for a SharedArrayBuffer. */
+  if (napi_is_arraybuffer(env, buffer, &unshared) != napi_ok || !unshared) {
+    char message[192];
+    snprintf(message, sizeof message, "%s (not one backed by a SharedArrayBuffer)", what);
+    throw_type(env, message);
     return 0;
   }
   /* Int32 and Uint32 share a layout; Uint8 covers Buffer too. */
@@ -166,6 +183,44 @@ static napi_value make_int32(napi_env env, int32_t value) {
   napi_value result;
   napi_create_int32(env, value, &result);
   return result;
+}
+
+/* Type tags of the two handle kinds: an external alone does not say what it points to, and a
+   watch taken for a reader (or the other way round) would be written through as the wrong struct. */
+static const napi_type_tag READER_TAG = {0x6d697034696f7264ULL, 0x8c1f0e5a3b7d4c21ULL};
+static const napi_type_tag WATCH_TAG = {0x6d697034696f7774ULL, 0x2e94b6d0f15a7c03ULL};
+
+/*
+ * An external carrying `data`, tagged; NULL (with a pending exception) on failure. *made says
+ * whether the external exists, i.e. whether `finalize` will still run for `data`.
+ */
+static napi_value make_handle(napi_env env, void *data, napi_finalize finalize, const napi_type_tag *tag, int *made) {
+  napi_value handle;
+  *made = 0;
+  if (napi_create_external(env, data, finalize, NULL, &handle) != napi_ok) {
+    napi_throw_error(env, NULL, "mip4_io: cannot create a handle");
+    return NULL;
+  }
+  *made = 1;
+  if (napi_type_tag_object(env, handle, tag) != napi_ok) {
+    napi_throw_error(env, NULL, "mip4_io: cannot type-tag a handle");
+    return NULL;
+  }
+  return handle;
+}
+
+/* The struct behind a handle made by make_handle with `tag`; NULL and a TypeError otherwise. */
+static void *arg_handle(napi_env env, napi_value value, const napi_type_tag *tag, const char *what) {
+  napi_valuetype type = napi_undefined;
+  bool tagged = false;
+  void *data = NULL;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, value, tag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+    throw_type(env, what);
+    return NULL;
+  }
+  return data;
 }
 
 /* ---------------------------------------------------------------- TUN offloads (IFF_VNET_HDR) */
@@ -185,7 +240,8 @@ static napi_value make_int32(napi_env env, int32_t value) {
  * CWR on the first only, as the kernel's own tcp_gso_segment; UDP: length), each with a full
  * transport checksum; a partial checksum is completed (csum_start/csum_offset). Writes carry a
  * zeroed header (no offload asked of the kernel). A super-packet with more segments than the
- * batch has room for is kept and finished in the next callbacks of the same wakeup.
+ * batch has room for is kept and finished in the next callbacks of the same wakeup; when its
+ * reader stops first, the rest is dropped (counted), since the next reader's slots may be smaller.
  *
  * Offload state lives per descriptor (opened by openTun, freed by close), so the shared reader
  * and writer only ask offload_for(fd).
@@ -207,11 +263,15 @@ typedef struct offload_counters {
   double super_packets;      /* GSO packets read and segmented */
   double segments;           /* segments made from them */
   double checksums_completed; /* non-GSO packets whose partial checksum was completed */
-  double dropped;            /* unusable: malformed, unknown GSO type, non-IPv4 GSO, too large */
+  double dropped;            /* unusable: malformed, unknown GSO type, non-IPv4 GSO, too large; or
+                                the rest of a super-packet whose reader stopped */
 } offload_counters_t;
+
+struct reader;
 
 typedef struct tun_offload {
   unsigned int flags;        /* the TUN_F_* flags the kernel accepted */
+  struct reader *reader;     /* the reader running on this descriptor, NULL when none */
   struct virtio_net_hdr header;
   uint8_t *scratch;          /* a super-packet being segmented, contiguous */
   size_t scratch_size;
@@ -230,10 +290,15 @@ static tun_offload_t *offload_for(int fd) {
   return fd >= 0 && (size_t)fd < offload_fd_capacity ? offload_by_fd[fd] : NULL;
 }
 
+static void offload_detach_reader(struct reader *reader);
+
 static void offload_forget(int fd) {
   tun_offload_t *offload = offload_for(fd);
   if (offload == NULL) return;
   offload_by_fd[fd] = NULL;
+  /* Closed under a running reader (stopReader should come first): the reader must not keep a
+     pointer into the state freed here. */
+  if (offload->reader != NULL) offload_detach_reader(offload->reader);
   free(offload->scratch);
   free(offload);
 }
@@ -386,6 +451,12 @@ static int offload_prepare(tun_offload_t *offload, size_t length, size_t slot_si
 static int offload_emit(tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets, int32_t *meta, int count) {
   const uint8_t *packet = offload->scratch;
   size_t header_length = offload->pending_header_length, ip_length = (size_t)(packet[0] & 0x0f) * 4;
+  /* offload_prepare checked the segments against the slots of the reader it ran for; another
+     reader's slots may be smaller. A segment that does not fit is never written: drop the rest. */
+  if (offload->pending_length != 0 && header_length + offload->pending_gso_size > slot_size) {
+    offload->pending_length = 0;
+    offload->counters.dropped++;
+  }
   while (offload->pending_length != 0 && count < max_packets) {
     size_t offset = offload->pending_next_offset, remaining = offload->pending_length - offset;
     size_t payload = remaining < offload->pending_gso_size ? remaining : offload->pending_gso_size;
@@ -858,10 +929,23 @@ static void reader_closed(uv_handle_t *handle) {
   if (reader->finalized) free(reader);
 }
 
+/* offload_forget: the descriptor's offload state is freed under this reader. */
+static void offload_detach_reader(reader_t *reader) { reader->offload = NULL; }
+
 /* Stops polling and schedules the close; JS references go as soon as no callback is running. */
 static void reader_stop(reader_t *reader) {
   if (reader->stopped) return;
   reader->stopped = 1;
+  if (reader->offload != NULL) {
+    /* The rest of a super-packet this reader was handing over goes with it (counted): the next
+       reader on the descriptor may have smaller slots than the segments were checked against. */
+    if (reader->offload->pending_length != 0) {
+      reader->offload->pending_length = 0;
+      reader->offload->counters.dropped++;
+    }
+    if (reader->offload->reader == reader) reader->offload->reader = NULL;
+    reader->offload = NULL;
+  }
   uv_poll_stop(&reader->poll);
   if (!reader->in_callback) reader_release(reader->env, reader);
   uv_close((uv_handle_t *)&reader->poll, reader_closed);
@@ -944,17 +1028,20 @@ static int reader_drain(reader_t *reader) {
   return n;
 }
 
-static void reader_call(reader_t *reader, int count) {
+/* Calls back with count; with `failure` (count = -errno) also an Error saying what happened. */
+static void reader_call(reader_t *reader, int count, const char *failure) {
   napi_env env = reader->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value callback, receiver, argv[1], result;
+  napi_value callback, receiver, argv[2], result;
   napi_get_reference_value(env, reader->callback_ref, &callback);
   napi_get_global(env, &receiver); /* make_callback needs an object receiver */
   argv[0] = make_int32(env, count);
+  if (failure != NULL) argv[1] = errno_error(env, -count, failure, NULL);
   reader->in_callback = 1;
   /* make_callback runs the microtask and nextTick queues afterwards, like any libuv callback. */
-  napi_status status = napi_make_callback(env, reader->async_context, receiver, callback, 1, argv, &result);
+  napi_status status =
+      napi_make_callback(env, reader->async_context, receiver, callback, failure != NULL ? 2 : 1, argv, &result);
   reader->in_callback = 0;
   if (reader->stopped) reader_release(env, reader); /* stopped from inside the callback */
   if (status == napi_pending_exception) {
@@ -965,22 +1052,66 @@ static void reader_call(reader_t *reader, int count) {
   napi_close_handle_scope(env, scope);
 }
 
+/* Whether the typed array behind `ref` still covers `needed` elements at `data`. */
+static int reader_view_intact(napi_env env, napi_ref ref, const void *data, size_t needed) {
+  napi_value view, buffer;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *now = NULL;
+  bool detached = true;
+  return napi_get_reference_value(env, ref, &view) == napi_ok && view != NULL &&
+         napi_get_typedarray_info(env, view, &type, &length, &now, &buffer, NULL) == napi_ok &&
+         napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && !detached && now == data &&
+         length >= needed;
+}
+
+/*
+ * Whether the slab and meta still are the memory startReader was given. Transferring their
+ * ArrayBuffer (postMessage, structuredClone) detaches it and hands the memory to a new owner
+ * that may free it; a resizable one may have shrunk. JS runs between reads, so every read
+ * checks first.
+ */
+static int reader_buffers_intact(reader_t *reader) {
+  napi_env env = reader->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
+  int intact = reader_view_intact(env, reader->slab_ref, reader->slab, (size_t)reader->max_packets * reader->slot_size) &&
+               reader_view_intact(env, reader->meta_ref, reader->meta, (size_t)reader->max_packets * META_WORDS);
+  napi_close_handle_scope(env, scope);
+  return intact;
+}
+
+/* Stops a reader whose buffers are gone, telling its callback why (-EFAULT and an Error). */
+static void reader_fail_detached(reader_t *reader) {
+  reader_call(reader, -EFAULT,
+              "reader stopped: its slab or meta ArrayBuffer was detached (transferred) or shrunk, nothing was read into it");
+  if (!reader->stopped) reader_stop(reader);
+}
+
 static void reader_ready(uv_poll_t *handle, int status, int events) {
   reader_t *reader = (reader_t *)handle->data;
   (void)events;
   if (reader->stopped) return;
   if (status < 0) {
-    reader_call(reader, status); /* libuv statuses are -errno on Unix */
+    reader_call(reader, status, NULL); /* libuv statuses are -errno on Unix */
     if (!reader->stopped) reader_stop(reader);
+    return;
+  }
+  if (!reader_buffers_intact(reader)) {
+    reader_fail_detached(reader);
     return;
   }
   int count = reader_drain(reader);
   if (count == 0) return;
-  reader_call(reader, count);
+  reader_call(reader, count, NULL);
   /* A TUN super-packet with more segments than one batch holds: its rest, now (no new wakeup comes for it). */
   while (count > 0 && !reader->stopped && reader->offload != NULL && reader->offload->pending_length != 0) {
+    if (!reader_buffers_intact(reader)) {
+      reader_fail_detached(reader);
+      return;
+    }
     count = reader_drain(reader);
-    if (count > 0) reader_call(reader, count);
+    if (count > 0) reader_call(reader, count, NULL);
   }
   /* A failing descriptor (e.g. ENETDOWN, EBADFD on a removed TUN) would wake us forever. */
   if (count < 0 && count != -ENETDOWN && count != -ENOBUFS && !reader->stopped) reader_stop(reader);
@@ -1005,7 +1136,8 @@ static void reader_finalize(napi_env env, void *data, void *hint) {
  * | 0x200 when the transport checksum is not yet computed (TP_STATUS_CSUMNOTREADY; the socket
  * must have PACKET_AUXDATA, as openPacket sets); destination is the address a UDP datagram was
  * sent to (IP_PKTINFO, as openUdp sets) and is left unwritten for the other kinds.
- * callback(count) runs once per batch; a negative count is -errno.
+ * callback(count) runs once per batch; a negative count is -errno. When the slab or meta has been
+ * detached or shrunk, the reader stops and calls callback(-EFAULT, error) without reading.
  */
 static napi_value start_reader(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -1030,11 +1162,14 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
     throw_type(env, "startReader: callback must be a function");
     return NULL;
   }
-  if (kind < KIND_TUN || kind > KIND_UDP || max_packets < 1 || max_packets > MAX_BATCH ||
-      slab_length / (size_t)max_packets < 64 || meta_length < (size_t)max_packets * META_WORDS) {
+  if (kind < KIND_TUN || kind > KIND_UDP) {
+    throw_type(env, "startReader: kind must be a DescriptorKind (0 TUN, 1 AF_PACKET, 2 raw IP, 3 UDP)");
+    return NULL;
+  }
+  if (max_packets < 1 || max_packets > MAX_BATCH || slab_length / (size_t)max_packets < 64 ||
+      meta_length < (size_t)max_packets * META_WORDS) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
-                           "startReader: kind 0..3, maxPackets 1..1024, slab >= 64 bytes per packet, "
-                           "meta >= 5 words per packet");
+                           "startReader: maxPackets 1..1024, slab >= 64 bytes per packet, meta >= 5 words per packet");
     return NULL;
   }
 
@@ -1101,8 +1236,13 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
     throw_errno(env, -status, "startReader: uv_poll_start", NULL);
     return NULL;
   }
-  napi_value handle;
-  napi_create_external(env, reader, reader_finalize, NULL, &handle);
+  if (reader->offload != NULL) reader->offload->reader = reader;
+  int made;
+  napi_value handle = make_handle(env, reader, reader_finalize, &READER_TAG, &made);
+  if (handle == NULL) {
+    if (!made) reader->finalized = 1; /* no finalizer will run: free once closed */
+    reader_stop(reader);
+  }
   return handle;
 }
 
@@ -1111,14 +1251,8 @@ static napi_value stop_reader(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *data = NULL;
-  napi_valuetype type = napi_undefined;
-  if (argc >= 1) napi_typeof(env, argv[0], &type);
-  if (type != napi_external || napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    throw_type(env, "stopReader(handle): handle must come from startReader");
-    return NULL;
-  }
-  reader_stop((reader_t *)data);
+  reader_t *reader = arg_handle(env, argc < 1 ? NULL : argv[0], &READER_TAG, "stopReader(handle): handle must come from startReader");
+  if (reader != NULL) reader_stop(reader);
   return NULL;
 }
 
@@ -1127,14 +1261,17 @@ static napi_value ref_reader(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *data = NULL;
   bool ref = true;
-  if (argc < 2 || napi_get_value_external(env, argv[0], &data) != napi_ok ||
-      napi_get_value_bool(env, argv[1], &ref) != napi_ok) {
+  if (argc < 2) {
     throw_type(env, "refReader(handle, ref: boolean)");
     return NULL;
   }
-  reader_t *reader = data;
+  reader_t *reader = arg_handle(env, argv[0], &READER_TAG, "refReader(handle, ref): handle must come from startReader");
+  if (reader == NULL) return NULL;
+  if (napi_get_value_bool(env, argv[1], &ref) != napi_ok) {
+    throw_type(env, "refReader(handle, ref: boolean)");
+    return NULL;
+  }
   if (!reader->stopped) {
     if (ref)
       uv_ref((uv_handle_t *)&reader->poll);
@@ -1180,6 +1317,10 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       !arg_typed(env, argv[6], napi_uint32_array, &destinations_data, &destinations_length,
                  "sendBatch: destinations must be a Uint32Array"))
     return NULL;
+  if (kind < KIND_TUN || kind > KIND_UDP) {
+    throw_type(env, "sendBatch: kind must be a DescriptorKind (0 TUN, 1 AF_PACKET, 2 raw IP, 3 UDP)");
+    return NULL;
+  }
   if (count < 0 || count > MAX_BATCH || (size_t)count > offsets_length || (size_t)count > lengths_length) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendBatch: count must be 0..1024 and <= offsets/lengths");
     return NULL;
@@ -1593,7 +1734,10 @@ static void watch_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   writable_watch_t *watch = data;
   watch->finalized = 1;
-  if (watch->closed) free(watch);
+  /* Collected without stopWritable: stop it now, or its dup stays open as long as the process
+     (watch_closed then frees it). */
+  if (!watch->stopped) watch_stop(watch);
+  else if (watch->closed) free(watch);
 }
 
 /* watchWritable(fd, callback(status)) → handle: disarmed; armWritable(handle) arms it once. */
@@ -1635,20 +1779,17 @@ static napi_value watch_writable(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "mip4:writable", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &watch->async_context);
   napi_create_reference(env, argv[1], 1, &watch->callback_ref);
-  napi_value handle;
-  napi_create_external(env, watch, watch_finalize, NULL, &handle);
+  int made;
+  napi_value handle = make_handle(env, watch, watch_finalize, &WATCH_TAG, &made);
+  if (handle == NULL) {
+    if (!made) watch->finalized = 1; /* no finalizer will run: free once closed */
+    watch_stop(watch);
+  }
   return handle;
 }
 
 static writable_watch_t *arg_watch(napi_env env, napi_value value, const char *what) {
-  void *data = NULL;
-  napi_valuetype type = napi_undefined;
-  napi_typeof(env, value, &type);
-  if (type != napi_external || napi_get_value_external(env, value, &data) != napi_ok) {
-    throw_type(env, what);
-    return NULL;
-  }
-  return data;
+  return arg_handle(env, value, &WATCH_TAG, what);
 }
 
 /* armWritable(handle): calls back once, as soon as the socket has room to send. */
@@ -1656,7 +1797,7 @@ static napi_value arm_writable(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  writable_watch_t *watch = argc < 1 ? NULL : arg_watch(env, argv[0], "armWritable(handle): handle must come from watchWritable");
+  writable_watch_t *watch = arg_watch(env, argc < 1 ? NULL : argv[0], "armWritable(handle): handle must come from watchWritable");
   if (watch == NULL || watch->stopped || watch->armed) return NULL;
   int status = uv_poll_start(&watch->poll, UV_WRITABLE, watch_ready);
   if (status < 0) {
@@ -1672,7 +1813,7 @@ static napi_value stop_writable(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  writable_watch_t *watch = argc < 1 ? NULL : arg_watch(env, argv[0], "stopWritable(handle): handle must come from watchWritable");
+  writable_watch_t *watch = arg_watch(env, argc < 1 ? NULL : argv[0], "stopWritable(handle): handle must come from watchWritable");
   if (watch != NULL) watch_stop(watch);
   return NULL;
 }

@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { PacketBatch } from '../tun.js';
 
 /** Descriptor kinds understood by startReader/sendBatch (must match mip4_io.c). */
@@ -52,7 +53,12 @@ export interface NativeIo {
     slab: Uint8Array,
     maxPackets: number,
     meta: Int32Array,
-    callback: (count: number) => void,
+    /**
+     * Once per batch; a negative count is -errno. When the slab's or meta's ArrayBuffer was
+     * detached (transferred) or shrunk, the reader stops without reading and the count is
+     * -EFAULT with `error` saying so.
+     */
+    callback: (count: number, error?: NativeError) => void,
   ): ReaderHandle;
   stopReader(handle: ReaderHandle): void;
   refReader(handle: ReaderHandle, ref: boolean): void;
@@ -136,7 +142,10 @@ export interface TunOffloadCounters {
   readonly segments: number;
   /** Other packets whose partial checksum was completed. */
   readonly checksumsCompleted: number;
-  /** Reads that could not be used (malformed, a GSO kind never asked for, IPv6 GSO, too large), dropped. */
+  /**
+   * Reads that could not be used (malformed, a GSO kind never asked for, IPv6 GSO, too large), and
+   * super-packets whose reader stopped before handing over all their segments, dropped.
+   */
   readonly dropped: number;
 }
 
@@ -184,22 +193,34 @@ export class NativeHelperMissingError extends Error {
 // the sources (io/linux) and three in the compiled output (dist/io/linux).
 const CANDIDATES = ['../../build/Release/mip4_io.node', '../../../build/Release/mip4_io.node'];
 
+/**
+ * Names an addon to load instead of build/Release (scripts/native-asan.sh points it at the
+ * sanitized build). When set, only that file is tried: a test run meant for it must never fall
+ * back silently to the ordinary build.
+ */
+export const NATIVE_ADDON_ENV = 'MIP4_NATIVE_ADDON';
+
+/** The files loadNative tries, in order. */
+export function nativeAddonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  const chosen = env[NATIVE_ADDON_ENV];
+  if (chosen !== undefined && chosen !== '') return [resolve(chosen)];
+  return CANDIDATES.map((candidate) => new URL(candidate, import.meta.url).pathname);
+}
+
+/** The addon file loadNative loads, or undefined when none is built. */
+export function nativeAddonPath(): string | undefined {
+  return nativeAddonCandidates().find((path) => existsSync(path));
+}
+
 let loaded: NativeIo | undefined;
 
 /** Loads the addon once; throws NativeHelperMissingError when it has not been built. */
 export function loadNative(): NativeIo {
   if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
-  const searched: string[] = [];
-  for (const candidate of CANDIDATES) {
-    const path = new URL(candidate, import.meta.url).pathname;
-    searched.push(path);
-    if (existsSync(path)) {
-      loaded = require(path) as NativeIo;
-      return loaded;
-    }
-  }
-  throw new NativeHelperMissingError(searched);
+  const path = nativeAddonPath();
+  if (path === undefined) throw new NativeHelperMissingError(nativeAddonCandidates());
+  loaded = createRequire(import.meta.url)(path) as NativeIo;
+  return loaded;
 }
 
 /** Whether the addon is built (for tests and diagnostics; does not throw). */
@@ -242,11 +263,11 @@ export class BatchReader implements PacketBatch {
     const slotSize = Math.max(64, options.slotSize ?? DEFAULT_SLOT_SIZE);
     this.data = new Uint8Array(maxPackets * slotSize);
     this.meta = new Int32Array(maxPackets * META_WORDS);
-    this.handle = native.startReader(fd, kind, this.data, maxPackets, this.meta, (count) => {
+    this.handle = native.startReader(fd, kind, this.data, maxPackets, this.meta, (count, error) => {
       if (count < 0) {
         // The addon has already stopped a reader whose descriptor failed for good, and keeps it
         // for transient errors (ENETDOWN, ENOBUFS); stop() is safe either way.
-        onFailure(errnoError(-count, 'read'));
+        onFailure(error ?? errnoError(-count, 'read'));
         return;
       }
       this.count = count;
@@ -319,6 +340,7 @@ const ERRNO_NAMES: Record<number, string> = {
   9: 'EBADF',
   11: 'EAGAIN',
   13: 'EACCES',
+  14: 'EFAULT',
   19: 'ENODEV',
   22: 'EINVAL',
   77: 'EBADFD',

@@ -2,10 +2,25 @@
  * The native helper itself, in this process on the loopback interface (no configuration is
  * changed): the batched reader fires on Node's event loop with the packets in the caller's
  * slab, can be stopped from inside its own callback and twice; sendBatch checks its arguments;
- * errors carry the errno name as `code` and name the operation and interface.
+ * errors carry the errno name as `code` and name the operation and interface. Memory safety:
+ * handles are type-tagged, unknown kinds and shared memory are refused, a detached slab stops
+ * its reader, a collected writability watch closes its descriptor (scripts/native-asan.sh runs
+ * this file against an ASan/UBSan build of the helper).
  */
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { DescriptorKind, isNativeError, loadNative, META_WORDS } from '../../io/linux/native.js';
+import {
+  DescriptorKind,
+  isNativeError,
+  loadNative,
+  META_WORDS,
+  NATIVE_ADDON_ENV,
+  nativeAddonCandidates,
+  nativeAddonPath,
+  type NativeError,
+  type ReaderHandle,
+  type WatchHandle,
+} from '../../io/linux/native.js';
 import { encodeIcmpEcho, IcmpType, decodeIcmpEcho } from '../../io/wire/icmp.js';
 import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
 import { ipv4 } from '../../io/wire/bytes.js';
@@ -119,4 +134,153 @@ describe('native helper (mip4_io.node)', () => {
       }
     },
   );
+
+  it('MIP4_NATIVE_ADDON names the only addon tried (no silent fallback to build/Release)', () => {
+    expect(nativeAddonCandidates({ [NATIVE_ADDON_ENV]: '/nonexistent/asan/mip4_io.node' })).toEqual(['/nonexistent/asan/mip4_io.node']);
+    const ordinary = nativeAddonCandidates({});
+    expect(ordinary.length).toBeGreaterThan(0);
+    for (const path of ordinary) expect(path).toMatch(/\/build\/Release\/mip4_io\.node$/);
+  });
+
+  it.skipIf(skip !== undefined)(titled('a reader handle is refused where a watch handle belongs and the other way round (TypeError)', skip), () => {
+    const native = loadNative();
+    const udp = native.openUdp(ipv4('127.0.0.1'), 0);
+    const maxPackets = 2;
+    const reader = native.startReader(udp.fd, DescriptorKind.Udp, new Uint8Array(maxPackets * 256), maxPackets, new Int32Array(maxPackets * META_WORDS), () => {});
+    const watch = native.watchWritable(udp.fd, () => {});
+    try {
+      expect(() => native.stopReader(watch as unknown as ReaderHandle)).toThrow(TypeError);
+      expect(() => native.refReader(watch as unknown as ReaderHandle, false)).toThrow(TypeError);
+      expect(() => native.stopWritable(reader as unknown as WatchHandle)).toThrow(TypeError);
+      expect(() => native.armWritable(reader as unknown as WatchHandle)).toThrow(TypeError);
+      for (const notAHandle of [undefined, {}, 7]) {
+        expect(() => native.stopReader(notAHandle as unknown as ReaderHandle)).toThrow(TypeError);
+        expect(() => native.refReader(notAHandle as unknown as ReaderHandle, true)).toThrow(TypeError);
+        expect(() => native.stopWritable(notAHandle as unknown as WatchHandle)).toThrow(TypeError);
+      }
+      // The right handles still work after the refusals.
+      native.refReader(reader, false);
+      native.armWritable(watch);
+    } finally {
+      native.stopReader(reader);
+      native.stopWritable(watch);
+      native.close(udp.fd);
+    }
+  });
+
+  it.skipIf(skip !== undefined)(titled('sendBatch and startReader refuse a descriptor kind they do not know (TypeError)', skip), () => {
+    const native = loadNative();
+    const fd = native.openRawIp(IpProtocol.ICMP);
+    try {
+      const slab = new Uint8Array(64);
+      for (const kind of [-1, 4, 99]) {
+        expect(() =>
+          native.sendBatch(fd, kind as DescriptorKind, slab, Int32Array.of(0), Int32Array.of(8), 1, Uint32Array.of(ipv4('127.0.0.1'))),
+        ).toThrow(TypeError);
+        expect(() => native.startReader(fd, kind as DescriptorKind, new Uint8Array(256), 1, new Int32Array(META_WORDS), () => {})).toThrow(TypeError);
+      }
+    } finally {
+      native.close(fd);
+    }
+  });
+
+  it.skipIf(skip !== undefined)(titled('buffers backed by a SharedArrayBuffer are refused by every call that takes one (TypeError)', skip), () => {
+    const native = loadNative();
+    const fd = native.openRawIp(IpProtocol.ICMP);
+    const udp = native.openUdp(ipv4('127.0.0.1'), 0);
+    const sharedBytes = (length: number) => new Uint8Array(new SharedArrayBuffer(length));
+    const sharedInts = (length: number) => new Int32Array(new SharedArrayBuffer(length * 4));
+    const slab = new Uint8Array(256);
+    const meta = new Int32Array(META_WORDS);
+    const one = Int32Array.of(0);
+    const eight = Int32Array.of(8);
+    const loopback = Uint32Array.of(ipv4('127.0.0.1'));
+    const port = Int32Array.of(udp.port);
+    try {
+      expect(() => native.startReader(fd, DescriptorKind.RawIp, sharedBytes(256), 1, meta, () => {})).toThrow(TypeError);
+      expect(() => native.startReader(fd, DescriptorKind.RawIp, slab, 1, sharedInts(META_WORDS), () => {})).toThrow(TypeError);
+      expect(() => native.sendBatch(fd, DescriptorKind.RawIp, sharedBytes(64), one, eight, 1, loopback)).toThrow(TypeError);
+      expect(() => native.sendBatch(fd, DescriptorKind.RawIp, slab, sharedInts(1), eight, 1, loopback)).toThrow(TypeError);
+      expect(() => native.sendBatch(fd, DescriptorKind.RawIp, slab, one, sharedInts(1), 1, loopback)).toThrow(TypeError);
+      expect(() => native.sendBatch(fd, DescriptorKind.RawIp, slab, one, eight, 1, new Uint32Array(new SharedArrayBuffer(4)))).toThrow(TypeError);
+      expect(() => native.sendUdpBatch(udp.fd, sharedBytes(64), one, eight, loopback, port, 0, 1)).toThrow(TypeError);
+      expect(() => native.sendUdpBatch(udp.fd, slab, one, sharedInts(1), loopback, port, 0, 1)).toThrow(TypeError);
+      expect(() => native.sendUdpBatch(udp.fd, slab, one, eight, loopback, port, 0, 1, new Uint32Array(new SharedArrayBuffer(4)))).toThrow(TypeError);
+      expect(() => native.segmentOffloaded(sharedBytes(64), new Uint8Array(2048), 2048, meta)).toThrow(TypeError);
+    } finally {
+      native.close(fd);
+      native.close(udp.fd);
+    }
+  });
+
+  for (const detached of ['slab', 'meta'] as const) {
+    it.skipIf(skip !== undefined)(
+      titled(`a reader whose ${detached} was detached (transferred) stops with an EFAULT error and writes nothing into the memory`, skip),
+      async () => {
+        const native = loadNative();
+        const receiver = native.openUdp(ipv4('127.0.0.1'), 0);
+        const sender = native.openUdp(ipv4('127.0.0.1'), 0);
+        const maxPackets = 4;
+        const slab = new Uint8Array(maxPackets * 256);
+        const meta = new Int32Array(maxPackets * META_WORDS);
+        const calls: Array<{ count: number; error?: NativeError }> = [];
+        try {
+          const called = new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('the reader never called back')), 5_000);
+            const handle = native.startReader(receiver.fd, DescriptorKind.Udp, slab, maxPackets, meta, (count, error) => {
+              calls.push(error === undefined ? { count } : { count, error });
+              native.stopReader(handle);
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+          // The transfer moves the memory the reader was given into `moved`.
+          const buffer = detached === 'slab' ? slab.buffer : meta.buffer;
+          const moved = new Uint8Array(structuredClone(buffer, { transfer: [buffer] }));
+          expect(buffer.byteLength).toBe(0);
+          const payload = new Uint8Array(32).fill(0xa5);
+          const sent = native.sendUdpBatch(sender.fd, payload, Int32Array.of(0), Int32Array.of(payload.length), Uint32Array.of(ipv4('127.0.0.1')), Int32Array.of(receiver.port), 0, 1);
+          expect(sent).toBe(1);
+          await called;
+          expect(calls).toHaveLength(1);
+          expect(calls[0]!.count).toBe(-14);
+          expect(isNativeError(calls[0]!.error)).toBe(true);
+          expect(calls[0]!.error).toMatchObject({ code: 'EFAULT', errno: 14 });
+          expect(calls[0]!.error!.message).toContain('detached');
+          expect(moved.every((byte) => byte === 0)).toBe(true);
+        } finally {
+          native.close(receiver.fd);
+          native.close(sender.fd);
+        }
+      },
+    );
+  }
+
+  it.skipIf(skip !== undefined)(titled('a writability watch collected without stopWritable closes its descriptor (child process, --expose-gc)', skip), () => {
+    const addon = nativeAddonPath();
+    expect(addon).toBeDefined();
+    // A separate process: gc() and an exact count of its own descriptors, undisturbed by vitest.
+    const script = `
+      const native = require(${JSON.stringify(addon)});
+      const { readdirSync } = require('node:fs');
+      const descriptors = () => readdirSync('/proc/self/fd').length;
+      const udp = native.openUdp(0x7f000001, 0);
+      const before = descriptors();
+      (() => { for (let i = 0; i < 32; i++) native.watchWritable(udp.fd, () => {}); })();
+      const during = descriptors();
+      (async () => {
+        for (let round = 0; round < 20 && descriptors() > before; round++) {
+          globalThis.gc();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const after = descriptors();
+        native.close(udp.fd);
+        process.stdout.write(JSON.stringify({ before, during, after }));
+      })();`;
+    const child = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+    expect(child.status, child.stderr).toBe(0);
+    const counts = JSON.parse(child.stdout) as { before: number; during: number; after: number };
+    expect(counts.during).toBe(counts.before + 32);
+    expect(counts.after).toBe(counts.before);
+  });
 });

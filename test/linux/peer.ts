@@ -22,6 +22,7 @@ import { AdvertisementFlag, agentAdvertisementLength, encodeAgentAdvertisement, 
 import { ethernetIsBroadcast } from '../../io/wire/ethernet.js';
 import { icmpFrame } from '../../runtime/frames.js';
 import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
+import { DescriptorKind, loadNative, META_WORDS, type ReaderHandle } from '../../io/linux/native.js';
 
 /** A local experimental EtherType (IEEE 802 "Local Experimental Ethertype 1"). */
 export const TEST_ETHERTYPE = 0x88b5;
@@ -389,6 +390,35 @@ switch (mode) {
       }),
     );
     break;
+
+  // Opens an offload TUN; a reader with two 2048-byte slots takes the first batch of a GSO
+  // super-packet and stops inside its callback, leaving the rest pending; a second reader with
+  // 64-byte slots then reports the first batch it gets (native/mip4_io.c "TUN offloads").
+  case 'tun-gso-restart': {
+    const native = loadNative();
+    const tun = native.openTun(args[0]!, { offload: true });
+    const lengthsOf = (meta: Int32Array, count: number) => Array.from({ length: Math.max(count, 0) }, (_, i) => meta[i * META_WORDS + 1]!);
+    const large = { slab: new Uint8Array(2 * 2048), meta: new Int32Array(2 * META_WORDS) };
+    const small = { slab: new Uint8Array(4 * 64), meta: new Int32Array(4 * META_WORDS) };
+    const first: ReaderHandle = native.startReader(tun.fd, DescriptorKind.Tun, large.slab, 2, large.meta, (count) => {
+      const counters = native.tunOffloadCounters(tun.fd);
+      native.stopReader(first);
+      report('first', { count, lengths: lengthsOf(large.meta, count), counters });
+      const second: ReaderHandle = native.startReader(tun.fd, DescriptorKind.Tun, small.slab, 4, small.meta, (next) => {
+        native.stopReader(second);
+        report('done', { count: next, slotSize: 64, lengths: lengthsOf(small.meta, next), counters: native.tunOffloadCounters(tun.fd) });
+        native.close(tun.fd);
+        process.exit(0);
+      });
+      report('restarted');
+    });
+    report('ready', { name: tun.name, offloads: tun.offloads });
+    setTimeout(() => {
+      report('timeout');
+      process.exit(2);
+    }, DEADLINE_MS);
+    break;
+  }
 
   default:
     report('error', { message: `unknown mode ${String(mode)}` });

@@ -8,10 +8,11 @@
  * PSH on the last only, CWR on the first only) or UDP datagram (RFC 768: length, checksum).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNative, META_WORDS, nativeAvailable } from '../../io/linux/native.js';
+import { loadNative, META_WORDS, nativeAvailable, TunOffloadFlag } from '../../io/linux/native.js';
 import { internetChecksum, ipv4 } from '../../io/wire/bytes.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled } from './netns.js';
 
@@ -389,4 +390,54 @@ describe('TUN offloads in the home agent tunnel (mip4 ha, in namespaces)', () =>
       STARTUP_MS + 60_000,
     );
   }
+});
+
+/**
+ * A reader stopped in the middle of a GSO super-packet (its first batch taken, the rest pending
+ * in the descriptor's offload state) and a new reader with smaller slots on the same TUN: the
+ * rest must be dropped and counted, never written into slots too small for it (a heap overflow
+ * the review showed under ASan). The kernel hands a TUN that took USO4 a UDP datagram sent with
+ * UDP_SEGMENT as one super-packet, so python3 makes one without any TCP connection.
+ */
+const restartSkip = linuxSkipReason({ tun: true }) ?? (spawnSync('python3', ['-V'], { timeout: 5_000 }).status === 0 ? undefined : 'python3 is not installed');
+
+/** Sends `payload` zero bytes to 192.0.2.2:9 from inside `namespace`, as UDP_SEGMENT segments of `segment` bytes when given. */
+function sendUdp(namespace: string, payload: number, segment?: number): void {
+  const script = `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+${segment === undefined ? '' : `s.setsockopt(socket.IPPROTO_UDP, 103, ${segment})  # UDP_SEGMENT`}
+s.sendto(bytes(${payload}), ('192.0.2.2', 9))`;
+  const result = inNamespace(namespace, 'python3', ['-c', script]);
+  expect(result.status, result.stderr).toBe(0);
+}
+
+describe('TUN offloads: a reader stopped in the middle of a super-packet', () => {
+  it.skipIf(restartSkip !== undefined)(
+    titled("the rest of the super-packet is dropped and counted, never written into the next reader's smaller slots", restartSkip),
+    async (context) => {
+      const namespace = namespaces.add(`mip4-gso-${pid}`);
+      // No IPv6 on the device: its router solicitations would be the first packets read.
+      inNamespace(namespace, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      const device = `g13t${pid}`;
+      const peer = new Peer(namespace, 'tun-gso-restart', [device]);
+      daemons.push(peer);
+      try {
+        const ready = await peer.waitFor('ready');
+        if (((ready.offloads as number) & TunOffloadFlag.Uso4) === 0) return context.skip('this kernel gives TUN devices no UDP segmentation offload (USO4)');
+        ip('-n', namespace, 'addr', 'add', '192.0.2.1/24', 'dev', device);
+        ip('-n', namespace, 'link', 'set', device, 'up');
+        // Eight segments of 1000 bytes: the first reader takes two, six stay pending.
+        sendUdp(namespace, 8000, 1000);
+        const first = await peer.waitFor('first');
+        expect(first).toMatchObject({ count: 2, lengths: [1028, 1028], counters: { superPackets: 1, segments: 2, dropped: 0 } });
+        await peer.waitFor('restarted');
+        // One small datagram (29 bytes) wakes the second reader.
+        sendUdp(namespace, 1);
+        const done = await peer.waitFor('done');
+        expect(done).toMatchObject({ count: 1, lengths: [29], counters: { superPackets: 1, segments: 2, dropped: 1 } });
+      } finally {
+        peer.stop();
+      }
+    },
+  );
 });

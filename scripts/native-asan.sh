@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the native helper (native/mip4_io.c) with AddressSanitizer and UndefinedBehaviorSanitizer
+# into build-asan/ (build/Release stays as npm ci built it) and runs the tests that load the
+# helper against that build: test/linux/*.test.ts (native.test.ts and tun-offload.test.ts among
+# them), or the test files given as arguments. Any sanitizer report aborts the process that made
+# it, which fails its test, so this script exits non-zero. Needs root like the Linux tests.
+#
+#   scripts/native-asan.sh                       # build, then every test/linux file
+#   scripts/native-asan.sh test/linux/udp.test.ts
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+# Node's own headers (as .ci/run finds them for node-gyp); nothing is downloaded.
+node_prefix=${npm_config_nodedir:-$(dirname "$(dirname "$(command -v node)")")}
+headers=$node_prefix/include/node
+if [ ! -f "$headers/node_api.h" ]; then
+  echo "native-asan: Node headers not found in $headers (set npm_config_nodedir)" >&2
+  exit 1
+fi
+
+# Same defines as binding.gyp; -O1 and frame pointers for readable reports; every UBSan check
+# fatal (-fno-sanitize-recover) so that none is only printed.
+mkdir -p build-asan
+gcc -shared -fPIC -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -Wall -Wextra -Wno-unused-parameter -DNAPI_VERSION=8 -DNODE_GYP_MODULE_NAME=mip4_io \
+  -I"$headers" native/mip4_io.c -o build-asan/mip4_io.node
+
+# The end-to-end tests run the compiled CLI (built before the sanitizer slows every process).
+npx tsc -p tsconfig.json
+
+# Node is not built with ASan, so its runtime must come first: preload it into every process
+# the tests start (vitest's workers, daemons and peers are all node). Leak detection stays off:
+# Node itself leaks on purpose at exit and would fail every run.
+libasan=$(gcc -print-file-name=libasan.so)
+if [ ! -f "$libasan" ]; then
+  echo "native-asan: gcc has no libasan.so ($libasan)" >&2
+  exit 1
+fi
+export LD_PRELOAD=$libasan
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# io/linux/native.ts then loads only this file (never falls back to build/Release).
+export MIP4_NATIVE_ADDON=$root/build-asan/mip4_io.node
+
+if (($#)); then
+  files=("$@")
+else
+  files=(test/linux/*.test.ts)
+fi
+echo "native-asan: ${files[*]} against $MIP4_NATIVE_ADDON"
+npx vitest run "${files[@]}"
