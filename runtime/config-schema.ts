@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Either, ParseResult, Schema } from 'effect';
 import { isScalar, parseDocument, visit, type Document } from 'yaml';
+import { interfaceNameProblem } from '../io/interface-name.js';
 import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
 import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
 import { DEFAULT_REPLAY_WINDOW_SECONDS, RESERVED_SPI_LIMIT, type MobilitySecurityContext } from '../policies/security-association.js';
@@ -318,9 +319,12 @@ function addContext(
   });
 }
 
+/** An interface name under the one rule of io/interface-name.ts (the native helper checks the same). */
 export const InterfaceName = Schema.String.pipe(
-  // Linux interface names are at most 15 bytes (IFNAMSIZ - 1), without '/' or whitespace.
-  Schema.filter((s) => /^[^\s/]{1,15}$/.test(s) || `expected a network interface name like eth1 (1-15 characters, no '/' or spaces), got ${JSON.stringify(s)}`),
+  Schema.filter((s) => {
+    const problem = interfaceNameProblem(s);
+    return problem === undefined || `${problem}; expected a network interface name like eth1 (1-15 bytes; no spaces, controls or # ' " / \\ :)`;
+  }),
 );
 
 /** The fields of an `advertisement` section both agents share (2.1, 2.3; RFC 1256 timing). */

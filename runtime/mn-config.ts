@@ -13,6 +13,7 @@ import {
   ConfigError,
   Count,
   decodeConfig,
+  InterfaceName,
   Ipv4Text,
   Lifetime,
   oneOf,
@@ -32,11 +33,6 @@ const Port = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >
 const MacText = Schema.String.pipe(
   Schema.filter((s) => /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s) || `expected a link-layer address like 02:00:00:00:00:01, got ${JSON.stringify(s)}`),
 );
-/** Linux interface names are 1-15 bytes without '/', ':' or whitespace. */
-const DeviceName = Schema.String.pipe(
-  Schema.filter((s) => /^[^/:\s]{1,15}$/.test(s) || `expected an interface name of 1-15 characters without '/', ':' or spaces, got ${JSON.stringify(s)}`),
-);
-
 const SigningKey = Schema.Struct({
   spi: Spi,
   algorithm: optional(Algorithm),
@@ -46,7 +42,7 @@ const SigningKey = Schema.Struct({
 
 const MobileNodeFile = Schema.Struct({
   mobileNode: Schema.Struct({
-    interface: Schema.String.pipe(Schema.minLength(1)),
+    interface: InterfaceName,
     homeAddress: Ipv4Text,
     homeAgent: Ipv4Text,
     homeNetwork: PrefixText,
@@ -59,7 +55,7 @@ const MobileNodeFile = Schema.Struct({
     homeGateway: optional(Ipv4Text),
     foreignGateway: optional(Ipv4Text),
     foreignGatewayLinkAddress: optional(MacText),
-    tunnelDevice: optional(DeviceName),
+    tunnelDevice: optional(InterfaceName),
   }),
   homeAgentAssociation: Schema.Struct({
     ...SigningKey.fields,

@@ -590,7 +590,7 @@ mobileNodes: []
     expectSingleIssue(
       `${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: a-name-longer-than-15\n`,
       'dataPath.homeInterface',
-      /1-15 characters/,
+      /1-15 bytes/,
     );
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  maxBatch: 5000\n`, 'dataPath.maxBatch', /1 to 1024/);
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  routeTable: 255\n`, 'dataPath.routeTable', /254 \(main\)/);

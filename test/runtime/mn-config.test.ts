@@ -137,7 +137,7 @@ describe('mip4 mn configuration', () => {
     expectSingleIssue(full.replace('  colocatedAddress: 203.0.113.50/24\n', ''), 'mobileNode.foreignGateway', /set colocatedAddress too/);
     expectSingleIssue(full.replace('02:AA:00:00:00:01', 'nope'), 'mobileNode.foreignGatewayLinkAddress', /expected a link-layer address/);
     expectSingleIssue(full.replace('  homeGateway:', '  tunnelDevice: veth0\n  homeGateway:'), 'mobileNode.tunnelDevice', /must not be the node's interface/);
-    expectSingleIssue(full.replace('  homeGateway:', '  tunnelDevice: a-name-far-too-long\n  homeGateway:'), 'mobileNode.tunnelDevice', /1-15 characters/);
+    expectSingleIssue(full.replace('  homeGateway:', '  tunnelDevice: a-name-far-too-long\n  homeGateway:'), 'mobileNode.tunnelDevice', /1-15 bytes/);
   });
 
   it('[R3.6-1] a node must be configured with its netmask and a Mobility Security Association with its home agent: without either it does not start', () => {
