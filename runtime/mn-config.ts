@@ -15,6 +15,8 @@ import {
   decodeConfig,
   InterfaceName,
   Ipv4Text,
+  KeyText,
+  notAHostAddress,
   Lifetime,
   oneOf,
   optional,
@@ -36,8 +38,9 @@ const MacText = Schema.String.pipe(
 const SigningKey = Schema.Struct({
   spi: Spi,
   algorithm: optional(Algorithm),
-  key: optional(Schema.String),
+  key: optional(KeyText),
   keyFile: optional(Schema.String),
+  allowShortKey: optional(Schema.Boolean),
 });
 
 const MobileNodeFile = Schema.Struct({
@@ -128,6 +131,8 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
   // 3.6: the node must know its home network prefix; its home address lies inside it.
   if (((homeAddress & mask) >>> 0) !== homeNetwork) {
     issues.push({ path: 'mobileNode.homeAddress', message: `${mn.homeAddress} is not inside homeNetwork ${mn.homeNetwork}` });
+  } else if (home.length < 31 && (homeAddress === homeNetwork || homeAddress === (homeNetwork | ~mask) >>> 0)) {
+    issues.push({ path: 'mobileNode.homeAddress', message: notAHostAddress(mn.homeAddress, mn.homeNetwork, homeAddress === homeNetwork) });
   }
   let colocated: MobileNodeConfig['colocated'];
   if (mn.colocatedAddress !== undefined) {

@@ -13,7 +13,7 @@
  * (ha-peer.ts "ha": startHomeAgent with dataPath) and once as `mip4 ha --config`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataPathStartError, startLinuxHomeAgentDataPath } from '../../runtime/home-agent-linux.js';
@@ -23,6 +23,7 @@ import { Subject } from 'rxjs';
 import { ipv4 } from '../../io/wire/bytes.js';
 import { verifyUdpChecksum } from '../../io/wire/udp.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled, type PeerEvent } from './netns.js';
+import { writePrivateFile } from '../support/files.js';
 
 const skip = linuxSkipReason({ tun: true });
 const pid = process.pid;
@@ -99,7 +100,7 @@ beforeAll(async () => {
   homeMac = ip('-n', NS.ha, 'link', 'show', IF.home).match(/link\/ether ([0-9a-f:]{17})/)![1]!;
 
   const configPath = join(tempDir, 'ha.json');
-  writeFileSync(configPath, JSON.stringify(configDocument({ homeInterface: IF.home, tunnelDevice: TUN })));
+  writePrivateFile(configPath, JSON.stringify(configDocument({ homeInterface: IF.home, tunnelDevice: TUN })));
   // Both start at once: a Node process with vite-node takes seconds to start on a busy machine.
   ha = new Peer(NS.ha, 'ha', [configPath], [], SCRIPT);
   coa = new Peer(NS.coa, 'coa', ['198.51.100.1', '203.0.113.2', HOME_ADDRESS, '4096', KEY], [], SCRIPT);
@@ -326,7 +327,7 @@ describe('mip4 ha --config with a dataPath section (child process, in namespaces
 
   function daemon(config: Record<string, unknown>): Peer {
     const path = join(tempDir, `ha-${peers.length}.json`);
-    writeFileSync(path, JSON.stringify(config));
+    writePrivateFile(path, JSON.stringify(config));
     const child = new Peer(NS.ha, '', [], [], '', [process.execPath, join(ROOT, 'bin/mip4.js'), 'ha', '--config', path]);
     peers.push(child);
     return child;
@@ -413,7 +414,9 @@ describe('mip4 ha --config with a dataPath section (child process, in namespaces
     async () => {
       // Not root: the same daemon as user nobody, without capabilities.
       const path = join(tempDir, 'unprivileged.json');
-      writeFileSync(path, JSON.stringify(configDocument({ homeInterface: IF.home, tunnelDevice: TUN })), { mode: 0o644 });
+      // Its own config, private to it as an operator keeps one that holds keys.
+      writePrivateFile(path, JSON.stringify(configDocument({ homeInterface: IF.home, tunnelDevice: TUN })));
+      chownSync(path, 65534, 65534);
       chmodSync(tempDir, 0o755);
       const unprivileged = new Peer(NS.ha, '', [], [], '', [
         'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
