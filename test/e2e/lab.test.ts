@@ -11,10 +11,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from '../support/build.js';
-import { linuxSkipReason, ROOT, titled } from '../linux/netns.js';
+import { linuxSkipReason, missingTools, ROOT, titled } from '../linux/netns.js';
 
-const hasTools = ['dumpcap', 'tshark', 'ping'].every((tool) => spawnSync('which', [tool]).status === 0);
-const skipReason = linuxSkipReason() ?? (hasTools ? undefined : 'needs dumpcap, tshark and ping (.ci/run installs them)');
+const skipReason = linuxSkipReason() ?? missingTools('dumpcap', 'tshark', 'ping');
 
 const NAME = `e2e${process.pid % 1_000_000}`;
 const PREFIX = `m4lab-${NAME}-`;
@@ -490,7 +489,7 @@ describe('mip4 lab down matches namespaces by exact name', () => {
         const down = mip4(['lab', 'down', '--name', name, '--state-dir', dir]);
         expect(down.status, down.stderr).toBe(0);
         expect(down.stdout).toContain('nothing to remove');
-        expect(labNamespaces(`m4lab-${neighbour}-`)).toStrictEqual(created);
+        expect(labNamespaces(`m4lab-${neighbour}-`).sort()).toStrictEqual([...created].sort());
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
