@@ -34,6 +34,7 @@
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,33 @@ static int arg_int32(napi_env env, napi_value value, int32_t *out, const char *w
   return 1;
 }
 
+/*
+ * The interface-name rule of io/interface-name.ts, on the UTF-8 bytes N-API hands over (always
+ * well-formed): 1-15 bytes, no NUL inside (`length` is what N-API wrote, a shorter strlen means
+ * one), not "." or "..", no C0/DEL/C1 control, no whitespace (ASCII or Unicode), none of
+ * # ' " / \ :, no U+FFFD (a lone surrogate's encoding). The kernel checks less ('/', ':',
+ * whitespace); names also reach iproute2, sysfs paths and logs.
+ */
+static bool valid_interface_name(const char *name, size_t length) {
+  if (length == 0 || length >= IFNAMSIZ || strlen(name) != length) return false;
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return false;
+  const unsigned char *b = (const unsigned char *)name;
+  for (size_t i = 0; i < length; i++) {
+    unsigned char c = b[i];
+    if (c < 0x20 || c == 0x7f || c == ' ' || strchr("#'\"/\\:", c) != NULL) return false;
+    size_t left = length - i;
+    if (c == 0xc2 && left >= 2 && b[i + 1] >= 0x80 && b[i + 1] <= 0xa0) return false; /* C1, U+00A0 */
+    if (left < 3) continue;
+    unsigned char d = b[i + 1], e = b[i + 2];
+    if (c == 0xe1 && d == 0x9a && e == 0x80) return false;                                       /* U+1680 */
+    if (c == 0xe2 && d == 0x80 && ((e >= 0x80 && e <= 0x8a) || e == 0xa8 || e == 0xa9 || e == 0xaf)) return false;
+    if (c == 0xe2 && d == 0x81 && e == 0x9f) return false;                                       /* U+205F */
+    if (c == 0xe3 && d == 0x80 && e == 0x80) return false;                                       /* U+3000 */
+    if (c == 0xef && ((d == 0xbb && e == 0xbf) || (d == 0xbf && e == 0xbd))) return false;      /* U+FEFF, U+FFFD */
+  }
+  return true;
+}
+
 /* Reads a string argument into `buffer` (truncated names are rejected: IFNAMSIZ). */
 static int arg_name(napi_env env, napi_value value, char *buffer, size_t size, const char *what) {
   size_t length = 0;
@@ -142,6 +170,10 @@ static int arg_name(napi_env env, napi_value value, char *buffer, size_t size, c
   }
   if (length == 0 || length >= size - 1) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "interface names are 1 to 15 bytes long");
+    return 0;
+  }
+  if (!valid_interface_name(buffer, length)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "invalid interface name (see io/interface-name.ts for the rule)");
     return 0;
   }
   return 1;

@@ -5,10 +5,11 @@
  * key file.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Either, ParseResult, Schema } from 'effect';
-import { isScalar, parseDocument, visit, type Document } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { interfaceNameProblem } from '../io/interface-name.js';
 import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
 import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
 import { DEFAULT_REPLAY_WINDOW_SECONDS, RESERVED_SPI_LIMIT, type MobilitySecurityContext } from '../policies/security-association.js';
@@ -102,11 +103,28 @@ export function decodeConfig<A, I>(schema: Schema.Schema<A, I, never>, document:
     throw new ConfigError(
       ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => ({
         path: pathText(issue.path),
-        message: issue._tag === 'Unexpected' ? 'unknown field (check its spelling)' : issue.message,
+        message: issue._tag === 'Unexpected' ? 'unknown field (check its spelling)' : withoutWrittenValue(issue.message, valueAt(document, issue.path)),
       })),
     );
   }
   return decoded.right;
+}
+
+function valueAt(document: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let value = document;
+  for (const step of path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[step] : undefined;
+  return value;
+}
+
+/**
+ * Effect's message ends with "actual <the value as written>". For a list or mapping that value
+ * may hold a key (a node written as a list of its fields, say), so it is described instead.
+ */
+function withoutWrittenValue(message: string, value: unknown): string {
+  if (typeof value !== 'object' || value === null) return message;
+  const what = Array.isArray(value) ? `a list of ${value.length} items` : ArrayBuffer.isView(value) ? 'binary data' : 'a mapping';
+  const actual = message.lastIndexOf(', actual ');
+  return actual < 0 ? `${message.split('\n')[0]} (got ${what})` : `${message.slice(0, actual)}, got ${what}`;
 }
 
 /** Fields that are text even when YAML would read them as numbers. */
@@ -128,13 +146,95 @@ function keepTextFields(document: Document): void {
   });
 }
 
+/**
+ * How deep lists and mappings may nest in a configuration file. The deepest mip4 reads is 5
+ * (mobileNodes[i].securityAssociations[j].key); a deeper document is refused before anything
+ * recursive (the YAML composer, Effect's decoder and printer) can overflow the stack on it.
+ */
+export const MAX_CONFIG_NESTING = 32;
+
+/**
+ * How many values YAML aliases may expand to (the yaml package's maxAliasCount, which counts
+ * an alias once per value it brings in): a "billion laughs" document of aliases of aliases
+ * is refused instead of filling the memory.
+ */
+export const MAX_YAML_ALIAS_EXPANSIONS = 100;
+
+function tooDeep(source: string): ConfigError {
+  return new ConfigError([
+    { path: '', message: `${source} nests lists or mappings more than ${MAX_CONFIG_NESTING} levels deep; a mip4 configuration needs at most 5` },
+  ]);
+}
+
 /** Parses a configuration text as YAML; `source` names it in the error. */
 export function parseYamlConfig(text: string, source: string): unknown {
-  const parsed = parseDocument(text);
+  // No pretty errors: they quote the offending line, which may hold a key.
+  const lineCounter = new LineCounter();
+  let parsed: Document;
+  try {
+    parsed = parseDocument(text, { prettyErrors: false, lineCounter });
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep(source);
+    throw error;
+  }
   const yamlError = parsed.errors[0];
-  if (yamlError !== undefined) throw new ConfigError([{ path: '', message: `${source} is not valid YAML: ${yamlError.message}` }]);
+  if (yamlError !== undefined) {
+    if (yamlError.message.includes('call stack')) throw tooDeep(source);
+    const { line, col } = lineCounter.linePos(yamlError.pos[0]);
+    throw new ConfigError([{ path: '', message: `${source} is not valid YAML: ${yamlError.message} (line ${line}, column ${col})` }]);
+  }
   keepTextFields(parsed);
-  return parsed.toJS();
+  let document: unknown;
+  try {
+    document = parsed.toJS({ maxAliasCount: MAX_YAML_ALIAS_EXPANSIONS });
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep(source);
+    if (error instanceof ReferenceError && error.message.includes('Excessive alias count')) {
+      throw new ConfigError([
+        {
+          path: '',
+          message: `${source} uses YAML aliases (*name) to bring in more than ${MAX_YAML_ALIAS_EXPANSIONS} values, which mip4 refuses as a resource exhaustion attack (an alias bomb); write the values out instead`,
+        },
+      ]);
+    }
+    throw error;
+  }
+  if (nestingDepth(document, MAX_CONFIG_NESTING) > MAX_CONFIG_NESTING) throw tooDeep(source);
+  return document;
+}
+
+/** The nesting depth of a parsed value, counted up to `limit + 1` at most. Iterative. */
+function nestingDepth(root: unknown, limit: number): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[root, 0]];
+  while (pending.length > 0) {
+    const [value, depth] = pending.pop()!;
+    if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > limit) return deepest;
+    for (const item of Array.isArray(value) ? value : Object.values(value)) pending.push([item, depth + 1]);
+  }
+  return deepest;
+}
+
+/**
+ * Whether brackets in a JSON text nest more than `limit` deep, by one pass over the text
+ * (strings skipped), before JSON.parse builds anything.
+ */
+export function jsonNestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip the string: to the next quote not escaped by a backslash.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /**
@@ -216,25 +316,82 @@ function countJsonKeys(text: string): number {
  * key files are resolved against. `command` names the daemon in the empty-file hint.
  */
 export function readConfigFile(path: string, command: string): { document: unknown; baseDir: string } {
-  let text: string;
+  let file: { text: string; mode: number };
   try {
-    text = readFileSync(path, 'utf8');
+    file = readPrivateFile(path);
   } catch (error) {
     throw new ConfigError([{ path: '', message: `cannot read ${path}: ${(error as Error).message}` }]);
   }
+  const { text } = file;
+  const first = text.search(/\S/);
+  if ((text[first] === '{' || text[first] === '[') && jsonNestsDeeperThan(text, MAX_CONFIG_NESTING)) throw tooDeep(path);
   const document = (parseJsonConfig(text) ?? { document: parseYamlConfig(text, path) }).document;
   if (document === null || document === undefined) {
     throw new ConfigError([{ path: '', message: `${path} is empty; \`mip4 ${command} --example-config\` prints a commented example` }]);
   }
+  // As ssh does with private keys: a secret others can read is refused, with the fix.
+  if (readableByOthers(file.mode) && holdsInlineKey(document)) {
+    throw new ConfigError([
+      {
+        path: '',
+        message: `${path} holds keys (key: fields) and is readable by group or others (mode ${modeText(file.mode)}); run: chmod 600 ${shellWord(path)}`,
+      },
+    ]);
+  }
   return { document, baseDir: dirname(resolve(path)) };
 }
 
+/** Reads a file's text and its permission bits from one descriptor (no race between the two). */
+function readPrivateFile(path: string): { text: string; mode: number } {
+  const fd = openSync(path, 'r');
+  try {
+    const mode = fstatSync(fd).mode;
+    return { text: readFileSync(fd, 'utf8'), mode };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readableByOthers(mode: number): boolean {
+  return (mode & 0o077) !== 0;
+}
+
+function modeText(mode: number): string {
+  return `0${(mode & 0o777).toString(8)}`;
+}
+
+/** A path as one shell word, so the printed chmod can be pasted as it is. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
+}
+
+/** Whether any mapping of the document has a `key` field (a key written inline). Iterative. */
+function holdsInlineKey(root: unknown): boolean {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) pending.push(item);
+      continue;
+    }
+    if (Object.hasOwn(value, 'key')) return true;
+    for (const item of Object.values(value)) if (typeof item === 'object' && item !== null) pending.push(item);
+  }
+  return false;
+}
+
+/** RFC 5944 5.1: the default algorithm's key size is 128 bits; shorter keys need allowShortKey. */
+export const MIN_KEY_BYTES = 16;
+
 /**
  * A key given as `key` (hex) or `keyFile` (a file holding the hex, relative to the config
- * file): exactly one of them. Problems are added to `issues` with the field's path.
+ * file): exactly one of them, at least MIN_KEY_BYTES long unless `allowShortKey`, a key file
+ * readable by its owner only. Problems are added to `issues` with the field's path; no message
+ * shows the key.
  */
 export function readKey(
-  fields: { readonly key?: string; readonly keyFile?: string },
+  fields: { readonly key?: string; readonly keyFile?: string; readonly allowShortKey?: boolean },
   path: string,
   baseDir: string,
   issues: ConfigIssue[],
@@ -244,31 +401,63 @@ export function readKey(
     return undefined;
   }
   let hex = fields.key;
+  const field = `${path}.${fields.keyFile !== undefined ? 'keyFile' : 'key'}`;
   if (fields.keyFile !== undefined) {
+    const keyPath = resolve(baseDir, fields.keyFile);
+    let file: { text: string; mode: number };
     try {
-      hex = readFileSync(resolve(baseDir, fields.keyFile), 'utf8').trim();
+      file = readPrivateFile(keyPath);
     } catch (error) {
-      issues.push({ path: `${path}.keyFile`, message: `cannot read ${fields.keyFile}: ${(error as Error).message}` });
+      issues.push({ path: field, message: `cannot read ${fields.keyFile}: ${(error as Error).message}` });
       return undefined;
     }
+    if (readableByOthers(file.mode)) {
+      issues.push({ path: field, message: `${keyPath} is readable by group or others (mode ${modeText(file.mode)}); run: chmod 600 ${shellWord(keyPath)}` });
+      return undefined;
+    }
+    hex = file.text.trim();
   }
   const key = parseHex(hex!);
   if (key === undefined || key.length === 0) {
     issues.push({
-      path: `${path}.${fields.keyFile !== undefined ? 'keyFile' : 'key'}`,
+      path: field,
       message: 'the key must be non-empty hex, e.g. 2b7e151628aed2a6abf7158809cf4f3c (16 bytes for HMAC-MD5, RFC 5944 5.1)',
+    });
+    return undefined;
+  }
+  if (key.length < MIN_KEY_BYTES && fields.allowShortKey !== true) {
+    issues.push({
+      path: field,
+      message:
+        `the key is ${key.length} bytes, shorter than the ${MIN_KEY_BYTES} bytes (128 bits) of RFC 5944 5.1: use a longer one ` +
+        '(e.g. openssl rand -hex 16), or set allowShortKey: true on this security association to accept it',
     });
     return undefined;
   }
   return key;
 }
 
+/** A key as hex text; its errors never show what was written (it may be a secret). */
+export const KeyText = Schema.String.annotations({ message: () => 'expected the key as hex text, e.g. 2b7e151628aed2a6abf7158809cf4f3c (the value written is not shown)' });
+
+/**
+ * Why an address of a prefix no longer than /30 cannot be a node's home address: the
+ * all-zeros host part names the network, the all-ones is its directed broadcast (RFC 5944
+ * 3.8.2.1 answers a Request sent to it with 136). /31 and /32 have neither (RFC 3021).
+ */
+export function notAHostAddress(address: string, prefix: string, isNetwork: boolean): string {
+  return isNetwork
+    ? `${address} is the network address of ${prefix}, not a host's; pick an address inside it`
+    : `${address} is the broadcast address of ${prefix}, not a host's; pick an address inside it`;
+}
+
 /** A security context as the configuration files write it (RFC 5944 1.6, 5.1, 5.7). */
 export const SecurityAssociation = Schema.Struct({
   spi: Spi,
   algorithm: optional(Algorithm),
-  key: optional(Schema.String),
+  key: optional(KeyText),
   keyFile: optional(Schema.String),
+  allowShortKey: optional(Schema.Boolean),
   replay: optional(Replay),
   replayWindow: optional(ReplayWindow),
 });
@@ -318,9 +507,12 @@ function addContext(
   });
 }
 
+/** An interface name under the one rule of io/interface-name.ts (the native helper checks the same). */
 export const InterfaceName = Schema.String.pipe(
-  // Linux interface names are at most 15 bytes (IFNAMSIZ - 1), without '/' or whitespace.
-  Schema.filter((s) => /^[^\s/]{1,15}$/.test(s) || `expected a network interface name like eth1 (1-15 characters, no '/' or spaces), got ${JSON.stringify(s)}`),
+  Schema.filter((s) => {
+    const problem = interfaceNameProblem(s);
+    return problem === undefined || `expected a network interface name like eth1 (1-15 bytes; no spaces, controls or # ' " / \\ :): ${problem}`;
+  }),
 );
 
 /** The fields of an `advertisement` section both agents share (2.1, 2.3; RFC 1256 timing). */

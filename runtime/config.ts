@@ -20,6 +20,7 @@ import {
   optional,
   PrefixText,
   readConfigFile,
+  notAHostAddress,
   SecurityAssociation,
   securityContexts,
   type SecurityAssociationFields,
@@ -158,6 +159,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
   const prefixLength = Number(lengthText);
   const homeNetwork = (parseIpv4(networkText!)! & prefixMask(prefixLength)) >>> 0;
   const inHome = (a: Ipv4Address) => ((a & prefixMask(prefixLength)) >>> 0) === homeNetwork;
+  const broadcast = (homeNetwork | ~prefixMask(prefixLength)) >>> 0;
   if (!inHome(address)) issues.push({ path: 'homeAgent.address', message: `${ha.address} is not inside homeNetwork ${ha.homeNetwork}` });
   const encapsulations = new Set(ha.encapsulations ?? ['ip-in-ip', 'minimal', 'gre']);
   if (!encapsulations.has('ip-in-ip')) {
@@ -197,6 +199,9 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     const node = file.mobileNodes[i]!;
     const homeAddress = homeAddresses[i]!;
     if (!inHome(homeAddress)) issues.push({ path: `mobileNodes[${i}].homeAddress`, message: `${node.homeAddress} is not inside homeNetwork ${ha.homeNetwork}` });
+    else if (prefixLength < 31 && (homeAddress === homeNetwork || homeAddress === broadcast)) {
+      issues.push({ path: `mobileNodes[${i}].homeAddress`, message: notAHostAddress(node.homeAddress, ha.homeNetwork, homeAddress === homeNetwork) });
+    }
     const earlier = earlierEntry?.get(i);
     if (earlier !== undefined) issues.push({ path: `mobileNodes[${i}].homeAddress`, message: `${node.homeAddress} is also mobileNodes[${earlier}]` });
     if (node.nai !== undefined) {

@@ -13,7 +13,10 @@ import {
   ConfigError,
   Count,
   decodeConfig,
+  InterfaceName,
   Ipv4Text,
+  KeyText,
+  notAHostAddress,
   Lifetime,
   oneOf,
   optional,
@@ -32,21 +35,17 @@ const Port = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >
 const MacText = Schema.String.pipe(
   Schema.filter((s) => /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s) || `expected a link-layer address like 02:00:00:00:00:01, got ${JSON.stringify(s)}`),
 );
-/** Linux interface names are 1-15 bytes without '/', ':' or whitespace. */
-const DeviceName = Schema.String.pipe(
-  Schema.filter((s) => /^[^/:\s]{1,15}$/.test(s) || `expected an interface name of 1-15 characters without '/', ':' or spaces, got ${JSON.stringify(s)}`),
-);
-
 const SigningKey = Schema.Struct({
   spi: Spi,
   algorithm: optional(Algorithm),
-  key: optional(Schema.String),
+  key: optional(KeyText),
   keyFile: optional(Schema.String),
+  allowShortKey: optional(Schema.Boolean),
 });
 
 const MobileNodeFile = Schema.Struct({
   mobileNode: Schema.Struct({
-    interface: Schema.String.pipe(Schema.minLength(1)),
+    interface: InterfaceName,
     homeAddress: Ipv4Text,
     homeAgent: Ipv4Text,
     homeNetwork: PrefixText,
@@ -59,7 +58,7 @@ const MobileNodeFile = Schema.Struct({
     homeGateway: optional(Ipv4Text),
     foreignGateway: optional(Ipv4Text),
     foreignGatewayLinkAddress: optional(MacText),
-    tunnelDevice: optional(DeviceName),
+    tunnelDevice: optional(InterfaceName),
   }),
   homeAgentAssociation: Schema.Struct({
     ...SigningKey.fields,
@@ -132,6 +131,8 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
   // 3.6: the node must know its home network prefix; its home address lies inside it.
   if (((homeAddress & mask) >>> 0) !== homeNetwork) {
     issues.push({ path: 'mobileNode.homeAddress', message: `${mn.homeAddress} is not inside homeNetwork ${mn.homeNetwork}` });
+  } else if (home.length < 31 && (homeAddress === homeNetwork || homeAddress === (homeNetwork | ~mask) >>> 0)) {
+    issues.push({ path: 'mobileNode.homeAddress', message: notAHostAddress(mn.homeAddress, mn.homeNetwork, homeAddress === homeNetwork) });
   }
   let colocated: MobileNodeConfig['colocated'];
   if (mn.colocatedAddress !== undefined) {

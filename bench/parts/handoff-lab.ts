@@ -24,8 +24,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeAvailable } from '../../io/linux/native.js';
-import { labDirectory, labDown, labEnvironmentProblem, labMove, labUp, logLines, namespacesWithPrefix, type LabOptions, type MoveResult } from '../../runtime/lab/lab.js';
-import { ADDRESSES, namespaceOf, namespacePrefix, type MnPlace } from '../../runtime/lab/plan.js';
+import { labDirectory, labDown, labEnvironmentProblem, labMove, labUp, labNamespaces, logLines, type LabOptions, type MoveResult } from '../../runtime/lab/lab.js';
+import { ADDRESSES, namespaceOf, type MnPlace } from '../../runtime/lab/plan.js';
 import { ROOT, sleep } from '../harness/process.js';
 
 /** The demo's moves, in its order (runtime/demo.ts); each repetition starts at home. */
@@ -153,7 +153,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
  * the process's `exit`, where `labDown` (asynchronous) cannot run; `labDown` is the normal way.
  */
 function removeLabNow(options: LabOptions): void {
-  for (const namespace of namespacesWithPrefix(namespacePrefix(options.name))) {
+  for (const namespace of labNamespaces(options.name)) {
     const pids = spawnSync('ip', ['netns', 'pids', namespace], { encoding: 'utf8', timeout: 5_000 }).stdout ?? '';
     for (const pid of pids.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0)) {
       try {

@@ -63,6 +63,8 @@ export function writeHomeAgentConfig(path: string, nodes: number): void {
       limits: { maxBindings: nodes + 10 },
       mobileNodes,
     }),
+    // Owner-only: mip4 refuses a config holding keys that others can read.
+    { mode: 0o600 },
   );
 }
 

@@ -193,6 +193,8 @@ async function setUpMip4(lab: Lab, workDir: string, tunOffload: boolean): Promis
       mobileNodes: [{ homeAddress: HOME_ADDRESS, spi: 4096, key: KEY, maxBindings: 1 }],
       dataPath: { homeInterface: 'rh', tunnelDevice: 'mip4ha0', tunOffload },
     }),
+    // Owner-only: mip4 refuses a config holding keys that others can read.
+    { mode: 0o600 },
   );
   const decap = lab.start(lab.b, REF_TUNNEL, ['decap', '--tun', 'btun']);
   const ha = lab.start(lab.r, process.execPath, [join(ROOT, 'bin/mip4.js'), 'ha', '--config', configPath]);

@@ -171,13 +171,8 @@ export function isNativeError(error: unknown): error is NativeError {
   );
 }
 
-/** Why `name` cannot be a Linux interface name (1 to 15 bytes, no '/', no whitespace), or undefined. */
-export function interfaceNameProblem(name: string): string | undefined {
-  const bytes = Buffer.byteLength(name, 'utf8');
-  if (bytes === 0 || bytes > 15) return `interface names are 1 to 15 bytes long, "${name}" has ${bytes}`;
-  if (/[\s/:]/.test(name) || name === '.' || name === '..') return `"${name}" contains a character interface names cannot have`;
-  return undefined;
-}
+// The one interface-name rule (io/interface-name.ts); the addon's C check applies it too.
+export { interfaceNameProblem } from '../interface-name.js';
 
 export const NATIVE_MISSING_MESSAGE =
   'the native helper is not built: run npm ci (needs g++, make, python3 and Node headers)';

@@ -30,13 +30,14 @@ function parseKey(text: string): [number, { algorithm: AuthAlgorithm; key: Uint8
   const [spiText, hex, algorithmText = 'hmac-md5', ...rest] = text.split(':');
   const algorithm = algorithmText.toLowerCase(); // the vectors spell it HMAC-MD5
   const spi = Number(spiText);
+  // The messages name the SPI, never the text: it holds a key.
   if (!spiText || !Number.isInteger(spi) || spi < 0 || spi > 0xffffffff || rest.length > 0) {
-    throw new UsageError(`--key ${JSON.stringify(text)}: expected SPI:HEX[:ALG] with a decimal SPI, e.g. 4096:2b7e1516...`);
+    throw new UsageError('--key: expected SPI:HEX[:ALG] with a decimal SPI, e.g. 4096:2b7e1516... (the value given is not shown: it may hold a key)');
   }
   const key = hex === undefined ? undefined : parseHex(hex);
-  if (key === undefined || key.length === 0) throw new UsageError(`--key ${JSON.stringify(text)}: the key must be non-empty hex`);
+  if (key === undefined || key.length === 0) throw new UsageError(`--key for SPI ${spi}: the key must be non-empty hex`);
   if (!AUTH_ALGORITHMS.includes(algorithm as AuthAlgorithm)) {
-    throw new UsageError(`--key ${JSON.stringify(text)}: unknown algorithm ${algorithm}; use ${AUTH_ALGORITHMS.join(' or ')}`);
+    throw new UsageError(`--key for SPI ${spi}: unknown algorithm ${JSON.stringify(algorithm)}; use ${AUTH_ALGORITHMS.join(' or ')}`);
   }
   return [spi, { algorithm: algorithm as AuthAlgorithm, key }];
 }

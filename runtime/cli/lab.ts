@@ -27,7 +27,8 @@ address 198.51.100.10) starts at home. The segments are bridges in a switch name
           crash; running it again does nothing
 
 options:
-  --name NAME          the lab's name (default ${DEFAULT_LAB_NAME}); namespaces are m4lab-NAME-*
+  --name NAME          the lab's name (default ${DEFAULT_LAB_NAME}); namespaces are
+                       m4lab-NAME-{sw,ch,rt,ha,fa1,fa2,mn}
   --encapsulation E    the tunnel the mobile node asks for (up; default ip-in-ip)
   --state-dir DIR      where labs keep their state (default ${DEFAULT_STATE_DIR})
   --json               status as JSON

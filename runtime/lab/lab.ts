@@ -5,8 +5,9 @@
  * State lives in `<stateDir>/<name>/` (default /run/mip4-lab/<name>/): state.json, the
  * daemons' configs (keys generated per lab, mode 0600), one log and one pid file per daemon.
  * `down` trusts nothing but names: it signals the pids it finds in pid files and in the lab's
- * namespaces (`ip netns pids`), then deletes every namespace whose name starts with the lab's
- * prefix, so it also cleans up after a crash of `up` or of a daemon, and is idempotent.
+ * namespaces (`ip netns pids`), then deletes every namespace named as one of the lab's roles
+ * (exact names: lab `demo` never touches lab `demo-x`), so it also cleans up after a crash of
+ * `up` or of a daemon, and is idempotent.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,7 @@ import {
   mobileNodeConfig,
   namespaceOf,
   namespacePrefix,
+  namespacesOfLab,
   PLACE_SEGMENT,
   segmentOfBridge,
   SEGMENTS,
@@ -115,14 +117,14 @@ function sysctl(namespace: string, settings: ReadonlyArray<readonly [string, str
   if (result.status !== 0) throw new LabError(`sysctl in ${namespace} failed: ${result.stderr.trim()}`);
 }
 
-/** Every network namespace whose name starts with `prefix`. */
-export function namespacesWithPrefix(prefix: string): string[] {
+/** The network namespaces of lab `name` that exist now (`ip netns list`, exact names). */
+export function labNamespaces(name: string): string[] {
   const result = run('ip', ['netns', 'list']);
   if (result.status !== 0) return [];
-  return result.stdout
-    .split('\n')
-    .map((line) => line.split(' ')[0] ?? '')
-    .filter((name) => name.startsWith(prefix));
+  return namespacesOfLab(
+    name,
+    result.stdout.split('\n').map((line) => line.split(' ')[0] ?? ''),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +268,7 @@ function writeState(directory: string, state: LabState): void {
 export async function labUp(options: UpOptions): Promise<UpResult> {
   check(options);
   const directory = labDirectory(options);
-  const leftovers = namespacesWithPrefix(namespacePrefix(options.name));
+  const leftovers = labNamespaces(options.name);
   if (existsSync(directory) || leftovers.length > 0) {
     throw new LabError(
       `lab '${options.name}' is already up (${leftovers.length} namespaces, state in ${directory}): ` +
@@ -336,7 +338,7 @@ function pidFromFile(path: string): number | undefined {
 export async function labDown(options: LabOptions): Promise<DownResult> {
   check(options);
   const directory = labDirectory(options);
-  const namespaces = namespacesWithPrefix(namespacePrefix(options.name));
+  const namespaces = labNamespaces(options.name);
   const pids = new Set<number>();
   for (const role of ['ha', 'fa1', 'fa2', 'mn']) {
     const pid = pidFromFile(pidFile(directory, role));
@@ -430,10 +432,10 @@ async function askMobileNode(directory: string, pid: number): Promise<Record<str
 export async function labStatus(options: LabOptions): Promise<LabStatus> {
   check(options);
   const directory = labDirectory(options);
-  const namespaces = namespacesWithPrefix(namespacePrefix(options.name));
+  const namespaces = labNamespaces(options.name);
   const state = readState(directory);
   if (state === undefined && namespaces.length === 0) {
-    throw new LabError(`no lab named '${options.name}' (nothing in ${directory}, no namespace ${namespacePrefix(options.name)}*); 'mip4 lab up --name ${options.name}' makes one`);
+    throw new LabError(`no lab named '${options.name}' (nothing in ${directory}, no namespace ${namespacePrefix(options.name)}{${LAB_ROLES.join(',')}}); 'mip4 lab up --name ${options.name}' makes one`);
   }
   const daemons: DaemonStatus[] = ['ha', 'fa1', 'fa2', 'mn'].map((role) => {
     const pid = pidFromFile(pidFile(directory, role));
@@ -490,7 +492,7 @@ export async function labMove(options: LabOptions & { readonly place: MnPlace })
   check(options);
   const directory = labDirectory(options);
   const state = readState(directory);
-  if (state === undefined || !namespacesWithPrefix(namespacePrefix(options.name)).includes(namespaceOf(options.name, 'sw'))) {
+  if (state === undefined || !labNamespaces(options.name).includes(namespaceOf(options.name, 'sw'))) {
     throw new LabError(`no lab named '${options.name}' is up; 'mip4 lab up --name ${options.name}' makes one`);
   }
   const sw = namespaceOf(options.name, 'sw');

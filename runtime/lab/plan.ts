@@ -39,13 +39,23 @@ export function labNameProblem(name: string): string | undefined {
   return LAB_NAME_PATTERN.test(name) ? undefined : `lab name ${JSON.stringify(name)}: use 1-20 lowercase letters, digits or '-', starting with a letter or digit`;
 }
 
-/** Every namespace of lab `name` starts with this; `down` finds leftovers by it. */
+/** Every namespace of lab `name` starts with this (so do those of a lab `name-x`: never match by it). */
 export function namespacePrefix(name: string): string {
   return `m4lab-${name}-`;
 }
 
 export function namespaceOf(name: string, role: LabRole): string {
   return `${namespacePrefix(name)}${role}`;
+}
+
+/**
+ * The namespaces of lab `name` among `listed` (e.g. from `ip netns list`), by exact name: a
+ * prefix would also take lab `demo-x`'s `m4lab-demo-x-sw` for lab `demo`. Roles hold no '-',
+ * so two lab names never give one namespace name.
+ */
+export function namespacesOfLab(name: string, listed: readonly string[]): string[] {
+  const own = new Set(LAB_ROLES.map((role) => namespaceOf(name, role)));
+  return listed.filter((namespace) => own.has(namespace));
 }
 
 export const BRIDGE: Record<Segment, string> = { home: 'br-home', 'foreign-1': 'br-fa1', 'foreign-2': 'br-fa2' };

@@ -3,18 +3,19 @@
  * daemon reports `listening`, and an interface that cannot be opened stops it with exit 1 and
  * a message naming the field (the home agent's sockets are released again).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../runtime/cli/main.js';
+import { writePrivateFile } from '../support/files.js';
 
 describe('mip4 ha: advertisement section', () => {
   it('an advertisement interface that cannot be opened: exit 1, the error names advertisement.interface, nothing listens', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mip4-ha-adv-'));
     try {
       const file = join(dir, 'ha.yaml');
-      writeFileSync(
+      writePrivateFile(
         file,
         [
           'homeAgent: { address: 127.0.0.1, homeNetwork: 127.0.0.0/8 }',

@@ -9,11 +9,12 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from '../support/build.js';
 import { linuxSkipReason, Namespaces, ROOT, titled } from '../linux/netns.js';
+import { writePrivateFile } from '../support/files.js';
 
 const skipReason = linuxSkipReason();
 
@@ -179,7 +180,7 @@ describe.sequential('mip4 fa on a veth link in a network namespace', () => {
     titled('[R2.1-2] [R2.1.1-2] advertises its care-of address with TTL 1 and the F bit, lists visitors on SIGUSR2, stops on SIGTERM with 0', skipReason),
     async () => {
       const config = join(workDir, 'fa.yaml');
-      writeFileSync(
+      writePrivateFile(
         config,
         `foreignAgent:
   interface: ${FA_IF}
@@ -231,7 +232,7 @@ homeAgents:
 
   it.skipIf(skipReason !== undefined)(titled('an interface that does not exist: exit 1 with the reason on stderr', skipReason), async () => {
     const config = join(workDir, 'no-such-interface.yaml');
-    writeFileSync(config, `foreignAgent:\n  interface: nosuch0\n  address: ${FA_ADDRESS}\n`);
+    writePrivateFile(config, `foreignAgent:\n  interface: nosuch0\n  address: ${FA_ADDRESS}\n`);
     const daemon = new Child(FA_NS, ['bin/mip4.js', 'fa', '--config', config]);
     const exit = await daemon.waitForExit(8_000);
     expect(exit.code, daemon.stderr).toBe(1);

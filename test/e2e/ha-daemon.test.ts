@@ -11,12 +11,13 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from '../support/build.js';
 import { nativeUdpUsable } from '../../runtime/udp-layer.js';
 import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../../runtime/config.js';
+import { writePrivateFile } from '../support/files.js';
 
 
 // ---------------------------------------------------------------------------------------------
@@ -407,7 +408,7 @@ describe('mip4 ha on 127.0.0.1, spoken to over real UDP', () => {
   beforeAll(async () => {
     const dir = tempDir();
     const configPath = join(dir, 'ha.yaml');
-    writeFileSync(configPath, daemonConfig());
+    writePrivateFile(configPath, daemonConfig());
     ({ daemon, port, listening } = await startDaemon(configPath));
     mn = await NodeSocket.open();
   }, 60_000);
@@ -833,7 +834,7 @@ describe.concurrent('mip4 ha start-up and usage', { timeout: 45_000 }, () => {
     const dir = tempDir();
     const configPath = join(dir, 'ha.yaml');
     const port = await freePort();
-    writeFileSync(
+    writePrivateFile(
       configPath,
       `homeAgent:\n  address: 127.0.0.1\n  homeNetwork: 127.0.0.0/8\n  listen: [127.0.0.1:${port}]\nmobileNodes:\n  - homeAddress: 127.0.0.10\n    spi: 100\n    key: "00112233445566778899aabbccddeeff"\n`,
     );
@@ -849,7 +850,7 @@ describe.concurrent('mip4 ha start-up and usage', { timeout: 45_000 }, () => {
   it('--listen on a port already in use exits 1 saying it is in use', async () => {
     const dir = tempDir();
     const configPath = join(dir, 'ha.yaml');
-    writeFileSync(configPath, daemonConfig());
+    writePrivateFile(configPath, daemonConfig());
     const holder = dgram.createSocket({ type: 'udp4', reuseAddr: false });
     await new Promise<void>((resolve) => holder.bind({ port: 0, address: '127.0.0.1', exclusive: true }, () => resolve()));
     const port = holder.address().port;
@@ -867,10 +868,10 @@ describe.concurrent('mip4 ha start-up and usage', { timeout: 45_000 }, () => {
     const { exit, process: p } = await runToExit(['ha', '--example-config']);
     expect(exit).toStrictEqual({ code: 0, signal: null });
     const path = join(tempDir(), 'example.yaml');
-    writeFileSync(path, p.stdoutText);
+    writePrivateFile(path, p.stdoutText);
     const fromOutput = loadHomeAgentConfig(path);
     const builtIn = join(tempDir(), 'builtin.yaml');
-    writeFileSync(builtIn, EXAMPLE_HOME_AGENT_CONFIG);
+    writePrivateFile(builtIn, EXAMPLE_HOME_AGENT_CONFIG);
     expect(fromOutput).toStrictEqual(loadHomeAgentConfig(builtIn));
     expect(fromOutput.config.mobileNodes.length).toBeGreaterThan(0);
   });
@@ -893,7 +894,7 @@ describe.concurrent('mip4 ha start-up and usage', { timeout: 45_000 }, () => {
   it('a malformed --listen exits 2 naming the option', async () => {
     const dir = tempDir();
     const configPath = join(dir, 'ha.yaml');
-    writeFileSync(configPath, daemonConfig());
+    writePrivateFile(configPath, daemonConfig());
     const { exit, process: p } = await runToExit(['ha', '--config', configPath, '--listen', '127.0.0.1']);
     expect(exit).toStrictEqual({ code: 2, signal: null });
     expect(p.stderr).toContain('--listen "127.0.0.1": expected ADDRESS:PORT');

@@ -11,10 +11,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from '../support/build.js';
-import { linuxSkipReason, ROOT, titled } from '../linux/netns.js';
+import { linuxSkipReason, missingTools, ROOT, titled } from '../linux/netns.js';
 
-const hasTools = ['dumpcap', 'tshark', 'ping'].every((tool) => spawnSync('which', [tool]).status === 0);
-const skipReason = linuxSkipReason() ?? (hasTools ? undefined : 'needs dumpcap, tshark and ping (.ci/run installs them)');
+const skipReason = linuxSkipReason() ?? missingTools('dumpcap', 'tshark', 'ping');
 
 const NAME = `e2e${process.pid % 1_000_000}`;
 const PREFIX = `m4lab-${NAME}-`;
@@ -462,6 +461,38 @@ describe.sequential('mip4 lab in network namespaces', { timeout: 30_000 }, () =>
       const again = lab('down');
       expect(again.status).toBe(0);
       expect(again.stdout).toContain('nothing to remove');
+    },
+  );
+});
+
+describe('mip4 lab down matches namespaces by exact name', () => {
+  const neighbourSkip = linuxSkipReason();
+  // Only iproute2 and root are needed: no lab is brought up, only namespaces named like one.
+  const name = `x${process.pid % 1_000_000}`;
+  const neighbour = `${name}-x`;
+  const created: string[] = [];
+  afterAll(() => {
+    for (const n of created) spawnSync('ip', ['netns', 'del', n]);
+  });
+
+  it.skipIf(neighbourSkip !== undefined)(
+    titled(`down --name ${name} leaves lab ${name}-x's namespaces alone`, neighbourSkip),
+    () => {
+      ensureBuilt();
+      const dir = mkdtempSync(join(tmpdir(), 'mip4-lab-exact-'));
+      try {
+        for (const role of ['sw', 'ha']) {
+          const namespace = `m4lab-${neighbour}-${role}`;
+          expect(spawnSync('ip', ['netns', 'add', namespace]).status).toBe(0);
+          created.push(namespace);
+        }
+        const down = mip4(['lab', 'down', '--name', name, '--state-dir', dir]);
+        expect(down.status, down.stderr).toBe(0);
+        expect(down.stdout).toContain('nothing to remove');
+        expect(labNamespaces(`m4lab-${neighbour}-`).sort()).toStrictEqual([...created].sort());
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 });

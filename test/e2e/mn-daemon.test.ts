@@ -6,12 +6,13 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../../runtime/mn-config.js';
 import { ensureBuilt } from '../support/build.js';
 import { linuxSkipReason, Namespaces, ROOT, titled } from '../linux/netns.js';
+import { writePrivateFile } from '../support/files.js';
 
 
 
@@ -96,7 +97,7 @@ async function runToExit(args: readonly string[], namespace?: string): Promise<M
 
 function configFile(name: string, interfaceName: string, extra = ''): string {
   const path = join(dir, name);
-  writeFileSync(
+  writePrivateFile(
     path,
     `mobileNode:
   interface: ${interfaceName}
@@ -128,7 +129,7 @@ describe.concurrent('mip4 mn usage', { timeout: 20_000 }, () => {
 
   it('a bad config exits 2 naming the field path, before opening the interface', async () => {
     const path = join(dir, 'bad.yaml');
-    writeFileSync(path, EXAMPLE_MOBILE_NODE_CONFIG.replace('spi: 4096', 'spi: 12'));
+    writePrivateFile(path, EXAMPLE_MOBILE_NODE_CONFIG.replace('spi: 4096', 'spi: 12'));
     const p = await runToExit(['mn', '--config', path]);
     expect(p.exitStatus).toStrictEqual({ code: 2, signal: null });
     expect(p.stderr).toContain(`invalid configuration ${path}`);
@@ -140,7 +141,7 @@ describe.concurrent('mip4 mn usage', { timeout: 20_000 }, () => {
     const p = await runToExit(['mn', '--example-config']);
     expect(p.exitStatus).toStrictEqual({ code: 0, signal: null });
     const path = join(dir, 'example.yaml');
-    writeFileSync(path, p.stdout);
+    writePrivateFile(path, p.stdout);
     expect(loadMobileNodeConfig(path).interfaceName).toBe('CHANGE-ME');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import fc from 'fast-check';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,7 @@ import { appendixGExamples } from '../../runtime/examples.js';
 import { icmpFrame, udpFrame, type FrameAddressing } from '../../runtime/frames.js';
 import { inspectMessage } from '../../runtime/inspect.js';
 import { authPlaceholder, encodeSigned, type SigningKey } from '../../runtime/sign.js';
+import { missingTools } from '../support/tools.js';
 
 /**
  * Interop with Wireshark: generated Mobile IP messages, framed as they would cross an
@@ -42,8 +43,9 @@ import { authPlaceholder, encodeSigned, type SigningKey } from '../../runtime/si
  * or expert message of severity warning or error.
  */
 
-const hasTshark = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
-const skipReason = hasTshark ? '' : ' [SKIPPED: tshark is not installed here; .ci/run installs it]';
+const noTshark = missingTools('tshark');
+const hasTshark = noTshark === undefined;
+const skipReason = hasTshark ? '' : ` [SKIPPED: ${noTshark}]`;
 
 /** Expert severities of Wireshark's epan/proto.h (PI_SEVERITY_MASK values). */
 const Severity = { Chat: 0x00200000, Note: 0x00400000, Warn: 0x00600000, Error: 0x00800000 } as const;

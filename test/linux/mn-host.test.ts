@@ -14,12 +14,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { attachmentSteps, type HostStep } from '../../io/linux/mn-host.js';
 import { ipv4 } from '../../io/wire/bytes.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled } from './netns.js';
+import { writePrivateFile } from '../support/files.js';
 
 const SETTINGS = {
   interfaceName: 'eth1',
@@ -139,7 +140,7 @@ class Daemon {
 
 function configFile(name: string, extra: string): string {
   const path = join(dir, name);
-  writeFileSync(
+  writePrivateFile(
     path,
     `mobileNode:
   interface: ${MN_DEV}

@@ -9,6 +9,7 @@ import { nativeAvailable } from '../../io/linux/native.js';
 import { ROOT } from '../support/build.js';
 
 export { ensureBuilt, ROOT } from '../support/build.js';
+export { hasTool, missingTools } from '../support/tools.js';
 const VITE_NODE = `${ROOT}node_modules/vite-node/vite-node.mjs`;
 
 /** Why the namespace tests cannot run here, or undefined when they can. */

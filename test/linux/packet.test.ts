@@ -9,17 +9,19 @@ import { spawnSync } from 'node:child_process';
 import { Effect, Exit } from 'effect';
 import { Link, LinkError } from '../../io/link.js';
 import { LinuxLinkLive } from '../../io/linux/packet.js';
-import { inNamespace, linuxSkipReason, Namespaces, Peer, titled } from './netns.js';
+import { inNamespace, linuxSkipReason, missingTools, Namespaces, Peer, titled } from './netns.js';
 
 const skip = linuxSkipReason();
+// ping makes the kernel send the ARP request the test listens for.
+const pingSkip = skip ?? missingTools('ping');
 const namespaces = new Namespaces();
 afterAll(() => namespaces.cleanup());
 
 const hasSetpriv = spawnSync('setpriv', ['--version'], { timeout: 5_000 }).status === 0;
 
 describe('io/linux Link (AF_PACKET)', () => {
-  it.skipIf(skip !== undefined)(
-    titled('sees an ARP request on a veth and sends a frame the peer namespace receives', skip),
+  it.skipIf(pingSkip !== undefined)(
+    titled('sees an ARP request on a veth and sends a frame the peer namespace receives', pingSkip),
     async () => {
       const a = namespaces.add(`mip4-pa-${process.pid}`);
       const b = namespaces.add(`mip4-pb-${process.pid}`);

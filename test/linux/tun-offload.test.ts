@@ -9,12 +9,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNative, META_WORDS, nativeAvailable, TunOffloadFlag } from '../../io/linux/native.js';
 import { internetChecksum, ipv4 } from '../../io/wire/bytes.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled } from './netns.js';
+import { writePrivateFile } from '../support/files.js';
 
 const LOADGEN = join(ROOT, 'build/Release/reg_loadgen');
 const REF_TUNNEL = join(ROOT, 'build/Release/ref_tunnel');
@@ -309,7 +310,7 @@ afterAll(() => {
 
 function startHomeAgent(tunOffload: boolean): Peer {
   const path = join(tempDir, `ha-${tunOffload}.json`);
-  writeFileSync(
+  writePrivateFile(
     path,
     JSON.stringify({
       homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', listen: ['198.51.100.1:434'], encapsulations: ['ip-in-ip'], broadcast: false },

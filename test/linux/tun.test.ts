@@ -7,15 +7,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Effect, Exit } from 'effect';
 import { Tun, TunError } from '../../io/tun.js';
 import { LinuxTunLive } from '../../io/linux/tun.js';
-import { inNamespace, linuxSkipReason, Namespaces, Peer, titled } from './netns.js';
+import { inNamespace, linuxSkipReason, missingTools, Namespaces, Peer, titled } from './netns.js';
 
 const skip = linuxSkipReason({ tun: true });
+const pingSkip = skip ?? missingTools('ping');
 const namespaces = new Namespaces();
 afterAll(() => namespaces.cleanup());
 
 describe('io/linux Tun', () => {
-  it.skipIf(skip !== undefined)(
-    titled('reads an ICMP echo request routed into the device and writes the reply back', skip),
+  it.skipIf(pingSkip !== undefined)(
+    titled('reads an ICMP echo request routed into the device and writes the reply back', pingSkip),
     async () => {
       const ns = namespaces.add(`mip4-tun-${process.pid}`);
       const device = `m4t${process.pid}`;

@@ -1,10 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig, type LoadedHomeAgentConfig } from '../../runtime/config.js';
 import { parseJsonConfig, parseYamlConfig, readConfigFile } from '../../runtime/config-schema.js';
+import { writePrivateFile } from '../support/files.js';
 
 // A configuration written as JSON (how a generator writes a million mobile nodes) is read by
 // JSON.parse instead of the YAML parser. JSON is YAML, so both readings must give the same
@@ -23,7 +24,7 @@ afterAll(() => {
 
 function write(text: string, extension: string): string {
   const path = join(root, `case-${++counter}.${extension}`);
-  writeFileSync(path, text);
+  writePrivateFile(path, text);
   return path;
 }
 
@@ -47,26 +48,26 @@ const HOME_AGENT = { address: '198.51.100.1', homeNetwork: '198.51.100.0/24' };
 
 /** Configurations as documents: each is written as block YAML and as JSON and loaded both ways. */
 const DOCUMENTS: Record<string, unknown> = {
-  valid: { homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10', nai: 'mn@example.org', spi: 4096, key: '00112233', maxBindings: 2 }] },
+  valid: { homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10', nai: 'mn@example.org', spi: 4096, key: '00112233001122330011223300112233', maxBindings: 2 }] },
   'several associations': {
     homeAgent: { ...HOME_AGENT, maxLifetime: 600, encapsulations: ['ip-in-ip', 'gre'] },
     limits: { maxBindingsPerNode: 3 },
-    mobileNodes: [{ homeAddress: '198.51.100.10', securityAssociations: [{ spi: 300, key: 'aa' }, { spi: 301, key: 'bb', algorithm: 'keyed-md5', replay: 'nonce' }] }],
-    foreignAgents: [{ address: '203.0.113.1', spi: 600, key: '0f' }],
+    mobileNodes: [{ homeAddress: '198.51.100.10', securityAssociations: [{ spi: 300, key: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' }, { spi: 301, key: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', algorithm: 'keyed-md5', replay: 'nonce' }] }],
+    foreignAgents: [{ address: '203.0.113.1', spi: 600, key: '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' }],
     advertisement: { interface: 'eth1', maxInterval: 5 },
   },
-  'reserved SPI': { homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10', spi: 100, key: '00' }] },
-  'bad address and window': { homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.300', spi: 4096, key: '00', replayWindow: 3 }] },
-  'unknown field': { homeAgent: { ...HOME_AGENT, replyOnAuthFailur: false }, mobileNodes: [{ homeAddress: '198.51.100.10', spi: 4096, key: '00', maxLifetme: 9 }] },
+  'reserved SPI': { homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10', spi: 100, key: '00000000000000000000000000000000' }] },
+  'bad address and window': { homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.300', spi: 4096, key: '00000000000000000000000000000000', replayWindow: 3 }] },
+  'unknown field': { homeAgent: { ...HOME_AGENT, replyOnAuthFailur: false }, mobileNodes: [{ homeAddress: '198.51.100.10', spi: 4096, key: '00000000000000000000000000000000', maxLifetme: 9 }] },
   'missing mobileNodes': { homeAgent: HOME_AGENT, mobileNode: [] },
   'mobileNodes not a list': { homeAgent: HOME_AGENT, mobileNodes: { homeAddress: '198.51.100.10' } },
   'entry not a mapping': { homeAgent: HOME_AGENT, mobileNodes: ['198.51.100.10', null, 7] },
   'meaning: outside, duplicate, bad key': {
     homeAgent: HOME_AGENT,
     mobileNodes: [
-      { homeAddress: '198.51.100.10', spi: 4096, key: '00' },
+      { homeAddress: '198.51.100.10', spi: 4096, key: '00000000000000000000000000000000' },
       { homeAddress: '10.0.0.1', spi: 4096, key: 'xyz' },
-      { homeAddress: '198.51.100.10', nai: 'a@b', spi: 4097, securityAssociations: [{ spi: 4097, key: '01' }] },
+      { homeAddress: '198.51.100.10', nai: 'a@b', spi: 4097, securityAssociations: [{ spi: 4097, key: '01010101010101010101010101010101' }] },
     ],
   },
   'no association': { homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10' }] },
@@ -125,16 +126,16 @@ describe('a JSON configuration file reads as the same YAML would', () => {
   });
 
   it('[R5.1-3] a hex key written as a JSON number keeps its digits, as YAML keeps them (JSON.parse would round it)', () => {
-    // Valid JSON, and past 2^53: JSON.parse reads 9988776655443322 as 9988776655443322 ± 2.
-    const text = JSON.stringify({ homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10', spi: 4096, key: 'KEY' }] }).replace('"KEY"', '9988776655443322');
+    // Valid JSON, and past 2^53: JSON.parse rounds 99887766554433229988776655443322 to 17 digits.
+    const text = JSON.stringify({ homeAgent: HOME_AGENT, mobileNodes: [{ homeAddress: '198.51.100.10', spi: 4096, key: 'KEY' }] }).replace('"KEY"', '99887766554433229988776655443322');
     expect(JSON.parse(text).mobileNodes[0].key).toBeTypeOf('number');
     expect(parseJsonConfig(text)).toBeUndefined();
     const loaded = loadHomeAgentConfig(write(text, 'json'));
-    expect([...loaded.config.mobileNodes[0]!.contexts[0]!.key]).toStrictEqual([0x99, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22]);
+    expect([...loaded.config.mobileNodes[0]!.contexts[0]!.key]).toStrictEqual([0x99, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x99, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22]);
     // With leading zeros the text is not JSON at all, and YAML reads it, zeros included.
-    const zeros = text.replace('9988776655443322', '0011223344556677');
+    const zeros = text.replace('99887766554433229988776655443322', '00112233445566770011223344556677');
     expect(parseJsonConfig(zeros)).toBeUndefined();
-    expect([...loadHomeAgentConfig(write(zeros, 'json')).config.mobileNodes[0]!.contexts[0]!.key]).toStrictEqual([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]);
+    expect([...loadHomeAgentConfig(write(zeros, 'json')).config.mobileNodes[0]!.contexts[0]!.key]).toStrictEqual([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]);
     // A NAI or an interface name written as a number is left to YAML the same way.
     expect(parseJsonConfig('{"mobileNodes": [{"nai": 12}]}')).toBeUndefined();
     expect(parseJsonConfig('{"dataPath": {"homeInterface": 0}}')).toBeUndefined();

@@ -1,8 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig, type LoadedHomeAgentConfig } from '../../runtime/config.js';
+import { writePrivateFile } from '../support/files.js';
 
 // The configuration file of `mip4 ha`: written to real files in a temporary directory and
 // read back with loadHomeAgentConfig, exactly as the daemon reads it.
@@ -24,10 +25,10 @@ function writeConfig(text: string, sideFiles: Record<string, string> = {}): stri
   mkdirSync(dir, { recursive: true });
   for (const [name, content] of Object.entries(sideFiles)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), content);
+    writePrivateFile(join(dir, name), content);
   }
   const path = join(dir, 'ha.yaml');
-  writeFileSync(path, text);
+  writePrivateFile(path, text);
   return path;
 }
 
@@ -180,11 +181,11 @@ ${GOOD_NODE}  - homeAddress: 198.51.100.11
     maxLifetime: 600
     securityAssociations:
       - spi: 300
-        key: 00010203
+        key: 00010203000102030001020300010203
         replay: nonce
       - spi: 301
         algorithm: keyed-md5
-        key: 0a0b
+        key: 0a0b0a0b0a0b0a0b0a0b0a0b0a0b0a0b
         replayWindow: 4
 `);
     const settings = loaded.config.settings;
@@ -196,8 +197,8 @@ ${GOOD_NODE}  - homeAddress: 198.51.100.11
     expect(first!.maxBindings).toBe(1);
     expect(second!.maxLifetime).toBe(600);
     expect(second!.contexts).toStrictEqual([
-      { spi: 300, algorithm: 'hmac-md5', key: bytes('00010203'), replay: 'nonce', replayWindowSeconds: 7 },
-      { spi: 301, algorithm: 'keyed-md5', key: bytes('0a0b'), replay: 'timestamp', replayWindowSeconds: 4 },
+      { spi: 300, algorithm: 'hmac-md5', key: bytes('00010203000102030001020300010203'), replay: 'nonce', replayWindowSeconds: 7 },
+      { spi: 301, algorithm: 'keyed-md5', key: bytes('0a0b0a0b0a0b0a0b0a0b0a0b0a0b0a0b'), replay: 'timestamp', replayWindowSeconds: 4 },
     ]);
   });
 
@@ -245,9 +246,9 @@ describe('configuration errors name the field and say what to do', () => {
       withNodes(`  - homeAddress: 198.51.100.10
     securityAssociations:
       - spi: 4096
-        key: 00
+        key: 00000000000000000000000000000000
       - spi: 255
-        key: 01
+        key: 01010101010101010101010101010101
 `),
       'mobileNodes[0].securityAssociations[1].spi',
       /SPI 255 is reserved.*above 255/,
@@ -258,7 +259,7 @@ describe('configuration errors name the field and say what to do', () => {
     expectSingleIssue(
       withNodes(`  - homeAddress: 198.51.100.300
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
 `),
       'mobileNodes[0].homeAddress',
       /expected a dotted-quad IPv4 address like .*"198\.51\.100\.300"/,
@@ -311,7 +312,7 @@ mobileNodes: []
     expectSingleIssue(
       withNodes(`  - homeAddress: 192.0.2.10
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
 `),
       'mobileNodes[0].homeAddress',
       /192\.0\.2\.10 is not inside homeNetwork 198\.51\.100\.0\/24/,
@@ -334,7 +335,7 @@ mobileNodes: []
     expectSingleIssue(
       withNodes(`${GOOD_NODE}  - homeAddress: 198.51.100.10
     spi: 4097
-    key: 01
+    key: 01010101010101010101010101010101
 `),
       'mobileNodes[1].homeAddress',
       /198\.51\.100\.10 is also mobileNodes\[0\]/,
@@ -346,14 +347,14 @@ mobileNodes: []
       withNodes(`  - homeAddress: 198.51.100.10
     nai: mn@example.org
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
   - homeAddress: 198.51.100.11
     spi: 4096
-    key: 01
+    key: 01010101010101010101010101010101
   - homeAddress: 198.51.100.12
     nai: mn@example.org
     spi: 4096
-    key: 02
+    key: 02020202020202020202020202020202
 `),
       'mobileNodes[2].nai',
       /mn@example\.org is also mobileNodes\[0\]/,
@@ -364,10 +365,10 @@ mobileNodes: []
     expectSingleIssue(
       withNodes(`  - homeAddress: 198.51.100.10
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
     securityAssociations:
       - spi: 4096
-        key: 01
+        key: 01010101010101010101010101010101
 `),
       'mobileNodes[0].securityAssociations[0].spi',
       /SPI 4096 is used twice for the same peer/,
@@ -378,7 +379,7 @@ mobileNodes: []
     const loaded = load(
       withNodes(`${GOOD_NODE}  - homeAddress: 198.51.100.11
     spi: 4096
-    key: 01
+    key: 01010101010101010101010101010101
 `),
     );
     expect(loaded.config.mobileNodes.map((n) => n.contexts[0]!.spi)).toStrictEqual([4096, 4096]);
@@ -408,7 +409,7 @@ mobileNodes: []
     expectSingleIssue(
       withNodes(`  - homeAddress: 198.51.100.10
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
     keyFile: mn.hex
 `),
       'mobileNodes[0]',
@@ -458,7 +459,7 @@ mobileNodes: []
     const message = expectSingleIssue(
       withNodes(`  - homeAddress: 198.51.100.10
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
     replayWindow: 3
 `),
       'mobileNodes[0].replayWindow',
@@ -469,7 +470,7 @@ mobileNodes: []
     const loaded = load(
       withNodes(`  - homeAddress: 198.51.100.10
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
     replayWindow: 3.5
 `),
     );
@@ -480,7 +481,7 @@ mobileNodes: []
     expectSingleIssue(
       withNodes(`  - homeAddress: 198.51.100.10
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
     maxLifetme: 30
 `),
       'mobileNodes[0].maxLifetme',
@@ -559,10 +560,10 @@ mobileNodes: []
     const shape = issuesOf(
       withNodes(`  - homeAddress: 198.51.100.10
     spi: 100
-    key: 00
+    key: 00000000000000000000000000000000
   - homeAddress: 198.51.100.300
     spi: 4096
-    key: 01
+    key: 01010101010101010101010101010101
     replayWindow: 1
 `),
     );
@@ -571,13 +572,13 @@ mobileNodes: []
     const meaning = issuesOf(
       withNodes(`  - homeAddress: 198.51.100.10
     spi: 4096
-    key: 00
+    key: 00000000000000000000000000000000
   - homeAddress: 10.0.0.1
     spi: 4096
     key: xyz
   - homeAddress: 198.51.100.10
     spi: 4097
-    key: 02
+    key: 02020202020202020202020202020202
 `),
     );
     expect(meaning.map((i) => i.path).sort()).toStrictEqual(['mobileNodes[1].homeAddress', 'mobileNodes[1].key', 'mobileNodes[2].homeAddress']);
@@ -592,7 +593,7 @@ mobileNodes: []
     expectSingleIssue(
       `${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: a-name-longer-than-15\n`,
       'dataPath.homeInterface',
-      /1-15 characters/,
+      /1-15 bytes/,
     );
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  maxBatch: 5000\n`, 'dataPath.maxBatch', /1 to 1024/);
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  routeTable: 255\n`, 'dataPath.routeTable', /254 \(main\)/);

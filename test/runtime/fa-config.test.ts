@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIpv4, toHex } from '../../io/wire/bytes.js';
@@ -10,6 +10,7 @@ import {
   loadForeignAgentConfig,
 } from '../../runtime/fa-config.js';
 import { main } from '../../runtime/cli/main.js';
+import { writePrivateFile } from '../support/files.js';
 
 // The configuration file of `mip4 fa`: written to real files in a temporary directory and read
 // back with loadForeignAgentConfig, as the daemon reads it; and the daemon's answers to a bad
@@ -29,9 +30,9 @@ afterAll(() => {
 function writeConfig(text: string, sideFiles: Record<string, string> = {}): string {
   const dir = join(root, `case-${++counter}`);
   mkdirSync(dir, { recursive: true });
-  for (const [name, content] of Object.entries(sideFiles)) writeFileSync(join(dir, name), content);
+  for (const [name, content] of Object.entries(sideFiles)) writePrivateFile(join(dir, name), content);
   const path = join(dir, 'fa.yaml');
-  writeFileSync(path, text);
+  writePrivateFile(path, text);
   return path;
 }
 
@@ -129,11 +130,11 @@ describe('foreign agent configuration', () => {
   it('an all-digit hex key stays text (YAML would read it as a number) and keyFile is read relative to the file', () => {
     const { config } = loadForeignAgentConfig(
       writeConfig(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 600\n    key: 00112233445566778899001122334455\nmobileNodes:\n  - homeAddress: 198.51.100.10\n    spi: 4096\n    keyFile: mn.key\n`, {
-        'mn.key': 'a0a1a2a3\n',
+        'mn.key': 'a0a1a2a3a0a1a2a3a0a1a2a3a0a1a2a3\n',
       }),
     );
     expect(toHex(config.homeAgents[0]!.contexts[0]!.key)).toBe('00112233445566778899001122334455');
-    expect(toHex(config.mobileNodes[0]!.contexts[0]!.key)).toBe('a0a1a2a3');
+    expect(toHex(config.mobileNodes[0]!.contexts[0]!.key)).toBe('a0a1a2a3'.repeat(4));
   });
 
   it('the pending budgets are read from the file', () => {
@@ -166,14 +167,14 @@ describe('foreign agent configuration', () => {
     expectSingleIssue(`${MINIMAL}advertisement:\n  maxInterval: 0\n`, 'advertisement.maxInterval', /seconds/);
     expectSingleIssue(`${MINIMAL}advertisement:\n  maxInterval: 4\n  minInterval: 5\n`, 'advertisement.minInterval', /at most maxInterval/);
     expectSingleIssue(`${MINIMAL}advertisement:\n  destination: 10.0.0.1\n`, 'advertisement.destination', /one of 224\.0\.0\.1, 255\.255\.255\.255/);
-    expectSingleIssue(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 600\n    key: 00\n    algorithm: sha1\n`, 'homeAgents[0].algorithm', /one of .*hmac-md5/);
-    expectSingleIssue(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 100\n    key: 00\n`, 'homeAgents[0].spi', /reserved.*above 255/);
+    expectSingleIssue(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 600\n    key: 00000000000000000000000000000000\n    algorithm: sha1\n`, 'homeAgents[0].algorithm', /one of .*hmac-md5/);
+    expectSingleIssue(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 100\n    key: 00000000000000000000000000000000\n`, 'homeAgents[0].spi', /reserved.*above 255/);
     expectSingleIssue(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n`, 'homeAgents[0]', /no security association/);
     expectSingleIssue(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 600\n    key: xyz\n`, 'homeAgents[0].key', /non-empty hex/);
     expectSingleIssue(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 600\n`, 'homeAgents[0]', /exactly one of key/);
     expectSingleIssue(`${MINIMAL}mobileNodes:\n  - homeAddress: 198.51.100.10\n    spi: 600\n    keyFile: missing.key\n`, 'mobileNodes[0].keyFile', /cannot read/);
     expectSingleIssue(
-      `${MINIMAL}mobileNodes:\n  - homeAddress: 198.51.100.10\n    spi: 600\n    key: 00\n  - homeAddress: 198.51.100.10\n    spi: 601\n    key: 00\n`,
+      `${MINIMAL}mobileNodes:\n  - homeAddress: 198.51.100.10\n    spi: 600\n    key: 00000000000000000000000000000000\n  - homeAddress: 198.51.100.10\n    spi: 601\n    key: 00000000000000000000000000000000\n`,
       'mobileNodes[1].homeAddress',
       /also mobileNodes\[0\]/,
     );
@@ -218,7 +219,7 @@ describe('mip4 fa command line', () => {
   });
 
   it('a bad field exits 2 naming its path, before opening anything', async () => {
-    const path = writeConfig(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 7\n    key: 00\n`);
+    const path = writeConfig(`${MINIMAL}homeAgents:\n  - address: 198.51.100.1\n    spi: 7\n    key: 00000000000000000000000000000000\n`);
     const { code, out, err } = await runCli(['fa', '--config', path]);
     expect(code).toBe(2);
     expect(out).toBe('');

@@ -1,11 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ipv4 } from '../../io/wire/bytes.js';
 import { ConfigError } from '../../runtime/config.js';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig, mobileNodeConfigFromDocument } from '../../runtime/mn-config.js';
+import { writePrivateFile } from '../support/files.js';
 
 // The configuration file of `mip4 mn`, written to real files and read back as the daemon does.
 
@@ -23,9 +24,9 @@ afterAll(() => {
 function writeConfig(text: string, sideFiles: Record<string, string> = {}): string {
   const dir = join(root, `case-${++counter}`);
   mkdirSync(dir, { recursive: true });
-  for (const [name, content] of Object.entries(sideFiles)) writeFileSync(join(dir, name), content);
+  for (const [name, content] of Object.entries(sideFiles)) writePrivateFile(join(dir, name), content);
   const path = join(dir, 'mn.yaml');
-  writeFileSync(path, text);
+  writePrivateFile(path, text);
   return path;
 }
 
@@ -114,7 +115,7 @@ describe('mip4 mn configuration', () => {
     ['a misspelt field', MINIMAL.replace('  homeAgent:', '  homeAgnet: 198.51.100.2\n  homeAgent:'), 'mobileNode.homeAgnet', /unknown field/],
     ['a bad move detection', MINIMAL.replace('homeNetwork: 198.51.100.0/24', 'homeNetwork: 198.51.100.0/24\n  moveDetection: eager'), 'mobileNode.moveDetection', /lifetime|prefix/],
     ['a co-located address without a prefix', MINIMAL.replace('homeNetwork: 198.51.100.0/24', 'homeNetwork: 198.51.100.0/24\n  colocatedAddress: 203.0.113.5'), 'mobileNode.colocatedAddress', /network prefix/],
-    ['a reserved FA SPI', `${MINIMAL}foreignAgentAssociation:\n  spi: 3\n  key: 0011\n`, 'foreignAgentAssociation.spi', /SPI 3 is reserved/],
+    ['a reserved FA SPI', `${MINIMAL}foreignAgentAssociation:\n  spi: 3\n  key: 00110011001100110011001100110011\n`, 'foreignAgentAssociation.spi', /SPI 3 is reserved/],
     ['a non-boolean request option', `${MINIMAL}requestOptions:\n  broadcast: 1\n`, 'requestOptions.broadcast', /boolean/],
   ])('%s is reported at its path', (_, text, path, message) => {
     expectSingleIssue(text, path, message);
@@ -137,7 +138,7 @@ describe('mip4 mn configuration', () => {
     expectSingleIssue(full.replace('  colocatedAddress: 203.0.113.50/24\n', ''), 'mobileNode.foreignGateway', /set colocatedAddress too/);
     expectSingleIssue(full.replace('02:AA:00:00:00:01', 'nope'), 'mobileNode.foreignGatewayLinkAddress', /expected a link-layer address/);
     expectSingleIssue(full.replace('  homeGateway:', '  tunnelDevice: veth0\n  homeGateway:'), 'mobileNode.tunnelDevice', /must not be the node's interface/);
-    expectSingleIssue(full.replace('  homeGateway:', '  tunnelDevice: a-name-far-too-long\n  homeGateway:'), 'mobileNode.tunnelDevice', /1-15 characters/);
+    expectSingleIssue(full.replace('  homeGateway:', '  tunnelDevice: a-name-far-too-long\n  homeGateway:'), 'mobileNode.tunnelDevice', /1-15 bytes/);
   });
 
   it('[R3.6-1] a node must be configured with its netmask and a Mobility Security Association with its home agent: without either it does not start', () => {

@@ -4,7 +4,7 @@
  * malformation or expert warnings. Also: runtime/home-link.ts (the home agent's ARP
  * executor) running on a SimHost interface through the Link layer.
  */
-import { spawnSync, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,11 @@ import { decodePcap, LinkType } from '../../io/wire/pcap.js';
 import type { ArpCommand } from '../../runtime/home-agent.js';
 import { attachHomeLink } from '../../runtime/home-link.js';
 import { B, bindUdp, echoRequest, MAC_R_B, R_B, twoLans } from './network-support.js';
+import { missingTools } from '../support/tools.js';
 
-const hasTshark = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
-const skipReason = hasTshark ? '' : ' [SKIPPED: tshark is not installed here]';
+const noTshark = missingTools('tshark');
+const hasTshark = noTshark === undefined;
+const skipReason = hasTshark ? '' : ` [SKIPPED: ${noTshark}]`;
 
 /** A small mixed scenario on lossy, delayed segments: pings, UDP request/reply, an expired TTL, a broadcast. */
 function scenario(seed: number) {

@@ -1,0 +1,37 @@
+/** runtime/lab/plan.ts: which namespaces belong to a lab, and the lab's interface names. */
+import { describe, expect, it } from 'vitest';
+import { isValidInterfaceName } from '../../io/interface-name.js';
+import { BRIDGE, HOST_INTERFACE, LAB_ROLES, labNameProblem, MN_PORT, namespaceOf, namespacesOfLab, VETHS } from '../../runtime/lab/plan.js';
+
+describe('the namespaces of a lab', () => {
+  it("lab 'demo' is its seven namespaces by exact name, not lab 'demo-x''s nor any other m4lab-demo-*", () => {
+    const listed = [
+      ...LAB_ROLES.map((role) => namespaceOf('demo', role)),
+      ...LAB_ROLES.map((role) => namespaceOf('demo-x', role)),
+      'm4lab-demo-',
+      'm4lab-demo-swx',
+      'm4lab-demox-sw',
+      'm4lab-demo-sw-x',
+      'other',
+    ];
+    expect(namespacesOfLab('demo', listed)).toStrictEqual(LAB_ROLES.map((role) => `m4lab-demo-${role}`));
+    expect(namespacesOfLab('demo-x', listed)).toStrictEqual(LAB_ROLES.map((role) => `m4lab-demo-x-${role}`));
+    expect(namespacesOfLab('demo', ['m4lab-demo-x-sw', 'm4lab-demo-sw-ha'])).toStrictEqual([]);
+  });
+
+  it('no two valid lab names share a namespace, even when one name ends in a role', () => {
+    const names = ['demo', 'demo-x', 'demo-sw', 'demo-sw-ha', 'a', 'a-mn', 'sw', 'x-fa1'];
+    for (const name of names) expect(labNameProblem(name), name).toBeUndefined();
+    for (const a of names) {
+      for (const b of names) {
+        if (a === b) continue;
+        expect(namespacesOfLab(a, LAB_ROLES.map((role) => namespaceOf(b, role))), `${a} vs ${b}`).toStrictEqual([]);
+      }
+    }
+  });
+
+  it('every interface the plan creates has a valid interface name', () => {
+    const names = [...Object.values(BRIDGE), MN_PORT, HOST_INTERFACE, ...VETHS.flatMap((veth) => [veth.a, veth.b])];
+    for (const name of names) expect(isValidInterfaceName(name), name).toBe(true);
+  });
+});
