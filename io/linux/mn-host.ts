@@ -46,7 +46,13 @@ import { interfaceNameProblem } from './native.js';
 
 /** One step of a plan: an `ip` command (with the command that undoes it), or an interface setting. */
 export type HostStep =
-  | { readonly kind: 'ip'; readonly args: readonly string[]; readonly undo?: readonly string[] }
+  | {
+      readonly kind: 'ip';
+      readonly args: readonly string[];
+      readonly undo?: readonly string[];
+      /** A removal of something that may not be there: "not there" is success, with nothing to undo. */
+      readonly ifPresent?: boolean;
+    }
   /** net.ipv4.conf.<device>.<key> = value; the original value is restored later. */
   | { readonly kind: 'sysctl'; readonly device: string; readonly key: string; readonly value: string };
 
@@ -62,6 +68,18 @@ function awaySettings(device: string): HostStep[] {
 /** The home address as a local address of `lo` only: the stack accepts it, no interface ARPs for it. */
 function homeOnLoopback(home: string): HostStep {
   return { kind: 'ip', args: ['addr', 'replace', `${home}/32`, 'dev', 'lo'], undo: ['addr', 'del', `${home}/32`, 'dev', 'lo'] };
+}
+
+/**
+ * Away from home the home prefix leaves the interface (4.2.1: the node is not on its home
+ * network), or its on-link route would send packets for the home network, the home agent among
+ * them, to a link where they are not. A host configured at home before the node started has it
+ * there; it is put back at stop.
+ */
+function homePrefixOff(settings: MnHostSettings, home: string): HostStep {
+  const cidr = `${home}/${settings.homePrefixLength}`;
+  const dev = settings.interfaceName;
+  return { kind: 'ip', args: ['addr', 'del', cidr, 'dev', dev], undo: ['addr', 'add', cidr, 'dev', dev], ifPresent: true };
 }
 
 /** The steps that make the host match `attachment` (pure). */
@@ -87,6 +105,7 @@ export function attachmentSteps(settings: MnHostSettings, attachment: HostAttach
       const router = ipv4ToString(attachment.router);
       return [
         ...awaySettings(dev),
+        homePrefixOff(settings, home),
         homeOnLoopback(home),
         // R4.2.1-7, R4.6-14: the router's link-layer address from the Advertisement, never ARP.
         {
@@ -107,6 +126,7 @@ export function attachmentSteps(settings: MnHostSettings, attachment: HostAttach
       const careOf = `${ipv4ToString(attachment.careOfAddress)}/${attachment.prefixLength ?? 32}`;
       const steps: HostStep[] = [
         ...awaySettings(dev),
+        homePrefixOff(settings, home),
         homeOnLoopback(home),
         { kind: 'ip', args: ['addr', 'replace', careOf, 'dev', dev], undo: ['addr', 'del', careOf, 'dev', dev] },
       ];
@@ -265,7 +285,7 @@ function runCommand(file: string, args: readonly string[], timeoutMs: number): P
 }
 
 /** Kernel answers meaning the thing to remove is gone already (with its device, or never made). */
-const ALREADY_GONE = /No such process|Cannot assign requested address|Cannot find device|No such device|does not exist/i;
+const ALREADY_GONE = /No such process|Cannot assign requested address|Address not found|Cannot find device|No such device|does not exist/i;
 
 // ---------------------------------------------------------------------------------------------
 // The adapter
@@ -469,6 +489,7 @@ export function linuxMnHostAdapter(
             if (ran._tag === 'Left') {
               journal.applied = journal.applied.filter((a) => a !== entry);
               yield* Effect.ignore(persist);
+              if (step.ifPresent === true && ALREADY_GONE.test(ran.left.message)) continue;
               return yield* Effect.fail(ran.left);
             }
             continue;

