@@ -18,8 +18,8 @@ import { Subject } from 'rxjs';
 import { ipv4, writeU16, writeU32 } from '../io/wire/bytes.js';
 import { encodeIpv4Packet, IpProtocol, updateIpv4Checksum } from '../io/wire/ipv4.js';
 import type { Encapsulation } from '../io/wire/tunnel.js';
-import { ForwardingTable } from '../runtime/forwarding-table.js';
-import { homeAgentDataPlane, type Packet, type PacketBatch } from '../runtime/data-plane.js';
+import { ForwardingTable } from '../runtime/dataplane/forwarding-table.js';
+import { homeAgentDataPlane, type Packet, type PacketBatch } from '../runtime/dataplane/data-plane.js';
 
 const BATCHES = Number(process.argv[2] ?? 20_000);
 const REPETITIONS = Number(process.argv[3] ?? 5);

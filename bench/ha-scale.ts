@@ -12,10 +12,10 @@
 import { fromHex } from '../io/wire/bytes.js';
 import { identificationFromUnixMs } from '../io/wire/identification.js';
 import { bindingMachine } from '../machines/binding.js';
-import { ActorHost } from '../runtime/actor-host.js';
-import { RealClock, SimulatedClock } from '../runtime/clock.js';
-import { HomeAgent, type HomeAgentConfig, type MobileNodeConfig } from '../runtime/home-agent.js';
-import { authPlaceholder, encodeSigned } from '../runtime/sign.js';
+import { ActorHost } from '../runtime/actors/actor-host.js';
+import { RealClock, SimulatedClock } from '../io/clock.js';
+import { HomeAgent, type HomeAgentConfig, type MobileNodeConfig } from '../runtime/ha/home-agent.js';
+import { authPlaceholder, encodeSigned } from '../policies/sign.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -13,7 +13,7 @@
  * Usage: npx tsc -p tsconfig.json && node --expose-gc dist/bench/machine-engine.js [N] [repetitions]
  */
 import { bindingMachine, type BindingEvent, type BindingInput } from '../machines/binding.js';
-import { compileMachine, isUnsupported, xstateEngine, type EngineSnapshot, type StepEngine } from '../runtime/machine-engine.js';
+import { compileMachine, isUnsupported, xstateEngine, type EngineSnapshot, type StepEngine } from '../runtime/actors/machine-engine.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const REPETITIONS = Number(process.argv[3] ?? 5);

@@ -15,7 +15,7 @@ import { fromHex, parseIpv4 } from '../io/wire/bytes.js';
 import { decodeRegistrationMessage } from '../io/wire/registration.js';
 import { ExtensionType, type AuthExtension } from '../io/wire/registration-types.js';
 import { verifyAuthenticator } from '../policies/auth.js';
-import { authPlaceholder, encodeSigned } from '../runtime/sign.js';
+import { authPlaceholder, encodeSigned } from '../policies/sign.js';
 
 const { values } = parseArgs({
   options: {

@@ -2,14 +2,14 @@
  * The MnHost service: configuring the mobile node's own host for each attachment, so that the
  * host uses the home address on whatever link it is on (RFC 5944 1.7, 4.2.1, 4.6).
  *
- * The mobile node (runtime/mobile-node.ts) decides where it is attached and announces it; an
+ * The mobile node (runtime/mn/mobile-node.ts) decides where it is attached and announces it; an
  * adapter of this service makes the host's IP stack match: addresses, the default router,
  * neighbour entries and ARP behaviour. Moves are rare, so the work is asynchronous and may take
  * milliseconds (one `ip` command each on Linux). Effect carries the lifecycle: the adapter is
  * opened in a Scope, and closing the scope restores what it changed (on Linux also after a
  * crash: the next open replays a state file written before each change). Layers:
  * io/linux/mn-host.ts (iproute2 and /proc/sys); the simulated world configures its hosts
- * directly (runtime/demo.ts), and tests can provide a recording layer.
+ * directly (runtime/cli/roaming-demo.ts), and tests can provide a recording layer.
  */
 import { Context, Data, type Effect, type Scope } from 'effect';
 import type { Ipv4Address } from './wire/bytes.js';

@@ -4,7 +4,7 @@
  * Identification of 5.7 (timestamps or nonces).
  *
  * The result is a `RegistrationRequest` with placeholder authenticators plus a `keyFor`
- * lookup, ready for `runtime/sign.ts` `encodeSigned(request, keyFor)`, which seals the
+ * lookup, ready for `policies/sign.ts` `encodeSigned(request, keyFor)`, which seals the
  * Mobile-Home then the Mobile-Foreign authenticator (each covers the ones before it, 3.5.1).
  *
  * Pure: time (`nowUnixMs`) and randomness (`random32`) are inputs.
@@ -34,7 +34,7 @@ export const DEFAULT_REGISTRATION_LIFETIME = 1800;
 /** A usual unicast TTL ("a suitable value ... in accordance with standard IP practice", 3.6.1.1). */
 export const DEFAULT_UNICAST_TTL = 64;
 
-/** What `encodeSigned` needs per authentication extension (structurally runtime/sign.ts SigningKey). */
+/** What `encodeSigned` needs per authentication extension (structurally policies/sign.ts SigningKey). */
 export interface MnSigningKey {
   readonly spi: number;
   readonly algorithm: AuthAlgorithm;

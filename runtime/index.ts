@@ -2,21 +2,22 @@
  * The library entry point (`import … from 'mip4'`): what an embedder needs to run agents,
  * observe them, and speak the wire format.
  */
-export { HomeAgent, type HomeAgentConfig, type HomeAgentEvent, type ArpCommand, type BindingView, type MobileNodeConfig, type ForeignAgentConfig } from './home-agent.js';
-export { startHomeAgent, serveHomeAgent, secureRandom32, type RunningHomeAgent, type ListenAddress } from './home-agent-server.js';
+export { HomeAgent, type HomeAgentConfig, type HomeAgentEvent, type ArpCommand, type BindingView, type MobileNodeConfig, type ForeignAgentConfig } from './ha/home-agent.js';
+export { secureRandom32 } from '../io/random.js';
+export { startHomeAgent, serveHomeAgent, type RunningHomeAgent, type ListenAddress } from './ha/home-agent-server.js';
 export {
   HomeAgentAdvertiser,
   startHomeAgentAdvertiser,
   type HomeAgentAdvertisementConfig,
   type HomeAgentAdvertiserEvent,
   type RunningHomeAgentAdvertiser,
-} from './home-agent-advertiser.js';
-export { homeAgentConfigFromDocument, loadHomeAgentConfig, ConfigError, EXAMPLE_HOME_AGENT_CONFIG } from './config.js';
-export { RealClock, SimulatedClock, type Clock } from './clock.js';
-export { ForwardingTable, type ForwardingEntry, type TunnelTarget } from './forwarding-table.js';
-export type { TransitionRecord } from './actor-host.js';
-export { machineChart, chartToMermaid } from './chart.js';
-export { encodeSigned, authPlaceholder } from './sign.js';
+} from './ha/home-agent-advertiser.js';
+export { homeAgentConfigFromDocument, loadHomeAgentConfig, ConfigError, EXAMPLE_HOME_AGENT_CONFIG } from './config/ha-config.js';
+export { RealClock, SimulatedClock, type Clock } from '../io/clock.js';
+export { ForwardingTable, type ForwardingEntry, type TunnelTarget } from './dataplane/forwarding-table.js';
+export type { TransitionRecord } from './actors/actor-host.js';
+export { machineChart, chartToMermaid } from './cli/machine-chart.js';
+export { encodeSigned, authPlaceholder } from '../policies/sign.js';
 export { Udp, UdpError, type UdpSocket } from '../io/udp.js';
 export { NodeUdpLive } from '../io/node/udp.js';
 export { LinuxUdpLive } from '../io/linux/udp.js';
@@ -26,7 +27,7 @@ export { bindingMachine } from '../machines/binding.js';
 export * from '../io/wire/index.js';
 export { Link, LinkError, type LinkInterface, type LinkErrorReason } from '../io/link.js';
 export { SimEthernetSegment, SimEthernetPort, SimArpHost, simLinkLayer, type SimInterfaceSpec, type SegmentTap } from '../io/sim/ethernet.js';
-export { attachHomeLink, type HomeLink, type HomeLinkOptions, type HomeLinkCounters, type HomeLinkEvent } from './home-link.js';
+export { attachHomeLink, type HomeLink, type HomeLinkOptions, type HomeLinkCounters, type HomeLinkEvent } from './ha/home-link.js';
 export {
   homeAgentDataPlane,
   foreignAgentDataPlane,
@@ -42,7 +43,7 @@ export {
   type HomeAgentDataPlaneOptions,
   type ForeignAgentDataPlaneOptions,
   type MobileNodeDecapsulationOptions,
-} from './data-plane.js';
+} from './dataplane/data-plane.js';
 export {
   checkFaRequest,
   checkFaReply,
@@ -131,7 +132,7 @@ export {
   type HomeAgentDataPathOptions,
   type HomeAgentDataPathCounters,
   type HomeAgentDataPath,
-} from './home-agent-data-path.js';
+} from './ha/home-agent-data-path.js';
 export {
   MobileNode,
   startMobileNode,
@@ -142,7 +143,7 @@ export {
   type MobileNodeIo,
   type RunningMobileNode,
   type StartMobileNodeOptions,
-} from './mobile-node.js';
+} from './mn/mobile-node.js';
 export {
   ForeignAgent,
   startForeignAgent,
@@ -159,7 +160,7 @@ export {
   type RunningForeignAgent,
   type StartForeignAgentOptions,
   type ServeForeignAgentOptions,
-} from './foreign-agent.js';
+} from './fa/foreign-agent.js';
 // The real Linux world (io/linux: the native helper, loaded on first use; root or
 // CAP_NET_ADMIN/CAP_NET_RAW): the same services as io/sim, and the home agent's packet path.
 export { RawIp, RawIpError, type RawIpSocket } from '../io/raw-ip.js';
@@ -176,4 +177,4 @@ export {
   type LinuxDataPathConfig,
   type LinuxHomeAgentDataPath,
   type LinuxDataPathCounters,
-} from './home-agent-linux.js';
+} from './ha/home-agent-linux.js';

@@ -37,11 +37,11 @@ export function layerOfUrl(url: string, functionName: string): string | undefine
     return `framework: ${match?.[1] ?? 'other'}`;
   }
   if (/\/io\/wire\//.test(path)) return /^(encode|write|seal)/.test(functionName) ? 'encode (io/wire)' : 'decode (io/wire)';
-  if (path.includes('/runtime/sign.')) return 'encode (io/wire)';
+  if (path.includes('/policies/sign.')) return 'encode (io/wire)';
   if (path.includes('/policies/')) return 'policy';
-  if (path.includes('/machines/') || /\/runtime\/(actor-host|machine-engine|timer-queue|min-heap)\./.test(path)) return 'machine + actor host';
-  if (/\/runtime\/(home-agent|forwarding-table)\./.test(path)) return 'home agent bookkeeping';
-  if (path.includes('/runtime/data-plane.')) return 'data plane operators';
+  if (path.includes('/machines/') || path.includes('/runtime/actors/') || /\/io\/(clock|min-heap)\./.test(path)) return 'machine + actor host';
+  if (/\/runtime\/(ha\/home-agent|dataplane\/forwarding-table)\./.test(path)) return 'home agent bookkeeping';
+  if (path.includes('/runtime/dataplane/')) return 'data plane operators';
   if (path.includes('/runtime/cli/')) return 'logging (JSON lines)';
   if (path.includes('/io/node/') || path.includes('/io/linux/')) return 'socket';
   if (path.includes('/runtime/') || path.includes('/io/')) return 'runtime other';

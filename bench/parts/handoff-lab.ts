@@ -24,11 +24,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeAvailable } from '../../io/linux/native.js';
-import { labDirectory, labDown, labEnvironmentProblem, labMove, labUp, labNamespaces, logLines, type LabOptions, type MoveResult } from '../../runtime/lab/lab.js';
-import { ADDRESSES, namespaceOf, type MnPlace } from '../../runtime/lab/plan.js';
+import { labDirectory, labDown, labEnvironmentProblem, labMove, labUp, labNamespaces, logLines, type LabOptions, type MoveResult } from '../../runtime/cli/lab/lab.js';
+import { ADDRESSES, namespaceOf, type MnPlace } from '../../runtime/cli/lab/plan.js';
 import { ROOT, sleep } from '../harness/process.js';
 
-/** The demo's moves, in its order (runtime/demo.ts); each repetition starts at home. */
+/** The demo's moves, in its order (runtime/cli/roaming-demo.ts); each repetition starts at home. */
 export const LAB_MOVES: readonly MnPlace[] = ['fa1', 'fa2', 'colocated', 'home'];
 
 const STREAM = join(ROOT, 'dist/bench/udp-stream.js');

@@ -1,5 +1,5 @@
 /**
- * Part 4: handoff on the simulated network, from the roaming demo (runtime/demo.ts) run with
+ * Part 4: handoff on the simulated network, from the roaming demo (runtime/cli/roaming-demo.ts) run with
  * a ping every millisecond (every 5 ms with --quick), one run per seed (deterministic: the same seed gives the same
  * figures). Per move: link change → first packet delivered at the new place, advertisement →
  * registration accepted, and packets lost. The trigger is the advertisement the node heard
@@ -13,10 +13,10 @@
  * Then the same moves in the lab, with the real daemons (bench/parts/handoff-lab.ts), as root;
  * without root the lab figures say why they are missing and the simulated ones still count.
  */
-import { DEMO_SEGMENT_LATENCY_MS, runDemo, type DemoPhase } from '../../runtime/demo.js';
+import { DEMO_SEGMENT_LATENCY_MS, runDemo, type DemoPhase } from '../../runtime/cli/roaming-demo.js';
 import { Report } from '../harness/report.js';
 import { LAB_MOVES, labHandoffSkipReason, measureLabHandoff, type LabHandoffResult, type LabMoveSample } from './handoff-lab.js';
-import type { MnPlace } from '../../runtime/lab/plan.js';
+import type { MnPlace } from '../../runtime/cli/lab/plan.js';
 
 function roundTripMs(phase: DemoPhase): number {
   const l = DEMO_SEGMENT_LATENCY_MS;

@@ -11,7 +11,7 @@
  * seeded generator (a lost frame reaches nobody).
  */
 import { Effect, Layer } from 'effect';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../clock.js';
 import { Link, LinkError, type LinkInterface } from '../link.js';
 import {
   ARP_FRAME_LENGTH,

@@ -32,7 +32,7 @@
  * Everything runs from clock alarms (segment deliveries, ARP retransmissions, loopback), so
  * a run is replayed identically from the same seed and the same inputs.
  */
-import type { Alarm, Clock } from '../../runtime/clock.js';
+import type { Alarm, Clock } from '../clock.js';
 import { LinkError, type LinkInterface } from '../link.js';
 import { ARP_FRAME_LENGTH, ArpOperation, arpReply, arpRequest, decodeArpPacket, encodeArpFrame } from '../wire/arp.js';
 import { ipv4ToString, readU16, type Ipv4Address } from '../wire/bytes.js';
@@ -634,7 +634,7 @@ export class SimHost {
   }
 
   /**
-   * A LinkInterface over one of this host's interfaces (for runtime/home-link.ts and any code
+   * A LinkInterface over one of this host's interfaces (for runtime/ha/home-link.ts and any code
    * written against the Link service): `send` puts a frame on the link, `onFrame` sees every
    * frame the interface receives (as onFrame above; one handler per view, a later call
    * replaces it). The host keeps processing frames as well: its own ARP still answers for

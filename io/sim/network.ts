@@ -15,7 +15,7 @@
  * are the simulated time the frame was put on the wire.
  */
 import { Effect, Layer } from 'effect';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../clock.js';
 import { Link, LinkError } from '../link.js';
 import { Udp, UdpError, type UdpDatagram, type UdpSocket } from '../udp.js';
 import { ipv4ToString, readU16, type Ipv4Address } from '../wire/bytes.js';

@@ -5,7 +5,7 @@
  * (The full simulated network with links, ARP and routing builds on this.)
  */
 import { Effect, Layer } from 'effect';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../clock.js';
 import { ipv4ToString, type Ipv4Address } from '../wire/bytes.js';
 import { Udp, UdpError, type UdpDatagram, type UdpSocket } from '../udp.js';
 

@@ -1,7 +1,7 @@
 /** `mip4 chart`: a machine's state chart, generated from the machine, as Mermaid or JSON. */
 import { parseArgs } from 'node:util';
 import type { AnyStateMachine } from 'xstate';
-import { chartToMermaid, machineChart } from '../chart.js';
+import { chartToMermaid, machineChart } from './machine-chart.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const machines: Record<string, { readonly describe: string; readonly load: () => Promise<AnyStateMachine> }> = {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parseHex } from '../../io/wire/bytes.js';
 import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../../policies/auth.js';
-import { inspectCapture, inspectMessage, type KeyTable, type MessageKind } from '../inspect.js';
+import { inspectCapture, inspectMessage, type KeyTable, type MessageKind } from './inspect.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 decode [options] <hex> [<hex> ...]

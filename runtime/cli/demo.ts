@@ -1,7 +1,7 @@
-/** `mip4 demo`: the roaming demo (runtime/demo.ts) on the simulated network; `npm start` runs it. */
+/** `mip4 demo`: the roaming demo (runtime/cli/roaming-demo.ts) on the simulated network; `npm start` runs it. */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { runDemo } from '../demo.js';
+import { runDemo } from './roaming-demo.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 demo [--seed <n>] [--pcap <prefix>] [--json]

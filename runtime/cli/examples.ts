@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { toHex } from '../../io/wire/bytes.js';
 import { encodePcap, LinkType } from '../../io/wire/pcap.js';
-import { appendixGExamples, exampleKeys } from '../examples.js';
-import { inspectMessage, type KeyTable } from '../inspect.js';
+import { appendixGExamples, exampleKeys } from './example-messages.js';
+import { inspectMessage, type KeyTable } from './inspect.js';
 import { ExitCode, parseOrUsage, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 examples [--json] [--pcap <out.pcap>]

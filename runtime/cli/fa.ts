@@ -6,8 +6,8 @@ import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
 import { RawIpError } from '../../io/raw-ip.js';
 import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
-import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../fa-config.js';
-import { startForeignAgent, type VisitorView } from '../foreign-agent.js';
+import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../config/fa-config.js';
+import { startForeignAgent, type VisitorView } from '../fa/foreign-agent.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
 import {
   DAEMON_OPTIONS,

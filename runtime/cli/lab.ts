@@ -1,7 +1,7 @@
 /** `mip4 lab up|down|status|move`: a Mobile IPv4 lab in network namespaces (runtime/lab/). */
 import { parseArgs } from 'node:util';
-import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LabError, labDown, labMove, labStatus, labUp, statusText } from '../lab/lab.js';
-import { ENCAPSULATIONS, MN_PLACES, type Encapsulation, type MnPlace } from '../lab/plan.js';
+import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LabError, labDown, labMove, labStatus, labUp, statusText } from './lab/lab.js';
+import { ENCAPSULATIONS, MN_PLACES, type Encapsulation, type MnPlace } from './lab/plan.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 lab up     [--name NAME] [--encapsulation ip-in-ip|minimal|gre]

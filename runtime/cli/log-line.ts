@@ -8,7 +8,7 @@
  * order of its type) the line is byte for byte JSON.stringify's (tested); another key order
  * gives the same JSON object with the keys in the type's order.
  */
-import type { HomeAgentEvent } from '../home-agent.js';
+import type { HomeAgentEvent } from '../ha/home-agent.js';
 
 type ReplyEvent = Extract<HomeAgentEvent, { event: 'reply' }>;
 

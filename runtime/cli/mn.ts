@@ -13,9 +13,9 @@ import { LinuxTunLive } from '../../io/linux/tun.js';
 import { MnHostError } from '../../io/mn-host.js';
 import { TunError } from '../../io/tun.js';
 import { NodeUdpLive } from '../../io/node/udp.js';
-import { RealClock } from '../clock.js';
-import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../mn-config.js';
-import { startMobileNode, type MobileNodeState } from '../mobile-node.js';
+import { RealClock } from '../../io/clock.js';
+import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../config/mn-config.js';
+import { startMobileNode, type MobileNodeState } from '../mn/mobile-node.js';
 import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, reportPlaceholders, type Io, type Subcommand } from './args.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-transitions]

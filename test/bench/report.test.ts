@@ -37,7 +37,9 @@ describe('bench report', () => {
     expect(layerOfUrl('file:///x/dist/io/wire/registration.js', 'decodeRegistrationRequest')).toBe('decode (io/wire)');
     expect(layerOfUrl('file:///x/dist/io/wire/registration.js', 'encodeRegistrationReply')).toBe('encode (io/wire)');
     expect(layerOfUrl('file:///x/dist/policies/ha-request.js', 'checkHaRequest')).toBe('policy');
-    expect(layerOfUrl('file:///x/dist/runtime/actor-host.js', 'send')).toBe('machine + actor host');
+    expect(layerOfUrl('file:///x/dist/runtime/actors/actor-host.js', 'send')).toBe('machine + actor host');
+    expect(layerOfUrl('file:///x/dist/runtime/ha/home-agent.js', 'handle')).toBe('home agent bookkeeping');
+    expect(layerOfUrl('file:///x/dist/policies/sign.js', 'encodeSigned')).toBe('encode (io/wire)');
     expect(layerOfUrl('file:///x/node_modules/rxjs/dist/esm/internal/Subject.js', 'next')).toBe('framework: rxjs');
     expect(layerOfUrl('node:dgram', 'doSend')).toBe('socket');
     expect(layerOfUrl('node:internal/crypto/hash', 'digest')).toBe('crypto (HMAC-MD5)');

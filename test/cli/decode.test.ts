@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromHex, toHex } from '../../io/wire/bytes.js';
 import { main } from '../../runtime/cli/main.js';
-import { appendixGExamples, exampleKeys } from '../../runtime/examples.js';
+import { appendixGExamples, exampleKeys } from '../../runtime/cli/example-messages.js';
 import { loadVectors, type InteropVector } from '../support/vectors.js';
 
 interface Run {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from '../support/build.js';
 import { nativeUdpUsable } from '../../runtime/udp-layer.js';
-import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../../runtime/config.js';
+import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig } from '../../runtime/config/ha-config.js';
 import { writePrivateFile } from '../support/files.js';
 
 

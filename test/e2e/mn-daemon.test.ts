@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../../runtime/mn-config.js';
+import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../../runtime/config/mn-config.js';
 import { ensureBuilt } from '../support/build.js';
 import { linuxSkipReason, Namespaces, ROOT, titled } from '../linux/netns.js';
 import { writePrivateFile } from '../support/files.js';

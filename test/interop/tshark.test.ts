@@ -29,10 +29,10 @@ import {
   type RequestFlagName,
 } from '../../io/wire/registration-types.js';
 import { ReplyCode } from '../../io/wire/reply-codes.js';
-import { appendixGExamples } from '../../runtime/examples.js';
-import { icmpFrame, udpFrame, type FrameAddressing } from '../../runtime/frames.js';
-import { inspectMessage } from '../../runtime/inspect.js';
-import { authPlaceholder, encodeSigned, type SigningKey } from '../../runtime/sign.js';
+import { appendixGExamples } from '../../runtime/cli/example-messages.js';
+import { icmpFrame, udpFrame, type FrameAddressing } from '../../io/wire/frames.js';
+import { inspectMessage } from '../../runtime/cli/inspect.js';
+import { authPlaceholder, encodeSigned, type SigningKey } from '../../policies/sign.js';
 import { missingTools } from '../support/tools.js';
 
 /**

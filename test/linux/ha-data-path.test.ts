@@ -1,5 +1,5 @@
 /**
- * The home agent's data path on real Linux interfaces (runtime/home-agent-linux.ts), in
+ * The home agent's data path on real Linux interfaces (runtime/ha/home-agent-linux.ts), in
  * network namespaces this file creates:
  *
  *   correspondent (cn) 192.0.2.2 ── 192.0.2.1 ┐
@@ -16,9 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataPathStartError, startLinuxHomeAgentDataPath } from '../../runtime/home-agent-linux.js';
-import { ForwardingTable } from '../../runtime/forwarding-table.js';
-import { RealClock } from '../../runtime/clock.js';
+import { DataPathStartError, startLinuxHomeAgentDataPath } from '../../runtime/ha/home-agent-linux.js';
+import { ForwardingTable } from '../../runtime/dataplane/forwarding-table.js';
+import { RealClock } from '../../io/clock.js';
 import { Subject } from 'rxjs';
 import { ipv4 } from '../../io/wire/bytes.js';
 import { verifyUdpChecksum } from '../../io/wire/udp.js';

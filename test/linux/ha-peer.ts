@@ -9,7 +9,7 @@
  *   coa HA COA HOME SPI KEY
  *                        a co-located care-of host: registers the home address (a signed
  *                        Registration Request built with policies/mn-request.ts and
- *                        runtime/sign.ts) on "register LIFETIME [M] [G] [B]" and reports every
+ *                        policies/sign.ts) on "register LIFETIME [M] [G] [B]" and reports every
  *                        tunnel packet (protocols 4, 55, 47) it receives, decapsulated.
  */
 import dgram from 'node:dgram';
@@ -24,9 +24,9 @@ import { decodeRegistrationReply } from '../../io/wire/registration.js';
 import { decapsulate } from '../../io/wire/tunnel.js';
 import { buildRegistrationRequest, nextIdentification, type MnRequestSettings } from '../../policies/mn-request.js';
 import type { Identification } from '../../io/wire/registration-types.js';
-import { homeAgentConfigFromDocument } from '../../runtime/config.js';
-import { startHomeAgent } from '../../runtime/home-agent-server.js';
-import { encodeSigned } from '../../runtime/sign.js';
+import { homeAgentConfigFromDocument } from '../../runtime/config/ha-config.js';
+import { startHomeAgent } from '../../runtime/ha/home-agent-server.js';
+import { encodeSigned } from '../../policies/sign.js';
 
 // The care-of peer lives for the whole of ha-data-path.test.ts (over a minute on a loaded
 // machine); the deadline only stops a peer the test forgot.

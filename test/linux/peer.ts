@@ -20,7 +20,7 @@ import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol } from '../../io/wire/ip
 import { ipInIpDecapsulate, ipInIpEncapsulate } from '../../io/wire/tunnel.js';
 import { AdvertisementFlag, agentAdvertisementLength, encodeAgentAdvertisement, makeAgentAdvertisement } from '../../io/wire/agent-discovery.js';
 import { ethernetIsBroadcast } from '../../io/wire/ethernet.js';
-import { icmpFrame } from '../../runtime/frames.js';
+import { icmpFrame } from '../../io/wire/frames.js';
 import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
 import { DescriptorKind, loadNative, META_WORDS, type ReaderHandle } from '../../io/linux/native.js';
 

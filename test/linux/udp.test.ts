@@ -17,8 +17,8 @@ import { ipv4, ipv4ToString } from '../../io/wire/bytes.js';
 import { inNamespace, ip, linuxSkipReason, Namespaces, Peer, titled } from './netns.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
 import { decodeRegistrationReply } from '../../io/wire/registration.js';
-import { homeAgentConfigFromDocument } from '../../runtime/config.js';
-import { startHomeAgent } from '../../runtime/home-agent-server.js';
+import { homeAgentConfigFromDocument } from '../../runtime/config/ha-config.js';
+import { startHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import { buildRequest, MHAE, MN1_KEY } from '../runtime/home-agent-harness.js';
 
 const skip = process.platform !== 'linux' ? 'not Linux' : nativeAvailable() ? undefined : 'the native helper is not built (npm ci)';

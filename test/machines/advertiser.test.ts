@@ -26,7 +26,7 @@ import {
   type FaAdvertisementSettings,
   type SendAdvertisementParams,
 } from '../../machines/advertiser.js';
-import { compileMachine, isUnsupported } from '../../runtime/machine-engine.js';
+import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
 
 type Snapshot = SnapshotFrom<typeof advertiserMachine>;
 const INTERVAL = 'xstate.after.interval.advertiser.active';

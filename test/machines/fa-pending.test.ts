@@ -9,7 +9,7 @@ import { getShortestPaths, getStateNodes, serializeSnapshot, type StatePath } fr
 import { ipv4 } from '../../io/wire/bytes.js';
 import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, pendingTimeoutMs, type FaPendingEvent, type FaPendingInput } from '../../machines/fa-pending.js';
 import type { PendingRegistration } from '../../policies/fa-request.js';
-import { compileMachine, isUnsupported } from '../../runtime/machine-engine.js';
+import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
 
 type Snapshot = SnapshotFrom<typeof faPendingMachine>;
 const TIMEOUT = 'xstate.after.timeout.faPending.relayed';

@@ -20,9 +20,9 @@ import {
   type MnDiscoveryEvent,
   type MnDiscoveryInput,
 } from '../../machines/mn-discovery.js';
-import { compileMachine, isUnsupported } from '../../runtime/machine-engine.js';
-import { ActorHost, type Command } from '../../runtime/actor-host.js';
-import { SimulatedClock as RuntimeClock } from '../../runtime/clock.js';
+import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
+import { ActorHost, type Command } from '../../runtime/actors/actor-host.js';
+import { SimulatedClock as RuntimeClock } from '../../io/clock.js';
 
 type Snapshot = SnapshotFrom<typeof mnDiscoveryMachine>;
 

@@ -16,9 +16,9 @@ import {
   type MnRegistrationInput,
   type ReplyEvent,
 } from '../../machines/mn-registration.js';
-import { compileMachine, isUnsupported } from '../../runtime/machine-engine.js';
-import { ActorHost, type Command } from '../../runtime/actor-host.js';
-import { SimulatedClock } from '../../runtime/clock.js';
+import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
+import { ActorHost, type Command } from '../../runtime/actors/actor-host.js';
+import { SimulatedClock } from '../../io/clock.js';
 
 type Snapshot = SnapshotFrom<typeof mnRegistrationMachine>;
 

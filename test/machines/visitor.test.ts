@@ -11,7 +11,7 @@ import { createActor, SimulatedClock, type AnyTransitionDefinition, type Inspect
 import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths, getStateNodes, serializeSnapshot, type StatePath } from 'xstate/graph';
 import { ipv4 } from '../../io/wire/bytes.js';
 import { INFINITE_LIFETIME, visitorMachine, visitorRemainingLifetime, type VisitorEvent, type VisitorInput, type VisitorRequest } from '../../machines/visitor.js';
-import { compileMachine, isUnsupported } from '../../runtime/machine-engine.js';
+import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
 
 type Snapshot = SnapshotFrom<typeof visitorMachine>;
 const PENDING_EXPIRY = 'xstate.after.pendingLifetime.visitor.pending.timed';

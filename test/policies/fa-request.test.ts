@@ -36,7 +36,7 @@ import {
   type PendingRegistration,
 } from '../../policies/fa-request.js';
 import { createSecurityContext, MobilitySecurityAssociation, type MobilitySecurityContext } from '../../policies/security-association.js';
-import { authPlaceholder, encodeSigned } from '../../runtime/sign.js';
+import { authPlaceholder, encodeSigned } from '../../policies/sign.js';
 
 const HOME = ipv4('198.51.100.10');
 const HA = ipv4('198.51.100.1');

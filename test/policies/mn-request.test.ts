@@ -19,7 +19,7 @@ import {
 } from '../../policies/mn-request.js';
 import { checkMnReply } from '../../policies/mn-reply.js';
 import { MobilitySecurityAssociation, createSecurityContext } from '../../policies/security-association.js';
-import { encodeSigned } from '../../runtime/sign.js';
+import { encodeSigned } from '../../policies/sign.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOME = ipv4('198.51.100.10');

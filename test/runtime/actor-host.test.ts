@@ -3,8 +3,8 @@ import { setup } from 'xstate';
 import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
 import type { Identification } from '../../io/wire/registration-types.js';
 import { bindingMachine, INFINITE_LIFETIME, type BindingInput, type BindingMachine, type Registration } from '../../machines/binding.js';
-import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from '../../runtime/actor-host.js';
-import { SimulatedClock, type Alarm, type Clock } from '../../runtime/clock.js';
+import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from '../../runtime/actors/actor-host.js';
+import { SimulatedClock, type Alarm, type Clock } from '../../io/clock.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOME = ipv4('198.51.100.10');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bindingMachine } from '../../machines/binding.js';
-import { chartToMermaid, machineChart } from '../../runtime/chart.js';
+import { chartToMermaid, machineChart } from '../../runtime/cli/machine-chart.js';
 
 describe('state chart export', () => {
   const chart = machineChart(bindingMachine);

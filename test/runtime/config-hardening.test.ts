@@ -1,5 +1,5 @@
 /**
- * Configuration files as hostile or careless input (runtime/config-schema.ts and the three
+ * Configuration files as hostile or careless input (runtime/config/config-schema.ts and the three
  * loaders): alias bombs and deep nesting end as configuration errors (exit 2, no stack
  * trace), no message shows a key, short keys need an explicit allowShortKey, a secret others
  * can read is refused with the chmod to run, a home address cannot be its prefix's network or
@@ -10,10 +10,10 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, homeAgentConfigFromDocument, loadHomeAgentConfig } from '../../runtime/config.js';
-import { MAX_CONFIG_NESTING } from '../../runtime/config-schema.js';
-import { foreignAgentConfigFromDocument, loadForeignAgentConfig } from '../../runtime/fa-config.js';
-import { loadMobileNodeConfig, mobileNodeConfigFromDocument } from '../../runtime/mn-config.js';
+import { ConfigError, homeAgentConfigFromDocument, loadHomeAgentConfig } from '../../runtime/config/ha-config.js';
+import { MAX_CONFIG_NESTING } from '../../runtime/config/config-schema.js';
+import { foreignAgentConfigFromDocument, loadForeignAgentConfig } from '../../runtime/config/fa-config.js';
+import { loadMobileNodeConfig, mobileNodeConfigFromDocument } from '../../runtime/config/mn-config.js';
 import { ensureBuilt, ROOT } from '../support/build.js';
 import { writePrivateFile } from '../support/files.js';
 

@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig, type LoadedHomeAgentConfig } from '../../runtime/config.js';
-import { parseJsonConfig, parseYamlConfig, readConfigFile } from '../../runtime/config-schema.js';
+import { ConfigError, EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig, type LoadedHomeAgentConfig } from '../../runtime/config/ha-config.js';
+import { parseJsonConfig, parseYamlConfig, readConfigFile } from '../../runtime/config/config-schema.js';
 import { writePrivateFile } from '../support/files.js';
 
 // A configuration written as JSON (how a generator writes a million mobile nodes) is read by

@@ -13,7 +13,7 @@ import {
 } from '../../io/wire/ipv4.js';
 import { decodeIcmpError, IcmpType, TimeExceededCode } from '../../io/wire/icmp.js';
 import { decapsulate, ipInIpDecapsulate, ipInIpEncapsulate, type Encapsulation } from '../../io/wire/tunnel.js';
-import { ForwardingTable, type TunnelTarget } from '../../runtime/forwarding-table.js';
+import { ForwardingTable, type TunnelTarget } from '../../runtime/dataplane/forwarding-table.js';
 import {
   foreignAgentDataPlane,
   homeAgentDataPlane,
@@ -22,7 +22,7 @@ import {
   type OutputPacket,
   type Packet,
   type SendIpOutput,
-} from '../../runtime/data-plane.js';
+} from '../../runtime/dataplane/data-plane.js';
 
 const HA = ipv4('198.51.100.1');
 const HA_OTHER = ipv4('192.0.2.254');

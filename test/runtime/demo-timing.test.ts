@@ -3,7 +3,7 @@
  * move the time the node heard the advertisement and the time its registration was accepted.
  */
 import { describe, expect, it } from 'vitest';
-import { runDemo } from '../../runtime/demo.js';
+import { runDemo } from '../../runtime/cli/roaming-demo.js';
 
 describe('demo timing', () => {
   it('pings at the interval asked for and reports advertisement and registration times per move', async () => {

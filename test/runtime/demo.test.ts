@@ -1,5 +1,5 @@
 /**
- * The roaming demo (runtime/demo.ts, `mip4 demo`, `npm start`): a home agent, two foreign
+ * The roaming demo (runtime/cli/roaming-demo.ts, `mip4 demo`, `npm start`): a home agent, two foreign
  * agents and a mobile node on one simulated network, run as a whole, and the `mip4 demo`
  * command in-process.
  */
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../runtime/cli/main.js';
-import { runDemo, type DemoResult } from '../../runtime/demo.js';
+import { runDemo, type DemoResult } from '../../runtime/cli/roaming-demo.js';
 
 let first: DemoResult;
 

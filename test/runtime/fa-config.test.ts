@@ -8,7 +8,7 @@ import {
   EXAMPLE_FOREIGN_AGENT_CONFIG,
   foreignAgentConfigFromDocument,
   loadForeignAgentConfig,
-} from '../../runtime/fa-config.js';
+} from '../../runtime/config/fa-config.js';
 import { main } from '../../runtime/cli/main.js';
 import { writePrivateFile } from '../support/files.js';
 

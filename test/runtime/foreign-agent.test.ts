@@ -1,5 +1,5 @@
 /**
- * The foreign agent runtime (runtime/foreign-agent.ts) on the simulated IP network:
+ * The foreign agent runtime (runtime/fa/foreign-agent.ts) on the simulated IP network:
  *
  *   ha (198.51.100.1) ── home 198.51.100.0/24 ── (.254) r (203.0.113.254) ── foreign 203.0.113.0/24 ── fa (203.0.113.1)
  *                                                                                                   └─ mn (MAC only, scripted)
@@ -33,12 +33,12 @@ import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wir
 import type { RegistrationReply } from '../../io/wire/registration-types.js';
 import { ipInIpEncapsulate } from '../../io/wire/tunnel.js';
 import { decodeUdpDatagram } from '../../io/wire/udp.js';
-import { SimulatedClock } from '../../runtime/clock.js';
-import { startForeignAgent, type FaConfig, type ForeignAgentEvent, type RunningForeignAgent } from '../../runtime/foreign-agent.js';
-import { icmpFrame, udpFrame } from '../../runtime/frames.js';
-import { startHomeAgent, type RunningHomeAgent } from '../../runtime/home-agent-server.js';
-import type { TransitionRecord } from '../../runtime/actor-host.js';
-import { encodeSigned } from '../../runtime/sign.js';
+import { SimulatedClock } from '../../io/clock.js';
+import { startForeignAgent, type FaConfig, type ForeignAgentEvent, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
+import { icmpFrame, udpFrame } from '../../io/wire/frames.js';
+import { startHomeAgent, type RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
+import type { TransitionRecord } from '../../runtime/actors/actor-host.js';
+import { encodeSigned } from '../../policies/sign.js';
 import { buildRequest, context, expectValidMhae, FA_KEY, HA, makeConfig, MHAE, MN1, MN1_KEY, MN2, MN2_KEY, START, WRONG_KEY } from './home-agent-harness.js';
 
 const FA = ipv4('203.0.113.1');

@@ -1,7 +1,7 @@
-/** The `advertisement` section of `mip4 ha --config` (runtime/config.ts): the home link's Agent Advertisements. */
+/** The `advertisement` section of `mip4 ha --config` (runtime/config/ha-config.ts): the home link's Agent Advertisements. */
 import { describe, expect, it } from 'vitest';
 import { ipv4 } from '../../io/wire/bytes.js';
-import { ConfigError, homeAgentConfigFromDocument } from '../../runtime/config.js';
+import { ConfigError, homeAgentConfigFromDocument } from '../../runtime/config/ha-config.js';
 
 const base = {
   homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', maxLifetime: 600 },

@@ -4,8 +4,8 @@
  * ConfigError naming the field and what to write instead.
  */
 import { describe, expect, it } from 'vitest';
-import { parseYamlConfig } from '../../runtime/config-schema.js';
-import { ConfigError, EXAMPLE_HOME_AGENT_CONFIG, homeAgentConfigFromDocument } from '../../runtime/config.js';
+import { parseYamlConfig } from '../../runtime/config/config-schema.js';
+import { ConfigError, EXAMPLE_HOME_AGENT_CONFIG, homeAgentConfigFromDocument } from '../../runtime/config/ha-config.js';
 
 const BASE = {
   homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24' },

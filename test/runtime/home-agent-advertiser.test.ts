@@ -1,5 +1,5 @@
 /**
- * The home agent's advertiser (runtime/home-agent-advertiser.ts) on a simulated home link:
+ * The home agent's advertiser (runtime/ha/home-agent-advertiser.ts) on a simulated home link:
  *
  *   ha 198.51.100.1 ── home 198.51.100.0/24 ── mn (scripted, 198.51.100.10)
  *
@@ -21,9 +21,9 @@ import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
 import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
 import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
 import { buildHomeAgentAdvertisement } from '../../machines/advertiser.js';
-import { SimulatedClock } from '../../runtime/clock.js';
-import { icmpFrame } from '../../runtime/frames.js';
-import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig, type HomeAgentAdvertiserEvent } from '../../runtime/home-agent-advertiser.js';
+import { SimulatedClock } from '../../io/clock.js';
+import { icmpFrame } from '../../io/wire/frames.js';
+import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig, type HomeAgentAdvertiserEvent } from '../../runtime/ha/home-agent-advertiser.js';
 
 const HA = ipv4('198.51.100.1');
 const MN = ipv4('198.51.100.10');

@@ -1,5 +1,5 @@
 /**
- * The home agent's packet path on the simulated network (runtime/home-agent-data-path.ts).
+ * The home agent's packet path on the simulated network (runtime/ha/home-agent-data-path.ts).
  *
  *   cn 192.0.2.20 ── corr ── r ── home 198.51.100.0/24 ── ha 198.51.100.1 (forwarding)
  *                             └── foreign 203.0.113.0/24 ── care-of host 203.0.113.77
@@ -19,7 +19,7 @@ import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
 import { RequestFlag } from '../../io/wire/registration-types.js';
-import { mobileNodeDecapsulation } from '../../runtime/data-plane.js';
+import { mobileNodeDecapsulation } from '../../runtime/dataplane/data-plane.js';
 import {
   attachHomeAgentDataPath,
   rawIpSender,
@@ -28,8 +28,8 @@ import {
   type HomeAgentDataPath,
   type IpSender,
   type PacketTap,
-} from '../../runtime/home-agent-data-path.js';
-import type { PacketBatch } from '../../runtime/data-plane.js';
+} from '../../runtime/ha/home-agent-data-path.js';
+import type { PacketBatch } from '../../runtime/dataplane/data-plane.js';
 import { bindUdp, echoRequest, recordIcmp, type SeenIcmp } from '../sim/network-support.js';
 import { buildRequest, COA1, HA, Harness, HOME_NETWORK, makeConfig, MN1, MN_PORT, PREFIX_LENGTH } from './home-agent-harness.js';
 

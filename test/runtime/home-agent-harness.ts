@@ -1,5 +1,5 @@
 /**
- * Test harness for the home agent runtime (runtime/home-agent.ts): a HomeAgent on a
+ * Test harness for the home agent runtime (runtime/ha/home-agent.ts): a HomeAgent on a
  * SimulatedClock with a seeded nonce source, Registration Requests built and signed in the
  * test, every Reply the agent sends captured with its addressing, and every observable
  * (events, transitions, ARP commands, forwarding-table changes) recorded in order.
@@ -24,9 +24,9 @@ import { seededRandom } from '../../io/sim/udp.js';
 import { sealAuthenticator } from '../../policies/auth.js';
 import type { HomeAgentSettings } from '../../policies/ha-request.js';
 import { createSecurityContext, type MobilitySecurityContext } from '../../policies/security-association.js';
-import type { TransitionRecord } from '../../runtime/actor-host.js';
-import { SimulatedClock } from '../../runtime/clock.js';
-import type { ForwardingChange } from '../../runtime/forwarding-table.js';
+import type { TransitionRecord } from '../../runtime/actors/actor-host.js';
+import { SimulatedClock } from '../../io/clock.js';
+import type { ForwardingChange } from '../../runtime/dataplane/forwarding-table.js';
 import {
   HomeAgent,
   type ArpCommand,
@@ -34,7 +34,7 @@ import {
   type HomeAgentEvent,
   type MobileNodeConfig,
   type ReceivedRequest,
-} from '../../runtime/home-agent.js';
+} from '../../runtime/ha/home-agent.js';
 
 // --- the network (TEST-NET addresses) ------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 /**
- * The home agent as a whole (runtime/home-agent.ts): every Reply code it can send, observed
+ * The home agent as a whole (runtime/ha/home-agent.ts): every Reply code it can send, observed
  * as Reply bytes on the way out, and the Reply fields of RFC 5944 3.8.3. Requests are built
  * and signed here; Reply authenticators are recomputed here (see home-agent-harness.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * The home agent on sockets (runtime/home-agent-server.ts): over the simulated, clocked UDP
+ * The home agent on sockets (runtime/ha/home-agent-server.ts): over the simulated, clocked UDP
  * network (io/sim/udp.ts) with Effect-managed sockets, and over real loopback sockets the way
  * an embedder starts it.
  */
@@ -17,10 +17,10 @@ import { decodeRegistrationReply } from '../../io/wire/registration.js';
 import { RequestFlag } from '../../io/wire/registration-types.js';
 import { seededRandom, SimUdpNetwork } from '../../io/sim/udp.js';
 import { Udp, UdpError, type UdpDatagram } from '../../io/udp.js';
-import { SimulatedClock } from '../../runtime/clock.js';
-import { homeAgentConfigFromDocument } from '../../runtime/config.js';
-import { startHomeAgent, type RunningHomeAgent } from '../../runtime/home-agent-server.js';
-import type { HomeAgentEvent } from '../../runtime/home-agent.js';
+import { SimulatedClock } from '../../io/clock.js';
+import { homeAgentConfigFromDocument } from '../../runtime/config/ha-config.js';
+import { startHomeAgent, type RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
+import type { HomeAgentEvent } from '../../runtime/ha/home-agent.js';
 import {
   buildRequest,
   COA1,

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { REGISTRATION_REQUEST } from '../../io/wire/registration-types.js';
-import { HomeAgent } from '../../runtime/home-agent.js';
-import { SimulatedClock } from '../../runtime/clock.js';
+import { HomeAgent } from '../../runtime/ha/home-agent.js';
+import { SimulatedClock } from '../../io/clock.js';
 import { buildRequest, COA1, Harness, makeConfig, MHAE, START } from './home-agent-harness.js';
 
 /** A Request padded with a skippable extension (type 200, 1.8) to exactly `total` bytes, authenticated. */

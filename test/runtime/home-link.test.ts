@@ -1,5 +1,5 @@
 /**
- * The home agent's ARP executor (runtime/home-link.ts) on a simulated home segment
+ * The home agent's ARP executor (runtime/ha/home-link.ts) on a simulated home segment
  * (RFC 5944 4.6): a HomeAgent from the harness, its interface on the segment, a correspondent
  * host that has talked to the mobile node (so its ARP cache holds the node's MAC), and the
  * mobile node itself as a host that leaves the link and comes back.
@@ -13,7 +13,7 @@ import { ArpOperation, arpRequest, decodeArpPacket, encodeArpFrame, type ArpPack
 import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
 import { BROADCAST_MAC, decodeEthernetFrame, encodeEthernetHeader, EtherType } from '../../io/wire/ethernet.js';
 import { RequestFlag } from '../../io/wire/registration-types.js';
-import { attachHomeLink, type HomeLinkEvent, type HomeLinkOptions } from '../../runtime/home-link.js';
+import { attachHomeLink, type HomeLinkEvent, type HomeLinkOptions } from '../../runtime/ha/home-link.js';
 import { COA1, HA, Harness, MHAE, MN1, MN2, MN2_KEY, START, WRONG_KEY } from './home-agent-harness.js';
 
 const HA_MAC = '02:00:5e:00:00:01';

@@ -1,7 +1,7 @@
-/** runtime/lab/plan.ts: which namespaces belong to a lab, and the lab's interface names. */
+/** runtime/cli/lab/plan.ts: which namespaces belong to a lab, and the lab's interface names. */
 import { describe, expect, it } from 'vitest';
 import { isValidInterfaceName } from '../../io/interface-name.js';
-import { BRIDGE, HOST_INTERFACE, LAB_ROLES, labNameProblem, MN_PORT, namespaceOf, namespacesOfLab, VETHS } from '../../runtime/lab/plan.js';
+import { BRIDGE, HOST_INTERFACE, LAB_ROLES, labNameProblem, MN_PORT, namespaceOf, namespacesOfLab, VETHS } from '../../runtime/cli/lab/plan.js';
 
 describe('the namespaces of a lab', () => {
   it("lab 'demo' is its seven namespaces by exact name, not lab 'demo-x''s nor any other m4lab-demo-*", () => {

@@ -35,7 +35,7 @@ import {
   type EngineSnapshot,
   type StepEngine,
   type StepResult,
-} from '../../runtime/machine-engine.js';
+} from '../../runtime/actors/machine-engine.js';
 
 type AnyEngine = StepEngine<unknown, { type: string }, unknown>;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MinHeap, type HeapEntry } from '../../runtime/min-heap.js';
+import { MinHeap, type HeapEntry } from '../../io/min-heap.js';
 
 interface Entry extends HeapEntry {
   readonly name: string;

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ipv4 } from '../../io/wire/bytes.js';
-import { ConfigError } from '../../runtime/config.js';
-import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig, mobileNodeConfigFromDocument } from '../../runtime/mn-config.js';
+import { ConfigError } from '../../runtime/config/ha-config.js';
+import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig, mobileNodeConfigFromDocument } from '../../runtime/config/mn-config.js';
 import { writePrivateFile } from '../support/files.js';
 
 // The configuration file of `mip4 mn`, written to real files and read back as the daemon does.

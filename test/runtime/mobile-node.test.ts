@@ -1,6 +1,6 @@
 /**
- * The mobile node runtime (runtime/mobile-node.ts) on the simulated IP network, registering
- * with a real home agent (runtime/home-agent-server.ts on the home host's Udp layer).
+ * The mobile node runtime (runtime/mn/mobile-node.ts) on the simulated IP network, registering
+ * with a real home agent (runtime/ha/home-agent-server.ts on the home host's Udp layer).
  *
  *   ha (198.51.100.1) ── home 198.51.100.0/24 ── (.254) r (203.0.113.1) ── foreign 203.0.113.0/24 ── mn (203.0.113.77, co-located)
  *
@@ -27,12 +27,12 @@ import { SimNetwork } from '../../io/sim/network.js';
 import type { SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
 import { seededRandom } from '../../io/sim/udp.js';
-import type { Clock } from '../../runtime/clock.js';
-import { SimulatedClock } from '../../runtime/clock.js';
-import { icmpFrame } from '../../runtime/frames.js';
-import { startHomeAgent, type RunningHomeAgent } from '../../runtime/home-agent-server.js';
-import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent, type RunningMobileNode } from '../../runtime/mobile-node.js';
-import type { TransitionRecord } from '../../runtime/actor-host.js';
+import type { Clock } from '../../io/clock.js';
+import { SimulatedClock } from '../../io/clock.js';
+import { icmpFrame } from '../../io/wire/frames.js';
+import { startHomeAgent, type RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
+import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent, type RunningMobileNode } from '../../runtime/mn/mobile-node.js';
+import type { TransitionRecord } from '../../runtime/actors/actor-host.js';
 import { HA, HOME_NETWORK, makeConfig, MIP_PORT, MN1, MN1_KEY, PREFIX_LENGTH, START } from './home-agent-harness.js';
 
 const R_HOME = ipv4('198.51.100.254');
@@ -111,7 +111,7 @@ function simHostLayer(clock: SimulatedClock, host: SimHost, applyMs: number, app
   return Layer.succeed(MnHost, { open: () => Effect.succeed({ apply }) });
 }
 
-/** Lets the host adapter's promise chain (runtime/mobile-node.ts startMobileNode) run. */
+/** Lets the host adapter's promise chain (runtime/mn/mobile-node.ts startMobileNode) run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Advances the simulated clock in `stepMs` steps, letting promises settle between them (bounded: ms / stepMs steps). */

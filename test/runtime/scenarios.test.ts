@@ -1,6 +1,6 @@
 /**
  * Whole conversations on the simulated network (io/sim): a home agent with its data path, a
- * foreign agent FA1, a mobile node and a correspondent, wired as runtime/demo.ts does, each
+ * foreign agent FA1, a mobile node and a correspondent, wired as runtime/cli/roaming-demo.ts does, each
  * scenario driven on a SimulatedClock from the correspondent's pings to the home address.
  *
  *   cn 192.0.2.20 ── correspondent 192.0.2.0/24 ──┐
@@ -19,13 +19,13 @@ import { ethernetDestination, ethernetSource } from '../../io/wire/ethernet.js';
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source } from '../../io/wire/ipv4.js';
 import { createSecurityContext } from '../../policies/security-association.js';
-import { SimulatedClock } from '../../runtime/clock.js';
-import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/foreign-agent.js';
-import { icmpFrame } from '../../runtime/frames.js';
-import type { HomeAgentConfig } from '../../runtime/home-agent.js';
-import { startSimulatedHomeAgent } from '../../runtime/demo.js';
-import type { RunningHomeAgent } from '../../runtime/home-agent-server.js';
-import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent } from '../../runtime/mobile-node.js';
+import { SimulatedClock } from '../../io/clock.js';
+import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
+import { icmpFrame } from '../../io/wire/frames.js';
+import type { HomeAgentConfig } from '../../runtime/ha/home-agent.js';
+import { startSimulatedHomeAgent } from '../../runtime/cli/roaming-demo.js';
+import type { RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
+import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent } from '../../runtime/mn/mobile-node.js';
 
 const HOME_NETWORK = ipv4('198.51.100.0');
 const HOME_BROADCAST = ipv4('198.51.100.255');

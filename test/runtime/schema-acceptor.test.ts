@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Either, ParseResult, Schema } from 'effect';
-import { MobileNodeEntry } from '../../runtime/config.js';
-import { BulkArray, compileAcceptor } from '../../runtime/schema-acceptor.js';
+import { MobileNodeEntry } from '../../runtime/config/ha-config.js';
+import { BulkArray, compileAcceptor } from '../../runtime/config/schema-acceptor.js';
 
 // The acceptor is a shortcut past Effect's decoder for a million configured nodes. It may
 // refuse what Effect accepts (Effect then decides), but must never accept what Effect refuses,

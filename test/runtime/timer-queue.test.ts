@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { RealClock, SimulatedClock, type Alarm, type Clock } from '../../runtime/clock.js';
-import { TimerQueue } from '../../runtime/timer-queue.js';
+import { RealClock, SimulatedClock, type Alarm, type Clock } from '../../io/clock.js';
+import { TimerQueue } from '../../runtime/actors/timer-queue.js';
 
 const START = Date.UTC(2026, 0, 1);
 

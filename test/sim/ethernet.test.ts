@@ -12,7 +12,7 @@ import { ETHERNET_MINIMUM_FRAME, SimArpHost, SimEthernetSegment, simLinkLayer, t
 import { ArpOperation, arpReply, decodeArpPacket, encodeArpFrame, gratuitousArp, type ArpPacket } from '../../io/wire/arp.js';
 import { ipv4 } from '../../io/wire/bytes.js';
 import { BROADCAST_MAC, decodeEthernetFrame, encodeEthernetHeader, EtherType, ZERO_MAC } from '../../io/wire/ethernet.js';
-import { SimulatedClock } from '../../runtime/clock.js';
+import { SimulatedClock } from '../../io/clock.js';
 
 const MAC_A = '02:00:00:00:00:0a';
 const MAC_B = '02:00:00:00:00:0b';

@@ -1,7 +1,7 @@
 /**
  * The simulated network's pcap tap and its determinism: the same seed and the same inputs
  * give byte-identical captures and identical counters; tshark reads the captures without
- * malformation or expert warnings. Also: runtime/home-link.ts (the home agent's ARP
+ * malformation or expert warnings. Also: runtime/ha/home-link.ts (the home agent's ARP
  * executor) running on a SimHost interface through the Link layer.
  */
 import { execFileSync } from 'node:child_process';
@@ -15,8 +15,8 @@ import { Link } from '../../io/link.js';
 import { ipv4 } from '../../io/wire/bytes.js';
 import { IpProtocol } from '../../io/wire/ipv4.js';
 import { decodePcap, LinkType } from '../../io/wire/pcap.js';
-import type { ArpCommand } from '../../runtime/home-agent.js';
-import { attachHomeLink } from '../../runtime/home-link.js';
+import type { ArpCommand } from '../../runtime/ha/home-agent.js';
+import { attachHomeLink } from '../../runtime/ha/home-link.js';
 import { B, bindUdp, echoRequest, MAC_R_B, R_B, twoLans } from './network-support.js';
 import { missingTools } from '../support/tools.js';
 
@@ -104,7 +104,7 @@ describe('captures and determinism', () => {
 });
 
 describe('the home agent ARP executor on a SimHost interface', () => {
-  it('proxy ARP and gratuitous ARP from runtime/home-link.ts go out through the Link layer of a SimHost', () => {
+  it('proxy ARP and gratuitous ARP from runtime/ha/home-link.ts go out through the Link layer of a SimHost', () => {
     const { clock, net, r, b, scope } = twoLans();
     const commands = new Subject<ArpCommand>();
     const home = Effect.runSync(Scope.extend(Effect.flatMap(Link, (l) => l.open('eth1')), scope).pipe(Effect.provide(net.linkLayer(r))));

@@ -10,7 +10,7 @@ import { Udp, type UdpBindOptions, type UdpSocket } from '../../io/udp.js';
 import { ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
 import { decodeIcmpError, encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
-import { SimulatedClock } from '../../runtime/clock.js';
+import { SimulatedClock } from '../../io/clock.js';
 
 export const A = ipv4('192.0.2.10');
 export const R_A = ipv4('192.0.2.1');

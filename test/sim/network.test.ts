@@ -18,7 +18,7 @@ import { IcmpType, TimeExceededCode, UnreachableCode } from '../../io/wire/icmp.
 import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol, ipv4Destination, ipv4Ttl } from '../../io/wire/ipv4.js';
 import { ipInIpDecapsulate } from '../../io/wire/tunnel.js';
 import { encodeUdpDatagram } from '../../io/wire/udp.js';
-import { SimulatedClock } from '../../runtime/clock.js';
+import { SimulatedClock } from '../../io/clock.js';
 import { A, B, bindUdp, echoRequest, MAC_A, MAC_B, MAC_R_A, MAC_R_B, R_A, R_B, recordIcmp, twoLans, type TwoLans } from './network-support.js';
 
 const C_NET = ipv4('203.0.113.5');

@@ -4,7 +4,7 @@ import { checkUnsigned, toHex } from '../../io/wire/bytes.js';
 import { EncodeError } from '../../io/wire/codec.js';
 import { encodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
 import { greEncapsulate, ipInIpEncapsulate, PreparedOuterHeader, prepareOuterHeader, writeGreIpv4Header } from '../../io/wire/tunnel.js';
-import { ForwardingTable } from '../../runtime/forwarding-table.js';
+import { ForwardingTable } from '../../runtime/dataplane/forwarding-table.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 

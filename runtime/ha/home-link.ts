@@ -21,7 +21,7 @@
  * Per frame: plain callbacks, one reused buffer for replies, no Effect.
  */
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import type { LinkError, LinkInterface } from '../io/link.js';
+import type { LinkError, LinkInterface } from '../../io/link.js';
 import {
   ARP_FRAME_LENGTH,
   ArpOperation,
@@ -31,8 +31,8 @@ import {
   gratuitousArpFrame,
   proxyArpReply,
   type ArpPacket,
-} from '../io/wire/arp.js';
-import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
+} from '../../io/wire/arp.js';
+import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
 import {
   ETHERNET_HEADER_LENGTH,
   EtherType,
@@ -43,8 +43,8 @@ import {
   writeMac,
   ZERO_MAC,
   type MacAddress,
-} from '../io/wire/ethernet.js';
-import type { Alarm, Clock } from './clock.js';
+} from '../../io/wire/ethernet.js';
+import type { Alarm, Clock } from '../../io/clock.js';
 import type { ArpCommand, HomeAgent } from './home-agent.js';
 
 export const DEFAULT_GRATUITOUS_SPACING_MS = 1000;

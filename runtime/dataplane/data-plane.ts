@@ -40,8 +40,8 @@ import {
   readU32,
   writeU16,
   writeU32,
-} from '../io/wire/bytes.js';
-import type { WireErrorReason } from '../io/wire/codec.js';
+} from '../../io/wire/bytes.js';
+import type { WireErrorReason } from '../../io/wire/codec.js';
 import {
   IPV4_MAX_TOTAL_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
@@ -57,8 +57,8 @@ import {
   ipv4TotalLength,
   setIpv4Destination,
   updateIpv4Checksum,
-} from '../io/wire/ipv4.js';
-import { IcmpType, TimeExceededCode, writeIcmpChecksum } from '../io/wire/icmp.js';
+} from '../../io/wire/ipv4.js';
+import { IcmpType, TimeExceededCode, writeIcmpChecksum } from '../../io/wire/icmp.js';
 import {
   type Encapsulation,
   GRE_HEADER_LENGTH,
@@ -72,7 +72,7 @@ import {
   minimalEncapsulate,
   prepareOuterHeader,
   writeGreIpv4Header,
-} from '../io/wire/tunnel.js';
+} from '../../io/wire/tunnel.js';
 import type { ForwardingTable, TunnelTarget } from './forwarding-table.js';
 
 // =============================================================================================

@@ -5,7 +5,7 @@
  */
 import { encodeRegistrationMessage, extensionOffsets, registrationMessageLength } from '../io/wire/registration.js';
 import type { AuthExtensionType, RegistrationExtension, RegistrationMessage } from '../io/wire/registration-types.js';
-import { AUTHENTICATOR_LENGTH, sealAuthenticator, type AuthAlgorithm } from '../policies/auth.js';
+import { AUTHENTICATOR_LENGTH, sealAuthenticator, type AuthAlgorithm } from './auth.js';
 
 export interface SigningKey {
   readonly spi: number;

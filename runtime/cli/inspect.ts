@@ -4,18 +4,18 @@
  * `mip4 decode` and by tests. Captures are walked down to UDP port 434 payloads and ICMP
  * types 9/10; everything else in a capture is counted as skipped.
  */
-import { decodeAgentDiscovery } from '../io/wire/agent-discovery.js';
-import { agentDiscoveryToJson } from '../io/wire/agent-discovery-json.js';
-import { ipv4ToString, readU16 } from '../io/wire/bytes.js';
-import type { WireError } from '../io/wire/codec.js';
-import { decodeEthernetFrame, EtherType } from '../io/wire/ethernet.js';
-import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
-import { decodePcap, LinkType } from '../io/wire/pcap.js';
-import { decodeRegistrationMessage } from '../io/wire/registration.js';
-import { registrationToJson, type SpiKey } from '../io/wire/registration-json.js';
-import { MOBILE_IP_PORT } from '../io/wire/registration-types.js';
-import { decodeUdpDatagram, verifyUdpChecksum } from '../io/wire/udp.js';
-import { verifyAuthenticator, type AuthAlgorithm } from '../policies/auth.js';
+import { decodeAgentDiscovery } from '../../io/wire/agent-discovery.js';
+import { agentDiscoveryToJson } from '../../io/wire/agent-discovery-json.js';
+import { ipv4ToString, readU16 } from '../../io/wire/bytes.js';
+import type { WireError } from '../../io/wire/codec.js';
+import { decodeEthernetFrame, EtherType } from '../../io/wire/ethernet.js';
+import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { decodePcap, LinkType } from '../../io/wire/pcap.js';
+import { decodeRegistrationMessage } from '../../io/wire/registration.js';
+import { registrationToJson, type SpiKey } from '../../io/wire/registration-json.js';
+import { MOBILE_IP_PORT } from '../../io/wire/registration-types.js';
+import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
+import { verifyAuthenticator, type AuthAlgorithm } from '../../policies/auth.js';
 
 export type MessageKind = 'auto' | 'registration' | 'icmp';
 

@@ -9,10 +9,10 @@ import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Either, ParseResult, Schema } from 'effect';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { interfaceNameProblem } from '../io/interface-name.js';
-import { parseHex, parseIpv4 } from '../io/wire/bytes.js';
-import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../policies/auth.js';
-import { DEFAULT_REPLAY_WINDOW_SECONDS, RESERVED_SPI_LIMIT, type MobilitySecurityContext } from '../policies/security-association.js';
+import { interfaceNameProblem } from '../../io/interface-name.js';
+import { parseHex, parseIpv4 } from '../../io/wire/bytes.js';
+import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../../policies/auth.js';
+import { DEFAULT_REPLAY_WINDOW_SECONDS, RESERVED_SPI_LIMIT, type MobilitySecurityContext } from '../../policies/security-association.js';
 
 export interface ConfigIssue {
   readonly path: string;

@@ -1,7 +1,7 @@
 /**
  * The `mip4 lab` topology as data (no IO): which network namespaces, bridges, veth pairs,
  * addresses and routes a lab named N consists of, and the daemons' configuration files. The
- * IO that builds it is runtime/lab/lab.ts.
+ * IO that builds it is runtime/cli/lab/lab.ts.
  *
  * ```
  *   CH 192.0.2.10 ── 192.0.2.1 ROUTER 198.51.100.1 ── [home bridge] ── HA 198.51.100.2

@@ -1,5 +1,5 @@
 /**
- * `mip4 lab`: builds the topology of runtime/lab/plan.ts with iproute2 (as root), starts the
+ * `mip4 lab`: builds the topology of runtime/cli/lab/plan.ts with iproute2 (as root), starts the
  * daemons inside their namespaces as background processes, and takes it all down again.
  *
  * State lives in `<stateDir>/<name>/` (default /run/mip4-lab/<name>/): state.json, the
@@ -45,8 +45,8 @@ import {
 export const DEFAULT_STATE_DIR = '/run/mip4-lab';
 export const DEFAULT_LAB_NAME = 'demo';
 
-/** bin/mip4.js of this checkout, from dist/runtime/lab/lab.js or (under vitest) runtime/lab/lab.ts. */
-const MIP4_BIN = fileURLToPath(new URL(import.meta.url.includes('/dist/runtime/') ? '../../../bin/mip4.js' : '../../bin/mip4.js', import.meta.url));
+/** bin/mip4.js of this checkout, from dist/runtime/cli/lab/lab.js or (under vitest) runtime/cli/lab/lab.ts. */
+const MIP4_BIN = fileURLToPath(new URL(import.meta.url.includes('/dist/runtime/') ? '../../../../bin/mip4.js' : '../../../bin/mip4.js', import.meta.url));
 
 /** A problem `mip4 lab` explains to its user (exit 1), as opposed to a bug. */
 export class LabError extends Error {

@@ -4,8 +4,8 @@
  * `mobileNodes[0].spi: SPI 100 is reserved (0-255, RFC 5944 1.6); use a value above 255`.
  */
 import { Schema } from 'effect';
-import { parseIpv4, type Ipv4Address } from '../io/wire/bytes.js';
-import { prefixMask, type HomeAgentSettings } from '../policies/ha-request.js';
+import { parseIpv4, type Ipv4Address } from '../../io/wire/bytes.js';
+import { prefixMask, type HomeAgentSettings } from '../../policies/ha-request.js';
 import {
   AdvertisementFields,
   advertiserTiming,
@@ -32,11 +32,11 @@ import {
   maxMessageBytesProblem,
   type HomeAgentConfig,
   type MobileNodeConfig,
-} from './home-agent.js';
+} from '../ha/home-agent.js';
 import { BulkArray } from './schema-acceptor.js';
-import type { HomeAgentAdvertisementConfig } from './home-agent-advertiser.js';
-import type { ListenAddress } from './home-agent-server.js';
-import type { LinuxDataPathConfig } from './home-agent-linux.js';
+import type { HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
+import type { ListenAddress } from '../ha/home-agent-server.js';
+import type { LinuxDataPathConfig } from '../ha/home-agent-linux.js';
 
 export { ConfigError };
 
@@ -77,7 +77,7 @@ const TunnelMtu = Schema.Number.pipe(
   ),
 );
 
-/** The packet path on a Linux host (runtime/home-agent-linux.ts). */
+/** The packet path on a Linux host (runtime/ha/home-agent-linux.ts). */
 const DataPath = Schema.Struct({
   homeInterface: InterfaceName,
   tunnelDevice: optional(InterfaceName),
@@ -129,7 +129,7 @@ export interface LoadedHomeAgentConfig {
   readonly listen: readonly ListenAddress[];
   /** The `dataPath` section: absent = control plane only. */
   readonly dataPath?: LinuxDataPathConfig;
-  /** The `advertisement` section: advertise on this home link interface (runtime/home-agent-advertiser.ts). */
+  /** The `advertisement` section: advertise on this home link interface (runtime/ha/home-agent-advertiser.ts). */
   readonly advertisement?: { readonly interfaceName: string; readonly config: HomeAgentAdvertisementConfig };
 }
 

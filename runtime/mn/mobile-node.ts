@@ -1,7 +1,7 @@
 /**
  * The mobile node (RFC 5944 2.4, 3.6, 4.2.1, 4.6) as an actor system.
  *
- * Two machine kinds, each hosted by an ActorHost (runtime/actor-host.ts):
+ * Two machine kinds, each hosted by an ActorHost (runtime/actors/actor-host.ts):
  * - one discovery actor (machines/mn-discovery.ts) for the node's single interface: it hears
  *   Agent Advertisements, solicits, detects moves and the return home, and asks for
  *   registrations;
@@ -14,12 +14,12 @@
  * IO, all plain synchronous callbacks (the Effect lifecycle lives in `startMobileNode`):
  * - the LinkInterface: Agent Advertisements in (ICMP type 9 in IPv4 in Ethernet, decoded with
  *   io/wire), Agent Solicitations (TTL 1 to 224.0.0.11, 2.2) and gratuitous ARP (4.6) out;
- * - one UDP socket: Registration Requests (policies/mn-request.ts, sealed by runtime/sign.ts)
+ * - one UDP socket: Registration Requests (policies/mn-request.ts, sealed by policies/sign.ts)
  *   to the foreign agent, or straight to the home agent with a co-located care-of address or
  *   at home (3.6.1.1); Replies checked with policies/mn-reply.ts and fed to the actor;
  * - raw IP sockets (protocols 4, 55, 47) when the node has a co-located care-of address: it is
  *   its own tunnel endpoint (1.7 b, 4.1), decapsulating with `mobileNodeDecapsulation`
- *   (runtime/data-plane.ts); inner datagrams go up through `received`.
+ *   (runtime/dataplane/data-plane.ts); inner datagrams go up through `received`.
  *
  * The node chooses the IP source address of each Request itself (3.6.1.1): the home address
  * through a foreign agent or at home, the co-located care-of address when registering that.
@@ -44,20 +44,20 @@
  */
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject } from 'rxjs';
-import { Link, type LinkInterface } from '../io/link.js';
-import { MnHost, type HostAttachment, type MnHostSettings } from '../io/mn-host.js';
-import { Tun, type TunDevice } from '../io/tun.js';
-import { RawIp, type RawIpSocket } from '../io/raw-ip.js';
-import { Udp, type UdpSocket } from '../io/udp.js';
-import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../io/wire/agent-discovery.js';
-import { ARP_FRAME_LENGTH, ArpOperation, arpReply, decodeArpPacket, encodeArpFrame, gratuitousArpFrame } from '../io/wire/arp.js';
-import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
-import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac, type MacAddress } from '../io/wire/ethernet.js';
-import { IcmpType } from '../io/wire/icmp.js';
-import { identificationToHex } from '../io/wire/identification.js';
-import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
-import { decodeRegistrationReply } from '../io/wire/registration.js';
-import type { Identification } from '../io/wire/registration-types.js';
+import { Link, type LinkInterface } from '../../io/link.js';
+import { MnHost, type HostAttachment, type MnHostSettings } from '../../io/mn-host.js';
+import { Tun, type TunDevice } from '../../io/tun.js';
+import { RawIp, type RawIpSocket } from '../../io/raw-ip.js';
+import { Udp, type UdpSocket } from '../../io/udp.js';
+import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../../io/wire/agent-discovery.js';
+import { ARP_FRAME_LENGTH, ArpOperation, arpReply, decodeArpPacket, encodeArpFrame, gratuitousArpFrame } from '../../io/wire/arp.js';
+import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac, type MacAddress } from '../../io/wire/ethernet.js';
+import { IcmpType } from '../../io/wire/icmp.js';
+import { identificationToHex } from '../../io/wire/identification.js';
+import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { decodeRegistrationReply } from '../../io/wire/registration.js';
+import type { Identification } from '../../io/wire/registration-types.js';
 import {
   advertisementEvent,
   awayFirstHop,
@@ -65,14 +65,14 @@ import {
   type ColocatedAddress,
   type MnDiscoveryEvent,
   type SolicitationSettings,
-} from '../machines/mn-discovery.js';
+} from '../../machines/mn-discovery.js';
 import {
   mnRegistrationMachine,
   type MnRegistrationContext,
   type MnReplayState,
   type RetransmissionSettings,
-} from '../machines/mn-registration.js';
-import { checkMnReply } from '../policies/mn-reply.js';
+} from '../../machines/mn-registration.js';
+import { checkMnReply } from '../../policies/mn-reply.js';
 import {
   ALL_MOBILITY_AGENTS,
   buildRegistrationRequest,
@@ -80,14 +80,14 @@ import {
   type MnRegistrationTarget,
   type MnRequestSettings,
   type MnSigningKey,
-} from '../policies/mn-request.js';
-import { createSecurityContext, type ReplayProtection, type SecurityContextLookup } from '../policies/security-association.js';
-import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
-import type { Alarm, Clock } from './clock.js';
-import { mobileNodeDecapsulation, type DataPlane } from './data-plane.js';
-import { icmpFrame, udpFrame } from './frames.js';
-import { secureRandom32 } from './home-agent-server.js';
-import { encodeSigned } from './sign.js';
+} from '../../policies/mn-request.js';
+import { createSecurityContext, type ReplayProtection, type SecurityContextLookup } from '../../policies/security-association.js';
+import { ActorHost, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import type { Alarm, Clock } from '../../io/clock.js';
+import { mobileNodeDecapsulation, type DataPlane } from '../dataplane/data-plane.js';
+import { icmpFrame, udpFrame } from '../../io/wire/frames.js';
+import { secureRandom32 } from '../../io/random.js';
+import { encodeSigned } from '../../policies/sign.js';
 
 export interface MobileNodeConfig {
   /** The interface the node attaches with (one interface, 2.4). */
@@ -239,7 +239,7 @@ export interface MobileNodeOptions {
   readonly waitForHost?: boolean;
 }
 
-/** R4.6-11: copies of the node's gratuitous ARP on returning home, the first at once (as the home agent's, runtime/home-link.ts). */
+/** R4.6-11: copies of the node's gratuitous ARP on returning home, the first at once (as the home agent's, runtime/ha/home-link.ts). */
 export const GRATUITOUS_ARP_COPIES = 3;
 export const GRATUITOUS_ARP_SPACING_MS = 1000;
 

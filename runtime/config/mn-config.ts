@@ -1,13 +1,13 @@
 /**
  * The mobile node's configuration file (YAML) for `mip4 mn`, validated with an Effect Schema
  * before the interface or any socket is opened. Errors name the field path and the fix, as the
- * home agent's (runtime/config.ts) do.
+ * home agent's (runtime/config/ha-config.ts) do.
  */
 import { Schema } from 'effect';
-import { parseIpv4 } from '../io/wire/bytes.js';
-import type { AuthAlgorithm } from '../policies/auth.js';
-import { prefixMask } from '../policies/ha-request.js';
-import type { MnSigningKey } from '../policies/mn-request.js';
+import { parseIpv4 } from '../../io/wire/bytes.js';
+import type { AuthAlgorithm } from '../../policies/auth.js';
+import { prefixMask } from '../../policies/ha-request.js';
+import type { MnSigningKey } from '../../policies/mn-request.js';
 import {
   Algorithm,
   ConfigError,
@@ -26,7 +26,7 @@ import {
   Replay,
   Spi,
 } from './config-schema.js';
-import type { MobileNodeConfig } from './mobile-node.js';
+import type { MobileNodeConfig } from '../mn/mobile-node.js';
 
 
 const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));

@@ -1,18 +1,18 @@
 /**
  * The foreign agent's configuration file (YAML), validated with an Effect Schema before the
- * link or any socket is opened, in the style of runtime/config.ts: every error names the
+ * link or any socket is opened, in the style of runtime/config/ha-config.ts: every error names the
  * field path and what to do, e.g. `homeAgents[0].spi: SPI 7 is reserved (0-255, RFC 5944
  * 1.6); use a value above 255`.
  */
 import { Schema } from 'effect';
-import { parseIpv4 } from '../io/wire/bytes.js';
-import type { FaSettings } from '../policies/fa-request.js';
+import { parseIpv4 } from '../../io/wire/bytes.js';
+import type { FaSettings } from '../../policies/fa-request.js';
 import {
   DEFAULT_MAX_PENDING,
   DEFAULT_MAX_PENDING_PER_HOME_ADDRESS,
   DEFAULT_MAX_PENDING_PER_LINK_SOURCE,
   DEFAULT_MAX_UNKNOWN_DEREGISTRATIONS,
-} from '../policies/fa-pending-budget.js';
+} from '../../policies/fa-pending-budget.js';
 import {
   AdvertisementFields,
   advertiserTiming,
@@ -32,7 +32,7 @@ import {
   type SecurityAssociationFields,
   Spi,
 } from './config-schema.js';
-import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from './foreign-agent.js';
+import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from '../fa/foreign-agent.js';
 
 export { ConfigError };
 

@@ -5,14 +5,14 @@
  * home agent's Registration Reply (G.3). Each is encoded, authenticated and framed, so the
  * same bytes serve `mip4 examples`, captures and tests.
  */
-import { AdvertisementFlag, agentAdvertisementCodec, agentSolicitationCodec, makeAgentAdvertisement, makeAgentSolicitation } from '../io/wire/agent-discovery.js';
-import { fromHex, ipv4 } from '../io/wire/bytes.js';
-import { encodeToBytes } from '../io/wire/codec.js';
-import { identificationFromUnixMs } from '../io/wire/identification.js';
-import { MOBILE_IP_PORT, RequestFlag, type RegistrationReply, type RegistrationRequest } from '../io/wire/registration-types.js';
-import { ReplyCode } from '../io/wire/reply-codes.js';
-import { icmpFrame, udpFrame } from './frames.js';
-import { authPlaceholder, encodeSigned, type SigningKey } from './sign.js';
+import { AdvertisementFlag, agentAdvertisementCodec, agentSolicitationCodec, makeAgentAdvertisement, makeAgentSolicitation } from '../../io/wire/agent-discovery.js';
+import { fromHex, ipv4 } from '../../io/wire/bytes.js';
+import { encodeToBytes } from '../../io/wire/codec.js';
+import { identificationFromUnixMs } from '../../io/wire/identification.js';
+import { MOBILE_IP_PORT, RequestFlag, type RegistrationReply, type RegistrationRequest } from '../../io/wire/registration-types.js';
+import { ReplyCode } from '../../io/wire/reply-codes.js';
+import { icmpFrame, udpFrame } from '../../io/wire/frames.js';
+import { authPlaceholder, encodeSigned, type SigningKey } from '../../policies/sign.js';
 
 export const exampleNetwork = {
   homeAgent: ipv4('198.51.100.1'),

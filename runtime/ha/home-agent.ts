@@ -15,9 +15,9 @@
  * ids) from an injected source, so a run on the simulated clock replays exactly.
  */
 import { Subject } from 'rxjs';
-import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
-import { identificationToHex } from '../io/wire/identification.js';
-import { decodeRegistrationRequest, registrationMessageLength } from '../io/wire/registration.js';
+import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
+import { identificationToHex } from '../../io/wire/identification.js';
+import { decodeRegistrationRequest, registrationMessageLength } from '../../io/wire/registration.js';
 import {
   ExtensionType,
   REGISTRATION_REQUEST,
@@ -26,12 +26,12 @@ import {
   type RegistrationExtension,
   type RegistrationReply,
   type RegistrationRequest,
-} from '../io/wire/registration-types.js';
-import { ReplyCode, replyCodeText } from '../io/wire/reply-codes.js';
-import { bindingMachine, remainingLifetime, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../machines/binding.js';
-import { admitBinding } from '../policies/admission.js';
-import { AUTHENTICATOR_LENGTH } from '../policies/auth.js';
-import { TokenBucket } from '../policies/rate-limit.js';
+} from '../../io/wire/registration-types.js';
+import { ReplyCode, replyCodeText } from '../../io/wire/reply-codes.js';
+import { bindingMachine, remainingLifetime, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../../machines/binding.js';
+import { admitBinding } from '../../policies/admission.js';
+import { AUTHENTICATOR_LENGTH } from '../../policies/auth.js';
+import { TokenBucket } from '../../policies/rate-limit.js';
 import {
   checkHaRequest,
   homeAgentUnicastAddress,
@@ -40,17 +40,17 @@ import {
   type HaMobileNode,
   type HaVerdict,
   type HomeAgentSettings,
-} from '../policies/ha-request.js';
+} from '../../policies/ha-request.js';
 import {
   MobilitySecurityAssociation,
   type MobilitySecurityContext,
   type SecurityContextLookup,
-} from '../policies/security-association.js';
-import { advanceReplayState, sameIdentification, type ReplayState } from '../policies/replay.js';
-import { ActorHost, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
-import type { Clock } from './clock.js';
-import { ForwardingTable } from './forwarding-table.js';
-import { encodeSigned } from './sign.js';
+} from '../../policies/security-association.js';
+import { advanceReplayState, sameIdentification, type ReplayState } from '../../policies/replay.js';
+import { ActorHost, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import type { Clock } from '../../io/clock.js';
+import { ForwardingTable } from '../dataplane/forwarding-table.js';
+import { encodeSigned } from '../../policies/sign.js';
 
 export interface MobileNodeConfig {
   readonly homeAddress: Ipv4Address;

@@ -7,7 +7,7 @@
  * set, R2.3-8). A mobile node that hears it knows it is at home (2.4.3) and deregisters; one
  * that has just arrived and solicits is answered at once.
  *
- * It is a separate runtime piece beside the HomeAgent (runtime/home-agent.ts) rather than part
+ * It is a separate runtime piece beside the HomeAgent (runtime/ha/home-agent.ts) rather than part
  * of it: the home agent's registration path knows nothing of links, and the home link may be
  * absent (a virtual home network has no link to advertise on, 2.3; `mip4 ha` without an
  * `advertisement` section). It shares no state with the agent: the advertisement carries the
@@ -21,12 +21,12 @@
  */
 import { Cause, Effect, Exit, type Layer, Scope } from 'effect';
 import { Subject } from 'rxjs';
-import { Link, type LinkInterface } from '../io/link.js';
-import { decodeAgentSolicitation, type AgentAdvertisement, type RouterEntry } from '../io/wire/agent-discovery.js';
-import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
-import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetSource, type MacAddress } from '../io/wire/ethernet.js';
-import { IcmpType } from '../io/wire/icmp.js';
-import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
+import { Link, type LinkInterface } from '../../io/link.js';
+import { decodeAgentSolicitation, type AgentAdvertisement, type RouterEntry } from '../../io/wire/agent-discovery.js';
+import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetSource, type MacAddress } from '../../io/wire/ethernet.js';
+import { IcmpType } from '../../io/wire/icmp.js';
+import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
 import {
   advertiserConfig,
   advertiserMachine,
@@ -34,11 +34,11 @@ import {
   type AdvertiserMachine,
   type AdvertiserSettings,
   type SendAdvertisementParams,
-} from '../machines/advertiser.js';
-import { ActorHost, type HostedActor, type TransitionRecord } from './actor-host.js';
-import { RealClock, type Clock } from './clock.js';
-import { agentAdvertisementFrame } from './frames.js';
-import { secureRandom32 } from './home-agent-server.js';
+} from '../../machines/advertiser.js';
+import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { RealClock, type Clock } from '../../io/clock.js';
+import { agentAdvertisementFrame } from '../../io/wire/frames.js';
+import { secureRandom32 } from '../../io/random.js';
 
 export interface HomeAgentAdvertisementConfig extends Omit<AdvertiserSettings, 'busy'> {
   /** The home agent's address on the home link: the advertisements' IP source. */

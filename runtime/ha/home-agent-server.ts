@@ -3,14 +3,14 @@
  * lifecycle: the sockets are acquired in a Scope and closed by its finalizers when the
  * agent stops; the per-datagram path stays a plain callback into HomeAgent.handleRequest.
  */
-import { randomBytes } from 'node:crypto';
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
-import { Udp, UdpError, type UdpSocket } from '../io/udp.js';
-import type { Ipv4Address } from '../io/wire/bytes.js';
-import { RealClock, type Clock } from './clock.js';
+import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
+import type { Ipv4Address } from '../../io/wire/bytes.js';
+import { RealClock, type Clock } from '../../io/clock.js';
+import { secureRandom32 } from '../../io/random.js';
 import { HomeAgent, type HomeAgentConfig, type ReplySender } from './home-agent.js';
 import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-linux.js';
-import { udpLayer } from './udp-layer.js';
+import { udpLayer } from '../udp-layer.js';
 
 export interface ListenAddress {
   /** 0 = all addresses. The native UDP layer then reports each request's destination; on
@@ -75,29 +75,11 @@ export interface StartHomeAgentOptions {
   readonly clock?: Clock;
   readonly random32?: () => number;
   /**
-   * Run the packet path on this Linux host too (runtime/home-agent-linux.ts): TUN device,
+   * Run the packet path on this Linux host too (runtime/ha/home-agent-linux.ts): TUN device,
    * home-address routes, tunnels, proxy ARP. Started before the sockets are bound, so that no
    * binding precedes it. Without it the agent is control plane only.
    */
   readonly dataPath?: LinuxDataPathConfig;
-}
-
-/** Random bytes drawn from the system generator in blocks: one call per 1,024 values, not per request. */
-const RANDOM_POOL_BYTES = 4096;
-let randomPool = Buffer.alloc(0);
-let randomPoolOffset = 0;
-
-/** A cryptographically strong 32-bit source for nonces on real networks (5.4). */
-export function secureRandom32(): number {
-  if (randomPoolOffset + 4 > randomPool.length) {
-    randomPool = randomBytes(RANDOM_POOL_BYTES);
-    randomPoolOffset = 0;
-  }
-  const value = randomPool.readUInt32BE(randomPoolOffset);
-  // Each value is handed out once and then erased from the pool.
-  randomPool.fill(0, randomPoolOffset, randomPoolOffset + 4);
-  randomPoolOffset += 4;
-  return value;
 }
 
 /**

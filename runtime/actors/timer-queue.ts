@@ -8,8 +8,8 @@
  * into the heap at the new one instead of firing. Renewals vastly outnumber expiries, so most
  * postponements never touch the heap.
  */
-import type { Alarm, Clock } from './clock.js';
-import { MinHeap, type HeapEntry } from './min-heap.js';
+import type { Alarm, Clock } from '../../io/clock.js';
+import { MinHeap, type HeapEntry } from '../../io/min-heap.js';
 
 export interface Timer<T> extends HeapEntry {
   payload: T;

@@ -4,11 +4,11 @@
  * interop test) and by the simulated network. Each frame is built back to front in one
  * buffer: the payload first, then each header in front of it, so nothing is copied twice.
  */
-import { agentAdvertisementLength, encodeAgentAdvertisement, type AgentAdvertisement } from '../io/wire/agent-discovery.js';
-import { BROADCAST_MAC, encodeEthernetHeader, ETHERNET_HEADER_LENGTH, EtherType, multicastMac, type MacAddress } from '../io/wire/ethernet.js';
-import { encodeIpv4Header, IpProtocol, IPV4_MIN_HEADER_LENGTH } from '../io/wire/ipv4.js';
-import type { Ipv4Address } from '../io/wire/bytes.js';
-import { encodeUdpDatagram, UDP_HEADER_LENGTH } from '../io/wire/udp.js';
+import { agentAdvertisementLength, encodeAgentAdvertisement, type AgentAdvertisement } from './agent-discovery.js';
+import { BROADCAST_MAC, encodeEthernetHeader, ETHERNET_HEADER_LENGTH, EtherType, multicastMac, type MacAddress } from './ethernet.js';
+import { encodeIpv4Header, IpProtocol, IPV4_MIN_HEADER_LENGTH } from './ipv4.js';
+import type { Ipv4Address } from './bytes.js';
+import { encodeUdpDatagram, UDP_HEADER_LENGTH } from './udp.js';
 
 export interface FrameAddressing {
   readonly sourceMac: MacAddress;

@@ -5,8 +5,8 @@
  * small-integer keys are markedly faster than with numbers >= 2^31 (perf-limits.md).
  */
 import { Subject, type Observable } from 'rxjs';
-import type { Ipv4Address } from '../io/wire/bytes.js';
-import type { Encapsulation } from '../machines/binding.js';
+import type { Ipv4Address } from '../../io/wire/bytes.js';
+import type { Encapsulation } from '../../machines/binding.js';
 
 export interface TunnelTarget {
   readonly careOfAddress: Ipv4Address;

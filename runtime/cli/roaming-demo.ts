@@ -15,28 +15,28 @@
  * ICMP Echo Request to the home address every 100 ms the whole time; each phase counts how many
  * reached the node and how long the handoff took (link change → first delivery at the new place).
  *
- * The home agent advertises on the home segment (runtime/home-agent-advertiser.ts, 'H' bit,
+ * The home agent advertises on the home segment (runtime/ha/home-agent-advertiser.ts, 'H' bit,
  * about once a second with jitter) and answers the node's solicitations. Moving the node's
  * interface, its addresses, routes and the static ARP entry for the foreign agent are the
- * embedder's job (runtime/mobile-node.ts), done here at each move.
+ * embedder's job (runtime/mn/mobile-node.ts), done here at each move.
  */
 import { Effect, Exit, Scope } from 'effect';
-import { RawIp } from '../io/raw-ip.js';
-import { SimNetwork } from '../io/sim/network.js';
-import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../io/sim/ip-host.js';
-import { simRawIpLayer } from '../io/sim/raw-ip.js';
-import { seededRandom } from '../io/sim/udp.js';
-import { fromHex, ipv4, type Ipv4Address } from '../io/wire/bytes.js';
-import { encodeIcmpEcho, IcmpType } from '../io/wire/icmp.js';
-import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol } from '../io/wire/ipv4.js';
-import { createSecurityContext } from '../policies/security-association.js';
-import { SimulatedClock, type Clock } from './clock.js';
-import { startForeignAgent, type FaConfig, type RunningForeignAgent } from './foreign-agent.js';
-import { attachHomeAgentDataPath, rawIpSender, simHostPorts, type HomeAgentDataPath } from './home-agent-data-path.js';
-import type { HomeAgentConfig } from './home-agent.js';
-import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig } from './home-agent-advertiser.js';
-import { startHomeAgent, type RunningHomeAgent } from './home-agent-server.js';
-import { startMobileNode, type MobileNodeConfig } from './mobile-node.js';
+import { RawIp } from '../../io/raw-ip.js';
+import { SimNetwork } from '../../io/sim/network.js';
+import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../../io/sim/ip-host.js';
+import { simRawIpLayer } from '../../io/sim/raw-ip.js';
+import { seededRandom } from '../../io/sim/udp.js';
+import { fromHex, ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
+import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
+import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol } from '../../io/wire/ipv4.js';
+import { createSecurityContext } from '../../policies/security-association.js';
+import { SimulatedClock, type Clock } from '../../io/clock.js';
+import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../fa/foreign-agent.js';
+import { attachHomeAgentDataPath, rawIpSender, simHostPorts, type HomeAgentDataPath } from '../ha/home-agent-data-path.js';
+import type { HomeAgentConfig } from '../ha/home-agent.js';
+import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
+import { startHomeAgent, type RunningHomeAgent } from '../ha/home-agent-server.js';
+import { startMobileNode, type MobileNodeConfig } from '../mn/mobile-node.js';
 
 // --- the topology (TEST-NET addresses only) ----------------------------------------------------
 

@@ -4,7 +4,7 @@
  * Three kinds of actors, each hosted by its own ActorHost: the advertiser of the visitor link
  * (machines/advertiser.ts, one actor), one pending registration per relayed Request
  * (machines/fa-pending.ts) and one visitor list entry per mobile node (machines/visitor.ts).
- * The per-message paths are plain synchronous handlers, as in runtime/home-agent.ts:
+ * The per-message paths are plain synchronous handlers, as in runtime/ha/home-agent.ts:
  *
  * - frames from the visitor link: Agent Solicitations (ICMP 10) become advertiser events;
  *   Registration Requests (UDP 434 to one of the agent's addresses, 224.0.0.11 or
@@ -40,14 +40,14 @@
  */
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject } from 'rxjs';
-import { Link, LinkError, type FrameInfo, type LinkInterface } from '../io/link.js';
-import { RawIp, RawIpError } from '../io/raw-ip.js';
-import { Udp, UdpError, type UdpSocket } from '../io/udp.js';
+import { Link, LinkError, type FrameInfo, type LinkInterface } from '../../io/link.js';
+import { RawIp, RawIpError } from '../../io/raw-ip.js';
+import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
 import {
   decodeAgentSolicitation,
   type RouterEntry,
-} from '../io/wire/agent-discovery.js';
-import { ipv4ToString, type Ipv4Address } from '../io/wire/bytes.js';
+} from '../../io/wire/agent-discovery.js';
+import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
 import {
   encodeEthernetHeader,
   ETHERNET_HEADER_LENGTH,
@@ -55,14 +55,14 @@ import {
   ethernetEtherType,
   ethernetSource,
   type MacAddress,
-} from '../io/wire/ethernet.js';
-import { decodeIcmpError, IcmpType } from '../io/wire/icmp.js';
-import { identificationToHex } from '../io/wire/identification.js';
-import { decodeIpv4Packet, IpProtocol } from '../io/wire/ipv4.js';
-import { decodeRegistrationReply, decodeRegistrationRequest } from '../io/wire/registration.js';
-import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST } from '../io/wire/registration-types.js';
-import { replyCodeText } from '../io/wire/reply-codes.js';
-import { decodeUdpDatagram, verifyUdpChecksum } from '../io/wire/udp.js';
+} from '../../io/wire/ethernet.js';
+import { decodeIcmpError, IcmpType } from '../../io/wire/icmp.js';
+import { identificationToHex } from '../../io/wire/identification.js';
+import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wire/registration.js';
+import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST } from '../../io/wire/registration-types.js';
+import { replyCodeText } from '../../io/wire/reply-codes.js';
+import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
 import {
   advertiserMachine,
   buildFaAdvertisement,
@@ -70,9 +70,9 @@ import {
   type AdvertiserMachine,
   type AdvertiserSettings,
   type SendAdvertisementParams,
-} from '../machines/advertiser.js';
-import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, type FaPendingMachine } from '../machines/fa-pending.js';
-import { visitorMachine, visitorRemainingLifetime, type VisitorMachine } from '../machines/visitor.js';
+} from '../../machines/advertiser.js';
+import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, type FaPendingMachine } from '../../machines/fa-pending.js';
+import { visitorMachine, visitorRemainingLifetime, type VisitorMachine } from '../../machines/visitor.js';
 import {
   ALL_MOBILITY_AGENTS,
   buildFaDenial,
@@ -85,7 +85,7 @@ import {
   type FaReplyDatagram,
   type FaSettings,
   type PendingRegistration,
-} from '../policies/fa-request.js';
+} from '../../policies/fa-request.js';
 import {
   DEFAULT_MAX_UNKNOWN_DEREGISTRATIONS,
   isPendingBudgetRefusal,
@@ -94,13 +94,13 @@ import {
   type ChargedPending,
   type PendingBudgetRefusal,
   type PendingCharge,
-} from '../policies/fa-pending-budget.js';
-import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../policies/security-association.js';
-import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from './actor-host.js';
-import { RealClock, type Clock } from './clock.js';
-import { foreignAgentDataPlane, type DataPlane, type OutputBatch, type PacketBatch } from './data-plane.js';
-import { agentAdvertisementFrame, udpFrame } from './frames.js';
-import { secureRandom32 } from './home-agent-server.js';
+} from '../../policies/fa-pending-budget.js';
+import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../../policies/security-association.js';
+import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { RealClock, type Clock } from '../../io/clock.js';
+import { foreignAgentDataPlane, type DataPlane, type OutputBatch, type PacketBatch } from '../dataplane/data-plane.js';
+import { agentAdvertisementFrame, udpFrame } from '../../io/wire/frames.js';
+import { secureRandom32 } from '../../io/random.js';
 
 // --- configuration --------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 /**
  * The home agent's packet path on a Linux host (RFC 5944 4.2.3, 4.3, 4.6): the ports of
- * runtime/home-agent-data-path.ts over real devices, so that `mip4 ha` attracts, intercepts and
+ * runtime/ha/home-agent-data-path.ts over real devices, so that `mip4 ha` attracts, intercepts and
  * tunnels the datagrams for its mobile nodes away from home.
  *
  *   correspondent ──► kernel forwarding ──► /32 route per bound home address ──► TUN device
@@ -19,7 +19,7 @@
  *   errors and re-injections, routed by the kernel; the tunnel packets of a batch leave in one
  *   sendmmsg (rawIpSender's sendBatch).
  * - Home link (4.6): the home interface over AF_PACKET as a LinkInterface, on which
- *   runtime/home-link.ts answers ARP for away nodes (proxy ARP) and sends the gratuitous ARPs.
+ *   runtime/ha/home-link.ts answers ARP for away nodes (proxy ARP) and sends the gratuitous ARPs.
  *   The same socket's IPv4 broadcast frames are offered to `rule.copies` (4.3, B bit).
  *
  * The TUN adapter hands the data path views into the reader's slab and calls `flush()` at the
@@ -30,14 +30,14 @@
 import { readFileSync } from 'node:fs';
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
 import { Subject, type Observable, type Subscription } from 'rxjs';
-import { Link, type FrameInfo, type LinkInterface } from '../io/link.js';
-import { LinuxLinkLive, readInterfaceInfo } from '../io/linux/packet.js';
-import { LinuxRawIpLive } from '../io/linux/raw-ip.js';
-import { openHostRoutes, type HostRoutes, type HostRoutesCounters } from '../io/linux/routes.js';
-import { LinuxTunLive } from '../io/linux/tun.js';
-import { RawIp } from '../io/raw-ip.js';
-import { Tun, type TunOffloadState } from '../io/tun.js';
-import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../io/wire/ethernet.js';
+import { Link, type FrameInfo, type LinkInterface } from '../../io/link.js';
+import { LinuxLinkLive, readInterfaceInfo } from '../../io/linux/packet.js';
+import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
+import { openHostRoutes, type HostRoutes, type HostRoutesCounters } from '../../io/linux/routes.js';
+import { LinuxTunLive } from '../../io/linux/tun.js';
+import { RawIp } from '../../io/raw-ip.js';
+import { Tun, type TunOffloadState } from '../../io/tun.js';
+import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../../io/wire/ethernet.js';
 import {
   IpProtocol,
   ipv4DatagramProblem,
@@ -47,11 +47,11 @@ import {
   ipv4Protocol,
   ipv4Source,
   ipv4TotalLength,
-} from '../io/wire/ipv4.js';
-import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../io/wire/udp.js';
-import type { Clock } from './clock.js';
-import { largestTunnelOverhead, type Packet } from './data-plane.js';
-import type { ForwardingChange } from './forwarding-table.js';
+} from '../../io/wire/ipv4.js';
+import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../../io/wire/udp.js';
+import type { Clock } from '../../io/clock.js';
+import { largestTunnelOverhead, type Packet } from '../dataplane/data-plane.js';
+import type { ForwardingChange } from '../dataplane/forwarding-table.js';
 import {
   attachHomeAgentDataPath,
   rawIpSender,
@@ -61,7 +61,7 @@ import {
   type PacketTap,
 } from './home-agent-data-path.js';
 import type { HomeAgent } from './home-agent.js';
-import type { HomeAgentSettings } from '../policies/ha-request.js';
+import type { HomeAgentSettings } from '../../policies/ha-request.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'mip4ha0';
 /** Whether the TUN device takes offloads unless dataPath.tunOffload says (see docs/architecture.md). */

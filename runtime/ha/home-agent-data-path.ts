@@ -5,12 +5,12 @@
  *
  *   host ── PacketTap (claimed unicast + copied home-network broadcasts)
  *        ── bounded input queue (sheds, counted)
- *        ── RxJS Subject of batches → homeAgentDataPlane (runtime/data-plane.ts)
+ *        ── RxJS Subject of batches → homeAgentDataPlane (runtime/dataplane/data-plane.ts)
  *        ── outputs: tunnel packets and ICMP errors sent by routing (IpSender, header
  *           included), anything the plane passes re-injected unchanged.
  *
  * The host side is three ports, so the same path runs on the simulated network now and on a
- * TUN device on Linux (runtime/home-agent-linux.ts):
+ * TUN device on Linux (runtime/ha/home-agent-linux.ts):
  * - `openTap(rule)`: a `PacketTap` delivering batches of the datagrams `rule` claims (steals
  *   from the host's own delivery/forwarding) and of the home-network broadcasts `rule` wants
  *   copied (the host keeps processing those: it is a host on its home network too). On the
@@ -20,7 +20,7 @@
  * - `sender`: an `IpSender` for whole IPv4 datagrams (`rawIpSender` over the RawIp service
  *   opened with `headerIncluded`, or `simHostSender`).
  * - `homeLink` (optional): the home interface as a LinkInterface, on which the agent's
- *   `arpCommands` are executed by runtime/home-link.ts.
+ *   `arpCommands` are executed by runtime/ha/home-link.ts.
  *
  * Why attachHomeLink rather than SimHost.proxyArp for 4.6: the home link executor runs the
  * agent's whole ARP command stream — proxy ARP while a binding exists *and* the gratuitous
@@ -44,11 +44,11 @@
  * the host (the plane's `local` output).
  */
 import { Subject, type Subscription } from 'rxjs';
-import type { LinkInterface } from '../io/link.js';
-import type { RawIpSocket } from '../io/raw-ip.js';
-import type { SimHost } from '../io/sim/ip-host.js';
-import { readU16, type Ipv4Address } from '../io/wire/bytes.js';
-import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../io/wire/ethernet.js';
+import type { LinkInterface } from '../../io/link.js';
+import type { RawIpSocket } from '../../io/raw-ip.js';
+import type { SimHost } from '../../io/sim/ip-host.js';
+import { readU16, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../../io/wire/ethernet.js';
 import {
   IpProtocol,
   decrementIpv4Ttl,
@@ -58,9 +58,9 @@ import {
   ipv4Protocol,
   ipv4Source,
   ipv4TotalLength,
-} from '../io/wire/ipv4.js';
-import { MOBILE_IP_PORT, REGISTRATION_REPLY } from '../io/wire/registration-types.js';
-import type { Alarm, Clock } from './clock.js';
+} from '../../io/wire/ipv4.js';
+import { MOBILE_IP_PORT, REGISTRATION_REPLY } from '../../io/wire/registration-types.js';
+import type { Alarm, Clock } from '../../io/clock.js';
 import {
   type DataPlane,
   type DataPlaneCounters,
@@ -68,8 +68,8 @@ import {
   type Packet,
   type PacketBatch,
   homeAgentDataPlane,
-} from './data-plane.js';
-import type { ForwardingChange } from './forwarding-table.js';
+} from '../dataplane/data-plane.js';
+import type { ForwardingChange } from '../dataplane/forwarding-table.js';
 import type { HomeAgent } from './home-agent.js';
 import { attachHomeLink, type HomeLink, type HomeLinkOptions } from './home-link.js';
 

@@ -3,7 +3,7 @@
  *
  * Why: a standalone xstate actor costs ~4.6 KB and a spawned child ~2.9 KB (perf-limits.md),
  * too much for a million bindings. Here an actor is its snapshot plus its pending timers, and
- * the machine is the behaviour, stepped by a StepEngine (runtime/machine-engine.ts): the
+ * the machine is the behaviour, stepped by a StepEngine (runtime/actors/machine-engine.ts): the
  * machine compiled from its own xstate definition when it stays within the supported subset
  * (proven equal to xstate by differential tests), else xstate itself through its actor-logic
  * interface with one collecting scope. Either way a step yields actions, not effects:
@@ -17,7 +17,7 @@
  * See docs/architecture.md for the figures behind this choice.
  */
 import type { AnyStateMachine, ContextFrom, EventFromLogic, InputFrom } from 'xstate';
-import type { Clock } from './clock.js';
+import type { Clock } from '../../io/clock.js';
 import { engineFor, type EngineAction, type EngineFor, type EngineSnapshot } from './machine-engine.js';
 import { TimerQueue, type Timer } from './timer-queue.js';
 

@@ -1,0 +1,138 @@
+/**
+ * The house's layering, checked from the code's own imports: imports point down only
+ * (io/wire → policies → machines → runtime, io services below runtime), and inside runtime/
+ * each room imports only the rooms below it. docs/architecture.md draws the same picture.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../support/build.js';
+
+/** The room a source file lives in; the order of ROOMS is the order of the floors. */
+const ROOMS = [
+  'io/wire',
+  'policies',
+  'machines',
+  'io',
+  'runtime/actors',
+  'runtime/dataplane',
+  'runtime/agents',
+  'runtime/config',
+  'runtime/cli',
+  'runtime/index',
+] as const;
+type Room = (typeof ROOMS)[number];
+
+export function roomOf(file: string): Room | undefined {
+  if (file.startsWith('io/wire/')) return 'io/wire';
+  if (file.startsWith('io/')) return 'io';
+  if (file.startsWith('policies/')) return 'policies';
+  if (file.startsWith('machines/')) return 'machines';
+  if (file.startsWith('runtime/actors/')) return 'runtime/actors';
+  if (file.startsWith('runtime/dataplane/')) return 'runtime/dataplane';
+  if (/^runtime\/(ha|fa|mn)\//.test(file) || file === 'runtime/udp-layer.ts') return 'runtime/agents';
+  if (file.startsWith('runtime/config/')) return 'runtime/config';
+  if (file.startsWith('runtime/cli/')) return 'runtime/cli';
+  if (file === 'runtime/index.ts') return 'runtime/index';
+  return undefined;
+}
+
+/** Which rooms each room may import from (its own room included). */
+const ALLOWED: Record<Room, readonly Room[]> = {
+  'io/wire': ['io/wire'],
+  policies: ['io/wire', 'policies'],
+  machines: ['io/wire', 'policies', 'machines'],
+  io: ['io/wire', 'io'],
+  'runtime/actors': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors'],
+  'runtime/dataplane': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane'],
+  'runtime/agents': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/agents'],
+  'runtime/config': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/agents', 'runtime/config'],
+  'runtime/cli': ROOMS.filter((room) => room !== 'runtime/index'),
+  'runtime/index': ROOMS,
+};
+
+/** Packages a room may import; node built-ins count as `node:`. Rooms not listed may import any. */
+const PACKAGES: Partial<Record<Room, readonly string[]>> = {
+  'io/wire': [],
+  policies: [],
+  machines: ['xstate'],
+};
+
+/** The three agents' folders must not import one another: what they share lives below them. */
+function agentFolder(file: string): string | undefined {
+  return /^runtime\/(ha|fa|mn)\//.exec(file)?.[1];
+}
+
+const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm;
+
+export function importsOf(source: string): string[] {
+  return [...source.replace(/\/\*[\s\S]*?\*\//g, '').matchAll(IMPORT)].map((match) => match[1]!);
+}
+
+export interface Violation {
+  readonly file: string;
+  readonly imports: string;
+  readonly why: string;
+}
+
+/** Every import of `file` (repo-relative) that breaks the layering. */
+export function violations(file: string, source: string): Violation[] {
+  const room = roomOf(file);
+  if (room === undefined) return [{ file, imports: '', why: 'lies in no room of the house: add it to a room' }];
+  const found: Violation[] = [];
+  for (const specifier of importsOf(source)) {
+    if (specifier.startsWith('.')) {
+      const target = posix.normalize(posix.join(posix.dirname(file), specifier)).replace(/\.js$/, '.ts');
+      const targetRoom = roomOf(target);
+      if (targetRoom === undefined) {
+        found.push({ file, imports: target, why: `imports ${target}, which lies in no room` });
+      } else if (!ALLOWED[room].includes(targetRoom)) {
+        found.push({ file, imports: target, why: `${room} may not import ${targetRoom}` });
+      } else if (agentFolder(file) !== undefined && agentFolder(target) !== undefined && agentFolder(file) !== agentFolder(target)) {
+        found.push({ file, imports: target, why: `runtime/${agentFolder(file)} may not import another agent's folder` });
+      }
+    } else {
+      const allowed = PACKAGES[room];
+      const name = specifier.startsWith('node:') ? 'node:' : specifier.split('/')[0]!;
+      if (allowed !== undefined && !allowed.includes(name)) {
+        found.push({ file, imports: specifier, why: `${room} may not import the package ${specifier}` });
+      }
+    }
+  }
+  return found;
+}
+
+function sourceFiles(directory: string): string[] {
+  return readdirSync(`${ROOT}${directory}`, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? sourceFiles(`${directory}/${entry.name}`)
+      : entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')
+        ? [`${directory}/${entry.name}`]
+        : [],
+  );
+}
+
+describe('layering: imports point down only', () => {
+  const files = ['io', 'policies', 'machines', 'runtime'].flatMap(sourceFiles);
+
+  it('finds the source files of every layer', () => {
+    for (const room of ROOMS) expect(files.some((file) => roomOf(file) === room), room).toBe(true);
+  });
+
+  it('no source file imports a layer above its own, a room beside it, or a package its layer must not use', () => {
+    const found = files.flatMap((file) => violations(file, readFileSync(`${ROOT}${file}`, 'utf8')));
+    expect(found.map((violation) => `${violation.file}: ${violation.why}`)).toEqual([]);
+  });
+
+  it('the check itself sees upward imports, type imports, agent-to-agent imports and forbidden packages', () => {
+    expect(violations('io/sim/network.ts', "import { RealClock } from '../../runtime/actors/timer-queue.js';")).toHaveLength(1);
+    expect(violations('io/wire/bytes.ts', "import type { Verdict } from '../../policies/auth.js';")).toHaveLength(1);
+    expect(violations('policies/replay.ts', "import { Effect } from 'effect';")).toHaveLength(1);
+    expect(violations('machines/binding.ts', "import { x } from '../runtime/index.js';")).toHaveLength(1);
+    expect(violations('runtime/fa/foreign-agent.ts', "import { y } from '../ha/home-agent.js';")).toHaveLength(1);
+    expect(violations('runtime/actors/actor-host.ts', "import { z } from '../dataplane/data-plane.js';")).toHaveLength(1);
+    expect(violations('runtime/ha/home-agent.ts', "import { c } from '../config/ha-config.js';")).toHaveLength(1);
+    expect(violations('runtime/ha/home-agent.ts', "import { a } from '../actors/actor-host.js';\nimport { b } from '../../io/wire/bytes.js';")).toEqual([]);
+    expect(violations('runtime/cli/main.ts', "import { startHomeAgent } from '../ha/home-agent-server.js';")).toEqual([]);
+  });
+});
