@@ -1,0 +1,7 @@
+/** `mip4/sim`: the simulated network (hosts, Ethernet segments, UDP, raw IP, pcap taps) and its clock, for deterministic tests and demos. */
+export * from './network.js';
+export * from './ip-host.js';
+export * from './ethernet.js';
+export * from './udp.js';
+export * from './raw-ip.js';
+export { SimulatedClock, type Clock } from '../clock.js';
