@@ -19,7 +19,8 @@ import { ipv4, writeU16, writeU32 } from '../io/wire/bytes.js';
 import { encodeIpv4Packet, IpProtocol, updateIpv4Checksum } from '../io/wire/ipv4.js';
 import type { Encapsulation } from '../io/wire/tunnel.js';
 import { ForwardingTable } from '../runtime/dataplane/forwarding-table.js';
-import { homeAgentDataPlane, type Packet, type PacketBatch } from '../runtime/dataplane/data-plane.js';
+import { homeAgentDataPlane } from '../runtime/dataplane/ha-plane.js';
+import type { Packet, PacketBatch } from '../runtime/dataplane/packets.js';
 
 const BATCHES = Number(process.argv[2] ?? 20_000);
 const REPETITIONS = Number(process.argv[3] ?? 5);

@@ -12,7 +12,7 @@
  */
 import { Context, Data, type Effect, type Scope } from 'effect';
 import type { Ipv4Address } from './wire/bytes.js';
-import type { OutgoingBatch, PacketBatch } from './tun.js';
+import type { OutgoingBatch, SlabBatch } from './tun.js';
 
 export interface RawIpOpenOptions {
   /** The caller writes the IPv4 header of what it sends (IP_HDRINCL). Default false. */
@@ -48,7 +48,7 @@ export interface RawIpSocket {
    */
   onPacket(handler: (datagram: Uint8Array, source: Ipv4Address) => void): void;
   /** Sets the batch handler (the data plane's path); replaces onPacket. */
-  onPackets(handler: (batch: PacketBatch) => void): void;
+  onPackets(handler: (batch: SlabBatch) => void): void;
   onError(handler: (error: RawIpError) => void): void;
 }
 

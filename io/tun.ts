@@ -5,7 +5,7 @@
  * home address, say) and injects decapsulated ones back into the host stack. Datagrams move in
  * batches: perf-limits.md measured one JS call per batch of up to 64 packets, drained into a
  * reused slab, as fast as a batched C tunnel, while a call per packet was 4-5x slower. So the
- * receive side hands over a `PacketBatch` (views into a slab that is reused by the next batch)
+ * receive side hands over a `SlabBatch` (views into a slab that is reused by the next batch)
  * and the send side takes either one datagram or a batch laid out in a caller's slab. As with
  * the other services, Effect carries only the lifecycle (a device opened in a Scope is closed
  * by its finalizer, which removes a non-persistent TUN device) and the typed error.
@@ -15,10 +15,11 @@ import { Context, Data, type Effect, type Scope } from 'effect';
 import type { Ipv4Address } from './wire/bytes.js';
 
 /**
- * One batch of received packets. Valid during the handler call only: the slab and this object
+ * One batch of received packets lying in the reader's slab (the data plane's PacketBatch,
+ * io/packet-tap.ts, is an array of packet views instead). Valid during the handler call only: the slab and this object
  * are reused for the next batch, so copy what must be kept.
  */
-export interface PacketBatch {
+export interface SlabBatch {
   /** Packets in this batch (1..maxPackets). */
   readonly count: number;
   /** The slab the packets lie in; packet i is data[offset(i) .. offset(i) + length(i)). */
@@ -50,7 +51,7 @@ export interface TunDevice {
   /** Writes a batch; returns how many were written (fewer when the queue filled up). */
   sendBatch(batch: OutgoingBatch): number;
   /** Sets the handler for received batches (one per device; a later call replaces it). */
-  onPackets(handler: (batch: PacketBatch) => void): void;
+  onPackets(handler: (batch: SlabBatch) => void): void;
   /** Sets the handler for asynchronous errors (failed writes, a vanished device). */
   onError(handler: (error: TunError) => void): void;
   /**

@@ -28,10 +28,9 @@ export * from '../io/wire/index.js';
 export { Link, LinkError, type LinkInterface, type LinkErrorReason } from '../io/link.js';
 export { SimEthernetSegment, SimEthernetPort, SimArpHost, simLinkLayer, type SimInterfaceSpec, type SegmentTap } from '../io/sim/ethernet.js';
 export { attachHomeLink, type HomeLink, type HomeLinkOptions, type HomeLinkCounters, type HomeLinkEvent } from './ha/home-link.js';
+export { homeAgentDataPlane, largestTunnelOverhead, type HomeAgentDataPlaneOptions } from './dataplane/ha-plane.js';
+export { foreignAgentDataPlane, mobileNodeDecapsulation, type ForeignAgentDataPlaneOptions, type MobileNodeDecapsulationOptions } from './dataplane/fa-plane.js';
 export {
-  homeAgentDataPlane,
-  foreignAgentDataPlane,
-  mobileNodeDecapsulation,
   PacketPool,
   type DataPlane,
   type DataPlaneCounter,
@@ -40,10 +39,7 @@ export {
   type PacketBatch,
   type OutputBatch,
   type OutputPacket,
-  type HomeAgentDataPlaneOptions,
-  type ForeignAgentDataPlaneOptions,
-  type MobileNodeDecapsulationOptions,
-} from './dataplane/data-plane.js';
+} from './dataplane/packets.js';
 export {
   checkFaRequest,
   checkFaReply,
@@ -121,18 +117,13 @@ export {
 export { simRawIpLayer } from '../io/sim/raw-ip.js';
 export {
   attachHomeAgentDataPath,
-  simHostPacketTap,
-  simHostSender,
-  simHostPorts,
-  rawIpSender,
-  type CaptureRule,
-  type PacketTap,
-  type IpSender,
-  type HomeAgentHostPorts,
+  openHomeAgentDataPath,
   type HomeAgentDataPathOptions,
   type HomeAgentDataPathCounters,
   type HomeAgentDataPath,
 } from './ha/home-agent-data-path.js';
+export { PacketTap, PacketTapError, type CaptureRule, type OpenedPacketTap, type PacketTapOptions } from '../io/packet-tap.js';
+export { simPacketTapLayer } from '../io/sim/packet-tap.js';
 export {
   MobileNode,
   startMobileNode,
@@ -170,6 +161,7 @@ export { nativeAvailable } from '../io/linux/native.js';
 export { LinuxLinkLive } from '../io/linux/packet.js';
 export { LinuxRawIpLive } from '../io/linux/raw-ip.js';
 export { LinuxTunLive } from '../io/linux/tun.js';
+export { linuxPacketTapLayer, type LinuxPacketTapConfig } from '../io/linux/packet-tap.js';
 export { LinuxMnHostLive, linuxMnHostLayer, type LinuxMnHostOptions, type MnHostRestoreEvent } from '../io/linux/mn-host.js';
 export {
   startLinuxHomeAgentDataPath,

@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { PacketBatch } from '../tun.js';
+import type { SlabBatch } from '../tun.js';
 
 /** Descriptor kinds understood by startReader/sendBatch (must match mip4_io.c). */
 export const DescriptorKind = { Tun: 0, Packet: 1, RawIp: 2, Udp: 3 } as const;
@@ -238,9 +238,9 @@ export const DEFAULT_SLOT_SIZE = 2048;
 
 /**
  * A running batched reader: owns the slab and the metadata array, and is itself the
- * `PacketBatch` handed to the handler (no allocation per batch).
+ * `SlabBatch` handed to the handler (no allocation per batch).
  */
-export class BatchReader implements PacketBatch {
+export class BatchReader implements SlabBatch {
   readonly data: Uint8Array;
   private readonly meta: Int32Array;
   private handle: ReaderHandle | undefined;

@@ -8,7 +8,7 @@
  */
 import { Effect, Layer } from 'effect';
 import { RawIp, RawIpError, type RawIpOpenOptions, type RawIpSocket } from '../raw-ip.js';
-import type { PacketBatch } from '../tun.js';
+import type { SlabBatch } from '../tun.js';
 import { BatchReader, DescriptorKind, isNativeError, loadNative, SingleSender } from './native.js';
 
 function openError(protocol: number, error: unknown, options: RawIpOpenOptions): RawIpError {
@@ -46,7 +46,7 @@ function open(protocol: number, options: RawIpOpenOptions): Effect.Effect<{ api:
         hdrincl: headerIncluded,
         ...(options.device !== undefined ? { device: options.device } : {}),
       });
-      let batchHandler: (batch: PacketBatch) => void = () => {};
+      let batchHandler: (batch: SlabBatch) => void = () => {};
       let errorHandler: (error: RawIpError) => void = () => {};
       let closed = false;
       let reader: BatchReader;

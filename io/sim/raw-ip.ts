@@ -8,7 +8,7 @@
  */
 import { Effect, Layer } from 'effect';
 import { RawIp, RawIpError, type RawIpSocket } from '../raw-ip.js';
-import type { PacketBatch } from '../tun.js';
+import type { SlabBatch } from '../tun.js';
 import { ipv4ToString, type Ipv4Address } from '../wire/bytes.js';
 import { ipv4Source } from '../wire/ipv4.js';
 import type { SendIpResult, SimHost } from './ip-host.js';
@@ -16,7 +16,7 @@ import type { SendIpResult, SimHost } from './ip-host.js';
 /** Results a Linux raw socket would report as a send error (ENETUNREACH, EMSGSIZE, EINVAL). */
 const REPORTED: ReadonlySet<SendIpResult> = new Set<SendIpResult>(['no-route', 'too-big', 'malformed', 'no-such-interface']);
 
-function singleBatch(datagram: Uint8Array, source: Ipv4Address): PacketBatch {
+function singleBatch(datagram: Uint8Array, source: Ipv4Address): SlabBatch {
   return {
     count: 1,
     data: datagram,

@@ -20,8 +20,6 @@
  * interface, its addresses, routes and the static ARP entry for the foreign agent are the
  * embedder's job (runtime/mn/mobile-node.ts), done here at each move.
  */
-import { Effect, Exit, Scope } from 'effect';
-import { RawIp } from '../../io/raw-ip.js';
 import { SimNetwork } from '../../io/sim/network.js';
 import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
@@ -32,7 +30,8 @@ import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol } from '../
 import { createSecurityContext } from '../../policies/security-association.js';
 import { SimulatedClock, type Clock } from '../../io/clock.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../fa/foreign-agent.js';
-import { attachHomeAgentDataPath, rawIpSender, simHostPorts, type HomeAgentDataPath } from '../ha/home-agent-data-path.js';
+import { attachHomeAgentDataPath, type HomeAgentDataPath } from '../ha/home-agent-data-path.js';
+import { simPacketTapLayer } from '../../io/sim/packet-tap.js';
 import type { HomeAgentConfig } from '../ha/home-agent.js';
 import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
 import { startHomeAgent, type RunningHomeAgent } from '../ha/home-agent-server.js';
@@ -496,14 +495,7 @@ export async function startSimulatedHomeAgent(
   },
 ): Promise<{ ha: RunningHomeAgent; dataPath: HomeAgentDataPath; advertiser: HomeAgentAdvertiser | undefined; close(): void }> {
   const ha = await startHomeAgent(config, { listen: [{ address: options.address, port: 434 }], udp: net.udpLayer(host), clock: options.clock, random32: options.random32 });
-  const scope = Effect.runSync(Scope.make());
-  const rawSocket = Effect.runSync(
-    Scope.extend(
-      Effect.flatMap(RawIp, (raw) => raw.open(IpProtocol.IPIP, { headerIncluded: true })),
-      scope,
-    ).pipe(Effect.provide(simRawIpLayer(host))),
-  );
-  const dataPath = attachHomeAgentDataPath(ha.agent, simHostPorts(host, options.homeInterface, rawIpSender(rawSocket)), {
+  const dataPath = attachHomeAgentDataPath(ha.agent, simPacketTapLayer(host), {
     clock: options.clock,
     addresses: [options.address],
     homeNetwork: config.settings.homeNetwork,
@@ -523,7 +515,6 @@ export async function startSimulatedHomeAgent(
       advertiser?.close();
       advertiserLink?.close();
       dataPath.detach();
-      Effect.runSync(Scope.close(scope, Exit.void));
     },
   };
 }

@@ -98,7 +98,8 @@ import {
 import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../../policies/security-association.js';
 import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import { RealClock, type Clock } from '../../io/clock.js';
-import { foreignAgentDataPlane, type DataPlane, type OutputBatch, type PacketBatch } from '../dataplane/data-plane.js';
+import { foreignAgentDataPlane } from '../dataplane/fa-plane.js';
+import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
 import { agentAdvertisementFrame, udpFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
 

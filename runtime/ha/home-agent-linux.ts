@@ -1,83 +1,35 @@
 /**
- * The home agent's packet path on a Linux host (RFC 5944 4.2.3, 4.3, 4.6): the ports of
- * runtime/ha/home-agent-data-path.ts over real devices, so that `mip4 ha` attracts, intercepts and
- * tunnels the datagrams for its mobile nodes away from home.
+ * The home agent's packet path on a Linux host (RFC 5944 4.2.3, 4.3, 4.6):
+ * runtime/ha/home-agent-data-path.ts over the Linux PacketTap (io/linux/packet-tap.ts), so that
+ * `mip4 ha` attracts, intercepts and tunnels the datagrams for its mobile nodes away from home.
+ * This file adds what a daemon needs around it: the start-up checks with their fixes, the TUN
+ * device's MTU, errors as log events, counters for SIGUSR2, and a clean stop.
  *
- *   correspondent ──► kernel forwarding ──► /32 route per bound home address ──► TUN device
- *        ──► batch read (native helper) ──► rule.claims ──► homeAgentDataPlane
- *        ──► tunnel packet ──► raw IPv4 socket (header included) ──► kernel routing ──► care-of
+ *   forwarding table ─► tap.claim ─► /32 route into the TUN device (proto 77)
+ *   correspondent ─► kernel forwarding ─► TUN ─► batch read ─► homeAgentDataPlane
+ *        ─► tunnel packet ─► raw IPv4 socket (header included) ─► kernel routing ─► care-of
  *
- * - Interception (4.2.3): a TUN device (IFF_TUN|IFF_NO_PI) and, for each home address with a
- *   binding, a /32 route into it, added and removed as `agent.forwardingTable` changes
- *   (io/linux/routes.ts: one rtnetlink request per change, only when an address gains its
- *   first or loses its last binding; renewals cost nothing). The kernel's own forwarding brings
- *   the datagrams there, so IPv4 forwarding must be on (checked at start).
- *   A datagram read from the device that the rule does not claim (3.8.3.1: a Registration Reply
- *   to a node deregistering from home; or a binding gone before its route) is sent out of the
- *   home interface by a raw socket bound to it, as the host would have without the route.
- * - Sending: one IPPROTO_RAW socket (header included, never receives) for tunnel packets, ICMP
- *   errors and re-injections, routed by the kernel; the tunnel packets of a batch leave in one
- *   sendmmsg (rawIpSender's sendBatch).
- * - Home link (4.6): the home interface over AF_PACKET as a LinkInterface, on which
- *   runtime/ha/home-link.ts answers ARP for away nodes (proxy ARP) and sends the gratuitous ARPs.
- *   The same socket's IPv4 broadcast frames are offered to `rule.copies` (4.3, B bit).
- *
- * The TUN adapter hands the data path views into the reader's slab and calls `flush()` at the
- * end of each batch, before the slab is reused: no copy per datagram. The reader drains at
- * most `maxBatch` datagrams per wakeup, so the kernel's TUN queue (txqueuelen) is where
- * overload is shed; the kernel counts those drops on the device.
+ * The kernel's own forwarding brings the datagrams into the device, so IPv4 forwarding must be
+ * on (checked at start, never changed: it is host-wide policy).
  */
 import { readFileSync } from 'node:fs';
 import { Cause, Effect, Exit, Layer, Scope } from 'effect';
-import { Subject, type Observable, type Subscription } from 'rxjs';
-import { Link, type FrameInfo, type LinkInterface } from '../../io/link.js';
-import { LinuxLinkLive, readInterfaceInfo } from '../../io/linux/packet.js';
-import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
-import { openHostRoutes, type HostRoutes, type HostRoutesCounters } from '../../io/linux/routes.js';
-import { LinuxTunLive } from '../../io/linux/tun.js';
-import { RawIp } from '../../io/raw-ip.js';
-import { Tun, type TunOffloadState } from '../../io/tun.js';
-import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../../io/wire/ethernet.js';
-import {
-  IpProtocol,
-  ipv4DatagramProblem,
-  ipv4Destination,
-  ipv4HeaderLength,
-  ipv4IsFragment,
-  ipv4Protocol,
-  ipv4Source,
-  ipv4TotalLength,
-} from '../../io/wire/ipv4.js';
-import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../../io/wire/udp.js';
+import { Subject, type Observable } from 'rxjs';
 import type { Clock } from '../../io/clock.js';
-import { largestTunnelOverhead, type Packet } from '../dataplane/data-plane.js';
-import type { ForwardingChange } from '../dataplane/forwarding-table.js';
-import {
-  attachHomeAgentDataPath,
-  rawIpSender,
-  type CaptureRule,
-  type HomeAgentDataPath,
-  type HomeAgentHostPorts,
-  type PacketTap,
-} from './home-agent-data-path.js';
+import type { LinkInterface } from '../../io/link.js';
+import { openLinuxPacketTap, type LinuxPacketTap, type LinuxPacketTapCounters } from '../../io/linux/packet-tap.js';
+import { readInterfaceInfo } from '../../io/linux/packet.js';
+import type { HostRoutes, HostRoutesCounters } from '../../io/linux/routes.js';
+import { PacketTap, type PacketTapError } from '../../io/packet-tap.js';
+import type { TunOffloadState } from '../../io/tun.js';
+import { largestTunnelOverhead } from '../dataplane/ha-plane.js';
+import { openHomeAgentDataPath, type HomeAgentDataPath } from './home-agent-data-path.js';
 import type { HomeAgent } from './home-agent.js';
 import type { HomeAgentSettings } from '../../policies/ha-request.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'mip4ha0';
 /** Whether the TUN device takes offloads unless dataPath.tunOffload says (see docs/architecture.md). */
 export const DEFAULT_TUN_OFFLOAD = true;
-
-/** Writes the UDP checksum of an unfragmented IPv4/UDP datagram whose checksum was left to offload. */
-function completeUdpChecksum(datagram: Uint8Array): void {
-  if (ipv4Protocol(datagram, 0) !== IpProtocol.UDP || ipv4IsFragment(datagram, 0)) return;
-  const udpOffset = ipv4HeaderLength(datagram, 0);
-  if (udpOffset + UDP_HEADER_LENGTH > datagram.length) return;
-  const length = udpLength(datagram, udpOffset);
-  if (length < UDP_HEADER_LENGTH || udpOffset + length > datagram.length) return;
-  const checksum = udpChecksum(ipv4Source(datagram, 0), ipv4Destination(datagram, 0), datagram, udpOffset, length);
-  datagram[udpOffset + 6] = checksum >>> 8;
-  datagram[udpOffset + 7] = checksum & 0xff;
-}
 
 /** The `dataPath` section of the home agent's configuration. */
 export interface LinuxDataPathConfig {
@@ -127,22 +79,8 @@ export class DataPathStartError extends Error {
   }
 }
 
-export interface LinuxDataPathCounters {
-  /** Batches read from the TUN device. */
-  tunBatches: number;
-  /** Datagrams read from the TUN device. */
-  tunDatagrams: number;
-  /** Non-IPv4 packets read from the TUN (IPv6 neighbour discovery of the device), dropped. */
-  notIpv4: number;
-  /** Datagrams read from the TUN the rule did not claim, sent out of the home interface. */
-  unclaimedToHomeLink: number;
-  /** Of those, the ones the home-interface socket refused. */
-  unclaimedSendFailed: number;
-  /** Home-network broadcasts copied to the data path (4.3). */
-  broadcastCopies: number;
-  /** Errors reported by the devices and sockets (each logged as an event). */
-  ioErrors: number;
-}
+/** The Linux tap's counters (io/linux/packet-tap.ts), `ioErrors` including the home link's. */
+export type LinuxDataPathCounters = LinuxPacketTapCounters;
 
 export interface LinuxDataPathEvent {
   readonly event: 'data-path-error';
@@ -173,7 +111,7 @@ export interface LinuxHomeAgentDataPath {
     path: HomeAgentDataPath['counters'];
     plane: HomeAgentDataPath['planeCounters'];
     routes: HostRoutesCounters;
-    homeLink: NonNullable<HomeAgentDataPath['homeLink']>['counters'] | undefined;
+    homeLink: HomeAgentDataPath['homeLink']['counters'] | undefined;
     /** The TUN offloads and what undoing them took (absent when dataPath.tunOffload is false). */
     tunOffload: TunOffloadState | undefined;
   };
@@ -252,10 +190,25 @@ export interface StartLinuxDataPathOptions {
   readonly registrationPort?: number;
 }
 
+/** The start failure for a tap that could not open, naming the configuration field to change. */
+function startError(error: PacketTapError, config: LinuxDataPathConfig, homeInterfaceMtu: number): DataPathStartError {
+  const message =
+    error.detail === 'offload'
+      ? `dataPath.tunOffload: ${error.message}; set tunOffload: false to run without them`
+      : error.detail === 'mtu'
+        ? `dataPath.tunnelMtu: ${error.message}; ${config.tunnelMtu === undefined ? `the default is ${config.homeInterface}'s MTU (${homeInterfaceMtu}) less the tunnel header,` : 'give'} a value from 68 to the device's largest, e.g. ${tunnelMtuFor(1500, { minimal: true, gre: true })}`
+        : error.message;
+  const reason = error.reason === 'permission' || error.reason === 'no-such-interface' || error.reason === 'device' ? error.reason : 'socket';
+  return new DataPathStartError(reason, message);
+}
+
+const EVENT_SOURCE: Record<string, LinuxDataPathEvent['source']> = { tun: 'tun', route: 'route', 'raw-ip': 'raw-ip', link: 'home-link' };
+
 /**
- * Starts the home agent's data path on this host: checks it, opens the devices and sockets,
- * attaches `attachHomeAgentDataPath`, and keeps one /32 route into the TUN device per home
- * address with a binding. Rejects with a DataPathStartError; nothing stays open then.
+ * Starts the home agent's data path on this host: checks it, opens the Linux PacketTap (TUN
+ * device, routes, sockets) and runs `openHomeAgentDataPath` on it, one /32 route into the
+ * device per home address with a binding. Rejects with a DataPathStartError; nothing stays
+ * open then.
  */
 export async function startLinuxHomeAgentDataPath(
   agent: Pick<HomeAgent, 'forwardingTable' | 'arpCommands'>,
@@ -265,217 +218,76 @@ export async function startLinuxHomeAgentDataPath(
   checkLinuxDataPathHost(config);
   const tunnelDevice = config.tunnelDevice ?? DEFAULT_TUNNEL_DEVICE;
   const maxBatch = config.maxBatch ?? 64;
-  const tunOffloadWanted = config.tunOffload ?? DEFAULT_TUN_OFFLOAD;
   // checkLinuxDataPathHost has found the home interface.
   const homeInterfaceMtu = readInterfaceInfo(config.homeInterface)?.mtu ?? 1500;
   const tunnelMtu = config.tunnelMtu ?? tunnelMtuFor(homeInterfaceMtu, options.settings.encapsulations ?? { minimal: true, gre: true });
-  const scope = Effect.runSync(Scope.make());
-  const open = Effect.gen(function* () {
-    const tunService = yield* Tun;
-    const tunOptions = { maxPackets: maxBatch, mtu: tunnelMtu, slotSize: Math.max(2048, tunnelMtu + 64) };
-    // Offloads only by default: a kernel that refuses them gets the plain device; asked for
-    // explicitly, the refusal fails the start (below, naming dataPath.tunOffload).
-    const tun = yield* tunService
-      .open(tunnelDevice, { ...tunOptions, offload: tunOffloadWanted })
-      .pipe(Effect.catchIf((error) => error.reason === 'offload' && config.tunOffload === undefined, () => tunService.open(tunnelDevice, { ...tunOptions, offload: false })));
-    const routes = yield* openHostRoutes(tun.name, config.routeTable !== undefined ? { table: config.routeTable } : {});
-    const rawIp = yield* RawIp;
-    // IPPROTO_RAW (255): header included, sends any protocol, receives nothing (raw(7)).
-    const sender = yield* rawIp.open(255, { headerIncluded: true });
-    const homeSender = yield* rawIp.open(255, { headerIncluded: true, device: config.homeInterface });
-    const link = yield* (yield* Link).open(config.homeInterface);
-    return { tun, routes, sender, homeSender, link };
-  });
-  const exit = await Effect.runPromiseExit(
-    open.pipe(Scope.extend(scope), Effect.provide(Layer.mergeAll(LinuxTunLive, LinuxRawIpLive, LinuxLinkLive))),
-  );
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    const failure = Cause.failureOption(exit.cause);
-    const error = failure._tag === 'Some' ? failure.value : Cause.squash(exit.cause);
-    const tag = (error as { _tag?: string })._tag;
-    const reason = (error as { reason?: string }).reason;
-    const message =
-      reason === 'offload'
-        ? `dataPath.tunOffload: ${(error as Error).message}; set tunOffload: false to run without them`
-        : reason === 'mtu'
-        ? `dataPath.tunnelMtu: ${(error as Error).message}; ${config.tunnelMtu === undefined ? `the default is ${config.homeInterface}'s MTU (${homeInterfaceMtu}) less the tunnel header,` : 'give'} a value from 68 to the device's largest, e.g. ${tunnelMtuFor(1500, { minimal: true, gre: true })}`
-        : (error as Error).message;
-    throw new DataPathStartError(
-      reason === 'permission' ? 'permission' : reason === 'no-such-interface' ? 'no-such-interface' : tag === 'TunError' || tag === 'RouteError' ? 'device' : 'socket',
-      message,
-    );
-  }
-  const { tun, routes, sender, homeSender, link } = exit.value;
-  const tunOffload = tun.offloads() !== undefined;
-  const eventSubject = new Subject<LinuxDataPathEvent>();
-  const counters: LinuxDataPathCounters = {
-    tunBatches: 0,
-    tunDatagrams: 0,
-    notIpv4: 0,
-    unclaimedToHomeLink: 0,
-    unclaimedSendFailed: 0,
-    broadcastCopies: 0,
-    ioErrors: 0,
+  const tapConfig = {
+    tunnelDevice,
+    tunnelMtu,
+    // Offloads by default, falling back to a plain device; asked for explicitly, a refusal fails.
+    ...(config.tunOffload !== undefined ? { tunOffload: config.tunOffload } : DEFAULT_TUN_OFFLOAD ? {} : { tunOffload: false }),
+    ...(config.routeTable !== undefined ? { routeTable: config.routeTable } : {}),
   };
-  const ioError = (source: 'route' | 'tun' | 'raw-ip' | 'home-link', message: string) => {
-    counters.ioErrors++;
+  // The Linux tap as the PacketTap service, keeping its richer type for the daemon's logs.
+  let tap: LinuxPacketTap | undefined;
+  const tapLayer = Layer.succeed(PacketTap, {
+    open: (tapOptions) => Effect.tap(openLinuxPacketTap(tapConfig, tapOptions), (opened) => Effect.sync(() => (tap = opened))),
+  });
+  const scope = Effect.runSync(Scope.make());
+  const exit = await Effect.runPromiseExit(
+    openHomeAgentDataPath(agent, {
+      clock: options.clock,
+      addresses: options.settings.addresses,
+      homeNetwork: options.settings.homeNetwork,
+      prefixLength: options.settings.prefixLength,
+      homeInterface: config.homeInterface,
+      ...(options.registrationPort !== undefined ? { registrationPort: options.registrationPort } : {}),
+      ...(config.queueLimit !== undefined ? { queueLimit: config.queueLimit } : {}),
+      maxBatch,
+    }).pipe(Scope.extend(scope), Effect.provide(tapLayer)),
+  );
+  if (Exit.isFailure(exit) || tap === undefined) {
+    await Effect.runPromise(Scope.close(scope, Exit.void));
+    const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined;
+    if (failure?._tag === 'Some') throw startError(failure.value, config, homeInterfaceMtu);
+    throw new DataPathStartError('device', Exit.isFailure(exit) ? String(Cause.squash(exit.cause)) : 'the packet tap did not open');
+  }
+  const path = exit.value;
+  const linuxTap: LinuxPacketTap = tap;
+  const eventSubject = new Subject<LinuxDataPathEvent>();
+  const ioError = (source: LinuxDataPathEvent['source'], message: string): void => {
     if (eventSubject.observed) eventSubject.next({ event: 'data-path-error', source, message });
   };
-  tun.onError((error) => ioError('tun', error.message));
-  sender.onError((error) => ioError('raw-ip', error.message));
-  homeSender.onError((error) => ioError('raw-ip', error.message));
-
-  // flush() of the data path, called at the end of each batch (set once attached).
-  let flush: () => void = () => {};
-  let broadcastHandler: ((frame: Uint8Array, info?: FrameInfo) => void) | undefined;
-  let arpHandler: (frame: Uint8Array) => void = () => {};
-
-  // The home interface shared by the ARP executor and the broadcast copier: one AF_PACKET
-  // socket per interface and process (io/linux/packet.ts).
-  const sharedHandlers = new Set<(frame: Uint8Array) => void>();
-  link.onFrame((frame, info) => {
-    arpHandler(frame);
-    for (const shared of sharedHandlers) shared(frame);
-    if (broadcastHandler !== undefined && ethernetIsMulticast(frame, 0) && frame.length >= ETHERNET_HEADER_LENGTH + 20 && ethernetEtherType(frame, 0) === EtherType.IPv4) {
-      broadcastHandler(frame, info);
-    }
-  });
-  const homeLinkView: LinkInterface = {
-    name: link.name,
-    mac: link.mac,
-    mtu: link.mtu,
-    send: (frame) => link.send(frame),
-    onFrame: (handler) => {
-      arpHandler = handler;
-    },
-    onError: (handler) => link.onError(handler),
-  };
-
-  const openTap = (rule: CaptureRule): PacketTap => {
-    let handler: ((batch: readonly Packet[]) => void) | undefined;
-    const claimed: Packet[] = [];
-    tun.onPackets((batch) => {
-      counters.tunBatches++;
-      counters.tunDatagrams += batch.count;
-      for (let i = 0; i < batch.count; i++) {
-        const datagram = batch.packet(i);
-        if (datagram.length < 20 || datagram[0]! >> 4 !== 4) {
-          // IPv6 the kernel sends on any new device (router solicitations, MLD): not ours.
-          counters.notIpv4++;
-          continue;
-        }
-        if (handler !== undefined && rule.claims(datagram)) {
-          // The kernel forwarded it into the device: TTL already decremented.
-          claimed.push({ bytes: datagram, forwarded: true });
-          continue;
-        }
-        // Not the agent's (see the file header): on to the home link, as if unrouted.
-        counters.unclaimedToHomeLink++;
-        if (!homeSender.send(datagram, ipv4Destination(datagram, 0))) counters.unclaimedSendFailed++;
-      }
-      if (claimed.length > 0 && handler !== undefined) {
-        handler(claimed.splice(0));
-        flush();
-      }
-    });
-    broadcastHandler = (frame, info) => {
-      if (handler === undefined || ipv4DatagramProblem(frame, ETHERNET_HEADER_LENGTH, frame.length) !== undefined) return;
-      const datagram = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipv4TotalLength(frame, ETHERNET_HEADER_LENGTH));
-      if (!rule.copies(datagram)) return;
-      counters.broadcastCopies++;
-      const copy = datagram.slice();
-      // A broadcast from a socket of this same host (another namespace over a veth) arrives
-      // with its UDP checksum left to offload; the tunnel carries it on to another host, which
-      // would find it wrong, so it is completed here (io/link.ts FrameInfo).
-      if (info?.checksumNotReady === true) completeUdpChecksum(copy);
-      handler([{ bytes: copy, ingress: config.homeInterface, linkBroadcast: true }]);
-      flush();
-    };
-    return {
-      onPackets(next) {
-        handler = next;
-      },
-      release() {
-        handler = undefined;
-        broadcastHandler = undefined;
-      },
-    };
-  };
-
-  const ports: HomeAgentHostPorts = { openTap, sender: rawIpSender(sender), homeLink: homeLinkView };
-  const path = attachHomeAgentDataPath(agent, ports, {
-    clock: options.clock,
-    addresses: options.settings.addresses,
-    homeNetwork: options.settings.homeNetwork,
-    prefixLength: options.settings.prefixLength,
-    homeInterface: config.homeInterface,
-    ...(options.registrationPort !== undefined ? { registrationPort: options.registrationPort } : {}),
-    ...(config.queueLimit !== undefined ? { queueLimit: config.queueLimit } : {}),
-    maxBatch,
-  });
-  flush = () => path.flush();
-  const homeLinkErrors = path.homeLink?.events.subscribe((event) => {
-    if (event.event === 'link-error') ioError('home-link', event.detail);
-  });
-
-  // One route per home address with at least one binding (4.2.3).
-  const route = (address: number) => {
-    const error = routes.add(address);
-    if (error !== undefined) ioError('route', error.message);
-  };
-  for (const entry of agent.forwardingTable) route(entry.homeAddress);
-  // A renewal is a 'set' for an address already routed: one Set lookup. A failed add is
-  // retried at the next change of that address.
-  const routeChanges: Subscription = agent.forwardingTable.changes.subscribe((change: ForwardingChange) => {
-    if (change.kind === 'delete') {
-      const error = routes.remove(change.homeAddress);
-      if (error !== undefined) ioError('route', error.message);
-    } else if (!routes.has(change.entry.homeAddress)) {
-      route(change.entry.homeAddress);
-    }
+  linuxTap.onError((error) => ioError(EVENT_SOURCE[error.source] ?? 'tun', error.message));
+  const homeLinkErrors = path.homeLink.events.subscribe((event) => {
+    if (event.event !== 'link-error') return;
+    linuxTap.linuxCounters.ioErrors++;
+    ioError('home-link', event.detail);
   });
 
   let stopped = false;
   return {
-    tunnelDevice: tun.name,
+    tunnelDevice: linuxTap.device.name,
     tunnelMtu,
-    tunOffload,
+    tunOffload: linuxTap.device.offload,
     homeInterface: config.homeInterface,
     path,
-    routes,
-    counters,
+    routes: linuxTap.routes,
+    counters: linuxTap.linuxCounters,
     events: eventSubject.asObservable(),
-    shareHomeLink(): LinkInterface {
-      let current: ((frame: Uint8Array) => void) | undefined;
-      return {
-        name: link.name,
-        mac: link.mac,
-        mtu: link.mtu,
-        send: (frame) => link.send(frame),
-        onFrame: (handler) => {
-          if (current !== undefined) sharedHandlers.delete(current);
-          current = handler;
-          if (!stopped) sharedHandlers.add(handler);
-        },
-        onError: (handler) => link.onError(handler),
-      };
-    },
+    shareHomeLink: () => linuxTap.openHomeLink(),
     snapshot: () => ({
-      linux: { ...counters },
+      linux: { ...linuxTap.linuxCounters },
       path: { ...path.counters },
       plane: { ...path.planeCounters },
-      routes: { ...routes.counters },
-      homeLink: path.homeLink === undefined ? undefined : { ...path.homeLink.counters },
-      tunOffload: tun.offloads(),
+      routes: { ...linuxTap.routes.counters },
+      homeLink: { ...path.homeLink.counters },
+      tunOffload: linuxTap.tunOffload(),
     }),
     async stop() {
       if (stopped) return;
       stopped = true;
-      routeChanges.unsubscribe();
-      homeLinkErrors?.unsubscribe();
-      sharedHandlers.clear();
-      path.detach();
+      homeLinkErrors.unsubscribe();
       await Effect.runPromise(Scope.close(scope, Exit.void));
       eventSubject.complete();
     },

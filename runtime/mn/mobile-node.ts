@@ -19,7 +19,7 @@
  *   at home (3.6.1.1); Replies checked with policies/mn-reply.ts and fed to the actor;
  * - raw IP sockets (protocols 4, 55, 47) when the node has a co-located care-of address: it is
  *   its own tunnel endpoint (1.7 b, 4.1), decapsulating with `mobileNodeDecapsulation`
- *   (runtime/dataplane/data-plane.ts); inner datagrams go up through `received`.
+ *   (runtime/dataplane/fa-plane.ts); inner datagrams go up through `received`.
  *
  * The node chooses the IP source address of each Request itself (3.6.1.1): the home address
  * through a foreign agent or at home, the co-located care-of address when registering that.
@@ -84,7 +84,8 @@ import {
 import { createSecurityContext, type ReplayProtection, type SecurityContextLookup } from '../../policies/security-association.js';
 import { ActorHost, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import type { Alarm, Clock } from '../../io/clock.js';
-import { mobileNodeDecapsulation, type DataPlane } from '../dataplane/data-plane.js';
+import { mobileNodeDecapsulation } from '../dataplane/fa-plane.js';
+import type { DataPlane } from '../dataplane/packets.js';
 import { icmpFrame, udpFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
 import { encodeSigned } from '../../policies/sign.js';

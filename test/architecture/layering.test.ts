@@ -130,7 +130,7 @@ describe('layering: imports point down only', () => {
     expect(violations('policies/replay.ts', "import { Effect } from 'effect';")).toHaveLength(1);
     expect(violations('machines/binding.ts', "import { x } from '../runtime/index.js';")).toHaveLength(1);
     expect(violations('runtime/fa/foreign-agent.ts', "import { y } from '../ha/home-agent.js';")).toHaveLength(1);
-    expect(violations('runtime/actors/actor-host.ts', "import { z } from '../dataplane/data-plane.js';")).toHaveLength(1);
+    expect(violations('runtime/actors/actor-host.ts', "import { z } from '../dataplane/ha-plane.js';")).toHaveLength(1);
     expect(violations('runtime/ha/home-agent.ts', "import { c } from '../config/ha-config.js';")).toHaveLength(1);
     expect(violations('runtime/ha/home-agent.ts', "import { a } from '../actors/actor-host.js';\nimport { b } from '../../io/wire/bytes.js';")).toEqual([]);
     expect(violations('runtime/cli/main.ts', "import { startHomeAgent } from '../ha/home-agent-server.js';")).toEqual([]);

@@ -14,15 +14,9 @@ import {
 import { decodeIcmpError, IcmpType, TimeExceededCode } from '../../io/wire/icmp.js';
 import { decapsulate, ipInIpDecapsulate, ipInIpEncapsulate, type Encapsulation } from '../../io/wire/tunnel.js';
 import { ForwardingTable, type TunnelTarget } from '../../runtime/dataplane/forwarding-table.js';
-import {
-  foreignAgentDataPlane,
-  homeAgentDataPlane,
-  mobileNodeDecapsulation,
-  PacketPool,
-  type OutputPacket,
-  type Packet,
-  type SendIpOutput,
-} from '../../runtime/dataplane/data-plane.js';
+import { foreignAgentDataPlane, mobileNodeDecapsulation } from '../../runtime/dataplane/fa-plane.js';
+import { homeAgentDataPlane } from '../../runtime/dataplane/ha-plane.js';
+import { PacketPool, type OutputPacket, type Packet, type SendIpOutput } from '../../runtime/dataplane/packets.js';
 
 const HA = ipv4('198.51.100.1');
 const HA_OTHER = ipv4('192.0.2.254');

@@ -1,5 +1,6 @@
 /**
- * The home agent's packet path on the simulated network (runtime/ha/home-agent-data-path.ts).
+ * The home agent's packet path on the simulated network (runtime/ha/home-agent-data-path.ts
+ * over io/sim/packet-tap.ts).
  *
  *   cn 192.0.2.20 ── corr ── r ── home 198.51.100.0/24 ── ha 198.51.100.1 (forwarding)
  *                             └── foreign 203.0.113.0/24 ── care-of host 203.0.113.77
@@ -7,29 +8,23 @@
  * The agent's binding for MN1 (198.51.100.10) names the care-of host, which takes the tunnels
  * apart with mobileNodeDecapsulation, as a mobile node with a co-located care-of address does.
  */
-import { Effect, Scope } from 'effect';
+import { Effect, Layer, Scope } from 'effect';
+import { Subject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawIp, type RawIpSocket } from '../../io/raw-ip.js';
+import { rawIpBatchSender } from '../../io/linux/packet-tap.js';
+import { PacketTap, type CaptureRule, type OpenedPacketTap, type Packet } from '../../io/packet-tap.js';
+import type { RawIpSocket } from '../../io/raw-ip.js';
 import { SimNetwork } from '../../io/sim/network.js';
 import type { SimHost } from '../../io/sim/ip-host.js';
-import { simRawIpLayer } from '../../io/sim/raw-ip.js';
+import { simPacketTapLayer } from '../../io/sim/packet-tap.js';
 import type { UdpDatagram } from '../../io/udp.js';
 import { ipv4, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
 import { RequestFlag } from '../../io/wire/registration-types.js';
-import { mobileNodeDecapsulation } from '../../runtime/dataplane/data-plane.js';
-import {
-  attachHomeAgentDataPath,
-  rawIpSender,
-  simHostPorts,
-  type CaptureRule,
-  type HomeAgentDataPath,
-  type IpSender,
-  type PacketTap,
-} from '../../runtime/ha/home-agent-data-path.js';
-import type { PacketBatch } from '../../runtime/dataplane/data-plane.js';
+import { mobileNodeDecapsulation } from '../../runtime/dataplane/fa-plane.js';
+import { attachHomeAgentDataPath, type HomeAgentDataPath } from '../../runtime/ha/home-agent-data-path.js';
 import { bindUdp, echoRequest, recordIcmp, type SeenIcmp } from '../sim/network-support.js';
 import { buildRequest, COA1, HA, Harness, HOME_NETWORK, makeConfig, MN1, MN_PORT, PREFIX_LENGTH } from './home-agent-harness.js';
 
@@ -107,15 +102,8 @@ function world(): World {
     });
   }
 
-  // Tunnel packets leave through the RawIp service (header included), as on Linux.
   const scope = Effect.runSync(Scope.make());
-  const socket = Effect.runSync(
-    Scope.extend(
-      Effect.flatMap(RawIp, (raw) => raw.open(IpProtocol.IPIP, { headerIncluded: true })),
-      scope,
-    ).pipe(Effect.provide(simRawIpLayer(ha))),
-  );
-  const path = attachHomeAgentDataPath(harness.agent, simHostPorts(ha, 'home0', rawIpSender(socket)), {
+  const path = attachHomeAgentDataPath(harness.agent, simPacketTapLayer(ha), {
     clock,
     addresses: [HA],
     homeNetwork: HOME_NETWORK,
@@ -300,64 +288,114 @@ describe('home agent data path on the simulated network', () => {
   });
 });
 
-describe('the input edge', () => {
-  it('sheds (and counts) what exceeds the queue limit, and hands the rest to the plane in bounded batches', () => {
+/** A tap whose batches the test pushes, recording what the path sends and claims. */
+function fakeTap(): { layer: Layer.Layer<PacketTap>; push(packets: Packet[]): void; rule(): CaptureRule; sent: number[]; claimed: Set<number> } {
+  const batches = new Subject<readonly Packet[]>();
+  const sent: number[] = [];
+  const claimed = new Set<number>();
+  let rule: CaptureRule | undefined;
+  const tap: OpenedPacketTap = {
+    batches,
+    counters: { captured: 0, shed: 0, batches: 0 },
+    claim: (address) => void claimed.add(address),
+    unclaim: (address) => void claimed.delete(address),
+    send: (_datagram, destination) => (sent.push(destination), true),
+    sendBatch: (_datagrams, destinations, count) => (sent.push(...destinations.slice(0, count)), count),
+    reinject: (datagram) => (sent.push(ipv4Destination(datagram, 0)), true),
+    openHomeLink: () => ({ name: 'home0', mac: '02:00:00:00:00:01', mtu: 1500, send() {}, onFrame() {}, onError() {} }),
+    onError() {},
+    queued: () => 0,
+    flush() {},
+  };
+  const layer = Layer.succeed(PacketTap, {
+    open: (options) =>
+      Effect.sync(() => {
+        rule = options.rule;
+        return tap;
+      }),
+  });
+  return { layer, push: (packets) => batches.next(packets), rule: () => rule!, sent, claimed };
+}
+
+/** A 28-byte UDP datagram from the correspondent to `destination` with a good header checksum. */
+function udpTo(destination: number): Uint8Array {
+  const datagram = new Uint8Array(28);
+  datagram.set([0x45, 0, 0, 28, 0, 0, 0, 0, 64, IpProtocol.UDP]);
+  new DataView(datagram.buffer).setUint32(12, CN);
+  new DataView(datagram.buffer).setUint32(16, destination);
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (datagram[i]! << 8) | datagram[i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  new DataView(datagram.buffer).setUint16(10, ~sum & 0xffff);
+  return datagram;
+}
+
+describe('the data path over any PacketTap', () => {
+  it('[R4.2.3-1] claims the home addresses with a binding as the table changes, and sends what the plane builds through the tap', () => {
     const harness = new Harness();
+    const tap = fakeTap();
     harness.register({ careOfAddress: COA1 });
-    let deliver: ((batch: PacketBatch) => void) | undefined;
-    let rule: CaptureRule | undefined;
-    const tap: PacketTap = {
-      onPackets: (handler) => {
-        deliver = handler;
-      },
-      release: () => {
-        deliver = undefined;
-      },
-    };
-    const sent: Ipv4Address[] = [];
-    const sender: IpSender = {
-      send: (_datagram, destination) => {
-        sent.push(destination);
-        return true;
-      },
-    };
-    const path = attachHomeAgentDataPath(
-      harness.agent,
-      {
-        openTap: (r) => {
-          rule = r;
-          return tap;
-        },
-        sender,
-      },
-      { clock: harness.clock, addresses: [HA], homeNetwork: HOME_NETWORK, prefixLength: PREFIX_LENGTH, queueLimit: 3, maxBatch: 2 },
-    );
-    const datagram = new Uint8Array(28);
-    datagram.set([0x45, 0, 0, 28, 0, 0, 0, 0, 64, IpProtocol.UDP]);
-    new DataView(datagram.buffer).setUint32(12, CN);
-    new DataView(datagram.buffer).setUint32(16, MN1);
-    let sum = 0;
-    for (let i = 0; i < 20; i += 2) sum += (datagram[i]! << 8) | datagram[i + 1]!;
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    new DataView(datagram.buffer).setUint16(10, ~sum & 0xffff);
-    expect(rule!.claims(datagram)).toBe(true);
+    const path = attachHomeAgentDataPath(harness.agent, tap.layer, {
+      clock: harness.clock,
+      addresses: [HA],
+      homeNetwork: HOME_NETWORK,
+      prefixLength: PREFIX_LENGTH,
+      homeInterface: 'home0',
+    });
+    expect([...tap.claimed]).toEqual([MN1]);
+    tap.push([{ bytes: udpTo(MN1), forwarded: true }, { bytes: udpTo(MN1), forwarded: true }]);
+    expect(tap.sent).toEqual([COA1, COA1]);
+    expect(path.counters.tunnelSent).toBe(2);
+    // A datagram whose binding went meanwhile goes back to the host (4.2.3: assumed at home).
+    tap.push([{ bytes: udpTo(ipv4('198.51.100.99')), forwarded: true }]);
+    expect(tap.sent.at(-1)).toBe(ipv4('198.51.100.99'));
+    expect(path.counters.reinjected).toBe(1);
 
-    deliver!(Array.from({ length: 5 }, () => ({ bytes: datagram })));
-    expect(path.queued()).toBe(3);
-    expect(path.counters.shed).toBe(2);
-    expect(sent).toHaveLength(0);
-    harness.clock.advance(0);
-    expect(path.queued()).toBe(0);
-    expect(path.counters.batches).toBe(2);
-    expect(sent).toEqual([COA1, COA1, COA1]);
-    expect(path.counters.tunnelSent).toBe(3);
-
+    harness.register({ careOfAddress: COA1, lifetime: 0 });
+    expect([...tap.claimed]).toEqual([]);
+    harness.register({ careOfAddress: COA1 });
+    expect([...tap.claimed]).toEqual([MN1]);
     path.detach();
-    expect(deliver).toBeUndefined();
+    expect([...tap.claimed]).toEqual([]);
   });
 });
 
-describe('rawIpSender', () => {
+describe('the simulated tap\'s input edge', () => {
+  it('sheds (and counts) what exceeds the queue limit, and hands the rest to the plane in bounded batches at the next clock step', () => {
+    const harness = new Harness();
+    const net = new SimNetwork({ clock: harness.clock, seed: 3 });
+    const home = net.addSegment('home');
+    const ha = net.addHost('ha', { forwarding: true });
+    ha.addInterface('home0', home, { address: HA, prefixLength: PREFIX_LENGTH });
+    ha.addRoute(0, 0, { via: R_HOME, interface: 'home0' });
+    const path = attachHomeAgentDataPath(harness.agent, simPacketTapLayer(ha), {
+      clock: harness.clock,
+      addresses: [HA],
+      homeNetwork: HOME_NETWORK,
+      prefixLength: PREFIX_LENGTH,
+      homeInterface: 'home0',
+      queueLimit: 3,
+      maxBatch: 2,
+    });
+    harness.register({ careOfAddress: COA1 });
+    // Five datagrams from the host itself to the bound home address in one instant.
+    for (let i = 0; i < 5; i++) expect(ha.sendIp(udpTo(MN1))).toBe('intercepted');
+    expect(path.queued()).toBe(3);
+    expect(path.counters.captured).toBe(5);
+    expect(path.counters.shed).toBe(2);
+    expect(path.planeCounters['tunnelled']).toBeUndefined();
+    harness.clock.advance(0);
+    expect(path.queued()).toBe(0);
+    expect(path.counters.batches).toBe(2);
+    expect(path.planeCounters['tunnelled']).toBe(3);
+    expect(path.counters.tunnelSent).toBe(3);
+
+    path.detach();
+    expect(ha.sendIp(udpTo(MN1))).not.toBe('intercepted');
+  });
+});
+
+describe('rawIpBatchSender', () => {
   it('sends runs of datagrams sharing a buffer in one sendBatch, and a datagram the kernel refused does not stop the rest', () => {
     const calls: Array<{ kind: 'batch' | 'single'; destinations: number[] }> = [];
     const refused = new Set([3]); // the kernel refuses the packet going to destination 3
@@ -382,7 +420,7 @@ describe('rawIpSender', () => {
     const slabA = new Uint8Array(256);
     const slabB = new Uint8Array(256);
     const datagrams = [slabA.subarray(0, 40), slabA.subarray(64, 104), slabA.subarray(128, 168), slabA.subarray(192, 232), slabB.subarray(0, 40)];
-    const sent = rawIpSender(socket).sendBatch!(datagrams, [1, 2, 3, 4, 5], datagrams.length);
+    const sent = rawIpBatchSender(socket)(datagrams, [1, 2, 3, 4, 5], datagrams.length);
     expect(sent).toBe(4);
     expect(calls).toStrictEqual([
       { kind: 'batch', destinations: [1, 2, 3, 4] }, // one buffer: one call; stops at 3

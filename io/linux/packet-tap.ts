@@ -1,0 +1,317 @@
+/**
+ * The PacketTap service (io/packet-tap.ts) on Linux:
+ *
+ *   claim(address) ──► /32 route into a TUN device (io/linux/routes.ts, proto 77)
+ *   correspondent ──► kernel forwarding ──► TUN ──► batch read ──► `batches` (forwarded: true)
+ *   home interface (AF_PACKET) ──► IPv4 broadcast frames ──► rule.copies ──► `batches` (4.3)
+ *   send / sendBatch ──► IPPROTO_RAW socket (header included, sendmmsg) ──► kernel routing
+ *   reinject, and what the rule exempts ──► raw socket bound to the home interface
+ *
+ * Interception (4.2.3) is routing, not filtering: the kernel brings a claimed address's
+ * datagrams into the device, already forwarded (TTL decremented). A datagram read from the
+ * device that the rule exempts (3.8.3.1) or that the plane passes back leaves through a raw
+ * socket bound to the home interface (SO_BINDTODEVICE), as the host would have sent it without
+ * the route; IPv6 the kernel sends on a new device is dropped and counted. Each read is one
+ * batch of views into the reader's slab, emitted before the slab is reused: no copy per
+ * datagram; overload is shed where the kernel queues for the device (txqueuelen).
+ *
+ * The home interface is one AF_PACKET socket (one per interface and process): its frames go
+ * to every view `openHomeLink` made (ARP executor, advertiser) and its IPv4 broadcasts to
+ * `rule.copies`. The TUN device's MTU and offloads are the layer's configuration
+ * (docs/architecture.md, "The home agent's data path on Linux").
+ */
+import { Effect, Layer, type Scope } from 'effect';
+import { Subject } from 'rxjs';
+import { Link, type FrameInfo, type LinkInterface } from '../link.js';
+import {
+  DEFAULT_TAP_MAX_BATCH,
+  PacketTap,
+  PacketTapError,
+  type OpenedPacketTap,
+  type Packet,
+  type PacketTapOptions,
+} from '../packet-tap.js';
+import { RawIp, type RawIpSocket } from '../raw-ip.js';
+import { Tun, type TunDevice, type TunOffloadState } from '../tun.js';
+import type { Ipv4Address } from '../wire/bytes.js';
+import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../wire/ethernet.js';
+import { IpProtocol, ipv4DatagramProblem, ipv4Destination, ipv4HeaderLength, ipv4IsFragment, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../wire/ipv4.js';
+import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../wire/udp.js';
+import { LinuxLinkLive } from './packet.js';
+import { LinuxRawIpLive } from './raw-ip.js';
+import { openHostRoutes, type HostRoutes } from './routes.js';
+import { LinuxTunLive } from './tun.js';
+
+export interface LinuxPacketTapConfig {
+  /** Name of the TUN device created for interception. */
+  readonly tunnelDevice: string;
+  /** MTU given to the device. */
+  readonly tunnelMtu: number;
+  /**
+   * Open the device with offloads (io/tun.ts `offload`). `undefined`: try them and fall back to
+   * a plain device when the kernel refuses; `true`: a refusal fails the open.
+   */
+  readonly tunOffload?: boolean;
+  /** Routing table of the claims' routes (default 254, main). */
+  readonly routeTable?: number;
+}
+
+export interface LinuxPacketTapCounters {
+  /** Batches read from the TUN device. */
+  tunBatches: number;
+  /** Datagrams read from the TUN device. */
+  tunDatagrams: number;
+  /** Non-IPv4 packets read from the TUN (IPv6 neighbour discovery of the device), dropped. */
+  notIpv4: number;
+  /** Datagrams read from the TUN the rule exempted, sent out of the home interface. */
+  unclaimedToHomeLink: number;
+  /** Of those, the ones the home-interface socket refused. */
+  unclaimedSendFailed: number;
+  /** Home-network broadcasts copied to the batches (4.3). */
+  broadcastCopies: number;
+  /** Errors reported by the devices and sockets (each also given to onError). */
+  ioErrors: number;
+}
+
+/** The Linux tap: the neutral one plus its device, routes and counters, for logs. */
+export interface LinuxPacketTap extends OpenedPacketTap {
+  readonly device: { readonly name: string; readonly mtu: number; readonly offload: boolean };
+  readonly routes: HostRoutes;
+  readonly linuxCounters: LinuxPacketTapCounters;
+  /** The TUN offloads and what undoing them took (undefined without offloads). */
+  tunOffload(): TunOffloadState | undefined;
+}
+
+/** Writes the UDP checksum of an unfragmented IPv4/UDP datagram whose checksum was left to offload. */
+export function completeUdpChecksum(datagram: Uint8Array): void {
+  if (ipv4Protocol(datagram, 0) !== IpProtocol.UDP || ipv4IsFragment(datagram, 0)) return;
+  const udpOffset = ipv4HeaderLength(datagram, 0);
+  if (udpOffset + UDP_HEADER_LENGTH > datagram.length) return;
+  const length = udpLength(datagram, udpOffset);
+  if (length < UDP_HEADER_LENGTH || udpOffset + length > datagram.length) return;
+  const checksum = udpChecksum(ipv4Source(datagram, 0), ipv4Destination(datagram, 0), datagram, udpOffset, length);
+  datagram[udpOffset + 6] = checksum >>> 8;
+  datagram[udpOffset + 7] = checksum & 0xff;
+}
+
+/** Largest sendBatch the native helper takes. */
+const MAX_SEND_BATCH = 1024;
+
+/**
+ * Batched sending over a RawIp socket opened with `headerIncluded: true`. The plane's outputs
+ * are views into a few pool slabs: a run of datagrams in one ArrayBuffer goes out as one
+ * sendmmsg with offsets into it, without copying; a datagram the kernel refuses is tried alone
+ * and the rest go on.
+ */
+export function rawIpBatchSender(socket: RawIpSocket): (datagrams: readonly Uint8Array[], to: readonly Ipv4Address[], count: number) => number {
+  if (!socket.headerIncluded) throw new Error('rawIpBatchSender needs a RawIp socket opened with headerIncluded: true');
+  const offsets = new Int32Array(MAX_SEND_BATCH);
+  const lengths = new Int32Array(MAX_SEND_BATCH);
+  const destinations = new Uint32Array(MAX_SEND_BATCH);
+  let lastBuffer: ArrayBufferLike | undefined;
+  let lastView: Uint8Array = new Uint8Array(0);
+  return (datagrams, to, count) => {
+    let sent = 0;
+    let next = 0;
+    while (next < count) {
+      const buffer = datagrams[next]!.buffer;
+      if (buffer !== lastBuffer) {
+        lastBuffer = buffer;
+        lastView = new Uint8Array(buffer);
+      }
+      let n = 0;
+      while (next + n < count && n < MAX_SEND_BATCH && datagrams[next + n]!.buffer === buffer) {
+        const datagram = datagrams[next + n]!;
+        offsets[n] = datagram.byteOffset;
+        lengths[n] = datagram.length;
+        destinations[n] = to[next + n]!;
+        n++;
+      }
+      const done = socket.sendBatch({ slab: lastView, offsets, lengths, count: n }, destinations);
+      sent += done;
+      next += done;
+      if (done < n) {
+        // The kernel stopped at this one (queue full, or an error for it alone, e.g. no route
+        // to its care-of address): try it by itself, then go on with the others.
+        if (socket.send(datagrams[next]!, to[next]!)) sent++;
+        next++;
+      }
+    }
+    return sent;
+  };
+}
+
+/** The underlying service's error as the tap's: the reason its caller can act on, the words kept. */
+function tapError(error: { readonly _tag: string; readonly reason: string; readonly message: string }): PacketTapError {
+  const source = { TunError: 'tun', RouteError: 'route', RawIpError: 'raw-ip', LinkError: 'link' }[error._tag] ?? 'linux';
+  const reason =
+    error.reason === 'permission' || error.reason === 'no-such-interface'
+      ? error.reason
+      : source === 'tun' || source === 'route'
+        ? 'device'
+        : 'socket';
+  return new PacketTapError({ reason, source, message: error.message, detail: error.reason });
+}
+
+/** Opens the devices and sockets of a Linux tap in the current scope. */
+export function openLinuxPacketTap(config: LinuxPacketTapConfig, options: PacketTapOptions): Effect.Effect<LinuxPacketTap, PacketTapError, Scope.Scope> {
+  const maxBatch = options.maxBatch ?? DEFAULT_TAP_MAX_BATCH;
+  const open = Effect.gen(function* () {
+    const tunService = yield* Tun;
+    const tunOptions = { maxPackets: maxBatch, mtu: config.tunnelMtu, slotSize: Math.max(2048, config.tunnelMtu + 64) };
+    // Offloads by default: a kernel that refuses them gets the plain device; asked for
+    // explicitly, the refusal fails the open.
+    const tun = yield* tunService
+      .open(config.tunnelDevice, { ...tunOptions, offload: config.tunOffload ?? true })
+      .pipe(Effect.catchIf((error) => error.reason === 'offload' && config.tunOffload === undefined, () => tunService.open(config.tunnelDevice, { ...tunOptions, offload: false })));
+    const routes = yield* openHostRoutes(tun.name, config.routeTable !== undefined ? { table: config.routeTable } : {});
+    const rawIp = yield* RawIp;
+    // IPPROTO_RAW (255): header included, sends any protocol, receives nothing (raw(7)).
+    const sender = yield* rawIp.open(255, { headerIncluded: true });
+    const homeSender = yield* rawIp.open(255, { headerIncluded: true, device: options.homeInterface });
+    const link = yield* (yield* Link).open(options.homeInterface);
+    return { tun, routes, sender, homeSender, link };
+  });
+  return open.pipe(
+    Effect.provide(Layer.mergeAll(LinuxTunLive, LinuxRawIpLive, LinuxLinkLive)),
+    Effect.mapError(tapError),
+    Effect.flatMap((opened) => Effect.acquireRelease(Effect.sync(() => assemble(config, options, opened)), ({ close }) => Effect.sync(close))),
+    Effect.map(({ tap }) => tap),
+  );
+}
+
+interface Opened {
+  readonly tun: TunDevice;
+  readonly routes: HostRoutes;
+  readonly sender: RawIpSocket;
+  readonly homeSender: RawIpSocket;
+  readonly link: LinkInterface;
+}
+
+/** The tap over opened devices: reads, views, claims and sends. */
+function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun, routes, sender, homeSender, link }: Opened): { tap: LinuxPacketTap; close: () => void } {
+  const { rule, homeInterface } = options;
+  const counters = { captured: 0, shed: 0, batches: 0 };
+  const linuxCounters: LinuxPacketTapCounters = {
+    tunBatches: 0,
+    tunDatagrams: 0,
+    notIpv4: 0,
+    unclaimedToHomeLink: 0,
+    unclaimedSendFailed: 0,
+    broadcastCopies: 0,
+    ioErrors: 0,
+  };
+  const batches = new Subject<Packet[]>();
+  let closed = false;
+  let errorHandler: ((error: PacketTapError) => void) | undefined;
+  const ioError = (source: string, message: string, reason: 'io' | 'claim' = 'io'): void => {
+    linuxCounters.ioErrors++;
+    errorHandler?.(new PacketTapError({ reason, source, message }));
+  };
+  tun.onError((error) => ioError('tun', error.message));
+  sender.onError((error) => ioError('raw-ip', error.message));
+  homeSender.onError((error) => ioError('raw-ip', error.message));
+
+  const toHomeLink = (datagram: Uint8Array): boolean => homeSender.send(datagram, ipv4Destination(datagram, 0));
+
+  tun.onPackets((read) => {
+    linuxCounters.tunBatches++;
+    linuxCounters.tunDatagrams += read.count;
+    const packets: Packet[] = [];
+    for (let i = 0; i < read.count; i++) {
+      const datagram = read.packet(i);
+      if (datagram.length < 20 || datagram[0]! >> 4 !== 4) {
+        // IPv6 the kernel sends on any new device (router solicitations, MLD): not ours.
+        linuxCounters.notIpv4++;
+        continue;
+      }
+      if (!batches.observed || rule.exempts(datagram)) {
+        // Not the agent's (see the file header): on to the home link, as if unrouted.
+        linuxCounters.unclaimedToHomeLink++;
+        if (!toHomeLink(datagram)) linuxCounters.unclaimedSendFailed++;
+        continue;
+      }
+      // The kernel forwarded it into the device: TTL already decremented.
+      packets.push({ bytes: datagram, forwarded: true });
+    }
+    if (packets.length === 0) return;
+    counters.captured += packets.length;
+    counters.batches++;
+    batches.next(packets);
+  });
+
+  // The home interface's frames: to every view, and IPv4 broadcasts to the rule (4.3).
+  const viewHandlers = new Set<(frame: Uint8Array, info?: FrameInfo) => void>();
+  link.onFrame((frame, info) => {
+    for (const handler of viewHandlers) handler(frame, info);
+    if (!batches.observed || !ethernetIsMulticast(frame, 0) || frame.length < ETHERNET_HEADER_LENGTH + 20) return;
+    if (ethernetEtherType(frame, 0) !== EtherType.IPv4 || ipv4DatagramProblem(frame, ETHERNET_HEADER_LENGTH, frame.length) !== undefined) return;
+    const datagram = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipv4TotalLength(frame, ETHERNET_HEADER_LENGTH));
+    if (!rule.copies(datagram)) return;
+    linuxCounters.broadcastCopies++;
+    const copy = datagram.slice();
+    // A broadcast from a socket of this same host (another namespace over a veth) arrives with
+    // its UDP checksum left to offload; the tunnel carries it on to another host, which would
+    // find it wrong, so it is completed here (io/link.ts FrameInfo).
+    if (info?.checksumNotReady === true) completeUdpChecksum(copy);
+    counters.captured++;
+    counters.batches++;
+    batches.next([{ bytes: copy, ingress: homeInterface, linkBroadcast: true }]);
+  });
+
+  const sendBatch = rawIpBatchSender(sender);
+  const tap: LinuxPacketTap = {
+    batches: batches.asObservable(),
+    counters,
+    device: { name: tun.name, mtu: config.tunnelMtu, offload: tun.offloads() !== undefined },
+    routes,
+    linuxCounters,
+    tunOffload: () => tun.offloads(),
+    claim(address) {
+      if (closed || routes.has(address)) return;
+      const error = routes.add(address);
+      // A failed add is tried again at the next claim of that address.
+      if (error !== undefined) ioError('route', error.message, 'claim');
+    },
+    unclaim(address) {
+      if (closed) return;
+      const error = routes.remove(address);
+      if (error !== undefined) ioError('route', error.message, 'claim');
+    },
+    send: (datagram, destination) => sender.send(datagram, destination),
+    sendBatch,
+    reinject: toHomeLink,
+    openHomeLink(): LinkInterface {
+      let current: ((frame: Uint8Array, info?: FrameInfo) => void) | undefined;
+      return {
+        name: link.name,
+        mac: link.mac,
+        mtu: link.mtu,
+        send: (frame) => link.send(frame),
+        onFrame: (handler) => {
+          if (current !== undefined) viewHandlers.delete(current);
+          current = handler;
+          if (!closed) viewHandlers.add(handler);
+        },
+        onError: (handler) => link.onError(handler),
+      };
+    },
+    onError(handler) {
+      errorHandler = handler;
+    },
+    queued: () => 0,
+    flush: () => {},
+  };
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    viewHandlers.clear();
+    batches.complete();
+  };
+  return { tap, close };
+}
+
+/** The PacketTap service on this Linux host, with one TUN device per open tap. */
+export function linuxPacketTapLayer(config: LinuxPacketTapConfig): Layer.Layer<PacketTap> {
+  return Layer.succeed(PacketTap, { open: (options) => openLinuxPacketTap(config, options) });
+}

@@ -1,0 +1,573 @@
+/**
+ * The home agent's data plane (RFC 5944 4.2.3, 4.3, 4.4): a pipeline of named stages over a
+ * batch of intercepted datagrams, each a sans-IO function of (plane, batch) and, as an RxJS
+ * operator, a `map` over it:
+ *
+ *   batches ─► classify ─► lookup ─► timeExceeded ─► encapsulate ─► broadcastCopies ─► outputs
+ *
+ * - `classifyBatch`: drops what is not a whole IPv4 datagram with a good header checksum
+ *   (counted by reason), passes datagrams for the agent itself on (`local`), sets broadcasts
+ *   and multicasts apart, and marks the rest unicast;
+ * - `lookupBatch`: one forwarding-table lookup per unicast datagram: no binding → `forward`
+ *   untouched (4.2.3, the node is at home); a binding → the RFC 2003 3.2 and 4.2.3 loop checks,
+ *   then marked for tunnelling (or redirection of an already tunnelled datagram);
+ * - `timeExceededBatch`: a TTL that would reach 0 → one ICMP Time Exceeded instead (RFC 2003
+ *   3.1), or nothing about datagrams no ICMP error may concern (RFC 1122 3.2.2);
+ * - `encapsulateBatch`: a tunnel packet per care-of address of the entry found (simultaneous
+ *   bindings), with the binding's encapsulation;
+ * - `broadcastBatch`: copies of a home-network broadcast for each binding with the B bit (4.3);
+ * - `outputBatch`: the outputs in input order, with the slabs they lie in.
+ *
+ * The batch in flight (`HaBatch`) carries each packet's standing and its forwarding entry from
+ * stage to stage, so nothing rides beside the stream. The plane reads only the forwarding
+ * table, never an actor, and reads no clock: the outer Identification comes from a counter, so
+ * a run is a function of its input.
+ */
+import type { OperatorFunction } from 'rxjs';
+import { map } from 'rxjs';
+import type { Ipv4Address } from '../../io/wire/bytes.js';
+import { readU16, readU32 } from '../../io/wire/bytes.js';
+import {
+  IPV4_MAX_TOTAL_LENGTH,
+  IPV4_MIN_HEADER_LENGTH,
+  IpProtocol,
+  decrementIpv4Ttl,
+  ipv4Destination,
+  ipv4HeaderLength,
+  ipv4IsFragment,
+  ipv4Protocol,
+  ipv4Source,
+  ipv4TotalLength,
+  setIpv4Destination,
+} from '../../io/wire/ipv4.js';
+import {
+  type Encapsulation,
+  type PreparedOuterHeader,
+  GRE_HEADER_LENGTH,
+  MINIMAL_HEADER_LENGTH,
+  MINIMAL_HEADER_WITH_SOURCE_LENGTH,
+  ipInIpEncapsulate,
+  isTunnelProtocol,
+  minimalEncapsulate,
+  prepareOuterHeader,
+  writeGreIpv4Header,
+} from '../../io/wire/tunnel.js';
+import type { ForwardingEntry, ForwardingTable, TunnelTarget } from './forwarding-table.js';
+import {
+  LIMITED_BROADCAST,
+  PacketPool,
+  bump,
+  encapsulationOf,
+  icmpErrorAllowed,
+  inputProblem,
+  isMulticast,
+  makeOutputBatch,
+  writeTimeExceeded,
+  type DataPlane,
+  type DataPlaneCounters,
+  type OutputBatch,
+  type OutputPacket,
+  type PacketBatch,
+} from './packets.js';
+
+/**
+ * The most bytes the encapsulators below add to a datagram among the encapsulations offered:
+ * IP in IP 20 (RFC 2003), minimal 12 at most (RFC 2004: 8, or 12 with the original source),
+ * GRE 20 + 4, or 20 + 8 with the checksum (RFC 2784). A device feeding the tunnel must be this
+ * much smaller than the path, since the encapsulated datagram is not fragmented here (RFC 2003
+ * 5.1).
+ */
+export function largestTunnelOverhead(encapsulations: { readonly minimal: boolean; readonly gre: boolean }, greChecksum = false): number {
+  let largest = IPV4_MIN_HEADER_LENGTH;
+  if (encapsulations.minimal) largest = Math.max(largest, MINIMAL_HEADER_WITH_SOURCE_LENGTH);
+  if (encapsulations.gre) largest = Math.max(largest, IPV4_MIN_HEADER_LENGTH + (greChecksum ? 8 : GRE_HEADER_LENGTH));
+  return largest;
+}
+
+export interface HomeAgentDataPlaneOptions {
+  readonly table: ForwardingTable;
+  /** Every address of this home agent (RFC 2003 3.2 compares sources with all of them). */
+  readonly localAddresses: readonly Ipv4Address[];
+  /**
+   * Outer source of every tunnel: the address given to mobile nodes in the Home Agent field
+   * (4.2.3, multihomed home agents). Default: `localAddresses[0]`.
+   */
+  readonly homeAgentAddress?: Ipv4Address;
+  /** The home network's prefix and length, for its directed broadcast address (4.3). */
+  readonly homeNetwork: Ipv4Address;
+  readonly prefixLength: number;
+  /** When given, only broadcasts and multicasts that arrived on this interface are tunnelled (4.3: "on the home network"). */
+  readonly homeInterface?: string;
+  /** Outer TTL and the TTL of ICMP errors this agent originates. Default 64. */
+  readonly ttl?: number;
+  /** First outer Identification; each outer header takes the next (mod 2^16). Default 0. */
+  readonly firstIdentification?: number;
+  /** Send the GRE checksum (RFC 2784 2.5). Default false. */
+  readonly greChecksum?: boolean;
+  readonly pool?: PacketPool;
+}
+
+/** The home agent plane's state: its configuration, pool, counters and Identification counter. */
+export interface HaPlane {
+  readonly table: ForwardingTable;
+  readonly pool: PacketPool;
+  readonly counters: DataPlaneCounters;
+  readonly homeAgentAddress: Ipv4Address;
+  /** The agent's addresses as int32 keys. */
+  readonly local: ReadonlySet<number>;
+  readonly isBroadcast: (address: Ipv4Address) => boolean;
+  readonly homeInterface: string | undefined;
+  readonly ttl: number;
+  readonly greChecksum: boolean;
+  /** Next outer Identification (mod 2^16). */
+  identification: number;
+  readonly ipInIpHeader: PreparedOuterHeader;
+  readonly greHeader: PreparedOuterHeader;
+}
+
+/** Where a packet stands between the stages. */
+export const Standing = {
+  /** Handled: dropped, or its outputs are written. */
+  Done: 0,
+  /** A unicast datagram not yet looked up. */
+  Unicast: 1,
+  /** A limited, home-network directed or multicast destination (4.3, 4.4). */
+  Broadcast: 2,
+  /** Bound: to be tunnelled to each care-of address. */
+  Tunnel: 3,
+  /** Bound and already tunnelled from elsewhere: its outer destination is rewritten (4.2.3). */
+  Redirect: 4,
+} as const;
+export type Standing = (typeof Standing)[keyof typeof Standing];
+
+/** A batch in flight through the home agent's stages. */
+export interface HaBatch {
+  readonly inputs: PacketBatch;
+  /** Per input packet: its Standing. */
+  readonly standing: Uint8Array;
+  /** Per input packet: the forwarding entry `lookupBatch` found (bound packets only). */
+  readonly entries: (ForwardingEntry | undefined)[];
+  readonly outputs: OutputPacket[];
+  /** The pool slabs this batch's outputs lie in. */
+  readonly leases: Uint8Array[];
+}
+
+export function haPlane(options: HomeAgentDataPlaneOptions): HaPlane {
+  const ttl = options.ttl ?? 64;
+  const homeAgentAddress = options.homeAgentAddress ?? options.localAddresses[0];
+  if (homeAgentAddress === undefined) throw new RangeError('homeAgentDataPlane needs homeAgentAddress or a local address');
+  if (!Number.isInteger(options.prefixLength) || options.prefixLength < 0 || options.prefixLength > 32) {
+    throw new RangeError('prefixLength must be 0..32');
+  }
+  const hostMask = options.prefixLength === 32 ? 0 : 0xffffffff >>> options.prefixLength;
+  const directedBroadcast = ((options.homeNetwork | hostMask) >>> 0) | 0;
+  return {
+    table: options.table,
+    pool: options.pool ?? new PacketPool(),
+    counters: {},
+    homeAgentAddress,
+    local: new Set<number>([...options.localAddresses, homeAgentAddress].map((a) => a | 0)),
+    isBroadcast: (address) => address === LIMITED_BROADCAST || (address | 0) === directedBroadcast,
+    homeInterface: options.homeInterface,
+    ttl,
+    greChecksum: options.greChecksum === true,
+    identification: (options.firstIdentification ?? 0) & 0xffff,
+    // The outer header's constant fields (source, TTL, protocol) are checked here, once; each
+    // care-of address was checked when its binding entered the forwarding table.
+    ipInIpHeader: prepareOuterHeader({ source: homeAgentAddress, ttl }, IpProtocol.IPIP),
+    greHeader: prepareOuterHeader({ source: homeAgentAddress, ttl }, IpProtocol.GRE),
+  };
+}
+
+function nextIdentification(plane: HaPlane): number {
+  const id = plane.identification;
+  plane.identification = (id + 1) & 0xffff;
+  return id;
+}
+
+// =============================================================================================
+// The stages
+
+/**
+ * Stage 1. Opens the batch's pool lease; drops malformed datagrams and bad header checksums
+ * (counted by reason); a datagram to one of the agent's addresses goes on `local` (its own
+ * stack handles registrations and reverse tunnels, 4.2.3); broadcasts and multicasts are set
+ * apart for `broadcastBatch`; the rest is unicast, for `lookupBatch`.
+ */
+export function classifyBatch(plane: HaPlane, inputs: PacketBatch): HaBatch {
+  const count = inputs.length;
+  const batch: HaBatch = {
+    inputs,
+    standing: new Uint8Array(count),
+    entries: new Array<ForwardingEntry | undefined>(count),
+    outputs: [],
+    leases: plane.pool.openBatch(),
+  };
+  const counters = plane.counters;
+  if (count > 0) counters['packets'] = (counters['packets'] ?? 0) + count;
+  for (let i = 0; i < count; i++) {
+    const bytes = inputs[i]!.bytes;
+    if (inputProblem(bytes, counters)) continue;
+    const destination = ipv4Destination(bytes, 0);
+    if (plane.local.has(destination | 0)) {
+      bump(counters, 'local');
+      batch.outputs.push({ kind: 'local', index: i, bytes, decapsulated: false });
+    } else if (plane.isBroadcast(destination) || isMulticast(destination)) {
+      batch.standing[i] = Standing.Broadcast;
+    } else {
+      batch.standing[i] = Standing.Unicast;
+    }
+  }
+  return batch;
+}
+
+/**
+ * Stage 2. The forwarding lookup, once per unicast datagram. No binding → `forward` untouched
+ * (4.2.3: the node is assumed at home). With one, the loop checks come first: a source that is
+ * one of this agent's addresses MUST NOT be tunnelled (RFC 2003 3.2: most likely our own tunnel
+ * packet routed back); an already tunnelled datagram for the home address from one of the
+ * node's care-of addresses is silently discarded, from elsewhere redirected (4.2.3).
+ */
+export function lookupBatch(plane: HaPlane, batch: HaBatch): HaBatch {
+  const { inputs, standing, entries, outputs } = batch;
+  const counters = plane.counters;
+  for (let i = 0; i < inputs.length; i++) {
+    if (standing[i] !== Standing.Unicast) continue;
+    const bytes = inputs[i]!.bytes;
+    const entry = plane.table.lookup(ipv4Destination(bytes, 0));
+    if (entry === undefined) {
+      bump(counters, 'passed');
+      outputs.push({ kind: 'forward', index: i, bytes, routed: false });
+      standing[i] = Standing.Done;
+      continue;
+    }
+    if (plane.local.has(ipv4Source(bytes, 0) | 0)) {
+      bump(counters, 'loop-source-is-self');
+      standing[i] = Standing.Done;
+      continue;
+    }
+    const tunnelled = alreadyTunnelled(bytes, entry.tunnels);
+    if (tunnelled === 'discard') {
+      bump(counters, 'loop-from-care-of-address');
+      standing[i] = Standing.Done;
+      continue;
+    }
+    entries[i] = entry;
+    standing[i] = tunnelled === 'redirect' ? Standing.Redirect : Standing.Tunnel;
+  }
+  return batch;
+}
+
+/**
+ * Stage 3. The TTL, as a router forwarding the datagram (RFC 2003 3.1; for a redirected tunnel
+ * packet the datagram forwarded is the outer one), unless the host already did (`forwarded`):
+ * one that would reach 0 gets an ICMP Time Exceeded back instead of a tunnel, when an ICMP
+ * error may concern it at all (RFC 1122 3.2.2).
+ */
+export function timeExceededBatch(plane: HaPlane, batch: HaBatch): HaBatch {
+  const { inputs, standing, outputs } = batch;
+  const counters = plane.counters;
+  for (let i = 0; i < inputs.length; i++) {
+    const state = standing[i];
+    if (state !== Standing.Tunnel && state !== Standing.Redirect) continue;
+    const packet = inputs[i]!;
+    const bytes = packet.bytes;
+    if (packet.forwarded === true || bytes[8]! > 1) continue;
+    bump(counters, 'ttl-exceeded');
+    standing[i] = Standing.Done;
+    if (icmpErrorAllowed(packet, bytes, plane.isBroadcast)) {
+      bump(counters, 'icmp-sent');
+      outputs.push({ kind: 'icmp', index: i, bytes: writeTimeExceeded(plane.pool, bytes, plane.homeAgentAddress, plane.ttl), destination: ipv4Source(bytes, 0) });
+    } else {
+      bump(counters, 'icmp-suppressed');
+    }
+  }
+  return batch;
+}
+
+/**
+ * Stage 4. For each care-of address of a bound datagram (simultaneous bindings, 4.2.3): a
+ * tunnel packet with the binding's encapsulation, TTL decremented inside unless the host did
+ * (RFC 2003 3.1), or for a redirect a copy with the outer destination rewritten. Skipped: the
+ * tunnel exit point as source (RFC 2003 3.2), and a care-of address that is itself a bound
+ * home address (the tunnel packet would be intercepted here again).
+ */
+export function encapsulateBatch(plane: HaPlane, batch: HaBatch): HaBatch {
+  const { inputs, standing, entries, outputs } = batch;
+  const counters = plane.counters;
+  for (let i = 0; i < inputs.length; i++) {
+    const state = standing[i];
+    if (state !== Standing.Tunnel && state !== Standing.Redirect) continue;
+    standing[i] = Standing.Done;
+    const packet = inputs[i]!;
+    const bytes = packet.bytes;
+    const entry = entries[i]!;
+    const source = ipv4Source(bytes, 0);
+    const length = ipv4TotalLength(bytes, 0);
+    const decrement = packet.forwarded !== true;
+    const tunnels = entry.tunnels;
+    for (let t = 0; t < tunnels.length; t++) {
+      const target = tunnels[t]!;
+      if (source === target.careOfAddress) {
+        bump(counters, 'loop-source-is-tunnel-exit');
+        continue;
+      }
+      if (plane.table.lookup(target.careOfAddress) !== undefined) {
+        bump(counters, 'loop-care-of-address-bound');
+        continue;
+      }
+      if (state === Standing.Redirect) {
+        outputs.push(redirect(plane, bytes, length, decrement, i, entry.homeAddress, target));
+        continue;
+      }
+      const sent = tunnel(plane, bytes, length, decrement, target);
+      if (sent === undefined) continue;
+      bump(counters, 'tunnelled');
+      outputs.push({
+        kind: 'send-ip',
+        index: i,
+        bytes: sent.bytes,
+        destination: target.careOfAddress,
+        homeAddress: entry.homeAddress,
+        encapsulation: sent.kind,
+        via: 'tunnel',
+      });
+    }
+  }
+  return batch;
+}
+
+/**
+ * Stage 5. A copy of a home-network broadcast or multicast to every binding with the B bit
+ * (4.3, 4.4): with D, tunnelled to the care-of address; without D, first put in an IP-in-IP
+ * datagram to the home address, then tunnelled (nested, 4.3). Not TTL decremented: the tunnel
+ * extends the home link to the mobile node. Only broadcasts received on the home interface
+ * (when one is named), and never the agent's own.
+ */
+export function broadcastBatch(plane: HaPlane, batch: HaBatch): HaBatch {
+  const { inputs, standing } = batch;
+  for (let i = 0; i < inputs.length; i++) {
+    if (standing[i] !== Standing.Broadcast) continue;
+    standing[i] = Standing.Done;
+    broadcastCopies(plane, batch, i);
+  }
+  return batch;
+}
+
+/** Stage 6. The outputs in input order (stages emit by kind), as an OutputBatch owning its slabs. */
+export function outputBatch(plane: HaPlane, batch: HaBatch): OutputBatch {
+  const outputs = batch.outputs;
+  // Insertion sort, stable: already in order in the common batch (all tunnelled), so O(n).
+  for (let i = 1; i < outputs.length; i++) {
+    const output = outputs[i]!;
+    let j = i - 1;
+    if (outputs[j]!.index <= output.index) continue;
+    while (j >= 0 && outputs[j]!.index > output.index) {
+      outputs[j + 1] = outputs[j]!;
+      j--;
+    }
+    outputs[j + 1] = output;
+  }
+  plane.counters['outputs'] = (plane.counters['outputs'] ?? 0) + outputs.length;
+  return makeOutputBatch(plane.pool, batch.leases, batch.inputs, outputs);
+}
+
+// =============================================================================================
+// The stages as RxJS operators
+
+export const classify = (plane: HaPlane): OperatorFunction<PacketBatch, HaBatch> => map((inputs) => classifyBatch(plane, inputs));
+export const lookup = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => map((batch) => lookupBatch(plane, batch));
+export const timeExceeded = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => map((batch) => timeExceededBatch(plane, batch));
+export const encapsulate = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => map((batch) => encapsulateBatch(plane, batch));
+export const broadcast = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => map((batch) => broadcastBatch(plane, batch));
+export const outputs = (plane: HaPlane): OperatorFunction<HaBatch, OutputBatch> => map((batch) => outputBatch(plane, batch));
+
+/**
+ * The home agent's forwarding as one operator (the stages above, piped) that can also process
+ * a batch directly (`process`, the same functions composed without RxJS). Per packet, in
+ * order: not a whole IPv4 datagram → dropped; to the agent → `local`; broadcast/multicast →
+ * copies to B-bit bindings (4.3, 4.4); bound → TTL, loop checks, tunnelled per care-of address
+ * (4.2.3); anything else → `forward` untouched.
+ */
+export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlane {
+  const plane = haPlane(options);
+  const process = (inputs: PacketBatch): OutputBatch =>
+    outputBatch(plane, broadcastBatch(plane, encapsulateBatch(plane, timeExceededBatch(plane, lookupBatch(plane, classifyBatch(plane, inputs))))));
+  const operator = ((source) =>
+    source.pipe(classify(plane), lookup(plane), timeExceeded(plane), encapsulate(plane), broadcast(plane), outputs(plane))) as DataPlane;
+  return Object.assign(operator, { process, counters: plane.counters, pool: plane.pool });
+}
+
+// =============================================================================================
+// Per-packet work of the stages
+
+/**
+ * Copies the first `length` bytes of `source` (a whole IPv4 datagram) into the pool behind
+ * room for the outer header, decrements its TTL there when `decrement` (one copy, no
+ * intermediate buffer), and tunnels it to `target`. Returns the tunnel packet, or undefined
+ * when it would be too big. Minimal encapsulation of a fragment falls back to IP in IP
+ * (RFC 2004 3: the one set of fragmentation fields belongs to the original datagram).
+ */
+function tunnel(
+  plane: HaPlane,
+  source: Uint8Array,
+  length: number,
+  decrement: boolean,
+  target: TunnelTarget,
+): { bytes: Uint8Array; kind: Encapsulation } | undefined {
+  let kind = target.encapsulation;
+  if (kind === 'minimal' && ipv4IsFragment(source, 0)) {
+    bump(plane.counters, 'minimal-fragment-fallback');
+    kind = 'ip-in-ip';
+  }
+  const overhead =
+    kind === 'minimal'
+      ? ipv4Source(source, 0) === plane.homeAgentAddress
+        ? MINIMAL_HEADER_LENGTH
+        : MINIMAL_HEADER_WITH_SOURCE_LENGTH
+      : kind === 'gre'
+        ? IPV4_MIN_HEADER_LENGTH + (plane.greChecksum ? 8 : GRE_HEADER_LENGTH)
+        : IPV4_MIN_HEADER_LENGTH;
+  if (length + overhead > IPV4_MAX_TOTAL_LENGTH) return tooBig(plane);
+  const out = plane.pool.allocate(length + overhead);
+  out.set(source.length === length ? source : source.subarray(0, length), overhead);
+  if (decrement) decrementIpv4Ttl(out, overhead);
+  // The inner datagram already sits where the encapsulators put it: only headers are written
+  // (for minimal encapsulation the original header moves in front of the forwarding header).
+  if (kind === 'minimal') {
+    const inner = new Uint8Array(out.buffer, out.byteOffset + overhead, length);
+    const result = minimalEncapsulate(inner, plane.homeAgentAddress, target.careOfAddress, out, 0);
+    if (!result.ok) return undefined;
+  } else {
+    // RFC 2003 3.1 (and RFC 2784 through it): the outer TOS is the inner one, and an inner
+    // DF is set outside too. `source` was checked as a whole datagram by classifyBatch.
+    const tos = out[overhead + 1]!;
+    const dontFragment = (out[overhead + 6]! & 0x40) !== 0;
+    const total = length + overhead;
+    if (kind === 'gre') {
+      writeGreIpv4Header(out, IPV4_MIN_HEADER_LENGTH, plane.greChecksum, total);
+      plane.greHeader.write(out, 0, target.careOfAddress, total, nextIdentification(plane), tos, dontFragment);
+    } else {
+      plane.ipInIpHeader.write(out, 0, target.careOfAddress, total, nextIdentification(plane), tos, dontFragment);
+    }
+  }
+  return { bytes: out, kind };
+}
+
+function tooBig(plane: HaPlane): undefined {
+  bump(plane.counters, 'too-big');
+  return undefined;
+}
+
+/** 4.2.3's MAY: an already tunnelled datagram goes on with its outer destination rewritten, not nested. */
+function redirect(
+  plane: HaPlane,
+  bytes: Uint8Array,
+  length: number,
+  decrement: boolean,
+  index: number,
+  homeAddress: Ipv4Address,
+  target: TunnelTarget,
+): OutputPacket {
+  const copy = plane.pool.allocate(length);
+  copy.set(bytes.length === length ? bytes : bytes.subarray(0, length));
+  if (decrement) decrementIpv4Ttl(copy, 0);
+  setIpv4Destination(copy, 0, target.careOfAddress);
+  bump(plane.counters, 'redirected');
+  return {
+    kind: 'send-ip',
+    index,
+    bytes: copy,
+    destination: target.careOfAddress,
+    homeAddress,
+    encapsulation: encapsulationOf(ipv4Protocol(copy, 0)),
+    via: 'redirect',
+  };
+}
+
+/**
+ * 4.2.3 on an already tunnelled datagram for a bound home address: undefined when it is an
+ * ordinary datagram (tunnel it, nested if it is a tunnel packet), 'discard', or 'redirect'.
+ */
+function alreadyTunnelled(bytes: Uint8Array, tunnels: readonly TunnelTarget[]): 'discard' | 'redirect' | undefined {
+  const protocol = ipv4Protocol(bytes, 0);
+  if (!isTunnelProtocol(protocol)) return undefined;
+  const headerLength = ipv4HeaderLength(bytes, 0);
+  const total = ipv4TotalLength(bytes, 0);
+  let innerDestinationAt: number;
+  if (protocol === IpProtocol.MINIMAL_ENCAPSULATION) innerDestinationAt = headerLength + 4;
+  else if (protocol === IpProtocol.IPIP) innerDestinationAt = headerLength + 16;
+  else {
+    // GRE: the inner IPv4 header follows a 4- or 8-byte GRE header carrying 0x0800.
+    if (total < headerLength + 4 || readU16(bytes, headerLength + 2) !== 0x0800) return undefined;
+    const greLength = (bytes[headerLength]! & 0x80) !== 0 ? 8 : 4;
+    innerDestinationAt = headerLength + greLength + 16;
+  }
+  if (innerDestinationAt + 4 > total) return undefined;
+  if (readU32(bytes, innerDestinationAt) !== ipv4Destination(bytes, 0)) return undefined;
+  const outerSource = ipv4Source(bytes, 0);
+  for (const t of tunnels) if (t.careOfAddress === outerSource) return 'discard';
+  return 'redirect';
+}
+
+/** The copies of one broadcast (see `broadcastBatch`). */
+function broadcastCopies(plane: HaPlane, batch: HaBatch, index: number): void {
+  const counters = plane.counters;
+  const packet = batch.inputs[index]!;
+  const bytes = packet.bytes;
+  if (plane.homeInterface !== undefined && packet.ingress !== plane.homeInterface) {
+    bump(counters, 'broadcast-unrequested');
+    return;
+  }
+  const source = ipv4Source(bytes, 0);
+  if (plane.local.has(source | 0)) {
+    bump(counters, 'loop-source-is-self');
+    return;
+  }
+  const length = ipv4TotalLength(bytes, 0);
+  const original = bytes.length === length ? bytes : bytes.subarray(0, length);
+  let copies = 0;
+  for (const entry of plane.table) {
+    for (const target of entry.tunnels) {
+      if (!target.broadcast) continue;
+      if (source === target.careOfAddress) {
+        bump(counters, 'loop-source-is-tunnel-exit');
+        continue;
+      }
+      const inner = target.decapsulatedByMobileNode ? original : wrapForHomeAddress(plane, original, length, entry.homeAddress);
+      if (inner === undefined) continue;
+      const sent = tunnel(plane, inner, inner.length, false, target);
+      if (sent === undefined) continue;
+      copies++;
+      bump(counters, 'broadcast-tunnelled');
+      batch.outputs.push({
+        kind: 'send-ip',
+        index,
+        bytes: sent.bytes,
+        destination: target.careOfAddress,
+        homeAddress: entry.homeAddress,
+        encapsulation: sent.kind,
+        via: 'broadcast',
+      });
+    }
+  }
+  if (copies === 0) bump(counters, 'broadcast-unrequested');
+}
+
+/**
+ * 4.3 without D: a unicast IP-in-IP datagram to the home address first, so the foreign agent
+ * knows whom it is for; IP in IP since every decapsulating mobile node reads it (4.1) and B
+ * without that ability is forbidden (3.6.1.2).
+ */
+function wrapForHomeAddress(plane: HaPlane, original: Uint8Array, length: number, homeAddress: Ipv4Address): Uint8Array | undefined {
+  if (length + IPV4_MIN_HEADER_LENGTH > IPV4_MAX_TOTAL_LENGTH) return tooBig(plane);
+  const wrapped = plane.pool.allocate(length + IPV4_MIN_HEADER_LENGTH);
+  wrapped.set(original, IPV4_MIN_HEADER_LENGTH);
+  ipInIpEncapsulate(
+    wrapped.subarray(IPV4_MIN_HEADER_LENGTH),
+    { source: plane.homeAgentAddress, destination: homeAddress, identification: nextIdentification(plane), ttl: plane.ttl },
+    wrapped,
+    0,
+  );
+  return wrapped;
+}
