@@ -177,6 +177,25 @@ describe('home agent data path on the simulated network', () => {
     },
   );
 
+  it('looks the forwarding table up once per intercepted datagram (the tap claims by its own set of home addresses)', () => {
+    const w = world();
+    w.harness.register({ careOfAddress: COA1 });
+    const table = w.harness.agent.forwardingTable;
+    const lookups: number[] = [];
+    const original = table.lookup.bind(table);
+    table.lookup = (address) => {
+      lookups.push(address);
+      return original(address);
+    };
+    w.cn.sendPacket({ protocol: IpProtocol.ICMP, destination: MN1, payload: echoRequest(0x77, 1) });
+    w.harness.clock.advance(3000);
+    table.lookup = original;
+    expect(w.tunnels).toHaveLength(1);
+    // One for the datagram's destination; the other is the care-of address's loop check.
+    expect(lookups.filter((address) => address === MN1)).toHaveLength(1);
+    expect(lookups.filter((address) => address !== MN1)).toEqual([COA1]);
+  });
+
   it('[R4.2.3-3] [R4.2.3-4] after deregistration the home address is no longer intercepted', () => {
     const w = world();
     w.harness.register({ careOfAddress: COA1 });
