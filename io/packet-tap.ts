@@ -21,6 +21,8 @@ import { Context, Data, type Effect, type Scope } from 'effect';
 import type { Observable } from 'rxjs';
 import type { LinkInterface } from './link.js';
 import type { Ipv4Address } from './wire/bytes.js';
+import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from './wire/ethernet.js';
+import { ipv4DatagramProblem, ipv4TotalLength } from './wire/ipv4.js';
 
 /** One captured IPv4 datagram: a view (link-layer padding after Total Length is allowed). */
 export interface Packet {
@@ -145,6 +147,16 @@ export class PacketTap extends Context.Tag('mip4/PacketTap')<
     readonly open: (options: PacketTapOptions) => Effect.Effect<OpenedPacketTap, PacketTapError, Scope.Scope>;
   }
 >() {}
+
+/**
+ * The whole IPv4 datagram of a link-layer broadcast or multicast frame (a view, without the
+ * link padding), or undefined for any other frame: what a tap offers to `rule.copies`.
+ */
+export function linkBroadcastDatagram(frame: Uint8Array): Uint8Array | undefined {
+  if (frame.length < ETHERNET_HEADER_LENGTH + 20 || !ethernetIsMulticast(frame, 0) || ethernetEtherType(frame, 0) !== EtherType.IPv4) return undefined;
+  if (ipv4DatagramProblem(frame, ETHERNET_HEADER_LENGTH, frame.length) !== undefined) return undefined;
+  return frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipv4TotalLength(frame, ETHERNET_HEADER_LENGTH));
+}
 
 export const DEFAULT_TAP_MAX_BATCH = 64;
 export const DEFAULT_TAP_QUEUE_LIMIT = 4096;

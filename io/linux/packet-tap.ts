@@ -27,15 +27,16 @@ import {
   DEFAULT_TAP_MAX_BATCH,
   PacketTap,
   PacketTapError,
+  linkBroadcastDatagram,
   type OpenedPacketTap,
   type Packet,
+  type PacketTapCounters,
   type PacketTapOptions,
 } from '../packet-tap.js';
 import { RawIp, type RawIpSocket } from '../raw-ip.js';
-import { Tun, type TunDevice, type TunOffloadState } from '../tun.js';
+import { Tun, type SlabBatch, type TunDevice, type TunOffloadState } from '../tun.js';
 import type { Ipv4Address } from '../wire/bytes.js';
-import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../wire/ethernet.js';
-import { IpProtocol, ipv4DatagramProblem, ipv4Destination, ipv4HeaderLength, ipv4IsFragment, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../wire/ipv4.js';
+import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4IsFragment, ipv4Protocol, ipv4Source } from '../wire/ipv4.js';
 import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../wire/udp.js';
 import { LinuxLinkLive } from './packet.js';
 import { LinuxRawIpLive } from './raw-ip.js';
@@ -188,84 +189,124 @@ interface Opened {
   readonly link: LinkInterface;
 }
 
+/** What the read paths of one tap share. */
+interface TapState {
+  readonly rule: PacketTapOptions['rule'];
+  readonly homeInterface: string;
+  readonly batches: Subject<Packet[]>;
+  readonly counters: PacketTapCounters;
+  readonly linuxCounters: LinuxPacketTapCounters;
+  readonly toHomeLink: (datagram: Uint8Array) => boolean;
+}
+
+/**
+ * One read of the TUN device → one batch of views into the reader's slab, marked `forwarded`
+ * (the kernel routed them in: TTL already decremented). What the rule exempts, or everything
+ * while nobody listens, goes on to the home link as if unrouted; IPv6 the kernel sends on any
+ * new device (router solicitations, MLD) is dropped.
+ */
+function readTun(state: TapState, read: SlabBatch): void {
+  const { linuxCounters, counters } = state;
+  linuxCounters.tunBatches++;
+  linuxCounters.tunDatagrams += read.count;
+  const packets: Packet[] = [];
+  for (let i = 0; i < read.count; i++) {
+    const datagram = read.packet(i);
+    if (datagram.length < 20 || datagram[0]! >> 4 !== 4) {
+      linuxCounters.notIpv4++;
+    } else if (!state.batches.observed || state.rule.exempts(datagram)) {
+      linuxCounters.unclaimedToHomeLink++;
+      if (!state.toHomeLink(datagram)) linuxCounters.unclaimedSendFailed++;
+    } else {
+      packets.push({ bytes: datagram, forwarded: true });
+    }
+  }
+  if (packets.length === 0) return;
+  counters.captured += packets.length;
+  counters.batches++;
+  state.batches.next(packets);
+}
+
+/**
+ * A frame of the home interface → a copy of its IPv4 broadcast when the rule wants it (4.3),
+ * as a batch of one. A broadcast from a socket of this same host (another namespace over a
+ * veth) arrives with its UDP checksum left to offload; the tunnel carries it on to another
+ * host, which would find it wrong, so it is completed here (io/link.ts FrameInfo).
+ */
+function copyBroadcast(state: TapState, frame: Uint8Array, info: FrameInfo | undefined): void {
+  if (!state.batches.observed) return;
+  const datagram = linkBroadcastDatagram(frame);
+  if (datagram === undefined || !state.rule.copies(datagram)) return;
+  state.linuxCounters.broadcastCopies++;
+  const copy = datagram.slice();
+  if (info?.checksumNotReady === true) completeUdpChecksum(copy);
+  state.counters.captured++;
+  state.counters.batches++;
+  state.batches.next([{ bytes: copy, ingress: state.homeInterface, linkBroadcast: true }]);
+}
+
+/** Views of one link, each with its own frame handler, all fed from the link's one handler. */
+function linkViews(link: LinkInterface): { open(): LinkInterface; dispatch(frame: Uint8Array, info?: FrameInfo): void; close(): void } {
+  const handlers = new Set<(frame: Uint8Array, info?: FrameInfo) => void>();
+  let closed = false;
+  return {
+    open(): LinkInterface {
+      let current: ((frame: Uint8Array, info?: FrameInfo) => void) | undefined;
+      return {
+        name: link.name,
+        mac: link.mac,
+        mtu: link.mtu,
+        send: (frame) => link.send(frame),
+        onFrame: (handler) => {
+          if (current !== undefined) handlers.delete(current);
+          current = handler;
+          if (!closed) handlers.add(handler);
+        },
+        onError: (handler) => link.onError(handler),
+      };
+    },
+    dispatch(frame, info) {
+      for (const handler of handlers) handler(frame, info);
+    },
+    close() {
+      closed = true;
+      handlers.clear();
+    },
+  };
+}
+
 /** The tap over opened devices: reads, views, claims and sends. */
 function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun, routes, sender, homeSender, link }: Opened): { tap: LinuxPacketTap; close: () => void } {
-  const { rule, homeInterface } = options;
-  const counters = { captured: 0, shed: 0, batches: 0 };
-  const linuxCounters: LinuxPacketTapCounters = {
-    tunBatches: 0,
-    tunDatagrams: 0,
-    notIpv4: 0,
-    unclaimedToHomeLink: 0,
-    unclaimedSendFailed: 0,
-    broadcastCopies: 0,
-    ioErrors: 0,
+  const state: TapState = {
+    rule: options.rule,
+    homeInterface: options.homeInterface,
+    batches: new Subject<Packet[]>(),
+    counters: { captured: 0, shed: 0, batches: 0 },
+    linuxCounters: { tunBatches: 0, tunDatagrams: 0, notIpv4: 0, unclaimedToHomeLink: 0, unclaimedSendFailed: 0, broadcastCopies: 0, ioErrors: 0 },
+    toHomeLink: (datagram) => homeSender.send(datagram, ipv4Destination(datagram, 0)),
   };
-  const batches = new Subject<Packet[]>();
   let closed = false;
   let errorHandler: ((error: PacketTapError) => void) | undefined;
   const ioError = (source: string, message: string, reason: 'io' | 'claim' = 'io'): void => {
-    linuxCounters.ioErrors++;
+    state.linuxCounters.ioErrors++;
     errorHandler?.(new PacketTapError({ reason, source, message }));
   };
   tun.onError((error) => ioError('tun', error.message));
   sender.onError((error) => ioError('raw-ip', error.message));
   homeSender.onError((error) => ioError('raw-ip', error.message));
-
-  const toHomeLink = (datagram: Uint8Array): boolean => homeSender.send(datagram, ipv4Destination(datagram, 0));
-
-  tun.onPackets((read) => {
-    linuxCounters.tunBatches++;
-    linuxCounters.tunDatagrams += read.count;
-    const packets: Packet[] = [];
-    for (let i = 0; i < read.count; i++) {
-      const datagram = read.packet(i);
-      if (datagram.length < 20 || datagram[0]! >> 4 !== 4) {
-        // IPv6 the kernel sends on any new device (router solicitations, MLD): not ours.
-        linuxCounters.notIpv4++;
-        continue;
-      }
-      if (!batches.observed || rule.exempts(datagram)) {
-        // Not the agent's (see the file header): on to the home link, as if unrouted.
-        linuxCounters.unclaimedToHomeLink++;
-        if (!toHomeLink(datagram)) linuxCounters.unclaimedSendFailed++;
-        continue;
-      }
-      // The kernel forwarded it into the device: TTL already decremented.
-      packets.push({ bytes: datagram, forwarded: true });
-    }
-    if (packets.length === 0) return;
-    counters.captured += packets.length;
-    counters.batches++;
-    batches.next(packets);
-  });
-
-  // The home interface's frames: to every view, and IPv4 broadcasts to the rule (4.3).
-  const viewHandlers = new Set<(frame: Uint8Array, info?: FrameInfo) => void>();
+  tun.onPackets((read) => readTun(state, read));
+  const views = linkViews(link);
   link.onFrame((frame, info) => {
-    for (const handler of viewHandlers) handler(frame, info);
-    if (!batches.observed || !ethernetIsMulticast(frame, 0) || frame.length < ETHERNET_HEADER_LENGTH + 20) return;
-    if (ethernetEtherType(frame, 0) !== EtherType.IPv4 || ipv4DatagramProblem(frame, ETHERNET_HEADER_LENGTH, frame.length) !== undefined) return;
-    const datagram = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipv4TotalLength(frame, ETHERNET_HEADER_LENGTH));
-    if (!rule.copies(datagram)) return;
-    linuxCounters.broadcastCopies++;
-    const copy = datagram.slice();
-    // A broadcast from a socket of this same host (another namespace over a veth) arrives with
-    // its UDP checksum left to offload; the tunnel carries it on to another host, which would
-    // find it wrong, so it is completed here (io/link.ts FrameInfo).
-    if (info?.checksumNotReady === true) completeUdpChecksum(copy);
-    counters.captured++;
-    counters.batches++;
-    batches.next([{ bytes: copy, ingress: homeInterface, linkBroadcast: true }]);
+    views.dispatch(frame, info);
+    copyBroadcast(state, frame, info);
   });
 
-  const sendBatch = rawIpBatchSender(sender);
   const tap: LinuxPacketTap = {
-    batches: batches.asObservable(),
-    counters,
+    batches: state.batches.asObservable(),
+    counters: state.counters,
     device: { name: tun.name, mtu: config.tunnelMtu, offload: tun.offloads() !== undefined },
     routes,
-    linuxCounters,
+    linuxCounters: state.linuxCounters,
     tunOffload: () => tun.offloads(),
     claim(address) {
       if (closed || routes.has(address)) return;
@@ -279,23 +320,9 @@ function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun
       if (error !== undefined) ioError('route', error.message, 'claim');
     },
     send: (datagram, destination) => sender.send(datagram, destination),
-    sendBatch,
-    reinject: toHomeLink,
-    openHomeLink(): LinkInterface {
-      let current: ((frame: Uint8Array, info?: FrameInfo) => void) | undefined;
-      return {
-        name: link.name,
-        mac: link.mac,
-        mtu: link.mtu,
-        send: (frame) => link.send(frame),
-        onFrame: (handler) => {
-          if (current !== undefined) viewHandlers.delete(current);
-          current = handler;
-          if (!closed) viewHandlers.add(handler);
-        },
-        onError: (handler) => link.onError(handler),
-      };
-    },
+    sendBatch: rawIpBatchSender(sender),
+    reinject: state.toHomeLink,
+    openHomeLink: () => views.open(),
     onError(handler) {
       errorHandler = handler;
     },
@@ -305,8 +332,8 @@ function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun
   const close = (): void => {
     if (closed) return;
     closed = true;
-    viewHandlers.clear();
-    batches.complete();
+    views.close();
+    state.batches.complete();
   };
   return { tap, close };
 }

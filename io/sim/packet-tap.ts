@@ -19,13 +19,13 @@ import {
   DEFAULT_TAP_QUEUE_LIMIT,
   PacketTap,
   PacketTapError,
+  linkBroadcastDatagram,
   type OpenedPacketTap,
   type Packet,
   type PacketTapOptions,
 } from '../packet-tap.js';
 import type { Ipv4Address } from '../wire/bytes.js';
-import { ETHERNET_HEADER_LENGTH, EtherType, ethernetEtherType, ethernetIsMulticast } from '../wire/ethernet.js';
-import { ipv4DatagramProblem, ipv4Destination, ipv4TotalLength } from '../wire/ipv4.js';
+import { ipv4Destination } from '../wire/ipv4.js';
 import type { SendIpResult, SimHost } from './ip-host.js';
 
 const SENT: ReadonlySet<SendIpResult> = new Set<SendIpResult>(['sent', 'queued', 'looped']);
@@ -70,12 +70,9 @@ function openSimTap(host: SimHost, options: PacketTapOptions): { tap: OpenedPack
     (datagram, info) => enqueue(info.interface === undefined ? { bytes: datagram.slice() } : { bytes: datagram.slice(), ingress: info.interface }),
   );
   const stopFrames = host.onFrame(homeInterface, (frame) => {
-    if (emitting || closed || frame.length < ETHERNET_HEADER_LENGTH + 20) return;
-    if (!ethernetIsMulticast(frame, 0) || ethernetEtherType(frame, 0) !== EtherType.IPv4) return;
-    if (ipv4DatagramProblem(frame, ETHERNET_HEADER_LENGTH, frame.length) !== undefined) return;
-    const datagram = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipv4TotalLength(frame, ETHERNET_HEADER_LENGTH));
-    if (!rule.copies(datagram)) return;
-    enqueue({ bytes: datagram.slice(), ingress: homeInterface, linkBroadcast: true });
+    if (emitting || closed) return;
+    const datagram = linkBroadcastDatagram(frame);
+    if (datagram !== undefined && rule.copies(datagram)) enqueue({ bytes: datagram.slice(), ingress: homeInterface, linkBroadcast: true });
   });
 
   let errorHandler: ((error: PacketTapError) => void) | undefined;
