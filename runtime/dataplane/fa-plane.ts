@@ -8,24 +8,32 @@
  * - `mobileNodeDecapsulation`: a mobile node with a co-located care-of address takes its
  *   tunnels apart itself (1.7 b, 4.1).
  *
- * Both share `decapsulateInto`, and the pool, counters and ICMP rules of packets.ts.
+ * Each is a pipeline of named stages, sans-IO functions of (plane, batch) that are also RxJS
+ * operators (`stage`): the foreign agent's classify ─► decapsulate ─► routeVisitors ─► outputs,
+ * the mobile node's classify ─► decapsulate ─► outputs. Both share `decapsulateInto`, and the
+ * pool, counters and ICMP rules of packets.ts.
  */
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { IpProtocol, decrementIpv4Ttl, ipv4ChecksumValid, ipv4Destination, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
 import { greDecapsulate, ipInIpDecapsulate, isTunnelProtocol, minimalDecapsulate } from '../../io/wire/tunnel.js';
+import type { OperatorFunction } from 'rxjs';
 import {
   LIMITED_BROADCAST,
   PacketPool,
-  batchOperator,
   bump,
+  dataPlane,
+  finishBatch,
   icmpErrorAllowed,
   inputProblem,
   isMulticast,
+  openBatch,
+  stage,
   writeTimeExceeded,
+  type BatchInFlight,
   type DataPlane,
   type DataPlaneCounters,
-  type OutputPacket,
-  type Packet,
+  type OutputBatch,
+  type PacketBatch,
 } from './packets.js';
 
 // =============================================================================================
@@ -85,77 +93,149 @@ export interface ForeignAgentDataPlaneOptions {
   readonly pool?: PacketPool;
 }
 
-/**
- * The foreign agent's forwarding, per packet:
- *
- * 1. malformed or bad checksum → dropped, counted;
- * 2. a tunnel packet (IP in IP, minimal, GRE) to one of its addresses → decapsulated; the
- *    inner destination is looked up in the visitor list (4.2.2): a visitor gets the inner
- *    datagram on the link at its link-layer address (`deliver`, no ARP: 4.2.2, 4.6); an unknown
- *    destination is silently discarded, no ICMP (4.2.2). Only one layer comes off: a nested
- *    broadcast (4.3) reaches the mobile node still in its IP-in-IP datagram (3.6.1.2);
- * 3. any other datagram to its addresses → `local`;
- * 4. a datagram from a visitor (source = a visitor's home address) → routed: checksum
- *    verified, TTL decremented, checksum updated (4.2.2), `forward` with `routed: true`; TTL
- *    expiry gives an ICMP Time Exceeded;
- * 5. anything else → `forward` untouched.
- */
-export function foreignAgentDataPlane(options: ForeignAgentDataPlaneOptions): DataPlane {
-  const pool = options.pool ?? new PacketPool();
-  const counters: DataPlaneCounters = {};
-  const local = new Set<number>(options.localAddresses.map((a) => a | 0));
+/** The foreign agent plane's state. */
+export interface FaPlane {
+  readonly pool: PacketPool;
+  readonly counters: DataPlaneCounters;
+  readonly visitors: (homeAddress: Ipv4Address) => string | undefined;
+  /** The agent's addresses as int32 keys. */
+  readonly local: ReadonlySet<number>;
+  readonly icmpSource: Ipv4Address;
+  readonly ttl: number;
+}
+
+/** Where a packet stands between the foreign agent's stages. */
+export const FaStanding = {
+  Done: 0,
+  /** A tunnel packet to one of the agent's addresses. */
+  Decapsulate: 1,
+  /** A datagram from a visitor, to route (4.2.2). */
+  RouteVisitor: 2,
+} as const;
+
+export function faPlane(options: ForeignAgentDataPlaneOptions): FaPlane {
   const icmpSource = options.icmpSource ?? options.localAddresses[0];
   if (icmpSource === undefined) throw new RangeError('foreignAgentDataPlane needs a local address');
-  const ttl = options.ttl ?? 64;
-  const isBroadcast = (a: Ipv4Address): boolean => a === LIMITED_BROADCAST;
+  return {
+    pool: options.pool ?? new PacketPool(),
+    counters: {},
+    visitors: options.visitors,
+    local: new Set<number>(options.localAddresses.map((a) => a | 0)),
+    icmpSource,
+    ttl: options.ttl ?? 64,
+  };
+}
 
-  function processPacket(packet: Packet, index: number, out: OutputPacket[]): void {
-    const bytes = packet.bytes;
-    if (inputProblem(bytes, counters)) return;
-    const destination = ipv4Destination(bytes, 0);
-    if (local.has(destination | 0)) {
-      if (!isTunnelProtocol(ipv4Protocol(bytes, 0))) {
-        bump(counters, 'local');
-        out.push({ kind: 'local', index, bytes, decapsulated: false });
-        return;
-      }
-      const r = decapsulateInto(pool, bytes, counters);
-      if (!r.ok) return;
-      const homeAddress = ipv4Destination(r.datagram, 0);
-      const linkAddress = options.visitors(homeAddress);
-      if (linkAddress === undefined) {
-        bump(counters, 'unknown-visitor');
-        return;
-      }
-      bump(counters, 'delivered');
-      out.push({ kind: 'deliver', index, bytes: r.datagram, linkAddress, homeAddress });
-      return;
-    }
-    const source = ipv4Source(bytes, 0);
-    if (options.visitors(source) === undefined) {
-      bump(counters, 'passed');
-      out.push({ kind: 'forward', index, bytes, routed: false });
-      return;
-    }
-    if (bytes[8]! <= 1) {
-      bump(counters, 'ttl-exceeded');
-      if (icmpErrorAllowed(packet, bytes, isBroadcast)) {
-        bump(counters, 'icmp-sent');
-        out.push({ kind: 'icmp', index, bytes: writeTimeExceeded(pool, bytes, icmpSource!, ttl), destination: source });
+/**
+ * FA stage 1. Malformed or bad checksum → dropped, counted; a tunnel packet (IP in IP,
+ * minimal, GRE) to one of its addresses → to decapsulate; any other datagram to its addresses
+ * → `local`; a datagram from a visitor (source = a visitor's home address) → to route; anything
+ * else → `forward` untouched.
+ */
+export function classifyForeignAgentBatch(plane: FaPlane, inputs: PacketBatch): BatchInFlight {
+  const batch = openBatch(plane.pool, plane.counters, inputs);
+  const { standing, outputs } = batch;
+  for (let i = 0; i < inputs.length; i++) {
+    const bytes = inputs[i]!.bytes;
+    if (inputProblem(bytes, plane.counters)) continue;
+    if (plane.local.has(ipv4Destination(bytes, 0) | 0)) {
+      if (isTunnelProtocol(ipv4Protocol(bytes, 0))) {
+        standing[i] = FaStanding.Decapsulate;
       } else {
-        bump(counters, 'icmp-suppressed');
+        bump(plane.counters, 'local');
+        outputs.push({ kind: 'local', index: i, bytes, decapsulated: false });
       }
-      return;
+    } else if (plane.visitors(ipv4Source(bytes, 0)) !== undefined) {
+      standing[i] = FaStanding.RouteVisitor;
+    } else {
+      bump(plane.counters, 'passed');
+      outputs.push({ kind: 'forward', index: i, bytes, routed: false });
+    }
+  }
+  return batch;
+}
+
+/**
+ * FA stage 2. Decapsulated; the inner destination is looked up in the visitor list (4.2.2): a
+ * visitor gets the inner datagram on the link at its link-layer address (`deliver`, no ARP:
+ * 4.2.2, 4.6); an unknown destination is silently discarded, no ICMP (4.2.2). Only one layer
+ * comes off: a nested broadcast (4.3) reaches the mobile node still in its IP-in-IP datagram
+ * (3.6.1.2).
+ */
+export function decapsulateForeignAgentBatch(plane: FaPlane, batch: BatchInFlight): BatchInFlight {
+  const { inputs, standing, outputs } = batch;
+  for (let i = 0; i < inputs.length; i++) {
+    if (standing[i] !== FaStanding.Decapsulate) continue;
+    standing[i] = FaStanding.Done;
+    const r = decapsulateInto(plane.pool, inputs[i]!.bytes, plane.counters);
+    if (!r.ok) continue;
+    const homeAddress = ipv4Destination(r.datagram, 0);
+    const linkAddress = plane.visitors(homeAddress);
+    if (linkAddress === undefined) {
+      bump(plane.counters, 'unknown-visitor');
+      continue;
+    }
+    bump(plane.counters, 'delivered');
+    outputs.push({ kind: 'deliver', index: i, bytes: r.datagram, linkAddress, homeAddress });
+  }
+  return batch;
+}
+
+/**
+ * FA stage 3. A visitor's datagram is routed (4.2.2): TTL decremented and checksum updated in a
+ * pool copy, `forward` with `routed: true`; a TTL that runs out gives an ICMP Time Exceeded
+ * where one may be sent (RFC 1122 3.2.2).
+ */
+export function routeVisitorsBatch(plane: FaPlane, batch: BatchInFlight): BatchInFlight {
+  const { inputs, standing, outputs } = batch;
+  for (let i = 0; i < inputs.length; i++) {
+    if (standing[i] !== FaStanding.RouteVisitor) continue;
+    standing[i] = FaStanding.Done;
+    const packet = inputs[i]!;
+    const bytes = packet.bytes;
+    if (bytes[8]! <= 1) {
+      bump(plane.counters, 'ttl-exceeded');
+      if (icmpErrorAllowed(packet, bytes, isLimitedBroadcast)) {
+        bump(plane.counters, 'icmp-sent');
+        outputs.push({ kind: 'icmp', index: i, bytes: writeTimeExceeded(plane.pool, bytes, plane.icmpSource, plane.ttl), destination: ipv4Source(bytes, 0) });
+      } else {
+        bump(plane.counters, 'icmp-suppressed');
+      }
+      continue;
     }
     const length = ipv4TotalLength(bytes, 0);
-    const copy = pool.allocate(length);
+    const copy = plane.pool.allocate(length);
     copy.set(bytes.subarray(0, length));
     decrementIpv4Ttl(copy, 0);
-    bump(counters, 'visitor-routed');
-    out.push({ kind: 'forward', index, bytes: copy, routed: true });
+    bump(plane.counters, 'visitor-routed');
+    outputs.push({ kind: 'forward', index: i, bytes: copy, routed: true });
   }
+  return batch;
+}
 
-  return batchOperator(processPacket, counters, pool);
+const isLimitedBroadcast = (a: Ipv4Address): boolean => a === LIMITED_BROADCAST;
+
+/** The last stage of both planes here: outputs in input order. */
+export function decapsulationOutputBatch(plane: { readonly pool: PacketPool; readonly counters: DataPlaneCounters }, batch: BatchInFlight): OutputBatch {
+  return finishBatch(plane.pool, plane.counters, batch);
+}
+
+/**
+ * The foreign agent's forwarding (classify ─► decapsulate ─► routeVisitors ─► outputs), as
+ * one operator that can also process a batch directly.
+ */
+export function foreignAgentDataPlane(options: ForeignAgentDataPlaneOptions): DataPlane {
+  const plane = faPlane(options);
+  const process = (inputs: PacketBatch): OutputBatch =>
+    decapsulationOutputBatch(plane, routeVisitorsBatch(plane, decapsulateForeignAgentBatch(plane, classifyForeignAgentBatch(plane, inputs))));
+  const operator: OperatorFunction<PacketBatch, OutputBatch> = (source) =>
+    source.pipe(
+      stage(plane, classifyForeignAgentBatch),
+      stage(plane, decapsulateForeignAgentBatch),
+      stage(plane, routeVisitorsBatch),
+      stage(plane, decapsulationOutputBatch),
+    );
+  return dataPlane(operator, process, plane.counters, plane.pool);
 }
 
 // =============================================================================================
@@ -173,54 +253,91 @@ export interface MobileNodeDecapsulationOptions {
 /** Tunnel layers taken off one packet at most: a nested broadcast has two (4.3). */
 export const MAX_TUNNEL_DEPTH = 2;
 
-/**
- * Decapsulation by a mobile node that is its own tunnel endpoint (1.7 b; IP in IP required,
- * 4.1; minimal and GRE too). A tunnel packet to a care-of address or to the home address
- * (4.4: the node "MUST be capable of decapsulating packets sent to its home address") is
- * taken apart, up to two layers (the nested broadcast of 4.3); the result must be for this
- * node — its home address, a care-of address, the limited or home-network broadcast, or a
- * multicast (RFC 2003 6.2) — and
- * is handed up as `local` with `decapsulated: true`. Non-tunnel datagrams to its addresses are
- * `local` untouched; anything else `forward` untouched.
- */
-export function mobileNodeDecapsulation(options: MobileNodeDecapsulationOptions): DataPlane {
-  const pool = options.pool ?? new PacketPool();
-  const counters: DataPlaneCounters = {};
+/** The mobile node plane's state. */
+export interface MnPlane {
+  readonly pool: PacketPool;
+  readonly counters: DataPlaneCounters;
+  /** Its home and care-of addresses as int32 keys. */
+  readonly own: ReadonlySet<number>;
+  /** Whether a decapsulated destination is this node's (RFC 2003 6.2). */
+  readonly forMe: (address: Ipv4Address) => boolean;
+}
+
+export function mnPlane(options: MobileNodeDecapsulationOptions): MnPlane {
   const own = new Set<number>([options.homeAddress, ...options.careOfAddresses].map((a) => a | 0));
   const prefixLength = options.homePrefixLength;
   const homeBroadcast =
     prefixLength === undefined || prefixLength >= 31 ? undefined : (options.homeAddress | (0xffffffff >>> prefixLength)) | 0;
-  const forMe = (a: Ipv4Address): boolean =>
-    own.has(a | 0) || a === LIMITED_BROADCAST || (a | 0) === homeBroadcast || isMulticast(a);
+  return {
+    pool: options.pool ?? new PacketPool(),
+    counters: {},
+    own,
+    forMe: (a) => own.has(a | 0) || a === LIMITED_BROADCAST || (a | 0) === homeBroadcast || isMulticast(a),
+  };
+}
 
-  function processPacket(packet: Packet, index: number, out: OutputPacket[]): void {
-    const bytes = packet.bytes;
-    if (inputProblem(bytes, counters)) return;
-    if (!own.has(ipv4Destination(bytes, 0) | 0)) {
-      bump(counters, 'passed');
-      out.push({ kind: 'forward', index, bytes, routed: false });
-      return;
+const MN_DECAPSULATE = 1;
+
+/**
+ * MN stage 1. Malformed → dropped; not to one of its addresses → `forward` untouched; to one of
+ * them and not a tunnel → `local` untouched; a tunnel packet → to decapsulate.
+ */
+export function classifyMobileNodeBatch(plane: MnPlane, inputs: PacketBatch): BatchInFlight {
+  const batch = openBatch(plane.pool, plane.counters, inputs);
+  for (let i = 0; i < inputs.length; i++) {
+    const bytes = inputs[i]!.bytes;
+    if (inputProblem(bytes, plane.counters)) continue;
+    if (!plane.own.has(ipv4Destination(bytes, 0) | 0)) {
+      bump(plane.counters, 'passed');
+      batch.outputs.push({ kind: 'forward', index: i, bytes, routed: false });
+    } else if (!isTunnelProtocol(ipv4Protocol(bytes, 0))) {
+      bump(plane.counters, 'local');
+      batch.outputs.push({ kind: 'local', index: i, bytes, decapsulated: false });
+    } else {
+      batch.standing[i] = MN_DECAPSULATE;
     }
-    if (!isTunnelProtocol(ipv4Protocol(bytes, 0))) {
-      bump(counters, 'local');
-      out.push({ kind: 'local', index, bytes, decapsulated: false });
-      return;
-    }
-    let current = bytes;
-    for (let depth = 0; depth < MAX_TUNNEL_DEPTH; depth++) {
-      const r = decapsulateInto(pool, current, counters);
-      if (!r.ok) return;
-      current = r.datagram;
-      const destination = ipv4Destination(current, 0);
-      if (!own.has(destination | 0) || !isTunnelProtocol(ipv4Protocol(current, 0))) break;
-    }
-    if (!forMe(ipv4Destination(current, 0))) {
-      bump(counters, 'not-for-me');
-      return;
-    }
-    bump(counters, 'delivered');
-    out.push({ kind: 'local', index, bytes: current, decapsulated: true });
   }
+  return batch;
+}
 
-  return batchOperator(processPacket, counters, pool);
+/**
+ * MN stage 2. Up to two layers come off (the nested broadcast of 4.3); the result must be for
+ * this node — its home address, a care-of address, the limited or home-network broadcast, or
+ * a multicast (RFC 2003 6.2) — and goes up as `local` with `decapsulated: true`.
+ */
+export function decapsulateMobileNodeBatch(plane: MnPlane, batch: BatchInFlight): BatchInFlight {
+  const { inputs, standing } = batch;
+  for (let i = 0; i < inputs.length; i++) {
+    if (standing[i] !== MN_DECAPSULATE) continue;
+    standing[i] = 0;
+    let current: Uint8Array | undefined = inputs[i]!.bytes;
+    for (let depth = 0; depth < MAX_TUNNEL_DEPTH && current !== undefined; depth++) {
+      const r = decapsulateInto(plane.pool, current, plane.counters);
+      current = r.ok ? r.datagram : undefined;
+      if (current === undefined || !plane.own.has(ipv4Destination(current, 0) | 0) || !isTunnelProtocol(ipv4Protocol(current, 0))) break;
+    }
+    if (current === undefined) continue;
+    if (!plane.forMe(ipv4Destination(current, 0))) {
+      bump(plane.counters, 'not-for-me');
+      continue;
+    }
+    bump(plane.counters, 'delivered');
+    batch.outputs.push({ kind: 'local', index: i, bytes: current, decapsulated: true });
+  }
+  return batch;
+}
+
+/**
+ * Decapsulation by a mobile node that is its own tunnel endpoint (1.7 b; IP in IP required,
+ * 4.1; minimal and GRE too), including tunnels to its home address (4.4: the node "MUST be
+ * capable of decapsulating packets sent to its home address"): classify ─► decapsulate ─►
+ * outputs, as one operator that can also process a batch directly.
+ */
+export function mobileNodeDecapsulation(options: MobileNodeDecapsulationOptions): DataPlane {
+  const plane = mnPlane(options);
+  const process = (inputs: PacketBatch): OutputBatch =>
+    decapsulationOutputBatch(plane, decapsulateMobileNodeBatch(plane, classifyMobileNodeBatch(plane, inputs)));
+  const operator: OperatorFunction<PacketBatch, OutputBatch> = (source) =>
+    source.pipe(stage(plane, classifyMobileNodeBatch), stage(plane, decapsulateMobileNodeBatch), stage(plane, decapsulationOutputBatch));
+  return dataPlane(operator, process, plane.counters, plane.pool);
 }

@@ -24,7 +24,6 @@
  * a run is a function of its input.
  */
 import type { OperatorFunction } from 'rxjs';
-import { map } from 'rxjs';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { readU16, readU32 } from '../../io/wire/bytes.js';
 import {
@@ -61,8 +60,12 @@ import {
   icmpErrorAllowed,
   inputProblem,
   isMulticast,
-  makeOutputBatch,
+  dataPlane,
+  finishBatch,
+  openBatch,
+  stage,
   writeTimeExceeded,
+  type BatchInFlight,
   type DataPlane,
   type DataPlaneCounters,
   type OutputBatch,
@@ -140,16 +143,10 @@ export const Standing = {
 } as const;
 export type Standing = (typeof Standing)[keyof typeof Standing];
 
-/** A batch in flight through the home agent's stages. */
-export interface HaBatch {
-  readonly inputs: PacketBatch;
-  /** Per input packet: its Standing. */
-  readonly standing: Uint8Array;
+/** A batch in flight through the home agent's stages: standings are `Standing`s. */
+export interface HaBatch extends BatchInFlight {
   /** Per input packet: the forwarding entry `lookupBatch` found (bound packets only). */
   readonly entries: (ForwardingEntry | undefined)[];
-  readonly outputs: OutputPacket[];
-  /** The pool slabs this batch's outputs lie in. */
-  readonly leases: Uint8Array[];
 }
 
 export function haPlane(options: HomeAgentDataPlaneOptions): HaPlane {
@@ -196,15 +193,8 @@ function nextIdentification(plane: HaPlane): number {
  */
 export function classifyBatch(plane: HaPlane, inputs: PacketBatch): HaBatch {
   const count = inputs.length;
-  const batch: HaBatch = {
-    inputs,
-    standing: new Uint8Array(count),
-    entries: new Array<ForwardingEntry | undefined>(count),
-    outputs: [],
-    leases: plane.pool.openBatch(),
-  };
+  const batch: HaBatch = { ...openBatch(plane.pool, plane.counters, inputs), entries: new Array<ForwardingEntry | undefined>(count) };
   const counters = plane.counters;
-  if (count > 0) counters['packets'] = (counters['packets'] ?? 0) + count;
   for (let i = 0; i < count; i++) {
     const bytes = inputs[i]!.bytes;
     if (inputProblem(bytes, counters)) continue;
@@ -354,33 +344,20 @@ export function broadcastBatch(plane: HaPlane, batch: HaBatch): HaBatch {
   return batch;
 }
 
-/** Stage 6. The outputs in input order (stages emit by kind), as an OutputBatch owning its slabs. */
+/** Stage 6. The outputs in input order, as an OutputBatch owning its slabs. */
 export function outputBatch(plane: HaPlane, batch: HaBatch): OutputBatch {
-  const outputs = batch.outputs;
-  // Insertion sort, stable: already in order in the common batch (all tunnelled), so O(n).
-  for (let i = 1; i < outputs.length; i++) {
-    const output = outputs[i]!;
-    let j = i - 1;
-    if (outputs[j]!.index <= output.index) continue;
-    while (j >= 0 && outputs[j]!.index > output.index) {
-      outputs[j + 1] = outputs[j]!;
-      j--;
-    }
-    outputs[j + 1] = output;
-  }
-  plane.counters['outputs'] = (plane.counters['outputs'] ?? 0) + outputs.length;
-  return makeOutputBatch(plane.pool, batch.leases, batch.inputs, outputs);
+  return finishBatch(plane.pool, plane.counters, batch);
 }
 
 // =============================================================================================
 // The stages as RxJS operators
 
-export const classify = (plane: HaPlane): OperatorFunction<PacketBatch, HaBatch> => map((inputs) => classifyBatch(plane, inputs));
-export const lookup = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => map((batch) => lookupBatch(plane, batch));
-export const timeExceeded = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => map((batch) => timeExceededBatch(plane, batch));
-export const encapsulate = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => map((batch) => encapsulateBatch(plane, batch));
-export const broadcast = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => map((batch) => broadcastBatch(plane, batch));
-export const outputs = (plane: HaPlane): OperatorFunction<HaBatch, OutputBatch> => map((batch) => outputBatch(plane, batch));
+export const classify = (plane: HaPlane): OperatorFunction<PacketBatch, HaBatch> => stage(plane, classifyBatch);
+export const lookup = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => stage(plane, lookupBatch);
+export const timeExceeded = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => stage(plane, timeExceededBatch);
+export const encapsulate = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => stage(plane, encapsulateBatch);
+export const broadcast = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => stage(plane, broadcastBatch);
+export const outputs = (plane: HaPlane): OperatorFunction<HaBatch, OutputBatch> => stage(plane, outputBatch);
 
 /**
  * The home agent's forwarding as one operator (the stages above, piped) that can also process
@@ -393,9 +370,9 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlan
   const plane = haPlane(options);
   const process = (inputs: PacketBatch): OutputBatch =>
     outputBatch(plane, broadcastBatch(plane, encapsulateBatch(plane, timeExceededBatch(plane, lookupBatch(plane, classifyBatch(plane, inputs))))));
-  const operator = ((source) =>
-    source.pipe(classify(plane), lookup(plane), timeExceeded(plane), encapsulate(plane), broadcast(plane), outputs(plane))) as DataPlane;
-  return Object.assign(operator, { process, counters: plane.counters, pool: plane.pool });
+  const operator: OperatorFunction<PacketBatch, OutputBatch> = (source) =>
+    source.pipe(classify(plane), lookup(plane), timeExceeded(plane), encapsulate(plane), broadcast(plane), outputs(plane));
+  return dataPlane(operator, process, plane.counters, plane.pool);
 }
 
 // =============================================================================================

@@ -271,26 +271,57 @@ export interface DataPlane extends OperatorFunction<PacketBatch, OutputBatch> {
 }
 
 /**
- * The operator every plane shares: one pool lease set and one output array per batch, each
- * packet handed to `processPacket` with its index, counters for packets in and outputs out.
+ * A batch in flight through a plane's stages: each input packet's standing (a number the
+ * plane defines, 0 = done), the outputs so far and the pool slabs they lie in. Carried from
+ * stage to stage, so nothing about a batch rides beside the stream.
  */
-export function batchOperator(
-  processPacket: (packet: Packet, index: number, out: OutputPacket[]) => void,
+export interface BatchInFlight {
+  readonly inputs: PacketBatch;
+  /** Per input packet: where it stands between the stages (0: handled). */
+  readonly standing: Uint8Array;
+  readonly outputs: OutputPacket[];
+  /** The pool slabs this batch's outputs lie in. */
+  readonly leases: Uint8Array[];
+}
+
+/** Opens a batch on the pool (the first stage of every plane), counting its packets. */
+export function openBatch(pool: PacketPool, counters: DataPlaneCounters, inputs: PacketBatch): BatchInFlight {
+  if (inputs.length > 0) counters['packets'] = (counters['packets'] ?? 0) + inputs.length;
+  return { inputs, standing: new Uint8Array(inputs.length), outputs: [], leases: pool.openBatch() };
+}
+
+/** The last stage of every plane: the outputs in input order (stages emit by kind), as an OutputBatch owning its slabs. */
+export function finishBatch(pool: PacketPool, counters: DataPlaneCounters, batch: BatchInFlight): OutputBatch {
+  const outputs = batch.outputs;
+  // Insertion sort, stable: already in order in the common batch (one kind), so O(n).
+  for (let i = 1; i < outputs.length; i++) {
+    const output = outputs[i]!;
+    if (outputs[i - 1]!.index <= output.index) continue;
+    let j = i - 1;
+    while (j >= 0 && outputs[j]!.index > output.index) {
+      outputs[j + 1] = outputs[j]!;
+      j--;
+    }
+    outputs[j + 1] = output;
+  }
+  counters['outputs'] = (counters['outputs'] ?? 0) + outputs.length;
+  return makeOutputBatch(pool, batch.leases, batch.inputs, outputs);
+}
+
+/** A stage as an RxJS operator: a `map` of the stage function over the batches, with the plane's state. */
+export function stage<State, In, Out>(state: State, run: (state: State, batch: In) => Out): OperatorFunction<In, Out> {
+  return map((batch: In) => run(state, batch));
+}
+
+/** A plane as one operator (its stages piped) that can also process a batch directly. */
+export function dataPlane(
+  operator: OperatorFunction<PacketBatch, OutputBatch>,
+  process: (batch: PacketBatch) => OutputBatch,
   counters: DataPlaneCounters,
   pool: PacketPool,
 ): DataPlane {
-  const process = (batch: PacketBatch): OutputBatch => {
-    const leases = pool.openBatch();
-    const out: OutputPacket[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      bump(counters, 'packets');
-      processPacket(batch[i]!, i, out);
-    }
-    counters['outputs'] = (counters['outputs'] ?? 0) + out.length;
-    return makeOutputBatch(pool, leases, batch, out);
-  };
-  const operator = ((source) => source.pipe(map(process))) as DataPlane;
-  return Object.assign(operator, { process, counters, pool });
+  const plane = ((source) => operator(source)) as DataPlane;
+  return Object.assign(plane, { process, counters, pool });
 }
 
 // =============================================================================================
@@ -313,6 +344,7 @@ export function inputProblem(bytes: Uint8Array, counters: DataPlaneCounters): bo
   return false;
 }
 
+/** 224.0.0.0/4 (RFC 1112 4). */
 export function isMulticast(address: Ipv4Address): boolean {
   return address >>> 28 === 0xe;
 }
