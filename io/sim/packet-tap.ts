@@ -12,7 +12,7 @@
  */
 import { Effect, Layer } from 'effect';
 import { Subject } from 'rxjs';
-import type { Alarm } from '../clock.js';
+import type { Alarm, Clock } from '../clock.js';
 import type { LinkInterface } from '../link.js';
 import {
   DEFAULT_TAP_MAX_BATCH,
@@ -22,6 +22,7 @@ import {
   linkBroadcastDatagram,
   type OpenedPacketTap,
   type Packet,
+  type PacketTapCounters,
   type PacketTapOptions,
 } from '../packet-tap.js';
 import type { Ipv4Address } from '../wire/bytes.js';
@@ -30,33 +31,18 @@ import type { SendIpResult, SimHost } from './ip-host.js';
 
 const SENT: ReadonlySet<SendIpResult> = new Set<SendIpResult>(['sent', 'queued', 'looped']);
 
-function openSimTap(host: SimHost, options: PacketTapOptions): { tap: OpenedPacketTap; close: () => void } {
-  const { rule, homeInterface } = options;
+/**
+ * The input edge: a bounded queue emitted as batches of at most `maxBatch` at the next step of
+ * `clock` (an alarm at the current time), shedding (and counting) beyond `queueLimit`.
+ */
+function instantBatches(clock: Clock, options: PacketTapOptions, counters: PacketTapCounters, batches: Subject<Packet[]>) {
   const maxBatch = options.maxBatch ?? DEFAULT_TAP_MAX_BATCH;
   const queueLimit = options.queueLimit ?? DEFAULT_TAP_QUEUE_LIMIT;
   if (!Number.isInteger(queueLimit) || queueLimit < 1) throw new RangeError('queueLimit must be an integer >= 1');
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError('maxBatch must be an integer >= 1');
-  const clock = host.clock;
-  const claimed = new Set<number>();
-  const counters = { captured: 0, shed: 0, batches: 0 };
-  const batches = new Subject<Packet[]>();
   const queue: Packet[] = [];
-  const views: Array<LinkInterface & { close(): void }> = [];
   let drainAlarm: Alarm | undefined;
   let closed = false;
-  /** True while the tap sends: its own output is never captured again. */
-  let emitting = false;
-
-  function enqueue(packet: Packet): void {
-    counters.captured++;
-    if (queue.length >= queueLimit) {
-      counters.shed++;
-      return;
-    }
-    queue.push(packet);
-    if (drainAlarm === undefined) drainAlarm = clock.setAlarm(clock.now(), drain);
-  }
-
   function drain(): void {
     drainAlarm = undefined;
     while (queue.length > 0 && !closed) {
@@ -64,6 +50,40 @@ function openSimTap(host: SimHost, options: PacketTapOptions): { tap: OpenedPack
       batches.next(queue.splice(0, maxBatch));
     }
   }
+  return {
+    enqueue(packet: Packet): void {
+      counters.captured++;
+      if (queue.length >= queueLimit) {
+        counters.shed++;
+        return;
+      }
+      queue.push(packet);
+      if (drainAlarm === undefined) drainAlarm = clock.setAlarm(clock.now(), drain);
+    },
+    queued: () => queue.length,
+    flush(): void {
+      drainAlarm?.cancel();
+      drain();
+    },
+    close(): void {
+      closed = true;
+      drainAlarm?.cancel();
+      queue.length = 0;
+    },
+  };
+}
+
+function openSimTap(host: SimHost, options: PacketTapOptions): { tap: OpenedPacketTap; close: () => void } {
+  const { rule, homeInterface } = options;
+  const claimed = new Set<number>();
+  const counters: PacketTapCounters = { captured: 0, shed: 0, batches: 0 };
+  const batches = new Subject<Packet[]>();
+  const input = instantBatches(host.clock, options, counters, batches);
+  const enqueue = input.enqueue;
+  const views: Array<LinkInterface & { close(): void }> = [];
+  let closed = false;
+  /** True while the tap sends: its own output is never captured again. */
+  let emitting = false;
 
   const stopIntercept = host.intercept(
     (datagram) => !emitting && !closed && claimed.has(ipv4Destination(datagram, 0) | 0) && !rule.exempts(datagram),
@@ -110,20 +130,15 @@ function openSimTap(host: SimHost, options: PacketTapOptions): { tap: OpenedPack
     onError(handler) {
       errorHandler = handler;
     },
-    queued: () => queue.length,
-    flush(): void {
-      drainAlarm?.cancel();
-      drain();
-    },
+    queued: input.queued,
+    flush: input.flush,
   };
   const close = (): void => {
     if (closed) return;
     closed = true;
     stopIntercept();
     stopFrames();
-    drainAlarm?.cancel();
-    drainAlarm = undefined;
-    queue.length = 0;
+    input.close();
     claimed.clear();
     for (const view of views) view.close();
     batches.complete();
