@@ -4,9 +4,9 @@
  * Why: a standalone xstate actor costs ~4.6 KB and a spawned child ~2.9 KB (perf-limits.md),
  * too much for a million bindings. Here an actor is its snapshot plus its pending timers, and
  * the machine is the behaviour, stepped by a StepEngine (runtime/actors/machine-engine.ts): the
- * machine compiled from its own xstate definition when it stays within the supported subset
- * (proven equal to xstate by differential tests), else xstate itself through its actor-logic
- * interface with one collecting scope. Either way a step yields actions, not effects:
+ * machine compiled from its own xstate definition (proven equal to xstate by differential
+ * tests), or xstate itself through its actor-logic interface with one collecting scope when
+ * asked for (option `engine`, or MIP4_ENGINE=xstate). Either way a step yields actions, not effects:
  * - delayed `raise` (xstate's `after` timers) go to the host's TimerQueue;
  * - `cancel` removes the matching timer;
  * - the `reason` action names the step in the transition record;
@@ -18,7 +18,7 @@
  */
 import type { AnyStateMachine, ContextFrom, EventFromLogic, InputFrom } from 'xstate';
 import type { Clock } from '../../io/clock.js';
-import { engineFor, type EngineAction, type EngineFor, type EngineSnapshot } from './machine-engine.js';
+import { engineFor, engineKindFromEnvironment, type EngineAction, type EngineFor, type EngineKind, type EngineSnapshot } from './machine-engine.js';
 import { TimerQueue, type Timer } from './timer-queue.js';
 
 export interface HostedActor<TMachine extends AnyStateMachine, TOwner = unknown> {
@@ -58,6 +58,11 @@ export interface TransitionRecord {
 
 export interface ActorHostOptions<TMachine extends AnyStateMachine, TOwner = unknown> {
   readonly clock: Clock;
+  /**
+   * The engine that steps the machine; default: MIP4_ENGINE, else 'compiled'. A machine the
+   * compiler cannot take makes the constructor throw (MachineNotCompiledError), naming it.
+   */
+  readonly engine?: EngineKind;
   /** Commands of one step, in order, after the step's snapshot is stored. */
   readonly onCommands?: (actor: HostedActor<TMachine, TOwner>, commands: readonly Command[]) => void;
   /** Called for every step; `reason` comes from the step's `reason` action (see REASON_ACTION). */
@@ -98,6 +103,8 @@ function stateValueObjectToString(value: object): string {
 }
 
 export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
+  /** Which engine steps this host's actors (for counters, logs and tests). */
+  readonly engineKind: EngineKind;
   private readonly engine: EngineFor<TMachine>;
   private readonly timers: TimerQueue<DelayedEvent<TMachine, TOwner>>;
   private running = 0;
@@ -106,7 +113,8 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
     machine: TMachine,
     private readonly options: ActorHostOptions<TMachine, TOwner>,
   ) {
-    this.engine = engineFor(machine);
+    this.engineKind = options.engine ?? engineKindFromEnvironment();
+    this.engine = engineFor(machine, this.engineKind);
     this.timers = new TimerQueue(options.clock, (delayed, timer) => this.fireTimer(delayed, timer));
   }
 

@@ -29,7 +29,9 @@ import { bindingMachine, INFINITE_LIFETIME, type BindingInput, type Registration
 import {
   compileMachine,
   engineFor,
+  engineKindFromEnvironment,
   isUnsupported,
+  MachineNotCompiledError,
   xstateEngine,
   type EngineAction,
   type EngineSnapshot,
@@ -674,10 +676,40 @@ describe('compiled step engine: contract', () => {
     expect(String((m2.snapshot.error as Error).message)).toMatch(/Infinite loop detected/);
   });
 
-  it('engineFor uses the compiled engine when it can and xstate otherwise', () => {
-    const parallel = createMachine({ type: 'parallel', states: { a: {}, b: {} } });
-    expect(engineFor(parallel).initial(undefined).snapshot).toHaveProperty('machine');
-    expect(engineFor(bindingMachine).initial(input).snapshot).not.toHaveProperty('machine');
+  it('engineFor gives the engine asked for, and refuses (naming machine and feature) a machine it cannot compile', () => {
+    const parallel = createMachine({ id: 'split', type: 'parallel', states: { a: {}, b: {} } });
+    expect(() => engineFor(parallel, 'compiled')).toThrow(MachineNotCompiledError);
+    expect(() => engineFor(parallel, 'compiled')).toThrow(/machine 'split' cannot be compiled: parallel state #split/);
+    expect(engineFor(parallel, 'xstate').initial(undefined).snapshot).toHaveProperty('machine');
+    expect(engineFor(bindingMachine, 'compiled').initial(input).snapshot).not.toHaveProperty('machine');
+    expect(engineFor(bindingMachine, 'xstate').initial(input).snapshot).toHaveProperty('machine');
+  });
+
+  it('MIP4_ENGINE selects the default engine; an unknown value is an error, not a guess', () => {
+    expect(engineKindFromEnvironment({})).toBe('compiled');
+    expect(engineKindFromEnvironment({ MIP4_ENGINE: '' })).toBe('compiled');
+    expect(engineKindFromEnvironment({ MIP4_ENGINE: 'compiled' })).toBe('compiled');
+    expect(engineKindFromEnvironment({ MIP4_ENGINE: 'xstate' })).toBe('xstate');
+    expect(() => engineKindFromEnvironment({ MIP4_ENGINE: 'XState' })).toThrow(/MIP4_ENGINE=XState: expected 'compiled' or 'xstate'/);
+  });
+
+  it('a machine function that reads self, system or spawn ends the step in an error naming it (the compiled engine has no actor)', () => {
+    const usesSelf = createMachine({
+      context: { me: undefined as unknown },
+      initial: 'a',
+      states: { a: { on: { x: { actions: assign({ me: ({ self }) => self }) } } } },
+    });
+    const engine = compiled(usesSelf);
+    const start = engine.initial(undefined);
+    expect(start.snapshot.status).toBe('active');
+    const result = engine.step(start.snapshot, { type: 'x' });
+    expect(result.snapshot.status).toBe('error');
+    expect((result.snapshot.error as Error).message).toMatch(/the compiled engine has no actor: a machine function read 'self'/);
+    const usesSpawn = createMachine({ context: ({ spawn }: { spawn: unknown }) => ({ child: spawn }), initial: 'a', states: { a: {} } } as never) as AnyStateMachine;
+    expect((compiled(usesSpawn).initial(undefined).snapshot.error as Error).message).toMatch(/read 'spawn'/);
+    const raisesFromSystem = createMachine({ initial: 'a', states: { a: { on: { x: { actions: raise(({ system }) => ({ type: String(system) })) } } } } });
+    const r = compiled(raisesFromSystem);
+    expect((r.step(r.initial(undefined).snapshot, { type: 'x' }).snapshot.error as Error).message).toMatch(/read 'system'/);
   });
 });
 
@@ -707,11 +739,6 @@ describe('compileMachine refuses what it does not implement, naming the feature'
       'a built-in guard (and)',
       createMachine({ initial: 'a', states: { a: { on: { x: { guard: and([() => true, () => false]), target: 'b' } } }, b: {} } }),
       /built-in guard/,
-    ],
-    [
-      'an assign that uses self',
-      createMachine({ context: { me: undefined as unknown }, initial: 'a', states: { a: { entry: assign({ me: ({ self }) => self }) } } }),
-      /self/,
     ],
   ];
   for (const [feature, machine, reason] of cases) {

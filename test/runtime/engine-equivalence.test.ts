@@ -1,0 +1,334 @@
+/**
+ * The six production machines step the same under the compiled engine and under xstate.
+ *
+ * For each machine of the table: generated event sequences (test/support/engine-differential.ts:
+ * one clock, events carrying it as `at`, the machine's own `xstate.after.*` timers firing in
+ * due order as in the actor host) go to `compileMachine(m)` and to `xstateEngine(m)`; after
+ * every step the state value, context, status, error and the actions (type, params, order)
+ * must be equal, and the compiled engine returns the same snapshot object exactly when xstate
+ * does. A second run checks the reference itself: `xstateEngine(m)` against `createActor(m)`.
+ *
+ * Generic over the machine: the event types come from the machine's own transitions, and a
+ * type the table has no arbitrary for is still sent (`{ type, at }`), so a machine that gains
+ * an event stays covered; the table's arbitraries are typed by each machine's declared events
+ * and build the fields guards look at from the current context (matching Identifications,
+ * the agent in use, deadlines). Each run must reach every resting state of its machine and
+ * send every event type, so a table that stops exercising a machine fails instead of passing.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { AnyStateMachine, ContextFrom, EventFromLogic, InputFrom } from 'xstate';
+import { AdvertisementFlag } from '../../io/wire/agent-discovery.js';
+import { advertiserMachine } from '../../machines/advertiser.js';
+import { bindingMachine, INFINITE_LIFETIME, type Registration } from '../../machines/binding.js';
+import { faPendingMachine } from '../../machines/fa-pending.js';
+import { mnDiscoveryMachine } from '../../machines/mn-discovery.js';
+import { mnRegistrationMachine } from '../../machines/mn-registration.js';
+import { visitorMachine, type VisitorRequest } from '../../machines/visitor.js';
+import { compileMachine, isUnsupported, xstateEngine } from '../../runtime/actors/machine-engine.js';
+import { actorEngine, differential, machineShape, type AnyEngine, type EventMaker } from '../support/engine-differential.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+type EventOf<M extends AnyStateMachine> = EventFromLogic<M>;
+type Maker<M extends AnyStateMachine, E> = (context: ContextFrom<M>, now: number) => E;
+/** Per declared event type, an arbitrary of makers of that event. Missing types get `{ type, at }`. */
+type EventTable<M extends AnyStateMachine> = {
+  readonly [K in EventOf<M>['type']]?: fc.Arbitrary<Maker<M, Extract<EventOf<M>, { type: K }>>>;
+};
+
+interface MachineCase<M extends AnyStateMachine> {
+  readonly machine: M;
+  readonly input: fc.Arbitrary<InputFrom<M>>;
+  readonly events: EventTable<M>;
+  readonly numRuns?: number;
+  readonly maxSteps?: number;
+  readonly maxAdvanceMs?: number;
+}
+
+function machineCase<M extends AnyStateMachine>(c: MachineCase<M>): MachineCase<AnyStateMachine> {
+  return c as unknown as MachineCase<AnyStateMachine>;
+}
+
+/** An event with only a type and the clock: what an event the table does not know gets. */
+const bare = (type: string): fc.Arbitrary<EventMaker> => fc.constant((_context: never, now: number) => ({ type, at: now }));
+
+/** The machine's event arbitrary: the table's makers, and a bare one for any type it lacks. */
+function eventsOf(c: MachineCase<AnyStateMachine>): { arbitrary: fc.Arbitrary<EventMaker>; untabled: string[] } {
+  const table = c.events as Record<string, fc.Arbitrary<EventMaker> | undefined>;
+  const { eventTypes } = machineShape(c.machine);
+  const untabled = eventTypes.filter((type) => table[type] === undefined);
+  const arbitraries = [...eventTypes.map((type) => table[type] ?? bare(type))];
+  // Types the table knows but no transition names (they reach no transition: still sent).
+  for (const [type, arbitrary] of Object.entries(table)) if (!eventTypes.includes(type) && arbitrary) arbitraries.push(arbitrary);
+  return { arbitrary: fc.oneof(...arbitraries), untabled };
+}
+
+// --- shared values: small pools, so that equal values (duplicates, matches) come up often ---
+
+const HOME_NETWORK = 0xc6336400; // 198.51.100.0/24
+const HOME = 0xc633640a; // 198.51.100.10
+const HOME_AGENT = 0xc6336401; // 198.51.100.1
+const FA_1 = 0xcb007101; // 203.0.113.1
+const FA_2 = 0xc0000201; // 192.0.2.1
+const COLOCATED = 0xcb007164; // 203.0.113.100
+const mac = fc.constantFrom('02:00:00:00:00:0a', '02:00:00:00:00:0b');
+const careOf = fc.constantFrom(FA_1, FA_2, 0xcb007102);
+const identification = fc.constantFrom({ high: 1, low: 1 }, { high: 1, low: 2 }, { high: 2, low: 1 });
+const seed = fc.integer({ min: 0, max: 0xffffffff });
+
+// --- the binding (home agent) ---
+
+const registration = fc.record({
+  careOfAddress: careOf,
+  lifetime: fc.constantFrom(0, 1, 30, 3600, INFINITE_LIFETIME),
+  identification,
+  encapsulation: fc.constantFrom('ip-in-ip' as const, 'minimal' as const, 'gre' as const),
+  broadcast: fc.boolean(),
+  decapsulatedByMobileNode: fc.boolean(),
+  reverseTunnel: fc.boolean(),
+  relayedBy: fc.option(careOf, { nil: undefined }),
+});
+
+const binding = machineCase({
+  machine: bindingMachine,
+  input: registration.map((r) => ({ homeAddress: HOME, ...r, at: T0 }) as Registration & { homeAddress: number }),
+  events: {
+    register: registration.map((r) => (_c, now) => ({ type: 'register' as const, ...r, at: now })),
+    deregister: fc.constant((_c, now) => ({ type: 'deregister' as const, at: now })),
+    'deregister-all': fc.constant((_c, now) => ({ type: 'deregister-all' as const, at: now })),
+    replaced: fc.constant((_c, now) => ({ type: 'replaced' as const, at: now })),
+  },
+  numRuns: 300,
+  maxAdvanceMs: 40_000,
+});
+
+// --- the visitor entry and the pending registration (foreign agent) ---
+
+const visitorRequest = fc.record({
+  linkLayerSource: mac,
+  ipSource: fc.constantFrom(HOME, 0),
+  udpSourcePort: fc.constant(49152),
+  homeAgent: fc.constant(HOME_AGENT),
+  careOfAddress: careOf,
+  identification,
+  requestedLifetime: fc.constantFrom(0, 1, 5, 300, INFINITE_LIFETIME),
+});
+
+const visitor = machineCase({
+  machine: visitorMachine,
+  input: fc
+    .tuple(visitorRequest, fc.option(fc.constant('node@example.org'), { nil: undefined }))
+    .map(([r, nai]) => ({ homeAddress: HOME, ...(nai === undefined ? {} : { nai }), ...r, at: T0 })),
+  events: {
+    request: visitorRequest.map((r) => (_c, now) => ({ type: 'request' as const, ...r, at: now }) satisfies { type: 'request' } & VisitorRequest),
+    accepted: fc.constantFrom(0, 0, 1, 5, 300, INFINITE_LIFETIME).map((lifetime) => (_c, now) => ({ type: 'accepted' as const, lifetime, at: now })),
+    denied: fc.constantFrom(133, 68, 71).map((code) => (_c, now) => ({ type: 'denied' as const, code, at: now })),
+    'pending-failed': fc.constantFrom(78, 80, 88).map((code) => (_c, now) => ({ type: 'pending-failed' as const, code, at: now })),
+  },
+  maxAdvanceMs: 8_000,
+});
+
+const faPending = machineCase({
+  machine: faPendingMachine,
+  input: fc.record({
+    pending: fc.record({
+      linkLayerSource: mac,
+      ipSource: fc.constantFrom(HOME, 0),
+      ipDestination: fc.constant(FA_1),
+      udpSourcePort: fc.constant(49152),
+      homeAddress: fc.constant(HOME),
+      homeAgent: fc.constant(HOME_AGENT),
+      careOfAddress: careOf,
+      identification,
+      requestedLifetime: fc.constantFrom(0, 1, 5, 30, INFINITE_LIFETIME),
+      nai: fc.option(fc.constant('node@example.org'), { nil: undefined }),
+      foreignHomeAuthenticated: fc.boolean(),
+    }),
+    relayedAt: fc.constant(T0),
+    timeoutMs: fc.option(fc.constantFrom(1_000, 7_001, 20_000), { nil: undefined }),
+  }),
+  events: {
+    answered: fc.constantFrom(0, 1, 133).map((code) => (_c, now) => ({ type: 'answered' as const, code, at: now })),
+    'reply-rejected': fc.constantFrom(68 as const, 71 as const).map((code) => (_c, now) => ({ type: 'reply-rejected' as const, code, at: now })),
+    'icmp-error': fc
+      .record({ icmpType: fc.constantFrom(3, 11, 12), icmpCode: fc.integer({ min: 0, max: 15 }) })
+      .map((e) => (_c, now) => ({ type: 'icmp-error' as const, ...e, at: now })),
+    superseded: fc.constant((_c, now) => ({ type: 'superseded' as const, at: now })),
+  },
+  // Every run ends at its first event; the final states need many short runs.
+  numRuns: 300,
+  maxAdvanceMs: 10_000,
+});
+
+// --- the advertiser (both agents) ---
+
+const advertiser = machineCase({
+  machine: advertiserMachine,
+  input: fc.record({
+    lifetimeSeconds: fc.constantFrom(3, 30, 1800),
+    maxIntervalMs: fc.option(fc.constantFrom(1_000, 4_000, 600_000), { nil: undefined }),
+    periodic: fc.option(fc.boolean(), { nil: undefined }),
+    unicastResponses: fc.option(fc.boolean(), { nil: undefined }),
+    minMulticastGapMs: fc.option(fc.constantFrom(500, 3_000), { nil: undefined }),
+    busy: fc.option(fc.boolean(), { nil: undefined }),
+    seed,
+  }),
+  events: {
+    solicitation: fc
+      .record({ source: fc.constantFrom(0, HOME, 0xcb007155), linkLayerSource: mac, random: seed })
+      .map((s) => (_c, now) => ({ type: 'solicitation' as const, ...s, at: now })),
+    'set-busy': fc.boolean().map((busy) => (_c, now) => ({ type: 'set-busy' as const, busy, at: now })),
+  },
+  maxAdvanceMs: 4_000,
+});
+
+// --- the mobile node: discovery and registration ---
+
+const F = AdvertisementFlag.F;
+const agentAdvertisement = fc.record({
+  agent: fc.constantFrom('home', 'fa1', 'fa2', 'fa1'),
+  // 0: an Advertisement valid for no time at all, so the agent is lost at once (even while holding off).
+  lifetime: fc.constantFrom(0, 1, 3, 30),
+  sequence: fc.constantFrom(0, 5, 256, 300, 0xffff),
+  // F alone, with B (busy), with R (registration required), with M/G/T; H for the home agent.
+  flags: fc.constantFrom(F, F, F | AdvertisementFlag.B, F | AdvertisementFlag.R, F | AdvertisementFlag.M | AdvertisementFlag.T, F | 0x0003),
+  prefix: fc.option(fc.constantFrom(24, 16), { nil: undefined }),
+  withCareOf: fc.constantFrom(true, true, true, false),
+});
+
+const mnDiscovery = machineCase({
+  machine: mnDiscoveryMachine,
+  input: fc.record({
+    at: fc.constant(T0),
+    seed,
+    homeAddress: fc.constant(HOME),
+    homeNetwork: fc.constant(HOME_NETWORK),
+    homePrefixLength: fc.constant(24),
+    homeAgent: fc.option(fc.constant(HOME_AGENT), { nil: undefined }),
+    moveDetection: fc.constantFrom('lifetime' as const, 'prefix' as const),
+    colocated: fc.option(fc.record({ address: fc.constant(COLOCATED), prefixLength: fc.option(fc.constant(24), { nil: undefined }) }), {
+      nil: undefined,
+      freq: 4,
+    }),
+    solicitation: fc.option(fc.record({ maxSolicitations: fc.constantFrom(2, 5) }), { nil: undefined }),
+  }),
+  events: {
+    advertisement: agentAdvertisement.map((a) => (_c, now) => {
+      const home = a.agent === 'home';
+      const source = home ? HOME_AGENT : a.agent === 'fa1' ? FA_1 : FA_2;
+      return {
+        type: 'advertisement' as const,
+        at: now,
+        source,
+        linkSource: home ? '02:00:00:00:01:01' : '02:00:00:00:02:02',
+        lifetime: a.lifetime,
+        sequence: a.sequence,
+        registrationLifetime: 300,
+        flags: home ? AdvertisementFlag.H : a.flags,
+        careOfAddresses: home || !a.withCareOf ? [] : [source],
+        routers: [source],
+        ...(a.prefix !== undefined ? { prefixLengths: [a.prefix] } : {}),
+      };
+    }),
+    registered: fc.constant((_c, now) => ({ type: 'registered' as const, at: now })),
+    linkChanged: fc.constant((_c, now) => ({ type: 'linkChanged' as const, at: now })),
+    colocatedAddressChanged: fc
+      .option(fc.record({ address: fc.constantFrom(COLOCATED, COLOCATED + 1), prefixLength: fc.option(fc.constant(24), { nil: undefined }) }), {
+        nil: undefined,
+      })
+      .map((colocated) => (_c, now) => ({ type: 'colocatedAddressChanged' as const, at: now, ...(colocated === undefined ? {} : { colocated }) })),
+  },
+  numRuns: 400,
+  maxSteps: 40,
+  maxAdvanceMs: 6_000,
+});
+
+const mnRegistration = machineCase({
+  machine: mnRegistrationMachine,
+  input: fc.record({
+    replay: fc.constantFrom('timestamp' as const, 'nonce' as const),
+    homeAgent: fc.constant(HOME_AGENT),
+    homeAddress: fc.constantFrom(HOME, 0),
+    lifetime: fc.constantFrom(0, 4, 300, INFINITE_LIFETIME),
+    at: fc.constant(T0),
+    seed,
+    retransmission: fc.option(fc.record({ maxAttempts: fc.constantFrom(2, 6), maxRepairs: fc.constantFrom(1, 3) }), { nil: undefined }),
+  }),
+  events: {
+    // Most Replies answer the Request in flight (its Identification), as the guards require.
+    reply: fc
+      .record({
+        matching: fc.constantFrom(true, true, true, false),
+        code: fc.constantFrom(0, 1, 0, 69, 133, 136, 66, 130),
+        lifetime: fc.constantFrom(0, 2, 100, 300, INFINITE_LIFETIME, INFINITE_LIFETIME),
+        homeAgent: fc.constantFrom(HOME_AGENT, 0xc6336402, 0),
+        high: fc.integer({ min: 0, max: 0xffffffff }),
+        authentic: fc.constantFrom(true, true, true, false),
+      })
+      .map((r) => (c, now) => ({
+        type: 'reply' as const,
+        at: now,
+        code: r.code,
+        lifetime: r.lifetime,
+        homeAddress: HOME,
+        homeAgent: r.homeAgent,
+        identification: r.matching ? { high: r.high, low: c.identification.low } : { high: r.high, low: (c.identification.low + 1) >>> 0 },
+        authentic: r.authentic,
+      })),
+    reregister: fc.constant((_c, now) => ({ type: 'reregister' as const, at: now })),
+    cancel: fc.constant((_c, now) => ({ type: 'cancel' as const, at: now })),
+  },
+  numRuns: 300,
+  maxAdvanceMs: 5_000,
+});
+
+const CASES: ReadonlyArray<[string, MachineCase<AnyStateMachine>]> = [
+  ['binding (machines/binding.ts)', binding],
+  ['visitor (machines/visitor.ts)', visitor],
+  ['fa-pending (machines/fa-pending.ts)', faPending],
+  ['advertiser (machines/advertiser.ts)', advertiser],
+  ['mn-discovery (machines/mn-discovery.ts)', mnDiscovery],
+  ['mn-registration (machines/mn-registration.ts)', mnRegistration],
+];
+
+function compiled(machine: AnyStateMachine): AnyEngine {
+  const engine = compileMachine(machine);
+  if (isUnsupported(engine)) throw new Error(`expected '${machine.id}' to compile: ${engine.unsupported}`);
+  return engine as unknown as AnyEngine;
+}
+
+describe('the six production machines: compiled engine ≡ xstate (differential, generated sequences)', () => {
+  for (const [name, c] of CASES) {
+    it(`${name}: same values, contexts, statuses and actions at every step; every resting state and event type reached`, () => {
+      const { arbitrary } = eventsOf(c);
+      const seen = differential(
+        () => compiled(c.machine),
+        () => xstateEngine(c.machine) as unknown as AnyEngine,
+        T0,
+        c.input,
+        arbitrary,
+        { identity: true, ...(c.numRuns ? { numRuns: c.numRuns } : {}), ...(c.maxSteps ? { maxSteps: c.maxSteps } : {}), ...(c.maxAdvanceMs ? { maxAdvanceMs: c.maxAdvanceMs } : {}) },
+      );
+      const shape = machineShape(c.machine);
+      expect(shape.restingValues.filter((v) => !seen.values.has(v)), 'resting states never reached').toEqual([]);
+      expect([...shape.eventTypes, ...shape.timerTypes].filter((t) => !seen.events.has(t)), 'event types never sent').toEqual([]);
+    });
+  }
+});
+
+describe('the reference itself: xstateEngine ≡ createActor (the six machines)', () => {
+  for (const [name, c] of CASES) {
+    it(`${name}`, () => {
+      const { arbitrary } = eventsOf(c);
+      differential(
+        () => xstateEngine(c.machine) as unknown as AnyEngine,
+        () => actorEngine(c.machine),
+        T0,
+        c.input,
+        arbitrary,
+        { numRuns: Math.ceil((c.numRuns ?? 300) / 6), ...(c.maxSteps ? { maxSteps: c.maxSteps } : {}), ...(c.maxAdvanceMs ? { maxAdvanceMs: c.maxAdvanceMs } : {}) },
+      );
+    });
+  }
+});
