@@ -25,6 +25,7 @@ import {
   type Io,
   type Subcommand,
 } from './args.js';
+import { engineKindFromEnvironment } from '../actors/machine-engine.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-transitions]
        mip4 fa --example-config
@@ -108,6 +109,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     udp: resolveUdp(udp),
     mobileNodes: loaded.config.mobileNodes.length,
     homeAgents: loaded.config.homeAgents.length,
+    // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
+    engine: engineKindFromEnvironment(),
     pid: process.pid,
   });
 

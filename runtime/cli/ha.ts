@@ -29,6 +29,7 @@ import {
   type Io,
   type Subcommand,
 } from './args.js';
+import { engineKindFromEnvironment } from '../actors/machine-engine.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-transitions]
        mip4 ha --example-config
@@ -193,6 +194,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     udp: resolveUdp(udp),
     mobileNodes: loaded.config.mobileNodes.length,
     foreignAgents: loaded.config.foreignAgents.length,
+    // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
+    engine: engineKindFromEnvironment(),
     pid: process.pid,
   });
 

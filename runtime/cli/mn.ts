@@ -17,6 +17,7 @@ import { RealClock } from '../../io/clock.js';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../config/mn-config.js';
 import { startMobileNode, type MobileNodeState } from '../mn/mobile-node.js';
 import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, reportPlaceholders, type Io, type Subcommand } from './args.js';
+import { engineKindFromEnvironment } from '../actors/machine-engine.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-transitions]
        mip4 mn --example-config
@@ -95,6 +96,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     ...(config.colocated !== undefined ? { colocatedAddress: ipv4ToString(config.colocated.address) } : {}),
     configureHost: config.host !== undefined,
     ...(config.host?.tunnelDevice !== undefined ? { tunnelDevice: config.host.tunnelDevice } : {}),
+    // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
+    engine: engineKindFromEnvironment(),
     pid: process.pid,
   });
   node.start();

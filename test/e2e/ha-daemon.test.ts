@@ -479,6 +479,7 @@ describe('mip4 ha on 127.0.0.1, spoken to over real UDP', () => {
       udp: nativeUdpUsable() ? 'native' : 'dgram',
       mobileNodes: 3 + FLOOD_NODES,
       foreignAgents: 0,
+      engine: process.env.MIP4_ENGINE === 'xstate' ? 'xstate' : 'compiled',
       pid: daemon.child.pid,
     });
   });
