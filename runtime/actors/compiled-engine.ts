@@ -158,46 +158,26 @@ export function leafCandidates(leaf: CompiledNode, eventType: string): CompiledT
 }
 
 // ---------------------------------------------------------------------------------------
-// Arguments handed to the machine's functions
+// What the machine's functions get for the actor
 // ---------------------------------------------------------------------------------------
 
 /**
  * The compiled engine runs no actor, so there is no `self`, `system` or `spawn` to give.
- * Reading one throws, naming it, and the step ends in an error: never a silent `undefined`.
- * Machines are pure by their own contract (DESIGN.md); the differential test would show a
- * machine that is not on its generated sequences.
+ * Machines are pure by their own contract (DESIGN.md); in their place the arguments carry
+ * stand-ins that throw, naming themselves, when a machine function uses one (reads a
+ * property, calls it, converts it), so the step ends in an error instead of going on with
+ * `undefined`. Stored away unused, a stand-in differs from xstate's actor and the
+ * differential test shows it. Constants, so the argument objects cost what they did.
  */
-function noActor(name: string): never {
-  throw new Error(`the compiled engine has no actor: a machine function read '${name}' (run this machine on xstate: MIP4_ENGINE=xstate)`);
+function noActor(name: string): unknown {
+  const fail = (): never => {
+    throw new Error(`the compiled engine has no actor: a machine function used '${name}' (run this machine on xstate: MIP4_ENGINE=xstate)`);
+  };
+  return new Proxy(function noActor() {}, { get: fail, set: fail, has: fail, apply: fail, construct: fail, ownKeys: fail, getPrototypeOf: fail, defineProperty: fail, deleteProperty: fail, getOwnPropertyDescriptor: fail });
 }
-
-/** xstate's arguments to assign, raise, cancel and delay functions. */
-class ActionArguments {
-  constructor(
-    readonly context: unknown,
-    readonly event: EventLike,
-  ) {}
-  get self(): never {
-    return noActor('self');
-  }
-  get system(): never {
-    return noActor('system');
-  }
-  get spawn(): never {
-    return noActor('spawn');
-  }
-}
-
-/** xstate's arguments to the context factory. */
-class FactoryArguments {
-  constructor(readonly input: unknown) {}
-  get self(): never {
-    return noActor('self');
-  }
-  get spawn(): never {
-    return noActor('spawn');
-  }
-}
+const NO_SELF = noActor('self');
+const NO_SYSTEM = noActor('system');
+const NO_SPAWN = noActor('spawn');
 
 // ---------------------------------------------------------------------------------------
 // The engine
@@ -260,7 +240,7 @@ export class CompiledEngine implements StepEngine<unknown, EventLike, unknown> {
     const initialLeaf = this.initialPath[this.initialPath.length - 1]!;
     try {
       if (typeof factory === 'function') {
-        preInitialContext = Object.assign({}, preInitialContext, factory(new FactoryArguments(input)));
+        preInitialContext = Object.assign({}, preInitialContext, factory({ spawn: NO_SPAWN, input, self: NO_SELF }));
       }
       run.context = preInitialContext;
       run.leaf = this.root;
@@ -465,7 +445,7 @@ export class CompiledEngine implements StepEngine<unknown, EventLike, unknown> {
           break;
         case ACTION_ASSIGN: {
           const params = actionParams(a, run.context, event);
-          const args = new ActionArguments(run.context, event);
+          const args = { context: run.context, event, spawn: NO_SPAWN, self: NO_SELF, system: NO_SYSTEM };
           let partial: unknown;
           if (a.assignFunction !== null) {
             partial = a.assignFunction(args, params);
@@ -490,7 +470,7 @@ export class CompiledEngine implements StepEngine<unknown, EventLike, unknown> {
             break;
           }
           const params = actionParams(a, run.context, event);
-          const args = new ActionArguments(run.context, event);
+          const args = { context: run.context, event, self: NO_SELF, system: NO_SYSTEM };
           const raised = a.eventFunction !== null ? a.eventFunction(args, params) : a.event;
           const delay = a.delayFunction !== null ? a.delayFunction(args, params) : a.delay;
           if (typeof delay !== 'number') run.queue.push(raised as EventLike);
@@ -504,7 +484,7 @@ export class CompiledEngine implements StepEngine<unknown, EventLike, unknown> {
           }
           const params = actionParams(a, run.context, event);
           const sendId =
-            a.sendIdFunction !== null ? a.sendIdFunction(new ActionArguments(run.context, event), params) : a.sendId;
+            a.sendIdFunction !== null ? a.sendIdFunction({ context: run.context, event, self: NO_SELF, system: NO_SYSTEM }, params) : a.sendId;
           run.actions.push({ type: 'xstate.cancel', params: { sendId } });
           break;
         }

@@ -693,23 +693,33 @@ describe('compiled step engine: contract', () => {
     expect(() => engineKindFromEnvironment({ MIP4_ENGINE: 'XState' })).toThrow(/MIP4_ENGINE=XState: expected 'compiled' or 'xstate'/);
   });
 
-  it('a machine function that reads self, system or spawn ends the step in an error naming it (the compiled engine has no actor)', () => {
+  it('a machine function that uses self, system or spawn ends the step in an error naming it (the compiled engine has no actor)', () => {
     const usesSelf = createMachine({
-      context: { me: undefined as unknown },
+      context: { id: '' },
       initial: 'a',
-      states: { a: { on: { x: { actions: assign({ me: ({ self }) => self }) } } } },
+      states: { a: { on: { x: { actions: assign({ id: ({ self }) => self.id }) } } } },
     });
     const engine = compiled(usesSelf);
     const start = engine.initial(undefined);
     expect(start.snapshot.status).toBe('active');
     const result = engine.step(start.snapshot, { type: 'x' });
     expect(result.snapshot.status).toBe('error');
-    expect((result.snapshot.error as Error).message).toMatch(/the compiled engine has no actor: a machine function read 'self'/);
-    const usesSpawn = createMachine({ context: ({ spawn }: { spawn: unknown }) => ({ child: spawn }), initial: 'a', states: { a: {} } } as never) as AnyStateMachine;
-    expect((compiled(usesSpawn).initial(undefined).snapshot.error as Error).message).toMatch(/read 'spawn'/);
-    const raisesFromSystem = createMachine({ initial: 'a', states: { a: { on: { x: { actions: raise(({ system }) => ({ type: String(system) })) } } } } });
+    expect((result.snapshot.error as Error).message).toMatch(/the compiled engine has no actor: a machine function used 'self'/);
+    const usesSpawn = createMachine({ context: ({ spawn }: { spawn: (src: string) => unknown }) => ({ child: spawn('child') }), initial: 'a', states: { a: {} } } as never) as AnyStateMachine;
+    expect((compiled(usesSpawn).initial(undefined).snapshot.error as Error).message).toMatch(/used 'spawn'/);
+    const raisesFromSystem = createMachine({ initial: 'a', states: { a: { on: { x: { actions: raise(({ system }) => ({ type: `${system}` })) } } } } });
     const r = compiled(raisesFromSystem);
-    expect((r.step(r.initial(undefined).snapshot, { type: 'x' }).snapshot.error as Error).message).toMatch(/read 'system'/);
+    expect((r.step(r.initial(undefined).snapshot, { type: 'x' }).snapshot.error as Error).message).toMatch(/used 'system'/);
+  });
+
+  it('a machine that only stores self away differs from xstate, so the differential test shows it', () => {
+    const storesSelf = createMachine({ context: { me: undefined as unknown }, initial: 'a', states: { a: { on: { x: { actions: assign({ me: ({ self }) => self }) } } } } });
+    const mine = compiled(storesSelf);
+    const theirs = reference(storesSelf);
+    const m = mine.step(mine.initial(undefined).snapshot, { type: 'x' });
+    const t = theirs.step(theirs.initial(undefined).snapshot, { type: 'x' });
+    expect(m.snapshot.status).toBe('active');
+    expect(() => expectSameStep('x', m, t)).toThrow();
   });
 });
 
