@@ -41,6 +41,8 @@ interface MachineCase<M extends AnyStateMachine> {
   readonly machine: M;
   readonly input: fc.Arbitrary<InputFrom<M>>;
   readonly events: EventTable<M>;
+  /** Relative weights of event types (default 1): more of those that lead deeper. */
+  readonly weights?: { readonly [K in EventOf<M>['type']]?: number };
   readonly numRuns?: number;
   readonly maxSteps?: number;
   readonly maxAdvanceMs?: number;
@@ -58,9 +60,11 @@ function eventsOf(c: MachineCase<AnyStateMachine>): { arbitrary: fc.Arbitrary<Ev
   const table = c.events as Record<string, fc.Arbitrary<EventMaker> | undefined>;
   const { eventTypes } = machineShape(c.machine);
   const untabled = eventTypes.filter((type) => table[type] === undefined);
-  const arbitraries = [...eventTypes.map((type) => table[type] ?? bare(type))];
+  const weights = (c.weights ?? {}) as Record<string, number | undefined>;
+  const weighted = (type: string, arbitrary: fc.Arbitrary<EventMaker>) => ({ weight: weights[type] ?? 1, arbitrary });
+  const arbitraries = eventTypes.map((type) => weighted(type, table[type] ?? bare(type)));
   // Types the table knows but no transition names (they reach no transition: still sent).
-  for (const [type, arbitrary] of Object.entries(table)) if (!eventTypes.includes(type) && arbitrary) arbitraries.push(arbitrary);
+  for (const [type, arbitrary] of Object.entries(table)) if (!eventTypes.includes(type) && arbitrary) arbitraries.push(weighted(type, arbitrary));
   return { arbitrary: fc.oneof(...arbitraries), untabled };
 }
 
@@ -126,6 +130,10 @@ const visitor = machineCase({
     denied: fc.constantFrom(133, 68, 71).map((code) => (_c, now) => ({ type: 'denied' as const, code, at: now })),
     'pending-failed': fc.constantFrom(78, 80, 88).map((code) => (_c, now) => ({ type: 'pending-failed' as const, code, at: now })),
   },
+  // A deregistration needs registered → request → accepted(0) before a timer, a denial or a
+  // failure of the first Request ends the entry.
+  weights: { request: 2, accepted: 3 },
+  numRuns: 500,
   maxAdvanceMs: 8_000,
 });
 
@@ -250,7 +258,7 @@ const mnRegistration = machineCase({
     replay: fc.constantFrom('timestamp' as const, 'nonce' as const),
     homeAgent: fc.constant(HOME_AGENT),
     homeAddress: fc.constantFrom(HOME, 0),
-    lifetime: fc.constantFrom(0, 4, 300, INFINITE_LIFETIME),
+    lifetime: fc.constantFrom(0, 4, 300, INFINITE_LIFETIME, INFINITE_LIFETIME),
     at: fc.constant(T0),
     seed,
     retransmission: fc.option(fc.record({ maxAttempts: fc.constantFrom(2, 6), maxRepairs: fc.constantFrom(1, 3) }), { nil: undefined }),
@@ -279,6 +287,7 @@ const mnRegistration = machineCase({
     reregister: fc.constant((_c, now) => ({ type: 'reregister' as const, at: now })),
     cancel: fc.constant((_c, now) => ({ type: 'cancel' as const, at: now })),
   },
+  weights: { reply: 3 },
   numRuns: 300,
   maxAdvanceMs: 5_000,
 });
