@@ -262,8 +262,13 @@ const mnRegistration = machineCase({
     at: fc.constant(T0),
     seed,
     retransmission: fc.option(fc.record({ maxAttempts: fc.constantFrom(2, 6), maxRepairs: fc.constantFrom(1, 3) }), { nil: undefined }),
+    // The host still being configured (the first Request waits for hostReady), and a return home.
+    hostReady: fc.boolean(),
+    gratuitousArp: fc.option(fc.constant(HOME), { nil: undefined }),
+    replayState: fc.option(fc.record({ clockOffsetMs: fc.constant(0), lastRequestAt: fc.constantFrom(T0 - 200, T0 - 5_000) }), { nil: undefined }),
   }),
   events: {
+    hostReady: fc.boolean().map((configured) => (_c, now) => ({ type: 'hostReady' as const, at: now, configured })),
     // Most Replies answer the Request in flight (its Identification), as the guards require.
     reply: fc
       .record({
