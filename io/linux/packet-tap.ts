@@ -18,7 +18,7 @@
  * The home interface is one AF_PACKET socket (one per interface and process): its frames go
  * to every view `openHomeLink` made (ARP executor, advertiser) and its IPv4 broadcasts to
  * `rule.copies`. The TUN device's MTU and offloads are the layer's configuration
- * (docs/architecture.md, "The home agent's data path on Linux").
+ * (docs/operations.md, "The home agent's data path on Linux").
  */
 import { Effect, Layer, type Scope } from 'effect';
 import { Subject } from 'rxjs';

@@ -14,7 +14,7 @@
  * Events to one actor are processed one at a time: an event sent while that actor is in the
  * middle of a step (from a command handler) waits in its mailbox and is processed, in order,
  * when the step ends (iteratively: a deep mailbox cannot overflow the stack).
- * See docs/architecture.md for the figures behind this choice.
+ * See docs/performance.md for the figures behind this choice.
  */
 import type { AnyStateMachine, ContextFrom, EventFromLogic, InputFrom } from 'xstate';
 import type { Clock } from '../../io/clock.js';

@@ -28,7 +28,7 @@ import type { HomeAgent } from './home-agent.js';
 import type { HomeAgentSettings } from '../../policies/ha-request.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'mip4ha0';
-/** Whether the TUN device takes offloads unless dataPath.tunOffload says (see docs/architecture.md). */
+/** Whether the TUN device takes offloads unless dataPath.tunOffload says (see docs/performance.md). */
 export const DEFAULT_TUN_OFFLOAD = true;
 
 /** The `dataPath` section of the home agent's configuration. */

@@ -124,6 +124,14 @@ describe('layering: imports point down only', () => {
     expect(found.map((violation) => `${violation.file}: ${violation.why}`)).toEqual([]);
   });
 
+  it('docs/architecture.md names every room and stays a short read (≤ 250 lines)', () => {
+    const doc = readFileSync(`${ROOT}docs/architecture.md`, 'utf8');
+    expect(doc.split('\n').length).toBeLessThanOrEqual(250);
+    for (const room of ['io/wire', 'policies/', 'machines/', 'io/', 'actors/', 'dataplane/', 'ha/', 'fa/', 'mn/', 'config/', 'cli/']) {
+      expect(doc, room).toContain(room);
+    }
+  });
+
   it('the check itself sees upward imports, type imports, agent-to-agent imports and forbidden packages', () => {
     expect(violations('io/sim/network.ts', "import { RealClock } from '../../runtime/actors/timer-queue.js';")).toHaveLength(1);
     expect(violations('io/wire/bytes.ts', "import type { Verdict } from '../../policies/auth.js';")).toHaveLength(1);

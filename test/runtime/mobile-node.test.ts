@@ -69,7 +69,7 @@ function skewed(clock: SimulatedClock, offsetMs: number): Clock {
 /**
  * A host adapter for the simulated node (io/mn-host.ts), doing what io/linux/mn-host.ts does
  * with `ip`: addresses, routes, the first hop's neighbour entry, ARP behaviour. Applying takes
- * `applyMs` of simulated time, as the Linux adapter takes tens of milliseconds (docs/architecture.md).
+ * `applyMs` of simulated time, as the Linux adapter takes tens of milliseconds (docs/operations.md).
  */
 function simHostLayer(clock: SimulatedClock, host: SimHost, applyMs: number, applied: Array<{ kind: string; at: number }>): Layer.Layer<MnHost> {
   let previousRouter: Ipv4Address | undefined;

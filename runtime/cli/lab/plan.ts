@@ -143,7 +143,7 @@ export const ROUTES: readonly RoutePlan[] = [
  * everywhere: packets of a visiting mobile node carry its home address as source on a
  * foreign network (4.2.2), which a strict reverse-path check drops — the ingress filtering
  * problem of RFC 5944 5.6, which mip4 does not solve with reverse tunnelling yet
- * (docs/architecture.md).
+ * (docs/operations.md).
  */
 export function sysctlsOf(role: LabRole): ReadonlyArray<readonly [string, string]> {
   const noReversePath: Array<readonly [string, string]> = [
