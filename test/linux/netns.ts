@@ -12,6 +12,9 @@ export { ensureBuilt, ROOT } from '../support/build.js';
 export { hasTool, missingTools } from '../support/tools.js';
 const VITE_NODE = `${ROOT}node_modules/vite-node/vite-node.mjs`;
 
+/** How much longer peers may take to answer in a slow run (the sanitized helper: scripts/native-asan.sh). */
+export const TIME_SCALE = Math.max(1, Number(process.env.MIP4_TEST_TIME_SCALE) || 1);
+
 /** Why the namespace tests cannot run here, or undefined when they can. */
 export function linuxSkipReason(options: { tun?: boolean } = {}): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
@@ -122,12 +125,12 @@ export class Peer {
    * The default leaves room for vite-node starting a peer on a loaded 2-vCPU machine (6-8 s
    * measured at load average 15) within vitest's 20 s test timeout.
    */
-  waitFor(event: string, timeoutMs = 15_000): Promise<PeerEvent> {
+  waitFor(event: string, timeoutMs = 15_000 * TIME_SCALE): Promise<PeerEvent> {
     return this.waitUntil((e) => e.event === event, `"${event}"`, timeoutMs);
   }
 
   /** Resolves with the first event `matches` accepts (or an error event); rejects after timeoutMs. */
-  async waitUntil(matches: (event: PeerEvent) => boolean, label: string, timeoutMs = 8_000): Promise<PeerEvent> {
+  async waitUntil(matches: (event: PeerEvent) => boolean, label: string, timeoutMs = 8_000 * TIME_SCALE): Promise<PeerEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.events.find((e) => matches(e) || e.event === 'error' || e.event === 'timeout');
