@@ -2,7 +2,14 @@
   "targets": [
     {
       "target_name": "mip4_io",
-      "sources": ["native/mip4_io.c"],
+      "sources": [
+        "native/mip4_io.c",
+        "native/args.c",
+        "native/tun.c",
+        "native/reader.c",
+        "native/sockets.c",
+        "native/links.c"
+      ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],
       "defines": ["NAPI_VERSION=8"]

@@ -1,7 +1,7 @@
 /**
  * The one rule for network interface names, wherever a name enters mip4: configuration files
  * (HA, FA, MN, lab), command-line flags, and the native helper, whose C check
- * (`valid_interface_name` in native/mip4_io.c) applies the same rule byte for byte
+ * (`valid_interface_name` in native/args.c) applies the same rule byte for byte
  * (test/linux/interface-name-native.test.ts holds the two equal on one table).
  *
  * Linux itself refuses '/', ':' and whitespace and allows 15 bytes (IFNAMSIZ - 1); mip4 is

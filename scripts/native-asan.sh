@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the native helper (native/mip4_io.c) with AddressSanitizer and UndefinedBehaviorSanitizer
+# Builds the native helper (native/*.c, the sources binding.gyp lists) with AddressSanitizer and UndefinedBehaviorSanitizer
 # into build-asan/ (build/Release stays as npm ci built it) and runs the tests that load the
 # helper against that build: test/linux/*.test.ts (native.test.ts and tun-offload.test.ts among
 # them), or the test files given as arguments. Any sanitizer report aborts the process that made
@@ -24,7 +24,7 @@ fi
 mkdir -p build-asan
 gcc -shared -fPIC -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
   -Wall -Wextra -Wno-unused-parameter -DNAPI_VERSION=8 -DNODE_GYP_MODULE_NAME=mip4_io \
-  -I"$headers" native/mip4_io.c -o build-asan/mip4_io.node
+  -I"$headers" native/*.c -o build-asan/mip4_io.node
 
 # The end-to-end tests run the compiled CLI (built before the sanitizer slows every process).
 npx tsc -p tsconfig.json

@@ -1,5 +1,5 @@
 /**
- * The native helper (native/mip4_io.c, built by `npm ci` through node-gyp) and typed wrappers.
+ * The native helper (native/*.c, built by `npm ci` through node-gyp) and typed wrappers.
  *
  * The addon only opens descriptors, polls them on Node's event loop and moves packets in
  * batches between the kernel and slabs owned here; everything else (which packets, what to do
@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { SlabBatch } from '../tun.js';
 
-/** Descriptor kinds understood by startReader/sendBatch (must match mip4_io.c). */
+/** Descriptor kinds understood by startReader/sendBatch (must match native/mip4_io.h). */
 export const DescriptorKind = { Tun: 0, Packet: 1, RawIp: 2, Udp: 3 } as const;
 export type DescriptorKind = (typeof DescriptorKind)[keyof typeof DescriptorKind];
 
@@ -36,7 +36,7 @@ export const UDP_TRUNCATED = 0x10000;
 /** An opaque reader handle. */
 export type ReaderHandle = { readonly __mip4Reader: unique symbol };
 
-/** The addon's exports, as mip4_io.c defines them. */
+/** The addon's exports, as native/mip4_io.c exports them. */
 export interface NativeIo {
   /**
    * `offload`: IFF_VNET_HDR + TUNSETOFFLOAD; the reader then segments GSO packets and completes
@@ -134,7 +134,7 @@ export interface NativeIo {
 /** An opaque writability watch handle. */
 export type WatchHandle = { readonly __mip4Watch: unique symbol };
 
-/** Counters of an offload TUN's reader (native/mip4_io.c "TUN offloads"). */
+/** Counters of an offload TUN's reader (native/tun.c "TUN offloads"). */
 export interface TunOffloadCounters {
   /** GSO packets read and segmented. */
   readonly superPackets: number;
@@ -152,7 +152,7 @@ export interface TunOffloadCounters {
 /** TUNSETOFFLOAD flags (linux/if_tun.h), as reported by openTun. */
 export const TunOffloadFlag = { Checksum: 0x01, Tso4: 0x02, Tso6: 0x04, TsoEcn: 0x08, Uso4: 0x20, Uso6: 0x40 } as const;
 
-/** routeChange operations (must match mip4_io.c). */
+/** routeChange operations (must match native/links.c). */
 export const RouteOperation = { Add: 0, Replace: 1, Delete: 2 } as const;
 export type RouteOperation = (typeof RouteOperation)[keyof typeof RouteOperation];
 

@@ -1,7 +1,7 @@
 /**
  * The Tun service on Linux: an IFF_TUN | IFF_NO_PI device (native helper), drained in batches
  * on each wakeup; with `offload`, IFF_VNET_HDR and TUNSETOFFLOAD too, undone by the helper's
- * reader (native/mip4_io.c "TUN offloads") so handlers see the same datagrams either way. The device is not persistent: closing the scope closes the descriptor and
+ * reader (native/tun.c "TUN offloads") so handlers see the same datagrams either way. The device is not persistent: closing the scope closes the descriptor and
  * the kernel removes the device with its addresses and routes.
  */
 import { existsSync } from 'node:fs';

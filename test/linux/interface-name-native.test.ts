@@ -1,6 +1,6 @@
 /**
  * The native helper applies io/interface-name.ts's rule to every interface name it receives
- * (`valid_interface_name` in native/mip4_io.c): the same table, case by case. Through
+ * (`valid_interface_name` in native/args.c): the same table, case by case. Through
  * `interfaceIndex`, which needs no privileges: a valid name that names no interface gives 0.
  */
 import { describe, expect, it } from 'vitest';

@@ -168,6 +168,24 @@ describe('native helper (mip4_io.node)', () => {
     }
   });
 
+  it.skipIf(skip !== undefined)(titled('every function called with too few arguments throws a TypeError naming its arguments (args_read in native/args.c)', skip), () => {
+    const functions = loadNative() as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const takesNone = new Set(['openNetlink']);
+    const names = Object.keys(functions).filter((name) => !takesNone.has(name));
+    expect(names.length).toBeGreaterThan(15);
+    for (const name of names) {
+      let thrown: unknown;
+      try {
+        functions[name]!();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, name).toBeInstanceOf(TypeError);
+      expect((thrown as NativeError).code, name).toBe('ERR_INVALID_ARG_TYPE');
+      expect((thrown as Error).message, name).toContain(name === 'close' ? 'close(' : `${name}(`);
+    }
+  });
+
   it.skipIf(skip !== undefined)(titled('sendBatch and startReader refuse a descriptor kind they do not know (TypeError)', skip), () => {
     const native = loadNative();
     const fd = native.openRawIp(IpProtocol.ICMP);

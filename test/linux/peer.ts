@@ -393,7 +393,7 @@ switch (mode) {
 
   // Opens an offload TUN; a reader with two 2048-byte slots takes the first batch of a GSO
   // super-packet and stops inside its callback, leaving the rest pending; a second reader with
-  // 64-byte slots then reports the first batch it gets (native/mip4_io.c "TUN offloads").
+  // 64-byte slots then reports the first batch it gets (native/tun.c "TUN offloads").
   case 'tun-gso-restart': {
     const native = loadNative();
     const tun = native.openTun(args[0]!, { offload: true });

@@ -1,5 +1,5 @@
 /**
- * TUN offloads (native/mip4_io.c "TUN offloads"): what the reader of a TUN opened with
+ * TUN offloads (native/tun.c "TUN offloads"): what the reader of a TUN opened with
  * IFF_VNET_HDR + TUNSETOFFLOAD makes of one read, through the helper's test entry point
  * segmentOffloaded, which runs the reader's own segmentation on a packet built here. A GSO
  * super-packet must come out as the datagrams the kernel would have sent: each one a valid
