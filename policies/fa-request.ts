@@ -46,6 +46,7 @@ import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString, readU32, writeU32 } from '../io/wire/bytes.js';
 import type { MacAddress } from '../io/wire/ethernet.js';
 import { IcmpType, UnreachableCode } from '../io/wire/icmp.js';
+import { isMulticast, isUnicast, LIMITED_BROADCAST } from '../io/wire/ipv4-address.js';
 import {
   IPV4_MIN_HEADER_LENGTH,
   IpProtocol,
@@ -104,7 +105,6 @@ export const FaReplyCode = {
 
 /** "All Mobility Agents" (3.6.1.1, 2.3). */
 export const ALL_MOBILITY_AGENTS: Ipv4Address = 0xe000000b;
-export const LIMITED_BROADCAST: Ipv4Address = 0xffffffff;
 
 /** What the foreign agent offers and enforces. */
 export interface FaSettings {
@@ -337,15 +337,12 @@ function authExtensionEnd(extension: AuthExtension): number {
 }
 
 function isMulticastOrBroadcast(address: Ipv4Address): boolean {
-  const a = address >>> 0;
-  return a === LIMITED_BROADCAST || a >>> 28 === 0xe;
+  return address >>> 0 === LIMITED_BROADCAST || isMulticast(address);
 }
 
 /** An address no home agent can have: 0.0.0.0, loopback, multicast, class E, limited broadcast. */
 function isUnusableHomeAgent(address: Ipv4Address): boolean {
-  const a = address >>> 0;
-  const first = a >>> 24;
-  return a === 0 || first === 0 || first === 127 || first >= 224;
+  return !isUnicast(address);
 }
 
 /**

@@ -41,6 +41,7 @@
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString } from '../io/wire/bytes.js';
+import { isInPrefix, isUnicast, LIMITED_BROADCAST, subnetBroadcast } from '../io/wire/ipv4-address.js';
 import {
   ExtensionType,
   RequestFlag,
@@ -274,26 +275,6 @@ export function mobileNodeKey(request: RegistrationRequest): MobileNodeKey {
   return nai === undefined ? { kind: 'none' } : { kind: 'nai', nai };
 }
 
-export function prefixMask(prefixLength: number): number {
-  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 32) {
-    throw new RangeError(`prefix length must be 0-32, got ${prefixLength}`);
-  }
-  return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
-}
-
-export function isInPrefix(address: Ipv4Address, network: Ipv4Address, prefixLength: number): boolean {
-  const mask = prefixMask(prefixLength);
-  return ((address & mask) >>> 0) === ((network & mask) >>> 0);
-}
-
-/** The subnet-directed broadcast address of a network (all host bits set). */
-export function subnetBroadcast(network: Ipv4Address, prefixLength: number): Ipv4Address {
-  const mask = prefixMask(prefixLength);
-  return ((network & mask) | ~mask) >>> 0;
-}
-
-const LIMITED_BROADCAST = 0xffffffff;
-
 /** "the home agent's unicast address" for Replies that correct the Home Agent field (3.8.2.1, 3.8.3.2). */
 export function homeAgentUnicastAddress(settings: HomeAgentSettings): Ipv4Address {
   for (const address of settings.addresses) {
@@ -306,11 +287,7 @@ export function homeAgentUnicastAddress(settings: HomeAgentSettings): Ipv4Addres
 
 /** Whether a care-of address can terminate a tunnel: not 0, loopback, multicast, class E or broadcast. */
 function isUnicastCareOf(address: Ipv4Address, settings: HomeAgentSettings): boolean {
-  const a = address >>> 0;
-  if (a === 0 || a === LIMITED_BROADCAST) return false;
-  const firstOctet = a >>> 24;
-  if (firstOctet === 0 || firstOctet === 127 || firstOctet >= 224) return false;
-  return a !== subnetBroadcast(settings.homeNetwork, settings.prefixLength);
+  return isUnicast(address) && address >>> 0 !== subnetBroadcast(settings.homeNetwork, settings.prefixLength);
 }
 
 // --- the checks -----------------------------------------------------------------------------

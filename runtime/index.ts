@@ -89,13 +89,9 @@ export { SimNetwork, type SimNetworkOptions, type SimSegmentOptions, type SimCap
 export {
   SimHost,
   SimHostInterface,
-  LIMITED_BROADCAST,
   ALL_SYSTEMS_GROUP,
   ALL_MOBILITY_AGENTS_GROUP,
-  prefixMask,
-  isMulticast,
   multicastMac,
-  directedBroadcast,
   type SimHostOptions,
   type SimInterfaceOptions,
   type SimHostCounters,

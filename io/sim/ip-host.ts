@@ -36,6 +36,7 @@ import type { Alarm, Clock } from '../clock.js';
 import { LinkError, type LinkInterface } from '../link.js';
 import { ARP_FRAME_LENGTH, ArpOperation, arpReply, arpRequest, decodeArpPacket, encodeArpFrame } from '../wire/arp.js';
 import { ipv4ToString, readU16, type Ipv4Address } from '../wire/bytes.js';
+import { directedBroadcast, isLoopback, isMulticast, LIMITED_BROADCAST, prefixMask } from '../wire/ipv4-address.js';
 import {
   BROADCAST_MAC,
   encodeEthernetHeader,
@@ -69,7 +70,6 @@ import {
 } from '../wire/ipv4.js';
 import type { SimEthernetPort, SimEthernetSegment } from './ethernet.js';
 
-export const LIMITED_BROADCAST: Ipv4Address = 0xffffffff;
 /** All Systems on this subnet (RFC 1112): every host joins it on every interface. */
 export const ALL_SYSTEMS_GROUP: Ipv4Address = 0xe0000001;
 /** All Mobility Agents (RFC 5944 2.3.2): agents join it to hear solicitations. */
@@ -294,24 +294,6 @@ export type UdpInput = (datagram: Uint8Array, headerLength: number, destinationK
 export type DestinationKind = 'unicast' | 'broadcast' | 'multicast';
 
 // ---------------------------------------------------------------------------------------------
-// Address helpers
-
-export function prefixMask(length: number): number {
-  return length <= 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
-}
-
-export function isMulticast(address: Ipv4Address): boolean {
-  return address >>> 28 === 0xe;
-}
-
-
-/** The subnet-directed broadcast address, or undefined for /31 and /32 (no broadcast, RFC 3021). */
-export function directedBroadcast(address: InterfaceAddress): Ipv4Address | undefined {
-  if (address.prefixLength >= 31) return undefined;
-  return (address.address | ~prefixMask(address.prefixLength)) >>> 0;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Interfaces
 
 interface PendingResolution {
@@ -357,7 +339,7 @@ export class SimHostInterface {
   }
 
   isDirectedBroadcast(address: Ipv4Address): boolean {
-    return this.addresses.some((a) => directedBroadcast(a) === address);
+    return this.addresses.some((a) => directedBroadcast(a.address, a.prefixLength) === address);
   }
 }
 
@@ -1101,7 +1083,7 @@ export class SimHost {
   sendIcmpError(original: Uint8Array, type: 3 | 11, code: number, unused = 0): boolean {
     const source = ipv4Source(original, 0);
     const destination = ipv4Destination(original, 0);
-    if (source === 0 || source === LIMITED_BROADCAST || isMulticast(source) || source >>> 24 === 127) return false;
+    if (source === 0 || source === LIMITED_BROADCAST || isMulticast(source) || isLoopback(source)) return false;
     if (destination === LIMITED_BROADCAST || isMulticast(destination) || this.isDirectedBroadcastOfAny(destination)) return false;
     if (ipv4FragmentOffset(original, 0) !== 0) return false;
     const headerLength = ipv4HeaderLength(original, 0);

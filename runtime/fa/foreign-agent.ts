@@ -59,6 +59,7 @@ import {
 import { decodeIcmpError, IcmpType } from '../../io/wire/icmp.js';
 import { identificationToHex } from '../../io/wire/identification.js';
 import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { LIMITED_BROADCAST } from '../../io/wire/ipv4-address.js';
 import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wire/registration.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST } from '../../io/wire/registration-types.js';
 import { replyCodeText } from '../../io/wire/reply-codes.js';
@@ -66,7 +67,6 @@ import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
 import {
   advertiserMachine,
   buildFaAdvertisement,
-  LIMITED_BROADCAST,
   type AdvertiserMachine,
   type AdvertiserSettings,
   type SendAdvertisementParams,

@@ -41,6 +41,7 @@ import type { Clock } from '../../io/clock.js';
 import { PacketTap, type CaptureRule, type OpenedPacketTap, type PacketTapError } from '../../io/packet-tap.js';
 import { readU16, type Ipv4Address } from '../../io/wire/bytes.js';
 import { IpProtocol, decrementIpv4Ttl, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
+import { LIMITED_BROADCAST, subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY } from '../../io/wire/registration-types.js';
 import type { ForwardingChange, ForwardingTable } from '../dataplane/forwarding-table.js';
 import { homeAgentDataPlane } from '../dataplane/ha-plane.js';
@@ -110,15 +111,13 @@ export interface HomeAgentDataPath {
 }
 
 const UDP_HEADER_LENGTH = 8;
-const LIMITED_BROADCAST = 0xffffffff;
 
 /** What the tap asks of the agent: the 3.8.3.1 exemption and the broadcasts to copy (4.3). */
 function captureRule(table: ForwardingTable, options: HomeAgentDataPathOptions, counters: HomeAgentDataPathCounters): { rule: CaptureRule; stop(): void } {
   const registrationPort = options.registrationPort ?? MOBILE_IP_PORT;
   const own = new Set<number>(options.addresses.map((a) => a | 0));
   if (options.homeAgentAddress !== undefined) own.add(options.homeAgentAddress | 0);
-  const hostMask = options.prefixLength >= 32 ? 0 : 0xffffffff >>> options.prefixLength;
-  const homeBroadcast = (options.homeNetwork | hostMask) >>> 0;
+  const homeBroadcast = subnetBroadcast(options.homeNetwork, options.prefixLength);
   // Home addresses whose bindings asked for broadcasts (B bit), kept from the table's changes
   // so that a broadcast on the home link costs one Set lookup, not a table scan.
   const broadcastHomes = new Set<number>();
