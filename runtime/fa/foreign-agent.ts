@@ -38,7 +38,8 @@
  * Not wired yet (documented, not silently missing): a Request naming this agent as home agent
  * (`local-home-agent`) is discarded; reverse tunnelling (RFC 3024).
  */
-import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Effect, Layer, type Scope } from 'effect';
+import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, LinkError, type FrameInfo, type LinkInterface } from '../../io/link.js';
 import { RawIp, RawIpError } from '../../io/raw-ip.js';
@@ -1061,28 +1062,23 @@ export interface StartForeignAgentOptions {
  */
 export async function startForeignAgent(config: FaConfig, options: StartForeignAgentOptions): Promise<RunningForeignAgent> {
   const agent = new ForeignAgent(config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
-  const scope = Effect.runSync(Scope.make());
   const layers = Layer.mergeAll(options.udp, options.link, options.rawIp);
-  const exit = await Effect.runPromiseExit(
-    serveForeignAgent(agent, config.settings, { interfaceName: options.interfaceName }).pipe(Scope.extend(scope), Effect.provide(layers)),
+  const served = await openInScope(serveForeignAgent(agent, config.settings, { interfaceName: options.interfaceName }).pipe(Effect.provide(layers))).catch(
+    (error: unknown) => {
+      agent.close();
+      throw error;
+    },
   );
-  if (Exit.isFailure(exit)) {
-    agent.close();
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    const failure = Cause.failureOption(exit.cause);
-    if (failure._tag === 'Some') throw failure.value;
-    throw Cause.squash(exit.cause);
-  }
   let stopped = false;
   return {
     agent,
-    link: exit.value.link,
-    sockets: exit.value.sockets,
+    link: served.value.link,
+    sockets: served.value.sockets,
     async stop() {
       if (stopped) return;
       stopped = true;
       agent.close();
-      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await served.close();
     },
   };
 }

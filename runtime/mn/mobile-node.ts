@@ -42,7 +42,8 @@
  * Time comes from the injected clock (every event's `at`), randomness from `random32` (seeds of
  * the machines' xorshift sources), so a run on the simulated clock replays exactly.
  */
-import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Cause, Effect, Exit, Layer } from 'effect';
+import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, type LinkInterface } from '../../io/link.js';
 import { MnHost, type HostAttachment, type MnHostSettings } from '../../io/mn-host.js';
@@ -898,7 +899,6 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true });
       return { sockets, requestSocket };
     }).pipe(Effect.provide(rawIp));
-  const scope = Effect.runSync(Scope.make());
   const hostSettings: MnHostSettings = {
     interfaceName: config.interfaceName,
     homeAddress: config.homeAddress,
@@ -919,14 +919,8 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
     const { sockets, requestSocket } = yield* acquireTunnels(options.rawIp);
     return { io: { ...io, tunnels: sockets, requestSocket }, host };
   });
-  const exit = await Effect.runPromiseExit(program.pipe(Scope.extend(scope)));
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    const failure = Cause.failureOption(exit.cause);
-    if (failure._tag === 'Some') throw failure.value;
-    throw Cause.squash(exit.cause);
-  }
-  const { io, host } = exit.value;
+  const opened = await openInScope(program);
+  const { io, host } = opened.value;
   const node = new MobileNode(config, io, { clock: options.clock, random32: options.random32 ?? secureRandom32, waitForHost: host.adapter !== undefined });
   // Attachments are applied one after the other, in the order the node announced them.
   let applying: Promise<void> = Promise.resolve();
@@ -962,7 +956,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       stopped = true;
       node.close();
       await applying;
-      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await opened.close();
     },
   };
 }
