@@ -1,43 +1,9 @@
 /**
- * The home agent's validity checks of a Registration Request (RFC 5944 3.8.2.1, 3.8.2.2,
- * 3.8.2.3, 3.8.3.2), as one pure function from a decoded Request (plus the bytes it was
- * decoded from) to a verdict: discard silently, deny with a Reply code, or accept.
- *
- * Order of the checks. 3.8.2.1 lists the authentication steps a-d in order and says that a
- * Request failing a or b gets no further processing. Everything else (134 for reserved bits
- * or misplaced extensions, 136, 129, 137) comes after the authentication: a reply to a
- * Request nobody has authenticated tells a forger what the home agent thinks of addresses,
- * bindings and configuration, and turns the home agent into a reflector. So an
- * unauthenticated Request only ever gets what 3.8.2.1 a allows: a silent discard or a 131.
- *
- *   1. invalid non-zero UDP checksum                         discard   3.8.2.1
- *   2. unrecognised non-skippable extension (0-127)          discard   1.8
- *   3. no Mobile-Home Authentication Extension               discard   3.8.2.1 a, 3.3
- *   4. no security association with the mobile node         discard   3.8.2.1 a
- *   5. a Mobile-Home authenticator invalid                   131 / discard   3.8.2.1 a
- *   6. Identification invalid (timestamp or nonce)           133       3.8.2.1 b, 5.7
- *   7. FA shares an association, Lifetime != 0:
- *      not exactly one valid Foreign-Home extension          132       3.8.2.1 c, 3.8.1
- *   8. no FA association but a Foreign-Home extension        discard   3.8.2.1 d
- *   9. an authentication extension before the Mobile-Home    134       3.2, 3.6.1.3
- *  10. reserved flag bits r or x set                         134       3.8.2.3 (vs 3.3)
- *  11. IP destination is a broadcast address                 136       3.8.2.1
- *  12. Home Agent field not an address of this home agent    136       3.8.3.2
- *  13. NAI or Home Address not this node's / not home net    129       3.8.3.2
- *  14. registration (Lifetime != 0) only:
- *      care-of address unusable for a tunnel                 134       (project rule)
- *      requested encapsulation disabled                      129       3.4, 4.1
- *      reverse tunnel requested but unavailable              137       RFC 3024
- *  15. accept: operation, granted Lifetime, code 0 or 1      3.8.2.2, 3.8.3.2
- *
- * Admission (130 / 135) needs binding counts the runtime holds: see admission.ts.
- *
- * Replay state (5.7): a fresh authentic Request advances it whatever its outcome; a duplicate
- * of a current registration (3.8.2.2) changes none, since a copy of an old Request must not
- * move it back. The runtime applies `replayUpdate` with replay.ts's advanceReplayState, the one
- * place it changes, and only forward.
- *
- * Pure: time (`nowUnixMs`) and randomness (`nextNonce`) are inputs.
+ * The home agent's validity checks of a Registration Request (RFC 5944 3.8.2.1-3.8.2.3,
+ * 3.8.3.2): one pure function from a decoded Request (and its bytes) to a verdict — discard,
+ * deny with a code, or accept. Authentication comes first, so an unauthenticated Request only
+ * ever gets a silent discard or a 131; the order and its reasons: docs/registration-checks.md.
+ * Time (`nowUnixMs`) and randomness (`nextNonce`) are inputs.
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString } from '../io/wire/bytes.js';

@@ -1,36 +1,9 @@
 /**
- * A simulated IPv4 host (or router) on simulated Ethernet segments: the node type of the
- * simulated network (io/sim/network.ts).
- *
- * Per host: interfaces (each a port on a SimEthernetSegment, with addresses, an ARP cache, a
- * queue of datagrams awaiting resolution, proxy-ARP entries and joined multicast groups), a
- * routing table with longest-prefix match, and an IP layer that delivers locally (UDP
- * sockets, ICMP echo, raw-protocol handlers), forwards when the host is a router (TTL, ICMP
- * Time Exceeded / Destination Unreachable), and drops what it must, counting every drop.
- *
- * Rules followed, and where they come from:
- * - ARP: RFC 826 "Packet Reception" (merge the sender into the cache if present, then add it
- *   when this host is the target, then answer a Request), restated by RFC 5944 4.6; a
- *   queue of datagrams per unresolved next hop keeping the latest (RFC 1122 2.3.2.2).
- * - IP input: header checksum verified, a bad one dropped (RFC 1122 3.2.1.2); a datagram
- *   that arrived in a link-layer broadcast or multicast but is not for this host is dropped,
- *   never forwarded (RFC 1122 3.3.6, RFC 1812 5.3.4); link-local multicast is not forwarded.
- * - Forwarding: TTL decremented, expiry answered with Time Exceeded (RFC 1812 5.3.1), no
- *   route with Destination Unreachable "net" (RFC 1812 5.2.7.1); no ICMP error about an ICMP
- *   error, a broadcast/multicast, a non-initial fragment or an unspecified source
- *   (RFC 1812 4.3.2.7); the error quotes as much of the datagram as fits in 576 bytes
- *   (RFC 1812 4.3.2.3) so a tunnel entry point can relay it (RFC 2003 4).
- * - Weak host model (RFC 1122 3.3.4.2): a datagram for any of the host's addresses is
- *   accepted on any interface.
- *
- * Not modelled (documented so nobody relies on them): fragmentation and reassembly
- * (fragments are dropped and counted; a datagram over the MTU is dropped, counted, and
- * answered with "fragmentation needed" when it was being forwarded), ICMP Redirect, IP
- * options processing, ARP cache ageing (entries stay until replaced, deleted, or the
- * interface moves to another segment).
- *
- * Everything runs from clock alarms (segment deliveries, ARP retransmissions, loopback), so
- * a run is replayed identically from the same seed and the same inputs.
+ * A simulated IPv4 host (or router) on simulated Ethernet segments, the node type of the
+ * simulated network (io/sim/network.ts): interfaces with ARP, longest-prefix routing, local
+ * delivery and forwarding with the ICMP errors of RFC 1812. Everything runs from clock alarms,
+ * so a run replays identically from the same seed and inputs. The rules it follows (with their
+ * RFC sections) and what it does not model: docs/simulated-host.md.
  */
 import type { Alarm, Clock } from '../clock.js';
 import { LinkError, type LinkInterface } from '../link.js';
