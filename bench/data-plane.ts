@@ -1,6 +1,6 @@
 /**
  * Home agent data plane throughput, in the same run as plain loops that do only the per-packet
- * header work, so the ratio shows what the operator costs on top (shared/perf-limits.md: compare
+ * header work, so the ratio shows what the operator costs on top (docs/performance.md: compare
  * ratios measured in one run, never absolute figures from another day).
  *
  * Per repetition and encapsulation: packets/s of

@@ -38,7 +38,7 @@ if (!Number.isInteger(nodes) || homeBase === undefined || homeAgent === undefine
   process.exit(2);
 }
 
-// One record per node, keyed like the home agent's tables (int32 keys, perf-limits.md).
+// One record per node, keyed like the home agent's tables (int32 keys, docs/performance.md).
 const keys = new Map<number, Uint8Array>();
 for (let i = 0; i < nodes; i++) keys.set((homeBase + i) | 0, key);
 const signing = { spi, algorithm: 'hmac-md5' as const, key };

@@ -1,5 +1,6 @@
 /**
- * The one source of time for the runtime (DESIGN.md: all time comes from one clock service).
+ * The one source of time for the runtime: all time comes from this service, so a simulated run
+ * replays identically.
  * Machines never read time; the runtime passes it in. Two implementations:
  * - RealClock: monotonic milliseconds aligned to the Unix epoch at start, Node timers.
  * - SimulatedClock: time moves only when the test or the simulated network advances it, and

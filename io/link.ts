@@ -6,7 +6,7 @@
  * to a mobile node by its link-layer address (4.3). As with Udp, Effect carries only the
  * lifecycle (an interface is opened in a Scope and released by its finalizer) and the typed
  * error; frames go through plain callbacks and a synchronous `send`, because an Effect per
- * frame costs more than the frame (perf-limits.md). Layers: io/sim/ethernet.ts (simulated
+ * frame costs more than the frame (docs/performance.md). Layers: io/sim/ethernet.ts (simulated
  * segments); the Linux layer (AF_PACKET through the native helper) comes later.
  *
  * Frames are Ethernet II as they appear on the wire without the FCS: destination, source,

@@ -9,7 +9,7 @@
  * plane passes on (`reinject`: as if it had never been taken). As with the other services,
  * Effect carries the lifecycle (a tap opened in a Scope releases every claim, device and socket
  * in its finalizer) and the typed error; datagrams go through an observable and synchronous
- * calls, because an Effect per batch costs more than the batch (perf-limits.md).
+ * calls, because an Effect per batch costs more than the batch (docs/performance.md).
  *
  * Layers: io/linux/packet-tap.ts (a TUN device and one /32 route per claimed address, AF_PACKET
  * on the home interface, raw IPv4 sockets) and io/sim/packet-tap.ts (SimHost.intercept and a

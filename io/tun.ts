@@ -3,8 +3,8 @@
  *
  * The data plane intercepts datagrams the host routes into the device (to a mobile node's
  * home address, say) and injects decapsulated ones back into the host stack. Datagrams move in
- * batches: perf-limits.md measured one JS call per batch of up to 64 packets, drained into a
- * reused slab, as fast as a batched C tunnel, while a call per packet was 4-5x slower. So the
+ * batches: one JS call per batch of up to 64 packets, drained into a
+ * reused slab, as fast as a batched C tunnel, while a call per packet was 4-5x slower (docs/performance.md). So the
  * receive side hands over a `SlabBatch` (views into a slab that is reused by the next batch)
  * and the send side takes either one datagram or a batch laid out in a caller's slab. As with
  * the other services, Effect carries only the lifecycle (a device opened in a Scope is closed

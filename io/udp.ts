@@ -4,7 +4,7 @@
  * Effect carries the lifecycle (a socket is acquired in a Scope and closed by its finalizer)
  * and the typed error; the per-datagram path is plain callbacks and a synchronous `send`,
  * because wrapping every datagram in an Effect costs more than the rest of the work
- * (perf-limits.md: ~1.2 µs per runSync). Layers: io/node/udp.ts (node:dgram),
+ * (~1.2 µs per runSync, docs/performance.md). Layers: io/node/udp.ts (node:dgram),
  * io/linux/udp.ts (the native helper: recvmmsg/sendmmsg batches) and io/sim/udp.ts (the
  * simulated network).
  */

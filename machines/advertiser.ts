@@ -40,6 +40,7 @@
 import { assign, setup } from 'xstate';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import type { MacAddress } from '../io/wire/ethernet.js';
+import { LIMITED_BROADCAST } from '../io/wire/ipv4-address.js';
 import {
   AdvertisementCode,
   AdvertisementExtensionType,
@@ -55,7 +56,6 @@ import {
 
 /** "all systems on this link" (2.1, R2.1-3). */
 export const ALL_SYSTEMS: Ipv4Address = 0xe0000001;
-export const LIMITED_BROADCAST: Ipv4Address = 0xffffffff;
 /** RFC 1256 constants. */
 export const MAX_INITIAL_ADVERT_INTERVAL_MS = 16_000;
 export const MAX_INITIAL_ADVERTISEMENTS = 3;

@@ -43,7 +43,7 @@ import {
   prefixLengthsExtension,
   type AgentAdvertisement,
 } from '../io/wire/agent-discovery.js';
-import { isInPrefix } from '../policies/ha-request.js';
+import { isInPrefix } from '../io/wire/ipv4-address.js';
 import { nextRandom32, type MnRegistrationTarget } from '../policies/mn-request.js';
 
 /** What the machine needs of one Agent Advertisement (2.1, 2.1.1, 2.1.2). */

@@ -1,51 +1,14 @@
 /**
  * The foreign agent's handling of registration messages (RFC 5944 3.7): the checks of a
- * Registration Request from a mobile node (3.7.2, 3.7.2.1), what to relay to the home agent
- * (3.7.2.2), the denials (3.7.2.3), and the checks of a Registration Reply from the home agent
- * (3.7.3, 3.7.3.1, 3.7.3.2). Pure: time and the associations arrive as inputs; node:crypto is
- * used as a computation library (policies/auth.ts).
- *
- * Order of the Request checks (each cites its section):
- *
- *   1. invalid non-zero UDP checksum                               discard  3.7.2.1
- *   2. unrecognised non-skippable extension (0-127)                discard  1.8
- *   3. Mobile-Foreign authentication, when the FA shares an
- *      association with the node (or requires one): exactly one
- *      valid MFAE, after the MHAE                                  67       3.7.2.1, 3.7.1, 3.6.1.3
- *   4. no Mobile-Home Authentication Extension                     70       3.3 ("MUST be included")
- *   5. an authentication extension before the MHAE                 70       3.2, 3.6.1.3
- *   6. reserved flag bits r or x set                               70       3.7.2.1, 3.7.2.3 (vs 3.3)
- *   7. Home Agent field: an address of the FA itself → handled
- *      here as home agent, else 194; 0.0.0.0, broadcast,
- *      multicast, loopback                                         194      3.7.2
- *   8. Home Address 0: without NAI 97; not supported 96            RFC 2794, 3.7.1
- *   9. Lifetime longer than the advertised Registration Lifetime   69       3.7.2.3, 2.1.1
- *  10. 'D' = 0, Lifetime ≠ 0, care-of address not offered          77       3.7.2.1
- *  11. 'M'/'G' asked (D = 0) but not offered by this FA            72       3.4, 3.6.1.2
- *  12. 'T' asked but reverse tunnelling not offered                74       RFC 3024
- *  13. admission: the runtime's refusal (64/65), busy and not
- *      yet a visitor (66), the pending budget (66,
- *      policies/fa-pending-budget.ts)                              64-66    3.7.1, 2.1.1
- *  14. relay                                                                3.7.2.2
- *
- * Authentication comes first for the same reason as at the home agent (ha-request.ts): a node
- * the FA cannot authenticate learns nothing about the FA's configuration but a 67. A
- * deregistration (Lifetime 0) is exempt from the busy refusal: 3.7 says the FA "MUST relay
- * well-formed (de)Registration Requests" (R3.7-5), and freeing a node's binding is never an
- * "additional mobile node" (2.1.1 'B'). It is not exempt from the pending budget: a
- * deregistration of a registered or pending visitor always fits, one of a node the agent does
- * not know has a small budget of its own, since forged ones would otherwise make unbounded
- * pending entries and relays to any address (fa-pending-budget.ts).
- *
- * Every denial is rate-limited to one per second per mobile node (3.7.2: "except in cases where
- * the foreign agent would be required to send out more than one such denial per second to the
- * same mobile node"); a denial over that rate becomes a counted discard. The runtime remembers
- * the last denial per node in a RecentDenials, bounded however many nodes are denied.
+ * mobile node's Request (3.7.2), what is relayed (3.7.2.2), denials (3.7.2.3, at most one per
+ * second per node) and the checks of the home agent's Reply (3.7.3). Pure: time and the
+ * associations are inputs. The order of the checks and its reasons: docs/protocol.md ("Registration checks, in order").
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString, readU32, writeU32 } from '../io/wire/bytes.js';
 import type { MacAddress } from '../io/wire/ethernet.js';
 import { IcmpType, UnreachableCode } from '../io/wire/icmp.js';
+import { isMulticast, isUnicast, LIMITED_BROADCAST } from '../io/wire/ipv4-address.js';
 import {
   IPV4_MIN_HEADER_LENGTH,
   IpProtocol,
@@ -104,7 +67,6 @@ export const FaReplyCode = {
 
 /** "All Mobility Agents" (3.6.1.1, 2.3). */
 export const ALL_MOBILITY_AGENTS: Ipv4Address = 0xe000000b;
-export const LIMITED_BROADCAST: Ipv4Address = 0xffffffff;
 
 /** What the foreign agent offers and enforces. */
 export interface FaSettings {
@@ -337,15 +299,12 @@ function authExtensionEnd(extension: AuthExtension): number {
 }
 
 function isMulticastOrBroadcast(address: Ipv4Address): boolean {
-  const a = address >>> 0;
-  return a === LIMITED_BROADCAST || a >>> 28 === 0xe;
+  return address >>> 0 === LIMITED_BROADCAST || isMulticast(address);
 }
 
 /** An address no home agent can have: 0.0.0.0, loopback, multicast, class E, limited broadcast. */
 function isUnusableHomeAgent(address: Ipv4Address): boolean {
-  const a = address >>> 0;
-  const first = a >>> 24;
-  return a === 0 || first === 0 || first === 127 || first >= 224;
+  return !isUnicast(address);
 }
 
 /**

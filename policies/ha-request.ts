@@ -1,46 +1,13 @@
 /**
- * The home agent's validity checks of a Registration Request (RFC 5944 3.8.2.1, 3.8.2.2,
- * 3.8.2.3, 3.8.3.2), as one pure function from a decoded Request (plus the bytes it was
- * decoded from) to a verdict: discard silently, deny with a Reply code, or accept.
- *
- * Order of the checks. 3.8.2.1 lists the authentication steps a-d in order and says that a
- * Request failing a or b gets no further processing. Everything else (134 for reserved bits
- * or misplaced extensions, 136, 129, 137) comes after the authentication: a reply to a
- * Request nobody has authenticated tells a forger what the home agent thinks of addresses,
- * bindings and configuration, and turns the home agent into a reflector. So an
- * unauthenticated Request only ever gets what 3.8.2.1 a allows: a silent discard or a 131.
- *
- *   1. invalid non-zero UDP checksum                         discard   3.8.2.1
- *   2. unrecognised non-skippable extension (0-127)          discard   1.8
- *   3. no Mobile-Home Authentication Extension               discard   3.8.2.1 a, 3.3
- *   4. no security association with the mobile node         discard   3.8.2.1 a
- *   5. a Mobile-Home authenticator invalid                   131 / discard   3.8.2.1 a
- *   6. Identification invalid (timestamp or nonce)           133       3.8.2.1 b, 5.7
- *   7. FA shares an association, Lifetime != 0:
- *      not exactly one valid Foreign-Home extension          132       3.8.2.1 c, 3.8.1
- *   8. no FA association but a Foreign-Home extension        discard   3.8.2.1 d
- *   9. an authentication extension before the Mobile-Home    134       3.2, 3.6.1.3
- *  10. reserved flag bits r or x set                         134       3.8.2.3 (vs 3.3)
- *  11. IP destination is a broadcast address                 136       3.8.2.1
- *  12. Home Agent field not an address of this home agent    136       3.8.3.2
- *  13. NAI or Home Address not this node's / not home net    129       3.8.3.2
- *  14. registration (Lifetime != 0) only:
- *      care-of address unusable for a tunnel                 134       (project rule)
- *      requested encapsulation disabled                      129       3.4, 4.1
- *      reverse tunnel requested but unavailable              137       RFC 3024
- *  15. accept: operation, granted Lifetime, code 0 or 1      3.8.2.2, 3.8.3.2
- *
- * Admission (130 / 135) needs binding counts the runtime holds: see admission.ts.
- *
- * Replay state (5.7): a fresh authentic Request advances it whatever its outcome; a duplicate
- * of a current registration (3.8.2.2) changes none, since a copy of an old Request must not
- * move it back. The runtime applies `replayUpdate` with replay.ts's advanceReplayState, the one
- * place it changes, and only forward.
- *
- * Pure: time (`nowUnixMs`) and randomness (`nextNonce`) are inputs.
+ * The home agent's validity checks of a Registration Request (RFC 5944 3.8.2.1-3.8.2.3,
+ * 3.8.3.2): one pure function from a decoded Request (and its bytes) to a verdict — discard,
+ * deny with a code, or accept. Authentication comes first, so an unauthenticated Request only
+ * ever gets a silent discard or a 131; the order and its reasons: docs/protocol.md ("Registration checks, in order").
+ * Time (`nowUnixMs`) and randomness (`nextNonce`) are inputs.
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString } from '../io/wire/bytes.js';
+import { isInPrefix, isUnicast, LIMITED_BROADCAST, subnetBroadcast } from '../io/wire/ipv4-address.js';
 import {
   ExtensionType,
   RequestFlag,
@@ -274,26 +241,6 @@ export function mobileNodeKey(request: RegistrationRequest): MobileNodeKey {
   return nai === undefined ? { kind: 'none' } : { kind: 'nai', nai };
 }
 
-export function prefixMask(prefixLength: number): number {
-  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 32) {
-    throw new RangeError(`prefix length must be 0-32, got ${prefixLength}`);
-  }
-  return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
-}
-
-export function isInPrefix(address: Ipv4Address, network: Ipv4Address, prefixLength: number): boolean {
-  const mask = prefixMask(prefixLength);
-  return ((address & mask) >>> 0) === ((network & mask) >>> 0);
-}
-
-/** The subnet-directed broadcast address of a network (all host bits set). */
-export function subnetBroadcast(network: Ipv4Address, prefixLength: number): Ipv4Address {
-  const mask = prefixMask(prefixLength);
-  return ((network & mask) | ~mask) >>> 0;
-}
-
-const LIMITED_BROADCAST = 0xffffffff;
-
 /** "the home agent's unicast address" for Replies that correct the Home Agent field (3.8.2.1, 3.8.3.2). */
 export function homeAgentUnicastAddress(settings: HomeAgentSettings): Ipv4Address {
   for (const address of settings.addresses) {
@@ -306,11 +253,7 @@ export function homeAgentUnicastAddress(settings: HomeAgentSettings): Ipv4Addres
 
 /** Whether a care-of address can terminate a tunnel: not 0, loopback, multicast, class E or broadcast. */
 function isUnicastCareOf(address: Ipv4Address, settings: HomeAgentSettings): boolean {
-  const a = address >>> 0;
-  if (a === 0 || a === LIMITED_BROADCAST) return false;
-  const firstOctet = a >>> 24;
-  if (firstOctet === 0 || firstOctet === 127 || firstOctet >= 224) return false;
-  return a !== subnetBroadcast(settings.homeNetwork, settings.prefixLength);
+  return isUnicast(address) && address >>> 0 !== subnetBroadcast(settings.homeNetwork, settings.prefixLength);
 }
 
 // --- the checks -----------------------------------------------------------------------------

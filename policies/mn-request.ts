@@ -24,7 +24,7 @@ import {
   type RegistrationRequest,
 } from '../io/wire/registration-types.js';
 import { AUTHENTICATOR_LENGTH, type AuthAlgorithm } from './auth.js';
-import { subnetBroadcast } from './ha-request.js';
+import { subnetBroadcast } from '../io/wire/ipv4-address.js';
 import type { ReplayProtection } from './security-association.js';
 
 /** "All Mobility Agents" multicast address (3.6.1.1). */

@@ -26,6 +26,7 @@ export { SimUdpNetwork, seededRandom } from '../io/sim/udp.js';
 export { bindingMachine } from '../machines/binding.js';
 export * from '../io/wire/index.js';
 export { Link, LinkError, type LinkInterface, type LinkErrorReason } from '../io/link.js';
+export { isStartError, type StartError } from '../io/scoped-start.js';
 export { SimEthernetSegment, SimEthernetPort, SimArpHost, simLinkLayer, type SimInterfaceSpec, type SegmentTap } from '../io/sim/ethernet.js';
 export { attachHomeLink, type HomeLink, type HomeLinkOptions, type HomeLinkCounters, type HomeLinkEvent } from './ha/home-link.js';
 export { homeAgentDataPlane, largestTunnelOverhead, type HomeAgentDataPlaneOptions } from './dataplane/ha-plane.js';
@@ -89,13 +90,9 @@ export { SimNetwork, type SimNetworkOptions, type SimSegmentOptions, type SimCap
 export {
   SimHost,
   SimHostInterface,
-  LIMITED_BROADCAST,
   ALL_SYSTEMS_GROUP,
   ALL_MOBILITY_AGENTS_GROUP,
-  prefixMask,
-  isMulticast,
   multicastMac,
-  directedBroadcast,
   type SimHostOptions,
   type SimInterfaceOptions,
   type SimHostCounters,

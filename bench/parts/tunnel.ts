@@ -1,5 +1,5 @@
 /**
- * Part 3: tunnel throughput in a lab of three network namespaces (as in perf-limits.md):
+ * Part 3: tunnel throughput in a lab of three network namespaces (as for the reference figures in docs/performance.md):
  *
  *   A (correspondent) 192.0.2.2 ── 192.0.2.1 R (router / home agent) 203.0.113.1 ── 203.0.113.2 B
  *

@@ -1,41 +1,15 @@
 /**
- * A simulated IPv4 host (or router) on simulated Ethernet segments: the node type of the
- * simulated network (io/sim/network.ts).
- *
- * Per host: interfaces (each a port on a SimEthernetSegment, with addresses, an ARP cache, a
- * queue of datagrams awaiting resolution, proxy-ARP entries and joined multicast groups), a
- * routing table with longest-prefix match, and an IP layer that delivers locally (UDP
- * sockets, ICMP echo, raw-protocol handlers), forwards when the host is a router (TTL, ICMP
- * Time Exceeded / Destination Unreachable), and drops what it must, counting every drop.
- *
- * Rules followed, and where they come from:
- * - ARP: RFC 826 "Packet Reception" (merge the sender into the cache if present, then add it
- *   when this host is the target, then answer a Request), restated by RFC 5944 4.6; a
- *   queue of datagrams per unresolved next hop keeping the latest (RFC 1122 2.3.2.2).
- * - IP input: header checksum verified, a bad one dropped (RFC 1122 3.2.1.2); a datagram
- *   that arrived in a link-layer broadcast or multicast but is not for this host is dropped,
- *   never forwarded (RFC 1122 3.3.6, RFC 1812 5.3.4); link-local multicast is not forwarded.
- * - Forwarding: TTL decremented, expiry answered with Time Exceeded (RFC 1812 5.3.1), no
- *   route with Destination Unreachable "net" (RFC 1812 5.2.7.1); no ICMP error about an ICMP
- *   error, a broadcast/multicast, a non-initial fragment or an unspecified source
- *   (RFC 1812 4.3.2.7); the error quotes as much of the datagram as fits in 576 bytes
- *   (RFC 1812 4.3.2.3) so a tunnel entry point can relay it (RFC 2003 4).
- * - Weak host model (RFC 1122 3.3.4.2): a datagram for any of the host's addresses is
- *   accepted on any interface.
- *
- * Not modelled (documented so nobody relies on them): fragmentation and reassembly
- * (fragments are dropped and counted; a datagram over the MTU is dropped, counted, and
- * answered with "fragmentation needed" when it was being forwarded), ICMP Redirect, IP
- * options processing, ARP cache ageing (entries stay until replaced, deleted, or the
- * interface moves to another segment).
- *
- * Everything runs from clock alarms (segment deliveries, ARP retransmissions, loopback), so
- * a run is replayed identically from the same seed and the same inputs.
+ * A simulated IPv4 host (or router) on simulated Ethernet segments, the node type of the
+ * simulated network (io/sim/network.ts): interfaces with ARP, longest-prefix routing, local
+ * delivery and forwarding with the ICMP errors of RFC 1812. Everything runs from clock alarms,
+ * so a run replays identically from the same seed and inputs. The rules it follows (with their
+ * RFC sections) and what it does not model: docs/simulated-host.md.
  */
 import type { Alarm, Clock } from '../clock.js';
 import { LinkError, type LinkInterface } from '../link.js';
 import { ARP_FRAME_LENGTH, ArpOperation, arpReply, arpRequest, decodeArpPacket, encodeArpFrame } from '../wire/arp.js';
 import { ipv4ToString, readU16, type Ipv4Address } from '../wire/bytes.js';
+import { directedBroadcast, isLoopback, isMulticast, LIMITED_BROADCAST, prefixMask } from '../wire/ipv4-address.js';
 import {
   BROADCAST_MAC,
   encodeEthernetHeader,
@@ -69,7 +43,6 @@ import {
 } from '../wire/ipv4.js';
 import type { SimEthernetPort, SimEthernetSegment } from './ethernet.js';
 
-export const LIMITED_BROADCAST: Ipv4Address = 0xffffffff;
 /** All Systems on this subnet (RFC 1112): every host joins it on every interface. */
 export const ALL_SYSTEMS_GROUP: Ipv4Address = 0xe0000001;
 /** All Mobility Agents (RFC 5944 2.3.2): agents join it to hear solicitations. */
@@ -294,24 +267,6 @@ export type UdpInput = (datagram: Uint8Array, headerLength: number, destinationK
 export type DestinationKind = 'unicast' | 'broadcast' | 'multicast';
 
 // ---------------------------------------------------------------------------------------------
-// Address helpers
-
-export function prefixMask(length: number): number {
-  return length <= 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
-}
-
-export function isMulticast(address: Ipv4Address): boolean {
-  return address >>> 28 === 0xe;
-}
-
-
-/** The subnet-directed broadcast address, or undefined for /31 and /32 (no broadcast, RFC 3021). */
-export function directedBroadcast(address: InterfaceAddress): Ipv4Address | undefined {
-  if (address.prefixLength >= 31) return undefined;
-  return (address.address | ~prefixMask(address.prefixLength)) >>> 0;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Interfaces
 
 interface PendingResolution {
@@ -357,7 +312,7 @@ export class SimHostInterface {
   }
 
   isDirectedBroadcast(address: Ipv4Address): boolean {
-    return this.addresses.some((a) => directedBroadcast(a) === address);
+    return this.addresses.some((a) => directedBroadcast(a.address, a.prefixLength) === address);
   }
 }
 
@@ -1101,7 +1056,7 @@ export class SimHost {
   sendIcmpError(original: Uint8Array, type: 3 | 11, code: number, unused = 0): boolean {
     const source = ipv4Source(original, 0);
     const destination = ipv4Destination(original, 0);
-    if (source === 0 || source === LIMITED_BROADCAST || isMulticast(source) || source >>> 24 === 127) return false;
+    if (source === 0 || source === LIMITED_BROADCAST || isMulticast(source) || isLoopback(source)) return false;
     if (destination === LIMITED_BROADCAST || isMulticast(destination) || this.isDirectedBroadcastOfAny(destination)) return false;
     if (ipv4FragmentOffset(original, 0) !== 0) return false;
     const headerLength = ipv4HeaderLength(original, 0);

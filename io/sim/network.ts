@@ -1,5 +1,5 @@
 /**
- * The simulated IP network (DESIGN.md "io/sim"): Ethernet segments, hosts and routers with
+ * The simulated IP network: Ethernet segments, hosts and routers with
  * ARP, routing and forwarding (io/sim/ip-host.ts), a pcap tap, and the same Effect services
  * as the real world — `udpLayer(host)` gives the Udp service over a host's IP stack,
  * `linkLayer(host)` the Link service over its interfaces — so agents do not know which
@@ -23,7 +23,8 @@ import { IpProtocol, ipv4Destination, ipv4Source } from '../wire/ipv4.js';
 import { encodePcap, LinkType } from '../wire/pcap.js';
 import { encodeUdpDatagram, UDP_HEADER_LENGTH, verifyUdpChecksum } from '../wire/udp.js';
 import { SimEthernetSegment } from './ethernet.js';
-import { isMulticast, LIMITED_BROADCAST, SimHost, type DestinationKind, type IpArrival, type SimHostCounters, type SimHostOptions } from './ip-host.js';
+import { isMulticast, LIMITED_BROADCAST } from '../wire/ipv4-address.js';
+import { SimHost, type DestinationKind, type IpArrival, type SimHostCounters, type SimHostOptions } from './ip-host.js';
 
 export interface SimNetworkOptions {
   readonly clock: Clock;

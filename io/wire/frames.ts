@@ -8,6 +8,7 @@ import { agentAdvertisementLength, encodeAgentAdvertisement, type AgentAdvertise
 import { BROADCAST_MAC, encodeEthernetHeader, ETHERNET_HEADER_LENGTH, EtherType, multicastMac, type MacAddress } from './ethernet.js';
 import { encodeIpv4Header, IpProtocol, IPV4_MIN_HEADER_LENGTH } from './ipv4.js';
 import type { Ipv4Address } from './bytes.js';
+import { LIMITED_BROADCAST } from './ipv4-address.js';
 import { encodeUdpDatagram, UDP_HEADER_LENGTH } from './udp.js';
 
 export interface FrameAddressing {
@@ -82,7 +83,7 @@ export function agentAdvertisementFrame(
   const icmp = new Uint8Array(agentAdvertisementLength(advertisement));
   encodeAgentAdvertisement(advertisement, icmp, 0);
   const destinationMac =
-    addressing.linkLayerDestination ?? (addressing.destination >>> 0 === 0xffffffff ? BROADCAST_MAC : multicastMac(addressing.destination));
+    addressing.linkLayerDestination ?? (addressing.destination >>> 0 === LIMITED_BROADCAST ? BROADCAST_MAC : multicastMac(addressing.destination));
   const frame = icmpFrame({ sourceMac: addressing.sourceMac, destinationMac, source: addressing.source, destination: addressing.destination, ttl: 1 }, icmp);
   return { frame, destinationMac };
 }

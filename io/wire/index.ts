@@ -10,6 +10,7 @@ export * from './agent-discovery.js';
 export { agentDiscoveryToJson, agentDiscoveryFromJson, type AgentDiscoveryJson } from './agent-discovery-json.js';
 export * from './icmp.js';
 export * from './ipv4.js';
+export * from './ipv4-address.js';
 export * from './udp.js';
 export * from './ethernet.js';
 export * from './arp.js';

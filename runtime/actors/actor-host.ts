@@ -1,7 +1,7 @@
 /**
  * The actor host: runs many actors of one xstate machine without a `createActor` each.
  *
- * Why: a standalone xstate actor costs ~4.6 KB and a spawned child ~2.9 KB (perf-limits.md),
+ * Why: a standalone xstate actor costs ~4.6 KB and a spawned child ~2.9 KB (docs/performance.md),
  * too much for a million bindings. Here an actor is its snapshot plus its pending timers, and
  * the machine is the behaviour, stepped by a StepEngine (runtime/actors/machine-engine.ts): the
  * machine compiled from its own xstate definition (proven equal to xstate by differential
@@ -46,7 +46,7 @@ export interface Command {
   readonly params: unknown;
 }
 
-/** One state change, with the reason named by the transition (DESIGN.md, control plane). */
+/** One state change, with the reason named by the transition (the machine's `reason` action). */
 export interface TransitionRecord {
   readonly actor: string;
   readonly from: string;

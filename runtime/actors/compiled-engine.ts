@@ -163,7 +163,7 @@ export function leafCandidates(leaf: CompiledNode, eventType: string): CompiledT
 
 /**
  * The compiled engine runs no actor, so there is no `self`, `system` or `spawn` to give.
- * Machines are pure by their own contract (DESIGN.md); in their place the arguments carry
+ * Machines are pure (they only name actions; the host does the IO); in their place the arguments carry
  * stand-ins that throw, naming themselves, when a machine function uses one (reads a
  * property, calls it, converts it), so the step ends in an error instead of going on with
  * `undefined`. Stored away unused, a stand-in differs from xstate's actor and the

@@ -5,7 +5,8 @@
  */
 import { Schema } from 'effect';
 import { parseIpv4, type Ipv4Address } from '../../io/wire/bytes.js';
-import { prefixMask, type HomeAgentSettings } from '../../policies/ha-request.js';
+import { isInPrefix, networkAddress, subnetBroadcast } from '../../io/wire/ipv4-address.js';
+import type { HomeAgentSettings } from '../../policies/ha-request.js';
 import {
   AdvertisementFields,
   advertiserTiming,
@@ -157,9 +158,9 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
   const address = parseIpv4(ha.address)!;
   const [networkText, lengthText] = ha.homeNetwork.split('/');
   const prefixLength = Number(lengthText);
-  const homeNetwork = (parseIpv4(networkText!)! & prefixMask(prefixLength)) >>> 0;
-  const inHome = (a: Ipv4Address) => ((a & prefixMask(prefixLength)) >>> 0) === homeNetwork;
-  const broadcast = (homeNetwork | ~prefixMask(prefixLength)) >>> 0;
+  const homeNetwork = networkAddress(parseIpv4(networkText!)!, prefixLength);
+  const inHome = (a: Ipv4Address) => isInPrefix(a, homeNetwork, prefixLength);
+  const broadcast = subnetBroadcast(homeNetwork, prefixLength);
   if (!inHome(address)) issues.push({ path: 'homeAgent.address', message: `${ha.address} is not inside homeNetwork ${ha.homeNetwork}` });
   const encapsulations = new Set(ha.encapsulations ?? ['ip-in-ip', 'minimal', 'gre']);
   if (!encapsulations.has('ip-in-ip')) {

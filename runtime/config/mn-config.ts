@@ -6,7 +6,7 @@
 import { Schema } from 'effect';
 import { parseIpv4 } from '../../io/wire/bytes.js';
 import type { AuthAlgorithm } from '../../policies/auth.js';
-import { prefixMask } from '../../policies/ha-request.js';
+import { isInPrefix, networkAddress, prefixMask, subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import type { MnSigningKey } from '../../policies/mn-request.js';
 import {
   Algorithm,
@@ -126,12 +126,11 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
   const mn = file.mobileNode;
   const homeAddress = parseIpv4(mn.homeAddress)!;
   const home = splitPrefix(mn.homeNetwork);
-  const mask = prefixMask(home.length);
-  const homeNetwork = (home.address & mask) >>> 0;
+  const homeNetwork = networkAddress(home.address, home.length);
   // 3.6: the node must know its home network prefix; its home address lies inside it.
-  if (((homeAddress & mask) >>> 0) !== homeNetwork) {
+  if (!isInPrefix(homeAddress, homeNetwork, home.length)) {
     issues.push({ path: 'mobileNode.homeAddress', message: `${mn.homeAddress} is not inside homeNetwork ${mn.homeNetwork}` });
-  } else if (home.length < 31 && (homeAddress === homeNetwork || homeAddress === (homeNetwork | ~mask) >>> 0)) {
+  } else if (home.length < 31 && (homeAddress === homeNetwork || homeAddress === subnetBroadcast(homeNetwork, home.length))) {
     issues.push({ path: 'mobileNode.homeAddress', message: notAHostAddress(mn.homeAddress, mn.homeNetwork, homeAddress === homeNetwork) });
   }
   let colocated: MobileNodeConfig['colocated'];
@@ -142,7 +141,7 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
     }
     colocated = { address: c.address, prefixLength: c.length };
   }
-  const host = hostSettings(mn, homeNetwork, mask, colocated, issues);
+  const host = hostSettings(mn, homeNetwork, prefixMask(home.length), colocated, issues);
   const ha = file.homeAgentAssociation;
   const mobileHome = signingKey(ha, 'homeAgentAssociation', baseDir, issues);
   const mobileForeign = file.foreignAgentAssociation === undefined ? undefined : signingKey(file.foreignAgentAssociation, 'foreignAgentAssociation', baseDir, issues);
@@ -191,8 +190,7 @@ function hostSettings(
     if (colocated === undefined) {
       issues.push({ path: 'mobileNode.foreignGateway', message: 'the foreign gateway is the router of the co-located care-of address: set colocatedAddress too, or remove foreignGateway' });
     } else {
-      const mask = prefixMask(colocated.prefixLength ?? 32);
-      if (((foreignGateway & mask) >>> 0) !== ((colocated.address & mask) >>> 0)) {
+      if (!isInPrefix(foreignGateway, colocated.address, colocated.prefixLength ?? 32)) {
         issues.push({ path: 'mobileNode.foreignGateway', message: `${mn.foreignGateway} is not on the co-located address's network ${mn.colocatedAddress}` });
       }
     }

@@ -17,15 +17,14 @@ import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { IpProtocol, decrementIpv4Ttl, ipv4ChecksumValid, ipv4Destination, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
 import { greDecapsulate, ipInIpDecapsulate, isTunnelProtocol, minimalDecapsulate } from '../../io/wire/tunnel.js';
 import type { OperatorFunction } from 'rxjs';
+import { directedBroadcast, isMulticast, LIMITED_BROADCAST } from '../../io/wire/ipv4-address.js';
 import {
-  LIMITED_BROADCAST,
   PacketPool,
   bump,
   dataPlane,
   finishBatch,
   icmpErrorAllowed,
   inputProblem,
-  isMulticast,
   openBatch,
   stage,
   writeTimeExceeded,
@@ -266,8 +265,8 @@ export interface MnPlane {
 export function mnPlane(options: MobileNodeDecapsulationOptions): MnPlane {
   const own = new Set<number>([options.homeAddress, ...options.careOfAddresses].map((a) => a | 0));
   const prefixLength = options.homePrefixLength;
-  const homeBroadcast =
-    prefixLength === undefined || prefixLength >= 31 ? undefined : (options.homeAddress | (0xffffffff >>> prefixLength)) | 0;
+  const broadcast = prefixLength === undefined ? undefined : directedBroadcast(options.homeAddress, prefixLength);
+  const homeBroadcast = broadcast === undefined ? undefined : broadcast | 0;
   return {
     pool: options.pool ?? new PacketPool(),
     counters: {},

@@ -1,8 +1,8 @@
 /**
  * The forwarding table (FIB) the data plane reads: home address → where to tunnel.
  * Binding actors publish into it through the runtime; packet code reads only this table,
- * never an actor (DESIGN.md, data plane). Keys are int32 (`address | 0`): Map lookups with
- * small-integer keys are markedly faster than with numbers >= 2^31 (perf-limits.md).
+ * never an actor. Keys are int32 (`address | 0`): Map lookups with small-integer keys are
+ * markedly faster than with numbers >= 2^31 (docs/performance.md).
  */
 import { Subject, type Observable } from 'rxjs';
 import type { Ipv4Address } from '../../io/wire/bytes.js';

@@ -52,14 +52,13 @@ import {
   writeGreIpv4Header,
 } from '../../io/wire/tunnel.js';
 import type { ForwardingEntry, ForwardingTable, TunnelTarget } from './forwarding-table.js';
+import { isMulticast, LIMITED_BROADCAST, subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import {
-  LIMITED_BROADCAST,
   PacketPool,
   bump,
   encapsulationOf,
   icmpErrorAllowed,
   inputProblem,
-  isMulticast,
   dataPlane,
   finishBatch,
   openBatch,
@@ -156,8 +155,7 @@ export function haPlane(options: HomeAgentDataPlaneOptions): HaPlane {
   if (!Number.isInteger(options.prefixLength) || options.prefixLength < 0 || options.prefixLength > 32) {
     throw new RangeError('prefixLength must be 0..32');
   }
-  const hostMask = options.prefixLength === 32 ? 0 : 0xffffffff >>> options.prefixLength;
-  const directedBroadcast = ((options.homeNetwork | hostMask) >>> 0) | 0;
+  const directedBroadcast = subnetBroadcast(options.homeNetwork, options.prefixLength) | 0;
   return {
     table: options.table,
     pool: options.pool ?? new PacketPool(),

@@ -7,10 +7,10 @@
  *
  * The stream carries batches (`PacketBatch` in, `OutputBatch` out, one output batch per input
  * batch, outputs in input order): per-item RxJS overhead is ~7x lower with batches of 64
- * (shared/perf-limits.md). Nothing here reads a clock or a random source.
+ * (docs/performance.md). Nothing here reads a clock or a random source.
  *
  * Buffers. Every byte the planes write goes into a `PacketPool` slab, never a fresh
- * `Buffer.alloc` per packet (591 ns vs 5 ns, perf-limits.md). Ownership rules:
+ * `Buffer.alloc` per packet (591 ns vs 5 ns, docs/performance.md). Ownership rules:
  *
  * 1. Input bytes belong to whoever produced the `PacketBatch`; the planes only read them (even
  *    minimal decapsulation, which rebuilds a header, writes into the pool, not the input).
@@ -30,6 +30,7 @@ import { type OperatorFunction, map } from 'rxjs';
 import type { Packet, PacketBatch } from '../../io/packet-tap.js';
 import { type Ipv4Address, readU16, writeU16, writeU32 } from '../../io/wire/bytes.js';
 import type { WireErrorReason } from '../../io/wire/codec.js';
+import { isMulticast } from '../../io/wire/ipv4-address.js';
 import {
   IPV4_MIN_HEADER_LENGTH,
   IpProtocol,
@@ -327,7 +328,6 @@ export function dataPlane(
 // =============================================================================================
 // Shared per-packet helpers
 
-export const LIMITED_BROADCAST = 0xffffffff;
 const ICMP_ERROR_TYPES = new Set<number>([3, 4, 5, 11, 12]);
 
 /** True (and counted) when the input is not a whole IPv4 datagram with a good header checksum. */
@@ -342,11 +342,6 @@ export function inputProblem(bytes: Uint8Array, counters: DataPlaneCounters): bo
     return true;
   }
   return false;
-}
-
-/** 224.0.0.0/4 (RFC 1112 4). */
-export function isMulticast(address: Ipv4Address): boolean {
-  return address >>> 28 === 0xe;
 }
 
 /**

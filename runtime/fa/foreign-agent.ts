@@ -1,44 +1,15 @@
 /**
- * The foreign agent (RFC 5944 2.3, 3.7, 4.2.2) as an actor system on a link, UDP and raw IP.
- *
- * Three kinds of actors, each hosted by its own ActorHost: the advertiser of the visitor link
- * (machines/advertiser.ts, one actor), one pending registration per relayed Request
- * (machines/fa-pending.ts) and one visitor list entry per mobile node (machines/visitor.ts).
- * The per-message paths are plain synchronous handlers, as in runtime/ha/home-agent.ts:
- *
- * - frames from the visitor link: Agent Solicitations (ICMP 10) become advertiser events;
- *   Registration Requests (UDP 434 to one of the agent's addresses, 224.0.0.11 or
- *   255.255.255.255) go through `checkFaRequest` and are denied to the node's link-layer
- *   address or relayed to the home agent through UDP;
- * - datagrams on the agent's UDP 434 sockets: Registration Replies from home agents go through
- *   `checkFaReply` (which takes a Reply only from the home agent its Request was relayed to,
- *   port 434, 3.8.3.1) and are relayed to the node by link-layer address;
- * - tunnel datagrams (IP protocol 4, 55, 47) to a care-of address: an RxJS stream through
- *   `foreignAgentDataPlane`, delivered on the link to the visitor's MAC.
- *
- * Why Registration Requests are taken from the link and not from a UDP socket: the agent must
- * know the node's link-layer source address to answer it and to deliver its datagrams without
- * ARP for its home address (3.7.1, 4.2.2), and a UDP socket does not tell it. The UDP socket
- * bound to the same address and port 434 still receives those Requests (the IP stack delivers
- * them too, and must: otherwise it would answer ICMP Port Unreachable); they are counted there
- * (`requestsOnSocket`) and left to the link path. Replies from home agents arrive routed, from
- * anywhere, so they come through UDP.
- *
- * - ICMP errors (a raw socket for protocol 1): Destination Unreachable or Time Exceeded quoting
- *   a Registration Request this agent relayed (3.7.3) end the pending registrations it matches
- *   (`pendingForIcmpError`) with a Reply of code 80-88 to the node (`faCodeForIcmpError`), so a
- *   node whose home agent cannot be reached learns it at once rather than by the 78 of the
- *   pending timeout (3.7.1), which remains for a home agent that is silent. ICMP errors that
- *   quote such a Request but match no pending one are counted and logged as discards; other
- *   ICMP (errors about other traffic of the host, echoes) is not this agent's and is ignored.
- *   An ICMP error can be forged by anyone on the path who sees the relayed Request, as the
- *   Reply could be refused by anyone who can drop it; nothing registered changes, only the
- *   pending attempt ends (the node retries, 3.6.3).
- *
- * Not wired yet (documented, not silently missing): a Request naming this agent as home agent
- * (`local-home-agent`) is discarded; reverse tunnelling (RFC 3024).
+ * The foreign agent (RFC 5944 2.3, 3.7, 4.2.2) as an actor system on a link, UDP and raw IP:
+ * an advertiser actor, one pending registration per relayed Request and one visitor entry per
+ * node, with plain synchronous handlers for each message. Requests are taken from the link, not
+ * the UDP socket, because only the frame tells the node's link-layer address, needed to answer
+ * and deliver without ARP for its home address (3.7.1, 4.2.2); the socket's copies are counted
+ * (`requestsOnSocket`). Replies come routed, through UDP; ICMP errors quoting a relayed Request
+ * end its pending registrations with codes 80-88 (3.7.3). Not wired yet: a Request naming this
+ * agent as home agent (`local-home-agent`, discarded) and reverse tunnelling (RFC 3024).
  */
-import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Effect, Layer, type Scope } from 'effect';
+import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, LinkError, type FrameInfo, type LinkInterface } from '../../io/link.js';
 import { RawIp, RawIpError } from '../../io/raw-ip.js';
@@ -59,6 +30,7 @@ import {
 import { decodeIcmpError, IcmpType } from '../../io/wire/icmp.js';
 import { identificationToHex } from '../../io/wire/identification.js';
 import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { LIMITED_BROADCAST } from '../../io/wire/ipv4-address.js';
 import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wire/registration.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST } from '../../io/wire/registration-types.js';
 import { replyCodeText } from '../../io/wire/reply-codes.js';
@@ -66,7 +38,6 @@ import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
 import {
   advertiserMachine,
   buildFaAdvertisement,
-  LIMITED_BROADCAST,
   type AdvertiserMachine,
   type AdvertiserSettings,
   type SendAdvertisementParams,
@@ -1061,28 +1032,23 @@ export interface StartForeignAgentOptions {
  */
 export async function startForeignAgent(config: FaConfig, options: StartForeignAgentOptions): Promise<RunningForeignAgent> {
   const agent = new ForeignAgent(config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
-  const scope = Effect.runSync(Scope.make());
   const layers = Layer.mergeAll(options.udp, options.link, options.rawIp);
-  const exit = await Effect.runPromiseExit(
-    serveForeignAgent(agent, config.settings, { interfaceName: options.interfaceName }).pipe(Scope.extend(scope), Effect.provide(layers)),
+  const served = await openInScope(serveForeignAgent(agent, config.settings, { interfaceName: options.interfaceName }).pipe(Effect.provide(layers))).catch(
+    (error: unknown) => {
+      agent.close();
+      throw error;
+    },
   );
-  if (Exit.isFailure(exit)) {
-    agent.close();
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    const failure = Cause.failureOption(exit.cause);
-    if (failure._tag === 'Some') throw failure.value;
-    throw Cause.squash(exit.cause);
-  }
   let stopped = false;
   return {
     agent,
-    link: exit.value.link,
-    sockets: exit.value.sockets,
+    link: served.value.link,
+    sockets: served.value.sockets,
     async stop() {
       if (stopped) return;
       stopped = true;
       agent.close();
-      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await served.close();
     },
   };
 }

@@ -19,7 +19,8 @@
  * does not require the source to be a neighbour (2.3). Only ICMP from the link is read, so
  * nothing here is on the agent's registration path.
  */
-import { Cause, Effect, Exit, type Layer, Scope } from 'effect';
+import { Effect, type Layer } from 'effect';
+import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, type LinkInterface } from '../../io/link.js';
 import { decodeAgentSolicitation, type AgentAdvertisement, type RouterEntry } from '../../io/wire/agent-discovery.js';
@@ -198,21 +199,12 @@ export async function startHomeAgentAdvertiser(
   config: HomeAgentAdvertisementConfig,
   options: { readonly interfaceName: string; readonly link: Layer.Layer<Link>; readonly clock?: Clock; readonly random32?: () => number },
 ): Promise<RunningHomeAgentAdvertiser> {
-  const scope = Effect.runSync(Scope.make());
-  const exit = await Effect.runPromiseExit(
-    Effect.flatMap(Link, (service) => service.open(options.interfaceName)).pipe(Scope.extend(scope), Effect.provide(options.link)),
-  );
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    const failure = Cause.failureOption(exit.cause);
-    if (failure._tag === 'Some') throw failure.value;
-    throw Cause.squash(exit.cause);
-  }
+  const link = await openInScope(Effect.flatMap(Link, (service) => service.open(options.interfaceName)).pipe(Effect.provide(options.link)));
   let advertiser: HomeAgentAdvertiser;
   try {
-    advertiser = new HomeAgentAdvertiser(exit.value, config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
+    advertiser = new HomeAgentAdvertiser(link.value, config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
   } catch (error) {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
+    await link.close();
     throw error;
   }
   let stopped = false;
@@ -222,7 +214,7 @@ export async function startHomeAgentAdvertiser(
       if (stopped) return;
       stopped = true;
       advertiser.close();
-      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await link.close();
     },
   };
 }

@@ -1,39 +1,9 @@
 /**
- * The home agent's packet path on a host (RFC 5944 4.2.3, 4.3, 4.6): connects a HomeAgent's
- * forwarding table to the datagrams a host sees, so that traffic for mobile nodes away from
- * home is really tunnelled to their care-of addresses.
- *
- *   forwarding table ─► tap.claim / unclaim (one per home address with a binding)
- *   PacketTap.batches ─► homeAgentDataPlane (runtime/dataplane/ha-plane.ts: classify ─► lookup
- *        ─► timeExceeded ─► encapsulate ─► broadcastCopies ─► outputs) ─► sendOutputs:
- *        tunnel packets and ICMP errors by the host's routing (tap.send / sendBatch), whatever
- *        the plane passes on back to the host (tap.reinject)
- *   agent.arpCommands ─► home link executor (runtime/ha/home-link.ts) on tap.openHomeLink()
- *
- * The tap is the PacketTap service (io/packet-tap.ts), so the same path runs on the simulated
- * network (io/sim/packet-tap.ts) and on Linux (io/linux/packet-tap.ts, composed by
- * runtime/ha/home-agent-linux.ts).
- *
- * Why the home link executor rather than the simulated host's proxy ARP for 4.6: it runs the
- * agent's whole ARP command stream — proxy ARP while a binding exists *and* the gratuitous
- * ARPs that overwrite the link-layer address neighbours already cached for the home address
- * (4.6: without them a router that talked to the node at home keeps sending to its MAC until
- * its cache ages), and the announcement of the node's own address when it comes home. It is
- * also the code that runs on Linux over AF_PACKET, where there is no host proxy-ARP table to
- * lean on. It is attached with `answerOwnAddresses: false` because the host's own ARP already
- * answers for the agent's addresses.
- *
- * 3.8.3.1: a Registration Reply to a mobile node's home address (the answer to a request sent
- * from that home address, i.e. the node deregistering from home) MUST go directly onto the home
- * network, bypassing any binding still held. The reply's IP destination is copied from the
- * request's IP source (3.8.3.1), so "a Registration Reply from one of the agent's addresses and
- * its registration port to a bound home address" identifies exactly those replies: the rule
- * exempts them (counted `registrationReplyExempt`), and the host routes them on the home link
- * as if the node were at home.
- *
- * Not done here: multicast (4.4) — only limited and home-network directed broadcasts are
- * copied to bindings with the B bit; reverse tunnels (T bit) arriving at the agent are left to
- * the host (the plane's `local` output).
+ * The home agent's packet path on a host (RFC 5944 4.2.3, 4.3, 4.6): the forwarding table's
+ * home addresses claimed on a PacketTap, the claimed datagrams through homeAgentDataPlane, and
+ * the agent's ARP commands run on the home link — the same code on the simulated network and on
+ * Linux (docs/architecture.md, "The home agent's data path"). Not done here: multicast (4.4);
+ * reverse tunnels (T bit) are left to the host as the plane's `local` output.
  */
 import { Effect, Exit, Layer, Scope } from 'effect';
 import type { Subscription } from 'rxjs';
@@ -41,6 +11,7 @@ import type { Clock } from '../../io/clock.js';
 import { PacketTap, type CaptureRule, type OpenedPacketTap, type PacketTapError } from '../../io/packet-tap.js';
 import { readU16, type Ipv4Address } from '../../io/wire/bytes.js';
 import { IpProtocol, decrementIpv4Ttl, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
+import { LIMITED_BROADCAST, subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY } from '../../io/wire/registration-types.js';
 import type { ForwardingChange, ForwardingTable } from '../dataplane/forwarding-table.js';
 import { homeAgentDataPlane } from '../dataplane/ha-plane.js';
@@ -110,15 +81,18 @@ export interface HomeAgentDataPath {
 }
 
 const UDP_HEADER_LENGTH = 8;
-const LIMITED_BROADCAST = 0xffffffff;
 
-/** What the tap asks of the agent: the 3.8.3.1 exemption and the broadcasts to copy (4.3). */
+/**
+ * What the tap asks of the agent: the 3.8.3.1 exemption and the broadcasts to copy (4.3).
+ * 3.8.3.1: a Reply to a home address (a node deregistering from home) MUST go straight onto
+ * the home network despite a binding still held; its IP destination is the Request's source,
+ * so "from an agent address and its registration port to a bound home address" is exactly it.
+ */
 function captureRule(table: ForwardingTable, options: HomeAgentDataPathOptions, counters: HomeAgentDataPathCounters): { rule: CaptureRule; stop(): void } {
   const registrationPort = options.registrationPort ?? MOBILE_IP_PORT;
   const own = new Set<number>(options.addresses.map((a) => a | 0));
   if (options.homeAgentAddress !== undefined) own.add(options.homeAgentAddress | 0);
-  const hostMask = options.prefixLength >= 32 ? 0 : 0xffffffff >>> options.prefixLength;
-  const homeBroadcast = (options.homeNetwork | hostMask) >>> 0;
+  const homeBroadcast = subnetBroadcast(options.homeNetwork, options.prefixLength);
   // Home addresses whose bindings asked for broadcasts (B bit), kept from the table's changes
   // so that a broadcast on the home link costs one Set lookup, not a table scan.
   const broadcastHomes = new Set<number>();
@@ -130,7 +104,7 @@ function captureRule(table: ForwardingTable, options: HomeAgentDataPathOptions, 
   });
   const rule: CaptureRule = {
     exempts(datagram) {
-      // 3.8.3.1: a Registration Reply from the agent's registration port (see the file header).
+      // 3.8.3.1: a Registration Reply from the agent's registration port (see above).
       if (datagram.length < 20 || ipv4Protocol(datagram, 0) !== IpProtocol.UDP || !own.has(ipv4Source(datagram, 0) | 0)) return false;
       const udp = ipv4HeaderLength(datagram, 0);
       if (udp + UDP_HEADER_LENGTH + 1 > ipv4TotalLength(datagram, 0) || udp + UDP_HEADER_LENGTH >= datagram.length) return false;
@@ -263,6 +237,8 @@ function runHomeAgentDataPath(
     else tap.claim(change.entry.homeAddress);
   });
 
+  // The executor, not a host's proxy-ARP table: it also sends the gratuitous ARPs that correct
+  // neighbours' caches (4.6) and is what runs on Linux; the host answers for its own addresses.
   const homeLink = attachHomeLink(agent, tap.openHomeLink(), {
     ...options.homeLink,
     clock: options.clock,

@@ -13,14 +13,15 @@
  * on (checked at start, never changed: it is host-wide policy).
  */
 import { readFileSync } from 'node:fs';
-import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Effect, Layer } from 'effect';
 import { Subject, type Observable } from 'rxjs';
 import type { Clock } from '../../io/clock.js';
 import type { LinkInterface } from '../../io/link.js';
 import { openLinuxPacketTap, type LinuxPacketTap, type LinuxPacketTapCounters } from '../../io/linux/packet-tap.js';
 import { readInterfaceInfo } from '../../io/linux/packet.js';
 import type { HostRoutes, HostRoutesCounters } from '../../io/linux/routes.js';
-import { PacketTap, type PacketTapError } from '../../io/packet-tap.js';
+import { PacketTap, PacketTapError } from '../../io/packet-tap.js';
+import { openInScope } from '../../io/scoped-start.js';
 import type { TunOffloadState } from '../../io/tun.js';
 import { largestTunnelOverhead } from '../dataplane/ha-plane.js';
 import { openHomeAgentDataPath, type HomeAgentDataPath } from './home-agent-data-path.js';
@@ -233,8 +234,7 @@ export async function startLinuxHomeAgentDataPath(
   const tapLayer = Layer.succeed(PacketTap, {
     open: (tapOptions) => Effect.tap(openLinuxPacketTap(tapConfig, tapOptions), (opened) => Effect.sync(() => (tap = opened))),
   });
-  const scope = Effect.runSync(Scope.make());
-  const exit = await Effect.runPromiseExit(
+  const opened = await openInScope(
     openHomeAgentDataPath(agent, {
       clock: options.clock,
       addresses: options.settings.addresses,
@@ -244,15 +244,15 @@ export async function startLinuxHomeAgentDataPath(
       ...(options.registrationPort !== undefined ? { registrationPort: options.registrationPort } : {}),
       ...(config.queueLimit !== undefined ? { queueLimit: config.queueLimit } : {}),
       maxBatch,
-    }).pipe(Scope.extend(scope), Effect.provide(tapLayer)),
-  );
-  if (Exit.isFailure(exit) || tap === undefined) {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined;
-    if (failure?._tag === 'Some') throw startError(failure.value, config, homeInterfaceMtu);
-    throw new DataPathStartError('device', Exit.isFailure(exit) ? String(Cause.squash(exit.cause)) : 'the packet tap did not open');
+    }).pipe(Effect.provide(tapLayer)),
+  ).catch((error: unknown) => {
+    throw error instanceof PacketTapError ? startError(error, config, homeInterfaceMtu) : new DataPathStartError('device', String(error));
+  });
+  if (tap === undefined) {
+    await opened.close();
+    throw new DataPathStartError('device', 'the packet tap did not open');
   }
-  const path = exit.value;
+  const path = opened.value;
   const linuxTap: LinuxPacketTap = tap;
   const eventSubject = new Subject<LinuxDataPathEvent>();
   const ioError = (source: LinuxDataPathEvent['source'], message: string): void => {
@@ -288,7 +288,7 @@ export async function startLinuxHomeAgentDataPath(
       if (stopped) return;
       stopped = true;
       homeLinkErrors.unsubscribe();
-      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await opened.close();
       eventSubject.complete();
     },
   };

@@ -3,7 +3,8 @@
  * lifecycle: the sockets are acquired in a Scope and closed by its finalizers when the
  * agent stops; the per-datagram path stays a plain callback into HomeAgent.handleRequest.
  */
-import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Effect, Layer, type Scope } from 'effect';
+import { openInScope } from '../../io/scoped-start.js';
 import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { RealClock, type Clock } from '../../io/clock.js';
@@ -105,26 +106,21 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
       throw error;
     }
   }
-  const scope = Effect.runSync(Scope.make());
-  const exit = await Effect.runPromiseExit(serveHomeAgent(agent, options.listen, options.onSocketError).pipe(Scope.extend(scope), Effect.provide(layer)));
-  if (Exit.isFailure(exit)) {
+  const sockets = await openInScope(serveHomeAgent(agent, options.listen, options.onSocketError).pipe(Effect.provide(layer))).catch(async (error: unknown) => {
     agent.close();
-    await Effect.runPromise(Scope.close(scope, Exit.void));
     await dataPath?.stop();
-    const failure = Cause.failureOption(exit.cause);
-    if (failure._tag === 'Some') throw failure.value;
-    throw Cause.squash(exit.cause);
-  }
+    throw error;
+  });
   let stopped = false;
   return {
     agent,
-    sockets: exit.value,
+    sockets: sockets.value,
     dataPath,
     async stop() {
       if (stopped) return;
       stopped = true;
       agent.close();
-      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await sockets.close();
       await dataPath?.stop();
     },
   };

@@ -1,48 +1,14 @@
 /**
- * The mobile node (RFC 5944 2.4, 3.6, 4.2.1, 4.6) as an actor system.
- *
- * Two machine kinds, each hosted by an ActorHost (runtime/actors/actor-host.ts):
- * - one discovery actor (machines/mn-discovery.ts) for the node's single interface: it hears
- *   Agent Advertisements, solicits, detects moves and the return home, and asks for
- *   registrations;
- * - one registration actor (machines/mn-registration.ts) per Registration Request target: it
- *   retransmits with back-off, repairs 133/136/69 and renews before the Lifetime ends. A new
- *   target cancels the previous actor; the replay state (clock offset, nonce, last
- *   Identification) passes from one actor to the next, since it belongs to the security
- *   association, not to one registration (5.7).
- *
- * IO, all plain synchronous callbacks (the Effect lifecycle lives in `startMobileNode`):
- * - the LinkInterface: Agent Advertisements in (ICMP type 9 in IPv4 in Ethernet, decoded with
- *   io/wire), Agent Solicitations (TTL 1 to 224.0.0.11, 2.2) and gratuitous ARP (4.6) out;
- * - one UDP socket: Registration Requests (policies/mn-request.ts, sealed by policies/sign.ts)
- *   to the foreign agent, or straight to the home agent with a co-located care-of address or
- *   at home (3.6.1.1); Replies checked with policies/mn-reply.ts and fed to the actor;
- * - raw IP sockets (protocols 4, 55, 47) when the node has a co-located care-of address: it is
- *   its own tunnel endpoint (1.7 b, 4.1), decapsulating with `mobileNodeDecapsulation`
- *   (runtime/dataplane/fa-plane.ts); inner datagrams go up through `received`.
- *
- * The node chooses the IP source address of each Request itself (3.6.1.1): the home address
- * through a foreign agent or at home, the co-located care-of address when registering that.
- * A Request to a foreign agent goes out as a whole frame on the link to the link-layer source
- * of the agent's Advertisement (R3.6.1.1-8), so no IP routing and no ARP is involved (R1.7-4,
- * R4.6-14); a Request straight to the home agent goes through the IP stack on a raw socket
- * with the header written by the node (`requestSocket`), falling back to the UDP socket (whose
- * source the stack picks) when the embedder gives none. Replies arrive on the UDP socket.
- *
- * Configuring the host for each attachment (addresses, routes, neighbour entries, ARP) is the
- * embedder's job: the node announces each one on `attachments` before its Request goes out,
- * and learns of link changes with `linkChanged` and `setColocatedAddress`. With `waitForHost`
- * (startMobileNode sets it when it has a host adapter) the registration actor sends no Request
- * until `hostConfigured` reports every announced attachment applied: a Request sent earlier
- * could leave by the old routes, e.g. a deregistration at home to the old foreign agent's
- * link-layer address (R2.4.3-2), and its Reply could be dropped by a host without the address.
- * Away from home the node itself answers a foreign agent's unicast ARP Request for its home
- * address (R4.6-15/16); the host must not answer ARP for the home address on the foreign link.
- *
- * Time comes from the injected clock (every event's `at`), randomness from `random32` (seeds of
- * the machines' xorshift sources), so a run on the simulated clock replays exactly.
+ * The mobile node (RFC 5944 2.4, 3.6, 4.2.1, 4.6) as an actor system: one discovery actor for
+ * its interface and one registration actor per Request target (the replay state passes from
+ * one to the next: it belongs to the security association, 5.7), over a link, a UDP socket and,
+ * with a co-located care-of address, raw tunnel sockets. Configuring the host for each
+ * attachment is the embedder's, announced on `attachments` before the Request goes out
+ * (R2.4.3-2). Where Requests go and from which source, and the node's ARP duties:
+ * docs/architecture.md, "The mobile node's own rules".
  */
-import { Cause, Effect, Exit, Layer, Scope } from 'effect';
+import { Cause, Effect, Exit, Layer } from 'effect';
+import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, type LinkInterface } from '../../io/link.js';
 import { MnHost, type HostAttachment, type MnHostSettings } from '../../io/mn-host.js';
@@ -898,7 +864,6 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true });
       return { sockets, requestSocket };
     }).pipe(Effect.provide(rawIp));
-  const scope = Effect.runSync(Scope.make());
   const hostSettings: MnHostSettings = {
     interfaceName: config.interfaceName,
     homeAddress: config.homeAddress,
@@ -919,14 +884,8 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
     const { sockets, requestSocket } = yield* acquireTunnels(options.rawIp);
     return { io: { ...io, tunnels: sockets, requestSocket }, host };
   });
-  const exit = await Effect.runPromiseExit(program.pipe(Scope.extend(scope)));
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, Exit.void));
-    const failure = Cause.failureOption(exit.cause);
-    if (failure._tag === 'Some') throw failure.value;
-    throw Cause.squash(exit.cause);
-  }
-  const { io, host } = exit.value;
+  const opened = await openInScope(program);
+  const { io, host } = opened.value;
   const node = new MobileNode(config, io, { clock: options.clock, random32: options.random32 ?? secureRandom32, waitForHost: host.adapter !== undefined });
   // Attachments are applied one after the other, in the order the node announced them.
   let applying: Promise<void> = Promise.resolve();
@@ -962,7 +921,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       stopped = true;
       node.close();
       await applying;
-      await Effect.runPromise(Scope.close(scope, Exit.void));
+      await opened.close();
     },
   };
 }

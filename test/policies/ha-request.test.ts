@@ -5,13 +5,13 @@ import { readFileSync } from 'node:fs';
 import { fromHex, ipv4, writeU16, writeU32, type Ipv4Address } from '../../io/wire/bytes.js';
 import type { Identification, RegistrationExtension, RegistrationRequest } from '../../io/wire/registration-types.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
+import { subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import { sealAuthenticator, verifyAuthenticator, type AuthAlgorithm } from '../../policies/auth.js';
 import {
   checkHaRequest,
   homeAgentUnicastAddress,
   mobileNodeKey,
   requestNai,
-  subnetBroadcast,
   type HaMobileNode,
   type HaRequestInput,
   type HaVerdict,

@@ -1,7 +1,6 @@
 /**
- * The interop vectors (shared/interop/vectors.json, from an independent implementation,
- * confirmed with Wireshark and Scapy), copied into the repository so the tests do not depend
- * on where the checkout lives.
+ * The interop vectors (test/fixtures/interop-vectors.json, from an independent implementation,
+ * confirmed with Wireshark and Scapy).
  */
 import { readFileSync } from 'node:fs';
 
