@@ -2,7 +2,7 @@
  * mip4_io: the small native helper behind io/linux.
  *
  * Node has no TUN devices, AF_PACKET sockets or raw IPv4 sockets, and the data plane must
- * move packets in batches (perf-limits.md: one JS call per batch of up to 64 packets makes
+ * move packets in batches (docs/performance.md: one JS call per batch of up to 64 packets makes
  * Node as fast as a batched C tunnel). So this addon does only what JS cannot:
  *
  *   - open the four kinds of descriptor (TUN, AF_PACKET, raw IPv4, UDP), non-blocking;
