@@ -14,6 +14,7 @@
  * runtime's: it reads the granted lifetime from the snapshot after the step.
  */
 import { assign, setup } from 'xstate';
+import type { CommandParams, MachineCommand } from './command.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import type { Identification } from '../io/wire/registration-types.js';
 import type { Encapsulation } from '../io/wire/tunnel.js';
@@ -93,6 +94,13 @@ export function remainingLifetime(context: BindingContext, now: number): number 
   return remaining <= 0 ? 0 : Math.max(1, Math.floor(remaining / 1000));
 }
 
+/** What the binding asks of the home agent (the actor host hands these over after a step). */
+export type BindingCommand =
+  /** The binding is (again) in force: publish it to the forwarding table. */
+  | MachineCommand<'publishBinding', undefined>
+  /** The binding for this care-of address ended: withdraw its tunnel. */
+  | MachineCommand<'withdrawBinding', { readonly careOfAddress: Ipv4Address }>;
+
 /** Withdraws the care-of address the binding holds when the action is resolved. */
 const withdrawCurrent = {
   type: 'withdrawBinding',
@@ -108,7 +116,7 @@ export const bindingMachine = setup({
   actions: {
     // Commands: the host hands them to the runtime; nothing runs here.
     publishBinding: () => {},
-    withdrawBinding: (_, _params: { careOfAddress: Ipv4Address }) => {},
+    withdrawBinding: (_, _params: CommandParams<BindingCommand, 'withdrawBinding'>) => {},
     reason: (_, _params: { reason: string }) => {},
     renew: assign(({ context, event }) => {
       if (event.type !== 'register') return {};

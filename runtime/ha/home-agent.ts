@@ -28,7 +28,7 @@ import {
   type RegistrationRequest,
 } from '../../io/wire/registration-types.js';
 import { ReplyCode, replyCodeText } from '../../io/wire/reply-codes.js';
-import { bindingMachine, remainingLifetime, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../../machines/binding.js';
+import { bindingMachine, remainingLifetime, type BindingCommand, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../../machines/binding.js';
 import { admitBinding } from '../../policies/admission.js';
 import { AUTHENTICATOR_LENGTH } from '../../policies/auth.js';
 import { TokenBucket } from '../../policies/rate-limit.js';
@@ -47,7 +47,7 @@ import {
   type SecurityContextLookup,
 } from '../../policies/security-association.js';
 import { advanceReplayState, sameIdentification, type ReplayState } from '../../policies/replay.js';
-import { ActorHost, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import { encodeSigned } from '../../policies/sign.js';
@@ -300,7 +300,7 @@ export class HomeAgent {
   /** Proxy and gratuitous ARP work for the home link (4.6). */
   readonly arpCommands = this.arpSubject.asObservable();
 
-  private readonly host: ActorHost<BindingMachine, NodeRecord>;
+  private readonly host: ActorHost<BindingMachine, NodeRecord, BindingCommand>;
   private readonly nodesByAddress = new Map<number, NodeRecord>();
   private readonly nodesByNai = new Map<string, NodeRecord>();
   private readonly foreignAgents = new Map<number, SecurityContextLookup>();
@@ -342,7 +342,7 @@ export class HomeAgent {
     }
     for (const fa of config.foreignAgents) this.foreignAgents.set(fa.address | 0, associationOf(fa.contexts, fa.address));
     this.authFailureReplies = new TokenBucket(config.authFailureRepliesPerSecond ?? DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND);
-    this.host = new ActorHost(bindingMachine, {
+    this.host = new ActorHost<BindingMachine, NodeRecord, BindingCommand>(bindingMachine, {
       clock: options.clock,
       onCommands: (actor, commands) => this.onBindingCommands(actor, commands),
       onTransition: (record) => {
@@ -640,12 +640,11 @@ export class HomeAgent {
     return this.host.spawn(id, registration, node);
   }
 
-  private onBindingCommands(actor: Binding, commands: readonly Command[]): void {
+  private onBindingCommands(actor: Binding, commands: readonly BindingCommand[]): void {
     for (const command of commands) {
       if (command.type === 'publishBinding') this.publish(actor);
       else if (command.type === 'withdrawBinding') {
-        const { careOfAddress } = command.params as { careOfAddress: Ipv4Address };
-        this.forwardingTable.removeTunnel(actor.owner.mobileNode.homeAddress, careOfAddress);
+        this.forwardingTable.removeTunnel(actor.owner.mobileNode.homeAddress, command.params.careOfAddress);
       }
     }
   }
