@@ -30,6 +30,7 @@ import {
 import { ReplyCode, replyCodeText } from '../../io/wire/reply-codes.js';
 import { bindingMachine, remainingLifetime, type BindingCommand, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../../machines/binding.js';
 import { admitBinding } from '../../policies/admission.js';
+import { arpForBindingCount, arpForReturnHome, type ArpCommand } from '../../policies/home-arp.js';
 import { AUTHENTICATOR_LENGTH } from '../../policies/auth.js';
 import { TokenBucket } from '../../policies/rate-limit.js';
 import {
@@ -145,17 +146,8 @@ export type HomeAgentEvent =
     }
   | { readonly event: 'binding-error'; readonly at: number; readonly actor: string; readonly detail: string };
 
-/** What the home link must do (4.6); executed by the link layer (simulated or Linux). */
-export type ArpCommand =
-  | { readonly kind: 'proxy-arp'; readonly enable: boolean; readonly homeAddress: Ipv4Address }
-  | {
-      readonly kind: 'gratuitous-arp';
-      readonly homeAddress: Ipv4Address;
-      /** Whose link-layer address the home network should learn for the home address. */
-      readonly linkAddressOf: 'home-agent' | 'mobile-node';
-      /** Broadcasts are unreliable: send this many copies (4.6 "a small number of times"). */
-      readonly copies: number;
-    };
+/** What the home link must do (4.6); decided by policies/home-arp.ts, executed by the link layer (simulated or Linux). */
+export type { ArpCommand } from '../../policies/home-arp.js';
 
 /** A datagram as the agent needs it: payload, sender, and the address it was sent to. */
 export interface ReceivedRequest {
@@ -207,7 +199,6 @@ interface NodeRecord extends ReplayState {
 
 type Binding = HostedActor<BindingMachine, NodeRecord>;
 
-const GRATUITOUS_ARP_COPIES = 3;
 const ZERO_IDENTIFICATION: Identification = { high: 0, low: 0 };
 const DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND = 100;
 const LOGGED_DATAGRAM_BYTES = 128;
@@ -595,9 +586,8 @@ export class HomeAgent {
     this.applyReplayUpdate(node, verdict);
     if (verdict.operation === 'deregister-all') {
       for (const actor of [...node.bindings]) this.host.send(actor, { type: 'deregister-all', at: now });
-      // 4.6: the node is home; after proxy ARP stops (when its last binding went), the home
-      // agent announces the node's own link-layer address for the home address.
-      this.emitArp({ kind: 'gratuitous-arp', homeAddress: verdict.homeAddress, linkAddressOf: 'mobile-node', copies: GRATUITOUS_ARP_COPIES });
+      // 4.6: after proxy ARP stopped (with the last binding, just above), the node's own address.
+      this.emitArp(arpForReturnHome(verdict.homeAddress));
     } else {
       const binding = node.bindings.find((b) => contextOf(b).careOfAddress === verdict.careOfAddress);
       if (binding) this.host.send(binding, { type: 'deregister', at: now });
@@ -654,13 +644,7 @@ export class HomeAgent {
     if (!node.bindings.includes(actor)) {
       node.bindings.push(actor);
       this.totalBindings++;
-      if (node.bindings.length === 1) {
-        // 4.6: leaving home, in this order: gratuitous ARP with the home agent's link-layer
-        // address, then proxy ARP for the home address.
-        const homeAddress = node.mobileNode.homeAddress;
-        this.emitArp({ kind: 'gratuitous-arp', homeAddress, linkAddressOf: 'home-agent', copies: GRATUITOUS_ARP_COPIES });
-        this.emitArp({ kind: 'proxy-arp', enable: true, homeAddress });
-      }
+      this.emitArps(arpForBindingCount(node.mobileNode.homeAddress, node.bindings.length - 1, node.bindings.length));
     }
     const c = contextOf(actor);
     this.forwardingTable.upsertTunnel(c.homeAddress, {
@@ -677,14 +661,15 @@ export class HomeAgent {
     if (i < 0) return;
     node.bindings.splice(i, 1);
     this.totalBindings--;
-    if (node.bindings.length === 0) {
-      // No binding left (expired, deregistered or replaced): stop answering ARP for the node.
-      this.emitArp({ kind: 'proxy-arp', enable: false, homeAddress: node.mobileNode.homeAddress });
-    }
+    this.emitArps(arpForBindingCount(node.mobileNode.homeAddress, node.bindings.length + 1, node.bindings.length));
   }
 
   private emitArp(command: ArpCommand): void {
     if (this.arpSubject.observed) this.arpSubject.next(command);
+  }
+
+  private emitArps(commands: readonly ArpCommand[]): void {
+    for (const command of commands) this.emitArp(command);
   }
 
   private emit(event: HomeAgentEvent): void {
