@@ -296,6 +296,8 @@ export class HomeAgent {
   private readonly nodesByNai = new Map<string, NodeRecord>();
   private readonly foreignAgents = new Map<number, SecurityContextLookup>();
   private totalBindings = 0;
+  /** The lifetime the binding granted in the step just taken (its publishBinding/keepBinding command), 0 if none. */
+  private grantedLifetime = 0;
   private traceCounter = 0;
   private readonly authFailureReplies: TokenBucket;
   private readonly maxMessageBytes: number;
@@ -575,10 +577,11 @@ export class HomeAgent {
         relayedBy: received.source !== verdict.careOfAddress && received.source !== verdict.homeAddress ? received.source : undefined,
         at: now,
       };
+      // The binding grants the lifetime in its command (a duplicate: what is left of the
+      // original grant, 3.8.2.2); a binding that failed its step grants none.
+      this.grantedLifetime = 0;
       const target = this.register(node, registration, verdict.simultaneous, existing);
-      // The granted lifetime is what the binding holds after the step: a duplicate keeps
-      // what is left of the original grant (3.8.2.2).
-      const lifetime = target.stopped ? 0 : remainingLifetime(contextOf(target), now);
+      const lifetime = target.stopped ? 0 : this.grantedLifetime;
       this.counters.accepted++;
       this.reply(trace, received, request, send, replyFields, verdict.code, lifetime, REGISTER_NOTE);
       return;
@@ -632,7 +635,10 @@ export class HomeAgent {
 
   private onBindingCommands(actor: Binding, commands: readonly BindingCommand[]): void {
     for (const command of commands) {
-      if (command.type === 'publishBinding') this.publish(actor);
+      if (command.type === 'publishBinding') {
+        this.grantedLifetime = command.params.grantedLifetime;
+        this.publish(actor);
+      } else if (command.type === 'keepBinding') this.grantedLifetime = command.params.grantedLifetime;
       else if (command.type === 'withdrawBinding') {
         this.forwardingTable.removeTunnel(actor.owner.mobileNode.homeAddress, command.params.careOfAddress);
       }
