@@ -538,6 +538,9 @@ export class HomeAgent {
     verdict: Extract<HaVerdict, { kind: 'accept' }>,
     send: ReplySender,
   ): void {
+    // 5.7: the accepted Request's replay state, applied once here whatever follows (a
+    // registration, its denial for room, a deregistration); nothing below reads it.
+    this.applyReplayUpdate(node, verdict);
     const now = this.options.clock.now();
     const replyFields: ReplyFields = {
       homeAddress: verdict.homeAddress,
@@ -557,11 +560,9 @@ export class HomeAgent {
         refreshesExisting: existing !== undefined,
       });
       if (!admission.ok) {
-        this.applyReplayUpdate(node, verdict);
         this.reply(trace, received, request, send, replyFields, admission.code, request.lifetime, { detail: admission.detail });
         return;
       }
-      this.applyReplayUpdate(node, verdict);
       // One object is both the binding's 'register' event and, for a new binding, its input:
       // built once per request, field by field (object spreads here cost more than the HMAC).
       const registration: RegisterEvent = {
@@ -586,7 +587,6 @@ export class HomeAgent {
       this.reply(trace, received, request, send, replyFields, verdict.code, lifetime, REGISTER_NOTE);
       return;
     }
-    this.applyReplayUpdate(node, verdict);
     if (verdict.operation === 'deregister-all') {
       for (const actor of [...node.bindings]) this.host.send(actor, { type: 'deregister-all', at: now });
       // 4.6: after proxy ARP stopped (with the last binding, just above), the node's own address.
