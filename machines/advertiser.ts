@@ -38,6 +38,7 @@
  * (R2.1-2).
  */
 import { assign, setup } from 'xstate';
+import type { CommandParams, MachineCommand } from './command.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import type { MacAddress } from '../io/wire/ethernet.js';
 import { LIMITED_BROADCAST } from '../io/wire/ipv4-address.js';
@@ -212,6 +213,9 @@ const answerByUnicast = {
   actions: [reason('solicited-unicast'), sendUnicast, 'advance'],
 } as const;
 
+/** What the advertiser asks of its agent. */
+export type AdvertiserCommand = MachineCommand<'sendAdvertisement', SendAdvertisementParams>;
+
 export const advertiserMachine = setup({
   types: {
     context: {} as AdvertiserContext,
@@ -219,7 +223,7 @@ export const advertiserMachine = setup({
     input: {} as AdvertiserSettings,
   },
   actions: {
-    sendAdvertisement: (_, _params: SendAdvertisementParams) => {},
+    sendAdvertisement: (_, _params: CommandParams<AdvertiserCommand, 'sendAdvertisement'>) => {},
     reason: (_, _params: { reason: string }) => {},
     // Order matters: the send reads the sequence before this advances it.
     advance: assign(({ context }) => afterSending(context)),

@@ -14,6 +14,7 @@
  * runtime's: it reads the granted lifetime from the snapshot after the step.
  */
 import { assign, setup } from 'xstate';
+import type { CommandParams, MachineCommand } from './command.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import type { Identification } from '../io/wire/registration-types.js';
 import type { Encapsulation } from '../io/wire/tunnel.js';
@@ -93,6 +94,27 @@ export function remainingLifetime(context: BindingContext, now: number): number 
   return remaining <= 0 ? 0 : Math.max(1, Math.floor(remaining / 1000));
 }
 
+/** What the binding asks of the home agent (the actor host hands these over after a step). */
+export type BindingCommand =
+  /** The binding is (again) in force: publish it; the Reply grants its whole lifetime (3.8.2.2). */
+  | MachineCommand<'publishBinding', { readonly grantedLifetime: number }>
+  /** A duplicate of the current registration: the Reply grants what is left of it (3.8.2.2). */
+  | MachineCommand<'keepBinding', { readonly grantedLifetime: number }>
+  /** The binding for this care-of address ended: withdraw its tunnel. */
+  | MachineCommand<'withdrawBinding', { readonly careOfAddress: Ipv4Address }>;
+
+/** Publishes the binding as the context holds it after the step: its lifetime was just granted. */
+const publishCurrent = {
+  type: 'publishBinding',
+  params: ({ context }: { context: BindingContext }) => ({ grantedLifetime: context.lifetime }),
+} as const;
+
+/** A duplicate keeps the binding's timer: the Reply grants the seconds left (3.8.2.2). */
+const keepCurrent = {
+  type: 'keepBinding',
+  params: ({ context, event }: { context: BindingContext; event: BindingEvent }) => ({ grantedLifetime: remainingLifetime(context, event.at) }),
+} as const;
+
 /** Withdraws the care-of address the binding holds when the action is resolved. */
 const withdrawCurrent = {
   type: 'withdrawBinding',
@@ -107,8 +129,9 @@ export const bindingMachine = setup({
   },
   actions: {
     // Commands: the host hands them to the runtime; nothing runs here.
-    publishBinding: () => {},
-    withdrawBinding: (_, _params: { careOfAddress: Ipv4Address }) => {},
+    publishBinding: (_, _params: CommandParams<BindingCommand, 'publishBinding'>) => {},
+    keepBinding: (_, _params: CommandParams<BindingCommand, 'keepBinding'>) => {},
+    withdrawBinding: (_, _params: CommandParams<BindingCommand, 'withdrawBinding'>) => {},
     reason: (_, _params: { reason: string }) => {},
     renew: assign(({ context, event }) => {
       if (event.type !== 'register') return {};
@@ -138,7 +161,7 @@ export const bindingMachine = setup({
   initial: 'registered',
   states: {
     registered: {
-      entry: [{ type: 'reason', params: { reason: 'registered' } }, 'publishBinding'],
+      entry: [{ type: 'reason', params: { reason: 'registered' } }, publishCurrent],
       initial: 'choosing',
       states: {
         choosing: {
@@ -157,7 +180,7 @@ export const bindingMachine = setup({
       },
       on: {
         register: [
-          { guard: 'isDuplicate', actions: { type: 'reason', params: { reason: 'duplicate' } } },
+          { guard: 'isDuplicate', actions: [{ type: 'reason', params: { reason: 'duplicate' } }, keepCurrent] },
           {
             guard: 'sameCareOfAddress',
             target: 'registered',

@@ -21,6 +21,7 @@
  * buildFaDenial from the pending registration, 3.7.2.3). The pending record is the context.
  */
 import { setup } from 'xstate';
+import type { CommandParams, MachineCommand } from './command.js';
 import { faCodeForIcmpError, FaReplyCode, type PendingRegistration } from '../policies/fa-request.js';
 
 /** 3.7.1: "pending for more than 7 seconds". */
@@ -58,6 +59,11 @@ export function pendingTimeoutMs(context: Pick<FaPendingContext, 'pending' | 'ti
   return Math.min(context.timeoutMs, lifetime * 1000);
 }
 
+/** What a pending Request asks of the foreign agent. */
+export type FaPendingCommand =
+  /** Deny the pending Request with this code (a timeout or an ICMP error, 3.7.2). */
+  MachineCommand<'sendDenial', { readonly code: number }>;
+
 export const faPendingMachine = setup({
   types: {
     context: {} as FaPendingContext,
@@ -65,7 +71,7 @@ export const faPendingMachine = setup({
     input: {} as FaPendingInput,
   },
   actions: {
-    sendDenial: (_, _params: { code: number }) => {},
+    sendDenial: (_, _params: CommandParams<FaPendingCommand, 'sendDenial'>) => {},
     reason: (_, _params: { reason: string }) => {},
   },
   guards: {

@@ -35,6 +35,7 @@
  * Lifetime runs out (Algorithm 1), for the newest agent still heard.
  */
 import { assign, setup } from 'xstate';
+import type { CommandParams, MachineCommand } from './command.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import {
   hasAdvertisementFlag,
@@ -408,6 +409,18 @@ const registerCommand = {
   params: ({ context }: { context: MnDiscoveryContext }) => context.target as Exclude<MnRegistrationTarget, { kind: 'home' }>,
 } as const;
 
+/** What agent discovery asks of the mobile node. */
+export type MnDiscoveryCommand =
+  | MachineCommand<'sendSolicitation', { readonly count: number }>
+  /** Register through this agent or co-located care-of address. */
+  | MachineCommand<'register', Exclude<MnRegistrationTarget, { kind: 'home' }>>
+  /** Back home: deregister with the home agent (3.6.1.2). */
+  | MachineCommand<'deregisterAtHome', { readonly homeAgent: Ipv4Address; readonly homeAddress: Ipv4Address }>
+  /** The agent's sequence number went back: it rebooted (2.4.2). */
+  | MachineCommand<'agentRebooted', { readonly agent: Ipv4Address; readonly previousSequence: number; readonly sequence: number }>
+  /** The host's ARP for its home address goes on (at home) or off (away), 4.6. */
+  | MachineCommand<'homeArp', { readonly enabled: boolean }>;
+
 export const mnDiscoveryMachine = setup({
   types: {
     context: {} as MnDiscoveryContext,
@@ -416,11 +429,11 @@ export const mnDiscoveryMachine = setup({
   },
   actions: {
     reason: (_, _params: { reason: string }) => {},
-    sendSolicitation: (_, _params: { count: number }) => {},
-    register: (_, _params: Exclude<MnRegistrationTarget, { kind: 'home' }>) => {},
-    deregisterAtHome: (_, _params: { homeAgent: Ipv4Address; homeAddress: Ipv4Address }) => {},
-    agentRebooted: (_, _params: { agent: Ipv4Address; previousSequence: number; sequence: number }) => {},
-    homeArp: (_, _params: { enabled: boolean }) => {},
+    sendSolicitation: (_, _params: CommandParams<MnDiscoveryCommand, 'sendSolicitation'>) => {},
+    register: (_, _params: CommandParams<MnDiscoveryCommand, 'register'>) => {},
+    deregisterAtHome: (_, _params: CommandParams<MnDiscoveryCommand, 'deregisterAtHome'>) => {},
+    agentRebooted: (_, _params: CommandParams<MnDiscoveryCommand, 'agentRebooted'>) => {},
+    homeArp: (_, _params: CommandParams<MnDiscoveryCommand, 'homeArp'>) => {},
     /** Counts a solicitation and schedules the next one, jittered upward only (never faster, R2.4-4/-5). */
     solicit: assign(({ context }) => {
       const count = context.solicitationsSent + 1;

@@ -38,6 +38,7 @@
  *   once per actor; the runtime repeats it (R4.6-11).
  */
 import { assign, setup } from 'xstate';
+import type { CommandParams, MachineCommand } from './command.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { identificationToUnixMs } from '../io/wire/identification.js';
 import { isAcceptedCode, isForeignAgentCode, isHomeAgentCode, ReplyCode } from '../io/wire/reply-codes.js';
@@ -228,6 +229,28 @@ const sendRequest = {
   }),
 } as const;
 
+/** What a registration asks of the mobile node. */
+export type MnRegistrationCommand =
+  | MachineCommand<
+      'sendRequest',
+      { readonly attempt: number; readonly identification: Identification; readonly lifetime: number; readonly homeAgent: Ipv4Address; readonly retransmission: boolean }
+    >
+  | MachineCommand<
+      'registrationAccepted',
+      {
+        readonly code: number;
+        readonly grantedLifetime: number;
+        readonly expiresAt: number;
+        readonly renewAt: number;
+        readonly homeAddress: Ipv4Address;
+        readonly homeAgent: Ipv4Address;
+      }
+    >
+  | MachineCommand<'registrationDenied', { readonly code: number; readonly byForeignAgent: boolean }>
+  | MachineCommand<'registrationGivenUp', { readonly attempts: number }>
+  /** 4.6: announce this address's link-layer address (back home: the node's own). */
+  | MachineCommand<'gratuitousArp', { readonly address: Ipv4Address }>;
+
 export const mnRegistrationMachine = setup({
   types: {
     context: {} as MnRegistrationContext,
@@ -236,14 +259,11 @@ export const mnRegistrationMachine = setup({
   },
   actions: {
     reason: (_, _params: { reason: string }) => {},
-    sendRequest: (_, _params: { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address; retransmission: boolean }) => {},
-    registrationAccepted: (
-      _,
-      _params: { code: number; grantedLifetime: number; expiresAt: number; renewAt: number; homeAddress: Ipv4Address; homeAgent: Ipv4Address },
-    ) => {},
-    registrationDenied: (_, _params: { code: number; byForeignAgent: boolean }) => {},
-    registrationGivenUp: (_, _params: { attempts: number }) => {},
-    gratuitousArp: (_, _params: { address: Ipv4Address }) => {},
+    sendRequest: (_, _params: CommandParams<MnRegistrationCommand, 'sendRequest'>) => {},
+    registrationAccepted: (_, _params: CommandParams<MnRegistrationCommand, 'registrationAccepted'>) => {},
+    registrationDenied: (_, _params: CommandParams<MnRegistrationCommand, 'registrationDenied'>) => {},
+    registrationGivenUp: (_, _params: CommandParams<MnRegistrationCommand, 'registrationGivenUp'>) => {},
+    gratuitousArp: (_, _params: CommandParams<MnRegistrationCommand, 'gratuitousArp'>) => {},
     /** R4.6-10: the gratuitous ARP goes before the first Request only. */
     announced: assign(() => ({ gratuitousArp: undefined })),
     /** The 1 s since the last Request has passed: its deadline is the time. */

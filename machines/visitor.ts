@@ -19,6 +19,7 @@
  * not when a lifetime expires (R3.7-4).
  */
 import { assign, setup } from 'xstate';
+import type { CommandParams, MachineCommand } from './command.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import type { MacAddress } from '../io/wire/ethernet.js';
 import type { Identification } from '../io/wire/registration-types.js';
@@ -95,6 +96,13 @@ export function visitorRemainingLifetime(context: VisitorContext, now: number): 
 
 const reason = (text: string) => ({ type: 'reason', params: { reason: text } }) as const;
 
+/** What a visitor entry asks of the foreign agent. */
+export type VisitorCommand =
+  /** Deliver to this home address on the link at this link-layer address (3.7.3.2). */
+  | MachineCommand<'installVisitorRoute', { readonly homeAddress: Ipv4Address; readonly linkLayerAddress: MacAddress }>
+  /** The visitor is gone: stop delivering to it. */
+  | MachineCommand<'removeVisitorRoute', { readonly homeAddress: Ipv4Address }>;
+
 export const visitorMachine = setup({
   types: {
     context: {} as VisitorContext,
@@ -103,8 +111,8 @@ export const visitorMachine = setup({
   },
   actions: {
     // Commands: the host hands them to the runtime.
-    installVisitorRoute: (_, _params: { homeAddress: Ipv4Address; linkLayerAddress: MacAddress }) => {},
-    removeVisitorRoute: (_, _params: { homeAddress: Ipv4Address }) => {},
+    installVisitorRoute: (_, _params: CommandParams<VisitorCommand, 'installVisitorRoute'>) => {},
+    removeVisitorRoute: (_, _params: CommandParams<VisitorCommand, 'removeVisitorRoute'>) => {},
     reason: (_, _params: { reason: string }) => {},
     recordPending: assign(({ event }) => (event.type === 'request' ? { pending: requestOf(event) } : {})),
     clearPending: assign({ pending: undefined }),

@@ -19,6 +19,7 @@
 import type { AnyStateMachine, ContextFrom, EventFromLogic, InputFrom } from 'xstate';
 import type { Clock } from '../../io/clock.js';
 import { engineFor, engineKindFromEnvironment, type EngineAction, type EngineFor, type EngineKind, type EngineSnapshot } from './machine-engine.js';
+import type { CancelParams, RaiseParams } from './step-engine.js';
 import { TimerQueue, type Timer } from './timer-queue.js';
 
 export interface HostedActor<TMachine extends AnyStateMachine, TOwner = unknown> {
@@ -40,10 +41,19 @@ interface DelayedEvent<TMachine extends AnyStateMachine, TOwner> {
   readonly event: EventFromLogic<TMachine>;
 }
 
-/** An action the machine asked for, other than timer bookkeeping. */
+/**
+ * An action the machine asked for, other than timer bookkeeping. Each machine exports the
+ * union of its own (`BindingCommand`, `VisitorCommand`, ...; see machines/command.ts) and a
+ * host is typed by it, so an owner's handler narrows on `type` and reads typed params.
+ */
 export interface Command {
   readonly type: string;
   readonly params: unknown;
+}
+
+/** Params of the `reason` action (REASON_ACTION). */
+interface ReasonParams {
+  readonly reason: string;
 }
 
 /** One state change, with the reason named by the transition (the machine's `reason` action). */
@@ -56,7 +66,7 @@ export interface TransitionRecord {
   readonly at: number;
 }
 
-export interface ActorHostOptions<TMachine extends AnyStateMachine, TOwner = unknown> {
+export interface ActorHostOptions<TMachine extends AnyStateMachine, TOwner = unknown, TCommand extends Command = Command> {
   readonly clock: Clock;
   /**
    * The engine that steps the machine; default: MIP4_ENGINE, else 'compiled'. A machine the
@@ -64,7 +74,7 @@ export interface ActorHostOptions<TMachine extends AnyStateMachine, TOwner = unk
    */
   readonly engine?: EngineKind;
   /** Commands of one step, in order, after the step's snapshot is stored. */
-  readonly onCommands?: (actor: HostedActor<TMachine, TOwner>, commands: readonly Command[]) => void;
+  readonly onCommands?: (actor: HostedActor<TMachine, TOwner>, commands: readonly TCommand[]) => void;
   /** Called for every step; `reason` comes from the step's `reason` action (see REASON_ACTION). */
   readonly onTransition?: (record: TransitionRecord) => void;
   /** Called once when an actor reaches a final state (or errors) and leaves the host. */
@@ -102,7 +112,12 @@ function stateValueObjectToString(value: object): string {
     .join(',');
 }
 
-export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
+/**
+ * TCommand is the machine's command union: the engines hand over the machine's own custom
+ * actions unchanged, and each machine declares its command stubs' params from that union
+ * (machines/command.ts), so the one conversion below (`action as TCommand`) is by construction.
+ */
+export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown, TCommand extends Command = Command> {
   /** Which engine steps this host's actors (for counters, logs and tests). */
   readonly engineKind: EngineKind;
   private readonly engine: EngineFor<TMachine>;
@@ -111,7 +126,7 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
 
   constructor(
     machine: TMachine,
-    private readonly options: ActorHostOptions<TMachine, TOwner>,
+    private readonly options: ActorHostOptions<TMachine, TOwner, TCommand>,
   ) {
     this.engineKind = options.engine ?? engineKindFromEnvironment();
     this.engine = engineFor(machine, this.engineKind);
@@ -189,7 +204,7 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
   }
 
   private afterStep(actor: HostedActor<TMachine, TOwner>, from: string, eventType: string, actions: readonly EngineAction[]): void {
-    let commands: Command[] | undefined;
+    let commands: TCommand[] | undefined;
     let reason: string | undefined;
     // Cancellations wait until the step's actions are read: a timer cancelled and raised again
     // in the same step (a state re-entered: a binding renewed) is postponed in place instead.
@@ -197,7 +212,7 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
     for (const action of actions) {
       switch (action.type) {
         case 'xstate.raise': {
-          const params = action.params as { event: EventFromLogic<TMachine>; delay?: number; id?: string };
+          const params = action.params as RaiseParams<EventFromLogic<TMachine>>;
           // A non-finite delay (an infinite lifetime) never fires: no timer at all.
           if (typeof params.delay === 'number' && Number.isFinite(params.delay)) {
             const sendId = params.id ?? params.event.type;
@@ -208,15 +223,15 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown> {
           break;
         }
         case 'xstate.cancel':
-          (cancelled ??= []).push((action.params as { sendId: string }).sendId);
+          (cancelled ??= []).push((action.params as CancelParams).sendId);
           break;
         case REASON_ACTION:
           // The first reason of a step names it: a transition's own reason comes before the
           // entry actions of the state it (re-)enters.
-          reason ??= (action.params as { reason: string }).reason;
+          reason ??= (action.params as ReasonParams).reason;
           break;
         default:
-          (commands ??= []).push(action);
+          (commands ??= []).push(action as TCommand);
       }
     }
     if (cancelled !== undefined) for (const sendId of cancelled) this.cancelTimer(actor, sendId);

@@ -32,6 +32,18 @@ export interface EngineAction {
   readonly params: unknown;
 }
 
+/** Params of `xstate.raise` as both engines give them: the event, and for a delayed raise its delay and send id. */
+export interface RaiseParams<TEvent> {
+  readonly event: TEvent;
+  readonly delay?: number;
+  readonly id?: string;
+}
+
+/** Params of `xstate.cancel`: the send id of the delayed raise to drop. */
+export interface CancelParams {
+  readonly sendId: string;
+}
+
 export interface StepResult<TContext> {
   snapshot: EngineSnapshot<TContext>;
   /**

@@ -38,12 +38,13 @@ import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
 import {
   advertiserMachine,
   buildFaAdvertisement,
+  type AdvertiserCommand,
   type AdvertiserMachine,
   type AdvertiserSettings,
   type SendAdvertisementParams,
 } from '../../machines/advertiser.js';
-import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, type FaPendingMachine } from '../../machines/fa-pending.js';
-import { visitorMachine, visitorRemainingLifetime, type VisitorMachine } from '../../machines/visitor.js';
+import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, type FaPendingCommand, type FaPendingMachine } from '../../machines/fa-pending.js';
+import { visitorMachine, visitorRemainingLifetime, type VisitorCommand, type VisitorMachine } from '../../machines/visitor.js';
 import {
   ALL_MOBILITY_AGENTS,
   buildFaDenial,
@@ -67,7 +68,7 @@ import {
   type PendingCharge,
 } from '../../policies/fa-pending-budget.js';
 import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../../policies/security-association.js';
-import { ActorHost, stateValueToString, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane } from '../dataplane/fa-plane.js';
 import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
@@ -305,9 +306,9 @@ export class ForeignAgent {
   readonly dataPlane: DataPlane;
   private readonly tunnelInput = new Subject<PacketBatch>();
 
-  private readonly advertiserHost: ActorHost<AdvertiserMachine>;
-  private readonly pendingHost: ActorHost<FaPendingMachine, PendingOwner>;
-  private readonly visitorHost: ActorHost<VisitorMachine, VisitorOwner>;
+  private readonly advertiserHost: ActorHost<AdvertiserMachine, unknown, AdvertiserCommand>;
+  private readonly pendingHost: ActorHost<FaPendingMachine, PendingOwner, FaPendingCommand>;
+  private readonly visitorHost: ActorHost<VisitorMachine, VisitorOwner, VisitorCommand>;
   private advertiser: HostedActor<AdvertiserMachine> | undefined;
 
   private readonly mobileNodes = new Map<number, MobilitySecurityAssociation>();
@@ -348,13 +349,13 @@ export class ForeignAgent {
     };
     const onError = (actor: { id: string }, error: unknown) =>
       this.emit({ event: 'actor-error', at: this.options.clock.now(), actor: actor.id, detail: String(error) });
-    this.advertiserHost = new ActorHost(advertiserMachine, {
+    this.advertiserHost = new ActorHost<AdvertiserMachine, unknown, AdvertiserCommand>(advertiserMachine, {
       clock: options.clock,
       onTransition,
       onError,
       onCommands: (_actor, commands) => this.onAdvertiserCommands(commands),
     });
-    this.pendingHost = new ActorHost<FaPendingMachine, PendingOwner>(faPendingMachine, {
+    this.pendingHost = new ActorHost<FaPendingMachine, PendingOwner, FaPendingCommand>(faPendingMachine, {
       clock: options.clock,
       onTransition: (record) => {
         if (record.reason === 'timed-out') this.counters.timeouts++;
@@ -364,7 +365,7 @@ export class ForeignAgent {
       onCommands: (actor, commands) => this.onPendingCommands(actor, commands),
       onStopped: (actor) => this.forgetPending(actor),
     });
-    this.visitorHost = new ActorHost<VisitorMachine, VisitorOwner>(visitorMachine, {
+    this.visitorHost = new ActorHost<VisitorMachine, VisitorOwner, VisitorCommand>(visitorMachine, {
       clock: options.clock,
       onTransition,
       onError,
@@ -805,10 +806,10 @@ export class ForeignAgent {
 
   // --- commands ----------------------------------------------------------------------------------
 
-  private onAdvertiserCommands(commands: readonly Command[]): void {
+  private onAdvertiserCommands(commands: readonly AdvertiserCommand[]): void {
     for (const command of commands) {
       if (command.type !== 'sendAdvertisement') continue;
-      this.sendAdvertisement(command.params as SendAdvertisementParams);
+      this.sendAdvertisement(command.params);
     }
   }
 
@@ -850,10 +851,10 @@ export class ForeignAgent {
     });
   }
 
-  private onPendingCommands(actor: PendingActor, commands: readonly Command[]): void {
+  private onPendingCommands(actor: PendingActor, commands: readonly FaPendingCommand[]): void {
     for (const command of commands) {
       if (command.type !== 'sendDenial') continue;
-      const code = (command.params as { code: number }).code;
+      const code = command.params.code;
       const pending = actor.snapshot.context.pending;
       const datagram = buildFaDenial(pending, code, pending.requestedLifetime, this.config.settings, this.mobileNodes.get(pending.homeAddress | 0));
       const rejected = code === 68 || code === 71;
@@ -864,13 +865,13 @@ export class ForeignAgent {
     }
   }
 
-  private onVisitorCommands(commands: readonly Command[]): void {
+  private onVisitorCommands(commands: readonly VisitorCommand[]): void {
     for (const command of commands) {
       if (command.type === 'installVisitorRoute') {
-        const { homeAddress, linkLayerAddress } = command.params as { homeAddress: Ipv4Address; linkLayerAddress: MacAddress };
+        const { homeAddress, linkLayerAddress } = command.params;
         this.routes.set(homeAddress | 0, linkLayerAddress);
       } else if (command.type === 'removeVisitorRoute') {
-        this.routes.delete((command.params as { homeAddress: Ipv4Address }).homeAddress | 0);
+        this.routes.delete(command.params.homeAddress | 0);
       }
     }
   }

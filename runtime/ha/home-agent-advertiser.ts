@@ -32,6 +32,7 @@ import {
   advertiserConfig,
   advertiserMachine,
   buildHomeAgentAdvertisement,
+  type AdvertiserCommand,
   type AdvertiserMachine,
   type AdvertiserSettings,
   type SendAdvertisementParams,
@@ -86,7 +87,7 @@ export class HomeAgentAdvertiser {
   readonly events = this.eventSubject.asObservable();
   /** The advertiser actor's state changes. */
   readonly transitions = this.transitionSubject.asObservable();
-  private readonly host: ActorHost<AdvertiserMachine>;
+  private readonly host: ActorHost<AdvertiserMachine, unknown, AdvertiserCommand>;
   private actor: HostedActor<AdvertiserMachine> | undefined;
   private closed = false;
 
@@ -105,9 +106,9 @@ export class HomeAgentAdvertiser {
         if (this.transitionSubject.observed) this.transitionSubject.next(record);
       },
       onError: (actor, error) => this.emit({ event: 'actor-error', at: options.clock.now(), actor: actor.id, detail: String(error) }),
-      onCommands: (_actor, commands) => {
+      onCommands: (_actor, commands: readonly AdvertiserCommand[]) => {
         for (const command of commands) {
-          if (command.type === 'sendAdvertisement') this.send(command.params as SendAdvertisementParams);
+          if (command.type === 'sendAdvertisement') this.send(command.params);
         }
       },
     });

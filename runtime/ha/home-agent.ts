@@ -28,8 +28,9 @@ import {
   type RegistrationRequest,
 } from '../../io/wire/registration-types.js';
 import { ReplyCode, replyCodeText } from '../../io/wire/reply-codes.js';
-import { bindingMachine, remainingLifetime, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../../machines/binding.js';
+import { bindingMachine, remainingLifetime, type BindingCommand, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../../machines/binding.js';
 import { admitBinding } from '../../policies/admission.js';
+import { arpForBindingCount, arpForReturnHome, type ArpCommand } from '../../policies/home-arp.js';
 import { AUTHENTICATOR_LENGTH } from '../../policies/auth.js';
 import { TokenBucket } from '../../policies/rate-limit.js';
 import {
@@ -47,7 +48,7 @@ import {
   type SecurityContextLookup,
 } from '../../policies/security-association.js';
 import { advanceReplayState, sameIdentification, type ReplayState } from '../../policies/replay.js';
-import { ActorHost, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import { encodeSigned } from '../../policies/sign.js';
@@ -145,17 +146,8 @@ export type HomeAgentEvent =
     }
   | { readonly event: 'binding-error'; readonly at: number; readonly actor: string; readonly detail: string };
 
-/** What the home link must do (4.6); executed by the link layer (simulated or Linux). */
-export type ArpCommand =
-  | { readonly kind: 'proxy-arp'; readonly enable: boolean; readonly homeAddress: Ipv4Address }
-  | {
-      readonly kind: 'gratuitous-arp';
-      readonly homeAddress: Ipv4Address;
-      /** Whose link-layer address the home network should learn for the home address. */
-      readonly linkAddressOf: 'home-agent' | 'mobile-node';
-      /** Broadcasts are unreliable: send this many copies (4.6 "a small number of times"). */
-      readonly copies: number;
-    };
+/** What the home link must do (4.6); decided by policies/home-arp.ts, executed by the link layer (simulated or Linux). */
+export type { ArpCommand } from '../../policies/home-arp.js';
 
 /** A datagram as the agent needs it: payload, sender, and the address it was sent to. */
 export interface ReceivedRequest {
@@ -207,7 +199,6 @@ interface NodeRecord extends ReplayState {
 
 type Binding = HostedActor<BindingMachine, NodeRecord>;
 
-const GRATUITOUS_ARP_COPIES = 3;
 const ZERO_IDENTIFICATION: Identification = { high: 0, low: 0 };
 const DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND = 100;
 const LOGGED_DATAGRAM_BYTES = 128;
@@ -300,11 +291,13 @@ export class HomeAgent {
   /** Proxy and gratuitous ARP work for the home link (4.6). */
   readonly arpCommands = this.arpSubject.asObservable();
 
-  private readonly host: ActorHost<BindingMachine, NodeRecord>;
+  private readonly host: ActorHost<BindingMachine, NodeRecord, BindingCommand>;
   private readonly nodesByAddress = new Map<number, NodeRecord>();
   private readonly nodesByNai = new Map<string, NodeRecord>();
   private readonly foreignAgents = new Map<number, SecurityContextLookup>();
   private totalBindings = 0;
+  /** The lifetime the binding granted in the step just taken (its publishBinding/keepBinding command), 0 if none. */
+  private grantedLifetime = 0;
   private traceCounter = 0;
   private readonly authFailureReplies: TokenBucket;
   private readonly maxMessageBytes: number;
@@ -342,7 +335,7 @@ export class HomeAgent {
     }
     for (const fa of config.foreignAgents) this.foreignAgents.set(fa.address | 0, associationOf(fa.contexts, fa.address));
     this.authFailureReplies = new TokenBucket(config.authFailureRepliesPerSecond ?? DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND);
-    this.host = new ActorHost(bindingMachine, {
+    this.host = new ActorHost<BindingMachine, NodeRecord, BindingCommand>(bindingMachine, {
       clock: options.clock,
       onCommands: (actor, commands) => this.onBindingCommands(actor, commands),
       onTransition: (record) => {
@@ -545,6 +538,9 @@ export class HomeAgent {
     verdict: Extract<HaVerdict, { kind: 'accept' }>,
     send: ReplySender,
   ): void {
+    // 5.7: the accepted Request's replay state, applied once here whatever follows (a
+    // registration, its denial for room, a deregistration); nothing below reads it.
+    this.applyReplayUpdate(node, verdict);
     const now = this.options.clock.now();
     const replyFields: ReplyFields = {
       homeAddress: verdict.homeAddress,
@@ -564,11 +560,9 @@ export class HomeAgent {
         refreshesExisting: existing !== undefined,
       });
       if (!admission.ok) {
-        this.applyReplayUpdate(node, verdict);
         this.reply(trace, received, request, send, replyFields, admission.code, request.lifetime, { detail: admission.detail });
         return;
       }
-      this.applyReplayUpdate(node, verdict);
       // One object is both the binding's 'register' event and, for a new binding, its input:
       // built once per request, field by field (object spreads here cost more than the HMAC).
       const registration: RegisterEvent = {
@@ -584,20 +578,19 @@ export class HomeAgent {
         relayedBy: received.source !== verdict.careOfAddress && received.source !== verdict.homeAddress ? received.source : undefined,
         at: now,
       };
+      // The binding grants the lifetime in its command (a duplicate: what is left of the
+      // original grant, 3.8.2.2); a binding that failed its step grants none.
+      this.grantedLifetime = 0;
       const target = this.register(node, registration, verdict.simultaneous, existing);
-      // The granted lifetime is what the binding holds after the step: a duplicate keeps
-      // what is left of the original grant (3.8.2.2).
-      const lifetime = target.stopped ? 0 : remainingLifetime(contextOf(target), now);
+      const lifetime = target.stopped ? 0 : this.grantedLifetime;
       this.counters.accepted++;
       this.reply(trace, received, request, send, replyFields, verdict.code, lifetime, REGISTER_NOTE);
       return;
     }
-    this.applyReplayUpdate(node, verdict);
     if (verdict.operation === 'deregister-all') {
       for (const actor of [...node.bindings]) this.host.send(actor, { type: 'deregister-all', at: now });
-      // 4.6: the node is home; after proxy ARP stops (when its last binding went), the home
-      // agent announces the node's own link-layer address for the home address.
-      this.emitArp({ kind: 'gratuitous-arp', homeAddress: verdict.homeAddress, linkAddressOf: 'mobile-node', copies: GRATUITOUS_ARP_COPIES });
+      // 4.6: after proxy ARP stopped (with the last binding, just above), the node's own address.
+      this.emitArp(arpForReturnHome(verdict.homeAddress));
     } else {
       const binding = node.bindings.find((b) => contextOf(b).careOfAddress === verdict.careOfAddress);
       if (binding) this.host.send(binding, { type: 'deregister', at: now });
@@ -640,12 +633,14 @@ export class HomeAgent {
     return this.host.spawn(id, registration, node);
   }
 
-  private onBindingCommands(actor: Binding, commands: readonly Command[]): void {
+  private onBindingCommands(actor: Binding, commands: readonly BindingCommand[]): void {
     for (const command of commands) {
-      if (command.type === 'publishBinding') this.publish(actor);
+      if (command.type === 'publishBinding') {
+        this.grantedLifetime = command.params.grantedLifetime;
+        this.publish(actor);
+      } else if (command.type === 'keepBinding') this.grantedLifetime = command.params.grantedLifetime;
       else if (command.type === 'withdrawBinding') {
-        const { careOfAddress } = command.params as { careOfAddress: Ipv4Address };
-        this.forwardingTable.removeTunnel(actor.owner.mobileNode.homeAddress, careOfAddress);
+        this.forwardingTable.removeTunnel(actor.owner.mobileNode.homeAddress, command.params.careOfAddress);
       }
     }
   }
@@ -655,13 +650,7 @@ export class HomeAgent {
     if (!node.bindings.includes(actor)) {
       node.bindings.push(actor);
       this.totalBindings++;
-      if (node.bindings.length === 1) {
-        // 4.6: leaving home, in this order: gratuitous ARP with the home agent's link-layer
-        // address, then proxy ARP for the home address.
-        const homeAddress = node.mobileNode.homeAddress;
-        this.emitArp({ kind: 'gratuitous-arp', homeAddress, linkAddressOf: 'home-agent', copies: GRATUITOUS_ARP_COPIES });
-        this.emitArp({ kind: 'proxy-arp', enable: true, homeAddress });
-      }
+      this.emitArps(arpForBindingCount(node.mobileNode.homeAddress, node.bindings.length - 1, node.bindings.length));
     }
     const c = contextOf(actor);
     this.forwardingTable.upsertTunnel(c.homeAddress, {
@@ -678,14 +667,15 @@ export class HomeAgent {
     if (i < 0) return;
     node.bindings.splice(i, 1);
     this.totalBindings--;
-    if (node.bindings.length === 0) {
-      // No binding left (expired, deregistered or replaced): stop answering ARP for the node.
-      this.emitArp({ kind: 'proxy-arp', enable: false, homeAddress: node.mobileNode.homeAddress });
-    }
+    this.emitArps(arpForBindingCount(node.mobileNode.homeAddress, node.bindings.length + 1, node.bindings.length));
   }
 
   private emitArp(command: ArpCommand): void {
     if (this.arpSubject.observed) this.arpSubject.next(command);
+  }
+
+  private emitArps(commands: readonly ArpCommand[]): void {
+    for (const command of commands) this.emitArp(command);
   }
 
   private emit(event: HomeAgentEvent): void {

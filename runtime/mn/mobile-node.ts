@@ -29,11 +29,13 @@ import {
   awayFirstHop,
   mnDiscoveryMachine,
   type ColocatedAddress,
+  type MnDiscoveryCommand,
   type MnDiscoveryEvent,
   type SolicitationSettings,
 } from '../../machines/mn-discovery.js';
 import {
   mnRegistrationMachine,
+  type MnRegistrationCommand,
   type MnRegistrationContext,
   type MnReplayState,
   type RetransmissionSettings,
@@ -48,7 +50,7 @@ import {
   type MnSigningKey,
 } from '../../policies/mn-request.js';
 import { createSecurityContext, type ReplayProtection, type SecurityContextLookup } from '../../policies/security-association.js';
-import { ActorHost, type Command, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import type { Alarm, Clock } from '../../io/clock.js';
 import { mobileNodeDecapsulation } from '../dataplane/fa-plane.js';
 import type { DataPlane } from '../dataplane/packets.js';
@@ -223,8 +225,8 @@ function careOfOf(target: MnRegistrationTarget, homeAddress: Ipv4Address): Ipv4A
 }
 
 export class MobileNode {
-  private readonly discoveryHost: ActorHost<typeof mnDiscoveryMachine, MobileNode>;
-  private readonly registrationHost: ActorHost<typeof mnRegistrationMachine, RegistrationOwner>;
+  private readonly discoveryHost: ActorHost<typeof mnDiscoveryMachine, MobileNode, MnDiscoveryCommand>;
+  private readonly registrationHost: ActorHost<typeof mnRegistrationMachine, RegistrationOwner, MnRegistrationCommand>;
   private discovery: DiscoveryActor | undefined;
   private registration: RegistrationActor | undefined;
   private registrationOutcome: MobileNodeState['registration'] = 'none';
@@ -296,13 +298,13 @@ export class MobileNode {
     const onTransition = (record: TransitionRecord) => {
       if (this.transitionSubject.observed) this.transitionSubject.next(record);
     };
-    this.discoveryHost = new ActorHost(mnDiscoveryMachine, {
+    this.discoveryHost = new ActorHost<typeof mnDiscoveryMachine, MobileNode, MnDiscoveryCommand>(mnDiscoveryMachine, {
       clock: options.clock,
       onCommands: (_actor, commands) => this.onDiscoveryCommands(commands),
       onTransition,
       onError: (actor, error) => this.emit({ event: 'error', at: this.now(), actor: actor.id, detail: String(error) }),
     });
-    this.registrationHost = new ActorHost(mnRegistrationMachine, {
+    this.registrationHost = new ActorHost<typeof mnRegistrationMachine, RegistrationOwner, MnRegistrationCommand>(mnRegistrationMachine, {
       clock: options.clock,
       onCommands: (actor, commands) => this.onRegistrationCommands(actor, commands),
       onTransition,
@@ -561,28 +563,28 @@ export class MobileNode {
   // -------------------------------------------------------------------------------------------
   // Commands of the discovery actor
 
-  private onDiscoveryCommands(commands: readonly Command[]): void {
+  private onDiscoveryCommands(commands: readonly MnDiscoveryCommand[]): void {
     for (const command of commands) {
       switch (command.type) {
         case 'sendSolicitation':
-          this.sendSolicitation((command.params as { count: number }).count);
+          this.sendSolicitation(command.params.count);
           break;
         case 'register':
-          this.startRegistration(command.params as Exclude<MnRegistrationTarget, { kind: 'home' }>);
+          this.startRegistration(command.params);
           break;
         case 'deregisterAtHome':
           // R3.6.1.2-21: Lifetime 0, care-of address = home address, to the home agent.
           this.startRegistration({ kind: 'home' });
           break;
         case 'agentRebooted': {
-          const p = command.params as { agent: Ipv4Address; previousSequence: number; sequence: number };
+          const p = command.params;
           this.emit({ event: 'agent-rebooted', at: this.now(), agent: ipv4ToString(p.agent), previousSequence: p.previousSequence, sequence: p.sequence });
           break;
         }
         case 'homeArp':
           // The host's ARP for the home address follows the attachment announced next (the
           // Linux host adapter moves the address to lo with arp_ignore; R4.6-18); reported here.
-          this.emit({ event: 'home-arp', at: this.now(), enabled: (command.params as { enabled: boolean }).enabled });
+          this.emit({ event: 'home-arp', at: this.now(), enabled: command.params.enabled });
           break;
       }
     }
@@ -700,17 +702,16 @@ export class MobileNode {
   // -------------------------------------------------------------------------------------------
   // Commands of the registration actors
 
-  private onRegistrationCommands(actor: RegistrationActor, commands: readonly Command[]): void {
+  private onRegistrationCommands(actor: RegistrationActor, commands: readonly MnRegistrationCommand[]): void {
     const at = this.now();
     for (const command of commands) {
       switch (command.type) {
         case 'sendRequest': {
-          const p = command.params as { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address };
-          this.sendRequest(actor, p);
+          this.sendRequest(actor, command.params);
           break;
         }
         case 'registrationAccepted': {
-          const p = command.params as { code: number; grantedLifetime: number; expiresAt: number; renewAt: number };
+          const p = command.params;
           this.keepReplayState(actor.snapshot.context);
           if (actor.snapshot.context.lifetime === 0) {
             this.registrationOutcome = 'deregistered';
@@ -724,17 +725,17 @@ export class MobileNode {
           break;
         }
         case 'registrationDenied': {
-          const p = command.params as { code: number; byForeignAgent: boolean };
+          const p = command.params;
           this.registrationOutcome = 'denied';
           this.emit({ event: 'denied', at, code: p.code, byForeignAgent: p.byForeignAgent });
           break;
         }
         case 'gratuitousArp':
-          this.startGratuitousArp((command.params as { address: Ipv4Address }).address);
+          this.startGratuitousArp(command.params.address);
           break;
         case 'registrationGivenUp':
           this.registrationOutcome = 'given-up';
-          this.emit({ event: 'given-up', at, attempts: (command.params as { attempts: number }).attempts });
+          this.emit({ event: 'given-up', at, attempts: command.params.attempts });
           break;
       }
     }

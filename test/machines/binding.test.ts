@@ -438,7 +438,11 @@ describe('bindingMachine: the lifetime timer on xstate’s SimulatedClock', () =
     clock.increment(200_000);
     actions.length = 0;
     actor.send({ type: 'register', ...registration(COA_A, id(1), 0xfffe, clock.now()) });
-    expect(actions.map((a) => [a.type, a.params])).toEqual([['reason', { reason: 'duplicate' }]]);
+    // The Reply grants what is left of the original 600 s (the home agent answers with it).
+    expect(actions.map((a) => [a.type, a.params])).toEqual([
+      ['reason', { reason: 'duplicate' }],
+      ['keepBinding', { grantedLifetime: 400 }],
+    ]);
     expect(actor.getSnapshot().context).toBe(before);
     clock.set(T0 + 599_999);
     expect(actor.getSnapshot().value).toEqual({ registered: 'timed' });
@@ -498,7 +502,7 @@ describe('bindingMachine: the lifetime timer on xstate’s SimulatedClock', () =
     const commands = actions.filter((a) => a.type === 'withdrawBinding' || a.type === 'publishBinding');
     expect(commands.map((a) => [a.type, a.params])).toEqual([
       ['withdrawBinding', { careOfAddress: COA_A }],
-      ['publishBinding', undefined],
+      ['publishBinding', { grantedLifetime: 300 }],
     ]);
     expect(actions.find((a) => a.type === 'reason')?.params).toEqual({ reason: 'care-of-address-changed' });
     expect(actor.getSnapshot().context.careOfAddress).toBe(COA_B);

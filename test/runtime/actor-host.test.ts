@@ -84,7 +84,7 @@ describe('ActorHost with the binding machine', () => {
     expect(records).toEqual([
       { actor: 'ha/198.51.100.10', from: '(none)', to: 'registered.timed', reason: 'registered', event: 'xstate.init', at: T0 },
     ]);
-    expect(commands).toEqual([{ actor: 'ha/198.51.100.10', command: { type: 'publishBinding', params: undefined }, at: T0 }]);
+    expect(commands).toEqual([{ actor: 'ha/198.51.100.10', command: { type: 'publishBinding', params: { grantedLifetime: 600 } }, at: T0 }]);
     expect(host.size).toBe(1);
     expect(host.pendingTimers).toBe(1);
     expect(actor.timers).toHaveLength(1);
@@ -103,7 +103,7 @@ describe('ActorHost with the binding machine', () => {
     commands.length = 0;
     register(actor, COA_A, id(2), 300);
     expect(records).toEqual([{ actor: 'b', from: 'registered.timed', to: 'registered.timed', reason: 'renewed', event: 'register', at: T0 + 100_000 }]);
-    expect(commands.map((c) => c.command)).toEqual([{ type: 'publishBinding', params: undefined }]);
+    expect(commands.map((c) => c.command)).toEqual([{ type: 'publishBinding', params: { grantedLifetime: 300 } }]);
     expect(host.pendingTimers).toBe(1);
     expect(actor.timers).toHaveLength(1);
     expect(actor.timers![0]!.deadline).toBe(T0 + 400_000);
@@ -120,7 +120,7 @@ describe('ActorHost with the binding machine', () => {
     expect(records.map((r) => [r.from, r.to, r.reason])).toEqual([['registered.timed', 'registered.timed', 'care-of-address-changed']]);
     expect(commands.map((c) => c.command)).toEqual([
       { type: 'withdrawBinding', params: { careOfAddress: COA_A } },
-      { type: 'publishBinding', params: undefined },
+      { type: 'publishBinding', params: { grantedLifetime: 600 } },
     ]);
     expect(actor.snapshot.context.careOfAddress).toBe(COA_B);
     expect(host.pendingTimers).toBe(1);
@@ -134,7 +134,7 @@ describe('ActorHost with the binding machine', () => {
     expect(actor.stopped).toBe(true);
   });
 
-  it('[R3.8.2.2-9] duplicate: reason duplicate, no command, and NO new timer (the original one stays)', () => {
+  it('[R3.8.2.2-9] duplicate: reason duplicate, keepBinding with the seconds left, and NO new timer (the original one stays)', () => {
     const { host, clock, records, commands, spawn, register, sim } = bindingHost();
     const actor = spawn('b');
     const timer = actor.timers![0]!;
@@ -144,7 +144,7 @@ describe('ActorHost with the binding machine', () => {
     commands.length = 0;
     register(actor, COA_A, id(1), 1200);
     expect(records.map((r) => [r.from, r.to, r.reason])).toEqual([['registered.timed', 'registered.timed', 'duplicate']]);
-    expect(commands).toEqual([]);
+    expect(commands.map((c) => c.command)).toEqual([{ type: 'keepBinding', params: { grantedLifetime: 550 } }]);
     expect(actor.timers).toEqual([timer]);
     expect(actor.timers![0]).toBe(timer);
     expect(timer.index).toBeGreaterThanOrEqual(0); // still queued

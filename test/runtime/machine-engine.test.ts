@@ -622,7 +622,10 @@ describe('compiled step engine: contract', () => {
     const { snapshot } = engine.initial(input);
     const duplicate = engine.step(snapshot, { type: 'register', ...input, at: 2_000 } as never);
     expect(duplicate.snapshot).toBe(snapshot);
-    expect(duplicate.actions).toEqual([{ type: 'reason', params: { reason: 'duplicate' } }]);
+    expect(duplicate.actions).toEqual([
+      { type: 'reason', params: { reason: 'duplicate' } },
+      { type: 'keepBinding', params: { grantedLifetime: 29 } },
+    ]);
     const renewal = engine.step(snapshot, { type: 'register', ...input, identification: { high: 7, low: 2 }, at: 2_000 } as never);
     expect(renewal.snapshot).not.toBe(snapshot);
     expect((renewal.snapshot.context as { registeredAt: number }).registeredAt).toBe(2_000);
