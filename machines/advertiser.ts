@@ -1,41 +1,9 @@
 /**
- * A mobility agent's Agent Advertisements on one link (RFC 5944 2.1, 2.3, 2.3.1, 2.3.2; the
- * procedures and constants of ICMP Router Discovery, RFC 1256, apply "except that" 2.3 lists).
- *
- * Periodic advertisements. The nominal interval is at most 1/3 of the advertisement's ICMP
- * Lifetime (2.1, R2.1-7): whatever is configured, the machine never waits longer than
- * floor(lifetime × 1000 / 3) ms. Each interval is drawn uniformly in [minInterval, maxInterval]
- * (RFC 1256 MinAdvertisementInterval / MaxAdvertisementInterval; "slightly randomized",
- * R2.1-9), and the first three (RFC 1256 MAX_INITIAL_ADVERTISEMENTS) are no longer than 16 s
- * (MAX_INITIAL_ADVERT_INTERVAL) so that nodes find a freshly booted agent quickly. The first
- * advertisement goes out at start with sequence number 0 (R2.3.2-1). An agent configured to
- * advertise only in response to solicitations (R2.3-7) sends none of these.
- *
- * Randomness is injected, never drawn here: the interval jitter comes from a xorshift32
- * generator whose state lives in the context (seeded by the input), and the response delay
- * from the `random` value each solicitation event carries.
- *
- * Solicitations (2.3, R2.3-5: agents SHOULD respond). A solicitation from a nonzero IP source
- * is answered at once by unicast to that address (R2.1-4: the node's home address, which is
- * what a node soliciting away from home uses as source) and to its link-layer source address
- * (R2.1-1). A unicast answer reaches one node and competes with no other agent's multicast,
- * and 2.3 limits only broadcast/multicast rates; waiting would only delay the node's handoff.
- * A solicitation from 0.0.0.0 (a node without an address) is answered by multicast, after a
- * random delay of 0..MAX_RESPONSE_DELAY (2 s, RFC 1256) that keeps the agents of a link from
- * answering in unison. Multicast and broadcast advertisements are rate-limited (R2.3-6, MUST):
- * after any multicast advertisement, the agent stays `quiet` for `minMulticastGapMs`
- * (default 3 s) in which a solicitation asking for a multicast answer is left to the next
- * one. RFC 1256 has no "MIN_DELAY" for responses; 3 s is the MIN_DELAY_BETWEEN_RAS of IPv6
- * Neighbor Discovery (RFC 4861), the same idea stated as a constant, and also RFC 1256's
- * lower bound on MinAdvertisementInterval.
- *
- * Sequence numbers: 0 first, then one greater each advertisement (unicast answers included:
- * the field counts "Agent Advertisement messages sent since the agent was initialized", 2.1.1),
- * 0xffff followed by 256 (R2.3.2-2).
- *
- * Command: `sendAdvertisement` with `{ sequence, destination, linkLayerDestination?, busy }`;
- * the runtime builds the message with `buildFaAdvertisement` and sends it with IP TTL 1
- * (R2.1-2).
+ * A mobility agent's Agent Advertisements on one link (RFC 5944 2.1, 2.3, 2.3.1, 2.3.2, with
+ * RFC 1256's procedures "except that" 2.3 lists): periodic advertisements at most a third of
+ * their Lifetime apart, jittered; answers to solicitations (unicast at once, multicast after a
+ * random delay and never within `minMulticastGapMs` of the last); sequence numbers 0, 1, …,
+ * 0xffff, 256. Its command is `AdvertiserCommand`; the reasons: docs/protocol.md.
  */
 import { assign, setup } from 'xstate';
 import type { CommandParams, MachineCommand } from './command.js';

@@ -1,6 +1,7 @@
 /**
- * A mobile node's agent discovery and move detection (RFC 5944 2.4, 2.4.1-2.4.4, 4.6 for the
- * node's own ARP duties, 3.6 for when to register): one actor per mobile node interface.
+ * A mobile node's agent discovery and move detection (RFC 5944 2.4, 2.4.1-2.4.4, 4.6, 3.6): one
+ * actor per mobile node interface. Its commands are `MnDiscoveryCommand`; the reasons, incl. how
+ * Algorithm 2 is read against R3.6-8: docs/protocol.md.
  *
  *   searching ── Advertisement from a usable agent ──► away (register) ──► …
  *     │  solicits: 3 at 1 s, then doubling to a maximum (2.4)
@@ -9,30 +10,6 @@
  *       another live agent, or searching
  *   away (no agent in use: co-located) ── a new agent's prefix differs (Algorithm 2, 2.4.2.2) ──► away (register)
  *   away ── sequence number drops into 0-255 (2.4.4) ──► agentRebooted, register again
- *
- * Pure: time arrives in events (`at`, ms since the epoch) and as the deadlines of the machine's
- * own timers (kept as absolute times in the context, so re-entering a state re-arms a timer at
- * the same instant); randomness (solicitation jitter, 2.4) is a xorshift32 state in the context,
- * seeded by the runtime.
- *
- * Commands (named actions with params, executed by the runtime):
- * - `sendSolicitation` {count}: an Agent Solicitation (TTL 1, 2.2);
- * - `register` MnRegistrationTarget: start a registration (machines/mn-registration.ts);
- * - `deregisterAtHome` {homeAgent, homeAddress}: Lifetime 0, care-of address = home address;
- * - `agentRebooted` {agent, previousSequence, sequence};
- * - `homeArp` {enabled}: answer ARP for the home address or not (4.6).
- * The gratuitous ARP of returning home goes with the deregistration (machines/mn-registration.ts),
- * once the host is configured for home: 4.6 puts it after ARP is re-enabled, before the Request.
- *
- * Registrations are spaced at least 1 s apart (R2.4.2-3, R3.6-9): a move within a second of
- * the last registration waits in `holdingOff`.
- *
- * Algorithm 2 against R3.6-8: a new agent's different prefix "MAY" mean a move (R2.4.2.2-2),
- * but a new agent "SHOULD NOT" cause a registration while the node still hears the agent it
- * uses. Two agents of different prefixes on one link would otherwise have the node hop between
- * them at every Advertisement. The safer reading wins: a prefix move is taken only when no
- * agent is in use (a co-located registration); an agent in use is left when its Advertisement
- * Lifetime runs out (Algorithm 1), for the newest agent still heard.
  */
 import { assign, setup } from 'xstate';
 import type { CommandParams, MachineCommand } from './command.js';

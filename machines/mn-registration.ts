@@ -1,7 +1,7 @@
 /**
  * A mobile node's pending registration (RFC 5944 3.6, 3.6.2, 3.6.3, 5.7): one actor per
- * Registration Request toward one care-of address, which also renews it before its Lifetime
- * ends (3.6.2.2).
+ * Registration Request toward one care-of address, which also renews it (3.6.2.2). Its commands
+ * are `MnRegistrationCommand`; why it waits, spaces and ignores what it does: docs/protocol.md.
  *
  *   awaitingHost ──hostReady──► sending ◄──► spacing (1 s since the last Request, R3.6.3-4)
  *                                 │
@@ -12,30 +12,6 @@
  *                    ├─ 0/1, Lifetime 0 ► deregistered
  *                    ├─ 133 / 136 / 69 ─► sending (repaired: clock or nonce, home agent, Lifetime)
  *                    └─ any other ─────► denied
- *
- * Every Request of the node comes from here, each new one with a new Identification made when
- * it is sent: none before the host is configured for the attachment (`hostReady`, 3.6 and
- * R2.4.3-2: a Request sent earlier may leave by the old routes), and none within 1 s of the
- * previous one, whichever actor sent that (`lastRequestAt` passes on with the replay state).
- *
- * Pure: time arrives in events (`at`, ms since the epoch) and as the deadlines of the machine's
- * own timers; randomness is a xorshift32 state in the context, seeded by the runtime (`seed`).
- *
- * Replies: the runtime checks each one with policies/mn-reply.ts (UDP checksum, Mobile-Foreign
- * and Mobile-Home authenticators, 3.6.2.1) and sends a `reply` event with `authentic` set to
- * the outcome. The machine ignores a reply that is not authentic, and one whose low 32 bits of
- * Identification differ from the most recent Request (R3.6.2.1-3, R5.7-5), itself, so the
- * rule is visible in the chart and in the transition log ('reply-not-authentic',
- * 'reply-identification-mismatch').
- *
- * Commands (named actions with params, executed by the runtime):
- * - `sendRequest` {attempt, identification, lifetime, homeAgent, retransmission}: build it with
- *   policies/mn-request.ts buildRegistrationRequest and send;
- * - `registrationAccepted` {code, grantedLifetime, expiresAt, renewAt, homeAddress, homeAgent};
- * - `registrationDenied` {code, byForeignAgent};
- * - `registrationGivenUp` {attempts};
- * - `gratuitousArp` {address}: before the first Request of a deregistration at home (R4.6-10),
- *   once per actor; the runtime repeats it (R4.6-11).
  */
 import { assign, setup } from 'xstate';
 import type { CommandParams, MachineCommand } from './command.js';
