@@ -37,11 +37,12 @@ if [ ! -f "$libasan" ]; then
   echo "native-asan: gcc has no libasan.so ($libasan)" >&2
   exit 1
 fi
-# The preload reaches every child too (ip, ping, tshark): replace_str=0 leaves libc's string
-# functions unchecked, since iproute2's own print_route passes strncpy overlapping ranges;
-# the helper calls none of them (memcpy and the rest stay checked, replace_intrin).
+# The preload reaches every child too (ip, ping, tshark): libc's string functions go unchecked
+# (replace_str=0 and the intercept_str* flags, which would otherwise warn on every child's
+# stderr), since iproute2's own print_route passes strncpy overlapping ranges; the helper calls
+# none of them (memcpy and the rest stay checked, replace_intrin).
 export LD_PRELOAD=$libasan
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:replace_str=0
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:replace_str=0:intercept_strlen=0:intercept_strchr=0:intercept_strndup=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # io/linux/native.ts then loads only this file (never falls back to build/Release).
 export MIP4_NATIVE_ADDON=$root/build-asan/mip4_io.node
