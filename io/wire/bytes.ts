@@ -83,6 +83,12 @@ function hexDigit(c: number): number {
   return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
+/** The first `limit` bytes in hex, with "..." when there were more: a discarded datagram in a log line (1.7). */
+export function hexPrefix(bytes: Uint8Array, limit = 128): string {
+  const shown = toHex(bytes.subarray(0, limit));
+  return bytes.length > limit ? `${shown}...` : shown;
+}
+
 /** Parses hex (whitespace and a 0x prefix allowed); returns undefined if it is not hex. */
 export function parseHex(text: string): Uint8Array | undefined {
   const clean = text.replace(/^0x/i, '').replace(/[\s:]/g, '');

@@ -18,7 +18,7 @@ import {
   decodeAgentSolicitation,
   type RouterEntry,
 } from '../../io/wire/agent-discovery.js';
-import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ipv4ToString, type Ipv4Address, hexPrefix } from '../../io/wire/bytes.js';
 import {
   encodeEthernetHeader,
   ETHERNET_HEADER_LENGTH,
@@ -247,15 +247,6 @@ interface VisitorOwner {
 
 type PendingActor = HostedActor<FaPendingMachine, PendingOwner>;
 type VisitorActor = HostedActor<VisitorMachine, VisitorOwner>;
-
-const LOGGED_BYTES = 128;
-
-function hexPrefix(bytes: Uint8Array): string {
-  let s = '';
-  const n = Math.min(bytes.length, LOGGED_BYTES);
-  for (let i = 0; i < n; i++) s += bytes[i]!.toString(16).padStart(2, '0');
-  return bytes.length > n ? `${s}...` : s;
-}
 
 function associationOf(peer: FaPeerConfig): MobilitySecurityAssociation {
   const association = new MobilitySecurityAssociation(peer.address);

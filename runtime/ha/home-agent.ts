@@ -15,7 +15,7 @@
  * ids) from an injected source, so a run on the simulated clock replays exactly.
  */
 import { Subject } from 'rxjs';
-import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ipv4ToString, type Ipv4Address, hexPrefix } from '../../io/wire/bytes.js';
 import { identificationToHex } from '../../io/wire/identification.js';
 import { decodeRegistrationRequest, registrationMessageLength } from '../../io/wire/registration.js';
 import {
@@ -201,15 +201,6 @@ type Binding = HostedActor<BindingMachine, NodeRecord>;
 
 const ZERO_IDENTIFICATION: Identification = { high: 0, low: 0 };
 const DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND = 100;
-const LOGGED_DATAGRAM_BYTES = 128;
-
-function hexPrefix(bytes: Uint8Array): string {
-  let s = '';
-  const n = Math.min(bytes.length, LOGGED_DATAGRAM_BYTES);
-  for (let i = 0; i < n; i++) s += bytes[i]!.toString(16).padStart(2, '0');
-  return bytes.length > n ? `${s}...` : s;
-}
-
 function contextOf(actor: Binding): BindingContext {
   return actor.snapshot.context;
 }

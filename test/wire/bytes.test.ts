@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { ipv4ToString, parseHex, parseIpv4, toHex } from '../../io/wire/bytes.js';
+import { hexPrefix, ipv4ToString, parseHex, parseIpv4, toHex } from '../../io/wire/bytes.js';
 
 // parseIpv4 and parseHex read every address and key of a configuration file (a million of
 // each): they are character loops. Their definition is the plain one below; the loops must
@@ -55,5 +55,14 @@ describe('dotted-quad and hex parsing', () => {
       }),
       { numRuns: 20_000 },
     );
+  });
+});
+
+describe('hexPrefix (a discarded datagram in a log line)', () => {
+  it('shows the first bytes in hex and marks what it left out', () => {
+    expect(hexPrefix(new Uint8Array([1, 0xab]))).toBe('01ab');
+    expect(hexPrefix(new Uint8Array(128).fill(0xff))).toBe('ff'.repeat(128));
+    expect(hexPrefix(new Uint8Array(129).fill(0xff))).toBe(`${'ff'.repeat(128)}...`);
+    expect(hexPrefix(new Uint8Array([1, 2, 3]), 2)).toBe('0102...');
   });
 });
