@@ -16,3 +16,5 @@ export * from './ethernet.js';
 export * from './arp.js';
 export * from './tunnel.js';
 export * from './pcap.js';
+export * from './pcapng.js';
+export * from './capture.js';

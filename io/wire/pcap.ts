@@ -3,9 +3,9 @@
  * a 24-byte global header, then per packet a 16-byte record header and the captured bytes.
  * Pure: it turns packets into bytes and bytes into packets; writing the file is the caller's.
  *
- * pcapng is not read; the reader says so instead of guessing.
+ * pcapng is read by pcapng.ts; `decodeCapture` (capture.ts) takes either.
  */
-import { decoded, wireError, type DecodeResult } from './codec.js';
+import { decoded, wireError, type DecodeResult, type WireError } from './codec.js';
 
 /** Link types of the global header (the LINKTYPE_* registry). */
 export const LinkType = {
@@ -28,6 +28,8 @@ export interface PcapRecord {
   readonly data: Uint8Array;
   /** Length of the packet on the wire (>= data.length when the capture was truncated). */
   readonly originalLength: number;
+  /** Where the record starts in the file (decoded records only). */
+  readonly fileOffset?: number;
 }
 
 export interface PcapFile {
@@ -77,6 +79,17 @@ export function encodePcap(linkType: number, records: ReadonlyArray<{ timestampU
 
 /** Reads a classic pcap file of either byte order and either timestamp resolution. */
 export function decodePcap(bytes: Uint8Array): DecodeResult<PcapFile> {
+  const read = readPcap(bytes);
+  if (!read.ok) return read;
+  const { file, damage, next } = read.value;
+  return damage ? { ok: false, error: damage } : decoded(file, next);
+}
+
+/**
+ * Like `decodePcap`, but a damaged record (a truncated last packet, as a capture cut short
+ * leaves) keeps the records before it: `damage` says where reading stopped and why.
+ */
+export function readPcap(bytes: Uint8Array): DecodeResult<{ file: PcapFile; damage?: WireError; next: number }> {
   const layer = 'pcap';
   if (bytes.length < GLOBAL_HEADER_LENGTH) {
     return wireError(layer, 'truncated', 0, `a pcap file starts with a ${GLOBAL_HEADER_LENGTH}-byte header; got ${bytes.length} bytes`);
@@ -93,17 +106,19 @@ export function decodePcap(bytes: Uint8Array): DecodeResult<PcapFile> {
     littleEndian = false;
     nanoseconds = magicBig === MAGIC_NANOSECONDS;
   } else if (magicBig === PCAPNG_MAGIC) {
-    return wireError(layer, 'bad-version', 0, 'this is a pcapng file; convert it with `editcap -F pcap in.pcapng out.pcap`');
+    return wireError(layer, 'bad-version', 0, 'this is a pcapng file, which decodePcap does not read: decodeCapture (capture.ts) reads it, or convert it with `editcap -F pcap in.pcapng out.pcap`');
   } else {
     return wireError(layer, 'bad-type', 0, `not a pcap file (magic 0x${magicBig.toString(16).padStart(8, '0')})`);
   }
   const snapLength = view.getUint32(16, littleEndian);
   const linkType = view.getUint32(20, littleEndian) & 0x0fffffff; // upper bits carry FCS info
   const records: PcapRecord[] = [];
+  const file = { linkType, snapLength, records };
   let offset = GLOBAL_HEADER_LENGTH;
   while (offset < bytes.length) {
     if (offset + RECORD_HEADER_LENGTH > bytes.length) {
-      return wireError(layer, 'truncated', offset, `record header at ${offset} needs ${RECORD_HEADER_LENGTH} bytes, ${bytes.length - offset} left`);
+      const damage = wireError(layer, 'truncated', offset, `record header at ${offset} needs ${RECORD_HEADER_LENGTH} bytes, ${bytes.length - offset} left`).error;
+      return decoded({ file, damage, next: offset }, offset);
     }
     const seconds = view.getUint32(offset, littleEndian);
     const fraction = view.getUint32(offset + 4, littleEndian);
@@ -111,14 +126,16 @@ export function decodePcap(bytes: Uint8Array): DecodeResult<PcapFile> {
     const originalLength = view.getUint32(offset + 12, littleEndian);
     const dataStart = offset + RECORD_HEADER_LENGTH;
     if (dataStart + capturedLength > bytes.length) {
-      return wireError(layer, 'truncated', offset + 8, `record at ${offset} says ${capturedLength} captured bytes, ${bytes.length - dataStart} left`);
+      const damage = wireError(layer, 'truncated', offset + 8, `record at ${offset} says ${capturedLength} captured bytes, ${bytes.length - dataStart} left`).error;
+      return decoded({ file, damage, next: offset }, offset);
     }
     records.push({
       timestampUs: seconds * 1e6 + (nanoseconds ? Math.floor(fraction / 1000) : fraction),
       data: bytes.subarray(dataStart, dataStart + capturedLength),
       originalLength,
+      fileOffset: offset,
     });
     offset = dataStart + capturedLength;
   }
-  return decoded({ linkType, snapLength, records }, offset);
+  return decoded({ file, next: offset }, offset);
 }

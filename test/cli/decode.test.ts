@@ -203,12 +203,22 @@ describe('mip4 decode --pcap', () => {
     expect(run.out.join('\n')).not.toContain('authenticator_valid');
   });
 
-  it('prints a JSON error and exits 1 for a file that is not a pcap capture', async () => {
-    const path = join(scratch, 'not-a-capture.pcapng');
+  it('reads a pcapng file with a Section Header Block and nothing else as a capture of no messages, exit 0', async () => {
+    const path = join(scratch, 'empty.pcapng');
     writeFileSync(path, fromHex('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000'));
     const run = await mip4('decode', '--pcap', path);
+    expect(run.code).toBe(0);
+    expect(run.out).toEqual([]);
+    expect(run.err.join('\n')).toContain('0 Mobile IP message(s), 0 other frame(s) skipped');
+  });
+
+  it('prints a JSON error naming offset 0 and exits 1 for a file that is no capture of either format', async () => {
+    const path = join(scratch, 'not-a-capture.bin');
+    writeFileSync(path, fromHex('7f454c4602010100000000000000000000000000000000000000'));
+    const run = await mip4('decode', '--pcap', path);
     expect(run.code).toBe(1);
-    expect(jsonLines(run)).toEqual([expect.objectContaining({ error: 'bad-version', layer: 'pcap', offset: 0 })]);
+    expect(jsonLines(run)).toEqual([expect.objectContaining({ error: 'bad-type', offset: 0 })]);
+    expect(run.err.join('\n')).toMatch(/at byte 0: .*pcap.*pcapng/);
   });
 
   it('fails with exit 1 on an unreadable capture', async () => {
