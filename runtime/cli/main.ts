@@ -25,7 +25,12 @@ export const subcommands: readonly SubcommandEntry[] = [
     summary: 'a Mobile IPv4 lab in network namespaces: up, status, move mn, down (root)',
     load: async () => (await import('./lab.js')).labCommand,
   },
-  { name: 'decode', summary: 'decode Mobile IP messages to JSON', load: async () => (await import('./decode.js')).decodeCommand },
+  {
+    name: 'register',
+    summary: 'send one Registration Request to a home agent and print the checked Reply',
+    load: async () => (await import('./register.js')).registerCommand,
+  },
+  { name: 'decode', summary: 'decode Mobile IP messages (hex, file, pcap/pcapng, stdin) to JSON', load: async () => (await import('./decode.js')).decodeCommand },
   { name: 'chart', summary: "print a machine's state chart (Mermaid or JSON)", load: async () => (await import('./chart.js')).chartCommand },
   {
     name: 'examples',
