@@ -281,7 +281,7 @@ function printTable(outcome: Outcome, io: Io): void {
   ];
   for (const e of (judgement.json.extensions ?? []) as Array<Record<string, unknown>>) {
     const validity = e.authenticator_valid === undefined ? '' : e.authenticator_valid ? ' valid' : ' INVALID';
-    rows.push(['extension', `${String(e.name ?? e.type)}${e.spi !== undefined ? ` SPI ${String(e.spi)}` : ''}${validity}`]);
+    rows.push(['extension', `${String(e.name ?? e.type)}${e.nai !== undefined ? ` ${String(e.nai)}` : ''}${e.spi !== undefined ? ` SPI ${String(e.spi)}` : ''}${validity}`]);
   }
   io.out('Registration Reply');
   for (const [name, value] of rows) io.out(`  ${name.padEnd(15)} ${value}`);

@@ -34,6 +34,7 @@ function register(args: readonly string[], env: Record<string, string> = {}): Pr
 
 const keyOf = (label: string) => createHash('md5').update(label).digest();
 const MN = { homeAddress: '127.0.0.10', spi: 4096, key: keyOf('register-mn') };
+const MN_NAI = 'mn1@example.org';
 const NONCE_MN = { homeAddress: '127.0.0.11', spi: 4097, key: keyOf('register-nonce-mn') };
 const FA = { address: '127.0.0.2', spi: 600, key: keyOf('register-fa') };
 /** Not a loopback address: a care-of address must be able to end a tunnel. Only a field here. */
@@ -48,6 +49,7 @@ function haConfig(): string {
     `  maxLifetime: ${MAX_LIFETIME}`,
     'mobileNodes:',
     `  - homeAddress: ${MN.homeAddress}`,
+    `    nai: ${MN_NAI}`,
     `    spi: ${MN.spi}`,
     `    key: "${MN.key.toString('hex')}"`,
     `  - homeAddress: ${NONCE_MN.homeAddress}`,
@@ -182,6 +184,14 @@ describe('mip4 register against mip4 ha on 127.0.0.1', () => {
     const wrongFaKey = await register(args.slice(0, -1), { MIP4_FA_KEY: keyOf('not the fa key').toString('hex') });
     expect(wrongFaKey.code).toBe(1);
     expect(wrongFaKey.stderr).toContain('denied: code 132 (HA: foreign agent failed authentication)');
+  });
+
+  it('registers by --nai alone (home address 0.0.0.0): the Reply carries the home address the home agent knows the NAI by', async () => {
+    const run = await register([...homeAgentArg(), '--nai', MN_NAI, '--care-of', CARE_OF, '--spi', String(MN.spi), '--key-file', mnKeyFile(), '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const json = JSON.parse(run.stdout) as { request: Record<string, unknown>; reply: Record<string, unknown> };
+    expect(json.request).toMatchObject({ home_address: '0.0.0.0', extensions: [expect.objectContaining({ type: 131, nai: MN_NAI }), expect.objectContaining({ type: 32 })] });
+    expect(json.reply).toMatchObject({ code: 0, home_address: MN.homeAddress });
   });
 
   it('with --nonce, takes the nonce from the 133 and is accepted on the second Request', async () => {
