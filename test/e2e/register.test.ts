@@ -8,11 +8,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from '../support/build.js';
 import { writePrivateFile } from '../support/files.js';
+import { missingTools } from '../support/tools.js';
 
 interface Run {
   readonly code: number;
@@ -232,6 +233,55 @@ describe('mip4 register against mip4 ha on 127.0.0.1', () => {
       expect(run.stderr).toContain('usage: mip4 register');
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The exchange as dumpcap captures it on lo: pcapng from a live capture, read by mip4 decode.
+
+const dumpcapMissing = missingTools('dumpcap');
+
+describe.skipIf(dumpcapMissing)(`mip4 decode reads dumpcap's live pcapng of a mip4 register exchange${dumpcapMissing ? ` (skipped: ${dumpcapMissing})` : ''}`, () => {
+  it('finds the Request and the Reply on the non-434 port with --port, and --check verifies both', async () => {
+    const capture = join(scratch, 'register.pcapng');
+    const dumpcap = spawn('dumpcap', ['-i', 'lo', '-f', `udp port ${haPort}`, '-w', capture, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let dumpcapErr = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`dumpcap did not start: ${dumpcapErr}`)), 15_000);
+        dumpcap.stderr!.on('data', (chunk: Buffer) => {
+          dumpcapErr += chunk.toString();
+          if (dumpcapErr.includes('Capturing on')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        dumpcap.on('exit', (code) => reject(new Error(`dumpcap exited ${code}: ${dumpcapErr}`)));
+      });
+      const run = await register([...mnArgs(), '--key-file', mnKeyFile()]);
+      expect(run.code, run.stderr).toBe(0);
+      // Let the Reply reach the capture buffer before stopping.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      const exited = new Promise((resolve) => dumpcap.once('exit', resolve));
+      dumpcap.kill('SIGINT');
+      await exited;
+    }
+    expect(existsSync(capture) && statSync(capture).size).toBeGreaterThan(0);
+
+    const args = ['bin/mip4.js', 'decode', '--pcap', capture, '--port', String(haPort), '--check', MN.key.toString('hex'), '--spi', String(MN.spi)];
+    const decoded = await new Promise<Run>((resolve) =>
+      execFile(process.execPath, args, { cwd: ROOT }, (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr })),
+    );
+    expect(decoded.code, decoded.stderr).toBe(0);
+    const messages = decoded.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    // (udp_checksum_ok is not asserted: on lo the kernel leaves checksums to an offload that never runs.)
+    expect(messages.map((m) => [m.type, (m.transport as Record<string, unknown>).udp_dst_port])).toEqual([
+      [1, haPort],
+      [3, expect.any(Number)],
+    ]);
+    for (const m of messages) expect(m.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    expect(messages[0]!.frame).toBe(1);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
