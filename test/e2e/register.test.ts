@@ -37,6 +37,7 @@ const keyOf = (label: string) => createHash('md5').update(label).digest();
 const MN = { homeAddress: '127.0.0.10', spi: 4096, key: keyOf('register-mn') };
 const MN_NAI = 'mn1@example.org';
 const NONCE_MN = { homeAddress: '127.0.0.11', spi: 4097, key: keyOf('register-nonce-mn') };
+const KEYED_MN = { homeAddress: '127.0.0.12', spi: 4098, key: keyOf('register-keyed-md5-mn') };
 const FA = { address: '127.0.0.2', spi: 600, key: keyOf('register-fa') };
 /** Not a loopback address: a care-of address must be able to end a tunnel. Only a field here. */
 const CARE_OF = '192.0.2.77';
@@ -57,6 +58,10 @@ function haConfig(): string {
     `    spi: ${NONCE_MN.spi}`,
     `    key: "${NONCE_MN.key.toString('hex')}"`,
     '    replay: nonce',
+    `  - homeAddress: ${KEYED_MN.homeAddress}`,
+    `    spi: ${KEYED_MN.spi}`,
+    '    algorithm: keyed-md5',
+    `    key: "${KEYED_MN.key.toString('hex')}"`,
     'foreignAgents:',
     `  - address: ${FA.address}`,
     `    spi: ${FA.spi}`,
@@ -193,6 +198,17 @@ describe('mip4 register against mip4 ha on 127.0.0.1', () => {
     const json = JSON.parse(run.stdout) as { request: Record<string, unknown>; reply: Record<string, unknown> };
     expect(json.request).toMatchObject({ home_address: '0.0.0.0', extensions: [expect.objectContaining({ type: 131, nai: MN_NAI }), expect.objectContaining({ type: 32 })] });
     expect(json.reply).toMatchObject({ code: 0, home_address: MN.homeAddress });
+  });
+
+  it('registers with --algorithm keyed-md5 where the home agent uses it, and is denied 131 with the default HMAC-MD5', async () => {
+    const args = [...homeAgentArg(), '--home-address', KEYED_MN.homeAddress, '--care-of', CARE_OF, '--spi', String(KEYED_MN.spi)];
+    const env = { MIP4_KEY: KEYED_MN.key.toString('hex') };
+    const keyed = await register([...args, '--algorithm', 'keyed-md5'], env);
+    expect(keyed.code, keyed.stderr).toBe(0);
+    expect(keyed.stdout).toMatch(/Mobile-Home Authentication SPI 4098 valid/);
+    const hmac = await register(args, env);
+    expect(hmac.code).toBe(1);
+    expect(hmac.stderr).toContain('denied: code 131');
   });
 
   it('with --nonce, takes the nonce from the 133 and is accepted on the second Request', async () => {
