@@ -305,13 +305,13 @@ describe.skipIf(dumpcapMissing)(`mip4 decode reads dumpcap's live pcapng of a mi
 
 type Tamper = 'none' | 'identification' | 'authenticator';
 
-/** Answers every Request with code 0 and an MHAE (SPI 4096, HMAC-MD5), tampered as asked. */
-async function standInHomeAgent(tamper: Tamper): Promise<{ port: number; close(): Promise<void> }> {
+/** Answers every Request with `code` (0 by default) and an MHAE (SPI 4096, HMAC-MD5), tampered as asked. */
+async function standInHomeAgent(tamper: Tamper, code = 0): Promise<{ port: number; close(): Promise<void> }> {
   const socket = dgram.createSocket('udp4');
   socket.on('message', (request, rinfo) => {
     const reply = Buffer.alloc(20 + 22);
     reply[0] = 3; // Registration Reply
-    reply[1] = 0; // accepted
+    reply[1] = code;
     reply.writeUInt16BE(30, 2);
     request.copy(reply, 4, 4, 12); // Home Address, Home Agent
     request.copy(reply, 12, 16, 24); // Identification
@@ -346,6 +346,17 @@ describe('mip4 register: Replies that do not check out', () => {
       const run = await register(['--home-agent', `127.0.0.1:${fake.port}`, '--home-address', MN.homeAddress, '--care-of', CARE_OF, '--spi', String(MN.spi), '--key-file', mnKeyFile(), '--json']);
       expect(run.code).toBe(1);
       expect(JSON.parse(run.stdout)).toMatchObject({ result: 'reply-check-failed', code: 0, problems: [expect.stringContaining('Mobile-Home authenticator (SPI 4096) is invalid')] });
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('takes code 1 (accepted, simultaneous bindings unsupported, 3.4) as accepted: exit 0', async () => {
+    const fake = await standInHomeAgent('none', 1);
+    try {
+      const run = await register(['--home-agent', `127.0.0.1:${fake.port}`, '--home-address', MN.homeAddress, '--care-of', CARE_OF, '--spi', String(MN.spi), '--key-file', mnKeyFile(), '--flags', 'S,D']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/registration accepted \(code 1: /);
     } finally {
       await fake.close();
     }
