@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { toHex } from '../../io/wire/bytes.js';
 import { encodePcap, LinkType } from '../../io/wire/pcap.js';
 import { encodeIpv4Header, IpProtocol } from '../../io/wire/ipv4.js';
+import fc from 'fast-check';
 import { main } from '../../runtime/cli/main.js';
+import { inspectCapture } from '../../runtime/cli/inspect.js';
 import { appendixGExamples, exampleKeys } from '../../runtime/cli/example-messages.js';
 import { ensureBuilt, ROOT } from '../support/build.js';
 import { missingTools } from '../support/tools.js';
@@ -293,3 +295,31 @@ describe('mip4 decode: link types and fragments', () => {
     expect(lines[1]).toMatchObject({ error: 'truncated', layer: 'pcap', offset: secondRecord + 8 });
   });
 });
+
+describe('inspectCapture on random captures', () => {
+  it('never throws: messages, or an error or damage naming an offset inside the file (3,000 runs)', () => {
+    // Valid heads (a pcap header per link type, a pcapng section and interface) then random
+    // bytes, so the record and frame walkers are reached, not only the magic check.
+    const pcapHeads = [LinkType.Ethernet, LinkType.RawIp, 0, 108, 113, 228, 276].map((linkType) => encodePcap(linkType, []));
+    const pcapngHead = Uint8Array.from(Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000010000001400000001000000000004001400000006000000', 'hex'));
+    const record = (data: Uint8Array) => encodePcap(LinkType.RawIp, [{ timestampUs: 1, data }]).subarray(24);
+    const input = fc.oneof(
+      fc.tuple(fc.constantFrom(...pcapHeads, pcapngHead), fc.uint8Array({ maxLength: 300 })).map(([head, rest]) => Uint8Array.from([...head, ...rest])),
+      // A well-formed record holding a random IPv4-looking datagram.
+      fc.uint8Array({ maxLength: 120 }).map((rest) => Uint8Array.from([...pcapHeads[1]!, ...record(Uint8Array.from([0x45, ...rest]))])),
+    );
+    fc.assert(
+      fc.property(input, (bytes) => {
+        const result = inspectCapture(bytes);
+        const problem = result.fileError ?? result.damage;
+        if (problem) {
+          expect(problem.offset).toBeGreaterThanOrEqual(0);
+          expect(problem.offset).toBeLessThanOrEqual(bytes.length);
+        }
+        for (const message of result.messages) expect(typeof message.json.frame).toBe('number');
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
+
