@@ -8,11 +8,9 @@
  * of it, so the line equals JSON.stringify({ time, level, ...event }) at the cost of a concat.
  */
 import { jsonLine } from './log-line.js';
+import { LOG_LEVELS, type LogLevel } from '../config/log-config.js';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
-
-/** Most severe first: a daemon at level L writes the lines of L and of the levels before it. */
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'trace'];
+export { LOG_LEVELS, type LogLevel };
 
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 

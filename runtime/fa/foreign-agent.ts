@@ -228,6 +228,8 @@ export interface ForeignAgentOptions {
   readonly clock: Clock;
   /** Uniform 32-bit values (solicitation response delays). Seeded in tests. */
   readonly random32: () => number;
+  /** Put before every trace id, so that the ids of one run differ from another's; default none. */
+  readonly tracePrefix?: string;
 }
 
 // --- internals -------------------------------------------------------------------------------------
@@ -947,7 +949,7 @@ export class ForeignAgent {
   }
 
   private nextTrace(): string {
-    return `fa-${(++this.traceCounter).toString(36)}`;
+    return `fa-${this.options.tracePrefix ?? ''}${(++this.traceCounter).toString(36)}`;
   }
 }
 
@@ -1016,6 +1018,7 @@ export interface StartForeignAgentOptions {
   readonly rawIp: Layer.Layer<RawIp>;
   readonly clock?: Clock;
   readonly random32?: () => number;
+  readonly tracePrefix?: string;
 }
 
 /**
@@ -1023,7 +1026,11 @@ export interface StartForeignAgentOptions {
  * RawIpError of the first resource that cannot be acquired; nothing stays open then.
  */
 export async function startForeignAgent(config: FaConfig, options: StartForeignAgentOptions): Promise<RunningForeignAgent> {
-  const agent = new ForeignAgent(config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
+  const agent = new ForeignAgent(config, {
+    clock: options.clock ?? new RealClock(),
+    random32: options.random32 ?? secureRandom32,
+    ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}),
+  });
   const layers = Layer.mergeAll(options.udp, options.link, options.rawIp);
   const served = await openInScope(serveForeignAgent(agent, config.settings, { interfaceName: options.interfaceName }).pipe(Effect.provide(layers))).catch(
     (error: unknown) => {
