@@ -68,6 +68,7 @@ import {
   type PendingCharge,
 } from '../../policies/fa-pending-budget.js';
 import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../../policies/security-association.js';
+import { diffByKey, sameContexts, type KeyedDiff } from '../../policies/association-diff.js';
 import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane } from '../dataplane/fa-plane.js';
@@ -171,7 +172,9 @@ export type ForeignAgentEvent =
       readonly destination: string;
       readonly linkLayerDestination: MacAddress;
     }
-  | { readonly event: 'actor-error'; readonly at: number; readonly actor: string; readonly detail: string };
+  | { readonly event: 'actor-error'; readonly at: number; readonly actor: string; readonly detail: string }
+  /** A visitor whose registration lifetime ran out: entry and route deleted (3.7.1). */
+  | { readonly event: 'visitor-expired'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly homeAgent: string; readonly lifetime: number };
 
 export interface ForeignAgentCounters {
   frames: number;
@@ -324,7 +327,7 @@ export class ForeignAgent {
   private closed = false;
 
   constructor(
-    private readonly config: FaConfig,
+    private config: FaConfig,
     private readonly options: ForeignAgentOptions,
   ) {
     for (const node of config.mobileNodes) this.mobileNodes.set(node.address | 0, associationOf(node));
@@ -365,6 +368,10 @@ export class ForeignAgent {
       onCommands: (_actor, commands) => this.onVisitorCommands(commands),
       onStopped: (actor) => {
         if (this.visitorsByKey.get(actor.owner.key) === actor) this.visitorsByKey.delete(actor.owner.key);
+        const c = actor.snapshot.context;
+        if (actor.snapshot.value === 'expired' && c.current !== undefined) {
+          this.emit({ event: 'visitor-expired', at: this.options.clock.now(), homeAddress: ipv4ToString(c.homeAddress), careOfAddress: ipv4ToString(c.current.careOfAddress), homeAgent: ipv4ToString(c.current.homeAgent), lifetime: c.current.lifetime });
+        }
       },
     });
     this.dataPlane = foreignAgentDataPlane({
@@ -372,6 +379,24 @@ export class ForeignAgent {
       localAddresses: s.careOfAddresses,
     });
     this.tunnelInput.pipe(this.dataPlane).subscribe((batch) => this.deliver(batch));
+  }
+
+  /**
+   * Takes the security associations of `next` (a reload): the mobile nodes' (MFAE) and the home
+   * agents' (FHAE), each checking the next Request or Reply. Visitors and pending registrations
+   * are not touched; the rest of `next` (addresses, advertisement, limits) needs a restart and
+   * is ignored. Returns what changed, by peer address.
+   */
+  reconfigure(next: FaConfig): { readonly mobileNodes: KeyedDiff<FaPeerConfig>; readonly homeAgents: KeyedDiff<FaPeerConfig> } {
+    const samePeer = (a: FaPeerConfig, b: FaPeerConfig) => sameContexts(a.contexts, b.contexts);
+    const mobileNodes = diffByKey(this.config.mobileNodes, next.mobileNodes, (p) => p.address | 0, samePeer);
+    const homeAgents = diffByKey(this.config.homeAgents, next.homeAgents, (p) => p.address | 0, samePeer);
+    for (const [table, diff] of [[this.mobileNodes, mobileNodes], [this.homeAgents, homeAgents]] as const) {
+      for (const peer of diff.removed) table.delete(peer.address | 0);
+      for (const peer of [...diff.added, ...diff.changed]) table.set(peer.address | 0, associationOf(peer));
+    }
+    this.config = { ...this.config, mobileNodes: next.mobileNodes, homeAgents: next.homeAgents };
+    return { mobileNodes, homeAgents };
   }
 
   /**

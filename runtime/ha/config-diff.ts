@@ -4,30 +4,10 @@
  * security context differs) and unchanged. Pure: HomeAgent.reconfigure applies the result.
  */
 import { ipv4ToString } from '../../io/wire/bytes.js';
-import type { MobilitySecurityContext } from '../../policies/security-association.js';
+import { diffByKey, sameContexts, type KeyedDiff } from '../../policies/association-diff.js';
 import type { ForeignAgentConfig, MobileNodeConfig } from './home-agent.js';
 
-export interface MobileNodeDiff {
-  readonly added: readonly MobileNodeConfig[];
-  readonly removed: readonly MobileNodeConfig[];
-  /** The new entries of nodes whose entry differs. */
-  readonly changed: readonly MobileNodeConfig[];
-  readonly unchanged: number;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-export function sameContexts(a: readonly MobilitySecurityContext[], b: readonly MobilitySecurityContext[]): boolean {
-  if (a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const y = b[i]!;
-    return x.spi === y.spi && x.algorithm === y.algorithm && x.replay === y.replay && x.replayWindowSeconds === y.replayWindowSeconds && sameBytes(x.key, y.key);
-  });
-}
+export type MobileNodeDiff = KeyedDiff<MobileNodeConfig>;
 
 export function sameMobileNode(a: MobileNodeConfig, b: MobileNodeConfig): boolean {
   return (
@@ -41,19 +21,7 @@ export function sameMobileNode(a: MobileNodeConfig, b: MobileNodeConfig): boolea
 
 /** The mobile nodes of `next` against `current`, by home address. */
 export function diffMobileNodes(current: readonly MobileNodeConfig[], next: readonly MobileNodeConfig[]): MobileNodeDiff {
-  const before = new Map<number, MobileNodeConfig>();
-  for (const node of current) before.set(node.homeAddress | 0, node);
-  const added: MobileNodeConfig[] = [];
-  const changed: MobileNodeConfig[] = [];
-  let unchanged = 0;
-  for (const node of next) {
-    const old = before.get(node.homeAddress | 0);
-    if (old === undefined) added.push(node);
-    else if (sameMobileNode(old, node)) unchanged++;
-    else changed.push(node);
-    before.delete(node.homeAddress | 0);
-  }
-  return { added, removed: [...before.values()], changed, unchanged };
+  return diffByKey(current, next, (node) => node.homeAddress | 0, sameMobileNode);
 }
 
 /** Whether the foreign agents' associations differ (they hold no state: the table is swapped whole). */
