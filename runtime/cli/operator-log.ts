@@ -51,16 +51,10 @@ const EVENT_LEVELS: Readonly<Record<string, LogLevel>> = {
   'reply-discarded': 'warn',
   'given-up': 'warn',
   'reload-restart-needed': 'warn',
-  // per-registration detail and periodic chatter
+  'reload-unsupported': 'warn',
+  // per-registration detail: state changes, and ARP work no home link carries out (no dataPath)
   transition: 'debug',
   arp: 'debug',
-  advertisement: 'debug',
-  'advertisement-discarded': 'debug',
-  solicitation: 'debug',
-  'proxy-arp-reply': 'debug',
-  'gratuitous-arp': 'debug',
-  'gratuitous-arp-superseded': 'debug',
-  'gratuitous-arp-skipped': 'debug',
 };
 
 const LEVEL_RANK: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, info: 2, debug: 3, trace: 4 };
