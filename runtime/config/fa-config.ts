@@ -223,4 +223,9 @@ homeAgents:                        # optional: Foreign-Home security association
   - address: 198.51.100.1
     spi: 600
     key: 000102030405060708090a0b0c0d0e0f
+
+# The operator log: one JSON object per line on stdout, each with an ISO-8601 time and a
+# level. --log-level wins over this; a reload (SIGHUP) applies a new level.
+# log:
+#   level: info                    # error, warn, info (default), debug or trace
 `;

@@ -351,4 +351,9 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 #   interface: CHANGE-ME           # the home link (dataPath.homeInterface)
 #   maxInterval: 600               # seconds between advertisements at most (jittered, RFC 1256)
 #   lifetime: 1800                 # ICMP advertisement lifetime, seconds (default 3 x maxInterval)
+
+# The operator log: one JSON object per line on stdout, each with an ISO-8601 time and a
+# level. --log-level wins over this; a reload (SIGHUP) applies a new level.
+# log:
+#   level: info                    # error, warn, info (default), debug or trace
 `;

@@ -260,4 +260,9 @@ solicitation:                      # Agent Solicitations when no agent is heard 
   initialIntervalMs: 1000
   initialCount: 3
   maxIntervalMs: 60000
+
+# The operator log: one JSON object per line on stdout, each with an ISO-8601 time and a
+# level. --log-level wins over this; read at start (mip4 mn applies a new file when restarted).
+# log:
+#   level: info                    # error, warn, info (default), debug or trace
 `;
