@@ -46,8 +46,10 @@ export function parseOrUsage<T>(parse: () => T): T {
  * test) may signal as soon as it reads that line, and an unhandled SIGUSR2 or SIGTERM would
  * kill the process.
  */
-export function daemonSignals(printStatus: () => void): { readonly stop: Promise<NodeJS.Signals>; dispose(): void } {
+export function daemonSignals(printStatus: () => void, onHangup?: () => void): { readonly stop: Promise<NodeJS.Signals>; dispose(): void } {
   process.on('SIGUSR2', printStatus);
+  // SIGHUP re-reads the configuration (runtime/cli/daemon-ops.ts) instead of killing the daemon.
+  if (onHangup !== undefined) process.on('SIGHUP', onHangup);
   let onTerm: () => void = () => {};
   let onInt: () => void = () => {};
   const stop = new Promise<NodeJS.Signals>((resolve) => {
@@ -60,6 +62,7 @@ export function daemonSignals(printStatus: () => void): { readonly stop: Promise
     stop,
     dispose() {
       process.off('SIGUSR2', printStatus);
+      if (onHangup !== undefined) process.off('SIGHUP', onHangup);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
     },
@@ -77,13 +80,26 @@ export const EXAMPLE_INTERFACE_PLACEHOLDER = 'CHANGE-ME';
  * a config error (the caller exits 2); false when there are none.
  */
 export function reportPlaceholders(command: string, path: string, fields: ReadonlyArray<readonly [field: string, value: string | undefined]>, io: Io): boolean {
-  const left = fields.filter(([, value]) => value === EXAMPLE_INTERFACE_PLACEHOLDER);
-  if (left.length === 0) return false;
+  const problems = placeholderProblems(fields);
+  if (problems.length === 0) return false;
   io.err(`mip4 ${command}: invalid configuration ${path}:`);
-  for (const [field] of left) {
-    io.err(`  ${field}: ${EXAMPLE_INTERFACE_PLACEHOLDER} is the example's placeholder; name one of this host's interfaces (ip -br link lists them)`);
-  }
+  for (const problem of problems) io.err(`  ${problem}`);
   return true;
+}
+
+/** `field: why` for each field still holding the example's placeholder (shared with --check-config and reload). */
+export function placeholderProblems(fields: ReadonlyArray<readonly [field: string, value: string | undefined]>): string[] {
+  return fields
+    .filter(([, value]) => value === EXAMPLE_INTERFACE_PLACEHOLDER)
+    .map(([field]) => `${field}: ${EXAMPLE_INTERFACE_PLACEHOLDER} is the example's placeholder; name one of this host's interfaces (ip -br link lists them)`);
+}
+
+/** `field: why` for each issue of a ConfigError, or undefined for any other error (shared with --check-config and reload). */
+export function configErrorProblems(error: unknown): string[] | undefined {
+  // Checked by name, not instanceof: importing the config module here would load effect and
+  // yaml for every command, `mip4 decode` included.
+  if (!(error instanceof Error) || error.name !== 'ConfigError') return undefined;
+  return (error as Error & { issues: ReadonlyArray<{ path: string; message: string }> }).issues.map((issue) => `${issue.path || '(file)'}: ${issue.message}`);
 }
 
 /** Loads a daemon's configuration; on a ConfigError prints every issue and returns undefined (exit 2). */
@@ -91,13 +107,10 @@ export function loadConfigOrReport<T>(command: string, path: string, load: (path
   try {
     return load(path);
   } catch (error) {
-    // Checked by name, not instanceof: importing the config module here would load effect and
-    // yaml for every command, `mip4 decode` included.
-    if (!(error instanceof Error) || error.name !== 'ConfigError') throw error;
+    const problems = configErrorProblems(error);
+    if (problems === undefined) throw error;
     io.err(`mip4 ${command}: invalid configuration ${path}:`);
-    for (const issue of (error as Error & { issues: ReadonlyArray<{ path: string; message: string }> }).issues) {
-      io.err(`  ${issue.path || '(file)'}: ${issue.message}`);
-    }
+    for (const problem of problems) io.err(`  ${problem}`);
     return undefined;
   }
 }
@@ -129,6 +142,9 @@ export const DAEMON_OPTIONS = {
   'log-transitions': { type: 'boolean' },
   'example-config': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  // runtime/cli/daemon-ops.ts
+  'log-level': { type: 'string' },
+  'check-config': { type: 'string' },
 } as const;
 
 /**

@@ -26,8 +26,12 @@ import {
   type Subcommand,
 } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { OperatorLog } from './operator-log.js';
+import { chooseLogLevel, OPS_OPTIONS_USAGE, runCheckConfig, traceIdPrefix } from './daemon-ops.js';
+import { foreignAgentPlaceholders, foreignAgentReload } from './fa-ops.js';
 
-const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-transitions]
+const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
+       mip4 fa --check-config <fa.yaml>
        mip4 fa --example-config
 
 Runs a Mobile IPv4 foreign agent (RFC 5944 3.7) on a network interface: sends Agent
@@ -35,12 +39,14 @@ Advertisements there, relays Registration Requests and Replies, and delivers tun
 datagrams to its visitors. Needs root (packet and raw sockets, UDP port 434). Logs one JSON
 object per event on stdout (relays, denials with their code, discards with their reason,
 advertisements, each with a trace id). SIGUSR2 prints the visitor list as a table on stderr
-(SIGUSR1 is Node's debugger signal); SIGTERM or SIGINT stops cleanly.
+(SIGUSR1 is Node's debugger signal); SIGHUP re-reads the security associations from the
+configuration (docs/operations.md); SIGTERM or SIGINT stops cleanly.
 
 options:
   --config <path>      the configuration file (YAML); see --example-config
 ${UDP_OPTION_USAGE}
-  --log-transitions    also log every state change {actor, from, to, reason}
+${OPS_OPTIONS_USAGE}
+  --log-transitions    also log every state change {actor, from, to, reason} (at info; else debug)
   --example-config     print a commented example configuration and exit
   -h, --help           this text
 
@@ -68,19 +74,22 @@ export function visitorsTable(visitors: readonly VisitorView[]): string {
 
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, ...UDP_OPTION } }));
+  const toCheck = values['check-config'];
+  if (toCheck !== undefined) return runCheckConfig('fa', toCheck, loadForeignAgentConfig, foreignAgentPlaceholders, io);
   const configPath = daemonConfigPath('fa', values, usage, EXAMPLE_FOREIGN_AGENT_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
   const udp = udpChoice(values.udp);
 
   const loaded = loadConfigOrReport('fa', configPath, loadForeignAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
-  if (reportPlaceholders('fa', configPath, [['foreignAgent.interface', loaded.interfaceName]], io)) return ExitCode.Usage;
+  if (reportPlaceholders('fa', configPath, foreignAgentPlaceholders(loaded), io)) return ExitCode.Usage;
+  const operatorLog = new OperatorLog({ write: io.out, level: chooseLogLevel(values['log-level'], loaded.logLevel) });
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {
     io.err(`mip4 fa: ${udpProblem}`);
     return ExitCode.Failure;
   }
-  const log = (event: object) => io.out(JSON.stringify(event));
+  const log = (event: object) => operatorLog.log(event);
   const layer = await udpLayer(udp);
   const running = await startOrReport(
     'fa',
@@ -90,6 +99,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         udp: layer,
         link: LinuxLinkLive,
         rawIp: LinuxRawIpLive,
+        tracePrefix: traceIdPrefix(),
       }),
     [UdpError, LinkError, RawIpError],
     io,
@@ -97,8 +107,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (running === undefined) return ExitCode.Failure;
   const { agent } = running;
   agent.events.subscribe(log);
-  if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
-  const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())));
+  const transitionLevel = values['log-transitions'] ? 'info' : 'debug';
+  agent.transitions.subscribe((t) => {
+    if (operatorLog.mayWrite(transitionLevel)) operatorLog.logAt(transitionLevel, { ...t, event: 'transition', trigger: t.event });
+  });
+  const reload = foreignAgentReload(configPath, loaded, agent, operatorLog, values['log-level'] !== undefined);
+  const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())), () => void reload.reload());
   const { settings } = loaded.config;
   log({
     event: 'listening',
@@ -112,6 +126,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
     pid: process.pid,
+    logLevel: operatorLog.level,
   });
 
   const signal = await signals.stop;

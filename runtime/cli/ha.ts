@@ -11,7 +11,9 @@ import type { BindingView } from '../ha/home-agent.js';
 import { secureRandom32 } from '../../io/random.js';
 import { startHomeAgent, type ListenAddress } from '../ha/home-agent-server.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
-import { jsonLine } from './log-line.js';
+import { OperatorLog } from './operator-log.js';
+import { chooseLogLevel, OPS_OPTIONS_USAGE, runCheckConfig, traceIdPrefix } from './daemon-ops.js';
+import { homeAgentPlaceholders, homeAgentReload } from './ha-ops.js';
 import {
   DAEMON_OPTIONS,
   daemonConfigPath,
@@ -31,7 +33,8 @@ import {
 } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
 
-const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-transitions]
+const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
+       mip4 ha --check-config <ha.yaml>
        mip4 ha --example-config
 
 Runs a Mobile IPv4 home agent (RFC 5944 3.8) on UDP, and with an advertisement section
@@ -41,15 +44,18 @@ With a dataPath section (Linux, root) it also tunnels the datagrams for its mobi
 away from home and answers ARP for them on the home interface (4.2.3, 4.6); with an
 advertisement section it sends Agent Advertisements there, so nodes notice they are home.
 SIGUSR2 prints the mobility bindings as a table on stderr, then the agent's counters (replies
-by code, discards by reason) and the data path's (SIGUSR1 is Node's debugger signal); SIGTERM
-or SIGINT stops cleanly.
+by code, discards by reason) and the data path's (SIGUSR1 is Node's debugger signal); SIGHUP
+re-reads the configuration (nodes, keys, foreign agents; docs/operations.md); SIGTERM or
+SIGINT stops cleanly.
 
 options:
   --config <path>      the configuration file (YAML); see --example-config
   --listen ADDR:PORT   listen here instead of the file's homeAgent.listen (repeatable);
                        port 434 needs root, any port works for tests (127.0.0.1:4434)
 ${UDP_OPTION_USAGE}
-  --log-transitions    also log every binding state change {actor, from, to, reason}
+${OPS_OPTIONS_USAGE}
+  --log-transitions    also log every binding state change {actor, from, to, reason} (at info;
+                       else they are debug lines)
   --example-config     print a commented example configuration and exit
   -h, --help           this text
 
@@ -121,6 +127,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() =>
     parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, ...UDP_OPTION, listen: { type: 'string', multiple: true } } }),
   );
+  const toCheck = values['check-config'];
+  if (toCheck !== undefined) return runCheckConfig('ha', toCheck, loadHomeAgentConfig, homeAgentPlaceholders, io);
   const configPath = daemonConfigPath('ha', values, usage, EXAMPLE_HOME_AGENT_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
   const listenOverride = values.listen?.map(parseListen);
@@ -128,18 +136,16 @@ async function run(argv: string[], io: Io): Promise<number> {
 
   const loaded = loadConfigOrReport('ha', configPath, loadHomeAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
-  const placeholders: Array<[string, string | undefined]> = [
-    ['dataPath.homeInterface', loaded.dataPath?.homeInterface],
-    ['advertisement.interface', loaded.advertisement?.interfaceName],
-  ];
-  if (reportPlaceholders('ha', configPath, placeholders, io)) return ExitCode.Usage;
+  if (reportPlaceholders('ha', configPath, homeAgentPlaceholders(loaded), io)) return ExitCode.Usage;
+  const logLevel = chooseLogLevel(values['log-level'], loaded.logLevel);
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {
     io.err(`mip4 ha: ${udpProblem}`);
     return ExitCode.Failure;
   }
   const lines = batchedLines(io.out);
-  const log = (event: object) => lines.add(jsonLine(event));
+  const operatorLog = new OperatorLog({ write: lines.add, level: logLevel });
+  const log = (event: object) => operatorLog.log(event);
   const layer = await udpLayer(udp);
   const running = await startOrReport(
     'ha',
@@ -147,6 +153,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       startHomeAgent(loaded.config, {
         listen: listenOverride ?? loaded.listen,
         udp: layer,
+        tracePrefix: traceIdPrefix(),
         onSocketError: (error) => log({ event: 'socket-error', reason: error.reason, endpoint: error.endpoint, message: error.message }),
         ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
       }),
@@ -163,19 +170,27 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   agent.events.subscribe(log);
   if (dataPath === undefined) {
-    agent.arpCommands.subscribe((command) =>
-      log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no dataPath section: no home link attached to this process' }),
-    );
+    // Debug lines: one per registration that changes proxy ARP, made only when someone reads them.
+    agent.arpCommands.subscribe((command) => {
+      if (operatorLog.mayWrite('debug')) log({ event: 'arp', ...command, homeAddress: ipv4ToString(command.homeAddress), executed: false, note: 'no dataPath section: no home link attached to this process' });
+    });
   } else {
     dataPath.path.homeLink?.events.subscribe(log);
     dataPath.events.subscribe(log);
   }
-  if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
-  const signals = daemonSignals(() => {
-    io.err(bindingsTable(agent.bindings()));
-    io.err(`Counters: ${JSON.stringify(agent.counters)}`);
-    if (dataPath !== undefined) io.err(`Data path: ${JSON.stringify(dataPath.snapshot())}`);
+  const transitionLevel = values['log-transitions'] ? 'info' : 'debug';
+  agent.transitions.subscribe((t) => {
+    if (operatorLog.mayWrite(transitionLevel)) operatorLog.logAt(transitionLevel, { ...t, event: 'transition', trigger: t.event });
   });
+  const reload = homeAgentReload(configPath, loaded, agent, operatorLog, values['log-level'] !== undefined);
+  const signals = daemonSignals(
+    () => {
+      io.err(bindingsTable(agent.bindings()));
+      io.err(`Counters: ${JSON.stringify(agent.counters)}`);
+      if (dataPath !== undefined) io.err(`Data path: ${JSON.stringify(dataPath.snapshot())}`);
+    },
+    () => void reload.reload(),
+  );
   if (dataPath !== undefined) {
     log({
       event: 'data-path-up',
@@ -197,6 +212,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
     pid: process.pid,
+    logLevel: operatorLog.level,
   });
 
   const signal = await signals.stop;

@@ -18,8 +18,12 @@ import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../config/mn-c
 import { startMobileNode, type MobileNodeState } from '../mn/mobile-node.js';
 import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, reportPlaceholders, type Io, type Subcommand } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { OperatorLog } from './operator-log.js';
+import { chooseLogLevel, OPS_OPTIONS_USAGE, runCheckConfig } from './daemon-ops.js';
+import { mobileNodePlaceholders, mobileNodeReload } from './mn-ops.js';
 
-const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-transitions]
+const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-level LEVEL] [--log-transitions]
+       mip4 mn --check-config <mn.yaml>
        mip4 mn --example-config
 
 Runs a Mobile IPv4 mobile node (RFC 5944 2.4, 3.6) on one Linux interface: it listens for
@@ -31,12 +35,14 @@ it records the original and the undo in a state file; a run that was killed leav
 behind, and the next start restores the host from it first (logged as host-recovered).
 Needs root (AF_PACKET, raw sockets, ip).
 Logs one JSON object per event on stdout. SIGUSR2 prints the node's state on stderr (SIGUSR1
-is Node's debugger signal); SIGTERM or SIGINT stops cleanly.
+is Node's debugger signal); SIGHUP only checks the file and logs it (a new configuration
+applies at a restart); SIGTERM or SIGINT stops cleanly.
 
 options:
   --config <path>      the configuration file (YAML); see --example-config
   --state-dir <dir>    where the host's state files are kept (default ${DEFAULT_STATE_DIRECTORY})
-  --log-transitions    also log every state change {actor, from, to, reason}
+${OPS_OPTIONS_USAGE}
+  --log-transitions    also log every state change {actor, from, to, reason} (at info; else debug)
   --example-config     print a commented example configuration and exit
   -h, --help           this text
 
@@ -50,17 +56,16 @@ export function stateText(state: MobileNodeState, counters: object): string {
 
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, 'state-dir': { type: 'string' } } }));
+  const toCheck = values['check-config'];
+  if (toCheck !== undefined) return runCheckConfig('mn', toCheck, loadMobileNodeConfig, mobileNodePlaceholders, io);
   const configPath = daemonConfigPath('mn', values, usage, EXAMPLE_MOBILE_NODE_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
 
   const config = loadConfigOrReport('mn', configPath, loadMobileNodeConfig, io);
   if (config === undefined) return ExitCode.Usage;
-  const placeholders: Array<[string, string | undefined]> = [
-    ['mobileNode.interface', config.interfaceName],
-    ['mobileNode.tunnelDevice', config.host?.tunnelDevice],
-  ];
-  if (reportPlaceholders('mn', configPath, placeholders, io)) return ExitCode.Usage;
-  const log = (event: object) => io.out(JSON.stringify(event));
+  if (reportPlaceholders('mn', configPath, mobileNodePlaceholders(config), io)) return ExitCode.Usage;
+  const operatorLog = new OperatorLog({ write: io.out, level: chooseLogLevel(values['log-level'], config.logLevel) });
+  const log = (event: object) => operatorLog.log(event);
   const running = await startOrReport(
     'mn',
     () =>
@@ -86,8 +91,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (running === undefined) return ExitCode.Failure;
   const { node } = running;
   node.events.subscribe(log);
-  if (values['log-transitions']) node.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
-  const signals = daemonSignals(() => io.err(stateText(node.state(), node.counters)));
+  const transitionLevel = values['log-transitions'] ? 'info' : 'debug';
+  node.transitions.subscribe((t) => {
+    if (operatorLog.mayWrite(transitionLevel)) operatorLog.logAt(transitionLevel, { ...t, event: 'transition', trigger: t.event });
+  });
+  const reload = mobileNodeReload(configPath, operatorLog);
+  const signals = daemonSignals(() => io.err(stateText(node.state(), node.counters)), () => void reload.reload());
   log({
     event: 'started',
     interface: config.interfaceName,
@@ -99,6 +108,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
     pid: process.pid,
+    logLevel: operatorLog.level,
   });
   node.start();
   // A carrier that drops and comes back: the node may be on another link now (R2.4-10).

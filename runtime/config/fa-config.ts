@@ -79,7 +79,10 @@ const ForeignAgentFile = Schema.Struct({
   ),
   mobileNodes: optional(Schema.Array(MobileNode)),
   homeAgents: optional(Schema.Array(HomeAgent)),
+  log: optional(LogSection),
 });
+
+import { LogSection, logLevelField, type LogLevel } from './log-config.js';
 
 type ForeignAgentFile = Schema.Schema.Type<typeof ForeignAgentFile>;
 type Issues = Array<{ path: string; message: string }>;
@@ -88,6 +91,8 @@ export interface LoadedForeignAgentConfig {
   readonly config: FaConfig;
   /** The visitor link, e.g. "eth1". */
   readonly interfaceName: string;
+  /** The `log` section's level (the daemon's --log-level wins). */
+  readonly logLevel?: LogLevel;
 }
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
@@ -171,6 +176,7 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
       ...(fa.pendingTimeout === undefined ? {} : { pendingTimeoutMs: Math.round(fa.pendingTimeout * 1000) }),
     },
     interfaceName: fa.interface,
+    ...logLevelField(file.log),
   };
 }
 
@@ -217,4 +223,9 @@ homeAgents:                        # optional: Foreign-Home security association
   - address: 198.51.100.1
     spi: 600
     key: 000102030405060708090a0b0c0d0e0f
+
+# The operator log: one JSON object per line on stdout, each with an ISO-8601 time and a
+# level. --log-level wins over this; a reload (SIGHUP) applies a new level.
+# log:
+#   level: info                    # error, warn, info (default), debug or trace
 `;

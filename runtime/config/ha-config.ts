@@ -39,6 +39,8 @@ import type { HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.j
 import type { ListenAddress } from '../ha/home-agent-server.js';
 import type { LinuxDataPathConfig } from '../ha/home-agent-linux.js';
 
+import { LogSection, logLevelField, type LogLevel } from './log-config.js';
+
 export { ConfigError };
 
 /** One `mobileNodes` entry as the file writes it (exported for the schema-acceptor tests). */
@@ -121,6 +123,7 @@ const HomeAgentFile = Schema.Struct({
   dataPath: optional(DataPath),
   // Agent Advertisements on the home link (2.3, 2.4.3): mobile nodes hearing them know they are home.
   advertisement: optional(Schema.Struct({ interface: InterfaceName, ...AdvertisementFields })),
+  log: optional(LogSection),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -132,6 +135,8 @@ export interface LoadedHomeAgentConfig {
   readonly dataPath?: LinuxDataPathConfig;
   /** The `advertisement` section: advertise on this home link interface (runtime/ha/home-agent-advertiser.ts). */
   readonly advertisement?: { readonly interfaceName: string; readonly config: HomeAgentAdvertisementConfig };
+  /** The `log` section's level (the daemon's --log-level wins). */
+  readonly logLevel?: LogLevel;
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
@@ -250,6 +255,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
       maxMessageBytes: file.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     },
     listen,
+    ...logLevelField(file.log),
     ...(dataPath !== undefined ? { dataPath } : {}),
     ...(advertisement !== undefined ? { advertisement } : {}),
   };
@@ -345,4 +351,9 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 #   interface: CHANGE-ME           # the home link (dataPath.homeInterface)
 #   maxInterval: 600               # seconds between advertisements at most (jittered, RFC 1256)
 #   lifetime: 1800                 # ICMP advertisement lifetime, seconds (default 3 x maxInterval)
+
+# The operator log: one JSON object per line on stdout, each with an ISO-8601 time and a
+# level. --log-level wins over this; a reload (SIGHUP) applies a new level.
+# log:
+#   level: info                    # error, warn, info (default), debug or trace
 `;

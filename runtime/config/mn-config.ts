@@ -27,6 +27,7 @@ import {
   Spi,
 } from './config-schema.js';
 import type { MobileNodeConfig } from '../mn/mobile-node.js';
+import { LogSection, logLevelField, type LogLevel } from './log-config.js';
 
 
 const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));
@@ -91,6 +92,7 @@ const MobileNodeFile = Schema.Struct({
       maxRepairs: optional(Count),
     }),
   ),
+  log: optional(LogSection),
 });
 
 type MobileNodeFile = Schema.Schema.Type<typeof MobileNodeFile>;
@@ -98,15 +100,19 @@ type SigningKeyFields = Schema.Schema.Type<typeof SigningKey>;
 type Issues = Array<{ path: string; message: string }>;
 
 
+/** The node's configuration and the daemon's `log` section (its --log-level wins). */
+export type LoadedMobileNodeConfig = MobileNodeConfig & { readonly logLevel?: LogLevel };
+
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. Throws ConfigError. */
-export function mobileNodeConfigFromDocument(document: unknown, baseDir = '.'): MobileNodeConfig {
-  return normalise(decodeConfig(MobileNodeFile, document), baseDir);
+export function mobileNodeConfigFromDocument(document: unknown, baseDir = '.'): LoadedMobileNodeConfig {
+  const file = decodeConfig(MobileNodeFile, document);
+  return { ...normalise(file, baseDir), ...logLevelField(file.log) };
 }
 
 
 
 /** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
-export function loadMobileNodeConfig(path: string): MobileNodeConfig {
+export function loadMobileNodeConfig(path: string): LoadedMobileNodeConfig {
   const { document, baseDir } = readConfigFile(path, 'mn');
   return mobileNodeConfigFromDocument(document, baseDir);
 }
@@ -254,4 +260,9 @@ solicitation:                      # Agent Solicitations when no agent is heard 
   initialIntervalMs: 1000
   initialCount: 3
   maxIntervalMs: 60000
+
+# The operator log: one JSON object per line on stdout, each with an ISO-8601 time and a
+# level. --log-level wins over this; read at start (mip4 mn applies a new file when restarted).
+# log:
+#   level: info                    # error, warn, info (default), debug or trace
 `;

@@ -68,6 +68,7 @@ import {
   type PendingCharge,
 } from '../../policies/fa-pending-budget.js';
 import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../../policies/security-association.js';
+import { diffByKey, sameContexts, type KeyedDiff } from '../../policies/association-diff.js';
 import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane } from '../dataplane/fa-plane.js';
@@ -171,7 +172,9 @@ export type ForeignAgentEvent =
       readonly destination: string;
       readonly linkLayerDestination: MacAddress;
     }
-  | { readonly event: 'actor-error'; readonly at: number; readonly actor: string; readonly detail: string };
+  | { readonly event: 'actor-error'; readonly at: number; readonly actor: string; readonly detail: string }
+  /** A visitor whose registration lifetime ran out: entry and route deleted (3.7.1). */
+  | { readonly event: 'visitor-expired'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly homeAgent: string; readonly lifetime: number };
 
 export interface ForeignAgentCounters {
   frames: number;
@@ -228,6 +231,8 @@ export interface ForeignAgentOptions {
   readonly clock: Clock;
   /** Uniform 32-bit values (solicitation response delays). Seeded in tests. */
   readonly random32: () => number;
+  /** Put before every trace id, so that the ids of one run differ from another's; default none. */
+  readonly tracePrefix?: string;
 }
 
 // --- internals -------------------------------------------------------------------------------------
@@ -322,7 +327,7 @@ export class ForeignAgent {
   private closed = false;
 
   constructor(
-    private readonly config: FaConfig,
+    private config: FaConfig,
     private readonly options: ForeignAgentOptions,
   ) {
     for (const node of config.mobileNodes) this.mobileNodes.set(node.address | 0, associationOf(node));
@@ -363,6 +368,10 @@ export class ForeignAgent {
       onCommands: (_actor, commands) => this.onVisitorCommands(commands),
       onStopped: (actor) => {
         if (this.visitorsByKey.get(actor.owner.key) === actor) this.visitorsByKey.delete(actor.owner.key);
+        const c = actor.snapshot.context;
+        if (actor.snapshot.value === 'expired' && c.current !== undefined) {
+          this.emit({ event: 'visitor-expired', at: this.options.clock.now(), homeAddress: ipv4ToString(c.homeAddress), careOfAddress: ipv4ToString(c.current.careOfAddress), homeAgent: ipv4ToString(c.current.homeAgent), lifetime: c.current.lifetime });
+        }
       },
     });
     this.dataPlane = foreignAgentDataPlane({
@@ -370,6 +379,24 @@ export class ForeignAgent {
       localAddresses: s.careOfAddresses,
     });
     this.tunnelInput.pipe(this.dataPlane).subscribe((batch) => this.deliver(batch));
+  }
+
+  /**
+   * Takes the security associations of `next` (a reload): the mobile nodes' (MFAE) and the home
+   * agents' (FHAE), each checking the next Request or Reply. Visitors and pending registrations
+   * are not touched; the rest of `next` (addresses, advertisement, limits) needs a restart and
+   * is ignored. Returns what changed, by peer address.
+   */
+  reconfigure(next: FaConfig): { readonly mobileNodes: KeyedDiff<FaPeerConfig>; readonly homeAgents: KeyedDiff<FaPeerConfig> } {
+    const samePeer = (a: FaPeerConfig, b: FaPeerConfig) => sameContexts(a.contexts, b.contexts);
+    const mobileNodes = diffByKey(this.config.mobileNodes, next.mobileNodes, (p) => p.address | 0, samePeer);
+    const homeAgents = diffByKey(this.config.homeAgents, next.homeAgents, (p) => p.address | 0, samePeer);
+    for (const [table, diff] of [[this.mobileNodes, mobileNodes], [this.homeAgents, homeAgents]] as const) {
+      for (const peer of diff.removed) table.delete(peer.address | 0);
+      for (const peer of [...diff.added, ...diff.changed]) table.set(peer.address | 0, associationOf(peer));
+    }
+    this.config = { ...this.config, mobileNodes: next.mobileNodes, homeAgents: next.homeAgents };
+    return { mobileNodes, homeAgents };
   }
 
   /**
@@ -947,7 +974,7 @@ export class ForeignAgent {
   }
 
   private nextTrace(): string {
-    return `fa-${(++this.traceCounter).toString(36)}`;
+    return `fa-${this.options.tracePrefix ?? ''}${(++this.traceCounter).toString(36)}`;
   }
 }
 
@@ -1016,6 +1043,7 @@ export interface StartForeignAgentOptions {
   readonly rawIp: Layer.Layer<RawIp>;
   readonly clock?: Clock;
   readonly random32?: () => number;
+  readonly tracePrefix?: string;
 }
 
 /**
@@ -1023,7 +1051,11 @@ export interface StartForeignAgentOptions {
  * RawIpError of the first resource that cannot be acquired; nothing stays open then.
  */
 export async function startForeignAgent(config: FaConfig, options: StartForeignAgentOptions): Promise<RunningForeignAgent> {
-  const agent = new ForeignAgent(config, { clock: options.clock ?? new RealClock(), random32: options.random32 ?? secureRandom32 });
+  const agent = new ForeignAgent(config, {
+    clock: options.clock ?? new RealClock(),
+    random32: options.random32 ?? secureRandom32,
+    ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}),
+  });
   const layers = Layer.mergeAll(options.udp, options.link, options.rawIp);
   const served = await openInScope(serveForeignAgent(agent, config.settings, { interfaceName: options.interfaceName }).pipe(Effect.provide(layers))).catch(
     (error: unknown) => {

@@ -75,6 +75,8 @@ export interface StartHomeAgentOptions {
   readonly onSocketError?: (error: UdpError) => void;
   readonly clock?: Clock;
   readonly random32?: () => number;
+  /** Put before every trace id (HomeAgentOptions.tracePrefix). */
+  readonly tracePrefix?: string;
   /**
    * Run the packet path on this Linux host too (runtime/ha/home-agent-linux.ts): TUN device,
    * home-address routes, tunnels, proxy ARP. Started before the sockets are bound, so that no
@@ -91,7 +93,7 @@ export interface StartHomeAgentOptions {
 export async function startHomeAgent(config: HomeAgentConfig, options: StartHomeAgentOptions): Promise<RunningHomeAgent> {
   const layer = options.udp ?? (await udpLayer('auto'));
   const clock = options.clock ?? new RealClock();
-  const agent = new HomeAgent(config, { clock, random32: options.random32 ?? secureRandom32 });
+  const agent = new HomeAgent(config, { clock, random32: options.random32 ?? secureRandom32, ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}) });
   let dataPath: LinuxHomeAgentDataPath | undefined;
   if (options.dataPath !== undefined) {
     const { startLinuxHomeAgentDataPath } = await import('./home-agent-linux.js');

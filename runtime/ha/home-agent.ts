@@ -52,6 +52,7 @@ import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/ac
 import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import { encodeSigned } from '../../policies/sign.js';
+import { diffMobileNodes, foreignAgentsDiffer, type MobileNodeDiff } from './config-diff.js';
 
 export interface MobileNodeConfig {
   readonly homeAddress: Ipv4Address;
@@ -144,7 +145,11 @@ export type HomeAgentEvent =
       /** The discarded datagram (3.8.2.1 / 1.7 ask for its contents in the log), hex, capped. */
       readonly datagram: string;
     }
-  | { readonly event: 'binding-error'; readonly at: number; readonly actor: string; readonly detail: string };
+  | { readonly event: 'binding-error'; readonly at: number; readonly actor: string; readonly detail: string }
+  /** A binding whose lifetime ran out (3.8.2.2: deleted, no Reply sent). */
+  | { readonly event: 'binding-expired'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly lifetime: number }
+  /** A binding deregistered by the agent itself: its node left the configuration (reconfigure). */
+  | { readonly event: 'binding-removed'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly reason: 'node-removed' };
 
 /** What the home link must do (4.6); decided by policies/home-arp.ts, executed by the link layer (simulated or Linux). */
 export type { ArpCommand } from '../../policies/home-arp.js';
@@ -185,8 +190,9 @@ export interface BindingView {
 }
 
 interface NodeRecord extends ReplayState {
-  readonly mobileNode: HaMobileNode;
-  readonly maxBindings: number;
+  /** Replaced in place when a reload changes the node's entry (its actors keep this record). */
+  mobileNode: HaMobileNode;
+  maxBindings: number;
   /** The replay state (5.7); changed only through advanceReplayState. */
   lastAcceptedTimestamp: Identification | undefined;
   expectedNonce: number | undefined;
@@ -225,6 +231,11 @@ function replyPlaceholder(type: AuthExtensionType, spi: number): RegistrationExt
   return { kind: 'auth', type, spi, offset: 0, authenticator: ZERO_AUTHENTICATOR };
 }
 
+/** The node as the request checks see it. */
+function mobileNodeOf(node: MobileNodeConfig): HaMobileNode {
+  return { homeAddress: node.homeAddress, nai: node.nai, contexts: associationOf(node.contexts, node.homeAddress), maxLifetime: node.maxLifetime };
+}
+
 /** The lookup of an association's contexts, or one that finds nothing. */
 function associationOf(contexts: readonly MobilitySecurityContext[], peer: Ipv4Address): SecurityContextLookup {
   const association = new MobilitySecurityAssociation(peer);
@@ -236,6 +247,11 @@ export interface HomeAgentOptions {
   readonly clock: Clock;
   /** A uniform random 32-bit source (nonces). Seeded in tests and simulations. */
   readonly random32: () => number;
+  /**
+   * Put before every trace id, so that the ids of one run differ from another's (the counter
+   * restarts at 1); the daemon passes one made from its start time. Default none.
+   */
+  readonly tracePrefix?: string;
 }
 
 /** The fields of a Reply that come from the verdict (3.3). */
@@ -290,14 +306,16 @@ export class HomeAgent {
   /** The lifetime the binding granted in the step just taken (its publishBinding/keepBinding command), 0 if none. */
   private grantedLifetime = 0;
   private traceCounter = 0;
+  private readonly tracePrefix: string;
   private readonly authFailureReplies: TokenBucket;
   private readonly maxMessageBytes: number;
   private readonly replayableRepliesPerSecond: number;
 
   constructor(
-    private readonly config: HomeAgentConfig,
+    private config: HomeAgentConfig,
     private readonly options: HomeAgentOptions,
   ) {
+    this.tracePrefix = options.tracePrefix ?? '';
     this.maxMessageBytes = config.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const sizeProblem = maxMessageBytesProblem(this.maxMessageBytes);
     if (sizeProblem !== undefined) throw new RangeError(`maxMessageBytes: ${sizeProblem}`);
@@ -306,24 +324,7 @@ export class HomeAgent {
     if (!(this.replayableRepliesPerSecond >= 1)) {
       throw new RangeError(`replayableRepliesPerNodePerSecond: expected a number >= 1, e.g. ${DEFAULT_REPLAYABLE_REPLIES_PER_NODE_PER_SECOND}; got ${this.replayableRepliesPerSecond}`);
     }
-    for (const node of config.mobileNodes) {
-      const record: NodeRecord = {
-        mobileNode: {
-          homeAddress: node.homeAddress,
-          nai: node.nai,
-          contexts: associationOf(node.contexts, node.homeAddress),
-          maxLifetime: node.maxLifetime,
-        },
-        maxBindings: node.maxBindings,
-        lastAcceptedTimestamp: undefined,
-        expectedNonce: undefined,
-        resyncNonce: undefined,
-        bindings: [],
-        replayableReplies: undefined,
-      };
-      this.nodesByAddress.set(node.homeAddress | 0, record);
-      if (node.nai !== undefined) this.nodesByNai.set(node.nai, record);
-    }
+    for (const node of config.mobileNodes) this.addNode(node);
     for (const fa of config.foreignAgents) this.foreignAgents.set(fa.address | 0, associationOf(fa.contexts, fa.address));
     this.authFailureReplies = new TokenBucket(config.authFailureRepliesPerSecond ?? DEFAULT_AUTH_FAILURE_REPLIES_PER_SECOND);
     this.host = new ActorHost<BindingMachine, NodeRecord, BindingCommand>(bindingMachine, {
@@ -336,6 +337,57 @@ export class HomeAgent {
       onStopped: (actor) => this.onBindingStopped(actor),
       onError: (actor, error) => this.emit({ event: 'binding-error', at: this.options.clock.now(), actor: actor.id, detail: String(error) }),
     });
+  }
+
+  /**
+   * Takes the mobile nodes, foreign agents and maxBindings of `next` (a reload); the rest of
+   * `next` (addresses, encapsulations, other limits) needs a restart and is ignored. Added
+   * nodes can register at once; removed nodes are deregistered (routes and ARP undone, each
+   * binding logged as binding-removed); a changed node keeps its bindings and replay state and
+   * its new keys check the next Request; unchanged nodes are not touched.
+   */
+  reconfigure(next: HomeAgentConfig): MobileNodeDiff {
+    const diff = diffMobileNodes(this.config.mobileNodes, next.mobileNodes);
+    const now = this.options.clock.now();
+    for (const node of diff.removed) {
+      const record = this.nodesByAddress.get(node.homeAddress | 0);
+      if (record === undefined) continue;
+      for (const actor of [...record.bindings]) {
+        const c = contextOf(actor);
+        this.emit({ event: 'binding-removed', at: now, homeAddress: ipv4ToString(c.homeAddress), careOfAddress: ipv4ToString(c.careOfAddress), reason: 'node-removed' });
+        this.host.send(actor, { type: 'deregister', at: now });
+      }
+      this.nodesByAddress.delete(node.homeAddress | 0);
+      if (record.mobileNode.nai !== undefined && this.nodesByNai.get(record.mobileNode.nai) === record) this.nodesByNai.delete(record.mobileNode.nai);
+    }
+    for (const node of diff.changed) {
+      const record = this.nodesByAddress.get(node.homeAddress | 0)!;
+      if (record.mobileNode.nai !== undefined && this.nodesByNai.get(record.mobileNode.nai) === record) this.nodesByNai.delete(record.mobileNode.nai);
+      record.mobileNode = mobileNodeOf(node);
+      record.maxBindings = node.maxBindings;
+      if (node.nai !== undefined) this.nodesByNai.set(node.nai, record);
+    }
+    for (const node of diff.added) this.addNode(node);
+    if (foreignAgentsDiffer(this.config.foreignAgents, next.foreignAgents)) {
+      this.foreignAgents.clear();
+      for (const fa of next.foreignAgents) this.foreignAgents.set(fa.address | 0, associationOf(fa.contexts, fa.address));
+    }
+    this.config = { ...this.config, mobileNodes: next.mobileNodes, foreignAgents: next.foreignAgents, maxBindings: next.maxBindings };
+    return diff;
+  }
+
+  private addNode(node: MobileNodeConfig): void {
+    const record: NodeRecord = {
+      mobileNode: mobileNodeOf(node),
+      maxBindings: node.maxBindings,
+      lastAcceptedTimestamp: undefined,
+      expectedNonce: undefined,
+      resyncNonce: undefined,
+      bindings: [],
+      replayableReplies: undefined,
+    };
+    this.nodesByAddress.set(node.homeAddress | 0, record);
+    if (node.nai !== undefined) this.nodesByNai.set(node.nai, record);
   }
 
   /** Number of mobility bindings held. */
@@ -658,6 +710,10 @@ export class HomeAgent {
     if (i < 0) return;
     node.bindings.splice(i, 1);
     this.totalBindings--;
+    if (actor.snapshot.value === 'expired' && this.eventSubject.observed) {
+      const c = contextOf(actor);
+      this.emit({ event: 'binding-expired', at: this.options.clock.now(), homeAddress: ipv4ToString(c.homeAddress), careOfAddress: ipv4ToString(c.careOfAddress), lifetime: c.lifetime });
+    }
     this.emitArps(arpForBindingCount(node.mobileNode.homeAddress, node.bindings.length + 1, node.bindings.length));
   }
 
@@ -679,7 +735,7 @@ export class HomeAgent {
     if (this.eventSubject.observed) {
       this.eventSubject.next({
         event: 'discard',
-        trace: trace.toString(36),
+        trace: this.tracePrefix + trace.toString(36),
         at: this.options.clock.now(),
         reason,
         detail,
@@ -722,7 +778,7 @@ export class HomeAgent {
     if (this.eventSubject.observed) {
       this.eventSubject.next({
         event: 'reply',
-        trace: trace.toString(36),
+        trace: this.tracePrefix + trace.toString(36),
         at: this.options.clock.now(),
         code,
         text: replyCodeText(code),

@@ -8,7 +8,7 @@
  * parsed here by hand from RFC 5944 2.1 / RFC 1256, independently of the project's codecs.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -239,4 +239,54 @@ homeAgents:
     expect(daemon.stderr).toMatch(/^mip4 fa: .*nosuch0/m);
     expect(daemon.lines.find((l) => l.event === 'listening')).toBeUndefined();
   }, 10_000);
+
+  it.skipIf(skipReason !== undefined)(
+    titled('SIGHUP reloads the security associations (a home agent added, one changed), refuses an invalid file and keeps running; every line has time and level', skipReason),
+    async () => {
+      const config = join(workDir, 'fa-reload.yaml');
+      const file = (homeAgents: string) => `foreignAgent:\n  interface: ${FA_IF}\n  address: ${FA_ADDRESS}\n  careOfAddresses: [${CARE_OF_ADDRESS}]\nhomeAgents:\n${homeAgents}`;
+      const ha = (address: string, key: string) => `  - address: ${address}\n    spi: 600\n    key: ${key}\n`;
+      writePrivateFile(config, file(ha('198.51.100.1', '000102030405060708090a0b0c0d0e0f')));
+      const daemon = new Child(FA_NS, ['bin/mip4.js', 'fa', '--config', config]);
+      await daemon.waitFor((l) => l.event === 'listening', 8_000, "the daemon's listening line");
+
+      writePrivateFile(config, file(ha('198.51.100.1', '0f0e0d0c0b0a09080706050403020100') + ha('198.51.100.2', '101112131415161718191a1b1c1d1e1f')));
+      daemon.process.kill('SIGHUP');
+      const reloaded = await daemon.waitFor((l) => l.event === 'reloaded', 5_000, 'the reloaded line');
+      expect(reloaded).toMatchObject({ level: 'info', added: ['homeAgent 198.51.100.2'], changed: ['homeAgent 198.51.100.1'], removed: [], unchanged: 0 });
+
+      writePrivateFile(config, file(ha('198.51.100.1', 'abc')));
+      daemon.process.kill('SIGHUP');
+      const refused = await daemon.waitFor((l) => l.event === 'reload-refused', 5_000, 'the reload-refused line');
+      expect(refused).toMatchObject({ level: 'error', config });
+      expect((refused.errors as string[]).some((e) => e.startsWith('homeAgents[0].key'))).toBe(true);
+
+      daemon.process.kill('SIGTERM');
+      const exit = await daemon.waitForExit(5_000);
+      expect(exit, daemon.stderr).toEqual({ code: 0, signal: null });
+      for (const line of daemon.lines) {
+        expect(Object.keys(line).slice(0, 2)).toEqual(['time', 'level']);
+        expect(Number.isNaN(Date.parse(line.time as string))).toBe(false);
+      }
+    },
+    20_000,
+  );
+
+  it('--check-config: ok for a valid file, the start\'s errors and exit 2 for an invalid one, opening nothing (the interface need not exist)', () => {
+    ensureBuilt();
+    const dir = mkdtempSync(join(tmpdir(), 'mip4-fa-check-'));
+    try {
+      const good = join(dir, 'good.yaml');
+      writePrivateFile(good, `foreignAgent:\n  interface: nosuch0\n  address: ${FA_ADDRESS}\n`);
+      expect(execFileSync(process.execPath, ['bin/mip4.js', 'fa', '--check-config', good], { cwd: ROOT, encoding: 'utf8' })).toBe(`ok: ${good}\n`);
+      const bad = join(dir, 'bad.yaml');
+      writePrivateFile(bad, `foreignAgent:\n  interface: CHANGE-ME\n  address: 203.0.113.300\n`);
+      const result = spawnSync(process.execPath, ['bin/mip4.js', 'fa', '--check-config', bad], { cwd: ROOT, encoding: 'utf8' });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`mip4 fa: invalid configuration ${bad}:`);
+      expect(result.stderr).toContain('foreignAgent.address');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });

@@ -190,4 +190,42 @@ describe('mip4 mn on a veth in a network namespace', { timeout: 20_000 }, () => 
       expect((last.counters as { solicitations: number }).solicitations).toBeGreaterThanOrEqual(1);
     },
   );
+
+  it.skipIf(skip !== undefined)(
+    titled('SIGHUP checks the file and says a restart applies it, without stopping; every line has time and level', skip),
+    async () => {
+      const mnNs = namespaces.add(`mip4-mnh-${process.pid}`);
+      const peerNs = namespaces.add(`mip4-mnhp-${process.pid}`);
+      const veth = `m4mh${process.pid}`;
+      namespaces.veth({ ns: mnNs, name: veth, cidr: '203.0.113.50/24' }, { ns: peerNs, name: `m4mhp${process.pid}`, cidr: '203.0.113.1/24' });
+      const config = configFile('hup.yaml', veth, '  configureHost: false\n');
+      const node = new Mip4Process(['mn', '--config', config], mnNs);
+      // The started line comes after the signal handlers are in place.
+      await node.waitFor('started', 10_000);
+      node.child.kill('SIGHUP');
+      const note = await node.waitFor('reload-unsupported', 5_000);
+      expect(note).toMatchObject({ level: 'warn', config });
+      expect((note.errors as string[])[0]).toContain('restart');
+      expect(node.exitStatus).toBeUndefined();
+      node.child.kill('SIGTERM');
+      expect(await node.waitForExit(10_000)).toStrictEqual({ code: 0, signal: null });
+      for (const line of node.lines) {
+        expect(Object.keys(line).slice(0, 2)).toEqual(['time', 'level']);
+        expect(Number.isNaN(Date.parse(line.time as string))).toBe(false);
+      }
+    },
+  );
+});
+
+describe('mip4 mn --check-config', { timeout: 20_000 }, () => {
+  it('prints ok: FILE for a valid file (its interface need not exist) and the errors with exit 2 for an invalid one', async () => {
+    const good = configFile('check-good.yaml', 'nosuch0');
+    const ok = await runToExit(['mn', '--check-config', good]);
+    expect(ok.exitStatus).toStrictEqual({ code: 0, signal: null });
+    expect(ok.stdout).toBe(`ok: ${good}\n`);
+    const bad = configFile('check-bad.yaml', 'CHANGE-ME');
+    const refused = await runToExit(['mn', '--check-config', bad]);
+    expect(refused.exitStatus).toStrictEqual({ code: 2, signal: null });
+    expect(refused.stderr).toContain('mobileNode.interface: CHANGE-ME is the example\'s placeholder');
+  });
 });

@@ -39,7 +39,7 @@ import { icmpFrame, udpFrame } from '../../io/wire/frames.js';
 import { startHomeAgent, type RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import type { TransitionRecord } from '../../runtime/actors/actor-host.js';
 import { encodeSigned } from '../../policies/sign.js';
-import { buildRequest, context, expectValidMhae, FA_KEY, HA, makeConfig, MHAE, MN1, MN1_KEY, MN2, MN2_KEY, START, WRONG_KEY } from './home-agent-harness.js';
+import { buildRequest, context, expectValidMhae, FA_KEY, HA, makeConfig, MFAE, MHAE, MN1, MN1_KEY, MN2, MN2_KEY, START, WRONG_KEY } from './home-agent-harness.js';
 
 const FA = ipv4('203.0.113.1');
 const R_HOME = ipv4('198.51.100.254');
@@ -859,5 +859,56 @@ describe('ForeignAgent under forged Requests and Replies', () => {
       Effect.runSync(Scope.close(scope, Exit.void));
       await w.close();
     });
+  });
+});
+
+describe('ForeignAgent.reconfigure (reload) and visitor expiry', () => {
+  it('takes new home agent associations at once, keeps visitors when an association goes, and logs a visitor\'s expiry', async () => {
+    const w = await world(faConfig({ homeAgents: [] }));
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(replies(w).map((r) => r.reply.code)).toEqual([132]);
+
+    const added = w.fa.agent.reconfigure(faConfig());
+    expect(added.homeAgents.added.map((p) => ipv4ToString(p.address))).toEqual(['198.51.100.1']);
+    expect(added.mobileNodes).toEqual({ added: [], removed: [], changed: [], unchanged: 0 });
+    w.clock.advance(1_000);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(replies(w).map((r) => r.reply.code)).toEqual([132, 0]);
+    expect(w.fa.agent.visitors()).toMatchObject([{ homeAddress: '198.51.100.10', state: 'registered.timed' }]);
+
+    // The association goes: the registered visitor stays, with its route.
+    const removed = w.fa.agent.reconfigure(faConfig({ homeAgents: [] }));
+    expect(removed.homeAgents.removed.map((p) => ipv4ToString(p.address))).toEqual(['198.51.100.1']);
+    expect(w.fa.agent.visitors()).toHaveLength(1);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBe(MAC_MN);
+
+    w.clock.advance(600_000);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.events.filter((e) => e.event === 'visitor-expired')).toEqual([
+      { event: 'visitor-expired', at: expect.any(Number), homeAddress: '198.51.100.10', careOfAddress: '203.0.113.1', homeAgent: '198.51.100.1', lifetime: 600 },
+    ]);
+    await w.close();
+  });
+
+  it('checks the next Request with a mobile node\'s new MN-FA key', async () => {
+    const settings = { ...faConfig().settings, requireMobileForeignAuthentication: true };
+    const w = await world(faConfig({ settings, mobileNodes: [{ address: MN1, contexts: [context(MN2_KEY)] }] }));
+    run(w, 5);
+    const withMfae = () =>
+      buildRequest({ identification: identificationFromUnixMs(w.clock.now(), 1), careOfAddress: FA, lifetime: 600, extensions: [MHAE(MN1_KEY), MFAE(MN1_KEY)] });
+    register(w, withMfae());
+    run(w, 20);
+    const diff = w.fa.agent.reconfigure(faConfig({ settings, mobileNodes: [{ address: MN1, contexts: [context(MN1_KEY)] }] }));
+    expect(diff.mobileNodes.changed.map((p) => ipv4ToString(p.address))).toEqual(['198.51.100.10']);
+    expect(diff.homeAgents.unchanged).toBe(1);
+    w.clock.advance(1_000);
+    register(w, withMfae());
+    run(w, 20);
+    // 67: mobile node failed authentication at the foreign agent (3.7.2), then accepted.
+    expect(replies(w).map((r) => r.reply.code)).toEqual([67, 0]);
+    await w.close();
   });
 });
