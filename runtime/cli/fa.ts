@@ -7,7 +7,8 @@ import { RawIpError } from '../../io/raw-ip.js';
 import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
 import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../config/fa-config.js';
-import { startForeignAgent, type VisitorView } from '../fa/foreign-agent.js';
+import { startForeignAgent } from '../fa/foreign-agent.js';
+import { visitorsTable } from './tables.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
 import {
   DAEMON_OPTIONS,
@@ -26,6 +27,9 @@ import {
   type Subcommand,
 } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
+import { registerForeignAgentCommands } from '../control/daemon-commands.js';
+import { transitionDebugLog } from '../control/transition-debug.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-transitions]
        mip4 fa --example-config
@@ -47,25 +51,6 @@ ${UDP_OPTION_USAGE}
 exit status: 0 stopped by a signal, 1 could not start (e.g. a socket or the interface),
              2 usage or config error`;
 
-/** The visitor list (3.7.1) as `show mobile-ip visitors` would print it. */
-export function visitorsTable(visitors: readonly VisitorView[]): string {
-  const header = ['Home address', 'State', 'Link-layer address', 'Care-of address', 'Home agent', 'Lifetime', 'Remaining', 'Identification'];
-  const seconds = (n: number | undefined) => (n === undefined ? '-' : n === 0xffff ? 'infinite' : String(n));
-  const rows = visitors.map((v) => [
-    v.nai === undefined ? v.homeAddress : `${v.homeAddress} (${v.nai})`,
-    v.renewalPending ? `${v.state} (renewal pending)` : v.state,
-    v.linkLayerAddress ?? '-',
-    v.careOfAddress ?? '-',
-    v.homeAgent ?? '-',
-    seconds(v.lifetime),
-    seconds(v.remaining),
-    v.identification ?? '-',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [`Visitors: ${visitors.length}`, line(header), ...rows.map(line)].join('\n');
-}
-
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, ...UDP_OPTION } }));
   const configPath = daemonConfigPath('fa', values, usage, EXAMPLE_FOREIGN_AGENT_CONFIG, io);
@@ -81,6 +66,11 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const log = (event: object) => io.out(JSON.stringify(event));
+  const control = await openDaemonControl('fa', loaded.control);
+  if (control.kind === 'failed') {
+    io.err(`mip4 fa: ${control.message}`);
+    return ExitCode.Failure;
+  }
   const layer = await udpLayer(udp);
   const running = await startOrReport(
     'fa',
@@ -94,10 +84,19 @@ async function run(argv: string[], io: Io): Promise<number> {
     [UdpError, LinkError, RawIpError],
     io,
   );
-  if (running === undefined) return ExitCode.Failure;
+  if (running === undefined) {
+    await closeDaemonControl(control);
+    return ExitCode.Failure;
+  }
   const { agent } = running;
   agent.events.subscribe(log);
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
+  if (control.kind === 'serving') {
+    const identity = { role: 'fa', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: transitionDebugLog(agent.transitions, log) } as const;
+    registerForeignAgentCommands(control.server, identity, agent);
+  }
+  const unavailable = controlUnavailableEvent(control);
+  if (unavailable !== undefined) log(unavailable);
   const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())));
   const { settings } = loaded.config;
   log({
@@ -112,10 +111,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
     pid: process.pid,
+    control: control.socket,
   });
 
   const signal = await signals.stop;
   signals.dispose();
+  await closeDaemonControl(control);
   const visitors = agent.visitors().length;
   await running.stop();
   log({ event: 'stopped', signal, visitors, counters: agent.counters });

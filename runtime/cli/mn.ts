@@ -18,6 +18,9 @@ import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../config/mn-c
 import { startMobileNode, type MobileNodeState } from '../mn/mobile-node.js';
 import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, reportPlaceholders, type Io, type Subcommand } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
+import { registerMobileNodeCommands } from '../control/daemon-commands.js';
+import { transitionDebugLog } from '../control/transition-debug.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-transitions]
        mip4 mn --example-config
@@ -61,6 +64,11 @@ async function run(argv: string[], io: Io): Promise<number> {
   ];
   if (reportPlaceholders('mn', configPath, placeholders, io)) return ExitCode.Usage;
   const log = (event: object) => io.out(JSON.stringify(event));
+  const control = await openDaemonControl('mn', config.control);
+  if (control.kind === 'failed') {
+    io.err(`mip4 mn: ${control.message}`);
+    return ExitCode.Failure;
+  }
   const running = await startOrReport(
     'mn',
     () =>
@@ -83,10 +91,19 @@ async function run(argv: string[], io: Io): Promise<number> {
     [LinkError, UdpError, RawIpError, MnHostError, TunError],
     io,
   );
-  if (running === undefined) return ExitCode.Failure;
+  if (running === undefined) {
+    await closeDaemonControl(control);
+    return ExitCode.Failure;
+  }
   const { node } = running;
   node.events.subscribe(log);
   if (values['log-transitions']) node.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
+  if (control.kind === 'serving') {
+    const identity = { role: 'mn', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: transitionDebugLog(node.transitions, log) } as const;
+    registerMobileNodeCommands(control.server, identity, node, config);
+  }
+  const unavailable = controlUnavailableEvent(control);
+  if (unavailable !== undefined) log(unavailable);
   const signals = daemonSignals(() => io.err(stateText(node.state(), node.counters)));
   log({
     event: 'started',
@@ -99,6 +116,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
     pid: process.pid,
+    control: control.socket,
   });
   node.start();
   // A carrier that drops and comes back: the node may be on another link now (R2.4-10).
@@ -110,6 +128,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const signal = await signals.stop;
   carrier.stop();
   signals.dispose();
+  await closeDaemonControl(control);
   const state = node.state();
   await running.stop();
   log({ event: 'stopped', signal, state, counters: node.counters });

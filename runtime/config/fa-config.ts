@@ -15,6 +15,9 @@ import {
 } from '../../policies/fa-pending-budget.js';
 import {
   AdvertisementFields,
+  ControlSection,
+  controlSetting,
+  type ControlSetting,
   advertiserTiming,
   ConfigError,
   DEFAULT_MAX_ADVERTISEMENT_INTERVAL,
@@ -79,6 +82,7 @@ const ForeignAgentFile = Schema.Struct({
   ),
   mobileNodes: optional(Schema.Array(MobileNode)),
   homeAgents: optional(Schema.Array(HomeAgent)),
+  control: optional(ControlSection),
 });
 
 type ForeignAgentFile = Schema.Schema.Type<typeof ForeignAgentFile>;
@@ -88,6 +92,8 @@ export interface LoadedForeignAgentConfig {
   readonly config: FaConfig;
   /** The visitor link, e.g. "eth1". */
   readonly interfaceName: string;
+  /** The `control` section; absent = the default socket (runtime/control/protocol.ts). */
+  readonly control?: ControlSetting;
 }
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
@@ -161,8 +167,10 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
     seenAgents.set(address, i);
     return { address, contexts: securityContexts(path, ha.spi !== undefined ? (ha as SecurityAssociationFields) : undefined, ha.securityAssociations, baseDir, issues) };
   });
+  const control = file.control === undefined ? undefined : controlSetting(file.control, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
+    ...(control !== undefined ? { control } : {}),
     config: {
       settings,
       mobileNodes,

@@ -10,6 +10,9 @@ import { isInPrefix, networkAddress, prefixMask, subnetBroadcast } from '../../i
 import type { MnSigningKey } from '../../policies/mn-request.js';
 import {
   Algorithm,
+  ControlSection,
+  controlSetting,
+  type ControlSetting,
   ConfigError,
   Count,
   decodeConfig,
@@ -26,7 +29,10 @@ import {
   Replay,
   Spi,
 } from './config-schema.js';
-import type { MobileNodeConfig } from '../mn/mobile-node.js';
+import type { MobileNodeConfig as MobileNodeRuntimeConfig } from '../mn/mobile-node.js';
+
+/** The node's runtime config, and the `control` section when the file has one (absent = the default socket). */
+export type MobileNodeConfig = MobileNodeRuntimeConfig & { readonly control?: ControlSetting };
 
 
 const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));
@@ -91,6 +97,7 @@ const MobileNodeFile = Schema.Struct({
       maxRepairs: optional(Count),
     }),
   ),
+  control: optional(ControlSection),
 });
 
 type MobileNodeFile = Schema.Schema.Type<typeof MobileNodeFile>;
@@ -145,8 +152,10 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
   const ha = file.homeAgentAssociation;
   const mobileHome = signingKey(ha, 'homeAgentAssociation', baseDir, issues);
   const mobileForeign = file.foreignAgentAssociation === undefined ? undefined : signingKey(file.foreignAgentAssociation, 'foreignAgentAssociation', baseDir, issues);
+  const control = file.control === undefined ? undefined : controlSetting(file.control, issues);
   if (issues.length > 0 || mobileHome === undefined) throw new ConfigError(issues);
   return {
+    ...(control !== undefined ? { control } : {}),
     interfaceName: mn.interface,
     homeAddress,
     homeAgent: parseIpv4(mn.homeAgent)!,
