@@ -369,6 +369,11 @@ describe.sequential('mip4 lab in network namespaces', { timeout: 30_000 }, () =>
       expect(status.stdout).toContain('mobile node placed at: fa1 (link on the foreign-1 segment)');
       expect(status.stdout).toContain('mobile node attachment: foreign-agent');
       expect(status.stdout).toContain('mobile node registration: registered');
+      // Read over the daemons' control sockets: the home agent's binding, FA1's visitor.
+      expect(status.stdout).toMatch(/^ {2}ha {3}running, pid \d+ .*\(1 bindings\)$/m);
+      expect(status.stdout).toMatch(/^ {2}fa1 {2}running, pid \d+ .*\(1 visitors, 0 pending\)$/m);
+      expect(status.stdout).toMatch(/^ {2}fa2 {2}running, pid \d+ .*\(0 visitors, 0 pending\)$/m);
+      expect(status.stdout).toContain(`mobile node careOfAddress: ${FA1}`);
     },
   );
 
