@@ -225,4 +225,9 @@ homeAgents:                        # optional: Foreign-Home security association
   - address: 198.51.100.1
     spi: 600
     key: 000102030405060708090a0b0c0d0e0f
+
+# The control socket that \`mip4 visitors|status|traffic|clear visitor\` talk to (mode 0600).
+# Default /run/mip4/fa.sock; none turns it off.
+# control:
+#   socket: /run/mip4/fa.sock
 `;

@@ -263,4 +263,9 @@ solicitation:                      # Agent Solicitations when no agent is heard 
   initialIntervalMs: 1000
   initialCount: 3
   maxIntervalMs: 60000
+
+# The control socket that \`mip4 mobile-node|status\` talk to (mode 0600).
+# Default /run/mip4/mn.sock; none turns it off.
+# control:
+#   socket: /run/mip4/mn.sock
 `;
