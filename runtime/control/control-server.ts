@@ -141,7 +141,11 @@ export class ControlServer {
           this.refuseTooLarge(socket);
           return;
         }
-        queue = queue.then(() => this.answer(socket, line));
+        // answer() catches what handlers throw; anything else ends this connection only, never
+        // the daemon (an unhandled rejection would stop the process).
+        queue = queue.then(() => this.answer(socket, line)).catch(() => {
+          socket.destroy();
+        });
       }
       if (Buffer.byteLength(buffered) > this.maxRequestBytes) this.refuseTooLarge(socket);
     });

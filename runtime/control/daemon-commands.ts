@@ -167,23 +167,24 @@ export interface MobileNodeIdentity {
 }
 
 export function registerMobileNodeCommands(server: ControlServer, identity: DaemonIdentity, node: MobileNode, config: MobileNodeIdentity): void {
+  // JSON has no Infinity: an infinite lifetime's remaining time is written as the word.
+  const state = () => {
+    const s = node.state();
+    return s.remaining === Infinity ? { ...s, remaining: 'infinite' } : s;
+  };
   const view = () => ({
     interface: config.interfaceName,
     homeAddress: ipv4ToString(config.homeAddress),
     homeAgent: ipv4ToString(config.homeAgent),
-    ...node.state(),
+    ...state(),
     counters: node.counters,
   });
   registerCommon(server, identity, {
-    summary: () => ({ mobileNode: node.state() }),
+    summary: () => ({ mobileNode: state() }),
     counters: () => node.counters,
     traffic: () => ({ ...node.counters }),
   });
-  server.register('mobile-node', () => {
-    const v = view();
-    // JSON has no Infinity: an infinite lifetime's remaining time is written as the word.
-    return v.remaining === Infinity ? { ...v, remaining: 'infinite' } : v;
-  });
+  server.register('mobile-node', view);
 }
 
 function* filtered<T>(items: Iterable<T>, keep: (item: T) => boolean): Generator<T> {

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlServer } from '../../runtime/control/control-server.js';
 import { controlCall } from '../../runtime/control/control-client.js';
-import { registerHomeAgentCommands, type DaemonIdentity } from '../../runtime/control/daemon-commands.js';
+import { registerHomeAgentCommands, registerMobileNodeCommands, type DaemonIdentity } from '../../runtime/control/daemon-commands.js';
+import type { MobileNode } from '../../runtime/mn/mobile-node.js';
+import { ipv4 } from '../../io/wire/bytes.js';
 import { openDaemonControl, closeDaemonControl } from '../../runtime/control/daemon-control.js';
 import type { ReloadOutcome } from '../../runtime/control/protocol.js';
 import { resolveSocket } from '../../runtime/cli/control-commands.js';
@@ -99,6 +101,25 @@ describe('home agent control commands', () => {
     const json = JSON.parse((await cli('bindings', '--json')).out) as Array<{ homeAddress: string }>;
     expect(ndjson).toEqual(json);
     expect((await cli('bindings')).out.split('\n').slice(2).map((l) => l.split(' ')[0])).toEqual(json.map((b) => b.homeAddress));
+  });
+});
+
+describe('mobile node control commands', () => {
+  it('mobile-node gives the node\'s identity, state and counters; an infinite lifetime remaining is the word, not null', async () => {
+    const node = {
+      state: () => ({ attachment: 'foreign-agent', agent: '203.0.113.1', careOfAddress: '203.0.113.1', registration: 'registered', grantedLifetime: 65535, remaining: Infinity }),
+      counters: { requests: 2, repliesAccepted: 1, repliesDenied: 1 },
+    } as unknown as MobileNode;
+    registerMobileNodeCommands(server, { role: 'mn', engine: 'compiled', controlSocket: path, startedAt: Date.now() }, node, { interfaceName: 'eth0', homeAddress: ipv4('198.51.100.10'), homeAgent: ipv4('198.51.100.1') });
+    await server.listen(path);
+    expect(await controlCall(path, 'mobile-node')).toEqual({
+      kind: 'value',
+      result: { interface: 'eth0', homeAddress: '198.51.100.10', homeAgent: '198.51.100.1', attachment: 'foreign-agent', agent: '203.0.113.1', careOfAddress: '203.0.113.1', registration: 'registered', grantedLifetime: 65535, remaining: 'infinite', counters: { requests: 2, repliesAccepted: 1, repliesDenied: 1 } },
+    });
+    expect(await controlCall(path, 'status')).toMatchObject({ kind: 'value', result: { role: 'mn', mobileNode: { remaining: 'infinite' } } });
+    const text = await cli('mobile-node');
+    expect(text.out).toMatch(/^Mobile node\n {2}interface: +eth0\n/);
+    expect(text.out).toMatch(/^ {2}counters: +\{"requests":2,"repliesAccepted":1,"repliesDenied":1\}$/m);
   });
 });
 
