@@ -557,9 +557,14 @@ export function advertiserTiming(
 
 /** The `control` section of every daemon: where its control socket is (runtime/control/). */
 export const ControlSection = Schema.Struct({
-  socket: Schema.Union(Schema.String.pipe(Schema.minLength(1)), Schema.Literal(false)).annotations({
-    message: () => 'expected the path of a Unix socket, e.g. /run/mip4/ha.sock, or none (or false) for no control socket',
-  }),
+  // One message for every wrong kind of value (a union would report one line per member).
+  socket: Schema.Unknown.pipe(
+    Schema.filter(
+      (v): v is string | false =>
+        (typeof v === 'string' && v.length > 0) || v === false,
+      { message: () => 'expected the path of a Unix socket, e.g. /run/mip4/ha.sock, or none (or false) for no control socket' },
+    ),
+  ),
 });
 
 /** The control section as loaded: `socket` null means no control socket. */
@@ -569,7 +574,7 @@ export interface ControlSetting {
 
 /** Checks the control section's socket path; `none` and false turn the socket off. */
 export function controlSetting(section: Schema.Schema.Type<typeof ControlSection>, issues: Array<{ path: string; message: string }>): ControlSetting {
-  const socket = section.socket;
+  const socket = section.socket as string | false;
   if (socket === false || socket === 'none') return { socket: null };
   if (!socket.startsWith('/')) {
     issues.push({ path: 'control.socket', message: `${JSON.stringify(socket)} is not an absolute path; write one such as ${DEFAULT_CONTROL_SOCKET_EXAMPLE}, or none` });
