@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     pool: 'forks',
+    // A private directory of default control sockets per test file (test/support/control-dir.ts).
+    setupFiles: ['./test/support/control-dir.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -62,6 +62,9 @@ export function writeHomeAgentConfig(path: string, nodes: number): void {
       homeAgent: { address: HOME_AGENT, homeNetwork: '10.0.0.0/8', listen: ['127.0.0.1:0'], broadcast: false, maxLifetime: 3600 },
       limits: { maxBindings: nodes + 10 },
       mobileNodes,
+      // No control socket: benchmarks run several home agents at once (bench/udp-layers.ts),
+      // which would otherwise meet at the default /run/mip4/ha.sock.
+      control: { socket: 'none' },
     }),
     // Owner-only: mip4 refuses a config holding keys that others can read.
     { mode: 0o600 },

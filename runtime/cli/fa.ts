@@ -7,7 +7,8 @@ import { RawIpError } from '../../io/raw-ip.js';
 import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
 import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../config/fa-config.js';
-import { startForeignAgent, type VisitorView } from '../fa/foreign-agent.js';
+import { startForeignAgent } from '../fa/foreign-agent.js';
+import { visitorsTable } from './tables.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
 import {
   DAEMON_OPTIONS,
@@ -29,6 +30,8 @@ import { engineKindFromEnvironment } from '../actors/machine-engine.js';
 import { OperatorLog } from './operator-log.js';
 import { chooseLogLevel, OPS_OPTIONS_USAGE, runCheckConfig, traceIdPrefix } from './daemon-ops.js';
 import { foreignAgentPlaceholders, foreignAgentReload } from './fa-ops.js';
+import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
+import { registerForeignAgentCommands } from '../control/daemon-commands.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
        mip4 fa --check-config <fa.yaml>
@@ -53,25 +56,6 @@ ${OPS_OPTIONS_USAGE}
 exit status: 0 stopped by a signal, 1 could not start (e.g. a socket or the interface),
              2 usage or config error`;
 
-/** The visitor list (3.7.1) as `show mobile-ip visitors` would print it. */
-export function visitorsTable(visitors: readonly VisitorView[]): string {
-  const header = ['Home address', 'State', 'Link-layer address', 'Care-of address', 'Home agent', 'Lifetime', 'Remaining', 'Identification'];
-  const seconds = (n: number | undefined) => (n === undefined ? '-' : n === 0xffff ? 'infinite' : String(n));
-  const rows = visitors.map((v) => [
-    v.nai === undefined ? v.homeAddress : `${v.homeAddress} (${v.nai})`,
-    v.renewalPending ? `${v.state} (renewal pending)` : v.state,
-    v.linkLayerAddress ?? '-',
-    v.careOfAddress ?? '-',
-    v.homeAgent ?? '-',
-    seconds(v.lifetime),
-    seconds(v.remaining),
-    v.identification ?? '-',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [`Visitors: ${visitors.length}`, line(header), ...rows.map(line)].join('\n');
-}
-
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, ...UDP_OPTION } }));
   const toCheck = values['check-config'];
@@ -90,6 +74,11 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const log = (event: object) => operatorLog.log(event);
+  const control = await openDaemonControl('fa', loaded.control);
+  if (control.kind === 'failed') {
+    io.err(`mip4 fa: ${control.message}`);
+    return ExitCode.Failure;
+  }
   const layer = await udpLayer(udp);
   const running = await startOrReport(
     'fa',
@@ -104,7 +93,10 @@ async function run(argv: string[], io: Io): Promise<number> {
     [UdpError, LinkError, RawIpError],
     io,
   );
-  if (running === undefined) return ExitCode.Failure;
+  if (running === undefined) {
+    await closeDaemonControl(control);
+    return ExitCode.Failure;
+  }
   const { agent } = running;
   agent.events.subscribe(log);
   const transitionLevel = values['log-transitions'] ? 'info' : 'debug';
@@ -112,6 +104,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (operatorLog.mayWrite(transitionLevel)) operatorLog.logAt(transitionLevel, { ...t, event: 'transition', trigger: t.event });
   });
   const reload = foreignAgentReload(configPath, loaded, agent, operatorLog, values['log-level'] !== undefined);
+  if (control.kind === 'serving') {
+    const identity = { role: 'fa', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: operatorLog, reload } as const;
+    registerForeignAgentCommands(control.server, identity, agent);
+  }
+  const unavailable = controlUnavailableEvent(control);
+  if (unavailable !== undefined) log(unavailable);
   const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())), () => void reload.reload());
   const { settings } = loaded.config;
   log({
@@ -127,10 +125,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     engine: engineKindFromEnvironment(),
     pid: process.pid,
     logLevel: operatorLog.level,
+    control: control.socket,
   });
 
   const signal = await signals.stop;
   signals.dispose();
+  await closeDaemonControl(control);
   const visitors = agent.visitors().length;
   await running.stop();
   log({ event: 'stopped', signal, visitors, counters: agent.counters });

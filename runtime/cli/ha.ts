@@ -7,7 +7,7 @@ import { EXAMPLE_HOME_AGENT_CONFIG, loadHomeAgentConfig, type LoadedHomeAgentCon
 import { HomeAgentAdvertiser, startHomeAgentAdvertiser } from '../ha/home-agent-advertiser.js';
 import { DataPathStartError, type LinuxHomeAgentDataPath } from '../ha/home-agent-linux.js';
 import { RealClock } from '../../io/clock.js';
-import type { BindingView } from '../ha/home-agent.js';
+import { bindingsTable } from './tables.js';
 import { secureRandom32 } from '../../io/random.js';
 import { startHomeAgent, type ListenAddress } from '../ha/home-agent-server.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
@@ -32,6 +32,8 @@ import {
   type Subcommand,
 } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
+import { registerHomeAgentCommands } from '../control/daemon-commands.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
        mip4 ha --check-config <ha.yaml>
@@ -69,24 +71,6 @@ function parseListen(text: string): ListenAddress {
     throw new UsageError(`--listen ${JSON.stringify(text)}: expected ADDRESS:PORT, e.g. 127.0.0.1:4434`);
   }
   return { address: a, port: p };
-}
-
-/** The bindings as `show mobile-ip bindings` would print them. */
-export function bindingsTable(bindings: readonly BindingView[]): string {
-  const header = ['Home address', 'Care-of address', 'Lifetime', 'Remaining', 'Encap', 'Flags', 'Identification', 'Relayed by'];
-  const rows = bindings.map((b) => [
-    b.homeAddress,
-    b.careOfAddress,
-    b.lifetime === 0xffff ? 'infinite' : String(b.lifetime),
-    b.remaining === 0xffff ? 'infinite' : String(b.remaining),
-    b.encapsulation,
-    b.flags || '-',
-    b.identification,
-    b.relayedBy ?? '-',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [`Mobility bindings: ${bindings.length}`, line(header), ...rows.map(line)].join('\n');
 }
 
 /** The `advertisement` section: Agent Advertisements on the home link (2.3) over a packet socket. */
@@ -146,6 +130,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   const lines = batchedLines(io.out);
   const operatorLog = new OperatorLog({ write: lines.add, level: logLevel });
   const log = (event: object) => operatorLog.log(event);
+  // Before any socket: a live daemon on the control socket means this one is a second copy.
+  const control = await openDaemonControl('ha', loaded.control);
+  if (control.kind === 'failed') {
+    io.err(`mip4 ha: ${control.message}`);
+    return ExitCode.Failure;
+  }
   const layer = await udpLayer(udp);
   const running = await startOrReport(
     'ha',
@@ -160,10 +150,14 @@ async function run(argv: string[], io: Io): Promise<number> {
     [UdpError, DataPathStartError],
     io,
   );
-  if (running === undefined) return ExitCode.Failure;
+  if (running === undefined) {
+    await closeDaemonControl(control);
+    return ExitCode.Failure;
+  }
   const { agent, dataPath } = running;
   const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
   if (advertising === 'failed') {
+    await closeDaemonControl(control);
     await running.stop();
     lines.flush();
     return ExitCode.Failure;
@@ -183,6 +177,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (operatorLog.mayWrite(transitionLevel)) operatorLog.logAt(transitionLevel, { ...t, event: 'transition', trigger: t.event });
   });
   const reload = homeAgentReload(configPath, loaded, agent, operatorLog, values['log-level'] !== undefined);
+  if (control.kind === 'serving') {
+    const identity = { role: 'ha', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: operatorLog, reload } as const;
+    registerHomeAgentCommands(control.server, identity, agent, dataPath);
+  }
+  const unavailable = controlUnavailableEvent(control);
+  if (unavailable !== undefined) log(unavailable);
   const signals = daemonSignals(
     () => {
       io.err(bindingsTable(agent.bindings()));
@@ -213,10 +213,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     engine: engineKindFromEnvironment(),
     pid: process.pid,
     logLevel: operatorLog.level,
+    control: control.socket,
   });
 
   const signal = await signals.stop;
   signals.dispose();
+  await closeDaemonControl(control);
   const bindings = agent.bindingCount;
   await advertising?.stop();
   await running.stop();

@@ -21,6 +21,8 @@ import { engineKindFromEnvironment } from '../actors/machine-engine.js';
 import { OperatorLog } from './operator-log.js';
 import { chooseLogLevel, OPS_OPTIONS_USAGE, runCheckConfig } from './daemon-ops.js';
 import { mobileNodePlaceholders, mobileNodeReload } from './mn-ops.js';
+import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
+import { registerMobileNodeCommands } from '../control/daemon-commands.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-level LEVEL] [--log-transitions]
        mip4 mn --check-config <mn.yaml>
@@ -66,6 +68,11 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (reportPlaceholders('mn', configPath, mobileNodePlaceholders(config), io)) return ExitCode.Usage;
   const operatorLog = new OperatorLog({ write: io.out, level: chooseLogLevel(values['log-level'], config.logLevel) });
   const log = (event: object) => operatorLog.log(event);
+  const control = await openDaemonControl('mn', config.control);
+  if (control.kind === 'failed') {
+    io.err(`mip4 mn: ${control.message}`);
+    return ExitCode.Failure;
+  }
   const running = await startOrReport(
     'mn',
     () =>
@@ -88,7 +95,10 @@ async function run(argv: string[], io: Io): Promise<number> {
     [LinkError, UdpError, RawIpError, MnHostError, TunError],
     io,
   );
-  if (running === undefined) return ExitCode.Failure;
+  if (running === undefined) {
+    await closeDaemonControl(control);
+    return ExitCode.Failure;
+  }
   const { node } = running;
   node.events.subscribe(log);
   const transitionLevel = values['log-transitions'] ? 'info' : 'debug';
@@ -96,6 +106,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (operatorLog.mayWrite(transitionLevel)) operatorLog.logAt(transitionLevel, { ...t, event: 'transition', trigger: t.event });
   });
   const reload = mobileNodeReload(configPath, operatorLog);
+  if (control.kind === 'serving') {
+    const identity = { role: 'mn', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: operatorLog, reload } as const;
+    registerMobileNodeCommands(control.server, identity, node, config);
+  }
+  const unavailable = controlUnavailableEvent(control);
+  if (unavailable !== undefined) log(unavailable);
   const signals = daemonSignals(() => io.err(stateText(node.state(), node.counters)), () => void reload.reload());
   log({
     event: 'started',
@@ -109,6 +125,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     engine: engineKindFromEnvironment(),
     pid: process.pid,
     logLevel: operatorLog.level,
+    control: control.socket,
   });
   node.start();
   // A carrier that drops and comes back: the node may be on another link now (R2.4-10).
@@ -120,6 +137,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const signal = await signals.stop;
   carrier.stop();
   signals.dispose();
+  await closeDaemonControl(control);
   const state = node.state();
   await running.stop();
   log({ event: 'stopped', signal, state, counters: node.counters });

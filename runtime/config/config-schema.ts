@@ -13,6 +13,7 @@ import { interfaceNameProblem } from '../../io/interface-name.js';
 import { parseHex, parseIpv4 } from '../../io/wire/bytes.js';
 import { AUTH_ALGORITHMS, type AuthAlgorithm } from '../../policies/auth.js';
 import { DEFAULT_REPLAY_WINDOW_SECONDS, RESERVED_SPI_LIMIT, type MobilitySecurityContext } from '../../policies/security-association.js';
+import { MAX_SOCKET_PATH_BYTES } from '../control/protocol.js';
 
 export interface ConfigIssue {
   readonly path: string;
@@ -553,3 +554,34 @@ export function advertiserTiming(
     seed: randomBytes(4).readUInt32BE(0) | 1,
   };
 }
+
+/** The `control` section of every daemon: where its control socket is (runtime/control/). */
+export const ControlSection = Schema.Struct({
+  // One message for every wrong kind of value (a union would report one line per member).
+  socket: Schema.Unknown.pipe(
+    Schema.filter(
+      (v): v is string | false =>
+        (typeof v === 'string' && v.length > 0) || v === false,
+      { message: () => 'expected the path of a Unix socket, e.g. /run/mip4/ha.sock, or none (or false) for no control socket' },
+    ),
+  ),
+});
+
+/** The control section as loaded: `socket` null means no control socket. */
+export interface ControlSetting {
+  readonly socket: string | null;
+}
+
+/** Checks the control section's socket path; `none` and false turn the socket off. */
+export function controlSetting(section: Schema.Schema.Type<typeof ControlSection>, issues: Array<{ path: string; message: string }>): ControlSetting {
+  const socket = section.socket as string | false;
+  if (socket === false || socket === 'none') return { socket: null };
+  if (!socket.startsWith('/')) {
+    issues.push({ path: 'control.socket', message: `${JSON.stringify(socket)} is not an absolute path; write one such as ${DEFAULT_CONTROL_SOCKET_EXAMPLE}, or none` });
+  } else if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
+    issues.push({ path: 'control.socket', message: `a Unix socket path is at most ${MAX_SOCKET_PATH_BYTES} bytes (this one has ${Buffer.byteLength(socket)}); choose a shorter one` });
+  }
+  return { socket };
+}
+
+const DEFAULT_CONTROL_SOCKET_EXAMPLE = '/run/mip4/ha.sock';

@@ -15,6 +15,9 @@ import {
 } from '../../policies/fa-pending-budget.js';
 import {
   AdvertisementFields,
+  ControlSection,
+  controlSetting,
+  type ControlSetting,
   advertiserTiming,
   ConfigError,
   DEFAULT_MAX_ADVERTISEMENT_INTERVAL,
@@ -80,6 +83,7 @@ const ForeignAgentFile = Schema.Struct({
   mobileNodes: optional(Schema.Array(MobileNode)),
   homeAgents: optional(Schema.Array(HomeAgent)),
   log: optional(LogSection),
+  control: optional(ControlSection),
 });
 
 import { LogSection, logLevelField, type LogLevel } from './log-config.js';
@@ -93,6 +97,8 @@ export interface LoadedForeignAgentConfig {
   readonly interfaceName: string;
   /** The `log` section's level (the daemon's --log-level wins). */
   readonly logLevel?: LogLevel;
+  /** The `control` section; absent = the default socket (runtime/control/protocol.ts). */
+  readonly control?: ControlSetting;
 }
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
@@ -166,8 +172,10 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
     seenAgents.set(address, i);
     return { address, contexts: securityContexts(path, ha.spi !== undefined ? (ha as SecurityAssociationFields) : undefined, ha.securityAssociations, baseDir, issues) };
   });
+  const control = file.control === undefined ? undefined : controlSetting(file.control, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
+    ...(control !== undefined ? { control } : {}),
     config: {
       settings,
       mobileNodes,
@@ -228,4 +236,9 @@ homeAgents:                        # optional: Foreign-Home security association
 # level. --log-level wins over this; a reload (SIGHUP) applies a new level.
 # log:
 #   level: info                    # error, warn, info (default), debug or trace
+#
+# The control socket that \`mip4 visitors|status|traffic|clear visitor\` talk to (mode 0600).
+# Default /run/mip4/fa.sock; none turns it off.
+# control:
+#   socket: /run/mip4/fa.sock
 `;

@@ -9,6 +9,9 @@ import { isInPrefix, networkAddress, subnetBroadcast } from '../../io/wire/ipv4-
 import type { HomeAgentSettings } from '../../policies/ha-request.js';
 import {
   AdvertisementFields,
+  ControlSection,
+  controlSetting,
+  type ControlSetting,
   advertiserTiming,
   ConfigError,
   InterfaceName,
@@ -124,6 +127,7 @@ const HomeAgentFile = Schema.Struct({
   // Agent Advertisements on the home link (2.3, 2.4.3): mobile nodes hearing them know they are home.
   advertisement: optional(Schema.Struct({ interface: InterfaceName, ...AdvertisementFields })),
   log: optional(LogSection),
+  control: optional(ControlSection),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -137,6 +141,8 @@ export interface LoadedHomeAgentConfig {
   readonly advertisement?: { readonly interfaceName: string; readonly config: HomeAgentAdvertisementConfig };
   /** The `log` section's level (the daemon's --log-level wins). */
   readonly logLevel?: LogLevel;
+  /** The `control` section; absent = the default socket (runtime/control/protocol.ts). */
+  readonly control?: ControlSetting;
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
@@ -242,6 +248,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
             registrationLifetime: longestLifetime,
           },
         };
+  const control = file.control === undefined ? undefined : controlSetting(file.control, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     ...(advertisement === undefined ? {} : { advertisement }),
@@ -258,6 +265,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     ...logLevelField(file.log),
     ...(dataPath !== undefined ? { dataPath } : {}),
     ...(advertisement !== undefined ? { advertisement } : {}),
+    ...(control !== undefined ? { control } : {}),
   };
 }
 
@@ -344,6 +352,11 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 #                                  # fragmented (RFC 2003 5.1): 1476 on a 1500-byte link with GRE
 #   tunOffload: true               # the kernel hands TCP to the TUN in 64 KiB super-packets,
 #                                  # cut back into datagrams in the reader (fewer wakeups)
+
+# The control socket that \`mip4 bindings|status|traffic|clear binding\` talk to (mode 0600).
+# Default /run/mip4/ha.sock; none turns it off.
+# control:
+#   socket: /run/mip4/ha.sock
 
 # Agent Advertisements ('H' bit) on the home link (2.3), so that mobile nodes find out they are
 # home (2.4.3). Optional; needs root or CAP_NET_RAW (a packet socket on the interface).

@@ -10,6 +10,9 @@ import { isInPrefix, networkAddress, prefixMask, subnetBroadcast } from '../../i
 import type { MnSigningKey } from '../../policies/mn-request.js';
 import {
   Algorithm,
+  ControlSection,
+  controlSetting,
+  type ControlSetting,
   ConfigError,
   Count,
   decodeConfig,
@@ -26,8 +29,11 @@ import {
   Replay,
   Spi,
 } from './config-schema.js';
-import type { MobileNodeConfig } from '../mn/mobile-node.js';
 import { LogSection, logLevelField, type LogLevel } from './log-config.js';
+import type { MobileNodeConfig as MobileNodeRuntimeConfig } from '../mn/mobile-node.js';
+
+/** The node's runtime config, and the `control` section when the file has one (absent = the default socket). */
+export type MobileNodeConfig = MobileNodeRuntimeConfig & { readonly control?: ControlSetting };
 
 
 const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));
@@ -93,6 +99,7 @@ const MobileNodeFile = Schema.Struct({
     }),
   ),
   log: optional(LogSection),
+  control: optional(ControlSection),
 });
 
 type MobileNodeFile = Schema.Schema.Type<typeof MobileNodeFile>;
@@ -151,8 +158,10 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
   const ha = file.homeAgentAssociation;
   const mobileHome = signingKey(ha, 'homeAgentAssociation', baseDir, issues);
   const mobileForeign = file.foreignAgentAssociation === undefined ? undefined : signingKey(file.foreignAgentAssociation, 'foreignAgentAssociation', baseDir, issues);
+  const control = file.control === undefined ? undefined : controlSetting(file.control, issues);
   if (issues.length > 0 || mobileHome === undefined) throw new ConfigError(issues);
   return {
+    ...(control !== undefined ? { control } : {}),
     interfaceName: mn.interface,
     homeAddress,
     homeAgent: parseIpv4(mn.homeAgent)!,
@@ -265,4 +274,9 @@ solicitation:                      # Agent Solicitations when no agent is heard 
 # level. --log-level wins over this; read at start (mip4 mn applies a new file when restarted).
 # log:
 #   level: info                    # error, warn, info (default), debug or trace
+#
+# The control socket that \`mip4 mobile-node|status\` talk to (mode 0600).
+# Default /run/mip4/mn.sock; none turns it off.
+# control:
+#   socket: /run/mip4/mn.sock
 `;

@@ -174,7 +174,8 @@ export type ForeignAgentEvent =
     }
   | { readonly event: 'actor-error'; readonly at: number; readonly actor: string; readonly detail: string }
   /** A visitor whose registration lifetime ran out: entry and route deleted (3.7.1). */
-  | { readonly event: 'visitor-expired'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly homeAgent: string; readonly lifetime: number };
+  | { readonly event: 'visitor-expired'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly homeAgent: string; readonly lifetime: number }
+  | { readonly event: 'visitor-cleared'; readonly at: number; readonly by: 'operator'; readonly homeAddress: string; readonly entries: number };
 
 export interface ForeignAgentCounters {
   frames: number;
@@ -452,6 +453,21 @@ export class ForeignAgent {
       });
     }
     return views;
+  }
+
+  /**
+   * An administrative removal (`mip4 clear visitor`): the visitor entries of `homeAddress`
+   * (one per NAI) go with their delivery route, as at expiry, and their pending registrations
+   * with them; no message is sent (as at expiry, R3.7-4). Returns how many entries went.
+   */
+  clearVisitor(homeAddress: Ipv4Address): number {
+    const entries = [...this.visitorsByKey.values()].filter((actor) => actor.snapshot.context.homeAddress === homeAddress);
+    if (entries.length === 0) return 0;
+    for (const pending of this.pendingOf(homeAddress)) this.pendingHost.stop(pending);
+    for (const actor of entries) this.visitorHost.stop(actor);
+    this.routes.delete(homeAddress | 0);
+    this.emit({ event: 'visitor-cleared', at: this.options.clock.now(), by: 'operator', homeAddress: ipv4ToString(homeAddress), entries: entries.length });
+    return entries.length;
   }
 
   /** The sizes of the agent's tables (for metrics; each is bounded whatever arrives). */

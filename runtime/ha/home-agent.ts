@@ -149,7 +149,8 @@ export type HomeAgentEvent =
   /** A binding whose lifetime ran out (3.8.2.2: deleted, no Reply sent). */
   | { readonly event: 'binding-expired'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly lifetime: number }
   /** A binding deregistered by the agent itself: its node left the configuration (reconfigure). */
-  | { readonly event: 'binding-removed'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly reason: 'node-removed' };
+  | { readonly event: 'binding-removed'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly reason: 'node-removed' }
+  | { readonly event: 'binding-cleared'; readonly at: number; readonly by: 'operator'; readonly homeAddress: string; readonly careOfAddresses: readonly string[] };
 
 /** What the home link must do (4.6); decided by policies/home-arp.ts, executed by the link layer (simulated or Linux). */
 export type { ArpCommand } from '../../policies/home-arp.js';
@@ -397,12 +398,21 @@ export class HomeAgent {
 
   /** The bindings now, for `show mobile-ip bindings`-style output. */
   bindings(): BindingView[] {
+    return [...this.eachBinding()];
+  }
+
+  /**
+   * The bindings one at a time (the control socket streams them), or only those of
+   * `homeAddress`, found directly rather than by a scan.
+   */
+  *eachBinding(homeAddress?: Ipv4Address): Generator<BindingView> {
     const now = this.options.clock.now();
-    const views: BindingView[] = [];
-    for (const node of this.nodesByAddress.values()) {
+    const only = homeAddress === undefined ? undefined : this.nodesByAddress.get(homeAddress | 0);
+    const nodes = homeAddress === undefined ? this.nodesByAddress.values() : only === undefined ? [] : [only];
+    for (const node of nodes) {
       for (const actor of node.bindings) {
         const c = contextOf(actor);
-        views.push({
+        yield {
           homeAddress: ipv4ToString(c.homeAddress),
           careOfAddress: ipv4ToString(c.careOfAddress),
           lifetime: c.lifetime,
@@ -411,10 +421,25 @@ export class HomeAgent {
           flags: `${c.broadcast ? 'B' : ''}${c.decapsulatedByMobileNode ? 'D' : ''}${c.reverseTunnel ? 'T' : ''}`,
           identification: identificationToHex(c.identification),
           ...(c.relayedBy !== undefined ? { relayedBy: ipv4ToString(c.relayedBy) } : {}),
-        });
+        };
       }
     }
-    return views;
+  }
+
+  /**
+   * An administrative deregistration (`mip4 clear binding`): every binding of the node at
+   * `homeAddress` ends as at expiry, through its actor, so its tunnel, route and proxy ARP go
+   * with it. Returns the care-of addresses cleared; none when the address is no node's or has
+   * no binding. The node's replay state stays: its next Request is judged as before.
+   */
+  clearBinding(homeAddress: Ipv4Address): string[] {
+    const node = this.nodesByAddress.get(homeAddress | 0);
+    if (node === undefined || node.bindings.length === 0) return [];
+    const now = this.options.clock.now();
+    const careOfAddresses = node.bindings.map((actor) => ipv4ToString(contextOf(actor).careOfAddress));
+    for (const actor of [...node.bindings]) this.host.send(actor, { type: 'deregister-all', at: now });
+    this.emit({ event: 'binding-cleared', at: now, by: 'operator', homeAddress: ipv4ToString(homeAddress), careOfAddresses });
+    return careOfAddresses;
   }
 
   /**

@@ -175,6 +175,9 @@ export interface MobileNodeCounters {
   requests: number;
   replies: number;
   repliesDiscarded: number;
+  /** Authentic Replies accepting the registration (codes 0 and 1) and denying it (any other code). */
+  repliesAccepted: number;
+  repliesDenied: number;
   decapsulated: number;
   /** Unicast ARP Replies to a foreign agent asking for the home address (R4.6-16). */
   agentArpReplies: number;
@@ -264,6 +267,8 @@ export class MobileNode {
     requests: 0,
     replies: 0,
     repliesDiscarded: 0,
+    repliesAccepted: 0,
+    repliesDenied: 0,
     decapsulated: 0,
     agentArpReplies: 0,
     homeArpIgnored: 0,
@@ -508,6 +513,8 @@ export class MobileNode {
     const authentic = verdict.kind === 'valid';
     this.counters.replies++;
     if (!authentic) this.counters.repliesDiscarded++;
+    else if (reply.code <= 1) this.counters.repliesAccepted++;
+    else this.counters.repliesDenied++;
     this.emit({
       event: 'reply',
       at,

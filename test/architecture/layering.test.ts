@@ -17,6 +17,7 @@ const ROOMS = [
   'runtime/actors',
   'runtime/dataplane',
   'runtime/agents',
+  'runtime/control',
   'runtime/config',
   'runtime/cli',
   'runtime/index',
@@ -31,6 +32,7 @@ export function roomOf(file: string): Room | undefined {
   if (file.startsWith('runtime/actors/')) return 'runtime/actors';
   if (file.startsWith('runtime/dataplane/')) return 'runtime/dataplane';
   if (/^runtime\/(ha|fa|mn)\//.test(file) || file === 'runtime/udp-layer.ts') return 'runtime/agents';
+  if (file.startsWith('runtime/control/')) return 'runtime/control';
   if (file.startsWith('runtime/config/')) return 'runtime/config';
   if (file.startsWith('runtime/cli/')) return 'runtime/cli';
   if (file === 'runtime/index.ts') return 'runtime/index';
@@ -46,7 +48,8 @@ const ALLOWED: Record<Room, readonly Room[]> = {
   'runtime/actors': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors'],
   'runtime/dataplane': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane'],
   'runtime/agents': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/agents'],
-  'runtime/config': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/agents', 'runtime/config'],
+  'runtime/control': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/agents', 'runtime/control'],
+  'runtime/config': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/agents', 'runtime/control', 'runtime/config'],
   'runtime/cli': ROOMS.filter((room) => room !== 'runtime/index'),
   'runtime/index': ROOMS,
 };
@@ -127,7 +130,7 @@ describe('layering: imports point down only', () => {
   it('docs/architecture.md names every room and stays a short read (≤ 250 lines)', () => {
     const doc = readFileSync(`${ROOT}docs/architecture.md`, 'utf8');
     expect(doc.split('\n').length).toBeLessThanOrEqual(250);
-    for (const room of ['io/wire', 'policies/', 'machines/', 'io/', 'actors/', 'dataplane/', 'ha/', 'fa/', 'mn/', 'config/', 'cli/']) {
+    for (const room of ['io/wire', 'policies/', 'machines/', 'io/', 'actors/', 'dataplane/', 'ha/', 'fa/', 'mn/', 'control/', 'config/', 'cli/']) {
       expect(doc, room).toContain(room);
     }
   });
@@ -142,5 +145,7 @@ describe('layering: imports point down only', () => {
     expect(violations('runtime/ha/home-agent.ts', "import { c } from '../config/ha-config.js';")).toHaveLength(1);
     expect(violations('runtime/ha/home-agent.ts', "import { a } from '../actors/actor-host.js';\nimport { b } from '../../io/wire/bytes.js';")).toEqual([]);
     expect(violations('runtime/cli/main.ts', "import { startHomeAgent } from '../ha/home-agent-server.js';")).toEqual([]);
+    expect(violations('runtime/control/daemon-commands.ts', "import { c } from '../config/ha-config.js';")).toHaveLength(1);
+    expect(violations('runtime/ha/home-agent.ts', "import { s } from '../control/control-server.js';")).toHaveLength(1);
   });
 });

@@ -9,7 +9,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt } from '../support/build.js';
@@ -81,6 +81,12 @@ class Child {
 }
 
 const children = new Set<Child>();
+
+/** A `mip4` client command run to completion in this (the host's) namespace. */
+function mip4(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['bin/mip4.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
 
 /**
  * The listener: a raw ICMP socket (IPPROTO_ICMP) through the compiled io/linux/raw-ip layer;
@@ -177,7 +183,7 @@ describe.sequential('mip4 fa on a veth link in a network namespace', () => {
   });
 
   it.skipIf(skipReason !== undefined)(
-    titled('[R2.1-2] [R2.1.1-2] advertises its care-of address with TTL 1 and the F bit, lists visitors on SIGUSR2, stops on SIGTERM with 0', skipReason),
+    titled('[R2.1-2] [R2.1.1-2] advertises its care-of address with TTL 1 and the F bit, lists visitors on SIGUSR2 and on its control socket (mip4 visitors, status, traffic, clear visitor), stops on SIGTERM with 0', skipReason),
     async () => {
       const config = join(workDir, 'fa.yaml');
       writePrivateFile(
@@ -194,6 +200,8 @@ homeAgents:
   - address: 198.51.100.1
     spi: 600
     key: 000102030405060708090a0b0c0d0e0f
+control:
+  socket: ${join(workDir, 'fa.sock')}
 `,
       );
       const listener = new Child(PEER_NS, ['--input-type=module', '-e', ICMP_LISTENER]);
@@ -221,13 +229,28 @@ homeAgents:
       expect(daemon.stderr).toContain('Visitors: 0');
       expect(daemon.stderr).toMatch(/Home address\s+State\s+Link-layer address\s+Care-of address/);
 
+      // The same, and the counters, over the control socket (from outside the namespace: a Unix socket is a file).
+      const socket = join(workDir, 'fa.sock');
+      expect(listening.control).toBe(socket);
+      const visitors = mip4(['visitors', '--socket', socket]);
+      expect(visitors.status, visitors.stderr).toBe(0);
+      expect(visitors.stdout).toMatch(/^Visitors: 0\nHome address\s+State\s+Link-layer address\s+Care-of address/);
+      const status = JSON.parse(mip4(['status', '--socket', socket, '--json']).stdout) as Record<string, unknown>;
+      expect(status).toMatchObject({ role: 'fa', pid: listening.pid, visitors: 0, pending: 0, controlSocket: socket });
+      const traffic = JSON.parse(mip4(['traffic', '--socket', socket, '--json']).stdout) as { advertisements: number; relayed: number };
+      expect(traffic.advertisements).toBeGreaterThanOrEqual(1);
+      expect(traffic.relayed).toBe(0);
+      const clear = mip4(['clear', 'visitor', '203.0.113.9', '--socket', socket]);
+      expect(clear).toMatchObject({ status: 1, stderr: 'mip4 clear: no visitor 203.0.113.9\n' });
+
       daemon.process.kill('SIGTERM');
       const exit = await daemon.waitForExit(5_000);
       expect(exit, daemon.stderr).toEqual({ code: 0, signal: null });
       expect(daemon.lines.at(-1)).toMatchObject({ event: 'stopped', signal: 'SIGTERM', visitors: 0 });
+      expect(existsSync(socket)).toBe(false);
       listener.kill();
     },
-    20_000,
+    60_000,
   );
 
   it.skipIf(skipReason !== undefined)(titled('an interface that does not exist: exit 1 with the reason on stderr', skipReason), async () => {

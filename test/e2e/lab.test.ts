@@ -369,6 +369,11 @@ describe.sequential('mip4 lab in network namespaces', { timeout: 30_000 }, () =>
       expect(status.stdout).toContain('mobile node placed at: fa1 (link on the foreign-1 segment)');
       expect(status.stdout).toContain('mobile node attachment: foreign-agent');
       expect(status.stdout).toContain('mobile node registration: registered');
+      // Read over the daemons' control sockets: the home agent's binding, FA1's visitor.
+      expect(status.stdout).toMatch(/^ {2}ha {3}running, pid \d+ .*\(1 bindings\)$/m);
+      expect(status.stdout).toMatch(/^ {2}fa1 {2}running, pid \d+ .*\(1 visitors, 0 pending\)$/m);
+      expect(status.stdout).toMatch(/^ {2}fa2 {2}running, pid \d+ .*\(0 visitors, 0 pending\)$/m);
+      expect(status.stdout).toContain(`mobile node careOfAddress: ${FA1}`);
     },
   );
 
@@ -383,6 +388,13 @@ describe.sequential('mip4 lab in network namespaces', { timeout: 30_000 }, () =>
     await moveCountingLoss('fa2');
     await waitForLog('ha', (l) => l.event === 'reply' && l.code === 0 && l.careOfAddress === FA2, 5_000, 'an accepting reply to FA2');
     await expectTunnelled('fa2', FA2, 4);
+    // The operator removes the visitor at FA2 over its control socket (the next move re-registers anyway).
+    const socket = join(labDir(), 'fa2.sock');
+    const clear = spawnSync(process.execPath, [join(ROOT, 'bin/mip4.js'), 'clear', 'visitor', MN_HOME, '--socket', socket], { encoding: 'utf8', timeout: 30_000 });
+    expect(clear.status, clear.stderr).toBe(0);
+    await waitForLog('fa2', (l) => l.event === 'visitor-cleared' && l.homeAddress === MN_HOME && l.by === 'operator', 5_000, 'the visitor-cleared line');
+    const visitors = spawnSync(process.execPath, [join(ROOT, 'bin/mip4.js'), 'visitors', '--json', '--socket', socket], { encoding: 'utf8', timeout: 30_000 });
+    expect(JSON.parse(visitors.stdout)).toEqual([]);
   });
 
   it.skipIf(skipReason !== undefined)(

@@ -5,8 +5,8 @@
  * stdout, then stop cleanly on SIGTERM.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../../runtime/config/mn-config.js';
@@ -148,7 +148,7 @@ describe.concurrent('mip4 mn usage', { timeout: 20_000 }, () => {
 
 const skip = linuxSkipReason();
 
-describe('mip4 mn on a veth in a network namespace', { timeout: 20_000 }, () => {
+describe('mip4 mn on a veth in a network namespace', { timeout: 60_000 }, () => {
   it.skipIf(skip !== undefined)(titled('a missing interface exits 1 with the Link error', skip), async () => {
     const p = await runToExit(['mn', '--config', configFile('missing.yaml', `m4none${process.pid}`)]);
     expect(p.exitStatus).toStrictEqual({ code: 1, signal: null });
@@ -157,13 +157,15 @@ describe('mip4 mn on a veth in a network namespace', { timeout: 20_000 }, () => 
   });
 
   it.skipIf(skip !== undefined)(
-    titled('[R2.4-5] solicits when no agent advertises, prints its state on SIGUSR2, exits 0 on SIGTERM', skip),
+    titled('[R2.4-5] solicits when no agent advertises, prints its state on SIGUSR2 and on mip4 mobile-node, exits 0 on SIGTERM', skip),
     async () => {
       const mnNs = namespaces.add(`mip4-mn-${process.pid}`);
       const peerNs = namespaces.add(`mip4-mnp-${process.pid}`);
       const veth = `m4mn${process.pid}`;
       namespaces.veth({ ns: mnNs, name: veth, cidr: '203.0.113.50/24' }, { ns: peerNs, name: `m4mp${process.pid}`, cidr: '203.0.113.1/24' });
       const config = configFile('veth.yaml', veth, '  lifetime: 60\n');
+      const socket = join(dir, 'mn.sock');
+      appendFileSync(config, `control:\n  socket: ${socket}\n`);
       const node = new Mip4Process(['mn', '--config', config], mnNs);
       const started = await node.waitFor('started', 10_000);
       expect(started).toMatchObject({ interface: veth, homeAddress: '198.51.100.10', homeAgent: '198.51.100.1' });
@@ -182,6 +184,17 @@ describe('mip4 mn on a veth in a network namespace', { timeout: 20_000 }, () => 
       const deadline = Date.now() + 5_000;
       while (!node.stderr.includes('attachment: searching') && Date.now() < deadline) await sleep(20);
       expect(node.stderr).toContain('attachment: searching');
+      // The same state over the control socket: mip4 mobile-node.
+      expect(started.control).toBe(socket);
+      const text = spawnSync(process.execPath, ['bin/mip4.js', 'mobile-node', '--socket', socket], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      expect(text.status, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^Mobile node\n/);
+      expect(text.stdout).toMatch(/^ {2}attachment: +searching$/m);
+      const json = spawnSync(process.execPath, ['bin/mip4.js', 'mobile-node', '--socket', socket, '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      const state = JSON.parse(json.stdout) as { counters: { solicitations: number; requests: number; repliesAccepted: number; repliesDenied: number } } & Record<string, unknown>;
+      expect(state).toMatchObject({ interface: veth, homeAddress: '198.51.100.10', homeAgent: '198.51.100.1', attachment: 'searching', registration: 'none' });
+      expect(state.counters).toMatchObject({ requests: 0, repliesAccepted: 0, repliesDenied: 0 });
+      expect(state.counters.solicitations).toBeGreaterThanOrEqual(2);
       node.child.kill('SIGTERM');
       const exit = await node.waitForExit(10_000);
       expect(exit).toStrictEqual({ code: 0, signal: null });

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { DataPathStartError, startLinuxHomeAgentDataPath } from '../../runtime/ha/home-agent-linux.js';
 import { ForwardingTable } from '../../runtime/dataplane/forwarding-table.js';
 import { RealClock } from '../../io/clock.js';
@@ -369,6 +370,44 @@ describe('mip4 ha --config with a dataPath section (child process, in namespaces
       }
     },
     STARTUP_MS + 20_000,
+  );
+
+  it.skipIf(skip !== undefined)(
+    titled('mip4 clear binding on the control socket removes the binding and its route into the tunnel; status and traffic show the data path; the node registers again', skip),
+    async () => {
+      const socket = join(tempDir, 'ha-data-path.sock');
+      const child = daemon({ ...configDocument({ homeInterface: IF.home, tunnelDevice: TUN, tunOffload: false }), control: { socket } });
+      const mip4 = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/mip4.js'), ...args, '--socket', socket], { encoding: 'utf8', timeout: 30_000 });
+      try {
+        const listening = await child.waitFor('listening', STARTUP_MS);
+        expect(listening.control).toBe(socket);
+        await register(600);
+        expect(boundRoutes()).toContain(`${HOME_ADDRESS} dev ${TUN}`);
+        const status = JSON.parse(mip4('status', '--json').stdout) as Record<string, unknown>;
+        expect(status).toMatchObject({ role: 'ha', bindings: 1, dataPath: { enabled: true, tunnelDevice: TUN, homeInterface: IF.home } });
+        const traffic = JSON.parse(mip4('traffic', '--json').stdout) as { dataPath: { routes: { added: number } } };
+        expect(traffic.dataPath.routes.added).toBe(1);
+
+        const cleared = mip4('clear', 'binding', HOME_ADDRESS);
+        expect(cleared.status, cleared.stderr).toBe(0);
+        const logged = await child.waitFor('binding-cleared');
+        expect(logged).toMatchObject({ by: 'operator', homeAddress: HOME_ADDRESS, careOfAddresses: ['203.0.113.2'] });
+        // The route into the tunnel goes with the binding, as at expiry (4.2.3).
+        const deadline = Date.now() + 4_000;
+        while (boundRoutes() !== '' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(boundRoutes()).toBe('');
+        expect(mip4('bindings').stdout.split('\n')[0]).toBe('Mobility bindings: 0');
+
+        await register(600);
+        expect(boundRoutes()).toContain(`${HOME_ADDRESS} dev ${TUN}`);
+        child.signal('SIGTERM');
+        expect(await child.exit()).toBe(0);
+        expect(boundRoutes()).toBe('');
+      } finally {
+        child.stop();
+      }
+    },
+    STARTUP_MS + 40_000,
   );
 
   it.skipIf(skip !== undefined)(

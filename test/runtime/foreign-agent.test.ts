@@ -343,6 +343,30 @@ describe('ForeignAgent on the simulated network', () => {
     await w.close();
   });
 
+  it('clearVisitor (mip4 clear visitor) removes the entry and its delivery route as at expiry, sends nothing, logs visitor-cleared; the node registers again', async () => {
+    const w = await world();
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBe(MAC_MN);
+    const framesBefore = w.net.counters().hosts['fa']!.framesOut;
+    const advertisements = w.fa.agent.counters.advertisements;
+    expect(w.fa.agent.clearVisitor(MN1)).toBe(1);
+    expect(w.fa.agent.visitors()).toEqual([]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBeUndefined();
+    expect(w.fa.agent.tableSizes()).toMatchObject({ visitors: 0, pending: 0, routes: 0 });
+    expect(w.events.at(-1)).toEqual({ event: 'visitor-cleared', at: w.clock.now(), by: 'operator', homeAddress: '198.51.100.10', entries: 1 });
+    run(w, 20);
+    expect(w.net.counters().hosts['fa']!.framesOut - framesBefore).toBe(w.fa.agent.counters.advertisements - advertisements);
+    expect(w.fa.agent.clearVisitor(MN1)).toBe(0);
+    w.clock.advance(1_000);
+    register(w, requestAt(w));
+    run(w, 20);
+    expect(replies(w).map((r) => r.reply.code)).toEqual([0, 0]);
+    expect(w.fa.agent.visitorLinkAddress(MN1)).toBe(MAC_MN);
+    await w.close();
+  });
+
   it('[R3.7.1-9] the relayed Request carries a Foreign-Home extension the home agent verifies: without the association it refuses 132', async () => {
     // With the association (the other tests) the home agent accepts; here the foreign agent has none.
     const w = await world(faConfig({ homeAgents: [] }));

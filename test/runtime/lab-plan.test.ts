@@ -35,3 +35,24 @@ describe('the namespaces of a lab', () => {
     for (const name of names) expect(isValidInterfaceName(name), name).toBe(true);
   });
 });
+
+describe('lab plan: control sockets', () => {
+  it('gives each daemon of a lab its own control socket in the lab directory, in configs the loaders accept', async () => {
+    const { parse } = await import('yaml');
+    const { daemonPlans, mobileNodeConfig, labControlSocket } = await import('../../runtime/cli/lab/plan.js');
+    const { homeAgentConfigFromDocument } = await import('../../runtime/config/ha-config.js');
+    const { foreignAgentConfigFromDocument } = await import('../../runtime/config/fa-config.js');
+    const { mobileNodeConfigFromDocument } = await import('../../runtime/config/mn-config.js');
+    const keys = { mobileHome: '00112233445566778899aabbccddeeff', foreignHome1: '0102030405060708090a0b0c0d0e0f10', foreignHome2: '1112131415161718191a1b1c1d1e1f20' };
+    const directory = '/run/mip4-lab/demo';
+    const plans = daemonPlans(keys, 'ip-in-ip', directory);
+    const sockets = plans.map((plan) => {
+      const document = parse(plan.config) as unknown;
+      const loaded = plan.command === 'ha' ? homeAgentConfigFromDocument(document) : plan.command === 'fa' ? foreignAgentConfigFromDocument(document) : mobileNodeConfigFromDocument(document);
+      return loaded.control?.socket;
+    });
+    expect(sockets).toEqual(['ha', 'fa1', 'fa2', 'mn'].map((role) => `${directory}/${role}.sock`));
+    expect(sockets[0]).toBe(labControlSocket(directory, 'ha'));
+    expect(mobileNodeConfigFromDocument(parse(mobileNodeConfig(keys, 'gre', true, directory)) as unknown).control).toEqual({ socket: `${directory}/mn.sock` });
+  });
+});

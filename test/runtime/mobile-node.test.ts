@@ -342,6 +342,8 @@ describe('mobile node runtime with a co-located care-of address', () => {
     expect(sent[1]!.at - sent[0]!.at).toBe(1000);
     expect(w.ha.agent.bindingCount).toBe(1);
     expect(w.mn.node.state().registration).toBe('registered');
+    // Counted for mip4 mobile-node: two Requests, one authentic Reply denying (133), one accepting.
+    expect(w.mn.node.counters).toMatchObject({ requests: 2, replies: 2, repliesDiscarded: 0, repliesDenied: 1, repliesAccepted: 1 });
     await stop(w);
   });
 

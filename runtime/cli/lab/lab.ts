@@ -14,10 +14,12 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { controlCall, ControlClientError } from '../../control/control-client.js';
 import {
   ADDRESSES,
   BRIDGE,
   daemonPlans,
+  labControlSocket,
   ROUTES,
   HOST_INTERFACE,
   INTERFACE_ADDRESSES,
@@ -279,9 +281,9 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   try {
     buildTopology(options.name);
     const keys = generateKeys();
-    const daemons = daemonPlans(keys, options.encapsulation);
+    const daemons = daemonPlans(keys, options.encapsulation, directory);
     for (const daemon of daemons) writeFileSync(join(directory, daemon.configFile), daemon.config, { mode: 0o600 });
-    writeFileSync(join(directory, MN_CONFIG_FILE.colocated), mobileNodeConfig(keys, options.encapsulation, true), { mode: 0o600 });
+    writeFileSync(join(directory, MN_CONFIG_FILE.colocated), mobileNodeConfig(keys, options.encapsulation, true, directory), { mode: 0o600 });
     writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), place: 'home' });
     // All at once: none needs another to start (a node that registers before its agents are
     // up retransmits, 3.6.3), and each node process takes a second or more to load.
@@ -394,8 +396,10 @@ export interface LabStatus {
   /** The bridge segment the mobile node's link is on. */
   readonly mnSegment?: Segment;
   readonly mnPlace?: MnPlace;
-  /** `key: value` lines the node printed on SIGUSR2 (attachment, registration, …). */
+  /** The node's state from its control socket (`mip4 mobile-node`): attachment, registration, … as text. */
   readonly mnState?: Record<string, string>;
+  /** Per agent role, what its status over the control socket says it holds (bindings, visitors, pending). */
+  readonly agents?: Record<string, Record<string, unknown>>;
 }
 
 function mnSegment(name: string): Segment | undefined {
@@ -405,28 +409,20 @@ function mnSegment(name: string): Segment | undefined {
   return segmentOfBridge(link?.master);
 }
 
-/** Asks the node for its state (SIGUSR2 prints it on stderr) and reads the block it printed. */
-async function askMobileNode(directory: string, pid: number): Promise<Record<string, string> | undefined> {
-  const path = errFile(directory, 'mn');
-  const before = existsSync(path) ? readFileSync(path, 'utf8').length : 0;
-  signal(pid, 'SIGUSR2');
-  const deadline = Date.now() + 2_000;
-  while (Date.now() < deadline) {
-    await sleep(50);
-    const text = existsSync(path) ? readFileSync(path, 'utf8').slice(before) : '';
-    const start = text.indexOf('Mobile node\n');
-    if (start >= 0 && text.includes('counters:', start)) {
-      const state: Record<string, string> = {};
-      for (const line of text.slice(start).split('\n').slice(1)) {
-        const match = /^\s+(\w+): (.*)$/.exec(line);
-        if (!match) break;
-        state[match[1]!] = match[2]!;
-        if (match[1] === 'counters') break;
-      }
-      return state;
-    }
+/** Asks a lab daemon over its control socket; undefined when it does not answer. */
+async function askDaemon(directory: string, role: DaemonPlan['role'], command: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const outcome = await controlCall(labControlSocket(directory, role), command, {}, { timeoutMs: 2_000 });
+    return outcome.kind === 'value' ? (outcome.result as Record<string, unknown>) : undefined;
+  } catch (error) {
+    if (error instanceof ControlClientError) return undefined;
+    throw error;
   }
-  return undefined;
+}
+
+/** The node's state as `key: value` texts (its counters as JSON). */
+function mobileNodeLines(state: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(state).map(([key, value]) => [key, typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)]));
 }
 
 export async function labStatus(options: LabOptions): Promise<LabStatus> {
@@ -442,7 +438,15 @@ export async function labStatus(options: LabOptions): Promise<LabStatus> {
     return { role, ...(pid !== undefined ? { pid } : {}), alive: pid !== undefined && alive(pid), log: logFile(directory, role) };
   });
   const mn = daemons.find((d) => d.role === 'mn');
-  const mnState = mn?.alive && mn.pid !== undefined ? await askMobileNode(directory, mn.pid) : undefined;
+  const mnAnswer = mn?.alive ? await askDaemon(directory, 'mn', 'mobile-node') : undefined;
+  const mnState = mnAnswer === undefined ? undefined : mobileNodeLines(mnAnswer);
+  // What each agent holds, from its status over the control socket.
+  const tables: Record<string, Record<string, unknown>> = {};
+  for (const d of daemons) {
+    if (d.role === 'mn' || !d.alive) continue;
+    const status = await askDaemon(directory, d.role as DaemonPlan['role'], 'status');
+    if (status !== undefined) tables[d.role] = d.role === 'ha' ? { bindings: status.bindings } : { visitors: status.visitors, pending: status.pending };
+  }
   const segment = namespaces.includes(namespaceOf(options.name, 'sw')) ? mnSegment(options.name) : undefined;
   return {
     name: options.name,
@@ -452,17 +456,20 @@ export async function labStatus(options: LabOptions): Promise<LabStatus> {
     daemons,
     ...(segment !== undefined ? { mnSegment: segment } : {}),
     ...(mnState !== undefined ? { mnState } : {}),
+    agents: tables,
   };
 }
 
 export function statusText(status: LabStatus): string {
   const lines = [`lab '${status.name}' (${status.directory})`, `  namespaces: ${status.namespaces.length > 0 ? status.namespaces.join(' ') : 'none'}`];
   for (const d of status.daemons) {
-    lines.push(`  ${d.role.padEnd(3)}  ${d.alive ? `running, pid ${d.pid}` : d.pid !== undefined ? `NOT running (pid ${d.pid})` : 'not started'}  log ${d.log}`);
+    const holds = status.agents?.[d.role];
+    const held = holds === undefined ? '' : `  (${Object.entries(holds).map(([k, v]) => `${String(v)} ${k}`).join(', ')})`;
+    lines.push(`  ${d.role.padEnd(3)}  ${d.alive ? `running, pid ${d.pid}` : d.pid !== undefined ? `NOT running (pid ${d.pid})` : 'not started'}  log ${d.log}${held}`);
   }
   if (status.mnPlace !== undefined) lines.push(`  mobile node placed at: ${status.mnPlace} (link on the ${status.mnSegment ?? 'unknown'} segment)`);
   if (status.mnState !== undefined) {
-    for (const [key, value] of Object.entries(status.mnState)) if (key !== 'counters') lines.push(`  mobile node ${key}: ${value}`);
+    for (const [key, value] of Object.entries(status.mnState)) if (key !== 'counters' && key !== 'interface') lines.push(`  mobile node ${key}: ${value}`);
   }
   return lines.join('\n');
 }
