@@ -26,6 +26,7 @@ import {
   type Subcommand,
 } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { reportNativeHelperMissing } from './native-helper.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-transitions]
        mip4 fa --example-config
@@ -75,6 +76,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const loaded = loadConfigOrReport('fa', configPath, loadForeignAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
   if (reportPlaceholders('fa', configPath, [['foreignAgent.interface', loaded.interfaceName]], io)) return ExitCode.Usage;
+  if (reportNativeHelperMissing('fa', io)) return ExitCode.Failure;
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {
     io.err(`mip4 fa: ${udpProblem}`);

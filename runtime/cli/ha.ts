@@ -12,6 +12,7 @@ import { secureRandom32 } from '../../io/random.js';
 import { startHomeAgent, type ListenAddress } from '../ha/home-agent-server.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
 import { jsonLine } from './log-line.js';
+import { reportNativeHelperMissing } from './native-helper.js';
 import {
   DAEMON_OPTIONS,
   daemonConfigPath,
@@ -133,6 +134,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     ['advertisement.interface', loaded.advertisement?.interfaceName],
   ];
   if (reportPlaceholders('ha', configPath, placeholders, io)) return ExitCode.Usage;
+  const needsNative = loaded.dataPath !== undefined ? 'dataPath' : loaded.advertisement !== undefined ? 'advertisement' : undefined;
+  if (needsNative !== undefined && reportNativeHelperMissing(`ha (${needsNative})`, io)) return ExitCode.Failure;
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {
     io.err(`mip4 ha: ${udpProblem}`);

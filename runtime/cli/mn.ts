@@ -18,6 +18,7 @@ import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../config/mn-c
 import { startMobileNode, type MobileNodeState } from '../mn/mobile-node.js';
 import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, reportPlaceholders, type Io, type Subcommand } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { reportNativeHelperMissing } from './native-helper.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-transitions]
        mip4 mn --example-config
@@ -60,6 +61,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     ['mobileNode.tunnelDevice', config.host?.tunnelDevice],
   ];
   if (reportPlaceholders('mn', configPath, placeholders, io)) return ExitCode.Usage;
+  if (reportNativeHelperMissing('mn', io)) return ExitCode.Failure;
   const log = (event: object) => io.out(JSON.stringify(event));
   const running = await startOrReport(
     'mn',
