@@ -69,7 +69,7 @@ beforeAll(() => {
 
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
-});
+}, 60_000);
 
 describe('npm pack', () => {
   it('the tarball carries dist/, bin/, the native sources, binding.gyp, the systemd units, LICENSE and README', () => {
@@ -96,7 +96,7 @@ describe('npm pack', () => {
   });
 });
 
-describe('the package installed globally (npm i -g into a temporary prefix)', () => {
+describe('the package installed globally (npm i -g into a temporary prefix)', { timeout: 60_000 }, () => {
   it('mip4 --version prints the package version', async () => {
     expect(await installedMip4(['--version'])).toEqual({ code: 0, stdout: `mip4 ${version}\n`, stderr: '' });
   });
