@@ -5,7 +5,7 @@
  * sources in a scratch directory, with what is missing simulated through the environment.
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,22 +30,28 @@ afterEach(() => {
   rmSync(elsewhere, { recursive: true, force: true });
 });
 
-function install(env: NodeJS.ProcessEnv): { status: number | null; stderr: string; stdout: string } {
+/** Runs the script as npm would, asynchronously (a build blocks for seconds). */
+function install(env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string; stdout: string }> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('npm_') && k !== 'INIT_CWD' && k !== 'MIP4_NATIVE_REQUIRED'));
-  const run = spawnSync(process.execPath, [join(pkg, 'scripts', 'build-native.mjs')], {
-    cwd: pkg,
-    env: { ...base, INIT_CWD: elsewhere, npm_config_node_gyp: nodeGyp, ...env },
-    encoding: 'utf8',
-    timeout: 120_000,
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(pkg, 'scripts', 'build-native.mjs')], {
+      cwd: pkg,
+      env: { ...base, INIT_CWD: elsewhere, npm_config_node_gyp: nodeGyp, ...env },
+      timeout: 120_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
-  return { status: run.status, stderr: run.stderr, stdout: run.stdout };
 }
 
 const addon = () => join(pkg, 'build', 'Release', 'mip4_io.node');
 
 describe('scripts/build-native.mjs (npm install)', { timeout: 120_000 }, () => {
-  it('without Node headers an installed package still installs: one line, exit 0, nothing downloaded', () => {
-    const run = install({ npm_config_nodedir: join(elsewhere, 'no-node') });
+  it('without Node headers an installed package still installs: one line, exit 0, nothing downloaded', async () => {
+    const run = await install({ npm_config_nodedir: join(elsewhere, 'no-node') });
     expect(run.status).toBe(0);
     expect(run.stderr.trim().split('\n')).toEqual([
       `mip4: the native IO helper was not built (no Node headers in ${join(elsewhere, 'no-node', 'include', 'node')}); demo, decode, chart and the library work without it, the ha/fa/mn daemons need it: install g++, make, python3 and Node headers, then \`npm rebuild mip4\` (-g for a global install)`,
@@ -53,23 +59,23 @@ describe('scripts/build-native.mjs (npm install)', { timeout: 120_000 }, () => {
     expect(existsSync(join(pkg, 'build'))).toBe(false);
   });
 
-  it('with MIP4_NATIVE_REQUIRED=1 the same install fails', () => {
-    const run = install({ npm_config_nodedir: join(elsewhere, 'no-node'), MIP4_NATIVE_REQUIRED: '1' });
+  it('with MIP4_NATIVE_REQUIRED=1 the same install fails', async () => {
+    const run = await install({ npm_config_nodedir: join(elsewhere, 'no-node'), MIP4_NATIVE_REQUIRED: '1' });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('mip4: cannot build the native IO helper: no Node headers in');
   });
 
-  it("in a clone (npm ci at the package's own root) the same install fails", () => {
-    const run = install({ npm_config_nodedir: join(elsewhere, 'no-node'), INIT_CWD: pkg });
+  it("in a clone (npm ci at the package's own root) the same install fails", async () => {
+    const run = await install({ npm_config_nodedir: join(elsewhere, 'no-node'), INIT_CWD: pkg });
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('mip4: cannot build the native IO helper');
   });
 
-  it('when the compiler fails an installed package still installs, the compiler output kept in build/native-build.log', (context) => {
+  it('when the compiler fails an installed package still installs, the compiler output kept in build/native-build.log', async (context) => {
     const missing = missingTools('make', 'python3');
     if (missing !== undefined) context.skip(missing);
     if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) context.skip(`no Node headers in ${nodedir}/include/node (nodejs-dev / libnode-dev)`);
-    const run = install({ npm_config_nodedir: nodedir, CC: join(elsewhere, 'no-cc'), CXX: join(elsewhere, 'no-cxx') });
+    const run = await install({ npm_config_nodedir: nodedir, CC: join(elsewhere, 'no-cc'), CXX: join(elsewhere, 'no-cxx') });
     expect(run.status).toBe(0);
     const log = join(pkg, 'build', 'native-build.log');
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
@@ -78,12 +84,12 @@ describe('scripts/build-native.mjs (npm install)', { timeout: 120_000 }, () => {
     expect(existsSync(addon())).toBe(false);
   });
 
-  it('where the machine can, it builds build/Release/mip4_io.node quietly (and no benchmark programs: no bench/)', (context) => {
+  it('where the machine can, it builds build/Release/mip4_io.node quietly (and no benchmark programs: no bench/)', async (context) => {
     const missing = missingTools('g++', 'make', 'python3');
     if (missing !== undefined) context.skip(missing);
     if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) context.skip(`no Node headers in ${nodedir}/include/node (nodejs-dev / libnode-dev)`);
     mkdirSync(join(elsewhere, 'home'));
-    const run = install({ npm_config_nodedir: nodedir, HOME: join(elsewhere, 'home') });
+    const run = await install({ npm_config_nodedir: nodedir, HOME: join(elsewhere, 'home') });
     expect(run.status).toBe(0);
     expect(run.stderr).toBe('');
     expect(existsSync(addon())).toBe(true);

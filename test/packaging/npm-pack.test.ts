@@ -30,6 +30,8 @@ function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+const run = promisify(execFile);
+
 async function installedMip4(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(mip4Bin, argv, { cwd: home, env: userEnv(extraEnv), timeout: 60_000 });
@@ -40,7 +42,7 @@ async function installedMip4(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): 
   }
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'mip4-pack-'));
   const source = join(work, 'src');
   // The files git would see (tracked and new, not ignored), as in a fresh clone with these edits.
@@ -51,18 +53,15 @@ beforeAll(() => {
     copyFileSync(join(ROOT, file), join(source, file));
   }
   symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'));
-  execFileSync('npm', ['pack', '--pack-destination', work], { cwd: source, env: userEnv(), stdio: 'pipe' });
+  // Asynchronously: a worker blocked for minutes in a synchronous call misses vitest's own messages.
+  await run('npm', ['pack', '--pack-destination', work], { cwd: source, env: userEnv() });
   tarball = join(work, `mip4-${version}.tgz`);
   contents = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
 
   const prefix = join(work, 'prefix');
   home = join(work, 'home');
   mkdirSync(home);
-  execFileSync('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
-    cwd: home,
-    env: userEnv(),
-    stdio: 'pipe',
-  });
+  await run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: home, env: userEnv() });
   installed = join(prefix, 'lib', 'node_modules', 'mip4');
   mip4Bin = join(prefix, 'bin', 'mip4');
 }, 300_000);
