@@ -129,10 +129,13 @@ describe('the package installed globally (npm i -g into a temporary prefix)', { 
   });
 
   // Last: it removes the helper from the installed package.
-  it('without the native helper, demo still runs and mip4 ha with a dataPath names the missing file', async () => {
+  it('without the native helper, demo and examples still run and mip4 ha with a dataPath names the missing file', async () => {
     rmSync(join(installed, 'build'), { recursive: true, force: true });
     const demo = await installedMip4(['demo']);
     expect(demo.code).toBe(0);
+    const examples = await installedMip4(['examples', '--json']);
+    expect(examples.code).toBe(0);
+    expect(examples.stderr).toBe('');
 
     const example = await installedMip4(['ha', '--example-config']);
     const config = join(home, 'ha.yaml');
