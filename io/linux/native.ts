@@ -174,13 +174,27 @@ export function isNativeError(error: unknown): error is NativeError {
 // The one interface-name rule (io/interface-name.ts); the addon's C check applies it too.
 export { interfaceNameProblem } from '../interface-name.js';
 
-export const NATIVE_MISSING_MESSAGE =
-  'the native helper is not built: run npm ci (needs g++, make, python3 and Node headers)';
+/** What to do about a missing or unloadable helper (the package builds it at install when it can). */
+export const NATIVE_BUILD_HINT =
+  'install g++, make, python3 and Node headers, then `npm rebuild mip4` (`npm rebuild -g mip4` for a global install, `npm ci` in a clone)';
+
+export const NATIVE_MISSING_MESSAGE = `the native IO helper is not built: ${NATIVE_BUILD_HINT}`;
 
 export class NativeHelperMissingError extends Error {
   override readonly name = 'NativeHelperMissingError';
   constructor(readonly searched: readonly string[]) {
-    super(`${NATIVE_MISSING_MESSAGE}; looked for ${searched.join(', ')}`);
+    super(`the native IO helper is not built (${expectedAddonPath(searched)} missing): ${NATIVE_BUILD_HINT}`);
+  }
+}
+
+/** The addon exists but cannot be loaded (built for another Node ABI, truncated, another architecture). */
+export class NativeHelperLoadError extends Error {
+  override readonly name = 'NativeHelperLoadError';
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(`the native IO helper ${path} cannot be loaded (${(cause as Error).message ?? String(cause)}): ${NATIVE_BUILD_HINT}`);
   }
 }
 
@@ -202,6 +216,14 @@ export function nativeAddonCandidates(env: NodeJS.ProcessEnv = process.env): str
   return CANDIDATES.map((candidate) => new URL(candidate, import.meta.url).pathname);
 }
 
+/**
+ * Of the candidates, the one an operator should look for: the one in the package's own build/
+ * (beside its package.json), else the only one.
+ */
+function expectedAddonPath(searched: readonly string[]): string {
+  return searched.find((path) => existsSync(resolve(path, '../../../package.json'))) ?? searched[0] ?? 'build/Release/mip4_io.node';
+}
+
 /** The addon file loadNative loads, or undefined when none is built. */
 export function nativeAddonPath(): string | undefined {
   return nativeAddonCandidates().find((path) => existsSync(path));
@@ -209,12 +231,19 @@ export function nativeAddonPath(): string | undefined {
 
 let loaded: NativeIo | undefined;
 
-/** Loads the addon once; throws NativeHelperMissingError when it has not been built. */
+/**
+ * Loads the addon once; throws NativeHelperMissingError when it has not been built and
+ * NativeHelperLoadError when the file is there but Node cannot load it.
+ */
 export function loadNative(): NativeIo {
   if (loaded) return loaded;
   const path = nativeAddonPath();
   if (path === undefined) throw new NativeHelperMissingError(nativeAddonCandidates());
-  loaded = createRequire(import.meta.url)(path) as NativeIo;
+  try {
+    loaded = createRequire(import.meta.url)(path) as NativeIo;
+  } catch (error) {
+    throw new NativeHelperLoadError(path, error);
+  }
   return loaded;
 }
 

@@ -26,6 +26,7 @@ import {
   errnoName,
   isNativeError,
   loadNative,
+  NativeHelperLoadError,
   NativeHelperMissingError,
   type NativeIo,
   type WatchHandle,
@@ -266,7 +267,7 @@ function open(options: UdpBindOptions): Effect.Effect<{ api: UdpSocket; release:
       return { api, release };
     },
     catch: (error) => {
-      if (error instanceof NativeHelperMissingError) return new UdpError({ reason: 'bind', endpoint, message: `cannot bind UDP ${endpoint}: ${error.message}` });
+      if (error instanceof NativeHelperMissingError || error instanceof NativeHelperLoadError) return new UdpError({ reason: 'bind', endpoint, message: `cannot bind UDP ${endpoint}: ${error.message}` });
       if (isNativeError(error)) return udpBindError(endpoint, error.code, error.message);
       return new UdpError({ reason: 'bind', endpoint, message: `cannot bind UDP ${endpoint}: ${String(error)}` });
     },

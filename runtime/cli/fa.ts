@@ -32,6 +32,7 @@ import { chooseLogLevel, OPS_OPTIONS_USAGE, runCheckConfig, traceIdPrefix } from
 import { foreignAgentPlaceholders, foreignAgentReload } from './fa-ops.js';
 import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
 import { registerForeignAgentCommands } from '../control/daemon-commands.js';
+import { reportNativeHelperMissing } from './native-helper.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
        mip4 fa --check-config <fa.yaml>
@@ -67,6 +68,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const loaded = loadConfigOrReport('fa', configPath, loadForeignAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
   if (reportPlaceholders('fa', configPath, foreignAgentPlaceholders(loaded), io)) return ExitCode.Usage;
+  if (reportNativeHelperMissing('fa', io)) return ExitCode.Failure;
   const operatorLog = new OperatorLog({ write: io.out, level: chooseLogLevel(values['log-level'], loaded.logLevel) });
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {

@@ -14,6 +14,7 @@ import { resolveUdp, udpLayer } from '../udp-layer.js';
 import { OperatorLog } from './operator-log.js';
 import { chooseLogLevel, OPS_OPTIONS_USAGE, runCheckConfig, traceIdPrefix } from './daemon-ops.js';
 import { homeAgentPlaceholders, homeAgentReload } from './ha-ops.js';
+import { reportNativeHelperMissing } from './native-helper.js';
 import {
   DAEMON_OPTIONS,
   daemonConfigPath,
@@ -121,6 +122,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   const loaded = loadConfigOrReport('ha', configPath, loadHomeAgentConfig, io);
   if (loaded === undefined) return ExitCode.Usage;
   if (reportPlaceholders('ha', configPath, homeAgentPlaceholders(loaded), io)) return ExitCode.Usage;
+  const needsNative = loaded.dataPath !== undefined ? 'dataPath' : loaded.advertisement !== undefined ? 'advertisement' : undefined;
+  if (needsNative !== undefined && reportNativeHelperMissing(`ha (${needsNative})`, io)) return ExitCode.Failure;
   const logLevel = chooseLogLevel(values['log-level'], loaded.logLevel);
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LabError, labDown, labMove, labStatus, labUp, statusText } from './lab/lab.js';
 import { ENCAPSULATIONS, MN_PLACES, type Encapsulation, type MnPlace } from './lab/plan.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { reportNativeHelperMissing } from './native-helper.js';
 
 const usage = `usage: mip4 lab up     [--name NAME] [--encapsulation ip-in-ip|minimal|gre]
        mip4 lab status [--name NAME] [--json]
@@ -68,6 +69,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         if (!ENCAPSULATIONS.includes(encapsulation as Encapsulation)) {
           throw new UsageError(`--encapsulation ${JSON.stringify(encapsulation)}: expected one of ${ENCAPSULATIONS.join(', ')}`);
         }
+        if (reportNativeHelperMissing('lab up', io)) return ExitCode.Failure;
         const result = await labUp({ ...options, encapsulation: encapsulation as Encapsulation });
         io.out(result.summary);
         return ExitCode.Ok;

@@ -45,6 +45,7 @@ export const subcommands: readonly SubcommandEntry[] = [
     summary: 'build, authenticate and decode the RFC 5944 Appendix G example messages',
     load: async () => (await import('./examples.js')).examplesCommand,
   },
+  { name: 'version', summary: 'print the version of mip4 (also --version, -V)', load: async () => (await import('./version.js')).versionCommand },
 ];
 
 function overview(): string {
@@ -62,6 +63,7 @@ function overview(): string {
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V') return main(['version', ...argv.slice(1)], io);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help'], io);

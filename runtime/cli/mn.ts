@@ -23,6 +23,7 @@ import { chooseLogLevel, OPS_OPTIONS_USAGE, runCheckConfig } from './daemon-ops.
 import { mobileNodePlaceholders, mobileNodeReload } from './mn-ops.js';
 import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
 import { registerMobileNodeCommands } from '../control/daemon-commands.js';
+import { reportNativeHelperMissing } from './native-helper.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-level LEVEL] [--log-transitions]
        mip4 mn --check-config <mn.yaml>
@@ -66,6 +67,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const config = loadConfigOrReport('mn', configPath, loadMobileNodeConfig, io);
   if (config === undefined) return ExitCode.Usage;
   if (reportPlaceholders('mn', configPath, mobileNodePlaceholders(config), io)) return ExitCode.Usage;
+  if (reportNativeHelperMissing('mn', io)) return ExitCode.Failure;
   const operatorLog = new OperatorLog({ write: io.out, level: chooseLogLevel(values['log-level'], config.logLevel) });
   const log = (event: object) => operatorLog.log(event);
   const control = await openDaemonControl('mn', config.control);

@@ -6,7 +6,18 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** The Debian package of each tool (.ci/run installs them). */
-const PACKAGE: Readonly<Record<string, string>> = { ping: 'iputils-ping', tshark: 'tshark', dumpcap: 'wireshark-common', editcap: 'wireshark-common', text2pcap: 'wireshark-common', iperf3: 'iperf3' };
+const PACKAGE: Readonly<Record<string, string>> = {
+  ping: 'iputils-ping',
+  tshark: 'tshark',
+  dumpcap: 'wireshark-common',
+  editcap: 'wireshark-common',
+  text2pcap: 'wireshark-common',
+  iperf3: 'iperf3',
+  'systemd-analyze': 'systemd',
+  'systemd-sysusers': 'systemd',
+  'systemd-tmpfiles': 'systemd',
+  setpriv: 'util-linux',
+};
 
 /** Whether `tool` is an executable file on PATH, as `command -v` would find it. */
 export function hasTool(tool: string): boolean {
