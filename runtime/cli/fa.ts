@@ -26,6 +26,8 @@ import {
   type Subcommand,
 } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { startDaemonMetrics } from '../metrics/daemon.js';
+import { foreignAgentMetrics } from '../metrics/registry.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-transitions]
        mip4 fa --example-config
@@ -96,6 +98,11 @@ async function run(argv: string[], io: Io): Promise<number> {
   );
   if (running === undefined) return ExitCode.Failure;
   const { agent } = running;
+  const metrics = await startDaemonMetrics('fa', loaded.metrics, () => foreignAgentMetrics({ agent }), io.err);
+  if (metrics === 'failed') {
+    await running.stop();
+    return ExitCode.Failure;
+  }
   agent.events.subscribe(log);
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
   const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())));
@@ -111,12 +118,14 @@ async function run(argv: string[], io: Io): Promise<number> {
     homeAgents: loaded.config.homeAgents.length,
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
+    ...(metrics !== undefined ? { metrics: metrics.url } : {}),
     pid: process.pid,
   });
 
   const signal = await signals.stop;
   signals.dispose();
   const visitors = agent.visitors().length;
+  await metrics?.close();
   await running.stop();
   log({ event: 'stopped', signal, visitors, counters: agent.counters });
   return ExitCode.Ok;

@@ -30,6 +30,8 @@ import {
   type Subcommand,
 } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { startDaemonMetrics } from '../metrics/daemon.js';
+import { homeAgentMetrics, RegistrationTimer } from '../metrics/registry.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-transitions]
        mip4 ha --example-config
@@ -141,6 +143,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const lines = batchedLines(io.out);
   const log = (event: object) => lines.add(jsonLine(event));
   const layer = await udpLayer(udp);
+  const timer = loaded.metrics !== undefined ? new RegistrationTimer() : undefined;
   const running = await startOrReport(
     'ha',
     () =>
@@ -149,6 +152,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         udp: layer,
         onSocketError: (error) => log({ event: 'socket-error', reason: error.reason, endpoint: error.endpoint, message: error.message }),
         ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
+        ...(timer !== undefined ? { requestTiming: timer } : {}),
       }),
     [UdpError, DataPathStartError],
     io,
@@ -156,7 +160,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (running === undefined) return ExitCode.Failure;
   const { agent, dataPath } = running;
   const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
-  if (advertising === 'failed') {
+  const metrics =
+    advertising === 'failed' ? undefined : await startDaemonMetrics('ha', loaded.metrics, () => homeAgentMetrics({ agent, dataPath, advertiser: advertising?.advertiser, timer }), io.err);
+  if (advertising === 'failed' || metrics === 'failed') {
+    if (advertising !== 'failed') await advertising?.stop();
     await running.stop();
     lines.flush();
     return ExitCode.Failure;
@@ -196,12 +203,14 @@ async function run(argv: string[], io: Io): Promise<number> {
     foreignAgents: loaded.config.foreignAgents.length,
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
+    ...(metrics !== undefined ? { metrics: metrics.url } : {}),
     pid: process.pid,
   });
 
   const signal = await signals.stop;
   signals.dispose();
   const bindings = agent.bindingCount;
+  await metrics?.close();
   await advertising?.stop();
   await running.stop();
   log({ event: 'stopped', signal, bindings, counters: agent.counters, ...(dataPath !== undefined ? { dataPath: dataPath.snapshot() } : {}) });

@@ -18,6 +18,8 @@ import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../config/mn-c
 import { startMobileNode, type MobileNodeState } from '../mn/mobile-node.js';
 import { DAEMON_OPTIONS, daemonConfigPath, daemonSignals, startOrReport, ExitCode, loadConfigOrReport, parseOrUsage, reportPlaceholders, type Io, type Subcommand } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { startDaemonMetrics } from '../metrics/daemon.js';
+import { mobileNodeMetrics } from '../metrics/registry.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-transitions]
        mip4 mn --example-config
@@ -85,6 +87,11 @@ async function run(argv: string[], io: Io): Promise<number> {
   );
   if (running === undefined) return ExitCode.Failure;
   const { node } = running;
+  const metrics = await startDaemonMetrics('mn', config.metrics, () => mobileNodeMetrics({ node }), io.err);
+  if (metrics === 'failed') {
+    await running.stop();
+    return ExitCode.Failure;
+  }
   node.events.subscribe(log);
   if (values['log-transitions']) node.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
   const signals = daemonSignals(() => io.err(stateText(node.state(), node.counters)));
@@ -98,6 +105,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     ...(config.host?.tunnelDevice !== undefined ? { tunnelDevice: config.host.tunnelDevice } : {}),
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
+    ...(metrics !== undefined ? { metrics: metrics.url } : {}),
     pid: process.pid,
   });
   node.start();
@@ -111,6 +119,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   carrier.stop();
   signals.dispose();
   const state = node.state();
+  await metrics?.close();
   await running.stop();
   log({ event: 'stopped', signal, state, counters: node.counters });
   return ExitCode.Ok;

@@ -33,6 +33,7 @@ import {
   Spi,
 } from './config-schema.js';
 import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from '../fa/foreign-agent.js';
+import { exampleMetricsSection, MetricsSection, metricsListen, type MetricsListen } from './metrics-config.js';
 
 export { ConfigError };
 
@@ -79,6 +80,7 @@ const ForeignAgentFile = Schema.Struct({
   ),
   mobileNodes: optional(Schema.Array(MobileNode)),
   homeAgents: optional(Schema.Array(HomeAgent)),
+  metrics: optional(MetricsSection),
 });
 
 type ForeignAgentFile = Schema.Schema.Type<typeof ForeignAgentFile>;
@@ -88,6 +90,8 @@ export interface LoadedForeignAgentConfig {
   readonly config: FaConfig;
   /** The visitor link, e.g. "eth1". */
   readonly interfaceName: string;
+  /** The `metrics` section: serve /metrics there (runtime/metrics). */
+  readonly metrics?: MetricsListen;
 }
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
@@ -171,6 +175,7 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
       ...(fa.pendingTimeout === undefined ? {} : { pendingTimeoutMs: Math.round(fa.pendingTimeout * 1000) }),
     },
     interfaceName: fa.interface,
+    ...(file.metrics !== undefined ? { metrics: metricsListen(file.metrics) } : {}),
   };
 }
 
@@ -217,4 +222,4 @@ homeAgents:                        # optional: Foreign-Home security association
   - address: 198.51.100.1
     spi: 600
     key: 000102030405060708090a0b0c0d0e0f
-`;
+${exampleMetricsSection('fa')}`;

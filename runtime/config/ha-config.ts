@@ -35,6 +35,7 @@ import {
   type MobileNodeConfig,
 } from '../ha/home-agent.js';
 import { BulkArray } from './schema-acceptor.js';
+import { exampleMetricsSection, MetricsSection, metricsListen, type MetricsListen } from './metrics-config.js';
 import type { HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
 import type { ListenAddress } from '../ha/home-agent-server.js';
 import type { LinuxDataPathConfig } from '../ha/home-agent-linux.js';
@@ -121,6 +122,7 @@ const HomeAgentFile = Schema.Struct({
   dataPath: optional(DataPath),
   // Agent Advertisements on the home link (2.3, 2.4.3): mobile nodes hearing them know they are home.
   advertisement: optional(Schema.Struct({ interface: InterfaceName, ...AdvertisementFields })),
+  metrics: optional(MetricsSection),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -132,6 +134,8 @@ export interface LoadedHomeAgentConfig {
   readonly dataPath?: LinuxDataPathConfig;
   /** The `advertisement` section: advertise on this home link interface (runtime/ha/home-agent-advertiser.ts). */
   readonly advertisement?: { readonly interfaceName: string; readonly config: HomeAgentAdvertisementConfig };
+  /** The `metrics` section: serve /metrics there (runtime/metrics). */
+  readonly metrics?: MetricsListen;
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
@@ -252,6 +256,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     listen,
     ...(dataPath !== undefined ? { dataPath } : {}),
     ...(advertisement !== undefined ? { advertisement } : {}),
+    ...(file.metrics !== undefined ? { metrics: metricsListen(file.metrics) } : {}),
   };
 }
 
@@ -345,4 +350,4 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 #   interface: CHANGE-ME           # the home link (dataPath.homeInterface)
 #   maxInterval: 600               # seconds between advertisements at most (jittered, RFC 1256)
 #   lifetime: 1800                 # ICMP advertisement lifetime, seconds (default 3 x maxInterval)
-`;
+${exampleMetricsSection('ha')}`;

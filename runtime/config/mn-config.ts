@@ -27,6 +27,10 @@ import {
   Spi,
 } from './config-schema.js';
 import type { MobileNodeConfig } from '../mn/mobile-node.js';
+import { exampleMetricsSection, MetricsSection, metricsListen, type MetricsListen } from './metrics-config.js';
+
+/** The node's configuration and what the daemon around it reads: the `metrics` section (runtime/metrics). */
+export type LoadedMobileNodeConfig = MobileNodeConfig & { readonly metrics?: MetricsListen };
 
 
 const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));
@@ -91,6 +95,7 @@ const MobileNodeFile = Schema.Struct({
       maxRepairs: optional(Count),
     }),
   ),
+  metrics: optional(MetricsSection),
 });
 
 type MobileNodeFile = Schema.Schema.Type<typeof MobileNodeFile>;
@@ -99,14 +104,16 @@ type Issues = Array<{ path: string; message: string }>;
 
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. Throws ConfigError. */
-export function mobileNodeConfigFromDocument(document: unknown, baseDir = '.'): MobileNodeConfig {
-  return normalise(decodeConfig(MobileNodeFile, document), baseDir);
+export function mobileNodeConfigFromDocument(document: unknown, baseDir = '.'): LoadedMobileNodeConfig {
+  const file = decodeConfig(MobileNodeFile, document);
+  const config = normalise(file, baseDir);
+  return file.metrics === undefined ? config : { ...config, metrics: metricsListen(file.metrics) };
 }
 
 
 
 /** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
-export function loadMobileNodeConfig(path: string): MobileNodeConfig {
+export function loadMobileNodeConfig(path: string): LoadedMobileNodeConfig {
   const { document, baseDir } = readConfigFile(path, 'mn');
   return mobileNodeConfigFromDocument(document, baseDir);
 }
@@ -254,4 +261,4 @@ solicitation:                      # Agent Solicitations when no agent is heard 
   initialIntervalMs: 1000
   initialCount: 3
   maxIntervalMs: 60000
-`;
+${exampleMetricsSection('mn')}`;

@@ -22,6 +22,15 @@ export interface ListenAddress {
 }
 
 /**
+ * Hears how long the agent took over some of the datagrams (runtime/metrics): one in
+ * `sampleEvery` is timed, so the others pay one decrement and no clock read.
+ */
+export interface RequestTiming {
+  readonly sampleEvery: number;
+  record(seconds: number): void;
+}
+
+/**
  * Binds the listen addresses and feeds every datagram to the agent. `onSocketError` hears what
  * the sockets could not do (a reply that could not be sent, a datagram discarded on receipt).
  */
@@ -29,6 +38,7 @@ export function serveHomeAgent(
   agent: HomeAgent,
   listen: readonly ListenAddress[],
   onSocketError: (error: UdpError) => void = () => {},
+  timing?: RequestTiming,
 ): Effect.Effect<UdpSocket[], UdpError, Udp | Scope.Scope> {
   return Effect.gen(function* () {
     const udp = yield* Udp;
@@ -40,14 +50,20 @@ export function serveHomeAgent(
       const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0];
       socket?.send(data, destination, port, source);
     };
+    let untilSample = timing?.sampleEvery ?? 0;
     for (const socket of sockets) {
       socket.onError(onSocketError);
-      socket.onMessage((d) =>
-        agent.handleRequest(
-          { data: d.data, source: d.address, sourcePort: d.port, destination: d.localAddress, destinationPort: d.localPort },
-          send,
-        ),
-      );
+      socket.onMessage((d) => {
+        const request = { data: d.data, source: d.address, sourcePort: d.port, destination: d.localAddress, destinationPort: d.localPort };
+        if (timing === undefined || --untilSample > 0) {
+          agent.handleRequest(request, send);
+          return;
+        }
+        untilSample = timing.sampleEvery;
+        const started = performance.now();
+        agent.handleRequest(request, send);
+        timing.record((performance.now() - started) / 1000);
+      });
     }
     return sockets;
   });
@@ -81,6 +97,8 @@ export interface StartHomeAgentOptions {
    * binding precedes it. Without it the agent is control plane only.
    */
   readonly dataPath?: LinuxDataPathConfig;
+  /** Times one datagram in `sampleEvery` (the registration-time histogram of runtime/metrics). */
+  readonly requestTiming?: RequestTiming;
 }
 
 /**
@@ -106,7 +124,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
       throw error;
     }
   }
-  const sockets = await openInScope(serveHomeAgent(agent, options.listen, options.onSocketError).pipe(Effect.provide(layer))).catch(async (error: unknown) => {
+  const sockets = await openInScope(serveHomeAgent(agent, options.listen, options.onSocketError, options.requestTiming).pipe(Effect.provide(layer))).catch(async (error: unknown) => {
     agent.close();
     await dataPath?.stop();
     throw error;
