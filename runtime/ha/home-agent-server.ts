@@ -50,7 +50,8 @@ export function serveHomeAgent(
       const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0];
       socket?.send(data, destination, port, source);
     };
-    let untilSample = timing?.sampleEvery ?? 0;
+    // 1: the first datagram is timed, then one in sampleEvery.
+    let untilSample = 1;
     for (const socket of sockets) {
       socket.onError(onSocketError);
       socket.onMessage((d) => {
