@@ -63,7 +63,7 @@ describe('mip4 ha with a metrics section, scraped while it registers', () => {
   let openMetricsContentType: string | undefined;
 
   beforeAll(async () => {
-    daemon = start(['ha', '--config', configFile(config('127.0.0.1:0')), '--udp', 'dgram']);
+    daemon = start(['ha', '--config', configFile(config('127.0.0.1:0'))]);
     const listening = await daemon.line('listening');
     url = String(listening.metrics);
     haPort = Number(String((listening.endpoints as string[])[0]).split(':')[1]);
