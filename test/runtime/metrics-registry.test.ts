@@ -275,3 +275,27 @@ describe('the expositions, read by independent parsers', () => {
     expect(() => parseOpenMetrics(unterminated)).toThrow(/OpenMetrics/);
   });
 });
+
+describe('docs/metrics.md', () => {
+  it('names every family the three builders make (process metrics by their prefixes)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { ROOT } = await import('../support/build.js');
+    const doc = readFileSync(`${ROOT}docs/metrics.md`, 'utf8');
+    const h = new Harness();
+    const path = { counters: { captured: 0, shed: 0, batches: 0, tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0 }, planeCounters: {}, homeLink: { counters: { proxyReplies: 0, gratuitousSent: 0 } as never } };
+    const builders = [
+      homeAgentMetrics({ agent: h.agent, dataPath: { path }, advertiser: { counters: { advertisements: 0, solicitations: 0, badSolicitations: 0 } }, timer: new RegistrationTimer() }),
+      foreignAgentMetrics({ agent: { counters: { ...h.agent.counters } as never, tableSizes: () => ({ visitors: 0, pending: 0, pendingTallyKeys: 0, recentDenials: 0, routes: 0 }), dataPlane: { counters: {} } } }),
+      mobileNodeMetrics({ node: { counters: {} as never, events: new Subject(), state: () => ({ attachment: 'searching', registration: 'none' }) } }),
+    ];
+    const names = new Set<string>();
+    for (const build of builders) for (const metric of buildRegistries({ role: 'ha', ...INFO }, build).prometheus.getMetricsAsArray()) names.add((metric as unknown as { name: string }).name);
+    expect(names.size).toBeGreaterThan(50);
+    for (const name of names) {
+      if (name.startsWith('mip4_process_') || name.startsWith('mip4_nodejs_')) continue;
+      if (name.startsWith('mip4_dataplane_')) expect(doc, name).toContain(`\`${name}\``);
+      else expect(doc, name).toContain(`| \`${name}\` |`);
+    }
+    expect(doc).toContain('`mip4_process_*`, `mip4_nodejs_*`');
+  });
+});
