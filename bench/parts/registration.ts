@@ -62,6 +62,9 @@ export function writeHomeAgentConfig(path: string, nodes: number): void {
       homeAgent: { address: HOME_AGENT, homeNetwork: '10.0.0.0/8', listen: ['127.0.0.1:0'], broadcast: false, maxLifetime: 3600 },
       limits: { maxBindings: nodes + 10 },
       mobileNodes,
+      // MIP4_BENCH_METRICS=1: the same run with the /metrics endpoint on (docs/metrics.md), to
+      // measure what the sampled processing-time histogram costs the registration path.
+      ...(process.env.MIP4_BENCH_METRICS === '1' ? { metrics: { listen: '127.0.0.1:0' } } : {}),
     }),
     // Owner-only: mip4 refuses a config holding keys that others can read.
     { mode: 0o600 },
