@@ -17,7 +17,7 @@ import {
 } from '../../runtime/metrics/registry.js';
 import type { ForeignAgentCounters } from '../../runtime/fa/foreign-agent.js';
 import type { MobileNodeCounters, MobileNodeEvent, MobileNodeState } from '../../runtime/mn/mobile-node.js';
-import { COA1, Harness, MHAE, MN1, MN2, MN2_KEY, WRONG_KEY } from './home-agent-harness.js';
+import { COA1, COA2, Harness, makeConfig, MHAE, MN1, MN2, MN2_KEY, WRONG_KEY } from './home-agent-harness.js';
 import { openMetricsParserMissing, parseOpenMetrics, promtoolCheck, promtoolMissing, sampleValue, textSamples, type ParsedFamily } from '../support/exposition.js';
 
 const INFO = { version: '9.9.9', engine: 'compiled' } as const;
@@ -65,6 +65,17 @@ describe('the home agent registry', () => {
     const again = await scrape(registries);
     expect(sampleValue(again.samples, 'mip4_ha_replies_total', { code: '0' })).toBe(4);
     expect(sampleValue(again.samples, 'mip4_ha_bindings')).toBe(2);
+  });
+
+  it('acceptances are counted by their code: 1 where simultaneous bindings are not granted (haMultiBindingUnsupported)', async () => {
+    const h = new Harness(makeConfig({ settings: { simultaneousBindings: false } }));
+    h.register({ careOfAddress: COA1 });
+    h.register({ careOfAddress: COA2 });
+    const { samples } = await scrape(buildRegistries({ role: 'ha', ...INFO }, homeAgentMetrics({ agent: h.agent }), { processMetrics: false }));
+    expect(sampleValue(samples, 'mip4_ha_replies_total', { code: '1' })).toBe(2);
+    expect(sampleValue(samples, 'mip4_ha_replies_total', { code: '0' })).toBeUndefined();
+    expect(sampleValue(samples, 'mip4_ha_service_requests_accepted_total')).toBe(2);
+    expect(sampleValue(samples, 'mip4_ha_deregistrations_total')).toBe(0);
   });
 
   it('the sampled processing-time histogram counts what the timer recorded, in both formats', async () => {
