@@ -65,6 +65,9 @@ export function writeHomeAgentConfig(path: string, nodes: number): void {
       // No control socket: benchmarks run several home agents at once (bench/udp-layers.ts),
       // which would otherwise meet at the default /run/mip4/ha.sock.
       control: { socket: 'none' },
+      // MIP4_BENCH_METRICS=1: the same run with the /metrics endpoint on (docs/metrics.md), to
+      // measure what the sampled processing-time histogram costs the registration path.
+      ...(process.env.MIP4_BENCH_METRICS === '1' ? { metrics: { listen: '127.0.0.1:0' } } : {}),
     }),
     // Owner-only: mip4 refuses a config holding keys that others can read.
     { mode: 0o600 },

@@ -33,6 +33,8 @@ import { foreignAgentPlaceholders, foreignAgentReload } from './fa-ops.js';
 import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
 import { registerForeignAgentCommands } from '../control/daemon-commands.js';
 import { reportNativeHelperMissing } from './native-helper.js';
+import { startDaemonMetrics } from '../metrics/daemon.js';
+import { foreignAgentMetrics } from '../metrics/registry.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
        mip4 fa --check-config <fa.yaml>
@@ -100,6 +102,11 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const { agent } = running;
+  const metrics = await startDaemonMetrics('fa', loaded.metrics, () => foreignAgentMetrics({ agent }), io.err);
+  if (metrics === 'failed') {
+    await running.stop();
+    return ExitCode.Failure;
+  }
   agent.events.subscribe(log);
   const transitionLevel = values['log-transitions'] ? 'info' : 'debug';
   agent.transitions.subscribe((t) => {
@@ -125,6 +132,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     homeAgents: loaded.config.homeAgents.length,
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
+    ...(metrics !== undefined ? { metrics: metrics.url } : {}),
     pid: process.pid,
     logLevel: operatorLog.level,
     control: control.socket,
@@ -134,6 +142,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   signals.dispose();
   await closeDaemonControl(control);
   const visitors = agent.visitors().length;
+  await metrics?.close();
   await running.stop();
   log({ event: 'stopped', signal, visitors, counters: agent.counters });
   return ExitCode.Ok;

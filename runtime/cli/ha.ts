@@ -35,6 +35,8 @@ import {
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
 import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
 import { registerHomeAgentCommands } from '../control/daemon-commands.js';
+import { startDaemonMetrics } from '../metrics/daemon.js';
+import { homeAgentMetrics, RegistrationTimer } from '../metrics/registry.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
        mip4 ha --check-config <ha.yaml>
@@ -140,6 +142,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const layer = await udpLayer(udp);
+  const timer = loaded.metrics !== undefined ? new RegistrationTimer() : undefined;
   const running = await startOrReport(
     'ha',
     () =>
@@ -149,6 +152,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         tracePrefix: traceIdPrefix(),
         onSocketError: (error) => log({ event: 'socket-error', reason: error.reason, endpoint: error.endpoint, message: error.message }),
         ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
+        ...(timer !== undefined ? { requestTiming: timer } : {}),
       }),
     [UdpError, DataPathStartError],
     io,
@@ -159,8 +163,11 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const { agent, dataPath } = running;
   const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
-  if (advertising === 'failed') {
+  const metrics =
+    advertising === 'failed' ? undefined : await startDaemonMetrics('ha', loaded.metrics, () => homeAgentMetrics({ agent, dataPath, advertiser: advertising?.advertiser, timer }), io.err);
+  if (advertising === 'failed' || metrics === 'failed') {
     await closeDaemonControl(control);
+    if (advertising !== 'failed') await advertising?.stop();
     await running.stop();
     lines.flush();
     return ExitCode.Failure;
@@ -214,6 +221,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     foreignAgents: loaded.config.foreignAgents.length,
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
+    ...(metrics !== undefined ? { metrics: metrics.url } : {}),
     pid: process.pid,
     logLevel: operatorLog.level,
     control: control.socket,
@@ -223,6 +231,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   signals.dispose();
   await closeDaemonControl(control);
   const bindings = agent.bindingCount;
+  await metrics?.close();
   await advertising?.stop();
   await running.stop();
   log({ event: 'stopped', signal, bindings, counters: agent.counters, ...(dataPath !== undefined ? { dataPath: dataPath.snapshot() } : {}) });

@@ -24,6 +24,8 @@ import { mobileNodePlaceholders, mobileNodeReload } from './mn-ops.js';
 import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
 import { registerMobileNodeCommands } from '../control/daemon-commands.js';
 import { reportNativeHelperMissing } from './native-helper.js';
+import { startDaemonMetrics } from '../metrics/daemon.js';
+import { mobileNodeMetrics } from '../metrics/registry.js';
 
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-level LEVEL] [--log-transitions]
        mip4 mn --check-config <mn.yaml>
@@ -102,6 +104,11 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const { node } = running;
+  const metrics = await startDaemonMetrics('mn', config.metrics, () => mobileNodeMetrics({ node }), io.err);
+  if (metrics === 'failed') {
+    await running.stop();
+    return ExitCode.Failure;
+  }
   node.events.subscribe(log);
   const transitionLevel = values['log-transitions'] ? 'info' : 'debug';
   node.transitions.subscribe((t) => {
@@ -125,6 +132,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     ...(config.host?.tunnelDevice !== undefined ? { tunnelDevice: config.host.tunnelDevice } : {}),
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
+    ...(metrics !== undefined ? { metrics: metrics.url } : {}),
     pid: process.pid,
     logLevel: operatorLog.level,
     control: control.socket,
@@ -141,6 +149,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   signals.dispose();
   await closeDaemonControl(control);
   const state = node.state();
+  await metrics?.close();
   await running.stop();
   log({ event: 'stopped', signal, state, counters: node.counters });
   return ExitCode.Ok;

@@ -36,6 +36,7 @@ import {
   Spi,
 } from './config-schema.js';
 import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from '../fa/foreign-agent.js';
+import { exampleMetricsSection, MetricsSection, metricsListen, type MetricsListen } from './metrics-config.js';
 
 export { ConfigError };
 
@@ -84,6 +85,7 @@ const ForeignAgentFile = Schema.Struct({
   homeAgents: optional(Schema.Array(HomeAgent)),
   log: optional(LogSection),
   control: optional(ControlSection),
+  metrics: optional(MetricsSection),
 });
 
 import { LogSection, logLevelField, type LogLevel } from './log-config.js';
@@ -99,6 +101,8 @@ export interface LoadedForeignAgentConfig {
   readonly logLevel?: LogLevel;
   /** The `control` section; absent = the default socket (runtime/control/protocol.ts). */
   readonly control?: ControlSetting;
+  /** The `metrics` section: serve /metrics there (runtime/metrics). */
+  readonly metrics?: MetricsListen;
 }
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
@@ -185,6 +189,7 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
     },
     interfaceName: fa.interface,
     ...logLevelField(file.log),
+    ...(file.metrics !== undefined ? { metrics: metricsListen(file.metrics) } : {}),
   };
 }
 
@@ -241,4 +246,4 @@ homeAgents:                        # optional: Foreign-Home security association
 # Default /run/mip4/fa.sock; none turns it off.
 # control:
 #   socket: /run/mip4/fa.sock
-`;
+${exampleMetricsSection('fa')}`;

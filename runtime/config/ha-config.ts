@@ -38,6 +38,7 @@ import {
   type MobileNodeConfig,
 } from '../ha/home-agent.js';
 import { BulkArray } from './schema-acceptor.js';
+import { exampleMetricsSection, MetricsSection, metricsListen, type MetricsListen } from './metrics-config.js';
 import type { HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
 import type { ListenAddress } from '../ha/home-agent-server.js';
 import type { LinuxDataPathConfig } from '../ha/home-agent-linux.js';
@@ -128,6 +129,7 @@ const HomeAgentFile = Schema.Struct({
   advertisement: optional(Schema.Struct({ interface: InterfaceName, ...AdvertisementFields })),
   log: optional(LogSection),
   control: optional(ControlSection),
+  metrics: optional(MetricsSection),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -143,6 +145,8 @@ export interface LoadedHomeAgentConfig {
   readonly logLevel?: LogLevel;
   /** The `control` section; absent = the default socket (runtime/control/protocol.ts). */
   readonly control?: ControlSetting;
+  /** The `metrics` section: serve /metrics there (runtime/metrics). */
+  readonly metrics?: MetricsListen;
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
@@ -266,6 +270,7 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
     ...(dataPath !== undefined ? { dataPath } : {}),
     ...(advertisement !== undefined ? { advertisement } : {}),
     ...(control !== undefined ? { control } : {}),
+    ...(file.metrics !== undefined ? { metrics: metricsListen(file.metrics) } : {}),
   };
 }
 
@@ -369,4 +374,4 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 # level. --log-level wins over this; a reload (SIGHUP) applies a new level.
 # log:
 #   level: info                    # error, warn, info (default), debug or trace
-`;
+${exampleMetricsSection('ha')}`;

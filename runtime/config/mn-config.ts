@@ -34,6 +34,7 @@ import type { MobileNodeConfig as MobileNodeRuntimeConfig } from '../mn/mobile-n
 
 /** The node's runtime config, and the `control` section when the file has one (absent = the default socket). */
 export type MobileNodeConfig = MobileNodeRuntimeConfig & { readonly control?: ControlSetting };
+import { exampleMetricsSection, MetricsSection, metricsListen, type MetricsListen } from './metrics-config.js';
 
 
 const PositiveMs = Schema.Number.pipe(Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `expected milliseconds, an integer >= 1, got ${n}`));
@@ -100,6 +101,7 @@ const MobileNodeFile = Schema.Struct({
   ),
   log: optional(LogSection),
   control: optional(ControlSection),
+  metrics: optional(MetricsSection),
 });
 
 type MobileNodeFile = Schema.Schema.Type<typeof MobileNodeFile>;
@@ -108,12 +110,13 @@ type Issues = Array<{ path: string; message: string }>;
 
 
 /** The node's configuration and the daemon's `log` section (its --log-level wins). */
-export type LoadedMobileNodeConfig = MobileNodeConfig & { readonly logLevel?: LogLevel };
+export type LoadedMobileNodeConfig = MobileNodeConfig & { readonly logLevel?: LogLevel; readonly metrics?: MetricsListen };
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. Throws ConfigError. */
 export function mobileNodeConfigFromDocument(document: unknown, baseDir = '.'): LoadedMobileNodeConfig {
   const file = decodeConfig(MobileNodeFile, document);
-  return { ...normalise(file, baseDir), ...logLevelField(file.log) };
+  const config = { ...normalise(file, baseDir), ...logLevelField(file.log) };
+  return file.metrics === undefined ? config : { ...config, metrics: metricsListen(file.metrics) };
 }
 
 
@@ -279,4 +282,4 @@ solicitation:                      # Agent Solicitations when no agent is heard 
 # Default /run/mip4/mn.sock; none turns it off.
 # control:
 #   socket: /run/mip4/mn.sock
-`;
+${exampleMetricsSection('mn')}`;

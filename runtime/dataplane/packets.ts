@@ -216,6 +216,8 @@ export function makeOutputBatch(pool: PacketPool, leases: Uint8Array[], inputs: 
 /** Why a packet was dropped or handled specially; each has a counter. */
 export type DataPlaneCounter =
   | 'packets'
+  /** Bytes of the input datagrams (whole IP datagrams, as the tap gave them). */
+  | 'bytes'
   | 'outputs'
   /** Input that is not one whole IPv4 datagram (by the decoder's reason). */
   | `malformed-${WireErrorReason}`
@@ -287,7 +289,13 @@ export interface BatchInFlight {
 
 /** Opens a batch on the pool (the first stage of every plane), counting its packets. */
 export function openBatch(pool: PacketPool, counters: DataPlaneCounters, inputs: PacketBatch): BatchInFlight {
-  if (inputs.length > 0) counters['packets'] = (counters['packets'] ?? 0) + inputs.length;
+  if (inputs.length > 0) {
+    counters['packets'] = (counters['packets'] ?? 0) + inputs.length;
+    // Bytes in, for the metrics (one add per packet, per batch a single counter write).
+    let bytes = 0;
+    for (let i = 0; i < inputs.length; i++) bytes += inputs[i]!.bytes.length;
+    counters['bytes'] = (counters['bytes'] ?? 0) + bytes;
+  }
   return { inputs, standing: new Uint8Array(inputs.length), outputs: [], leases: pool.openBatch() };
 }
 

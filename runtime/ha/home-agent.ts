@@ -175,6 +175,10 @@ export interface HomeAgentCounters {
   denied: number;
   discarded: number;
   expired: number;
+  /** Accepted deregistrations (lifetime 0), also counted in `accepted`. */
+  deregistrations: number;
+  /** Accepted by code: 0, or 1 when simultaneous bindings are not granted (3.8.2.2). */
+  readonly acceptedByCode: Record<number, number>;
   readonly deniedByCode: Record<number, number>;
   readonly discardedByReason: Record<string, number>;
 }
@@ -285,6 +289,8 @@ export class HomeAgent {
     denied: 0,
     discarded: 0,
     expired: 0,
+    deregistrations: 0,
+    acceptedByCode: {},
     deniedByCode: {},
     discardedByReason: {},
   };
@@ -652,6 +658,7 @@ export class HomeAgent {
       const target = this.register(node, registration, verdict.simultaneous, existing);
       const lifetime = target.stopped ? 0 : this.grantedLifetime;
       this.counters.accepted++;
+      this.counters.acceptedByCode[verdict.code] = (this.counters.acceptedByCode[verdict.code] ?? 0) + 1;
       this.reply(trace, received, request, send, replyFields, verdict.code, lifetime, REGISTER_NOTE);
       return;
     }
@@ -664,6 +671,8 @@ export class HomeAgent {
       if (binding) this.host.send(binding, { type: 'deregister', at: now });
     }
     this.counters.accepted++;
+    this.counters.deregistrations++;
+    this.counters.acceptedByCode[verdict.code] = (this.counters.acceptedByCode[verdict.code] ?? 0) + 1;
     this.reply(trace, received, request, send, replyFields, verdict.code, 0, verdict.operation === 'deregister-all' ? DEREGISTER_ALL_NOTE : DEREGISTER_ONE_NOTE);
   }
 
