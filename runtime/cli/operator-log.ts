@@ -57,6 +57,12 @@ const EVENT_LEVELS: Readonly<Record<string, LogLevel>> = {
   arp: 'debug',
 };
 
+/**
+ * The daemon's own lifecycle lines, written at info whatever the level: an operator (and a
+ * supervisor waiting for readiness) must see a daemon start, reload and stop even at error.
+ */
+const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set(['listening', 'started', 'stopped', 'reloaded']);
+
 const LEVEL_RANK: Readonly<Record<LogLevel, number>> = { error: 0, warn: 1, info: 2, debug: 3, trace: 4 };
 
 /** The level of a daemon event (see EVENT_LEVELS). */
@@ -173,6 +179,7 @@ export class OperatorLog implements DaemonLogControl {
   private passes(level: LogLevel, event: object): boolean {
     const rank = LEVEL_RANK[level];
     if (rank <= this.rank) return true;
+    if (LIFECYCLE_EVENTS.has((event as { readonly event?: string }).event ?? '')) return true;
     if (this.debugHomeAddresses.size === 0 || rank > LEVEL_RANK.debug) return false;
     const address = homeAddressOf(event);
     return address !== undefined && this.debugHomeAddresses.has(address);

@@ -73,6 +73,17 @@ describe('OperatorLog', () => {
     expect(error.lines).toEqual([]);
   });
 
+  it('writes the lifecycle lines (listening, started, reloaded, stopped) at info whatever its level', () => {
+    const { log, lines } = capture('error');
+    for (const event of ['listening', 'started', 'reloaded', 'stopped', 'binding-expired']) log.log({ event });
+    expect(lines.map((l) => JSON.parse(l) as { level: string; event: string }).map((l) => `${l.level} ${l.event}`)).toEqual([
+      'info listening',
+      'info started',
+      'info reloaded',
+      'info stopped',
+    ]);
+  });
+
   it('turns debug on for everyone and off again, back to the start level', () => {
     const { log, lines } = capture('info');
     log.log(TRANSITION);

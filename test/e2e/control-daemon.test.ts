@@ -274,9 +274,9 @@ describe('mip4 ha with a control socket, driven by the mip4 client commands', ()
     expect((await mip4(['clear', 'binding', 'nonsense', '--socket', socket])).code).toBe(2);
   });
 
-  it('mip4 debug on --home-address logs that node\'s transitions at debug level, and off stops them', async () => {
+  it('mip4 debug on --home-address logs that node\'s transitions at debug level while the level stays info, and off stops them', async () => {
     const on = await mip4(['debug', 'on', '--home-address', '127.0.0.11', '--socket', socket]);
-    expect(on).toMatchObject({ code: 0, stdout: 'log level debug; debug for 127.0.0.11\n' });
+    expect(on).toMatchObject({ code: 0, stdout: 'log level info; debug for 127.0.0.11\n' });
     expect(await register(ha.port, request(NODES[1]!, COA_B, nextIdentification()))).toBe(0);
     expect(await register(ha.port, request(NODES[2]!, COA_A, nextIdentification()))).toBe(0);
     const line = await ha.daemon.line((l) => l.event === 'transition', 'a transition line');
@@ -288,12 +288,29 @@ describe('mip4 ha with a control socket, driven by the mip4 client commands', ()
     expect(await register(ha.port, request(NODES[1]!, COA_A, nextIdentification()))).toBe(0);
     await sleep(200);
     expect(ha.daemon.lines.filter((l) => l.event === 'transition').length).toBe(count);
+
+    // For everyone: the level itself becomes debug, and off returns to the start level.
+    expect((await mip4(['debug', 'on', '--socket', socket])).stdout).toBe('log level debug\n');
+    expect(await register(ha.port, request(NODES[2]!, COA_B, nextIdentification()))).toBe(0);
+    await ha.daemon.line((l) => l.event === 'transition' && l.actor === 'binding:127.0.0.12', "127.0.0.12's transition");
+    expect((await mip4(['debug', 'off', '--socket', socket])).stdout).toBe('log level info\n');
   });
 
-  it('mip4 reload answers unsupported when the daemon was given no reload', async () => {
+  it('mip4 reload re-reads the file: a node added to it registers at once; an invalid file is refused with exit 1 and the old one runs on', async () => {
+    const added = { homeAddress: '127.0.0.20', spi: 5000, key: keyOf('control-added') };
+    const withAdded = `${config(socket)}\n`.replace('control:', `  - homeAddress: ${added.homeAddress}\n    spi: ${added.spi}\n    key: "${added.key.toString('hex')}"\ncontrol:`);
+    expect((await mip4(['bindings', '--home-address', added.homeAddress, '--json', '--socket', socket])).stdout).toBe('[]\n');
+    writePrivateFile(ha.configPath, withAdded);
     const reload = await mip4(['reload', '--socket', socket]);
-    expect(reload.code).toBe(1);
-    expect(reload.stderr).toBe('mip4 reload: this daemon cannot reload its configuration; restart it\n');
+    expect(reload).toMatchObject({ code: 0, stdout: 'reloaded: 1 added, 0 removed, 0 changed, 4 unchanged\n' });
+    expect(await register(ha.port, request(added, COA_A, nextIdentification()))).toBe(0);
+
+    writePrivateFile(ha.configPath, withAdded.replace('homeNetwork: 127.0.0.0/8', 'homeNetwork: 127.0.0.0/99'));
+    const refused = await mip4(['reload', '--socket', socket]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('homeAgent.homeNetwork');
+    expect(await register(ha.port, request(added, COA_B, nextIdentification()))).toBe(0);
+    writePrivateFile(ha.configPath, config(socket));
   });
 
   it('a second daemon on the same control socket does not start: exit 1 naming control.socket; the first keeps answering', async () => {

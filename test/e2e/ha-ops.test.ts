@@ -214,7 +214,7 @@ async function start(nodes: readonly Node[], args: readonly string[] = [], extra
   const path = join(tempDir(), 'ha.yaml');
   writePrivateFile(path, config(port, nodes, extra));
   const daemon = new Daemon(['ha', '--config', path, ...args]);
-  // Ready when its socket is bound (the listening line is hidden at --log-level warn).
+  // Ready when its socket is bound (before the listening line).
   const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   await until(
     () => {
@@ -261,14 +261,14 @@ describe('mip4 ha operator log', () => {
     expect(daemon.events('arp')).toEqual([]);
   }, 60_000);
 
-  it('--log-level warn hides accepted replies and start lines, and still shows discards; debug shows the ARP lines', async () => {
+  it('--log-level warn hides accepted replies, keeps the lifecycle lines, and still shows discards; debug shows the ARP lines', async () => {
     const { daemon, port } = await start([A], ['--log-level', 'warn']);
     expect((await mn.register(port, A)).code).toBe(0);
     mn.socket.send(Buffer.from([1, 2, 3]), port, '127.0.0.1');
     await daemon.waitFor((l) => l.event === 'discard', 'the discard line');
     daemon.child.kill('SIGTERM');
     await daemon.exited;
-    expect(daemon.lines.map((l) => l.level)).toEqual(['warn']);
+    expect(daemon.lines.filter((l) => l.event !== 'control-unavailable').map((l) => `${l.level} ${l.event}`)).toEqual(['info listening', 'warn discard', 'info stopped']);
 
     const verbose = await start([A], ['--log-level', 'debug']);
     expect((await mn.register(verbose.port, A)).code).toBe(0);
