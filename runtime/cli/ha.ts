@@ -30,6 +30,8 @@ import {
   type Subcommand,
 } from './args.js';
 import { engineKindFromEnvironment } from '../actors/machine-engine.js';
+import { StoreError } from '../store/binding-store.js';
+import { openStoreOrReport, storeErrorEvent, storeRestoredEvent } from './daemon-store.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-transitions]
        mip4 ha --example-config
@@ -141,6 +143,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   const lines = batchedLines(io.out);
   const log = (event: object) => lines.add(jsonLine(event));
   const layer = await udpLayer(udp);
+  const store = openStoreOrReport('ha', loaded.store, io);
+  if (store === 'failed') return ExitCode.Failure;
   const running = await startOrReport(
     'ha',
     () =>
@@ -149,12 +153,14 @@ async function run(argv: string[], io: Io): Promise<number> {
         udp: layer,
         onSocketError: (error) => log({ event: 'socket-error', reason: error.reason, endpoint: error.endpoint, message: error.message }),
         ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
+        ...(store !== undefined ? { store, onStoreError: (error, dropped) => log(storeErrorEvent(error, dropped)) } : {}),
       }),
-    [UdpError, DataPathStartError],
+    [UdpError, DataPathStartError, StoreError],
     io,
   );
   if (running === undefined) return ExitCode.Failure;
   const { agent, dataPath } = running;
+  if (running.restored !== undefined && loaded.store !== undefined) log(storeRestoredEvent(loaded.store, running.restored, 'bindings'));
   const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
   if (advertising === 'failed') {
     await running.stop();

@@ -35,6 +35,7 @@ import {
   type MobileNodeConfig,
 } from '../ha/home-agent.js';
 import { BulkArray } from './schema-acceptor.js';
+import { storeSettings, type StoreSettings } from './store-config.js';
 import type { HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
 import type { ListenAddress } from '../ha/home-agent-server.js';
 import type { LinuxDataPathConfig } from '../ha/home-agent-linux.js';
@@ -121,6 +122,8 @@ const HomeAgentFile = Schema.Struct({
   dataPath: optional(DataPath),
   // Agent Advertisements on the home link (2.3, 2.4.3): mobile nodes hearing them know they are home.
   advertisement: optional(Schema.Struct({ interface: InterfaceName, ...AdvertisementFields })),
+  // Bindings that survive a restart: "none" or { path, sync }, checked by store-config.ts.
+  store: optional(Schema.Unknown),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -132,27 +135,32 @@ export interface LoadedHomeAgentConfig {
   readonly dataPath?: LinuxDataPathConfig;
   /** The `advertisement` section: advertise on this home link interface (runtime/ha/home-agent-advertiser.ts). */
   readonly advertisement?: { readonly interfaceName: string; readonly config: HomeAgentAdvertisementConfig };
+  /** Where bindings survive a restart (runtime/config/store-config.ts); undefined: `store: none`, or no file to derive a default from. */
+  readonly store?: StoreSettings;
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
 export const MOBILE_IP_PORT = 434;
 
 
-/** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
-export function homeAgentConfigFromDocument(document: unknown, baseDir = '.'): LoadedHomeAgentConfig {
-  return normalise(decodeConfig(HomeAgentFile, document), baseDir);
+/**
+ * Validates a parsed document; `baseDir` resolves relative keyFile paths. `configPath`, the
+ * file it was read from, names the default store file (store-config.ts).
+ */
+export function homeAgentConfigFromDocument(document: unknown, baseDir = '.', configPath?: string): LoadedHomeAgentConfig {
+  return normalise(decodeConfig(HomeAgentFile, document), baseDir, configPath);
 }
 
 /** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
 export function loadHomeAgentConfig(path: string): LoadedHomeAgentConfig {
   const { document, baseDir } = readConfigFile(path, 'ha');
-  return homeAgentConfigFromDocument(document, baseDir);
+  return homeAgentConfigFromDocument(document, baseDir, path);
 }
 
 
 
 
-function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig {
+function normalise(file: HomeAgentFile, baseDir: string, configPath: string | undefined): LoadedHomeAgentConfig {
   const issues: Array<{ path: string; message: string }> = [];
   const ha = file.homeAgent;
   const address = parseIpv4(ha.address)!;
@@ -237,9 +245,11 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
             registrationLifetime: longestLifetime,
           },
         };
+  const store = storeSettings(file.store, 'ha', configPath, baseDir, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     ...(advertisement === undefined ? {} : { advertisement }),
+    ...(store !== undefined ? { store } : {}),
     config: {
       settings,
       mobileNodes,
@@ -338,6 +348,14 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 #                                  # fragmented (RFC 2003 5.1): 1476 on a 1500-byte link with GRE
 #   tunOffload: true               # the kernel hands TCP to the TUN in 64 KiB super-packets,
 #                                  # cut back into datagrams in the reader (fewer wakeups)
+
+# Bindings and replay state survive a restart (docs/operations.md, "Bindings that survive a
+# restart"): committed to an SQLite file before each Reply leaves, restored at start with the
+# lifetime they have left. Default: $STATE_DIRECTORY (else /var/lib/mip4)/ha-<hash of this
+# file's path>.db, sync full. \`store: none\` turns it off.
+# store:
+#   path: /var/lib/mip4/ha.db
+#   sync: full                     # full: survives a power loss; normal: a crash of the daemon only
 
 # Agent Advertisements ('H' bit) on the home link (2.3), so that mobile nodes find out they are
 # home (2.4.3). Optional; needs root or CAP_NET_RAW (a packet socket on the interface).

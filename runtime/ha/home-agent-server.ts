@@ -9,7 +9,9 @@ import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { RealClock, type Clock } from '../../io/clock.js';
 import { secureRandom32 } from '../../io/random.js';
-import { HomeAgent, type HomeAgentConfig, type ReplySender } from './home-agent.js';
+import { HomeAgent, type HomeAgentConfig, type ReplySender, type RestoreOutcome } from './home-agent.js';
+import type { BindingStore } from '../store/binding-store.js';
+import { GroupCommit } from '../store/group-commit.js';
 import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-linux.js';
 import { udpLayer } from '../udp-layer.js';
 
@@ -29,6 +31,7 @@ export function serveHomeAgent(
   agent: HomeAgent,
   listen: readonly ListenAddress[],
   onSocketError: (error: UdpError) => void = () => {},
+  groupCommit?: GroupCommit,
 ): Effect.Effect<UdpSocket[], UdpError, Udp | Scope.Scope> {
   return Effect.gen(function* () {
     const udp = yield* Udp;
@@ -36,10 +39,15 @@ export function serveHomeAgent(
     for (const l of listen) sockets.push(yield* udp.bind({ address: l.address, port: l.port, broadcast: true }));
     // Replies leave from the socket bound to the chosen source address (3.8.3.1), else from
     // a wildcard socket, else from the first one.
-    const send: ReplySender = (data, destination, port, source) => {
+    const sendNow: ReplySender = (data, destination, port, source) => {
       const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0];
       socket?.send(data, destination, port, source);
     };
+    // With a store, a Reply waits for the commit of what its Request changed (group commit).
+    const send: ReplySender =
+      groupCommit === undefined
+        ? sendNow
+        : (data, destination, port, source) => groupCommit.whenDurable(() => sendNow(data, destination, port, source));
     for (const socket of sockets) {
       socket.onError(onSocketError);
       socket.onMessage((d) =>
@@ -59,7 +67,11 @@ export interface RunningHomeAgent {
   readonly sockets: readonly UdpSocket[];
   /** The packet path on this Linux host, when started with `dataPath`. */
   readonly dataPath: LinuxHomeAgentDataPath | undefined;
-  /** Stops timers, closes the sockets, then stops the data path (its routes and device go). */
+  /** What the store gave back at start, when started with one. */
+  readonly restored: (RestoreOutcome & { readonly ms: number }) | undefined;
+  /** The store's commits, when started with one. */
+  readonly groupCommit: GroupCommit | undefined;
+  /** Stops timers, commits what waits and sends its Replies, closes the sockets and the store, then stops the data path. */
   stop(): Promise<void>;
 }
 
@@ -81,6 +93,14 @@ export interface StartHomeAgentOptions {
    * binding precedes it. Without it the agent is control plane only.
    */
   readonly dataPath?: LinuxDataPathConfig;
+  /**
+   * Keep bindings and replay state here (runtime/store/): restored before the sockets are
+   * bound (after the data path, so their routes, tunnels and ARP come back), and every
+   * change committed before the Reply that announces it. Closed by stop().
+   */
+  readonly store?: BindingStore;
+  /** A commit failed: the Replies waiting for it were not sent. */
+  readonly onStoreError?: (error: unknown, droppedReplies: number) => void;
 }
 
 /**
@@ -91,7 +111,13 @@ export interface StartHomeAgentOptions {
 export async function startHomeAgent(config: HomeAgentConfig, options: StartHomeAgentOptions): Promise<RunningHomeAgent> {
   const layer = options.udp ?? (await udpLayer('auto'));
   const clock = options.clock ?? new RealClock();
-  const agent = new HomeAgent(config, { clock, random32: options.random32 ?? secureRandom32 });
+  const store = options.store;
+  const groupCommit = store === undefined ? undefined : new GroupCommit(store, options.onStoreError ?? (() => {}));
+  const agent = new HomeAgent(config, {
+    clock,
+    random32: options.random32 ?? secureRandom32,
+    ...(groupCommit !== undefined ? { onStoreWrite: (write) => groupCommit.write(write) } : {}),
+  });
   let dataPath: LinuxHomeAgentDataPath | undefined;
   if (options.dataPath !== undefined) {
     const { startLinuxHomeAgentDataPath } = await import('./home-agent-linux.js');
@@ -103,11 +129,27 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
       });
     } catch (error) {
       agent.close();
+      store?.close();
       throw error;
     }
   }
-  const sockets = await openInScope(serveHomeAgent(agent, options.listen, options.onSocketError).pipe(Effect.provide(layer))).catch(async (error: unknown) => {
+  let restored: RunningHomeAgent['restored'];
+  if (store !== undefined) {
+    try {
+      const started = performance.now();
+      const { outcome, deletes } = agent.restore(store.load());
+      store.commit(deletes);
+      restored = { ...outcome, ms: Math.round(performance.now() - started) };
+    } catch (error) {
+      agent.close();
+      store.close();
+      await dataPath?.stop();
+      throw error;
+    }
+  }
+  const sockets = await openInScope(serveHomeAgent(agent, options.listen, options.onSocketError, groupCommit).pipe(Effect.provide(layer))).catch(async (error: unknown) => {
     agent.close();
+    store?.close();
     await dataPath?.stop();
     throw error;
   });
@@ -116,11 +158,15 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
     agent,
     sockets: sockets.value,
     dataPath,
+    restored,
+    groupCommit,
     async stop() {
       if (stopped) return;
       stopped = true;
       agent.close();
+      groupCommit?.flush();
       await sockets.close();
+      store?.close();
       await dataPath?.stop();
     },
   };

@@ -1,0 +1,46 @@
+/**
+ * The daemons' side of the store (runtime/store/): open the configured file before anything
+ * binds (a second daemon on the same file, a missing driver or a corrupt file stops the start
+ * with a message naming store.path), and the log lines of what it restored and of failed commits.
+ */
+import type { StoreSettings } from '../config/store-config.js';
+import { StoreError, type BindingStore } from '../store/binding-store.js';
+import { SqliteBindingStore } from '../store/sqlite-store.js';
+import type { Io } from './args.js';
+
+/** The store to run with, undefined for none, or 'failed' after printing why. */
+export function openStoreOrReport(command: 'ha' | 'fa', settings: StoreSettings | undefined, io: Io): BindingStore | undefined | 'failed' {
+  if (settings === undefined) return undefined;
+  try {
+    return SqliteBindingStore.open(settings.path, { sync: settings.sync });
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    const hint = settings.defaulted ? ' (store.path is not set: this is the default file, docs/operations.md)' : '';
+    io.err(`mip4 ${command}: ${error.message}${hint}`);
+    return 'failed';
+  }
+}
+
+/** The `store-restored` log line. */
+export function storeRestoredEvent(
+  settings: StoreSettings,
+  restored: { readonly bindings: number; readonly expiredDropped: number; readonly unknownNodeDropped: number; readonly unknownHomeAddresses: readonly string[]; readonly ms: number },
+  what: 'bindings' | 'visitors',
+): object {
+  return {
+    event: 'store-restored',
+    path: settings.path,
+    sync: settings.sync,
+    [what]: restored.bindings,
+    expiredDropped: restored.expiredDropped,
+    // Rows of nodes the config no longer has: dropped, named (at most 20) so the operator sees whom.
+    unknownDropped: restored.unknownNodeDropped,
+    ...(restored.unknownNodeDropped > 0 ? { unknownHomeAddresses: restored.unknownHomeAddresses.slice(0, 20) } : {}),
+    ms: restored.ms,
+  };
+}
+
+/** The `store-error` log line: a commit failed, its Replies were not sent (the nodes retransmit). */
+export function storeErrorEvent(error: unknown, droppedReplies: number): object {
+  return { event: 'store-error', message: (error as Error).message ?? String(error), droppedReplies };
+}
