@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     pool: 'forks',
+    // Default store files of the daemons under test go to a directory of the run.
+    globalSetup: ['./test/support/state-directory.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
