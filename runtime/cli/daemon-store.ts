@@ -8,13 +8,34 @@ import { StoreError, type BindingStore } from '../store/binding-store.js';
 import { SqliteBindingStore } from '../store/sqlite-store.js';
 import type { Io } from './args.js';
 
-/** The store to run with, undefined for none, or 'failed' after printing why. */
-export function openStoreOrReport(command: 'ha' | 'fa', settings: StoreSettings | undefined, io: Io): BindingStore | undefined | 'failed' {
+/**
+ * The store to run with, undefined for none, or 'failed' after printing why. A store.path
+ * the operator wrote must open. The default file is best effort where it cannot be made (no
+ * driver, a directory this user may not write: e.g. an ordinary user trying the example):
+ * the daemon runs without it and logs `store-unavailable` with the fix. A default file that
+ * is locked or corrupt still stops the start: bindings are there, or another daemon holds them.
+ */
+export function openStoreOrReport(
+  command: 'ha' | 'fa',
+  settings: StoreSettings | undefined,
+  io: Io,
+  log: (event: object) => void,
+): BindingStore | undefined | 'failed' {
   if (settings === undefined) return undefined;
   try {
     return SqliteBindingStore.open(settings.path, { sync: settings.sync });
   } catch (error) {
     if (!(error instanceof StoreError)) throw error;
+    if (settings.defaulted && (error.reason === 'unavailable' || error.reason === 'io')) {
+      log({
+        event: 'store-unavailable',
+        level: 'warn',
+        path: settings.path,
+        message: error.message,
+        fix: 'bindings will not survive a restart: set store.path to a file this user can write, give it /var/lib/mip4 (or STATE_DIRECTORY), or set "store: none" to silence this',
+      });
+      return undefined;
+    }
     const hint = settings.defaulted ? ' (store.path is not set: this is the default file, docs/operations.md)' : '';
     io.err(`mip4 ${command}: ${error.message}${hint}`);
     return 'failed';

@@ -252,5 +252,8 @@ function storeError(error: unknown, pathField: string, path: string): StoreError
   if (code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT')) {
     return new StoreError('corrupt', `${pathField}: ${path} is not a usable store (${text}); move the file aside (its bindings are lost; nodes re-register) or set another ${pathField}`);
   }
+  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EACCES' || code === 'EPERM') {
+    return new StoreError('io', `${pathField}: cannot open ${path} for writing (${text}); make its directory writable by this user, or set another ${pathField}`);
+  }
   return new StoreError('io', `${pathField}: cannot use ${path}: ${text}${code ? ` (${code})` : ''}`);
 }
