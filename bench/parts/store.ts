@@ -7,7 +7,7 @@
  * `store-restored` time (load the rows and rebuild the agents: actors, forwarding table,
  * ARP) and its time to `listening` against the same start with `store: none`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Report } from '../harness/report.js';
 import { load, loadArgs, LOADGEN, startServer, writeHomeAgentConfig } from './registration.js';
@@ -45,7 +45,7 @@ export async function storePart(options: StoreOptions): Promise<Report> {
     for (const variant of VARIANTS) {
       const configPath = join(options.workDir, `ha-store-${variant}.json`);
       writeHomeAgentConfig(configPath, options.nodes, variant === 'none' ? 'none' : { path: join(options.workDir, `bench-${variant}.db`), sync: variant });
-      const { server, port } = await startServer('mip4', { nodes: options.nodes, workDir: options.workDir }, configPath);
+      const { server, port } = await startServer('mip4', { nodes: options.nodes, workDir: ownDirectory(options.workDir, variant) }, configPath);
       servers.set(variant, { server, port });
       // Every node registered once: the loads renew existing bindings (a row rewritten each).
       await load(server, loadArgs(port, options.nodes, { count: options.nodes }, 0));
@@ -114,7 +114,8 @@ export async function storePart(options: StoreOptions): Promise<Report> {
   writeHomeAgentConfig(configWithout, n, 'none');
   for (let r = 0; r < 3; r++) {
     for (const withStore of r % 2 === 0 ? [true, false] : [false, true]) {
-      const { server, startSeconds } = await startServer('mip4', { nodes: n, workDir: options.workDir }, withStore ? configWith : configWithout);
+      // A directory (and so a log file) per start: a line of an earlier start must not be read as this one's.
+      const { server, startSeconds } = await startServer('mip4', { nodes: n, workDir: ownDirectory(options.workDir, `restart-${r}-${withStore ? 'store' : 'none'}`) }, withStore ? configWith : configWithout);
       try {
         if (withStore) {
           const restored = await server.waitForEvent('store-restored', 10_000);
@@ -136,4 +137,10 @@ export async function storePart(options: StoreOptions): Promise<Report> {
   });
   report.raw.store = { rates: Object.fromEntries(rates), restoreMs, startWith, startWithout, nodes: options.nodes, restartBindings: n };
   return report;
+}
+
+function ownDirectory(workDir: string, name: string): string {
+  const directory = join(workDir, name);
+  mkdirSync(directory, { recursive: true });
+  return directory;
 }

@@ -5,7 +5,7 @@
  */
 import type { StoreSettings } from '../config/store-config.js';
 import { StoreError, type BindingStore } from '../store/binding-store.js';
-import { SqliteBindingStore } from '../store/sqlite-store.js';
+import { SqliteWorkerStore } from '../store/sqlite-worker-store.js';
 import type { Io } from './args.js';
 
 /**
@@ -15,15 +15,16 @@ import type { Io } from './args.js';
  * the daemon runs without it and logs `store-unavailable` with the fix. A default file that
  * is locked or corrupt still stops the start: bindings are there, or another daemon holds them.
  */
-export function openStoreOrReport(
+export async function openStoreOrReport(
   command: 'ha' | 'fa',
   settings: StoreSettings | undefined,
   io: Io,
   log: (event: object) => void,
-): BindingStore | undefined | 'failed' {
+): Promise<BindingStore | undefined | 'failed'> {
   if (settings === undefined) return undefined;
   try {
-    return SqliteBindingStore.open(settings.path, { sync: settings.sync });
+    // In a worker thread: a commit's fsync must not stop the agent (runtime/store/group-commit.ts).
+    return await SqliteWorkerStore.open(settings.path, { sync: settings.sync });
   } catch (error) {
     if (!(error instanceof StoreError)) throw error;
     if (settings.defaulted && (error.reason === 'unavailable' || error.reason === 'io')) {

@@ -143,7 +143,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const lines = batchedLines(io.out);
   const log = (event: object) => lines.add(jsonLine(event));
   const layer = await udpLayer(udp);
-  const store = openStoreOrReport('ha', loaded.store, io, log);
+  const store = await openStoreOrReport('ha', loaded.store, io, log);
   if (store === 'failed') return ExitCode.Failure;
   const running = await startOrReport(
     'ha',

@@ -129,7 +129,7 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
       });
     } catch (error) {
       agent.close();
-      store?.close();
+      await store?.close();
       throw error;
     }
   }
@@ -137,19 +137,19 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
   if (store !== undefined) {
     try {
       const started = performance.now();
-      const { outcome, deletes } = agent.restore(store.load());
-      store.commit(deletes);
+      const { outcome, deletes } = agent.restore(await store.load());
+      await store.commit(deletes);
       restored = { ...outcome, ms: Math.round(performance.now() - started) };
     } catch (error) {
       agent.close();
-      store.close();
+      await store.close();
       await dataPath?.stop();
       throw error;
     }
   }
   const sockets = await openInScope(serveHomeAgent(agent, options.listen, options.onSocketError, groupCommit).pipe(Effect.provide(layer))).catch(async (error: unknown) => {
     agent.close();
-    store?.close();
+    await store?.close();
     await dataPath?.stop();
     throw error;
   });
@@ -164,9 +164,9 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
       if (stopped) return;
       stopped = true;
       agent.close();
-      groupCommit?.flush();
+      await groupCommit?.drain();
       await sockets.close();
-      store?.close();
+      await store?.close();
       await dataPath?.stop();
     },
   };

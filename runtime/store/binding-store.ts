@@ -60,12 +60,16 @@ export interface StoredState {
   readonly visitors: readonly StoredVisitor[];
 }
 
+/**
+ * Each call may answer now or later: an embedded file answers now, a store in a worker thread
+ * (sqlite-worker-store.ts) or on the network answers with a promise. Callers await.
+ */
 export interface BindingStore {
   /** Everything stored (expired rows included: the caller decides and deletes them). */
-  load(): StoredState;
-  /** Applies the writes in order, all or none; durable when it returns (as the store's sync level promises). */
-  commit(writes: readonly StoreWrite[]): void;
-  close(): void;
+  load(): StoredState | Promise<StoredState>;
+  /** Applies the writes in order, all or none; durable when it returns or resolves (as the store's sync level promises). */
+  commit(writes: readonly StoreWrite[]): void | Promise<void>;
+  close(): void | Promise<void>;
 }
 
 /** A store file that cannot be used (locked by another daemon, corrupt, unreadable): the message names the file and the fix. */

@@ -7,11 +7,12 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultStorePath, stateDirectory, storeSettings } from '../../runtime/config/store-config.js';
 import type { ConfigIssue } from '../../runtime/config/config-schema.js';
 import { homeAgentConfigFromDocument, loadHomeAgentConfig } from '../../runtime/config/ha-config.js';
-import { openStoreOrReport } from '../../runtime/cli/daemon-store.js';
+import { pathToFileURL } from 'node:url';
+import { ensureBuilt, ROOT } from '../support/build.js';
 import { writePrivateFile } from '../support/files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mip4-store-config-'));
@@ -64,30 +65,36 @@ describe('store section', () => {
 });
 
 describe('opening the store in a daemon', () => {
+  // From dist/: the store's worker thread runs compiled JavaScript.
+  let openStoreOrReport: typeof import('../../runtime/cli/daemon-store.js').openStoreOrReport;
+  beforeAll(async () => {
+    ensureBuilt();
+    ({ openStoreOrReport } = (await import(pathToFileURL(join(ROOT, 'dist', 'runtime', 'cli', 'daemon-store.js')).href)) as typeof import('../../runtime/cli/daemon-store.js'));
+  }, 180_000);
   const io = () => {
     const err: string[] = [];
     return { io: { out: () => {}, err: (line: string) => err.push(line) }, err };
   };
 
-  it('a default file that cannot be made: runs without a store and logs store-unavailable with the fix', () => {
+  it('a default file that cannot be made: runs without a store and logs store-unavailable with the fix', async () => {
     const { io: daemonIo, err } = io();
     const logged: object[] = [];
-    const store = openStoreOrReport('ha', { path: '/dev/null/ha.db', sync: 'full', defaulted: true }, daemonIo, (e) => logged.push(e));
+    const store = await openStoreOrReport('ha', { path: '/dev/null/ha.db', sync: 'full', defaulted: true }, daemonIo, (e) => logged.push(e));
     expect(store).toBeUndefined();
     expect(err).toEqual([]);
     expect(logged).toEqual([expect.objectContaining({ event: 'store-unavailable', level: 'warn', path: '/dev/null/ha.db', fix: expect.stringContaining('store: none') })]);
   });
 
-  it('a store.path the operator wrote that cannot be made stops the start, naming store.path', () => {
+  it('a store.path the operator wrote that cannot be made stops the start, naming store.path', async () => {
     const { io: daemonIo, err } = io();
-    expect(openStoreOrReport('ha', { path: '/dev/null/ha.db', sync: 'full', defaulted: false }, daemonIo, () => {})).toBe('failed');
+    expect(await openStoreOrReport('ha', { path: '/dev/null/ha.db', sync: 'full', defaulted: false }, daemonIo, () => {})).toBe('failed');
     expect(err).toEqual([expect.stringMatching(/^mip4 ha: store\.path: cannot use \/dev\/null\/ha\.db: /)]);
   });
 
-  it('opens a writable file', () => {
+  it('opens a writable file', async () => {
     const { io: daemonIo } = io();
-    const store = openStoreOrReport('fa', { path: join(dir, 'fa.db'), sync: 'normal', defaulted: false }, daemonIo, () => {});
+    const store = await openStoreOrReport('fa', { path: join(dir, 'fa.db'), sync: 'normal', defaulted: false }, daemonIo, () => {});
     expect(store).toBeTypeOf('object');
-    (store as { close(): void }).close();
+    await (store as { close(): Promise<void> }).close();
   });
 });

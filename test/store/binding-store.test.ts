@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StoreError, type BindingStore, type StoredBinding, type StoreWrite } from '../../runtime/store/binding-store.js';
+import { StoreError, type StoredBinding, type StoredState, type StoreWrite } from '../../runtime/store/binding-store.js';
 import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
 import { SqliteBindingStore } from '../../runtime/store/sqlite-store.js';
 import { parseIpv4 } from '../../io/wire/bytes.js';
@@ -36,11 +36,14 @@ function binding(home: string, coa: string, extra: Partial<StoredBinding> = {}):
   };
 }
 
+/** The two stores that answer at once (the worker-thread store has its own test below). */
+type ImmediateStore = { load(): StoredState; commit(writes: readonly StoreWrite[]): void; close(): void };
+
 interface Implementation {
   readonly name: string;
-  open(): BindingStore;
+  open(): ImmediateStore;
   /** The same store after a restart (the file reopened, or the memory object reused). */
-  reopen(store: BindingStore): BindingStore;
+  reopen(store: ImmediateStore): ImmediateStore;
 }
 
 const implementations: Implementation[] = [
@@ -203,5 +206,34 @@ describe('SQLite store file', () => {
     const path = join(dir, 'nested', 'deeper', 'ha.db');
     SqliteBindingStore.open(path).close();
     expect(readFileSync(path).subarray(0, 15).toString()).toBe('SQLite format 3');
+  });
+});
+
+describe('SQLite store in a worker thread (what the daemons use)', () => {
+  const load = async () => {
+    ensureBuilt();
+    return (await import(pathToFileURL(join(ROOT, 'dist', 'runtime', 'store', 'sqlite-worker-store.js')).href)) as typeof import('../../runtime/store/sqlite-worker-store.js');
+  };
+
+  it('commits off the event loop, loads back after a reopen, and refuses a second opener of the file', async () => {
+    const { SqliteWorkerStore } = await load();
+    const path = freshPath();
+    const store = await SqliteWorkerStore.open(path, { sync: 'full' });
+    expect(store.load()).toEqual({ bindings: [], replay: [], visitors: [] });
+    const b = binding('198.51.100.40', '203.0.113.4', { relayedBy: parseIpv4('203.0.113.9')! });
+    await Promise.all([store.commit([{ op: 'put-binding', binding: b }]), store.commit([{ op: 'put-replay', replay: { homeAddress: b.homeAddress, expectedNonce: 9 } }])]);
+    await expect(SqliteWorkerStore.open(path)).rejects.toThrow(/^store\.path: .* is locked by another process/);
+    await store.close();
+    const again = await SqliteWorkerStore.open(path);
+    expect(again.load()).toEqual({ bindings: [b], replay: [{ homeAddress: b.homeAddress, expectedNonce: 9 }], visitors: [] });
+    await again.close();
+    await expect(again.commit([])).rejects.toThrow(/is closed/);
+  });
+
+  it('a file that is not a store is refused with the StoreError of the file store', async () => {
+    const { SqliteWorkerStore } = await load();
+    const path = freshPath();
+    writeFileSync(path, 'x'.repeat(8192));
+    await expect(SqliteWorkerStore.open(path)).rejects.toMatchObject({ name: 'StoreError', reason: 'corrupt' });
   });
 });

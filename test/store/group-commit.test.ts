@@ -80,4 +80,41 @@ describe('group commit', () => {
     expect(sent).toEqual([1]);
     expect(store.load().visitors).toHaveLength(1);
   });
+
+  it('with a store that commits in the background: the next group forms meanwhile and commits after, Replies in order', async () => {
+    const commits: Array<{ writes: number; resolve(): void }> = [];
+    const store = {
+      load: () => ({ bindings: [], replay: [], visitors: [] }),
+      commit: (writes: readonly StoreWrite[]) => new Promise<void>((resolve) => commits.push({ writes: writes.length, resolve })),
+      close: () => {},
+    };
+    const tasks: Array<() => void> = [];
+    const group = new GroupCommit(store, () => {}, (task) => tasks.push(task));
+    const turn = () => tasks.splice(0).forEach((task) => task());
+    const sent: string[] = [];
+    group.write(put(1));
+    group.whenDurable(() => sent.push('a'));
+    turn();
+    expect(commits.map((c) => c.writes)).toEqual([1]);
+    // While the first group is being made durable, three more Requests arrive (two turns).
+    group.write(put(2));
+    group.whenDurable(() => sent.push('b'));
+    turn();
+    group.whenDurable(() => sent.push('c (a denial)'));
+    group.write(put(3));
+    group.whenDurable(() => sent.push('d'));
+    turn();
+    expect(commits).toHaveLength(1);
+    expect(sent).toEqual([]);
+    commits[0]!.resolve();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(sent).toEqual(['a']);
+    turn();
+    expect(commits.map((c) => c.writes)).toEqual([1, 2]);
+    commits[1]!.resolve();
+    await group.drain();
+    expect(sent).toEqual(['a', 'b', 'c (a denial)', 'd']);
+    expect(group.counters).toMatchObject({ commits: 2, writes: 3 });
+  });
 });
