@@ -1,4 +1,6 @@
 /** `mip4 fa`: a foreign agent on a real link, UDP and raw IP sockets, configured from a YAML file. */
+import { StoreError } from '../store/binding-store.js';
+import { openStoreOrReport, storeErrorEvent, storeRestoredEvent } from './daemon-store.js';
 import { parseArgs } from 'node:util';
 import { LinkError } from '../../io/link.js';
 import { LinuxLinkLive } from '../../io/linux/packet.js';
@@ -82,6 +84,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const log = (event: object) => io.out(JSON.stringify(event));
   const layer = await udpLayer(udp);
+  const store = await openStoreOrReport('fa', loaded.store, io, log);
+  if (store === 'failed') return ExitCode.Failure;
   const running = await startOrReport(
     'fa',
     () =>
@@ -90,12 +94,14 @@ async function run(argv: string[], io: Io): Promise<number> {
         udp: layer,
         link: LinuxLinkLive,
         rawIp: LinuxRawIpLive,
+        ...(store !== undefined ? { store, onStoreError: (error: unknown) => log(storeErrorEvent(error, 0)) } : {}),
       }),
-    [UdpError, LinkError, RawIpError],
+    [UdpError, LinkError, RawIpError, StoreError],
     io,
   );
   if (running === undefined) return ExitCode.Failure;
   const { agent } = running;
+  if (running.restored !== undefined && loaded.store !== undefined) log(storeRestoredEvent(loaded.store, running.restored, 'visitors'));
   agent.events.subscribe(log);
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
   const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())));
