@@ -22,9 +22,12 @@ export async function openStoreOrReport(
   log: (event: object) => void,
 ): Promise<BindingStore | undefined | 'failed'> {
   if (settings === undefined) return undefined;
+  const started = performance.now();
   try {
     // In a worker thread: a commit's fsync must not stop the agent (runtime/store/group-commit.ts).
-    return await SqliteWorkerStore.open(settings.path, { sync: settings.sync });
+    const store = await SqliteWorkerStore.open(settings.path, { sync: settings.sync });
+    openMilliseconds.set(store, Math.round(performance.now() - started));
+    return store;
   } catch (error) {
     if (!(error instanceof StoreError)) throw error;
     if (settings.defaulted && (error.reason === 'unavailable' || error.reason === 'io')) {
@@ -43,8 +46,12 @@ export async function openStoreOrReport(
   }
 }
 
-/** The `store-restored` log line. */
+/** How long opening took (the worker reads every row then): reported in `store-restored`. */
+const openMilliseconds = new WeakMap<BindingStore, number>();
+
+/** The `store-restored` log line: `openMs` reading the file, `ms` rebuilding the agent from it. */
 export function storeRestoredEvent(
+  store: BindingStore,
   settings: StoreSettings,
   restored: { readonly bindings: number; readonly expiredDropped: number; readonly unknownNodeDropped: number; readonly unknownHomeAddresses: readonly string[]; readonly ms: number },
   what: 'bindings' | 'visitors',
@@ -58,6 +65,7 @@ export function storeRestoredEvent(
     // Rows of nodes the config no longer has: dropped, named (at most 20) so the operator sees whom.
     unknownDropped: restored.unknownNodeDropped,
     ...(restored.unknownNodeDropped > 0 ? { unknownHomeAddresses: restored.unknownHomeAddresses.slice(0, 20) } : {}),
+    openMs: openMilliseconds.get(store),
     ms: restored.ms,
   };
 }

@@ -101,7 +101,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   );
   if (running === undefined) return ExitCode.Failure;
   const { agent } = running;
-  if (running.restored !== undefined && loaded.store !== undefined) log(storeRestoredEvent(loaded.store, running.restored, 'visitors'));
+  if (running.restored !== undefined && loaded.store !== undefined && store !== undefined) log(storeRestoredEvent(store, loaded.store, running.restored, 'visitors'));
   agent.events.subscribe(log);
   if (values['log-transitions']) agent.transitions.subscribe((t) => log({ ...t, event: 'transition', trigger: t.event }));
   const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())));

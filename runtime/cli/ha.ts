@@ -160,7 +160,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   );
   if (running === undefined) return ExitCode.Failure;
   const { agent, dataPath } = running;
-  if (running.restored !== undefined && loaded.store !== undefined) log(storeRestoredEvent(loaded.store, running.restored, 'bindings'));
+  if (running.restored !== undefined && loaded.store !== undefined && store !== undefined) log(storeRestoredEvent(store, loaded.store, running.restored, 'bindings'));
   const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
   if (advertising === 'failed') {
     await running.stop();
