@@ -90,11 +90,15 @@ export class SqliteBindingStore implements BindingStore {
     private readonly pathField: string,
   ) {
     this.upsertBinding = db.prepare(
-      'INSERT OR REPLACE INTO binding (home, coa, expires_at, lifetime, id_high, id_low, encapsulation, flags, relayed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      // An upsert, not INSERT OR REPLACE: a renewal updates its row in place instead of deleting and reinserting it.
+      'INSERT INTO binding (home, coa, expires_at, lifetime, id_high, id_low, encapsulation, flags, relayed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (home, coa) DO UPDATE SET expires_at = excluded.expires_at, lifetime = excluded.lifetime, id_high = excluded.id_high, ' +
+        'id_low = excluded.id_low, encapsulation = excluded.encapsulation, flags = excluded.flags, relayed_by = excluded.relayed_by',
     );
     this.deleteBinding = db.prepare('DELETE FROM binding WHERE home = ? AND coa = ?');
     this.upsertReplay = db.prepare(
-      'INSERT OR REPLACE INTO replay (home, ts_high, ts_low, expected_nonce, resync_nonce) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO replay (home, ts_high, ts_low, expected_nonce, resync_nonce) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (home) DO UPDATE SET ts_high = excluded.ts_high, ts_low = excluded.ts_low, expected_nonce = excluded.expected_nonce, resync_nonce = excluded.resync_nonce',
     );
     this.upsertVisitor = db.prepare('INSERT OR REPLACE INTO visitor (key, expires_at, entry) VALUES (?, ?, ?)');
     this.deleteVisitor = db.prepare('DELETE FROM visitor WHERE key = ?');
