@@ -4,7 +4,7 @@
  *   npm run bench                 the full run (1,000,000 bindings, longer loads, 5 repetitions)
  *   npm run bench -- --quick      under two minutes: smaller sizes, 3 repetitions
  *   npm run bench -- --only 1,4   only some parts (1 registration, 2 scale, 3 tunnel,
- *                                 4 handoff, 5 profile)
+ *                                 4 handoff, 5 profile, 6 store)
  *
  * Prints a table (min / median / max of the repetitions, the baseline's median, the ratio per
  * repetition, the issue's bar) and writes bench/results/latest.json. A part that cannot run
@@ -21,6 +21,7 @@ import { handoffPart } from './parts/handoff.js';
 import { profilePart } from './parts/profile.js';
 import { registrationPart } from './parts/registration.js';
 import { scalePart } from './parts/scale.js';
+import { storePart } from './parts/store.js';
 import { tunnelPart } from './parts/tunnel.js';
 
 const { values } = parseArgs({
@@ -31,7 +32,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick!;
-const only = new Set((values.only ?? '1,2,3,4,5').split(',').map((s) => s.trim()));
+const only = new Set((values.only ?? '1,2,3,4,5,6').split(',').map((s) => s.trim()));
 const repetitions = quick ? 3 : 5;
 
 const workDir = mkdtempSync(join(tmpdir(), 'mip4-bench-'));
@@ -60,6 +61,11 @@ const parts: Array<{ id: string; title: string; run: () => Promise<Report> }> = 
       }),
   },
   { id: '5', title: 'cost of the frameworks', run: () => profilePart({ nodes: quick ? 2_000 : 20_000, seconds: quick ? 1 : 5, repetitions: 3, planeBatches: quick ? 500 : 5_000, workDir }) },
+  {
+    id: '6',
+    title: 'store: registration rate with and without, restart with stored bindings',
+    run: () => storePart({ nodes: quick ? 2_000 : 100_000, seconds: quick ? 0.5 : 3, repetitions, restartBindings: quick ? 20_000 : 1_000_000, workDir }),
+  },
 ];
 
 const reports: Report[] = [];

@@ -52,7 +52,11 @@ export interface RegistrationOptions {
 
 export type ServerKind = 'mip4' | 'baseline';
 
-export function writeHomeAgentConfig(path: string, nodes: number): void {
+/**
+ * `store` is the file's store section; "none" by default, so that this part measures the
+ * engine alone and the store's cost is measured apart, in the same run (bench/parts/store.ts).
+ */
+export function writeHomeAgentConfig(path: string, nodes: number, store: 'none' | { readonly path: string; readonly sync: 'full' | 'normal' } = 'none'): void {
   const mobileNodes = [];
   for (let i = 0; i < nodes; i++) mobileNodes.push({ homeAddress: ipv4ToString(HOME_BASE + i), spi: SPI, key: KEY, maxBindings: 1 });
   // JSON is YAML: the daemon reads it through its ordinary config loader.
@@ -68,6 +72,7 @@ export function writeHomeAgentConfig(path: string, nodes: number): void {
       // MIP4_BENCH_METRICS=1: the same run with the /metrics endpoint on (docs/metrics.md), to
       // measure what the sampled processing-time histogram costs the registration path.
       ...(process.env.MIP4_BENCH_METRICS === '1' ? { metrics: { listen: '127.0.0.1:0' } } : {}),
+      store,
     }),
     // Owner-only: mip4 refuses a config holding keys that others can read.
     { mode: 0o600 },

@@ -1,4 +1,6 @@
 /** `mip4 fa`: a foreign agent on a real link, UDP and raw IP sockets, configured from a YAML file. */
+import { StoreError } from '../store/binding-store.js';
+import { openStoreOrReport, storeErrorEvent, storeRestoredEvent } from './daemon-store.js';
 import { parseArgs } from 'node:util';
 import { LinkError } from '../../io/link.js';
 import { LinuxLinkLive } from '../../io/linux/packet.js';
@@ -84,6 +86,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const layer = await udpLayer(udp);
+  const store = await openStoreOrReport('fa', loaded.store, io, log);
+  if (store === 'failed') return ExitCode.Failure;
   const running = await startOrReport(
     'fa',
     () =>
@@ -93,8 +97,9 @@ async function run(argv: string[], io: Io): Promise<number> {
         link: LinuxLinkLive,
         rawIp: LinuxRawIpLive,
         tracePrefix: traceIdPrefix(),
+        ...(store !== undefined ? { store, onStoreError: (error: unknown) => log(storeErrorEvent(error, 0)) } : {}),
       }),
-    [UdpError, LinkError, RawIpError],
+    [UdpError, LinkError, RawIpError, StoreError],
     io,
   );
   if (running === undefined) {
@@ -102,6 +107,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const { agent } = running;
+  if (running.restored !== undefined && loaded.store !== undefined && store !== undefined) log(storeRestoredEvent(store, loaded.store, running.restored, 'visitors'));
   const metrics = await startDaemonMetrics('fa', loaded.metrics, () => foreignAgentMetrics({ agent }), io.err);
   if (metrics === 'failed') {
     await running.stop();

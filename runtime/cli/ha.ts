@@ -37,6 +37,8 @@ import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '
 import { registerHomeAgentCommands } from '../control/daemon-commands.js';
 import { startDaemonMetrics } from '../metrics/daemon.js';
 import { homeAgentMetrics, RegistrationTimer } from '../metrics/registry.js';
+import { StoreError } from '../store/binding-store.js';
+import { openStoreOrReport, storeErrorEvent, storeRestoredEvent } from './daemon-store.js';
 
 const usage = `usage: mip4 ha --config <ha.yaml> [--listen ADDR:PORT ...] [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
        mip4 ha --check-config <ha.yaml>
@@ -143,6 +145,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const layer = await udpLayer(udp);
   const timer = loaded.metrics !== undefined ? new RegistrationTimer() : undefined;
+  const store = await openStoreOrReport('ha', loaded.store, io, log);
+  if (store === 'failed') return ExitCode.Failure;
   const running = await startOrReport(
     'ha',
     () =>
@@ -153,8 +157,9 @@ async function run(argv: string[], io: Io): Promise<number> {
         onSocketError: (error) => log({ event: 'socket-error', reason: error.reason, endpoint: error.endpoint, message: error.message }),
         ...(loaded.dataPath !== undefined ? { dataPath: loaded.dataPath } : {}),
         ...(timer !== undefined ? { requestTiming: timer } : {}),
+        ...(store !== undefined ? { store, onStoreError: (error, dropped) => log(storeErrorEvent(error, dropped)) } : {}),
       }),
-    [UdpError, DataPathStartError],
+    [UdpError, DataPathStartError, StoreError],
     io,
   );
   if (running === undefined) {
@@ -162,6 +167,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const { agent, dataPath } = running;
+  if (running.restored !== undefined && loaded.store !== undefined && store !== undefined) log(storeRestoredEvent(store, loaded.store, running.restored, 'bindings'));
   const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
   const metrics =
     advertising === 'failed' ? undefined : await startDaemonMetrics('ha', loaded.metrics, () => homeAgentMetrics({ agent, dataPath, advertiser: advertising?.advertiser, timer }), io.err);

@@ -4,6 +4,7 @@
  * field path and what to do, e.g. `homeAgents[0].spi: SPI 7 is reserved (0-255, RFC 5944
  * 1.6); use a value above 255`.
  */
+import { storeSettings, type StoreSettings } from './store-config.js';
 import { Schema } from 'effect';
 import { parseIpv4 } from '../../io/wire/bytes.js';
 import type { FaSettings } from '../../policies/fa-request.js';
@@ -86,6 +87,8 @@ const ForeignAgentFile = Schema.Struct({
   log: optional(LogSection),
   control: optional(ControlSection),
   metrics: optional(MetricsSection),
+  // The visitor list across restarts: "none" or { path, sync }, checked by store-config.ts.
+  store: optional(Schema.Unknown),
 });
 
 import { LogSection, logLevelField, type LogLevel } from './log-config.js';
@@ -103,6 +106,8 @@ export interface LoadedForeignAgentConfig {
   readonly control?: ControlSetting;
   /** The `metrics` section: serve /metrics there (runtime/metrics). */
   readonly metrics?: MetricsListen;
+  /** Where the visitor list survives a restart (runtime/config/store-config.ts); undefined: none. */
+  readonly store?: StoreSettings;
 }
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
@@ -111,19 +116,19 @@ export { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_PER_HOME_ADDRESS, DEFAULT_MAX_
 
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
-export function foreignAgentConfigFromDocument(document: unknown, baseDir = '.'): LoadedForeignAgentConfig {
-  return normalise(decodeConfig(ForeignAgentFile, document), baseDir);
+export function foreignAgentConfigFromDocument(document: unknown, baseDir = '.', configPath?: string): LoadedForeignAgentConfig {
+  return normalise(decodeConfig(ForeignAgentFile, document), baseDir, configPath);
 }
 
 /** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
 export function loadForeignAgentConfig(path: string): LoadedForeignAgentConfig {
   const { document, baseDir } = readConfigFile(path, 'fa');
-  return foreignAgentConfigFromDocument(document, baseDir);
+  return foreignAgentConfigFromDocument(document, baseDir, path);
 }
 
 
 
-function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentConfig {
+function normalise(file: ForeignAgentFile, baseDir: string, configPath: string | undefined): LoadedForeignAgentConfig {
   const issues: Issues = [];
   const fa = file.foreignAgent;
   const linkAddress = parseIpv4(fa.address)!;
@@ -177,8 +182,10 @@ function normalise(file: ForeignAgentFile, baseDir: string): LoadedForeignAgentC
     return { address, contexts: securityContexts(path, ha.spi !== undefined ? (ha as SecurityAssociationFields) : undefined, ha.securityAssociations, baseDir, issues) };
   });
   const control = file.control === undefined ? undefined : controlSetting(file.control, issues);
+  const store = storeSettings(file.store, 'fa', configPath, baseDir, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
+    ...(store !== undefined ? { store } : {}),
     ...(control !== undefined ? { control } : {}),
     config: {
       settings,

@@ -39,6 +39,7 @@ import {
 } from '../ha/home-agent.js';
 import { BulkArray } from './schema-acceptor.js';
 import { exampleMetricsSection, MetricsSection, metricsListen, type MetricsListen } from './metrics-config.js';
+import { storeSettings, type StoreSettings } from './store-config.js';
 import type { HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
 import type { ListenAddress } from '../ha/home-agent-server.js';
 import type { LinuxDataPathConfig } from '../ha/home-agent-linux.js';
@@ -130,6 +131,8 @@ const HomeAgentFile = Schema.Struct({
   log: optional(LogSection),
   control: optional(ControlSection),
   metrics: optional(MetricsSection),
+  // Bindings that survive a restart: "none" or { path, sync }, checked by store-config.ts.
+  store: optional(Schema.Unknown),
 });
 
 type HomeAgentFile = Schema.Schema.Type<typeof HomeAgentFile>;
@@ -147,27 +150,32 @@ export interface LoadedHomeAgentConfig {
   readonly control?: ControlSetting;
   /** The `metrics` section: serve /metrics there (runtime/metrics). */
   readonly metrics?: MetricsListen;
+  /** Where bindings survive a restart (runtime/config/store-config.ts); undefined: `store: none`, or no file to derive a default from. */
+  readonly store?: StoreSettings;
 }
 
 export const DEFAULT_MAX_LIFETIME = 1800;
 export const MOBILE_IP_PORT = 434;
 
 
-/** Validates a parsed document; `baseDir` resolves relative keyFile paths. */
-export function homeAgentConfigFromDocument(document: unknown, baseDir = '.'): LoadedHomeAgentConfig {
-  return normalise(decodeConfig(HomeAgentFile, document), baseDir);
+/**
+ * Validates a parsed document; `baseDir` resolves relative keyFile paths. `configPath`, the
+ * file it was read from, names the default store file (store-config.ts).
+ */
+export function homeAgentConfigFromDocument(document: unknown, baseDir = '.', configPath?: string): LoadedHomeAgentConfig {
+  return normalise(decodeConfig(HomeAgentFile, document), baseDir, configPath);
 }
 
 /** Reads and validates a YAML (or JSON) file. Throws ConfigError naming the field. */
 export function loadHomeAgentConfig(path: string): LoadedHomeAgentConfig {
   const { document, baseDir } = readConfigFile(path, 'ha');
-  return homeAgentConfigFromDocument(document, baseDir);
+  return homeAgentConfigFromDocument(document, baseDir, path);
 }
 
 
 
 
-function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig {
+function normalise(file: HomeAgentFile, baseDir: string, configPath: string | undefined): LoadedHomeAgentConfig {
   const issues: Array<{ path: string; message: string }> = [];
   const ha = file.homeAgent;
   const address = parseIpv4(ha.address)!;
@@ -253,9 +261,11 @@ function normalise(file: HomeAgentFile, baseDir: string): LoadedHomeAgentConfig 
           },
         };
   const control = file.control === undefined ? undefined : controlSetting(file.control, issues);
+  const store = storeSettings(file.store, 'ha', configPath, baseDir, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     ...(advertisement === undefined ? {} : { advertisement }),
+    ...(store !== undefined ? { store } : {}),
     config: {
       settings,
       mobileNodes,
@@ -362,6 +372,14 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 # Default /run/mip4/ha.sock; none turns it off.
 # control:
 #   socket: /run/mip4/ha.sock
+#
+# Bindings and replay state survive a restart (docs/operations.md, "Bindings that survive a
+# restart"): committed to an SQLite file before each Reply leaves, restored at start with the
+# lifetime they have left. Default: $STATE_DIRECTORY (else /var/lib/mip4)/ha-<hash of this
+# file's path>.db, sync full. \`store: none\` turns it off.
+# store:
+#   path: /var/lib/mip4/ha.db
+#   sync: full                     # full: survives a power loss; normal: a crash of the daemon only
 
 # Agent Advertisements ('H' bit) on the home link (2.3), so that mobile nodes find out they are
 # home (2.4.3). Optional; needs root or CAP_NET_RAW (a packet socket on the interface).

@@ -44,7 +44,9 @@ import {
   type SendAdvertisementParams,
 } from '../../machines/advertiser.js';
 import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, type FaPendingCommand, type FaPendingMachine } from '../../machines/fa-pending.js';
-import { visitorMachine, visitorRemainingLifetime, type VisitorCommand, type VisitorMachine } from '../../machines/visitor.js';
+import { INFINITE_LIFETIME as VISITOR_INFINITE_LIFETIME, visitorMachine, visitorRemainingLifetime, type VisitorCommand, type VisitorMachine } from '../../machines/visitor.js';
+import type { BindingStore, StoredVisitor, StoreWrite } from '../store/binding-store.js';
+import { GroupCommit } from '../store/group-commit.js';
 import {
   ALL_MOBILITY_AGENTS,
   buildFaDenial,
@@ -234,6 +236,32 @@ export interface ForeignAgentOptions {
   readonly random32: () => number;
   /** Put before every trace id, so that the ids of one run differ from another's; default none. */
   readonly tracePrefix?: string;
+  /**
+   * Hears each visitor entry that becomes registered, is renewed, or ends (runtime/store/):
+   * a restart restores the visitor list from these. The agent itself does no IO.
+   */
+  readonly onStoreWrite?: (write: StoreWrite) => void;
+}
+
+/** A registered visitor entry as stored (StoredVisitor.entry): the registration in force. */
+interface StoredVisitorEntry {
+  readonly homeAddress: Ipv4Address;
+  readonly nai?: string;
+  readonly linkLayerSource: MacAddress;
+  readonly ipSource: Ipv4Address;
+  readonly udpSourcePort: number;
+  readonly homeAgent: Ipv4Address;
+  readonly careOfAddress: Ipv4Address;
+  readonly identification: { readonly high: number; readonly low: number };
+}
+
+/** What `restore` did with the stored visitor list. */
+export interface VisitorRestoreOutcome {
+  readonly bindings: number;
+  readonly expiredDropped: number;
+  /** Entries this agent cannot take back (a care-of address it no longer offers, an unreadable row). */
+  readonly unknownNodeDropped: number;
+  readonly unknownHomeAddresses: readonly string[];
 }
 
 // --- internals -------------------------------------------------------------------------------------
@@ -326,6 +354,8 @@ export class ForeignAgent {
   private sendUdp: FaUdpSender | undefined;
   private traceCounter = 0;
   private closed = false;
+  /** Set while restoring: the entries being restored are already stored. */
+  private restoring = false;
 
   constructor(
     private config: FaConfig,
@@ -366,7 +396,7 @@ export class ForeignAgent {
       clock: options.clock,
       onTransition,
       onError,
-      onCommands: (_actor, commands) => this.onVisitorCommands(commands),
+      onCommands: (actor, commands) => this.onVisitorCommands(actor, commands),
       onStopped: (actor) => {
         if (this.visitorsByKey.get(actor.owner.key) === actor) this.visitorsByKey.delete(actor.owner.key);
         const c = actor.snapshot.context;
@@ -899,15 +929,94 @@ export class ForeignAgent {
     }
   }
 
-  private onVisitorCommands(commands: readonly VisitorCommand[]): void {
+  private onVisitorCommands(actor: VisitorActor, commands: readonly VisitorCommand[]): void {
     for (const command of commands) {
       if (command.type === 'installVisitorRoute') {
         const { homeAddress, linkLayerAddress } = command.params;
         this.routes.set(homeAddress | 0, linkLayerAddress);
+        if (!this.restoring) this.storeVisitor(actor);
       } else if (command.type === 'removeVisitorRoute') {
         this.routes.delete(command.params.homeAddress | 0);
+        if (!this.restoring) this.options.onStoreWrite?.({ op: 'delete-visitor', key: actor.owner.key });
       }
     }
+  }
+
+  /** The entry's registration in force, for the store (read after the step that installed it). */
+  private storeVisitor(actor: VisitorActor): void {
+    if (this.options.onStoreWrite === undefined) return;
+    const c = actor.snapshot.context;
+    const current = c.current;
+    if (current === undefined) return;
+    const entry: StoredVisitorEntry = {
+      homeAddress: c.homeAddress,
+      ...(c.nai === undefined ? {} : { nai: c.nai }),
+      linkLayerSource: current.linkLayerSource,
+      ipSource: current.ipSource,
+      udpSourcePort: current.udpSourcePort,
+      homeAgent: current.homeAgent,
+      careOfAddress: current.careOfAddress,
+      identification: { high: current.identification.high, low: current.identification.low },
+    };
+    this.options.onStoreWrite({ op: 'put-visitor', visitor: { key: actor.owner.key, expiresAt: current.expiresAt, entry } });
+  }
+
+  /**
+   * Brings back a stored visitor list (call before the agent is started): each unexpired entry
+   * through the path a relayed registration takes (its Request pending, then accepted with the
+   * lifetime it has left), so its delivery route is back. Expired entries, and entries for a
+   * care-of address this agent no longer offers, are dropped; their deletes are returned.
+   */
+  restore(visitors: readonly StoredVisitor[]): { readonly outcome: VisitorRestoreOutcome; readonly deletes: readonly StoreWrite[] } {
+    const now = this.options.clock.now();
+    const careOfAddresses = new Set(this.config.settings.careOfAddresses.map((a) => a | 0));
+    const deletes: StoreWrite[] = [];
+    const unknown: string[] = [];
+    let restored = 0;
+    let expiredDropped = 0;
+    let unknownNodeDropped = 0;
+    this.restoring = true;
+    try {
+      for (const stored of visitors) {
+        const entry = stored.entry as StoredVisitorEntry | undefined;
+        const drop = { op: 'delete-visitor', key: stored.key } as const;
+        if (entry === undefined || typeof entry.homeAddress !== 'number' || !careOfAddresses.has(entry.careOfAddress | 0) || this.visitorsByKey.has(stored.key)) {
+          unknownNodeDropped++;
+          if (entry !== undefined && typeof entry.homeAddress === 'number') unknown.push(ipv4ToString(entry.homeAddress));
+          deletes.push(drop);
+          continue;
+        }
+        const left = stored.expiresAt === Infinity ? VISITOR_INFINITE_LIFETIME : Math.ceil((stored.expiresAt - now) / 1000);
+        if (left <= 0) {
+          expiredDropped++;
+          deletes.push(drop);
+          continue;
+        }
+        const lifetime = Math.min(left, VISITOR_INFINITE_LIFETIME);
+        const request = {
+          linkLayerSource: entry.linkLayerSource,
+          ipSource: entry.ipSource,
+          udpSourcePort: entry.udpSourcePort,
+          homeAgent: entry.homeAgent,
+          careOfAddress: entry.careOfAddress,
+          identification: entry.identification,
+          requestedLifetime: lifetime,
+          at: now,
+        };
+        const actor = this.visitorHost.spawn(
+          `visitor:${ipv4ToString(entry.homeAddress)}${entry.nai === undefined ? '' : `/${entry.nai}`}`,
+          { homeAddress: entry.homeAddress, ...(entry.nai === undefined ? {} : { nai: entry.nai }), ...request },
+          { key: stored.key },
+        );
+        this.visitorHost.send(actor, { type: 'accepted', lifetime, at: now });
+        if (actor.stopped) continue;
+        this.visitorsByKey.set(stored.key, actor);
+        restored++;
+      }
+    } finally {
+      this.restoring = false;
+    }
+    return { outcome: { bindings: restored, expiredDropped, unknownNodeDropped, unknownHomeAddresses: unknown }, deletes };
   }
 
   // --- helpers -----------------------------------------------------------------------------------
@@ -1048,7 +1157,9 @@ export interface RunningForeignAgent {
   readonly agent: ForeignAgent;
   readonly link: LinkInterface;
   readonly sockets: readonly UdpSocket[];
-  /** Stops timers and releases the link and the sockets. */
+  /** What the store gave back at start, when started with one. */
+  readonly restored: (VisitorRestoreOutcome & { readonly ms: number }) | undefined;
+  /** Stops timers, commits what waits, and releases the link, the sockets and the store. */
   stop(): Promise<void>;
 }
 
@@ -1060,6 +1171,13 @@ export interface StartForeignAgentOptions {
   readonly clock?: Clock;
   readonly random32?: () => number;
   readonly tracePrefix?: string;
+  /**
+   * Keep the visitor list here (runtime/store/): restored before the link and sockets open,
+   * each change committed at the end of the turn it happened in. Closed by stop().
+   */
+  readonly store?: BindingStore;
+  /** A commit failed (logged by the daemon). */
+  readonly onStoreError?: (error: unknown) => void;
 }
 
 /**
@@ -1067,15 +1185,32 @@ export interface StartForeignAgentOptions {
  * RawIpError of the first resource that cannot be acquired; nothing stays open then.
  */
 export async function startForeignAgent(config: FaConfig, options: StartForeignAgentOptions): Promise<RunningForeignAgent> {
+  const store = options.store;
+  const groupCommit = store === undefined ? undefined : new GroupCommit(store, (error) => options.onStoreError?.(error));
   const agent = new ForeignAgent(config, {
     clock: options.clock ?? new RealClock(),
     random32: options.random32 ?? secureRandom32,
     ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}),
+    ...(groupCommit !== undefined ? { onStoreWrite: (write) => groupCommit.write(write) } : {}),
   });
+  let restored: RunningForeignAgent['restored'];
+  if (store !== undefined) {
+    try {
+      const started = performance.now();
+      const { outcome, deletes } = agent.restore((await store.load()).visitors);
+      await store.commit(deletes);
+      restored = { ...outcome, ms: Math.round(performance.now() - started) };
+    } catch (error) {
+      agent.close();
+      await store.close();
+      throw error;
+    }
+  }
   const layers = Layer.mergeAll(options.udp, options.link, options.rawIp);
   const served = await openInScope(serveForeignAgent(agent, config.settings, { interfaceName: options.interfaceName }).pipe(Effect.provide(layers))).catch(
-    (error: unknown) => {
+    async (error: unknown) => {
       agent.close();
+      await store?.close();
       throw error;
     },
   );
@@ -1084,11 +1219,14 @@ export async function startForeignAgent(config: FaConfig, options: StartForeignA
     agent,
     link: served.value.link,
     sockets: served.value.sockets,
+    restored,
     async stop() {
       if (stopped) return;
       stopped = true;
       agent.close();
+      await groupCommit?.drain();
       await served.close();
+      await store?.close();
     },
   };
 }

@@ -9,7 +9,9 @@ import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { RealClock, type Clock } from '../../io/clock.js';
 import { secureRandom32 } from '../../io/random.js';
-import { HomeAgent, type HomeAgentConfig, type ReceivedRequest, type ReplySender } from './home-agent.js';
+import { HomeAgent, type HomeAgentConfig, type ReceivedRequest, type ReplySender, type RestoreOutcome } from './home-agent.js';
+import type { BindingStore } from '../store/binding-store.js';
+import { GroupCommit } from '../store/group-commit.js';
 import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-linux.js';
 import { udpLayer } from '../udp-layer.js';
 
@@ -58,6 +60,7 @@ export function serveHomeAgent(
   listen: readonly ListenAddress[],
   onSocketError: (error: UdpError) => void = () => {},
   timing?: RequestTiming,
+  groupCommit?: GroupCommit,
 ): Effect.Effect<UdpSocket[], UdpError, Udp | Scope.Scope> {
   return Effect.gen(function* () {
     const udp = yield* Udp;
@@ -65,10 +68,15 @@ export function serveHomeAgent(
     for (const l of listen) sockets.push(yield* udp.bind({ address: l.address, port: l.port, broadcast: true }));
     // Replies leave from the socket bound to the chosen source address (3.8.3.1), else from
     // a wildcard socket, else from the first one.
-    const send: ReplySender = (data, destination, port, source) => {
+    const sendNow: ReplySender = (data, destination, port, source) => {
       const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0];
       socket?.send(data, destination, port, source);
     };
+    // With a store, a Reply waits for the commit of what its Request changed (group commit).
+    const send: ReplySender =
+      groupCommit === undefined
+        ? sendNow
+        : (data, destination, port, source) => groupCommit.whenDurable(() => sendNow(data, destination, port, source));
     const handle = requestHandler(agent, send, timing);
     for (const socket of sockets) {
       socket.onError(onSocketError);
@@ -84,7 +92,11 @@ export interface RunningHomeAgent {
   readonly sockets: readonly UdpSocket[];
   /** The packet path on this Linux host, when started with `dataPath`. */
   readonly dataPath: LinuxHomeAgentDataPath | undefined;
-  /** Stops timers, closes the sockets, then stops the data path (its routes and device go). */
+  /** What the store gave back at start, when started with one. */
+  readonly restored: (RestoreOutcome & { readonly ms: number }) | undefined;
+  /** The store's commits, when started with one. */
+  readonly groupCommit: GroupCommit | undefined;
+  /** Stops timers, commits what waits and sends its Replies, closes the sockets and the store, then stops the data path. */
   stop(): Promise<void>;
 }
 
@@ -110,6 +122,14 @@ export interface StartHomeAgentOptions {
   readonly dataPath?: LinuxDataPathConfig;
   /** Times one datagram in `sampleEvery` (the registration-time histogram of runtime/metrics). */
   readonly requestTiming?: RequestTiming;
+  /**
+   * Keep bindings and replay state here (runtime/store/): restored before the sockets are
+   * bound (after the data path, so their routes, tunnels and ARP come back), and every
+   * change committed before the Reply that announces it. Closed by stop().
+   */
+  readonly store?: BindingStore;
+  /** A commit failed: the Replies waiting for it were not sent. */
+  readonly onStoreError?: (error: unknown, droppedReplies: number) => void;
 }
 
 /**
@@ -120,7 +140,14 @@ export interface StartHomeAgentOptions {
 export async function startHomeAgent(config: HomeAgentConfig, options: StartHomeAgentOptions): Promise<RunningHomeAgent> {
   const layer = options.udp ?? (await udpLayer('auto'));
   const clock = options.clock ?? new RealClock();
-  const agent = new HomeAgent(config, { clock, random32: options.random32 ?? secureRandom32, ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}) });
+  const store = options.store;
+  const groupCommit = store === undefined ? undefined : new GroupCommit(store, options.onStoreError ?? (() => {}));
+  const agent = new HomeAgent(config, {
+    clock,
+    random32: options.random32 ?? secureRandom32,
+    ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}),
+    ...(groupCommit !== undefined ? { onStoreWrite: (write) => groupCommit.write(write) } : {}),
+  });
   let dataPath: LinuxHomeAgentDataPath | undefined;
   if (options.dataPath !== undefined) {
     const { startLinuxHomeAgentDataPath } = await import('./home-agent-linux.js');
@@ -132,11 +159,27 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
       });
     } catch (error) {
       agent.close();
+      await store?.close();
       throw error;
     }
   }
-  const sockets = await openInScope(serveHomeAgent(agent, options.listen, options.onSocketError, options.requestTiming).pipe(Effect.provide(layer))).catch(async (error: unknown) => {
+  let restored: RunningHomeAgent['restored'];
+  if (store !== undefined) {
+    try {
+      const started = performance.now();
+      const { outcome, deletes } = agent.restore(await store.load());
+      await store.commit(deletes);
+      restored = { ...outcome, ms: Math.round(performance.now() - started) };
+    } catch (error) {
+      agent.close();
+      await store.close();
+      await dataPath?.stop();
+      throw error;
+    }
+  }
+  const sockets = await openInScope(serveHomeAgent(agent, options.listen, options.onSocketError, options.requestTiming, groupCommit).pipe(Effect.provide(layer))).catch(async (error: unknown) => {
     agent.close();
+    await store?.close();
     await dataPath?.stop();
     throw error;
   });
@@ -145,11 +188,15 @@ export async function startHomeAgent(config: HomeAgentConfig, options: StartHome
     agent,
     sockets: sockets.value,
     dataPath,
+    restored,
+    groupCommit,
     async stop() {
       if (stopped) return;
       stopped = true;
       agent.close();
+      await groupCommit?.drain();
       await sockets.close();
+      await store?.close();
       await dataPath?.stop();
     },
   };

@@ -28,7 +28,7 @@ import {
   type RegistrationRequest,
 } from '../../io/wire/registration-types.js';
 import { ReplyCode, replyCodeText } from '../../io/wire/reply-codes.js';
-import { bindingMachine, remainingLifetime, type BindingCommand, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../../machines/binding.js';
+import { bindingMachine, INFINITE_LIFETIME, remainingLifetime, type BindingCommand, type BindingContext, type BindingEvent, type BindingInput, type BindingMachine } from '../../machines/binding.js';
 import { admitBinding } from '../../policies/admission.js';
 import { arpForBindingCount, arpForReturnHome, type ArpCommand } from '../../policies/home-arp.js';
 import { AUTHENTICATOR_LENGTH } from '../../policies/auth.js';
@@ -53,6 +53,7 @@ import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import { encodeSigned } from '../../policies/sign.js';
 import { diffMobileNodes, foreignAgentsDiffer, type MobileNodeDiff } from './config-diff.js';
+import type { StoredBinding, StoredState, StoreWrite } from '../store/binding-store.js';
 
 export interface MobileNodeConfig {
   readonly homeAddress: Ipv4Address;
@@ -257,6 +258,22 @@ export interface HomeAgentOptions {
    * restarts at 1); the daemon passes one made from its start time. Default none.
    */
   readonly tracePrefix?: string;
+  /**
+   * Hears every change a restart must find again (a binding published or withdrawn, a
+   * node's replay state advanced), before the Reply that announces it is sent; the server
+   * commits them (runtime/store/group-commit.ts). The agent itself does no IO.
+   */
+  readonly onStoreWrite?: (write: StoreWrite) => void;
+}
+
+/** What `restore` did with a store's rows (logged as `store-restored`). */
+export interface RestoreOutcome {
+  readonly bindings: number;
+  readonly expiredDropped: number;
+  /** Rows of home addresses no longer in the config. */
+  readonly unknownNodeDropped: number;
+  readonly unknownHomeAddresses: readonly string[];
+  readonly replayStates: number;
 }
 
 /** The fields of a Reply that come from the verdict (3.3). */
@@ -317,6 +334,8 @@ export class HomeAgent {
   private readonly authFailureReplies: TokenBucket;
   private readonly maxMessageBytes: number;
   private readonly replayableRepliesPerSecond: number;
+  /** Set while restoring: the rows being restored are already stored. */
+  private restoring = false;
 
   constructor(
     private config: HomeAgentConfig,
@@ -535,6 +554,74 @@ export class HomeAgent {
     }
   }
 
+  /**
+   * Brings back what a store kept (call before the first Request): each unexpired binding
+   * of a configured node through the path a registration takes (actor, forwarding table,
+   * ARP for the node's first binding, 4.6) with the lifetime it has left, and each node's
+   * replay state (5.7), so an old Request replayed after the restart is still refused.
+   * Returns the deletes for the rows it dropped (expired, or of nodes no longer configured).
+   */
+  restore(state: StoredState): { readonly outcome: RestoreOutcome; readonly deletes: readonly StoreWrite[] } {
+    const now = this.options.clock.now();
+    let replayStates = 0;
+    for (const replay of state.replay) {
+      const node = this.nodesByAddress.get(replay.homeAddress | 0);
+      if (node === undefined) continue;
+      node.lastAcceptedTimestamp = replay.lastAcceptedTimestamp;
+      node.expectedNonce = replay.expectedNonce;
+      node.resyncNonce = replay.resyncNonce;
+      replayStates++;
+    }
+    const deletes: StoreWrite[] = [];
+    const unknown = new Set<string>();
+    let restored = 0;
+    let expiredDropped = 0;
+    let unknownNodeDropped = 0;
+    this.restoring = true;
+    try {
+      for (const stored of state.bindings) {
+        const node = this.nodesByAddress.get(stored.homeAddress | 0);
+        const drop = { op: 'delete-binding', homeAddress: stored.homeAddress, careOfAddress: stored.careOfAddress } as const;
+        if (node === undefined) {
+          unknownNodeDropped++;
+          unknown.add(ipv4ToString(stored.homeAddress));
+          deletes.push(drop);
+          continue;
+        }
+        // Whole seconds left, rounded up: the node was granted until expiresAt, and a binding
+        // that outlives it by under a second costs nothing, one gone early black-holes it.
+        const left = stored.expiresAt === Infinity ? INFINITE_LIFETIME : Math.ceil((stored.expiresAt - now) / 1000);
+        if (left <= 0 || node.bindings.some((b) => contextOf(b).careOfAddress === stored.careOfAddress)) {
+          expiredDropped++;
+          deletes.push(drop);
+          continue;
+        }
+        const registration: RegisterEvent = {
+          type: 'register',
+          homeAddress: node.mobileNode.homeAddress,
+          careOfAddress: stored.careOfAddress,
+          lifetime: Math.min(left, INFINITE_LIFETIME),
+          identification: stored.identification,
+          encapsulation: stored.encapsulation,
+          broadcast: stored.broadcast,
+          decapsulatedByMobileNode: stored.decapsulatedByMobileNode,
+          reverseTunnel: stored.reverseTunnel,
+          relayedBy: stored.relayedBy,
+          at: now,
+        };
+        // A node's second stored binding was a simultaneous one (3.8.2.2): it gets its own actor.
+        this.register(node, registration, node.bindings.length > 0, undefined);
+        restored++;
+      }
+    } finally {
+      this.restoring = false;
+    }
+    return {
+      outcome: { bindings: restored, expiredDropped, unknownNodeDropped, unknownHomeAddresses: [...unknown], replayStates },
+      deletes,
+    };
+  }
+
   /** Stops every timer; bindings stay readable. */
   close(): void {
     this.host.close();
@@ -558,6 +645,15 @@ export class HomeAgent {
     node.lastAcceptedTimestamp = next.lastAcceptedTimestamp;
     node.expectedNonce = next.expectedNonce;
     node.resyncNonce = next.resyncNonce;
+    this.options.onStoreWrite?.({
+      op: 'put-replay',
+      replay: {
+        homeAddress: node.mobileNode.homeAddress,
+        ...(next.lastAcceptedTimestamp !== undefined ? { lastAcceptedTimestamp: next.lastAcceptedTimestamp } : {}),
+        ...(next.expectedNonce !== undefined ? { expectedNonce: next.expectedNonce } : {}),
+        ...(next.resyncNonce !== undefined ? { resyncNonce: next.resyncNonce } : {}),
+      },
+    });
   }
 
   /**
@@ -717,7 +813,9 @@ export class HomeAgent {
         this.publish(actor);
       } else if (command.type === 'keepBinding') this.grantedLifetime = command.params.grantedLifetime;
       else if (command.type === 'withdrawBinding') {
-        this.forwardingTable.removeTunnel(actor.owner.mobileNode.homeAddress, command.params.careOfAddress);
+        const homeAddress = actor.owner.mobileNode.homeAddress;
+        this.forwardingTable.removeTunnel(homeAddress, command.params.careOfAddress);
+        if (!this.restoring) this.options.onStoreWrite?.({ op: 'delete-binding', homeAddress, careOfAddress: command.params.careOfAddress });
       }
     }
   }
@@ -736,6 +834,7 @@ export class HomeAgent {
       broadcast: c.broadcast,
       decapsulatedByMobileNode: c.decapsulatedByMobileNode,
     });
+    if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c) });
   }
 
   private onBindingStopped(actor: Binding): void {
@@ -857,4 +956,20 @@ export class HomeAgent {
   private isUnicastOfMine(address: Ipv4Address): boolean {
     return this.config.settings.addresses.includes(address);
   }
+}
+
+/** A binding's context as the store keeps it. */
+function storedBinding(c: BindingContext): StoredBinding {
+  return {
+    homeAddress: c.homeAddress,
+    careOfAddress: c.careOfAddress,
+    lifetime: c.lifetime,
+    expiresAt: c.expiresAt,
+    identification: c.identification,
+    encapsulation: c.encapsulation,
+    broadcast: c.broadcast,
+    decapsulatedByMobileNode: c.decapsulatedByMobileNode,
+    reverseTunnel: c.reverseTunnel,
+    ...(c.relayedBy !== undefined ? { relayedBy: c.relayedBy } : {}),
+  };
 }

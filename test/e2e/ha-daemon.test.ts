@@ -880,7 +880,11 @@ describe.concurrent('mip4 ha start-up and usage', { timeout: 45_000 }, () => {
     const fromOutput = loadHomeAgentConfig(path);
     const builtIn = join(tempDir(), 'builtin.yaml');
     writePrivateFile(builtIn, EXAMPLE_HOME_AGENT_CONFIG);
-    expect(fromOutput).toStrictEqual(loadHomeAgentConfig(builtIn));
+    // The same but for the default store file, named after each config file's path.
+    const { store: outputStore, ...outputRest } = fromOutput;
+    const { store: builtInStore, ...builtInRest } = loadHomeAgentConfig(builtIn);
+    expect(outputRest).toStrictEqual(builtInRest);
+    expect(outputStore?.defaulted && builtInStore?.defaulted).toBe(true);
     expect(fromOutput.config.mobileNodes.length).toBeGreaterThan(0);
   });
 

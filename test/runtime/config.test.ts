@@ -140,6 +140,8 @@ describe('the example configuration (mip4 ha --example-config)', () => {
         { address: ip(198, 51, 100, 255), port: 434 },
       ],
       // No dataPath: the example as printed answers registrations only, on no interface.
+      // No store section: the default file, named after the config file (store-config.ts).
+      store: { path: expect.stringMatching(/\/ha-[0-9a-f]{12}\.db$/), sync: 'full', defaulted: true },
     });
   });
 

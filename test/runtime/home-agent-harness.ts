@@ -32,6 +32,7 @@ import {
   type ArpCommand,
   type HomeAgentConfig,
   type HomeAgentEvent,
+  type HomeAgentOptions,
   type MobileNodeConfig,
   type ReceivedRequest,
 } from '../../runtime/ha/home-agent.js';
@@ -252,9 +253,10 @@ export class Harness {
   readonly fibChanges: ForwardingChange[] = [];
   private lowBits = 0;
 
-  constructor(config: HomeAgentConfig = makeConfig(), seed = 7) {
+  constructor(config: HomeAgentConfig = makeConfig(), seed = 7, options: Pick<HomeAgentOptions, 'onStoreWrite'> = {}) {
     const random = seededRandom(seed);
     this.agent = new HomeAgent(config, {
+      ...options,
       clock: this.clock,
       random32: () => {
         const value = Math.floor(random() * 0x1_0000_0000) >>> 0;

@@ -53,6 +53,8 @@ describe('lab plan: control sockets', () => {
     });
     expect(sockets).toEqual(['ha', 'fa1', 'fa2', 'mn'].map((role) => `${directory}/${role}.sock`));
     expect(sockets[0]).toBe(labControlSocket(directory, 'ha'));
+    // A new lab never restores an earlier lab's bindings or visitors: the agents keep no store.
+    expect(plans.filter((plan) => plan.command !== 'mn').map((plan) => (parse(plan.config) as { store?: unknown }).store)).toEqual(['none', 'none', 'none']);
     expect(mobileNodeConfigFromDocument(parse(mobileNodeConfig(keys, 'gre', true, directory)) as unknown).control).toEqual({ socket: `${directory}/mn.sock` });
   });
 });

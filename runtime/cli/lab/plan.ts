@@ -185,9 +185,12 @@ export function labControlSocket(directory: string, role: DaemonPlan['role']): s
 }
 
 function controlLines(directory: string, role: DaemonPlan['role']): string {
+  // A lab starts fresh each time: no store, so that a new 'lab up' never restores the bindings
+  // or visitors of an earlier lab from the default store file (same config path, same file).
+  const noStore = role === 'mn' ? '' : 'store: none                          # a lab starts with no bindings\n';
   return `control:                           # mip4 status|bindings|visitors|mobile-node --socket this
   socket: ${labControlSocket(directory, role)}
-`;
+${noStore}`;
 }
 
 function foreignAgentConfig(address: string, haSpi: number, haKey: string, encapsulation: Encapsulation, control: string): string {
