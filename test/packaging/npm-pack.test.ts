@@ -61,7 +61,10 @@ beforeAll(async () => {
   const prefix = join(work, 'prefix');
   home = join(work, 'home');
   mkdirSync(home);
-  await run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: home, env: userEnv() });
+  // --omit=optional: better-sqlite3 (the binding store, optional) would fetch a prebuilt binary
+  // from GitHub or build SQLite for minutes; the commands run here do not need it, and the
+  // daemons say so when it is missing (runtime/cli/daemon-store.ts).
+  await run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', tarball], { cwd: home, env: userEnv() });
   installed = join(prefix, 'lib', 'node_modules', 'mip4');
   mip4Bin = join(prefix, 'bin', 'mip4');
 }, 300_000);
