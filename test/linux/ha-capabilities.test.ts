@@ -53,6 +53,8 @@ function unprivilegedDaemon(capabilities: readonly string[]): Peer {
       homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', listen: ['198.51.100.1:434'] },
       mobileNodes: [{ homeAddress: HOME_ADDRESS, spi: 4096, key: KEY }],
       dataPath: { homeInterface: IF.home, tunnelDevice: TUN },
+      // One socket per daemon (two start at once below), in the test file's control directory (mode 1777).
+      control: { socket: join(process.env.MIP4_CONTROL_DIR ?? tempDir, `ha-${peers.length}.sock`) },
     }),
   );
   chownSync(path, NOBODY, NOBODY);
