@@ -6,6 +6,7 @@
 import type { StoreSettings } from '../config/store-config.js';
 import { StoreError, type BindingStore } from '../store/binding-store.js';
 import { SqliteWorkerStore } from '../store/sqlite-worker-store.js';
+import { SqliteBindingStore } from '../store/sqlite-store.js';
 import type { Io } from './args.js';
 
 /**
@@ -25,7 +26,10 @@ export async function openStoreOrReport(
   const started = performance.now();
   try {
     // In a worker thread: a commit's fsync must not stop the agent (runtime/store/group-commit.ts).
-    const store = await SqliteWorkerStore.open(settings.path, { sync: settings.sync });
+    // From the TypeScript sources (no compiled worker module) the same store runs on this thread.
+    const store = SqliteWorkerStore.available()
+      ? await SqliteWorkerStore.open(settings.path, { sync: settings.sync })
+      : SqliteBindingStore.open(settings.path, { sync: settings.sync });
     openMilliseconds.set(store, Math.round(performance.now() - started));
     return store;
   } catch (error) {

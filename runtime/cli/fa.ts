@@ -87,7 +87,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const layer = await udpLayer(udp);
   const store = await openStoreOrReport('fa', loaded.store, io, log);
-  if (store === 'failed') return ExitCode.Failure;
+  if (store === 'failed') {
+    await closeDaemonControl(control);
+    return ExitCode.Failure;
+  }
   const running = await startOrReport(
     'fa',
     () =>
@@ -110,6 +113,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (running.restored !== undefined && loaded.store !== undefined && store !== undefined) log(storeRestoredEvent(store, loaded.store, running.restored, 'visitors'));
   const metrics = await startDaemonMetrics('fa', loaded.metrics, () => foreignAgentMetrics({ agent }), io.err);
   if (metrics === 'failed') {
+    await closeDaemonControl(control);
     await running.stop();
     return ExitCode.Failure;
   }

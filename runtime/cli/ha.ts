@@ -146,7 +146,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   const layer = await udpLayer(udp);
   const timer = loaded.metrics !== undefined ? new RegistrationTimer() : undefined;
   const store = await openStoreOrReport('ha', loaded.store, io, log);
-  if (store === 'failed') return ExitCode.Failure;
+  if (store === 'failed') {
+    await closeDaemonControl(control);
+    return ExitCode.Failure;
+  }
   const running = await startOrReport(
     'ha',
     () =>

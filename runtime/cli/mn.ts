@@ -106,6 +106,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { node } = running;
   const metrics = await startDaemonMetrics('mn', config.metrics, () => mobileNodeMetrics({ node }), io.err);
   if (metrics === 'failed') {
+    await closeDaemonControl(control);
     await running.stop();
     return ExitCode.Failure;
   }

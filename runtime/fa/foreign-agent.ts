@@ -241,6 +241,12 @@ export interface ForeignAgentOptions {
    * a restart restores the visitor list from these. The agent itself does no IO.
    */
   readonly onStoreWrite?: (write: StoreWrite) => void;
+  /**
+   * Runs a relayed Reply's send once the store writes queued before it are durable (the group
+   * commit of runtime/store): the node hears "accepted" only for a visitor entry a restart
+   * finds again. Default: at once.
+   */
+  readonly whenDurable?: (send: () => void) => void;
 }
 
 /** A registered visitor entry as stored (StoredVisitor.entry): the registration in force. */
@@ -760,7 +766,6 @@ export class ForeignAgent {
       }
       case 'relay': {
         const actor = actorOf.get(verdict.pending)!;
-        this.sendToNode(verdict.datagram);
         this.counters.repliesRelayed++;
         this.emit({
           event: 'reply-relayed',
@@ -781,6 +786,11 @@ export class ForeignAgent {
           else if (update.kind === 'deregister') this.visitorHost.send(v, { type: 'accepted', lifetime: 0, at: now });
           else this.visitorHost.send(v, { type: 'denied', code: verdict.code, at: now });
         }
+        // After the visitor entry's store write (its 'accepted' step queues it): the Reply
+        // waits for that write to be durable.
+        const datagram = verdict.datagram;
+        if (this.options.whenDurable === undefined) this.sendToNode(datagram);
+        else this.options.whenDurable(() => this.sendToNode(datagram));
         return;
       }
     }
@@ -1044,7 +1054,9 @@ export class ForeignAgent {
   }
 
   private sendToNode(datagram: FaReplyDatagram): void {
-    const link = this.link!;
+    // A Reply held for the store's commit may be released after the link closed.
+    const link = this.link;
+    if (link === undefined) return;
     // 3.7.2.3 / 4.2.2: to the node's link-layer address, without ARP.
     link.send(
       udpFrame(
@@ -1191,7 +1203,7 @@ export async function startForeignAgent(config: FaConfig, options: StartForeignA
     clock: options.clock ?? new RealClock(),
     random32: options.random32 ?? secureRandom32,
     ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}),
-    ...(groupCommit !== undefined ? { onStoreWrite: (write) => groupCommit.write(write) } : {}),
+    ...(groupCommit !== undefined ? { onStoreWrite: (write) => groupCommit.write(write), whenDurable: (send) => groupCommit.whenDurable(send) } : {}),
   });
   let restored: RunningForeignAgent['restored'];
   if (store !== undefined) {

@@ -4,6 +4,8 @@
  * loop. The daemons use this one: with group commit (group-commit.ts) the agent keeps
  * handling Requests while the previous group is made durable.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BindingStore, StoredState, StoreWrite } from './binding-store.js';
 import { StoreError } from './binding-store.js';
@@ -15,6 +17,8 @@ type WorkerMessage =
   | { readonly type: 'committed'; readonly id: number }
   | { readonly type: 'failed'; readonly id: number; readonly reason: StoreError['reason']; readonly message: string }
   | { readonly type: 'closed' };
+
+const WORKER_MODULE = new URL('./sqlite-worker.js', import.meta.url);
 
 export class SqliteWorkerStore implements BindingStore {
   private readonly waiting = new Map<number, { resolve(): void; reject(error: Error): void }>();
@@ -39,14 +43,23 @@ export class SqliteWorkerStore implements BindingStore {
     worker.on('exit', () => this.failAll(new StoreError('io', `store.path: ${path}: the store's worker thread stopped`)));
   }
 
+  /**
+   * Whether the worker's module is there to start: the compiled package has it beside this
+   * one; run from the TypeScript sources (a test runner, tsx) it is not, and the caller uses
+   * the same store on the main thread instead.
+   */
+  static available(): boolean {
+    return existsSync(fileURLToPath(WORKER_MODULE));
+  }
+
   /** Opens the file in a new worker thread and loads it; rejects with the StoreError of sqlite-store.ts. */
   static async open(path: string, options: { readonly sync?: StoreSync; readonly pathField?: string } = {}): Promise<SqliteWorkerStore> {
-    const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), {
+    const worker = new Worker(WORKER_MODULE, {
       workerData: { path, sync: options.sync ?? 'full', pathField: options.pathField ?? 'store.path' },
     });
     const first = await new Promise<WorkerMessage>((resolve, reject) => {
       worker.once('message', resolve);
-      worker.once('error', reject);
+      worker.once('error', (error) => reject(new StoreError('io', `store.path: ${path}: the store's worker thread failed to start: ${error.message}`)));
     });
     if (first.type !== 'ready') {
       await worker.terminate();

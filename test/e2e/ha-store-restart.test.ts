@@ -56,6 +56,7 @@ function encodeRequest(home: string, coa: string, identification: bigint, key: B
   return b;
 }
 
+let configsWritten = 0;
 function config(port: number, storePath: string): string {
   const nodes = Array.from({ length: NODES }, (_, i) => `  - homeAddress: ${homeAddress(i)}\n    spi: ${SPI}\n    key: ${keyOf(i).toString('hex')}\n`).join('');
   return [
@@ -69,6 +70,9 @@ function config(port: number, storePath: string): string {
     '  replayableRepliesPerNodePerSecond: 1000',
     `store:`,
     `  path: ${storePath}`,
+    // Each config its own control socket: two daemons run at once below.
+    'control:',
+    `  socket: ${storePath}-${++configsWritten}.sock`,
     'mobileNodes:',
     nodes,
   ].join('\n');

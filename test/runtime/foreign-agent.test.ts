@@ -10,6 +10,8 @@
  * on what crosses the wire.
  */
 import { Effect, Exit, Scope } from 'effect';
+import type { BindingStore, StoreWrite } from '../../runtime/store/binding-store.js';
+import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
 import { describe, expect, it } from 'vitest';
 import { Udp } from '../../io/udp.js';
 import { SimNetwork } from '../../io/sim/network.js';
@@ -94,7 +96,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(config = faConfig(), haConfig = makeConfig()): Promise<World> {
+async function world(config = faConfig(), haConfig = makeConfig(), store?: BindingStore): Promise<World> {
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed: 3 });
   const homeLan = net.addSegment('home');
@@ -150,6 +152,7 @@ async function world(config = faConfig(), haConfig = makeConfig()): Promise<Worl
     rawIp: simRawIpLayer(faHost),
     clock,
     random32,
+    ...(store !== undefined ? { store } : {}),
   });
   const events: ForeignAgentEvent[] = [];
   const transitions: TransitionRecord[] = [];
@@ -217,6 +220,42 @@ describe('ForeignAgent on the simulated network', () => {
       expect.objectContaining({ from: MAC_FA, to: MAC_MN, ttl: 1, source: FA, destination: MN1, sequence: 1, careOfAddresses: [FA] }),
     ]);
     expect(w.fa.agent.counters).toMatchObject({ solicitations: 1, advertisements: 2 });
+    await w.close();
+  });
+
+  it('with a store, the relayed Reply reaches the node only after the visitor entry is committed (issue 14: durable before the Reply)', async () => {
+    const memory = new MemoryBindingStore();
+    const gates: Array<() => void> = [];
+    const committed: StoreWrite[][] = [];
+    // A store whose commits end only when the test lets them (a slow disk).
+    const gated: BindingStore = {
+      load: () => memory.load(),
+      commit: (writes) =>
+        writes.length === 0
+          ? memory.commit(writes)
+          : new Promise<void>((resolve) =>
+          gates.push(() => {
+            memory.commit(writes);
+            committed.push([...writes]);
+            resolve();
+          }),
+        ),
+      close: () => memory.close(),
+    };
+    const w = await world(faConfig(), makeConfig(), gated);
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    run(w, 5);
+    register(w, requestAt(w));
+    run(w, 20);
+    await turn();
+    expect(w.events.some((e) => e.event === 'reply-relayed')).toBe(true);
+    expect(replies(w)).toEqual([]);
+    expect(gates).toHaveLength(1);
+    gates.shift()!();
+    await turn();
+    run(w, 5);
+    expect(committed.flat().map((write) => write.op)).toContain('put-visitor');
+    expect(replies(w).map((r) => r.reply.code)).toEqual([0]);
     await w.close();
   });
 
