@@ -9,13 +9,11 @@
  * Prints one JSON object. Usage: node --expose-gc dist/bench/ha-scale.js [N]
  * (`npm run bench` runs it once per repetition in a fresh process, part 2).
  */
-import { fromHex } from '../io/wire/bytes.js';
-import { identificationFromUnixMs } from '../io/wire/identification.js';
 import { bindingMachine } from '../machines/binding.js';
 import { ActorHost } from '../runtime/actors/actor-host.js';
 import { RealClock, SimulatedClock } from '../io/clock.js';
-import { HomeAgent, type HomeAgentConfig, type MobileNodeConfig } from '../runtime/ha/home-agent.js';
-import { authPlaceholder, encodeSigned } from '../policies/sign.js';
+import { HomeAgent } from '../runtime/ha/home-agent.js';
+import { COA, HA, homeAddressOf, populationConfig, signedRequest } from './ha-population.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -25,34 +23,10 @@ const heap = () => {
   return process.memoryUsage().heapUsed;
 };
 
-const HOME_NETWORK = 0x0a000000; // 10.0.0.0/8 inside this process only: no packet leaves it
-const HA = HOME_NETWORK | 1;
-const COA = 0xcb007101; // 203.0.113.1
-const key = fromHex('2b7e151628aed2a6abf7158809cf4f3c');
-const context = { spi: 4096, algorithm: 'hmac-md5' as const, key, replay: 'timestamp' as const, replayWindowSeconds: 7 };
-
-function config(n: number): HomeAgentConfig {
-  const mobileNodes: MobileNodeConfig[] = [];
-  for (let i = 0; i < n; i++) mobileNodes.push({ homeAddress: (HOME_NETWORK | (i + 2)) >>> 0, contexts: [context], maxLifetime: 3600, maxBindings: 1 });
-  return {
-    settings: { addresses: [HA], homeNetwork: HOME_NETWORK, prefixLength: 8, simultaneousBindings: true, broadcast: false, encapsulations: { minimal: true, gre: true }, reverseTunneling: false },
-    mobileNodes,
-    foreignAgents: [],
-    maxBindings: n,
-  };
-}
-
-function request(homeAddress: number, nowMs: number, low: number): Uint8Array {
-  return encodeSigned(
-    { type: 1, flags: 0, lifetime: 3600, homeAddress, homeAgent: HA, careOfAddress: COA, identification: identificationFromUnixMs(nowMs, low), extensions: [authPlaceholder(32, 4096)] },
-    () => context,
-  );
-}
-
 function registrationPass(agent: HomeAgent, clock: SimulatedClock, n: number, pass: number): { perSecond: number; replies: number } {
   // Requests are prepared outside the timed loop: this measures the home agent, not the client.
   const requests: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) requests.push(request((HOME_NETWORK | (i + 2)) >>> 0, clock.now(), pass));
+  for (let i = 0; i < n; i++) requests.push(signedRequest(homeAddressOf(i), clock.now(), pass));
   let replies = 0;
   const send = () => void replies++;
   const start = performance.now();
@@ -68,7 +42,7 @@ function registrations(): Record<string, number> {
   const baseHeap = heap();
   const baseRss = process.memoryUsage().rss;
   const clock = new SimulatedClock();
-  const agent = new HomeAgent(config(N), { clock, random32: () => 1 });
+  const agent = new HomeAgent(populationConfig(N), { clock, random32: () => 1 });
   const configHeap = heap();
   const configRss = process.memoryUsage().rss;
   const create = registrationPass(agent, clock, N, 1);

@@ -7,42 +7,18 @@
  * Also the time of one scrape of each format at N bindings. Prints one JSON object.
  * Usage: node --expose-gc dist/bench/metrics-cost.js [N] [repetitions]
  */
-import { fromHex } from '../io/wire/bytes.js';
-import { identificationFromUnixMs } from '../io/wire/identification.js';
 import { SimulatedClock } from '../io/clock.js';
-import { authPlaceholder, encodeSigned } from '../policies/sign.js';
-import { HomeAgent, type HomeAgentConfig, type MobileNodeConfig } from '../runtime/ha/home-agent.js';
+import { HomeAgent } from '../runtime/ha/home-agent.js';
+import { COA, HA, homeAddressOf, populationConfig, signedRequest } from './ha-population.js';
 import { requestHandler } from '../runtime/ha/home-agent-server.js';
 import { buildRegistries, homeAgentMetrics, RegistrationTimer } from '../runtime/metrics/registry.js';
 
 const N = Number(process.argv[2] ?? 50_000);
 const REPETITIONS = Number(process.argv[3] ?? 5);
-const HOME_NETWORK = 0x0a000000; // 10.0.0.0/8 inside this process only: no packet leaves it
-const HA = HOME_NETWORK | 1;
-const COA = 0xcb007101; // 203.0.113.1
-const key = fromHex('2b7e151628aed2a6abf7158809cf4f3c');
-const context = { spi: 4096, algorithm: 'hmac-md5' as const, key, replay: 'timestamp' as const, replayWindowSeconds: 7 };
-
-function config(n: number): HomeAgentConfig {
-  const mobileNodes: MobileNodeConfig[] = [];
-  for (let i = 0; i < n; i++) mobileNodes.push({ homeAddress: (HOME_NETWORK | (i + 2)) >>> 0, contexts: [context], maxLifetime: 3600, maxBindings: 1 });
-  return {
-    settings: { addresses: [HA], homeNetwork: HOME_NETWORK, prefixLength: 8, simultaneousBindings: true, broadcast: false, encapsulations: { minimal: true, gre: true }, reverseTunneling: false },
-    mobileNodes,
-    foreignAgents: [],
-    maxBindings: n,
-  };
-}
-
 function requests(clock: SimulatedClock, pass: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; i < N; i++) {
-    out.push(
-      encodeSigned(
-        { type: 1, flags: 0, lifetime: 3600, homeAddress: (HOME_NETWORK | (i + 2)) >>> 0, homeAgent: HA, careOfAddress: COA, identification: identificationFromUnixMs(clock.now(), pass), extensions: [authPlaceholder(32, 4096)] },
-        () => context,
-      ),
-    );
+    out.push(signedRequest(homeAddressOf(i), clock.now(), pass));
   }
   return out;
 }
@@ -57,7 +33,7 @@ function pass(handle: ReturnType<typeof requestHandler>, prepared: Uint8Array[])
 
 async function main(): Promise<void> {
   const clock = new SimulatedClock();
-  const agent = new HomeAgent(config(N), { clock, random32: () => 1 });
+  const agent = new HomeAgent(populationConfig(N), { clock, random32: () => 1 });
   let replies = 0;
   const send = () => void replies++;
   const timer = new RegistrationTimer();
