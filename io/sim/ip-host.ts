@@ -68,6 +68,12 @@ export interface SimHostOptions {
   readonly arpMaxRequests?: number;
   /** TTL of datagrams this host originates (default 64). */
   readonly defaultTtl?: number;
+  /**
+   * Ingress filtering (BCP 38, strict reverse path as RFC 3704 2.2): a datagram arriving on an
+   * interface is dropped, and counted in `ingressFiltered`, unless this host's route back to its
+   * source leaves by that same interface. Default false. See docs/simulated-host.md.
+   */
+  readonly ingressFilter?: boolean;
 }
 
 export interface SimInterfaceOptions {
@@ -220,6 +226,8 @@ export interface SimHostCounters {
   udpNoSocket: number;
   protocolUnreachable: number;
   rawDelivered: number;
+  /** Datagrams whose source does not belong to the interface they arrived on, dropped by the ingress filter (BCP 38). */
+  ingressFiltered: number;
 }
 
 function newCounters(): SimHostCounters {
@@ -258,6 +266,7 @@ function newCounters(): SimHostCounters {
     udpNoSocket: 0,
     protocolUnreachable: 0,
     rawDelivered: 0,
+    ingressFiltered: 0,
   };
 }
 
@@ -322,6 +331,7 @@ export class SimHostInterface {
 export class SimHost {
   readonly counters: SimHostCounters = newCounters();
   readonly forwarding: boolean;
+  private ingressFiltering: boolean;
   private readonly interfaceMap = new Map<string, SimHostInterface>();
   private routeTable: Route[] = [];
   private readonly rawHandlers = new Map<number, Set<IpHandler>>();
@@ -329,7 +339,7 @@ export class SimHost {
   private interceptDepth = 0;
   private identification = 0;
   private udpInput: UdpInput | undefined;
-  private readonly options: Required<Omit<SimHostOptions, 'forwarding' | 'multicastGroups'>> & {
+  private readonly options: Required<Omit<SimHostOptions, 'forwarding' | 'multicastGroups' | 'ingressFilter'>> & {
     multicastGroups: readonly Ipv4Address[];
   };
   private macCounter = 0;
@@ -342,6 +352,7 @@ export class SimHost {
     options: SimHostOptions = {},
   ) {
     this.forwarding = options.forwarding ?? false;
+    this.ingressFiltering = options.ingressFilter ?? false;
     this.options = {
       arpQueueLimit: options.arpQueueLimit ?? 3,
       arpRetransmitMs: options.arpRetransmitMs ?? 1000,
@@ -919,6 +930,11 @@ export class SimHost {
       this.counters.fragmentsDropped++;
       return;
     }
+    if (this.ingressFiltering && !this.sourceBelongsTo(iface, datagram)) {
+      // Silently: an ICMP error would go to the forged source (RFC 3704 2.2 drops, nothing more).
+      this.counters.ingressFiltered++;
+      return;
+    }
     const arrival: IpArrival = {
       interface: iface.name,
       linkSource: ethernetSource(frame, 0),
@@ -949,6 +965,32 @@ export class SimHost {
       return;
     }
     this.forward(datagram.slice());
+  }
+
+  /**
+   * The ingress filter's test (BCP 38 / RFC 2827 3; strict reverse path, RFC 3704 2.2): the
+   * route back to the source leaves by the arrival interface. A source no host can have
+   * (multicast, limited broadcast, loopback) never passes; 0.0.0.0 passes only toward a
+   * broadcast or multicast address (a host still configuring itself, RFC 1122 3.2.1.3).
+   */
+  private sourceBelongsTo(iface: SimHostInterface, datagram: Uint8Array): boolean {
+    const source = ipv4Source(datagram, 0);
+    if (source === 0) {
+      const destination = ipv4Destination(datagram, 0);
+      return destination === LIMITED_BROADCAST || isMulticast(destination) || this.isDirectedBroadcastOfAny(destination);
+    }
+    if (source === LIMITED_BROADCAST || isMulticast(source) || isLoopback(source)) return false;
+    return this.lookupRoute(source)?.interface === iface.name;
+  }
+
+  /** Whether the host filters ingress (see SimHostOptions.ingressFilter). */
+  get ingressFilter(): boolean {
+    return this.ingressFiltering;
+  }
+
+  /** Turns ingress filtering on or off at run time (e.g. an operator enabling BCP 38 mid-scenario). */
+  setIngressFilter(enabled: boolean): void {
+    this.ingressFiltering = enabled;
   }
 
   private isDirectedBroadcastOfAny(address: Ipv4Address): boolean {
