@@ -4,31 +4,44 @@ import { parseArgs } from 'node:util';
 import { runDemo } from './roaming-demo.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 
-const usage = `usage: mip4 demo [--seed <n>] [--pcap <prefix>] [--json]
+const usage = `usage: mip4 demo [--seed <n>] [--pcap <prefix>] [--json] [--no-reverse-tunnel]
 
 Runs a mobile node roaming on a simulated network, in simulated time (50 s, done in about a
 second): at home, through foreign agent FA1, through FA2, with a co-located care-of address on
 FA2's link (registering directly), and home again (deregistration). A correspondent pings the
-home address every 100 ms throughout. Prints a timeline (registrations, relays, replies, first
-packet delivered after each move) and a summary per phase: packets delivered and lost, and the
-handoff time (link change to first packet delivered at the new place). Everything is seeded:
-the same seed gives the same output and captures, byte for byte.
+home address every 100 ms throughout, and the node sends the correspondent a datagram from its
+home address every 100 ms. The router between the segments filters ingress (BCP 38): away from
+home the node's datagrams pass only through a reverse tunnel to its home agent (RFC 3024), which
+the node asks for and the agents grant. Prints a timeline (registrations, relays, replies, first
+packet delivered after each move) and a summary per phase, down (to the node) and up (from it):
+packets delivered and lost, and the handoff time (link change to first packet delivered at the
+new place). Everything is seeded: the same seed gives the same output and captures, byte for
+byte.
 
 options:
   --seed <n>           seed of the simulation (a non-negative integer, default 1)
   --pcap <prefix>      also write one pcap per segment: <prefix>-home.pcap, -foreign-1,
                        -foreign-2, -correspondent (Ethernet, simulated timestamps)
-  --json               print {seed, lines, phases, finalBindings} as JSON instead of the text
+  --json               print {seed, lines, phases, finalBindings, ingressFiltered} as JSON
+                       instead of the text
+  --no-reverse-tunnel  the node asks for no reverse tunnel: its datagrams away from home die
+                       at the router's ingress filter (counted in the summary)
   -h, --help           this text
 
-exit status: 0 every phase delivered packets and the binding is gone at the end, 1 otherwise,
-2 usage error`;
+exit status: 0 every phase delivered packets (both ways, unless --no-reverse-tunnel) and the
+binding is gone at the end, 1 otherwise, 2 usage error`;
 
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() =>
     parseArgs({
       args: argv,
-      options: { seed: { type: 'string' }, pcap: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        seed: { type: 'string' },
+        pcap: { type: 'string' },
+        json: { type: 'boolean' },
+        'no-reverse-tunnel': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }),
   );
   if (values.help) {
@@ -40,9 +53,11 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (!/^\d+$/.test(values.seed) || Number(values.seed) > 0xffff_ffff) throw new UsageError(`--seed wants an integer from 0 to 4294967295, not '${values.seed}'`);
     seed = Number(values.seed);
   }
-  const result = await runDemo({ seed });
+  const result = await runDemo({ seed, reverseTunnel: values['no-reverse-tunnel'] !== true });
   if (values.json) {
-    io.out(JSON.stringify({ seed: result.seed, lines: result.lines, phases: result.phases, finalBindings: result.finalBindings }, null, 2));
+    io.out(
+      JSON.stringify({ seed: result.seed, lines: result.lines, phases: result.phases, finalBindings: result.finalBindings, ingressFiltered: result.ingressFiltered }, null, 2),
+    );
   } else {
     for (const line of result.lines) io.out(line);
   }
@@ -53,7 +68,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       io.err(`wrote ${path}`);
     }
   }
-  const ok = result.phases.every((p) => p.delivered > 0) && result.finalBindings === 0;
+  const ok = result.phases.every((p) => p.delivered > 0 && (!result.reverseTunnel || p.upstreamDelivered > 0)) && result.finalBindings === 0;
   return ok ? ExitCode.Ok : ExitCode.Failure;
 }
 

@@ -15,6 +15,12 @@
  * ICMP Echo Request to the home address every 100 ms the whole time; each phase counts how many
  * reached the node and how long the handoff took (link change → first delivery at the new place).
  *
+ * The upstream: the node sends a UDP datagram from its home address to the correspondent every
+ * 100 ms as well. The router filters ingress (BCP 38, io/sim/ip-host.ts `ingressFilter`), so
+ * away from home those datagrams reach the correspondent only through a reverse tunnel to the
+ * home agent (RFC 3024 1.3): the node asks for one ('T') and both agents grant it (direct
+ * delivery style). `reverseTunnel: false` shows the upstream dying at the router instead.
+ *
  * The home agent advertises on the home segment (runtime/ha/home-agent-advertiser.ts, 'H' bit,
  * about once a second with jitter) and answers the node's solicitations. Moving the node's
  * interface, its addresses, routes and the static ARP entry for the foreign agent are the
@@ -24,9 +30,10 @@ import { SimNetwork } from '../../io/sim/network.js';
 import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
 import { seededRandom } from '../../io/sim/udp.js';
-import { fromHex, ipv4, type Ipv4Address } from '../../io/wire/bytes.js';
+import { fromHex, ipv4, readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
-import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol } from '../../io/wire/ipv4.js';
+import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source } from '../../io/wire/ipv4.js';
+import { encodeUdpDatagram, UDP_HEADER_LENGTH } from '../../io/wire/udp.js';
 import { createSecurityContext } from '../../policies/security-association.js';
 import { SimulatedClock, type Clock } from '../../io/clock.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../fa/foreign-agent.js';
@@ -79,6 +86,10 @@ export const DEMO_SEGMENTS = ['home', 'foreign-1', 'foreign-2', 'correspondent']
 
 export interface DemoOptions {
   readonly seed?: number;
+  /** The node asks for reverse tunnels ('T', RFC 3024) and the agents grant them (default true). */
+  readonly reverseTunnel?: boolean;
+  /** The router drops datagrams whose source is not of the segment they came from (BCP 38; default true). */
+  readonly ingressFilter?: boolean;
   /** How often the correspondent pings, ms (default 100; must divide 1000). The benchmark pings
    * every millisecond so the first packet at a new place is timed to the millisecond. */
   readonly pingIntervalMs?: number;
@@ -107,6 +118,15 @@ export interface DemoPhase {
   readonly advertisementMs?: number;
   /** Link change → the node's registration (or deregistration at home) is accepted, ms. */
   readonly registeredMs?: number;
+  /** Datagrams the node sent to the correspondent during the phase (the upstream). */
+  readonly upstreamSent: number;
+  /** Of those, how many reached the correspondent. */
+  readonly upstreamDelivered: number;
+  readonly upstreamLost: number;
+  /** Link change → first upstream datagram delivered to the correspondent, ms (undefined for the first phase or when none arrived). */
+  readonly upstreamHandoffMs?: number;
+  /** Datagrams the router's ingress filter dropped during the phase (the node's, sourced from its home address on a foreign segment). */
+  readonly ingressFiltered: number;
 }
 
 export interface DemoResult {
@@ -117,6 +137,11 @@ export interface DemoResult {
   readonly phases: DemoPhase[];
   /** Bindings the home agent still holds at the end (0 after the deregistration). */
   readonly finalBindings: number;
+  /** Whether the node asked for reverse tunnels, and whether the router filtered ingress. */
+  readonly reverseTunnel: boolean;
+  readonly ingressFilter: boolean;
+  /** Datagrams the router dropped by its ingress filter over the whole run. */
+  readonly ingressFiltered: number;
 }
 
 function echoRequest(sequence: number): Uint8Array {
@@ -134,7 +159,30 @@ function echoSequence(datagram: Uint8Array): number | undefined {
   return (datagram[at + 6]! << 8) | datagram[at + 7]!;
 }
 
-function faConfig(address: Ipv4Address, key: typeof FA1_KEY, registrationRequired: boolean, seed: number): FaConfig {
+/** The UDP port of the node's upstream datagrams (both ends; the correspondent reads them raw). */
+const UPSTREAM_PORT = 7001;
+
+/** A UDP datagram from the home address to the correspondent carrying `sequence`. */
+function upstreamDatagram(sequence: number): Uint8Array {
+  const data = new Uint8Array(4);
+  data[0] = (sequence >>> 24) & 0xff;
+  data[1] = (sequence >>> 16) & 0xff;
+  data[2] = (sequence >>> 8) & 0xff;
+  data[3] = sequence & 0xff;
+  const bytes = new Uint8Array(UDP_HEADER_LENGTH + data.length);
+  encodeUdpDatagram({ sourcePort: UPSTREAM_PORT, destinationPort: UPSTREAM_PORT, source: MN, destination: CN, payload: data }, bytes, 0);
+  return bytes;
+}
+
+/** The sequence of an upstream datagram from the node that reached the correspondent, if it is one. */
+function upstreamSequence(datagram: Uint8Array): number | undefined {
+  const at = ipv4HeaderLength(datagram, 0);
+  if (ipv4Protocol(datagram, 0) !== IpProtocol.UDP || ipv4Source(datagram, 0) !== MN || datagram.length < at + UDP_HEADER_LENGTH + 4) return undefined;
+  if (readU16(datagram, at + 2) !== UPSTREAM_PORT) return undefined;
+  return readU32(datagram, at + UDP_HEADER_LENGTH);
+}
+
+function faConfig(address: Ipv4Address, key: typeof FA1_KEY, registrationRequired: boolean, seed: number, reverseTunnel: boolean): FaConfig {
   return {
     settings: {
       careOfAddresses: [address],
@@ -143,7 +191,8 @@ function faConfig(address: Ipv4Address, key: typeof FA1_KEY, registrationRequire
       registrationLifetime: 1800,
       busy: false,
       encapsulations: { minimal: false, gre: false },
-      reverseTunneling: false,
+      // Advertised with 'T' (RFC 3024 3.1) and granted to the node that asks.
+      reverseTunneling: reverseTunnel,
       requireMobileForeignAuthentication: false,
       maxPending: 5,
       acceptZeroHomeAddress: false,
@@ -154,6 +203,11 @@ function faConfig(address: Ipv4Address, key: typeof FA1_KEY, registrationRequire
   };
 }
 
+/** A binding's flags as the timeline shows them: ' (D, T)', or nothing. */
+function bindingFlags(flags: string): string {
+  return flags === '' ? '' : ` (${[...flags].join(', ')})`;
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(3).padStart(8)} s`;
 }
@@ -161,6 +215,8 @@ function seconds(ms: number): string {
 /** Runs the whole scenario on simulated time; nothing real is touched. */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const seed = (options.seed ?? 1) >>> 0;
+  const reverseTunnel = options.reverseTunnel ?? true;
+  const ingressFilter = options.ingressFilter ?? true;
   const pingIntervalMs = options.pingIntervalMs ?? PING_INTERVAL_MS;
   if (!Number.isInteger(pingIntervalMs) || pingIntervalMs <= 0 || 1000 % pingIntervalMs !== 0) {
     throw new RangeError(`pingIntervalMs ${pingIntervalMs}: must be a whole number of ms that divides 1000`);
@@ -173,7 +229,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const f2 = net.addSegment('foreign-2', { latencyMs: DEMO_SEGMENT_LATENCY_MS['foreign-2'] });
   const corr = net.addSegment('correspondent', { latencyMs: DEMO_SEGMENT_LATENCY_MS.correspondent });
 
-  const r = net.addHost('r', { forwarding: true });
+  // The router filters ingress (BCP 38): the node's upstream away from home needs the reverse tunnel.
+  const r = net.addHost('r', { forwarding: true, ingressFilter });
   r.addInterface('home', home, { mac: MAC.rHome, address: R_HOME, prefixLength: 24 });
   r.addInterface('f1', f1, { mac: MAC.rF1, address: R_F1, prefixLength: 26 });
   r.addInterface('f2', f2, { mac: MAC.rF2, address: R_F2, prefixLength: 26 });
@@ -208,7 +265,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       simultaneousBindings: true,
       broadcast: false,
       encapsulations: { minimal: false, gre: false },
-      reverseTunneling: false,
+      reverseTunneling: true,
     },
     mobileNodes: [{ homeAddress: MN, contexts: [createSecurityContext({ spi: MN_KEY.spi, key: MN_KEY.key, replay: 'timestamp' })], maxLifetime: 1800, maxBindings: 1 }],
     foreignAgents: [
@@ -230,7 +287,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const fas: RunningForeignAgent[] = [];
   const stops: Array<() => Promise<void>> = [];
   try {
-    const fa1 = await startForeignAgent(faConfig(FA1, FA1_KEY, true, seed ^ 0x0f1), {
+    const fa1 = await startForeignAgent(faConfig(FA1, FA1_KEY, true, seed ^ 0x0f1, reverseTunnel), {
       interfaceName: 'eth0',
       udp: net.udpLayer(fa1Host),
       link: net.linkLayer(fa1Host),
@@ -241,7 +298,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     fas.push(fa1);
     // FA2 does not require registration through it (no R bit), so a node with a co-located
     // address on foreign-2 may register directly (3.6).
-    const fa2 = await startForeignAgent(faConfig(FA2, FA2_KEY, false, seed ^ 0x0f2), {
+    const fa2 = await startForeignAgent(faConfig(FA2, FA2_KEY, false, seed ^ 0x0f2, reverseTunnel), {
       interfaceName: 'eth0',
       udp: net.udpLayer(fa2Host),
       link: net.linkLayer(fa2Host),
@@ -259,6 +316,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       homePrefixLength: 24,
       mobileHome: { spi: MN_KEY.spi, key: MN_KEY.key, algorithm: 'hmac-md5', replay: 'timestamp' },
       lifetime: LIFETIME,
+      // 'T' whenever the agent advertises it, and always co-located (RFC 3024 3.2).
+      requestOptions: { reverseTunnel },
     };
     const mn = await startMobileNode(mnConfig, {
       link: net.linkLayer(mnHost),
@@ -288,6 +347,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       registeredMs?: number;
       replyCodes: number[];
       announcedAgent: boolean;
+      upstream: number[];
+      firstUpstreamMs?: number;
+      filteredAtStart: number;
+      filteredAtEnd: number;
     }
     const phases: PhaseState[] = [];
     let phase: PhaseState | undefined;
@@ -308,6 +371,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       deliver(datagram, phase?.via === 'home' ? 'on the home link' : `by ${agent === undefined ? 'the link' : agentName(agent)}`);
     });
     mn.node.received.subscribe((inner) => deliver(inner, 'decapsulated by the MN (co-located care-of address)'));
+    const upstreamDelivered = new Set<number>();
+    cn.onIp(IpProtocol.UDP, (datagram) => {
+      const sequence = upstreamSequence(datagram);
+      if (sequence === undefined || upstreamDelivered.has(sequence)) return;
+      upstreamDelivered.add(sequence);
+      if (phase !== undefined && phase.firstUpstreamMs === undefined && phase.upstream.includes(sequence)) {
+        phase.firstUpstreamMs = now();
+        log(`first datagram from the MN reached CN (seq ${sequence})` + (phases.length > 1 ? `, ${((now() - phase.startMs) / 1000).toFixed(3)} s after the link change` : ''));
+      }
+    });
 
     mn.node.events.subscribe((e) => {
       switch (e.event) {
@@ -331,7 +404,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           break;
         case 'registered':
           if (phase !== undefined) phase.registeredMs ??= now() - phase.startMs;
-          log(`MN registered, lifetime ${e.lifetime} s; HA binding ${ha.agent.bindings().map((b) => `${b.homeAddress} -> ${b.careOfAddress}${b.flags.includes('D') ? ' (D)' : ''}`).join(', ')}`);
+          log(`MN registered, lifetime ${e.lifetime} s; HA binding ${ha.agent.bindings().map((b) => `${b.homeAddress} -> ${b.careOfAddress}${bindingFlags(b.flags)}`).join(', ')}`);
           break;
         case 'deregistered':
           if (phase !== undefined) phase.registeredMs ??= now() - phase.startMs;
@@ -360,8 +433,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     const beginPhase = (name: string, via: string, text: string) => {
-      if (phase !== undefined) phase.endMs = now();
-      phase = { name, via, startMs: now(), endMs: now(), sequences: [], replyCodes: [], announcedAgent: false };
+      if (phase !== undefined) {
+        phase.endMs = now();
+        phase.filteredAtEnd = r.counters.ingressFiltered;
+      }
+      const filtered = r.counters.ingressFiltered;
+      phase = { name, via, startMs: now(), endMs: now(), sequences: [], replyCodes: [], announcedAgent: false, upstream: [], filteredAtStart: filtered, filteredAtEnd: filtered };
       phases.push(phase);
       lines.push('');
       log(text);
@@ -369,7 +446,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     // --- the scenario --------------------------------------------------------------------------
     lines.push(`mip4 roaming demo, seed ${seed}: MN ${'198.51.100.10'} (home 198.51.100.0/24, HA 198.51.100.1), CN 192.0.2.20 pings it every ${pingIntervalMs} ms`);
+    lines.push(
+      `the MN sends CN a datagram every ${pingIntervalMs} ms; ` +
+        (ingressFilter ? 'the router filters ingress (BCP 38: a source not of the segment it came from is dropped)' : 'the router does not filter ingress') +
+        (reverseTunnel ? "; the MN asks for reverse tunnels ('T', RFC 3024)" : '; the MN asks for no reverse tunnel'),
+    );
     let pingSequence = 0;
+    let upstreamSequenceNumber = 0;
     const moves: Array<() => void> = [
       () => {
         beginPhase('home', 'home', 'MN starts at home');
@@ -430,15 +513,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         sentIn.set(sequence, phase!);
         phase!.sequences.push(sequence);
         cn.sendPacket({ protocol: IpProtocol.ICMP, source: CN, destination: MN, payload: echoRequest(sequence) });
+        const up = upstreamSequenceNumber++;
+        phase!.upstream.push(up);
+        mnHost.sendPacket({ protocol: IpProtocol.UDP, source: MN, destination: CN, payload: upstreamDatagram(up) });
       }
       clock.advance(pingIntervalMs);
     }
     // Let the last Echo Requests land.
     clock.advance(500);
     phase!.endMs = now();
+    phase!.filteredAtEnd = r.counters.ingressFiltered;
 
     const result: DemoPhase[] = phases.map((p, i) => {
       const got = p.sequences.filter((s) => delivered.has(s)).length;
+      const upGot = p.upstream.filter((s) => upstreamDelivered.has(s)).length;
       return {
         name: p.name,
         via: p.via,
@@ -451,22 +539,31 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         replyCodes: p.replyCodes,
         ...(p.advertisementMs !== undefined ? { advertisementMs: p.advertisementMs } : {}),
         ...(p.registeredMs !== undefined ? { registeredMs: p.registeredMs } : {}),
+        upstreamSent: p.upstream.length,
+        upstreamDelivered: upGot,
+        upstreamLost: p.upstream.length - upGot,
+        ...(i > 0 && p.firstUpstreamMs !== undefined ? { upstreamHandoffMs: p.firstUpstreamMs - p.startMs } : {}),
+        ingressFiltered: p.filteredAtEnd - p.filteredAtStart,
       };
     });
     const finalBindings = ha.agent.bindingCount;
     lines.push('');
-    lines.push('summary:');
+    const ingressFiltered = r.counters.ingressFiltered;
+    lines.push('summary (down: CN → MN home address; up: MN home address → CN):');
     for (const p of result) {
       const label = p.via === 'home' ? `phase ${p.name} at home` : p.via === 'co-located' ? `phase ${p.name} on foreign-2 (direct)` : `phase ${p.name} via ${p.via}`;
       const handoff = p.handoffMs !== undefined ? `, handoff ${(p.handoffMs / 1000).toFixed(3)} s` : '';
-      lines.push(`  ${label}: ${p.delivered} delivered, ${p.lost} lost${handoff}`);
+      const upHandoff = p.upstreamHandoffMs !== undefined ? `, handoff ${(p.upstreamHandoffMs / 1000).toFixed(3)} s` : '';
+      const filtered = p.ingressFiltered > 0 ? ` (ingress filter dropped ${p.ingressFiltered})` : '';
+      lines.push(`  ${label}: down ${p.delivered} delivered, ${p.lost} lost${handoff}; up ${p.upstreamDelivered} delivered, ${p.upstreamLost} lost${upHandoff}${filtered}`);
     }
+    lines.push(`  datagrams the router dropped by ingress filtering: ${ingressFiltered}`);
     lines.push(`  home agent bindings at the end: ${finalBindings}`);
 
     capture.stop();
     const captures = new Map<string, Uint8Array>();
     for (const segment of DEMO_SEGMENTS) captures.set(segment, capture.pcap(segment));
-    return { seed, lines, captures, phases: result, finalBindings };
+    return { seed, lines, captures, phases: result, finalBindings, reverseTunnel, ingressFilter, ingressFiltered };
   } finally {
     for (const stop of stops) await stop();
     for (const fa of fas) await fa.stop();

@@ -44,7 +44,8 @@ describe('roaming demo', () => {
     expect(text).toMatch(/FA1 relayed request for 198\.51\.100\.10 to HA, care-of 203\.0\.113\.1,/);
     expect(text).toMatch(/FA1 relayed HA reply 0 \(registration accepted\)/);
     expect(text).toMatch(/FA2 relayed HA reply 0 \(registration accepted\)/);
-    expect(text).toMatch(/HA binding 198\.51\.100\.10 -> 203\.0\.113\.100 \(D\)/);
+    expect(text).toMatch(/HA binding 198\.51\.100\.10 -> 203\.0\.113\.100 \(D, T\)/);
+    expect(text).toMatch(/HA binding 198\.51\.100\.10 -> 203\.0\.113\.1 \(T\)/);
     expect(text).toMatch(/MN deregistered \(code 0\); HA bindings: 0/);
     expect(text).not.toMatch(/reply [1-9]|denied|gave up|error/);
     // Returning home: the gratuitous ARP comes before the deregistration Request (4.6).
@@ -55,6 +56,7 @@ describe('roaming demo', () => {
     expect(dereg).toBeGreaterThan(garp);
     expect(first.finalBindings).toBe(0);
     expect(first.lines.at(-1)).toBe('  home agent bindings at the end: 0');
+    expect(first.reverseTunnel).toBe(true);
   });
 
   it('measures a finite handoff for every move type and prints it', () => {
@@ -65,10 +67,40 @@ describe('roaming demo', () => {
       expect(ms!, name).toBeLessThan(2000);
     }
     // The README quotes these lines.
-    console.log(first.lines.slice(first.lines.indexOf('summary:')).join('\n'));
+    console.log(first.lines.slice(first.lines.findIndex((l) => l.startsWith('summary'))).join('\n'));
     for (const p of first.phases.slice(1)) {
-      expect(first.lines).toContainEqual(expect.stringContaining(`: ${p.delivered} delivered, ${p.lost} lost, handoff ${(p.handoffMs! / 1000).toFixed(3)} s`));
+      expect(first.lines).toContainEqual(expect.stringContaining(`: down ${p.delivered} delivered, ${p.lost} lost, handoff ${(p.handoffMs! / 1000).toFixed(3)} s; up ${p.upstreamDelivered} delivered`));
     }
+  });
+
+  it('says the router filters ingress, and with reverse tunnels the upstream (node → correspondent) gets through in every phase, none dropped by the filter once registered', () => {
+    expect(first.lines[1]).toMatch(/the router filters ingress \(BCP 38/);
+    expect(first.lines[1]).toMatch(/the MN asks for reverse tunnels \('T', RFC 3024\)/);
+    expect(first.ingressFilter).toBe(true);
+    for (const phase of first.phases) {
+      expect(phase.upstreamSent, phase.name).toBe(phase.sent);
+      expect(phase.upstreamDelivered + phase.upstreamLost).toBe(phase.upstreamSent);
+      // At most the datagrams of the handoff itself are lost: the rest went through the tunnel.
+      expect(phase.upstreamLost, phase.name).toBeLessThanOrEqual(2);
+    }
+    // Nothing the node sent away from home needed to be dropped: each was reverse-tunnelled.
+    expect(first.ingressFiltered).toBeLessThanOrEqual(first.phases.reduce((n, p) => n + p.upstreamLost, 0) * 2);
+    expect(first.lines).toContainEqual(`  datagrams the router dropped by ingress filtering: ${first.ingressFiltered}`);
+  });
+
+  it('without reverse tunnels the upstream dies at the router away from home, counted per phase, while the downstream still arrives', async () => {
+    const without = await runDemo({ seed: 1, reverseTunnel: false });
+    expect(without.lines[1]).toMatch(/the MN asks for no reverse tunnel/);
+    for (const phase of without.phases) {
+      expect(phase.delivered, phase.name).toBeGreaterThan(90);
+      if (phase.via === 'home') {
+        expect(phase.upstreamDelivered, phase.name).toBeGreaterThan(90);
+      } else {
+        expect(phase.upstreamDelivered, phase.name).toBe(0);
+        expect(phase.ingressFiltered, phase.name).toBeGreaterThanOrEqual(phase.upstreamSent);
+      }
+    }
+    expect(without.lines).toContainEqual(expect.stringMatching(/phase foreign-1 via FA1: down \d+ delivered, \d+ lost, handoff [\d.]+ s; up 0 delivered, 100 lost \(ingress filter dropped \d+\)/));
   });
 
   it('is deterministic: the same seed gives byte-identical lines and captures', async () => {
@@ -115,6 +147,9 @@ describe('mip4 demo', () => {
     expect(help.code).toBe(0);
     expect(help.out.join('\n')).toMatch(/^usage: mip4 demo/);
     expect((await mip4('demo', '--seed', '-3')).code).toBe(2);
+    const without = await mip4('demo', '--no-reverse-tunnel');
+    expect(without.code).toBe(0);
+    expect(without.out.join('\n')).toMatch(/up 0 delivered, 100 lost \(ingress filter dropped/);
     expect((await mip4('demo', '--bogus')).code).toBe(2);
   });
 });
