@@ -24,6 +24,7 @@ import { fromHex, ipv4, readU16, readU32, type Ipv4Address } from '../../io/wire
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4Ttl } from '../../io/wire/ipv4.js';
 import { encodeUdpDatagram } from '../../io/wire/udp.js';
+import { decapsulate, isTunnelProtocol } from '../../io/wire/tunnel.js';
 import { createSecurityContext } from '../../policies/security-association.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
 import type { HomeAgentConfig } from '../../runtime/ha/home-agent.js';
@@ -395,4 +396,21 @@ export function datagramsOn(capture: SimCapture, segment: string, since = 0): Se
 export function isUpstream(ip: Uint8Array, source: Ipv4Address = MN): boolean {
   if (ipv4Protocol(ip, 0) !== IpProtocol.UDP || ipv4Source(ip, 0) !== source || ipv4Destination(ip, 0) !== CN) return false;
   return readU16(ip, ipv4HeaderLength(ip, 0) + 2) === UPSTREAM_PORT;
+}
+
+export interface SeenTunnel {
+  readonly kind: 'ip-in-ip' | 'minimal' | 'gre';
+  readonly tunnelSource: Ipv4Address;
+  readonly tunnelDestination: Ipv4Address;
+  /** The inner datagram (a copy: minimal decapsulation restores it in place). */
+  readonly inner: Uint8Array;
+}
+
+/** The tunnel a captured datagram is (IP in IP, GRE or minimal), taken apart on a copy; undefined when it is none. */
+export function tunnelOf(d: SeenDatagram): SeenTunnel | undefined {
+  if (!isTunnelProtocol(d.protocol)) return undefined;
+  const copy = d.ip.slice();
+  const result = decapsulate(copy, 0, copy.length);
+  if (!result.ok) return undefined;
+  return { kind: result.value.kind, tunnelSource: result.value.tunnelSource, tunnelDestination: result.value.tunnelDestination, inner: result.value.datagram.slice() };
 }
