@@ -22,7 +22,7 @@ import { seededRandom } from '../../io/sim/udp.js';
 import { SimulatedClock } from '../../io/clock.js';
 import { fromHex, ipv4, readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
-import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4Ttl } from '../../io/wire/ipv4.js';
+import { encodeIpv4Header, IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4Ttl } from '../../io/wire/ipv4.js';
 import { encodeUdpDatagram } from '../../io/wire/udp.js';
 import { decapsulate, isTunnelProtocol } from '../../io/wire/tunnel.js';
 import { createSecurityContext } from '../../policies/security-association.js';
@@ -108,6 +108,8 @@ export interface ReverseTunnelScenario {
   run(ms: number, traffic?: boolean): Traffic;
   /** Sends one upstream datagram from the node's host now (source = home address unless given). */
   sendUpstream(sequence: number, source?: Ipv4Address): void;
+  /** Upstream sequences that reached the correspondent so far (from any sender). */
+  readonly upstreamReceived: ReadonlySet<number>;
   close(): Promise<void>;
 }
 
@@ -346,6 +348,7 @@ export async function reverseTunnelScenario(options: ReverseTunnelScenarioOption
         return result;
       },
       sendUpstream,
+      upstreamReceived: upstreamDelivered,
       close,
     };
     return scenario;
@@ -413,4 +416,23 @@ export function tunnelOf(d: SeenDatagram): SeenTunnel | undefined {
   const result = decapsulate(copy, 0, copy.length);
   if (!result.ok) return undefined;
   return { kind: result.value.kind, tunnelSource: result.value.tunnelSource, tunnelDestination: result.value.tunnelDestination, inner: result.value.datagram.slice() };
+}
+
+/** The node's upstream datagram (home address → correspondent, UDP, carrying `sequence`) as a whole IPv4 datagram, for forging tunnels. */
+export function upstreamDatagram(sequence: number, source: Ipv4Address = MN): Uint8Array {
+  const data = new Uint8Array(4);
+  new DataView(data.buffer).setUint32(0, sequence);
+  const datagram = new Uint8Array(20 + 8 + data.length);
+  encodeUdpDatagram({ sourcePort: UPSTREAM_PORT, destinationPort: UPSTREAM_PORT, source, destination: CN, payload: data }, datagram, 20);
+  encodeIpv4Header(
+    { tos: 0, totalLength: datagram.length, identification: sequence & 0xffff, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IpProtocol.UDP, source, destination: CN },
+    datagram,
+    0,
+  );
+  return datagram;
+}
+
+/** Sends from `host` an IP-in-IP datagram to the home agent (outer source `outerSource`) carrying the node's upstream datagram `sequence`. */
+export function sendTunnelToHomeAgent(host: SimHost, outerSource: Ipv4Address, sequence: number): void {
+  host.sendPacket({ protocol: IpProtocol.IPIP, source: outerSource, destination: HA, payload: upstreamDatagram(sequence) });
 }
