@@ -842,6 +842,7 @@ export class HomeAgent {
       encapsulation: c.encapsulation,
       broadcast: c.broadcast,
       decapsulatedByMobileNode: c.decapsulatedByMobileNode,
+      reverseTunnel: c.reverseTunnel,
     });
     if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c) });
   }
