@@ -73,6 +73,7 @@ function runOperator(kind: Encapsulation): number {
       encapsulation: kind,
       broadcast: false,
       decapsulatedByMobileNode: false,
+      reverseTunnel: false,
     });
   }
   const plane = homeAgentDataPlane({ table, localAddresses: [HA], homeNetwork: HOME_BASE, prefixLength: 16 });

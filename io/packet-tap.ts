@@ -56,6 +56,12 @@ export interface CaptureRule {
   exempts(datagram: Uint8Array): boolean;
   /** True when this broadcast received on the home interface should be copied to the batches (4.3). */
   copies(datagram: Uint8Array): boolean;
+  /**
+   * True for a datagram to one of the agent's own addresses that the data plane takes instead
+   * of the host: a tunnel packet it decapsulates (R4.2.3-7, reverse tunnels of RFC 3024).
+   * Absent: the host keeps every datagram to its own addresses.
+   */
+  decapsulates?(datagram: Uint8Array): boolean;
 }
 
 export interface PacketTapOptions {

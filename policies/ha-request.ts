@@ -29,7 +29,7 @@ import {
 import { ReplyCode } from '../io/wire/reply-codes.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
 
-/** Registration Reply codes a home agent sends (3.4; 137 from RFC 3024), named as this module uses them. */
+/** Registration Reply codes a home agent sends (3.4; 137-139 from RFC 3024 3.4), named as this module uses them. */
 export const HaReplyCode = {
   Accepted: ReplyCode.Accepted,
   AcceptedWithoutSimultaneousBindings: ReplyCode.AcceptedNoSimultaneousBindings,
@@ -43,7 +43,15 @@ export const HaReplyCode = {
   TooManySimultaneousBindings: ReplyCode.TooManySimultaneousBindings,
   UnknownHomeAgentAddress: ReplyCode.UnknownHomeAgentAddress,
   ReverseTunnelUnavailable: ReplyCode.HaReverseTunnelUnavailable,
+  ReverseTunnelMandatory: ReplyCode.HaReverseTunnelMandatory,
+  EncapsulationUnavailable: ReplyCode.HaEncapsulationUnavailable,
 } as const;
+
+/**
+ * What the home agent does with 'T' (RFC 3024) for a node: `allowed` grants it when asked,
+ * `required` refuses a registration without it (138), `refused` refuses one with it (137).
+ */
+export type ReverseTunnelPolicy = 'allowed' | 'required' | 'refused';
 
 /** Why a Request was silently discarded (counted and logged by the runtime). */
 export type DiscardReason =
@@ -75,7 +83,9 @@ export type DenyReason =
   | 'nai-mismatch' // 129
   | 'home-address-not-supported' // 129
   | 'encapsulation-unavailable' // 129
-  | 'reverse-tunnel-unavailable'; // 137
+  | 'reverse-tunnel-unavailable' // 137
+  | 'reverse-tunnel-mandatory' // 138
+  | 'reverse-tunnel-encapsulation-unavailable'; // 139
 
 export type Encapsulation = 'ip-in-ip' | 'minimal' | 'gre';
 
@@ -153,7 +163,10 @@ export interface HomeAgentSettings {
   /** Whether broadcasts are tunnelled to mobile nodes that ask (4.3). */
   readonly broadcast: boolean;
   readonly encapsulations: { readonly minimal: boolean; readonly gre: boolean };
-  readonly reverseTunneling: boolean;
+  /** The default reverse tunnel policy of the nodes (RFC 3024); a node's own `reverseTunnel` wins. Default: from `reverseTunneling`. */
+  readonly reverseTunnel?: ReverseTunnelPolicy;
+  /** The older switch, used when `reverseTunnel` is absent: true → 'allowed', false or absent → 'refused'. */
+  readonly reverseTunneling?: boolean;
   /**
    * Send 131 when the Mobile-Home authenticator is invalid and no foreign agent association
    * vouches for the sender (3.8.2.1 a makes it a MAY). Default true.
@@ -174,6 +187,13 @@ export interface HaMobileNode {
   readonly contexts: SecurityContextLookup;
   /** Longest Lifetime granted to this node, seconds (0xffff = no limit). */
   readonly maxLifetime: number;
+  /** This node's reverse tunnel policy (RFC 3024); absent: the home agent's default. */
+  readonly reverseTunnel?: ReverseTunnelPolicy;
+}
+
+/** The reverse tunnel policy that applies to `node` under `settings` (see ReverseTunnelPolicy). */
+export function reverseTunnelPolicyOf(settings: HomeAgentSettings, node: Pick<HaMobileNode, 'reverseTunnel'>): ReverseTunnelPolicy {
+  return node.reverseTunnel ?? settings.reverseTunnel ?? (settings.reverseTunneling === true ? 'allowed' : 'refused');
 }
 
 export interface HaRequestInput {
@@ -526,15 +546,41 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
       );
     }
 
+    // 'T', reverse tunnelling (RFC 3024), checked before the forward encapsulation: a refusal
+    // of the reverse tunnel names RFC 3024's own code rather than 3.4's general 129.
+    const wantsMinimal = (request.flags & RequestFlag.M) !== 0;
+    const wantsGre = (request.flags & RequestFlag.G) !== 0;
+    const wantsReverse = (request.flags & RequestFlag.T) !== 0;
+    const policy = reverseTunnelPolicyOf(settings, node);
+    if (wantsReverse && policy === 'refused') {
+      // RFC 3024 3.4: 137 "requested reverse tunnel unavailable".
+      return deny(HaReplyCode.ReverseTunnelUnavailable, 'reverse-tunnel-unavailable', 'reverse tunnel requested but not offered to this mobile node (RFC 3024 3.4)');
+    }
+    if (!wantsReverse && policy === 'required') {
+      // RFC 3024 3.4: 138 "reverse tunnel is mandatory and 'T' bit not set".
+      return deny(HaReplyCode.ReverseTunnelMandatory, 'reverse-tunnel-mandatory', "this home agent requires a reverse tunnel for this mobile node and the 'T' bit is not set (RFC 3024 3.4)");
+    }
+    if (wantsReverse && (wantsMinimal || wantsGre) && !(wantsGre && settings.encapsulations.gre) && !(wantsMinimal && settings.encapsulations.minimal)) {
+      // RFC 3024 5.2 and 3.3: the reverse tunnel uses the encapsulation the Request negotiates
+      // with M/G (the Reply carries none, so the foreign agent or node goes by the Request).
+      // This home agent decapsulates only what it offers, so falling back to IP in IP is no
+      // option here: 139 "requested encapsulation unavailable".
+      const asked = wantsMinimal && wantsGre ? 'minimal or GRE' : wantsMinimal ? 'minimal' : 'GRE';
+      return deny(
+        HaReplyCode.EncapsulationUnavailable,
+        'reverse-tunnel-encapsulation-unavailable',
+        `reverse tunnel with ${asked} encapsulation requested but this home agent does not decapsulate it (RFC 3024 3.4)`,
+      );
+    }
+    reverseTunnel = wantsReverse;
+
     // 'M' and/or 'G' (3.6.1.2 allows both: "the 'M' bit and/or the 'G' bit"; neither 3.3,
     // RFC 2004 nor RFC 2784 make the pair malformed, so both set means "either will do").
     // With both allowed GRE is preferred: minimal encapsulation cannot carry fragments
     // (RFC 2004). When none requested is enabled, 3.4 has no home agent code for "requested
     // encapsulation unavailable" (72 is the foreign agent's; 139 is RFC 3024's, for reverse
-    // tunnels), and 4.1 leaves these encapsulations to the home agent's discretion: the
+    // tunnels, above), and 4.1 leaves these encapsulations to the home agent's discretion: the
     // refusal is an administrative one, 129 — unless encapsulationFallback picks IP in IP.
-    const wantsMinimal = (request.flags & RequestFlag.M) !== 0;
-    const wantsGre = (request.flags & RequestFlag.G) !== 0;
     if (wantsMinimal || wantsGre) {
       if (wantsGre && settings.encapsulations.gre) encapsulation = 'gre';
       else if (wantsMinimal && settings.encapsulations.minimal) encapsulation = 'minimal';
@@ -546,15 +592,6 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
           `${asked} encapsulation requested but disabled on this home agent (RFC 5944 3.4, 4.1)`,
         );
       }
-    }
-
-    // 'T': reverse tunnelling (RFC 3024); when this home agent does not offer it: 137
-    // "requested reverse tunnel unavailable" (RFC 3024).
-    if ((request.flags & RequestFlag.T) !== 0) {
-      if (!settings.reverseTunneling) {
-        return deny(HaReplyCode.ReverseTunnelUnavailable, 'reverse-tunnel-unavailable', 'reverse tunnel requested but unavailable (RFC 3024)');
-      }
-      reverseTunnel = true;
     }
   }
 

@@ -2,7 +2,8 @@
  * The PacketTap service (io/packet-tap.ts) over a SimHost.
  *
  * `SimHost.intercept` takes the datagrams to claimed destinations (received on any interface or
- * sent by the host itself) unless the rule exempts them, and an observer of the home
+ * sent by the host itself) unless the rule exempts them, the tunnel packets to the host the
+ * rule decapsulates (R4.2.3-7), and an observer of the home
  * interface's frames copies the IPv4 broadcasts the rule wants (link-layer broadcast/multicast
  * frames only) while the host processes them as usual. Each datagram is copied (the host's views
  * are valid only during its call) into a bounded queue that is emitted at the next clock step,
@@ -86,7 +87,8 @@ function openSimTap(host: SimHost, options: PacketTapOptions): { tap: OpenedPack
   let emitting = false;
 
   const stopIntercept = host.intercept(
-    (datagram) => !emitting && !closed && claimed.has(ipv4Destination(datagram, 0) | 0) && !rule.exempts(datagram),
+    (datagram) =>
+      !emitting && !closed && ((claimed.has(ipv4Destination(datagram, 0) | 0) && !rule.exempts(datagram)) || rule.decapsulates?.(datagram) === true),
     (datagram, info) => enqueue(info.interface === undefined ? { bytes: datagram.slice() } : { bytes: datagram.slice(), ingress: info.interface }),
   );
   const stopFrames = host.onFrame(homeInterface, (frame) => {

@@ -40,6 +40,10 @@ export const ReplyCode = {
   UnknownHomeAgentAddress: 136,
   /** RFC 3024 (reverse tunnelling), which mip4 answers when the 'T' bit cannot be honoured. */
   HaReverseTunnelUnavailable: 137,
+  /** RFC 3024 3.4: this home agent requires a reverse tunnel for the node and 'T' is not set. */
+  HaReverseTunnelMandatory: 138,
+  /** RFC 3024 3.4: 'T' set with an encapsulation (M/G) the home agent cannot take as a reverse tunnel. */
+  HaEncapsulationUnavailable: 139,
 } as const;
 
 export type KnownReplyCode = (typeof ReplyCode)[keyof typeof ReplyCode];
@@ -75,6 +79,8 @@ const MEANINGS: ReadonlyMap<number, string> = new Map([
   [135, 'too many simultaneous mobility bindings'],
   [136, 'unknown home agent address'],
   [137, 'requested reverse tunnel unavailable'],
+  [138, "reverse tunnel is mandatory and 'T' bit not set"],
+  [139, 'requested encapsulation unavailable'],
 ]);
 
 /** Codes 0-8 are success codes (6.4, Table 1). */

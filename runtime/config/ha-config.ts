@@ -48,6 +48,9 @@ import { LogSection, logLevelField, type LogLevel } from './log-config.js';
 
 export { ConfigError };
 
+/** 'T' per node and by default (RFC 3024): policies/ha-request.ts ReverseTunnelPolicy. */
+const ReverseTunnel = Schema.Literal('allowed', 'required', 'refused');
+
 /** One `mobileNodes` entry as the file writes it (exported for the schema-acceptor tests). */
 export const MobileNodeEntry = Schema.Struct({
   homeAddress: Ipv4Text,
@@ -57,6 +60,7 @@ export const MobileNodeEntry = Schema.Struct({
   securityAssociations: optional(Schema.Array(SecurityAssociation)),
   maxLifetime: optional(Lifetime),
   maxBindings: optional(Count),
+  reverseTunnel: optional(ReverseTunnel),
 });
 
 const ForeignAgent = Schema.Struct({
@@ -109,6 +113,7 @@ const HomeAgentFile = Schema.Struct({
     simultaneousBindings: optional(Schema.Boolean),
     broadcast: optional(Schema.Boolean),
     encapsulations: optional(Encapsulations),
+    reverseTunnel: optional(ReverseTunnel),
     reverseTunneling: optional(Schema.Boolean),
     replyOnAuthFailure: optional(Schema.Boolean),
     maxLifetime: optional(Lifetime),
@@ -186,6 +191,9 @@ function normalise(file: HomeAgentFile, baseDir: string, configPath: string | un
   const broadcast = subnetBroadcast(homeNetwork, prefixLength);
   if (!inHome(address)) issues.push({ path: 'homeAgent.address', message: `${ha.address} is not inside homeNetwork ${ha.homeNetwork}` });
   const encapsulations = new Set(ha.encapsulations ?? ['ip-in-ip', 'minimal', 'gre']);
+  if (ha.reverseTunnel !== undefined && ha.reverseTunneling !== undefined) {
+    issues.push({ path: 'homeAgent.reverseTunneling', message: 'homeAgent.reverseTunnel is set too; keep only reverseTunnel (allowed, required or refused)' });
+  }
   if (!encapsulations.has('ip-in-ip')) {
     issues.push({ path: 'homeAgent.encapsulations', message: 'ip-in-ip must stay enabled: every Mobile IP agent must support it (RFC 5944 4.1)' });
   }
@@ -196,7 +204,8 @@ function normalise(file: HomeAgentFile, baseDir: string, configPath: string | un
     simultaneousBindings: ha.simultaneousBindings ?? true,
     broadcast: ha.broadcast ?? true,
     encapsulations: { minimal: encapsulations.has('minimal'), gre: encapsulations.has('gre') },
-    reverseTunneling: ha.reverseTunneling ?? false,
+    // The older boolean still reads as before: true → allowed, false → refused.
+    reverseTunnel: ha.reverseTunnel ?? (ha.reverseTunneling === undefined ? 'allowed' : ha.reverseTunneling ? 'allowed' : 'refused'),
     replyOnAuthFailure: ha.replyOnAuthFailure ?? true,
   };
   const listen: ListenAddress[] = (
@@ -237,7 +246,8 @@ function normalise(file: HomeAgentFile, baseDir: string, configPath: string | un
     if (maxLifetime > longestLifetime) longestLifetime = maxLifetime;
     const contexts = contextsOf(`mobileNodes[${i}]`, node);
     const maxBindings = node.maxBindings ?? defaultMaxBindings;
-    mobileNodes.push(node.nai !== undefined ? { homeAddress, nai: node.nai, contexts, maxLifetime, maxBindings } : { homeAddress, contexts, maxLifetime, maxBindings });
+    const base = node.nai !== undefined ? { homeAddress, nai: node.nai, contexts, maxLifetime, maxBindings } : { homeAddress, contexts, maxLifetime, maxBindings };
+    mobileNodes.push(node.reverseTunnel !== undefined ? { ...base, reverseTunnel: node.reverseTunnel } : base);
   }
   const foreignAgents = (file.foreignAgents ?? []).map((fa, i) => ({
     address: parseIpv4(fa.address)!,
@@ -319,7 +329,10 @@ homeAgent:
   simultaneousBindings: true       # honour the S bit (3.6.1.2); false answers code 1
   broadcast: true                  # tunnel home-network broadcasts to nodes that set B (4.3)
   encapsulations: [ip-in-ip, minimal, gre]   # ip-in-ip is mandatory (4.1)
-  reverseTunneling: false          # the T bit (RFC 3024); false answers 137
+  reverseTunnel: allowed           # the T bit (RFC 3024), the nodes' default: allowed (default),
+                                   # required (a Request without T gets 138) or refused (with T:
+                                   # 137); T with an encapsulation disabled above gets 139. The
+                                   # older reverseTunneling: true|false still reads as allowed|refused
   replyOnAuthFailure: true         # send 131 to a request whose authenticator fails (3.8.2.1 a)
   maxLifetime: 1800                # default longest lifetime granted, seconds (65535 = infinite)
 
@@ -341,6 +354,7 @@ mobileNodes:
     replayWindow: 7                # seconds, more than 3 (5.7.1)
     maxLifetime: 1800
     maxBindings: 2
+    reverseTunnel: allowed         # optional: this node's T policy (allowed, required, refused)
 
 foreignAgents:                     # foreign agents sharing an FA-HA security association (3.8.1)
   - address: 203.0.113.1

@@ -15,6 +15,12 @@ export interface TunnelTarget {
   readonly broadcast: boolean;
   /** Co-located care-of address: the mobile node decapsulates (D bit). */
   readonly decapsulatedByMobileNode: boolean;
+  /**
+   * The binding was granted 'T' (RFC 3024). The home agent decapsulates for any current binding
+   * whose care-of address is the outer source (5.5 location privacy); this flag is informational
+   * (tables, metrics).
+   */
+  readonly reverseTunnel: boolean;
 }
 
 export interface ForwardingEntry {

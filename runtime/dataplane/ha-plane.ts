@@ -3,11 +3,16 @@
  * batch of intercepted datagrams, each a sans-IO function of (plane, batch) and, as an RxJS
  * operator, a `map` over it:
  *
- *   batches ─► classify ─► lookup ─► timeExceeded ─► encapsulate ─► broadcastCopies ─► outputs
+ *   batches ─► classify ─► decapsulate ─► lookup ─► timeExceeded ─► encapsulate ─► broadcastCopies ─► outputs
  *
  * - `classifyBatch`: drops what is not a whole IPv4 datagram with a good header checksum
  *   (counted by reason), passes datagrams for the agent itself on (`local`), sets broadcasts
- *   and multicasts apart, and marks the rest unicast;
+ *   and multicasts apart, sets tunnel packets to the agent's own addresses apart, and marks
+ *   the rest unicast;
+ * - `decapsulateBatch`: a tunnel packet to the agent (R4.2.3-7, 5.5, RFC 3024 reverse tunnels)
+ *   whose inner source is a home address with a binding to the outer source is taken apart and
+ *   its datagram routed (TTL, ICMP Time Exceeded back through the tunnel, tunnelled again when
+ *   the destination is another node away from home); anything else dropped and counted;
  * - `lookupBatch`: one forwarding-table lookup per unicast datagram: no binding → `forward`
  *   untouched (4.2.3, the node is at home); a binding → the RFC 2003 3.2 and 4.2.3 loop checks,
  *   then marked for tunnelling (or redirection of an already tunnelled datagram);
@@ -31,6 +36,8 @@ import {
   IPV4_MIN_HEADER_LENGTH,
   IpProtocol,
   decrementIpv4Ttl,
+  ipv4ChecksumValid,
+  ipv4DatagramProblem,
   ipv4Destination,
   ipv4HeaderLength,
   ipv4IsFragment,
@@ -45,6 +52,8 @@ import {
   GRE_HEADER_LENGTH,
   MINIMAL_HEADER_LENGTH,
   MINIMAL_HEADER_WITH_SOURCE_LENGTH,
+  greDecapsulate,
+  minimalDecapsulate,
   ipInIpEncapsulate,
   isTunnelProtocol,
   minimalEncapsulate,
@@ -139,6 +148,8 @@ export const Standing = {
   Tunnel: 3,
   /** Bound and already tunnelled from elsewhere: its outer destination is rewritten (4.2.3). */
   Redirect: 4,
+  /** A tunnel packet (IP in IP, minimal, GRE) addressed to the agent itself (R4.2.3-7). */
+  Decapsulate: 5,
 } as const;
 export type Standing = (typeof Standing)[keyof typeof Standing];
 
@@ -197,13 +208,92 @@ export function classifyBatch(plane: HaPlane, inputs: PacketBatch): HaBatch {
     const bytes = inputs[i]!.bytes;
     if (inputProblem(bytes, counters)) continue;
     const destination = ipv4Destination(bytes, 0);
-    if (plane.local.has(destination | 0)) {
+    if (plane.local.has(destination | 0) && isTunnelProtocol(ipv4Protocol(bytes, 0))) {
+      batch.standing[i] = Standing.Decapsulate;
+    } else if (plane.local.has(destination | 0)) {
       bump(counters, 'local');
       batch.outputs.push({ kind: 'local', index: i, bytes, decapsulated: false });
     } else if (plane.isBroadcast(destination) || isMulticast(destination)) {
       batch.standing[i] = Standing.Broadcast;
     } else {
       batch.standing[i] = Standing.Unicast;
+    }
+  }
+  return batch;
+}
+
+/**
+ * Stage 1b. A tunnel packet addressed to the agent (R4.2.3-7: "Home agents MUST decapsulate
+ * packets addressed to themselves, sent by a mobile node"; RFC 3024 reverse tunnels; 5.5
+ * location privacy). The inner source must be a home address with a current binding whose
+ * care-of address is the outer source: any binding, 'T' or not, since a node hiding its
+ * location (5.5) tunnels to the agent without asking for 'T'. RFC 3024 5.2 asks the home agent
+ * to check the outer source against the binding; a tunnel from any other address would let
+ * anyone inject datagrams with a home address as source from behind the agent, so it is
+ * dropped and counted (`decapsulation-unknown-home-address`, `-wrong-care-of-address`,
+ * `-malformed`). The inner datagram is then forwarded as a router would (RFC 2003 3.1, RFC
+ * 1812 5.3.1): TTL decremented in a pool copy, a Time Exceeded (where RFC 1122 3.2.2 allows
+ * one) sent back through the tunnel the datagram came by, since its source is away from home;
+ * for a destination that is itself a mobile node away from home, tunnelled to it (4.2.3);
+ * otherwise `forward` with `routed: true`, for the host to route.
+ */
+export function decapsulateBatch(plane: HaPlane, batch: HaBatch): HaBatch {
+  const { inputs, standing, outputs } = batch;
+  const counters = plane.counters;
+  for (let i = 0; i < inputs.length; i++) {
+    if (standing[i] !== Standing.Decapsulate) continue;
+    standing[i] = Standing.Done;
+    const packet = inputs[i]!;
+    const inner = innerDatagramCopy(plane, packet.bytes);
+    if (inner === undefined) continue;
+    const outerSource = ipv4Source(packet.bytes, 0);
+    const entry = plane.table.lookup(ipv4Source(inner, 0));
+    if (entry === undefined) {
+      bump(counters, 'decapsulation-unknown-home-address');
+      continue;
+    }
+    const tunnels = entry.tunnels;
+    let from: TunnelTarget | undefined;
+    for (let t = 0; t < tunnels.length; t++) if (tunnels[t]!.careOfAddress === outerSource) from = tunnels[t];
+    if (from === undefined) {
+      bump(counters, 'decapsulation-wrong-care-of-address');
+      continue;
+    }
+    if (inner[8]! <= 1) {
+      bump(counters, 'ttl-exceeded');
+      if (!icmpErrorAllowed(packet, inner, plane.isBroadcast)) {
+        bump(counters, 'icmp-suppressed');
+        continue;
+      }
+      const error = writeTimeExceeded(plane.pool, inner, plane.homeAgentAddress, plane.ttl);
+      const sent = tunnel(plane, error, error.length, false, from);
+      if (sent === undefined) continue;
+      bump(counters, 'icmp-sent');
+      outputs.push({ kind: 'send-ip', index: i, bytes: sent.bytes, destination: from.careOfAddress, homeAddress: entry.homeAddress, encapsulation: sent.kind, via: 'tunnel' });
+      continue;
+    }
+    decrementIpv4Ttl(inner, 0);
+    const destination = ipv4Destination(inner, 0);
+    const away = plane.local.has(destination | 0) ? undefined : plane.table.lookup(destination);
+    if (away === undefined) {
+      bump(counters, 'decapsulated');
+      outputs.push({ kind: 'forward', index: i, bytes: inner, routed: true });
+      continue;
+    }
+    // 4.2.3: the destination is a mobile node away from home; tunnel it there without handing it
+    // to the host, whose route for the home address leads back into this plane.
+    bump(counters, 'decapsulated');
+    const targets = away.tunnels;
+    for (let t = 0; t < targets.length; t++) {
+      const target = targets[t]!;
+      if (plane.table.lookup(target.careOfAddress) !== undefined) {
+        bump(counters, 'loop-care-of-address-bound');
+        continue;
+      }
+      const sent = tunnel(plane, inner, inner.length, false, target);
+      if (sent === undefined) continue;
+      bump(counters, 'tunnelled');
+      outputs.push({ kind: 'send-ip', index: i, bytes: sent.bytes, destination: target.careOfAddress, homeAddress: away.homeAddress, encapsulation: sent.kind, via: 'tunnel' });
     }
   }
   return batch;
@@ -351,6 +441,7 @@ export function outputBatch(plane: HaPlane, batch: HaBatch): OutputBatch {
 // The stages as RxJS operators
 
 export const classify = (plane: HaPlane): OperatorFunction<PacketBatch, HaBatch> => stage(plane, classifyBatch);
+export const decapsulate = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => stage(plane, decapsulateBatch);
 export const lookup = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => stage(plane, lookupBatch);
 export const timeExceeded = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => stage(plane, timeExceededBatch);
 export const encapsulate = (plane: HaPlane): OperatorFunction<HaBatch, HaBatch> => stage(plane, encapsulateBatch);
@@ -360,21 +451,71 @@ export const outputs = (plane: HaPlane): OperatorFunction<HaBatch, OutputBatch> 
 /**
  * The home agent's forwarding as one operator (the stages above, piped) that can also process
  * a batch directly (`process`, the same functions composed without RxJS). Per packet, in
- * order: not a whole IPv4 datagram → dropped; to the agent → `local`; broadcast/multicast →
+ * order: not a whole IPv4 datagram → dropped; a tunnel to the agent → decapsulated when it
+ * comes from the binding of its inner source (R4.2.3-7), else dropped; to the agent → `local`; broadcast/multicast →
  * copies to B-bit bindings (4.3, 4.4); bound → TTL, loop checks, tunnelled per care-of address
  * (4.2.3); anything else → `forward` untouched.
  */
 export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlane {
   const plane = haPlane(options);
   const process = (inputs: PacketBatch): OutputBatch =>
-    outputBatch(plane, broadcastBatch(plane, encapsulateBatch(plane, timeExceededBatch(plane, lookupBatch(plane, classifyBatch(plane, inputs))))));
+    outputBatch(plane, broadcastBatch(plane, encapsulateBatch(plane, timeExceededBatch(plane, lookupBatch(plane, decapsulateBatch(plane, classifyBatch(plane, inputs)))))));
   const operator: OperatorFunction<PacketBatch, OutputBatch> = (source) =>
-    source.pipe(classify(plane), lookup(plane), timeExceeded(plane), encapsulate(plane), broadcast(plane), outputs(plane));
+    source.pipe(classify(plane), decapsulate(plane), lookup(plane), timeExceeded(plane), encapsulate(plane), broadcast(plane), outputs(plane));
   return dataPlane(operator, process, plane.counters, plane.pool);
 }
 
 // =============================================================================================
 // Per-packet work of the stages
+
+/**
+ * The inner datagram of a tunnel packet to the agent, copied into the pool (the input is only
+ * read), or undefined (counted `decapsulation-malformed`, or `inner-bad-checksum` /
+ * `inner-ttl-zero`, RFC 2003 3.1). IP in IP, the common case, is read by offsets; GRE and
+ * minimal go through their codecs (GRE's checksum and flags, RFC 2784 2.5; minimal's header
+ * rebuilt, RFC 2004 3).
+ */
+function innerDatagramCopy(plane: HaPlane, bytes: Uint8Array): Uint8Array | undefined {
+  const counters = plane.counters;
+  const total = ipv4TotalLength(bytes, 0);
+  let inner: Uint8Array;
+  if (ipv4Protocol(bytes, 0) === IpProtocol.IPIP) {
+    const start = ipv4HeaderLength(bytes, 0);
+    if (ipv4DatagramProblem(bytes, start, total) !== undefined) {
+      bump(counters, 'decapsulation-malformed');
+      return undefined;
+    }
+    const length = ipv4TotalLength(bytes, start);
+    inner = plane.pool.allocate(length);
+    inner.set(bytes.subarray(start, start + length));
+  } else if (ipv4Protocol(bytes, 0) === IpProtocol.GRE) {
+    const r = greDecapsulate(bytes, 0, total);
+    if (!r.ok) {
+      bump(counters, 'decapsulation-malformed');
+      return undefined;
+    }
+    inner = plane.pool.allocate(r.value.inner.length);
+    inner.set(r.value.inner);
+  } else {
+    // Rebuilt into the pool, never in the input (whose outer source is still to be read).
+    const out = plane.pool.allocate(total);
+    const r = minimalDecapsulate(bytes, 0, total, out, 0);
+    if (!r.ok) {
+      bump(counters, 'decapsulation-malformed');
+      return undefined;
+    }
+    inner = r.value.datagram;
+  }
+  if (!ipv4ChecksumValid(inner, 0)) {
+    bump(counters, 'inner-bad-checksum');
+    return undefined;
+  }
+  if (inner[8] === 0) {
+    bump(counters, 'inner-ttl-zero');
+    return undefined;
+  }
+  return inner;
+}
 
 /**
  * Copies the first `length` bytes of `source` (a whole IPv4 datagram) into the pool behind

@@ -257,7 +257,15 @@ export type DataPlaneCounter =
   | 'delivered'
   | 'visitor-routed'
   /** Tunnel packet addressed to this mobile node whose inner datagram is not for it (RFC 2003 6.2). */
-  | 'not-for-me';
+  | 'not-for-me'
+  /** Home agent: a tunnel to it taken apart, its datagram routed (R4.2.3-7, RFC 3024). */
+  | 'decapsulated'
+  /** Home agent: a tunnel to it whose inner source is no home address with a binding. */
+  | 'decapsulation-unknown-home-address'
+  /** Home agent: a tunnel to it from an address that is not the inner source's care-of address. */
+  | 'decapsulation-wrong-care-of-address'
+  /** Home agent: a tunnel to it whose inner datagram or tunnel header is malformed. */
+  | 'decapsulation-malformed';
 
 export type DataPlaneCounters = Record<string, number>;
 

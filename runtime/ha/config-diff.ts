@@ -15,6 +15,7 @@ export function sameMobileNode(a: MobileNodeConfig, b: MobileNodeConfig): boolea
     a.nai === b.nai &&
     a.maxLifetime === b.maxLifetime &&
     a.maxBindings === b.maxBindings &&
+    a.reverseTunnel === b.reverseTunnel &&
     sameContexts(a.contexts, b.contexts)
   );
 }

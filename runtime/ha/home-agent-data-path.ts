@@ -13,6 +13,7 @@ import { readU16, type Ipv4Address } from '../../io/wire/bytes.js';
 import { IpProtocol, decrementIpv4Ttl, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
 import { LIMITED_BROADCAST, subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY } from '../../io/wire/registration-types.js';
+import { isTunnelProtocol } from '../../io/wire/tunnel.js';
 import type { ForwardingChange, ForwardingTable } from '../dataplane/forwarding-table.js';
 import { homeAgentDataPlane } from '../dataplane/ha-plane.js';
 import type { DataPlane, DataPlaneCounters, OutputBatch } from '../dataplane/packets.js';
@@ -112,6 +113,10 @@ function captureRule(table: ForwardingTable, options: HomeAgentDataPathOptions, 
       counters.registrationReplyExempt++;
       return true;
     },
+    decapsulates(datagram) {
+      // R4.2.3-7: tunnels to the agent itself (reverse tunnels, 5.5), which the plane checks.
+      return datagram.length >= 20 && isTunnelProtocol(ipv4Protocol(datagram, 0)) && own.has(ipv4Destination(datagram, 0) | 0);
+    },
     copies(datagram) {
       if (broadcastHomes.size === 0 || datagram.length < 20) return false;
       const destination = ipv4Destination(datagram, 0);
@@ -144,9 +149,10 @@ function sendOutputs(tap: OpenedPacketTap, out: OutputBatch, counters: HomeAgent
           break;
         case 'forward':
         case 'local': {
-          // Passed on unchanged (4.2.3: no binding any more, the node is assumed at home).
+          // Passed on unchanged (4.2.3: no binding any more, the node is assumed at home), or a
+          // reverse-tunnelled datagram the plane routed already (TTL decremented, R4.2.3-7).
           let bytes = output.bytes;
-          if (output.kind === 'forward' && out.inputs[output.index]?.ingress !== undefined) {
+          if (output.kind === 'forward' && !output.routed && out.inputs[output.index]?.ingress !== undefined) {
             bytes = bytes.slice(0, ipv4TotalLength(bytes, 0));
             if (!decrementIpv4Ttl(bytes, 0)) {
               counters.reinjectTtlExpired++;

@@ -41,6 +41,7 @@ import {
   type HaMobileNode,
   type HaVerdict,
   type HomeAgentSettings,
+  type ReverseTunnelPolicy,
 } from '../../policies/ha-request.js';
 import {
   MobilitySecurityAssociation,
@@ -64,6 +65,8 @@ export interface MobileNodeConfig {
   readonly maxLifetime: number;
   /** Most simultaneous bindings for this node (3.8.2.3, code 135). */
   readonly maxBindings: number;
+  /** 'T' for this node (RFC 3024); absent: settings.reverseTunnel. */
+  readonly reverseTunnel?: ReverseTunnelPolicy;
 }
 
 export interface ForeignAgentConfig {
@@ -239,7 +242,13 @@ function replyPlaceholder(type: AuthExtensionType, spi: number): RegistrationExt
 
 /** The node as the request checks see it. */
 function mobileNodeOf(node: MobileNodeConfig): HaMobileNode {
-  return { homeAddress: node.homeAddress, nai: node.nai, contexts: associationOf(node.contexts, node.homeAddress), maxLifetime: node.maxLifetime };
+  return {
+    homeAddress: node.homeAddress,
+    nai: node.nai,
+    contexts: associationOf(node.contexts, node.homeAddress),
+    maxLifetime: node.maxLifetime,
+    ...(node.reverseTunnel !== undefined ? { reverseTunnel: node.reverseTunnel } : {}),
+  };
 }
 
 /** The lookup of an association's contexts, or one that finds nothing. */
@@ -833,6 +842,7 @@ export class HomeAgent {
       encapsulation: c.encapsulation,
       broadcast: c.broadcast,
       decapsulatedByMobileNode: c.decapsulatedByMobileNode,
+      reverseTunnel: c.reverseTunnel,
     });
     if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c) });
   }

@@ -581,6 +581,57 @@ describe('checkHaRequest: tunnel options (129, 137)', () => {
   });
 });
 
+describe('checkHaRequest: reverse tunnel policy (RFC 3024 3.4: 137, 138, 139)', () => {
+  const T = 0x02;
+  const M = 0x10;
+  const G = 0x08;
+  const withPolicy = (policy: 'allowed' | 'required' | 'refused') => nodeWith([mnContext], { reverseTunnel: policy });
+
+  it('grants T under allowed and records it; no T under allowed is a plain binding', () => {
+    expect(expectAccept(check({ flags: T }, [mhae()], { mobileNode: withPolicy('allowed') })).reverseTunnel).toBe(true);
+    expect(expectAccept(check({ flags: 0 }, [mhae()], { mobileNode: withPolicy('allowed') })).reverseTunnel).toBe(false);
+  });
+
+  it('refuses T with 137 for a node whose policy is refused, and accepts it without T', () => {
+    expect(expectDeny(check({ flags: T }, [mhae()], { mobileNode: withPolicy('refused') }), 137).reason).toBe('reverse-tunnel-unavailable');
+    expect(expectAccept(check({ flags: 0 }, [mhae()], { mobileNode: withPolicy('refused') })).reverseTunnel).toBe(false);
+  });
+
+  it('refuses a registration without T with 138 for a node whose policy is required; a deregistration is not refused', () => {
+    expect(expectDeny(check({ flags: 0 }, [mhae()], { mobileNode: withPolicy('required') }), 138).reason).toBe('reverse-tunnel-mandatory');
+    expect(expectAccept(check({ flags: T }, [mhae()], { mobileNode: withPolicy('required') })).reverseTunnel).toBe(true);
+    expect(expectAccept(check({ flags: 0, lifetime: 0 }, [mhae()], { mobileNode: withPolicy('required') })).operation).toBe('deregister-one');
+  });
+
+  it('refuses T with 139 when the M/G encapsulation asked is one the home agent does not decapsulate, even with IP-in-IP fallback', () => {
+    const none = { ...settings, encapsulations: { minimal: false, gre: false }, encapsulationFallback: true };
+    for (const flags of [T | M, T | G, T | M | G]) {
+      expect(expectDeny(check({ flags }, [mhae()], { homeAgent: none }), 139).reason).toBe('reverse-tunnel-encapsulation-unavailable');
+    }
+    // Without T the fallback to IP in IP still applies, and T with IP in IP is always possible.
+    expect(expectAccept(check({ flags: M }, [mhae()], { homeAgent: none })).encapsulation).toBe('ip-in-ip');
+    expect(expectAccept(check({ flags: T }, [mhae()], { homeAgent: none })).reverseTunnel).toBe(true);
+    // One of the two asked is enough.
+    const greOnly = { ...settings, encapsulations: { minimal: false, gre: true } };
+    expect(expectAccept(check({ flags: T | M | G }, [mhae()], { homeAgent: greOnly })).encapsulation).toBe('gre');
+  });
+
+  it("the node's policy wins over the home agent's default; the default comes from reverseTunnel, else the older reverseTunneling", () => {
+    const requiredByDefault = { ...settings, reverseTunnel: 'required' as const };
+    expectDeny(check({ flags: 0 }, [mhae()], { homeAgent: requiredByDefault }), 138);
+    expectAccept(check({ flags: 0 }, [mhae()], { homeAgent: requiredByDefault, mobileNode: withPolicy('allowed') }));
+    const { reverseTunneling: _omitted, ...bare } = settings;
+    expectDeny(check({ flags: T }, [mhae()], { homeAgent: bare }), 137);
+    expectAccept(check({ flags: T }, [mhae()], { homeAgent: { ...bare, reverseTunneling: true } }));
+  });
+
+  it('checks authentication and the Identification before the reverse tunnel policy (137/138 only to an authentic Request)', () => {
+    expect(check({ flags: T }, [mhae({ corrupt: true })], { mobileNode: withPolicy('refused'), homeAgent: { ...settings, replyOnAuthFailure: false } }).kind).toBe('discard');
+    expectDeny(check({ flags: 0 }, [mhae({ corrupt: true })], { mobileNode: withPolicy('required') }), 131);
+    expectDeny(check({ flags: 0, identification: { high: 1, low: 1 } }, [mhae()], { mobileNode: withPolicy('required') }), 133);
+  });
+});
+
 describe('mobile node resolution helpers', () => {
   it('finds the node by Home Address, or by NAI when the Home Address is 0', () => {
     expect(mobileNodeKey(encode({}, [mhae()]).request)).toEqual({ kind: 'home-address', homeAddress: HOME });

@@ -96,7 +96,7 @@ describe('the example configuration (mip4 ha --example-config)', () => {
           simultaneousBindings: true,
           broadcast: true,
           encapsulations: { minimal: true, gre: true },
-          reverseTunneling: false,
+          reverseTunnel: 'allowed',
           replyOnAuthFailure: true,
         },
         mobileNodes: [
@@ -114,6 +114,7 @@ describe('the example configuration (mip4 ha --example-config)', () => {
             ],
             maxLifetime: 1800,
             maxBindings: 2,
+            reverseTunnel: 'allowed',
           },
         ],
         foreignAgents: [
@@ -155,7 +156,7 @@ describe('the example configuration (mip4 ha --example-config)', () => {
       simultaneousBindings: true,
       broadcast: true,
       encapsulations: { minimal: true, gre: true },
-      reverseTunneling: false,
+      reverseTunnel: 'allowed',
       replyOnAuthFailure: true,
     });
     expect(loaded.config.mobileNodes).toStrictEqual([
@@ -228,6 +229,36 @@ ${GOOD_NODE}  - homeAddress: 198.51.100.11
     );
     expect(process.cwd()).not.toBe(root);
     expect(loaded.config.mobileNodes[0]!.contexts[0]!.key).toStrictEqual(bytes('00112233445566778899aabbccddeeff'));
+  });
+});
+
+describe('reverse tunnelling (RFC 3024): homeAgent.reverseTunnel and per node', () => {
+  it('reads the default and a per-node policy; a node without one takes the default', () => {
+    const loaded = load(`${HOME_AGENT}  reverseTunnel: required
+mobileNodes:
+${GOOD_NODE}  - homeAddress: 198.51.100.11
+    spi: 4097
+    key: 2b7e151628aed2a6abf7158809cf4f3c
+    reverseTunnel: refused
+`);
+    expect(loaded.config.settings.reverseTunnel).toBe('required');
+    expect(loaded.config.mobileNodes[0]!.reverseTunnel).toBeUndefined();
+    expect(loaded.config.mobileNodes[1]!.reverseTunnel).toBe('refused');
+  });
+
+  it('keeps reading the older homeAgent.reverseTunneling: true as allowed, false as refused', () => {
+    expect(load(withNodes(GOOD_NODE).replace('homeNetwork: 198.51.100.0/24\n', 'homeNetwork: 198.51.100.0/24\n  reverseTunneling: true\n')).config.settings.reverseTunnel).toBe('allowed');
+    expect(load(withNodes(GOOD_NODE).replace('homeNetwork: 198.51.100.0/24\n', 'homeNetwork: 198.51.100.0/24\n  reverseTunneling: false\n')).config.settings.reverseTunnel).toBe('refused');
+  });
+
+  it('refuses an unknown policy naming the field, and both spellings at once', () => {
+    const issues = issuesOf(withNodes(`${GOOD_NODE}    reverseTunnel: maybe\n`));
+    expect(issues.some((i) => i.path === 'mobileNodes[0].reverseTunnel' && /allowed|required|refused/.test(i.message)), JSON.stringify(issues)).toBe(true);
+    expectSingleIssue(
+      withNodes(GOOD_NODE).replace('homeNetwork: 198.51.100.0/24\n', 'homeNetwork: 198.51.100.0/24\n  reverseTunnel: allowed\n  reverseTunneling: true\n'),
+      'homeAgent.reverseTunneling',
+      /keep only reverseTunnel/,
+    );
   });
 });
 

@@ -71,7 +71,7 @@ function decremented(bytes: Uint8Array): Uint8Array {
 }
 
 function target(careOfAddress: number, encapsulation: Encapsulation = 'ip-in-ip', extra: Partial<TunnelTarget> = {}): TunnelTarget {
-  return { careOfAddress, encapsulation, broadcast: false, decapsulatedByMobileNode: false, ...extra };
+  return { careOfAddress, encapsulation, broadcast: false, decapsulatedByMobileNode: false, reverseTunnel: false, ...extra };
 }
 
 function haPlane(table: ForwardingTable, extra: Partial<Parameters<typeof homeAgentDataPlane>[0]> = {}) {

@@ -60,6 +60,7 @@ const target = (careOfAddress: number, extra: Partial<TunnelTarget> = {}): Tunne
   encapsulation: 'ip-in-ip',
   broadcast: false,
   decapsulatedByMobileNode: false,
+  reverseTunnel: false,
   ...extra,
 });
 

@@ -63,7 +63,7 @@ describe('prepared outer header (the data plane\'s trusted writer)', () => {
 
   it('the forwarding table checks each care-of address once, when the binding is published', () => {
     const table = new ForwardingTable();
-    const target = (careOfAddress: number) => ({ careOfAddress, encapsulation: 'ip-in-ip' as const, broadcast: false, decapsulatedByMobileNode: false });
+    const target = (careOfAddress: number) => ({ careOfAddress, encapsulation: 'ip-in-ip' as const, broadcast: false, decapsulatedByMobileNode: false, reverseTunnel: false });
     expect(() => table.upsertTunnel(0x0a000002, target(-1))).toThrow(RangeError);
     expect(() => table.upsertTunnel(0x0a000002, target(2 ** 32))).toThrow(RangeError);
     expect(() => table.upsertTunnel(0x0a000002, target(Number.NaN))).toThrow(RangeError);
@@ -95,7 +95,7 @@ describe('checkUnsigned', () => {
 });
 
 describe('forwarding table republishing', () => {
-  const target = (careOfAddress: number, broadcast = false) => ({ careOfAddress, encapsulation: 'ip-in-ip' as const, broadcast, decapsulatedByMobileNode: false });
+  const target = (careOfAddress: number, broadcast = false) => ({ careOfAddress, encapsulation: 'ip-in-ip' as const, broadcast, decapsulatedByMobileNode: false, reverseTunnel: false });
 
   it('a renewal that changes nothing keeps the entry; a changed field replaces it', () => {
     const table = new ForwardingTable();
