@@ -68,6 +68,13 @@ export const FaReplyCode = {
 /** "All Mobility Agents" (3.6.1.1, 2.3). */
 export const ALL_MOBILITY_AGENTS: Ipv4Address = 0xe000000b;
 
+export type FaReverseTunnelPolicy = 'offered' | 'required' | 'none';
+
+/** The RFC 3024 policy in force: `reverseTunnel`, or the older boolean (true → offered, false → none). */
+export function reverseTunnelPolicyOf(settings: Pick<FaSettings, 'reverseTunneling' | 'reverseTunnel'>): FaReverseTunnelPolicy {
+  return settings.reverseTunnel ?? (settings.reverseTunneling ? 'offered' : 'none');
+}
+
 /** What the foreign agent offers and enforces. */
 export interface FaSettings {
   /** The care-of addresses this foreign agent offers (advertises), at least one (3.7.1, R3.7.1-1). */
@@ -85,8 +92,16 @@ export interface FaSettings {
   readonly busy: boolean;
   /** 'M' / 'G': the encapsulations this agent decapsulates (2.1.1). */
   readonly encapsulations: { readonly minimal: boolean; readonly gre: boolean };
-  /** 'T': reverse tunnelling offered (RFC 3024). */
+  /** 'T' advertised: reverse tunnelling offered (RFC 3024 3.1). */
   readonly reverseTunneling: boolean;
+  /**
+   * RFC 3024 policy: 'offered' (advertised 'T', granted when asked), 'required' (advertised
+   * 'T', a Request without it denied 75) or 'none' (74 when asked). Absent: from
+   * `reverseTunneling` (true → offered, false → none).
+   */
+  readonly reverseTunnel?: FaReverseTunnelPolicy;
+  /** RFC 3024 3.3 / 5.2: the encapsulating delivery style is supported (default true); else 79. */
+  readonly encapsulatingDelivery?: boolean;
   /** Deny (67) Requests from nodes the agent shares no association with (a local policy beyond 3.7.2.1). */
   readonly requireMobileForeignAuthentication: boolean;
   /**
