@@ -39,7 +39,7 @@ import { AUTHENTICATOR_LENGTH, sealAuthenticator, verifyAuthenticator } from './
 import { checkPendingBudget, type ChargedPending, type PendingBudgetRefusal, type PendingCharge, type PendingUsage } from './fa-pending-budget.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
 
-/** Registration Reply codes a foreign agent sends (3.4; 74 from RFC 3024, 96/97 from RFC 2794). */
+/** Registration Reply codes a foreign agent sends (3.4; 74-76 and 79 from RFC 3024 3.4, 96/97 from RFC 2794). */
 export const FaReplyCode = {
   ReasonUnspecified: 64,
   AdministrativelyProhibited: 65,
@@ -52,8 +52,14 @@ export const FaReplyCode = {
   EncapsulationUnavailable: 72,
   /** "requested reverse tunnel unavailable" (RFC 3024). */
   ReverseTunnelUnavailable: 74,
+  /** "reverse tunnel is mandatory and 'T' bit not set" (RFC 3024). */
+  ReverseTunnelMandatory: 75,
+  /** "mobile node too distant" (RFC 3024): a 'T' Request that did not come from the link. */
+  MobileNodeTooDistant: 76,
   InvalidCareOfAddress: 77,
   RegistrationTimeout: 78,
+  /** "delivery style not supported" (RFC 3024). */
+  DeliveryStyleNotSupported: 79,
   HomeNetworkUnreachable: 80,
   HomeAgentHostUnreachable: 81,
   HomeAgentPortUnreachable: 82,
@@ -67,6 +73,13 @@ export const FaReplyCode = {
 
 /** "All Mobility Agents" (3.6.1.1, 2.3). */
 export const ALL_MOBILITY_AGENTS: Ipv4Address = 0xe000000b;
+
+export type FaReverseTunnelPolicy = 'offered' | 'required' | 'none';
+
+/** The RFC 3024 policy in force: `reverseTunnel`, or the older boolean (true → offered, false → none). */
+export function reverseTunnelPolicyOf(settings: Pick<FaSettings, 'reverseTunneling' | 'reverseTunnel'>): FaReverseTunnelPolicy {
+  return settings.reverseTunnel ?? (settings.reverseTunneling ? 'offered' : 'none');
+}
 
 /** What the foreign agent offers and enforces. */
 export interface FaSettings {
@@ -85,8 +98,16 @@ export interface FaSettings {
   readonly busy: boolean;
   /** 'M' / 'G': the encapsulations this agent decapsulates (2.1.1). */
   readonly encapsulations: { readonly minimal: boolean; readonly gre: boolean };
-  /** 'T': reverse tunnelling offered (RFC 3024). */
+  /** 'T' advertised: reverse tunnelling offered (RFC 3024 3.1). */
   readonly reverseTunneling: boolean;
+  /**
+   * RFC 3024 policy: 'offered' (advertised 'T', granted when asked), 'required' (advertised
+   * 'T', a Request without it denied 75) or 'none' (74 when asked). Absent: from
+   * `reverseTunneling` (true → offered, false → none).
+   */
+  readonly reverseTunnel?: FaReverseTunnelPolicy;
+  /** RFC 3024 3.3 / 5.2: the encapsulating delivery style is supported (default true); else 79. */
+  readonly encapsulatingDelivery?: boolean;
   /** Deny (67) Requests from nodes the agent shares no association with (a local policy beyond 3.7.2.1). */
   readonly requireMobileForeignAuthentication: boolean;
   /**
@@ -124,6 +145,16 @@ export interface PendingRegistration {
   readonly nai?: string;
   /** Whether the relayed Request carried a Foreign-Home Authentication Extension. */
   readonly foreignHomeAuthenticated: boolean;
+  /** Set when the node asked for a reverse tunnel through this agent ('T', RFC 3024) and may have one. */
+  readonly reverseTunnel?: ReverseTunnelGrant;
+}
+
+/** What a visitor granted 'T' gets (RFC 3024): the tunnel to its home agent from its care-of address. */
+export interface ReverseTunnelGrant {
+  /** From the Request's M/G bits: G → GRE, else M → minimal, else IP in IP. */
+  readonly encapsulation: 'ip-in-ip' | 'minimal' | 'gre';
+  /** 'encapsulating' when the Request carried the Encapsulating Delivery Style extension (RFC 3024 3.3). */
+  readonly delivery: 'direct' | 'encapsulating';
 }
 
 /** A Registration Reply the foreign agent itself sends (a denial, 3.7.2.3), ready to go out. */
@@ -157,6 +188,10 @@ export type FaRequestDenyReason =
   | 'invalid-care-of-address' // 77
   | 'encapsulation-unavailable' // 72
   | 'reverse-tunnel-unavailable' // 74
+  | 'reverse-tunnel-mandatory' // 75
+  | 'mobile-node-too-distant' // 76
+  | 'delivery-style-not-supported' // 79
+  | 'misplaced-delivery-style' // 70
   | 'refused' // 64 / 65
   | PendingBudgetRefusal // 66
   | 'busy'; // 66
@@ -207,6 +242,8 @@ export interface FaRequestInput {
   readonly message: Uint8Array;
   /** False only for an invalid NON-ZERO checksum (3.7.2.1). */
   readonly udpChecksumValid: boolean;
+  /** The Request's IP TTL as received (RFC 3024's hop check for 'T'); absent: not checked. */
+  readonly ipTtl?: number;
   readonly ipSource: Ipv4Address;
   readonly ipDestination: Ipv4Address;
   readonly udpSourcePort: number;
@@ -687,10 +724,9 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
         );
       }
     }
-    // 12. RFC 3024: 'T' with reverse tunnelling not offered → 74.
-    if ((request.flags & RequestFlag.T) !== 0 && !settings.reverseTunneling) {
-      return deny(FaReplyCode.ReverseTunnelUnavailable, 'reverse-tunnel-unavailable', 'reverse tunnel requested but unavailable (RFC 3024)');
-    }
+    // 12. RFC 3024 (docs/protocol.md "Reverse tunnelling at the foreign agent").
+    const refused = checkReverseTunnel(request, input, settings, colocated, mobileHome, mobileForeign[0]);
+    if (refused !== undefined) return deny(refused.code, refused.reason, refused.detail);
   }
 
   // 13. Admission.
@@ -718,7 +754,10 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
   //     Then a Foreign-Home Authentication Extension when the agent shares an association
   //     with the home agent (R3.7.1-9), except on a deregistration (R3.5.4-5) or for a care-of
   //     address this agent does not advertise (R3.5.4-4).
+  //     The Encapsulating Delivery Style extension sits after the MHAE (checked in 12), so it
+  //     goes with them: consumed here, never relayed (RFC 3024 3.3).
   const keptEnd = authExtensionEnd(lastMobileHome);
+  const grant = request.lifetime !== 0 && !colocated && (request.flags & RequestFlag.T) !== 0 ? reverseTunnelGrant(request) : undefined;
   const prefix = message.subarray(0, keptEnd);
   const removedExtensions = request.extensions.filter((extension) => extension.offset >= keptEnd).length;
   const homeAgentContext = input.homeAgent?.first();
@@ -745,9 +784,86 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
       requestedLifetime: request.lifetime,
       ...(nai === undefined ? {} : { nai }),
       foreignHomeAuthenticated: appendForeignHome,
+      ...(grant === undefined ? {} : { reverseTunnel: grant }),
     },
     charge: budget.charge,
   };
+}
+
+// --- reverse tunnelling (RFC 3024) ----------------------------------------------------------------
+
+/** The IP TTL of a Registration Request asking for 'T': sent from the link (RFC 3024). */
+export const REVERSE_TUNNEL_REQUEST_TTL = 255;
+
+type Refusal = { readonly code: number; readonly reason: FaRequestDenyReason; readonly detail: string };
+
+/**
+ * RFC 3024's checks of a Request with a nonzero Lifetime, in its order: 'T' not offered → 74;
+ * 'T' required and absent → 75; 'T' from farther than the link → 76; the Encapsulating
+ * Delivery Style extension where it cannot be honoured → 79, or misplaced → 70.
+ */
+function checkReverseTunnel(
+  request: RegistrationRequest,
+  input: FaRequestInput,
+  settings: FaSettings,
+  colocated: boolean,
+  mobileHome: AuthExtension,
+  mobileForeign: AuthExtension | undefined,
+): Refusal | undefined {
+  const policy = reverseTunnelPolicyOf(settings);
+  const asked = (request.flags & RequestFlag.T) !== 0;
+  if (asked && policy === 'none') {
+    return { code: FaReplyCode.ReverseTunnelUnavailable, reason: 'reverse-tunnel-unavailable', detail: "'T' set but this foreign agent offers no reverse tunnel (RFC 3024 3.4)" };
+  }
+  // A co-located node tunnels itself (RFC 3024 1.2, 5944 3.7.2 'R'): the agent's policy is not its path.
+  if (!asked && policy === 'required' && !colocated) {
+    return { code: FaReplyCode.ReverseTunnelMandatory, reason: 'reverse-tunnel-mandatory', detail: "this foreign agent requires reverse tunnelling and 'T' is not set (RFC 3024 3.4)" };
+  }
+  // RFC 3024: a 'T' Request is sent with TTL 255 so the agent knows the node is on its link
+  // (direct delivery trusts the link-layer source). RFC 5944 3.6.1.1 makes a Request to
+  // 224.0.0.11 go with TTL 1; that group is link-local and never forwarded (RFC 5771), so
+  // TTL 1 there proves the same. Any other TTL: 76.
+  if (asked && input.ipTtl !== undefined) {
+    const linkLocal = input.ipDestination === ALL_MOBILITY_AGENTS && input.ipTtl === 1;
+    if (input.ipTtl !== REVERSE_TUNNEL_REQUEST_TTL && !linkLocal) {
+      return {
+        code: FaReplyCode.MobileNodeTooDistant,
+        reason: 'mobile-node-too-distant',
+        detail: `'T' Request with IP TTL ${input.ipTtl}, not ${REVERSE_TUNNEL_REQUEST_TTL}: not sent from this link (RFC 3024)`,
+      };
+    }
+  }
+  for (const extension of request.extensions) {
+    const malformed = extension.kind === 'unknown' && extension.type === ExtensionType.EncapsulatingDeliveryStyle;
+    if (extension.kind !== 'encapsulating-delivery-style' && !malformed) continue;
+    if (malformed) {
+      return { code: FaReplyCode.PoorlyFormedRequest, reason: 'misplaced-delivery-style', detail: `Encapsulating Delivery Style extension at offset ${extension.offset} has a nonzero Length (RFC 3024 3.3: Length 0)` };
+    }
+    // RFC 3024 3.3: after the MHAE (so that consuming it leaves the home agent's authenticator
+    // whole) and before the MFAE (so that the node's authenticator covers it).
+    if (extension.offset < mobileHome.offset || (mobileForeign !== undefined && extension.offset > mobileForeign.offset)) {
+      return {
+        code: FaReplyCode.PoorlyFormedRequest,
+        reason: 'misplaced-delivery-style',
+        detail: `Encapsulating Delivery Style extension at offset ${extension.offset} is not between the Mobile-Home and Mobile-Foreign Authentication Extensions (RFC 3024 3.3)`,
+      };
+    }
+    // RFC 3024 3.3: it only qualifies a reverse tunnel; without 'T' there is nothing to deliver by it.
+    if (!asked) {
+      return { code: FaReplyCode.PoorlyFormedRequest, reason: 'misplaced-delivery-style', detail: "Encapsulating Delivery Style extension without 'T' (RFC 3024 3.3)" };
+    }
+    if (settings.encapsulatingDelivery === false) {
+      return { code: FaReplyCode.DeliveryStyleNotSupported, reason: 'delivery-style-not-supported', detail: 'the encapsulating delivery style is not supported here (RFC 3024 3.3, 3.4)' };
+    }
+  }
+  return undefined;
+}
+
+/** The reverse tunnel a granted 'T' Request gets: encapsulation from its M/G bits, delivery from its extensions. */
+export function reverseTunnelGrant(request: RegistrationRequest): ReverseTunnelGrant {
+  const encapsulation = (request.flags & RequestFlag.G) !== 0 ? 'gre' : (request.flags & RequestFlag.M) !== 0 ? 'minimal' : 'ip-in-ip';
+  const encapsulating = request.extensions.some((extension) => extension.kind === 'encapsulating-delivery-style');
+  return { encapsulation, delivery: encapsulating ? 'encapsulating' : 'direct' };
 }
 
 // --- the Reply ------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ import { ipv4, ipv4ToString, fromHex, toHex } from './bytes.js';
 import { identificationFromHex, identificationToHex } from './identification.js';
 import {
   AUTH_HEADER_LENGTH,
+  ENCAPSULATING_DELIVERY_STYLE_TYPE,
   extensionLengthField,
+  extensionTypeOf,
   requestFlagBits,
   toBytesRegistrationMessage,
   type RequestFlagBits,
@@ -66,7 +68,16 @@ export interface UnknownExtensionJson {
   readonly data: string;
 }
 
-export type ExtensionJson = PadExtensionJson | AuthExtensionJson | NaiExtensionJson | UnknownExtensionJson;
+/** RFC 3024 3.3: no data. */
+export interface EncapsulatingDeliveryStyleExtensionJson {
+  readonly type: number;
+  readonly name: string;
+  readonly offset: number;
+  readonly length: 0;
+  readonly delivery_style: 'encapsulating';
+}
+
+export type ExtensionJson = PadExtensionJson | AuthExtensionJson | NaiExtensionJson | EncapsulatingDeliveryStyleExtensionJson | UnknownExtensionJson;
 
 export interface RegistrationRequestJson {
   readonly type: 1;
@@ -131,6 +142,7 @@ const EXTENSION_NAMES: ReadonlyMap<number, string> = new Map([
   [ExtensionType.MobileHomeAuth, 'Mobile-Home Authentication'],
   [ExtensionType.MobileForeignAuth, 'Mobile-Foreign Authentication'],
   [ExtensionType.ForeignHomeAuth, 'Foreign-Home Authentication'],
+  [ExtensionType.EncapsulatingDeliveryStyle, 'Encapsulating Delivery Style (RFC 3024)'],
   [ExtensionType.MobileNodeNai, 'Mobile Node NAI (RFC 2794)'],
 ]);
 
@@ -196,7 +208,8 @@ function extensionToJson<Algorithm>(
   messageBytes: () => Uint8Array,
   options: RegistrationJsonOptions<Algorithm> | undefined,
 ): ExtensionJson {
-  const head = { type: extension.type, name: extensionName(extension.type), offset: extension.offset };
+  const type = extensionTypeOf(extension);
+  const head = { type, name: extensionName(type), offset: extension.offset };
   const length = extensionLengthField(extension);
   switch (extension.kind) {
     case 'pad':
@@ -216,6 +229,8 @@ function extensionToJson<Algorithm>(
     }
     case 'nai':
       return { ...head, length: length!, nai: extension.nai };
+    case 'encapsulating-delivery-style':
+      return { ...head, length: 0, delivery_style: 'encapsulating' };
     case 'unknown':
       return {
         ...head,
@@ -281,6 +296,9 @@ function extensionFromJson(json: ExtensionJson): RegistrationExtension {
       throw new EncodeError('registration-json', `extension type ${json.type} has an NAI but is not 131`);
     }
     return { kind: 'nai', type: ExtensionType.MobileNodeNai, offset, nai: json.nai };
+  }
+  if ('delivery_style' in json) {
+    return { kind: 'encapsulating-delivery-style', type: ENCAPSULATING_DELIVERY_STYLE_TYPE, offset };
   }
   if ('format' in json) {
     return {

@@ -43,6 +43,8 @@ export const ExtensionType = {
   MobileHomeAuth: 32,
   MobileForeignAuth: 33,
   ForeignHomeAuth: 34,
+  /** RFC 3024 3.3: sent by a mobile node asking for the encapsulating delivery style. */
+  EncapsulatingDeliveryStyle: 130,
   MobileNodeNai: 131,
 } as const;
 
@@ -82,6 +84,15 @@ export interface NaiExtension extends ExtensionBase {
 }
 
 /**
+ * Encapsulating Delivery Style Extension (RFC 3024 3.3): Type 130, Length 0, no data. Skippable
+ * (128-255). `type` may be left out when building one; the encoder writes 130.
+ */
+export interface EncapsulatingDeliveryStyleExtension extends ExtensionBase {
+  readonly kind: 'encapsulating-delivery-style';
+  readonly type?: 130;
+}
+
+/**
  * How an extension not known to this codec is laid out:
  * - 'tlv':   Type, Length (8 bit), Data (1.9)
  * - 'short': Type, Length (8 bit, = 1 + data length), Sub-Type, Data (1.11)
@@ -104,7 +115,7 @@ export interface UnknownExtension extends ExtensionBase {
   readonly data: Uint8Array;
 }
 
-export type RegistrationExtension = PadExtension | AuthExtension | NaiExtension | UnknownExtension;
+export type RegistrationExtension = PadExtension | AuthExtension | NaiExtension | EncapsulatingDeliveryStyleExtension | UnknownExtension;
 
 export interface RegistrationRequest {
   readonly type: 1;

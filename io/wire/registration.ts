@@ -8,7 +8,7 @@
  * that is the origin of the authenticated range (3.5.1, policies/auth.ts). Error offsets,
  * like every WireError, are positions in the buffer passed to the decoder.
  *
- * The codec interprets types 0, 32, 33, 34 and 131 and keeps every other extension as an
+ * The codec interprets types 0, 32, 33, 34, 130 (RFC 3024 3.3) and 131 and keeps every other extension as an
  * UnknownExtension so that it round-trips byte-exactly; deciding what an unknown extension
  * means for the message (1.8) is the agents' job, helped by
  * `unrecognizedNonSkippableExtension`.
@@ -27,6 +27,7 @@ import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import { readIdentification, writeIdentification } from './identification.js';
 import {
   type AuthExtension,
+  type EncapsulatingDeliveryStyleExtension,
   type ExtensionFormat,
   ExtensionType,
   type NaiExtension,
@@ -42,6 +43,14 @@ import {
   type RequestFlagName,
   type UnknownExtension,
 } from './registration-types.js';
+
+/** RFC 3024 3.3: the Encapsulating Delivery Style Extension's Type (skippable, Length 0). */
+export const ENCAPSULATING_DELIVERY_STYLE_TYPE = 130;
+
+/** An extension's Type: the value's, or 130 for an Encapsulating Delivery Style extension built without one. */
+export function extensionTypeOf(extension: RegistrationExtension): number {
+  return extension.type ?? ENCAPSULATING_DELIVERY_STYLE_TYPE;
+}
 
 const REQUEST_LAYER = 'registration-request';
 const REPLY_LAYER = 'registration-reply';
@@ -241,6 +250,16 @@ function decodeExtension(
       return decodeAuthExtension(layer, bytes, type, offset, position, end);
     case ExtensionType.MobileNodeNai:
       return decodeNaiExtension(layer, bytes, offset, position, end);
+    case ExtensionType.EncapsulatingDeliveryStyle: {
+      // RFC 3024 3.3: Length 0. Another Length is kept as an unknown skippable extension so
+      // that the message round-trips; the foreign agent refuses it as poorly formed.
+      if (position + TLV_HEADER_LENGTH > end) return truncatedExtension(layer, position, type, TLV_HEADER_LENGTH, end);
+      if (bytes[position + 1] === 0) {
+        const style: EncapsulatingDeliveryStyleExtension = { kind: 'encapsulating-delivery-style', type: ExtensionType.EncapsulatingDeliveryStyle, offset };
+        return decoded(style, position + TLV_HEADER_LENGTH);
+      }
+      break;
+    }
   }
   return decodeUnknownExtension(layer, bytes, type, offset, position, end, formatOf(type, formats));
 }
@@ -427,6 +446,8 @@ export function extensionLengthField(extension: RegistrationExtension): number |
       return SPI_LENGTH + extension.authenticator.length;
     case 'nai':
       return utf8Length(extension.nai);
+    case 'encapsulating-delivery-style':
+      return 0;
     case 'unknown':
       switch (extension.format) {
         case 'tlv':
@@ -442,11 +463,13 @@ export function extensionLengthField(extension: RegistrationExtension): number |
 
 /** Bytes the extension occupies on the wire; throws EncodeError if it cannot be encoded. */
 function extensionLength(layer: string, extension: RegistrationExtension): number {
-  checkUint(layer, 'extension type', extension.type, 0xff);
+  checkUint(layer, 'extension type', extensionTypeOf(extension), 0xff);
   const lengthField = extensionLengthField(extension);
   switch (extension.kind) {
     case 'pad':
       return 1;
+    case 'encapsulating-delivery-style':
+      return TLV_HEADER_LENGTH;
     case 'auth':
       checkUint(layer, 'SPI', extension.spi, 0xffff_ffff);
       checkUint(layer, `Length of extension type ${extension.type}`, lengthField!, 0xff);
@@ -489,10 +512,13 @@ const utf8Encoder = new TextEncoder();
 
 /** Writes one extension (its size already checked by extensionLength) and returns the next offset. */
 function writeExtension(layer: string, extension: RegistrationExtension, bytes: Uint8Array, position: number): number {
-  bytes[position] = extension.type;
+  bytes[position] = extensionTypeOf(extension);
   switch (extension.kind) {
     case 'pad':
       return position + 1;
+    case 'encapsulating-delivery-style':
+      bytes[position + 1] = 0;
+      return position + TLV_HEADER_LENGTH;
     case 'auth':
       bytes[position + 1] = SPI_LENGTH + extension.authenticator.length;
       writeU32(bytes, position + TLV_HEADER_LENGTH, extension.spi);

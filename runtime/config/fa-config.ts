@@ -7,7 +7,7 @@
 import { storeSettings, type StoreSettings } from './store-config.js';
 import { Schema } from 'effect';
 import { parseIpv4 } from '../../io/wire/bytes.js';
-import type { FaSettings } from '../../policies/fa-request.js';
+import type { FaReverseTunnelPolicy, FaSettings } from '../../policies/fa-request.js';
 import {
   DEFAULT_MAX_PENDING,
   DEFAULT_MAX_PENDING_PER_HOME_ADDRESS,
@@ -67,7 +67,10 @@ const ForeignAgentFile = Schema.Struct({
     registrationLifetime: optional(Lifetime),
     encapsulations: optional(Encapsulations),
     busy: optional(Schema.Boolean),
+    reverseTunnel: optional(oneOf('offered', 'required', 'none')),
+    /** The older boolean, kept: true → offered, false → none. */
     reverseTunneling: optional(Schema.Boolean),
+    encapsulatingDelivery: optional(Schema.Boolean),
     requireMobileForeignAuth: optional(Schema.Boolean),
     acceptZeroHomeAddress: optional(Schema.Boolean),
     maxPending: optional(Count),
@@ -141,9 +144,7 @@ function normalise(file: ForeignAgentFile, baseDir: string, configPath: string |
   if (!encapsulations.has('ip-in-ip')) {
     issues.push({ path: 'foreignAgent.encapsulations', message: 'ip-in-ip must stay enabled: every Mobile IP agent must support it (RFC 5944 4.1)' });
   }
-  if (fa.reverseTunneling === true) {
-    issues.push({ path: 'foreignAgent.reverseTunneling', message: 'reverse tunnelling (RFC 3024) is not implemented by mip4 yet; set it to false' });
-  }
+  const reverseTunnel = faReverseTunnelSetting(fa.reverseTunnel, fa.reverseTunneling, issues);
   const settings: FaSettings = {
     careOfAddresses,
     interfaceAddresses: [...new Set([linkAddress, ...careOfAddresses, ...(fa.otherAddresses ?? []).map((a) => parseIpv4(a)!)])],
@@ -151,7 +152,9 @@ function normalise(file: ForeignAgentFile, baseDir: string, configPath: string |
     registrationLifetime: fa.registrationLifetime ?? DEFAULT_REGISTRATION_LIFETIME,
     busy: fa.busy ?? false,
     encapsulations: { minimal: encapsulations.has('minimal'), gre: encapsulations.has('gre') },
-    reverseTunneling: false,
+    reverseTunneling: reverseTunnel !== 'none',
+    reverseTunnel,
+    encapsulatingDelivery: fa.encapsulatingDelivery ?? true,
     requireMobileForeignAuthentication: fa.requireMobileForeignAuth ?? false,
     maxPending: fa.maxPending ?? DEFAULT_MAX_PENDING,
     maxPendingPerLinkSource: fa.maxPendingPerLinkSource ?? DEFAULT_MAX_PENDING_PER_LINK_SOURCE,
@@ -202,6 +205,21 @@ function normalise(file: ForeignAgentFile, baseDir: string, configPath: string |
 
 
 
+/**
+ * RFC 3024 policy from `reverseTunnel` (default offered) or the older `reverseTunneling`
+ * boolean (true → offered, false → none); both at once must agree.
+ */
+function faReverseTunnelSetting(policy: FaReverseTunnelPolicy | undefined, old: boolean | undefined, issues: Issues): FaReverseTunnelPolicy {
+  const fromOld: FaReverseTunnelPolicy | undefined = old === undefined ? undefined : old ? 'offered' : 'none';
+  if (policy !== undefined && fromOld !== undefined && (policy === 'none') !== (fromOld === 'none')) {
+    issues.push({
+      path: 'foreignAgent.reverseTunneling',
+      message: `reverseTunneling: ${old} contradicts reverseTunnel: ${policy}; remove reverseTunneling (reverseTunnel replaces it)`,
+    });
+  }
+  return policy ?? fromOld ?? 'offered';
+}
+
 /** A commented example, printed by `mip4 fa --example-config`. */
 export const EXAMPLE_FOREIGN_AGENT_CONFIG = `# mip4 foreign agent configuration (RFC 5944 3.7).
 # Addresses below are from TEST-NET ranges; replace them with yours.
@@ -217,7 +235,11 @@ foreignAgent:
   registrationLifetime: 1800       # longest lifetime a visitor may request, seconds (2.1.1)
   encapsulations: [ip-in-ip, minimal, gre]   # ip-in-ip is mandatory (4.1); M and G bits
   busy: false                      # the B bit: refuse additional mobile nodes (2.1.1)
-  reverseTunneling: false          # the T bit (RFC 3024); not implemented, must stay false
+  reverseTunnel: offered           # RFC 3024: offered (advertise 'T', default), required (deny
+                                   # Requests without 'T', 75) or none (deny 'T', 74). The older
+                                   # reverseTunneling: true|false still means offered|none.
+  encapsulatingDelivery: true      # accept the Encapsulating Delivery Style extension (RFC 3024
+                                   # 3.3); false denies it with 79 (direct delivery only)
   requireMobileForeignAuth: false  # deny (67) nodes without a Mobile-Foreign association
   # Pending registrations (3.7.1) are budgeted: past a budget a Request is denied with 66.
   # Renewals and deregistrations of registered visitors (same home agent) are never refused.

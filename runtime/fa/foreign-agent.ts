@@ -560,6 +560,7 @@ export class ForeignAgent {
         destination,
         sourcePort: udp.value.header.sourcePort,
         linkSource,
+        ttl: header.ttl,
       });
     } catch (error) {
       this.discard(trace, ipv4ToString(header.source), 'internal-error', (error as Error).stack ?? String(error), false, udp.value.payload);
@@ -582,7 +583,7 @@ export class ForeignAgent {
 
   private request(
     trace: string,
-    received: { data: Uint8Array; udpChecksumValid: boolean; source: Ipv4Address; destination: Ipv4Address; sourcePort: number; linkSource: MacAddress },
+    received: { data: Uint8Array; udpChecksumValid: boolean; source: Ipv4Address; destination: Ipv4Address; sourcePort: number; linkSource: MacAddress; ttl: number },
   ): void {
     this.counters.requests++;
     const from = `${ipv4ToString(received.source)}:${received.sourcePort} (${received.linkSource})`;
@@ -608,6 +609,7 @@ export class ForeignAgent {
       request,
       message: received.data,
       udpChecksumValid: received.udpChecksumValid,
+      ipTtl: received.ttl,
       ipSource: received.source,
       ipDestination: received.destination,
       udpSourcePort: received.sourcePort,

@@ -68,6 +68,16 @@ async function runCli(argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 describe('foreign agent configuration', () => {
+  it("reverseTunnel: offered by default, advertised with 'T'; required and none as written; the older boolean maps true → offered, false → none (RFC 3024)", () => {
+    const settingsOf = (extra: string) => loadForeignAgentConfig(writeConfig(`${MINIMAL}${extra}`)).config.settings;
+    expect(settingsOf('')).toMatchObject({ reverseTunnel: 'offered', reverseTunneling: true, encapsulatingDelivery: true });
+    expect(settingsOf('  reverseTunnel: required\n')).toMatchObject({ reverseTunnel: 'required', reverseTunneling: true });
+    expect(settingsOf('  reverseTunnel: none\n')).toMatchObject({ reverseTunnel: 'none', reverseTunneling: false });
+    expect(settingsOf('  reverseTunneling: true\n')).toMatchObject({ reverseTunnel: 'offered', reverseTunneling: true });
+    expect(settingsOf('  reverseTunneling: false\n')).toMatchObject({ reverseTunnel: 'none', reverseTunneling: false });
+    expect(settingsOf('  encapsulatingDelivery: false\n')).toMatchObject({ encapsulatingDelivery: false });
+  });
+
   it('the example configuration parses into the settings it documents', () => {
     const { config, interfaceName } = loadForeignAgentConfig(writeConfig(EXAMPLE_FOREIGN_AGENT_CONFIG));
     // A placeholder `mip4 fa` refuses (test/e2e/example-configs.test.ts), not a real interface.
@@ -80,7 +90,9 @@ describe('foreign agent configuration', () => {
       registrationLifetime: 1800,
       busy: false,
       encapsulations: { minimal: true, gre: true },
-      reverseTunneling: false,
+      reverseTunneling: true,
+      reverseTunnel: 'offered',
+      encapsulatingDelivery: true,
       requireMobileForeignAuthentication: false,
       maxPending: 5,
       maxPendingPerLinkSource: 2,
@@ -156,7 +168,9 @@ describe('foreign agent configuration', () => {
     expectSingleIssue(`${MINIMAL}  registrationLifetime: 0\n`, 'foreignAgent.registrationLifetime', /1-65535/);
     expectSingleIssue(`${MINIMAL}  encapsulations: [minimal]\n`, 'foreignAgent.encapsulations', /ip-in-ip must stay enabled/);
     expectSingleIssue(`${MINIMAL}  encapsulations: [ip-in-ip, vxlan]\n`, 'foreignAgent.encapsulations[1]', /one of ip-in-ip, minimal, gre/);
-    expectSingleIssue(`${MINIMAL}  reverseTunneling: true\n`, 'foreignAgent.reverseTunneling', /set it to false/);
+    expectSingleIssue(`${MINIMAL}  reverseTunnel: always\n`, 'foreignAgent.reverseTunnel', /one of offered, required, none/);
+    expectSingleIssue(`${MINIMAL}  reverseTunnel: required\n  reverseTunneling: false\n`, 'foreignAgent.reverseTunneling', /remove reverseTunneling/);
+    expectSingleIssue(`${MINIMAL}  encapsulatingDelivery: yes please\n`, 'foreignAgent.encapsulatingDelivery', /boolean/);
     expectSingleIssue(`${MINIMAL}  busy: maybe\n`, 'foreignAgent.busy', /boolean/);
     expectSingleIssue(`${MINIMAL}  maxPending: 0\n`, 'foreignAgent.maxPending', />= 1/);
     expectSingleIssue(`${MINIMAL}  maxPendingPerLinkSource: 0\n`, 'foreignAgent.maxPendingPerLinkSource', />= 1/);

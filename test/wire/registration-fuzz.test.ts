@@ -37,7 +37,7 @@ const OPTIONS: RegistrationDecodeOptions = {
     ...DECLARED_TLV_TYPES.map((type) => [type, 'tlv'] as const),
   ]),
 };
-const INTERPRETED_TYPES = [0, 32, 33, 34, 131];
+const INTERPRETED_TYPES = [0, 32, 33, 34, 130, 131];
 const declared = new Set([...SHORT_TYPES, ...LONG_TYPES, ...DECLARED_TLV_TYPES]);
 const undeclared = (type: number): boolean => !declared.has(type) && !INTERPRETED_TYPES.includes(type);
 
@@ -49,6 +49,7 @@ const pad: fc.Arbitrary<RegistrationExtension> = fc.constant({ kind: 'pad', type
 const auth = fc
   .tuple(fc.constantFrom(32 as const, 33 as const, 34 as const), u32, data(40))
   .map(([type, spi, authenticator]): RegistrationExtension => ({ kind: 'auth', type, offset: 0, spi, authenticator }));
+const deliveryStyle: fc.Arbitrary<RegistrationExtension> = fc.constant({ kind: 'encapsulating-delivery-style', type: 130, offset: 0 });
 const nai = fc
   .string({ unit: 'binary', maxLength: 40 })
   .map((text): RegistrationExtension => ({ kind: 'nai', type: 131, offset: 0, nai: text }));
@@ -80,7 +81,7 @@ const rest = unknown(fc.integer({ min: 1, max: 127 }).filter(undeclared), 'rest'
 
 const extensions = fc
   .tuple(
-    fc.array(fc.oneof(pad, auth, nai, invalidNai, skippableTlv, declaredTlv, shortFormat, longFormat), { maxLength: 8 }),
+    fc.array(fc.oneof(pad, auth, nai, deliveryStyle, invalidNai, skippableTlv, declaredTlv, shortFormat, longFormat), { maxLength: 8 }),
     fc.option(rest, { nil: undefined }),
   )
   .map(([list, last]) => (last === undefined ? list : [...list, last]));
