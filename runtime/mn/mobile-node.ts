@@ -21,7 +21,7 @@ import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
 import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac, type MacAddress } from '../../io/wire/ethernet.js';
 import { IcmpType } from '../../io/wire/icmp.js';
 import { identificationToHex } from '../../io/wire/identification.js';
-import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { decodeIpv4Packet, IpProtocol, ipv4Destination } from '../../io/wire/ipv4.js';
 import { decodeRegistrationReply } from '../../io/wire/registration.js';
 import type { Identification } from '../../io/wire/registration-types.js';
 import {
@@ -206,6 +206,8 @@ export interface MobileNodeReverseTunnelCounters {
   /** The node's own datagrams it tunnelled itself (RFC 3024 5.2), and those the raw socket refused. */
   tunnelled: number;
   sendDropped: number;
+  /** Datagrams read from the TUN device with no tunnel in force, sent as they are (Linux). */
+  passedThrough: number;
 }
 
 export interface MobileNodeIo {
@@ -302,7 +304,7 @@ export class MobileNode {
     injected: 0,
     injectDropped: 0,
   };
-  readonly reverseTunnelCounters: MobileNodeReverseTunnelCounters = { retries: 0, refusals: 0, tunnelled: 0, sendDropped: 0 };
+  readonly reverseTunnelCounters: MobileNodeReverseTunnelCounters = { retries: 0, refusals: 0, tunnelled: 0, sendDropped: 0, passedThrough: 0 };
   /** The reverse tunnel the current registration was granted (RFC 3024), undefined when none. */
   private ownTunnel: MobileNodeReverseTunnel | undefined;
   private readonly ownPlane = mobileNodeReverseTunnelPlane({ tunnel: () => this.ownTunnel });
@@ -992,6 +994,22 @@ export class MobileNode {
   }
 }
 
+/**
+ * RFC 3024 5.2 on Linux: the host routes the node's own datagrams into the TUN device (co-located
+ * with reverse tunnelling wanted, io/linux/mn-host.ts); each goes through the node's tunnel, or,
+ * while none is granted, out as it is by the raw socket bound to the interface.
+ */
+function readOwnDatagrams(tun: TunDevice, node: MobileNode, sender: RawIpSocket | undefined): void {
+  tun.onPackets((batch) => {
+    for (let i = 0; i < batch.count; i++) {
+      const datagram = batch.packet(i);
+      if (node.sendOwnDatagram(datagram) || sender === undefined || datagram.length < 20 || datagram[0]! >> 4 !== 4) continue;
+      if (sender.send(datagram, ipv4Destination(datagram, 0))) node.reverseTunnelCounters.passedThrough++;
+      else node.reverseTunnelCounters.sendDropped++;
+    }
+  });
+}
+
 /** The encapsulation of the node's own tunnel: the one asked for when exactly one of 'M'/'G' was, else IP in IP (RFC 5944 4.1, every agent's). */
 function grantedEncapsulation(flags: number): MobileNodeReverseTunnel['encapsulation'] {
   const minimal = (flags & RequestFlag.M) !== 0;
@@ -1064,7 +1082,9 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       // host receives; with no handler the reader drops them (a batch per wakeup).
       const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true });
       // The node's own reverse tunnel (RFC 3024 5.2): whole outer datagrams, any tunnel protocol.
-      const tunnelSender = yield* raw.open(IpProtocol.IPIP, { headerIncluded: true });
+      // Bound to the interface (Linux): what it sends never loops back into the TUN device the
+      // node's own datagrams are routed into (io/linux/mn-host.ts reverseTunnelSteps).
+      const tunnelSender = yield* raw.open(IpProtocol.IPIP, { headerIncluded: true, device: config.interfaceName });
       return { sockets, requestSocket, tunnelSender };
     }).pipe(Effect.provide(rawIp));
   const hostSettings: MnHostSettings = {
@@ -1072,6 +1092,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
     homeAddress: config.homeAddress,
     homePrefixLength: config.homePrefixLength,
     ...config.host,
+    ...(config.requestOptions?.reverseTunnel === true ? { reverseTunnel: { homeAgent: config.homeAgent } } : {}),
   };
   const tunnelDevice = config.host?.tunnelDevice;
   const acquireHost = Effect.gen(function* () {
@@ -1110,6 +1131,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
   const tun = host.tun;
   if (tun !== undefined) {
     tun.onError(() => {});
+    readOwnDatagrams(tun, node, 'tunnelSender' in io ? io.tunnelSender : undefined);
     node.received.subscribe((inner) => {
       if (!tun.send(inner)) node.counters.injectDropped++;
       else node.counters.injected++;
