@@ -48,6 +48,12 @@ export interface MnHostSettings {
   readonly foreignGatewayLinkAddress?: MacAddress;
   /** The TUN device decapsulated datagrams are injected through (co-located mode). */
   readonly tunnelDevice?: string;
+  /**
+   * Co-located mode with reverse tunnelling wanted (RFC 3024 5.2): the node's own datagrams are
+   * routed into `tunnelDevice`, where the node encapsulates them to `homeAgent`, which is itself
+   * reached through `foreignGateway` (so the outer packets do not loop into the TUN device).
+   */
+  readonly reverseTunnel?: { readonly homeAgent: Ipv4Address };
 }
 
 export interface MnHostAdapter {

@@ -11,6 +11,7 @@
  *                    ├─ 0/1 ───────────► accepted ──re-registration due──► sending
  *                    ├─ 0/1, Lifetime 0 ► deregistered
  *                    ├─ 133 / 136 / 69 ─► sending (repaired: clock or nonce, home agent, Lifetime)
+ *                    ├─ RFC 3024 refusal, Request adjusted by the runtime ─► sending (repaired)
  *                    └─ any other ─────► denied
  */
 import { assign, setup } from 'xstate';
@@ -127,6 +128,11 @@ export interface ReplyEvent {
   readonly identification: Identification;
   /** The outcome of policies/mn-reply.ts checkMnReply (3.6.2.1): false means it failed. */
   readonly authentic: boolean;
+  /**
+   * The runtime changed the next Request in answer to this Code (RFC 3024's refusals,
+   * policies/mn-reverse-tunnel.ts): send it as a repair, spaced and bounded like the others.
+   */
+  readonly requestAdjusted?: boolean;
 }
 
 export type MnRegistrationEvent =
@@ -320,6 +326,11 @@ export const mnRegistrationMachine = setup({
       const reply = replyOf(event)!;
       return { now: reply.at, repairs: context.repairs + 1, lastCode: reply.code, lifetime: Math.min(context.lifetime, reply.lifetime) };
     }),
+    /** RFC 3024 refusals: the runtime adjusted the Request; send it again (a repair). */
+    recordAdjusted: assign(({ context, event }) => {
+      const reply = replyOf(event)!;
+      return { now: reply.at, repairs: context.repairs + 1, lastCode: reply.code, nonce: nonceFrom(context, reply) };
+    }),
     recordDenied: assign(({ context, event }) => {
       const reply = replyOf(event)!;
       return { now: reply.at, lastCode: reply.code, nonce: nonceFrom(context, reply) };
@@ -351,6 +362,8 @@ export const mnRegistrationMachine = setup({
       context.repairs < context.settings.maxRepairs &&
       event.lifetime > 0 &&
       event.lifetime < context.lifetime,
+    canRetryAdjusted: ({ context, event }) =>
+      event.type === 'reply' && event.requestAdjusted === true && context.repairs < context.settings.maxRepairs,
     mayRetransmit: ({ context }) => context.attempt < context.settings.maxAttempts,
     grantedInfinite: ({ context }) => context.grantedLifetime === INFINITE_LIFETIME,
   },
@@ -451,6 +464,7 @@ export const mnRegistrationMachine = setup({
           { guard: 'canResynchronise', target: 'sending', actions: ['resynchronise', reason('identification-resynchronised')] },
           { guard: 'canSwitchHomeAgent', target: 'sending', actions: ['switchHomeAgent', reason('home-agent-address-learned')] },
           { guard: 'canReduceLifetime', target: 'sending', actions: ['reduceLifetime', reason('lifetime-reduced')] },
+          { guard: 'canRetryAdjusted', target: 'sending', actions: ['recordAdjusted', reason('request-adjusted')] },
           {
             target: 'denied',
             actions: [

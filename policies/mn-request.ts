@@ -33,6 +33,16 @@ export const ALL_MOBILITY_AGENTS = 0xe000000b; // 224.0.0.11
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
 /** A usual unicast TTL ("a suitable value ... in accordance with standard IP practice", 3.6.1.1). */
 export const DEFAULT_UNICAST_TTL = 64;
+/**
+ * RFC 3024 3.3: the Encapsulating Delivery Style extension (skippable, Length 0). Encoded as the
+ * codec's generic skippable extension until io/wire/registration.ts exports its own kind.
+ */
+export const ENCAPSULATING_DELIVERY_STYLE_EXTENSION_TYPE = 130;
+/**
+ * RFC 3024 (code 76, "mobile node too distant"): a foreign agent granting 'T' takes the Request's
+ * TTL 255 as proof that the node is on its link, so a unicast Request asking for 'T' carries 255.
+ */
+export const ON_LINK_TTL = 255;
 
 /** What `encodeSigned` needs per authentication extension (structurally policies/sign.ts SigningKey). */
 export interface MnSigningKey {
@@ -65,8 +75,14 @@ export interface MnRequestSettings {
   /** 'M' / 'G' wanted, when allowed (3.6.1.2). */
   readonly minimalEncapsulation?: boolean;
   readonly greEncapsulation?: boolean;
-  /** 'T': reverse tunnelling wanted (RFC 3024), when the foreign agent offers it. */
+  /** 'T': reverse tunnelling wanted (RFC 3024), when the foreign agent offers it (always when co-located). */
   readonly reverseTunnel?: boolean;
+  /**
+   * RFC 3024 3.3 / 5.2: how the node hands its datagrams to a foreign agent for the reverse
+   * tunnel: 'direct' (plain datagrams, the default) or 'encapsulating' (tunnelled to the agent,
+   * announced by the Encapsulating Delivery Style extension). Ignored when co-located.
+   */
+  readonly deliveryStyle?: 'direct' | 'encapsulating';
   /** Lifetime to ask for, seconds; capped per target (3.6.1.2). Default 1800. */
   readonly lifetime?: number;
 }
@@ -153,11 +169,20 @@ export function homeAgentField(settings: MnRequestSettings, attempt?: Pick<MnReq
   return attempt?.homeAgent ?? settings.homeAgent ?? subnetBroadcast(settings.homeNetwork, settings.homePrefixLength);
 }
 
-/** IP source, destination and TTL of 3.6.1.1. */
+/**
+ * RFC 3024 3.3, 5.2: the Encapsulating Delivery Style extension goes only with a 'T' Request
+ * through a foreign agent (a co-located node is its own tunnel entry, RFC 3024 5.1).
+ */
+export function usesEncapsulatingDelivery(settings: MnRequestSettings, target: MnRegistrationTarget, flags: number): boolean {
+  return target.kind === 'foreign-agent' && settings.deliveryStyle === 'encapsulating' && (flags & RequestFlag.T) !== 0;
+}
+
+/** IP source, destination and TTL of 3.6.1.1 (and RFC 3024's TTL 255 with 'T' through a foreign agent). */
 export function requestAddressing(
   settings: MnRequestSettings,
   target: MnRegistrationTarget,
   homeAgent: Ipv4Address,
+  flags = 0,
 ): MnRequestAddressing {
   // R3.6.1.1-1..3: co-located → the care-of address; no home address → 0.0.0.0; else the home address.
   const source =
@@ -175,10 +200,12 @@ export function requestAddressing(
     }
     // R3.6.1.1-6 / -8: the Advertisement's IP source and link-layer source. R3.6.1.1-10: never
     // the home subnet broadcast through a foreign agent (the Home Agent field may be).
+    // RFC 3024 (code 76): with 'T' the agent checks for TTL 255; R3.6.1.1-5's TTL 1 above still
+    // holds for 224.0.0.11, which no router forwards whatever its TTL.
     return {
       source,
       destination: target.agent,
-      ttl: DEFAULT_UNICAST_TTL,
+      ttl: (flags & RequestFlag.T) !== 0 ? ON_LINK_TTL : DEFAULT_UNICAST_TTL,
       destinationPort: MOBILE_IP_PORT,
       ...(target.agentLinkAddress !== undefined ? { linkDestination: target.agentLinkAddress } : {}),
     };
@@ -206,11 +233,23 @@ export function buildRegistrationRequest(
   const extensions: RegistrationExtension[] = [];
   if (settings.nai !== undefined) extensions.push({ kind: 'nai', type: ExtensionType.MobileNodeNai, offset: 0, nai: settings.nai });
   extensions.push(placeholder(ExtensionType.MobileHomeAuth, settings.mobileHome.spi));
+  const flags = requestFlags(settings, target);
+  // RFC 3024 3.3: after the Mobile-Home Authentication Extension, before a Mobile-Foreign one.
+  if (usesEncapsulatingDelivery(settings, target, flags)) {
+    extensions.push({
+      kind: 'unknown',
+      type: ENCAPSULATING_DELIVERY_STYLE_EXTENSION_TYPE,
+      offset: 0,
+      skippable: true,
+      format: 'tlv',
+      data: new Uint8Array(0),
+    });
+  }
   const foreign = target.kind === 'foreign-agent' ? settings.mobileForeign : undefined;
   if (foreign !== undefined) extensions.push(placeholder(ExtensionType.MobileForeignAuth, foreign.spi));
   const request: RegistrationRequest = {
     type: REGISTRATION_REQUEST,
-    flags: requestFlags(settings, target),
+    flags,
     lifetime: attempt.lifetime,
     homeAddress: settings.homeAddress,
     homeAgent,
@@ -225,7 +264,7 @@ export function buildRegistrationRequest(
     if (type === ExtensionType.MobileForeignAuth && foreign !== undefined && spi === foreign.spi) return foreign;
     return undefined;
   };
-  return { request, addressing: requestAddressing(settings, target, homeAgent), keyFor };
+  return { request, addressing: requestAddressing(settings, target, homeAgent, flags), keyFor };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -157,9 +157,29 @@ export function attachmentSteps(settings: MnHostSettings, attachment: HostAttach
           { kind: 'sysctl', device: 'all', key: 'rp_filter', value: '0' },
         );
       }
-      return steps;
+      return [...steps, ...reverseTunnelSteps(settings, home)];
     }
   }
+}
+
+/**
+ * RFC 3024 5.2, co-located: the node's own datagrams into the TUN device (two /1 routes, more
+ * specific than any default route, which they leave in place), source the home address; the home
+ * agent by the real gateway, so the node's tunnel packets and Requests leave by the interface.
+ * Nothing without a TUN device and a gateway to reach the home agent by.
+ */
+function reverseTunnelSteps(settings: MnHostSettings, home: string): HostStep[] {
+  const tun = settings.tunnelDevice;
+  if (settings.reverseTunnel === undefined || tun === undefined || settings.foreignGateway === undefined) return [];
+  const dev = settings.interfaceName;
+  const gateway = ipv4ToString(settings.foreignGateway);
+  const homeAgent = `${ipv4ToString(settings.reverseTunnel.homeAgent)}/32`;
+  return [
+    { kind: 'ip', args: ['route', 'replace', homeAgent, 'via', gateway, 'dev', dev], undo: ['route', 'del', homeAgent, 'via', gateway, 'dev', dev] },
+    ...['0.0.0.0/1', '128.0.0.0/1'].map(
+      (half): HostStep => ({ kind: 'ip', args: ['route', 'replace', half, 'dev', tun, 'src', home], undo: ['route', 'del', half, 'dev', tun] }),
+    ),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

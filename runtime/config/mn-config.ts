@@ -30,6 +30,7 @@ import {
   Spi,
 } from './config-schema.js';
 import { LogSection, logLevelField, type LogLevel } from './log-config.js';
+import { ReverseTunnelFields, reverseTunnelSettings } from './mn-reverse-tunnel-config.js';
 import type { MobileNodeConfig as MobileNodeRuntimeConfig } from '../mn/mobile-node.js';
 
 /** The node's runtime config, and the `control` section when the file has one (absent = the default socket). */
@@ -67,6 +68,7 @@ const MobileNodeFile = Schema.Struct({
     foreignGateway: optional(Ipv4Text),
     foreignGatewayLinkAddress: optional(MacText),
     tunnelDevice: optional(InterfaceName),
+    ...ReverseTunnelFields,
   }),
   homeAgentAssociation: Schema.Struct({
     ...SigningKey.fields,
@@ -162,6 +164,7 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
   const mobileHome = signingKey(ha, 'homeAgentAssociation', baseDir, issues);
   const mobileForeign = file.foreignAgentAssociation === undefined ? undefined : signingKey(file.foreignAgentAssociation, 'foreignAgentAssociation', baseDir, issues);
   const control = file.control === undefined ? undefined : controlSetting(file.control, issues);
+  const reverse = reverseTunnelSettings(mn, file.requestOptions?.reverseTunnel, issues);
   if (issues.length > 0 || mobileHome === undefined) throw new ConfigError(issues);
   return {
     ...(control !== undefined ? { control } : {}),
@@ -178,7 +181,8 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
     moveDetection: mn.moveDetection ?? 'lifetime',
     ...(file.solicitation !== undefined ? { solicitation: { ...file.solicitation } } : {}),
     ...(file.retransmission !== undefined ? { retransmission: { ...file.retransmission } } : {}),
-    requestOptions: { ...file.requestOptions },
+    requestOptions: { ...file.requestOptions, reverseTunnel: reverse.reverseTunnel, deliveryStyle: reverse.deliveryStyle },
+    ...(reverse.multicastGroups.length > 0 ? { multicastGroups: reverse.multicastGroups } : {}),
     port: mn.port ?? 0,
     ...(host !== undefined ? { host } : {}),
   };
@@ -250,6 +254,10 @@ mobileNode:
   foreignGateway: 203.0.113.1      # default router with the co-located address (inside colocatedAddress)
   # foreignGatewayLinkAddress: 02:00:00:00:00:01  # optional: a static neighbour entry, no ARP for it
   tunnelDevice: mip4mn0            # TUN device decapsulated datagrams enter the host through
+  # Reverse tunnelling (RFC 3024) and multicast through the home agent (4.4):
+  reverseTunnel: true              # ask for 'T' when the foreign agent advertises it, always when co-located
+  deliveryStyle: direct            # direct or encapsulating (to the foreign agent, RFC 3024 5.2.2)
+  # multicastGroups: [239.1.2.3]   # groups joined through the home agent (not 224.0.0.0/24)
 
 homeAgentAssociation:              # the Mobility Security Association with the home agent (3.6)
   spi: 4096                        # SPIs 0-255 are reserved (1.6)

@@ -21,7 +21,7 @@ import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
 import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac, type MacAddress } from '../../io/wire/ethernet.js';
 import { IcmpType } from '../../io/wire/icmp.js';
 import { identificationToHex } from '../../io/wire/identification.js';
-import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { decodeIpv4Packet, IpProtocol, ipv4Destination } from '../../io/wire/ipv4.js';
 import { decodeRegistrationReply } from '../../io/wire/registration.js';
 import type { Identification } from '../../io/wire/registration-types.js';
 import {
@@ -57,6 +57,10 @@ import type { DataPlane } from '../dataplane/packets.js';
 import { icmpFrame, udpFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
 import { encodeSigned } from '../../policies/sign.js';
+import { RequestFlag } from '../../io/wire/registration-types.js';
+import { reverseTunnelRetry, type ReverseTunnelAdjustment } from '../../policies/mn-reverse-tunnel.js';
+import { usesEncapsulatingDelivery } from '../../policies/mn-request.js';
+import { mobileNodeReverseTunnelPlane, type MobileNodeReverseTunnel } from '../dataplane/mn-plane.js';
 
 export interface MobileNodeConfig {
   /** The interface the node attaches with (one interface, 2.4). */
@@ -81,8 +85,10 @@ export interface MobileNodeConfig {
   /** Request options (3.6.1.2): S, B, M, G, T bits. */
   readonly requestOptions?: Pick<
     MnRequestSettings,
-    'simultaneousBindings' | 'broadcast' | 'decapsulates' | 'minimalEncapsulation' | 'greEncapsulation' | 'reverseTunnel'
+    'simultaneousBindings' | 'broadcast' | 'decapsulates' | 'minimalEncapsulation' | 'greEncapsulation' | 'reverseTunnel' | 'deliveryStyle'
   >;
+  /** Multicast groups joined through the home agent (RFC 5944 4.4; mobileNode.multicastGroups). */
+  readonly multicastGroups?: readonly Ipv4Address[];
   /** UDP port the node sends from (0 = any). */
   readonly port?: number;
   /** What the host adapter needs beyond the addresses above (io/mn-host.ts MnHostSettings). */
@@ -122,6 +128,10 @@ export type MobileNodeEvent =
   | { readonly event: 'deregistered'; readonly at: number; readonly code: number }
   | { readonly event: 'denied'; readonly at: number; readonly code: number; readonly byForeignAgent: boolean }
   | { readonly event: 'given-up'; readonly at: number; readonly attempts: number }
+  /** RFC 3024 refusal answered by changing the Request (policies/mn-reverse-tunnel.ts); `warning` when the node loses something. */
+  | { readonly event: 'reverse-tunnel-retry'; readonly at: number; readonly code: number; readonly retry: boolean; readonly warning: boolean; readonly detail: string }
+  /** The node's own reverse tunnel started (outer addresses) or ended (RFC 3024 5.2). */
+  | { readonly event: 'reverse-tunnel'; readonly at: number; readonly active: boolean; readonly outerSource?: string; readonly outerDestination?: string; readonly encapsulation?: string }
   | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string };
 
 /** How the node is attached (io/mn-host.ts), announced before the Request that registers it. */
@@ -188,6 +198,18 @@ export interface MobileNodeCounters {
   injectDropped: number;
 }
 
+/** Reverse tunnelling at the node (RFC 3024), apart from the counters the metrics export. */
+export interface MobileNodeReverseTunnelCounters {
+  /** RFC 3024 refusals answered by an adjusted Request, and those that stood (policies/mn-reverse-tunnel.ts). */
+  retries: number;
+  refusals: number;
+  /** The node's own datagrams it tunnelled itself (RFC 3024 5.2), and those the raw socket refused. */
+  tunnelled: number;
+  sendDropped: number;
+  /** Datagrams read from the TUN device with no tunnel in force, sent as they are (Linux). */
+  passedThrough: number;
+}
+
 export interface MobileNodeIo {
   readonly link: LinkInterface;
   readonly udp: UdpSocket;
@@ -198,6 +220,8 @@ export interface MobileNodeIo {
    * address the node chose (3.6.1.1). Without it they go through `udp`.
    */
   readonly requestSocket?: RawIpSocket;
+  /** A raw socket with `headerIncluded` for the node's own reverse tunnel (RFC 3024 5.2); without it nothing is tunnelled. */
+  readonly tunnelSender?: RawIpSocket;
 }
 
 export interface MobileNodeOptions {
@@ -220,6 +244,11 @@ type RegistrationActor = HostedActor<typeof mnRegistrationMachine, RegistrationO
 
 interface RegistrationOwner {
   readonly target: MnRegistrationTarget;
+  /** Changes to this registration's Requests after RFC 3024 refusals (policies/mn-reverse-tunnel.ts). */
+  adjustment: ReverseTunnelAdjustment;
+  /** Flags and delivery style of the last Request sent. */
+  sentFlags: number;
+  sentEncapsulatingDelivery: boolean;
 }
 
 
@@ -275,6 +304,10 @@ export class MobileNode {
     injected: 0,
     injectDropped: 0,
   };
+  readonly reverseTunnelCounters: MobileNodeReverseTunnelCounters = { retries: 0, refusals: 0, tunnelled: 0, sendDropped: 0, passedThrough: 0 };
+  /** The reverse tunnel the current registration was granted (RFC 3024), undefined when none. */
+  private ownTunnel: MobileNodeReverseTunnel | undefined;
+  private readonly ownPlane = mobileNodeReverseTunnelPlane({ tunnel: () => this.ownTunnel });
 
   constructor(
     readonly config: MobileNodeConfig,
@@ -345,6 +378,8 @@ export class MobileNode {
   linkChanged(): void {
     // R4.6-14: on an unknown link no more gratuitous ARPs of a return home.
     this.stopGratuitousArp();
+    // RFC 3024: the reverse tunnel belonged to the old link's registration.
+    this.setOwnTunnel(undefined);
     // R1.7-6: the co-located address was valid on the old link only (machines/mn-discovery.ts).
     if (this.colocated !== undefined) {
       this.colocated = undefined;
@@ -360,6 +395,7 @@ export class MobileNode {
    * falls back to agent discovery.
    */
   setColocatedAddress(colocated: ColocatedAddress | undefined): void {
+    this.endOwnTunnelFrom(colocated?.address);
     this.colocated = colocated;
     this.rebuildDecapsulation();
     this.sendDiscovery({ type: 'colocatedAddressChanged', at: this.now(), ...(colocated !== undefined ? { colocated } : {}) });
@@ -533,6 +569,7 @@ export class MobileNode {
       homeAgent: reply.homeAgent,
       identification: reply.identification,
       authentic,
+      ...(authentic && this.answerReverseTunnelRefusal(actor, reply.code, reply.identification.low) ? { requestAdjusted: true } : {}),
     });
   }
 
@@ -653,7 +690,9 @@ export class MobileNode {
     const id = `registration:${++this.registrationCount}:${ipv4ToString(careOfOf(target, this.config.homeAddress))}`;
     this.registrationOutcome = 'pending';
     this.registration = undefined;
-    const owner: RegistrationOwner = { target };
+    const owner: RegistrationOwner = { target, adjustment: {}, sentFlags: 0, sentEncapsulatingDelivery: false };
+    // A new registration: the reverse tunnel of the previous one no longer holds.
+    this.setOwnTunnel(undefined);
     // The actor sends its first Request during spawn: the owner must know it is current.
     const actor = this.registrationHost.spawn(
       id,
@@ -707,6 +746,149 @@ export class MobileNode {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Reverse tunnelling (RFC 3024): the Request's 'T' and delivery style, the answers to its
+  // refusals, and the node's own tunnel (runtime/dataplane/mn-plane.ts)
+
+  /** The Request settings with this registration's adjustments (policies/mn-reverse-tunnel.ts). */
+  private adjustedSettings(owner: RegistrationOwner): MnRequestSettings {
+    const a = owner.adjustment;
+    if (a.reverseTunnel === undefined && a.directDelivery === undefined && a.ipInIpOnly === undefined) return this.requestSettings;
+    return {
+      ...this.requestSettings,
+      ...(a.reverseTunnel !== undefined ? { reverseTunnel: a.reverseTunnel } : {}),
+      ...(a.directDelivery === true ? { deliveryStyle: 'direct' as const } : {}),
+      ...(a.ipInIpOnly === true ? { minimalEncapsulation: false, greEncapsulation: false } : {}),
+    };
+  }
+
+  /**
+   * An authentic Reply to the current Request with one of RFC 3024's refusal codes: adjusts the
+   * registration's next Request when that can help (true: the machine then sends it as a
+   * repair, 1 s after the last Request at the earliest, at most `maxRepairs` times); logs and
+   * counts the outcome either way.
+   */
+  private answerReverseTunnelRefusal(actor: RegistrationActor, code: number, identificationLow: number): boolean {
+    const context = actor.snapshot.context;
+    if (actor.snapshot.value !== 'awaitingReply' || identificationLow >>> 0 !== context.identification.low >>> 0) return false;
+    const owner = actor.owner;
+    const target = owner.target;
+    const offered = target.kind === 'co-located' || (target.kind === 'foreign-agent' && target.reverseTunnel);
+    const decision = reverseTunnelRetry(code, {
+      reverseTunnel: (owner.sentFlags & RequestFlag.T) !== 0,
+      encapsulatingDelivery: owner.sentEncapsulatingDelivery,
+      otherEncapsulation: (owner.sentFlags & (RequestFlag.M | RequestFlag.G)) !== 0,
+      reverseTunnelOffered: offered,
+    });
+    if (decision.kind === 'not-applicable') return false;
+    const at = this.now();
+    if (decision.kind === 'final') {
+      this.reverseTunnelCounters.refusals++;
+      this.emit({ event: 'reverse-tunnel-retry', at, code, retry: false, warning: true, detail: decision.detail });
+      return false;
+    }
+    const retryable = context.repairs < context.settings.maxRepairs;
+    if (!retryable) {
+      this.reverseTunnelCounters.refusals++;
+      this.emit({ event: 'reverse-tunnel-retry', at, code, retry: false, warning: true, detail: `${decision.detail} (no repairs left: denied)` });
+      return false;
+    }
+    owner.adjustment = { ...owner.adjustment, ...decision.adjustment };
+    this.reverseTunnelCounters.retries++;
+    this.emit({ event: 'reverse-tunnel-retry', at, code, retry: true, warning: decision.warning, detail: decision.detail });
+    return true;
+  }
+
+  /**
+   * An accepted registration: the node's own tunnel when it must encapsulate its datagrams
+   * itself: co-located and granted 'T' (to the home agent, RFC 3024 5.2), or through a foreign
+   * agent with the encapsulating delivery style (to the agent, RFC 3024 5.2.2).
+   */
+  private recordGrantedReverseTunnel(actor: RegistrationActor): void {
+    const { target, sentFlags, sentEncapsulatingDelivery } = actor.owner;
+    const homeAddress = actor.snapshot.context.homeAddress;
+    if ((sentFlags & RequestFlag.T) === 0 || target.kind === 'home' || this.io.tunnelSender === undefined) return this.setOwnTunnel(undefined);
+    if (target.kind === 'co-located') {
+      return this.setOwnTunnel({
+        homeAddress,
+        outerSource: target.careOfAddress,
+        outerDestination: actor.snapshot.context.homeAgent,
+        encapsulation: grantedEncapsulation(sentFlags),
+        to: 'home-agent',
+      });
+    }
+    if (!sentEncapsulatingDelivery) return this.setOwnTunnel(undefined);
+    this.setOwnTunnel({ homeAddress, outerSource: homeAddress, outerDestination: target.careOfAddress, encapsulation: 'ip-in-ip', to: 'foreign-agent' });
+  }
+
+  private setOwnTunnel(tunnel: MobileNodeReverseTunnel | undefined): void {
+    const previous = this.ownTunnel;
+    if (previous === undefined && tunnel === undefined) return;
+    if (
+      previous !== undefined &&
+      tunnel !== undefined &&
+      previous.outerSource === tunnel.outerSource &&
+      previous.outerDestination === tunnel.outerDestination &&
+      previous.encapsulation === tunnel.encapsulation
+    ) {
+      return;
+    }
+    this.ownTunnel = tunnel;
+    this.emit(
+      tunnel === undefined
+        ? { event: 'reverse-tunnel', at: this.now(), active: false }
+        : {
+            event: 'reverse-tunnel',
+            at: this.now(),
+            active: true,
+            outerSource: ipv4ToString(tunnel.outerSource),
+            outerDestination: ipv4ToString(tunnel.outerDestination),
+            encapsulation: tunnel.encapsulation,
+          },
+    );
+  }
+
+  /** The co-located care-of address changed: a tunnel leaving from the old one ends with it. */
+  private endOwnTunnelFrom(currentColocated: Ipv4Address | undefined): void {
+    const tunnel = this.ownTunnel;
+    if (tunnel !== undefined && tunnel.to === 'home-agent' && tunnel.outerSource !== currentColocated) this.setOwnTunnel(undefined);
+  }
+
+  /** The node's own reverse tunnel in force now (RFC 3024 5.2), if any. */
+  reverseTunnel(): MobileNodeReverseTunnel | undefined {
+    return this.ownTunnel;
+  }
+
+  /**
+   * A datagram the node's own stack sends (from its TUN device on Linux, a host intercept in the
+   * simulated network). With a reverse tunnel in force and the home address as source it is
+   * encapsulated and sent through `tunnelSender` (true); otherwise false: the host sends it as
+   * usual. Malformed input is dropped, counted in the plane (true: nothing to send).
+   */
+  sendOwnDatagram(datagram: Uint8Array): boolean {
+    const sender = this.io.tunnelSender;
+    if (this.closed || sender === undefined || this.ownTunnel === undefined) return false;
+    const out = this.ownPlane.process([{ bytes: datagram }]);
+    try {
+      if (out.packets.length === 0) return true;
+      let taken = false;
+      for (const packet of out.packets) {
+        if (packet.kind !== 'send-ip') continue;
+        taken = true;
+        if (sender.send(packet.bytes, packet.destination)) this.reverseTunnelCounters.tunnelled++;
+        else this.reverseTunnelCounters.sendDropped++;
+      }
+      return taken;
+    } finally {
+      out.release();
+    }
+  }
+
+  /** The reverse tunnel plane's counters (runtime/dataplane/packets.ts names). */
+  reverseTunnelPlaneCounters(): Readonly<Record<string, number>> {
+    return this.ownPlane.counters;
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Commands of the registration actors
 
   private onRegistrationCommands(actor: RegistrationActor, commands: readonly MnRegistrationCommand[]): void {
@@ -725,6 +907,7 @@ export class MobileNode {
             this.emit({ event: 'deregistered', at, code: p.code });
           } else {
             this.registrationOutcome = 'registered';
+            this.recordGrantedReverseTunnel(actor);
             this.emit({ event: 'registered', at, code: p.code, lifetime: p.grantedLifetime, expiresAt: p.expiresAt, renewAt: p.renewAt });
           }
           // R2.4-11: a registration resets the solicitation back-off.
@@ -750,7 +933,10 @@ export class MobileNode {
 
   private sendRequest(actor: RegistrationActor, p: { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address }): void {
     const target = actor.owner.target;
-    const built = buildRegistrationRequest(this.requestSettings, target, { identification: p.identification, lifetime: p.lifetime, homeAgent: p.homeAgent });
+    const settings = this.adjustedSettings(actor.owner);
+    const built = buildRegistrationRequest(settings, target, { identification: p.identification, lifetime: p.lifetime, homeAgent: p.homeAgent });
+    actor.owner.sentFlags = built.request.flags;
+    actor.owner.sentEncapsulatingDelivery = usesEncapsulatingDelivery(settings, target, built.request.flags);
     const bytes = encodeSigned(built.request, built.keyFor);
     const { source, destination, destinationPort, ttl, linkDestination } = built.addressing;
     const sourcePort = this.io.udp.localPort;
@@ -806,6 +992,31 @@ export class MobileNode {
   private emit(event: MobileNodeEvent): void {
     if (this.eventSubject.observed) this.eventSubject.next(event);
   }
+}
+
+/**
+ * RFC 3024 5.2 on Linux: the host routes the node's own datagrams into the TUN device (co-located
+ * with reverse tunnelling wanted, io/linux/mn-host.ts); each goes through the node's tunnel, or,
+ * while none is granted, out as it is by the raw socket bound to the interface.
+ */
+function readOwnDatagrams(tun: TunDevice, node: MobileNode, sender: RawIpSocket | undefined): void {
+  tun.onPackets((batch) => {
+    for (let i = 0; i < batch.count; i++) {
+      const datagram = batch.packet(i);
+      if (node.sendOwnDatagram(datagram) || sender === undefined || datagram.length < 20 || datagram[0]! >> 4 !== 4) continue;
+      if (sender.send(datagram, ipv4Destination(datagram, 0))) node.reverseTunnelCounters.passedThrough++;
+      else node.reverseTunnelCounters.sendDropped++;
+    }
+  });
+}
+
+/** The encapsulation of the node's own tunnel: the one asked for when exactly one of 'M'/'G' was, else IP in IP (RFC 5944 4.1, every agent's). */
+function grantedEncapsulation(flags: number): MobileNodeReverseTunnel['encapsulation'] {
+  const minimal = (flags & RequestFlag.M) !== 0;
+  const gre = (flags & RequestFlag.G) !== 0;
+  if (gre && !minimal) return 'gre';
+  if (minimal && !gre) return 'minimal';
+  return 'ip-in-ip';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -870,13 +1081,18 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       // Send-only in use: on Linux a raw UDP socket also gets a copy of every UDP datagram the
       // host receives; with no handler the reader drops them (a batch per wakeup).
       const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true });
-      return { sockets, requestSocket };
+      // The node's own reverse tunnel (RFC 3024 5.2): whole outer datagrams, any tunnel protocol.
+      // Bound to the interface (Linux): what it sends never loops back into the TUN device the
+      // node's own datagrams are routed into (io/linux/mn-host.ts reverseTunnelSteps).
+      const tunnelSender = yield* raw.open(IpProtocol.IPIP, { headerIncluded: true, device: config.interfaceName });
+      return { sockets, requestSocket, tunnelSender };
     }).pipe(Effect.provide(rawIp));
   const hostSettings: MnHostSettings = {
     interfaceName: config.interfaceName,
     homeAddress: config.homeAddress,
     homePrefixLength: config.homePrefixLength,
     ...config.host,
+    ...(config.requestOptions?.reverseTunnel === true ? { reverseTunnel: { homeAgent: config.homeAgent } } : {}),
   };
   const tunnelDevice = config.host?.tunnelDevice;
   const acquireHost = Effect.gen(function* () {
@@ -889,8 +1105,8 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
     const io = yield* acquire.pipe(Effect.provide(Layer.merge(options.link, options.udp)));
     const host = yield* acquireHost;
     if (options.rawIp === undefined) return { io: { ...io, tunnels: [] }, host };
-    const { sockets, requestSocket } = yield* acquireTunnels(options.rawIp);
-    return { io: { ...io, tunnels: sockets, requestSocket }, host };
+    const { sockets, requestSocket, tunnelSender } = yield* acquireTunnels(options.rawIp);
+    return { io: { ...io, tunnels: sockets, requestSocket, tunnelSender }, host };
   });
   const opened = await openInScope(program);
   const { io, host } = opened.value;
@@ -915,6 +1131,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
   const tun = host.tun;
   if (tun !== undefined) {
     tun.onError(() => {});
+    readOwnDatagrams(tun, node, 'tunnelSender' in io ? io.tunnelSender : undefined);
     node.received.subscribe((inner) => {
       if (!tun.send(inner)) node.counters.injectDropped++;
       else node.counters.injected++;

@@ -290,6 +290,19 @@ describe('mnRegistrationMachine: replies (3.6.2)', () => {
     expect(value()).toBe('denied');
   });
 
+  it('an RFC 3024 refusal the runtime answered by adjusting the Request is a repair: sent again 1 s later, bounded by maxRepairs; without the adjustment it is a denial', () => {
+    const { actor, reply, value, clock, sent } = start({ retransmission: { maxRepairs: 1 } });
+    actor.send(reply(137, { requestAdjusted: true }));
+    expect(value()).toBe('spacing');
+    clock.advance(1000);
+    expect(sent()).toHaveLength(2);
+    actor.send(reply(74, { requestAdjusted: true }));
+    expect(value()).toBe('denied');
+    const plain = start();
+    plain.actor.send(plain.reply(137));
+    expect(plain.value()).toBe('denied');
+  });
+
   it('[R3.6.2.3-1] other codes are final denials, telling foreign agent from home agent', () => {
     for (const [code, byForeignAgent] of [
       [65, true],
@@ -361,6 +374,7 @@ function graphEvents(snapshot: Snapshot): MnRegistrationEvent[] {
     reply(136, { homeAgent: ipv4('198.51.100.2') }),
     reply(69, { lifetime: 60 }),
     reply(129),
+    reply(137, { requestAdjusted: true }),
     { type: 'reregister', at: c.now },
     { type: 'cancel', at: c.now },
     { type: 'hostReady', at: c.now, configured: true },

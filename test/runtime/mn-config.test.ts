@@ -70,7 +70,7 @@ describe('mip4 mn configuration', () => {
       mobileHome: { spi: 4096, algorithm: 'hmac-md5', key: Uint8Array.from(Buffer.from('00112233445566778899aabbccddeeff', 'hex')), replay: 'timestamp' },
       lifetime: 1800,
       moveDetection: 'lifetime',
-      requestOptions: {},
+      requestOptions: { reverseTunnel: true, deliveryStyle: 'direct' },
       port: 0,
       // The host is configured per attachment by default; no gateway or TUN device without config.
       host: {},
