@@ -32,6 +32,7 @@ import type { RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import type { HomeAgentDataPath } from '../../runtime/ha/home-agent-data-path.js';
 import { startSimulatedHomeAgent } from '../../runtime/cli/roaming-demo.js';
 import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent } from '../../runtime/mn/mobile-node.js';
+import { tunnelOwnDatagrams } from '../../runtime/mn/own-datagrams.js';
 
 export const HOME_NETWORK = ipv4('198.51.100.0');
 export const HA = ipv4('198.51.100.1');
@@ -122,7 +123,7 @@ export function defaultHaConfig(encapsulations = { minimal: false, gre: false })
       simultaneousBindings: true,
       broadcast: false,
       encapsulations,
-      reverseTunneling: true,
+      reverseTunnel: 'allowed',
     },
     mobileNodes: [{ homeAddress: MN, contexts: [createSecurityContext({ spi: MN_KEY.spi, key: MN_KEY.key, replay: 'timestamp' })], maxLifetime: 1800, maxBindings: 1 }],
     foreignAgents: [
@@ -145,6 +146,7 @@ export function defaultFaConfig(which: 'FA1' | 'FA2', seed: number, encapsulatio
       busy: false,
       encapsulations,
       reverseTunneling: true,
+      reverseTunnel: 'offered',
       requireMobileForeignAuthentication: false,
       maxPending: 5,
       acceptZeroHomeAddress: false,
@@ -254,6 +256,8 @@ export async function reverseTunnelScenario(options: ReverseTunnelScenarioOption
       autoStart: false,
     });
     closers.push(() => mn.stop());
+    // What the node's host sends from the home address goes through the node's own reverse tunnel when it has one (RFC 3024 5.2).
+    closers.push(tunnelOwnDatagrams(mnHost, mn.node));
     const events: MobileNodeEvent[] = [];
     mn.node.events.subscribe((e) => events.push(e));
 
