@@ -43,6 +43,7 @@ import type { HomeAgentConfig } from '../ha/home-agent.js';
 import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
 import { startHomeAgent, type RunningHomeAgent } from '../ha/home-agent-server.js';
 import { startMobileNode, type MobileNodeConfig } from '../mn/mobile-node.js';
+import { tunnelOwnDatagrams } from '../mn/own-datagrams.js';
 
 // --- the topology (TEST-NET addresses only) ----------------------------------------------------
 
@@ -193,6 +194,7 @@ function faConfig(address: Ipv4Address, key: typeof FA1_KEY, registrationRequire
       encapsulations: { minimal: false, gre: false },
       // Advertised with 'T' (RFC 3024 3.1) and granted to the node that asks.
       reverseTunneling: reverseTunnel,
+      reverseTunnel: reverseTunnel ? 'offered' : 'none',
       requireMobileForeignAuthentication: false,
       maxPending: 5,
       acceptZeroHomeAddress: false,
@@ -265,7 +267,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       simultaneousBindings: true,
       broadcast: false,
       encapsulations: { minimal: false, gre: false },
-      reverseTunneling: true,
+      reverseTunnel: 'allowed',
     },
     mobileNodes: [{ homeAddress: MN, contexts: [createSecurityContext({ spi: MN_KEY.spi, key: MN_KEY.key, replay: 'timestamp' })], maxLifetime: 1800, maxBindings: 1 }],
     foreignAgents: [
@@ -328,6 +330,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       autoStart: false,
     });
     stops.push(() => mn.stop());
+    // The node's host hands what it sends from the home address to the node's own reverse
+    // tunnel while it has one (co-located, RFC 3024 5.2); through a foreign agent it goes as is.
+    const untunnel = tunnelOwnDatagrams(mnHost, mn.node);
+    stops.push(async () => untunnel());
 
     // --- the timeline ------------------------------------------------------------------------
     const lines: string[] = [];
