@@ -108,6 +108,12 @@ export interface OpenedPacketTap {
    */
   reinject(datagram: Uint8Array): boolean;
   /**
+   * Hands a datagram the plane produced (a decapsulated one, R4.2.3-7) to the host to route as
+   * if it had arrived: on Linux written into the TUN device, on the simulated host sent by its
+   * routing. Absent on layers that cannot; the caller then uses `reinject`.
+   */
+  route?(datagram: Uint8Array): boolean;
+  /**
    * Another view of the home interface over the tap's own link access (one packet socket per
    * interface and process on Linux), each with its own frame handler; closed with the tap.
    */

@@ -55,6 +55,12 @@ export interface LinuxPacketTapConfig {
   readonly tunOffload?: boolean;
   /** Routing table of the claims' routes (default 254, main). */
   readonly routeTable?: number;
+  /**
+   * IP protocols of the tunnels to this host the rule may decapsulate (R4.2.3-7): one raw
+   * socket each (4 IP in IP; 47 GRE and 55 minimal when offered). Default [4]; used only when
+   * the rule has `decapsulates`.
+   */
+  readonly tunnelProtocols?: readonly number[];
 }
 
 export interface LinuxPacketTapCounters {
@@ -72,6 +78,10 @@ export interface LinuxPacketTapCounters {
   broadcastCopies: number;
   /** Errors reported by the devices and sockets (each also given to onError). */
   ioErrors: number;
+  /** Tunnel packets to this host read from the raw sockets and handed to the plane (R4.2.3-7). */
+  tunnelsReceived: number;
+  /** Decapsulated datagrams written into the TUN device for the kernel to route. */
+  routedIntoTun: number;
 }
 
 /** The Linux tap: the neutral one plus its device, routes and counters, for logs. */
@@ -171,7 +181,13 @@ export function openLinuxPacketTap(config: LinuxPacketTapConfig, options: Packet
     const sender = yield* rawIp.open(255, { headerIncluded: true });
     const homeSender = yield* rawIp.open(255, { headerIncluded: true, device: options.homeInterface });
     const link = yield* (yield* Link).open(options.homeInterface);
-    return { tun, routes, sender, homeSender, link };
+    // Raw sockets receive a copy of every datagram of their protocol addressed to this host,
+    // IPv4 header first (raw(7)); and with one open the kernel sends no Protocol Unreachable.
+    const tunnelReceivers: RawIpSocket[] = [];
+    if (options.rule.decapsulates !== undefined) {
+      for (const protocol of config.tunnelProtocols ?? [IpProtocol.IPIP]) tunnelReceivers.push(yield* rawIp.open(protocol, { maxPackets: maxBatch }));
+    }
+    return { tun, routes, sender, homeSender, link, tunnelReceivers };
   });
   return open.pipe(
     Effect.provide(Layer.mergeAll(LinuxTunLive, LinuxRawIpLive, LinuxLinkLive)),
@@ -187,6 +203,7 @@ interface Opened {
   readonly sender: RawIpSocket;
   readonly homeSender: RawIpSocket;
   readonly link: LinkInterface;
+  readonly tunnelReceivers: readonly RawIpSocket[];
 }
 
 /** What the read paths of one tap share. */
@@ -224,6 +241,25 @@ function readTun(state: TapState, read: SlabBatch): void {
   if (packets.length === 0) return;
   counters.captured += packets.length;
   counters.batches++;
+  state.batches.next(packets);
+}
+
+/**
+ * One read of a tunnel protocol's raw socket → the tunnel packets to this host the rule
+ * decapsulates (R4.2.3-7), as one batch of views into the socket's slab (not `forwarded`: the
+ * plane routes the inner datagram itself).
+ */
+function readTunnels(state: TapState, read: SlabBatch): void {
+  if (!state.batches.observed || state.rule.decapsulates === undefined) return;
+  const packets: Packet[] = [];
+  for (let i = 0; i < read.count; i++) {
+    const datagram = read.packet(i);
+    if (datagram.length >= 20 && state.rule.decapsulates(datagram)) packets.push({ bytes: datagram });
+  }
+  if (packets.length === 0) return;
+  state.linuxCounters.tunnelsReceived += packets.length;
+  state.counters.captured += packets.length;
+  state.counters.batches++;
   state.batches.next(packets);
 }
 
@@ -276,13 +312,13 @@ function linkViews(link: LinkInterface): { open(): LinkInterface; dispatch(frame
 }
 
 /** The tap over opened devices: reads, views, claims and sends. */
-function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun, routes, sender, homeSender, link }: Opened): { tap: LinuxPacketTap; close: () => void } {
+function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun, routes, sender, homeSender, link, tunnelReceivers }: Opened): { tap: LinuxPacketTap; close: () => void } {
   const state: TapState = {
     rule: options.rule,
     homeInterface: options.homeInterface,
     batches: new Subject<Packet[]>(),
     counters: { captured: 0, shed: 0, batches: 0 },
-    linuxCounters: { tunBatches: 0, tunDatagrams: 0, notIpv4: 0, unclaimedToHomeLink: 0, unclaimedSendFailed: 0, broadcastCopies: 0, ioErrors: 0 },
+    linuxCounters: { tunBatches: 0, tunDatagrams: 0, notIpv4: 0, unclaimedToHomeLink: 0, unclaimedSendFailed: 0, broadcastCopies: 0, ioErrors: 0, tunnelsReceived: 0, routedIntoTun: 0 },
     toHomeLink: (datagram) => homeSender.send(datagram, ipv4Destination(datagram, 0)),
   };
   let closed = false;
@@ -295,6 +331,10 @@ function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun
   sender.onError((error) => ioError('raw-ip', error.message));
   homeSender.onError((error) => ioError('raw-ip', error.message));
   tun.onPackets((read) => readTun(state, read));
+  for (const receiver of tunnelReceivers) {
+    receiver.onError((error) => ioError('raw-ip', error.message));
+    receiver.onPackets((read) => readTunnels(state, read));
+  }
   const views = linkViews(link);
   link.onFrame((frame, info) => {
     views.dispatch(frame, info);
@@ -322,6 +362,14 @@ function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun
     send: (datagram, destination) => sender.send(datagram, destination),
     sendBatch: rawIpBatchSender(sender),
     reinject: state.toHomeLink,
+    // Into the TUN device: the kernel takes it as arriving there and routes it (ip_forward). Its
+    // source is a home address whose /32 route leads into this device, so strict rp_filter
+    // passes it while the binding lasts (docs/operations.md).
+    route(datagram) {
+      if (!tun.send(datagram)) return false;
+      state.linuxCounters.routedIntoTun++;
+      return true;
+    },
     openHomeLink: () => views.open(),
     onError(handler) {
       errorHandler = handler;

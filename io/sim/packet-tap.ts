@@ -124,6 +124,7 @@ function openSimTap(host: SimHost, options: PacketTapOptions): { tap: OpenedPack
     },
     // The host routes it as it would have: the claim no longer holds for the tap's own sends.
     reinject: (datagram) => send(datagram),
+    route: (datagram) => send(datagram),
     openHomeLink() {
       const view = host.linkInterface(homeInterface);
       views.push(view);

@@ -159,7 +159,8 @@ function sendOutputs(tap: OpenedPacketTap, out: OutputBatch, counters: HomeAgent
               break;
             }
           }
-          if (tap.reinject(bytes)) counters.reinjected++;
+          const routedHere = output.kind === 'forward' && output.routed;
+          if (routedHere ? (tap.route?.(bytes) ?? tap.reinject(bytes)) : tap.reinject(bytes)) counters.reinjected++;
           else counters.sendFailed++;
           break;
         }

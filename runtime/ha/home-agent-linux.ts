@@ -23,6 +23,7 @@ import type { HostRoutes, HostRoutesCounters } from '../../io/linux/routes.js';
 import { PacketTap, PacketTapError } from '../../io/packet-tap.js';
 import { openInScope } from '../../io/scoped-start.js';
 import type { TunOffloadState } from '../../io/tun.js';
+import { IpProtocol } from '../../io/wire/ipv4.js';
 import { largestTunnelOverhead } from '../dataplane/ha-plane.js';
 import { openHomeAgentDataPath, type HomeAgentDataPath } from './home-agent-data-path.js';
 import type { HomeAgent } from './home-agent.js';
@@ -183,6 +184,14 @@ export function checkLinuxDataPathHost(config: LinuxDataPathConfig): void {
   }
 }
 
+/** IP protocols of the reverse tunnels this agent decapsulates: IP in IP always (4.1), GRE and minimal when offered. */
+export function tunnelProtocolsOffered(encapsulations: { readonly minimal: boolean; readonly gre: boolean } | undefined): number[] {
+  const protocols: number[] = [IpProtocol.IPIP];
+  if (encapsulations?.gre !== false) protocols.push(IpProtocol.GRE);
+  if (encapsulations?.minimal !== false) protocols.push(IpProtocol.MINIMAL_ENCAPSULATION);
+  return protocols;
+}
+
 export interface StartLinuxDataPathOptions {
   readonly clock: Clock;
   /** `encapsulations` sizes the TUN device's MTU; absent: all of them (the largest header). */
@@ -228,6 +237,8 @@ export async function startLinuxHomeAgentDataPath(
     // Offloads by default, falling back to a plain device; asked for explicitly, a refusal fails.
     ...(config.tunOffload !== undefined ? { tunOffload: config.tunOffload } : DEFAULT_TUN_OFFLOAD ? {} : { tunOffload: false }),
     ...(config.routeTable !== undefined ? { routeTable: config.routeTable } : {}),
+    // R4.2.3-7: raw sockets for the tunnels to this agent, one per encapsulation offered.
+    tunnelProtocols: tunnelProtocolsOffered(options.settings.encapsulations),
   };
   // The Linux tap as the PacketTap service, keeping its richer type for the daemon's logs.
   let tap: LinuxPacketTap | undefined;
