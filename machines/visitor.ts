@@ -39,6 +39,11 @@ export interface VisitorRequest {
   readonly requestedLifetime: number;
   /** ms since the epoch: when the Request was relayed. */
   readonly at: number;
+  /** 'T' granted by this agent (RFC 3024): how the node's datagrams go to its home agent. */
+  readonly reverseTunnel?: {
+    readonly encapsulation: 'ip-in-ip' | 'minimal' | 'gre';
+    readonly delivery: 'direct' | 'encapsulating';
+  };
 }
 
 export interface VisitorContext {
@@ -83,6 +88,7 @@ function requestOf(r: VisitorRequest): VisitorRequest {
     identification: r.identification,
     requestedLifetime: r.requestedLifetime,
     at: r.at,
+    ...(r.reverseTunnel === undefined ? {} : { reverseTunnel: r.reverseTunnel }),
   };
 }
 

@@ -34,7 +34,7 @@ export function bindingsTable(bindings: readonly BindingView[]): string {
 
 /** The visitor list (3.7.1) as `show mobile-ip visitors` would print it. */
 export function visitorsTable(visitors: readonly VisitorView[]): string {
-  const header = ['Home address', 'State', 'Link-layer address', 'Care-of address', 'Home agent', 'Lifetime', 'Remaining', 'Identification'];
+  const header = ['Home address', 'State', 'Link-layer address', 'Care-of address', 'Home agent', 'Lifetime', 'Remaining', 'Flags', 'Identification'];
   const rows = visitors.map((v) => [
     v.nai === undefined ? v.homeAddress : `${v.homeAddress} (${v.nai})`,
     v.renewalPending ? `${v.state} (renewal pending)` : v.state,
@@ -43,9 +43,16 @@ export function visitorsTable(visitors: readonly VisitorView[]): string {
     v.homeAgent ?? '-',
     seconds(v.lifetime),
     seconds(v.remaining),
+    reverseTunnelFlags(v.reverseTunnel),
     v.identification ?? '-',
   ]);
   return alignedTable(`Visitors: ${visitors.length}`, header, rows);
+}
+
+/** 'T' and the delivery style of a reverse tunnel (RFC 3024), e.g. "T direct", "T encapsulating gre"; "-" without one. */
+function reverseTunnelFlags(tunnel: VisitorView['reverseTunnel']): string {
+  if (tunnel === undefined) return '-';
+  return `T ${tunnel.delivery}${tunnel.encapsulation === 'ip-in-ip' ? '' : ` ${tunnel.encapsulation}`}`;
 }
 
 /** `key: value` lines under a title; nested objects as compact JSON. */

@@ -4,18 +4,48 @@
  *
  * - `foreignAgentDataPlane`: tunnelled datagrams arriving at the care-of address are
  *   decapsulated and delivered to the visitor by its link-layer address (4.2.2); visitors'
- *   own datagrams are routed (TTL decremented).
+ *   own datagrams are routed (TTL decremented), and those of visitors granted 'T' are
+ *   tunnelled to their home agent instead (RFC 3024 5.2: direct delivery, or encapsulating
+ *   delivery, the node's tunnel to this agent taken apart and its datagram tunnelled on).
  * - `mobileNodeDecapsulation`: a mobile node with a co-located care-of address takes its
  *   tunnels apart itself (1.7 b, 4.1).
  *
  * Each is a pipeline of named stages, sans-IO functions of (plane, batch) that are also RxJS
- * operators (`stage`): the foreign agent's classify ─► decapsulate ─► routeVisitors ─► outputs,
+ * operators (`stage`): the foreign agent's classify ─► decapsulate ─► routeVisitors ─►
+ * reverseTunnel ─► outputs,
  * the mobile node's classify ─► decapsulate ─► outputs. Both share `decapsulateInto`, and the
  * pool, counters and ICMP rules of packets.ts.
  */
 import type { Ipv4Address } from '../../io/wire/bytes.js';
-import { IpProtocol, decrementIpv4Ttl, ipv4ChecksumValid, ipv4Destination, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
-import { greDecapsulate, ipInIpDecapsulate, isTunnelProtocol, minimalDecapsulate } from '../../io/wire/tunnel.js';
+import { writeU16, writeU32 } from '../../io/wire/bytes.js';
+import { IcmpType, UnreachableCode, writeIcmpChecksum } from '../../io/wire/icmp.js';
+import {
+  IPV4_MAX_TOTAL_LENGTH,
+  IPV4_MIN_HEADER_LENGTH,
+  IpProtocol,
+  decrementIpv4Ttl,
+  ipv4ChecksumValid,
+  ipv4Destination,
+  ipv4HeaderLength,
+  ipv4IsFragment,
+  ipv4Protocol,
+  ipv4Source,
+  ipv4TotalLength,
+  updateIpv4Checksum,
+} from '../../io/wire/ipv4.js';
+import {
+  GRE_HEADER_LENGTH,
+  MINIMAL_HEADER_WITH_SOURCE_LENGTH,
+  greDecapsulate,
+  ipInIpDecapsulate,
+  isTunnelProtocol,
+  minimalDecapsulate,
+  minimalEncapsulate,
+  prepareOuterHeader,
+  writeGreIpv4Header,
+  type Encapsulation,
+  type PreparedOuterHeader,
+} from '../../io/wire/tunnel.js';
 import type { OperatorFunction } from 'rxjs';
 import { directedBroadcast, isMulticast, LIMITED_BROADCAST } from '../../io/wire/ipv4-address.js';
 import {
@@ -32,6 +62,8 @@ import {
   type DataPlane,
   type DataPlaneCounters,
   type OutputBatch,
+  type OutputPacket,
+  type Packet,
   type PacketBatch,
 } from './packets.js';
 
@@ -80,15 +112,34 @@ export function decapsulateInto(pool: PacketPool, bytes: Uint8Array, counters: D
 // =============================================================================================
 // Foreign agent
 
+/** A visitor granted 'T' (RFC 3024): where its datagrams are tunnelled. */
+export interface ReverseTunnel {
+  /** The outer destination. */
+  readonly homeAgent: Ipv4Address;
+  /** The outer source: the care-of address the node registered (an address of this agent). */
+  readonly careOfAddress: Ipv4Address;
+  /** As granted from the Request's M/G bits. */
+  readonly encapsulation: Encapsulation;
+  /** 'direct': plain datagrams from the node; 'encapsulating': the node tunnels them to this agent (RFC 3024 5.2). */
+  readonly delivery: 'direct' | 'encapsulating';
+}
+
 export interface ForeignAgentDataPlaneOptions {
   /** The visitor list's view for delivery: home address → link-layer address, or undefined. */
   readonly visitors: (homeAddress: Ipv4Address) => string | undefined;
+  /** The visitors granted 'T' (RFC 3024): home address → reverse tunnel, or undefined. */
+  readonly reverseTunnels?: (homeAddress: Ipv4Address) => ReverseTunnel | undefined;
   /** The foreign agent's addresses; tunnels to any of them are decapsulated (its care-of addresses). */
   readonly localAddresses: readonly Ipv4Address[];
   /** Source of ICMP errors it originates. Default `localAddresses[0]`. */
   readonly icmpSource?: Ipv4Address;
-  /** TTL of ICMP errors it originates. Default 64. */
+  /** TTL of ICMP errors it originates, and of reverse tunnels' outer headers. Default 64. */
   readonly ttl?: number;
+  /**
+   * The MTU of the path to home agents, bytes (default 1500): a reverse-tunnelled datagram
+   * with DF that would exceed it gets ICMP Fragmentation Needed (RFC 2003 5.1).
+   */
+  readonly tunnelMtu?: number;
   readonly pool?: PacketPool;
 }
 
@@ -101,6 +152,13 @@ export interface FaPlane {
   readonly local: ReadonlySet<number>;
   readonly icmpSource: Ipv4Address;
   readonly ttl: number;
+  readonly reverseTunnels: (homeAddress: Ipv4Address) => ReverseTunnel | undefined;
+  readonly tunnelMtu: number;
+  /** Outer headers per care-of address (int32 key), prepared once: IP in IP and GRE. */
+  readonly ipInIpHeaders: Map<number, PreparedOuterHeader>;
+  readonly greHeaders: Map<number, PreparedOuterHeader>;
+  /** The next outer Identification (RFC 791: unique per source, destination, protocol while fragments live). */
+  identification: number;
 }
 
 /** Where a packet stands between the foreign agent's stages. */
@@ -110,7 +168,11 @@ export const FaStanding = {
   Decapsulate: 1,
   /** A datagram from a visitor, to route (4.2.2). */
   RouteVisitor: 2,
+  /** A datagram from a visitor granted 'T', to tunnel to its home agent (RFC 3024). */
+  ReverseTunnel: 3,
 } as const;
+
+const NO_REVERSE_TUNNELS = (): undefined => undefined;
 
 export function faPlane(options: ForeignAgentDataPlaneOptions): FaPlane {
   const icmpSource = options.icmpSource ?? options.localAddresses[0];
@@ -122,6 +184,11 @@ export function faPlane(options: ForeignAgentDataPlaneOptions): FaPlane {
     local: new Set<number>(options.localAddresses.map((a) => a | 0)),
     icmpSource,
     ttl: options.ttl ?? 64,
+    reverseTunnels: options.reverseTunnels ?? NO_REVERSE_TUNNELS,
+    tunnelMtu: options.tunnelMtu ?? 1500,
+    ipInIpHeaders: new Map(),
+    greHeaders: new Map(),
+    identification: 0,
   };
 }
 
@@ -145,7 +212,16 @@ export function classifyForeignAgentBatch(plane: FaPlane, inputs: PacketBatch): 
         outputs.push({ kind: 'local', index: i, bytes, decapsulated: false });
       }
     } else if (plane.visitors(ipv4Source(bytes, 0)) !== undefined) {
-      standing[i] = FaStanding.RouteVisitor;
+      const destination = ipv4Destination(bytes, 0);
+      if (plane.reverseTunnels(ipv4Source(bytes, 0)) === undefined) {
+        standing[i] = FaStanding.RouteVisitor;
+      } else if (staysOnLink(destination)) {
+        // Broadcasts and link-local multicast are for the visited link, never the home network's.
+        bumpFa(plane.counters, 'reverse-tunnel-link-local');
+        outputs.push({ kind: 'forward', index: i, bytes, routed: false });
+      } else {
+        standing[i] = FaStanding.ReverseTunnel;
+      }
     } else {
       bump(plane.counters, 'passed');
       outputs.push({ kind: 'forward', index: i, bytes, routed: false });
@@ -171,6 +247,14 @@ export function decapsulateForeignAgentBatch(plane: FaPlane, batch: BatchInFligh
     const homeAddress = ipv4Destination(r.datagram, 0);
     const linkAddress = plane.visitors(homeAddress);
     if (linkAddress === undefined) {
+      if (encapsulatedByVisitor(plane, inputs[i]!.bytes, r.datagram)) {
+        // RFC 3024 5.2, encapsulating delivery: the node's own tunnel to this agent; its
+        // datagram goes on through the reverse tunnel.
+        bumpFa(plane.counters, 'reverse-tunnel-decapsulated');
+        const out = reverseTunnelOne(plane, i, inputs[i]!, r.datagram);
+        if (out !== undefined) outputs.push(out);
+        continue;
+      }
       bump(plane.counters, 'unknown-visitor');
       continue;
     }
@@ -214,6 +298,162 @@ export function routeVisitorsBatch(plane: FaPlane, batch: BatchInFlight): BatchI
 
 const isLimitedBroadcast = (a: Ipv4Address): boolean => a === LIMITED_BROADCAST;
 
+// ---------------------------------------------------------------------------------------------
+// Reverse tunnels (RFC 3024)
+
+/** Counters of the reverse tunnel, beside packets.ts's. */
+export type FaReverseTunnelCounter =
+  | 'reverse-tunnelled'
+  /** A broadcast or link-local multicast (224.0.0.0/24) from a 'T' visitor: left on the link. */
+  | 'reverse-tunnel-link-local'
+  /** Encapsulating delivery: the visitor's tunnel to this agent taken apart (RFC 3024 5.2). */
+  | 'reverse-tunnel-decapsulated'
+  /** DF set and the tunnel packet would exceed the tunnel MTU: ICMP Fragmentation Needed (RFC 2003 5.1). */
+  | 'reverse-tunnel-fragmentation-needed'
+  | 'reverse-tunnel-too-big'
+  | 'reverse-tunnel-ttl-exceeded'
+  /** RFC 2004 3: a fragment cannot be minimally encapsulated; IP in IP instead. */
+  | 'reverse-tunnel-minimal-fragment-fallback';
+
+function bumpFa(counters: DataPlaneCounters, name: FaReverseTunnelCounter): void {
+  counters[name] = (counters[name] ?? 0) + 1;
+}
+
+/** Limited broadcast, and multicast of 224.0.0.0/24 (link-local, RFC 5771), stay on the visited link. */
+function staysOnLink(destination: Ipv4Address): boolean {
+  return destination === LIMITED_BROADCAST || destination >>> 8 === 0xe00000;
+}
+
+/**
+ * A tunnel packet whose inner datagram a visitor granted 'T' with the encapsulating delivery
+ * style sent through its own tunnel: outer and inner source its home address (RFC 3024 5.2).
+ */
+function encapsulatedByVisitor(plane: FaPlane, outer: Uint8Array, inner: Uint8Array): boolean {
+  const source = ipv4Source(inner, 0);
+  if (ipv4Source(outer, 0) !== source) return false;
+  const tunnel = plane.reverseTunnels(source);
+  return tunnel !== undefined && tunnel.delivery === 'encapsulating' && plane.visitors(source) !== undefined && !staysOnLink(ipv4Destination(inner, 0));
+}
+
+/**
+ * FA stage 4. A 'T' visitor's datagram goes to its home agent in the granted encapsulation
+ * (RFC 3024 5.2, direct delivery): see `reverseTunnelOne`.
+ */
+export function reverseTunnelBatch(plane: FaPlane, batch: BatchInFlight): BatchInFlight {
+  const { inputs, standing, outputs } = batch;
+  for (let i = 0; i < inputs.length; i++) {
+    if (standing[i] !== FaStanding.ReverseTunnel) continue;
+    standing[i] = FaStanding.Done;
+    const packet = inputs[i]!;
+    const out = reverseTunnelOne(plane, i, packet, packet.bytes);
+    if (out !== undefined) outputs.push(out);
+  }
+  return batch;
+}
+
+/**
+ * One datagram through a visitor's reverse tunnel. The agent routes it first (RFC 3024 5.2:
+ * the node's first hop): TTL decremented, Time Exceeded where one may be sent (RFC 1122
+ * 3.2.2). Then RFC 2003 3.1: outer source the care-of address, destination the home agent,
+ * TTL the agent's default, TOS copied, DF copied from the inner header; an inner DF datagram
+ * the tunnel MTU cannot carry gets Fragmentation Needed with the MTU left inside the tunnel
+ * (RFC 2003 5.1), one without DF goes out and the outer datagram may be fragmented. The inner
+ * datagram is copied once into the pool behind room for the outer header.
+ */
+function reverseTunnelOne(plane: FaPlane, index: number, packet: Packet, bytes: Uint8Array): OutputPacket | undefined {
+  const source = ipv4Source(bytes, 0);
+  const tunnel = plane.reverseTunnels(source);
+  if (tunnel === undefined) return undefined;
+  if (bytes[8]! <= 1) {
+    bumpFa(plane.counters, 'reverse-tunnel-ttl-exceeded');
+    if (icmpErrorAllowed(packet, bytes, isLimitedBroadcast)) {
+      bump(plane.counters, 'icmp-sent');
+      return { kind: 'icmp', index, bytes: writeTimeExceeded(plane.pool, bytes, plane.icmpSource, plane.ttl), destination: source };
+    }
+    bump(plane.counters, 'icmp-suppressed');
+    return undefined;
+  }
+  const length = ipv4TotalLength(bytes, 0);
+  let kind = tunnel.encapsulation;
+  if (kind === 'minimal' && ipv4IsFragment(bytes, 0)) {
+    bumpFa(plane.counters, 'reverse-tunnel-minimal-fragment-fallback');
+    kind = 'ip-in-ip';
+  }
+  // The inner source is the home address, never the care-of address: minimal encapsulation
+  // always carries the Original Source.
+  const overhead = kind === 'minimal' ? MINIMAL_HEADER_WITH_SOURCE_LENGTH : kind === 'gre' ? IPV4_MIN_HEADER_LENGTH + GRE_HEADER_LENGTH : IPV4_MIN_HEADER_LENGTH;
+  const dontFragment = (bytes[6]! & 0x40) !== 0;
+  if (length + overhead > plane.tunnelMtu && dontFragment) {
+    bumpFa(plane.counters, 'reverse-tunnel-fragmentation-needed');
+    if (icmpErrorAllowed(packet, bytes, isLimitedBroadcast)) {
+      bump(plane.counters, 'icmp-sent');
+      return { kind: 'icmp', index, bytes: writeFragmentationNeeded(plane.pool, bytes, plane.icmpSource, plane.ttl, plane.tunnelMtu - overhead), destination: source };
+    }
+    bump(plane.counters, 'icmp-suppressed');
+    return undefined;
+  }
+  if (length + overhead > IPV4_MAX_TOTAL_LENGTH) {
+    bumpFa(plane.counters, 'reverse-tunnel-too-big');
+    return undefined;
+  }
+  const out = plane.pool.allocate(length + overhead);
+  out.set(bytes.length === length ? bytes : bytes.subarray(0, length), overhead);
+  decrementIpv4Ttl(out, overhead);
+  const total = length + overhead;
+  if (kind === 'minimal') {
+    const inner = new Uint8Array(out.buffer, out.byteOffset + overhead, length);
+    if (!minimalEncapsulate(inner, tunnel.careOfAddress, tunnel.homeAgent, out, 0).ok) return undefined;
+    // RFC 2004 3 puts the agent's TTL nowhere: the modified header keeps the inner TTL, already decremented.
+  } else {
+    const tos = out[overhead + 1]!;
+    const header = outerHeaderOf(plane, kind === 'gre' ? plane.greHeaders : plane.ipInIpHeaders, tunnel.careOfAddress, kind === 'gre' ? IpProtocol.GRE : IpProtocol.IPIP);
+    if (kind === 'gre') writeGreIpv4Header(out, IPV4_MIN_HEADER_LENGTH, false, total);
+    plane.identification = (plane.identification + 1) & 0xffff;
+    header.write(out, 0, tunnel.homeAgent, total, plane.identification, tos, dontFragment);
+  }
+  bumpFa(plane.counters, 'reverse-tunnelled');
+  return { kind: 'send-ip', index, bytes: out, destination: tunnel.homeAgent, homeAddress: source, encapsulation: kind, via: 'tunnel' };
+}
+
+/** The prepared outer header of a care-of address: built at its first packet, then reused. */
+function outerHeaderOf(plane: FaPlane, headers: Map<number, PreparedOuterHeader>, careOfAddress: Ipv4Address, protocol: number): PreparedOuterHeader {
+  let header = headers.get(careOfAddress | 0);
+  if (header === undefined) {
+    header = prepareOuterHeader({ source: careOfAddress, ttl: plane.ttl }, protocol);
+    headers.set(careOfAddress | 0, header);
+  }
+  return header;
+}
+
+/**
+ * Writes an ICMP Destination Unreachable, Fragmentation Needed (RFC 792, RFC 1191 4: the
+ * next-hop MTU in the second half of the unused word) from `source` to the datagram's source,
+ * quoting its IP header and first 64 bits of data.
+ */
+export function writeFragmentationNeeded(pool: PacketPool, original: Uint8Array, source: Ipv4Address, ttl: number, nextHopMtu: number): Uint8Array {
+  const quoted = Math.min(ipv4TotalLength(original, 0), ipv4HeaderLength(original, 0) + 8);
+  const total = IPV4_MIN_HEADER_LENGTH + 8 + quoted;
+  const out = pool.allocate(total);
+  out[0] = 0x45;
+  out[1] = 0;
+  writeU16(out, 2, total);
+  writeU16(out, 4, 0);
+  writeU16(out, 6, 0);
+  out[8] = ttl;
+  out[9] = IpProtocol.ICMP;
+  writeU32(out, 12, source);
+  writeU32(out, 16, ipv4Source(original, 0));
+  updateIpv4Checksum(out, 0);
+  const icmp = IPV4_MIN_HEADER_LENGTH;
+  out[icmp] = IcmpType.DestinationUnreachable;
+  out[icmp + 1] = UnreachableCode.FragmentationNeeded;
+  writeU16(out, icmp + 4, 0);
+  writeU16(out, icmp + 6, Math.max(0, nextHopMtu) & 0xffff);
+  out.set(original.subarray(0, quoted), icmp + 8);
+  writeIcmpChecksum(out, icmp, total);
+  return out;
+}
+
 /** The last stage of both planes here: outputs in input order. */
 export function decapsulationOutputBatch(plane: { readonly pool: PacketPool; readonly counters: DataPlaneCounters }, batch: BatchInFlight): OutputBatch {
   return finishBatch(plane.pool, plane.counters, batch);
@@ -226,12 +466,16 @@ export function decapsulationOutputBatch(plane: { readonly pool: PacketPool; rea
 export function foreignAgentDataPlane(options: ForeignAgentDataPlaneOptions): DataPlane {
   const plane = faPlane(options);
   const process = (inputs: PacketBatch): OutputBatch =>
-    decapsulationOutputBatch(plane, routeVisitorsBatch(plane, decapsulateForeignAgentBatch(plane, classifyForeignAgentBatch(plane, inputs))));
+    decapsulationOutputBatch(
+      plane,
+      reverseTunnelBatch(plane, routeVisitorsBatch(plane, decapsulateForeignAgentBatch(plane, classifyForeignAgentBatch(plane, inputs)))),
+    );
   const operator: OperatorFunction<PacketBatch, OutputBatch> = (source) =>
     source.pipe(
       stage(plane, classifyForeignAgentBatch),
       stage(plane, decapsulateForeignAgentBatch),
       stage(plane, routeVisitorsBatch),
+      stage(plane, reverseTunnelBatch),
       stage(plane, decapsulationOutputBatch),
     );
   return dataPlane(operator, process, plane.counters, plane.pool);

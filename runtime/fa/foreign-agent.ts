@@ -44,7 +44,8 @@ import {
   type SendAdvertisementParams,
 } from '../../machines/advertiser.js';
 import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, type FaPendingCommand, type FaPendingMachine } from '../../machines/fa-pending.js';
-import { INFINITE_LIFETIME as VISITOR_INFINITE_LIFETIME, visitorMachine, visitorRemainingLifetime, type VisitorCommand, type VisitorMachine } from '../../machines/visitor.js';
+import { INFINITE_LIFETIME as VISITOR_INFINITE_LIFETIME, visitorMachine, visitorRemainingLifetime, type VisitorCommand, type VisitorContext, type VisitorMachine } from '../../machines/visitor.js';
+import type { Encapsulation } from '../../io/wire/tunnel.js';
 import type { BindingStore, StoredVisitor, StoreWrite } from '../store/binding-store.js';
 import { GroupCommit } from '../store/group-commit.js';
 import {
@@ -73,7 +74,7 @@ import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../..
 import { diffByKey, sameContexts, type KeyedDiff } from '../../policies/association-diff.js';
 import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import { RealClock, type Clock } from '../../io/clock.js';
-import { foreignAgentDataPlane } from '../dataplane/fa-plane.js';
+import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
 import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
 import { agentAdvertisementFrame, udpFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
@@ -225,6 +226,8 @@ export interface VisitorView {
   readonly remaining: number;
   readonly identification?: string;
   readonly renewalPending: boolean;
+  /** 'T' granted (RFC 3024): the reverse tunnel's encapsulation and delivery style. */
+  readonly reverseTunnel?: { readonly encapsulation: Encapsulation; readonly delivery: 'direct' | 'encapsulating' };
 }
 
 /** Sends a UDP payload from `source` (an address of this agent) to `destination:port`. */
@@ -259,6 +262,8 @@ interface StoredVisitorEntry {
   readonly homeAgent: Ipv4Address;
   readonly careOfAddress: Ipv4Address;
   readonly identification: { readonly high: number; readonly low: number };
+  /** 'T' granted (RFC 3024); absent in rows written before reverse tunnelling: none. */
+  readonly reverseTunnel?: { readonly encapsulation: Encapsulation; readonly delivery: 'direct' | 'encapsulating' };
 }
 
 /** What `restore` did with the stored visitor list. */
@@ -349,6 +354,8 @@ export class ForeignAgent {
   private readonly pendingByHome = new Map<number, Set<PendingActor>>();
   /** Installed visitor routes: home address → link-layer address (4.2.2). */
   private readonly routes = new Map<number, MacAddress>();
+  /** Visitors granted 'T' (RFC 3024): home address → their reverse tunnel, beside `routes`. */
+  private readonly reverseTunnels = new Map<number, ReverseTunnel>();
   /** 3.7.2's one denial per second per node; bounded (policies/fa-request.ts RecentDenials). */
   private readonly recentDenials = new RecentDenials();
   /** Live pending entries by charge, link-layer source and home address (3.7.1 budgets). */
@@ -484,6 +491,7 @@ export class ForeignAgent {
               identification: identificationToHex(shown.identification),
             }),
         ...(c.current === undefined ? {} : { lifetime: c.current.lifetime }),
+        ...(c.current?.reverseTunnel === undefined ? {} : { reverseTunnel: c.current.reverseTunnel }),
         remaining: visitorRemainingLifetime(c, now),
         renewalPending: c.current !== undefined && c.pending !== undefined,
       });
@@ -502,6 +510,7 @@ export class ForeignAgent {
     for (const pending of this.pendingOf(homeAddress)) this.pendingHost.stop(pending);
     for (const actor of entries) this.visitorHost.stop(actor);
     this.routes.delete(homeAddress | 0);
+    this.reverseTunnels.delete(homeAddress | 0);
     this.emit({ event: 'visitor-cleared', at: this.options.clock.now(), by: 'operator', homeAddress: ipv4ToString(homeAddress), entries: entries.length });
     return entries.length;
   }
@@ -515,6 +524,26 @@ export class ForeignAgent {
       recentDenials: this.recentDenials.size,
       routes: this.routes.size,
     };
+  }
+
+  /** The reverse tunnel of a registered visitor granted 'T' (RFC 3024), if any. */
+  reverseTunnelOf(homeAddress: Ipv4Address): ReverseTunnel | undefined {
+    return this.reverseTunnels.get(homeAddress | 0);
+  }
+
+  /** The registration in force decides: 'T' granted → its tunnel, else none (a renewal may drop it). */
+  private installReverseTunnel(homeAddress: Ipv4Address, current: VisitorContext['current']): void {
+    const grant = current?.reverseTunnel;
+    if (current === undefined || grant === undefined) {
+      this.reverseTunnels.delete(homeAddress | 0);
+      return;
+    }
+    this.reverseTunnels.set(homeAddress | 0, {
+      homeAgent: current.homeAgent,
+      careOfAddress: current.careOfAddress,
+      encapsulation: grant.encapsulation,
+      delivery: grant.delivery,
+    });
   }
 
   /** The link-layer address datagrams for `homeAddress` are delivered to, if it is a registered visitor. */
@@ -686,6 +715,7 @@ export class ForeignAgent {
           identification: pending.identification,
           requestedLifetime: pending.requestedLifetime,
           at: now,
+          ...(pending.reverseTunnel === undefined ? {} : { reverseTunnel: pending.reverseTunnel }),
         };
         if (visitor !== undefined) {
           this.visitorHost.send(visitor, { type: 'request', ...visitorRequest });
@@ -946,9 +976,11 @@ export class ForeignAgent {
       if (command.type === 'installVisitorRoute') {
         const { homeAddress, linkLayerAddress } = command.params;
         this.routes.set(homeAddress | 0, linkLayerAddress);
+        this.installReverseTunnel(homeAddress, actor.snapshot.context.current);
         if (!this.restoring) this.storeVisitor(actor);
       } else if (command.type === 'removeVisitorRoute') {
         this.routes.delete(command.params.homeAddress | 0);
+        this.reverseTunnels.delete(command.params.homeAddress | 0);
         if (!this.restoring) this.options.onStoreWrite?.({ op: 'delete-visitor', key: actor.owner.key });
       }
     }
@@ -969,6 +1001,7 @@ export class ForeignAgent {
       homeAgent: current.homeAgent,
       careOfAddress: current.careOfAddress,
       identification: { high: current.identification.high, low: current.identification.low },
+      ...(current.reverseTunnel === undefined ? {} : { reverseTunnel: { encapsulation: current.reverseTunnel.encapsulation, delivery: current.reverseTunnel.delivery } }),
     };
     this.options.onStoreWrite({ op: 'put-visitor', visitor: { key: actor.owner.key, expiresAt: current.expiresAt, entry } });
   }
@@ -1014,6 +1047,7 @@ export class ForeignAgent {
           identification: entry.identification,
           requestedLifetime: lifetime,
           at: now,
+          ...(storedReverseTunnel(entry.reverseTunnel) ?? {}),
         };
         const actor = this.visitorHost.spawn(
           `visitor:${ipv4ToString(entry.homeAddress)}${entry.nai === undefined ? '' : `/${entry.nai}`}`,
@@ -1115,6 +1149,15 @@ export class ForeignAgent {
   private nextTrace(): string {
     return `fa-${this.options.tracePrefix ?? ''}${(++this.traceCounter).toString(36)}`;
   }
+}
+
+/** A stored row's reverse tunnel, when it is one this version can read. */
+function storedReverseTunnel(stored: unknown): { reverseTunnel: NonNullable<StoredVisitorEntry['reverseTunnel']> } | undefined {
+  if (typeof stored !== 'object' || stored === null) return undefined;
+  const { encapsulation, delivery } = stored as Record<string, unknown>;
+  if (encapsulation !== 'ip-in-ip' && encapsulation !== 'minimal' && encapsulation !== 'gre') return undefined;
+  if (delivery !== 'direct' && delivery !== 'encapsulating') return undefined;
+  return { reverseTunnel: { encapsulation, delivery } };
 }
 
 // --- on sockets, a link and raw IP ---------------------------------------------------------------
