@@ -40,7 +40,7 @@ describe('mobileNode.reverseTunnel, deliveryStyle, multicastGroups', () => {
   });
 
   it('the older requestOptions.reverseTunnel is still read; contradicting mobileNode.reverseTunnel is an issue naming both', () => {
-    expect(mobileNodeConfigFromDocument(document({}, { requestOptions: { reverseTunnel: false } })).requestOptions.reverseTunnel).toBe(false);
+    expect(mobileNodeConfigFromDocument(document({}, { requestOptions: { reverseTunnel: false } })).requestOptions?.reverseTunnel).toBe(false);
     const found = issues(document({ reverseTunnel: true }, { requestOptions: { reverseTunnel: false } }));
     expect(found).toEqual([{ path: 'mobileNode.reverseTunnel', message: expect.stringMatching(/requestOptions\.reverseTunnel/) }]);
   });
