@@ -129,3 +129,28 @@ describe("scenario (b): with 'T', direct delivery, the node roams behind an ingr
     expect(first.every((pcap) => pcap.length > 24)).toBe(true);
   });
 });
+
+describe('scenario (c): encapsulating delivery style (RFC 3024 3.3, 5.2)', () => {
+  it('through FA1 then FA2: the node tunnels its datagrams to the agent (home address → agent), the agent re-tunnels them to the home agent, traffic flows both ways', async () => {
+    const s = await reverseTunnelScenario({
+      seed: 13,
+      mnConfig: (c) => ({ ...c, requestOptions: { ...c.requestOptions, reverseTunnel: true, deliveryStyle: 'encapsulating' } }),
+    });
+    open.push(s);
+    s.run(3000);
+    for (const place of ['FA1', 'FA2'] as const) {
+      const { since } = visit(s, place);
+      const agent = place === 'FA1' ? FA1 : FA2;
+      const agentMac = place === 'FA1' ? MAC.fa1 : MAC.fa2;
+      const { segment } = TUNNEL_FROM[place];
+      // Node → agent: IP in IP from the home address to the agent, the node's datagram inside.
+      const fromNode = datagramsOn(s.capture, segment, since).filter((d) => d.linkSource === MAC.mn && d.linkDestination === agentMac);
+      const encapsulated = fromNode.filter((d) => tunnelOf(d) !== undefined && isUpstream(tunnelOf(d)!.inner));
+      expect(encapsulated.length, place).toBeGreaterThanOrEqual(30);
+      for (const d of encapsulated) expect([d.source, d.destination, d.protocol]).toEqual([MN, agent, IpProtocol.IPIP]);
+      expect(fromNode.filter((d) => isUpstream(d.ip)), `${place}: nothing bare from the node`).toEqual([]);
+      // Agent → home agent: the ordinary reverse tunnel.
+      expectReverseTunnel(s, place, 'ip-in-ip', since);
+    }
+  });
+});
