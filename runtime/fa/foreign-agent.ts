@@ -12,7 +12,7 @@ import { Effect, Layer, type Scope } from 'effect';
 import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, LinkError, type FrameInfo, type LinkInterface } from '../../io/link.js';
-import { RawIp, RawIpError } from '../../io/raw-ip.js';
+import { RawIp, RawIpError, type RawIpSocket } from '../../io/raw-ip.js';
 import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
 import {
   decodeAgentSolicitation,
@@ -75,6 +75,7 @@ import { diffByKey, sameContexts, type KeyedDiff } from '../../policies/associat
 import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
+import type { VisitorCapture } from './visitor-capture.js';
 import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
 import { agentAdvertisementFrame, udpFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
@@ -250,6 +251,10 @@ export interface ForeignAgentOptions {
    * finds again. Default: at once.
    */
   readonly whenDurable?: (send: () => void) => void;
+  /** Keeps the host from forwarding what the reverse tunnels carry (runtime/fa/visitor-capture.ts). */
+  readonly visitorCapture?: VisitorCapture;
+  /** The MTU of the path to home agents for reverse tunnels (default 1500, fa-plane.ts). */
+  readonly tunnelMtu?: number;
 }
 
 /** A registered visitor entry as stored (StoredVisitor.entry): the registration in force. */
@@ -331,6 +336,9 @@ export class ForeignAgent {
     pendingRefusals: {},
   };
 
+  /** Reverse tunnels (RFC 3024) beside `counters`: datagrams sent into them, and a 'T' visitor's home address seen from another link-layer address (neither tunnelled nor forwarded). */
+  readonly reverseTunnelCounters = { tunnelled: 0, wrongLinkSource: 0 };
+
   private readonly transitionSubject = new Subject<TransitionRecord>();
   private readonly eventSubject = new Subject<ForeignAgentEvent>();
   /** Every state change of every actor (advertiser, pending registrations, visitors). */
@@ -365,6 +373,8 @@ export class ForeignAgent {
   private readonly ownAddresses: Set<number>;
   private link: LinkInterface | undefined;
   private sendUdp: FaUdpSender | undefined;
+  /** Sends a whole IPv4 datagram (the agent wrote its header): reverse tunnels. */
+  private sendIp: ((datagram: Uint8Array, destination: Ipv4Address) => void) | undefined;
   private traceCounter = 0;
   private closed = false;
   /** Set while restoring: the entries being restored are already stored. */
@@ -420,7 +430,10 @@ export class ForeignAgent {
     });
     this.dataPlane = foreignAgentDataPlane({
       visitors: (homeAddress) => this.routes.get(homeAddress | 0),
-      localAddresses: s.careOfAddresses,
+      reverseTunnels: (homeAddress) => this.reverseTunnels.get(homeAddress | 0),
+      // The link address too: a node using the encapsulating delivery style tunnels to it (RFC 3024 5.2).
+      localAddresses: [...new Set([...s.careOfAddresses, s.linkAddress])],
+      ...(options.tunnelMtu === undefined ? {} : { tunnelMtu: options.tunnelMtu }),
     });
     this.tunnelInput.pipe(this.dataPlane).subscribe((batch) => this.deliver(batch));
   }
@@ -447,10 +460,11 @@ export class ForeignAgent {
    * Attaches the visitor link and the UDP sender, and starts advertising (the first
    * advertisement goes out now, sequence 0, R2.3.2-1). Frames before this are ignored.
    */
-  start(link: LinkInterface, sendUdp: FaUdpSender): void {
+  start(link: LinkInterface, sendUdp: FaUdpSender, sendIp?: (datagram: Uint8Array, destination: Ipv4Address) => void): void {
     if (this.link !== undefined) throw new Error('the foreign agent is already started');
     this.link = link;
     this.sendUdp = sendUdp;
+    this.sendIp = sendIp;
     this.advertiser = this.advertiserHost.spawn('advertiser', { ...this.config.advertisement, busy: this.config.settings.busy });
   }
 
@@ -461,6 +475,7 @@ export class ForeignAgent {
     this.advertiserHost.close();
     this.pendingHost.close();
     this.visitorHost.close();
+    this.options.visitorCapture?.close();
     this.tunnelInput.complete();
     this.transitionSubject.complete();
     this.eventSubject.complete();
@@ -510,7 +525,7 @@ export class ForeignAgent {
     for (const pending of this.pendingOf(homeAddress)) this.pendingHost.stop(pending);
     for (const actor of entries) this.visitorHost.stop(actor);
     this.routes.delete(homeAddress | 0);
-    this.reverseTunnels.delete(homeAddress | 0);
+    this.removeReverseTunnel(homeAddress);
     this.emit({ event: 'visitor-cleared', at: this.options.clock.now(), by: 'operator', homeAddress: ipv4ToString(homeAddress), entries: entries.length });
     return entries.length;
   }
@@ -535,15 +550,20 @@ export class ForeignAgent {
   private installReverseTunnel(homeAddress: Ipv4Address, current: VisitorContext['current']): void {
     const grant = current?.reverseTunnel;
     if (current === undefined || grant === undefined) {
-      this.reverseTunnels.delete(homeAddress | 0);
+      this.removeReverseTunnel(homeAddress);
       return;
     }
+    this.options.visitorCapture?.capture(homeAddress, current.linkLayerSource);
     this.reverseTunnels.set(homeAddress | 0, {
       homeAgent: current.homeAgent,
       careOfAddress: current.careOfAddress,
       encapsulation: grant.encapsulation,
       delivery: grant.delivery,
     });
+  }
+
+  private removeReverseTunnel(homeAddress: Ipv4Address): void {
+    if (this.reverseTunnels.delete(homeAddress | 0)) this.options.visitorCapture?.release(homeAddress);
   }
 
   /** The link-layer address datagrams for `homeAddress` are delivered to, if it is a registered visitor. */
@@ -570,6 +590,7 @@ export class ForeignAgent {
       this.solicitation(payload, header.source, linkSource);
       return;
     }
+    if (this.reverseTunnels.size > 0 && this.reverseTunnelFrame(frame, header.source, header.destination, linkSource)) return;
     if (header.protocol !== IpProtocol.UDP) return;
     const destination = header.destination >>> 0;
     if (!(this.ownAddresses.has(destination | 0) || destination === ALL_MOBILITY_AGENTS || destination === LIMITED_BROADCAST)) return;
@@ -594,6 +615,24 @@ export class ForeignAgent {
     } catch (error) {
       this.discard(trace, ipv4ToString(header.source), 'internal-error', (error as Error).stack ?? String(error), false, udp.value.payload);
     }
+  }
+
+  /**
+   * A datagram of a visitor granted 'T', addressed elsewhere than this agent, goes into the
+   * data plane's reverse tunnel (RFC 3024 5.2). RFC 3024 has the agent recognise the node by
+   * its home address and link-layer address together: the same source from another station is
+   * neither tunnelled nor forwarded (the capture drops it), only counted. True when taken.
+   */
+  private reverseTunnelFrame(frame: Uint8Array, source: Ipv4Address, destination: Ipv4Address, linkSource: MacAddress): boolean {
+    if (this.ownAddresses.has(destination | 0) || this.reverseTunnels.get(source | 0) === undefined) return false;
+    if (this.routes.get(source | 0) !== linkSource) {
+      this.reverseTunnelCounters.wrongLinkSource++;
+      return true;
+    }
+    const bytes = frame.subarray(ETHERNET_HEADER_LENGTH);
+    const linkBroadcast = (frame[0]! & 1) !== 0;
+    this.tunnelInput.next([{ bytes, ingress: 'visitors', ...(linkBroadcast ? { linkBroadcast } : {}) }]);
+    return true;
   }
 
   private solicitation(icmp: Uint8Array, source: Ipv4Address, linkSource: MacAddress): void {
@@ -897,6 +936,21 @@ export class ForeignAgent {
     try {
       if (link === undefined) return;
       for (const out of batch.packets) {
+        if (out.kind === 'send-ip') {
+          this.sendIp?.(out.bytes, out.destination);
+          this.reverseTunnelCounters.tunnelled++;
+          continue;
+        }
+        if (out.kind === 'icmp') {
+          // An ICMP error about a visitor's datagram (Time Exceeded, Fragmentation Needed) goes back on the link.
+          const mac = this.routes.get(out.destination | 0);
+          if (mac === undefined) continue;
+          const frame = new Uint8Array(ETHERNET_HEADER_LENGTH + out.bytes.length);
+          encodeEthernetHeader(mac, link.mac, EtherType.IPv4, frame, 0);
+          frame.set(out.bytes, ETHERNET_HEADER_LENGTH);
+          link.send(frame);
+          continue;
+        }
         if (out.kind !== 'deliver') continue;
         // 4.2.2: to the visitor's link-layer address, never an ARP for its home address.
         const frame = new Uint8Array(ETHERNET_HEADER_LENGTH + out.bytes.length);
@@ -980,7 +1034,7 @@ export class ForeignAgent {
         if (!this.restoring) this.storeVisitor(actor);
       } else if (command.type === 'removeVisitorRoute') {
         this.routes.delete(command.params.homeAddress | 0);
-        this.reverseTunnels.delete(command.params.homeAddress | 0);
+        this.removeReverseTunnel(command.params.homeAddress);
         if (!this.restoring) this.options.onStoreWrite?.({ op: 'delete-visitor', key: actor.owner.key });
       }
     }
@@ -1189,8 +1243,12 @@ export function serveForeignAgent(
     const protocols: number[] = [IpProtocol.IPIP];
     if (settings.encapsulations.minimal) protocols.push(IpProtocol.MINIMAL_ENCAPSULATION);
     if (settings.encapsulations.gre) protocols.push(IpProtocol.GRE);
+    let tunnelSender: RawIpSocket | undefined;
     for (const protocol of protocols) {
-      const socket = yield* rawIp.open(protocol);
+      // The IP-in-IP socket also sends the reverse tunnels (RFC 3024): with the header included,
+      // the header the data plane wrote (protocol 4, 55 or 47) is what leaves.
+      const socket = yield* rawIp.open(protocol, protocol === IpProtocol.IPIP ? { headerIncluded: true } : {});
+      if (protocol === IpProtocol.IPIP) tunnelSender = socket;
       socket.onPacket((datagram) => agent.handleTunnelPacket(datagram));
     }
     // ICMP errors instead of a home agent's Reply (3.7.3).
@@ -1202,10 +1260,14 @@ export function serveForeignAgent(
     link.onFrame((frame, info) => agent.handleFrame(frame, info));
     // The relayed Request leaves from the socket of its care-of address (3.7.2.2: IP source =
     // the care-of address), so the home agent's Reply comes back to it.
-    agent.start(link, (data, destination, port, source) => {
-      const socket = sockets.find((s) => s.localAddress === source >>> 0) ?? sockets[0];
-      socket?.send(data, destination, port);
-    });
+    agent.start(
+      link,
+      (data, destination, port, source) => {
+        const socket = sockets.find((s) => s.localAddress === source >>> 0) ?? sockets[0];
+        socket?.send(data, destination, port);
+      },
+      (datagram, destination) => tunnelSender?.send(datagram, destination),
+    );
     return { link, sockets };
   });
 }
@@ -1235,6 +1297,10 @@ export interface StartForeignAgentOptions {
   readonly store?: BindingStore;
   /** A commit failed (logged by the daemon). */
   readonly onStoreError?: (error: unknown) => void;
+  /** Keeps the host from forwarding reverse-tunnelled datagrams (runtime/fa/visitor-capture.ts); closed by stop(). */
+  readonly visitorCapture?: VisitorCapture;
+  /** The MTU of the path to home agents for reverse tunnels (default 1500). */
+  readonly tunnelMtu?: number;
 }
 
 /**
@@ -1248,6 +1314,8 @@ export async function startForeignAgent(config: FaConfig, options: StartForeignA
     clock: options.clock ?? new RealClock(),
     random32: options.random32 ?? secureRandom32,
     ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}),
+    ...(options.visitorCapture !== undefined ? { visitorCapture: options.visitorCapture } : {}),
+    ...(options.tunnelMtu !== undefined ? { tunnelMtu: options.tunnelMtu } : {}),
     ...(groupCommit !== undefined ? { onStoreWrite: (write) => groupCommit.write(write), whenDurable: (send) => groupCommit.whenDurable(send) } : {}),
   });
   let restored: RunningForeignAgent['restored'];
