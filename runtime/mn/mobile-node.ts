@@ -61,6 +61,7 @@ import { RequestFlag } from '../../io/wire/registration-types.js';
 import { reverseTunnelRetry, type ReverseTunnelAdjustment } from '../../policies/mn-reverse-tunnel.js';
 import { usesEncapsulatingDelivery } from '../../policies/mn-request.js';
 import { mobileNodeReverseTunnelPlane, type MobileNodeReverseTunnel } from '../dataplane/mn-plane.js';
+import { membershipQuery, membershipReport, UNSOLICITED_REPORT_INTERVAL_MS } from './igmp-membership.js';
 
 export interface MobileNodeConfig {
   /** The interface the node attaches with (one interface, 2.4). */
@@ -208,6 +209,8 @@ export interface MobileNodeReverseTunnelCounters {
   sendDropped: number;
   /** Datagrams read from the TUN device with no tunnel in force, sent as they are (Linux). */
   passedThrough: number;
+  /** IGMP Membership Reports sent through the tunnel for `multicastGroups` (4.4). */
+  membershipReports: number;
 }
 
 export interface MobileNodeIo {
@@ -304,10 +307,13 @@ export class MobileNode {
     injected: 0,
     injectDropped: 0,
   };
-  readonly reverseTunnelCounters: MobileNodeReverseTunnelCounters = { retries: 0, refusals: 0, tunnelled: 0, sendDropped: 0, passedThrough: 0 };
+  readonly reverseTunnelCounters: MobileNodeReverseTunnelCounters = { retries: 0, refusals: 0, tunnelled: 0, sendDropped: 0, passedThrough: 0, membershipReports: 0 };
   /** The reverse tunnel the current registration was granted (RFC 3024), undefined when none. */
   private ownTunnel: MobileNodeReverseTunnel | undefined;
   private readonly ownPlane = mobileNodeReverseTunnelPlane({ tunnel: () => this.ownTunnel });
+  /** The next Membership Reports due (the unsolicited repeat, or the answer to a Query). */
+  private membershipAlarm: Alarm | undefined;
+  private membershipIdentification = 0;
 
   constructor(
     readonly config: MobileNodeConfig,
@@ -451,6 +457,7 @@ export class MobileNode {
     if (this.closed) return;
     this.closed = true;
     this.stopGratuitousArp();
+    this.membershipAlarm?.cancel();
     this.discoveryHost.close();
     this.registrationHost.close();
     this.transitionSubject.complete();
@@ -582,6 +589,7 @@ export class MobileNode {
       for (const packet of out.packets) {
         if (packet.kind === 'local' && packet.decapsulated) {
           this.counters.decapsulated++;
+          this.answerMembershipQuery(packet.bytes);
           if (this.receivedSubject.observed) this.receivedSubject.next(packet.bytes.slice());
         }
       }
@@ -833,6 +841,7 @@ export class MobileNode {
       return;
     }
     this.ownTunnel = tunnel;
+    this.joinGroupsThroughTunnel();
     this.emit(
       tunnel === undefined
         ? { event: 'reverse-tunnel', at: this.now(), active: false }
@@ -851,6 +860,52 @@ export class MobileNode {
   private endOwnTunnelFrom(currentColocated: Ipv4Address | undefined): void {
     const tunnel = this.ownTunnel;
     if (tunnel !== undefined && tunnel.to === 'home-agent' && tunnel.outerSource !== currentColocated) this.setOwnTunnel(undefined);
+  }
+
+  /**
+   * 4.4 (R4.4-5): the configured groups are joined through the home agent whenever a reverse
+   * tunnel starts: a Version 2 Membership Report per group from the home address (R4.4-6) through
+   * the tunnel at once, repeated once after the Unsolicited Report Interval (RFC 2236 3).
+   */
+  private joinGroupsThroughTunnel(): void {
+    this.membershipAlarm?.cancel();
+    this.membershipAlarm = undefined;
+    if (this.ownTunnel === undefined || (this.config.multicastGroups ?? []).length === 0) return;
+    this.sendMembershipReports(undefined);
+    this.membershipAlarm = this.options.clock.setAlarm(this.now() + UNSOLICITED_REPORT_INTERVAL_MS, () => {
+      this.membershipAlarm = undefined;
+      this.sendMembershipReports(undefined);
+    });
+  }
+
+  /** Reports for every configured group, or only `group`. */
+  private sendMembershipReports(group: Ipv4Address | undefined): void {
+    const tunnel = this.ownTunnel;
+    if (tunnel === undefined || this.closed) return;
+    for (const g of this.config.multicastGroups ?? []) {
+      if (group !== undefined && g !== group) continue;
+      const report = membershipReport(tunnel.homeAddress, g, this.membershipIdentification++);
+      if (this.sendOwnDatagram(report)) this.reverseTunnelCounters.membershipReports++;
+    }
+  }
+
+  /**
+   * A Membership Query from the home agent, decapsulated by the node (RFC 2236 3): reports for
+   * the groups it asks about after a random delay up to its Max Response Time; a report already
+   * due sooner stands.
+   */
+  private answerMembershipQuery(datagram: Uint8Array): void {
+    const groups = this.config.multicastGroups ?? [];
+    if (groups.length === 0 || this.ownTunnel === undefined) return;
+    const query = membershipQuery(datagram);
+    if (query === undefined || (query.group !== 0 && !groups.includes(query.group))) return;
+    const due = this.now() + (this.options.random32() % Math.max(1, query.maxResponseMs));
+    if (this.membershipAlarm !== undefined) return;
+    const group = query.group === 0 ? undefined : query.group;
+    this.membershipAlarm = this.options.clock.setAlarm(due, () => {
+      this.membershipAlarm = undefined;
+      this.sendMembershipReports(group);
+    });
   }
 
   /** The node's own reverse tunnel in force now (RFC 3024 5.2), if any. */

@@ -15,7 +15,9 @@ import { AdvertisementFlag, agentAdvertisementLength, encodeAgentAdvertisement, 
 import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
 import { decodeRegistrationRequest } from '../../io/wire/registration.js';
 import { RequestFlag } from '../../io/wire/registration-types.js';
-import { decapsulate } from '../../io/wire/tunnel.js';
+import { decapsulate, ipInIpEncapsulate } from '../../io/wire/tunnel.js';
+import { encodeIpv4Packet, ipv4PacketLength } from '../../io/wire/ipv4.js';
+import { internetChecksum, writeU16 } from '../../io/wire/bytes.js';
 import { SimNetwork } from '../../io/sim/network.js';
 import type { SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
@@ -42,6 +44,7 @@ interface World {
   readonly mn: RunningMobileNode;
   readonly events: MobileNodeEvent[];
   readonly capture: ReturnType<SimNetwork['capture']>;
+  readonly haHost: SimHost;
 }
 
 async function world(options: { haReverseTunneling: boolean; throughForeignAgent?: boolean; config?: Partial<MobileNodeConfig> }): Promise<World> {
@@ -91,7 +94,7 @@ async function world(options: { haReverseTunneling: boolean; throughForeignAgent
   tunnelOwnDatagrams(mnHost, mn.node);
   const capture = net.capture();
   mn.node.start();
-  return { clock, net, r, mnHost, ha, mn, events, capture };
+  return { clock, net, r, mnHost, ha, mn, events, capture, haHost };
 }
 
 function advertise(host: SimHost, source: Ipv4Address, flags: number): void {
@@ -310,6 +313,69 @@ describe('through a foreign agent (RFC 3024 5.2.1, 5.2.2)', () => {
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(1000);
     expect(w.mn.node.state().registration).toBe('denied');
     close();
+    await stop(w);
+  });
+});
+
+describe('multicast groups joined through the home agent (4.4)', () => {
+  const GROUP = ipv4('239.1.2.3');
+
+  /** IGMP messages (inner datagrams of the node's tunnels to the home agent) on the foreign segment. */
+  function tunnelledIgmp(w: World) {
+    return fromNode(w).flatMap((d) => {
+      if (d.header.protocol !== IpProtocol.IPIP || d.header.destination !== HA) return [];
+      const inner = decapsulate(d.bytes);
+      if (!inner.ok) return [];
+      const p = decodeIpv4Packet(inner.value.datagram, 0);
+      if (!p.ok || p.value.header.protocol !== 2) return [];
+      const igmp = p.value.payload;
+      return [{ time: d.time, outerSource: d.header.source, source: p.value.header.source, destination: p.value.header.destination, ttl: p.value.header.ttl, type: igmp[0], group: ((igmp[4]! << 24) | (igmp[5]! << 16) | (igmp[6]! << 8) | igmp[7]!) >>> 0, checksumOk: internetChecksum(igmp, 0, igmp.length) === 0 }];
+    });
+  }
+
+  it('[R4.4-5] [R4.4-6] once the reverse tunnel is granted, a Membership Report per group goes through it to the home agent, from the home address, TTL 1; repeated once after 10 s', async () => {
+    const w = await world({ haReverseTunneling: true, config: { requestOptions: { reverseTunnel: true }, multicastGroups: [GROUP] } });
+    advertise(w.r, R_FOREIGN, AdvertisementFlag.F);
+    w.clock.advance(200);
+    expect(w.mn.node.reverseTunnel()).toBeDefined();
+    const first = tunnelledIgmp(w);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ outerSource: COA, source: MN1, destination: GROUP, ttl: 1, type: 0x16, group: GROUP, checksumOk: true });
+    w.clock.advance(10_000);
+    expect(tunnelledIgmp(w)).toHaveLength(2);
+    // The renewal (at 45 s of the 60 s Lifetime) keeps the same tunnel: no new reports.
+    w.clock.advance(50_000);
+    expect(w.events.filter((e) => e.event === 'registered').length).toBeGreaterThanOrEqual(2);
+    expect(tunnelledIgmp(w)).toHaveLength(2);
+    await stop(w);
+  });
+
+  it("no reverse tunnel, no report: the groups are not joined from the visited network with the home address", async () => {
+    const w = await world({ haReverseTunneling: false, config: { requestOptions: { reverseTunnel: true }, multicastGroups: [GROUP] } });
+    advertise(w.r, R_FOREIGN, AdvertisementFlag.F);
+    w.clock.advance(15_000);
+    expect(tunnelledIgmp(w)).toHaveLength(0);
+    expect(fromNode(w).filter((d) => d.header.protocol === 2)).toHaveLength(0);
+    await stop(w);
+  });
+
+  it("the home agent's general Query, tunnelled to the care-of address, is answered with a Report through the tunnel within its Max Response Time", async () => {
+    const w = await world({ haReverseTunneling: true, config: { requestOptions: { reverseTunnel: true }, multicastGroups: [GROUP] } });
+    advertise(w.r, R_FOREIGN, AdvertisementFlag.F);
+    w.clock.advance(11_000); // past the unsolicited repeat
+    const before = tunnelledIgmp(w).length;
+    const igmp = new Uint8Array([0x11, 20, 0, 0, 0, 0, 0, 0]); // general query, Max Resp Time 2 s
+    writeU16(igmp, 2, internetChecksum(igmp, 0, 8));
+    const fields = { header: { tos: 0xc0, identification: 1, flags: 0, fragmentOffset: 0, ttl: 1, protocol: 2, source: HA, destination: ipv4('224.0.0.1') }, payload: igmp };
+    const query = new Uint8Array(ipv4PacketLength(fields));
+    encodeIpv4Packet(fields, query, 0);
+    const outer = new Uint8Array(query.length + 20);
+    ipInIpEncapsulate(query, { source: HA, destination: COA, identification: 9 }, outer, 0);
+    w.haHost.sendIp(outer);
+    w.clock.advance(2_100);
+    const after = tunnelledIgmp(w);
+    expect(after.length).toBe(before + 1);
+    expect(after[after.length - 1]).toMatchObject({ type: 0x16, group: GROUP, source: MN1 });
     await stop(w);
   });
 });
