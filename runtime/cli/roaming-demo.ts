@@ -37,6 +37,7 @@ import { encodeUdpDatagram, UDP_HEADER_LENGTH } from '../../io/wire/udp.js';
 import { createSecurityContext } from '../../policies/security-association.js';
 import { SimulatedClock, type Clock } from '../../io/clock.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../fa/foreign-agent.js';
+import { simVisitorCapture } from '../fa/visitor-capture.js';
 import { attachHomeAgentDataPath, type HomeAgentDataPath } from '../ha/home-agent-data-path.js';
 import { simPacketTapLayer } from '../../io/sim/packet-tap.js';
 import type { HomeAgentConfig } from '../ha/home-agent.js';
@@ -296,6 +297,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       rawIp: simRawIpLayer(fa1Host),
       clock,
       random32,
+      // The host drops what the agent reverse-tunnels instead of forwarding it too (RFC 3024 5.2).
+      visitorCapture: simVisitorCapture(fa1Host, 'eth0', [FA1]),
     });
     fas.push(fa1);
     // FA2 does not require registration through it (no R bit), so a node with a co-located
@@ -307,6 +310,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       rawIp: simRawIpLayer(fa2Host),
       clock,
       random32,
+      visitorCapture: simVisitorCapture(fa2Host, 'eth0', [FA2]),
     });
     fas.push(fa2);
 

@@ -27,6 +27,7 @@ import { encodeUdpDatagram } from '../../io/wire/udp.js';
 import { decapsulate, isTunnelProtocol } from '../../io/wire/tunnel.js';
 import { createSecurityContext } from '../../policies/security-association.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
+import { simVisitorCapture } from '../../runtime/fa/visitor-capture.js';
 import type { HomeAgentConfig } from '../../runtime/ha/home-agent.js';
 import type { RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import type { HomeAgentDataPath } from '../../runtime/ha/home-agent-data-path.js';
@@ -242,6 +243,8 @@ export async function reverseTunnelScenario(options: ReverseTunnelScenarioOption
         rawIp: simRawIpLayer(host),
         clock,
         random32,
+        // The host drops what the agent reverse-tunnels instead of forwarding it too (RFC 3024 5.2).
+        visitorCapture: simVisitorCapture(host, 'eth0', [which === 'FA1' ? FA1 : FA2]),
       });
     const fa1 = await startFa('FA1', fa1Host);
     closers.push(() => fa1.stop());
