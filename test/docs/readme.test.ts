@@ -1,5 +1,6 @@
 /**
- * The README's embedding example, run as written: the code block under "Embed it" is
+ * The README's roaming demo summary, compared with a run of the demo at the default seed; and
+ * the README's embedding example, run as written: the code block under "Embed it" is
  * extracted, compiled from TypeScript, and executed as a module inside the package (so
  * `import … from 'mip4'` resolves through package.json "exports" to dist/).
  */
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runDemo } from '../../runtime/cli/roaming-demo.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -38,5 +40,13 @@ describe('README', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("the roaming demo's summary block is what `mip4 demo` prints with the default seed", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('With the default seed the summary reads:'));
+    const block = /```\n([\s\S]*?)```/.exec(section)![1]!.trimEnd().split('\n');
+    const { lines } = await runDemo({ seed: 1 });
+    expect(block).toEqual(lines.slice(lines.findIndex((l) => l.startsWith('summary'))));
   });
 });
