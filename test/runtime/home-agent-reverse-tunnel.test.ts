@@ -120,6 +120,8 @@ describe('reverse tunnels at the home agent on the simulated network (RFC 3024)'
     const w = world();
     w.harness.register({ flags: RequestFlag.T, careOfAddress: COA1 });
     expect(w.harness.agent.forwardingTable.lookup(MN1)?.tunnels[0]?.reverseTunnel).toBe(true);
+    // The binding table (mip4 bindings) shows the T flag.
+    expect([...w.harness.agent.eachBinding()].map((b) => b.flags)).toEqual(['T']);
     w.coa.sendIp(reverseTunnelledPing(COA1, 1));
     w.harness.clock.advance(3000);
 
