@@ -29,6 +29,7 @@ const LAYER = 'ipv4';
 /** IP protocol numbers mip4 meets (IANA "Assigned Internet Protocol Numbers"). */
 export const IpProtocol = {
   ICMP: 1,
+  IGMP: 2,
   /** IP in IP encapsulation (RFC 2003). */
   IPIP: 4,
   TCP: 6,

@@ -61,6 +61,8 @@ import {
   writeGreIpv4Header,
 } from '../../io/wire/tunnel.js';
 import type { ForwardingEntry, ForwardingTable, TunnelTarget } from './forwarding-table.js';
+import { decodeIgmp, igmpMembershipChanges } from '../../io/wire/igmp.js';
+import type { GroupMembership } from '../../policies/group-membership.js';
 import { isMulticast, LIMITED_BROADCAST, subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import {
   PacketPool,
@@ -116,6 +118,13 @@ export interface HomeAgentDataPlaneOptions {
   /** Send the GRE checksum (RFC 2784 2.5). Default false. */
   readonly greChecksum?: boolean;
   readonly pool?: PacketPool;
+  /**
+   * Multicast for mobile nodes away from home (4.4): the groups they joined by IGMP through
+   * their tunnels, and the time those reports are stamped with. With it, home-link multicast
+   * goes to members only (B does not matter); without it, multicast follows the B bit as
+   * broadcasts do (4.3).
+   */
+  readonly membership?: { readonly table: GroupMembership; readonly now: () => number };
 }
 
 /** The home agent plane's state: its configuration, pool, counters and Identification counter. */
@@ -134,6 +143,7 @@ export interface HaPlane {
   identification: number;
   readonly ipInIpHeader: PreparedOuterHeader;
   readonly greHeader: PreparedOuterHeader;
+  readonly membership: { readonly table: GroupMembership; readonly now: () => number } | undefined;
 }
 
 /** Where a packet stands between the stages. */
@@ -182,6 +192,7 @@ export function haPlane(options: HomeAgentDataPlaneOptions): HaPlane {
     // care-of address was checked when its binding entered the forwarding table.
     ipInIpHeader: prepareOuterHeader({ source: homeAgentAddress, ttl }, IpProtocol.IPIP),
     greHeader: prepareOuterHeader({ source: homeAgentAddress, ttl }, IpProtocol.GRE),
+    membership: options.membership,
   };
 }
 
@@ -255,8 +266,20 @@ export function decapsulateBatch(plane: HaPlane, batch: HaBatch): HaBatch {
     const tunnels = entry.tunnels;
     let from: TunnelTarget | undefined;
     for (let t = 0; t < tunnels.length; t++) if (tunnels[t]!.careOfAddress === outerSource) from = tunnels[t];
+    const innerDestination = ipv4Destination(inner, 0);
+    // R4.4-10: a node tunnelling a multicast datagram itself uses its home address as the outer
+    // source too. RFC 3024's check of the outer source against the care-of address cannot hold
+    // then; the home address as outer source is accepted for multicast only, answered (IGMP
+    // queries) through the node's first tunnel.
+    if (from === undefined && outerSource === entry.homeAddress && isMulticast(innerDestination)) from = tunnels[0];
     if (from === undefined) {
       bump(counters, 'decapsulation-wrong-care-of-address');
+      continue;
+    }
+    if (ipv4Protocol(inner, 0) === IpProtocol.IGMP && plane.membership !== undefined) {
+      // 4.4: the home agent is the node's multicast router over the tunnel; the report (TTL 1,
+      // link-local to the tunnel) ends here.
+      recordIgmp(plane, plane.membership, entry.homeAddress, inner);
       continue;
     }
     if (inner[8]! <= 1) {
@@ -273,7 +296,13 @@ export function decapsulateBatch(plane: HaPlane, batch: HaBatch): HaBatch {
       continue;
     }
     decrementIpv4Ttl(inner, 0);
-    const destination = ipv4Destination(inner, 0);
+    const destination = innerDestination;
+    if (isMulticast(destination)) {
+      // R4.4-10: onto the home link (the data path sends it there as a multicast frame).
+      bump(counters, 'decapsulated-multicast');
+      outputs.push({ kind: 'forward', index: i, bytes: inner, routed: true });
+      continue;
+    }
     const away = plane.local.has(destination | 0) ? undefined : plane.table.lookup(destination);
     if (away === undefined) {
       bump(counters, 'decapsulated');
@@ -468,6 +497,19 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlan
 // =============================================================================================
 // Per-packet work of the stages
 
+/** An IGMP message a node sent through its tunnel: its joins and leaves (4.4), or a counted drop. */
+function recordIgmp(plane: HaPlane, membership: NonNullable<HaPlane['membership']>, homeAddress: Ipv4Address, inner: Uint8Array): void {
+  const start = ipv4HeaderLength(inner, 0);
+  const message = decodeIgmp(inner, start, ipv4TotalLength(inner, 0));
+  if (!message.ok || message.value.checksumValid !== true) {
+    bump(plane.counters, 'decapsulation-igmp-malformed');
+    return;
+  }
+  const { joins, leaves } = igmpMembershipChanges(message.value);
+  membership.table.report(homeAddress, joins, leaves, membership.now());
+  bump(plane.counters, 'igmp-received');
+}
+
 /**
  * The inner datagram of a tunnel packet to the agent, copied into the pool (the input is only
  * read), or undefined (counted `decapsulation-malformed`, or `inner-bad-checksum` /
@@ -643,9 +685,19 @@ function broadcastCopies(plane: HaPlane, batch: HaBatch, index: number): void {
   const length = ipv4TotalLength(bytes, 0);
   const original = bytes.length === length ? bytes : bytes.subarray(0, length);
   let copies = 0;
+  const destination = ipv4Destination(bytes, 0);
+  const membership = isMulticast(destination) ? plane.membership : undefined;
+  if (membership !== undefined && !membership.table.anyMember(destination)) {
+    bump(counters, 'multicast-no-member');
+    return;
+  }
+  const now = membership?.now() ?? 0;
   for (const entry of plane.table) {
+    // 4.4: a group's datagrams go to the nodes that joined it, never to others; without a
+    // membership table, multicast follows the broadcast rule (B bit, 4.3).
+    if (membership !== undefined && !membership.table.isMember(entry.homeAddress, destination, now)) continue;
     for (const target of entry.tunnels) {
-      if (!target.broadcast) continue;
+      if (membership === undefined && !target.broadcast) continue;
       if (source === target.careOfAddress) {
         bump(counters, 'loop-source-is-tunnel-exit');
         continue;
@@ -655,7 +707,7 @@ function broadcastCopies(plane: HaPlane, batch: HaBatch, index: number): void {
       const sent = tunnel(plane, inner, inner.length, false, target);
       if (sent === undefined) continue;
       copies++;
-      bump(counters, 'broadcast-tunnelled');
+      bump(counters, membership !== undefined ? 'multicast-tunnelled' : 'broadcast-tunnelled');
       batch.outputs.push({
         kind: 'send-ip',
         index,

@@ -265,7 +265,17 @@ export type DataPlaneCounter =
   /** Home agent: a tunnel to it from an address that is not the inner source's care-of address. */
   | 'decapsulation-wrong-care-of-address'
   /** Home agent: a tunnel to it whose inner datagram or tunnel header is malformed. */
-  | 'decapsulation-malformed';
+  | 'decapsulation-malformed'
+  /** Home agent: an IGMP message through a tunnel that does not decode or whose checksum fails. */
+  | 'decapsulation-igmp-malformed'
+  /** Home agent: IGMP reports and leaves taken from mobile nodes' tunnels (4.4). */
+  | 'igmp-received'
+  /** Home agent: a node's multicast datagram sent onto the home link (R4.4-10). */
+  | 'decapsulated-multicast'
+  /** Home agent: copies of home-link multicast tunnelled to member nodes (4.4). */
+  | 'multicast-tunnelled'
+  /** Home agent: home-link multicast for a group no node away from home joined. */
+  | 'multicast-no-member';
 
 export type DataPlaneCounters = Record<string, number>;
 

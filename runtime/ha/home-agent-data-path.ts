@@ -11,7 +11,10 @@ import type { Clock } from '../../io/clock.js';
 import { PacketTap, type CaptureRule, type OpenedPacketTap, type PacketTapError } from '../../io/packet-tap.js';
 import { readU16, type Ipv4Address } from '../../io/wire/bytes.js';
 import { IpProtocol, decrementIpv4Ttl, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
-import { LIMITED_BROADCAST, subnetBroadcast } from '../../io/wire/ipv4-address.js';
+import { isMulticast, LIMITED_BROADCAST, subnetBroadcast } from '../../io/wire/ipv4-address.js';
+import { ETHERNET_HEADER_LENGTH, writeMac, type MacAddress } from '../../io/wire/ethernet.js';
+import type { LinkInterface } from '../../io/link.js';
+import { GroupMembership } from '../../policies/group-membership.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY } from '../../io/wire/registration-types.js';
 import { isTunnelProtocol } from '../../io/wire/tunnel.js';
 import type { ForwardingChange, ForwardingTable } from '../dataplane/forwarding-table.js';
@@ -63,6 +66,8 @@ export interface HomeAgentDataPathCounters {
   sendFailed: number;
   /** Registration Replies to a bound home address not claimed (3.8.3.1). */
   registrationReplyExempt: number;
+  /** Mobile nodes' multicast datagrams sent onto the home link (R4.4-10). */
+  multicastToHomeLink: number;
 }
 
 export interface HomeAgentDataPath {
@@ -83,13 +88,31 @@ export interface HomeAgentDataPath {
 
 const UDP_HEADER_LENGTH = 8;
 
+/** An Ethernet frame carrying `datagram` to its group's MAC address (RFC 1112 6.4: 01:00:5e + the low 23 bits). */
+function multicastFrame(source: MacAddress, datagram: Uint8Array): Uint8Array {
+  const length = ipv4TotalLength(datagram, 0);
+  const frame = new Uint8Array(ETHERNET_HEADER_LENGTH + length);
+  const group = ipv4Destination(datagram, 0);
+  frame.set([0x01, 0x00, 0x5e, (group >>> 16) & 0x7f, (group >>> 8) & 0xff, group & 0xff], 0);
+  writeMac(frame, 6, source);
+  frame[12] = 0x08;
+  frame[13] = 0x00;
+  frame.set(datagram.subarray(0, length), ETHERNET_HEADER_LENGTH);
+  return frame;
+}
+
 /**
  * What the tap asks of the agent: the 3.8.3.1 exemption and the broadcasts to copy (4.3).
  * 3.8.3.1: a Reply to a home address (a node deregistering from home) MUST go straight onto
  * the home network despite a binding still held; its IP destination is the Request's source,
  * so "from an agent address and its registration port to a bound home address" is exactly it.
  */
-function captureRule(table: ForwardingTable, options: HomeAgentDataPathOptions, counters: HomeAgentDataPathCounters): { rule: CaptureRule; stop(): void } {
+function captureRule(
+  table: ForwardingTable,
+  options: HomeAgentDataPathOptions,
+  counters: HomeAgentDataPathCounters,
+  membership: GroupMembership,
+): { rule: CaptureRule; stop(): void } {
   const registrationPort = options.registrationPort ?? MOBILE_IP_PORT;
   const own = new Set<number>(options.addresses.map((a) => a | 0));
   if (options.homeAgentAddress !== undefined) own.add(options.homeAgentAddress | 0);
@@ -99,6 +122,8 @@ function captureRule(table: ForwardingTable, options: HomeAgentDataPathOptions, 
   const broadcastHomes = new Set<number>();
   for (const entry of table) if (entry.tunnels.some((t) => t.broadcast)) broadcastHomes.add(entry.homeAddress | 0);
   const changes = table.changes.subscribe((change: ForwardingChange) => {
+    // 4.4: a node's group memberships end with its last binding.
+    if (change.kind === 'delete') membership.forget(change.homeAddress);
     if (change.kind === 'delete') broadcastHomes.delete(change.homeAddress | 0);
     else if (change.entry.tunnels.some((t) => t.broadcast)) broadcastHomes.add(change.entry.homeAddress | 0);
     else broadcastHomes.delete(change.entry.homeAddress | 0);
@@ -118,8 +143,11 @@ function captureRule(table: ForwardingTable, options: HomeAgentDataPathOptions, 
       return datagram.length >= 20 && isTunnelProtocol(ipv4Protocol(datagram, 0)) && own.has(ipv4Destination(datagram, 0) | 0);
     },
     copies(datagram) {
-      if (broadcastHomes.size === 0 || datagram.length < 20) return false;
+      if (datagram.length < 20) return false;
       const destination = ipv4Destination(datagram, 0);
+      // 4.4: a group some node away from home joined through its tunnel (not the agent's own).
+      if (isMulticast(destination)) return membership.anyMember(destination) && !own.has(ipv4Source(datagram, 0) | 0);
+      if (broadcastHomes.size === 0) return false;
       if (destination !== LIMITED_BROADCAST && destination !== homeBroadcast) return false;
       // The agent's own broadcasts are not "received on the home network" (4.3).
       return !own.has(ipv4Source(datagram, 0) | 0);
@@ -134,7 +162,13 @@ function captureRule(table: ForwardingTable, options: HomeAgentDataPathOptions, 
  * forwarded yet, so one passed on is TTL-decremented here as the host's forwarding would have
  * (RFC 1812 5.3.1). Releases the batch's slabs at the end.
  */
-function sendOutputs(tap: OpenedPacketTap, out: OutputBatch, counters: HomeAgentDataPathCounters, scratch: { bytes: Uint8Array[]; destinations: Ipv4Address[] }): void {
+function sendOutputs(
+  tap: OpenedPacketTap,
+  out: OutputBatch,
+  counters: HomeAgentDataPathCounters,
+  scratch: { bytes: Uint8Array[]; destinations: Ipv4Address[] },
+  homeLink: LinkInterface,
+): void {
   const { bytes: tunnelBytes, destinations: tunnelDestinations } = scratch;
   try {
     for (const output of out.packets) {
@@ -160,6 +194,11 @@ function sendOutputs(tap: OpenedPacketTap, out: OutputBatch, counters: HomeAgent
             }
           }
           const routedHere = output.kind === 'forward' && output.routed;
+          if (routedHere && isMulticast(ipv4Destination(bytes, 0))) {
+            homeLink.send(multicastFrame(homeLink.mac, bytes));
+            counters.multicastToHomeLink++;
+            break;
+          }
           if (routedHere ? (tap.route?.(bytes) ?? tap.reinject(bytes)) : tap.reinject(bytes)) counters.reinjected++;
           else counters.sendFailed++;
           break;
@@ -193,14 +232,15 @@ export function openHomeAgentDataPath(
 ): Effect.Effect<HomeAgentDataPath, PacketTapError, PacketTap | Scope.Scope> {
   return Effect.gen(function* () {
     const table = agent.forwardingTable;
-    const sent = { tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0 };
+    const sent = { tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0, multicastToHomeLink: 0 };
     let tap: OpenedPacketTap | undefined;
     const counters: HomeAgentDataPathCounters = Object.defineProperties(sent, {
       captured: { enumerable: true, get: () => tap?.counters.captured ?? 0 },
       shed: { enumerable: true, get: () => tap?.counters.shed ?? 0 },
       batches: { enumerable: true, get: () => tap?.counters.batches ?? 0 },
     }) as HomeAgentDataPathCounters;
-    const capture = captureRule(table, options, counters);
+    const membership = new GroupMembership();
+    const capture = captureRule(table, options, counters, membership);
     yield* Effect.addFinalizer(() => Effect.sync(() => capture.stop()));
     tap = yield* (yield* PacketTap).open({
       rule: capture.rule,
@@ -209,7 +249,7 @@ export function openHomeAgentDataPath(
       ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
     });
     const opened = tap;
-    const path = runHomeAgentDataPath(agent, opened, options, counters);
+    const path = runHomeAgentDataPath(agent, opened, options, counters, membership);
     yield* Effect.addFinalizer(() => Effect.sync(() => path.detach()));
     return path;
   });
@@ -221,6 +261,7 @@ function runHomeAgentDataPath(
   tap: OpenedPacketTap,
   options: HomeAgentDataPathOptions,
   counters: HomeAgentDataPathCounters,
+  membership: GroupMembership,
 ): HomeAgentDataPath {
   const table = agent.forwardingTable;
   const plane = homeAgentDataPlane({
@@ -232,9 +273,12 @@ function runHomeAgentDataPath(
     homeInterface: options.homeInterface,
     ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
     ...(options.greChecksum !== undefined ? { greChecksum: options.greChecksum } : {}),
+    membership: { table: membership, now: () => options.clock.now() },
   });
   const scratch = { bytes: [] as Uint8Array[], destinations: [] as Ipv4Address[] };
-  const pipeline: Subscription = tap.batches.pipe(plane).subscribe((out) => sendOutputs(tap, out, counters, scratch));
+  // R4.4-10: a node's multicast datagram leaves onto the home link as a multicast frame.
+  const multicastLink = tap.openHomeLink();
+  const pipeline: Subscription = tap.batches.pipe(plane).subscribe((out) => sendOutputs(tap, out, counters, scratch, multicastLink));
 
   // One claim per home address with at least one binding (4.2.3); a renewal re-claims, which
   // the layers answer from their own set.
