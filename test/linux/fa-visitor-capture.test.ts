@@ -1,5 +1,5 @@
 /**
- * The foreign agent's visitor capture on Linux (io/linux/visitor-capture.ts, RFC 3024 5.2):
+ * The foreign agent's visitor capture on Linux (io/linux/visitor-capture.ts, RFC 3024 delivery styles):
  * policy rules in a namespace the test makes. `ip route get … iif` asks the kernel how it would
  * route a datagram arriving from the visitor: forwarded before the capture, dropped (the
  * blackhole) after it, delivered locally when addressed to the agent either way.
