@@ -10,6 +10,7 @@ import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
 import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../config/fa-config.js';
 import { startForeignAgent } from '../fa/foreign-agent.js';
+import { linuxVisitorCapture } from '../../io/linux/visitor-capture.js';
 import { visitorsTable } from './tables.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
 import {
@@ -100,6 +101,8 @@ async function run(argv: string[], io: Io): Promise<number> {
         link: LinuxLinkLive,
         rawIp: LinuxRawIpLive,
         tracePrefix: traceIdPrefix(),
+        // RFC 3024: the kernel must not also route what the reverse tunnels carry (io/linux/visitor-capture.ts).
+        ...(loaded.config.settings.reverseTunneling ? { visitorCapture: linuxVisitorCapture(loaded.interfaceName, { onError: (message: string) => io.err(`mip4 fa: visitor capture: ${message}`) }) } : {}),
         ...(store !== undefined ? { store, onStoreError: (error: unknown) => log(storeErrorEvent(error, 0)) } : {}),
       }),
     [UdpError, LinkError, RawIpError, StoreError],

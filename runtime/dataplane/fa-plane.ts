@@ -5,7 +5,7 @@
  * - `foreignAgentDataPlane`: tunnelled datagrams arriving at the care-of address are
  *   decapsulated and delivered to the visitor by its link-layer address (4.2.2); visitors'
  *   own datagrams are routed (TTL decremented), and those of visitors granted 'T' are
- *   tunnelled to their home agent instead (RFC 3024 5.2: direct delivery, or encapsulating
+ *   tunnelled to their home agent instead (RFC 3024: direct delivery style, or encapsulating
  *   delivery, the node's tunnel to this agent taken apart and its datagram tunnelled on).
  * - `mobileNodeDecapsulation`: a mobile node with a co-located care-of address takes its
  *   tunnels apart itself (1.7 b, 4.1).
@@ -120,7 +120,7 @@ export interface ReverseTunnel {
   readonly careOfAddress: Ipv4Address;
   /** As granted from the Request's M/G bits. */
   readonly encapsulation: Encapsulation;
-  /** 'direct': plain datagrams from the node; 'encapsulating': the node tunnels them to this agent (RFC 3024 5.2). */
+  /** 'direct': plain datagrams from the node; 'encapsulating': the node tunnels them to this agent (RFC 3024 delivery styles). */
   readonly delivery: 'direct' | 'encapsulating';
 }
 
@@ -248,7 +248,7 @@ export function decapsulateForeignAgentBatch(plane: FaPlane, batch: BatchInFligh
     const linkAddress = plane.visitors(homeAddress);
     if (linkAddress === undefined) {
       if (encapsulatedByVisitor(plane, inputs[i]!.bytes, r.datagram)) {
-        // RFC 3024 5.2, encapsulating delivery: the node's own tunnel to this agent; its
+        // RFC 3024, encapsulating delivery style: the node's own tunnel to this agent; its
         // datagram goes on through the reverse tunnel.
         bumpFa(plane.counters, 'reverse-tunnel-decapsulated');
         const out = reverseTunnelOne(plane, i, inputs[i]!, r.datagram);
@@ -306,7 +306,7 @@ export type FaReverseTunnelCounter =
   | 'reverse-tunnelled'
   /** A broadcast or link-local multicast (224.0.0.0/24) from a 'T' visitor: left on the link. */
   | 'reverse-tunnel-link-local'
-  /** Encapsulating delivery: the visitor's tunnel to this agent taken apart (RFC 3024 5.2). */
+  /** Encapsulating delivery: the visitor's tunnel to this agent taken apart (RFC 3024 delivery styles). */
   | 'reverse-tunnel-decapsulated'
   /** DF set and the tunnel packet would exceed the tunnel MTU: ICMP Fragmentation Needed (RFC 2003 5.1). */
   | 'reverse-tunnel-fragmentation-needed'
@@ -326,7 +326,7 @@ function staysOnLink(destination: Ipv4Address): boolean {
 
 /**
  * A tunnel packet whose inner datagram a visitor granted 'T' with the encapsulating delivery
- * style sent through its own tunnel: outer and inner source its home address (RFC 3024 5.2).
+ * style sent through its own tunnel: outer and inner source its home address (RFC 3024 delivery styles).
  */
 function encapsulatedByVisitor(plane: FaPlane, outer: Uint8Array, inner: Uint8Array): boolean {
   const source = ipv4Source(inner, 0);
@@ -337,7 +337,7 @@ function encapsulatedByVisitor(plane: FaPlane, outer: Uint8Array, inner: Uint8Ar
 
 /**
  * FA stage 4. A 'T' visitor's datagram goes to its home agent in the granted encapsulation
- * (RFC 3024 5.2, direct delivery): see `reverseTunnelOne`.
+ * (RFC 3024, direct delivery style): see `reverseTunnelOne`.
  */
 export function reverseTunnelBatch(plane: FaPlane, batch: BatchInFlight): BatchInFlight {
   const { inputs, standing, outputs } = batch;
@@ -352,7 +352,7 @@ export function reverseTunnelBatch(plane: FaPlane, batch: BatchInFlight): BatchI
 }
 
 /**
- * One datagram through a visitor's reverse tunnel. The agent routes it first (RFC 3024 5.2:
+ * One datagram through a visitor's reverse tunnel. The agent routes it first (RFC 3024 delivery styles:
  * the node's first hop): TTL decremented, Time Exceeded where one may be sent (RFC 1122
  * 3.2.2). Then RFC 2003 3.1: outer source the care-of address, destination the home agent,
  * TTL the agent's default, TOS copied, DF copied from the inner header; an inner DF datagram

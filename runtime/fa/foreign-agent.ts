@@ -431,7 +431,7 @@ export class ForeignAgent {
     this.dataPlane = foreignAgentDataPlane({
       visitors: (homeAddress) => this.routes.get(homeAddress | 0),
       reverseTunnels: (homeAddress) => this.reverseTunnels.get(homeAddress | 0),
-      // The link address too: a node using the encapsulating delivery style tunnels to it (RFC 3024 5.2).
+      // The link address too: a node using the encapsulating delivery style tunnels to it (RFC 3024 delivery styles).
       localAddresses: [...new Set([...s.careOfAddresses, s.linkAddress])],
       ...(options.tunnelMtu === undefined ? {} : { tunnelMtu: options.tunnelMtu }),
     });
@@ -619,7 +619,7 @@ export class ForeignAgent {
 
   /**
    * A datagram of a visitor granted 'T', addressed elsewhere than this agent, goes into the
-   * data plane's reverse tunnel (RFC 3024 5.2). RFC 3024 has the agent recognise the node by
+   * data plane's reverse tunnel (RFC 3024 delivery styles). RFC 3024 has the agent recognise the node by
    * its home address and link-layer address together: the same source from another station is
    * neither tunnelled nor forwarded (the capture drops it), only counted. True when taken.
    */

@@ -1,5 +1,5 @@
 /**
- * Keeping the host from also forwarding what the foreign agent reverse-tunnels (RFC 3024 5.2).
+ * Keeping the host from also forwarding what the foreign agent reverse-tunnels (RFC 3024 delivery styles).
  * The agent reads the visitor link as a packet tap (it sees every frame, and the host still
  * processes it): for a visitor granted 'T' the host must drop the node's datagrams instead of
  * routing them onto the visited network with the home address as source, which ingress

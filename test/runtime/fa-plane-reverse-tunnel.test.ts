@@ -1,5 +1,5 @@
 /**
- * The foreign agent's reverse tunnel (runtime/dataplane/fa-plane.ts, RFC 3024 5.2): a visitor
+ * The foreign agent's reverse tunnel (runtime/dataplane/fa-plane.ts, RFC 3024 delivery styles): a visitor
  * granted 'T' has its datagrams tunnelled to its home agent (direct delivery) or its own
  * tunnel to the agent taken apart and re-tunnelled (encapsulating delivery), with RFC 2003's
  * TTL, DF and ICMP rules. Outputs are decoded with the project's decapsulators.
@@ -49,7 +49,7 @@ function plane(tunnel: Partial<ReverseTunnel> = {}, tunnelMtu?: number) {
 
 const pkt = (bytes: Uint8Array): Packet => ({ bytes, ingress: 'visitors0' });
 
-describe("the foreign agent's reverse tunnel (RFC 3024 5.2)", () => {
+describe("the foreign agent's reverse tunnel (RFC 3024 delivery styles)", () => {
   it('direct delivery: IP in IP from the care-of address to the home agent, inner TTL one less, TOS and DF copied (RFC 2003 3.1)', () => {
     const p = plane();
     const inner = datagram(HOME, CN, { ttl: 64 });

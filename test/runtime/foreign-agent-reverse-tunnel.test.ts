@@ -236,7 +236,7 @@ describe("the foreign agent's reverse tunnel on the simulated network (RFC 3024)
     await w.close();
   });
 
-  it('the same home address from another link-layer address is neither tunnelled nor forwarded, only counted (RFC 3024 5.2)', async () => {
+  it('the same home address from another link-layer address is neither tunnelled nor forwarded, only counted (RFC 3024 delivery styles)', async () => {
     const w = await world();
     register(w, RequestFlag.T);
     run(w, 100);
