@@ -379,3 +379,26 @@ describe('multicast groups joined through the home agent (4.4)', () => {
     await stop(w);
   });
 });
+
+describe('multicast sent directly on the visited network (4.4)', () => {
+  function udpDatagram(source: Ipv4Address, destination: Ipv4Address): Uint8Array {
+    const fields = { header: { tos: 0, identification: 5, flags: 0, fragmentOffset: 0, ttl: 8, protocol: IpProtocol.UDP, source, destination }, payload: new Uint8Array([0, 9, 0, 9, 0, 8, 0, 0]) };
+    const bytes = new Uint8Array(ipv4PacketLength(fields));
+    encodeIpv4Packet(fields, bytes, 0);
+    return bytes;
+  }
+
+  it("[R4.4-9] co-located without a reverse tunnel (137), a multicast datagram from the home address is dropped and counted; from the care-of address, and unicast from the home address, are the host's to send", async () => {
+    const w = await world({ haReverseTunneling: false });
+    advertise(w.r, R_FOREIGN, AdvertisementFlag.F);
+    w.clock.advance(3000);
+    expect(w.mn.node.state().attachment).toBe('co-located');
+    expect(w.mn.node.reverseTunnel()).toBeUndefined();
+    expect(w.mn.node.sendOwnDatagram(udpDatagram(MN1, ipv4('239.1.2.3')))).toBe(true);
+    expect(w.mn.node.reverseTunnelCounters.multicastFromHomeDropped).toBe(1);
+    expect(w.mn.node.sendOwnDatagram(udpDatagram(COA, ipv4('239.1.2.3')))).toBe(false);
+    expect(w.mn.node.sendOwnDatagram(udpDatagram(MN1, CN))).toBe(false);
+    expect(w.mn.node.reverseTunnelCounters.multicastFromHomeDropped).toBe(1);
+    await stop(w);
+  });
+});
