@@ -130,8 +130,15 @@ export type MobileNodeEvent =
   | { readonly event: 'deregistered'; readonly at: number; readonly code: number }
   | { readonly event: 'denied'; readonly at: number; readonly code: number; readonly byForeignAgent: boolean }
   | { readonly event: 'given-up'; readonly at: number; readonly attempts: number }
-  /** RFC 3024 refusal answered by changing the Request (policies/mn-reverse-tunnel.ts); `warning` when the node loses something. */
-  | { readonly event: 'reverse-tunnel-retry'; readonly at: number; readonly code: number; readonly retry: boolean; readonly warning: boolean; readonly detail: string }
+  /** RFC 3024 refusal answered by changing the Request, or standing (policies/mn-reverse-tunnel.ts). */
+  | {
+      /** 'reverse-tunnel-warning' (logged at warn) when the node loses something or the denial stands. */
+      readonly event: 'reverse-tunnel-retry' | 'reverse-tunnel-warning';
+      readonly at: number;
+      readonly code: number;
+      readonly retry: boolean;
+      readonly detail: string;
+    }
   /** The node's own reverse tunnel started (outer addresses) or ended (RFC 3024 5.2). */
   | { readonly event: 'reverse-tunnel'; readonly at: number; readonly active: boolean; readonly outerSource?: string; readonly outerDestination?: string; readonly encapsulation?: string }
   | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string };
@@ -794,18 +801,18 @@ export class MobileNode {
     const at = this.now();
     if (decision.kind === 'final') {
       this.reverseTunnelCounters.refusals++;
-      this.emit({ event: 'reverse-tunnel-retry', at, code, retry: false, warning: true, detail: decision.detail });
+      this.emit({ event: 'reverse-tunnel-warning', at, code, retry: false, detail: decision.detail });
       return false;
     }
     const retryable = context.repairs < context.settings.maxRepairs;
     if (!retryable) {
       this.reverseTunnelCounters.refusals++;
-      this.emit({ event: 'reverse-tunnel-retry', at, code, retry: false, warning: true, detail: `${decision.detail} (no repairs left: denied)` });
+      this.emit({ event: 'reverse-tunnel-warning', at, code, retry: false, detail: `${decision.detail} (no repairs left: denied)` });
       return false;
     }
     owner.adjustment = { ...owner.adjustment, ...decision.adjustment };
     this.reverseTunnelCounters.retries++;
-    this.emit({ event: 'reverse-tunnel-retry', at, code, retry: true, warning: decision.warning, detail: decision.detail });
+    this.emit({ event: decision.warning ? 'reverse-tunnel-warning' : 'reverse-tunnel-retry', at, code, retry: true, detail: decision.detail });
     return true;
   }
 
