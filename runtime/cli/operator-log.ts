@@ -50,6 +50,7 @@ const EVENT_LEVELS: Readonly<Record<string, LogLevel>> = {
   'icmp-error': 'warn',
   'reply-discarded': 'warn',
   'given-up': 'warn',
+  'reverse-tunnel-warning': 'warn',
   'reload-restart-needed': 'warn',
   'reload-unsupported': 'warn',
   // per-registration detail: state changes, and ARP work no home link carries out (no dataPath)

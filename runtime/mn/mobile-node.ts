@@ -21,7 +21,8 @@ import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
 import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac, type MacAddress } from '../../io/wire/ethernet.js';
 import { IcmpType } from '../../io/wire/icmp.js';
 import { identificationToHex } from '../../io/wire/identification.js';
-import { decodeIpv4Packet, IpProtocol, ipv4Destination } from '../../io/wire/ipv4.js';
+import { decodeIpv4Packet, IpProtocol, ipv4Destination, ipv4Source } from '../../io/wire/ipv4.js';
+import { isMulticast } from '../../io/wire/ipv4-address.js';
 import { decodeRegistrationReply } from '../../io/wire/registration.js';
 import type { Identification } from '../../io/wire/registration-types.js';
 import {
@@ -129,8 +130,15 @@ export type MobileNodeEvent =
   | { readonly event: 'deregistered'; readonly at: number; readonly code: number }
   | { readonly event: 'denied'; readonly at: number; readonly code: number; readonly byForeignAgent: boolean }
   | { readonly event: 'given-up'; readonly at: number; readonly attempts: number }
-  /** RFC 3024 refusal answered by changing the Request (policies/mn-reverse-tunnel.ts); `warning` when the node loses something. */
-  | { readonly event: 'reverse-tunnel-retry'; readonly at: number; readonly code: number; readonly retry: boolean; readonly warning: boolean; readonly detail: string }
+  /** RFC 3024 refusal answered by changing the Request, or standing (policies/mn-reverse-tunnel.ts). */
+  | {
+      /** 'reverse-tunnel-warning' (logged at warn) when the node loses something or the denial stands. */
+      readonly event: 'reverse-tunnel-retry' | 'reverse-tunnel-warning';
+      readonly at: number;
+      readonly code: number;
+      readonly retry: boolean;
+      readonly detail: string;
+    }
   /** The node's own reverse tunnel started (outer addresses) or ended (RFC 3024 5.2). */
   | { readonly event: 'reverse-tunnel'; readonly at: number; readonly active: boolean; readonly outerSource?: string; readonly outerDestination?: string; readonly encapsulation?: string }
   | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string };
@@ -211,6 +219,8 @@ export interface MobileNodeReverseTunnelCounters {
   passedThrough: number;
   /** IGMP Membership Reports sent through the tunnel for `multicastGroups` (4.4). */
   membershipReports: number;
+  /** Multicast from the home address with no tunnel to carry it, dropped (R4.4-9). */
+  multicastFromHomeDropped: number;
 }
 
 export interface MobileNodeIo {
@@ -307,7 +317,7 @@ export class MobileNode {
     injected: 0,
     injectDropped: 0,
   };
-  readonly reverseTunnelCounters: MobileNodeReverseTunnelCounters = { retries: 0, refusals: 0, tunnelled: 0, sendDropped: 0, passedThrough: 0, membershipReports: 0 };
+  readonly reverseTunnelCounters: MobileNodeReverseTunnelCounters = { retries: 0, refusals: 0, tunnelled: 0, sendDropped: 0, passedThrough: 0, membershipReports: 0, multicastFromHomeDropped: 0 };
   /** The reverse tunnel the current registration was granted (RFC 3024), undefined when none. */
   private ownTunnel: MobileNodeReverseTunnel | undefined;
   private readonly ownPlane = mobileNodeReverseTunnelPlane({ tunnel: () => this.ownTunnel });
@@ -791,18 +801,18 @@ export class MobileNode {
     const at = this.now();
     if (decision.kind === 'final') {
       this.reverseTunnelCounters.refusals++;
-      this.emit({ event: 'reverse-tunnel-retry', at, code, retry: false, warning: true, detail: decision.detail });
+      this.emit({ event: 'reverse-tunnel-warning', at, code, retry: false, detail: decision.detail });
       return false;
     }
     const retryable = context.repairs < context.settings.maxRepairs;
     if (!retryable) {
       this.reverseTunnelCounters.refusals++;
-      this.emit({ event: 'reverse-tunnel-retry', at, code, retry: false, warning: true, detail: `${decision.detail} (no repairs left: denied)` });
+      this.emit({ event: 'reverse-tunnel-warning', at, code, retry: false, detail: `${decision.detail} (no repairs left: denied)` });
       return false;
     }
     owner.adjustment = { ...owner.adjustment, ...decision.adjustment };
     this.reverseTunnelCounters.retries++;
-    this.emit({ event: 'reverse-tunnel-retry', at, code, retry: true, warning: decision.warning, detail: decision.detail });
+    this.emit({ event: decision.warning ? 'reverse-tunnel-warning' : 'reverse-tunnel-retry', at, code, retry: true, detail: decision.detail });
     return true;
   }
 
@@ -921,7 +931,9 @@ export class MobileNode {
    */
   sendOwnDatagram(datagram: Uint8Array): boolean {
     const sender = this.io.tunnelSender;
-    if (this.closed || sender === undefined || this.ownTunnel === undefined) return false;
+    if (this.closed) return false;
+    if (this.ownTunnel === undefined) return this.refuseDirectMulticastFromHome(datagram);
+    if (sender === undefined) return false;
     const out = this.ownPlane.process([{ bytes: datagram }]);
     try {
       if (out.packets.length === 0) return true;
@@ -936,6 +948,19 @@ export class MobileNode {
     } finally {
       out.release();
     }
+  }
+
+  /**
+   * R4.4-9: away from home, multicast sent directly on the visited network must come from the
+   * co-located care-of address; with no tunnel to carry it, a multicast datagram from the home
+   * address is dropped (true) and counted. Anything else is the host's to send (false).
+   */
+  private refuseDirectMulticastFromHome(datagram: Uint8Array): boolean {
+    const attachment = this.attachment;
+    if (attachment === undefined || attachment.kind === 'at-home' || datagram.length < 20 || datagram[0]! >> 4 !== 4) return false;
+    if (!isMulticast(ipv4Destination(datagram, 0)) || ipv4Source(datagram, 0) !== this.config.homeAddress) return false;
+    this.reverseTunnelCounters.multicastFromHomeDropped++;
+    return true;
   }
 
   /** The reverse tunnel plane's counters (runtime/dataplane/packets.ts names). */

@@ -27,6 +27,7 @@ import { icmpFrame } from '../../io/wire/frames.js';
 import { startHomeAgent, type RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent, type RunningMobileNode } from '../../runtime/mn/mobile-node.js';
 import { tunnelOwnDatagrams } from '../../runtime/mn/own-datagrams.js';
+import { levelOf } from '../../runtime/cli/operator-log.js';
 import { HA, HOME_NETWORK, makeConfig, MIP_PORT, MN1, MN1_KEY, PREFIX_LENGTH, START } from './home-agent-harness.js';
 
 const R_HOME = ipv4('198.51.100.254');
@@ -186,8 +187,9 @@ describe('a co-located node reverse-tunnels itself (RFC 3024 5.1, 5.2)', () => {
     expect(sent.map((s) => (s.request.flags & RequestFlag.T) !== 0)).toEqual([true, false]);
     const times = requestTimes(w);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(1000);
-    const retry = w.events.find((e) => e.event === 'reverse-tunnel-retry');
-    expect(retry).toMatchObject({ code: 137, retry: true, warning: true });
+    const retry = w.events.find((e) => e.event === 'reverse-tunnel-warning');
+    expect(retry).toMatchObject({ code: 137, retry: true });
+    expect(levelOf(retry!)).toBe('warn');
     expect(w.mn.node.state().registration).toBe('registered');
     expect(w.mn.node.reverseTunnelCounters.retries).toBe(1);
     expect(w.mn.node.reverseTunnel()).toBeUndefined();
@@ -298,6 +300,9 @@ describe('through a foreign agent (RFC 3024 5.2.1, 5.2.2)', () => {
     w.clock.advance(3000);
     expect(requestsFromNode(w).map((s) => (s.request.flags & RequestFlag.T) !== 0)).toEqual([false, true]);
     expect(w.mn.node.state().registration).toBe('registered');
+    const retry = w.events.find((e) => e.event === 'reverse-tunnel-retry');
+    expect(retry).toMatchObject({ code: 75, retry: true });
+    expect(levelOf(retry!)).toBe('info');
     close();
     await stop(w);
   });
@@ -376,6 +381,29 @@ describe('multicast groups joined through the home agent (4.4)', () => {
     const after = tunnelledIgmp(w);
     expect(after.length).toBe(before + 1);
     expect(after[after.length - 1]).toMatchObject({ type: 0x16, group: GROUP, source: MN1 });
+    await stop(w);
+  });
+});
+
+describe('multicast sent directly on the visited network (4.4)', () => {
+  function udpDatagram(source: Ipv4Address, destination: Ipv4Address): Uint8Array {
+    const fields = { header: { tos: 0, identification: 5, flags: 0, fragmentOffset: 0, ttl: 8, protocol: IpProtocol.UDP, source, destination }, payload: new Uint8Array([0, 9, 0, 9, 0, 8, 0, 0]) };
+    const bytes = new Uint8Array(ipv4PacketLength(fields));
+    encodeIpv4Packet(fields, bytes, 0);
+    return bytes;
+  }
+
+  it("[R4.4-9] co-located without a reverse tunnel (137), a multicast datagram from the home address is dropped and counted; from the care-of address, and unicast from the home address, are the host's to send", async () => {
+    const w = await world({ haReverseTunneling: false });
+    advertise(w.r, R_FOREIGN, AdvertisementFlag.F);
+    w.clock.advance(3000);
+    expect(w.mn.node.state().attachment).toBe('co-located');
+    expect(w.mn.node.reverseTunnel()).toBeUndefined();
+    expect(w.mn.node.sendOwnDatagram(udpDatagram(MN1, ipv4('239.1.2.3')))).toBe(true);
+    expect(w.mn.node.reverseTunnelCounters.multicastFromHomeDropped).toBe(1);
+    expect(w.mn.node.sendOwnDatagram(udpDatagram(COA, ipv4('239.1.2.3')))).toBe(false);
+    expect(w.mn.node.sendOwnDatagram(udpDatagram(MN1, CN))).toBe(false);
+    expect(w.mn.node.reverseTunnelCounters.multicastFromHomeDropped).toBe(1);
     await stop(w);
   });
 });
