@@ -130,9 +130,11 @@ export function attachmentSteps(settings: MnHostSettings, attachment: HostAttach
         homeOnLoopback(home),
         { kind: 'ip', args: ['addr', 'replace', careOf, 'dev', dev], undo: ['addr', 'del', careOf, 'dev', dev] },
       ];
-      if (settings.foreignGateway !== undefined) {
-        const gateway = ipv4ToString(settings.foreignGateway);
-        if (settings.foreignGatewayLinkAddress !== undefined) {
+      const foreignGateway = attachment.gateway ?? settings.foreignGateway;
+      if (foreignGateway !== undefined) {
+        const gateway = ipv4ToString(foreignGateway);
+        // The configured link-layer address belongs to the configured gateway only.
+        if (settings.foreignGatewayLinkAddress !== undefined && foreignGateway === settings.foreignGateway) {
           steps.push({
             kind: 'ip',
             args: ['neigh', 'replace', gateway, 'lladdr', settings.foreignGatewayLinkAddress, 'nud', 'permanent', 'dev', dev],

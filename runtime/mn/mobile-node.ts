@@ -122,7 +122,9 @@ export type MobileNodeEvent =
   | { readonly event: 'deregistered'; readonly at: number; readonly code: number }
   | { readonly event: 'denied'; readonly at: number; readonly code: number; readonly byForeignAgent: boolean }
   | { readonly event: 'given-up'; readonly at: number; readonly attempts: number }
-  | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string };
+  | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string }
+  | { readonly event: 'link'; readonly at: number; readonly up: boolean }
+  | { readonly event: 'co-located-address'; readonly at: number; readonly address?: string; readonly prefixLength?: number; readonly gateway?: string };
 
 /** How the node is attached (io/mn-host.ts), announced before the Request that registers it. */
 export type MobileNodeAttachment = HostAttachment;
@@ -146,6 +148,7 @@ export function attachmentJson(attachment: MobileNodeAttachment): MobileNodeAtta
         kind: 'co-located',
         careOfAddress: ipv4ToString(attachment.careOfAddress),
         ...(attachment.prefixLength !== undefined ? { prefixLength: attachment.prefixLength } : {}),
+        ...(attachment.gateway !== undefined ? { gateway: ipv4ToString(attachment.gateway) } : {}),
       };
   }
 }
@@ -166,6 +169,8 @@ export interface MobileNodeState {
   /** Seconds of the granted Lifetime left, when registered. */
   readonly remaining?: number;
   readonly grantedLifetime?: number;
+  /** Present when the interface has no carrier (`linkLost`): nothing is sent until it returns. */
+  readonly link?: 'down';
 }
 
 export interface MobileNodeCounters {
@@ -247,6 +252,10 @@ export class MobileNode {
   private readonly mobileHomeLookup: SecurityContextLookup;
   private readonly requestSettings: MnRequestSettings;
   private closed = false;
+  /** False between `linkLost` and `linkRestored`: no carrier, nothing goes out. */
+  private linkUp = true;
+  /** The default router of the co-located care-of address's link, when the kernel told it. */
+  private colocatedGateway: Ipv4Address | undefined;
 
   private readonly transitionSubject = new Subject<TransitionRecord>();
   private readonly eventSubject = new Subject<MobileNodeEvent>();
@@ -365,6 +374,66 @@ export class MobileNode {
     this.sendDiscovery({ type: 'colocatedAddressChanged', at: this.now(), ...(colocated !== undefined ? { colocated } : {}) });
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Following the kernel (io/link-events.ts; runtime/mn/kernel-follower.ts feeds these)
+
+  /**
+   * The interface lost its carrier: the node knows it has no link. The pending registration is
+   * cancelled (its replay state kept) and no Request, solicitation or ARP goes out until
+   * `linkRestored`; `state()` says `link: 'down'`.
+   */
+  linkLost(): void {
+    if (!this.linkUp || this.closed) return;
+    this.linkUp = false;
+    this.stopGratuitousArp();
+    const pending = this.registration;
+    if (pending !== undefined && !pending.stopped) {
+      this.keepReplayState(pending.snapshot.context);
+      this.registrationHost.send(pending, { type: 'cancel', at: this.now() });
+    }
+    this.emit({ event: 'link', at: this.now(), up: false });
+  }
+
+  /**
+   * The carrier is back: a positive link-layer indication of a (possibly new) link (R2.4-10).
+   * The node solicits at once (2.4.2) and registers with the first usable Advertisement; a
+   * co-located address still on the interface is given again afterwards by the caller.
+   */
+  linkRestored(): void {
+    if (this.linkUp || this.closed) return;
+    this.linkUp = true;
+    this.emit({ event: 'link', at: this.now(), up: true });
+    this.linkChanged();
+  }
+
+  /**
+   * A co-located care-of address appeared on the interface (a DHCP client, an administrator:
+   * 1.7 b) or went away (undefined). A new one is registered at once, without a restart (3.6);
+   * its removal falls back to agent discovery (a foreign agent still heard, else solicitations).
+   * `gateway`: the link's default router, from the interface's default route.
+   */
+  colocatedAddressChanged(colocated: { address: Ipv4Address; prefixLength: number; gateway?: Ipv4Address } | undefined): void {
+    if (this.closed) return;
+    const same =
+      colocated === undefined
+        ? this.colocated === undefined
+        : this.colocated?.address === colocated.address && this.colocated.prefixLength === colocated.prefixLength && this.colocatedGateway === colocated.gateway;
+    if (same) return;
+    this.colocatedGateway = colocated?.gateway;
+    this.emit({
+      event: 'co-located-address',
+      at: this.now(),
+      ...(colocated !== undefined ? { address: ipv4ToString(colocated.address), prefixLength: colocated.prefixLength } : {}),
+      ...(colocated?.gateway !== undefined ? { gateway: ipv4ToString(colocated.gateway) } : {}),
+    });
+    this.setColocatedAddress(colocated === undefined ? undefined : { address: colocated.address, prefixLength: colocated.prefixLength });
+  }
+
+  /** Whether the interface has its carrier (false between `linkLost` and `linkRestored`). */
+  get hasLink(): boolean {
+    return this.linkUp;
+  }
+
   /** The attachment announced last (undefined before the first registration). */
   currentAttachment(): MobileNodeAttachment | undefined {
     return this.attachment;
@@ -407,6 +476,7 @@ export class MobileNode {
       registration: this.registrationOutcome,
       ...(registered && r.grantedLifetime !== undefined ? { grantedLifetime: r.grantedLifetime } : {}),
       ...(registered ? { remaining: Number.isFinite(r.expiresAt!) ? Math.max(0, Math.ceil((r.expiresAt! - now) / 1000)) : Infinity } : {}),
+      ...(this.linkUp ? {} : { link: 'down' as const }),
     };
   }
 
@@ -599,6 +669,7 @@ export class MobileNode {
 
   /** 2.2: an ICMP Router Solicitation, TTL 1, to 224.0.0.11 (or its link-layer group). */
   private sendSolicitation(count: number): void {
+    if (!this.linkUp) return; // no carrier: nothing to solicit on (linkLost)
     const solicitation = new Uint8Array(SOLICITATION_LENGTH);
     encodeAgentSolicitation(makeAgentSolicitation(), solicitation, 0);
     const frame = icmpFrame(
@@ -680,7 +751,13 @@ export class MobileNode {
     if (target.kind === 'home') attachment = { kind: 'at-home' };
     else if (target.kind === 'co-located') {
       const prefixLength = this.colocated?.address === target.careOfAddress ? this.colocated.prefixLength : undefined;
-      attachment = { kind: 'co-located', careOfAddress: target.careOfAddress, ...(prefixLength !== undefined ? { prefixLength } : {}) };
+      const gateway = this.colocated?.address === target.careOfAddress ? this.colocatedGateway : undefined;
+      attachment = {
+        kind: 'co-located',
+        careOfAddress: target.careOfAddress,
+        ...(prefixLength !== undefined ? { prefixLength } : {}),
+        ...(gateway !== undefined ? { gateway } : {}),
+      };
     } else {
       const current = this.discovery?.snapshot.context.current;
       const hop = current === undefined ? undefined : awayFirstHop(current);
@@ -749,6 +826,7 @@ export class MobileNode {
   }
 
   private sendRequest(actor: RegistrationActor, p: { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address }): void {
+    if (!this.linkUp) return; // no carrier (linkLost): the Request would go nowhere
     const target = actor.owner.target;
     const built = buildRegistrationRequest(this.requestSettings, target, { identification: p.identification, lifetime: p.lifetime, homeAgent: p.homeAgent });
     const bytes = encodeSigned(built.request, built.keyFor);
