@@ -719,6 +719,7 @@ export class MobileNode {
       this.keepReplayState(previous.snapshot.context);
       this.registrationHost.send(previous, { type: 'cancel', at: this.now() });
     }
+    const awayBefore = this.attachment !== undefined && this.attachment.kind !== 'at-home';
     this.announceAttachment(target);
     if (target.kind !== 'home') this.stopGratuitousArp();
     const id = `registration:${++this.registrationCount}:${ipv4ToString(careOfOf(target, this.config.homeAddress))}`;
@@ -737,13 +738,24 @@ export class MobileNode {
         seed: this.options.random32(),
         ...(this.config.retransmission !== undefined ? { retransmission: this.config.retransmission } : {}),
         ...(this.replayState !== undefined ? { replayState: this.replayState } : {}),
-        hostReady: this.hostPending === 0,
+        hostReady: this.hostPending === 0 || this.requestNeedsNoHost(target, awayBefore),
         // 4.6, returning home: a gratuitous ARP before the deregistration (R4.6-10).
         ...(target.kind === 'home' ? { gratuitousArp: this.config.homeAddress } : {}),
       },
       owner,
     );
     if (!actor.stopped) this.registration = actor;
+  }
+
+  /**
+   * A move from one away attachment to a foreign agent: the Request is a frame to the agent's
+   * link-layer address (no route, no ARP, R3.6.1.1-8), ARP for the home address is already off
+   * (R4.6-18: the away settings stay) and the home address is already local (its Reply is
+   * accepted), so it need not wait for the host's new routes: the handoff does not pay for the
+   * `ip` commands. From home (ARP still on) and to co-located or home (routed) it waits.
+   */
+  private requestNeedsNoHost(target: MnRegistrationTarget, awayBefore: boolean): boolean {
+    return awayBefore && target.kind === 'foreign-agent' && target.agentLinkAddress !== undefined;
   }
 
   private announceAttachment(target: MnRegistrationTarget): void {

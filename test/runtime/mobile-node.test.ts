@@ -801,4 +801,33 @@ describe('mobile node following the kernel (carrier and addresses, runtime/mn/ke
     expect(w.mn.node.state()).toMatchObject({ attachment: 'foreign-agent' });
     await stop(w);
   });
+
+  it('[R4.6-18] a move between foreign agents sends its Request without waiting for the host routes (ARP already off); from home it waits for the host', async () => {
+    const w = await world({ throughForeignAgent: true, hostApplyMs: 300 });
+    // From home-less start (searching) to the first agent: the host is configured first.
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    await runFor(w.clock, 400, 5);
+    const first = requests(w)[0]!;
+    expect(first.at).toBeGreaterThanOrEqual(w.hostApplied[0]!.at);
+    // A second agent on another link (the node's carrier dropped and came back).
+    const OTHER = ipv4('203.0.113.9');
+    const other = w.net.addHost('fa2');
+    other.addInterface('eth0', w.net.segment('foreign'), { mac: '02:00:00:00:02:09', address: OTHER, prefixLength: 24 });
+    // No agent answers the first Requests: wait for a gap in their retransmissions (1, 2, 4 s
+    // apart), so R3.6.3-4's 1 s spacing does not hold the next one.
+    await runFor(w.clock, 4000, 50);
+    expect(w.clock.now() - requests(w).at(-1)!.at).toBeGreaterThan(1000);
+    w.mn.node.linkLost();
+    w.mn.node.linkRestored();
+    const upAt = w.clock.now();
+    advertise(other, 'eth0', OTHER, AdvertisementFlag.R | AdvertisementFlag.F, [OTHER]);
+    await runFor(w.clock, 400, 1);
+    const second = requests(w).find((r) => r.careOfAddress === '203.0.113.9')!;
+    expect(second).toBeDefined();
+    expect(second.at - upAt).toBeLessThan(10);
+    const applied = w.hostApplied.filter((a) => a.kind === 'foreign-agent');
+    expect(applied).toHaveLength(2);
+    expect(applied[1]!.at).toBeGreaterThan(second.at + 250);
+    await stop(w);
+  });
 });
