@@ -11,7 +11,8 @@
         "native/tun.c",
         "native/reader.c",
         "native/sockets.c",
-        "native/links.c"
+        "native/links.c",
+        "native/link-events.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],

@@ -32,7 +32,13 @@ export type HostAttachment =
       readonly router: Ipv4Address;
       readonly routerLinkAddress: MacAddress;
     }
-  | { readonly kind: 'co-located'; readonly careOfAddress: Ipv4Address; readonly prefixLength?: number };
+  | {
+      readonly kind: 'co-located';
+      readonly careOfAddress: Ipv4Address;
+      readonly prefixLength?: number;
+      /** The link's default router when the kernel told it (a DHCP client's default route); else `foreignGateway`. */
+      readonly gateway?: Ipv4Address;
+    };
 
 /** What the adapter needs to know about the node (from its configuration). */
 export interface MnHostSettings {

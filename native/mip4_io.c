@@ -15,6 +15,8 @@
  *   - optionally take TUN offloads (IFF_VNET_HDR, TUNSETOFFLOAD) and undo them in the reader,
  *     so that callers still see MTU-sized IPv4 packets ("TUN offloads" in tun.c);
  *   - set an interface's MTU (SIOCSIFMTU);
+ *   - subscribe to the kernel's link, address and default-route events (rtnetlink groups),
+ *     with a dump of the state at start and again after an overrun (link-events.c);
  *   - add and remove host routes and bring a device up over rtnetlink (the home agent routes
  *     each away mobile node's home address into its TUN device), one request and its ack per
  *     call: the kernel answers an rtnetlink request inside the sendmsg that carries it.
@@ -25,7 +27,8 @@
  * Sources (mip4_io.h is what they share): args.c, the one family of argument helpers every
  * exported function reads its arguments with, and the errors; tun.c, TUN devices and their
  * offloads; reader.c, the batched reader; sockets.c, the socket openers, batched writers and
- * the writability watch; links.c, rtnetlink routes and links, MTU, interface index. This file
+ * the writability watch; links.c, rtnetlink routes and links, MTU, interface index; link-events.c, the
+ * rtnetlink subscription behind io/linux/link-events.ts. This file
  * holds only the module's function table.
  */
 
@@ -56,6 +59,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stopWritable", NULL, stop_writable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tunOffloadCounters", NULL, tun_offload_counters, NULL, NULL, NULL, napi_enumerable, NULL},
       {"segmentOffloaded", NULL, segment_offloaded, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watchLinkEvents", NULL, watch_link_events, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stopLinkEvents", NULL, stop_link_events, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"refLinkEvents", NULL, ref_link_events, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

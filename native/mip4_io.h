@@ -184,5 +184,9 @@ MIP4_FUNCTION(route_list);
 MIP4_FUNCTION(set_link_up);
 MIP4_FUNCTION(set_mtu);
 MIP4_FUNCTION(interface_index);
+/* link-events.c */
+MIP4_FUNCTION(watch_link_events);
+MIP4_FUNCTION(stop_link_events);
+MIP4_FUNCTION(ref_link_events);
 
 #endif

@@ -11,14 +11,14 @@
  *   - link change → first datagram: from the port going down (the instant the move changes
  *     the link) to the arrival of the first datagram sent after it (one sent before can still
  *     be read later, from the receiver's socket, but it came the old way); it includes the
- *     200 ms the lab keeps the carrier down (so the node's 100 ms carrier watch sees it);
+ *     200 ms the lab keeps the carrier down;
  *   - carrier back → first datagram: the same, from the carrier coming back;
  *   - link change → registration accepted (or deregistered, at home), from the node's log;
  *   - datagrams lost: sequence numbers missing between the last datagram sent before the link
  *     change that was delivered and the last one delivered in a settling time (300 ms) after
  *     the first at the new place.
- * `move colocated` restarts `mip4 mn` (it reads a co-located address only at start), and so
- * does the move home that follows it: those two figures include a daemon start.
+ * `move colocated` binds the co-located address in the node's namespace while its carrier is
+ * down, as a DHCP client would, and the node (never restarted) learns it from the kernel.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';

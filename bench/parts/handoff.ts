@@ -43,8 +43,8 @@ export interface HandoffOptions {
 const LAB_MOVE_LABEL: Record<MnPlace, string> = {
   fa1: 'home → FA1',
   fa2: 'FA1 → FA2',
-  colocated: 'FA2 → co-located (includes a mip4 mn restart)',
-  home: 'co-located → home (includes a mip4 mn restart)',
+  colocated: 'FA2 → co-located',
+  home: 'co-located → home',
 };
 
 export async function handoffPart(options: HandoffOptions): Promise<Report> {
@@ -96,7 +96,7 @@ function addLabFigures(report: Report, result: LabHandoffResult, options: Handof
   report.note(
     `lab: ${options.repetitions} round${options.repetitions === 1 ? '' : 's'} of moves (home → FA1 → FA2 → co-located → home) in a lab of its own (up in ${result.labUpSeconds.toFixed(1)} s), ` +
       `a 16-byte UDP datagram from CH to the home address every ${options.intervalMs} ms (${Number.isFinite(sent) ? `${sent} sent, one per ${meanIntervalMs.toFixed(2)} ms on average, ${sendErrors} send errors` : 'sender count not read'}); ` +
-      "the link change is the node's switch port going down onto the new bridge; its carrier comes back 200 ms later (the lab holds it down so the node's 100 ms carrier watch sees it), and both \"link change\" figures include those 200 ms; " +
+      "the link change is the node's switch port going down onto the new bridge; its carrier comes back 200 ms later (the node hears both at once, rtnetlink; co-located moves bind or release the address while the carrier is down), and both \"link change\" figures include those 200 ms; " +
       "arrival times are taken by a Node receiver in the node's namespace" +
       (options.note !== undefined ? `; ${options.note}` : ''),
   );

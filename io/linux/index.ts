@@ -5,5 +5,5 @@ export * from './raw-ip.js';
 export * from './tun.js';
 export * from './routes.js';
 export * from './mn-host.js';
-export * from './carrier.js';
+export * from './link-events.js';
 export { nativeAvailable, loadNative, NativeHelperMissingError, NATIVE_MISSING_MESSAGE } from './native.js';

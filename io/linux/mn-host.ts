@@ -28,7 +28,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Effect, Layer, type Scope } from 'effect';
 import { MnHost, MnHostError, type HostAttachment, type MnHostAdapter, type MnHostSettings } from '../mn-host.js';
-import { ipv4ToString } from '../wire/bytes.js';
+import { ipv4ToString, type Ipv4Address } from '../wire/bytes.js';
 import {
   createJournal,
   currentOwner,
@@ -130,9 +130,11 @@ export function attachmentSteps(settings: MnHostSettings, attachment: HostAttach
         homeOnLoopback(home),
         { kind: 'ip', args: ['addr', 'replace', careOf, 'dev', dev], undo: ['addr', 'del', careOf, 'dev', dev] },
       ];
-      if (settings.foreignGateway !== undefined) {
-        const gateway = ipv4ToString(settings.foreignGateway);
-        if (settings.foreignGatewayLinkAddress !== undefined) {
+      const foreignGateway = attachment.gateway ?? settings.foreignGateway;
+      if (foreignGateway !== undefined) {
+        const gateway = ipv4ToString(foreignGateway);
+        // The configured link-layer address belongs to the configured gateway only.
+        if (settings.foreignGatewayLinkAddress !== undefined && foreignGateway === settings.foreignGateway) {
           steps.push({
             kind: 'ip',
             args: ['neigh', 'replace', gateway, 'lladdr', settings.foreignGatewayLinkAddress, 'nud', 'permanent', 'dev', dev],
@@ -157,7 +159,7 @@ export function attachmentSteps(settings: MnHostSettings, attachment: HostAttach
           { kind: 'sysctl', device: 'all', key: 'rp_filter', value: '0' },
         );
       }
-      return [...steps, ...reverseTunnelSteps(settings, home)];
+      return [...steps, ...reverseTunnelSteps(settings, home, foreignGateway)];
     }
   }
 }
@@ -166,13 +168,14 @@ export function attachmentSteps(settings: MnHostSettings, attachment: HostAttach
  * RFC 3024 5.2, co-located: the node's own datagrams into the TUN device (two /1 routes, more
  * specific than any default route, which they leave in place), source the home address; the home
  * agent by the real gateway, so the node's tunnel packets and Requests leave by the interface.
- * Nothing without a TUN device and a gateway to reach the home agent by.
+ * The gateway is the attachment's (learned from the kernel's default route) or the configured
+ * one; nothing without a TUN device and a gateway to reach the home agent by.
  */
-function reverseTunnelSteps(settings: MnHostSettings, home: string): HostStep[] {
+function reverseTunnelSteps(settings: MnHostSettings, home: string, foreignGateway: Ipv4Address | undefined): HostStep[] {
   const tun = settings.tunnelDevice;
-  if (settings.reverseTunnel === undefined || tun === undefined || settings.foreignGateway === undefined) return [];
+  if (settings.reverseTunnel === undefined || tun === undefined || foreignGateway === undefined) return [];
   const dev = settings.interfaceName;
-  const gateway = ipv4ToString(settings.foreignGateway);
+  const gateway = ipv4ToString(foreignGateway);
   const homeAgent = `${ipv4ToString(settings.reverseTunnel.homeAgent)}/32`;
   return [
     { kind: 'ip', args: ['route', 'replace', homeAgent, 'via', gateway, 'dev', dev], undo: ['route', 'del', homeAgent, 'via', gateway, 'dev', dev] },

@@ -12,6 +12,16 @@ import { resolve } from 'node:path';
 import type { SlabBatch } from '../tun.js';
 
 /** Descriptor kinds understood by startReader/sendBatch (must match native/mip4_io.h). */
+/** An event of watchLinkEvents; addresses in host order (read back with `>>> 0`). */
+export type NativeLinkEvent =
+  | { readonly kind: 'link'; readonly interfaceName: string; readonly ifindex: number; readonly up: boolean; readonly carrier: boolean }
+  | { readonly kind: 'address'; readonly interfaceName: string; readonly ifindex: number; readonly added: boolean; readonly address: number; readonly prefixLength: number }
+  | { readonly kind: 'default-route'; readonly interfaceName: string; readonly ifindex: number; readonly added: boolean; readonly gateway: number }
+  | { readonly kind: 'sync'; readonly phase: 'begin' | 'end'; readonly overrun: boolean };
+
+/** The opaque handle of a link-event watch (a type-tagged external). */
+export type LinkWatchHandle = { readonly __linkWatch: unique symbol };
+
 export const DescriptorKind = { Tun: 0, Packet: 1, RawIp: 2, Udp: 3 } as const;
 export type DescriptorKind = (typeof DescriptorKind)[keyof typeof DescriptorKind];
 
@@ -88,6 +98,15 @@ export interface NativeIo {
   setMtu(name: string, mtu: number): void;
   /** The interface's index, 0 when there is no such interface. */
   interfaceIndex(name: string): number;
+  /**
+   * Subscribes to the kernel's link, IPv4 address and default-route events (rtnetlink groups,
+   * native/link-events.c): `callback` runs once per batch with plain objects; a dump of the
+   * state comes first, between 'sync' begin and end, and again after an overrun (ENOBUFS).
+   * A read failure calls back with [] and the error, and the watch stops.
+   */
+  watchLinkEvents(callback: (events: NativeLinkEvent[], error?: NativeError) => void, options?: { receiveBuffer?: number }): LinkWatchHandle;
+  stopLinkEvents(handle: LinkWatchHandle): void;
+  refLinkEvents(handle: LinkWatchHandle, ref: boolean): void;
   /**
    * A non-blocking UDP socket bound to address:port (host order; 0 = any), with IP_PKTINFO (each
    * datagram reports its destination). Returns the address and port actually bound. Throws a

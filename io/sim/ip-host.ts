@@ -42,6 +42,7 @@ import {
   IPV4_MIN_HEADER_LENGTH,
 } from '../wire/ipv4.js';
 import type { SimEthernetPort, SimEthernetSegment } from './ethernet.js';
+import type { InterfaceEvent } from '../link-events.js';
 
 /** All Systems on this subnet (RFC 1112): every host joins it on every interface. */
 export const ALL_SYSTEMS_GROUP: Ipv4Address = 0xe0000001;
@@ -343,6 +344,8 @@ export class SimHost {
     multicastGroups: readonly Ipv4Address[];
   };
   private macCounter = 0;
+  /** Observers of link, address and default-route changes (io/sim/link-events.ts). */
+  private readonly interfaceListeners = new Set<(event: InterfaceEvent) => void>();
 
   constructor(
     readonly name: string,
@@ -404,6 +407,7 @@ export class SimHost {
     address >>>= 0;
     if (iface.hasAddress(address)) return;
     iface.addresses.push({ address, prefixLength });
+    this.notifyInterface({ kind: 'address', interfaceName, ifindex: this.ifindexOf(interfaceName), added: true, address, prefixLength });
     const prefix = (address & prefixMask(prefixLength)) >>> 0;
     if (prefixLength < 32 && !this.routeTable.some((r) => r.kind === 'connected' && r.interface === interfaceName && r.prefix === prefix && r.prefixLength === prefixLength)) {
       this.routeTable.push({ prefix, prefixLength, interface: interfaceName, kind: 'connected' });
@@ -417,6 +421,7 @@ export class SimHost {
     const index = iface.addresses.findIndex((a) => a.address === address);
     if (index < 0) return;
     const [removed] = iface.addresses.splice(index, 1);
+    this.notifyInterface({ kind: 'address', interfaceName, ifindex: this.ifindexOf(interfaceName), added: false, address, prefixLength: removed!.prefixLength });
     const mask = prefixMask(removed!.prefixLength);
     const prefix = (address & mask) >>> 0;
     const stillNeeded = iface.addresses.some((a) => a.prefixLength === removed!.prefixLength && ((a.address & mask) >>> 0) === prefix);
@@ -451,6 +456,23 @@ export class SimHost {
     const iface = this.interface(interfaceName);
     iface.up = up;
     iface.port.setLinkUp(up);
+    // A simulated link has no administrative state apart from its carrier.
+    this.notifyInterface({ kind: 'link', interfaceName, ifindex: this.ifindexOf(interfaceName), up, carrier: up });
+  }
+
+  /** Calls `listener` with each link, address and default-route change; returns the unsubscribe. */
+  onInterfaceEvent(listener: (event: InterfaceEvent) => void): () => void {
+    this.interfaceListeners.add(listener);
+    return () => this.interfaceListeners.delete(listener);
+  }
+
+  /** The interface's index (1-based, in creation order), 0 when there is none. */
+  ifindexOf(interfaceName: string): number {
+    return this.interfaces.findIndex((i) => i.name === interfaceName) + 1;
+  }
+
+  private notifyInterface(event: InterfaceEvent): void {
+    for (const listener of [...this.interfaceListeners]) listener(event);
   }
 
   joinGroup(interfaceName: string, group: Ipv4Address): void {
@@ -479,6 +501,9 @@ export class SimHost {
     }
     const normalized = (prefix & prefixMask(prefixLength)) >>> 0;
     this.removeRoute(normalized, prefixLength, { kind: 'static' });
+    if (prefixLength === 0 && target.via !== undefined) {
+      this.notifyInterface({ kind: 'default-route', interfaceName: target.interface, ifindex: this.ifindexOf(target.interface), added: true, gateway: target.via >>> 0 });
+    }
     this.routeTable.push({
       prefix: normalized,
       prefixLength,
@@ -492,15 +517,19 @@ export class SimHost {
   removeRoute(prefix: Ipv4Address, prefixLength: number, filter: { readonly interface?: string; readonly kind?: Route['kind'] } = {}): number {
     const normalized = (prefix & prefixMask(prefixLength)) >>> 0;
     const before = this.routeTable.length;
-    this.routeTable = this.routeTable.filter(
-      (r) =>
-        !(
-          r.prefix === normalized &&
-          r.prefixLength === prefixLength &&
-          (filter.interface === undefined || r.interface === filter.interface) &&
-          (filter.kind === undefined || r.kind === filter.kind)
-        ),
-    );
+    const kept: Route[] = [];
+    for (const r of this.routeTable) {
+      const matches =
+        r.prefix === normalized &&
+        r.prefixLength === prefixLength &&
+        (filter.interface === undefined || r.interface === filter.interface) &&
+        (filter.kind === undefined || r.kind === filter.kind);
+      if (!matches) kept.push(r);
+      else if (prefixLength === 0 && r.via !== undefined) {
+        this.notifyInterface({ kind: 'default-route', interfaceName: r.interface, ifindex: this.ifindexOf(r.interface), added: false, gateway: r.via });
+      }
+    }
+    this.routeTable = kept;
     return before - this.routeTable.length;
   }
 

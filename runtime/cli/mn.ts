@@ -4,7 +4,8 @@ import { LinkError } from '../../io/link.js';
 import { RawIpError } from '../../io/raw-ip.js';
 import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
-import { watchCarrier } from '../../io/linux/carrier.js';
+import { followKernelEvents } from '../mn/kernel-events.js';
+import { LinuxLinkEventsLive } from '../../io/linux/link-events.js';
 import { LinuxLinkLive } from '../../io/linux/packet.js';
 import { LinuxRawIpLive } from '../../io/linux/raw-ip.js';
 import { linuxMnHostLayer } from '../../io/linux/mn-host.js';
@@ -139,14 +140,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     control: control.socket,
   });
   node.start();
-  // A carrier that drops and comes back: the node may be on another link now (R2.4-10).
-  const carrier = watchCarrier(config.interfaceName, (up) => {
-    log({ event: 'carrier', interface: config.interfaceName, up });
-    if (up) node.linkChanged();
-  });
+  // The kernel's link and address events (rtnetlink): a carrier that drops and comes back (the
+  // node may be on another link now, R2.4-10), a co-located address added or removed (1.7 b).
+  const kernel = await followKernelEvents(node, config, LinuxLinkEventsLive, log);
 
   const signal = await signals.stop;
-  carrier.stop();
+  await kernel.close();
   signals.dispose();
   await closeDaemonControl(control);
   const state = node.state();

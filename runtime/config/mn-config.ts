@@ -220,7 +220,9 @@ function hostSettings(
   if (mn.foreignGatewayLinkAddress !== undefined && foreignGateway === undefined) {
     issues.push({ path: 'mobileNode.foreignGatewayLinkAddress', message: 'set foreignGateway too (this is its link-layer address), or remove this field' });
   }
-  const tunnelDevice = mn.tunnelDevice ?? (colocated !== undefined ? DEFAULT_TUNNEL_DEVICE : undefined);
+  // A co-located address may also come from the kernel at any time (a DHCP client, runtime/mn/
+  // kernel-follower.ts): the TUN device it needs is there from the start, with or without a static one.
+  const tunnelDevice = mn.tunnelDevice ?? DEFAULT_TUNNEL_DEVICE;
   if (tunnelDevice !== undefined && tunnelDevice === mn.interface) {
     issues.push({ path: 'mobileNode.tunnelDevice', message: `the TUN device must not be the node's interface ${mn.interface}; pick another name, e.g. ${DEFAULT_TUNNEL_DEVICE}` });
   }
@@ -253,7 +255,8 @@ mobileNode:
   homeGateway: 198.51.100.254      # optional default router at home (inside homeNetwork)
   foreignGateway: 203.0.113.1      # default router with the co-located address (inside colocatedAddress)
   # foreignGatewayLinkAddress: 02:00:00:00:00:01  # optional: a static neighbour entry, no ARP for it
-  tunnelDevice: mip4mn0            # TUN device decapsulated datagrams enter the host through
+  tunnelDevice: mip4mn0            # TUN device decapsulated datagrams enter the host through (co-located mode,
+                                   # static or an address a DHCP client adds later); default mip4mn0
   # Reverse tunnelling (RFC 3024) and multicast through the home agent (4.4):
   reverseTunnel: true              # ask for 'T' when the foreign agent advertises it, always when co-located
   deliveryStyle: direct            # direct or encapsulating (to the foreign agent, RFC 3024 5.2.2)

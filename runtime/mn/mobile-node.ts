@@ -141,7 +141,9 @@ export type MobileNodeEvent =
     }
   /** The node's own reverse tunnel started (outer addresses) or ended (RFC 3024 5.2). */
   | { readonly event: 'reverse-tunnel'; readonly at: number; readonly active: boolean; readonly outerSource?: string; readonly outerDestination?: string; readonly encapsulation?: string }
-  | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string };
+  | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string }
+  | { readonly event: 'link'; readonly at: number; readonly up: boolean }
+  | { readonly event: 'co-located-address'; readonly at: number; readonly address?: string; readonly prefixLength?: number; readonly gateway?: string };
 
 /** How the node is attached (io/mn-host.ts), announced before the Request that registers it. */
 export type MobileNodeAttachment = HostAttachment;
@@ -165,6 +167,7 @@ export function attachmentJson(attachment: MobileNodeAttachment): MobileNodeAtta
         kind: 'co-located',
         careOfAddress: ipv4ToString(attachment.careOfAddress),
         ...(attachment.prefixLength !== undefined ? { prefixLength: attachment.prefixLength } : {}),
+        ...(attachment.gateway !== undefined ? { gateway: ipv4ToString(attachment.gateway) } : {}),
       };
   }
 }
@@ -185,6 +188,8 @@ export interface MobileNodeState {
   /** Seconds of the granted Lifetime left, when registered. */
   readonly remaining?: number;
   readonly grantedLifetime?: number;
+  /** Present when the interface has no carrier (`linkLost`): nothing is sent until it returns. */
+  readonly link?: 'down';
 }
 
 export interface MobileNodeCounters {
@@ -289,6 +294,10 @@ export class MobileNode {
   private readonly mobileHomeLookup: SecurityContextLookup;
   private readonly requestSettings: MnRequestSettings;
   private closed = false;
+  /** False between `linkLost` and `linkRestored`: no carrier, nothing goes out. */
+  private linkUp = true;
+  /** The default router of the co-located care-of address's link, when the kernel told it. */
+  private colocatedGateway: Ipv4Address | undefined;
 
   private readonly transitionSubject = new Subject<TransitionRecord>();
   private readonly eventSubject = new Subject<MobileNodeEvent>();
@@ -417,6 +426,66 @@ export class MobileNode {
     this.sendDiscovery({ type: 'colocatedAddressChanged', at: this.now(), ...(colocated !== undefined ? { colocated } : {}) });
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Following the kernel (io/link-events.ts; runtime/mn/kernel-follower.ts feeds these)
+
+  /**
+   * The interface lost its carrier: the node knows it has no link. The pending registration is
+   * cancelled (its replay state kept) and no Request, solicitation or ARP goes out until
+   * `linkRestored`; `state()` says `link: 'down'`.
+   */
+  linkLost(): void {
+    if (!this.linkUp || this.closed) return;
+    this.linkUp = false;
+    this.stopGratuitousArp();
+    const pending = this.registration;
+    if (pending !== undefined && !pending.stopped) {
+      this.keepReplayState(pending.snapshot.context);
+      this.registrationHost.send(pending, { type: 'cancel', at: this.now() });
+    }
+    this.emit({ event: 'link', at: this.now(), up: false });
+  }
+
+  /**
+   * The carrier is back: a positive link-layer indication of a (possibly new) link (R2.4-10).
+   * The node solicits at once (2.4.2) and registers with the first usable Advertisement; a
+   * co-located address still on the interface is given again afterwards by the caller.
+   */
+  linkRestored(): void {
+    if (this.linkUp || this.closed) return;
+    this.linkUp = true;
+    this.emit({ event: 'link', at: this.now(), up: true });
+    this.linkChanged();
+  }
+
+  /**
+   * A co-located care-of address appeared on the interface (a DHCP client, an administrator:
+   * 1.7 b) or went away (undefined). A new one is registered at once, without a restart (3.6);
+   * its removal falls back to agent discovery (a foreign agent still heard, else solicitations).
+   * `gateway`: the link's default router, from the interface's default route.
+   */
+  colocatedAddressChanged(colocated: { address: Ipv4Address; prefixLength: number; gateway?: Ipv4Address } | undefined): void {
+    if (this.closed) return;
+    const same =
+      colocated === undefined
+        ? this.colocated === undefined
+        : this.colocated?.address === colocated.address && this.colocated.prefixLength === colocated.prefixLength && this.colocatedGateway === colocated.gateway;
+    if (same) return;
+    this.colocatedGateway = colocated?.gateway;
+    this.emit({
+      event: 'co-located-address',
+      at: this.now(),
+      ...(colocated !== undefined ? { address: ipv4ToString(colocated.address), prefixLength: colocated.prefixLength } : {}),
+      ...(colocated?.gateway !== undefined ? { gateway: ipv4ToString(colocated.gateway) } : {}),
+    });
+    this.setColocatedAddress(colocated === undefined ? undefined : { address: colocated.address, prefixLength: colocated.prefixLength });
+  }
+
+  /** Whether the interface has its carrier (false between `linkLost` and `linkRestored`). */
+  get hasLink(): boolean {
+    return this.linkUp;
+  }
+
   /** The attachment announced last (undefined before the first registration). */
   currentAttachment(): MobileNodeAttachment | undefined {
     return this.attachment;
@@ -459,6 +528,7 @@ export class MobileNode {
       registration: this.registrationOutcome,
       ...(registered && r.grantedLifetime !== undefined ? { grantedLifetime: r.grantedLifetime } : {}),
       ...(registered ? { remaining: Number.isFinite(r.expiresAt!) ? Math.max(0, Math.ceil((r.expiresAt! - now) / 1000)) : Infinity } : {}),
+      ...(this.linkUp ? {} : { link: 'down' as const }),
     };
   }
 
@@ -654,6 +724,7 @@ export class MobileNode {
 
   /** 2.2: an ICMP Router Solicitation, TTL 1, to 224.0.0.11 (or its link-layer group). */
   private sendSolicitation(count: number): void {
+    if (!this.linkUp) return; // no carrier: nothing to solicit on (linkLost)
     const solicitation = new Uint8Array(SOLICITATION_LENGTH);
     encodeAgentSolicitation(makeAgentSolicitation(), solicitation, 0);
     const frame = icmpFrame(
@@ -703,6 +774,7 @@ export class MobileNode {
       this.keepReplayState(previous.snapshot.context);
       this.registrationHost.send(previous, { type: 'cancel', at: this.now() });
     }
+    const awayBefore = this.attachment !== undefined && this.attachment.kind !== 'at-home';
     this.announceAttachment(target);
     if (target.kind !== 'home') this.stopGratuitousArp();
     const id = `registration:${++this.registrationCount}:${ipv4ToString(careOfOf(target, this.config.homeAddress))}`;
@@ -723,7 +795,7 @@ export class MobileNode {
         seed: this.options.random32(),
         ...(this.config.retransmission !== undefined ? { retransmission: this.config.retransmission } : {}),
         ...(this.replayState !== undefined ? { replayState: this.replayState } : {}),
-        hostReady: this.hostPending === 0,
+        hostReady: this.hostPending === 0 || this.requestNeedsNoHost(target, awayBefore),
         // 4.6, returning home: a gratuitous ARP before the deregistration (R4.6-10).
         ...(target.kind === 'home' ? { gratuitousArp: this.config.homeAddress } : {}),
       },
@@ -732,12 +804,29 @@ export class MobileNode {
     if (!actor.stopped) this.registration = actor;
   }
 
+  /**
+   * A move from one away attachment to a foreign agent: the Request is a frame to the agent's
+   * link-layer address (no route, no ARP, R3.6.1.1-8), ARP for the home address is already off
+   * (R4.6-18: the away settings stay) and the home address is already local (its Reply is
+   * accepted), so it need not wait for the host's new routes: the handoff does not pay for the
+   * `ip` commands. From home (ARP still on) and to co-located or home (routed) it waits.
+   */
+  private requestNeedsNoHost(target: MnRegistrationTarget, awayBefore: boolean): boolean {
+    return awayBefore && target.kind === 'foreign-agent' && target.agentLinkAddress !== undefined;
+  }
+
   private announceAttachment(target: MnRegistrationTarget): void {
     let attachment: MobileNodeAttachment;
     if (target.kind === 'home') attachment = { kind: 'at-home' };
     else if (target.kind === 'co-located') {
       const prefixLength = this.colocated?.address === target.careOfAddress ? this.colocated.prefixLength : undefined;
-      attachment = { kind: 'co-located', careOfAddress: target.careOfAddress, ...(prefixLength !== undefined ? { prefixLength } : {}) };
+      const gateway = this.colocated?.address === target.careOfAddress ? this.colocatedGateway : undefined;
+      attachment = {
+        kind: 'co-located',
+        careOfAddress: target.careOfAddress,
+        ...(prefixLength !== undefined ? { prefixLength } : {}),
+        ...(gateway !== undefined ? { gateway } : {}),
+      };
     } else {
       const current = this.discovery?.snapshot.context.current;
       const hop = current === undefined ? undefined : awayFirstHop(current);
@@ -1012,6 +1101,7 @@ export class MobileNode {
   }
 
   private sendRequest(actor: RegistrationActor, p: { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address }): void {
+    if (!this.linkUp) return; // no carrier (linkLost): the Request would go nowhere
     const target = actor.owner.target;
     const settings = this.adjustedSettings(actor.owner);
     const built = buildRegistrationRequest(settings, target, { identification: p.identification, lifetime: p.lifetime, homeAgent: p.homeAgent });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../../runtime/config/mn-config.js';
 import { ensureBuilt } from '../support/build.js';
-import { linuxSkipReason, Namespaces, ROOT, titled } from '../linux/netns.js';
+import { ip, linuxSkipReason, Namespaces, ROOT, titled } from '../linux/netns.js';
 import { writePrivateFile } from '../support/files.js';
 
 
@@ -163,6 +163,9 @@ describe('mip4 mn on a veth in a network namespace', { timeout: 60_000 }, () => 
       const peerNs = namespaces.add(`mip4-mnp-${process.pid}`);
       const veth = `m4mn${process.pid}`;
       namespaces.veth({ ns: mnNs, name: veth, cidr: '203.0.113.50/24' }, { ns: peerNs, name: `m4mp${process.pid}`, cidr: '203.0.113.1/24' });
+      // An address on the node's interface is a co-located care-of address (kernel-follower.ts):
+      // without one the node has only agents to look for.
+      ip('-n', mnNs, 'addr', 'flush', 'dev', veth);
       const config = configFile('veth.yaml', veth, '  lifetime: 60\n');
       const socket = join(dir, 'mn.sock');
       appendFileSync(config, `control:\n  socket: ${socket}\n`);
@@ -195,6 +198,13 @@ describe('mip4 mn on a veth in a network namespace', { timeout: 60_000 }, () => 
       expect(state).toMatchObject({ interface: veth, homeAddress: '198.51.100.10', homeAgent: '198.51.100.1', attachment: 'searching', registration: 'none' });
       expect(state.counters).toMatchObject({ requests: 0, repliesAccepted: 0, repliesDenied: 0 });
       expect(state.counters.solicitations).toBeGreaterThanOrEqual(2);
+      // An address added by someone else (as a DHCP client would) is the co-located care-of
+      // address, registered at once by the same process (no restart).
+      ip('-n', mnNs, 'addr', 'add', '203.0.113.50/24', 'dev', veth);
+      const learned = await node.waitFor('co-located-address', 5_000);
+      expect(learned).toMatchObject({ address: '203.0.113.50', prefixLength: 24 });
+      const request = await node.waitFor('request', 5_000);
+      expect(request).toMatchObject({ careOfAddress: '203.0.113.50', source: '203.0.113.50', homeAgent: '198.51.100.1' });
       node.child.kill('SIGTERM');
       const exit = await node.waitForExit(10_000);
       expect(exit).toStrictEqual({ code: 0, signal: null });

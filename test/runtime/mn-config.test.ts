@@ -72,8 +72,9 @@ describe('mip4 mn configuration', () => {
       moveDetection: 'lifetime',
       requestOptions: { reverseTunnel: true, deliveryStyle: 'direct' },
       port: 0,
-      // The host is configured per attachment by default; no gateway or TUN device without config.
-      host: {},
+      // The host is configured per attachment by default; no gateway without config, and the TUN
+      // device a co-located address learned later (a DHCP client) needs is there from the start.
+      host: { tunnelDevice: 'mip4mn0' },
     });
   });
 

@@ -715,3 +715,119 @@ describe('mobile node through a foreign agent', () => {
     await stop(w);
   });
 });
+
+describe('mobile node following the kernel (carrier and addresses, runtime/mn/kernel-follower.ts feeds these)', () => {
+  const after = (w: World, index: number) => w.events.slice(index);
+
+  it('[R2.4-10] a lost carrier stops every transmission and says so; the carrier back sends a solicitation at once and registers with the first Advertisement at once', async () => {
+    const w = await world({ throughForeignAgent: true });
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    await runFor(w.clock, 50);
+    expect(requests(w)).toHaveLength(1);
+    const mark = w.events.length;
+    w.mn.node.linkLost();
+    expect(w.mn.node.state()).toMatchObject({ link: 'down' });
+    expect(w.mn.node.hasLink).toBe(false);
+    const capture = w.net.capture();
+    // No Reply comes (no agent relays): retransmissions and solicitations would be due now.
+    await runFor(w.clock, 3000, 50);
+    expect(after(w, mark).filter((e) => e.event === 'request' || e.event === 'solicitation')).toEqual([]);
+    expect(capture.frames('foreign').filter((f) => ethernetSource(f.frame) === MAC_MN)).toEqual([]);
+    capture.stop();
+
+    const upAt = w.clock.now();
+    const restored = w.events.length;
+    w.mn.node.linkRestored();
+    expect(w.mn.node.state().link).toBeUndefined();
+    const solicitations = after(w, restored).filter((e) => e.event === 'solicitation');
+    expect(solicitations).toHaveLength(1);
+    expect(solicitations[0]!.at).toBe(upAt);
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN], 1);
+    await runFor(w.clock, 20, 1);
+    const again = after(w, restored).filter((e) => e.event === 'request');
+    expect(again).toHaveLength(1);
+    expect(again[0]!.at - upAt).toBeLessThan(10);
+    await stop(w);
+  });
+
+  it('[R3.6.3-4] a carrier back within 1 s of the last Request: the next Request still waits for the second to pass', async () => {
+    const w = await world({ throughForeignAgent: true });
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    await runFor(w.clock, 50);
+    const first = requests(w)[0]!;
+    w.mn.node.linkLost();
+    await runFor(w.clock, 100, 10);
+    w.mn.node.linkRestored();
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN], 1);
+    await runFor(w.clock, 1500, 10);
+    const sent = requests(w);
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    expect(sent[1]!.at - first.at).toBeGreaterThanOrEqual(1000);
+    expect(sent[1]!.at - first.at).toBeLessThan(1020);
+    await stop(w);
+  });
+
+  it('an address added to the interface (DHCP) is registered as the co-located care-of address at once, with its gateway; its removal falls back to soliciting an agent', async () => {
+    const w = await world({ throughForeignAgent: true, hostApplyMs: 5 });
+    await runFor(w.clock, 50);
+    expect(w.events.some((e) => e.event === 'solicitation')).toBe(true);
+    // What a DHCP client does: the address and a default route on the interface.
+    w.mnHost.addAddress('eth0', COA, 24);
+    w.mnHost.addRoute(0, 0, { via: R_FOREIGN, interface: 'eth0' });
+    const at = w.clock.now();
+    const mark = w.events.length;
+    w.mn.node.colocatedAddressChanged({ address: COA, prefixLength: 24, gateway: R_FOREIGN });
+    await runFor(w.clock, 100, 1);
+    const sent = after(w, mark).filter((e): e is Extract<MobileNodeEvent, { event: 'request' }> => e.event === 'request');
+    expect(sent[0]).toMatchObject({ careOfAddress: '203.0.113.77', source: '203.0.113.77', via: 'ip' });
+    expect(sent[0]!.at - at).toBeLessThanOrEqual(10); // the host adapter's 5 ms, then the Request
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'co-located', careOfAddress: '203.0.113.77', registration: 'registered' });
+    expect(w.mn.node.currentAttachment()).toEqual({ kind: 'co-located', careOfAddress: COA, prefixLength: 24, gateway: R_FOREIGN });
+    expect(w.ha.agent.bindings()[0]).toMatchObject({ careOfAddress: '203.0.113.77' });
+    // The same address reported again (a dump after an overrun) changes nothing.
+    const quiet = w.events.length;
+    w.mn.node.colocatedAddressChanged({ address: COA, prefixLength: 24, gateway: R_FOREIGN });
+    expect(w.events.length).toBe(quiet);
+
+    const removed = w.events.length;
+    w.mn.node.colocatedAddressChanged(undefined);
+    await runFor(w.clock, 10, 1);
+    expect(w.mn.node.state().attachment).toBe('searching');
+    expect(after(w, removed).filter((e) => e.event === 'solicitation')).toHaveLength(1);
+    // An agent heard now is registered through.
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN], 1);
+    await runFor(w.clock, 1500, 10);
+    expect(after(w, removed).filter((e): e is Extract<MobileNodeEvent, { event: 'request' }> => e.event === 'request')[0]).toMatchObject({ careOfAddress: '203.0.113.2' });
+    expect(w.mn.node.state()).toMatchObject({ attachment: 'foreign-agent' });
+    await stop(w);
+  });
+
+  it('[R4.6-18] a move between foreign agents sends its Request without waiting for the host routes (ARP already off); from home it waits for the host', async () => {
+    const w = await world({ throughForeignAgent: true, hostApplyMs: 300 });
+    // From home-less start (searching) to the first agent: the host is configured first.
+    advertise(w.r, 'eth1', R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F, [R_FOREIGN]);
+    await runFor(w.clock, 400, 5);
+    const first = requests(w)[0]!;
+    expect(first.at).toBeGreaterThanOrEqual(w.hostApplied[0]!.at);
+    // A second agent on another link (the node's carrier dropped and came back).
+    const OTHER = ipv4('203.0.113.9');
+    const other = w.net.addHost('fa2');
+    other.addInterface('eth0', w.net.segment('foreign'), { mac: '02:00:00:00:02:09', address: OTHER, prefixLength: 24 });
+    // No agent answers the first Requests: wait for a gap in their retransmissions (1, 2, 4 s
+    // apart), so R3.6.3-4's 1 s spacing does not hold the next one.
+    await runFor(w.clock, 4000, 50);
+    expect(w.clock.now() - requests(w).at(-1)!.at).toBeGreaterThan(1000);
+    w.mn.node.linkLost();
+    w.mn.node.linkRestored();
+    const upAt = w.clock.now();
+    advertise(other, 'eth0', OTHER, AdvertisementFlag.R | AdvertisementFlag.F, [OTHER]);
+    await runFor(w.clock, 400, 1);
+    const second = requests(w).find((r) => r.careOfAddress === '203.0.113.9')!;
+    expect(second).toBeDefined();
+    expect(second.at - upAt).toBeLessThan(10);
+    const applied = w.hostApplied.filter((a) => a.kind === 'foreign-agent');
+    expect(applied).toHaveLength(2);
+    expect(applied[1]!.at).toBeGreaterThan(second.at + 250);
+    await stop(w);
+  });
+});

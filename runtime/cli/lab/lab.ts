@@ -25,9 +25,7 @@ import {
   INTERFACE_ADDRESSES,
   LAB_ROLES,
   labNameProblem,
-  MN_CONFIG_FILE,
   MN_PORT,
-  mobileNodeConfig,
   namespaceOf,
   namespacePrefix,
   namespacesOfLab,
@@ -283,7 +281,6 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
     const keys = generateKeys();
     const daemons = daemonPlans(keys, options.encapsulation, directory);
     for (const daemon of daemons) writeFileSync(join(directory, daemon.configFile), daemon.config, { mode: 0o600 });
-    writeFileSync(join(directory, MN_CONFIG_FILE.colocated), mobileNodeConfig(keys, options.encapsulation, true, directory), { mode: 0o600 });
     writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), place: 'home' });
     // All at once: none needs another to start (a node that registers before its agents are
     // up retransmits, 3.6.3), and each node process takes a second or more to load.
@@ -357,16 +354,6 @@ export async function labDown(options: LabOptions): Promise<DownResult> {
   const removedDirectory = existsSync(directory);
   rmSync(directory, { recursive: true, force: true });
   return { stoppedDaemons: pids.size, removedNamespaces: namespaces, removedDirectory };
-}
-
-/** Stops one daemon of the lab: SIGTERM, then SIGKILL after 5 s. */
-async function stopDaemon(directory: string, role: string): Promise<void> {
-  const pid = pidFromFile(pidFile(directory, role));
-  if (pid === undefined || !alive(pid)) return;
-  signal(pid, 'SIGTERM');
-  const deadline = Date.now() + 5_000;
-  while (alive(pid) && Date.now() < deadline) await sleep(25);
-  if (alive(pid)) signal(pid, 'SIGKILL');
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -492,6 +479,17 @@ export interface MoveResult {
 }
 
 /**
+ * What a DHCP client on FA2's segment would do in the node's namespace: bind the co-located
+ * care-of address with the segment's router as default route, or release them.
+ */
+function colocatedLease(action: 'bind' | 'release'): string[] {
+  const address = `${ADDRESSES.colocatedCareOf}/26`;
+  return action === 'bind'
+    ? [`addr replace ${address} dev ${HOST_INTERFACE}`, `route replace default via ${ADDRESSES.routerForeign2} dev ${HOST_INTERFACE}`]
+    : [`addr del ${address} dev ${HOST_INTERFACE}`];
+}
+
+/**
  * Moves the mobile node's link: its switch port goes down (the node sees the carrier drop, a
  * link-layer indication of movement, 2.4), joins the place's bridge and comes up again.
  */
@@ -504,37 +502,27 @@ export async function labMove(options: LabOptions & { readonly place: MnPlace })
   }
   const sw = namespaceOf(options.name, 'sw');
   const segment = PLACE_SEGMENT[options.place];
-  // `mip4 mn` learns a co-located address from its configuration at start: entering or
-  // leaving the co-located mode restarts it with the other configuration (plan.ts).
-  const restart = (options.place === 'colocated') !== (state.place === 'colocated');
-  if (restart) await stopDaemon(directory, 'mn');
+  // `mip4 mn` keeps running: it follows the kernel's link and address events. The co-located
+  // care-of address comes and goes as a DHCP client's lease would (colocatedLease).
+  const leaving = state.place === 'colocated' && options.place !== 'colocated';
+  const entering = options.place === 'colocated' && state.place !== 'colocated';
   ipBatch(sw, [`link set ${MN_PORT} down`, `link set ${MN_PORT} master ${BRIDGE[segment]}`]);
   const linkDownNs = process.hrtime.bigint();
-  // The carrier stays down long enough for `mip4 mn`'s carrier watch (every 100 ms) to see it.
+  if (leaving) ipBatch(namespaceOf(options.name, 'mn'), colocatedLease('release'));
+  // The carrier stays down long enough to be a move (the node hears of it at once, rtnetlink).
   await sleep(200);
+  // Bound while the link was down: the node registers it as soon as the carrier is back.
+  if (entering) ipBatch(namespaceOf(options.name, 'mn'), colocatedLease('bind'));
   ipBatch(sw, [`link set ${MN_PORT} up`]);
   const linkUpNs = process.hrtime.bigint();
-  if (restart) {
-    const daemon: DaemonPlan = {
-      role: 'mn',
-      command: 'mn',
-      readyEvent: 'started',
-      configFile: options.place === 'colocated' ? MN_CONFIG_FILE.colocated : MN_CONFIG_FILE.agents,
-      config: '',
-    };
-    // Only lines logged from now on count as the new process's readiness.
-    const logged = logLines(directory, 'mn').length;
-    const pid = startDaemon(options.name, directory, daemon);
-    await waitReady(directory, daemon, pid, 20_000, logged);
-  }
   const from = state.place;
   state.place = options.place;
   writeState(directory, state);
-  const mode = restart ? (options.place === 'colocated' ? `; mip4 mn restarted with the co-located care-of address ${ADDRESSES.colocatedCareOf}` : '; mip4 mn restarted without a co-located address') : '';
+  const mode = entering ? `; co-located care-of address ${ADDRESSES.colocatedCareOf} added` : leaving ? '; co-located care-of address removed' : '';
   return {
     summary: `mobile node moved from ${from} to ${options.place} (its link ${HOST_INTERFACE} is now on the ${segment} segment${mode})`,
     linkDownNs,
     linkUpNs,
-    restarted: restart,
+    restarted: false,
   };
 }
