@@ -58,3 +58,76 @@ describe('lab plan: control sockets', () => {
     expect(mobileNodeConfigFromDocument(parse(mobileNodeConfig(keys, 'gre', true, directory)) as unknown).control).toEqual({ socket: `${directory}/mn.sock` });
   });
 });
+
+describe('lab plan: ingress filter (--ingress-filter)', () => {
+  it('drops and counts, per router interface, sources outside the segment it faces (BCP 38): home, both /26, the correspondent network', async () => {
+    const { ingressFilterRuleset, INGRESS_TABLE, ingressCounterName } = await import('../../runtime/cli/lab/plan.js');
+    const ruleset = ingressFilterRuleset();
+    expect(ruleset).toContain(`table ip ${INGRESS_TABLE} {`);
+    expect(ruleset).toContain('type filter hook forward priority filter; policy accept;');
+    for (const [device, prefix] of [['home0', '198.51.100.0/24'], ['foreign1', '203.0.113.0/26'], ['foreign2', '203.0.113.64/26'], ['ch0', '192.0.2.0/24']] as const) {
+      expect(ruleset).toContain(`counter ${ingressCounterName(device)} {`);
+      expect(ruleset).toContain(`iifname "${device}" ip saddr != ${prefix} counter name "${ingressCounterName(device)}" drop`);
+    }
+    // Every router interface of the plan is filtered, and nothing else.
+    const routerDevices = (await import('../../runtime/cli/lab/plan.js')).INTERFACE_ADDRESSES.filter((a) => a.role === 'rt').map((a) => a.device).sort();
+    expect([...ruleset.matchAll(/iifname "([^"]+)"/g)].map((m) => m[1]).sort()).toEqual(routerDevices);
+  });
+
+  it('reads the drop counters from `nft -j list counters` output, in plan order, ignoring other tables; no table: undefined', async () => {
+    const { ingressDropsFromJson, ingressFilterText } = await import('../../runtime/cli/lab/ingress-filter.js');
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6', json_schema_version: 1 } },
+        { counter: { family: 'ip', name: 'spoofed_foreign1', table: 'mip4_lab_ingress', handle: 2, packets: 512, bytes: 17408 } },
+        { counter: { family: 'ip', name: 'spoofed_home0', table: 'mip4_lab_ingress', handle: 1, packets: 3, bytes: 120 } },
+        { counter: { family: 'ip', name: 'spoofed_foreign1', table: 'someone_else', handle: 9, packets: 99, bytes: 99 } },
+      ],
+    });
+    const drops = ingressDropsFromJson(json)!;
+    expect(drops.map((d) => [d.device, d.packets])).toEqual([['home0', 3], ['foreign1', 512], ['foreign2', 0], ['ch0', 0]]);
+    expect(ingressFilterText(drops)).toBe('ingress filter: on (router drops sources outside the arriving segment, BCP 38); dropped: home0 3, foreign1 512, foreign2 0, ch0 0');
+    expect(ingressDropsFromJson(JSON.stringify({ nftables: [{ metainfo: {} }] }))).toBeUndefined();
+    expect(ingressDropsFromJson('Error: No such file or directory')).toBeUndefined();
+    expect(ingressFilterText(undefined)).toBe('ingress filter: off (the router forwards any source)');
+  });
+});
+
+describe('lab plan: reverse tunnelling in the configs', () => {
+  const keys = { mobileHome: '00112233445566778899aabbccddeeff', foreignHome1: '0102030405060708090a0b0c0d0e0f10', foreignHome2: '1112131415161718191a1b1c1d1e1f20' };
+
+  it('off while the config fields are not there: no reverseTunnel line, and the loaders of today accept every config', async () => {
+    const { parse } = await import('yaml');
+    const { daemonPlans, mobileNodeConfig, reverseTunnelLines, LAB_REVERSE_TUNNEL_DEFAULT } = await import('../../runtime/cli/lab/plan.js');
+    const { homeAgentConfigFromDocument } = await import('../../runtime/config/ha-config.js');
+    const { foreignAgentConfigFromDocument } = await import('../../runtime/config/fa-config.js');
+    const { mobileNodeConfigFromDocument } = await import('../../runtime/config/mn-config.js');
+    expect(reverseTunnelLines(false, false)).toBe('omit');
+    const lines = reverseTunnelLines(LAB_REVERSE_TUNNEL_DEFAULT);
+    const plans = daemonPlans(keys, 'ip-in-ip', '/run/mip4-lab/demo', lines);
+    const colocated = mobileNodeConfig(keys, 'ip-in-ip', true, '/run/mip4-lab/demo', lines);
+    if (lines === 'omit') for (const text of [...plans.map((p) => p.config), colocated]) expect(text).not.toContain('reverseTunnel');
+    // Whatever the default is, the loaders of this checkout accept the lab's configs with it.
+    for (const plan of plans) {
+      const document = parse(plan.config) as unknown;
+      const load = plan.command === 'ha' ? homeAgentConfigFromDocument : plan.command === 'fa' ? foreignAgentConfigFromDocument : mobileNodeConfigFromDocument;
+      expect(() => load(document), plan.role).not.toThrow();
+    }
+    expect(() => mobileNodeConfigFromDocument(parse(colocated) as unknown)).not.toThrow();
+  });
+
+  it("on: the HA allows it per node, each FA offers it, the MN asks for 'T' (both of its configs); off once the fields exist: written off explicitly", async () => {
+    const { parse } = await import('yaml');
+    const { daemonPlans, mobileNodeConfig, reverseTunnelLines } = await import('../../runtime/cli/lab/plan.js');
+    expect(reverseTunnelLines(true, false)).toBe('on');
+    expect(reverseTunnelLines(false, true)).toBe('off');
+    type Doc = { mobileNodes?: Array<{ reverseTunnel?: string }>; foreignAgent?: { reverseTunnel?: string }; mobileNode?: { reverseTunnel?: boolean } };
+    const read = (lines: 'on' | 'off') => {
+      const [ha, fa1, fa2, mn] = daemonPlans(keys, 'gre', '/run/mip4-lab/demo', lines).map((p) => parse(p.config) as Doc);
+      const colocated = parse(mobileNodeConfig(keys, 'gre', true, '/run/mip4-lab/demo', lines)) as Doc;
+      return [ha!.mobileNodes![0]!.reverseTunnel, fa1!.foreignAgent!.reverseTunnel, fa2!.foreignAgent!.reverseTunnel, mn!.mobileNode!.reverseTunnel, colocated.mobileNode!.reverseTunnel];
+    };
+    expect(read('on')).toEqual(['allowed', 'offered', 'offered', true, true]);
+    expect(read('off')).toEqual(['refused', 'none', 'none', false, false]);
+  });
+});

@@ -139,11 +139,11 @@ export const ROUTES: readonly RoutePlan[] = [
 
 
 /**
- * Sysctls per namespace. The router and the agents forward. Reverse-path filtering is off
- * everywhere: packets of a visiting mobile node carry its home address as source on a
- * foreign network (4.2.2), which a strict reverse-path check drops — the ingress filtering
- * problem of RFC 5944 5.6, which mip4 does not solve with reverse tunnelling yet
- * (docs/operations.md).
+ * Sysctls per namespace. The router and the agents forward. Kernel reverse-path filtering
+ * stays off everywhere: the lab's ingress filtering is the explicit, counted nftables rule set
+ * of `mip4 lab up --ingress-filter` (BCP 38, ingressFilterRuleset below), so that a drop is
+ * visible in `mip4 lab status` instead of a silent rp_filter discard. Without that option the
+ * router forwards a visiting node's home-sourced datagrams (4.2.2) as an unfiltered LAN would.
  */
 export function sysctlsOf(role: LabRole): ReadonlyArray<readonly [string, string]> {
   const noReversePath: Array<readonly [string, string]> = [
@@ -152,6 +152,67 @@ export function sysctlsOf(role: LabRole): ReadonlyArray<readonly [string, string
   ];
   const forwards = role === 'rt' || role === 'ha' || role === 'fa1' || role === 'fa2';
   return forwards ? [...noReversePath, ['net.ipv4.ip_forward', '1']] : noReversePath;
+}
+
+/**
+ * Ingress filtering at the router (`--ingress-filter`): the prefix each of its interfaces
+ * accepts as source. A datagram arriving on an interface whose source lies outside that
+ * segment's prefix is dropped and counted (BCP 38, RFC 2827 3). This is what breaks a visiting
+ * node's own datagrams, sourced from its home address (RFC 5944 5.6, RFC 3024 1); reverse
+ * tunnelling sends them from the care-of address instead.
+ */
+export const INGRESS_PREFIXES: ReadonlyArray<{ readonly device: string; readonly segment: Segment | 'correspondent'; readonly prefix: string }> = [
+  { device: 'home0', segment: 'home', prefix: ADDRESSES.homeNetwork },
+  { device: 'foreign1', segment: 'foreign-1', prefix: ADDRESSES.foreign1Network },
+  { device: 'foreign2', segment: 'foreign-2', prefix: ADDRESSES.foreign2Network },
+  { device: 'ch0', segment: 'correspondent', prefix: '192.0.2.0/24' },
+];
+
+/** The nftables table of the ingress filter in the router's namespace (family ip). */
+export const INGRESS_TABLE = 'mip4_lab_ingress';
+
+/** The named counter of drops on one router interface. */
+export function ingressCounterName(device: string): string {
+  return `spoofed_${device}`;
+}
+
+/**
+ * The ruleset for `nft -f -` in the router's namespace. The forward hook: the router filters
+ * what it would forward between segments (BCP 38), not what is addressed to itself (an Agent
+ * Solicitation broadcast from a visitor is no spoofing). One named counter per interface, read
+ * by `mip4 lab status` with `nft -j list counters`.
+ */
+export function ingressFilterRuleset(): string {
+  const counters = INGRESS_PREFIXES.map((p) => `  counter ${ingressCounterName(p.device)} { comment "sources outside ${p.prefix} arriving on ${p.device}" }`);
+  const rules = INGRESS_PREFIXES.map((p) => `    iifname "${p.device}" ip saddr != ${p.prefix} counter name "${ingressCounterName(p.device)}" drop`);
+  return [
+    `table ip ${INGRESS_TABLE} {`,
+    ...counters,
+    '  chain forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    ...rules,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Reverse tunnelling (RFC 3024) in the lab's configs. The config fields (HA per node
+ * `reverseTunnel: allowed|required|refused`, FA `reverseTunnel: offered|required|none`, MN
+ * `reverseTunnel: true|false`) arrive with issue 15's ha, fa and mnt parts; until they are
+ * merged the daemons refuse them as unknown, so the lab's default is off and nothing is written.
+ * Set this to true once they exist: the lab then asks for reverse tunnels by default, and
+ * `--no-reverse-tunnel` writes them off explicitly (the daemons' own defaults are on).
+ */
+export const LAB_REVERSE_TUNNEL_DEFAULT = false;
+
+/** What a lab's configs say about reverse tunnelling: nothing (fields unknown yet), on, or off explicitly. */
+export type ReverseTunnelLines = 'omit' | 'on' | 'off';
+
+export function reverseTunnelLines(reverseTunnel: boolean, fieldsExist = LAB_REVERSE_TUNNEL_DEFAULT): ReverseTunnelLines {
+  if (reverseTunnel) return 'on';
+  return fieldsExist ? 'off' : 'omit';
 }
 
 /** Security-association keys of one lab, hex (16 bytes each), generated per lab. */
@@ -193,7 +254,7 @@ function controlLines(directory: string, role: DaemonPlan['role']): string {
 ${noStore}`;
 }
 
-function foreignAgentConfig(address: string, haSpi: number, haKey: string, encapsulation: Encapsulation, control: string): string {
+function foreignAgentConfig(address: string, haSpi: number, haKey: string, encapsulation: Encapsulation, control: string, reverseTunnel: ReverseTunnelLines): string {
   const encapsulations = encapsulation === 'ip-in-ip' ? '[ip-in-ip]' : `[ip-in-ip, ${encapsulation}]`;
   return `# mip4 lab: foreign agent on ${address} (generated by 'mip4 lab up')
 foreignAgent:
@@ -201,7 +262,7 @@ foreignAgent:
   address: ${address}
   registrationLifetime: ${LAB_LIFETIME}
   encapsulations: ${encapsulations}
-advertisement:
+${reverseTunnelLine(reverseTunnel, '  ', 'offered', 'none', "advertised with the 'T' bit (RFC 3024 3.1)")}advertisement:
   lifetime: 3                      # seconds; a node notices a lost agent within 3 s (2.4.2.1)
   maxInterval: 1
 homeAgents:
@@ -209,6 +270,12 @@ homeAgents:
     spi: ${haSpi}
     key: ${haKey}
 ${control}`;
+}
+
+/** A `reverseTunnel:` line (indented, with a newline), or nothing while the field does not exist. */
+function reverseTunnelLine(lines: ReverseTunnelLines, indent: string, on: string, off: string, why: string): string {
+  if (lines === 'omit') return '';
+  return `${indent}reverseTunnel: ${lines === 'on' ? on : off}${' '.repeat(Math.max(1, 22 - indent.length - on.length))}# ${lines === 'on' ? why : 'off: the lab shows the ingress filtering problem (RFC 5944 5.6)'}\n`;
 }
 
 /** The configuration file of the mobile node in each mode it runs in the lab. */
@@ -220,7 +287,7 @@ export const MN_CONFIG_FILE = { agents: 'mn.yaml', colocated: 'mn-colocated.yaml
  * configuration, `colocated`, on FA2's segment: 203.0.113.100/26 with the segment's router as
  * foreign gateway, as a DHCP server there would give it.
  */
-export function mobileNodeConfig(keys: LabKeys, encapsulation: Encapsulation, colocated: boolean, directory: string): string {
+export function mobileNodeConfig(keys: LabKeys, encapsulation: Encapsulation, colocated: boolean, directory: string, reverseTunnel: ReverseTunnelLines = 'omit'): string {
   const colocatedLines = colocated
     ? `  colocatedAddress: ${ADDRESSES.colocatedCareOf}/26   # on FA2's segment, as DHCP would give it (1.7 b)
   foreignGateway: ${ADDRESSES.routerForeign2}
@@ -234,7 +301,7 @@ mobileNode:
   homeNetwork: ${ADDRESSES.homeNetwork}
   lifetime: ${LAB_LIFETIME}
   homeGateway: ${ADDRESSES.routerHome}      # the node sets its own addresses and routes per attachment
-${colocatedLines}homeAgentAssociation:
+${colocatedLines}${reverseTunnelLine(reverseTunnel, '  ', 'true', 'false', "asks for 'T' (RFC 3024 3.2)")}homeAgentAssociation:
   spi: ${SPI.mobileHome}
   key: ${keys.mobileHome}
 requestOptions:
@@ -247,7 +314,7 @@ ${controlLines(directory, 'mn')}`;
 }
 
 /** The daemons of a lab and their configuration files (YAML, for `mip4 ha|fa|mn --config`). */
-export function daemonPlans(keys: LabKeys, encapsulation: Encapsulation, directory: string): DaemonPlan[] {
+export function daemonPlans(keys: LabKeys, encapsulation: Encapsulation, directory: string, reverseTunnel: ReverseTunnelLines = 'omit'): DaemonPlan[] {
   const ha = `# mip4 lab: home agent (generated by 'mip4 lab up')
 homeAgent:
   address: ${ADDRESSES.homeAgent}
@@ -265,7 +332,7 @@ mobileNodes:
   - homeAddress: ${ADDRESSES.mobileNodeHome}
     spi: ${SPI.mobileHome}
     key: ${keys.mobileHome}
-foreignAgents:
+${reverseTunnelLine(reverseTunnel, '    ', 'allowed', 'refused', 'this node may ask for a reverse tunnel (RFC 3024 4.2)')}foreignAgents:
   - address: ${ADDRESSES.foreignAgent1}
     spi: ${SPI.foreignHome1}
     key: ${keys.foreignHome1}
@@ -273,11 +340,11 @@ foreignAgents:
     spi: ${SPI.foreignHome2}
     key: ${keys.foreignHome2}
 ${controlLines(directory, 'ha')}`;
-  const mn = mobileNodeConfig(keys, encapsulation, false, directory);
+  const mn = mobileNodeConfig(keys, encapsulation, false, directory, reverseTunnel);
   return [
     { role: 'ha', command: 'ha', readyEvent: 'listening', configFile: 'ha.yaml', config: ha },
-    { role: 'fa1', command: 'fa', readyEvent: 'listening', configFile: 'fa1.yaml', config: foreignAgentConfig(ADDRESSES.foreignAgent1, SPI.foreignHome1, keys.foreignHome1, encapsulation, controlLines(directory, 'fa1')) },
-    { role: 'fa2', command: 'fa', readyEvent: 'listening', configFile: 'fa2.yaml', config: foreignAgentConfig(ADDRESSES.foreignAgent2, SPI.foreignHome2, keys.foreignHome2, encapsulation, controlLines(directory, 'fa2')) },
+    { role: 'fa1', command: 'fa', readyEvent: 'listening', configFile: 'fa1.yaml', config: foreignAgentConfig(ADDRESSES.foreignAgent1, SPI.foreignHome1, keys.foreignHome1, encapsulation, controlLines(directory, 'fa1'), reverseTunnel) },
+    { role: 'fa2', command: 'fa', readyEvent: 'listening', configFile: 'fa2.yaml', config: foreignAgentConfig(ADDRESSES.foreignAgent2, SPI.foreignHome2, keys.foreignHome2, encapsulation, controlLines(directory, 'fa2'), reverseTunnel) },
     { role: 'mn', command: 'mn', readyEvent: 'started', configFile: MN_CONFIG_FILE.agents, config: mn },
   ];
 }
