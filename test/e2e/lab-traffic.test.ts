@@ -170,6 +170,19 @@ describe.sequential('mip4 lab traffic through every move', { timeout: 240_000 },
     if (stateDir) teardown();
   }, 60_000);
 
+  it.skipIf(skipReason !== undefined)(titled('usage: traffic on a lab that is not up exits 1 naming it; an unknown place in --moves and both reverse tunnel flags are usage errors (exit 2)', skipReason), () => {
+    const notUp = lab(LABS.filtered, 'traffic');
+    expect(notUp.status).toBe(1);
+    expect(notUp.stderr).toContain(`no lab named '${LABS.filtered}' is up`);
+    const place = lab(LABS.filtered, 'traffic', '--moves', 'fa1,mars');
+    expect(place.status).toBe(2);
+    expect(place.stderr).toContain('--moves: unknown place "mars"');
+    const both = lab(LABS.filtered, 'up', '--reverse-tunnel', '--no-reverse-tunnel');
+    expect(both.status).toBe(2);
+    expect(both.stderr).toContain('--reverse-tunnel and --no-reverse-tunnel: choose one');
+    expect(namespacesOf(LABS.filtered)).toEqual([]);
+  });
+
   it.skipIf(skipReason !== undefined)(
     titled('(a) with --ingress-filter and no reverse tunnel: downstream gets through at every place, upstream dies at each foreign place and the verdict names the filter\'s drops; status shows the counters; down removes it all', skipReason),
     async () => {
