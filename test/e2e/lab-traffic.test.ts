@@ -22,7 +22,7 @@ import { linuxSkipReason, missingTools, ROOT, titled } from '../linux/netns.js';
 import { LAB_REVERSE_TUNNEL_DEFAULT } from '../../runtime/cli/lab/plan.js';
 import type { TrafficReport } from '../../runtime/cli/lab/traffic.js';
 
-const skipReason = linuxSkipReason() ?? missingTools('nft', 'iperf3');
+const skipReason = linuxSkipReason() ?? missingTools('nft', 'iperf3', 'ping');
 const reverseTunnelSkip =
   skipReason ??
   missingTools('dumpcap', 'tshark') ??
@@ -96,6 +96,7 @@ function summary(report: TrafficReport): string {
   const cell = (d: { lost: number; sent: number; firstAfterCarrierMs?: number }) => `${d.lost}/${d.sent} lost, first ${d.firstAfterCarrierMs ?? '-'} ms`;
   return [
     ...report.moves.map((m) => `  ${m.from} → ${m.place}: down ${cell(m.downstream)}; up ${cell(m.upstream)}; drops ${JSON.stringify(m.ingressDrops ?? null)}`),
+    `  ping ${JSON.stringify(report.echo ?? null)}`,
     ...(report.tcp ? [`  tcp down ${JSON.stringify(report.tcp.downstream)}`, `  tcp up ${JSON.stringify(report.tcp.upstream)}`] : []),
     ...report.verdicts.map((v) => `  verdict: ${v}`),
   ].join('\n');
@@ -241,6 +242,8 @@ describe.sequential('mip4 lab traffic through every move', { timeout: 240_000 },
       expect(report.tcp?.downstream.held, JSON.stringify(report.tcp)).toBe(true);
       expect(report.tcp?.upstream.held, JSON.stringify(report.tcp)).toBe(true);
       expect(report.verdicts).toEqual([]);
+      expect(report.echo?.fromCorrespondent?.received, 'pings from the correspondent answered').toBeGreaterThan(0);
+      expect(report.echo?.fromMobileNode?.received, 'pings from the mobile node answered').toBeGreaterThan(0);
       expect(status).toBe(0);
       const down = lab(name, 'down');
       expect(down.status, down.stderr).toBe(0);

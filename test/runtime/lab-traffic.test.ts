@@ -1,6 +1,6 @@
 /** runtime/cli/lab/traffic.ts: the traffic harness's analysis (pure): loss per move and direction, first arrival, verdicts, iperf3's JSON. */
 import { describe, expect, it } from 'vitest';
-import { analyseTraffic, emptyProbeRecord, feedProbeLines, tcpReportFromIperf, trafficText, type MoveInstants, type ProbeRecord } from '../../runtime/cli/lab/traffic.js';
+import { analyseTraffic, echoCountFromPing, emptyProbeRecord, feedProbeLines, tcpReportFromIperf, trafficText, type MoveInstants, type ProbeRecord } from '../../runtime/cli/lab/traffic.js';
 import type { IngressDrops } from '../../runtime/cli/lab/ingress-filter.js';
 
 const MS = 1e6;
@@ -108,5 +108,22 @@ describe('lab traffic: iperf3 JSON', () => {
       error: 'nothing was sent in its last second (the path is dead)',
     });
     expect(tcpReportFromIperf('', null)).toMatchObject({ held: false, error: 'iperf3 did not finish (killed)' });
+  });
+});
+
+describe('lab traffic: ping', () => {
+  it("reads ping -q's summary; none printed: undefined; the counts appear in the text", () => {
+    expect(echoCountFromPing('--- 198.51.100.10 ping statistics ---\n2871 packets transmitted, 2790 received, 2.8% packet loss, time 30012ms\n')).toEqual({ transmitted: 2871, received: 2790 });
+    expect(echoCountFromPing('')).toBeUndefined();
+    const report = analyseTraffic({
+      downstream: emptyProbeRecord(),
+      upstream: emptyProbeRecord(),
+      startPlace: 'home',
+      moves: [],
+      endNs: 0,
+      settings: { ingressFilter: false, reverseTunnel: false, probeIntervalMs: 10 },
+      echo: { fromCorrespondent: { transmitted: 10, received: 9 } },
+    });
+    expect(trafficText(report)).toContain('ping every 10 ms (round trip): correspondent → home address 9 of 10 answered; mobile node → correspondent no count');
   });
 });

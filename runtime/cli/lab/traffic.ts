@@ -8,6 +8,7 @@
  *   died — and with ingress filtering only the upstream one does (RFC 5944 5.6, RFC 3024 1).
  *   Sender and receiver print each datagram with `process.hrtime` (CLOCK_MONOTONIC, one clock
  *   for every namespace of the host), so sends, arrivals and the move's instants compare.
+ * - ICMP: `ping` every 10 ms each way as well, its totals (an echo answered needs both ways).
  * - TCP: iperf3 both ways (correspondent → home address and back), paced, for the whole
  *   sequence; its JSON says whether the connection held (no error, data to the end).
  * - The router's ingress filter counters (when `--ingress-filter` loaded it) before and after
@@ -155,6 +156,18 @@ export interface TcpReport {
   readonly error?: string;
 }
 
+/** `ping`'s own count: echoes sent and answered. */
+export interface EchoCount {
+  readonly transmitted: number;
+  readonly received: number;
+}
+
+/** Reads `ping -q`'s summary line (pure); undefined when it printed none. */
+export function echoCountFromPing(output: string): EchoCount | undefined {
+  const match = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(output);
+  return match === null ? undefined : { transmitted: Number(match[1]), received: Number(match[2]) };
+}
+
 export interface TrafficReport {
   readonly ingressFilter: boolean;
   readonly reverseTunnel: boolean;
@@ -163,6 +176,8 @@ export interface TrafficReport {
   readonly start: { readonly place: MnPlace; readonly downstream: DirectionAtMove; readonly upstream: DirectionAtMove };
   readonly moves: MoveReport[];
   readonly tcp?: { readonly downstream: TcpReport; readonly upstream: TcpReport; readonly mbitPerSecond: number };
+  /** ICMP echo every probe interval, from the correspondent to the home address and back: totals over the whole run. */
+  readonly echo?: { readonly fromCorrespondent?: EchoCount; readonly fromMobileNode?: EchoCount };
   /** One line per direction that died at a move, saying which, where and why. */
   readonly verdicts: string[];
   /** Both directions delivered probes at every place and, when measured, both TCP connections held. */
@@ -233,6 +248,7 @@ export function analyseTraffic(input: {
   readonly endNs: number;
   readonly settings: { readonly ingressFilter: boolean; readonly reverseTunnel: boolean; readonly probeIntervalMs: number };
   readonly tcp?: { readonly downstream: TcpReport; readonly upstream: TcpReport; readonly mbitPerSecond: number };
+  readonly echo?: TrafficReport['echo'];
 }): TrafficReport {
   const { downstream, upstream, moves, endNs, settings } = input;
   const arrivalLimit = endNs + ARRIVAL_GRACE_MS * 1e6;
@@ -270,6 +286,7 @@ export function analyseTraffic(input: {
     start,
     moves: reports,
     ...(input.tcp !== undefined ? { tcp: input.tcp } : {}),
+    ...(input.echo !== undefined ? { echo: input.echo } : {}),
     verdicts,
     bothWaysThroughEveryMove: everyPlace && tcpHeld,
   };
@@ -340,6 +357,10 @@ export function trafficText(report: TrafficReport): string {
       lines.push(`  TCP ${DIRECTION_TEXT[direction]}: ${t.held ? 'held' : 'did NOT hold'} (${detail}${t.error !== undefined ? `; ${t.error}` : ''})`);
     }
   }
+  if (report.echo !== undefined) {
+    const count = (c: EchoCount | undefined) => (c === undefined ? 'no count' : `${c.received} of ${c.transmitted} answered`);
+    lines.push(`  ping every ${report.probeIntervalMs} ms (round trip): correspondent → home address ${count(report.echo.fromCorrespondent)}; mobile node → correspondent ${count(report.echo.fromMobileNode)}`);
+  }
   for (const verdict of report.verdicts) lines.push(`verdict: ${verdict}`);
   lines.push(report.bothWaysThroughEveryMove ? 'verdict: both directions through every move' : 'verdict: NOT both directions through every move');
   return lines.join('\n');
@@ -385,6 +406,8 @@ class NamespacedProcess {
 
 /** Why `mip4 lab traffic` cannot run here, or undefined. */
 export function trafficToolProblem(tcp: boolean): string | undefined {
+  const ping = spawnSync('ping', ['-V'], { encoding: 'utf8', timeout: 5_000 });
+  if (ping.error !== undefined) return 'mip4 lab traffic needs ping: install it (apt-get install iputils-ping)';
   if (!tcp) return undefined;
   const probe = spawnSync('iperf3', ['--version'], { encoding: 'utf8', timeout: 5_000 });
   if (probe.error !== undefined) return 'mip4 lab traffic needs iperf3 for its TCP streams: install it (apt-get install iperf3), or run it with --no-tcp';
@@ -438,6 +461,11 @@ export async function labTraffic(options: TrafficOptions): Promise<TrafficReport
     // then reports what it sent per interval; its peer's figures are not exchanged).
     const iperfSeconds = Math.ceil((totalMs + moves.length * 30_000) / 1000);
     const iperfArgs = (to: string, port: number) => ['-c', to, '-p', String(port), '-t', String(iperfSeconds), '-i', '0.5', '-b', `${rate}M`, '-J', '--connect-timeout', '5000', '--snd-timeout', '15000'];
+    const pingArgs = (to: string) => ['-n', '-q', '-i', String(interval / 1000), '-W', '1', to];
+    const pings = {
+      fromCorrespondent: started(new NamespacedProcess(ns('ch'), 'ping', pingArgs(ADDRESSES.mobileNodeHome), true)),
+      fromMobileNode: started(new NamespacedProcess(ns('mn'), 'ping', pingArgs(ADDRESSES.correspondent), true)),
+    };
     const iperfClients = tcp
       ? {
           downstream: started(new NamespacedProcess(ns('ch'), 'iperf3', iperfArgs(ADDRESSES.mobileNodeHome, IPERF_PORT.downstream), true)),
@@ -468,7 +496,9 @@ export async function labTraffic(options: TrafficOptions): Promise<TrafficReport
       place = to;
     }
     const endNs = nowNs();
-    await Promise.all([downSender.stop(), upSender.stop()]);
+    await Promise.all([downSender.stop(), upSender.stop(), pings.fromCorrespondent.stop('SIGINT'), pings.fromMobileNode.stop('SIGINT')]);
+    const fromCorrespondent = echoCountFromPing(pings.fromCorrespondent.stdout);
+    const fromMobileNode = echoCountFromPing(pings.fromMobileNode.stdout);
     await sleep(ARRIVAL_GRACE_MS);
     await Promise.all([downReceiver.stop(), upReceiver.stop()]);
 
@@ -502,6 +532,7 @@ export async function labTraffic(options: TrafficOptions): Promise<TrafficReport
       endNs,
       settings: { ingressFilter: settings.ingressFilter ?? false, reverseTunnel: settings.reverseTunnel ?? false, probeIntervalMs: interval },
       ...(tcpReports !== undefined ? { tcp: tcpReports } : {}),
+      echo: { ...(fromCorrespondent !== undefined ? { fromCorrespondent } : {}), ...(fromMobileNode !== undefined ? { fromMobileNode } : {}) },
     });
   } finally {
     await Promise.all(processes.map((p) => p.stop('SIGKILL', 1_000)));
