@@ -1,13 +1,17 @@
 /** `mip4 lab up|down|status|move`: a Mobile IPv4 lab in network namespaces (runtime/lab/). */
 import { parseArgs } from 'node:util';
 import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LabError, labDown, labMove, labStatus, labUp, statusText } from './lab/lab.js';
-import { ENCAPSULATIONS, MN_PLACES, type Encapsulation, type MnPlace } from './lab/plan.js';
+import { ENCAPSULATIONS, LAB_REVERSE_TUNNEL_DEFAULT, MN_PLACES, type Encapsulation, type MnPlace } from './lab/plan.js';
+import { labTraffic, trafficText, TRAFFIC_MOVES } from './lab/traffic.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
 import { reportNativeHelperMissing } from './native-helper.js';
 
-const usage = `usage: mip4 lab up     [--name NAME] [--encapsulation ip-in-ip|minimal|gre]
+const usage = `usage: mip4 lab up     [--name NAME] [--encapsulation ip-in-ip|minimal|gre] [--ingress-filter]
+                       [--reverse-tunnel | --no-reverse-tunnel]
        mip4 lab status [--name NAME] [--json]
        mip4 lab move mn home|fa1|fa2|colocated [--name NAME]
+       mip4 lab traffic [--name NAME] [--moves fa1,fa2,colocated,home] [--dwell-ms 6000]
+                        [--tcp-mbit 10 | --no-tcp] [--json]
        mip4 lab down   [--name NAME]
 
 Builds (as root) a Mobile IPv4 lab in network namespaces, TEST-NET addresses only: a
@@ -21,6 +25,12 @@ address 198.51.100.10) starts at home. The segments are bridges in a switch name
           until each reports ready and prints where everything is. State, configs and logs:
           ${DEFAULT_STATE_DIR}/NAME/
   status  namespaces, daemons alive, where the mobile node is and its registration
+  traffic iperf3 TCP both ways (correspondent <-> home address) and a UDP probe every 10 ms
+          each way, held through a sequence of moves; prints per move the probes lost each
+          way, the time from carrier back to the first probe at the new place, whether each
+          TCP connection held, and a verdict line for a direction that died (and why: the
+          ingress filter's drops, reverse tunnelling off). Exit 1 unless both ways got through
+          every move. Needs iperf3 (apt-get install iperf3) unless --no-tcp.
   move    moves the mobile node's link to another segment (its carrier drops, as when a
           cable is moved); colocated puts it on FA2's segment with a co-located care-of
           address (203.0.113.100)
@@ -31,6 +41,16 @@ options:
   --name NAME          the lab's name (default ${DEFAULT_LAB_NAME}); namespaces are
                        m4lab-NAME-{sw,ch,rt,ha,fa1,fa2,mn}
   --encapsulation E    the tunnel the mobile node asks for (up; default ip-in-ip)
+  --ingress-filter     (up) the router drops, and counts, datagrams whose source is not in
+                       the segment they arrive from (BCP 38, nftables: apt-get install nftables);
+                       status shows the drops
+  --reverse-tunnel, --no-reverse-tunnel
+                       (up) the configs ask for reverse tunnels (RFC 3024 'T') or not
+                       (default: ${LAB_REVERSE_TUNNEL_DEFAULT ? 'asked for' : 'not asked for'})
+  --moves LIST         (traffic) places in order (default ${TRAFFIC_MOVES.join(',')})
+  --dwell-ms N         (traffic) time at each place (default 6000)
+  --tcp-mbit N         (traffic) iperf3's pace each way, Mbit/s (default 10)
+  --no-tcp             (traffic) probes only, no iperf3
   --state-dir DIR      where labs keep their state (default ${DEFAULT_STATE_DIR})
   --json               status as JSON
   -h, --help           this text
@@ -48,6 +68,13 @@ async function run(argv: string[], io: Io): Promise<number> {
         encapsulation: { type: 'string' },
         'state-dir': { type: 'string' },
         json: { type: 'boolean' },
+        'ingress-filter': { type: 'boolean' },
+        'reverse-tunnel': { type: 'boolean' },
+        'no-reverse-tunnel': { type: 'boolean' },
+        moves: { type: 'string' },
+        'dwell-ms': { type: 'string' },
+        'no-tcp': { type: 'boolean' },
+        'tcp-mbit': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -70,7 +97,14 @@ async function run(argv: string[], io: Io): Promise<number> {
           throw new UsageError(`--encapsulation ${JSON.stringify(encapsulation)}: expected one of ${ENCAPSULATIONS.join(', ')}`);
         }
         if (reportNativeHelperMissing('lab up', io)) return ExitCode.Failure;
-        const result = await labUp({ ...options, encapsulation: encapsulation as Encapsulation });
+        if (values['reverse-tunnel'] && values['no-reverse-tunnel']) throw new UsageError('--reverse-tunnel and --no-reverse-tunnel: choose one');
+        const reverseTunnel = values['reverse-tunnel'] ? true : values['no-reverse-tunnel'] ? false : undefined;
+        const result = await labUp({
+          ...options,
+          encapsulation: encapsulation as Encapsulation,
+          ingressFilter: values['ingress-filter'] ?? false,
+          ...(reverseTunnel !== undefined ? { reverseTunnel } : {}),
+        });
         io.out(result.summary);
         return ExitCode.Ok;
       }
@@ -97,10 +131,22 @@ async function run(argv: string[], io: Io): Promise<number> {
         io.out((await labMove({ ...options, place: place as MnPlace })).summary);
         return ExitCode.Ok;
       }
+      case 'traffic': {
+        noMore();
+        const moves = (values.moves ?? TRAFFIC_MOVES.join(',')).split(',');
+        for (const m of moves) if (!MN_PLACES.includes(m as MnPlace)) throw new UsageError(`--moves: unknown place ${JSON.stringify(m)}: expected a comma-separated list of ${MN_PLACES.join(', ')}`);
+        const dwellMs = Number(values['dwell-ms'] ?? 6000);
+        if (!Number.isInteger(dwellMs) || dwellMs < 1000 || dwellMs > 120_000) throw new UsageError(`--dwell-ms ${JSON.stringify(values['dwell-ms'])}: expected an integer from 1000 to 120000`);
+        const tcpMbitPerSecond = Number(values['tcp-mbit'] ?? 10);
+        if (!(tcpMbitPerSecond > 0 && tcpMbitPerSecond <= 1000)) throw new UsageError(`--tcp-mbit ${JSON.stringify(values['tcp-mbit'])}: expected a number above 0, at most 1000`);
+        const report = await labTraffic({ ...options, moves: moves as MnPlace[], dwellMs, tcp: !values['no-tcp'], tcpMbitPerSecond, ...(values.json ? {} : { progress: (line: string) => io.err(line) }) });
+        io.out(values.json ? JSON.stringify(report) : trafficText(report));
+        return report.bothWaysThroughEveryMove ? ExitCode.Ok : ExitCode.Failure;
+      }
       case undefined:
-        throw new UsageError('expected an action: up, down, status or move');
+        throw new UsageError('expected an action: up, down, status, move or traffic');
       default:
-        throw new UsageError(`unknown action ${JSON.stringify(action)}: expected up, down, status or move`);
+        throw new UsageError(`unknown action ${JSON.stringify(action)}: expected up, down, status, move or traffic`);
     }
   } catch (error) {
     if (error instanceof LabError) {

@@ -39,7 +39,7 @@ describe('the namespaces of a lab', () => {
 describe('lab plan: control sockets', () => {
   it('gives each daemon of a lab its own control socket in the lab directory, in configs the loaders accept', async () => {
     const { parse } = await import('yaml');
-    const { daemonPlans, mobileNodeConfig, labControlSocket } = await import('../../runtime/cli/lab/plan.js');
+    const { daemonPlans, labControlSocket } = await import('../../runtime/cli/lab/plan.js');
     const { homeAgentConfigFromDocument } = await import('../../runtime/config/ha-config.js');
     const { foreignAgentConfigFromDocument } = await import('../../runtime/config/fa-config.js');
     const { mobileNodeConfigFromDocument } = await import('../../runtime/config/mn-config.js');
@@ -55,6 +55,64 @@ describe('lab plan: control sockets', () => {
     expect(sockets[0]).toBe(labControlSocket(directory, 'ha'));
     // A new lab never restores an earlier lab's bindings or visitors: the agents keep no store.
     expect(plans.filter((plan) => plan.command !== 'mn').map((plan) => (parse(plan.config) as { store?: unknown }).store)).toEqual(['none', 'none', 'none']);
-    expect(mobileNodeConfigFromDocument(parse(mobileNodeConfig(keys, 'gre', true, directory)) as unknown).control).toEqual({ socket: `${directory}/mn.sock` });
+  });
+});
+
+describe('lab plan: ingress filter (--ingress-filter)', () => {
+  it('drops and counts, per router interface, sources outside the segment it faces (BCP 38): home, both /26, the correspondent network', async () => {
+    const { ingressFilterRuleset, INGRESS_TABLE, ingressCounterName } = await import('../../runtime/cli/lab/plan.js');
+    const ruleset = ingressFilterRuleset();
+    expect(ruleset).toContain(`table ip ${INGRESS_TABLE} {`);
+    expect(ruleset).toContain('type filter hook forward priority filter; policy accept;');
+    for (const [device, prefix] of [['home0', '198.51.100.0/24'], ['foreign1', '203.0.113.0/26'], ['foreign2', '203.0.113.64/26'], ['ch0', '192.0.2.0/24']] as const) {
+      expect(ruleset).toContain(`counter ${ingressCounterName(device)} {`);
+      expect(ruleset).toContain(`iifname "${device}" ip saddr != ${prefix} counter name "${ingressCounterName(device)}" drop`);
+    }
+    // Every router interface of the plan is filtered, and nothing else.
+    const routerDevices = (await import('../../runtime/cli/lab/plan.js')).INTERFACE_ADDRESSES.filter((a) => a.role === 'rt').map((a) => a.device).sort();
+    expect([...ruleset.matchAll(/iifname "([^"]+)"/g)].map((m) => m[1]).sort()).toEqual(routerDevices);
+  });
+
+  it('reads the drop counters from `nft -j list counters` output, in plan order, ignoring other tables; no table: undefined', async () => {
+    const { ingressDropsFromJson, ingressFilterText } = await import('../../runtime/cli/lab/ingress-filter.js');
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6', json_schema_version: 1 } },
+        { counter: { family: 'ip', name: 'spoofed_foreign1', table: 'mip4_lab_ingress', handle: 2, packets: 512, bytes: 17408 } },
+        { counter: { family: 'ip', name: 'spoofed_home0', table: 'mip4_lab_ingress', handle: 1, packets: 3, bytes: 120 } },
+        { counter: { family: 'ip', name: 'spoofed_foreign1', table: 'someone_else', handle: 9, packets: 99, bytes: 99 } },
+      ],
+    });
+    const drops = ingressDropsFromJson(json)!;
+    expect(drops.map((d) => [d.device, d.packets])).toEqual([['home0', 3], ['foreign1', 512], ['foreign2', 0], ['ch0', 0]]);
+    expect(ingressFilterText(drops)).toBe('ingress filter: on (router drops sources outside the arriving segment, BCP 38); dropped: home0 3, foreign1 512, foreign2 0, ch0 0');
+    expect(ingressDropsFromJson(JSON.stringify({ nftables: [{ metainfo: {} }] }))).toBeUndefined();
+    expect(ingressDropsFromJson('Error: No such file or directory')).toBeUndefined();
+    expect(ingressFilterText(undefined)).toBe('ingress filter: off (the router forwards any source)');
+  });
+});
+
+describe('lab plan: reverse tunnelling in the configs', () => {
+  const keys = { mobileHome: '00112233445566778899aabbccddeeff', foreignHome1: '0102030405060708090a0b0c0d0e0f10', foreignHome2: '1112131415161718191a1b1c1d1e1f20' };
+
+  it("on by default: the HA allows it per node, each FA offers it, the MN asks for 'T'; --no-reverse-tunnel writes each off explicitly; the loaders accept both", async () => {
+    const { parse } = await import('yaml');
+    const { daemonPlans, LAB_REVERSE_TUNNEL_DEFAULT } = await import('../../runtime/cli/lab/plan.js');
+    const { homeAgentConfigFromDocument } = await import('../../runtime/config/ha-config.js');
+    const { foreignAgentConfigFromDocument } = await import('../../runtime/config/fa-config.js');
+    const { mobileNodeConfigFromDocument } = await import('../../runtime/config/mn-config.js');
+    expect(LAB_REVERSE_TUNNEL_DEFAULT).toBe(true);
+    type Doc = { mobileNodes?: Array<{ reverseTunnel?: string }>; foreignAgent?: { reverseTunnel?: string }; mobileNode?: { reverseTunnel?: boolean } };
+    const read = (on: boolean) => {
+      const plans = daemonPlans(keys, 'gre', '/run/mip4-lab/demo', on);
+      for (const plan of plans) {
+        const load = plan.command === 'ha' ? homeAgentConfigFromDocument : plan.command === 'fa' ? foreignAgentConfigFromDocument : mobileNodeConfigFromDocument;
+        expect(() => load(parse(plan.config) as unknown), plan.role).not.toThrow();
+      }
+      const [ha, fa1, fa2, mn] = plans.map((p) => parse(p.config) as Doc);
+      return [ha!.mobileNodes![0]!.reverseTunnel, fa1!.foreignAgent!.reverseTunnel, fa2!.foreignAgent!.reverseTunnel, mn!.mobileNode!.reverseTunnel];
+    };
+    expect(read(true)).toEqual(['allowed', 'offered', 'offered', true]);
+    expect(read(false)).toEqual(['refused', 'none', 'none', false]);
   });
 });

@@ -13,6 +13,7 @@ const PACKAGE: Readonly<Record<string, string>> = {
   editcap: 'wireshark-common',
   text2pcap: 'wireshark-common',
   iperf3: 'iperf3',
+  nft: 'nftables',
   'systemd-analyze': 'systemd',
   'systemd-sysusers': 'systemd',
   'systemd-tmpfiles': 'systemd',

@@ -15,6 +15,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlCall, ControlClientError } from '../../control/control-client.js';
+import { ingressFilterText, ingressFilterToolProblem, loadIngressFilter, readIngressDrops, type IngressDrops } from './ingress-filter.js';
 import {
   ADDRESSES,
   BRIDGE,
@@ -26,6 +27,7 @@ import {
   LAB_ROLES,
   labNameProblem,
   MN_PORT,
+  LAB_REVERSE_TUNNEL_DEFAULT,
   namespaceOf,
   namespacePrefix,
   namespacesOfLab,
@@ -65,6 +67,9 @@ interface LabState {
   readonly name: string;
   readonly encapsulation: Encapsulation;
   readonly createdAt: string;
+  /** `--ingress-filter`, and whether the configs ask for reverse tunnels (absent in older state files). */
+  readonly ingressFilter?: boolean;
+  readonly reverseTunnel?: boolean;
   place: MnPlace;
 }
 
@@ -132,6 +137,10 @@ export function labNamespaces(name: string): string[] {
 
 export interface UpOptions extends LabOptions {
   readonly encapsulation: Encapsulation;
+  /** The router drops datagrams whose source is outside the segment they arrive from (BCP 38, nftables). */
+  readonly ingressFilter?: boolean;
+  /** The configs ask for reverse tunnels (RFC 3024); default LAB_REVERSE_TUNNEL_DEFAULT. */
+  readonly reverseTunnel?: boolean;
   /** How long to wait for each daemon's ready line. */
   readonly readyTimeoutMs?: number;
 }
@@ -261,6 +270,11 @@ function readState(directory: string): LabState | undefined {
   }
 }
 
+/** What `up` recorded about a lab (its options and the node's place), or undefined when it is not up. */
+export function labSettings(options: LabOptions): Readonly<LabState> | undefined {
+  return readState(labDirectory(options));
+}
+
 function writeState(directory: string, state: LabState): void {
   writeFileSync(join(directory, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
 }
@@ -275,13 +289,18 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
         `'mip4 lab down --name ${options.name}' removes it`,
     );
   }
+  const ingressFilter = options.ingressFilter ?? false;
+  const reverseTunnel = options.reverseTunnel ?? LAB_REVERSE_TUNNEL_DEFAULT;
+  const toolProblem = ingressFilter ? ingressFilterToolProblem() : undefined;
+  if (toolProblem !== undefined) throw new LabError(toolProblem);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   try {
     buildTopology(options.name);
+    if (ingressFilter) applyIngressFilter(options.name);
     const keys = generateKeys();
-    const daemons = daemonPlans(keys, options.encapsulation, directory);
+    const daemons = daemonPlans(keys, options.encapsulation, directory, reverseTunnel);
     for (const daemon of daemons) writeFileSync(join(directory, daemon.configFile), daemon.config, { mode: 0o600 });
-    writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), place: 'home' });
+    writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), ingressFilter, reverseTunnel, place: 'home' });
     // All at once: none needs another to start (a node that registers before its agents are
     // up retransmits, 3.6.3), and each node process takes a second or more to load.
     const started = daemons.map((daemon) => ({ daemon, pid: startDaemon(options.name, directory, daemon) }));
@@ -290,14 +309,21 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
     await labDown(options);
     throw error;
   }
-  return { directory, summary: upSummary(options.name, directory, options.encapsulation) };
+  return { directory, summary: upSummary(options.name, directory, options.encapsulation, ingressFilter, reverseTunnel) };
 }
 
-function upSummary(name: string, directory: string, encapsulation: Encapsulation): string {
+/** The router's BCP 38 filter (ingress-filter.ts), loaded before any daemon sends. */
+function applyIngressFilter(name: string): void {
+  const problem = loadIngressFilter(namespaceOf(name, 'rt'));
+  if (problem !== undefined) throw new LabError(`loading the ingress filter into ${namespaceOf(name, 'rt')} failed: ${problem}`);
+}
+
+function upSummary(name: string, directory: string, encapsulation: Encapsulation, ingressFilter: boolean, reverseTunnel: boolean): string {
   const ns = (role: LabRole) => namespaceOf(name, role);
   const flag = name === 'demo' ? '' : ` --name ${name}`;
+  const filter = ingressFilter ? 'ingress filter on' : 'no ingress filter';
   return [
-    `lab '${name}' is up (tunnel encapsulation ${encapsulation}); state, configs and logs in ${directory}/`,
+    `lab '${name}' is up (tunnel encapsulation ${encapsulation}, ${filter}, reverse tunnelling ${reverseTunnel ? 'asked for' : 'off'}); state, configs and logs in ${directory}/`,
     '',
     `  correspondent CH  ${ADDRESSES.correspondent}  (${ns('ch')})`,
     `  router            ${ADDRESSES.routerCorrespondent}, ${ADDRESSES.routerHome}, ${ADDRESSES.routerForeign1}, ${ADDRESSES.routerForeign2}  (${ns('rt')})`,
@@ -308,6 +334,7 @@ function upSummary(name: string, directory: string, encapsulation: Encapsulation
     '',
     `  ping it:    ip netns exec ${ns('ch')} ping ${ADDRESSES.mobileNodeHome}`,
     `  move it:    mip4 lab move mn fa1|fa2|colocated|home${flag}`,
+    `  load it:    mip4 lab traffic${flag}   (iperf3 both ways and 10 ms probes through every move)`,
     `  watch it:   mip4 lab status${flag}; tail -f ${directory}/mn.log`,
     `  remove it:  mip4 lab down${flag}`,
   ].join('\n');
@@ -387,6 +414,9 @@ export interface LabStatus {
   readonly mnState?: Record<string, string>;
   /** Per agent role, what its status over the control socket says it holds (bindings, visitors, pending). */
   readonly agents?: Record<string, Record<string, unknown>>;
+  /** The router's ingress filter counters; absent when no filter is loaded. */
+  readonly ingressFilter?: IngressDrops[];
+  readonly reverseTunnel?: boolean;
 }
 
 function mnSegment(name: string): Segment | undefined {
@@ -435,6 +465,7 @@ export async function labStatus(options: LabOptions): Promise<LabStatus> {
     if (status !== undefined) tables[d.role] = d.role === 'ha' ? { bindings: status.bindings } : { visitors: status.visitors, pending: status.pending };
   }
   const segment = namespaces.includes(namespaceOf(options.name, 'sw')) ? mnSegment(options.name) : undefined;
+  const drops = namespaces.includes(namespaceOf(options.name, 'rt')) ? readIngressDrops(namespaceOf(options.name, 'rt')) : undefined;
   return {
     name: options.name,
     directory,
@@ -444,6 +475,8 @@ export async function labStatus(options: LabOptions): Promise<LabStatus> {
     ...(segment !== undefined ? { mnSegment: segment } : {}),
     ...(mnState !== undefined ? { mnState } : {}),
     agents: tables,
+    ...(drops !== undefined ? { ingressFilter: drops } : {}),
+    ...(state?.reverseTunnel !== undefined ? { reverseTunnel: state.reverseTunnel } : {}),
   };
 }
 
@@ -454,6 +487,8 @@ export function statusText(status: LabStatus): string {
     const held = holds === undefined ? '' : `  (${Object.entries(holds).map(([k, v]) => `${String(v)} ${k}`).join(', ')})`;
     lines.push(`  ${d.role.padEnd(3)}  ${d.alive ? `running, pid ${d.pid}` : d.pid !== undefined ? `NOT running (pid ${d.pid})` : 'not started'}  log ${d.log}${held}`);
   }
+  if (status.namespaces.length > 0) lines.push(`  ${ingressFilterText(status.ingressFilter)}`);
+  if (status.reverseTunnel !== undefined) lines.push(`  reverse tunnelling: ${status.reverseTunnel ? "asked for ('T' in the configs)" : 'off'}`);
   if (status.mnPlace !== undefined) lines.push(`  mobile node placed at: ${status.mnPlace} (link on the ${status.mnSegment ?? 'unknown'} segment)`);
   if (status.mnState !== undefined) {
     for (const [key, value] of Object.entries(status.mnState)) if (key !== 'counters' && key !== 'interface') lines.push(`  mobile node ${key}: ${value}`);
