@@ -13,6 +13,7 @@ import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source
 import { encodeUdpDatagram } from '../../io/wire/udp.js';
 import {
   COLOCATED,
+  FA1,
   datagramsOn,
   HA,
   HOME_PEER,
@@ -128,5 +129,18 @@ describe('scenario (f): multicast through the home agent (4.4)', () => {
     s.run(500, false);
     expect(datagramsOn(s.capture, 'foreign-2', since).filter((d) => d.destination === GROUP)).toEqual([]);
     expect(s.mn.node.reverseTunnelCounters.multicastFromHomeDropped).toBe(1);
+  });
+
+  it('through FA1 with encapsulating delivery, the node\'s Membership Report reaches FA1 encapsulated once (home address → FA1 around the IGMP report), never nested twice', async () => {
+    const s = await scenario({ mnConfig: (c) => ({ ...c, multicastGroups: [GROUP], requestOptions: { ...c.requestOptions, reverseTunnel: true, deliveryStyle: 'encapsulating' } }) });
+    s.run(2000, false);
+    const since = s.clock.now();
+    s.moveTo('FA1');
+    s.run(3000, false);
+    expect(s.mn.node.reverseTunnelCounters.membershipReports).toBeGreaterThanOrEqual(1);
+    const toFa1 = datagramsOn(s.capture, 'foreign-1', since).filter((d) => d.linkSource === MAC.mn && d.destination === FA1 && tunnelOf(d) !== undefined);
+    const inner = toFa1.map((d) => tunnelOf(d)!.inner).filter((i) => ipv4Protocol(i, 0) !== IpProtocol.UDP);
+    expect(inner.length).toBe(s.mn.node.reverseTunnelCounters.membershipReports);
+    for (const i of inner) expect([ipv4Protocol(i, 0), ipv4Source(i, 0), ipv4Destination(i, 0)]).toEqual([IpProtocol.IGMP, MN, GROUP]);
   });
 });
