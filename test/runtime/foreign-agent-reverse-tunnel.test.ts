@@ -236,6 +236,17 @@ describe("the foreign agent's reverse tunnel on the simulated network (RFC 3024)
     await w.close();
   });
 
+  it("a 'T' visitor's renewal sent to 224.0.0.11 with TTL 1 is still a Request to this agent, not a datagram for the tunnel", async () => {
+    const w = await world();
+    register(w, RequestFlag.T);
+    run(w, 1500);
+    register(w, RequestFlag.T, 1, [MHAE(MN1_KEY)], ALL_MOBILITY_AGENTS_GROUP);
+    run(w, 100);
+    expect(replyCodes(w)).toEqual([0, 0]);
+    expect(tunnelsAtHomeAgent(w)).toHaveLength(0);
+    await w.close();
+  });
+
   it('the same home address from another link-layer address is neither tunnelled nor forwarded, only counted (RFC 3024 delivery styles)', async () => {
     const w = await world();
     register(w, RequestFlag.T);
