@@ -30,7 +30,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
-import { readU16, readU32 } from '../../io/wire/bytes.js';
+import { readU16, readU32, writeU32 } from '../../io/wire/bytes.js';
 import {
   IPV4_MAX_TOTAL_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
@@ -45,6 +45,7 @@ import {
   ipv4Source,
   ipv4TotalLength,
   setIpv4Destination,
+  updateIpv4Checksum,
 } from '../../io/wire/ipv4.js';
 import {
   type Encapsulation,
@@ -61,7 +62,7 @@ import {
   writeGreIpv4Header,
 } from '../../io/wire/tunnel.js';
 import type { ForwardingEntry, ForwardingTable, TunnelTarget } from './forwarding-table.js';
-import { decodeIgmp, igmpMembershipChanges } from '../../io/wire/igmp.js';
+import { decodeIgmp, encodeIgmp, igmpMembershipChanges } from '../../io/wire/igmp.js';
 import type { GroupMembership } from '../../policies/group-membership.js';
 import { isMulticast, LIMITED_BROADCAST, subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import {
@@ -485,13 +486,59 @@ export const outputs = (plane: HaPlane): OperatorFunction<HaBatch, OutputBatch> 
  * copies to B-bit bindings (4.3, 4.4); bound → TTL, loop checks, tunnelled per care-of address
  * (4.2.3); anything else → `forward` untouched.
  */
-export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): DataPlane {
+/** The home agent's plane, which also builds the IGMP Queries to its nodes' tunnels (4.4). */
+export interface HomeAgentDataPlane extends DataPlane {
+  /** See `membershipQueries`. */
+  queries(): OutputBatch;
+}
+
+/** Seconds between General Queries and the Max Response Time they carry (RFC 2236 8.2, 8.3 defaults). */
+export const IGMP_QUERY_INTERVAL_MS = 125_000;
+const IGMP_QUERY_RESPONSE_TENTHS = 100;
+
+/**
+ * 4.4, the agent as its nodes' multicast router: an IGMPv2 General Query (RFC 2236 2, 3: to
+ * 224.0.0.1, TTL 1, Router Alert) tunnelled to every node holding a membership, as a broadcast
+ * is (nested in IP in IP to the home address without 'D', R4.4-7), so that members answer with
+ * reports before the Group Membership Interval runs out. v2, which v3 hosts answer too (RFC
+ * 3376 7.2.1) and v1 hosts read as a v1 query.
+ */
+export function membershipQueries(plane: HaPlane): OutputBatch {
+  const batch = openBatch(plane.pool, plane.counters, []);
+  const membership = plane.membership;
+  if (membership !== undefined && !membership.table.empty) {
+    const now = membership.now();
+    const query = plane.pool.allocate(32);
+    query.set([0x46, 0xc0, 0, 32, 0, 0, 0, 0, 1, IpProtocol.IGMP, 0, 0]);
+    writeU32(query, 12, plane.homeAgentAddress);
+    writeU32(query, 16, ALL_SYSTEMS);
+    query.set([0x94, 0x04, 0, 0], 20); // Router Alert (RFC 2113)
+    encodeIgmp({ kind: 'query', version: 2, maxResponseTime: IGMP_QUERY_RESPONSE_TENTHS, group: 0 }, query, 24);
+    updateIpv4Checksum(query, 0);
+    for (const entry of plane.table) {
+      if (membership.table.groupsOf(entry.homeAddress, now).length === 0) continue;
+      for (const target of entry.tunnels) {
+        const inner = target.decapsulatedByMobileNode ? query : wrapForHomeAddress(plane, query, query.length, entry.homeAddress);
+        if (inner === undefined) continue;
+        const sent = tunnel(plane, inner, inner.length, false, target);
+        if (sent === undefined) continue;
+        bump(plane.counters, 'igmp-query-tunnelled');
+        batch.outputs.push({ kind: 'send-ip', index: 0, bytes: sent.bytes, destination: target.careOfAddress, homeAddress: entry.homeAddress, encapsulation: sent.kind, via: 'broadcast' });
+      }
+    }
+  }
+  return finishBatch(plane.pool, plane.counters, batch);
+}
+
+const ALL_SYSTEMS = 0xe0000001;
+
+export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): HomeAgentDataPlane {
   const plane = haPlane(options);
   const process = (inputs: PacketBatch): OutputBatch =>
     outputBatch(plane, broadcastBatch(plane, encapsulateBatch(plane, timeExceededBatch(plane, lookupBatch(plane, decapsulateBatch(plane, classifyBatch(plane, inputs)))))));
   const operator: OperatorFunction<PacketBatch, OutputBatch> = (source) =>
     source.pipe(classify(plane), decapsulate(plane), lookup(plane), timeExceeded(plane), encapsulate(plane), broadcast(plane), outputs(plane));
-  return dataPlane(operator, process, plane.counters, plane.pool);
+  return Object.assign(dataPlane(operator, process, plane.counters, plane.pool), { queries: () => membershipQueries(plane) });
 }
 
 // =============================================================================================

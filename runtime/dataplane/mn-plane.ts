@@ -186,7 +186,7 @@ function encapsulateOwn(plane: MnSendPlane, bytes: Uint8Array, tunnel: MobileNod
     const inner = new Uint8Array(out.buffer, out.byteOffset + overhead, length);
     const result = minimalEncapsulate(inner, tunnel.outerSource, tunnel.outerDestination, out, 0);
     if (!result.ok) {
-      bump(plane.counters, `decapsulation-${result.error.reason}`);
+      bump(plane.counters, `malformed-${result.error.reason}`);
       return undefined;
     }
     return { bytes: out, kind };

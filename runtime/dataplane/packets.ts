@@ -274,6 +274,8 @@ export type DataPlaneCounter =
   | 'decapsulated-multicast'
   /** Home agent: copies of home-link multicast tunnelled to member nodes (4.4). */
   | 'multicast-tunnelled'
+  /** Home agent: IGMP General Queries tunnelled to member nodes (4.4). */
+  | 'igmp-query-tunnelled'
   /** Home agent: home-link multicast for a group no node away from home joined. */
   | 'multicast-no-member';
 

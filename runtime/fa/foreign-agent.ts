@@ -625,6 +625,8 @@ export class ForeignAgent {
    */
   private reverseTunnelFrame(frame: Uint8Array, source: Ipv4Address, destination: Ipv4Address, linkSource: MacAddress): boolean {
     if (this.ownAddresses.has(destination | 0) || this.reverseTunnels.get(source | 0) === undefined) return false;
+    // The link's own traffic (a Request to 224.0.0.11, broadcasts) is this agent's to handle, never the tunnel's.
+    if (destination >>> 0 === LIMITED_BROADCAST || destination >>> 8 === 0xe00000) return false;
     if (this.routes.get(source | 0) !== linkSource) {
       this.reverseTunnelCounters.wrongLinkSource++;
       return true;

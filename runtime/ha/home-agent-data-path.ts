@@ -7,7 +7,7 @@
  */
 import { Effect, Exit, Layer, Scope } from 'effect';
 import type { Subscription } from 'rxjs';
-import type { Clock } from '../../io/clock.js';
+import type { Alarm, Clock } from '../../io/clock.js';
 import { PacketTap, type CaptureRule, type OpenedPacketTap, type PacketTapError } from '../../io/packet-tap.js';
 import { readU16, type Ipv4Address } from '../../io/wire/bytes.js';
 import { IpProtocol, decrementIpv4Ttl, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
@@ -18,7 +18,7 @@ import { GroupMembership } from '../../policies/group-membership.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY } from '../../io/wire/registration-types.js';
 import { isTunnelProtocol } from '../../io/wire/tunnel.js';
 import type { ForwardingChange, ForwardingTable } from '../dataplane/forwarding-table.js';
-import { homeAgentDataPlane } from '../dataplane/ha-plane.js';
+import { homeAgentDataPlane, IGMP_QUERY_INTERVAL_MS } from '../dataplane/ha-plane.js';
 import type { DataPlane, DataPlaneCounters, OutputBatch } from '../dataplane/packets.js';
 import type { HomeAgent } from './home-agent.js';
 import { attachHomeLink, type HomeLink, type HomeLinkOptions } from './home-link.js';
@@ -279,6 +279,15 @@ function runHomeAgentDataPath(
   // R4.4-10: a node's multicast datagram leaves onto the home link as a multicast frame.
   const multicastLink = tap.openHomeLink();
   const pipeline: Subscription = tap.batches.pipe(plane).subscribe((out) => sendOutputs(tap, out, counters, scratch, multicastLink));
+  // 4.4: the agent queries its members through their tunnels every Query Interval (RFC 2236
+  // 8.2); with no membership the query batch is empty and nothing is sent.
+  let queryAlarm: Alarm | undefined;
+  const query = (): void => {
+    membership.sweep(options.clock.now());
+    sendOutputs(tap, plane.queries(), counters, scratch, multicastLink);
+    queryAlarm = options.clock.setAlarm(options.clock.now() + IGMP_QUERY_INTERVAL_MS, query);
+  };
+  queryAlarm = options.clock.setAlarm(options.clock.now() + IGMP_QUERY_INTERVAL_MS, query);
 
   // One claim per home address with at least one binding (4.2.3); a renewal re-claims, which
   // the layers answer from their own set.
@@ -310,6 +319,7 @@ function runHomeAgentDataPath(
       if (detached) return;
       detached = true;
       claims.unsubscribe();
+      queryAlarm?.cancel();
       for (const entry of table) tap.unclaim(entry.homeAddress);
       pipeline.unsubscribe();
       homeLink.detach();

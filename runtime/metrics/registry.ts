@@ -100,7 +100,9 @@ export class RegistrationTimer implements RequestTiming {
 
 /** Plane counters that count a datagram dropped; the others are what became of one. */
 const DROP_PREFIXES = ['malformed-', 'decapsulation-', 'loop-'];
-const DROPS = new Set(['bad-checksum', 'broadcast-unrequested', 'multicast-no-member', 'ttl-exceeded', 'too-big', 'inner-ttl-zero', 'inner-bad-checksum', 'unknown-visitor', 'not-for-me']);
+const DROPS = new Set(['bad-checksum', 'broadcast-unrequested', 'multicast-no-member', 'ttl-exceeded', 'too-big', 'inner-ttl-zero', 'inner-bad-checksum', 'unknown-visitor', 'not-for-me',
+  // The foreign agent's reverse tunnel (runtime/dataplane/fa-plane.ts).
+  'reverse-tunnel-ttl-exceeded', 'reverse-tunnel-fragmentation-needed', 'reverse-tunnel-too-big']);
 /** Plane counters that are totals or side notes, exported under their own names. */
 const TOTALS = new Set(['packets', 'outputs', 'bytes']);
 

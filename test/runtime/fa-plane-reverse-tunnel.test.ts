@@ -10,6 +10,7 @@ import { encodeIpv4Packet, IpProtocol, Ipv4Flag, ipv4ChecksumValid, ipv4Destinat
 import { greDecapsulate, ipInIpDecapsulate, ipInIpEncapsulate, minimalDecapsulate } from '../../io/wire/tunnel.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../../runtime/dataplane/fa-plane.js';
 import type { Packet } from '../../runtime/dataplane/packets.js';
+import { isDropReason } from '../../runtime/metrics/registry.js';
 
 const FA = ipv4('203.0.113.1');
 const HA = ipv4('198.51.100.1');
@@ -118,6 +119,9 @@ describe("the foreign agent's reverse tunnel (RFC 3024 delivery styles)", () => 
     expect([icmp[20], icmp[21]]).toEqual([3, 4]);
     expect(readU16(icmp, 26)).toBe(1480);
     expect(p.counters['reverse-tunnel-fragmentation-needed']).toBe(1);
+    // Exported as drops (mip4_dataplane_drops_total), not outcomes.
+    for (const name of ['reverse-tunnel-fragmentation-needed', 'reverse-tunnel-ttl-exceeded', 'reverse-tunnel-too-big']) expect(isDropReason(name), name).toBe(true);
+    expect(isDropReason('reverse-tunnelled')).toBe(false);
     const allowed = p.process([pkt(datagram(HOME, CN, { size: 1472, dontFragment: false }))]).packets;
     expect(allowed[0]).toMatchObject({ kind: 'send-ip', destination: HA });
     expect(allowed[0]!.bytes[6]! & 0x40).toBe(0);

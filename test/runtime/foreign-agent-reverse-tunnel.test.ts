@@ -27,6 +27,7 @@ import { SimulatedClock } from '../../io/clock.js';
 import { udpFrame } from '../../io/wire/frames.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
 import { simVisitorCapture } from '../../runtime/fa/visitor-capture.js';
+import { visitorsTable } from '../../runtime/cli/tables.js';
 import { startHomeAgent, type RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
 import type { BindingStore } from '../../runtime/store/binding-store.js';
@@ -219,6 +220,10 @@ describe("the foreign agent's reverse tunnel on the simulated network (RFC 3024)
     expect(replyCodes(w)).toEqual([0]);
     expect(w.fa.agent.reverseTunnelOf(MN1)).toEqual({ homeAgent: HA, careOfAddress: FA, encapsulation: 'ip-in-ip', delivery: 'direct' });
     expect(w.fa.agent.visitors()[0]!.reverseTunnel).toEqual({ encapsulation: 'ip-in-ip', delivery: 'direct' });
+    // `mip4 visitors`: a Flags column with 'T' and the delivery style.
+    const table = visitorsTable(w.fa.agent.visitors()).split('\n');
+    expect(table[1]).toMatch(/\sFlags\s/);
+    expect(table[2]).toMatch(/\sT direct\s/);
     const sent = datagramFromNode(w, 64);
     run(w, 50);
     const tunnels = tunnelsAtHomeAgent(w);
@@ -233,6 +238,17 @@ describe("the foreign agent's reverse tunnel on the simulated network (RFC 3024)
     // Not routed by the host as well: nothing with the home address as source left toward the router.
     expect(w.toRouter.filter((d) => ipv4Source(d, 0) === MN1)).toHaveLength(0);
     expect(w.fa.agent.reverseTunnelCounters.tunnelled).toBe(1);
+    await w.close();
+  });
+
+  it("a 'T' visitor's renewal sent to 224.0.0.11 with TTL 1 is still a Request to this agent, not a datagram for the tunnel", async () => {
+    const w = await world();
+    register(w, RequestFlag.T);
+    run(w, 1500);
+    register(w, RequestFlag.T, 1, [MHAE(MN1_KEY)], ALL_MOBILITY_AGENTS_GROUP);
+    run(w, 100);
+    expect(replyCodes(w)).toEqual([0, 0]);
+    expect(tunnelsAtHomeAgent(w)).toHaveLength(0);
     await w.close();
   });
 

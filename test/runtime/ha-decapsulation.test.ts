@@ -181,3 +181,13 @@ describe('home agent decapsulation (R4.2.3-7, RFC 3024 reverse tunnels)', () => 
     expect(run(datagram({ source: CN, destination: HA })).map((o) => o.kind)).toEqual(['local']);
   });
 });
+
+describe('the decapsulation counters in /metrics', () => {
+  it('counts the refusals as drops (mip4_dataplane_drops_total) and the routed datagrams as outcomes', async () => {
+    const { isDropReason } = await import('../../runtime/metrics/registry.js');
+    for (const drop of ['decapsulation-unknown-home-address', 'decapsulation-wrong-care-of-address', 'decapsulation-malformed', 'decapsulation-igmp-malformed', 'multicast-no-member']) {
+      expect(isDropReason(drop), drop).toBe(true);
+    }
+    for (const outcome of ['decapsulated', 'decapsulated-multicast', 'igmp-received', 'igmp-query-tunnelled', 'multicast-tunnelled']) expect(isDropReason(outcome), outcome).toBe(false);
+  });
+});

@@ -187,6 +187,25 @@ describe('multicast through the home agent on the simulated network (4.4)', () =
     expect(w.tunnelsToCoa).toHaveLength(1);
   });
 
+  it('queries members through their tunnels every 125 s (IGMPv2 General Query to 224.0.0.1, TTL 1, nested without D); a member that stops reporting is dropped after 260 s', () => {
+    const w = world();
+    w.harness.register({ careOfAddress: COA1 });
+    w.harness.clock.advance(125_000);
+    expect(w.tunnelsToCoa).toHaveLength(0); // no member yet: no query
+    w.coa.sendIp(tunnelledFromHome(COA1, GROUP, IpProtocol.IGMP, igmp({ kind: 'report', version: 2, group: GROUP }), 1));
+    w.harness.clock.advance(125_000);
+    expect(w.tunnelsToCoa).toHaveLength(1);
+    const outer = w.tunnelsToCoa[0]!;
+    expect(ipv4Destination(outer, 20)).toBe(MN1);
+    const query = outer.subarray(40);
+    expect([ipv4Destination(query, 0), ipv4Protocol(query, 0), query[8]]).toEqual([ipv4('224.0.0.1'), IpProtocol.IGMP, 1]);
+    expect([query[24], query[25]]).toEqual([0x11, 100]); // Membership Query, Max Response Time 10 s
+    // No report since: the membership ends 260 s after the last one.
+    w.harness.clock.advance(140_000);
+    groupDatagramOnHomeLink(w, 1004);
+    expect(w.tunnelsToCoa.filter((t) => ipv4Protocol(t, 40) === IpProtocol.UDP)).toHaveLength(0);
+  });
+
   it('[R4.4-7] a member with a co-located care-of address (D) gets the group datagram tunnelled directly, not nested', () => {
     const w = world();
     w.harness.register({ careOfAddress: COA1, flags: RequestFlag.D });

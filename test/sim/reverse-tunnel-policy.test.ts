@@ -26,8 +26,9 @@ function replies(events: readonly MobileNodeEvent[]): number[] {
   return events.flatMap((e) => (e.event === 'reply' && e.authentic ? [e.code] : []));
 }
 
+/** The node's answers to RFC 3024 refusals ('reverse-tunnel-warning' when it loses something): [code, retried]. */
 function retries(events: readonly MobileNodeEvent[]): Array<[number, boolean]> {
-  return events.flatMap((e) => (e.event === 'reverse-tunnel-retry' ? [[e.code, e.retry] as [number, boolean]] : []));
+  return events.flatMap((e) => (e.event === 'reverse-tunnel-retry' || e.event === 'reverse-tunnel-warning' ? [[e.code, e.retry] as [number, boolean]] : []));
 }
 
 /** Registers through FA1; returns the node's events from the move on and the traffic of 3 s afterwards. */

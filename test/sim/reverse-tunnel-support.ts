@@ -45,6 +45,8 @@ export const FA2 = ipv4('203.0.113.65');
 export const R_F2 = ipv4('203.0.113.126');
 export const COLOCATED = ipv4('203.0.113.100');
 export const CN = ipv4('192.0.2.20');
+/** A host on the home segment (sends the home network's multicast). */
+export const HOME_PEER = ipv4('198.51.100.20');
 export const R_CN = ipv4('192.0.2.254');
 /** The UDP port the correspondent's upstream sink listens on (raw handler: no socket needed). */
 export const UPSTREAM_PORT = 7001;
@@ -59,6 +61,7 @@ export const MAC = {
   fa2: '02:00:00:00:02:01',
   cn: '02:00:00:00:03:14',
   mn: '02:00:00:00:00:0a',
+  homePeer: '02:00:00:00:00:14',
 } as const;
 
 const MN_KEY = { spi: 4096, key: fromHex('2b7e151628aed2a6abf7158809cf4f3c') };
@@ -96,7 +99,7 @@ export interface ReverseTunnelScenario {
   readonly clock: SimulatedClock;
   readonly net: SimNetwork;
   readonly capture: SimCapture;
-  readonly hosts: { readonly r: SimHost; readonly ha: SimHost; readonly fa1: SimHost; readonly fa2: SimHost; readonly mn: SimHost; readonly cn: SimHost };
+  readonly hosts: { readonly r: SimHost; readonly ha: SimHost; readonly fa1: SimHost; readonly fa2: SimHost; readonly mn: SimHost; readonly cn: SimHost; readonly homePeer: SimHost };
   readonly ha: RunningHomeAgent;
   readonly dataPath: HomeAgentDataPath;
   readonly fa1: RunningForeignAgent;
@@ -217,6 +220,9 @@ export async function reverseTunnelScenario(options: ReverseTunnelScenarioOption
   const mnHost = net.addHost('mn');
   mnHost.addInterface('eth0', home, { mac: MAC.mn, address: MN, prefixLength: 24 });
   mnHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
+  const homePeer = net.addHost('home-peer');
+  homePeer.addInterface('eth0', home, { mac: MAC.homePeer, address: HOME_PEER, prefixLength: 24 });
+  homePeer.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
 
   const random = seededRandom(seed ^ 0x5eed);
   const random32 = () => Math.floor(random() * 0x1_0000_0000) >>> 0;
@@ -292,7 +298,7 @@ export async function reverseTunnelScenario(options: ReverseTunnelScenarioOption
       clock,
       net,
       capture,
-      hosts: { r, ha: haHost, fa1: fa1Host, fa2: fa2Host, mn: mnHost, cn },
+      hosts: { r, ha: haHost, fa1: fa1Host, fa2: fa2Host, mn: mnHost, cn, homePeer },
       ha: started.ha,
       dataPath: started.dataPath,
       fa1,
