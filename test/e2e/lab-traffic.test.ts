@@ -192,7 +192,13 @@ describe.sequential('mip4 lab traffic through every move', { timeout: 240_000 },
       expect(report.start.upstream.received, 'upstream at home before any move').toBeGreaterThan(0);
       for (const move of report.moves) {
         expect(move.downstream.received, `downstream after the move to ${move.place}`).toBeGreaterThan(0);
-        if ((FOREIGN_PLACES as readonly string[]).includes(move.place)) {
+        if (move.place === 'colocated') {
+          // The lab binds the co-located address and a default route as a DHCP client would; until
+          // the node's host puts its home address back as the routes' source (a few hundred ms), the
+          // kernel picks the care-of address, which the filter lets through. After that, nothing.
+          expect(move.upstream.sent, 'upstream probes sent co-located').toBeGreaterThan(100);
+          expect(move.upstream.received, 'upstream co-located').toBeLessThan(move.upstream.sent / 10);
+        } else if ((FOREIGN_PLACES as readonly string[]).includes(move.place)) {
           expect(move.upstream.sent, `upstream probes sent at ${move.place}`).toBeGreaterThan(100);
           expect(move.upstream.received, `upstream at ${move.place}`).toBe(0);
         } else {
