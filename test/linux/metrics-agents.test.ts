@@ -51,6 +51,9 @@ beforeAll(() => {
   // One veth pair joins the two namespaces; the tests run one after the other (the agent stopped
   // before the node starts), so the node hears no advertisement and keeps soliciting.
   namespaces.veth({ ns: NS.fa, name: IF.fa, cidr: '203.0.113.1/24' }, { ns: NS.mn, name: IF.mn, cidr: '203.0.113.50/24' });
+  // No address on the node's side: one there would be taken as a co-located care-of address
+  // (the node follows the kernel's addresses), and this node is to keep searching for an agent.
+  inNamespace(NS.mn, 'ip', ['addr', 'flush', 'dev', IF.mn]);
 }, 180_000);
 
 afterAll(() => {

@@ -44,7 +44,7 @@ describe('HomeAgent bindings (3.8.1, 3.8.2.2)', () => {
     ]);
     expect(h.agent.forwardingTable.lookup(MN1)).toEqual({
       homeAddress: MN1,
-      tunnels: [{ careOfAddress: COA1, encapsulation: 'ip-in-ip', broadcast: false, decapsulatedByMobileNode: false }],
+      tunnels: [{ careOfAddress: COA1, encapsulation: 'ip-in-ip', broadcast: false, decapsulatedByMobileNode: false, reverseTunnel: false }],
     });
     expect(h.fibChanges).toEqual([{ kind: 'set', entry: h.agent.forwardingTable.lookup(MN1) }]);
     expect(h.transitions).toEqual([
@@ -60,7 +60,7 @@ describe('HomeAgent bindings (3.8.1, 3.8.2.2)', () => {
     h.register({ flags: RequestFlag.B | RequestFlag.D | RequestFlag.G });
     expect(h.agent.bindings()[0]).toMatchObject({ flags: 'BD', encapsulation: 'gre' });
     expect(h.agent.forwardingTable.lookup(MN1)!.tunnels).toEqual([
-      { careOfAddress: COA1, encapsulation: 'gre', broadcast: true, decapsulatedByMobileNode: true },
+      { careOfAddress: COA1, encapsulation: 'gre', broadcast: true, decapsulatedByMobileNode: true, reverseTunnel: false },
     ]);
 
     const noBroadcast = new Harness(makeConfig({ settings: { broadcast: false } }));
