@@ -11,7 +11,7 @@
 import { Effect, Layer, type Scope } from 'effect';
 import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
-import { Link, LinkError, type FrameInfo, type LinkInterface } from '../../io/link.js';
+import { Link, LinkError, type FrameInfo, type LinkInterface, type LinkOffloadCounters } from '../../io/link.js';
 import { RawIp, RawIpError, type RawIpSocket } from '../../io/raw-ip.js';
 import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
 import {
@@ -571,6 +571,11 @@ export class ForeignAgent {
 
   private removeReverseTunnel(homeAddress: Ipv4Address): void {
     if (this.reverseTunnels.delete(homeAddress | 0)) this.options.visitorCapture?.release(homeAddress);
+  }
+
+  /** What the visitor link's reader did to undo offloads (GSO, partial checksums); undefined on links without any. */
+  visitorLinkOffloads(): LinkOffloadCounters | undefined {
+    return this.link?.offloads?.();
   }
 
   /** The link-layer address datagrams for `homeAddress` are delivered to, if it is a registered visitor. */

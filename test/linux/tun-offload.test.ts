@@ -107,11 +107,11 @@ function tcpSuperPacket(payload: Uint8Array, sequence: number, flags: number): U
   return packet;
 }
 
-function segment(input: Uint8Array, slots = 64, slotSize = 2048): Uint8Array[] {
+function segment(input: Uint8Array, slots = 64, slotSize = 2048, linkLength: 0 | 14 = 0): Uint8Array[] {
   const native = loadNative();
   const slab = new Uint8Array(slots * slotSize);
   const meta = new Int32Array(slots * META_WORDS);
-  const count = native.segmentOffloaded(input, slab, slotSize, meta);
+  const count = native.segmentOffloaded(input, slab, slotSize, meta, linkLength);
   const out: Uint8Array[] = [];
   for (let i = 0; i < count; i++) out.push(slab.slice(meta[i * META_WORDS]!, meta[i * META_WORDS]! + meta[i * META_WORDS + 1]!));
   return out;
@@ -225,6 +225,53 @@ describe('TUN offloads: the reader segments GSO packets and completes checksums'
     const ipv6 = tcp.slice();
     ipv6[0] = 0x60;
     expect(segment(withVnetHeader({ gsoType: GSO_TCPV4, gsoSize: 1000 }, ipv6))).toStrictEqual([]);
+  });
+});
+
+/** An Ethernet frame (ethertype `etherType`) around `packet`, as an AF_PACKET SOCK_RAW socket reads it. */
+function ethernetFrame(packet: Uint8Array, etherType = 0x0800): Uint8Array {
+  const frame = new Uint8Array(14 + packet.length);
+  frame.set([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x0a, etherType >> 8, etherType & 0xff]);
+  frame.set(packet, 14);
+  return frame;
+}
+
+describe('AF_PACKET offloads (PACKET_VNET_HDR): the same reader, frames with a 14-byte Ethernet header', () => {
+  it.skipIf(skip !== undefined)(
+    titled('a TCP super-frame becomes wire-sized frames, each with the Ethernet header and valid IPv4/TCP checksums, sequence numbers contiguous', skip),
+    () => {
+      const payload = pattern(5_000, 4);
+      const sequence = 1000;
+      const frame = ethernetFrame(tcpSuperPacket(payload, sequence, ACK | PSH));
+      // csum_start counts the link header (packet_rcv_vnet: offsets from the frame's start).
+      const frames = segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_TCPV4, gsoSize: 1448, csumStart: 14 + 20, csumOffset: 16 }, frame), 64, 2048, 14);
+      expect(frames.map((f) => f.length)).toStrictEqual([14 + 52 + 1448, 14 + 52 + 1448, 14 + 52 + 1448, 14 + 52 + (5_000 - 3 * 1448)]);
+      for (const f of frames) expect(f.subarray(0, 14)).toStrictEqual(frame.subarray(0, 14));
+      const datagrams = frames.map((f) => f.subarray(14));
+      expect(expectValidDatagrams(datagrams, TCP, 32)).toStrictEqual(Buffer.from(payload));
+      datagrams.forEach((d, i) => {
+        expect(u32(d, 24)).toBe(sequence + i * 1448);
+        expect(d[33]! & PSH).toBe(i === datagrams.length - 1 ? PSH : 0);
+      });
+    },
+  );
+
+  it.skipIf(skip !== undefined)(titled('a partial checksum is completed at offsets that count the Ethernet header; a GSO frame of another ethertype is dropped', skip), () => {
+    const payload = pattern(101, 2);
+    const packet = new Uint8Array(28 + payload.length);
+    ipv4Header(packet, packet.length, UDP, 3);
+    const view = new DataView(packet.buffer);
+    view.setUint16(20, 5000);
+    view.setUint16(22, 9);
+    view.setUint16(24, 8 + payload.length);
+    packet.set(payload, 28);
+    view.setUint16(26, 0xffff - internetChecksum(new Uint8Array(0), 0, 0, pseudoHeaderSum(UDP, 8 + payload.length)));
+    const [completed, ...rest] = segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 14 + 20, csumOffset: 6 }, ethernetFrame(packet)), 64, 2048, 14);
+    expect(rest).toStrictEqual([]);
+    expectValidDatagrams([completed!.subarray(14)], UDP, 8);
+    const notIpv4 = ethernetFrame(tcpSuperPacket(pattern(4_000, 9), 1, ACK), 0x86dd);
+    expect(segment(withVnetHeader({ gsoType: GSO_TCPV4, gsoSize: 1000 }, notIpv4), 64, 2048, 14)).toStrictEqual([]);
+    expect(() => segment(withVnetHeader({ gsoType: GSO_NONE }, packet), 64, 2048, 7 as 14)).toThrow(RangeError);
   });
 });
 
