@@ -388,8 +388,9 @@ napi_value tun_offload_counters(napi_env env, napi_callback_info info) {
 
 /*
  * segmentOffloaded(input, slab, slotSize, meta, linkLength = 0) → count: what the reader does
- * with one read from an offload TUN (input = virtio_net_hdr + packet), or with linkLength 14
- * from an AF_PACKET socket of an Ethernet interface (virtio_net_hdr + frame), for tests: the packets it yields lie in
+ * (offload_take) with one read from an offload TUN (input = virtio_net_hdr + packet), or with
+ * linkLength 14 from an AF_PACKET socket of an Ethernet interface (virtio_net_hdr + frame; a
+ * partial checksum it cannot complete is then passed on with 0x200 in meta word 3), for tests: the packets it yields lie in
  * slab slots of slotSize bytes, [offset, length, 0, 0] per packet in meta. 0 when it would be
  * dropped; a RangeError when the slab has too few slots.
  */
@@ -422,30 +423,21 @@ napi_value segment_offloaded(napi_env env, napi_callback_info info) {
     throw_range(env, "segmentOffloaded: the slab and meta must hold one packet at least");
     return NULL;
   }
-  tun_offload_t *offload = offload_create(OFFLOAD_MAX_PACKET);
+  tun_offload_t *offload = offload_create((size_t)slot_size + OFFLOAD_MAX_PACKET);
   if (offload == NULL) {
     throw_errno(env, ENOMEM, "segmentOffloaded", NULL);
     return NULL;
   }
   memcpy(&offload->header, input, VNET_HEADER_SIZE);
   offload->link_length = (size_t)link_length;
-  size_t length = input_length - VNET_HEADER_SIZE;
-  int count = 0;
-  if (offload->header.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
-    uint8_t *slot = slab;
-    if (length <= (size_t)slot_size) {
-      memcpy(slot, (uint8_t *)input + VNET_HEADER_SIZE, length);
-      if (!(offload->header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || offload_complete_checksum(slot, length, &offload->header, offload->link_length)) {
-        int32_t *m = meta;
-        m[0] = 0, m[1] = (int32_t)length, m[2] = 0, m[3] = 0;
-        count = 1;
-      }
-    }
-  } else {
-    memcpy(offload->scratch, (uint8_t *)input + VNET_HEADER_SIZE, length);
-    if (offload_prepare(offload, length, (size_t)slot_size))
-      count = offload_emit(offload, slab, (size_t)slot_size, max_packets, meta, 0);
-  }
+  /* Laid out as the reader's read leaves it: the slot first, the rest spilled into the scratch. */
+  const uint8_t *frame = (const uint8_t *)input + VNET_HEADER_SIZE;
+  size_t length = input_length - VNET_HEADER_SIZE, in_slot = length < (size_t)slot_size ? length : (size_t)slot_size;
+  memcpy(slab, frame, in_slot);
+  memcpy(offload->scratch + slot_size, frame + in_slot, length - in_slot);
+  /* As the AF_PACKET reader does, an unfinishable partial checksum is passed on flagged; a TUN's is dropped. */
+  int count = offload_take(offload, slab, (size_t)slot_size, max_packets, meta, 0, length, 0, 0,
+                           link_length != 0 ? EXTRA_CHECKSUM_NOT_READY : 0);
   int unfinished = offload->pending_length != 0;
   free(offload->scratch);
   free(offload);

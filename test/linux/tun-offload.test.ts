@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNative, META_WORDS, nativeAvailable, TunOffloadFlag } from '../../io/linux/native.js';
+import { loadNative, META_WORDS, nativeAvailable, PACKET_CHECKSUM_NOT_READY, TunOffloadFlag } from '../../io/linux/native.js';
 import { internetChecksum, ipv4 } from '../../io/wire/bytes.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled } from './netns.js';
 import { writePrivateFile } from '../support/files.js';
@@ -272,6 +272,17 @@ describe('AF_PACKET offloads (PACKET_VNET_HDR): the same reader, frames with a 1
     const notIpv4 = ethernetFrame(tcpSuperPacket(pattern(4_000, 9), 1, ACK), 0x86dd);
     expect(segment(withVnetHeader({ gsoType: GSO_TCPV4, gsoSize: 1000 }, notIpv4), 64, 2048, 14)).toStrictEqual([]);
     expect(() => segment(withVnetHeader({ gsoType: GSO_NONE }, packet), 64, 2048, 7 as 14)).toThrow(RangeError);
+  });
+
+  it.skipIf(skip !== undefined)(titled('a partial checksum whose offsets lie outside the frame is passed on as it is, flagged checksum-not-ready (a TUN drops it)', skip), () => {
+    const frame = ethernetFrame(tcpSuperPacket(pattern(50, 1), 1, ACK));
+    const input = withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 14 + 20, csumOffset: 5000 }, frame);
+    const slab = new Uint8Array(2 * 2048);
+    const meta = new Int32Array(2 * META_WORDS);
+    expect(loadNative().segmentOffloaded(input, slab, 2048, meta, 14)).toBe(1);
+    expect(slab.subarray(0, frame.length)).toStrictEqual(frame);
+    expect(meta[3]! & PACKET_CHECKSUM_NOT_READY).toBe(PACKET_CHECKSUM_NOT_READY);
+    expect(segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 20, csumOffset: 5000 }, frame.subarray(14)))).toStrictEqual([]);
   });
 });
 
