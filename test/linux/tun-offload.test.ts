@@ -107,6 +107,19 @@ function tcpSuperPacket(payload: Uint8Array, sequence: number, flags: number): U
   return packet;
 }
 
+/** A UDP datagram (ports 5000 → 9) whose checksum is left partial, as a sender's kernel hands it over. */
+function udpPartialPacket(payload: Uint8Array, identification: number): Uint8Array {
+  const packet = new Uint8Array(28 + payload.length);
+  ipv4Header(packet, packet.length, UDP, identification);
+  const view = new DataView(packet.buffer);
+  view.setUint16(20, 5000);
+  view.setUint16(22, 9);
+  view.setUint16(24, 8 + payload.length);
+  packet.set(payload, 28);
+  view.setUint16(26, 0xffff - internetChecksum(new Uint8Array(0), 0, 0, pseudoHeaderSum(UDP, 8 + payload.length)));
+  return packet;
+}
+
 function segment(input: Uint8Array, slots = 64, slotSize = 2048, linkLength: 0 | 14 = 0): Uint8Array[] {
   const native = loadNative();
   const slab = new Uint8Array(slots * slotSize);
@@ -194,21 +207,14 @@ describe('TUN offloads: the reader segments GSO packets and completes checksums'
 
   it.skipIf(skip !== undefined)(titled('a datagram with a partial checksum (NEEDS_CSUM, no GSO) is completed; one without is passed through untouched', skip), () => {
     const payload = pattern(333, 5); // odd length: the last byte is padded with zero (RFC 768)
-    const packet = new Uint8Array(28 + payload.length);
-    ipv4Header(packet, packet.length, UDP, 1);
-    const view = new DataView(packet.buffer);
-    view.setUint16(20, 5000);
-    view.setUint16(22, 9);
-    view.setUint16(24, 8 + payload.length);
-    packet.set(payload, 28);
-    view.setUint16(26, 0xffff - internetChecksum(new Uint8Array(0), 0, 0, pseudoHeaderSum(UDP, 8 + payload.length)));
+    const packet = udpPartialPacket(payload, 1);
     const [completed, ...rest] = segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 20, csumOffset: 6 }, packet));
     expect(rest).toStrictEqual([]);
     expectValidDatagrams([completed!], UDP, 8);
     expect(completed!.subarray(28)).toStrictEqual(payload);
 
     // Without NEEDS_CSUM the reader leaves the checksum as it is, even a wrong one.
-    view.setUint16(26, 0x1234);
+    packet.set([0x12, 0x34], 26);
     expect(segment(withVnetHeader({ gsoType: GSO_NONE }, packet))).toStrictEqual([packet]);
   });
 
@@ -257,15 +263,7 @@ describe('AF_PACKET offloads (PACKET_VNET_HDR): the same reader, frames with a 1
   );
 
   it.skipIf(skip !== undefined)(titled('a partial checksum is completed at offsets that count the Ethernet header; a GSO frame of another ethertype is dropped', skip), () => {
-    const payload = pattern(101, 2);
-    const packet = new Uint8Array(28 + payload.length);
-    ipv4Header(packet, packet.length, UDP, 3);
-    const view = new DataView(packet.buffer);
-    view.setUint16(20, 5000);
-    view.setUint16(22, 9);
-    view.setUint16(24, 8 + payload.length);
-    packet.set(payload, 28);
-    view.setUint16(26, 0xffff - internetChecksum(new Uint8Array(0), 0, 0, pseudoHeaderSum(UDP, 8 + payload.length)));
+    const packet = udpPartialPacket(pattern(101, 2), 3);
     const [completed, ...rest] = segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 14 + 20, csumOffset: 6 }, ethernetFrame(packet)), 64, 2048, 14);
     expect(rest).toStrictEqual([]);
     expectValidDatagrams([completed!.subarray(14)], UDP, 8);
