@@ -28,6 +28,21 @@ export interface FrameInfo {
   readonly checksumNotReady: boolean;
 }
 
+/**
+ * What a link's reader did to undo the kernel's offloads (Linux AF_PACKET with PACKET_VNET_HDR,
+ * native/tun.c): GSO super-frames cut into wire-sized frames, partial checksums completed.
+ */
+export interface LinkOffloadCounters {
+  /** GSO super-frames read and segmented. */
+  readonly superPackets: number;
+  /** Frames made from them. */
+  readonly segments: number;
+  /** Other frames whose partial checksum was completed. */
+  readonly checksumsCompleted: number;
+  /** Frames that could not be used (a GSO kind it cannot cut, malformed, too large), counted and dropped. */
+  readonly dropped: number;
+}
+
 export interface LinkInterface {
   /** The interface name, e.g. "eth0". */
   readonly name: string;
@@ -49,6 +64,8 @@ export interface LinkInterface {
   onFrame(handler: (frame: Uint8Array, info?: FrameInfo) => void): void;
   /** Sets the handler for asynchronous errors (failed sends, a vanished interface). */
   onError(handler: (error: LinkError) => void): void;
+  /** What undoing offloads took on this link; absent or undefined where the link has none (simulated links). */
+  offloads?(): LinkOffloadCounters | undefined;
 }
 
 export type LinkErrorReason =

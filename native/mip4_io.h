@@ -17,6 +17,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,6 +43,10 @@ enum { KIND_TUN = 0, KIND_PACKET = 1, KIND_RAW_IP = 2, KIND_UDP = 3 };
 /* Int32 words per packet in a reader's metadata array: offset, length, source, extra,
    destination (UDP only: the address the datagram was sent to, from IP_PKTINFO). */
 #define META_WORDS 5
+
+/* Bits of an AF_PACKET packet's extra word above sll_pkttype (shared with io/linux/native.ts). */
+#define EXTRA_TRUNCATED 0x100
+#define EXTRA_CHECKSUM_NOT_READY 0x200
 
 /* ---------------------------------------------------------------- errors and arguments (args.c) */
 
@@ -107,12 +112,18 @@ typedef struct tun_offload {
   uint32_t pending_index;
   uint16_t pending_gso_size;
   uint8_t pending_tcp;
+  int32_t pending_source, pending_extra; /* meta words 2 and 3 of its segments */
+  /* Bytes before the IPv4 header in what the descriptor yields: 0 on a TUN, 14 on an AF_PACKET
+     socket of an Ethernet interface (csum_start counts them too). */
+  size_t link_length;
   offload_counters_t counters;
 } tun_offload_t;
 
 MIP4_INTERNAL tun_offload_t *offload_for(int fd);
 MIP4_INTERNAL void offload_forget(int fd);
-MIP4_INTERNAL int offload_drain(int fd, tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets,
+MIP4_INTERNAL tun_offload_t *offload_create(size_t scratch_size);
+MIP4_INTERNAL int offload_remember(int fd, tun_offload_t *offload);
+MIP4_INTERNAL int offload_drain(int fd, int kind, tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets,
                                 int32_t *meta);
 MIP4_INTERNAL ssize_t offload_write(int fd, const uint8_t *packet, size_t length);
 MIP4_INTERNAL tun_offload_t *offload_for_reader(int fd, size_t slot_size, int *failed);

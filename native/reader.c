@@ -8,10 +8,6 @@
    (WATCH_TAG, sockets.c) taken for a reader would be written through as the wrong struct. */
 static const napi_type_tag READER_TAG = {0x6d697034696f7264ULL, 0x8c1f0e5a3b7d4c21ULL};
 
-/* Bits of an AF_PACKET packet's extra word above sll_pkttype (shared with io/linux/native.ts). */
-#define EXTRA_TRUNCATED 0x100
-#define EXTRA_CHECKSUM_NOT_READY 0x200
-
 static void reader_release(napi_env env, reader_t *reader) {
   if (reader->slab_ref) napi_delete_reference(env, reader->slab_ref);
   if (reader->meta_ref) napi_delete_reference(env, reader->meta_ref);
@@ -69,8 +65,8 @@ static void reader_stop(reader_t *reader) {
 /* Fills up to max_packets slots; returns the count, or -errno when nothing could be read. */
 static int reader_drain(reader_t *reader) {
   int count = 0;
-  if (reader->kind == KIND_TUN && reader->offload != NULL)
-    return offload_drain(reader->fd, reader->offload, reader->slab, reader->slot_size, reader->max_packets, reader->meta);
+  if ((reader->kind == KIND_TUN || reader->kind == KIND_PACKET) && reader->offload != NULL)
+    return offload_drain(reader->fd, reader->kind, reader->offload, reader->slab, reader->slot_size, reader->max_packets, reader->meta);
   if (reader->kind == KIND_TUN) {
     /* A TUN descriptor yields one packet per read(): loop until EAGAIN or the batch is full. */
     while (count < reader->max_packets) {
@@ -287,7 +283,7 @@ napi_value start_reader(napi_env env, napi_callback_info info) {
   reader->slot_size = slab_length / (size_t)max_packets;
   reader->slab = slab;
   reader->meta = meta;
-  if (kind == KIND_TUN) {
+  if (kind == KIND_TUN || kind == KIND_PACKET) {
     int failed = 0;
     reader->offload = offload_for_reader(fd, reader->slot_size, &failed);
     if (failed) {

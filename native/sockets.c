@@ -6,7 +6,16 @@
 
 /*
  * openPacket(ifname: string, ethertype = ETH_P_ALL) → { fd, ifindex }: an AF_PACKET SOCK_RAW
- * socket bound to one interface, non-blocking.
+ * socket bound to one interface, non-blocking, with PACKET_VNET_HDR.
+ *
+ * Why PACKET_VNET_HDR: a sender on this same host (a namespace behind a veth, a bridge) leaves
+ * its TCP/UDP checksum to offload and hands TCP over as GSO super-frames of up to 64 KiB; a NIC
+ * with GRO does the same. An agent that tunnels such a frame (the FA's reverse tunnel, RFC 3024)
+ * would send a wrong checksum and a frame larger than the MTU. With a virtio_net_hdr before each
+ * frame the reader knows which and undoes it like a TUN's (tun.c "TUN offloads"). The kernel
+ * then expects the header before every frame sent on the socket too: sendBatch prepends a
+ * zeroed one (no offload asked), rather than a second socket for sending, which would double
+ * the descriptors and see our own sends as PACKET_OUTGOING on the first.
  */
 napi_value open_packet(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
@@ -45,6 +54,40 @@ napi_value open_packet(napi_env env, napi_callback_info info) {
     int error = errno;
     close(fd);
     throw_errno(env, error, "openPacket: PACKET_AUXDATA", name);
+    return NULL;
+  }
+  const char *failed = NULL;
+  int error = 0;
+  if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) {
+    failed = "openPacket: PACKET_VNET_HDR";
+    error = errno;
+  }
+  /* csum_start counts the link header: Ethernet (and loopback) frames carry 14 bytes before IPv4. */
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  memcpy(request.ifr_name, name, strlen(name)); /* arg_name checked < IFNAMSIZ */
+  if (failed == NULL && ioctl(fd, SIOCGIFHWADDR, &request) < 0) {
+    failed = "openPacket: SIOCGIFHWADDR";
+    error = errno;
+  }
+  tun_offload_t *offload = failed == NULL ? offload_create(0) : NULL;
+  if (failed == NULL && offload == NULL) {
+    failed = "openPacket: offload state";
+    error = ENOMEM;
+  }
+  if (offload != NULL) {
+    unsigned short type = request.ifr_hwaddr.sa_family;
+    offload->link_length = (type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK) ? ETH_HLEN : 0;
+    error = offload_remember(fd, offload);
+    if (error != 0) {
+      free(offload->scratch);
+      free(offload);
+      failed = "openPacket: offload state";
+    }
+  }
+  if (failed != NULL) {
+    close(fd);
+    throw_errno(env, error, failed, name);
     return NULL;
   }
   napi_value result;
@@ -184,17 +227,23 @@ napi_value send_batch(napi_env env, napi_callback_info info) {
   }
 
   struct mmsghdr messages[64];
-  struct iovec vectors[64];
+  struct iovec vectors[64][2];
   struct sockaddr_in addresses[64];
+  /* An AF_PACKET socket with PACKET_VNET_HDR (openPacket) takes a virtio_net_hdr before each
+     frame: a zeroed one asks for no offload. */
+  static const struct virtio_net_hdr no_offload;
+  int with_header = kind == KIND_PACKET && offload_for(fd) != NULL;
   while (sent < count) {
     int chunk = count - sent > 64 ? 64 : count - sent;
     for (int j = 0; j < chunk; j++) {
       int i = sent + j;
-      vectors[j].iov_base = (void *)(slab + offsets[i]);
-      vectors[j].iov_len = (size_t)lengths[i];
+      vectors[j][0].iov_base = (void *)&no_offload;
+      vectors[j][0].iov_len = VNET_HEADER_SIZE;
+      vectors[j][1].iov_base = (void *)(slab + offsets[i]);
+      vectors[j][1].iov_len = (size_t)lengths[i];
       memset(&messages[j], 0, sizeof messages[j]);
-      messages[j].msg_hdr.msg_iov = &vectors[j];
-      messages[j].msg_hdr.msg_iovlen = 1;
+      messages[j].msg_hdr.msg_iov = with_header ? &vectors[j][0] : &vectors[j][1];
+      messages[j].msg_hdr.msg_iovlen = with_header ? 2 : 1;
       if (kind == KIND_RAW_IP) {
         memset(&addresses[j], 0, sizeof addresses[j]);
         addresses[j].sin_family = AF_INET;

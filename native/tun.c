@@ -44,7 +44,7 @@ void offload_forget(int fd) {
   free(offload);
 }
 
-static tun_offload_t *offload_create(size_t scratch_size) {
+tun_offload_t *offload_create(size_t scratch_size) {
   tun_offload_t *offload = calloc(1, sizeof *offload);
   if (offload == NULL) return NULL;
   offload->scratch = malloc(scratch_size);
@@ -57,7 +57,7 @@ static tun_offload_t *offload_create(size_t scratch_size) {
 }
 
 /* Registers fd's offload state; returns 0 or an errno. */
-static int offload_remember(int fd, tun_offload_t *offload) {
+int offload_remember(int fd, tun_offload_t *offload) {
   if ((size_t)fd >= offload_fd_capacity) {
     size_t capacity = offload_fd_capacity == 0 ? 64 : offload_fd_capacity;
     while (capacity <= (size_t)fd) capacity *= 2;
@@ -146,17 +146,30 @@ static void transport_checksum(const uint8_t *ip, uint8_t *transport, size_t len
 }
 
 /*
+ * The IPv4 header of a frame whose link header is link_length bytes long (0 on a TUN, 14 for
+ * Ethernet on an AF_PACKET socket), or NULL when the frame carries something else or is too short.
+ */
+static const uint8_t *frame_ipv4(const uint8_t *frame, size_t length, size_t link_length) {
+  if (length < link_length + 20) return NULL;
+  if (link_length == ETH_HLEN && get16(frame + 12) != ETH_P_IP) return NULL;
+  const uint8_t *ip = frame + link_length;
+  return (ip[0] >> 4) == 4 ? ip : NULL;
+}
+
+/*
  * Completes a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM): the ones' complement sum from
  * csum_start to the end, the field included (it holds the pseudo-header sum), stored at
- * csum_start + csum_offset. Returns 0 when the offsets lie outside the packet.
+ * csum_start + csum_offset (both counted from the frame's start, link header included). Returns
+ * 0 when the offsets lie outside the frame.
  */
-static int offload_complete_checksum(uint8_t *packet, size_t length, const struct virtio_net_hdr *header) {
+static int offload_complete_checksum(uint8_t *frame, size_t length, const struct virtio_net_hdr *header, size_t link_length) {
   size_t start = header->csum_start, at = (size_t)header->csum_start + header->csum_offset;
   if (start >= length || at + 2 > length) return 0;
-  uint16_t checksum = checksum_fold(checksum_add(0, packet + start, length - start));
-  int udp = length >= 20 && (packet[0] >> 4) == 4 && packet[9] == IPPROTO_UDP && at == (size_t)(packet[0] & 0x0f) * 4 + 6;
+  uint16_t checksum = checksum_fold(checksum_add(0, frame + start, length - start));
+  const uint8_t *ip = frame_ipv4(frame, length, link_length);
+  int udp = ip != NULL && ip[9] == IPPROTO_UDP && at == link_length + (size_t)(ip[0] & 0x0f) * 4 + 6;
   if (checksum == 0 && udp) checksum = 0xffff;
-  memcpy(packet + at, &checksum, 2);
+  memcpy(frame + at, &checksum, 2);
   return 1;
 }
 
@@ -165,17 +178,19 @@ static int offload_complete_checksum(uint8_t *packet, size_t length, const struc
  * makes it pending. Returns 0 when it cannot be segmented here (counted as dropped by the caller).
  */
 static int offload_prepare(tun_offload_t *offload, size_t length, size_t slot_size) {
-  const uint8_t *ip = offload->scratch;
+  size_t link_length = offload->link_length;
+  const uint8_t *ip = frame_ipv4(offload->scratch, length, link_length); /* USO may bring IPv6: not ours */
   unsigned int type = offload->header.gso_type & (unsigned int)~VIRTIO_NET_HDR_GSO_ECN;
   int tcp = type == VIRTIO_NET_HDR_GSO_TCPV4;
   if (!tcp && type != VIRTIO_NET_HDR_GSO_UDP_L4) return 0; /* TCPv6, UFO: never asked for */
-  if (length < 20 || (ip[0] >> 4) != 4) return 0;          /* USO may bring IPv6: not ours */
+  if (ip == NULL) return 0;
   size_t ip_length = (size_t)(ip[0] & 0x0f) * 4;
   if (ip_length < 20 || (get16(ip + 6) & 0x3fff) != 0) return 0; /* a fragment cannot be a GSO packet */
   if (ip[9] != (tcp ? IPPROTO_TCP : IPPROTO_UDP)) return 0;
-  size_t transport_length = tcp ? (ip_length + 13 <= length ? (size_t)(ip[ip_length + 12] >> 4) * 4 : 0) : 8;
+  size_t transport_at = link_length + ip_length;
+  size_t transport_length = tcp ? (transport_at + 13 <= length ? (size_t)(ip[ip_length + 12] >> 4) * 4 : 0) : 8;
   if (transport_length < 8 || (tcp && transport_length < 20)) return 0;
-  size_t header_length = ip_length + transport_length;
+  size_t header_length = transport_at + transport_length;
   uint16_t gso_size = offload->header.gso_size;
   if (header_length > length || gso_size == 0 || header_length + gso_size > slot_size) return 0;
   offload->pending_length = length;
@@ -191,7 +206,8 @@ static int offload_prepare(tun_offload_t *offload, size_t length, size_t slot_si
 /* Writes the pending super-packet's next segments into slots count.. of the slab; returns the new count. */
 static int offload_emit(tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets, int32_t *meta, int count) {
   const uint8_t *packet = offload->scratch;
-  size_t header_length = offload->pending_header_length, ip_length = (size_t)(packet[0] & 0x0f) * 4;
+  size_t link_length = offload->link_length;
+  size_t header_length = offload->pending_header_length, ip_length = (size_t)(packet[link_length] & 0x0f) * 4;
   /* offload_prepare checked the segments against the slots of the reader it ran for; another
      reader's slots may be smaller. A segment that does not fit is never written: drop the rest. */
   if (offload->pending_length != 0 && header_length + offload->pending_gso_size > slot_size) {
@@ -206,28 +222,29 @@ static int offload_emit(tun_offload_t *offload, uint8_t *slab, size_t slot_size,
     uint8_t *segment = slab + (size_t)count * slot_size;
     memcpy(segment, packet, header_length);
     memcpy(segment + header_length, packet + offset, payload);
-    size_t segment_length = header_length + payload;
-    put16(segment + 2, (uint16_t)segment_length);
-    put16(segment + 4, (uint16_t)(get16(packet + 4) + index));
-    ipv4_header_checksum(segment, ip_length);
-    uint8_t *transport = segment + ip_length;
+    size_t segment_length = header_length + payload, datagram_length = segment_length - link_length;
+    uint8_t *ip = segment + link_length;
+    put16(ip + 2, (uint16_t)datagram_length);
+    put16(ip + 4, (uint16_t)(get16(packet + link_length + 4) + index));
+    ipv4_header_checksum(ip, ip_length);
+    uint8_t *transport = ip + ip_length;
     if (offload->pending_tcp) {
       uint32_t sequence;
-      memcpy(&sequence, packet + ip_length + 4, 4);
+      memcpy(&sequence, packet + link_length + ip_length + 4, 4);
       sequence = htonl(ntohl(sequence) + (uint32_t)(offset - header_length));
       memcpy(transport + 4, &sequence, 4);
       if (!last) transport[13] &= (uint8_t)~(0x01 | 0x08); /* FIN, PSH: the last segment's */
       if (index > 0) transport[13] &= (uint8_t)~0x80;      /* CWR: the first segment's */
-      transport_checksum(segment, transport, segment_length - ip_length, IPPROTO_TCP, 16);
+      transport_checksum(ip, transport, datagram_length - ip_length, IPPROTO_TCP, 16);
     } else {
-      put16(transport + 4, (uint16_t)(segment_length - ip_length));
-      transport_checksum(segment, transport, segment_length - ip_length, IPPROTO_UDP, 6);
+      put16(transport + 4, (uint16_t)(datagram_length - ip_length));
+      transport_checksum(ip, transport, datagram_length - ip_length, IPPROTO_UDP, 6);
     }
     int32_t *m = meta + (size_t)count * META_WORDS;
     m[0] = (int32_t)((size_t)count * slot_size);
     m[1] = (int32_t)segment_length;
-    m[2] = 0;
-    m[3] = 0;
+    m[2] = offload->pending_source;
+    m[3] = offload->pending_extra;
     count++;
     offload->counters.segments++;
     offload->pending_index++;
@@ -238,13 +255,56 @@ static int offload_emit(tun_offload_t *offload, uint8_t *slab, size_t slot_size,
 }
 
 /*
- * The TUN branch of the reader when offloads are on: finishes a pending super-packet, then reads
- * until EAGAIN or the batch is full. Each read lands in the next slot (the common, small case:
- * no copy) and spills into the scratch buffer when larger; a super-packet is then made
- * contiguous in the scratch and segmented into the slots. Returns the count or -errno.
+ * One read from an offload descriptor: the virtio_net_hdr in offload->header, `length` bytes
+ * of frame in slot `count` of the slab, spilling into the scratch after slot_size. Completes a
+ * partial checksum or segments a GSO frame; returns the new count. Every packet it yields gets
+ * source and extra as meta words 2 and 3. A partial checksum whose offsets lie outside the
+ * frame is dropped when unfinished_extra is 0, else passed on as it is with that bit in extra.
  */
-int offload_drain(int fd, tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets,
-                         int32_t *meta) {
+static int offload_take(tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets, int32_t *meta, int count,
+                        size_t length, int32_t source, int32_t extra, int32_t unfinished_extra) {
+  uint8_t *slot = slab + (size_t)count * slot_size;
+  if (offload->header.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+    if (length > slot_size) {
+      offload->counters.dropped++;
+      return count;
+    }
+    if (offload->header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+      if (offload_complete_checksum(slot, length, &offload->header, offload->link_length)) {
+        offload->counters.checksums_completed++;
+      } else if (unfinished_extra != 0) {
+        extra |= unfinished_extra;
+      } else {
+        offload->counters.dropped++;
+        return count;
+      }
+    }
+    int32_t *m = meta + (size_t)count * META_WORDS;
+    m[0] = (int32_t)((size_t)count * slot_size);
+    m[1] = (int32_t)length;
+    m[2] = source;
+    m[3] = extra;
+    return count + 1;
+  }
+  memcpy(offload->scratch, slot, length < slot_size ? length : slot_size);
+  if (!offload_prepare(offload, length, slot_size)) {
+    offload->counters.dropped++;
+    return count;
+  }
+  offload->pending_source = source;
+  offload->pending_extra = extra;
+  return offload_emit(offload, slab, slot_size, max_packets, meta, count);
+}
+
+/*
+ * The reader's branch for a descriptor with offloads (a TUN opened with IFF_VNET_HDR, an
+ * AF_PACKET socket with PACKET_VNET_HDR): finishes a pending super-packet, then reads until
+ * EAGAIN or the batch is full. Each read lands in the next slot (the common, small case: no
+ * copy) and spills into the scratch buffer when larger; a super-packet is then made contiguous
+ * in the scratch and segmented into the slots. One read per frame (no recvmmsg): a frame may be
+ * 64 KiB, and only one scratch buffer exists. Returns the count or -errno.
+ */
+int offload_drain(int fd, int kind, tun_offload_t *offload, uint8_t *slab, size_t slot_size, int max_packets, int32_t *meta) {
   int count = offload_emit(offload, slab, slot_size, max_packets, meta, 0);
   while (count < max_packets && offload->pending_length == 0) {
     uint8_t *slot = slab + (size_t)count * slot_size;
@@ -253,38 +313,35 @@ int offload_drain(int fd, tun_offload_t *offload, uint8_t *slab, size_t slot_siz
         {slot, slot_size},
         {offload->scratch + slot_size, offload->scratch_size - slot_size},
     };
-    ssize_t n = readv(fd, parts, 3);
+    struct sockaddr_ll from;
+    memset(&from, 0, sizeof from);
+    struct msghdr message = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = parts, .msg_iovlen = 3};
+    ssize_t n = kind == KIND_PACKET ? recvmsg(fd, &message, MSG_DONTWAIT) : readv(fd, parts, 3);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      /* AF_PACKET: a frame whose offload the kernel cannot describe in a virtio_net_hdr is
+         dropped by recvmsg with EINVAL (packet_rcv_vnet); the socket itself is fine. */
+      if (kind == KIND_PACKET && errno == EINVAL) {
+        offload->counters.dropped++;
+        continue;
+      }
       return count > 0 ? count : -errno;
     }
-    if ((size_t)n <= VNET_HEADER_SIZE || (size_t)n >= VNET_HEADER_SIZE + offload->scratch_size) {
+    if ((size_t)n <= VNET_HEADER_SIZE || (size_t)n >= VNET_HEADER_SIZE + offload->scratch_size ||
+        (message.msg_flags & MSG_TRUNC)) {
       offload->counters.dropped++; /* empty, or possibly cut short */
       continue;
     }
     size_t length = (size_t)n - VNET_HEADER_SIZE;
-    if (offload->header.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
-      if (length > slot_size ||
-          ((offload->header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !offload_complete_checksum(slot, length, &offload->header))) {
-        offload->counters.dropped++;
-        continue;
-      }
-      if (offload->header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) offload->counters.checksums_completed++;
-      int32_t *m = meta + (size_t)count * META_WORDS;
-      m[0] = (int32_t)((size_t)count * slot_size);
-      m[1] = (int32_t)length;
-      m[2] = 0;
-      m[3] = 0;
-      count++;
+    if (kind != KIND_PACKET) {
+      count = offload_take(offload, slab, slot_size, max_packets, meta, count, length, 0, 0, 0);
       continue;
     }
-    memcpy(offload->scratch, slot, length < slot_size ? length : slot_size);
-    if (!offload_prepare(offload, length, slot_size)) {
-      offload->counters.dropped++;
-      continue;
-    }
-    count = offload_emit(offload, slab, slot_size, max_packets, meta, count);
+    /* This host's own sends (PACKET_OUTGOING) are never handed to a handler: not worth cutting up. */
+    if (from.sll_pkttype == PACKET_OUTGOING && offload->header.gso_type != VIRTIO_NET_HDR_GSO_NONE) continue;
+    count = offload_take(offload, slab, slot_size, max_packets, meta, count, length, from.sll_ifindex, from.sll_pkttype,
+                         EXTRA_CHECKSUM_NOT_READY);
   }
   return count;
 }
@@ -330,8 +387,10 @@ napi_value tun_offload_counters(napi_env env, napi_callback_info info) {
 }
 
 /*
- * segmentOffloaded(input, slab, slotSize, meta) → count: what the reader does with one read
- * from an offload TUN (input = virtio_net_hdr + packet), for tests: the packets it yields lie in
+ * segmentOffloaded(input, slab, slotSize, meta, linkLength = 0) → count: what the reader does
+ * (offload_take) with one read from an offload TUN (input = virtio_net_hdr + packet), or with
+ * linkLength 14 from an AF_PACKET socket of an Ethernet interface (virtio_net_hdr + frame; a
+ * partial checksum it cannot complete is then passed on with 0x200 in meta word 3), for tests: the packets it yields lie in
  * slab slots of slotSize bytes, [offset, length, 0, 0] per packet in meta. 0 when it would be
  * dropped; a RangeError when the slab has too few slots.
  */
@@ -346,6 +405,14 @@ napi_value segment_offloaded(napi_env env, napi_callback_info info) {
       !arg_int32(env, argv[2], &slot_size, "segmentOffloaded: slotSize must be a number") ||
       !arg_typed(env, argv[3], napi_int32_array, &meta, &meta_length, "segmentOffloaded: meta must be an Int32Array"))
     return NULL;
+  int32_t link_length = 0;
+  if (arg_type(env, argv[4]) != napi_undefined &&
+      !arg_int32(env, argv[4], &link_length, "segmentOffloaded: linkLength must be a number"))
+    return NULL;
+  if (link_length != 0 && link_length != ETH_HLEN) {
+    throw_range(env, "segmentOffloaded: linkLength must be 0 (TUN) or 14 (Ethernet)");
+    return NULL;
+  }
   if (slot_size < 64 || input_length <= VNET_HEADER_SIZE || input_length - VNET_HEADER_SIZE > OFFLOAD_MAX_PACKET) {
     throw_range(env, "segmentOffloaded: slotSize >= 64, input = header + 1..65792 bytes");
     return NULL;
@@ -356,29 +423,21 @@ napi_value segment_offloaded(napi_env env, napi_callback_info info) {
     throw_range(env, "segmentOffloaded: the slab and meta must hold one packet at least");
     return NULL;
   }
-  tun_offload_t *offload = offload_create(OFFLOAD_MAX_PACKET);
+  tun_offload_t *offload = offload_create((size_t)slot_size + OFFLOAD_MAX_PACKET);
   if (offload == NULL) {
     throw_errno(env, ENOMEM, "segmentOffloaded", NULL);
     return NULL;
   }
   memcpy(&offload->header, input, VNET_HEADER_SIZE);
-  size_t length = input_length - VNET_HEADER_SIZE;
-  int count = 0;
-  if (offload->header.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
-    uint8_t *slot = slab;
-    if (length <= (size_t)slot_size) {
-      memcpy(slot, (uint8_t *)input + VNET_HEADER_SIZE, length);
-      if (!(offload->header.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || offload_complete_checksum(slot, length, &offload->header)) {
-        int32_t *m = meta;
-        m[0] = 0, m[1] = (int32_t)length, m[2] = 0, m[3] = 0;
-        count = 1;
-      }
-    }
-  } else {
-    memcpy(offload->scratch, (uint8_t *)input + VNET_HEADER_SIZE, length);
-    if (offload_prepare(offload, length, (size_t)slot_size))
-      count = offload_emit(offload, slab, (size_t)slot_size, max_packets, meta, 0);
-  }
+  offload->link_length = (size_t)link_length;
+  /* Laid out as the reader's read leaves it: the slot first, the rest spilled into the scratch. */
+  const uint8_t *frame = (const uint8_t *)input + VNET_HEADER_SIZE;
+  size_t length = input_length - VNET_HEADER_SIZE, in_slot = length < (size_t)slot_size ? length : (size_t)slot_size;
+  memcpy(slab, frame, in_slot);
+  memcpy(offload->scratch + slot_size, frame + in_slot, length - in_slot);
+  /* As the AF_PACKET reader does, an unfinishable partial checksum is passed on flagged; a TUN's is dropped. */
+  int count = offload_take(offload, slab, (size_t)slot_size, max_packets, meta, 0, length, 0, 0,
+                           link_length != 0 ? EXTRA_CHECKSUM_NOT_READY : 0);
   int unfinished = offload->pending_length != 0;
   free(offload->scratch);
   free(offload);

@@ -140,14 +140,15 @@ export interface NativeIo {
   armWritable(handle: WatchHandle): void;
   /** Stops the watch and closes its dup; safe twice. */
   stopWritable(handle: WatchHandle): void;
-  /** What the reader of an offload TUN did (undefined for a descriptor opened without offload). */
+  /** What the reader of an offload TUN or of an openPacket socket (PACKET_VNET_HDR) did (undefined for a descriptor without offload). */
   tunOffloadCounters(fd: number): TunOffloadCounters | undefined;
   /**
    * For tests: what the reader makes of one read from an offload TUN (`input` = virtio_net_hdr +
-   * packet): the packets it yields, in slots of `slotSize` bytes of `slab`, offset and length
+   * packet), or with `linkLength` 14 from an AF_PACKET socket of an Ethernet interface
+   * (virtio_net_hdr + frame; openPacket asks for PACKET_VNET_HDR): the packets it yields, in slots of `slotSize` bytes of `slab`, offset and length
    * first of each packet's META_WORDS in `meta`. 0 when the reader would drop it; RangeError when the slab has too few slots.
    */
-  segmentOffloaded(input: Uint8Array, slab: Uint8Array, slotSize: number, meta: Int32Array): number;
+  segmentOffloaded(input: Uint8Array, slab: Uint8Array, slotSize: number, meta: Int32Array, linkLength?: 0 | 14): number;
 }
 
 /** An opaque writability watch handle. */

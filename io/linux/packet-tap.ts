@@ -38,6 +38,7 @@ import { Tun, type SlabBatch, type TunDevice, type TunOffloadState } from '../tu
 import type { Ipv4Address } from '../wire/bytes.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4IsFragment, ipv4Protocol, ipv4Source } from '../wire/ipv4.js';
 import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../wire/udp.js';
+import { completeTransportChecksum } from '../wire/transport-checksum.js';
 import { LinuxLinkLive } from './packet.js';
 import { LinuxRawIpLive } from './raw-ip.js';
 import { openHostRoutes, type HostRoutes } from './routes.js';
@@ -91,18 +92,6 @@ export interface LinuxPacketTap extends OpenedPacketTap {
   readonly linuxCounters: LinuxPacketTapCounters;
   /** The TUN offloads and what undoing them took (undefined without offloads). */
   tunOffload(): TunOffloadState | undefined;
-}
-
-/** Writes the UDP checksum of an unfragmented IPv4/UDP datagram whose checksum was left to offload. */
-export function completeUdpChecksum(datagram: Uint8Array): void {
-  if (ipv4Protocol(datagram, 0) !== IpProtocol.UDP || ipv4IsFragment(datagram, 0)) return;
-  const udpOffset = ipv4HeaderLength(datagram, 0);
-  if (udpOffset + UDP_HEADER_LENGTH > datagram.length) return;
-  const length = udpLength(datagram, udpOffset);
-  if (length < UDP_HEADER_LENGTH || udpOffset + length > datagram.length) return;
-  const checksum = udpChecksum(ipv4Source(datagram, 0), ipv4Destination(datagram, 0), datagram, udpOffset, length);
-  datagram[udpOffset + 6] = checksum >>> 8;
-  datagram[udpOffset + 7] = checksum & 0xff;
 }
 
 /** Largest sendBatch the native helper takes. */
@@ -275,7 +264,7 @@ function copyBroadcast(state: TapState, frame: Uint8Array, info: FrameInfo | und
   if (datagram === undefined || !state.rule.copies(datagram)) return;
   state.linuxCounters.broadcastCopies++;
   const copy = datagram.slice();
-  if (info?.checksumNotReady === true) completeUdpChecksum(copy);
+  if (info?.checksumNotReady === true) completeTransportChecksum(copy);
   state.counters.captured++;
   state.counters.batches++;
   state.batches.next([{ bytes: copy, ingress: state.homeInterface, linkBroadcast: true }]);

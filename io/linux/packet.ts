@@ -175,6 +175,9 @@ function openLink(name: string, inUse: Set<string>, options: ReaderOptions): Eff
           onError(handler) {
             errorHandler = handler;
           },
+          offloads() {
+            return closed ? undefined : native.tunOffloadCounters(fd);
+          },
         };
         const release = () => {
           if (closed) return;

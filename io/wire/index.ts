@@ -19,3 +19,4 @@ export * from './igmp.js';
 export * from './pcap.js';
 export * from './pcapng.js';
 export * from './capture.js';
+export * from './transport-checksum.js';

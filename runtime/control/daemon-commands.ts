@@ -144,6 +144,8 @@ export function registerForeignAgentCommands(server: ControlServer, identity: Da
         advertisements: c.advertisements,
         tunnelDelivered: c.tunnelDelivered,
         dataPlane: agent.dataPlane.counters,
+        // The visitor link's reader undoing GSO and partial checksums (Linux; absent on simulated links).
+        ...(agent.visitorLinkOffloads() === undefined ? {} : { visitorLinkOffloads: agent.visitorLinkOffloads() }),
       };
     },
   });

@@ -11,7 +11,7 @@
 import { Effect, Layer, type Scope } from 'effect';
 import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
-import { Link, LinkError, type FrameInfo, type LinkInterface } from '../../io/link.js';
+import { Link, LinkError, type FrameInfo, type LinkInterface, type LinkOffloadCounters } from '../../io/link.js';
 import { RawIp, RawIpError, type RawIpSocket } from '../../io/raw-ip.js';
 import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
 import {
@@ -35,6 +35,7 @@ import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wir
 import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST } from '../../io/wire/registration-types.js';
 import { replyCodeText } from '../../io/wire/reply-codes.js';
 import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
+import { completeTransportChecksum } from '../../io/wire/transport-checksum.js';
 import {
   advertiserMachine,
   buildFaAdvertisement,
@@ -336,8 +337,14 @@ export class ForeignAgent {
     pendingRefusals: {},
   };
 
-  /** Reverse tunnels (RFC 3024) beside `counters`: datagrams sent into them, and a 'T' visitor's home address seen from another link-layer address (neither tunnelled nor forwarded). */
-  readonly reverseTunnelCounters = { tunnelled: 0, wrongLinkSource: 0 };
+  /** Reverse tunnels (RFC 3024) beside `counters`: datagrams sent into them, a 'T' visitor's home address seen from another link-layer address (neither tunnelled nor forwarded), and datagrams whose checksum the link left to offload, completed here before tunnelling. */
+  readonly reverseTunnelCounters = { tunnelled: 0, wrongLinkSource: 0, checksumsCompleted: 0 };
+  /**
+   * The copy of a visitor's datagram whose checksum the link left to offload (reverseTunnelFrame):
+   * one buffer, reused, since the plane consumes its input before `next` returns, as it does the
+   * link's own slot. Grown to the largest frame seen.
+   */
+  private checksumScratch = new Uint8Array(2048);
 
   private readonly transitionSubject = new Subject<TransitionRecord>();
   private readonly eventSubject = new Subject<ForeignAgentEvent>();
@@ -566,6 +573,11 @@ export class ForeignAgent {
     if (this.reverseTunnels.delete(homeAddress | 0)) this.options.visitorCapture?.release(homeAddress);
   }
 
+  /** What the visitor link's reader did to undo offloads (GSO, partial checksums); undefined on links without any. */
+  visitorLinkOffloads(): LinkOffloadCounters | undefined {
+    return this.link?.offloads?.();
+  }
+
   /** The link-layer address datagrams for `homeAddress` are delivered to, if it is a registered visitor. */
   visitorLinkAddress(homeAddress: Ipv4Address): MacAddress | undefined {
     return this.routes.get(homeAddress | 0);
@@ -590,7 +602,7 @@ export class ForeignAgent {
       this.solicitation(payload, header.source, linkSource);
       return;
     }
-    if (this.reverseTunnels.size > 0 && this.reverseTunnelFrame(frame, header.source, header.destination, linkSource)) return;
+    if (this.reverseTunnels.size > 0 && this.reverseTunnelFrame(frame, header.source, header.destination, linkSource, info)) return;
     if (header.protocol !== IpProtocol.UDP) return;
     const destination = header.destination >>> 0;
     if (!(this.ownAddresses.has(destination | 0) || destination === ALL_MOBILITY_AGENTS || destination === LIMITED_BROADCAST)) return;
@@ -623,7 +635,7 @@ export class ForeignAgent {
    * its home address and link-layer address together: the same source from another station is
    * neither tunnelled nor forwarded (the capture drops it), only counted. True when taken.
    */
-  private reverseTunnelFrame(frame: Uint8Array, source: Ipv4Address, destination: Ipv4Address, linkSource: MacAddress): boolean {
+  private reverseTunnelFrame(frame: Uint8Array, source: Ipv4Address, destination: Ipv4Address, linkSource: MacAddress, info?: FrameInfo): boolean {
     if (this.ownAddresses.has(destination | 0) || this.reverseTunnels.get(source | 0) === undefined) return false;
     // The link's own traffic (a Request to 224.0.0.11, broadcasts) is this agent's to handle, never the tunnel's.
     if (destination >>> 0 === LIMITED_BROADCAST || destination >>> 8 === 0xe00000) return false;
@@ -631,7 +643,20 @@ export class ForeignAgent {
       this.reverseTunnelCounters.wrongLinkSource++;
       return true;
     }
-    const bytes = frame.subarray(ETHERNET_HEADER_LENGTH);
+    let bytes = frame.subarray(ETHERNET_HEADER_LENGTH);
+    // A sender on this host left its TCP/UDP checksum to offload and the link's reader could not
+    // finish it (io/linux completes what PACKET_VNET_HDR describes): the tunnel carries the
+    // datagram to another host, which would drop it, so it is completed on a copy here (the
+    // frame is the link's, seen by its other handlers too).
+    if (info?.checksumNotReady === true) {
+      if (this.checksumScratch.length < bytes.length) this.checksumScratch = new Uint8Array(bytes.length);
+      const copy = this.checksumScratch.subarray(0, bytes.length);
+      copy.set(bytes);
+      if (completeTransportChecksum(copy)) {
+        this.reverseTunnelCounters.checksumsCompleted++;
+        bytes = copy;
+      }
+    }
     const linkBroadcast = (frame[0]! & 1) !== 0;
     this.tunnelInput.next([{ bytes, ingress: 'visitors', ...(linkBroadcast ? { linkBroadcast } : {}) }]);
     return true;

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNative, META_WORDS, nativeAvailable, TunOffloadFlag } from '../../io/linux/native.js';
+import { loadNative, META_WORDS, nativeAvailable, PACKET_CHECKSUM_NOT_READY, TunOffloadFlag } from '../../io/linux/native.js';
 import { internetChecksum, ipv4 } from '../../io/wire/bytes.js';
 import { ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, Peer, ROOT, titled } from './netns.js';
 import { writePrivateFile } from '../support/files.js';
@@ -107,11 +107,24 @@ function tcpSuperPacket(payload: Uint8Array, sequence: number, flags: number): U
   return packet;
 }
 
-function segment(input: Uint8Array, slots = 64, slotSize = 2048): Uint8Array[] {
+/** A UDP datagram (ports 5000 → 9) whose checksum is left partial, as a sender's kernel hands it over. */
+function udpPartialPacket(payload: Uint8Array, identification: number): Uint8Array {
+  const packet = new Uint8Array(28 + payload.length);
+  ipv4Header(packet, packet.length, UDP, identification);
+  const view = new DataView(packet.buffer);
+  view.setUint16(20, 5000);
+  view.setUint16(22, 9);
+  view.setUint16(24, 8 + payload.length);
+  packet.set(payload, 28);
+  view.setUint16(26, 0xffff - internetChecksum(new Uint8Array(0), 0, 0, pseudoHeaderSum(UDP, 8 + payload.length)));
+  return packet;
+}
+
+function segment(input: Uint8Array, slots = 64, slotSize = 2048, linkLength: 0 | 14 = 0): Uint8Array[] {
   const native = loadNative();
   const slab = new Uint8Array(slots * slotSize);
   const meta = new Int32Array(slots * META_WORDS);
-  const count = native.segmentOffloaded(input, slab, slotSize, meta);
+  const count = native.segmentOffloaded(input, slab, slotSize, meta, linkLength);
   const out: Uint8Array[] = [];
   for (let i = 0; i < count; i++) out.push(slab.slice(meta[i * META_WORDS]!, meta[i * META_WORDS]! + meta[i * META_WORDS + 1]!));
   return out;
@@ -194,21 +207,14 @@ describe('TUN offloads: the reader segments GSO packets and completes checksums'
 
   it.skipIf(skip !== undefined)(titled('a datagram with a partial checksum (NEEDS_CSUM, no GSO) is completed; one without is passed through untouched', skip), () => {
     const payload = pattern(333, 5); // odd length: the last byte is padded with zero (RFC 768)
-    const packet = new Uint8Array(28 + payload.length);
-    ipv4Header(packet, packet.length, UDP, 1);
-    const view = new DataView(packet.buffer);
-    view.setUint16(20, 5000);
-    view.setUint16(22, 9);
-    view.setUint16(24, 8 + payload.length);
-    packet.set(payload, 28);
-    view.setUint16(26, 0xffff - internetChecksum(new Uint8Array(0), 0, 0, pseudoHeaderSum(UDP, 8 + payload.length)));
+    const packet = udpPartialPacket(payload, 1);
     const [completed, ...rest] = segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 20, csumOffset: 6 }, packet));
     expect(rest).toStrictEqual([]);
     expectValidDatagrams([completed!], UDP, 8);
     expect(completed!.subarray(28)).toStrictEqual(payload);
 
     // Without NEEDS_CSUM the reader leaves the checksum as it is, even a wrong one.
-    view.setUint16(26, 0x1234);
+    packet.set([0x12, 0x34], 26);
     expect(segment(withVnetHeader({ gsoType: GSO_NONE }, packet))).toStrictEqual([packet]);
   });
 
@@ -225,6 +231,56 @@ describe('TUN offloads: the reader segments GSO packets and completes checksums'
     const ipv6 = tcp.slice();
     ipv6[0] = 0x60;
     expect(segment(withVnetHeader({ gsoType: GSO_TCPV4, gsoSize: 1000 }, ipv6))).toStrictEqual([]);
+  });
+});
+
+/** An Ethernet frame (ethertype `etherType`) around `packet`, as an AF_PACKET SOCK_RAW socket reads it. */
+function ethernetFrame(packet: Uint8Array, etherType = 0x0800): Uint8Array {
+  const frame = new Uint8Array(14 + packet.length);
+  frame.set([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x0a, etherType >> 8, etherType & 0xff]);
+  frame.set(packet, 14);
+  return frame;
+}
+
+describe('AF_PACKET offloads (PACKET_VNET_HDR): the same reader, frames with a 14-byte Ethernet header', () => {
+  it.skipIf(skip !== undefined)(
+    titled('a TCP super-frame becomes wire-sized frames, each with the Ethernet header and valid IPv4/TCP checksums, sequence numbers contiguous', skip),
+    () => {
+      const payload = pattern(5_000, 4);
+      const sequence = 1000;
+      const frame = ethernetFrame(tcpSuperPacket(payload, sequence, ACK | PSH));
+      // csum_start counts the link header (packet_rcv_vnet: offsets from the frame's start).
+      const frames = segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_TCPV4, gsoSize: 1448, csumStart: 14 + 20, csumOffset: 16 }, frame), 64, 2048, 14);
+      expect(frames.map((f) => f.length)).toStrictEqual([14 + 52 + 1448, 14 + 52 + 1448, 14 + 52 + 1448, 14 + 52 + (5_000 - 3 * 1448)]);
+      for (const f of frames) expect(f.subarray(0, 14)).toStrictEqual(frame.subarray(0, 14));
+      const datagrams = frames.map((f) => f.subarray(14));
+      expect(expectValidDatagrams(datagrams, TCP, 32)).toStrictEqual(Buffer.from(payload));
+      datagrams.forEach((d, i) => {
+        expect(u32(d, 24)).toBe(sequence + i * 1448);
+        expect(d[33]! & PSH).toBe(i === datagrams.length - 1 ? PSH : 0);
+      });
+    },
+  );
+
+  it.skipIf(skip !== undefined)(titled('a partial checksum is completed at offsets that count the Ethernet header; a GSO frame of another ethertype is dropped', skip), () => {
+    const packet = udpPartialPacket(pattern(101, 2), 3);
+    const [completed, ...rest] = segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 14 + 20, csumOffset: 6 }, ethernetFrame(packet)), 64, 2048, 14);
+    expect(rest).toStrictEqual([]);
+    expectValidDatagrams([completed!.subarray(14)], UDP, 8);
+    const notIpv4 = ethernetFrame(tcpSuperPacket(pattern(4_000, 9), 1, ACK), 0x86dd);
+    expect(segment(withVnetHeader({ gsoType: GSO_TCPV4, gsoSize: 1000 }, notIpv4), 64, 2048, 14)).toStrictEqual([]);
+    expect(() => segment(withVnetHeader({ gsoType: GSO_NONE }, packet), 64, 2048, 7 as 14)).toThrow(RangeError);
+  });
+
+  it.skipIf(skip !== undefined)(titled('a partial checksum whose offsets lie outside the frame is passed on as it is, flagged checksum-not-ready (a TUN drops it)', skip), () => {
+    const frame = ethernetFrame(tcpSuperPacket(pattern(50, 1), 1, ACK));
+    const input = withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 14 + 20, csumOffset: 5000 }, frame);
+    const slab = new Uint8Array(2 * 2048);
+    const meta = new Int32Array(2 * META_WORDS);
+    expect(loadNative().segmentOffloaded(input, slab, 2048, meta, 14)).toBe(1);
+    expect(slab.subarray(0, frame.length)).toStrictEqual(frame);
+    expect(meta[3]! & PACKET_CHECKSUM_NOT_READY).toBe(PACKET_CHECKSUM_NOT_READY);
+    expect(segment(withVnetHeader({ flags: NEEDS_CSUM, gsoType: GSO_NONE, csumStart: 20, csumOffset: 5000 }, frame.subarray(14)))).toStrictEqual([]);
   });
 });
 

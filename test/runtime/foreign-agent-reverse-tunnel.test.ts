@@ -22,7 +22,8 @@ import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol, Ipv4Flag, ipv4PacketLen
 import { decodeRegistrationReply } from '../../io/wire/registration.js';
 import { RequestFlag } from '../../io/wire/registration-types.js';
 import { ipInIpDecapsulate } from '../../io/wire/tunnel.js';
-import { decodeUdpDatagram } from '../../io/wire/udp.js';
+import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
+import { internetChecksum } from '../../io/wire/bytes.js';
 import { SimulatedClock } from '../../io/clock.js';
 import { udpFrame } from '../../io/wire/frames.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
@@ -178,6 +179,38 @@ function datagramFromNode(w: World, ttl = 64, sourceMac = MAC_MN): Uint8Array {
   return bytes;
 }
 
+/**
+ * A frame from the node whose TCP or UDP checksum field holds only the pseudo-header sum, as a
+ * sender on the same host leaves it to offload (CHECKSUM_PARTIAL).
+ */
+function partialChecksumFrame(protocol: number): Uint8Array {
+  const transport = new Uint8Array(protocol === IpProtocol.TCP ? 20 + 101 : 8 + 101);
+  for (let i = transport.length - 101; i < transport.length; i++) transport[i] = (i * 13) & 0xff;
+  transport.set([0x9c, 0x40, 0x23, 0x29]); // ports 40000 → 9001
+  if (protocol === IpProtocol.TCP) {
+    transport[12] = 5 << 4;
+    transport[13] = 0x18; // PSH ACK
+  } else {
+    transport[4] = transport.length >> 8;
+    transport[5] = transport.length & 0xff;
+  }
+  const pseudo = (MN1 >>> 16) + (MN1 & 0xffff) + (CN >>> 16) + (CN & 0xffff) + protocol + transport.length;
+  const partial = 0xffff - internetChecksum(new Uint8Array(0), 0, 0, pseudo);
+  const at = protocol === IpProtocol.TCP ? 16 : 6;
+  transport[at] = partial >> 8;
+  transport[at + 1] = partial & 0xff;
+  const packet = {
+    header: { tos: 0, identification: 78, flags: Ipv4Flag.DontFragment, fragmentOffset: 0, ttl: 64, protocol, source: MN1, destination: CN },
+    payload: transport,
+  };
+  const frame = new Uint8Array(ETHERNET_HEADER_LENGTH + ipv4PacketLength(packet));
+  frame.set([0x02, 0, 0, 0, 0x01, 0x01], 0);
+  frame.set(MAC_MN.split(':').map((h) => parseInt(h, 16)), 6);
+  frame[12] = 0x08;
+  encodeIpv4Packet(packet, frame, ETHERNET_HEADER_LENGTH);
+  return frame;
+}
+
 const tunnelsAtHomeAgent = (w: World) => w.atHomeAgent.filter((d) => d[9] === IpProtocol.IPIP && ipv4Destination(d, 0) === HA);
 
 describe("the foreign agent's reverse tunnel on the simulated network (RFC 3024)", () => {
@@ -296,5 +329,34 @@ describe("the foreign agent's reverse tunnel on the simulated network (RFC 3024)
     expect(again.fa.restored?.bindings).toBe(1);
     expect(again.fa.agent.reverseTunnelOf(MN1)).toEqual({ homeAgent: HA, careOfAddress: FA, encapsulation: 'ip-in-ip', delivery: 'encapsulating' });
     await again.close();
+  });
+
+  it("a 'T' visitor's datagram the link reports checksum-not-ready is tunnelled with its TCP or UDP checksum completed, on a copy; one not so reported is tunnelled as it is", async () => {
+    const w = await world();
+    register(w, RequestFlag.T);
+    run(w, 100);
+    expect(replyCodes(w)).toEqual([0]);
+    for (const protocol of [IpProtocol.UDP, IpProtocol.TCP]) {
+      const frame = partialChecksumFrame(protocol);
+      const original = frame.slice();
+      w.fa.agent.handleFrame(frame, { checksumNotReady: true });
+      w.fa.agent.handleFrame(frame, { checksumNotReady: false });
+      run(w, 50);
+      expect([...frame]).toEqual([...original]); // the link's frame is never written
+    }
+    const inners = tunnelsAtHomeAgent(w).map((t) => {
+      const inner = ipInIpDecapsulate(t);
+      if (!inner.ok) throw new Error('not IP in IP');
+      return inner.value.inner;
+    });
+    expect(inners.map((d) => d[9])).toEqual([IpProtocol.UDP, IpProtocol.UDP, IpProtocol.TCP, IpProtocol.TCP]);
+    const transportValid = (d: Uint8Array) =>
+      d[9] === IpProtocol.UDP
+        ? verifyUdpChecksum(MN1, CN, d, 20)
+        : internetChecksum(d, 20, d.length, (MN1 >>> 16) + (MN1 & 0xffff) + (CN >>> 16) + (CN & 0xffff) + IpProtocol.TCP + d.length - 20) === 0;
+    expect(inners.map(transportValid)).toEqual([true, false, true, false]);
+    expect(w.fa.agent.reverseTunnelCounters.checksumsCompleted).toBe(2);
+    expect(w.fa.agent.reverseTunnelCounters.tunnelled).toBe(4);
+    await w.close();
   });
 });
