@@ -117,7 +117,7 @@ function addLabFigures(report: Report, result: LabHandoffResult, options: Handof
   report.note(
     `lab: ${options.repetitions} round${options.repetitions === 1 ? '' : 's'} of moves (home → FA1 → FA2 → co-located → home) in a lab of its own (up in ${result.labUpSeconds.toFixed(1)} s), ` +
       `a 16-byte UDP datagram from CH to the home address every ${options.intervalMs} ms (${Number.isFinite(sent) ? `${sent} sent, one per ${meanIntervalMs.toFixed(2)} ms on average, ${sendErrors} send errors` : 'sender count not read'}); ` +
-      "the link change is the node's switch port going down onto the new bridge; its carrier comes back about 200 ms later (the lab holds it down; the hold is its own row; the node hears both at once, rtnetlink; co-located moves bind or release the address while the carrier is down), and both \"link change\" figures include it; the bar is on carrier back → first datagram; " +
+      "the link change is the node's switch port going down onto the new bridge; its carrier comes back about 200 ms later (the lab holds it down; the hold is its own row; the node hears both at once, rtnetlink; co-located moves bind or release the address while the carrier is down), and both \"link change\" figures include it; each move starts at least 1.5 s after the node's last Registration Request (it sends them at least 1 s apart, 3.6.3); the bar is on carrier back → first datagram; " +
       "arrival times are taken by a Node receiver in the node's namespace" +
       (options.note !== undefined ? `; ${options.note}` : ''),
   );
