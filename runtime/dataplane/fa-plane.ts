@@ -17,8 +17,6 @@
  * pool, counters and ICMP rules of packets.ts.
  */
 import type { Ipv4Address } from '../../io/wire/bytes.js';
-import { writeU16, writeU32 } from '../../io/wire/bytes.js';
-import { IcmpType, UnreachableCode, writeIcmpChecksum } from '../../io/wire/icmp.js';
 import {
   IPV4_MAX_TOTAL_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
@@ -26,12 +24,10 @@ import {
   decrementIpv4Ttl,
   ipv4ChecksumValid,
   ipv4Destination,
-  ipv4HeaderLength,
   ipv4IsFragment,
   ipv4Protocol,
   ipv4Source,
   ipv4TotalLength,
-  updateIpv4Checksum,
 } from '../../io/wire/ipv4.js';
 import {
   GRE_HEADER_LENGTH,
@@ -57,6 +53,7 @@ import {
   inputProblem,
   openBatch,
   stage,
+  writeFragmentationNeeded,
   writeTimeExceeded,
   type BatchInFlight,
   type DataPlane,
@@ -423,35 +420,6 @@ function outerHeaderOf(plane: FaPlane, headers: Map<number, PreparedOuterHeader>
     headers.set(careOfAddress | 0, header);
   }
   return header;
-}
-
-/**
- * Writes an ICMP Destination Unreachable, Fragmentation Needed (RFC 792, RFC 1191 4: the
- * next-hop MTU in the second half of the unused word) from `source` to the datagram's source,
- * quoting its IP header and first 64 bits of data.
- */
-export function writeFragmentationNeeded(pool: PacketPool, original: Uint8Array, source: Ipv4Address, ttl: number, nextHopMtu: number): Uint8Array {
-  const quoted = Math.min(ipv4TotalLength(original, 0), ipv4HeaderLength(original, 0) + 8);
-  const total = IPV4_MIN_HEADER_LENGTH + 8 + quoted;
-  const out = pool.allocate(total);
-  out[0] = 0x45;
-  out[1] = 0;
-  writeU16(out, 2, total);
-  writeU16(out, 4, 0);
-  writeU16(out, 6, 0);
-  out[8] = ttl;
-  out[9] = IpProtocol.ICMP;
-  writeU32(out, 12, source);
-  writeU32(out, 16, ipv4Source(original, 0));
-  updateIpv4Checksum(out, 0);
-  const icmp = IPV4_MIN_HEADER_LENGTH;
-  out[icmp] = IcmpType.DestinationUnreachable;
-  out[icmp + 1] = UnreachableCode.FragmentationNeeded;
-  writeU16(out, icmp + 4, 0);
-  writeU16(out, icmp + 6, Math.max(0, nextHopMtu) & 0xffff);
-  out.set(original.subarray(0, quoted), icmp + 8);
-  writeIcmpChecksum(out, icmp, total);
-  return out;
 }
 
 /** The last stage of both planes here: outputs in input order. */

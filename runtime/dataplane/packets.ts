@@ -43,7 +43,7 @@ import {
   ipv4TotalLength,
   updateIpv4Checksum,
 } from '../../io/wire/ipv4.js';
-import { IcmpType, TimeExceededCode, writeIcmpChecksum } from '../../io/wire/icmp.js';
+import { IcmpType, TimeExceededCode, UnreachableCode, writeIcmpChecksum } from '../../io/wire/icmp.js';
 import type { Encapsulation } from '../../io/wire/tunnel.js';
 
 export type { Packet, PacketBatch };
@@ -395,14 +395,13 @@ export function icmpErrorAllowed(packet: Packet, bytes: Uint8Array, isBroadcast:
 }
 
 /**
- * Writes an ICMP Time Exceeded (code 0, "time to live exceeded in transit", RFC 792) from
- * `source` to the datagram's source: IP header, ICMP header, the datagram's IP header and first
- * 64 bits of its data as received (RFC 792, RFC 1812 4.3.2.3).
+ * Writes an ICMP error about `original` from `source` to the datagram's source: IP header,
+ * ICMP header with `restOfHeader` as its second word, the datagram's IP header and first 64
+ * bits of its data as received (RFC 792, RFC 1812 4.3.2.3).
  */
-export function writeTimeExceeded(pool: PacketPool, original: Uint8Array, source: Ipv4Address, ttl: number): Uint8Array {
+function writeIcmpError(pool: PacketPool, original: Uint8Array, source: Ipv4Address, ttl: number, type: number, code: number, restOfHeader: number): Uint8Array {
   const quoted = Math.min(ipv4TotalLength(original, 0), ipv4HeaderLength(original, 0) + 8);
-  const icmpLength = 8 + quoted;
-  const total = IPV4_MIN_HEADER_LENGTH + icmpLength;
+  const total = IPV4_MIN_HEADER_LENGTH + 8 + quoted;
   const out = pool.allocate(total);
   out[0] = 0x45;
   out[1] = 0;
@@ -415,14 +414,26 @@ export function writeTimeExceeded(pool: PacketPool, original: Uint8Array, source
   writeU32(out, 16, ipv4Source(original, 0));
   updateIpv4Checksum(out, 0);
   const icmp = IPV4_MIN_HEADER_LENGTH;
-  out[icmp] = IcmpType.TimeExceeded;
-  out[icmp + 1] = TimeExceededCode.TtlExceededInTransit;
-  writeU32(out, icmp + 4, 0);
+  out[icmp] = type;
+  out[icmp + 1] = code;
+  writeU32(out, icmp + 4, restOfHeader);
   out.set(original.subarray(0, quoted), icmp + 8);
   writeIcmpChecksum(out, icmp, total);
   return out;
 }
 
+/** An ICMP Time Exceeded, code 0 "time to live exceeded in transit" (RFC 792). */
+export function writeTimeExceeded(pool: PacketPool, original: Uint8Array, source: Ipv4Address, ttl: number): Uint8Array {
+  return writeIcmpError(pool, original, source, ttl, IcmpType.TimeExceeded, TimeExceededCode.TtlExceededInTransit, 0);
+}
+
+/**
+ * An ICMP Destination Unreachable, Fragmentation Needed (RFC 792), with the next-hop MTU in
+ * the second half of the unused word (RFC 1191 4).
+ */
+export function writeFragmentationNeeded(pool: PacketPool, original: Uint8Array, source: Ipv4Address, ttl: number, nextHopMtu: number): Uint8Array {
+  return writeIcmpError(pool, original, source, ttl, IcmpType.DestinationUnreachable, UnreachableCode.FragmentationNeeded, Math.max(0, nextHopMtu) & 0xffff);
+}
 
 /** The encapsulation an outer IP protocol number names. */
 export function encapsulationOf(protocol: number): Encapsulation {
