@@ -36,8 +36,7 @@ import {
 import { RawIp, type RawIpSocket } from '../raw-ip.js';
 import { Tun, type SlabBatch, type TunDevice, type TunOffloadState } from '../tun.js';
 import type { Ipv4Address } from '../wire/bytes.js';
-import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4IsFragment, ipv4Protocol, ipv4Source } from '../wire/ipv4.js';
-import { UDP_HEADER_LENGTH, udpChecksum, udpLength } from '../wire/udp.js';
+import { IpProtocol, ipv4Destination } from '../wire/ipv4.js';
 import { completeTransportChecksum } from '../wire/transport-checksum.js';
 import { LinuxLinkLive } from './packet.js';
 import { LinuxRawIpLive } from './raw-ip.js';

@@ -19,7 +19,6 @@ import {
   decodeConfig,
   EndpointText,
   Ipv4Text,
-  IntervalSeconds,
   Lifetime,
   optional,
   PrefixText,

@@ -18,7 +18,7 @@ import { Udp, type UdpSocket } from '../../io/udp.js';
 import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../../io/wire/agent-discovery.js';
 import { ARP_FRAME_LENGTH, ArpOperation, arpReply, decodeArpPacket, encodeArpFrame, gratuitousArpFrame } from '../../io/wire/arp.js';
 import { ipv4ToString, type Ipv4Address } from '../../io/wire/bytes.js';
-import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac, type MacAddress } from '../../io/wire/ethernet.js';
+import { ethernetDestination, ethernetEtherType, EtherType, ETHERNET_HEADER_LENGTH, ethernetSource, multicastMac } from '../../io/wire/ethernet.js';
 import { IcmpType } from '../../io/wire/icmp.js';
 import { identificationToHex } from '../../io/wire/identification.js';
 import { decodeIpv4Packet, IpProtocol, ipv4Destination, ipv4Source } from '../../io/wire/ipv4.js';
