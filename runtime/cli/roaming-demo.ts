@@ -26,16 +26,16 @@
  * interface, its addresses, routes and the static ARP entry for the foreign agent are the
  * embedder's job (runtime/mn/mobile-node.ts), done here at each move.
  */
-import { SimNetwork } from '../../io/sim/network.js';
-import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../../io/sim/ip-host.js';
+import type { SimNetwork } from '../../io/sim/network.js';
+import type { SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
 import { seededRandom } from '../../io/sim/udp.js';
-import { fromHex, ipv4, readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
+import { readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source } from '../../io/wire/ipv4.js';
 import { encodeUdpDatagram, UDP_HEADER_LENGTH } from '../../io/wire/udp.js';
 import { createSecurityContext } from '../../policies/security-association.js';
-import { SimulatedClock, type Clock } from '../../io/clock.js';
+import type { Clock } from '../../io/clock.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../fa/foreign-agent.js';
 import { simVisitorCapture } from '../fa/visitor-capture.js';
 import { attachHomeAgentDataPath, type HomeAgentDataPath } from '../ha/home-agent-data-path.js';
@@ -45,46 +45,16 @@ import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig } from '../ha/ho
 import { startHomeAgent, type RunningHomeAgent } from '../ha/home-agent-server.js';
 import { startMobileNode, type MobileNodeConfig } from '../mn/mobile-node.js';
 import { tunnelOwnDatagrams } from '../mn/own-datagrams.js';
+import { buildDemoTopology, CN, COLOCATED, DEMO_SEGMENTS, FA1, FA1_KEY, FA2, FA2_KEY, HA, HOME_NETWORK, MAC, MN, MN_KEY, R_F2, R_HOME, START } from './demo-topology.js';
 
-// --- the topology (TEST-NET addresses only) ----------------------------------------------------
+// --- the topology: demo-topology.ts --------------------------------------------------------------
 
-const HOME_NETWORK = ipv4('198.51.100.0');
-const HA = ipv4('198.51.100.1');
-const MN = ipv4('198.51.100.10');
-const R_HOME = ipv4('198.51.100.254');
-const FA1 = ipv4('203.0.113.1');
-const R_F1 = ipv4('203.0.113.62');
-const FA2 = ipv4('203.0.113.65');
-const R_F2 = ipv4('203.0.113.126');
-const COLOCATED = ipv4('203.0.113.100');
-const CN = ipv4('192.0.2.20');
-const R_CN = ipv4('192.0.2.254');
+export { DEMO_SEGMENTS, DEMO_SEGMENT_LATENCY_MS } from './demo-topology.js';
 
-const MAC = {
-  ha: '02:00:00:00:00:01',
-  rHome: '02:00:00:00:00:fe',
-  rF1: '02:00:00:00:01:fe',
-  rF2: '02:00:00:00:02:fe',
-  rCn: '02:00:00:00:03:fe',
-  fa1: '02:00:00:00:01:01',
-  fa2: '02:00:00:00:02:01',
-  cn: '02:00:00:00:03:14',
-  mn: '02:00:00:00:00:0a',
-} as const;
-
-/** Demonstration keys (never use them for anything else). */
-const MN_KEY = { spi: 4096, key: fromHex('2b7e151628aed2a6abf7158809cf4f3c') };
-const FA1_KEY = { spi: 0x301, key: fromHex('000102030405060708090a0b0c0d0e0f') };
-const FA2_KEY = { spi: 0x302, key: fromHex('101112131415161718191a1b1c1d1e1f') };
-
-/** The simulated clock's origin: 2026-01-01T00:00:00Z (registration timestamps use it). */
-const START = Date.UTC(2026, 0, 1);
 const PHASE_MS = 10_000;
 const PING_INTERVAL_MS = 100;
 const ECHO_IDENTIFIER = 0x4d49;
 const LIFETIME = 600;
-
-export const DEMO_SEGMENTS = ['home', 'foreign-1', 'foreign-2', 'correspondent'] as const;
 
 export interface DemoOptions {
   readonly seed?: number;
@@ -97,8 +67,6 @@ export interface DemoOptions {
   readonly pingIntervalMs?: number;
 }
 
-/** One-way latency of each demo segment, ms: the MN–HA round trip of a move follows from it. */
-export const DEMO_SEGMENT_LATENCY_MS = { home: 1, 'foreign-1': 1, 'foreign-2': 1, correspondent: 5 } as const;
 
 export interface DemoPhase {
   readonly name: string;
@@ -224,36 +192,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (!Number.isInteger(pingIntervalMs) || pingIntervalMs <= 0 || 1000 % pingIntervalMs !== 0) {
     throw new RangeError(`pingIntervalMs ${pingIntervalMs}: must be a whole number of ms that divides 1000`);
   }
-  const clock = new SimulatedClock(START);
-  const net = new SimNetwork({ clock, seed });
-  const capture = net.capture();
-  const home = net.addSegment('home', { latencyMs: DEMO_SEGMENT_LATENCY_MS.home });
-  const f1 = net.addSegment('foreign-1', { latencyMs: DEMO_SEGMENT_LATENCY_MS['foreign-1'] });
-  const f2 = net.addSegment('foreign-2', { latencyMs: DEMO_SEGMENT_LATENCY_MS['foreign-2'] });
-  const corr = net.addSegment('correspondent', { latencyMs: DEMO_SEGMENT_LATENCY_MS.correspondent });
-
   // The router filters ingress (BCP 38): the node's upstream away from home needs the reverse tunnel.
-  const r = net.addHost('r', { forwarding: true, ingressFilter });
-  r.addInterface('home', home, { mac: MAC.rHome, address: R_HOME, prefixLength: 24 });
-  r.addInterface('f1', f1, { mac: MAC.rF1, address: R_F1, prefixLength: 26 });
-  r.addInterface('f2', f2, { mac: MAC.rF2, address: R_F2, prefixLength: 26 });
-  r.addInterface('corr', corr, { mac: MAC.rCn, address: R_CN, prefixLength: 24 });
-  const haHost = net.addHost('ha', { forwarding: true });
-  haHost.addInterface('home0', home, { mac: MAC.ha, address: HA, prefixLength: 24 });
-  haHost.addRoute(0, 0, { via: R_HOME, interface: 'home0' });
-  // Foreign agents route their visitors' datagrams (2.1, 2.3.1): the node's echo replies go through them.
-  const fa1Host = net.addHost('fa1', { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
-  fa1Host.addInterface('eth0', f1, { mac: MAC.fa1, address: FA1, prefixLength: 26 });
-  fa1Host.addRoute(0, 0, { via: R_F1, interface: 'eth0' });
-  const fa2Host = net.addHost('fa2', { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
-  fa2Host.addInterface('eth0', f2, { mac: MAC.fa2, address: FA2, prefixLength: 26 });
-  fa2Host.addRoute(0, 0, { via: R_F2, interface: 'eth0' });
-  const cn = net.addHost('cn');
-  cn.addInterface('eth0', corr, { mac: MAC.cn, address: CN, prefixLength: 24 });
-  cn.addRoute(0, 0, { via: R_CN, interface: 'eth0' });
-  const mnHost = net.addHost('mn');
-  mnHost.addInterface('eth0', home, { mac: MAC.mn, address: MN, prefixLength: 24 });
-  mnHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
+  const { clock, net, capture, segments, router: r, haHost, fa1Host, fa2Host, cn, mnHost } = buildDemoTopology({ seed, ingressFilter });
+  const { home, f1, f2 } = segments;
 
   const random = seededRandom(seed ^ 0x5eed);
   const random32 = () => Math.floor(random() * 0x1_0000_0000) >>> 0;

@@ -15,12 +15,12 @@
  * the node's host sends a UDP datagram from its home address to the correspondent (upstream,
  * counted at the correspondent). Everything is seeded; the same seed replays byte for byte.
  */
-import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../../io/sim/ip-host.js';
-import { SimNetwork, type SimCapture } from '../../io/sim/network.js';
+import type { SimHost } from '../../io/sim/ip-host.js';
+import type { SimCapture, SimNetwork } from '../../io/sim/network.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
 import { seededRandom } from '../../io/sim/udp.js';
-import { SimulatedClock } from '../../io/clock.js';
-import { fromHex, ipv4, readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
+import type { SimulatedClock } from '../../io/clock.js';
+import { ipv4, readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { encodeIpv4Header, IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source, ipv4Ttl } from '../../io/wire/ipv4.js';
 import { encodeUdpDatagram } from '../../io/wire/udp.js';
@@ -32,42 +32,17 @@ import type { HomeAgentConfig } from '../../runtime/ha/home-agent.js';
 import type { RunningHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import type { HomeAgentDataPath } from '../../runtime/ha/home-agent-data-path.js';
 import { startSimulatedHomeAgent } from '../../runtime/cli/roaming-demo.js';
+import { buildDemoTopology, CN, COLOCATED, FA1, FA1_KEY, FA2, FA2_KEY, HA, HOME_NETWORK, MAC as DEMO_MAC, MN, MN_KEY, R_F2, R_HOME } from '../../runtime/cli/demo-topology.js';
 import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent } from '../../runtime/mn/mobile-node.js';
 import { tunnelOwnDatagrams } from '../../runtime/mn/own-datagrams.js';
 
-export const HOME_NETWORK = ipv4('198.51.100.0');
-export const HA = ipv4('198.51.100.1');
-export const MN = ipv4('198.51.100.10');
-export const R_HOME = ipv4('198.51.100.254');
-export const FA1 = ipv4('203.0.113.1');
-export const R_F1 = ipv4('203.0.113.62');
-export const FA2 = ipv4('203.0.113.65');
-export const R_F2 = ipv4('203.0.113.126');
-export const COLOCATED = ipv4('203.0.113.100');
-export const CN = ipv4('192.0.2.20');
+export { CN, COLOCATED, FA1, FA2, HA, HOME_NETWORK, MN, R_CN, R_F1, R_F2, R_HOME, START } from '../../runtime/cli/demo-topology.js';
 /** A host on the home segment (sends the home network's multicast). */
 export const HOME_PEER = ipv4('198.51.100.20');
-export const R_CN = ipv4('192.0.2.254');
 /** The UDP port the correspondent's upstream sink listens on (raw handler: no socket needed). */
 export const UPSTREAM_PORT = 7001;
-
-export const MAC = {
-  ha: '02:00:00:00:00:01',
-  rHome: '02:00:00:00:00:fe',
-  rF1: '02:00:00:00:01:fe',
-  rF2: '02:00:00:00:02:fe',
-  rCn: '02:00:00:00:03:fe',
-  fa1: '02:00:00:00:01:01',
-  fa2: '02:00:00:00:02:01',
-  cn: '02:00:00:00:03:14',
-  mn: '02:00:00:00:00:0a',
-  homePeer: '02:00:00:00:00:14',
-} as const;
-
-const MN_KEY = { spi: 4096, key: fromHex('2b7e151628aed2a6abf7158809cf4f3c') };
-const FA1_KEY = { spi: 0x301, key: fromHex('000102030405060708090a0b0c0d0e0f') };
-const FA2_KEY = { spi: 0x302, key: fromHex('101112131415161718191a1b1c1d1e1f') };
-export const START = Date.UTC(2026, 0, 1);
+/** The demo's link-layer addresses and the home peer's. */
+export const MAC = { ...DEMO_MAC, homePeer: '02:00:00:00:00:14' } as const;
 const ECHO_IDENTIFIER = 0x5254;
 
 export type Place = 'home' | 'FA1' | 'FA2' | 'co-located';
@@ -192,34 +167,13 @@ function echoSequence(datagram: Uint8Array): number | undefined {
 export async function reverseTunnelScenario(options: ReverseTunnelScenarioOptions = {}): Promise<ReverseTunnelScenario> {
   const seed = options.seed ?? 1;
   const encapsulations = options.encapsulations ?? { minimal: false, gre: false };
-  const clock = new SimulatedClock(START);
-  const net = new SimNetwork({ clock, seed });
-  const capture = net.capture();
-  const home = net.addSegment('home', { latencyMs: 1 });
-  const f1 = net.addSegment('foreign-1', { latencyMs: 1 });
-  const f2 = net.addSegment('foreign-2', { latencyMs: 1 });
-  const corr = net.addSegment('correspondent', { latencyMs: 5 });
-
-  const r = net.addHost('r', { forwarding: true, ingressFilter: options.ingressFilter ?? true });
-  r.addInterface('home', home, { mac: MAC.rHome, address: R_HOME, prefixLength: 24 });
-  r.addInterface('f1', f1, { mac: MAC.rF1, address: R_F1, prefixLength: 26 });
-  r.addInterface('f2', f2, { mac: MAC.rF2, address: R_F2, prefixLength: 26 });
-  r.addInterface('corr', corr, { mac: MAC.rCn, address: R_CN, prefixLength: 24 });
-  const haHost = net.addHost('ha', { forwarding: true });
-  haHost.addInterface('home0', home, { mac: MAC.ha, address: HA, prefixLength: 24 });
-  haHost.addRoute(0, 0, { via: R_HOME, interface: 'home0' });
-  const fa1Host = net.addHost('fa1', { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
-  fa1Host.addInterface('eth0', f1, { mac: MAC.fa1, address: FA1, prefixLength: 26 });
-  fa1Host.addRoute(0, 0, { via: R_F1, interface: 'eth0' });
-  const fa2Host = net.addHost('fa2', { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
-  fa2Host.addInterface('eth0', f2, { mac: MAC.fa2, address: FA2, prefixLength: 26 });
-  fa2Host.addRoute(0, 0, { via: R_F2, interface: 'eth0' });
-  const cn = net.addHost('cn');
-  cn.addInterface('eth0', corr, { mac: MAC.cn, address: CN, prefixLength: 24 });
-  cn.addRoute(0, 0, { via: R_CN, interface: 'eth0' });
-  const mnHost = net.addHost('mn');
-  mnHost.addInterface('eth0', home, { mac: MAC.mn, address: MN, prefixLength: 24 });
-  mnHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
+  // The demo's network with 1 ms on every segment but the correspondent's.
+  const { clock, net, capture, segments, router: r, haHost, fa1Host, fa2Host, cn, mnHost } = buildDemoTopology({
+    seed,
+    ingressFilter: options.ingressFilter ?? true,
+    latencyMs: { home: 1, 'foreign-1': 1, 'foreign-2': 1, correspondent: 5 },
+  });
+  const { home, f1, f2 } = segments;
   const homePeer = net.addHost('home-peer');
   homePeer.addInterface('eth0', home, { mac: MAC.homePeer, address: HOME_PEER, prefixLength: 24 });
   homePeer.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
