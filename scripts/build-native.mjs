@@ -35,7 +35,8 @@ if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) skip(`no Node h
 // npm runs install scripts with its own node-gyp at hand: npm_config_node_gyp names it.
 const nodeGyp = process.env.npm_config_node_gyp;
 const command = nodeGyp !== undefined && nodeGyp !== '' ? [process.execPath, [nodeGyp]] : ['node-gyp', []];
-const args = [...command[1], 'rebuild', `--nodedir=${nodedir}`];
+// -j max: the helper's C files compile in parallel (an install on a loaded 2-core machine took minutes).
+const args = [...command[1], 'rebuild', '-j', 'max', `--nodedir=${nodedir}`];
 const build = spawnSync(command[0], args, { cwd: root, stdio: strict ? 'inherit' : 'pipe', encoding: 'utf8' });
 
 if (build.error !== undefined) skip(`cannot run node-gyp: ${build.error.message}`);

@@ -67,7 +67,9 @@ beforeAll(async () => {
   await run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', tarball], { cwd: home, env: userEnv() });
   installed = join(prefix, 'lib', 'node_modules', 'mip4');
   mip4Bin = join(prefix, 'bin', 'mip4');
-}, 300_000);
+  // npm pack compiles dist/ and the install compiles the native helper: 2-3 minutes on a quiet
+  // 2-core machine, over 8 with the machine shared (load 12 measured here).
+}, 600_000);
 
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
