@@ -12,7 +12,7 @@
  * No home agent runs here: the node announces (and the host applies) an attachment before its
  * Request goes out, whatever the reply.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -188,6 +188,25 @@ beforeAll(() => {
   attachPeer(FOREIGN_NS, '203.0.113.1/24');
 }, 120_000);
 
+// A test that failed half-way leaves its daemon running: stopped here (SIGTERM, so it restores
+// the host as at any stop; SIGKILL after 15 s), so the next test does not find the control socket
+// taken and the host configured.
+afterEach(async () => {
+  await Promise.all(
+    daemons.filter((d) => !d.exited).map(
+      (d) =>
+        new Promise<void>((resolve) => {
+          const killer = setTimeout(() => d.child.kill('SIGKILL'), 15_000);
+          d.child.once('exit', () => {
+            clearTimeout(killer);
+            resolve();
+          });
+          d.child.kill('SIGTERM');
+        }),
+    ),
+  );
+}, 30_000);
+
 afterAll(() => {
   for (const d of daemons) if (!d.exited) d.child.kill('SIGKILL');
   namespaces.cleanup();
@@ -216,7 +235,7 @@ describe('mip4 mn configures its host per attachment (namespaces)', { timeout: 1
 
       // What the agent saw: Requests from the home address straight to its link-layer address
       // (no routing, no ARP: R1.7-4), and no broadcast ARP from the node at all (R4.6-14).
-      const seen = await agent.waitFor('done', 30_000);
+      const seen = await agent.waitFor('done', 70_000);
       agent.stop();
       const requests = seen.requests as Array<{ source: string; destination: string; linkDestination: string }>;
       expect(requests.length).toBeGreaterThanOrEqual(1);
@@ -234,7 +253,7 @@ describe('mip4 mn configures its host per attachment (namespaces)', { timeout: 1
       expect(mn('route', 'show', 'default')).toContain(`default via 198.51.100.254 dev ${MN_DEV} src 198.51.100.10`);
       expect(mn('neigh', 'show', 'dev', MN_DEV)).not.toContain('PERMANENT');
       expect([setting(MN_DEV, 'arp_ignore'), setting(MN_DEV, 'arp_announce'), setting(MN_DEV, 'accept_redirects')]).toEqual(['0', '0', '1']);
-      await ha.waitFor('done', 30_000);
+      await ha.waitFor('done', 70_000);
       ha.stop();
 
       const stopped = await daemon.stop();

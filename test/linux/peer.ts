@@ -258,9 +258,11 @@ switch (mode) {
     break;
 
   // A stand-in agent for the mobile node tests: broadcasts an Agent Advertisement (FLAGS, e.g.
-  // F or H; care-of address = SOURCE when F, router = SOURCE) on IFACE every 300 ms for SECONDS seconds, and
-  // reports what the node sent on the link: Registration Requests (UDP to port 434, with their
-  // IP source and link destination) and ARP packets (broadcast or not).
+  // F or H; care-of address = SOURCE when F, router = SOURCE) on IFACE every 300 ms until SECONDS
+  // seconds after the node's first Registration Request (at most 60 s without one: a node slowed
+  // by a loaded machine still gets its window), and reports what the node sent on the link:
+  // Registration Requests (UDP to port 434, with their IP source and link destination) and ARP
+  // packets (broadcast or not).
   case 'advertise':
     run((done) =>
       Effect.gen(function* () {
@@ -294,14 +296,19 @@ switch (mode) {
           const payload = packet.value.payload;
           if (payload.length < 8 || ((payload[2]! << 8) | payload[3]!) !== 434) return;
           requests.push({ source: ipv4ToString(packet.value.header.source), destination: ipv4ToString(packet.value.header.destination), linkDestination: ethernet.value.destination });
+          if (requests.length === 1) {
+            clearTimeout(noRequest);
+            setTimeout(finish, Number(secondsText) * 1000);
+          }
         });
         report('ready', { mac: link.mac });
         const timer = setInterval(() => link.send(frame), 300);
         link.send(frame);
-        setTimeout(() => {
+        const finish = () => {
           clearInterval(timer);
           done({ requests, arp });
-        }, Number(secondsText) * 1000);
+        };
+        const noRequest = setTimeout(finish, 60_000);
       }),
     );
     break;
