@@ -137,7 +137,7 @@ export type UdpTunnelDecision =
       readonly forced: boolean;
       readonly keepaliveInterval: number;
       /** 4 IP in IP, 47 GRE, 55 minimal: what follows the tunnel data header. */
-      readonly encapsulation: 4 | 47 | 55;
+      readonly encapsulation: 4 | 47;
       readonly beforeMobileHomeAuth: boolean;
     };
 
@@ -172,7 +172,9 @@ export function decideUdpTunnel(input: UdpTunnelInput): UdpTunnelDecision {
     return { kind: 'declined', natDetected: nat, beforeMobileHomeAuth: extension.beforeMobileHomeAuth, detail: 'UDP tunnelling refused to this mobile node' };
   }
   const encapsulation = extension.encapsulation;
-  const offered = encapsulation === 4 || (encapsulation === 47 && input.encapsulations.gre) || (encapsulation === 55 && input.encapsulations.minimal);
+  // Minimal encapsulation (55) rewrites the original header into the outer one (RFC 2004), which
+  // a UDP tunnel does not have: only IP in IP and GRE are carried in UDP here.
+  const offered = encapsulation === 4 || (encapsulation === 47 && input.encapsulations.gre);
   if (!offered) {
     // RFC 3519: the encapsulation asked for inside UDP is not one this agent does.
     return { kind: 'deny', code: HA_UDP_ENCAPSULATION_UNAVAILABLE, reason: 'udp-encapsulation-unavailable', detail: `UDP tunnel encapsulation ${encapsulation} is not offered by this home agent (RFC 3519)` };
@@ -185,7 +187,7 @@ export function decideUdpTunnel(input: UdpTunnelInput): UdpTunnelDecision {
     port: input.sourcePort,
     forced: extension.force,
     keepaliveInterval: input.keepaliveInterval,
-    encapsulation: encapsulation as 4 | 47 | 55,
+    encapsulation: encapsulation as 4 | 47,
     beforeMobileHomeAuth: extension.beforeMobileHomeAuth,
   };
 }
