@@ -10,7 +10,7 @@
  */
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { writeU16 } from '../../io/wire/bytes.js';
-import { IPV4_MIN_HEADER_LENGTH, IpProtocol, ipv4ChecksumValid, ipv4Destination, ipv4TotalLength } from '../../io/wire/ipv4.js';
+import { IPV4_MIN_HEADER_LENGTH, IpProtocol, ipv4Destination, ipv4TotalLength } from '../../io/wire/ipv4.js';
 import { encodeIcmpEcho, icmpEchoLength, IcmpType } from '../../io/wire/icmp.js';
 import { encodeIpv4Packet, ipv4PacketLength } from '../../io/wire/ipv4.js';
 import { UDP_HEADER_LENGTH } from '../../io/wire/udp.js';
@@ -77,7 +77,6 @@ export type FaUdpTunnelCounter =
   | 'udp-tunnel-unknown-visitor'
   /** From an address or port that is not the visitor's home agent's 434. */
   | 'udp-tunnel-wrong-sender'
-  | 'udp-tunnel-inner-bad-checksum'
   | 'udp-tunnel-inner-ttl-zero'
   | 'udp-tunnel-reverse-tunnelled'
   | 'udp-tunnel-keepalives';
@@ -100,7 +99,7 @@ export interface UdpDecapsulationState {
  * Tunnel data messages in, deliveries out (one output batch per input batch). A message is
  * taken apart only when it comes from port 434 of the home agent of the visitor its datagram
  * is for (the flow the registration set up, RFC 3519 4.3), its Next Header is 4 and the inner
- * datagram is whole (RFC 2003 3.1: header checksum, TTL not 0). The datagram is copied into
+ * datagram is whole (packets.ts inputProblem: a whole IPv4 datagram with a valid header checksum; RFC 2003 3.1: TTL not 0). The datagram is copied into
  * the pool and delivered on the link to the visitor's link-layer address (RFC 5944 4.2.2).
  */
 export function decapsulateUdpTunnelBatch(state: UdpDecapsulationState, inputs: readonly UdpTunnelPacket[]): OutputBatch {
@@ -129,10 +128,6 @@ export function decapsulateUdpTunnelBatch(state: UdpDecapsulationState, inputs: 
     }
     if (homeAgent >>> 0 !== packet.source >>> 0 || packet.sourcePort !== MOBILE_IP_PORT) {
       bumpUdp(counters, 'udp-tunnel-wrong-sender');
-      continue;
-    }
-    if (!ipv4ChecksumValid(inner, 0)) {
-      bumpUdp(counters, 'udp-tunnel-inner-bad-checksum');
       continue;
     }
     if (inner[8] === 0) {
