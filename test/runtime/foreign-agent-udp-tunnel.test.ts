@@ -29,6 +29,7 @@ import { createSecurityContext } from '../../policies/security-association.js';
 import { authPlaceholder, encodeSigned } from '../../policies/sign.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
 import { simVisitorCapture } from '../../runtime/fa/visitor-capture.js';
+import { visitorsTable } from '../../runtime/cli/tables.js';
 import { KEEPALIVE_ECHO_IDENTIFIER, TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, writeTunnelDataHeader } from '../../runtime/dataplane/fa-udp-tunnel.js';
 import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, START } from './home-agent-harness.js';
 
@@ -266,6 +267,8 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       expect(w.fa.agent.visitors()[0]).toMatchObject({ homeAddress: '198.51.100.10', udpTunnel: { keepaliveInterval: 25 }, reverseTunnel: { encapsulation: 'ip-in-ip' } });
       expect(w.fa.agent.udpFlows.flowList()).toEqual([{ homeAgent: '198.51.100.1', careOfAddress: '203.0.113.1', visitors: 1, keepaliveInterval: 25, keepalives: 0 }]);
       expect(w.fa.agent.udpFlows.counters.granted).toBe(1);
+      // `mip4 visitors`: the Flags column says so.
+      expect(visitorsTable(w.fa.agent.visitors())).toMatch(/T direct UDP 25s/);
     } finally {
       await w.close();
     }
