@@ -45,6 +45,12 @@ export interface HomeAgentDataPathOptions {
   readonly greChecksum?: boolean;
   /** RFC 3519: the largest UDP tunnel packet; a DF datagram that would exceed it gets Fragmentation Needed. Default none. */
   readonly udpTunnelMtu?: number;
+  /**
+   * Runs the flush of the tunnel data gathered in one socket wakeup. Default queueMicrotask; the
+   * simulated network passes a clock alarm at the current instant, since its time advances
+   * without yielding to microtasks.
+   */
+  readonly scheduleUdpFlush?: (flush: () => void) => void;
   /** Options of the home link executor besides clock, addresses and answerOwnAddresses. */
   readonly homeLink?: Omit<HomeLinkOptions, 'clock' | 'addresses' | 'answerOwnAddresses'>;
 }
@@ -339,7 +345,7 @@ function runHomeAgentDataPath(
     if (udpPending.length >= maxBatch) flushUdp();
     else if (!udpFlushQueued) {
       udpFlushQueued = true;
-      queueMicrotask(flushUdp);
+      (options.scheduleUdpFlush ?? queueMicrotask)(flushUdp);
     }
   };
 
