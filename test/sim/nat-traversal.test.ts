@@ -180,6 +180,9 @@ describe('scenario (e): a foreign agent behind the NAT', () => {
     const s = await scenario({
       seed: 20,
       faConfig: (c, which) => (which === 'FA2' ? { ...c, settings: { ...c.settings, udpTunnel: 'auto' } } : c),
+      // The home agent knows foreign agents by the source of their Requests (RFC 5944 3.8.2.1 d):
+      // behind the NAT, FA2 speaks from the NAT's address, so its association is configured there.
+      haConfig: (c) => ({ ...c, foreignAgents: [...c.foreignAgents, { ...c.foreignAgents.find((f) => f.address === FA2)!, address: NAT_OUTSIDE }] }),
     });
     s.run(2000);
     s.moveTo('FA2');
