@@ -45,6 +45,13 @@ export interface HomeAgentDataPathOptions {
   readonly greChecksum?: boolean;
   /** RFC 3519: the largest UDP tunnel packet; a DF datagram that would exceed it gets Fragmentation Needed. Default none. */
   readonly udpTunnelMtu?: number;
+  /**
+   * How tunnel data from the registration sockets is batched: 'wakeup' gathers what one socket
+   * wakeup delivers (the native layer hands a recvmmsg batch over synchronously) and runs the
+   * plane once on a microtask; 'datagram' runs it per datagram, for layers that deliver one at
+   * a time inside a simulated clock's step. Default 'wakeup' (attachHomeAgentDataPath: 'datagram').
+   */
+  readonly udpTunnelBatching?: 'wakeup' | 'datagram';
   /** Options of the home link executor besides clock, addresses and answerOwnAddresses. */
   readonly homeLink?: Omit<HomeLinkOptions, 'clock' | 'addresses' | 'answerOwnAddresses'>;
 }
@@ -333,10 +340,11 @@ function runHomeAgentDataPath(
     }
   };
   const maxBatch = options.maxBatch ?? 64;
+  const perDatagram = options.udpTunnelBatching === 'datagram';
   agent.udpTunnelData = (message: UdpTunnelMessage): void => {
     counters.udpTunnelReceived++;
     udpPending.push(message);
-    if (udpPending.length >= maxBatch) flushUdp();
+    if (udpPending.length >= maxBatch || perDatagram) flushUdp();
     else if (!udpFlushQueued) {
       udpFlushQueued = true;
       queueMicrotask(flushUdp);
@@ -376,7 +384,7 @@ export function attachHomeAgentDataPath(
   options: HomeAgentDataPathOptions,
 ): HomeAgentDataPath {
   const scope = Effect.runSync(Scope.make());
-  const path = Effect.runSync(openHomeAgentDataPath(agent, options).pipe(Scope.extend(scope), Effect.provide(tapLayer)));
+  const path = Effect.runSync(openHomeAgentDataPath(agent, { udpTunnelBatching: 'datagram', ...options }).pipe(Scope.extend(scope), Effect.provide(tapLayer)));
   return {
     ...path,
     detach(): void {
