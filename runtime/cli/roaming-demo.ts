@@ -549,8 +549,6 @@ export async function startSimulatedHomeAgent(
     homeNetwork: config.settings.homeNetwork,
     prefixLength: options.prefixLength,
     homeInterface: options.homeInterface,
-    // Simulated time advances without yielding to microtasks: flush RFC 3519 tunnel data on the clock.
-    scheduleUdpFlush: (flush) => void options.clock.setAlarm(options.clock.now(), flush),
   });
   const advertiserLink = options.advertisement === undefined ? undefined : host.linkInterface(options.homeInterface);
   const advertiser =

@@ -46,11 +46,12 @@ export interface HomeAgentDataPathOptions {
   /** RFC 3519: the largest UDP tunnel packet; a DF datagram that would exceed it gets Fragmentation Needed. Default none. */
   readonly udpTunnelMtu?: number;
   /**
-   * Runs the flush of the tunnel data gathered in one socket wakeup. Default queueMicrotask; the
-   * simulated network passes a clock alarm at the current instant, since its time advances
-   * without yielding to microtasks.
+   * How tunnel data from the registration sockets is batched: 'wakeup' gathers what one socket
+   * wakeup delivers (the native layer hands a recvmmsg batch over synchronously) and runs the
+   * plane once on a microtask; 'datagram' runs it per datagram, for layers that deliver one at
+   * a time inside a simulated clock's step. Default 'wakeup' (attachHomeAgentDataPath: 'datagram').
    */
-  readonly scheduleUdpFlush?: (flush: () => void) => void;
+  readonly udpTunnelBatching?: 'wakeup' | 'datagram';
   /** Options of the home link executor besides clock, addresses and answerOwnAddresses. */
   readonly homeLink?: Omit<HomeLinkOptions, 'clock' | 'addresses' | 'answerOwnAddresses'>;
 }
@@ -339,13 +340,14 @@ function runHomeAgentDataPath(
     }
   };
   const maxBatch = options.maxBatch ?? 64;
+  const perDatagram = options.udpTunnelBatching === 'datagram';
   agent.udpTunnelData = (message: UdpTunnelMessage): void => {
     counters.udpTunnelReceived++;
     udpPending.push(message);
-    if (udpPending.length >= maxBatch) flushUdp();
+    if (udpPending.length >= maxBatch || perDatagram) flushUdp();
     else if (!udpFlushQueued) {
       udpFlushQueued = true;
-      (options.scheduleUdpFlush ?? queueMicrotask)(flushUdp);
+      queueMicrotask(flushUdp);
     }
   };
 
@@ -382,7 +384,7 @@ export function attachHomeAgentDataPath(
   options: HomeAgentDataPathOptions,
 ): HomeAgentDataPath {
   const scope = Effect.runSync(Scope.make());
-  const path = Effect.runSync(openHomeAgentDataPath(agent, options).pipe(Scope.extend(scope), Effect.provide(tapLayer)));
+  const path = Effect.runSync(openHomeAgentDataPath(agent, { udpTunnelBatching: 'datagram', ...options }).pipe(Scope.extend(scope), Effect.provide(tapLayer)));
   return {
     ...path,
     detach(): void {
