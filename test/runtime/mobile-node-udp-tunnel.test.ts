@@ -24,6 +24,7 @@ import { startMobileNode, type MobileNodeConfig, type MobileNodeEvent, type Runn
 import { tunnelOwnDatagrams } from '../../runtime/mn/own-datagrams.js';
 import { levelOf } from '../../runtime/cli/operator-log.js';
 import type { UdpTunnelMode } from '../../policies/mn-udp-tunnel.js';
+import { buildRegistries, mobileNodeMetrics } from '../../runtime/metrics/registry.js';
 import { HA, HOME_NETWORK, MIP_PORT, MN1, MN1_KEY, PREFIX_LENGTH, START } from './home-agent-harness.js';
 
 const R_HOME = ipv4('198.51.100.254');
@@ -252,6 +253,11 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     w.clock.advance(21_000);
     expect(keepalives(w)).toHaveLength(2);
     expect(w.mn.node.udpTunnelling.counters.keepalivesSent).toBe(2);
+    // The metrics say the same (mip4 mn's /metrics).
+    const text = await buildRegistries({ role: 'mn', version: '0', engine: 'compiled' }, mobileNodeMetrics({ node: w.mn.node }), { processMetrics: false }).prometheus.metrics();
+    expect(text).toMatch(/^mip4_mn_udp_keepalives_sent_total 2$/m);
+    expect(text).toMatch(/^mip4_mn_udp_tunnel_registrations_total\{outcome="granted"\} 1$/m);
+    expect(text).toMatch(/^mip4_mn_udp_tunnel_packets_total\{direction="out",result="sent"\} 8$/m);
     const logged = w.events.filter((e) => e.event === 'udp-keepalive');
     expect(logged).toHaveLength(2);
     expect(levelOf(logged[0]!)).toBe('debug');
