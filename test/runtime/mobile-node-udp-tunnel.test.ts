@@ -213,7 +213,7 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     await w.close();
   });
 
-  it("the node's own datagrams go to the home agent as tunnel data messages on the registration's 5-tuple (care-of address, the Requests' port → 434), not as IP in IP", async () => {
+  it("the node's own datagrams go to the home agent as tunnel data messages on the registration's 5-tuple (care-of address, the Requests' port → 434), not as IP in IP; a refused send is counted", async () => {
     const w = await world({ mode: 'auto', answer: () => GRANT(30) });
     w.clock.advance(200);
     const inner = innerTo(CN, MN1);
@@ -227,6 +227,10 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     expect(ip.ok && [ip.value.header.source, ip.value.header.destination]).toEqual([MN1, CN]);
     expect(w.mn.node.reverseTunnelCounters.tunnelled).toBe(1);
     expect(w.mn.node.udpTunnelling.plane.counters.tunnelledOut).toBe(1);
+    // A send the socket refuses (no route to the home agent for a moment) is counted.
+    w.mnHost.removeRoute(0, 0);
+    expect(w.mn.node.sendOwnDatagram(inner)).toBe(true);
+    expect(w.mn.node.udpTunnelling.counters.sendErrors).toBe(1);
     await w.close();
   });
 
