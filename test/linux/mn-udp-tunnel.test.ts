@@ -8,7 +8,8 @@
  * the Request through the NAT carries the UDP Tunnel Request, the Reply's grant starts the tunnel,
  * the node's own datagram reaches the home agent as a tunnel data message from the NAT's address,
  * the home agent's tunnel data reaches a socket on the node's home address, keepalives (ICMP Echo
- * Requests from the home address) arrive while idle, and tshark on the NAT's outside decodes the
+ * Requests from the home address) arrive while idle and hold open a mapping the NAT forgets after
+ * 4 s idle, and tshark on the NAT's outside decodes the
  * 144/44 extensions and the tunnel data messages on UDP 434 both ways.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +63,12 @@ beforeAll(() => {
     timeout: 5_000,
   });
   if (nft.status !== 0) throw new Error(`nft: ${nft.stderr}`);
+  // A NAT that forgets an idle UDP mapping after 4 s (the connection tracker nft loaded): only
+  // the node's keepalives (every 2 s when idle) keep the home agent's way in open.
+  for (const key of ['net.netfilter.nf_conntrack_udp_timeout=4', 'net.netfilter.nf_conntrack_udp_timeout_stream=4']) {
+    const set = inNamespace(NAT_NS, 'sysctl', ['-qw', key]);
+    if (set.status !== 0) throw new Error(`sysctl ${key}: ${set.stderr}`);
+  }
 }, 120_000);
 
 afterAll(() => {
@@ -97,7 +104,7 @@ function listenOnHomeAddress(port: number): { ready: Promise<void>; received: Pr
 describe('mip4 mn behind a NAT (RFC 3519, namespaces, nftables masquerade)', { timeout: 150_000 }, () => {
   it.skipIf(skip !== undefined)(
     titled(
-      "registers with the UDP Tunnel Request (144) and gets 44; its datagrams reach the home agent and the home agent's reach its home address as tunnel data messages on UDP 434 through the NAT; keepalives while idle; tshark agrees",
+      "registers with the UDP Tunnel Request (144) and gets 44; its datagrams reach the home agent and the home agent's reach its home address as tunnel data messages on UDP 434 through the NAT; keepalives while idle hold a 4-s NAT mapping open; tshark agrees",
       skip,
     ),
     async () => {
@@ -174,6 +181,17 @@ control:
       const keepalive = await agent.waitUntil((e) => e.event === 'tunnel-data' && e.innerProtocol === 1 && e.icmpType === 8, 'a keepalive', 20_000);
       expect(keepalive).toMatchObject({ from: '203.0.113.1', port: request.port, innerSource: '198.51.100.10', innerDestination: '198.51.100.1' });
       await waitFor((l) => l.event === 'udp-keepalive', 'udp-keepalive line');
+
+      // Idle for more than twice the NAT's 4-s UDP timeout: the keepalives hold the mapping (same
+      // external port), and the home agent's tunnel data still gets in.
+      await sleep(9_000);
+      const held = agent.events.filter((e) => e.event === 'tunnel-data' && e.icmpType === 8);
+      expect(held.length).toBeGreaterThanOrEqual(4);
+      expect(new Set(held.map((e) => e.port))).toEqual(new Set([request.port]));
+      const later = listenOnHomeAddress(9998);
+      await later.ready;
+      agent.tell('send 9998');
+      expect(await later.received).toBe('hello through the NAT');
       agent.stop();
 
       daemon.kill('SIGTERM');
