@@ -1093,6 +1093,7 @@ export class ForeignAgent {
         busy: params.busy,
         encapsulations: s.encapsulations,
         reverseTunneling: s.reverseTunneling,
+        udpTunnelling: s.udpTunnel === 'auto' || s.udpTunnel === 'force',
         advertisementLifetime: a.lifetimeSeconds,
         ...(a.registrationRequired === undefined ? {} : { registrationRequired: a.registrationRequired }),
         ...(a.routesCommonTraffic === undefined ? {} : { routesCommonTraffic: a.routesCommonTraffic }),
