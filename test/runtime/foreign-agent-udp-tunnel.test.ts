@@ -31,6 +31,8 @@ import { authPlaceholder, encodeSigned } from '../../policies/sign.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
 import { simVisitorCapture } from '../../runtime/fa/visitor-capture.js';
 import { visitorsTable } from '../../runtime/cli/tables.js';
+import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
+import type { BindingStore } from '../../runtime/store/binding-store.js';
 import { KEEPALIVE_ECHO_IDENTIFIER, TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, writeTunnelDataHeader } from '../../runtime/dataplane/fa-udp-tunnel.js';
 import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, START } from './home-agent-harness.js';
 
@@ -87,7 +89,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(config = faConfig(), batchUdpTunnel = false): Promise<World> {
+async function world(config = faConfig(), batchUdpTunnel = false, store?: BindingStore): Promise<World> {
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed: 3 });
   const homeLan = net.addSegment('home');
@@ -130,6 +132,7 @@ async function world(config = faConfig(), batchUdpTunnel = false): Promise<World
     random32,
     visitorCapture: simVisitorCapture(faHost, 'eth0', [FA]),
     batchUdpTunnel,
+    ...(store === undefined ? {} : { store }),
   });
   return { clock, mn, ha, fa, toNode, udpAtHa, ipInIpAtHa, close: () => fa.stop() };
 }
@@ -402,6 +405,38 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       } finally {
         await w.close();
       }
+    }
+  });
+
+  it('the grant survives a restart through the store: tunnel data is still delivered and the keepalives resume', async () => {
+    const memory = new MemoryBindingStore();
+    const store: BindingStore = { load: () => memory.load(), commit: (writes) => memory.commit(writes), close: async () => {} };
+    const w = await world(faConfig(), false, store);
+    register(w);
+    run(w, 50);
+    answer(w, udpReplyExtension(0, 25));
+    run(w, 50);
+    for (let turn = 0; turn < 3; turn++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      run(w, 5);
+    }
+    expect(w.fa.agent.visitors()[0]?.udpTunnel).toEqual({ keepaliveInterval: 25 });
+    await w.close();
+    const again = await world(faConfig(), false, store);
+    try {
+      expect(again.fa.restored?.bindings).toBe(1);
+      expect(again.fa.agent.visitors()[0]?.udpTunnel).toEqual({ keepaliveInterval: 25 });
+      expect(again.fa.agent.reverseTunnelOf(MN1)?.udp).toBe(true);
+      const inner = datagram(CN, MN1, 33);
+      const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
+      writeTunnelDataHeader(message, 0, 4);
+      message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+      sendUdpFromHa(again, message);
+      run(again, 26_000);
+      expect(again.toNode.filter((f) => toHex(f.subarray(ETHERNET_HEADER_LENGTH)) === toHex(inner))).toHaveLength(1);
+      expect(keepalivesAtHa(again)).toBe(1);
+    } finally {
+      await again.close();
     }
   });
 
