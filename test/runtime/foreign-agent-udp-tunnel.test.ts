@@ -24,12 +24,15 @@ import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wir
 import { ExtensionType, RequestFlag, type RegistrationExtension, type RegistrationReply, type RegistrationRequest } from '../../io/wire/registration-types.js';
 import { decodeUdpDatagram, encodeUdpDatagram } from '../../io/wire/udp.js';
 import { SimulatedClock } from '../../io/clock.js';
+import { AdvertisementFlag, decodeAgentAdvertisement, mobilityAgentExtension } from '../../io/wire/agent-discovery.js';
 import { udpFrame } from '../../io/wire/frames.js';
 import { createSecurityContext } from '../../policies/security-association.js';
 import { authPlaceholder, encodeSigned } from '../../policies/sign.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../../runtime/fa/foreign-agent.js';
 import { simVisitorCapture } from '../../runtime/fa/visitor-capture.js';
 import { visitorsTable } from '../../runtime/cli/tables.js';
+import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
+import type { BindingStore } from '../../runtime/store/binding-store.js';
 import { KEEPALIVE_ECHO_IDENTIFIER, TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, writeTunnelDataHeader } from '../../runtime/dataplane/fa-udp-tunnel.js';
 import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, START } from './home-agent-harness.js';
 
@@ -86,7 +89,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(config = faConfig()): Promise<World> {
+async function world(config = faConfig(), batchUdpTunnel = false, store?: BindingStore): Promise<World> {
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed: 3 });
   const homeLan = net.addSegment('home');
@@ -128,6 +131,8 @@ async function world(config = faConfig()): Promise<World> {
     clock,
     random32,
     visitorCapture: simVisitorCapture(faHost, 'eth0', [FA]),
+    batchUdpTunnel,
+    ...(store === undefined ? {} : { store }),
   });
   return { clock, mn, ha, fa, toNode, udpAtHa, ipInIpAtHa, close: () => fa.stop() };
 }
@@ -224,8 +229,8 @@ function keepalivesAtHa(w: World): number {
   }).length;
 }
 
-async function registeredWithUdp(keepalive = 25): Promise<World> {
-  const w = await world();
+async function registeredWithUdp(keepalive = 25, batchUdpTunnel = false): Promise<World> {
+  const w = await world(faConfig(), batchUdpTunnel);
   register(w);
   run(w, 50);
   answer(w, udpReplyExtension(0, keepalive));
@@ -234,6 +239,23 @@ async function registeredWithUdp(keepalive = 25): Promise<World> {
 }
 
 describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted home agent', () => {
+  it("advertises 'U' when udpTunnel is auto or force, never when off (RFC 3519 3.4)", async () => {
+    for (const [mode, expected] of [['auto', AdvertisementFlag.U], ['force', AdvertisementFlag.U], ['off', 0]] as const) {
+      const w = await world(faConfig(mode));
+      try {
+        run(w, 50);
+        const flags = w.toNode
+          .map((frame) => decodeIpv4Packet(frame, ETHERNET_HEADER_LENGTH))
+          .flatMap((p) => (p.ok && p.value.header.protocol === IpProtocol.ICMP ? [decodeAgentAdvertisement(p.value.payload)] : []))
+          .flatMap((a) => (a.ok ? [mobilityAgentExtension(a.value)!.flags] : []));
+        expect(flags.length, mode).toBeGreaterThan(0);
+        expect(flags[0]! & AdvertisementFlag.U, mode).toBe(expected);
+      } finally {
+        await w.close();
+      }
+    }
+  });
+
   it("relays the node's Request with its own UDP Tunnel Request after the MHAE, under the FHAE; udpTunnel off adds none", async () => {
     const w = await world();
     try {
@@ -311,6 +333,32 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
     }
   });
 
+  it('batchUdpTunnel (the Linux daemon): the messages one wakeup hands over go through the plane as one batch', async () => {
+    const w = await registeredWithUdp(25, true);
+    try {
+      const batches: number[] = [];
+      const original = w.fa.agent.handleUdpTunnelBatch.bind(w.fa.agent);
+      w.fa.agent.handleUdpTunnelBatch = (batch) => {
+        batches.push(batch.length);
+        original(batch);
+      };
+      w.toNode.length = 0;
+      for (let i = 0; i < 3; i++) {
+        const inner = datagram(CN, MN1, 20 + i);
+        const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
+        writeTunnelDataHeader(message, 0, 4);
+        message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+        sendUdpFromHa(w, message);
+      }
+      run(w, 50);
+      await Promise.resolve();
+      expect(batches).toEqual([3]);
+      expect(w.fa.agent.dataPlane.counters['udp-tunnel-delivered']).toBe(3);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('keepalives (RFC 3519 4.9): one per granted interval on an idle flow, none while the flow carries traffic', async () => {
     const w = await registeredWithUdp(25);
     try {
@@ -357,6 +405,38 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       } finally {
         await w.close();
       }
+    }
+  });
+
+  it('the grant survives a restart through the store: tunnel data is still delivered and the keepalives resume', async () => {
+    const memory = new MemoryBindingStore();
+    const store: BindingStore = { load: () => memory.load(), commit: (writes) => memory.commit(writes), close: async () => {} };
+    const w = await world(faConfig(), false, store);
+    register(w);
+    run(w, 50);
+    answer(w, udpReplyExtension(0, 25));
+    run(w, 50);
+    for (let turn = 0; turn < 3; turn++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      run(w, 5);
+    }
+    expect(w.fa.agent.visitors()[0]?.udpTunnel).toEqual({ keepaliveInterval: 25 });
+    await w.close();
+    const again = await world(faConfig(), false, store);
+    try {
+      expect(again.fa.restored?.bindings).toBe(1);
+      expect(again.fa.agent.visitors()[0]?.udpTunnel).toEqual({ keepaliveInterval: 25 });
+      expect(again.fa.agent.reverseTunnelOf(MN1)?.udp).toBe(true);
+      const inner = datagram(CN, MN1, 33);
+      const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
+      writeTunnelDataHeader(message, 0, 4);
+      message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+      sendUdpFromHa(again, message);
+      run(again, 26_000);
+      expect(again.toNode.filter((f) => toHex(f.subarray(ETHERNET_HEADER_LENGTH)) === toHex(inner))).toHaveLength(1);
+      expect(keepalivesAtHa(again)).toBe(1);
+    } finally {
+      await again.close();
     }
   });
 
