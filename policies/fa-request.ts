@@ -4,6 +4,7 @@
  * second per node) and the checks of the home agent's Reply (3.7.3). Pure: time and the
  * associations are inputs. The order of the checks and its reasons: docs/protocol.md ("Registration checks, in order").
  */
+import { malformedUdpTunnelExtension } from '../io/wire/udp-tunnel.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString, readU32, writeU32 } from '../io/wire/bytes.js';
 import type { MacAddress } from '../io/wire/ethernet.js';
@@ -197,6 +198,7 @@ export type FaRequestDenyReason =
   | 'mobile-node-too-distant' // 76
   | 'delivery-style-not-supported' // 79
   | 'misplaced-delivery-style' // 70
+  | 'malformed-udp-tunnel-extension' // 70
   | 'refused' // 64 / 65
   | PendingBudgetRefusal // 66
   | 'busy'; // 66
@@ -843,6 +845,9 @@ function checkReverseTunnel(
       };
     }
   }
+  // RFC 3519 3.1: a UDP Tunnel Request extension whose Length is not 6 is poorly formed (70).
+  const malformedUdpTunnel = malformedUdpTunnelExtension(request.extensions);
+  if (malformedUdpTunnel !== undefined) return { code: FaReplyCode.PoorlyFormedRequest, reason: 'malformed-udp-tunnel-extension', detail: malformedUdpTunnel.message };
   for (const extension of request.extensions) {
     const malformed = extension.kind === 'unknown' && extension.type === ExtensionType.EncapsulatingDeliveryStyle;
     if (extension.kind !== 'encapsulating-delivery-style' && !malformed) continue;

@@ -5,6 +5,7 @@
  * ever gets a silent discard or a 131; the order and its reasons: docs/protocol.md ("Registration checks, in order").
  * Time (`nowUnixMs`) and randomness (`nextNonce`) are inputs.
  */
+import { malformedUdpTunnelExtension } from '../io/wire/udp-tunnel.js';
 import type { UdpTunnelPolicy } from './ha-udp-tunnel.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString } from '../io/wire/bytes.js';
@@ -77,6 +78,7 @@ export type DenyReason =
   | 'identification-mismatch' // 133
   | 'foreign-agent-failed-authentication' // 132
   | 'misplaced-authentication-extension' // 134
+  | 'malformed-udp-tunnel-extension' // 134
   | 'reserved-bits-set' // 134
   | 'unusable-care-of-address' // 134
   | 'broadcast-destination' // 136
@@ -478,6 +480,13 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
       'misplaced-authentication-extension',
       `authentication extension type ${authenticationBeforeMobileHome.type} at offset ${authenticationBeforeMobileHome.offset} precedes the Mobile-Home Authentication Extension (RFC 5944 3.2, 3.6.1.3)`,
     );
+  }
+
+  // 9b. RFC 3519 3.1: a UDP Tunnel Request extension whose Length is not 6 is poorly formed
+  //     (the codec keeps it verbatim and names it), answered with 134 like other malformed fields.
+  const malformedUdpTunnel = malformedUdpTunnelExtension(request.extensions);
+  if (malformedUdpTunnel !== undefined) {
+    return deny(HaReplyCode.PoorlyFormedRequest, 'malformed-udp-tunnel-extension', malformedUdpTunnel.message);
   }
 
   // 10. Reserved bits. The RFC contradicts itself: 3.3 says 'r' and 'x' are "sent as zero;

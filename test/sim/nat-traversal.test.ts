@@ -8,13 +8,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ipv4ToString, readU16 } from '../../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol } from '../../io/wire/ipv4.js';
+import { Effect, Scope } from 'effect';
+import { decodeRegistrationReply } from '../../io/wire/registration.js';
+import { RequestFlag, type RegistrationExtension } from '../../io/wire/registration-types.js';
+import { ntpSeconds } from '../../policies/replay.js';
+import { authPlaceholder, encodeSigned } from '../../policies/sign.js';
 import type { HomeAgentConfig } from '../../runtime/ha/home-agent.js';
+import { MN_KEY } from '../../runtime/cli/demo-topology.js';
+import { bindUdp } from './network-support.js';
 import { NAT_OUTSIDE } from '../../runtime/cli/demo-topology.js';
 import { CN, COLOCATED, datagramsOn, FA2, HA, MN, reverseTunnelScenario, type ReverseTunnelScenario, type ReverseTunnelScenarioOptions } from './reverse-tunnel-support.js';
 
 const open: ReverseTunnelScenario[] = [];
+let scope = Effect.runSync(Scope.make());
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
+  Effect.runSync(Scope.close(scope, { _tag: 'Success', value: undefined } as never));
+  scope = Effect.runSync(Scope.make());
 });
 
 /** The node as its YAML default configures it: udpTunnel auto (ask whenever co-located). */
@@ -258,5 +268,36 @@ describe('scenario (g): moves through the NAT and out again', () => {
     const first = await once();
     expect(first.length).toBeGreaterThan(20);
     expect(await once()).toEqual(first);
+  });
+});
+
+describe('a poorly formed UDP Tunnel Request extension (RFC 3519 3.1: Length 6)', () => {
+  it('the home agent answers a signed Request whose 144 has Length 4 with 134 and makes no binding', async () => {
+    const s = await scenario({ seed: 25 });
+    const socket = bindUdp(s.net, s.hosts.cn, scope, { address: 0, port: 4343 });
+    const replies: Uint8Array[] = [];
+    socket.onMessage((d) => replies.push(d.data));
+    // Later than the node's own registration at start (timestamp replay protection, 5.7).
+    s.run(3000, false);
+    const malformed: RegistrationExtension = { kind: 'unknown', type: 144, offset: 0, skippable: true, format: 'tlv', data: Uint8Array.of(0, 0, 0x80, 4) };
+    const message = encodeSigned(
+      {
+        type: 1,
+        flags: RequestFlag.D,
+        lifetime: 600,
+        homeAddress: MN,
+        homeAgent: HA,
+        careOfAddress: CN,
+        identification: { high: ntpSeconds(s.clock.now()), low: 7 },
+        extensions: [malformed, authPlaceholder(32, MN_KEY.spi)],
+      },
+      (type) => (type === 32 ? { spi: MN_KEY.spi, algorithm: 'hmac-md5', key: MN_KEY.key } : undefined),
+    );
+    socket.send(message, HA, 434);
+    s.run(500, false);
+    expect(replies).toHaveLength(1);
+    const reply = decodeRegistrationReply(replies[0]!);
+    expect(reply.ok && reply.value.code).toBe(134);
+    expect(s.ha.agent.bindings()).toEqual([]);
   });
 });
