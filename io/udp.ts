@@ -33,8 +33,9 @@ export interface UdpSocket {
    * Queues a datagram; failures, including sends after the socket closed, are reported to the
    * `onError` handler, never thrown. `source`: the IP source address it must carry. A socket
    * bound to one address always sends from that address; one bound to 0.0.0.0 honours `source`
-   * on the native layer (IP_PKTINFO; an address not on this host fails the send) and lets the
-   * kernel choose on node:dgram and the simulated network.
+   * on the native layer (IP_PKTINFO; an address not on this host fails the send) and on the
+   * simulated network (an address not on the host is ignored there), and lets the kernel choose
+   * on node:dgram.
    */
   send(data: Uint8Array, address: Ipv4Address, port: number, source?: Ipv4Address): void;
   /** Sets the handler for received datagrams (one per socket). */

@@ -4,6 +4,7 @@
  * second per node) and the checks of the home agent's Reply (3.7.3). Pure: time and the
  * associations are inputs. The order of the checks and its reasons: docs/protocol.md ("Registration checks, in order").
  */
+import { malformedUdpTunnelExtension } from '../io/wire/udp-tunnel.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString, readU32, writeU32 } from '../io/wire/bytes.js';
 import type { MacAddress } from '../io/wire/ethernet.js';
@@ -38,6 +39,7 @@ import { isAcceptedCode } from '../io/wire/reply-codes.js';
 import { AUTHENTICATOR_LENGTH, sealAuthenticator, verifyAuthenticator } from './auth.js';
 import { checkPendingBudget, type ChargedPending, type PendingBudgetRefusal, type PendingCharge, type PendingUsage } from './fa-pending-budget.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
+import { appendUdpTunnelRequest, faUdpTunnelRequestFor, UDP_TUNNEL_REPLY_TYPE, type FaUdpTunnelMode } from './fa-udp-tunnel.js';
 
 /** Registration Reply codes a foreign agent sends (3.4; 74-76 and 79 from RFC 3024 3.4, 96/97 from RFC 2794). */
 export const FaReplyCode = {
@@ -124,6 +126,8 @@ export interface FaSettings {
   readonly maxUnknownDeregistrations?: number;
   /** Whether pending Requests with Home Address 0 (identified by NAI) are managed (3.7.1, RFC 2794). */
   readonly acceptZeroHomeAddress: boolean;
+  /** RFC 3519, an agent behind a NAT: ask for UDP tunnelling in relayed Requests (policies/fa-udp-tunnel.ts); absent = off. */
+  readonly udpTunnel?: FaUdpTunnelMode;
 }
 
 /** What the foreign agent keeps about a relayed Request (3.7.1) to relay or deny its Reply. */
@@ -147,6 +151,8 @@ export interface PendingRegistration {
   readonly foreignHomeAuthenticated: boolean;
   /** Set when the node asked for a reverse tunnel through this agent ('T', RFC 3024) and may have one. */
   readonly reverseTunnel?: ReverseTunnelGrant;
+  /** The relayed Request carried this agent's UDP Tunnel Request extension (RFC 3519 4.5). */
+  readonly udpTunnelRequested?: boolean;
 }
 
 /** What a visitor granted 'T' gets (RFC 3024): the tunnel to its home agent from its care-of address. */
@@ -192,6 +198,7 @@ export type FaRequestDenyReason =
   | 'mobile-node-too-distant' // 76
   | 'delivery-style-not-supported' // 79
   | 'misplaced-delivery-style' // 70
+  | 'malformed-udp-tunnel-extension' // 70
   | 'refused' // 64 / 65
   | PendingBudgetRefusal // 66
   | 'busy'; // 66
@@ -762,7 +769,11 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
   const removedExtensions = request.extensions.filter((extension) => extension.offset >= keptEnd).length;
   const homeAgentContext = input.homeAgent?.first();
   const appendForeignHome = homeAgentContext !== undefined && request.lifetime !== 0 && offered;
-  const bytes = appendForeignHome ? appendAuthentication(prefix, ExtensionType.ForeignHomeAuth, homeAgentContext) : prefix.slice();
+  // RFC 3519 4.5: an agent behind a NAT asks for UDP tunnelling with its own extension, after
+  // the MHAE and before the FHAE that then covers it (policies/fa-udp-tunnel.ts).
+  const udpTunnel = faUdpTunnelRequestFor(request, settings.udpTunnel, offered);
+  const relayed = udpTunnel === undefined ? prefix : appendUdpTunnelRequest(prefix, udpTunnel);
+  const bytes = appendForeignHome ? appendAuthentication(relayed, ExtensionType.ForeignHomeAuth, homeAgentContext) : relayed === prefix ? prefix.slice() : relayed;
   return {
     kind: 'relay',
     bytes,
@@ -785,6 +796,7 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
       ...(nai === undefined ? {} : { nai }),
       foreignHomeAuthenticated: appendForeignHome,
       ...(grant === undefined ? {} : { reverseTunnel: grant }),
+      ...(udpTunnel === undefined ? {} : { udpTunnelRequested: true }),
     },
     charge: budget.charge,
   };
@@ -833,6 +845,9 @@ function checkReverseTunnel(
       };
     }
   }
+  // RFC 3519 3.1: a UDP Tunnel Request extension whose Length is not 6 is poorly formed (70).
+  const malformedUdpTunnel = malformedUdpTunnelExtension(request.extensions);
+  if (malformedUdpTunnel !== undefined) return { code: FaReplyCode.PoorlyFormedRequest, reason: 'malformed-udp-tunnel-extension', detail: malformedUdpTunnel.message };
   for (const extension of request.extensions) {
     const malformed = extension.kind === 'unknown' && extension.type === ExtensionType.EncapsulatingDeliveryStyle;
     if (extension.kind !== 'encapsulating-delivery-style' && !malformed) continue;
@@ -965,7 +980,8 @@ export function checkFaReply(input: FaReplyInput): FaReplyVerdict {
   let authenticationBeforeMobileHome: AuthExtension | undefined;
   const foreignHome: AuthExtension[] = [];
   for (const extension of reply.extensions) {
-    if (extension.kind === 'unknown' && !extension.skippable) {
+    // RFC 3519 3.2's UDP Tunnel Reply (44) is recognised here even before the wire codec names it.
+    if (extension.kind === 'unknown' && !extension.skippable && extension.type !== UDP_TUNNEL_REPLY_TYPE) {
       return {
         kind: 'discard',
         reason: 'unknown-non-skippable-extension',

@@ -5,6 +5,8 @@
  * ever gets a silent discard or a 131; the order and its reasons: docs/protocol.md ("Registration checks, in order").
  * Time (`nowUnixMs`) and randomness (`nextNonce`) are inputs.
  */
+import { malformedUdpTunnelExtension } from '../io/wire/udp-tunnel.js';
+import type { UdpTunnelPolicy } from './ha-udp-tunnel.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString } from '../io/wire/bytes.js';
 import { isInPrefix, isUnicast, LIMITED_BROADCAST, subnetBroadcast } from '../io/wire/ipv4-address.js';
@@ -76,6 +78,7 @@ export type DenyReason =
   | 'identification-mismatch' // 133
   | 'foreign-agent-failed-authentication' // 132
   | 'misplaced-authentication-extension' // 134
+  | 'malformed-udp-tunnel-extension' // 134
   | 'reserved-bits-set' // 134
   | 'unusable-care-of-address' // 134
   | 'broadcast-destination' // 136
@@ -167,6 +170,10 @@ export interface HomeAgentSettings {
   readonly reverseTunnel?: ReverseTunnelPolicy;
   /** The older switch, used when `reverseTunnel` is absent: true → 'allowed', false or absent → 'refused'. */
   readonly reverseTunneling?: boolean;
+  /** UDP tunnelling (RFC 3519) for the nodes by default; a node's own `udpTunnel` wins. Default 'allowed'. */
+  readonly udpTunnel?: UdpTunnelPolicy;
+  /** Keepalive Interval granted in the UDP Tunnel Reply, seconds. Default 110 (RFC 3519). */
+  readonly udpKeepaliveInterval?: number;
   /**
    * Send 131 when the Mobile-Home authenticator is invalid and no foreign agent association
    * vouches for the sender (3.8.2.1 a makes it a MAY). Default true.
@@ -189,6 +196,8 @@ export interface HaMobileNode {
   readonly maxLifetime: number;
   /** This node's reverse tunnel policy (RFC 3024); absent: the home agent's default. */
   readonly reverseTunnel?: ReverseTunnelPolicy;
+  /** This node's UDP tunnelling policy (RFC 3519); absent: the home agent's default. */
+  readonly udpTunnel?: UdpTunnelPolicy;
 }
 
 /** The reverse tunnel policy that applies to `node` under `settings` (see ReverseTunnelPolicy). */
@@ -471,6 +480,13 @@ export function checkHaRequest(input: HaRequestInput): HaVerdict {
       'misplaced-authentication-extension',
       `authentication extension type ${authenticationBeforeMobileHome.type} at offset ${authenticationBeforeMobileHome.offset} precedes the Mobile-Home Authentication Extension (RFC 5944 3.2, 3.6.1.3)`,
     );
+  }
+
+  // 9b. RFC 3519 3.1: a UDP Tunnel Request extension whose Length is not 6 is poorly formed
+  //     (the codec keeps it verbatim and names it), answered with 134 like other malformed fields.
+  const malformedUdpTunnel = malformedUdpTunnelExtension(request.extensions);
+  if (malformedUdpTunnel !== undefined) {
+    return deny(HaReplyCode.PoorlyFormedRequest, 'malformed-udp-tunnel-extension', malformedUdpTunnel.message);
   }
 
   // 10. Reserved bits. The RFC contradicts itself: 3.3 says 'r' and 'x' are "sent as zero;

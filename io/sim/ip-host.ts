@@ -43,6 +43,7 @@ import {
 } from '../wire/ipv4.js';
 import type { SimEthernetPort, SimEthernetSegment } from './ethernet.js';
 import type { InterfaceEvent } from '../link-events.js';
+import { SimNat, type SimNatOptions } from './nat.js';
 
 /** All Systems on this subnet (RFC 1112): every host joins it on every interface. */
 export const ALL_SYSTEMS_GROUP: Ipv4Address = 0xe0000001;
@@ -75,6 +76,11 @@ export interface SimHostOptions {
    * source leaves by that same interface. Default false. See docs/simulated-host.md.
    */
   readonly ingressFilter?: boolean;
+  /**
+   * Masquerade the `inside` interfaces' hosts behind the `outside` interface's address (needs
+   * `forwarding`): io/sim/nat.ts, docs/simulated-host.md. Reach it as `host.nat`.
+   */
+  readonly nat?: SimNatOptions;
 }
 
 export interface SimInterfaceOptions {
@@ -340,7 +346,9 @@ export class SimHost {
   private interceptDepth = 0;
   private identification = 0;
   private udpInput: UdpInput | undefined;
-  private readonly options: Required<Omit<SimHostOptions, 'forwarding' | 'multicastGroups' | 'ingressFilter'>> & {
+  /** The address translator, when the host was made with the `nat` option. */
+  readonly nat: SimNat | undefined;
+  private readonly options: Required<Omit<SimHostOptions, 'forwarding' | 'multicastGroups' | 'ingressFilter' | 'nat'>> & {
     multicastGroups: readonly Ipv4Address[];
   };
   private macCounter = 0;
@@ -356,6 +364,9 @@ export class SimHost {
   ) {
     this.forwarding = options.forwarding ?? false;
     this.ingressFiltering = options.ingressFilter ?? false;
+    if (options.nat !== undefined && !this.forwarding) throw new Error(`host ${name}: a NAT needs forwarding: true`);
+    const natOptions = options.nat;
+    this.nat = natOptions === undefined ? undefined : new SimNat(natOptions, clock, () => this.interfaceMap.get(natOptions.outside)?.primaryAddress);
     this.options = {
       arpQueueLimit: options.arpQueueLimit ?? 3,
       arpRetransmitMs: options.arpRetransmitMs ?? 1000,
@@ -972,6 +983,7 @@ export class SimHost {
     };
     if (this.intercepts.length > 0 && this.runIntercepts(datagram, { ...arrival, origin: 'link' })) return;
     const destination = ipv4Destination(datagram, 0);
+    if (this.nat !== undefined && iface.name === this.nat.options.outside && this.natInbound(datagram, destination)) return;
     if (this.isOwnAddress(destination)) {
       this.deliverLocally(datagram, 'unicast', arrival);
       return;
@@ -993,7 +1005,19 @@ export class SimHost {
       this.counters.notForThisHost++;
       return;
     }
-    this.forward(datagram.slice());
+    this.forward(datagram.slice(), iface.name);
+  }
+
+  /** The NAT's look at a datagram arriving on its outside interface; true when it took it (translated and forwarded, or dropped). */
+  private natInbound(datagram: Uint8Array, destination: Ipv4Address): boolean {
+    const nat = this.nat!;
+    const forThisHost = this.isOwnAddress(destination);
+    if (!forThisHost && (destination === LIMITED_BROADCAST || isMulticast(destination) || this.isDirectedBroadcastOfAny(destination))) return false;
+    const copy = datagram.slice();
+    const verdict = nat.inbound(copy, forThisHost);
+    if (verdict === 'not-translated') return false;
+    if (verdict === 'translated') this.forward(copy, undefined);
+    return true;
   }
 
   /**
@@ -1042,8 +1066,8 @@ export class SimHost {
     return false;
   }
 
-  /** Forwards a datagram this host owns (a copy of what arrived). */
-  private forward(datagram: Uint8Array): void {
+  /** Forwards a datagram this host owns (a copy of what arrived on `arrivedOn`). */
+  private forward(datagram: Uint8Array, arrivedOn: string | undefined): void {
     if (!decrementIpv4Ttl(datagram, 0)) {
       this.counters.ttlExpired++;
       this.sendIcmpError(datagram, IcmpType.TimeExceeded, TimeExceededCode.TtlExceededInTransit);
@@ -1055,6 +1079,9 @@ export class SimHost {
       this.counters.noRoute++;
       this.sendIcmpError(datagram, IcmpType.DestinationUnreachable, UnreachableCode.Net);
       return;
+    }
+    if (this.nat !== undefined && route.interface === this.nat.options.outside && this.nat.isInside(arrivedOn)) {
+      if (this.nat.outbound(datagram) === 'dropped') return;
     }
     this.counters.forwarded++;
     this.transmit(this.interface(route.interface), datagram, route.via ?? destination, true);

@@ -234,7 +234,9 @@ const stacks = new WeakMap<SimHost, { bind: Udp['Type']['bind'] }>();
  * the subnet broadcast address, RFC 5944 3.8.2.1, from a unicast one).
  *
  * Sending: the source address is the bound one when it is a unicast address of the host,
- * else the address of the interface the route leaves by; sending to a broadcast address
+ * else the `source` asked for when it is one of the host's addresses (as IP_PKTINFO on the
+ * native layer: a node behind a NAT sends its RFC 3519 tunnel from its care-of address), else
+ * the address of the interface the route leaves by; sending to a broadcast address
  * needs `broadcast: true` at bind (as SO_BROADCAST does). The UDP checksum is always computed,
  * and verified on reception (a bad one is dropped and counted; 0 means none, RFC 768).
  */
@@ -278,7 +280,7 @@ function simUdpStack(host: SimHost): { bind: Udp['Type']['bind'] } {
     isMulticast(address) ||
     host.interfaces.some((i) => i.hasAddress(address) || i.isDirectedBroadcast(address));
 
-  const send = (socket: BoundSocket, data: Uint8Array, address: Ipv4Address, port: number): void => {
+  const send = (socket: BoundSocket, data: Uint8Array, address: Ipv4Address, port: number, asked?: Ipv4Address): void => {
     const fail = (message: string) =>
       socket.errorHandler?.(new UdpError({ reason: 'send', endpoint: `${ipv4ToString(address)}:${port}`, message }));
     address >>>= 0;
@@ -287,7 +289,11 @@ function simUdpStack(host: SimHost): { bind: Udp['Type']['bind'] } {
       fail(`sending to the broadcast address ${ipv4ToString(address)} needs a socket bound with broadcast: true`);
       return;
     }
-    const source = host.isOwnAddress(socket.address) ? socket.address : host.sourceAddressFor(address);
+    const source = host.isOwnAddress(socket.address)
+      ? socket.address
+      : asked !== undefined && asked !== 0 && host.isOwnAddress(asked)
+        ? asked >>> 0
+        : host.sourceAddressFor(address);
     if (source === 0 && !toBroadcast) {
       fail(`no route from ${host.name} to ${ipv4ToString(address)}; add a route or an address`);
       return;
@@ -329,8 +335,8 @@ function simUdpStack(host: SimHost): { bind: Udp['Type']['bind'] } {
           const api: UdpSocket = {
             localAddress: address,
             localPort: port,
-            send: (data, to, toPort) => {
-              if (open) send(socket, data, to, toPort);
+            send: (data, to, toPort, from) => {
+              if (open) send(socket, data, to, toPort, from);
               else socket.errorHandler?.(new UdpError({ reason: 'closed', endpoint, message: `UDP ${endpoint} was used after its scope closed` }));
             },
             onMessage: (handler) => {

@@ -15,6 +15,7 @@ export * from './udp.js';
 export * from './ethernet.js';
 export * from './arp.js';
 export * from './tunnel.js';
+export * from './udp-tunnel.js';
 export * from './igmp.js';
 export * from './pcap.js';
 export * from './pcapng.js';

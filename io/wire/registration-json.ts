@@ -21,6 +21,8 @@ import {
 import {
   type AuthExtensionType,
   type ExtensionFormat,
+  type ListedUdpTunnelReplyExtension,
+  type ListedUdpTunnelRequestExtension,
   ExtensionType,
   REGISTRATION_REPLY,
   REGISTRATION_REQUEST,
@@ -28,6 +30,11 @@ import {
   type RegistrationMessage,
 } from './registration-types.js';
 import { replyCodeText } from './reply-codes.js';
+import {
+  UDP_TUNNEL_EXTENSION_LENGTH,
+  UDP_TUNNEL_REPLY_TYPE,
+  UDP_TUNNEL_REQUEST_TYPE,
+} from './udp-tunnel.js';
 
 export interface PadExtensionJson {
   readonly type: number;
@@ -77,7 +84,42 @@ export interface EncapsulatingDeliveryStyleExtensionJson {
   readonly delivery_style: 'encapsulating';
 }
 
-export type ExtensionJson = PadExtensionJson | AuthExtensionJson | NaiExtensionJson | EncapsulatingDeliveryStyleExtensionJson | UnknownExtensionJson;
+/** RFC 3519 3.1 (field names follow Wireshark's mip.ext.utrq.*). */
+export interface UdpTunnelRequestExtensionJson {
+  readonly type: number;
+  readonly name: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly sub_type: number;
+  readonly reserved1: number;
+  readonly force: boolean;
+  readonly registration_through_fa: boolean;
+  readonly reserved2: number;
+  readonly encapsulation: number;
+  readonly reserved3: number;
+}
+
+/** RFC 3519 3.2 (field names follow Wireshark's mip.ext.utrp.*). */
+export interface UdpTunnelReplyExtensionJson {
+  readonly type: number;
+  readonly name: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly sub_type: number;
+  readonly udp_tunnel_code: number;
+  readonly forced: boolean;
+  readonly reserved: number;
+  readonly keepalive_interval: number;
+}
+
+export type ExtensionJson =
+  | PadExtensionJson
+  | AuthExtensionJson
+  | NaiExtensionJson
+  | EncapsulatingDeliveryStyleExtensionJson
+  | UdpTunnelRequestExtensionJson
+  | UdpTunnelReplyExtensionJson
+  | UnknownExtensionJson;
 
 export interface RegistrationRequestJson {
   readonly type: 1;
@@ -144,6 +186,8 @@ const EXTENSION_NAMES: ReadonlyMap<number, string> = new Map([
   [ExtensionType.ForeignHomeAuth, 'Foreign-Home Authentication'],
   [ExtensionType.EncapsulatingDeliveryStyle, 'Encapsulating Delivery Style (RFC 3024)'],
   [ExtensionType.MobileNodeNai, 'Mobile Node NAI (RFC 2794)'],
+  [UDP_TUNNEL_REQUEST_TYPE, 'UDP Tunnel Request (RFC 3519)'],
+  [UDP_TUNNEL_REPLY_TYPE, 'UDP Tunnel Reply (RFC 3519)'],
 ]);
 
 /**
@@ -231,6 +275,28 @@ function extensionToJson<Algorithm>(
       return { ...head, length: length!, nai: extension.nai };
     case 'encapsulating-delivery-style':
       return { ...head, length: 0, delivery_style: 'encapsulating' };
+    case 'udp-tunnel-request':
+      return {
+        ...head,
+        length: UDP_TUNNEL_EXTENSION_LENGTH,
+        sub_type: extension.subType,
+        reserved1: extension.reserved1,
+        force: extension.force,
+        registration_through_fa: extension.registrationThroughFa,
+        reserved2: extension.reserved2,
+        encapsulation: extension.encapsulation,
+        reserved3: extension.reserved3,
+      };
+    case 'udp-tunnel-reply':
+      return {
+        ...head,
+        length: UDP_TUNNEL_EXTENSION_LENGTH,
+        sub_type: extension.subType,
+        udp_tunnel_code: extension.code,
+        forced: extension.forced,
+        reserved: extension.reserved,
+        keepalive_interval: extension.keepaliveInterval,
+      };
     case 'unknown':
       return {
         ...head,
@@ -296,6 +362,34 @@ function extensionFromJson(json: ExtensionJson): RegistrationExtension {
       throw new EncodeError('registration-json', `extension type ${json.type} has an NAI but is not 131`);
     }
     return { kind: 'nai', type: ExtensionType.MobileNodeNai, offset, nai: json.nai };
+  }
+  if ('registration_through_fa' in json) {
+    const request: ListedUdpTunnelRequestExtension = {
+      kind: 'udp-tunnel-request',
+      type: UDP_TUNNEL_REQUEST_TYPE,
+      offset,
+      subType: json.sub_type,
+      reserved1: json.reserved1,
+      force: json.force,
+      registrationThroughFa: json.registration_through_fa,
+      reserved2: json.reserved2,
+      encapsulation: json.encapsulation,
+      reserved3: json.reserved3,
+    };
+    return request;
+  }
+  if ('keepalive_interval' in json) {
+    const reply: ListedUdpTunnelReplyExtension = {
+      kind: 'udp-tunnel-reply',
+      type: UDP_TUNNEL_REPLY_TYPE,
+      offset,
+      subType: json.sub_type,
+      code: json.udp_tunnel_code,
+      forced: json.forced,
+      reserved: json.reserved,
+      keepaliveInterval: json.keepalive_interval,
+    };
+    return reply;
   }
   if ('delivery_style' in json) {
     return { kind: 'encapsulating-delivery-style', type: ENCAPSULATING_DELIVERY_STYLE_TYPE, offset };

@@ -4,6 +4,9 @@
  * the agents. Addresses are unsigned 32-bit numbers (see bytes.ts).
  */
 import type { Ipv4Address } from './bytes.js';
+import type { UdpTunnelReplyExtension, UdpTunnelRequestExtension } from './udp-tunnel.js';
+
+export type { UdpTunnelReplyExtension, UdpTunnelRequestExtension } from './udp-tunnel.js';
 
 export const REGISTRATION_REQUEST = 1;
 export const REGISTRATION_REPLY = 3;
@@ -46,6 +49,10 @@ export const ExtensionType = {
   /** RFC 3024 3.3: sent by a mobile node asking for the encapsulating delivery style. */
   EncapsulatingDeliveryStyle: 130,
   MobileNodeNai: 131,
+  /** RFC 3519 3.2: the home agent's answer to a UDP Tunnel Request (not skippable). */
+  UdpTunnelReply: 44,
+  /** RFC 3519 3.1: a node behind a NAT asks for UDP tunnelling (skippable). */
+  UdpTunnelRequest: 144,
 } as const;
 
 export type AuthExtensionType = 32 | 33 | 34;
@@ -115,7 +122,21 @@ export interface UnknownExtension extends ExtensionBase {
   readonly data: Uint8Array;
 }
 
-export type RegistrationExtension = PadExtension | AuthExtension | NaiExtension | EncapsulatingDeliveryStyleExtension | UnknownExtension;
+export type RegistrationExtension =
+  | PadExtension
+  | AuthExtension
+  | NaiExtension
+  | EncapsulatingDeliveryStyleExtension
+  | ListedUdpTunnelRequestExtension
+  | ListedUdpTunnelReplyExtension
+  | UnknownExtension;
+
+/**
+ * RFC 3519's extensions as members of an extension list: with an offset, like every other
+ * member (build them with `offset: 0`; the encoder ignores it).
+ */
+export type ListedUdpTunnelRequestExtension = UdpTunnelRequestExtension & ExtensionBase;
+export type ListedUdpTunnelReplyExtension = UdpTunnelReplyExtension & ExtensionBase;
 
 export interface RegistrationRequest {
   readonly type: 1;

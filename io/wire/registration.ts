@@ -8,7 +8,8 @@
  * that is the origin of the authenticated range (3.5.1, policies/auth.ts). Error offsets,
  * like every WireError, are positions in the buffer passed to the decoder.
  *
- * The codec interprets types 0, 32, 33, 34, 130 (RFC 3024 3.3) and 131 and keeps every other extension as an
+ * The codec interprets types 0, 32, 33, 34, 44 and 144 (RFC 3519 3.1, 3.2, see udp-tunnel.ts), 130
+ * (RFC 3024 3.3) and 131 and keeps every other extension as an
  * UnknownExtension so that it round-trips byte-exactly; deciding what an unknown extension
  * means for the message (1.8) is the agents' job, helped by
  * `unrecognizedNonSkippableExtension`.
@@ -25,6 +26,14 @@ import {
 } from './codec.js';
 import { readU16, readU32, writeU16, writeU32 } from './bytes.js';
 import { readIdentification, writeIdentification } from './identification.js';
+import {
+  readUdpTunnelExtension,
+  UDP_TUNNEL_EXTENSION_SIZE,
+  UDP_TUNNEL_REPLY_TYPE,
+  UDP_TUNNEL_REQUEST_TYPE,
+  udpTunnelExtensionProblems,
+  writeUdpTunnelExtension,
+} from './udp-tunnel.js';
 import {
   type AuthExtension,
   type EncapsulatingDeliveryStyleExtension,
@@ -260,6 +269,16 @@ function decodeExtension(
       }
       break;
     }
+    case UDP_TUNNEL_REQUEST_TYPE:
+    case UDP_TUNNEL_REPLY_TYPE: {
+      // RFC 3519 3.1, 3.2: Length 6. Another Length is kept as a TLV unknown extension (its
+      // layout is known even for the non-skippable 44) so the message round-trips;
+      // malformedUdpTunnelExtension names it for the agents to refuse as poorly formed.
+      if (position + TLV_HEADER_LENGTH > end) return truncatedExtension(layer, position, type, TLV_HEADER_LENGTH, end);
+      const tunnel = readUdpTunnelExtension(bytes, position, end, offset) as RegistrationExtension | undefined;
+      if (tunnel !== undefined) return decoded(tunnel, position + UDP_TUNNEL_EXTENSION_SIZE);
+      return decodeUnknownExtension(layer, bytes, type, offset, position, end, 'tlv');
+    }
   }
   return decodeUnknownExtension(layer, bytes, type, offset, position, end, formatOf(type, formats));
 }
@@ -448,6 +467,9 @@ export function extensionLengthField(extension: RegistrationExtension): number |
       return utf8Length(extension.nai);
     case 'encapsulating-delivery-style':
       return 0;
+    case 'udp-tunnel-request':
+    case 'udp-tunnel-reply':
+      return UDP_TUNNEL_EXTENSION_SIZE - TLV_HEADER_LENGTH;
     case 'unknown':
       switch (extension.format) {
         case 'tlv':
@@ -470,6 +492,12 @@ function extensionLength(layer: string, extension: RegistrationExtension): numbe
       return 1;
     case 'encapsulating-delivery-style':
       return TLV_HEADER_LENGTH;
+    case 'udp-tunnel-request':
+    case 'udp-tunnel-reply': {
+      const problems = udpTunnelExtensionProblems(extension);
+      if (problems.length > 0) throw new EncodeError(layer, `extension type ${extension.type}: ${problems.join('; ')}`);
+      return UDP_TUNNEL_EXTENSION_SIZE;
+    }
     case 'auth':
       checkUint(layer, 'SPI', extension.spi, 0xffff_ffff);
       checkUint(layer, `Length of extension type ${extension.type}`, lengthField!, 0xff);
@@ -519,6 +547,9 @@ function writeExtension(layer: string, extension: RegistrationExtension, bytes: 
     case 'encapsulating-delivery-style':
       bytes[position + 1] = 0;
       return position + TLV_HEADER_LENGTH;
+    case 'udp-tunnel-request':
+    case 'udp-tunnel-reply':
+      return writeUdpTunnelExtension(extension, bytes, position);
     case 'auth':
       bytes[position + 1] = SPI_LENGTH + extension.authenticator.length;
       writeU32(bytes, position + TLV_HEADER_LENGTH, extension.spi);

@@ -49,6 +49,11 @@ export const ReplyCode = {
   HaReverseTunnelMandatory: 138,
   /** RFC 3024 3.4: 'T' set with an encapsulation (M/G) the home agent cannot take as a reverse tunnel. */
   HaEncapsulationUnavailable: 139,
+  /**
+   * RFC 3519 3.2, 4.1: the home agent cannot or will not tunnel over UDP for a node that needs
+   * it (a NAT is detected, or the node set 'F'), so no usable binding can be made.
+   */
+  HaUdpEncapsulationUnavailable: 142,
 } as const;
 
 export type KnownReplyCode = (typeof ReplyCode)[keyof typeof ReplyCode];
@@ -90,6 +95,7 @@ const MEANINGS: ReadonlyMap<number, string> = new Map([
   [137, 'requested reverse tunnel unavailable'],
   [138, "reverse tunnel is mandatory and 'T' bit not set"],
   [139, 'requested encapsulation unavailable'],
+  [142, 'UDP encapsulation unavailable'],
 ]);
 
 /** Codes 0-8 are success codes (6.4, Table 1). */

@@ -13,7 +13,9 @@ const usage = `usage: mip4 decode [options] <hex> [<hex> ...]
        mip4 decode [options] -          (stdin: a capture of either format, or one raw message)
 
 Prints one JSON object per Mobile IP message: Registration Requests and Replies (the UDP
-port 434 payload) and Agent Advertisements/Solicitations (the ICMP message). Field names
+port 434 payload; with RFC 3519's UDP Tunnel Request/Reply extensions), RFC 3519 tunnel data
+messages (type 4, with the tunnelled datagram's addresses) and Agent Advertisements/
+Solicitations (the ICMP message). Field names
 follow the interop vectors (type, flags, flag_bits, lifetime, home_address, ...). Messages
 from a capture also carry their frame number and capture time (ISO-8601, microseconds, UTC).
 

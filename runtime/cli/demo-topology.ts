@@ -9,6 +9,12 @@
  *
  * The mobile node's host starts on the home segment. Only hosts, interfaces and routes are made
  * here; the agents are started by the caller.
+ *
+ * With `natOnForeign2` (the RFC 3519 scenarios), foreign-2 sits behind a NAT router instead of
+ * the router: `nat` keeps the router's foreign-2 address (.126, same MAC) as its inside interface
+ * and masquerades it behind 203.0.113.129 on a 'nat-uplink' segment (203.0.113.128/26, the
+ * router at .190). 203.0.113.64/26 plays a private prefix: the router still routes it to the NAT
+ * (as a provider routes a customer's block), and the NAT drops whatever arrives unsolicited.
  */
 import { SimulatedClock } from '../../io/clock.js';
 import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../../io/sim/ip-host.js';
@@ -28,6 +34,9 @@ export const R_F2 = ipv4('203.0.113.126');
 export const COLOCATED = ipv4('203.0.113.100');
 export const CN = ipv4('192.0.2.20');
 export const R_CN = ipv4('192.0.2.254');
+/** The NAT's outside address and the router's on the uplink (with `natOnForeign2`). */
+export const NAT_OUTSIDE = ipv4('203.0.113.129');
+export const R_UPLINK = ipv4('203.0.113.190');
 
 export const MAC = {
   ha: '02:00:00:00:00:01',
@@ -67,9 +76,17 @@ export interface DemoTopology {
   readonly fa2Host: SimHost;
   readonly cn: SimHost;
   readonly mnHost: SimHost;
+  /** The NAT in front of foreign-2, with `natOnForeign2`. */
+  readonly natHost?: SimHost;
 }
 
-export function buildDemoTopology(options: { readonly seed: number; readonly ingressFilter: boolean; readonly latencyMs?: Readonly<Record<DemoSegment, number>> }): DemoTopology {
+export function buildDemoTopology(options: {
+  readonly seed: number;
+  readonly ingressFilter: boolean;
+  readonly latencyMs?: Readonly<Record<DemoSegment, number>>;
+  /** Put foreign-2 behind a NAT whose UDP mappings live this long (see above). */
+  readonly natOnForeign2?: { readonly udpTimeoutMs: number };
+}): DemoTopology {
   const latency = options.latencyMs ?? DEMO_SEGMENT_LATENCY_MS;
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed: options.seed });
@@ -83,7 +100,18 @@ export function buildDemoTopology(options: { readonly seed: number; readonly ing
   const router = net.addHost('r', { forwarding: true, ingressFilter: options.ingressFilter });
   router.addInterface('home', home, { mac: MAC.rHome, address: R_HOME, prefixLength: 24 });
   router.addInterface('f1', f1, { mac: MAC.rF1, address: R_F1, prefixLength: 26 });
-  router.addInterface('f2', f2, { mac: MAC.rF2, address: R_F2, prefixLength: 26 });
+  let natHost: SimHost | undefined;
+  if (options.natOnForeign2 === undefined) {
+    router.addInterface('f2', f2, { mac: MAC.rF2, address: R_F2, prefixLength: 26 });
+  } else {
+    const uplink = net.addSegment('nat-uplink', { latencyMs: latency['foreign-2'] });
+    router.addInterface('uplink', uplink, { address: R_UPLINK, prefixLength: 26 });
+    router.addRoute(ipv4('203.0.113.64'), 26, { via: NAT_OUTSIDE, interface: 'uplink' });
+    natHost = net.addHost('nat', { forwarding: true, nat: { inside: ['lan'], outside: 'wan', udpTimeoutMs: options.natOnForeign2.udpTimeoutMs } });
+    natHost.addInterface('lan', f2, { mac: MAC.rF2, address: R_F2, prefixLength: 26 });
+    natHost.addInterface('wan', uplink, { address: NAT_OUTSIDE, prefixLength: 26 });
+    natHost.addRoute(0, 0, { via: R_UPLINK, interface: 'wan' });
+  }
   router.addInterface('corr', corr, { mac: MAC.rCn, address: R_CN, prefixLength: 24 });
   const haHost = net.addHost('ha', { forwarding: true });
   haHost.addInterface('home0', home, { mac: MAC.ha, address: HA, prefixLength: 24 });
@@ -101,5 +129,5 @@ export function buildDemoTopology(options: { readonly seed: number; readonly ing
   const mnHost = net.addHost('mn');
   mnHost.addInterface('eth0', home, { mac: MAC.mn, address: MN, prefixLength: 24 });
   mnHost.addRoute(0, 0, { via: R_HOME, interface: 'eth0' });
-  return { clock, net, capture, segments: { home, f1, f2, corr }, router, haHost, fa1Host, fa2Host, cn, mnHost };
+  return { clock, net, capture, segments: { home, f1, f2, corr }, router, haHost, fa1Host, fa2Host, cn, mnHost, ...(natHost ? { natHost } : {}) };
 }

@@ -17,6 +17,8 @@ import { registrationToJson, type SpiKey } from '../../io/wire/registration-json
 import { MOBILE_IP_PORT } from '../../io/wire/registration-types.js';
 import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
 import { verifyAuthenticator, type AuthAlgorithm } from '../../policies/auth.js';
+import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
+import { inspectTunnelData } from './inspect-tunnel-data.js';
 
 export type MessageKind = 'auto' | 'registration' | 'icmp';
 
@@ -54,6 +56,8 @@ export function inspectMessage(bytes: Uint8Array, kind: MessageKind = 'auto', ke
     if (!result.ok) return { ok: false, json: { ...errorJson(result.error) } };
     return { ok: true, json: agentDiscoveryToJson(result.value) as unknown as InspectedJson };
   }
+  // RFC 3519 3.3: tunnel data shares UDP port 434 with registrations.
+  if (bytes[0] === TUNNEL_DATA_MESSAGE_TYPE) return inspectTunnelData(bytes);
   const result = decodeRegistrationMessage(bytes, 0, bytes.length);
   if (!result.ok) return { ok: false, json: { ...errorJson(result.error) } };
   const options = keys && keys.size > 0 ? { keys, verify: verifyAuthenticator } : undefined;

@@ -18,7 +18,7 @@ const seconds = (n: number | string | undefined) => (n === undefined ? '-' : n =
 
 /** The bindings as `show mobile-ip bindings` would print them. */
 export function bindingsTable(bindings: readonly BindingView[]): string {
-  const header = ['Home address', 'Care-of address', 'Lifetime', 'Remaining', 'Encap', 'Flags', 'Identification', 'Relayed by'];
+  const header = ['Home address', 'Care-of address', 'Lifetime', 'Remaining', 'Encap', 'Flags', 'Identification', 'Relayed by', 'UDP tunnel'];
   const rows = bindings.map((b) => [
     b.homeAddress,
     b.careOfAddress,
@@ -28,6 +28,7 @@ export function bindingsTable(bindings: readonly BindingView[]): string {
     b.flags || '-',
     b.identification,
     b.relayedBy ?? '-',
+    b.udpTunnel ?? '-',
   ]);
   return alignedTable(`Mobility bindings: ${bindings.length}`, header, rows);
 }
@@ -43,10 +44,18 @@ export function visitorsTable(visitors: readonly VisitorView[]): string {
     v.homeAgent ?? '-',
     seconds(v.lifetime),
     seconds(v.remaining),
-    reverseTunnelFlags(v.reverseTunnel),
+    visitorFlags(v),
     v.identification ?? '-',
   ]);
   return alignedTable(`Visitors: ${visitors.length}`, header, rows);
+}
+
+/** The reverse tunnel's flags, then "UDP 110s" when the home agent tunnels over this agent's UDP flow (RFC 3519) with that keepalive interval. */
+function visitorFlags(v: VisitorView): string {
+  const reverse = reverseTunnelFlags(v.reverseTunnel);
+  if (v.udpTunnel === undefined) return reverse;
+  const udp = `UDP ${v.udpTunnel.keepaliveInterval}s`;
+  return reverse === '-' ? udp : `${reverse} ${udp}`;
 }
 
 /** 'T' and the delivery style of a reverse tunnel (RFC 3024), e.g. "T direct", "T encapsulating gre"; "-" without one. */

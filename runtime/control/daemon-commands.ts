@@ -93,7 +93,7 @@ export function registerHomeAgentCommands(server: ControlServer, identity: Daemo
       ? { enabled: false }
       : { enabled: true, tunnelDevice: dataPath.tunnelDevice, homeInterface: dataPath.homeInterface, tunnelMtu: dataPath.tunnelMtu };
   registerCommon(server, identity, {
-    summary: () => ({ bindings: agent.bindingCount, dataPath: dataPathSummary() }),
+    summary: () => ({ bindings: agent.bindingCount, udpTunnelled: countBy<BindingView>(agent.eachBinding(), (b) => (b.udpTunnel !== undefined ? 'yes' : 'no'))['yes'] ?? 0, dataPath: dataPathSummary() }),
     counters: () => agent.counters,
     traffic: () => {
       const c = agent.counters;
@@ -106,6 +106,8 @@ export function registerHomeAgentCommands(server: ControlServer, identity: Daemo
         discarded: c.discarded,
         discardedByReason: c.discardedByReason,
         bindingsByEncapsulation: countBy<BindingView>(agent.eachBinding(), (b) => b.encapsulation),
+        // RFC 3519: registrations granted, declined and denied UDP tunnelling, NATs seen, rebindings.
+        udpTunnels: { ...agent.udpTunnels.counters },
         dataPath: dataPath === undefined ? null : dataPath.snapshot(),
       };
     },
@@ -180,6 +182,7 @@ export function registerMobileNodeCommands(server: ControlServer, identity: Daem
     homeAgent: ipv4ToString(config.homeAgent),
     ...state(),
     counters: node.counters,
+    ...udpTunnelCounters(node),
   });
   registerCommon(server, identity, {
     summary: () => ({ mobileNode: state() }),
@@ -187,6 +190,13 @@ export function registerMobileNodeCommands(server: ControlServer, identity: Daem
     traffic: () => ({ ...node.counters }),
   });
   server.register('mobile-node', view);
+}
+
+/** RFC 3519 at the node (runtime/mn/udp-tunnel.ts), once it has asked for UDP tunnelling. */
+function udpTunnelCounters(node: MobileNode): { udpTunnelCounters?: Record<string, number> } {
+  const udp = node.udpTunnelling as MobileNode['udpTunnelling'] | undefined;
+  if (udp === undefined || udp.counters.requested === 0) return {};
+  return { udpTunnelCounters: { ...udp.counters, ...udp.plane.counters } };
 }
 
 function* filtered<T>(items: Iterable<T>, keep: (item: T) => boolean): Generator<T> {

@@ -4,6 +4,7 @@
  * prom-client fixes the exposition format per registry, and its OpenMetrics output renames
  * the counters it prints, so one registry cannot serve both formats.
  */
+import type { UdpTunnelCounters } from '../ha/udp-tunnels.js';
 import { collectDefaultMetrics, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { replyCodeText } from '../../io/wire/reply-codes.js';
 import type { LinuxPacketTapCounters } from '../../io/linux/packet-tap.js';
@@ -15,6 +16,8 @@ import type { RequestTiming } from '../ha/home-agent-server.js';
 import type { HomeLinkCounters } from '../ha/home-link.js';
 import type { ForeignAgentCounters, ForeignAgentTableSizes } from '../fa/foreign-agent.js';
 import type { MobileNodeCounters, MobileNodeEvent, MobileNodeState } from '../mn/mobile-node.js';
+import type { MnUdpTunnelCounters } from '../mn/udp-tunnel.js';
+import type { MnUdpTunnelPlaneCounters } from '../dataplane/mn-plane.js';
 import { byKey, type AnyRegistry, counterOf, gaugeOf, labelledCounterOf, labelledGaugeOf, type Labels } from './families.js';
 
 export type MetricsRole = 'ha' | 'fa' | 'mn';
@@ -99,10 +102,14 @@ export class RegistrationTimer implements RequestTiming {
 // Data plane
 
 /** Plane counters that count a datagram dropped; the others are what became of one. */
-const DROP_PREFIXES = ['malformed-', 'decapsulation-', 'loop-'];
+const DROP_PREFIXES = ['malformed-', 'decapsulation-', 'loop-', 'udp-decapsulation-'];
 const DROPS = new Set(['bad-checksum', 'broadcast-unrequested', 'multicast-no-member', 'ttl-exceeded', 'too-big', 'inner-ttl-zero', 'inner-bad-checksum', 'unknown-visitor', 'not-for-me',
   // The foreign agent's reverse tunnel (runtime/dataplane/fa-plane.ts).
-  'reverse-tunnel-ttl-exceeded', 'reverse-tunnel-fragmentation-needed', 'reverse-tunnel-too-big']);
+  'reverse-tunnel-ttl-exceeded', 'reverse-tunnel-fragmentation-needed', 'reverse-tunnel-too-big',
+  // The home agent's UDP tunnels (RFC 3519).
+  'udp-frag-needed',
+  // The foreign agent's UDP tunnel (RFC 3519, runtime/dataplane/fa-udp-tunnel.ts).
+  'udp-tunnel-not-data', 'udp-tunnel-next-header-unsupported', 'udp-tunnel-unknown-visitor', 'udp-tunnel-wrong-sender', 'udp-tunnel-inner-ttl-zero']);
 /** Plane counters that are totals or side notes, exported under their own names. */
 const TOTALS = new Set(['packets', 'outputs', 'bytes']);
 
@@ -146,7 +153,7 @@ function addAdvertiser(registry: AnyRegistry, counters: { readonly advertisement
 // Home agent
 
 export interface HomeAgentMetricsSource {
-  readonly agent: { readonly counters: HomeAgentCounters; readonly bindingCount: number };
+  readonly agent: { readonly counters: HomeAgentCounters; readonly bindingCount: number; readonly udpTunnels?: { readonly counters: UdpTunnelCounters } };
   /** The packet path, when the daemon runs one (runtime/ha/home-agent-linux.ts or a simulated one). */
   readonly dataPath?: {
     readonly path: {
@@ -160,6 +167,8 @@ export interface HomeAgentMetricsSource {
   readonly advertiser?: { readonly counters: HomeAgentAdvertiserCounters };
   readonly timer?: RegistrationTimer;
 }
+
+const NO_UDP_TUNNELS: UdpTunnelCounters = { granted: 0, declined: 0, denied: 0, natDetected: 0, rebindings: 0, rebindingRefused: 0 };
 
 export function homeAgentMetrics(source: HomeAgentMetricsSource): MetricsBuilder {
   return (registry) => {
@@ -175,6 +184,17 @@ export function homeAgentMetrics(source: HomeAgentMetricsSource): MetricsBuilder
     counterOf(registry, 'mip4_ha_binding_expiries_total', 'Bindings removed because their lifetime ran out', () => c.expired);
     labelledCounterOf(registry, 'mip4_ha_discarded_total', 'Datagrams discarded without a Reply, by reason', ['reason'], () => byKey(c.discardedByReason, 'reason'));
     gaugeOf(registry, 'mip4_ha_bindings', 'Mobility bindings held (rows of haMobilityBindingTable)', () => source.agent.bindingCount);
+    const udp = source.agent.udpTunnels?.counters ?? NO_UDP_TUNNELS;
+    labelledCounterOf(registry, 'mip4_ha_udp_tunnel_registrations_total', 'Registrations by what became of UDP tunnelling (RFC 3519): granted, declined (64), denied (142 or 129)', ['outcome'], () => [
+      [{ outcome: 'granted' }, udp.granted],
+      [{ outcome: 'declined' }, udp.declined],
+      [{ outcome: 'denied' }, udp.denied],
+    ]);
+    counterOf(registry, 'mip4_ha_nat_detected_total', 'Accepted registrations whose IP source differed from the care-of address (RFC 3519 NAT detection)', () => udp.natDetected);
+    labelledCounterOf(registry, 'mip4_ha_udp_rebindings_total', 'Tunnel data from a new NAT port: followed (the binding moved) or refused (another address)', ['result'], () => [
+      [{ result: 'followed' }, udp.rebindings],
+      [{ result: 'refused' }, udp.rebindingRefused],
+    ]);
     source.timer?.addTo(registry);
     if (source.advertiser !== undefined) addAdvertiser(registry, source.advertiser.counters);
     const dataPath = source.dataPath;
@@ -241,6 +261,8 @@ export interface MobileNodeMetricsSource {
     readonly counters: MobileNodeCounters;
     state(): MobileNodeState;
     readonly events: { subscribe(observer: (event: MobileNodeEvent) => void): unknown };
+    /** RFC 3519 counters (runtime/mn/udp-tunnel.ts), when the node has them. */
+    readonly udpTunnelling?: { readonly counters: MnUdpTunnelCounters; readonly plane: { readonly counters: MnUdpTunnelPlaneCounters } };
   };
 }
 
@@ -322,5 +344,31 @@ export function mobileNodeMetrics(source: MobileNodeMetricsSource): MetricsBuild
       [{ result: 'written' }, c.injected],
       [{ result: 'refused' }, c.injectDropped],
     ]);
+    // RFC 3519 (runtime/mn/udp-tunnel.ts): registrations, keepalives and tunnel data over UDP.
+    const udp = node.udpTunnelling;
+    if (udp !== undefined) {
+      const u = udp.counters;
+      const p = udp.plane.counters;
+      labelledCounterOf(registry, 'mip4_mn_udp_tunnel_registrations_total', 'Co-located Requests asking for UDP tunnelling (RFC 3519), and what the home agent answered', ['outcome'], () => [
+        [{ outcome: 'requested' }, u.requested],
+        [{ outcome: 'granted' }, u.granted],
+        [{ outcome: 'declined' }, u.declined],
+        [{ outcome: 'retried-without' }, u.retries],
+        [{ outcome: 'refused' }, u.refusals],
+      ]);
+      counterOf(registry, 'mip4_mn_udp_keepalives_sent_total', 'RFC 3519 keepalives sent on an idle UDP tunnel', () => u.keepalivesSent);
+      labelledCounterOf(registry, 'mip4_mn_udp_tunnel_packets_total', 'Tunnel data messages of the UDP tunnel, by direction and result', ['direction', 'result'], () => [
+        [{ direction: 'out', result: 'sent' }, p.tunnelledOut],
+        [{ direction: 'out', result: 'malformed' }, p.malformedOut],
+        [{ direction: 'out', result: 'send-error' }, u.sendErrors],
+        [{ direction: 'in', result: 'delivered' }, p.decapsulated],
+        [{ direction: 'in', result: 'not-from-home-agent' }, p.notFromHomeAgent],
+        [{ direction: 'in', result: 'unsupported-next-header' }, p.unsupportedNextHeader],
+        [{ direction: 'in', result: 'malformed' }, p.malformedIn],
+        [{ direction: 'in', result: 'not-for-home-address' }, p.notForHome],
+        [{ direction: 'in', result: 'without-tunnel' }, u.withoutTunnel],
+        [{ direction: 'in', result: 'keepalive-reply' }, u.keepaliveReplies],
+      ]);
+    }
   };
 }

@@ -57,6 +57,8 @@ export interface ReverseTunnelScenarioOptions {
   readonly haConfig?: (config: HomeAgentConfig) => HomeAgentConfig;
   readonly faConfig?: (config: FaConfig, which: 'FA1' | 'FA2') => FaConfig;
   readonly mnConfig?: (config: MobileNodeConfig) => MobileNodeConfig;
+  /** Foreign-2 behind a NAT (RFC 3519 scenarios, runtime/cli/demo-topology.ts natOnForeign2). */
+  readonly natOnForeign2?: { readonly udpTimeoutMs: number };
 }
 
 export interface Traffic {
@@ -74,7 +76,7 @@ export interface ReverseTunnelScenario {
   readonly clock: SimulatedClock;
   readonly net: SimNetwork;
   readonly capture: SimCapture;
-  readonly hosts: { readonly r: SimHost; readonly ha: SimHost; readonly fa1: SimHost; readonly fa2: SimHost; readonly mn: SimHost; readonly cn: SimHost; readonly homePeer: SimHost };
+  readonly hosts: { readonly r: SimHost; readonly ha: SimHost; readonly fa1: SimHost; readonly fa2: SimHost; readonly mn: SimHost; readonly cn: SimHost; readonly homePeer: SimHost; readonly nat?: SimHost };
   readonly ha: RunningHomeAgent;
   readonly dataPath: HomeAgentDataPath;
   readonly fa1: RunningForeignAgent;
@@ -168,10 +170,11 @@ export async function reverseTunnelScenario(options: ReverseTunnelScenarioOption
   const seed = options.seed ?? 1;
   const encapsulations = options.encapsulations ?? { minimal: false, gre: false };
   // The demo's network with 1 ms on every segment but the correspondent's.
-  const { clock, net, capture, segments, router: r, haHost, fa1Host, fa2Host, cn, mnHost } = buildDemoTopology({
+  const { clock, net, capture, segments, router: r, haHost, fa1Host, fa2Host, cn, mnHost, natHost } = buildDemoTopology({
     seed,
     ingressFilter: options.ingressFilter ?? true,
     latencyMs: { home: 1, 'foreign-1': 1, 'foreign-2': 1, correspondent: 5 },
+    ...(options.natOnForeign2 ? { natOnForeign2: options.natOnForeign2 } : {}),
   });
   const { home, f1, f2 } = segments;
   const homePeer = net.addHost('home-peer');
@@ -252,7 +255,7 @@ export async function reverseTunnelScenario(options: ReverseTunnelScenarioOption
       clock,
       net,
       capture,
-      hosts: { r, ha: haHost, fa1: fa1Host, fa2: fa2Host, mn: mnHost, cn, homePeer },
+      hosts: { r, ha: haHost, fa1: fa1Host, fa2: fa2Host, mn: mnHost, cn, homePeer, ...(natHost ? { nat: natHost } : {}) },
       ha: started.ha,
       dataPath: started.dataPath,
       fa1,

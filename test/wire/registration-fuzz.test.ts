@@ -37,7 +37,7 @@ const OPTIONS: RegistrationDecodeOptions = {
     ...DECLARED_TLV_TYPES.map((type) => [type, 'tlv'] as const),
   ]),
 };
-const INTERPRETED_TYPES = [0, 32, 33, 34, 130, 131];
+const INTERPRETED_TYPES = [0, 32, 33, 34, 44, 130, 131, 144];
 const declared = new Set([...SHORT_TYPES, ...LONG_TYPES, ...DECLARED_TLV_TYPES]);
 const undeclared = (type: number): boolean => !declared.has(type) && !INTERPRETED_TYPES.includes(type);
 

@@ -554,9 +554,9 @@ describe('reply codes (3.4, 6.4)', () => {
   const listed = [0, 1, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 77, 78, 80, 81, 82, 88, 194,
     128, 129, 130, 131, 132, 133, 134, 135, 136];
 
-  it('names every code 3.4 lists, and only those plus the reverse-tunnelling codes of RFC 3024 3.4', () => {
-    const rfc3024 = new Set<number>([74, 75, 76, 79, 137, 138, 139]);
-    expect(Object.values(ReplyCode).filter((code) => !rfc3024.has(code)).sort((a, b) => a - b)).toEqual([...listed].sort((a, b) => a - b));
+  it('names every code 3.4 lists, and only those plus the codes of RFC 3024 3.4 and RFC 3519', () => {
+    const otherRfcs = new Set<number>([74, 75, 76, 79, 137, 138, 139, 142]);
+    expect(Object.values(ReplyCode).filter((code) => !otherRfcs.has(code)).sort((a, b) => a - b)).toEqual([...listed].sort((a, b) => a - b));
     expect(replyCodeText(137)).toBe('HA: requested reverse tunnel unavailable');
     expect(ReplyCode.IdentificationMismatch).toBe(133);
     expect(ReplyCode.FaPoorlyFormedRequest).toBe(70);
