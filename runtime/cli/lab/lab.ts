@@ -349,7 +349,7 @@ function upSummary(name: string, directory: string, encapsulation: Encapsulation
     `lab '${name}' is up (tunnel encapsulation ${encapsulation}, ${filter}, reverse tunnelling ${reverseTunnel ? 'asked for' : 'off'}); state, configs and logs in ${directory}/`,
     '',
     `  correspondent CH  ${ADDRESSES.correspondent}  (${ns('ch')})`,
-    `  router            ${ADDRESSES.routerCorrespondent}, ${ADDRESSES.routerHome}, ${ADDRESSES.routerForeign1}, ${ADDRESSES.routerForeign2}  (${ns('rt')})`,
+    `  router            ${ADDRESSES.routerCorrespondent}, ${ADDRESSES.routerHome}, ${ADDRESSES.routerForeign1}, ${nat === undefined ? ADDRESSES.routerForeign2 : NAT_ADDRESSES.routerTransit}  (${ns('rt')})`,
     `  home agent        ${ADDRESSES.homeAgent} on ${ADDRESSES.homeNetwork}  (${ns('ha')})`,
     `  foreign agent 1   ${ADDRESSES.foreignAgent1} on ${ADDRESSES.foreign1Network}  (${ns('fa1')})`,
     `  foreign agent 2   ${ADDRESSES.foreignAgent2} on ${ADDRESSES.foreign2Network}  (${ns('fa2')})`,
