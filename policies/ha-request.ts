@@ -5,6 +5,7 @@
  * ever gets a silent discard or a 131; the order and its reasons: docs/protocol.md ("Registration checks, in order").
  * Time (`nowUnixMs`) and randomness (`nextNonce`) are inputs.
  */
+import type { UdpTunnelPolicy } from './ha-udp-tunnel.js';
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import { ipv4ToString } from '../io/wire/bytes.js';
 import { isInPrefix, isUnicast, LIMITED_BROADCAST, subnetBroadcast } from '../io/wire/ipv4-address.js';
@@ -167,6 +168,10 @@ export interface HomeAgentSettings {
   readonly reverseTunnel?: ReverseTunnelPolicy;
   /** The older switch, used when `reverseTunnel` is absent: true → 'allowed', false or absent → 'refused'. */
   readonly reverseTunneling?: boolean;
+  /** UDP tunnelling (RFC 3519) for the nodes by default; a node's own `udpTunnel` wins. Default 'allowed'. */
+  readonly udpTunnel?: UdpTunnelPolicy;
+  /** Keepalive Interval granted in the UDP Tunnel Reply, seconds. Default 110 (RFC 3519). */
+  readonly udpKeepaliveInterval?: number;
   /**
    * Send 131 when the Mobile-Home authenticator is invalid and no foreign agent association
    * vouches for the sender (3.8.2.1 a makes it a MAY). Default true.
@@ -189,6 +194,8 @@ export interface HaMobileNode {
   readonly maxLifetime: number;
   /** This node's reverse tunnel policy (RFC 3024); absent: the home agent's default. */
   readonly reverseTunnel?: ReverseTunnelPolicy;
+  /** This node's UDP tunnelling policy (RFC 3519); absent: the home agent's default. */
+  readonly udpTunnel?: UdpTunnelPolicy;
 }
 
 /** The reverse tunnel policy that applies to `node` under `settings` (see ReverseTunnelPolicy). */

@@ -18,7 +18,7 @@ const seconds = (n: number | string | undefined) => (n === undefined ? '-' : n =
 
 /** The bindings as `show mobile-ip bindings` would print them. */
 export function bindingsTable(bindings: readonly BindingView[]): string {
-  const header = ['Home address', 'Care-of address', 'Lifetime', 'Remaining', 'Encap', 'Flags', 'Identification', 'Relayed by'];
+  const header = ['Home address', 'Care-of address', 'Lifetime', 'Remaining', 'Encap', 'Flags', 'Identification', 'Relayed by', 'UDP tunnel'];
   const rows = bindings.map((b) => [
     b.homeAddress,
     b.careOfAddress,
@@ -28,6 +28,7 @@ export function bindingsTable(bindings: readonly BindingView[]): string {
     b.flags || '-',
     b.identification,
     b.relayedBy ?? '-',
+    b.udpTunnel ?? '-',
   ]);
   return alignedTable(`Mobility bindings: ${bindings.length}`, header, rows);
 }

@@ -43,12 +43,20 @@ import type { HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.j
 import type { ListenAddress } from '../ha/home-agent-server.js';
 import type { LinuxDataPathConfig } from '../ha/home-agent-linux.js';
 
+import { DEFAULT_UDP_KEEPALIVE_INTERVAL } from '../../policies/ha-udp-tunnel.js';
 import { LogSection, logLevelField, type LogLevel } from './log-config.js';
 
 export { ConfigError };
 
 /** 'T' per node and by default (RFC 3024): policies/ha-request.ts ReverseTunnelPolicy. */
 const ReverseTunnel = Schema.Literal('allowed', 'required', 'refused');
+
+/** UDP tunnelling per node and by default (RFC 3519): policies/ha-udp-tunnel.ts UdpTunnelPolicy. */
+const UdpTunnel = Schema.Literal('allowed', 'required', 'refused');
+
+const KeepaliveInterval = Schema.Number.pipe(
+  Schema.filter((n) => (Number.isInteger(n) && n >= 1 && n <= 0xffff) || `expected whole seconds from 1 to 65535 (RFC 3519's default is 110), got ${n}`),
+);
 
 /** One `mobileNodes` entry as the file writes it (exported for the schema-acceptor tests). */
 export const MobileNodeEntry = Schema.Struct({
@@ -60,6 +68,7 @@ export const MobileNodeEntry = Schema.Struct({
   maxLifetime: optional(Lifetime),
   maxBindings: optional(Count),
   reverseTunnel: optional(ReverseTunnel),
+  udpTunnel: optional(UdpTunnel),
 });
 
 const ForeignAgent = Schema.Struct({
@@ -114,6 +123,8 @@ const HomeAgentFile = Schema.Struct({
     encapsulations: optional(Encapsulations),
     reverseTunnel: optional(ReverseTunnel),
     reverseTunneling: optional(Schema.Boolean),
+    udpTunnel: optional(UdpTunnel),
+    udpKeepaliveInterval: optional(KeepaliveInterval),
     replyOnAuthFailure: optional(Schema.Boolean),
     maxLifetime: optional(Lifetime),
   }),
@@ -206,6 +217,8 @@ function normalise(file: HomeAgentFile, baseDir: string, configPath: string | un
     // The older boolean still reads as before: true → allowed, false → refused.
     reverseTunnel: ha.reverseTunnel ?? (ha.reverseTunneling === undefined ? 'allowed' : ha.reverseTunneling ? 'allowed' : 'refused'),
     replyOnAuthFailure: ha.replyOnAuthFailure ?? true,
+    udpTunnel: ha.udpTunnel ?? 'allowed',
+    udpKeepaliveInterval: ha.udpKeepaliveInterval ?? DEFAULT_UDP_KEEPALIVE_INTERVAL,
   };
   const listen: ListenAddress[] = (
     ha.listen ?? [`${ha.address}:${MOBILE_IP_PORT}`]
@@ -246,7 +259,8 @@ function normalise(file: HomeAgentFile, baseDir: string, configPath: string | un
     const contexts = contextsOf(`mobileNodes[${i}]`, node);
     const maxBindings = node.maxBindings ?? defaultMaxBindings;
     const base = node.nai !== undefined ? { homeAddress, nai: node.nai, contexts, maxLifetime, maxBindings } : { homeAddress, contexts, maxLifetime, maxBindings };
-    mobileNodes.push(node.reverseTunnel !== undefined ? { ...base, reverseTunnel: node.reverseTunnel } : base);
+    const withReverse = node.reverseTunnel !== undefined ? { ...base, reverseTunnel: node.reverseTunnel } : base;
+    mobileNodes.push(node.udpTunnel !== undefined ? { ...withReverse, udpTunnel: node.udpTunnel } : withReverse);
   }
   const foreignAgents = (file.foreignAgents ?? []).map((fa, i) => ({
     address: parseIpv4(fa.address)!,
@@ -332,6 +346,12 @@ homeAgent:
                                    # required (a Request without T gets 138) or refused (with T:
                                    # 137); T with an encapsulation disabled above gets 139. The
                                    # older reverseTunneling: true|false still reads as allowed|refused
+  udpTunnel: allowed               # UDP tunnelling through NATs (RFC 3519), the nodes' default:
+                                   # allowed (default: granted to a node that asks and is behind a
+                                   # NAT, or forces it with F), required (a Request without the UDP
+                                   # Tunnel Request extension gets 129) or refused (asked: declined,
+                                   # code 64 in the Reply; forced: 142)
+  udpKeepaliveInterval: 110        # seconds between keepalives granted in the UDP Tunnel Reply (1-65535)
   replyOnAuthFailure: true         # send 131 to a request whose authenticator fails (3.8.2.1 a)
   maxLifetime: 1800                # default longest lifetime granted, seconds (65535 = infinite)
 
@@ -354,6 +374,7 @@ mobileNodes:
     maxLifetime: 1800
     maxBindings: 2
     reverseTunnel: allowed         # optional: this node's T policy (allowed, required, refused)
+    udpTunnel: allowed             # optional: this node's UDP tunnelling policy (allowed, required, refused)
 
 foreignAgents:                     # foreign agents sharing an FA-HA security association (3.8.1)
   - address: 203.0.113.1

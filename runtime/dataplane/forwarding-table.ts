@@ -21,6 +21,12 @@ export interface TunnelTarget {
    * (tables, metrics).
    */
   readonly reverseTunnel: boolean;
+  /**
+   * Present when the binding uses UDP tunnelling (RFC 3519): tunnel packets go as tunnel data
+   * messages from the agent's address, UDP source port 434, to this (translated) address and
+   * port; `encapsulation` then names what follows the tunnel data header.
+   */
+  readonly udp?: { readonly address: Ipv4Address; readonly port: number };
 }
 
 export interface ForwardingEntry {
@@ -45,11 +51,18 @@ function sameTunnel(a: TunnelTarget, b: TunnelTarget): boolean {
   const y = b as unknown as Record<string, unknown>;
   let fields = 0;
   for (const field in x) {
-    if (x[field] !== y[field]) return false;
+    if (field === 'udp') {
+      if (!sameUdp(a.udp, b.udp)) return false;
+    } else if (x[field] !== y[field]) return false;
     fields++;
   }
   for (const _field in y) fields--;
   return fields === 0;
+}
+
+function sameUdp(a: TunnelTarget['udp'], b: TunnelTarget['udp']): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.address === b.address && a.port === b.port;
 }
 
 export class ForwardingTable {
@@ -73,6 +86,12 @@ export class ForwardingTable {
     // packet's outer header without checking it again.
     checkAddress('homeAddress', homeAddress);
     checkAddress('careOfAddress', target.careOfAddress);
+    if (target.udp !== undefined) {
+      checkAddress('udp.address', target.udp.address);
+      if (!Number.isInteger(target.udp.port) || target.udp.port < 1 || target.udp.port > 0xffff) {
+        throw new RangeError(`forwarding table: udp.port must be a UDP port 1..65535, got ${target.udp.port}`);
+      }
+    }
     const key = homeAddress | 0;
     const current = this.entries.get(key);
     // A renewal republishes the tunnel it already has: when nobody watches the changes, leave

@@ -30,7 +30,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
-import { readU16, readU32, writeU32 } from '../../io/wire/bytes.js';
+import { readU16, readU32, writeU16, writeU32 } from '../../io/wire/bytes.js';
 import {
   IPV4_MAX_TOTAL_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
@@ -60,6 +60,7 @@ import {
   minimalEncapsulate,
   prepareOuterHeader,
   writeGreIpv4Header,
+  decodeGreHeader,
 } from '../../io/wire/tunnel.js';
 import type { ForwardingEntry, ForwardingTable, TunnelTarget } from './forwarding-table.js';
 import { decodeIgmp, encodeIgmp, igmpMembershipChanges } from '../../io/wire/igmp.js';
@@ -76,11 +77,13 @@ import {
   openBatch,
   stage,
   writeTimeExceeded,
+  writeFragmentationNeeded,
   type BatchInFlight,
   type DataPlane,
   type DataPlaneCounters,
   type OutputBatch,
   type OutputPacket,
+  type Packet,
   type PacketBatch,
 } from './packets.js';
 
@@ -126,6 +129,20 @@ export interface HomeAgentDataPlaneOptions {
    * broadcasts do (4.3).
    */
   readonly membership?: { readonly table: GroupMembership; readonly now: () => number };
+  /** RFC 3519: the UDP port tunnel data leaves from, the agent's registration port (one flow through the NAT). Default 434. */
+  readonly registrationPort?: number;
+  /**
+   * RFC 3519: the largest UDP tunnel packet (outer IPv4 header included). A datagram with DF
+   * that would make a bigger one gets ICMP Fragmentation Needed naming what fits (RFC 2003
+   * 5.1 through RFC 3519). Default: no limit below 65535.
+   */
+  readonly udpTunnelMtu?: number;
+  /**
+   * RFC 3519 rebinding: asked when tunnel data for `homeAddress` arrives from another
+   * address:port than its binding's; true when the agent followed it (HomeAgent.followUdpTunnel).
+   * Absent: such tunnel data is dropped.
+   */
+  readonly followUdpTunnel?: (homeAddress: Ipv4Address, address: Ipv4Address, port: number) => boolean;
 }
 
 /** The home agent plane's state: its configuration, pool, counters and Identification counter. */
@@ -145,6 +162,10 @@ export interface HaPlane {
   readonly ipInIpHeader: PreparedOuterHeader;
   readonly greHeader: PreparedOuterHeader;
   readonly membership: { readonly table: GroupMembership; readonly now: () => number } | undefined;
+  readonly udpHeader: PreparedOuterHeader;
+  readonly registrationPort: number;
+  readonly udpTunnelMtu: number | undefined;
+  readonly followUdpTunnel: ((homeAddress: Ipv4Address, address: Ipv4Address, port: number) => boolean) | undefined;
 }
 
 /** Where a packet stands between the stages. */
@@ -194,6 +215,10 @@ export function haPlane(options: HomeAgentDataPlaneOptions): HaPlane {
     ipInIpHeader: prepareOuterHeader({ source: homeAgentAddress, ttl }, IpProtocol.IPIP),
     greHeader: prepareOuterHeader({ source: homeAgentAddress, ttl }, IpProtocol.GRE),
     membership: options.membership,
+    udpHeader: prepareOuterHeader({ source: homeAgentAddress, ttl }, IpProtocol.UDP),
+    registrationPort: options.registrationPort ?? 434,
+    udpTunnelMtu: options.udpTunnelMtu,
+    followUdpTunnel: options.followUdpTunnel,
   };
 }
 
@@ -277,56 +302,180 @@ export function decapsulateBatch(plane: HaPlane, batch: HaBatch): HaBatch {
       bump(counters, 'decapsulation-wrong-care-of-address');
       continue;
     }
-    if (ipv4Protocol(inner, 0) === IpProtocol.IGMP && plane.membership !== undefined) {
-      // 4.4: the home agent is the node's multicast router over the tunnel; the report (TTL 1,
-      // link-local to the tunnel) ends here.
-      recordIgmp(plane, plane.membership, entry.homeAddress, inner);
-      continue;
-    }
-    if (inner[8]! <= 1) {
-      bump(counters, 'ttl-exceeded');
-      if (!icmpErrorAllowed(packet, inner, plane.isBroadcast)) {
-        bump(counters, 'icmp-suppressed');
-        continue;
-      }
-      const error = writeTimeExceeded(plane.pool, inner, plane.homeAgentAddress, plane.ttl);
-      const sent = tunnel(plane, error, error.length, false, from);
-      if (sent === undefined) continue;
-      bump(counters, 'icmp-sent');
-      outputs.push({ kind: 'send-ip', index: i, bytes: sent.bytes, destination: from.careOfAddress, homeAddress: entry.homeAddress, encapsulation: sent.kind, via: 'tunnel' });
-      continue;
-    }
-    decrementIpv4Ttl(inner, 0);
-    const destination = innerDestination;
-    if (isMulticast(destination)) {
-      // R4.4-10: onto the home link (the data path sends it there as a multicast frame).
-      bump(counters, 'decapsulated-multicast');
-      outputs.push({ kind: 'forward', index: i, bytes: inner, routed: true });
-      continue;
-    }
-    const away = plane.local.has(destination | 0) ? undefined : plane.table.lookup(destination);
-    if (away === undefined) {
-      bump(counters, 'decapsulated');
-      outputs.push({ kind: 'forward', index: i, bytes: inner, routed: true });
-      continue;
-    }
-    // 4.2.3: the destination is a mobile node away from home; tunnel it there without handing it
-    // to the host, whose route for the home address leads back into this plane.
-    bump(counters, 'decapsulated');
-    const targets = away.tunnels;
-    for (let t = 0; t < targets.length; t++) {
-      const target = targets[t]!;
-      if (plane.table.lookup(target.careOfAddress) !== undefined) {
-        bump(counters, 'loop-care-of-address-bound');
-        continue;
-      }
-      const sent = tunnel(plane, inner, inner.length, false, target);
-      if (sent === undefined) continue;
-      bump(counters, 'tunnelled');
-      outputs.push({ kind: 'send-ip', index: i, bytes: sent.bytes, destination: target.careOfAddress, homeAddress: away.homeAddress, encapsulation: sent.kind, via: 'tunnel' });
-    }
+    routeDecapsulated(plane, batch, i, packet, inner, from, entry);
   }
   return batch;
+}
+
+/** A tunnel data message (RFC 3519) as the agent's registration socket received it. */
+export interface UdpTunnelMessage {
+  /** The UDP payload, tunnel data header first. */
+  readonly bytes: Uint8Array;
+  /** Where it came from: the NAT's address and port, for a node behind one. */
+  readonly source: Ipv4Address;
+  readonly sourcePort: number;
+}
+
+/**
+ * RFC 3519 decapsulation: tunnel data messages that arrived on the registration port, one
+ * batch per socket wakeup. As for IP in IP (decapsulateBatch), the inner source must be a home
+ * address with a binding, here one tunnelled in UDP whose translated address and port are the
+ * message's source; a new port of that address is a NAT rebinding, followed when the agent
+ * agrees (`followUdpTunnel`); anything else is dropped and counted by reason. A keepalive (an
+ * ICMP Echo Request to the agent itself) refreshes the NAT's mapping on the way here and goes
+ * to the agent's own stack (`local`), whose Echo Reply goes back through the tunnel like any
+ * datagram for the node. The rest is routed as decapsulateBatch routes.
+ */
+export function udpTunnelDataBatch(plane: HaPlane, messages: readonly UdpTunnelMessage[]): OutputBatch {
+  const batch = openBatch(plane.pool, plane.counters, messages);
+  const counters = plane.counters;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!;
+    const inner = udpInnerDatagramCopy(plane, message.bytes);
+    if (inner === undefined) continue;
+    let entry = plane.table.lookup(ipv4Source(inner, 0));
+    let from = entry === undefined ? undefined : udpTunnelFrom(entry, message.source, message.sourcePort);
+    if (entry !== undefined && from === undefined && udpTunnelled(entry) && plane.followUdpTunnel?.(entry.homeAddress, message.source, message.sourcePort) === true) {
+      entry = plane.table.lookup(entry.homeAddress);
+      from = entry === undefined ? undefined : udpTunnelFrom(entry, message.source, message.sourcePort);
+    }
+    if (entry === undefined || !udpTunnelled(entry)) {
+      bump(counters, 'udp-decapsulation-unknown-home-address');
+      continue;
+    }
+    if (from === undefined) {
+      bump(counters, 'udp-decapsulation-wrong-source');
+      continue;
+    }
+    const headerLength = ipv4HeaderLength(inner, 0);
+    if (ipv4Protocol(inner, 0) === IpProtocol.ICMP && inner[headerLength] === ICMP_ECHO_REQUEST && plane.local.has(ipv4Destination(inner, 0) | 0)) {
+      bump(counters, 'udp-keepalive');
+      batch.outputs.push({ kind: 'local', index: i, bytes: inner, decapsulated: true });
+      continue;
+    }
+    bump(counters, 'udp-decapsulated');
+    routeDecapsulated(plane, batch, i, message, inner, from, entry);
+  }
+  return finishBatch(plane.pool, counters, batch);
+}
+
+const ICMP_ECHO_REQUEST = 8;
+
+function udpTunnelled(entry: ForwardingEntry): boolean {
+  for (const target of entry.tunnels) if (target.udp !== undefined) return true;
+  return false;
+}
+
+/** The binding of `entry` tunnelled in UDP to exactly `address:port`. */
+function udpTunnelFrom(entry: ForwardingEntry, address: Ipv4Address, port: number): TunnelTarget | undefined {
+  const tunnels = entry.tunnels;
+  for (let t = 0; t < tunnels.length; t++) {
+    const udp = tunnels[t]!.udp;
+    if (udp !== undefined && udp.address === address && udp.port === port) return tunnels[t];
+  }
+  return undefined;
+}
+
+/**
+ * The datagram of a tunnel data message, copied into the pool, or undefined (counted
+ * `udp-decapsulation-malformed`, `inner-bad-checksum`, `inner-ttl-zero`): Type 4, Next Header
+ * 4 (the datagram follows) or 47 (a GRE header, then the datagram, RFC 2784); nothing else is
+ * carried here (RFC 3519: Next Header is an IP protocol number).
+ */
+function udpInnerDatagramCopy(plane: HaPlane, payload: Uint8Array): Uint8Array | undefined {
+  const counters = plane.counters;
+  if (payload.length < TUNNEL_DATA_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH || payload[0] !== TUNNEL_DATA_MESSAGE_TYPE) {
+    bump(counters, 'udp-decapsulation-malformed');
+    return undefined;
+  }
+  let start = TUNNEL_DATA_HEADER_LENGTH;
+  const nextHeader = payload[1];
+  if (nextHeader === IpProtocol.GRE) {
+    const gre = decodeGreHeader(payload, start, payload.length);
+    if (!gre.ok || !gre.value.checksumValid || gre.value.protocolType !== 0x0800) {
+      bump(counters, 'udp-decapsulation-malformed');
+      return undefined;
+    }
+    start = gre.next;
+  } else if (nextHeader !== IpProtocol.IPIP) {
+    bump(counters, 'udp-decapsulation-malformed');
+    return undefined;
+  }
+  if (ipv4DatagramProblem(payload, start, payload.length) !== undefined) {
+    bump(counters, 'udp-decapsulation-malformed');
+    return undefined;
+  }
+  const length = ipv4TotalLength(payload, start);
+  const inner = plane.pool.allocate(length);
+  inner.set(payload.subarray(start, start + length));
+  if (!ipv4ChecksumValid(inner, 0)) {
+    bump(counters, 'inner-bad-checksum');
+    return undefined;
+  }
+  if (inner[8] === 0) {
+    bump(counters, 'inner-ttl-zero');
+    return undefined;
+  }
+  return inner;
+}
+
+/**
+ * The inner datagram of a tunnel that came from binding `from` of `entry`, routed (see
+ * decapsulateBatch): IGMP to the membership table, TTL, multicast onto the home link, on to
+ * another node away from home, or `forward` for the host.
+ */
+function routeDecapsulated(plane: HaPlane, batch: HaBatch | BatchInFlight, i: number, packet: Packet, inner: Uint8Array, from: TunnelTarget, entry: ForwardingEntry): void {
+  const outputs = batch.outputs;
+  const counters = plane.counters;
+  const innerDestination = ipv4Destination(inner, 0);
+  if (ipv4Protocol(inner, 0) === IpProtocol.IGMP && plane.membership !== undefined) {
+    // 4.4: the home agent is the node's multicast router over the tunnel; the report (TTL 1,
+    // link-local to the tunnel) ends here.
+    recordIgmp(plane, plane.membership, entry.homeAddress, inner);
+    return;
+  }
+  if (inner[8]! <= 1) {
+    bump(counters, 'ttl-exceeded');
+    if (!icmpErrorAllowed(packet, inner, plane.isBroadcast)) {
+      bump(counters, 'icmp-suppressed');
+      return;
+    }
+    const error = writeTimeExceeded(plane.pool, inner, plane.homeAgentAddress, plane.ttl);
+    const sent = tunnel(plane, error, error.length, false, from);
+    if (sent === undefined) return;
+    bump(counters, 'icmp-sent');
+    outputs.push({ kind: 'send-ip', index: i, bytes: sent.bytes, destination: outerDestination(from), homeAddress: entry.homeAddress, encapsulation: sent.kind, via: 'tunnel' });
+    return;
+  }
+  decrementIpv4Ttl(inner, 0);
+  const destination = innerDestination;
+  if (isMulticast(destination)) {
+    // R4.4-10: onto the home link (the data path sends it there as a multicast frame).
+    bump(counters, 'decapsulated-multicast');
+    outputs.push({ kind: 'forward', index: i, bytes: inner, routed: true });
+    return;
+  }
+  const away = plane.local.has(destination | 0) ? undefined : plane.table.lookup(destination);
+  if (away === undefined) {
+    bump(counters, 'decapsulated');
+    outputs.push({ kind: 'forward', index: i, bytes: inner, routed: true });
+    return;
+  }
+  // 4.2.3: the destination is a mobile node away from home; tunnel it there without handing it
+  // to the host, whose route for the home address leads back into this plane.
+  bump(counters, 'decapsulated');
+  const targets = away.tunnels;
+  for (let t = 0; t < targets.length; t++) {
+    const target = targets[t]!;
+    if (plane.table.lookup(target.careOfAddress) !== undefined) {
+      bump(counters, 'loop-care-of-address-bound');
+      continue;
+    }
+    const sent = tunnel(plane, inner, inner.length, false, target);
+    if (sent === undefined) continue;
+    bump(counters, 'tunnelled');
+    outputs.push({ kind: 'send-ip', index: i, bytes: sent.bytes, destination: outerDestination(target), homeAddress: away.homeAddress, encapsulation: sent.kind, via: 'tunnel' });
+  }
 }
 
 /**
@@ -424,10 +573,12 @@ export function encapsulateBatch(plane: HaPlane, batch: HaBatch): HaBatch {
         bump(counters, 'loop-care-of-address-bound');
         continue;
       }
-      if (state === Standing.Redirect) {
+      // A UDP tunnel has no outer destination to rewrite: a tunnel packet is nested in it.
+      if (state === Standing.Redirect && target.udp === undefined) {
         outputs.push(redirect(plane, bytes, length, decrement, i, entry.homeAddress, target));
         continue;
       }
+      if (target.udp !== undefined && udpTunnelTooBig(plane, batch, i, packet, bytes, length, target)) continue;
       const sent = tunnel(plane, bytes, length, decrement, target);
       if (sent === undefined) continue;
       bump(counters, 'tunnelled');
@@ -435,7 +586,7 @@ export function encapsulateBatch(plane: HaPlane, batch: HaBatch): HaBatch {
         kind: 'send-ip',
         index: i,
         bytes: sent.bytes,
-        destination: target.careOfAddress,
+        destination: outerDestination(target),
         homeAddress: entry.homeAddress,
         encapsulation: sent.kind,
         via: 'tunnel',
@@ -490,6 +641,8 @@ export const outputs = (plane: HaPlane): OperatorFunction<HaBatch, OutputBatch> 
 export interface HomeAgentDataPlane extends DataPlane {
   /** See `membershipQueries`. */
   queries(): OutputBatch;
+  /** Tunnel data messages from the registration socket (RFC 3519), see `udpTunnelDataBatch`. */
+  udpTunnelData(messages: readonly UdpTunnelMessage[]): OutputBatch;
 }
 
 /** Seconds between General Queries and the Max Response Time they carry (RFC 2236 8.2, 8.3 defaults). */
@@ -523,7 +676,7 @@ export function membershipQueries(plane: HaPlane): OutputBatch {
         const sent = tunnel(plane, inner, inner.length, false, target);
         if (sent === undefined) continue;
         bump(plane.counters, 'igmp-query-tunnelled');
-        batch.outputs.push({ kind: 'send-ip', index: 0, bytes: sent.bytes, destination: target.careOfAddress, homeAddress: entry.homeAddress, encapsulation: sent.kind, via: 'broadcast' });
+        batch.outputs.push({ kind: 'send-ip', index: 0, bytes: sent.bytes, destination: outerDestination(target), homeAddress: entry.homeAddress, encapsulation: sent.kind, via: 'broadcast' });
       }
     }
   }
@@ -538,7 +691,10 @@ export function homeAgentDataPlane(options: HomeAgentDataPlaneOptions): HomeAgen
     outputBatch(plane, broadcastBatch(plane, encapsulateBatch(plane, timeExceededBatch(plane, lookupBatch(plane, decapsulateBatch(plane, classifyBatch(plane, inputs)))))));
   const operator: OperatorFunction<PacketBatch, OutputBatch> = (source) =>
     source.pipe(classify(plane), decapsulate(plane), lookup(plane), timeExceeded(plane), encapsulate(plane), broadcast(plane), outputs(plane));
-  return Object.assign(dataPlane(operator, process, plane.counters, plane.pool), { queries: () => membershipQueries(plane) });
+  return Object.assign(dataPlane(operator, process, plane.counters, plane.pool), {
+    queries: () => membershipQueries(plane),
+    udpTunnelData: (messages: readonly UdpTunnelMessage[]) => udpTunnelDataBatch(plane, messages),
+  });
 }
 
 // =============================================================================================
@@ -620,6 +776,7 @@ function tunnel(
   decrement: boolean,
   target: TunnelTarget,
 ): { bytes: Uint8Array; kind: Encapsulation } | undefined {
+  if (target.udp !== undefined) return udpTunnel(plane, source, length, decrement, target.encapsulation, target.udp);
   let kind = target.encapsulation;
   if (kind === 'minimal' && ipv4IsFragment(source, 0)) {
     bump(plane.counters, 'minimal-fragment-fallback');
@@ -657,6 +814,83 @@ function tunnel(
     }
   }
   return { bytes: out, kind };
+}
+
+/** Where a tunnel packet to `target` goes: its NAT's address for a UDP tunnel (RFC 3519), else the care-of address. */
+function outerDestination(target: TunnelTarget): Ipv4Address {
+  return target.udp === undefined ? target.careOfAddress : target.udp.address;
+}
+
+const UDP_HEADER_LENGTH = 8;
+/** RFC 3519's tunnel data message header: Type 4, Next Header, Reserved (16 bits). */
+const TUNNEL_DATA_HEADER_LENGTH = 4;
+const TUNNEL_DATA_MESSAGE_TYPE = 4;
+/** Outer IPv4 header, UDP header and tunnel data header in front of every UDP-tunnelled datagram. */
+const UDP_TUNNEL_HEADERS = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + TUNNEL_DATA_HEADER_LENGTH;
+
+/** What a UDP tunnel adds to a datagram: its headers, and GRE's when GRE is carried in it. */
+function udpTunnelOverhead(plane: HaPlane, encapsulation: Encapsulation): number {
+  return UDP_TUNNEL_HEADERS + (encapsulation === 'gre' ? (plane.greChecksum ? 8 : GRE_HEADER_LENGTH) : 0);
+}
+
+/**
+ * RFC 3519's IP-in-UDP: outer IPv4 header (from the agent, TOS and DF the inner datagram's as
+ * RFC 2003 3.1 says), UDP from the registration port to the NAT's port, the tunnel data header
+ * (Next Header 4, or 47 with a GRE header after it), then the datagram. The UDP checksum is 0
+ * (RFC 768 allows it over IPv4): the datagram inside carries its own checks, and a checksum
+ * would cost a pass over every byte. One pool allocation, headers written in place.
+ */
+function udpTunnel(
+  plane: HaPlane,
+  source: Uint8Array,
+  length: number,
+  decrement: boolean,
+  encapsulation: Encapsulation,
+  udp: { readonly address: Ipv4Address; readonly port: number },
+): { bytes: Uint8Array; kind: Encapsulation } | undefined {
+  const kind: Encapsulation = encapsulation === 'gre' ? 'gre' : 'ip-in-ip';
+  const overhead = udpTunnelOverhead(plane, kind);
+  if (length + overhead > IPV4_MAX_TOTAL_LENGTH) return tooBig(plane);
+  const total = length + overhead;
+  const out = plane.pool.allocate(total);
+  out.set(source.length === length ? source : source.subarray(0, length), overhead);
+  if (decrement) decrementIpv4Ttl(out, overhead);
+  const tos = out[overhead + 1]!;
+  const dontFragment = (out[overhead + 6]! & 0x40) !== 0;
+  plane.udpHeader.write(out, 0, udp.address, total, nextIdentification(plane), tos, dontFragment);
+  const u = IPV4_MIN_HEADER_LENGTH;
+  writeU16(out, u, plane.registrationPort);
+  writeU16(out, u + 2, udp.port);
+  writeU16(out, u + 4, total - IPV4_MIN_HEADER_LENGTH);
+  writeU16(out, u + 6, 0);
+  const t = u + UDP_HEADER_LENGTH;
+  out[t] = TUNNEL_DATA_MESSAGE_TYPE;
+  out[t + 1] = kind === 'gre' ? IpProtocol.GRE : IpProtocol.IPIP;
+  out[t + 2] = 0;
+  out[t + 3] = 0;
+  if (kind === 'gre') writeGreIpv4Header(out, t + TUNNEL_DATA_HEADER_LENGTH, plane.greChecksum, total);
+  bump(plane.counters, 'udp-tunnelled');
+  return { bytes: out, kind };
+}
+
+/**
+ * A datagram with DF that would make a UDP tunnel packet bigger than `udpTunnelMtu`: ICMP
+ * Fragmentation Needed back to its sender with the size that fits (RFC 2003 5.1: the tunnel
+ * is a link whose MTU is the path's less the headers; RFC 1191). True when it was handled so.
+ */
+function udpTunnelTooBig(plane: HaPlane, batch: HaBatch, index: number, packet: Packet, bytes: Uint8Array, length: number, target: TunnelTarget): boolean {
+  const mtu = plane.udpTunnelMtu;
+  if (mtu === undefined) return false;
+  const overhead = udpTunnelOverhead(plane, target.encapsulation);
+  if (length + overhead <= mtu || (bytes[6]! & 0x40) === 0) return false;
+  bump(plane.counters, 'udp-frag-needed');
+  if (icmpErrorAllowed(packet, bytes, plane.isBroadcast)) {
+    bump(plane.counters, 'icmp-sent');
+    batch.outputs.push({ kind: 'icmp', index, bytes: writeFragmentationNeeded(plane.pool, bytes, plane.homeAgentAddress, plane.ttl, mtu - overhead), destination: ipv4Source(bytes, 0) });
+  } else {
+    bump(plane.counters, 'icmp-suppressed');
+  }
+  return true;
 }
 
 function tooBig(plane: HaPlane): undefined {
@@ -759,7 +993,7 @@ function broadcastCopies(plane: HaPlane, batch: HaBatch, index: number): void {
         kind: 'send-ip',
         index,
         bytes: sent.bytes,
-        destination: target.careOfAddress,
+        destination: outerDestination(target),
         homeAddress: entry.homeAddress,
         encapsulation: sent.kind,
         via: 'broadcast',

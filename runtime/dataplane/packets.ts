@@ -277,7 +277,21 @@ export type DataPlaneCounter =
   /** Home agent: IGMP General Queries tunnelled to member nodes (4.4). */
   | 'igmp-query-tunnelled'
   /** Home agent: home-link multicast for a group no node away from home joined. */
-  | 'multicast-no-member';
+  | 'multicast-no-member'
+  /** Home agent (RFC 3519): tunnel packets sent as tunnel data messages in UDP (also in 'tunnelled'). */
+  | 'udp-tunnelled'
+  /** Home agent (RFC 3519): tunnel data messages taken apart, their datagrams routed. */
+  | 'udp-decapsulated'
+  /** Home agent (RFC 3519): keepalives (ICMP Echo Requests to the agent in tunnel data), to the agent's stack. */
+  | 'udp-keepalive'
+  /** Home agent (RFC 3519): tunnel data whose inner source is no home address with a UDP-tunnelled binding. */
+  | 'udp-decapsulation-unknown-home-address'
+  /** Home agent (RFC 3519): tunnel data from another address than the binding's translated one (a Request moves it). */
+  | 'udp-decapsulation-wrong-source'
+  /** Home agent (RFC 3519): a tunnel data message too short, of an unknown Next Header, or with a malformed inner datagram. */
+  | 'udp-decapsulation-malformed'
+  /** Home agent (RFC 3519): a DF datagram too big for the UDP tunnel's MTU; Fragmentation Needed sent back. */
+  | 'udp-frag-needed';
 
 export type DataPlaneCounters = Record<string, number>;
 

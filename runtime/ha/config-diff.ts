@@ -16,6 +16,7 @@ export function sameMobileNode(a: MobileNodeConfig, b: MobileNodeConfig): boolea
     a.maxLifetime === b.maxLifetime &&
     a.maxBindings === b.maxBindings &&
     a.reverseTunnel === b.reverseTunnel &&
+    a.udpTunnel === b.udpTunnel &&
     sameContexts(a.contexts, b.contexts)
   );
 }

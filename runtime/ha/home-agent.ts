@@ -52,6 +52,8 @@ import { advanceReplayState, sameIdentification, type ReplayState } from '../../
 import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
+import { DEFAULT_UDP_KEEPALIVE_INTERVAL, UdpTunnelReplyCode, decideUdpTunnel, udpTunnelReplyExtension, type UdpTunnelPolicy } from '../../policies/ha-udp-tunnel.js';
+import { UdpTunnels, encapsulationOfNextHeader } from './udp-tunnels.js';
 import { encodeSigned } from '../../policies/sign.js';
 import { diffMobileNodes, foreignAgentsDiffer, type MobileNodeDiff } from './config-diff.js';
 import type { StoredBinding, StoredState, StoreWrite } from '../store/binding-store.js';
@@ -67,6 +69,8 @@ export interface MobileNodeConfig {
   readonly maxBindings: number;
   /** 'T' for this node (RFC 3024); absent: settings.reverseTunnel. */
   readonly reverseTunnel?: ReverseTunnelPolicy;
+  /** UDP tunnelling for this node (RFC 3519); absent: settings.udpTunnel. */
+  readonly udpTunnel?: UdpTunnelPolicy;
 }
 
 export interface ForeignAgentConfig {
@@ -154,6 +158,8 @@ export type HomeAgentEvent =
   | { readonly event: 'binding-expired'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly lifetime: number }
   /** A binding deregistered by the agent itself: its node left the configuration (reconfigure). */
   | { readonly event: 'binding-removed'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly reason: 'node-removed' }
+  /** A binding's UDP tunnel followed its NAT to a new port (RFC 3519 rebinding). */
+  | { readonly event: 'udp-rebinding'; readonly at: number; readonly homeAddress: string; readonly careOfAddress: string; readonly from: string; readonly to: string }
   | { readonly event: 'binding-cleared'; readonly at: number; readonly by: 'operator'; readonly homeAddress: string; readonly careOfAddresses: readonly string[] };
 
 /** What the home link must do (4.6); decided by policies/home-arp.ts, executed by the link layer (simulated or Linux). */
@@ -196,6 +202,8 @@ export interface BindingView {
   readonly flags: string;
   readonly identification: string;
   readonly relayedBy?: string;
+  /** The translated address:port of a binding tunnelled in UDP (RFC 3519); 'U' in flags. */
+  readonly udpTunnel?: string;
 }
 
 interface NodeRecord extends ReplayState {
@@ -248,6 +256,7 @@ function mobileNodeOf(node: MobileNodeConfig): HaMobileNode {
     contexts: associationOf(node.contexts, node.homeAddress),
     maxLifetime: node.maxLifetime,
     ...(node.reverseTunnel !== undefined ? { reverseTunnel: node.reverseTunnel } : {}),
+    ...(node.udpTunnel !== undefined ? { udpTunnel: node.udpTunnel } : {}),
   };
 }
 
@@ -298,6 +307,8 @@ interface ReplyNote {
   readonly operation?: string;
   readonly detail?: string;
   readonly securityException?: boolean;
+  /** A UDP Tunnel Reply Extension (RFC 3519) and its side of the Mobile-Home Authentication Extension. */
+  readonly udpTunnelReply?: { readonly extension: RegistrationExtension; readonly beforeMobileHomeAuth: boolean };
 }
 
 /** A binding's 'register' event that can also be a new binding's input. */
@@ -309,6 +320,8 @@ const DEREGISTER_ALL_NOTE: ReplyNote = { operation: 'deregister-all' };
 
 export class HomeAgent {
   readonly forwardingTable = new ForwardingTable();
+  /** UDP tunnels of bindings behind NATs (RFC 3519) and their counters. */
+  readonly udpTunnels = new UdpTunnels();
   readonly counters: HomeAgentCounters = {
     requests: 0,
     accepted: 0,
@@ -446,15 +459,17 @@ export class HomeAgent {
     for (const node of nodes) {
       for (const actor of node.bindings) {
         const c = contextOf(actor);
+        const udp = this.udpTunnels.get(c.homeAddress, c.careOfAddress);
         yield {
           homeAddress: ipv4ToString(c.homeAddress),
           careOfAddress: ipv4ToString(c.careOfAddress),
           lifetime: c.lifetime,
           remaining: remainingLifetime(c, now),
           encapsulation: c.encapsulation,
-          flags: `${c.broadcast ? 'B' : ''}${c.decapsulatedByMobileNode ? 'D' : ''}${c.reverseTunnel ? 'T' : ''}`,
+          flags: `${c.broadcast ? 'B' : ''}${c.decapsulatedByMobileNode ? 'D' : ''}${c.reverseTunnel ? 'T' : ''}${udp !== undefined ? 'U' : ''}`,
           identification: identificationToHex(c.identification),
           ...(c.relayedBy !== undefined ? { relayedBy: ipv4ToString(c.relayedBy) } : {}),
+          ...(udp !== undefined ? { udpTunnel: `${ipv4ToString(udp.address)}:${udp.port}` } : {}),
         };
       }
     }
@@ -728,6 +743,20 @@ export class HomeAgent {
       context: verdict.replyContext,
     };
     if (verdict.operation === 'register') {
+      const udpTunnel = decideUdpTunnel({
+        request,
+        ipSource: received.source,
+        sourcePort: received.sourcePort,
+        policy: node.mobileNode.udpTunnel ?? this.config.settings.udpTunnel ?? 'allowed',
+        keepaliveInterval: this.config.settings.udpKeepaliveInterval ?? DEFAULT_UDP_KEEPALIVE_INTERVAL,
+        encapsulations: this.config.settings.encapsulations,
+      });
+      if (udpTunnel.kind !== 'deny' && udpTunnel.natDetected) this.udpTunnels.counters.natDetected++;
+      if (udpTunnel.kind === 'deny') {
+        this.udpTunnels.counters.denied++;
+        this.reply(trace, received, request, send, replyFields, udpTunnel.code, request.lifetime, { detail: udpTunnel.detail });
+        return;
+      }
       const existing = node.bindings.find((b) => contextOf(b).careOfAddress === verdict.careOfAddress);
       const admission = admitBinding({
         existingForNode: node.bindings.length,
@@ -760,11 +789,38 @@ export class HomeAgent {
       // The binding grants the lifetime in its command (a duplicate: what is left of the
       // original grant, 3.8.2.2); a binding that failed its step grants none.
       this.grantedLifetime = 0;
+      let udpNote = REGISTER_NOTE;
+      if (udpTunnel.kind === 'grant') {
+        this.udpTunnels.counters.granted++;
+        this.udpTunnels.set(node.mobileNode.homeAddress, verdict.careOfAddress, {
+          address: udpTunnel.address,
+          port: udpTunnel.port,
+          encapsulation: encapsulationOfNextHeader(udpTunnel.encapsulation),
+          keepaliveInterval: udpTunnel.keepaliveInterval,
+          forced: udpTunnel.forced,
+          natDetected: udpTunnel.natDetected,
+        });
+        udpNote = {
+          operation: 'register',
+          udpTunnelReply: { extension: udpTunnelReplyExtension(UdpTunnelReplyCode.WillDoTunnelling, udpTunnel.forced, udpTunnel.keepaliveInterval), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
+        };
+      } else {
+        this.udpTunnels.delete(node.mobileNode.homeAddress, verdict.careOfAddress);
+        if (udpTunnel.kind === 'declined') {
+          this.udpTunnels.counters.declined++;
+          udpNote = {
+            operation: 'register',
+            detail: udpTunnel.detail,
+            udpTunnelReply: { extension: udpTunnelReplyExtension(UdpTunnelReplyCode.TunnellingDeclined, false, 0), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
+          };
+        }
+      }
       const target = this.register(node, registration, verdict.simultaneous, existing);
+      if (target.stopped) this.udpTunnels.delete(node.mobileNode.homeAddress, verdict.careOfAddress);
       const lifetime = target.stopped ? 0 : this.grantedLifetime;
       this.counters.accepted++;
       this.counters.acceptedByCode[verdict.code] = (this.counters.acceptedByCode[verdict.code] ?? 0) + 1;
-      this.reply(trace, received, request, send, replyFields, verdict.code, lifetime, REGISTER_NOTE);
+      this.reply(trace, received, request, send, replyFields, verdict.code, lifetime, udpNote);
       return;
     }
     if (verdict.operation === 'deregister-all') {
@@ -824,6 +880,7 @@ export class HomeAgent {
       else if (command.type === 'withdrawBinding') {
         const homeAddress = actor.owner.mobileNode.homeAddress;
         this.forwardingTable.removeTunnel(homeAddress, command.params.careOfAddress);
+        this.udpTunnels.delete(homeAddress, command.params.careOfAddress);
         if (!this.restoring) this.options.onStoreWrite?.({ op: 'delete-binding', homeAddress, careOfAddress: command.params.careOfAddress });
       }
     }
@@ -837,14 +894,39 @@ export class HomeAgent {
       this.emitArps(arpForBindingCount(node.mobileNode.homeAddress, node.bindings.length - 1, node.bindings.length));
     }
     const c = contextOf(actor);
-    this.forwardingTable.upsertTunnel(c.homeAddress, {
+    this.publishTunnel(c);
+    if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c) });
+  }
+
+  /** The binding's tunnel into the forwarding table; in UDP to its NAT when it has one (RFC 3519). */
+  private publishTunnel(c: BindingContext): void {
+    const udp = this.udpTunnels.get(c.homeAddress, c.careOfAddress);
+    const target = {
       careOfAddress: c.careOfAddress,
-      encapsulation: c.encapsulation,
+      encapsulation: udp?.encapsulation ?? c.encapsulation,
       broadcast: c.broadcast,
       decapsulatedByMobileNode: c.decapsulatedByMobileNode,
       reverseTunnel: c.reverseTunnel,
-    });
-    if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c) });
+    };
+    this.forwardingTable.upsertTunnel(c.homeAddress, udp === undefined ? target : { ...target, udp: { address: udp.address, port: udp.port } });
+  }
+
+  /**
+   * Tunnel data or a keepalive arrived over UDP from `address:port` with inner source
+   * `homeAddress` (the data plane calls this): true when it comes from one of the node's UDP
+   * tunnels, after moving the binding to a new port of its NAT's address (rebinding,
+   * counted and logged); false when it comes from nowhere the node is bound to.
+   */
+  followUdpTunnel(homeAddress: Ipv4Address, address: Ipv4Address, port: number): boolean {
+    const followed = this.udpTunnels.follow(homeAddress, address, port);
+    if (followed === undefined) return false;
+    if (followed.rebinding !== undefined) {
+      const node = this.nodesByAddress.get(homeAddress | 0);
+      const actor = node?.bindings.find((b) => contextOf(b).careOfAddress === followed.careOfAddress);
+      if (actor !== undefined) this.publishTunnel(contextOf(actor));
+      this.emit({ event: 'udp-rebinding', at: this.options.clock.now(), ...followed.rebinding });
+    }
+    return true;
   }
 
   private onBindingStopped(actor: Binding): void {
@@ -906,7 +988,7 @@ export class HomeAgent {
     lifetime: number,
     note: ReplyNote,
   ): void {
-    const { reply, foreignContext } = this.replyMessage(received, request, r.context, code, lifetime, r.homeAddress, r.homeAgent, r.identification);
+    const { reply, foreignContext } = this.replyMessage(received, request, r.context, code, lifetime, r.homeAddress, r.homeAgent, r.identification, note.udpTunnelReply);
     const bytes = encodeSigned(reply, (type: AuthExtensionType) =>
       type === ExtensionType.MobileHomeAuth ? r.context : type === ExtensionType.ForeignHomeAuth ? foreignContext : undefined,
     );
@@ -950,13 +1032,18 @@ export class HomeAgent {
     homeAddress: Ipv4Address,
     homeAgent: Ipv4Address,
     identification: Identification,
+    udpTunnelReply?: ReplyNote['udpTunnelReply'],
   ): { reply: RegistrationReply; foreignContext: MobilitySecurityContext | undefined } {
     const extensions: RegistrationExtension[] = [];
     for (const extension of request.extensions) {
       if (extension.kind === 'nai') extensions.push(extension);
       if (extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth) break;
     }
+    // RFC 3519: the UDP Tunnel Reply on the side of the MHAE its Request extension was on:
+    // covered by the node's authenticator, or after it for the foreign agent that asked.
+    if (udpTunnelReply?.beforeMobileHomeAuth === true) extensions.push(udpTunnelReply.extension);
     extensions.push(replyPlaceholder(ExtensionType.MobileHomeAuth, context.spi));
+    if (udpTunnelReply?.beforeMobileHomeAuth === false) extensions.push(udpTunnelReply.extension);
     const foreignAgent = this.foreignAgents.get(received.source | 0);
     const foreignContext = request.lifetime !== 0 ? foreignAgent?.first() : undefined;
     if (foreignContext) extensions.push(replyPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
