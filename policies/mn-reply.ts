@@ -21,6 +21,7 @@ import { isAcceptedCode, isForeignAgentCode, isHomeAgentCode } from '../io/wire/
 import { ExtensionType, type AuthExtension, type Identification, type RegistrationReply } from '../io/wire/registration-types.js';
 import { verifyAuthenticator } from './auth.js';
 import type { MnSigningKey } from './mn-request.js';
+import { UDP_TUNNEL_REPLY_EXTENSION_TYPE } from './mn-udp-tunnel.js';
 import type { SecurityContextLookup } from './security-association.js';
 
 export type MnReplyDiscardReason =
@@ -73,7 +74,8 @@ export function checkMnReply(input: MnReplyInput): MnReplyVerdict {
   const mobileHome: AuthExtension[] = [];
   const mobileForeign: AuthExtension[] = [];
   for (const extension of reply.extensions) {
-    if (extension.kind === 'unknown' && !extension.skippable) {
+    // RFC 3519 3.2's UDP Tunnel Reply (44) is recognised (policies/mn-udp-tunnel.ts reads it).
+    if (extension.kind === 'unknown' && !extension.skippable && extension.type !== UDP_TUNNEL_REPLY_EXTENSION_TYPE) {
       return discard('unknown-non-skippable-extension', `unrecognised extension type ${extension.type}`);
     }
     if (extension.kind !== 'auth') continue;

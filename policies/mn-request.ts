@@ -26,6 +26,7 @@ import {
 import { AUTHENTICATOR_LENGTH, type AuthAlgorithm } from './auth.js';
 import { subnetBroadcast } from '../io/wire/ipv4-address.js';
 import type { ReplayProtection } from './security-association.js';
+import { udpTunnelRequestExtension, type UdpTunnelRequestShape } from './mn-udp-tunnel.js';
 
 /** "All Mobility Agents" multicast address (3.6.1.1). */
 export const ALL_MOBILITY_AGENTS = 0xe000000b; // 224.0.0.11
@@ -85,6 +86,8 @@ export interface MnRequestSettings {
   readonly deliveryStyle?: 'direct' | 'encapsulating';
   /** Lifetime to ask for, seconds; capped per target (3.6.1.2). Default 1800. */
   readonly lifetime?: number;
+  /** RFC 3519 3.1: the UDP Tunnel Request extension this Request carries (policies/mn-udp-tunnel.ts decides). */
+  readonly udpTunnelRequest?: UdpTunnelRequestShape;
 }
 
 /** Where the Request goes (chosen by agent discovery, machines/mn-discovery.ts). */
@@ -232,6 +235,9 @@ export function buildRegistrationRequest(
   const homeAgent = homeAgentField(settings, attempt);
   const extensions: RegistrationExtension[] = [];
   if (settings.nai !== undefined) extensions.push({ kind: 'nai', type: ExtensionType.MobileNodeNai, offset: 0, nai: settings.nai });
+  // RFC 3519 3.1: for the home agent, so before the Mobile-Home Authentication Extension, which
+  // covers it (3.6.1.3; a forged 'F' would move the node's traffic, RFC 3519 6.1.1).
+  if (settings.udpTunnelRequest !== undefined && target.kind !== 'home') extensions.push(udpTunnelRequestExtension(settings.udpTunnelRequest));
   extensions.push(placeholder(ExtensionType.MobileHomeAuth, settings.mobileHome.spi));
   const flags = requestFlags(settings, target);
   // RFC 3024 3.3: after the Mobile-Home Authentication Extension, before a Mobile-Foreign one.

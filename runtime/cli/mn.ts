@@ -13,7 +13,7 @@ import { DEFAULT_STATE_DIRECTORY } from '../../io/linux/host-journal.js';
 import { LinuxTunLive } from '../../io/linux/tun.js';
 import { MnHostError } from '../../io/mn-host.js';
 import { TunError } from '../../io/tun.js';
-import { NodeUdpLive } from '../../io/node/udp.js';
+import { LinuxUdpLive } from '../../io/linux/udp.js';
 import { RealClock } from '../../io/clock.js';
 import { EXAMPLE_MOBILE_NODE_CONFIG, loadMobileNodeConfig } from '../config/mn-config.js';
 import { startMobileNode, type MobileNodeState } from '../mn/mobile-node.js';
@@ -83,7 +83,9 @@ async function run(argv: string[], io: Io): Promise<number> {
     () =>
       startMobileNode(config, {
         link: LinuxLinkLive,
-        udp: NodeUdpLive,
+        // The native batched socket: registrations and (RFC 3519) the UDP tunnel's data, one
+        // recvmmsg/sendmmsg per batch.
+        udp: LinuxUdpLive,
         // Raw sockets: Requests with the source the node chooses (3.6.1.1), and tunnels ending at
         // the node with a co-located care-of address (1.7 b, 4.1).
         rawIp: LinuxRawIpLive,

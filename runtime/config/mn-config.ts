@@ -68,6 +68,7 @@ const MobileNodeFile = Schema.Struct({
     foreignGateway: optional(Ipv4Text),
     foreignGatewayLinkAddress: optional(MacText),
     tunnelDevice: optional(InterfaceName),
+    udpTunnel: optional(oneOf('auto', 'force', 'off')),
     ...ReverseTunnelFields,
   }),
   homeAgentAssociation: Schema.Struct({
@@ -183,6 +184,9 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
     ...(file.retransmission !== undefined ? { retransmission: { ...file.retransmission } } : {}),
     requestOptions: { ...file.requestOptions, reverseTunnel: reverse.reverseTunnel, deliveryStyle: reverse.deliveryStyle },
     ...(reverse.multicastGroups.length > 0 ? { multicastGroups: reverse.multicastGroups } : {}),
+    // RFC 3519: ask for UDP tunnelling in co-located Requests unless told otherwise (a home agent
+    // grants it only when it sees a NAT, or with 'F').
+    udpTunnel: mn.udpTunnel ?? 'auto',
     port: mn.port ?? 0,
     ...(host !== undefined ? { host } : {}),
   };
@@ -261,6 +265,9 @@ mobileNode:
   reverseTunnel: true              # ask for 'T' when the foreign agent advertises it, always when co-located
   deliveryStyle: direct            # direct or encapsulating (to the foreign agent, RFC 3024 5.2.2)
   # multicastGroups: [239.1.2.3]   # groups joined through the home agent (not 224.0.0.0/24)
+  # Behind a NAT (RFC 3519): the home agent's tunnel comes over UDP 434, kept open by keepalives.
+  udpTunnel: auto                  # auto (ask when co-located; the home agent decides), force ('F': UDP even
+                                   # where the home agent sees no NAT), or off
 
 homeAgentAssociation:              # the Mobility Security Association with the home agent (3.6)
   spi: 4096                        # SPIs 0-255 are reserved (1.6)

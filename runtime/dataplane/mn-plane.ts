@@ -22,7 +22,9 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
-import { IPV4_MAX_TOTAL_LENGTH, IPV4_MIN_HEADER_LENGTH, IpProtocol, ipv4IsFragment, ipv4Source, ipv4TotalLength } from '../../io/wire/ipv4.js';
+import { IPV4_MAX_TOTAL_LENGTH, IPV4_MIN_HEADER_LENGTH, IpProtocol, ipv4Destination, ipv4IsFragment, ipv4Protocol, ipv4Source, ipv4TotalLength, updateIpv4Checksum } from '../../io/wire/ipv4.js';
+import { isMulticast } from '../../io/wire/ipv4-address.js';
+import { writeIcmpChecksum } from '../../io/wire/icmp.js';
 import {
   GRE_HEADER_LENGTH,
   MINIMAL_HEADER_LENGTH,
@@ -218,4 +220,190 @@ export function mobileNodeReverseTunnelPlane(options: MobileNodeSendPlaneOptions
   const operator: OperatorFunction<PacketBatch, OutputBatch> = (source) =>
     source.pipe(stage(plane, classifyOwnBatch), stage(plane, encapsulateOwnBatch), stage(plane, ownOutputBatch));
   return dataPlane(operator, process, plane.counters, plane.pool);
+}
+
+// =============================================================================================
+// The node's UDP tunnel (RFC 3519; docs/protocol.md, "The mobile node behind a NAT")
+
+/**
+ * RFC 3519 3.3: the MIP tunnel data message header: Type 4, Next Header, Reserved (16 bits).
+ * Private copies of io/wire/udp-tunnel.ts's TUNNEL_DATA_* and writers until that module is merged.
+ */
+export const UDP_TUNNEL_DATA_TYPE = 4;
+export const UDP_TUNNEL_DATA_HEADER_LENGTH = 4;
+/** RFC 3519 3.3 / 4.2: Next Header 4, the IP header of the original datagram follows. */
+export const UDP_TUNNEL_NEXT_HEADER_IPV4 = 4;
+
+/** The UDP tunnel of a co-located registration granted UDP tunnelling (RFC 3519 4.4). */
+export interface MobileNodeUdpTunnel {
+  /** Datagrams from this source are tunnelled; tunnel data for it is delivered. */
+  readonly homeAddress: Ipv4Address;
+  /** The far end: tunnel data comes from homeAgent:434 and goes there. */
+  readonly homeAgent: Ipv4Address;
+  /** The near end (the registration's source address; a NAT may translate it on the way). */
+  readonly careOfAddress: Ipv4Address;
+}
+
+/** What the UDP tunnel counted (names as in the metrics and `mip4 mobile-node`). */
+export interface MnUdpTunnelPlaneCounters {
+  /** The node's own datagrams sent as tunnel data messages. */
+  tunnelledOut: number;
+  /** Inner datagrams of tunnel data messages delivered to the node's stack. */
+  decapsulated: number;
+  /** The node's own datagrams that were not one whole IPv4 datagram with a good checksum. */
+  malformedOut: number;
+  /** Tunnel data not from the home agent's address and port 434 (RFC 3519 4.3: only the tunnel's far end). */
+  notFromHomeAgent: number;
+  /** A Next Header other than 4 (IP): this node asks for IP in IP only (3.1.4). */
+  unsupportedNextHeader: number;
+  /** A message too short for the header, or whose inner datagram is malformed. */
+  malformedIn: number;
+  /** Inner destination neither the home address nor broadcast/multicast: not this node's. */
+  notForHome: number;
+}
+
+/**
+ * Tunnel data messages out of the node's own datagrams, and the inner datagrams out of those the
+ * home agent sends. The UDP socket adds the outer IP and UDP headers (source the care-of address
+ * and the registration's port, so the NAT maps it with the Requests, RFC 3519 4.1), so what is
+ * built here is the UDP payload: the 4-byte header and the original datagram (Next Header 4).
+ * Allocation-free per packet: one scratch buffer, reused (the UDP layer copies on send); the
+ * results are views.
+ */
+export class MnUdpTunnelPlane {
+  readonly counters: MnUdpTunnelPlaneCounters = {
+    tunnelledOut: 0,
+    decapsulated: 0,
+    malformedOut: 0,
+    notFromHomeAgent: 0,
+    unsupportedNextHeader: 0,
+    malformedIn: 0,
+    notForHome: 0,
+  };
+  private readonly scratch = new Uint8Array(UDP_TUNNEL_DATA_HEADER_LENGTH + IPV4_MAX_TOTAL_LENGTH);
+  private readonly dataPlaneCounters: DataPlaneCounters = {};
+
+  /**
+   * The tunnel data message for `datagram` (a view of the scratch buffer, valid until the next
+   * call), `'pass'` when the datagram is not the tunnel's (no tunnel, another source: the host
+   * sends it as it is), or `'dropped'` (malformed, counted).
+   */
+  encapsulate(datagram: Uint8Array, tunnel: MobileNodeUdpTunnel | undefined): Uint8Array | 'pass' | 'dropped' {
+    if (tunnel === undefined) return 'pass';
+    if (inputProblem(datagram, this.dataPlaneCounters)) {
+      this.counters.malformedOut++;
+      return 'dropped';
+    }
+    if (ipv4Source(datagram, 0) >>> 0 !== tunnel.homeAddress >>> 0) return 'pass';
+    const length = ipv4TotalLength(datagram, 0);
+    const out = this.scratch;
+    writeUdpTunnelDataHeader(out, 0, UDP_TUNNEL_NEXT_HEADER_IPV4);
+    out.set(datagram.length === length ? datagram : datagram.subarray(0, length), UDP_TUNNEL_DATA_HEADER_LENGTH);
+    this.counters.tunnelledOut++;
+    return out.subarray(0, UDP_TUNNEL_DATA_HEADER_LENGTH + length);
+  }
+
+  /**
+   * The inner datagram of a tunnel data message (RFC 3519 4.3), a view into `message`, or
+   * undefined when it is not one to deliver (counted): only from the home agent's port 434, Next
+   * Header 4, a whole IPv4 datagram for the home address (or a broadcast/multicast the home agent
+   * forwards, RFC 5944 4.3, 4.4).
+   */
+  decapsulate(message: Uint8Array, from: Ipv4Address, fromPort: number, tunnel: MobileNodeUdpTunnel): Uint8Array | undefined {
+    if (from >>> 0 !== tunnel.homeAgent >>> 0 || fromPort !== MOBILE_IP_UDP_PORT) {
+      this.counters.notFromHomeAgent++;
+      return undefined;
+    }
+    const nextHeader = udpTunnelDataNextHeader(message, 0, message.length);
+    if (nextHeader < 0) {
+      this.counters.malformedIn++;
+      return undefined;
+    }
+    if (nextHeader !== UDP_TUNNEL_NEXT_HEADER_IPV4) {
+      this.counters.unsupportedNextHeader++;
+      return undefined;
+    }
+    const inner = message.subarray(UDP_TUNNEL_DATA_HEADER_LENGTH);
+    if (inputProblem(inner, this.dataPlaneCounters)) {
+      this.counters.malformedIn++;
+      return undefined;
+    }
+    const destination = ipv4Destination(inner, 0) >>> 0;
+    if (destination !== tunnel.homeAddress >>> 0 && destination !== 0xffffffff && !isMulticast(destination)) {
+      this.counters.notForHome++;
+      return undefined;
+    }
+    this.counters.decapsulated++;
+    return inner.subarray(0, ipv4TotalLength(inner, 0));
+  }
+}
+
+/** RFC 5944 3.1: the UDP port of registrations, and (RFC 3519 4.1) of the UDP tunnel at the home agent. */
+const MOBILE_IP_UDP_PORT = 434;
+
+/** Writes the tunnel data header (RFC 3519 3.3) at `offset`. */
+export function writeUdpTunnelDataHeader(bytes: Uint8Array, offset: number, nextHeader: number): void {
+  bytes[offset] = UDP_TUNNEL_DATA_TYPE;
+  bytes[offset + 1] = nextHeader;
+  bytes[offset + 2] = 0;
+  bytes[offset + 3] = 0;
+}
+
+/** The Next Header of a tunnel data message at `offset`, or -1 when it is not one (RFC 3519 3.3). */
+export function udpTunnelDataNextHeader(bytes: Uint8Array, offset: number, end: number): number {
+  if (end - offset < UDP_TUNNEL_DATA_HEADER_LENGTH || bytes[offset] !== UDP_TUNNEL_DATA_TYPE) return -1;
+  return bytes[offset + 1]!;
+}
+
+/** RFC 3519 4.9: the keepalive is an ICMP Echo Request from the home address to the home agent, in a tunnel data message. */
+export const UDP_KEEPALIVE_MESSAGE_LENGTH = UDP_TUNNEL_DATA_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + 8;
+
+/**
+ * Writes a keepalive (RFC 3519 4.9) into `out` (UDP_KEEPALIVE_MESSAGE_LENGTH bytes): the tunnel
+ * data header, then an ICMP Echo Request from the home address to the home agent with
+ * `identifier` and `sequence`. The home agent learns the NAT's current address and port from it
+ * (4.10), and may answer it like any Echo Request.
+ */
+export function writeUdpKeepalive(out: Uint8Array, tunnel: MobileNodeUdpTunnel, identifier: number, sequence: number, ipIdentification: number): Uint8Array {
+  writeUdpTunnelDataHeader(out, 0, UDP_TUNNEL_NEXT_HEADER_IPV4);
+  const ip = UDP_TUNNEL_DATA_HEADER_LENGTH;
+  const icmp = ip + IPV4_MIN_HEADER_LENGTH;
+  out[ip] = 0x45;
+  out[ip + 1] = 0;
+  writeU16At(out, ip + 2, IPV4_MIN_HEADER_LENGTH + 8);
+  writeU16At(out, ip + 4, ipIdentification & 0xffff);
+  writeU16At(out, ip + 6, 0);
+  out[ip + 8] = 64;
+  out[ip + 9] = IpProtocol.ICMP;
+  writeU32At(out, ip + 12, tunnel.homeAddress);
+  writeU32At(out, ip + 16, tunnel.homeAgent);
+  const view = out.subarray(ip, icmp + 8);
+  updateIpv4Checksum(view, 0);
+  out[icmp] = 8; // Echo Request
+  out[icmp + 1] = 0;
+  writeU16At(out, icmp + 2, 0);
+  writeU16At(out, icmp + 4, identifier & 0xffff);
+  writeU16At(out, icmp + 6, sequence & 0xffff);
+  writeIcmpChecksum(out, icmp, icmp + 8);
+  return out.subarray(0, UDP_KEEPALIVE_MESSAGE_LENGTH);
+}
+
+/** Whether `inner` is the Echo Reply to one of this node's keepalives (`identifier`), which the node keeps to itself. */
+export function isKeepaliveReply(inner: Uint8Array, tunnel: MobileNodeUdpTunnel, identifier: number): boolean {
+  const headerLength = (inner[0]! & 0x0f) * 4;
+  if (inner.length < headerLength + 8 || ipv4Protocol(inner, 0) !== IpProtocol.ICMP) return false;
+  if (ipv4Source(inner, 0) >>> 0 !== tunnel.homeAgent >>> 0) return false;
+  return inner[headerLength] === 0 && ((inner[headerLength + 4]! << 8) | inner[headerLength + 5]!) === (identifier & 0xffff);
+}
+
+function writeU16At(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = (value >>> 8) & 0xff;
+  bytes[offset + 1] = value & 0xff;
+}
+
+function writeU32At(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = (value >>> 24) & 0xff;
+  bytes[offset + 1] = (value >>> 16) & 0xff;
+  bytes[offset + 2] = (value >>> 8) & 0xff;
+  bytes[offset + 3] = value & 0xff;
 }

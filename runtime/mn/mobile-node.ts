@@ -63,6 +63,18 @@ import { reverseTunnelRetry, type ReverseTunnelAdjustment } from '../../policies
 import { usesEncapsulatingDelivery } from '../../policies/mn-request.js';
 import { mobileNodeReverseTunnelPlane, type MobileNodeReverseTunnel } from '../dataplane/mn-plane.js';
 import { membershipQuery, membershipReport, UNSOLICITED_REPORT_INTERVAL_MS } from './igmp-membership.js';
+import {
+  authenticatedUdpTunnelReply,
+  MN_REPLY_DECODE_OPTIONS,
+  udpTunnelOutcome,
+  udpTunnelRequestFor,
+  udpTunnelRetry,
+  type UdpTunnelMode,
+  type UdpTunnelReplyFields,
+  type UdpTunnelRequestShape,
+} from '../../policies/mn-udp-tunnel.js';
+import { MnUdpTunnelSession, type MnUdpTunnelEvent, type MnUdpTunnelState } from './udp-tunnel.js';
+import { UDP_TUNNEL_DATA_TYPE } from '../dataplane/mn-plane.js';
 
 export interface MobileNodeConfig {
   /** The interface the node attaches with (one interface, 2.4). */
@@ -89,6 +101,11 @@ export interface MobileNodeConfig {
     MnRequestSettings,
     'simultaneousBindings' | 'broadcast' | 'decapsulates' | 'minimalEncapsulation' | 'greEncapsulation' | 'reverseTunnel' | 'deliveryStyle'
   >;
+  /**
+   * RFC 3519 UDP tunnelling (policies/mn-udp-tunnel.ts): 'auto' asks in every co-located Request,
+   * 'force' with 'F', 'off' never. Default 'off' here; the configuration file's default is 'auto'.
+   */
+  readonly udpTunnel?: UdpTunnelMode;
   /** Multicast groups joined through the home agent (RFC 5944 4.4; mobileNode.multicastGroups). */
   readonly multicastGroups?: readonly Ipv4Address[];
   /** UDP port the node sends from (0 = any). */
@@ -141,6 +158,9 @@ export type MobileNodeEvent =
     }
   /** The node's own reverse tunnel started (outer addresses) or ended (RFC 3024 5.2). */
   | { readonly event: 'reverse-tunnel'; readonly at: number; readonly active: boolean; readonly outerSource?: string; readonly outerDestination?: string; readonly encapsulation?: string }
+  /** RFC 3519: UDP tunnelling granted, declined or refused (142), and the answer (policies/mn-udp-tunnel.ts). */
+  | { readonly event: 'udp-tunnel-declined' | 'udp-tunnel-retry' | 'udp-tunnel-warning'; readonly at: number; readonly code: number; readonly detail: string }
+  | MnUdpTunnelEvent
   | { readonly event: 'error'; readonly at: number; readonly actor: string; readonly detail: string }
   | { readonly event: 'link'; readonly at: number; readonly up: boolean }
   | { readonly event: 'co-located-address'; readonly at: number; readonly address?: string; readonly prefixLength?: number; readonly gateway?: string };
@@ -190,6 +210,8 @@ export interface MobileNodeState {
   readonly grantedLifetime?: number;
   /** Present when the interface has no carrier (`linkLost`): nothing is sent until it returns. */
   readonly link?: 'down';
+  /** Present while the registration uses RFC 3519 UDP tunnelling. */
+  readonly udpTunnel?: MnUdpTunnelState;
 }
 
 export interface MobileNodeCounters {
@@ -267,6 +289,12 @@ interface RegistrationOwner {
   /** Flags and delivery style of the last Request sent. */
   sentFlags: number;
   sentEncapsulatingDelivery: boolean;
+  /** RFC 3519: the UDP Tunnel Request of the last Request sent; withdrawn after a 142 (policies/mn-udp-tunnel.ts). */
+  sentUdpTunnel?: UdpTunnelRequestShape;
+  udpTunnelWithdrawn?: boolean;
+  /** The authenticated UDP Tunnel Reply of the Reply being handled. */
+  udpTunnelReply?: UdpTunnelReplyFields;
+  lastRequestAt?: number;
 }
 
 
@@ -330,6 +358,8 @@ export class MobileNode {
   /** The reverse tunnel the current registration was granted (RFC 3024), undefined when none. */
   private ownTunnel: MobileNodeReverseTunnel | undefined;
   private readonly ownPlane = mobileNodeReverseTunnelPlane({ tunnel: () => this.ownTunnel });
+  /** RFC 3519: the UDP tunnel over the registration socket, its keepalives and counters (runtime/mn/udp-tunnel.ts). */
+  readonly udpTunnelling: MnUdpTunnelSession;
   /** The next Membership Reports due (the unsolicited repeat, or the answer to a Query). */
   private membershipAlarm: Alarm | undefined;
   private membershipIdentification = 0;
@@ -340,6 +370,7 @@ export class MobileNode {
     private readonly options: MobileNodeOptions,
   ) {
     this.colocated = config.colocated;
+    this.udpTunnelling = new MnUdpTunnelSession(options.clock, io.udp, (event) => this.emit(event), options.random32);
     const mobileHome = createSecurityContext({
       spi: config.mobileHome.spi,
       key: config.mobileHome.key,
@@ -381,7 +412,7 @@ export class MobileNode {
   start(): void {
     if (this.discovery !== undefined || this.closed) return;
     this.io.link.onFrame((frame) => this.handleFrame(frame));
-    this.io.udp.onMessage((d) => this.handleReply(d.data, d.address));
+    this.io.udp.onMessage((d) => this.handleReply(d.data, d.address, d.port));
     for (const socket of this.io.tunnels ?? []) socket.onPacket((datagram) => this.handleTunnelPacket(datagram));
     this.discovery = this.discoveryHost.spawn('discovery', {
       at: this.now(),
@@ -405,6 +436,8 @@ export class MobileNode {
     this.stopGratuitousArp();
     // RFC 3024: the reverse tunnel belonged to the old link's registration.
     this.setOwnTunnel(undefined);
+    // RFC 3519: so did the UDP tunnel and its NAT mapping.
+    this.udpTunnelling.stop('link changed');
     // R1.7-6: the co-located address was valid on the old link only (machines/mn-discovery.ts).
     if (this.colocated !== undefined) {
       this.colocated = undefined;
@@ -421,6 +454,8 @@ export class MobileNode {
    */
   setColocatedAddress(colocated: ColocatedAddress | undefined): void {
     this.endOwnTunnelFrom(colocated?.address);
+    const udp = this.udpTunnelling.tunnel();
+    if (udp !== undefined && udp.careOfAddress !== colocated?.address) this.udpTunnelling.stop('co-located address changed');
     this.colocated = colocated;
     this.rebuildDecapsulation();
     this.sendDiscovery({ type: 'colocatedAddressChanged', at: this.now(), ...(colocated !== undefined ? { colocated } : {}) });
@@ -521,6 +556,7 @@ export class MobileNode {
     const r = this.registration?.snapshot.context;
     const now = this.now();
     const registered = this.registrationOutcome === 'registered' && r?.expiresAt !== undefined;
+    const udpTunnel = this.udpTunnelling.state();
     return {
       attachment,
       ...(agent !== undefined ? { agent: ipv4ToString(agent) } : {}),
@@ -529,6 +565,7 @@ export class MobileNode {
       ...(registered && r.grantedLifetime !== undefined ? { grantedLifetime: r.grantedLifetime } : {}),
       ...(registered ? { remaining: Number.isFinite(r.expiresAt!) ? Math.max(0, Math.ceil((r.expiresAt! - now) / 1000)) : Infinity } : {}),
       ...(this.linkUp ? {} : { link: 'down' as const }),
+      ...(udpTunnel !== undefined ? { udpTunnel } : {}),
     };
   }
 
@@ -538,6 +575,7 @@ export class MobileNode {
     this.closed = true;
     this.stopGratuitousArp();
     this.membershipAlarm?.cancel();
+    this.udpTunnelling.stop('stopped');
     this.discoveryHost.close();
     this.registrationHost.close();
     this.transitionSubject.complete();
@@ -606,11 +644,13 @@ export class MobileNode {
   }
 
   /** A Registration Reply (3.6.2): checked (3.6.2.1), then given to the pending registration. */
-  private handleReply(data: Uint8Array, from: Ipv4Address): void {
+  private handleReply(data: Uint8Array, from: Ipv4Address, fromPort: number): void {
     if (this.closed) return;
+    // RFC 3519 3.3: the registration socket also carries tunnel data; the first byte tells them apart.
+    if (data.length > 0 && data[0] === UDP_TUNNEL_DATA_TYPE) return this.handleUdpTunnelData(data, from, fromPort);
     const at = this.now();
     const actor = this.registration;
-    const decoded = decodeRegistrationReply(data);
+    const decoded = decodeRegistrationReply(data, 0, data.length, MN_REPLY_DECODE_OPTIONS);
     if (!decoded.ok || actor === undefined || actor.stopped) {
       this.counters.repliesDiscarded++;
       this.emit({ event: 'reply-discarded', at, reason: decoded.ok ? 'no-pending-registration' : decoded.error.reason });
@@ -634,6 +674,8 @@ export class MobileNode {
       ...(target.kind === 'foreign-agent' && this.config.mobileForeign !== undefined ? { mobileForeign: this.config.mobileForeign } : {}),
     });
     const authentic = verdict.kind === 'valid';
+    // RFC 3519 3.2: read now, used when the machine accepts the registration (recordUdpTunnel).
+    actor.owner.udpTunnelReply = authentic ? authenticatedUdpTunnelReply(reply) : undefined;
     this.counters.replies++;
     if (!authentic) this.counters.repliesDiscarded++;
     else if (reply.code <= 1) this.counters.repliesAccepted++;
@@ -656,7 +698,10 @@ export class MobileNode {
       homeAgent: reply.homeAgent,
       identification: reply.identification,
       authentic,
-      ...(authentic && this.answerReverseTunnelRefusal(actor, reply.code, reply.identification.low) ? { requestAdjusted: true } : {}),
+      ...(authentic &&
+      (this.answerReverseTunnelRefusal(actor, reply.code, reply.identification.low) || this.answerUdpTunnelRefusal(actor, reply.code, reply.identification.low))
+        ? { requestAdjusted: true }
+        : {}),
     });
   }
 
@@ -783,6 +828,10 @@ export class MobileNode {
     const owner: RegistrationOwner = { target, adjustment: {}, sentFlags: 0, sentEncapsulatingDelivery: false };
     // A new registration: the reverse tunnel of the previous one no longer holds.
     this.setOwnTunnel(undefined);
+    // RFC 3519: the UDP tunnel goes on receiving while the same care-of address registers again
+    // (the home agent still sends there); any other target ends it.
+    const udp = this.udpTunnelling.tunnel();
+    if (udp !== undefined && (target.kind !== 'co-located' || target.careOfAddress !== udp.careOfAddress)) this.udpTunnelling.stop('new registration elsewhere');
     // The actor sends its first Request during spawn: the owner must know it is current.
     const actor = this.registrationHost.spawn(
       id,
@@ -913,7 +962,9 @@ export class MobileNode {
   private recordGrantedReverseTunnel(actor: RegistrationActor): void {
     const { target, sentFlags, sentEncapsulatingDelivery } = actor.owner;
     const homeAddress = actor.snapshot.context.homeAddress;
-    if ((sentFlags & RequestFlag.T) === 0 || target.kind === 'home' || this.io.tunnelSender === undefined) return this.setOwnTunnel(undefined);
+    // Over a UDP tunnel (RFC 3519) the registration socket carries the datagrams: no raw sender needed.
+    const overUdp = this.udpTunnelling.tunnel() !== undefined;
+    if ((sentFlags & RequestFlag.T) === 0 || target.kind === 'home' || (this.io.tunnelSender === undefined && !overUdp)) return this.setOwnTunnel(undefined);
     if (target.kind === 'co-located') {
       return this.setOwnTunnel({
         homeAddress,
@@ -1007,6 +1058,68 @@ export class MobileNode {
     });
   }
 
+  // -------------------------------------------------------------------------------------------
+  // UDP tunnelling (RFC 3519): the Reply's grant, the answer to 142, tunnel data in
+
+  /**
+   * An accepted registration: UDP tunnelling when the Request asked and the home agent's
+   * authenticated UDP Tunnel Reply says code 0 (policies/mn-udp-tunnel.ts); else IP in IP.
+   */
+  private recordUdpTunnel(actor: RegistrationActor): void {
+    const owner = actor.owner;
+    const outcome = udpTunnelOutcome(owner.sentUdpTunnel, owner.udpTunnelReply);
+    const target = owner.target;
+    if (outcome.kind === 'not-requested' || target.kind !== 'co-located') return this.udpTunnelling.stop('registered without UDP tunnelling');
+    if (outcome.kind === 'declined') {
+      this.udpTunnelling.counters.declined++;
+      this.emit({ event: 'udp-tunnel-declined', at: this.now(), code: owner.udpTunnelReply?.code ?? -1, detail: outcome.detail });
+      return this.udpTunnelling.stop('declined by the home agent');
+    }
+    this.udpTunnelling.counters.granted++;
+    this.udpTunnelling.start(
+      { homeAddress: actor.snapshot.context.homeAddress, homeAgent: actor.snapshot.context.homeAgent, careOfAddress: target.careOfAddress },
+      outcome.keepaliveSeconds,
+      outcome.forced,
+      owner.lastRequestAt ?? this.now(),
+    );
+  }
+
+  /**
+   * An authentic 142 to the current Request (RFC 3519 3.5): again without the extension when that
+   * can help (true: the machine sends it as a repair, bounded by `maxRepairs`), logged either way.
+   */
+  private answerUdpTunnelRefusal(actor: RegistrationActor, code: number, identificationLow: number): boolean {
+    const context = actor.snapshot.context;
+    if (actor.snapshot.value !== 'awaitingReply' || identificationLow >>> 0 !== context.identification.low >>> 0) return false;
+    const decision = udpTunnelRetry(code, this.config.udpTunnel ?? 'off', actor.owner.sentUdpTunnel);
+    if (decision.kind === 'not-applicable') return false;
+    const at = this.now();
+    const counters = this.udpTunnelling.counters;
+    if (decision.kind === 'final') {
+      counters.refusals++;
+      this.emit({ event: 'udp-tunnel-warning', at, code, detail: decision.detail });
+      return false;
+    }
+    if (context.repairs >= context.settings.maxRepairs) {
+      counters.refusals++;
+      this.emit({ event: 'udp-tunnel-warning', at, code, detail: `${decision.detail} (no repairs left: denied)` });
+      return false;
+    }
+    actor.owner.udpTunnelWithdrawn = true;
+    counters.retries++;
+    this.emit({ event: 'udp-tunnel-retry', at, code, detail: decision.detail });
+    return true;
+  }
+
+  /** A tunnel data message on the registration socket (RFC 3519 4.3): its inner datagram to the host, as co-located decapsulation does. */
+  private handleUdpTunnelData(message: Uint8Array, from: Ipv4Address, fromPort: number): void {
+    const inner = this.udpTunnelling.receive(message, from, fromPort);
+    if (inner === undefined) return;
+    this.counters.decapsulated++;
+    this.answerMembershipQuery(inner);
+    if (this.receivedSubject.observed) this.receivedSubject.next(inner.slice());
+  }
+
   /** The node's own reverse tunnel in force now (RFC 3024 5.2), if any. */
   reverseTunnel(): MobileNodeReverseTunnel | undefined {
     return this.ownTunnel;
@@ -1022,6 +1135,12 @@ export class MobileNode {
     const sender = this.io.tunnelSender;
     if (this.closed) return false;
     if (this.ownTunnel === undefined) return this.refuseDirectMulticastFromHome(datagram);
+    // RFC 3519 4.4: with UDP tunnelling granted the reverse tunnel is the UDP flow, not IP in IP.
+    if (this.udpTunnelling.tunnel() !== undefined) {
+      const taken = this.udpTunnelling.sendOwn(datagram);
+      if (taken) this.reverseTunnelCounters.tunnelled++;
+      return taken;
+    }
     if (sender === undefined) return false;
     const out = this.ownPlane.process([{ bytes: datagram }]);
     try {
@@ -1074,8 +1193,10 @@ export class MobileNode {
           if (actor.snapshot.context.lifetime === 0) {
             this.registrationOutcome = 'deregistered';
             this.emit({ event: 'deregistered', at, code: p.code });
+            this.udpTunnelling.stop('deregistered');
           } else {
             this.registrationOutcome = 'registered';
+            this.recordUdpTunnel(actor);
             this.recordGrantedReverseTunnel(actor);
             this.emit({ event: 'registered', at, code: p.code, lifetime: p.grantedLifetime, expiresAt: p.expiresAt, renewAt: p.renewAt });
           }
@@ -1086,6 +1207,7 @@ export class MobileNode {
         case 'registrationDenied': {
           const p = command.params;
           this.registrationOutcome = 'denied';
+          this.udpTunnelling.stop('registration denied');
           this.emit({ event: 'denied', at, code: p.code, byForeignAgent: p.byForeignAgent });
           break;
         }
@@ -1094,6 +1216,7 @@ export class MobileNode {
           break;
         case 'registrationGivenUp':
           this.registrationOutcome = 'given-up';
+          this.udpTunnelling.stop('registration given up');
           this.emit({ event: 'given-up', at, attempts: command.params.attempts });
           break;
       }
@@ -1103,7 +1226,11 @@ export class MobileNode {
   private sendRequest(actor: RegistrationActor, p: { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address }): void {
     if (!this.linkUp) return; // no carrier (linkLost): the Request would go nowhere
     const target = actor.owner.target;
-    const settings = this.adjustedSettings(actor.owner);
+    const udpTunnelRequest = udpTunnelRequestFor(this.config.udpTunnel ?? 'off', target, actor.owner.udpTunnelWithdrawn === true);
+    const adjusted = this.adjustedSettings(actor.owner);
+    const settings = udpTunnelRequest === undefined ? adjusted : { ...adjusted, udpTunnelRequest };
+    actor.owner.sentUdpTunnel = udpTunnelRequest;
+    if (udpTunnelRequest !== undefined) this.udpTunnelling.counters.requested++;
     const built = buildRegistrationRequest(settings, target, { identification: p.identification, lifetime: p.lifetime, homeAgent: p.homeAgent });
     actor.owner.sentFlags = built.request.flags;
     actor.owner.sentEncapsulatingDelivery = usesEncapsulatingDelivery(settings, target, built.request.flags);
@@ -1143,6 +1270,9 @@ export class MobileNode {
       via,
     });
     send();
+    // RFC 3519 4.9: a Request from the registration's port refreshes the NAT's mapping too.
+    actor.owner.lastRequestAt = this.now();
+    if (target.kind === 'co-located') this.udpTunnelling.noteSent(this.now());
   }
 
   private onRegistrationStopped(actor: RegistrationActor): void {
