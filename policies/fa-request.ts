@@ -38,6 +38,7 @@ import { isAcceptedCode } from '../io/wire/reply-codes.js';
 import { AUTHENTICATOR_LENGTH, sealAuthenticator, verifyAuthenticator } from './auth.js';
 import { checkPendingBudget, type ChargedPending, type PendingBudgetRefusal, type PendingCharge, type PendingUsage } from './fa-pending-budget.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
+import { appendUdpTunnelRequest, faUdpTunnelRequestFor, UDP_TUNNEL_REPLY_TYPE, type FaUdpTunnelMode } from './fa-udp-tunnel.js';
 
 /** Registration Reply codes a foreign agent sends (3.4; 74-76 and 79 from RFC 3024 3.4, 96/97 from RFC 2794). */
 export const FaReplyCode = {
@@ -124,6 +125,8 @@ export interface FaSettings {
   readonly maxUnknownDeregistrations?: number;
   /** Whether pending Requests with Home Address 0 (identified by NAI) are managed (3.7.1, RFC 2794). */
   readonly acceptZeroHomeAddress: boolean;
+  /** RFC 3519, an agent behind a NAT: ask for UDP tunnelling in relayed Requests (policies/fa-udp-tunnel.ts); absent = off. */
+  readonly udpTunnel?: FaUdpTunnelMode;
 }
 
 /** What the foreign agent keeps about a relayed Request (3.7.1) to relay or deny its Reply. */
@@ -147,6 +150,8 @@ export interface PendingRegistration {
   readonly foreignHomeAuthenticated: boolean;
   /** Set when the node asked for a reverse tunnel through this agent ('T', RFC 3024) and may have one. */
   readonly reverseTunnel?: ReverseTunnelGrant;
+  /** The relayed Request carried this agent's UDP Tunnel Request extension (RFC 3519 4.5). */
+  readonly udpTunnelRequested?: boolean;
 }
 
 /** What a visitor granted 'T' gets (RFC 3024): the tunnel to its home agent from its care-of address. */
@@ -762,7 +767,11 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
   const removedExtensions = request.extensions.filter((extension) => extension.offset >= keptEnd).length;
   const homeAgentContext = input.homeAgent?.first();
   const appendForeignHome = homeAgentContext !== undefined && request.lifetime !== 0 && offered;
-  const bytes = appendForeignHome ? appendAuthentication(prefix, ExtensionType.ForeignHomeAuth, homeAgentContext) : prefix.slice();
+  // RFC 3519 4.5: an agent behind a NAT asks for UDP tunnelling with its own extension, after
+  // the MHAE and before the FHAE that then covers it (policies/fa-udp-tunnel.ts).
+  const udpTunnel = faUdpTunnelRequestFor(request, settings.udpTunnel, offered);
+  const relayed = udpTunnel === undefined ? prefix : appendUdpTunnelRequest(prefix, udpTunnel);
+  const bytes = appendForeignHome ? appendAuthentication(relayed, ExtensionType.ForeignHomeAuth, homeAgentContext) : relayed === prefix ? prefix.slice() : relayed;
   return {
     kind: 'relay',
     bytes,
@@ -785,6 +794,7 @@ export function checkFaRequest(input: FaRequestInput): FaRequestVerdict {
       ...(nai === undefined ? {} : { nai }),
       foreignHomeAuthenticated: appendForeignHome,
       ...(grant === undefined ? {} : { reverseTunnel: grant }),
+      ...(udpTunnel === undefined ? {} : { udpTunnelRequested: true }),
     },
     charge: budget.charge,
   };
@@ -965,7 +975,8 @@ export function checkFaReply(input: FaReplyInput): FaReplyVerdict {
   let authenticationBeforeMobileHome: AuthExtension | undefined;
   const foreignHome: AuthExtension[] = [];
   for (const extension of reply.extensions) {
-    if (extension.kind === 'unknown' && !extension.skippable) {
+    // RFC 3519 3.2's UDP Tunnel Reply (44) is recognised here even before the wire codec names it.
+    if (extension.kind === 'unknown' && !extension.skippable && extension.type !== UDP_TUNNEL_REPLY_TYPE) {
       return {
         kind: 'discard',
         reason: 'unknown-non-skippable-extension',

@@ -101,6 +101,8 @@ async function run(argv: string[], io: Io): Promise<number> {
         link: LinuxLinkLive,
         rawIp: LinuxRawIpLive,
         tracePrefix: traceIdPrefix(),
+        // RFC 3519: tunnel data messages of one recvmmsg wakeup go through the plane as one batch.
+        batchUdpTunnel: true,
         // RFC 3024: the kernel must not also route what the reverse tunnels carry (io/linux/visitor-capture.ts).
         ...(loaded.config.settings.reverseTunneling ? { visitorCapture: linuxVisitorCapture(loaded.interfaceName, { onError: (message: string) => io.err(`mip4 fa: visitor capture: ${message}`) }) } : {}),
         ...(store !== undefined ? { store, onStoreError: (error: unknown) => log(storeErrorEvent(error, 0)) } : {}),

@@ -78,6 +78,7 @@ const ForeignAgentFile = Schema.Struct({
     maxPendingPerHomeAddress: optional(Count),
     maxUnknownDeregistrations: optional(Count),
     pendingTimeout: optional(IntervalSeconds),
+    udpTunnel: optional(oneOf('auto', 'force', 'off')),
   }),
   advertisement: optional(
     Schema.Struct({
@@ -161,6 +162,7 @@ function normalise(file: ForeignAgentFile, baseDir: string, configPath: string |
     maxPendingPerHomeAddress: fa.maxPendingPerHomeAddress ?? DEFAULT_MAX_PENDING_PER_HOME_ADDRESS,
     maxUnknownDeregistrations: fa.maxUnknownDeregistrations ?? DEFAULT_MAX_UNKNOWN_DEREGISTRATIONS,
     acceptZeroHomeAddress: fa.acceptZeroHomeAddress ?? false,
+    udpTunnel: fa.udpTunnel ?? 'off',
   };
 
   const ad = file.advertisement ?? {};
@@ -248,6 +250,11 @@ foreignAgent:
   maxPendingPerHomeAddress: 2      # pending registrations for one home address (0 = all NAI nodes)
   maxUnknownDeregistrations: 2     # deregistrations of nodes not in the visitor list relayed
                                    # per pendingTimeout (default 7 s): forged ones cannot flood out
+  udpTunnel: off                   # RFC 3519, for an agent behind a NAT: auto asks home agents for
+                                   # UDP tunnelling in relayed Requests (granted where they see the
+                                   # NAT), force also sets F (UDP even where they see none), off
+                                   # (default) never asks. Granted visitors' tunnels and keepalives
+                                   # use this agent's UDP 434 flow; give them 'T' (reverseTunnel).
 
 advertisement:                     # Agent Advertisements on the visitor link (2.1, 2.3)
   lifetime: 1800                   # ICMP advertisement lifetime, seconds

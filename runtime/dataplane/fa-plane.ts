@@ -63,6 +63,7 @@ import {
   type Packet,
   type PacketBatch,
 } from './packets.js';
+import { bumpUdp, UDP_TUNNEL_OVERHEAD, writeUdpTunnelHeaders } from './fa-udp-tunnel.js';
 
 // =============================================================================================
 // Decapsulation shared by the foreign agent and the mobile node
@@ -119,6 +120,12 @@ export interface ReverseTunnel {
   readonly encapsulation: Encapsulation;
   /** 'direct': plain datagrams from the node; 'encapsulating': the node tunnels them to this agent (RFC 3024 delivery styles). */
   readonly delivery: 'direct' | 'encapsulating';
+  /**
+   * The home agent granted UDP tunnelling (RFC 3519): datagrams go as tunnel data messages
+   * (IP in IP) from the care-of address's port 434 to the home agent's, the flow the NAT in
+   * front of this agent maps (fa-udp-tunnel.ts).
+   */
+  readonly udp?: boolean;
 }
 
 export interface ForeignAgentDataPlaneOptions {
@@ -154,6 +161,8 @@ export interface FaPlane {
   /** Outer headers per care-of address (int32 key), prepared once: IP in IP and GRE. */
   readonly ipInIpHeaders: Map<number, PreparedOuterHeader>;
   readonly greHeaders: Map<number, PreparedOuterHeader>;
+  /** The same for UDP tunnels (RFC 3519), protocol 17. */
+  readonly udpHeaders: Map<number, PreparedOuterHeader>;
   /** The next outer Identification (RFC 791: unique per source, destination, protocol while fragments live). */
   identification: number;
 }
@@ -185,6 +194,7 @@ export function faPlane(options: ForeignAgentDataPlaneOptions): FaPlane {
     tunnelMtu: options.tunnelMtu ?? 1500,
     ipInIpHeaders: new Map(),
     greHeaders: new Map(),
+    udpHeaders: new Map(),
     identification: 0,
   };
 }
@@ -371,6 +381,7 @@ function reverseTunnelOne(plane: FaPlane, index: number, packet: Packet, bytes: 
     return undefined;
   }
   const length = ipv4TotalLength(bytes, 0);
+  if (tunnel.udp === true) return udpReverseTunnelOne(plane, index, packet, bytes, tunnel, source);
   let kind = tunnel.encapsulation;
   if (kind === 'minimal' && ipv4IsFragment(bytes, 0)) {
     bumpFa(plane.counters, 'reverse-tunnel-minimal-fragment-fallback');
@@ -410,6 +421,41 @@ function reverseTunnelOne(plane: FaPlane, index: number, packet: Packet, bytes: 
   }
   bumpFa(plane.counters, 'reverse-tunnelled');
   return { kind: 'send-ip', index, bytes: out, destination: tunnel.homeAgent, homeAddress: source, encapsulation: kind, via: 'tunnel' };
+}
+
+/**
+ * The UDP form of the reverse tunnel (RFC 3519 4.2): IPv4 (care-of address → home agent,
+ * protocol 17) + UDP 434 → 434 + tunnel data header (Next Header 4) + the datagram, routed
+ * first like the other forms (TTL decremented; Time Exceeded, Fragmentation Needed as there).
+ */
+function udpReverseTunnelOne(plane: FaPlane, index: number, packet: Packet, bytes: Uint8Array, tunnel: ReverseTunnel, source: Ipv4Address): OutputPacket | undefined {
+  const length = ipv4TotalLength(bytes, 0);
+  const overhead = UDP_TUNNEL_OVERHEAD;
+  const dontFragment = (bytes[6]! & 0x40) !== 0;
+  if (length + overhead > plane.tunnelMtu && dontFragment) {
+    bumpFa(plane.counters, 'reverse-tunnel-fragmentation-needed');
+    if (icmpErrorAllowed(packet, bytes, isLimitedBroadcast)) {
+      bump(plane.counters, 'icmp-sent');
+      return { kind: 'icmp', index, bytes: writeFragmentationNeeded(plane.pool, bytes, plane.icmpSource, plane.ttl, plane.tunnelMtu - overhead), destination: source };
+    }
+    bump(plane.counters, 'icmp-suppressed');
+    return undefined;
+  }
+  if (length + overhead > IPV4_MAX_TOTAL_LENGTH) {
+    bumpFa(plane.counters, 'reverse-tunnel-too-big');
+    return undefined;
+  }
+  const total = length + overhead;
+  const out = plane.pool.allocate(total);
+  out.set(bytes.length === length ? bytes : bytes.subarray(0, length), overhead);
+  decrementIpv4Ttl(out, overhead);
+  writeUdpTunnelHeaders(out, IPV4_MIN_HEADER_LENGTH, length);
+  const header = outerHeaderOf(plane, plane.udpHeaders, tunnel.careOfAddress, IpProtocol.UDP);
+  plane.identification = (plane.identification + 1) & 0xffff;
+  header.write(out, 0, tunnel.homeAgent, total, plane.identification, out[overhead + 1]!, dontFragment);
+  bumpFa(plane.counters, 'reverse-tunnelled');
+  bumpUdp(plane.counters, 'udp-tunnel-reverse-tunnelled');
+  return { kind: 'send-ip', index, bytes: out, destination: tunnel.homeAgent, homeAddress: source, encapsulation: 'ip-in-ip', via: 'tunnel' };
 }
 
 /** The prepared outer header of a care-of address: built at its first packet, then reused. */

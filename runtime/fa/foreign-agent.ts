@@ -32,7 +32,7 @@ import { identificationToHex } from '../../io/wire/identification.js';
 import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
 import { LIMITED_BROADCAST } from '../../io/wire/ipv4-address.js';
 import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wire/registration.js';
-import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST } from '../../io/wire/registration-types.js';
+import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST, type RegistrationReply } from '../../io/wire/registration-types.js';
 import { replyCodeText } from '../../io/wire/reply-codes.js';
 import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
 import { completeTransportChecksum } from '../../io/wire/transport-checksum.js';
@@ -77,6 +77,9 @@ import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord 
 import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
 import type { VisitorCapture } from './visitor-capture.js';
+import { FaUdpFlows } from './udp-flows.js';
+import { decapsulateUdpTunnelBatch, TUNNEL_DATA_MESSAGE_TYPE, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
+import { faUdpTunnelOutcome, UDP_TUNNEL_EXTENSION_FORMATS } from '../../policies/fa-udp-tunnel.js';
 import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
 import { agentAdvertisementFrame, udpFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
@@ -230,6 +233,8 @@ export interface VisitorView {
   readonly renewalPending: boolean;
   /** 'T' granted (RFC 3024): the reverse tunnel's encapsulation and delivery style. */
   readonly reverseTunnel?: { readonly encapsulation: Encapsulation; readonly delivery: 'direct' | 'encapsulating' };
+  /** The home agent tunnels over this agent's UDP flow (RFC 3519); the keepalive interval it granted, seconds. */
+  readonly udpTunnel?: { readonly keepaliveInterval: number };
 }
 
 /** Sends a UDP payload from `source` (an address of this agent) to `destination:port`. */
@@ -256,6 +261,13 @@ export interface ForeignAgentOptions {
   readonly visitorCapture?: VisitorCapture;
   /** The MTU of the path to home agents for reverse tunnels (default 1500, fa-plane.ts). */
   readonly tunnelMtu?: number;
+  /**
+   * Tunnel data messages (RFC 3519) received on the 434 sockets are gathered and taken apart
+   * as one batch per wakeup (at the next microtask) instead of one at a time: the Linux
+   * daemon's setting, where a socket hands over a recvmmsg batch synchronously. Default false
+   * (the simulated network delivers one at a time, deterministically).
+   */
+  readonly batchUdpTunnel?: boolean;
 }
 
 /** A registered visitor entry as stored (StoredVisitor.entry): the registration in force. */
@@ -356,6 +368,9 @@ export class ForeignAgent {
   /** The data plane (4.2.2): tunnel batches in, deliveries out. Its counters are `dataPlane.counters`. */
   readonly dataPlane: DataPlane;
   private readonly tunnelInput = new Subject<PacketBatch>();
+  /** RFC 3519: visitors whose tunnels run over this agent's UDP flows, and the keepalives. */
+  readonly udpFlows: FaUdpFlows;
+  private udpTunnelQueue: UdpTunnelPacket[] = [];
 
   private readonly advertiserHost: ActorHost<AdvertiserMachine, unknown, AdvertiserCommand>;
   private readonly pendingHost: ActorHost<FaPendingMachine, PendingOwner, FaPendingCommand>;
@@ -443,6 +458,7 @@ export class ForeignAgent {
       ...(options.tunnelMtu === undefined ? {} : { tunnelMtu: options.tunnelMtu }),
     });
     this.tunnelInput.pipe(this.dataPlane).subscribe((batch) => this.deliver(batch));
+    this.udpFlows = new FaUdpFlows(options.clock, () => this.sendUdp);
   }
 
   /**
@@ -470,7 +486,11 @@ export class ForeignAgent {
   start(link: LinkInterface, sendUdp: FaUdpSender, sendIp?: (datagram: Uint8Array, destination: Ipv4Address) => void): void {
     if (this.link !== undefined) throw new Error('the foreign agent is already started');
     this.link = link;
-    this.sendUdp = sendUdp;
+    // Whatever leaves on a UDP flow with a home agent (a relayed Request, a keepalive) puts off its next keepalive.
+    this.sendUdp = (data, destination, port, source) => {
+      sendUdp(data, destination, port, source);
+      if (port === MOBILE_IP_PORT) this.udpFlows.sentTo(source, destination, this.options.clock.now());
+    };
     this.sendIp = sendIp;
     this.advertiser = this.advertiserHost.spawn('advertiser', { ...this.config.advertisement, busy: this.config.settings.busy });
   }
@@ -478,6 +498,7 @@ export class ForeignAgent {
   /** Stops every timer; entries stay readable. */
   close(): void {
     if (this.closed) return;
+    this.udpFlows.close();
     this.closed = true;
     this.advertiserHost.close();
     this.pendingHost.close();
@@ -514,6 +535,7 @@ export class ForeignAgent {
             }),
         ...(c.current === undefined ? {} : { lifetime: c.current.lifetime }),
         ...(c.current?.reverseTunnel === undefined ? {} : { reverseTunnel: c.current.reverseTunnel }),
+        ...udpTunnelView(this.udpFlows.grantOf(c.homeAddress)),
         remaining: visitorRemainingLifetime(c, now),
         renewalPending: c.current !== undefined && c.pending !== undefined,
       });
@@ -566,6 +588,7 @@ export class ForeignAgent {
       careOfAddress: current.careOfAddress,
       encapsulation: grant.encapsulation,
       delivery: grant.delivery,
+      ...(this.udpFlows.homeAgentOf(homeAddress) === undefined ? {} : { udp: true }),
     });
   }
 
@@ -810,6 +833,10 @@ export class ForeignAgent {
     const trace = this.nextTrace();
     const from = `${ipv4ToString(datagram.source)}:${datagram.sourcePort}`;
     const data = datagram.data;
+    if (data[0] === TUNNEL_DATA_MESSAGE_TYPE) {
+      this.udpTunnelData({ bytes: data, source: datagram.source >>> 0, sourcePort: datagram.sourcePort });
+      return;
+    }
     if (data[0] === REGISTRATION_REQUEST) {
       this.counters.requestsOnSocket++;
       return;
@@ -827,7 +854,8 @@ export class ForeignAgent {
 
   private reply(trace: string, from: string, data: Uint8Array, udpChecksumValid: boolean, source: Ipv4Address, sourcePort: number): void {
     this.counters.replies++;
-    const decoded = decodeRegistrationReply(data, 0, data.length);
+    // 44 declared until the wire codec knows it (policies/fa-udp-tunnel.ts).
+    const decoded = decodeRegistrationReply(data, 0, data.length, { extensionFormats: UDP_TUNNEL_EXTENSION_FORMATS });
     if (!decoded.ok) {
       const { reason, offset, message } = decoded.error;
       this.discard(trace, from, 'malformed', `${reason} at offset ${offset}: ${message}`, false, data);
@@ -879,6 +907,7 @@ export class ForeignAgent {
         this.pendingHost.send(actor, { type: 'answered', code: verdict.code, at: now });
         if (visitor !== undefined) {
           const update = verdict.visitorUpdate;
+          if (update.kind === 'register') this.udpTunnelReplied(reply, verdict.pending);
           const v = visitor;
           if (update.kind === 'register') this.visitorHost.send(v, { type: 'accepted', lifetime: update.lifetime, at: now });
           else if (update.kind === 'deregister') this.visitorHost.send(v, { type: 'accepted', lifetime: 0, at: now });
@@ -892,6 +921,53 @@ export class ForeignAgent {
         return;
       }
     }
+  }
+
+  // --- UDP tunnelling (RFC 3519) ----------------------------------------------------------------
+
+  /** The accepted Reply being relayed: what it says about the UDP tunnelling this agent asked for (policies/fa-udp-tunnel.ts). */
+  private udpTunnelReplied(reply: RegistrationReply, pending: PendingRegistration): void {
+    const outcome = faUdpTunnelOutcome(reply, pending.udpTunnelRequested === true);
+    if (outcome.kind === 'granted') {
+      this.udpFlows.replied(pending.homeAddress, { homeAgent: pending.homeAgent, careOfAddress: pending.careOfAddress, keepaliveInterval: outcome.keepaliveInterval });
+    } else if (outcome.kind === 'not-granted') {
+      this.udpFlows.replied(pending.homeAddress, null);
+    }
+  }
+
+  /**
+   * A tunnel data message (RFC 3519 3.3) received on a 434 socket: taken apart and delivered
+   * (runtime/dataplane/fa-udp-tunnel.ts), now or with the rest of its wakeup's batch.
+   */
+  private udpTunnelData(packet: UdpTunnelPacket): void {
+    this.udpFlows.counters.tunnelDataReceived++;
+    if (this.options.batchUdpTunnel !== true) {
+      this.handleUdpTunnelBatch([packet]);
+      return;
+    }
+    if (this.udpTunnelQueue.length === 0) queueMicrotask(() => this.flushUdpTunnel());
+    this.udpTunnelQueue.push(packet);
+  }
+
+  private flushUdpTunnel(): void {
+    const batch = this.udpTunnelQueue;
+    this.udpTunnelQueue = [];
+    this.handleUdpTunnelBatch(batch);
+  }
+
+  /** A batch of tunnel data messages (UDP payloads with their senders) into the visitors' link. */
+  handleUdpTunnelBatch(batch: readonly UdpTunnelPacket[]): void {
+    if (this.closed || batch.length === 0) return;
+    const out = decapsulateUdpTunnelBatch(
+      {
+        pool: this.dataPlane.pool,
+        counters: this.dataPlane.counters,
+        visitors: (homeAddress) => this.routes.get(homeAddress | 0),
+        udpHomeAgentOf: (homeAddress) => this.udpFlows.homeAgentOf(homeAddress),
+      },
+      batch,
+    );
+    this.deliver(out);
   }
 
   // --- ICMP errors about relayed Requests (3.7.3) -----------------------------------------------
@@ -962,10 +1038,15 @@ export class ForeignAgent {
     const link = this.link;
     try {
       if (link === undefined) return;
+      let now = -1;
       for (const out of batch.packets) {
         if (out.kind === 'send-ip') {
           this.sendIp?.(out.bytes, out.destination);
           this.reverseTunnelCounters.tunnelled++;
+          if (this.reverseTunnels.get(out.homeAddress | 0)?.udp === true) {
+            if (now < 0) now = this.options.clock.now();
+            this.udpFlows.sentFor(out.homeAddress, now);
+          }
           continue;
         }
         if (out.kind === 'icmp') {
@@ -1057,10 +1138,13 @@ export class ForeignAgent {
       if (command.type === 'installVisitorRoute') {
         const { homeAddress, linkLayerAddress } = command.params;
         this.routes.set(homeAddress | 0, linkLayerAddress);
+        const current = actor.snapshot.context.current;
+        if (current !== undefined) this.udpFlows.installed(homeAddress, current.homeAgent, current.careOfAddress);
         this.installReverseTunnel(homeAddress, actor.snapshot.context.current);
         if (!this.restoring) this.storeVisitor(actor);
       } else if (command.type === 'removeVisitorRoute') {
         this.routes.delete(command.params.homeAddress | 0);
+        this.udpFlows.removed(command.params.homeAddress);
         this.removeReverseTunnel(command.params.homeAddress);
         if (!this.restoring) this.options.onStoreWrite?.({ op: 'delete-visitor', key: actor.owner.key });
       }
@@ -1241,6 +1325,10 @@ function storedReverseTunnel(stored: unknown): { reverseTunnel: NonNullable<Stor
   return { reverseTunnel: { encapsulation, delivery } };
 }
 
+function udpTunnelView(grant: { readonly keepaliveInterval: number } | undefined): { udpTunnel?: { keepaliveInterval: number } } {
+  return grant === undefined ? {} : { udpTunnel: { keepaliveInterval: grant.keepaliveInterval } };
+}
+
 // --- on sockets, a link and raw IP ---------------------------------------------------------------
 
 export interface ServeForeignAgentOptions {
@@ -1328,6 +1416,8 @@ export interface StartForeignAgentOptions {
   readonly visitorCapture?: VisitorCapture;
   /** The MTU of the path to home agents for reverse tunnels (default 1500). */
   readonly tunnelMtu?: number;
+  /** Gather tunnel data messages (RFC 3519) per socket wakeup (ForeignAgentOptions.batchUdpTunnel; the Linux daemon's). */
+  readonly batchUdpTunnel?: boolean;
 }
 
 /**
@@ -1343,6 +1433,7 @@ export async function startForeignAgent(config: FaConfig, options: StartForeignA
     ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}),
     ...(options.visitorCapture !== undefined ? { visitorCapture: options.visitorCapture } : {}),
     ...(options.tunnelMtu !== undefined ? { tunnelMtu: options.tunnelMtu } : {}),
+    ...(options.batchUdpTunnel !== undefined ? { batchUdpTunnel: options.batchUdpTunnel } : {}),
     ...(groupCommit !== undefined ? { onStoreWrite: (write) => groupCommit.write(write), whenDurable: (send) => groupCommit.whenDurable(send) } : {}),
   });
   let restored: RunningForeignAgent['restored'];

@@ -102,7 +102,9 @@ export class RegistrationTimer implements RequestTiming {
 const DROP_PREFIXES = ['malformed-', 'decapsulation-', 'loop-'];
 const DROPS = new Set(['bad-checksum', 'broadcast-unrequested', 'multicast-no-member', 'ttl-exceeded', 'too-big', 'inner-ttl-zero', 'inner-bad-checksum', 'unknown-visitor', 'not-for-me',
   // The foreign agent's reverse tunnel (runtime/dataplane/fa-plane.ts).
-  'reverse-tunnel-ttl-exceeded', 'reverse-tunnel-fragmentation-needed', 'reverse-tunnel-too-big']);
+  'reverse-tunnel-ttl-exceeded', 'reverse-tunnel-fragmentation-needed', 'reverse-tunnel-too-big',
+  // The foreign agent's UDP tunnel (RFC 3519, runtime/dataplane/fa-udp-tunnel.ts).
+  'udp-tunnel-not-data', 'udp-tunnel-next-header-unsupported', 'udp-tunnel-unknown-visitor', 'udp-tunnel-wrong-sender', 'udp-tunnel-inner-ttl-zero']);
 /** Plane counters that are totals or side notes, exported under their own names. */
 const TOTALS = new Set(['packets', 'outputs', 'bytes']);
 
