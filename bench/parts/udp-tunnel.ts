@@ -61,7 +61,8 @@ async function iperf(name: string, destination: string, seconds: number, udp: bo
 /** Waits until the lab's home agent accepted the co-located node (and, behind the NAT, granted UDP tunnelling). */
 async function waitRegistered(options: LabOptions, viaNat: boolean): Promise<void> {
   const directory = labDirectory(options);
-  for (let i = 0; i < 200; i++) {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
     const accepted = logLines(directory, 'ha').some((l) => l.event === 'reply' && l.code === 0 && l.careOfAddress === ADDRESSES.colocatedCareOf);
     if (accepted && (!viaNat || pingOnce(options.name))) return;
     await sleep(100);
