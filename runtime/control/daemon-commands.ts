@@ -93,7 +93,7 @@ export function registerHomeAgentCommands(server: ControlServer, identity: Daemo
       ? { enabled: false }
       : { enabled: true, tunnelDevice: dataPath.tunnelDevice, homeInterface: dataPath.homeInterface, tunnelMtu: dataPath.tunnelMtu };
   registerCommon(server, identity, {
-    summary: () => ({ bindings: agent.bindingCount, dataPath: dataPathSummary() }),
+    summary: () => ({ bindings: agent.bindingCount, udpTunnelled: countBy<BindingView>(agent.eachBinding(), (b) => (b.udpTunnel !== undefined ? 'yes' : 'no'))['yes'] ?? 0, dataPath: dataPathSummary() }),
     counters: () => agent.counters,
     traffic: () => {
       const c = agent.counters;
@@ -106,6 +106,8 @@ export function registerHomeAgentCommands(server: ControlServer, identity: Daemo
         discarded: c.discarded,
         discardedByReason: c.discardedByReason,
         bindingsByEncapsulation: countBy<BindingView>(agent.eachBinding(), (b) => b.encapsulation),
+        // RFC 3519: registrations granted, declined and denied UDP tunnelling, NATs seen, rebindings.
+        udpTunnels: { ...agent.udpTunnels.counters },
         dataPath: dataPath === undefined ? null : dataPath.snapshot(),
       };
     },

@@ -18,7 +18,7 @@ import { GroupMembership } from '../../policies/group-membership.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY } from '../../io/wire/registration-types.js';
 import { isTunnelProtocol } from '../../io/wire/tunnel.js';
 import type { ForwardingChange, ForwardingTable } from '../dataplane/forwarding-table.js';
-import { homeAgentDataPlane, IGMP_QUERY_INTERVAL_MS } from '../dataplane/ha-plane.js';
+import { homeAgentDataPlane, IGMP_QUERY_INTERVAL_MS, type UdpTunnelMessage } from '../dataplane/ha-plane.js';
 import type { DataPlane, DataPlaneCounters, OutputBatch } from '../dataplane/packets.js';
 import type { HomeAgent } from './home-agent.js';
 import { attachHomeLink, type HomeLink, type HomeLinkOptions } from './home-link.js';
@@ -43,6 +43,15 @@ export interface HomeAgentDataPathOptions {
   /** Outer TTL and the TTL of ICMP errors (default 64). */
   readonly ttl?: number;
   readonly greChecksum?: boolean;
+  /** RFC 3519: the largest UDP tunnel packet; a DF datagram that would exceed it gets Fragmentation Needed. Default none. */
+  readonly udpTunnelMtu?: number;
+  /**
+   * How tunnel data from the registration sockets is batched: 'wakeup' gathers what one socket
+   * wakeup delivers (the native layer hands a recvmmsg batch over synchronously) and runs the
+   * plane once on a microtask; 'datagram' runs it per datagram, for layers that deliver one at
+   * a time inside a simulated clock's step. Default 'wakeup' (attachHomeAgentDataPath: 'datagram').
+   */
+  readonly udpTunnelBatching?: 'wakeup' | 'datagram';
   /** Options of the home link executor besides clock, addresses and answerOwnAddresses. */
   readonly homeLink?: Omit<HomeLinkOptions, 'clock' | 'addresses' | 'answerOwnAddresses'>;
 }
@@ -68,6 +77,9 @@ export interface HomeAgentDataPathCounters {
   registrationReplyExempt: number;
   /** Mobile nodes' multicast datagrams sent onto the home link (R4.4-10). */
   multicastToHomeLink: number;
+  /** Tunnel data messages (RFC 3519) received on the registration sockets, and the batches they went through the plane in. */
+  udpTunnelReceived: number;
+  udpTunnelBatches: number;
 }
 
 export interface HomeAgentDataPath {
@@ -87,6 +99,9 @@ export interface HomeAgentDataPath {
 }
 
 const UDP_HEADER_LENGTH = 8;
+
+/** What the path needs of the agent: its table and ARP commands, and for RFC 3519 its rebinding and tunnel data hooks. */
+export type DataPathAgent = Pick<HomeAgent, 'forwardingTable' | 'arpCommands'> & Partial<Pick<HomeAgent, 'followUdpTunnel' | 'udpTunnelData'>>;
 
 /** An Ethernet frame carrying `datagram` to its group's MAC address (RFC 1112 6.4: 01:00:5e + the low 23 bits). */
 function multicastFrame(source: MacAddress, datagram: Uint8Array): Uint8Array {
@@ -227,12 +242,12 @@ function sendOutputs(
  * and the outputs leave through the tap.
  */
 export function openHomeAgentDataPath(
-  agent: Pick<HomeAgent, 'forwardingTable' | 'arpCommands'>,
+  agent: DataPathAgent,
   options: HomeAgentDataPathOptions,
 ): Effect.Effect<HomeAgentDataPath, PacketTapError, PacketTap | Scope.Scope> {
   return Effect.gen(function* () {
     const table = agent.forwardingTable;
-    const sent = { tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0, multicastToHomeLink: 0 };
+    const sent = { tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0, multicastToHomeLink: 0, udpTunnelReceived: 0, udpTunnelBatches: 0 };
     let tap: OpenedPacketTap | undefined;
     const counters: HomeAgentDataPathCounters = Object.defineProperties(sent, {
       captured: { enumerable: true, get: () => tap?.counters.captured ?? 0 },
@@ -257,7 +272,7 @@ export function openHomeAgentDataPath(
 
 /** The running path over an opened tap (see openHomeAgentDataPath). */
 function runHomeAgentDataPath(
-  agent: Pick<HomeAgent, 'forwardingTable' | 'arpCommands'>,
+  agent: DataPathAgent,
   tap: OpenedPacketTap,
   options: HomeAgentDataPathOptions,
   counters: HomeAgentDataPathCounters,
@@ -274,6 +289,9 @@ function runHomeAgentDataPath(
     ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
     ...(options.greChecksum !== undefined ? { greChecksum: options.greChecksum } : {}),
     membership: { table: membership, now: () => options.clock.now() },
+    ...(options.registrationPort !== undefined ? { registrationPort: options.registrationPort } : {}),
+    ...(options.udpTunnelMtu !== undefined ? { udpTunnelMtu: options.udpTunnelMtu } : {}),
+    ...(agent.followUdpTunnel !== undefined ? { followUdpTunnel: agent.followUdpTunnel.bind(agent) } : {}),
   });
   const scratch = { bytes: [] as Uint8Array[], destinations: [] as Ipv4Address[] };
   // R4.4-10: a node's multicast datagram leaves onto the home link as a multicast frame.
@@ -306,6 +324,33 @@ function runHomeAgentDataPath(
     answerOwnAddresses: false,
   });
 
+  // RFC 3519: tunnel data from the registration sockets, gathered per socket wakeup (the
+  // datagrams of one receive arrive before the microtask runs) and put through the plane as
+  // one batch.
+  const udpPending: UdpTunnelMessage[] = [];
+  let udpFlushQueued = false;
+  const flushUdp = (): void => {
+    udpFlushQueued = false;
+    if (udpPending.length === 0) return;
+    counters.udpTunnelBatches++;
+    try {
+      sendOutputs(tap, plane.udpTunnelData(udpPending), counters, scratch, multicastLink);
+    } finally {
+      udpPending.length = 0;
+    }
+  };
+  const maxBatch = options.maxBatch ?? 64;
+  const perDatagram = options.udpTunnelBatching === 'datagram';
+  agent.udpTunnelData = (message: UdpTunnelMessage): void => {
+    counters.udpTunnelReceived++;
+    udpPending.push(message);
+    if (udpPending.length >= maxBatch || perDatagram) flushUdp();
+    else if (!udpFlushQueued) {
+      udpFlushQueued = true;
+      queueMicrotask(flushUdp);
+    }
+  };
+
   let detached = false;
   return {
     counters,
@@ -320,6 +365,8 @@ function runHomeAgentDataPath(
       detached = true;
       claims.unsubscribe();
       queryAlarm?.cancel();
+      agent.udpTunnelData = undefined;
+      udpPending.length = 0;
       for (const entry of table) tap.unclaim(entry.homeAddress);
       pipeline.unsubscribe();
       homeLink.detach();
@@ -332,12 +379,12 @@ function runHomeAgentDataPath(
  * own that `detach()` closes (releasing the tap too).
  */
 export function attachHomeAgentDataPath(
-  agent: Pick<HomeAgent, 'forwardingTable' | 'arpCommands'>,
+  agent: DataPathAgent,
   tapLayer: Layer.Layer<PacketTap>,
   options: HomeAgentDataPathOptions,
 ): HomeAgentDataPath {
   const scope = Effect.runSync(Scope.make());
-  const path = Effect.runSync(openHomeAgentDataPath(agent, options).pipe(Scope.extend(scope), Effect.provide(tapLayer)));
+  const path = Effect.runSync(openHomeAgentDataPath(agent, { udpTunnelBatching: 'datagram', ...options }).pipe(Scope.extend(scope), Effect.provide(tapLayer)));
   return {
     ...path,
     detach(): void {

@@ -255,6 +255,9 @@ export async function startLinuxHomeAgentDataPath(
       ...(options.registrationPort !== undefined ? { registrationPort: options.registrationPort } : {}),
       ...(config.queueLimit !== undefined ? { queueLimit: config.queueLimit } : {}),
       maxBatch,
+      // RFC 3519 tunnels add 32 bytes (36 with GRE), more than the TUN MTU leaves room for:
+      // a DF datagram that would not fit the link gets Fragmentation Needed, not a silent loss.
+      udpTunnelMtu: homeInterfaceMtu,
     }).pipe(Effect.provide(tapLayer)),
   ).catch((error: unknown) => {
     throw error instanceof PacketTapError ? startError(error, config, homeInterfaceMtu) : new DataPathStartError('device', String(error));

@@ -15,6 +15,9 @@ import { GroupCommit } from '../store/group-commit.js';
 import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-linux.js';
 import { udpLayer } from '../udp-layer.js';
 
+/** RFC 3519's Mobile IP message type of tunnel data on the registration port. */
+const TUNNEL_DATA_MESSAGE_TYPE = 4;
+
 export interface ListenAddress {
   /** 0 = all addresses. The native UDP layer then reports each request's destination; on
    * node:dgram it is unknown, so bind specific addresses, including the home network's
@@ -80,7 +83,13 @@ export function serveHomeAgent(
     const handle = requestHandler(agent, send, timing);
     for (const socket of sockets) {
       socket.onError(onSocketError);
-      socket.onMessage((d) => handle({ data: d.data, source: d.address, sourcePort: d.port, destination: d.localAddress, destinationPort: d.localPort }));
+      socket.onMessage((d) => {
+        // RFC 3519: the registration port also carries tunnel data (type 4) from nodes behind
+        // NATs, told apart by the first byte before any registration decoding.
+        const tunnelData = agent.udpTunnelData;
+        if (tunnelData !== undefined && d.data[0] === TUNNEL_DATA_MESSAGE_TYPE) tunnelData({ bytes: d.data, source: d.address, sourcePort: d.port });
+        else handle({ data: d.data, source: d.address, sourcePort: d.port, destination: d.localAddress, destinationPort: d.localPort });
+      });
     }
     return sockets;
   });

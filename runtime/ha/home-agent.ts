@@ -52,6 +52,7 @@ import { advanceReplayState, sameIdentification, type ReplayState } from '../../
 import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
 import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
+import type { UdpTunnelMessage } from '../dataplane/ha-plane.js';
 import { DEFAULT_UDP_KEEPALIVE_INTERVAL, UdpTunnelReplyCode, decideUdpTunnel, udpTunnelReplyExtension, type UdpTunnelPolicy } from '../../policies/ha-udp-tunnel.js';
 import { UdpTunnels, encapsulationOfNextHeader } from './udp-tunnels.js';
 import { encodeSigned } from '../../policies/sign.js';
@@ -322,6 +323,12 @@ export class HomeAgent {
   readonly forwardingTable = new ForwardingTable();
   /** UDP tunnels of bindings behind NATs (RFC 3519) and their counters. */
   readonly udpTunnels = new UdpTunnels();
+  /**
+   * Where tunnel data messages (RFC 3519, type 4) that arrive on the registration sockets go:
+   * set by the data path while it runs. Unset, they reach handleRequest and are discarded as
+   * not a Request (counted).
+   */
+  udpTunnelData: ((message: UdpTunnelMessage) => void) | undefined = undefined;
   readonly counters: HomeAgentCounters = {
     requests: 0,
     accepted: 0,

@@ -4,6 +4,7 @@
  * prom-client fixes the exposition format per registry, and its OpenMetrics output renames
  * the counters it prints, so one registry cannot serve both formats.
  */
+import type { UdpTunnelCounters } from '../ha/udp-tunnels.js';
 import { collectDefaultMetrics, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { replyCodeText } from '../../io/wire/reply-codes.js';
 import type { LinuxPacketTapCounters } from '../../io/linux/packet-tap.js';
@@ -99,12 +100,14 @@ export class RegistrationTimer implements RequestTiming {
 // Data plane
 
 /** Plane counters that count a datagram dropped; the others are what became of one. */
-const DROP_PREFIXES = ['malformed-', 'decapsulation-', 'loop-'];
+const DROP_PREFIXES = ['malformed-', 'decapsulation-', 'loop-', 'udp-decapsulation-'];
 const DROPS = new Set(['bad-checksum', 'broadcast-unrequested', 'multicast-no-member', 'ttl-exceeded', 'too-big', 'inner-ttl-zero', 'inner-bad-checksum', 'unknown-visitor', 'not-for-me',
   // The foreign agent's reverse tunnel (runtime/dataplane/fa-plane.ts).
   'reverse-tunnel-ttl-exceeded', 'reverse-tunnel-fragmentation-needed', 'reverse-tunnel-too-big',
   // The foreign agent's UDP tunnel (RFC 3519, runtime/dataplane/fa-udp-tunnel.ts).
-  'udp-tunnel-not-data', 'udp-tunnel-next-header-unsupported', 'udp-tunnel-unknown-visitor', 'udp-tunnel-wrong-sender', 'udp-tunnel-inner-ttl-zero']);
+  'udp-tunnel-not-data', 'udp-tunnel-next-header-unsupported', 'udp-tunnel-unknown-visitor', 'udp-tunnel-wrong-sender', 'udp-tunnel-inner-ttl-zero',
+  // The home agent's UDP tunnels (RFC 3519).
+  'udp-frag-needed']);
 /** Plane counters that are totals or side notes, exported under their own names. */
 const TOTALS = new Set(['packets', 'outputs', 'bytes']);
 
@@ -148,7 +151,7 @@ function addAdvertiser(registry: AnyRegistry, counters: { readonly advertisement
 // Home agent
 
 export interface HomeAgentMetricsSource {
-  readonly agent: { readonly counters: HomeAgentCounters; readonly bindingCount: number };
+  readonly agent: { readonly counters: HomeAgentCounters; readonly bindingCount: number; readonly udpTunnels?: { readonly counters: UdpTunnelCounters } };
   /** The packet path, when the daemon runs one (runtime/ha/home-agent-linux.ts or a simulated one). */
   readonly dataPath?: {
     readonly path: {
@@ -162,6 +165,8 @@ export interface HomeAgentMetricsSource {
   readonly advertiser?: { readonly counters: HomeAgentAdvertiserCounters };
   readonly timer?: RegistrationTimer;
 }
+
+const NO_UDP_TUNNELS: UdpTunnelCounters = { granted: 0, declined: 0, denied: 0, natDetected: 0, rebindings: 0, rebindingRefused: 0 };
 
 export function homeAgentMetrics(source: HomeAgentMetricsSource): MetricsBuilder {
   return (registry) => {
@@ -177,6 +182,17 @@ export function homeAgentMetrics(source: HomeAgentMetricsSource): MetricsBuilder
     counterOf(registry, 'mip4_ha_binding_expiries_total', 'Bindings removed because their lifetime ran out', () => c.expired);
     labelledCounterOf(registry, 'mip4_ha_discarded_total', 'Datagrams discarded without a Reply, by reason', ['reason'], () => byKey(c.discardedByReason, 'reason'));
     gaugeOf(registry, 'mip4_ha_bindings', 'Mobility bindings held (rows of haMobilityBindingTable)', () => source.agent.bindingCount);
+    const udp = source.agent.udpTunnels?.counters ?? NO_UDP_TUNNELS;
+    labelledCounterOf(registry, 'mip4_ha_udp_tunnel_registrations_total', 'Registrations by what became of UDP tunnelling (RFC 3519): granted, declined (64), denied (142 or 129)', ['outcome'], () => [
+      [{ outcome: 'granted' }, udp.granted],
+      [{ outcome: 'declined' }, udp.declined],
+      [{ outcome: 'denied' }, udp.denied],
+    ]);
+    counterOf(registry, 'mip4_ha_nat_detected_total', 'Accepted registrations whose IP source differed from the care-of address (RFC 3519 NAT detection)', () => udp.natDetected);
+    labelledCounterOf(registry, 'mip4_ha_udp_rebindings_total', 'Tunnel data from a new NAT port: followed (the binding moved) or refused (another address)', ['result'], () => [
+      [{ result: 'followed' }, udp.rebindings],
+      [{ result: 'refused' }, udp.rebindingRefused],
+    ]);
     source.timer?.addTo(registry);
     if (source.advertiser !== undefined) addAdvertiser(registry, source.advertiser.counters);
     const dataPath = source.dataPath;

@@ -193,7 +193,7 @@ describe('mip4 ha with a control socket, driven by the mip4 client commands', ()
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('Mobility bindings: 3');
-    expect(lines[1]).toMatch(/^Home address\s+Care-of address\s+Lifetime\s+Remaining\s+Encap\s+Flags\s+Identification\s+Relayed by$/);
+    expect(lines[1]).toMatch(/^Home address\s+Care-of address\s+Lifetime\s+Remaining\s+Encap\s+Flags\s+Identification\s+Relayed by\s+UDP tunnel$/);
     expect(lines.slice(2).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([
       ['127.0.0.10', COA_A],
       ['127.0.0.11', COA_A],

@@ -522,7 +522,7 @@ describe('mip4 ha on 127.0.0.1, spoken to over real UDP', () => {
     const table = await bindingsTable();
     const lines = table.split('\n');
     expect(lines[0]).toBe('Mobility bindings: 1');
-    expect(lines[1]).toMatch(/^Home address\s+Care-of address\s+Lifetime\s+Remaining\s+Encap\s+Flags\s+Identification\s+Relayed by$/);
+    expect(lines[1]).toMatch(/^Home address\s+Care-of address\s+Lifetime\s+Remaining\s+Encap\s+Flags\s+Identification\s+Relayed by\s+UDP tunnel$/);
     const [row] = tableRows(table);
     const renewal = accepted[1]!;
     expect(row![0]).toBe(MN.homeAddress);

@@ -98,6 +98,8 @@ describe('the example configuration (mip4 ha --example-config)', () => {
           encapsulations: { minimal: true, gre: true },
           reverseTunnel: 'allowed',
           replyOnAuthFailure: true,
+          udpTunnel: 'allowed',
+          udpKeepaliveInterval: 110,
         },
         mobileNodes: [
           {
@@ -115,6 +117,7 @@ describe('the example configuration (mip4 ha --example-config)', () => {
             maxLifetime: 1800,
             maxBindings: 2,
             reverseTunnel: 'allowed',
+            udpTunnel: 'allowed',
           },
         ],
         foreignAgents: [
@@ -158,6 +161,8 @@ describe('the example configuration (mip4 ha --example-config)', () => {
       encapsulations: { minimal: true, gre: true },
       reverseTunnel: 'allowed',
       replyOnAuthFailure: true,
+      udpTunnel: 'allowed',
+      udpKeepaliveInterval: 110,
     });
     expect(loaded.config.mobileNodes).toStrictEqual([
       {
@@ -258,6 +263,33 @@ ${GOOD_NODE}  - homeAddress: 198.51.100.11
       withNodes(GOOD_NODE).replace('homeNetwork: 198.51.100.0/24\n', 'homeNetwork: 198.51.100.0/24\n  reverseTunnel: allowed\n  reverseTunneling: true\n'),
       'homeAgent.reverseTunneling',
       /keep only reverseTunnel/,
+    );
+  });
+});
+
+describe('UDP tunnelling (RFC 3519): homeAgent.udpTunnel, udpKeepaliveInterval and per node', () => {
+  it('reads the default, the interval and a per-node policy; a node without one takes the default', () => {
+    const loaded = load(`${HOME_AGENT}  udpTunnel: required
+  udpKeepaliveInterval: 25
+mobileNodes:
+${GOOD_NODE}  - homeAddress: 198.51.100.11
+    spi: 4097
+    key: 2b7e151628aed2a6abf7158809cf4f3c
+    udpTunnel: refused
+`);
+    expect(loaded.config.settings.udpTunnel).toBe('required');
+    expect(loaded.config.settings.udpKeepaliveInterval).toBe(25);
+    expect(loaded.config.mobileNodes[0]!.udpTunnel).toBeUndefined();
+    expect(loaded.config.mobileNodes[1]!.udpTunnel).toBe('refused');
+  });
+
+  it('refuses an unknown policy and an interval out of range, naming the field', () => {
+    const issues = issuesOf(withNodes(`${GOOD_NODE}    udpTunnel: maybe\n`));
+    expect(issues.some((i) => i.path === 'mobileNodes[0].udpTunnel' && /allowed|required|refused/.test(i.message)), JSON.stringify(issues)).toBe(true);
+    expectSingleIssue(
+      withNodes(GOOD_NODE).replace('homeNetwork: 198.51.100.0/24\n', 'homeNetwork: 198.51.100.0/24\n  udpKeepaliveInterval: 0\n'),
+      'homeAgent.udpKeepaliveInterval',
+      /1 to 65535/,
     );
   });
 });
