@@ -56,7 +56,7 @@ exit status: 0 stopped by a signal, 1 could not start (e.g. no such interface), 
 
 /** The node's state as `key: value` lines. */
 export function stateText(state: MobileNodeState, counters: object): string {
-  const lines = Object.entries({ ...state }).map(([k, v]) => `${k}: ${String(v)}`);
+  const lines = Object.entries({ ...state }).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   return ['Mobile node', ...lines.map((l) => `  ${l}`), `  counters: ${JSON.stringify(counters)}`].join('\n');
 }
 

@@ -51,11 +51,14 @@ const EVENT_LEVELS: Readonly<Record<string, LogLevel>> = {
   'reply-discarded': 'warn',
   'given-up': 'warn',
   'reverse-tunnel-warning': 'warn',
+  'udp-tunnel-warning': 'warn',
   'reload-restart-needed': 'warn',
   'reload-unsupported': 'warn',
   // per-registration detail: state changes, and ARP work no home link carries out (no dataPath)
   transition: 'debug',
   arp: 'debug',
+  // RFC 3519 keepalives: one per idle interval per node
+  'udp-keepalive': 'debug',
 };
 
 /**

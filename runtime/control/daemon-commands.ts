@@ -182,6 +182,7 @@ export function registerMobileNodeCommands(server: ControlServer, identity: Daem
     homeAgent: ipv4ToString(config.homeAgent),
     ...state(),
     counters: node.counters,
+    ...udpTunnelCounters(node),
   });
   registerCommon(server, identity, {
     summary: () => ({ mobileNode: state() }),
@@ -189,6 +190,13 @@ export function registerMobileNodeCommands(server: ControlServer, identity: Daem
     traffic: () => ({ ...node.counters }),
   });
   server.register('mobile-node', view);
+}
+
+/** RFC 3519 at the node (runtime/mn/udp-tunnel.ts), once it has asked for UDP tunnelling. */
+function udpTunnelCounters(node: MobileNode): { udpTunnelCounters?: Record<string, number> } {
+  const udp = node.udpTunnelling as MobileNode['udpTunnelling'] | undefined;
+  if (udp === undefined || udp.counters.requested === 0) return {};
+  return { udpTunnelCounters: { ...udp.counters, ...udp.plane.counters } };
 }
 
 function* filtered<T>(items: Iterable<T>, keep: (item: T) => boolean): Generator<T> {

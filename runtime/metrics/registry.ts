@@ -16,6 +16,8 @@ import type { RequestTiming } from '../ha/home-agent-server.js';
 import type { HomeLinkCounters } from '../ha/home-link.js';
 import type { ForeignAgentCounters, ForeignAgentTableSizes } from '../fa/foreign-agent.js';
 import type { MobileNodeCounters, MobileNodeEvent, MobileNodeState } from '../mn/mobile-node.js';
+import type { MnUdpTunnelCounters } from '../mn/udp-tunnel.js';
+import type { MnUdpTunnelPlaneCounters } from '../dataplane/mn-plane.js';
 import { byKey, type AnyRegistry, counterOf, gaugeOf, labelledCounterOf, labelledGaugeOf, type Labels } from './families.js';
 
 export type MetricsRole = 'ha' | 'fa' | 'mn';
@@ -259,6 +261,8 @@ export interface MobileNodeMetricsSource {
     readonly counters: MobileNodeCounters;
     state(): MobileNodeState;
     readonly events: { subscribe(observer: (event: MobileNodeEvent) => void): unknown };
+    /** RFC 3519 counters (runtime/mn/udp-tunnel.ts), when the node has them. */
+    readonly udpTunnelling?: { readonly counters: MnUdpTunnelCounters; readonly plane: { readonly counters: MnUdpTunnelPlaneCounters } };
   };
 }
 
@@ -340,5 +344,30 @@ export function mobileNodeMetrics(source: MobileNodeMetricsSource): MetricsBuild
       [{ result: 'written' }, c.injected],
       [{ result: 'refused' }, c.injectDropped],
     ]);
+    // RFC 3519 (runtime/mn/udp-tunnel.ts): registrations, keepalives and tunnel data over UDP.
+    const udp = node.udpTunnelling;
+    if (udp !== undefined) {
+      const u = udp.counters;
+      const p = udp.plane.counters;
+      labelledCounterOf(registry, 'mip4_mn_udp_tunnel_registrations_total', 'Co-located Requests asking for UDP tunnelling (RFC 3519), and what the home agent answered', ['outcome'], () => [
+        [{ outcome: 'requested' }, u.requested],
+        [{ outcome: 'granted' }, u.granted],
+        [{ outcome: 'declined' }, u.declined],
+        [{ outcome: 'retried-without' }, u.retries],
+        [{ outcome: 'refused' }, u.refusals],
+      ]);
+      counterOf(registry, 'mip4_mn_udp_keepalives_sent_total', 'RFC 3519 keepalives sent on an idle UDP tunnel', () => u.keepalivesSent);
+      labelledCounterOf(registry, 'mip4_mn_udp_tunnel_packets_total', 'Tunnel data messages of the UDP tunnel, by direction and result', ['direction', 'result'], () => [
+        [{ direction: 'out', result: 'sent' }, p.tunnelledOut],
+        [{ direction: 'out', result: 'malformed' }, p.malformedOut],
+        [{ direction: 'in', result: 'delivered' }, p.decapsulated],
+        [{ direction: 'in', result: 'not-from-home-agent' }, p.notFromHomeAgent],
+        [{ direction: 'in', result: 'unsupported-next-header' }, p.unsupportedNextHeader],
+        [{ direction: 'in', result: 'malformed' }, p.malformedIn],
+        [{ direction: 'in', result: 'not-for-home-address' }, p.notForHome],
+        [{ direction: 'in', result: 'without-tunnel' }, u.withoutTunnel],
+        [{ direction: 'in', result: 'keepalive-reply' }, u.keepaliveReplies],
+      ]);
+    }
   };
 }

@@ -1070,6 +1070,8 @@ export class MobileNode {
     const outcome = udpTunnelOutcome(owner.sentUdpTunnel, owner.udpTunnelReply);
     const target = owner.target;
     if (outcome.kind === 'not-requested' || target.kind !== 'co-located') return this.udpTunnelling.stop('registered without UDP tunnelling');
+    // A renewal from an address the interface no longer has opens no tunnel from it (R1.7-6).
+    if (this.colocated?.address !== target.careOfAddress) return this.udpTunnelling.stop('co-located address gone');
     if (outcome.kind === 'declined') {
       this.udpTunnelling.counters.declined++;
       this.emit({ event: 'udp-tunnel-declined', at: this.now(), code: owner.udpTunnelReply?.code ?? -1, detail: outcome.detail });

@@ -123,6 +123,23 @@ describe('mobile node control commands', () => {
   });
 });
 
+describe('mobile node control commands, RFC 3519', () => {
+  it('mobile-node adds the UDP tunnel counters once the node has asked for UDP tunnelling, and the state shows the tunnel', async () => {
+    const udpTunnel = { homeAgent: '198.51.100.1', careOfAddress: '192.168.1.50', localPort: 40000, keepaliveInterval: 110, forced: false, idleMs: 5 };
+    const node = {
+      state: () => ({ attachment: 'co-located', careOfAddress: '192.168.1.50', registration: 'registered', udpTunnel }),
+      counters: { requests: 1 },
+      udpTunnelling: { counters: { requested: 1, granted: 1, keepalivesSent: 3 }, plane: { counters: { tunnelledOut: 7, decapsulated: 9 } } },
+    } as unknown as MobileNode;
+    registerMobileNodeCommands(server, { role: 'mn', engine: 'compiled', controlSocket: path, startedAt: Date.now() }, node, { interfaceName: 'eth0', homeAddress: ipv4('198.51.100.10'), homeAgent: ipv4('198.51.100.1') });
+    await server.listen(path);
+    expect(await controlCall(path, 'mobile-node')).toMatchObject({
+      kind: 'value',
+      result: { udpTunnel, udpTunnelCounters: { requested: 1, granted: 1, keepalivesSent: 3, tunnelledOut: 7, decapsulated: 9 } },
+    });
+  });
+});
+
 describe('which socket the client talks to', () => {
   it('--socket, then MIP4_CONTROL_SOCKET, then the role\'s default in MIP4_CONTROL_DIR (or /run/mip4)', () => {
     expect(resolveSocket('/x/y.sock', 'ha', { MIP4_CONTROL_SOCKET: '/a.sock' })).toBe('/x/y.sock');

@@ -71,11 +71,23 @@ describe('mip4 mn configuration', () => {
       lifetime: 1800,
       moveDetection: 'lifetime',
       requestOptions: { reverseTunnel: true, deliveryStyle: 'direct' },
+      // RFC 3519: ask in co-located Requests; the home agent grants UDP tunnelling only behind a NAT.
+      udpTunnel: 'auto',
       port: 0,
       // The host is configured per attachment by default; no gateway without config, and the TUN
       // device a co-located address learned later (a DHCP client) needs is there from the start.
       host: { tunnelDevice: 'mip4mn0' },
     });
+  });
+
+  it('udpTunnel (RFC 3519): auto by default, force and off as written; anything else is an error naming the field and the choices', () => {
+    expect(loadMobileNodeConfig(writeConfig(MINIMAL)).udpTunnel).toBe('auto');
+    for (const mode of ['auto', 'force', 'off'] as const) {
+      const text = MINIMAL.replace('mobileNode:\n', `mobileNode:\n  udpTunnel: ${mode}\n`);
+      expect(loadMobileNodeConfig(writeConfig(text)).udpTunnel).toBe(mode);
+    }
+    const bad = MINIMAL.replace('mobileNode:\n', 'mobileNode:\n  udpTunnel: yes\n');
+    expect(() => loadMobileNodeConfig(writeConfig(bad))).toThrow(/mobileNode\.udpTunnel[\s\S]*auto[\s\S]*force[\s\S]*off/);
   });
 
   it('the example parses into every optional part: NAI, co-located address, FA association, options', () => {
@@ -84,6 +96,7 @@ describe('mip4 mn configuration', () => {
     expect(config.colocated).toStrictEqual({ address: ipv4('203.0.113.50'), prefixLength: 24 });
     expect(config.mobileForeign?.spi).toBe(700);
     expect(config.mobileForeign?.key).toHaveLength(16);
+    expect(config.udpTunnel).toBe('auto');
     expect(config.requestOptions).toMatchObject({ simultaneousBindings: false, broadcast: false });
     expect(config.solicitation).toStrictEqual({ initialIntervalMs: 1000, initialCount: 3, maxIntervalMs: 60000 });
     // The same document through the document entry point gives the same config.
