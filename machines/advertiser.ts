@@ -277,6 +277,8 @@ export interface FaAdvertisementSettings {
   readonly registrationRequired?: boolean;
   /** 'H': this agent is also a home agent on this link (2.1.1, 2.3). */
   readonly homeAgent?: boolean;
+  /** 'U': this agent sits behind a NAT and tunnels over UDP (RFC 3519 3.4, foreignAgent.udpTunnel). */
+  readonly udpTunnelling?: boolean;
   /** The ICMP Lifetime, seconds (2.1). */
   readonly advertisementLifetime: number;
   /** Code 0 (default) or 16 (does not route common traffic, 2.1). */
@@ -312,6 +314,8 @@ export function buildFaAdvertisement(settings: FaAdvertisementSettings, sequence
   if (settings.encapsulations.minimal) flags |= AdvertisementFlag.M;
   if (settings.encapsulations.gre) flags |= AdvertisementFlag.G;
   if (settings.reverseTunneling) flags |= AdvertisementFlag.T;
+  // RFC 3519 3.4: 'U' from an agent behind a NAT that supports UDP tunnelling, never otherwise.
+  if (settings.udpTunnelling === true) flags |= AdvertisementFlag.U;
   const extensions: AdvertisementExtensionFields[] = [
     {
       kind: 'mobility-agent-advertisement',

@@ -44,10 +44,18 @@ export function visitorsTable(visitors: readonly VisitorView[]): string {
     v.homeAgent ?? '-',
     seconds(v.lifetime),
     seconds(v.remaining),
-    reverseTunnelFlags(v.reverseTunnel),
+    visitorFlags(v),
     v.identification ?? '-',
   ]);
   return alignedTable(`Visitors: ${visitors.length}`, header, rows);
+}
+
+/** The reverse tunnel's flags, then "UDP 110s" when the home agent tunnels over this agent's UDP flow (RFC 3519) with that keepalive interval. */
+function visitorFlags(v: VisitorView): string {
+  const reverse = reverseTunnelFlags(v.reverseTunnel);
+  if (v.udpTunnel === undefined) return reverse;
+  const udp = `UDP ${v.udpTunnel.keepaliveInterval}s`;
+  return reverse === '-' ? udp : `${reverse} ${udp}`;
 }
 
 /** 'T' and the delivery style of a reverse tunnel (RFC 3024), e.g. "T direct", "T encapsulating gre"; "-" without one. */

@@ -282,6 +282,8 @@ interface StoredVisitorEntry {
   readonly identification: { readonly high: number; readonly low: number };
   /** 'T' granted (RFC 3024); absent in rows written before reverse tunnelling: none. */
   readonly reverseTunnel?: { readonly encapsulation: Encapsulation; readonly delivery: 'direct' | 'encapsulating' };
+  /** UDP tunnelling granted (RFC 3519), with its keepalive interval in seconds; absent: none. */
+  readonly udpTunnel?: { readonly keepaliveInterval: number };
 }
 
 /** What `restore` did with the stored visitor list. */
@@ -1093,6 +1095,7 @@ export class ForeignAgent {
         busy: params.busy,
         encapsulations: s.encapsulations,
         reverseTunneling: s.reverseTunneling,
+        udpTunnelling: s.udpTunnel === 'auto' || s.udpTunnel === 'force',
         advertisementLifetime: a.lifetimeSeconds,
         ...(a.registrationRequired === undefined ? {} : { registrationRequired: a.registrationRequired }),
         ...(a.routesCommonTraffic === undefined ? {} : { routesCommonTraffic: a.routesCommonTraffic }),
@@ -1167,6 +1170,7 @@ export class ForeignAgent {
       careOfAddress: current.careOfAddress,
       identification: { high: current.identification.high, low: current.identification.low },
       ...(current.reverseTunnel === undefined ? {} : { reverseTunnel: { encapsulation: current.reverseTunnel.encapsulation, delivery: current.reverseTunnel.delivery } }),
+      ...udpTunnelView(this.udpFlows.grantOf(c.homeAddress)),
     };
     this.options.onStoreWrite({ op: 'put-visitor', visitor: { key: actor.owner.key, expiresAt: current.expiresAt, entry } });
   }
@@ -1219,6 +1223,11 @@ export class ForeignAgent {
           { homeAddress: entry.homeAddress, ...(entry.nai === undefined ? {} : { nai: entry.nai }), ...request },
           { key: stored.key },
         );
+        // RFC 3519: the home agent keeps tunnelling over UDP to the NAT's mapping; so does the flow here.
+        const udp = entry.udpTunnel;
+        if (udp !== undefined && Number.isInteger(udp.keepaliveInterval) && udp.keepaliveInterval > 0 && udp.keepaliveInterval <= 0xffff) {
+          this.udpFlows.restored(entry.homeAddress, { homeAgent: entry.homeAgent, careOfAddress: entry.careOfAddress, keepaliveInterval: udp.keepaliveInterval });
+        }
         this.visitorHost.send(actor, { type: 'accepted', lifetime, at: now });
         if (actor.stopped) continue;
         this.visitorsByKey.set(stored.key, actor);

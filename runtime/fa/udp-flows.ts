@@ -67,6 +67,11 @@ export class FaUdpFlows {
     this.offered.set(homeAddress | 0, grant);
   }
 
+  /** A stored visitor entry's grant, brought back at a restart (not counted as a new grant). */
+  restored(homeAddress: Ipv4Address, grant: UdpTunnelGrant): void {
+    this.offered.set(homeAddress | 0, grant);
+  }
+
   /** The visitor's route was (re)installed for the registration in force with `homeAgent` and `careOfAddress`. */
   installed(homeAddress: Ipv4Address, homeAgent: Ipv4Address, careOfAddress: Ipv4Address): void {
     const key = homeAddress | 0;

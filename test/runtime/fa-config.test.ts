@@ -78,6 +78,14 @@ describe('foreign agent configuration', () => {
     expect(settingsOf('  encapsulatingDelivery: false\n')).toMatchObject({ encapsulatingDelivery: false });
   });
 
+  it('udpTunnel (RFC 3519, an agent behind a NAT): off by default; auto and force as written; anything else names the field and the choices', () => {
+    const settingsOf = (extra: string) => loadForeignAgentConfig(writeConfig(`${MINIMAL}${extra}`)).config.settings;
+    expect(settingsOf('').udpTunnel).toBe('off');
+    expect(settingsOf('  udpTunnel: auto\n').udpTunnel).toBe('auto');
+    expect(settingsOf('  udpTunnel: force\n').udpTunnel).toBe('force');
+    expectSingleIssue(`${MINIMAL}  udpTunnel: yes\n`, 'foreignAgent.udpTunnel', /one of auto, force, off/);
+  });
+
   it('the example configuration parses into the settings it documents', () => {
     const { config, interfaceName } = loadForeignAgentConfig(writeConfig(EXAMPLE_FOREIGN_AGENT_CONFIG));
     // A placeholder `mip4 fa` refuses (test/e2e/example-configs.test.ts), not a real interface.
@@ -99,6 +107,7 @@ describe('foreign agent configuration', () => {
       maxPendingPerHomeAddress: 2,
       maxUnknownDeregistrations: 2,
       acceptZeroHomeAddress: false,
+      udpTunnel: 'off',
     });
     expect(config.advertisement).toMatchObject({
       lifetimeSeconds: 1800,
