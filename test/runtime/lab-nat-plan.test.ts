@@ -85,6 +85,18 @@ describe('lab NAT plan: configs', () => {
   });
 });
 
+describe('lab NAT plan: configs the daemons accept', () => {
+  it('the --nat configs load with each daemon\'s loader: the HA grants 2 s keepalives with udpTunnel allowed, the node and FA2 ask (auto)', async () => {
+    const { homeAgentConfigFromDocument } = await import('../../runtime/config/ha-config.js');
+    const { foreignAgentConfigFromDocument } = await import('../../runtime/config/fa-config.js');
+    const { mobileNodeConfigFromDocument } = await import('../../runtime/config/mn-config.js');
+    for (const plan of daemonPlans(keys, 'gre', '/run/mip4-lab/demo', true, { keepaliveSeconds: 2 })) {
+      const load = plan.command === 'ha' ? homeAgentConfigFromDocument : plan.command === 'fa' ? foreignAgentConfigFromDocument : mobileNodeConfigFromDocument;
+      expect(() => load(parse(plan.config) as unknown), plan.role).not.toThrow();
+    }
+  });
+});
+
 describe('lab NAT plan: mappings from conntrack', () => {
   const table = [
     'ipv4     2 udp      17 4 src=203.0.113.100 dst=198.51.100.2 sport=434 dport=434 src=198.51.100.2 dst=203.0.113.130 sport=434 dport=23856 [ASSURED] mark=0 zone=0 use=2',
