@@ -322,9 +322,8 @@ export interface UdpTunnelMessage {
  * address with a binding, here one tunnelled in UDP whose translated address and port are the
  * message's source; a new port of that address is a NAT rebinding, followed when the agent
  * agrees (`followUdpTunnel`); anything else is dropped and counted by reason. A keepalive (an
- * ICMP Echo Request to the agent itself) refreshes the NAT's mapping on the way here and goes
- * to the agent's own stack (`local`), whose Echo Reply goes back through the tunnel like any
- * datagram for the node. The rest is routed as decapsulateBatch routes.
+ * ICMP Echo Request to the agent itself) refreshes the NAT's mapping on the way here, may move
+ * the binding to a new port, and is absorbed (counted `udp-keepalive`). The rest is routed as decapsulateBatch routes.
  */
 export function udpTunnelDataBatch(plane: HaPlane, messages: readonly UdpTunnelMessage[]): OutputBatch {
   const batch = openBatch(plane.pool, plane.counters, messages);
@@ -349,8 +348,10 @@ export function udpTunnelDataBatch(plane: HaPlane, messages: readonly UdpTunnelM
     }
     const headerLength = ipv4HeaderLength(inner, 0);
     if (ipv4Protocol(inner, 0) === IpProtocol.ICMP && inner[headerLength] === ICMP_ECHO_REQUEST && plane.local.has(ipv4Destination(inner, 0) | 0)) {
+      // Absorbed: its arrival already refreshed the NAT's mapping and (a new port) moved the
+      // binding. An Echo Reply would leave from the agent's own address, which the plane must
+      // not tunnel (RFC 2003 3.2, loop-source-is-self), and answering is no part of the mapping.
       bump(counters, 'udp-keepalive');
-      batch.outputs.push({ kind: 'local', index: i, bytes: inner, decapsulated: true });
       continue;
     }
     bump(counters, 'udp-decapsulated');

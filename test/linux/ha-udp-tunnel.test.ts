@@ -48,6 +48,7 @@ let ha: Peer;
  *   register PORT            a signed Request (D, T, UDP Tunnel Request extension before the MHAE); prints the Reply
  *   await PORT SECONDS       prints the first datagram: sender, port, its first 4 bytes, the inner UDP payload
  *   send PORT TEXT           a tunnel data message: inner UDP home address:7777 → cn:9999 carrying TEXT
+ *   keepalive PORT           an ICMP Echo Request to the agent as tunnel data
  */
 const NODE = `
 import hmac, hashlib, json, socket, struct, sys, time
@@ -80,6 +81,11 @@ elif action == 'await':
     inner = data[4:]
     ihl = (inner[0] & 15) * 4
     print(json.dumps({'event': 'tunnel-data', 'from': src, 'port': sport, 'header': list(data[:4]), 'innerSource': socket.inet_ntoa(inner[12:16]), 'text': inner[ihl + 8:].decode(errors='replace')}), flush=True)
+elif action == 'keepalive':
+    # RFC 3519's keepalive: an ICMP Echo Request from the home address to the home agent, as tunnel data.
+    echo = bytearray(struct.pack('!BBHHH', 8, 0, 0, 0x3519, 1) + b'keepalive')
+    echo[2:4] = struct.pack('!H', checksum(bytes(echo)))
+    s.sendto(bytes([4, 4, 0, 0]) + ipv4('${HOME_ADDRESS}', '198.51.100.1', 1, bytes(echo)), ('198.51.100.1', 434))
 elif action == 'send':
     text = sys.argv[3].encode()
     udp = struct.pack('!HHHH', ${NODE_APP_PORT}, ${CN_PORT}, 8 + len(text), 0) + text
@@ -204,6 +210,20 @@ describe('home agent UDP tunnels through a NAT on Linux (namespaces, nftables ma
       expect(counters.path['udpTunnelReceived']).toBe(1);
     },
     30_000,
+  );
+
+  it.skipIf(skip !== undefined)(
+    titled('a keepalive (ICMP Echo Request to the agent in tunnel data) from a new NAT port is counted and moves the binding there', skip),
+    async () => {
+      node('keepalive', '40003');
+      await pause(500);
+      expect((await snapshot()).plane['udp-keepalive']).toBe(1);
+      const arrived = background(NS.mn, 'python3', ['-c', NODE, 'await', '40003', '6']);
+      await pause(1_500);
+      expect(inNamespace(NS.cn, 'python3', ['-c', SEND_TO_NODE, 'after the keepalive']).status).toBe(0);
+      expect(JSON.parse((await arrived).trim())).toMatchObject({ event: 'tunnel-data', text: 'after the keepalive' });
+    },
+    20_000,
   );
 
   it.skipIf(skip !== undefined)(
