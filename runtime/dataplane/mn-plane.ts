@@ -281,6 +281,8 @@ export class MnUdpTunnelPlane {
     notForHome: 0,
   };
   private readonly scratch = new Uint8Array(UDP_TUNNEL_DATA_HEADER_LENGTH + IPV4_MAX_TOTAL_LENGTH);
+  /** A view of the scratch buffer per message length, made once: sizes repeat (full frames, ACKs), views need not be made per packet. */
+  private readonly views: Array<Uint8Array | undefined> = [];
   private readonly dataPlaneCounters: DataPlaneCounters = {};
 
   /**
@@ -300,7 +302,8 @@ export class MnUdpTunnelPlane {
     writeUdpTunnelDataHeader(out, 0, UDP_TUNNEL_NEXT_HEADER_IPV4);
     out.set(datagram.length === length ? datagram : datagram.subarray(0, length), UDP_TUNNEL_DATA_HEADER_LENGTH);
     this.counters.tunnelledOut++;
-    return out.subarray(0, UDP_TUNNEL_DATA_HEADER_LENGTH + length);
+    const total = UDP_TUNNEL_DATA_HEADER_LENGTH + length;
+    return (this.views[total] ??= out.subarray(0, total));
   }
 
   /**

@@ -360,6 +360,7 @@ export function mobileNodeMetrics(source: MobileNodeMetricsSource): MetricsBuild
       labelledCounterOf(registry, 'mip4_mn_udp_tunnel_packets_total', 'Tunnel data messages of the UDP tunnel, by direction and result', ['direction', 'result'], () => [
         [{ direction: 'out', result: 'sent' }, p.tunnelledOut],
         [{ direction: 'out', result: 'malformed' }, p.malformedOut],
+        [{ direction: 'out', result: 'send-error' }, u.sendErrors],
         [{ direction: 'in', result: 'delivered' }, p.decapsulated],
         [{ direction: 'in', result: 'not-from-home-agent' }, p.notFromHomeAgent],
         [{ direction: 'in', result: 'unsupported-next-header' }, p.unsupportedNextHeader],

@@ -413,6 +413,8 @@ export class MobileNode {
     if (this.discovery !== undefined || this.closed) return;
     this.io.link.onFrame((frame) => this.handleFrame(frame));
     this.io.udp.onMessage((d) => this.handleReply(d.data, d.address, d.port));
+    // Failed sends (tunnel data at a rate the socket cannot take, no route for a moment) are counted.
+    this.io.udp.onError(() => void this.udpTunnelling.counters.sendErrors++);
     for (const socket of this.io.tunnels ?? []) socket.onPacket((datagram) => this.handleTunnelPacket(datagram));
     this.discovery = this.discoveryHost.spawn('discovery', {
       at: this.now(),

@@ -39,6 +39,8 @@ export interface MnUdpTunnelCounters {
   keepaliveReplies: number;
   /** Tunnel data that arrived while the node had no UDP tunnel (counted, dropped). */
   withoutTunnel: number;
+  /** Sends the registration socket reported failed (a full queue, no route): counted, not logged per datagram. */
+  sendErrors: number;
 }
 
 export type MnUdpTunnelEvent =
@@ -67,7 +69,7 @@ export interface MnUdpTunnelState {
 
 export class MnUdpTunnelSession {
   readonly plane = new MnUdpTunnelPlane();
-  readonly counters: MnUdpTunnelCounters = { requested: 0, granted: 0, declined: 0, retries: 0, refusals: 0, keepalivesSent: 0, keepaliveReplies: 0, withoutTunnel: 0 };
+  readonly counters: MnUdpTunnelCounters = { requested: 0, granted: 0, declined: 0, retries: 0, refusals: 0, keepalivesSent: 0, keepaliveReplies: 0, withoutTunnel: 0, sendErrors: 0 };
   private current: MobileNodeUdpTunnel | undefined;
   private keepaliveMs = 0;
   private forced = false;

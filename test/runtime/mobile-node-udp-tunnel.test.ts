@@ -15,6 +15,8 @@ import { decodeIpv4Packet, encodeIpv4Packet, IpProtocol, ipv4PacketLength } from
 import { decodeRegistrationRequest, extensionOffsets } from '../../io/wire/registration.js';
 import { ExtensionType, REGISTRATION_REPLY, RequestFlag, type RegistrationExtension, type RegistrationRequest } from '../../io/wire/registration-types.js';
 import { SimNetwork } from '../../io/sim/network.js';
+import { AdvertisementFlag, agentAdvertisementLength, encodeAgentAdvertisement, makeAgentAdvertisement } from '../../io/wire/agent-discovery.js';
+import { icmpFrame } from '../../io/wire/frames.js';
 import type { SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
 import { seededRandom } from '../../io/sim/udp.js';
@@ -41,6 +43,7 @@ interface Answer {
 
 interface World {
   readonly clock: SimulatedClock;
+  readonly r: SimHost;
   readonly mn: RunningMobileNode;
   readonly mnHost: SimHost;
   readonly events: MobileNodeEvent[];
@@ -123,6 +126,7 @@ async function world(options: { mode: UdpTunnelMode; answer: (n: number) => Answ
   mn.node.start();
   return {
     clock,
+    r,
     mn,
     mnHost,
     events,
@@ -136,6 +140,18 @@ async function world(options: { mode: UdpTunnelMode; answer: (n: number) => Answ
       Effect.runSync(Scope.close(scope, { _tag: 'Success', value: undefined } as never));
     },
   };
+}
+
+/** An Agent Advertisement from the router's foreign side (a foreign agent there). */
+function advertise(host: SimHost, source: number, flags: number): void {
+  const advertisement = makeAgentAdvertisement({
+    lifetime: 9000,
+    routers: [{ address: source, preference: 0 }],
+    extensions: [{ kind: 'mobility-agent-advertisement', type: 16, sequence: 0, registrationLifetime: 1800, flags, careOfAddresses: [source] }],
+  });
+  const bytes = new Uint8Array(agentAdvertisementLength(advertisement));
+  encodeAgentAdvertisement(advertisement, bytes, 0);
+  host.sendFrame('eth1', icmpFrame({ sourceMac: host.interface('eth1').mac, destinationMac: '01:00:5e:00:00:01', source, destination: ipv4('224.0.0.1'), ttl: 1 }, bytes));
 }
 
 const GRANT = (keepalive: number): Answer => ({ code: 0, udp: { code: 0, keepalive } });
@@ -213,7 +229,7 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     await w.close();
   });
 
-  it("the node's own datagrams go to the home agent as tunnel data messages on the registration's 5-tuple (care-of address, the Requests' port → 434), not as IP in IP", async () => {
+  it("the node's own datagrams go to the home agent as tunnel data messages on the registration's 5-tuple (care-of address, the Requests' port → 434), not as IP in IP; a refused send is counted", async () => {
     const w = await world({ mode: 'auto', answer: () => GRANT(30) });
     w.clock.advance(200);
     const inner = innerTo(CN, MN1);
@@ -227,6 +243,10 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     expect(ip.ok && [ip.value.header.source, ip.value.header.destination]).toEqual([MN1, CN]);
     expect(w.mn.node.reverseTunnelCounters.tunnelled).toBe(1);
     expect(w.mn.node.udpTunnelling.plane.counters.tunnelledOut).toBe(1);
+    // A send the socket refuses (no route to the home agent for a moment) is counted.
+    w.mnHost.removeRoute(0, 0);
+    expect(w.mn.node.sendOwnDatagram(inner)).toBe(true);
+    expect(w.mn.node.udpTunnelling.counters.sendErrors).toBe(1);
     await w.close();
   });
 
@@ -312,6 +332,25 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     expect(levelOf(warning!)).toBe('warn');
     expect(force.requests).toHaveLength(1);
     await force.close();
+  });
+
+  it("a move to a foreign agent ('R': registration through it required) ends the tunnel and its keepalives; that Request carries no UDP Tunnel Request (the agent's business, RFC 3519 4.5)", async () => {
+    const w = await world({ mode: 'auto', answer: () => GRANT(20) });
+    w.clock.advance(200);
+    expect(w.mn.node.state().udpTunnel).toBeDefined();
+    w.clock.advance(2_000); // past the node's hold-off between registrations
+    advertise(w.r, R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F);
+    w.clock.advance(100);
+    expect(w.mn.node.state().udpTunnel).toBeUndefined();
+    expect(w.events.find((e) => e.event === 'udp-tunnel' && e.active === false)).toMatchObject({ reason: 'new registration elsewhere' });
+    const viaAgent = w.events.filter((e) => e.event === 'request' && e.careOfAddress === '203.0.113.2');
+    expect(viaAgent.length).toBeGreaterThanOrEqual(1);
+    expect(w.mn.node.udpTunnelling.counters.requested).toBe(1);
+    const before = keepalives(w).length;
+    w.clock.advance(60_000);
+    expect(keepalives(w)).toHaveLength(before);
+    expect(w.mn.node.udpTunnelling.counters.keepalivesSent).toBe(0);
+    await w.close();
   });
 
   it('a renewal keeps the tunnel; losing the co-located address ends it and its keepalives', async () => {
