@@ -10,6 +10,7 @@
  *   preallocated buffer per packet (the floor: no lookup, no copy);
  * - `header+copy`: the same plus copying the inner datagram behind the header.
  * Ratios are operator / baseline within one repetition; the summary gives min/median/max.
+ * `udp` is IP in IP inside RFC 3519's UDP tunnel (outer IP + UDP + tunnel data header).
  *
  * Usage: npx tsc -p tsconfig.json && node dist/bench/data-plane.js [batches per run] [repetitions] [datagram bytes] [--json]
  * (`npm run bench` profiles it for the per-packet cost by layer, part 5.)
@@ -65,15 +66,19 @@ function makeBatches(count: number): PacketBatch[] {
 /** Distinct input batches, cycled, so the lookups are not all the same cache line. */
 const INPUT = makeBatches(256);
 
-function runOperator(kind: Encapsulation): number {
+/** An encapsulation, or 'udp': IP in IP inside RFC 3519's UDP tunnel (to a NAT's address and port). */
+type Kind = Encapsulation | 'udp';
+
+function runOperator(kind: Kind): number {
   const table = new ForwardingTable();
   for (let i = 0; i < BINDINGS; i++) {
     table.upsertTunnel(HOME_BASE + i, {
       careOfAddress: COA_BASE + (i % 200),
-      encapsulation: kind,
+      encapsulation: kind === 'udp' ? 'ip-in-ip' : kind,
       broadcast: false,
       decapsulatedByMobileNode: false,
       reverseTunnel: false,
+      ...(kind === 'udp' ? { udp: { address: COA_BASE + (i % 200), port: 40_000 + i } } : {}),
     });
   }
   const plane = homeAgentDataPlane({ table, localAddresses: [HA], homeNetwork: HOME_BASE, prefixLength: 16 });
@@ -116,7 +121,7 @@ function runHeaderLoop(copy: boolean): number {
   return (BATCHES * BATCH_SIZE) / seconds;
 }
 
-const KINDS: Encapsulation[] = ['ip-in-ip', 'minimal', 'gre'];
+const KINDS: Kind[] = ['ip-in-ip', 'minimal', 'gre', 'udp'];
 const ratios = new Map<string, number[]>();
 const rates = new Map<string, number[]>();
 const record = (map: Map<string, number[]>, key: string, value: number): void => {
