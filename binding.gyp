@@ -12,7 +12,8 @@
         "native/reader.c",
         "native/sockets.c",
         "native/links.c",
-        "native/link-events.c"
+        "native/link-events.c",
+        "native/udp-gso.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],

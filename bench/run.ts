@@ -4,7 +4,7 @@
  *   npm run bench                 the full run (1,000,000 bindings, longer loads, 5 repetitions)
  *   npm run bench -- --quick      under two minutes: smaller sizes, 3 repetitions
  *   npm run bench -- --only 1,4   only some parts (1 registration, 2 scale, 3 tunnel,
- *                                 4 handoff, 5 profile, 6 store)
+ *                                 4 handoff, 5 profile, 6 store, 7 UDP tunnel)
  *
  * Prints a table (min / median / max of the repetitions, the baseline's median, the ratio per
  * repetition, the issue's bar) and writes bench/results/latest.json. A part that cannot run
@@ -23,6 +23,7 @@ import { registrationPart } from './parts/registration.js';
 import { scalePart } from './parts/scale.js';
 import { storePart } from './parts/store.js';
 import { tunnelPart } from './parts/tunnel.js';
+import { udpTunnelPart } from './parts/udp-tunnel.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +33,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick!;
-const only = new Set((values.only ?? '1,2,3,4,5,6').split(',').map((s) => s.trim()));
+const only = new Set((values.only ?? '1,2,3,4,5,6,7').split(',').map((s) => s.trim()));
 const repetitions = quick ? 3 : 5;
 
 const workDir = mkdtempSync(join(tmpdir(), 'mip4-bench-'));
@@ -66,6 +67,7 @@ const parts: Array<{ id: string; title: string; run: () => Promise<Report> }> = 
     title: 'store: registration rate with and without, restart with stored bindings',
     run: () => storePart({ nodes: quick ? 2_000 : 100_000, seconds: quick ? 0.5 : 3, repetitions, restartBindings: quick ? 20_000 : 1_000_000, workDir }),
   },
+  { id: '7', title: 'UDP tunnel (RFC 3519) vs IP-in-IP and kernel forwarding', run: () => udpTunnelPart({ seconds: quick ? 1 : 5, repetitions, workDir }) },
 ];
 
 const reports: Report[] = [];

@@ -54,6 +54,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"interfaceIndex", NULL, interface_index, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openUdp", NULL, open_udp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendUdpBatch", NULL, send_udp_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendUdpSegmented", NULL, send_udp_segmented, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpSegmentSupported", NULL, udp_segment_supported, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watchWritable", NULL, watch_writable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"armWritable", NULL, arm_writable, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stopWritable", NULL, stop_writable, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -185,6 +185,9 @@ MIP4_FUNCTION(close_fd);
 MIP4_FUNCTION(send_batch);
 MIP4_FUNCTION(open_udp);
 MIP4_FUNCTION(send_udp_batch);
+/* udp-gso.c */
+MIP4_FUNCTION(send_udp_segmented);
+MIP4_FUNCTION(udp_segment_supported);
 MIP4_FUNCTION(watch_writable);
 MIP4_FUNCTION(arm_writable);
 MIP4_FUNCTION(stop_writable);

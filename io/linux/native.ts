@@ -134,6 +134,25 @@ export interface NativeIo {
     count: number,
     sources?: Uint32Array,
   ): number;
+  /**
+   * sendUdpBatch's contract, with UDP GSO: each run of consecutive datagrams to one destination
+   * (and source) whose lengths are equal, the last possibly shorter, at most 64 and 65,000
+   * bytes, leaves as one message with UDP_SEGMENT (native/udp-gso.c); the receiver sees the same
+   * datagrams. Use only where udpSegmentSupported(fd).
+   */
+  sendUdpSegmented(
+    fd: number,
+    slab: Uint8Array,
+    offsets: Int32Array,
+    lengths: Int32Array,
+    addresses: Uint32Array,
+    ports: Int32Array,
+    first: number,
+    count: number,
+    sources?: Uint32Array,
+  ): number;
+  /** Whether this kernel offers UDP_SEGMENT on the socket (Linux 4.18). */
+  udpSegmentSupported(fd: number): boolean;
   /** A disarmed one-shot writability watch on the socket (polls a dup of `fd`). */
   watchWritable(fd: number, callback: (status: number) => void): WatchHandle;
   /** Calls the watch's callback once, when the socket can send again. */

@@ -1,6 +1,7 @@
 /** `mip4 lab up|down|status|move`: a Mobile IPv4 lab in network namespaces (runtime/lab/). */
 import { parseArgs } from 'node:util';
-import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LabError, labDown, labMove, labStatus, labUp, statusText } from './lab/lab.js';
+import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LabError, labDown, labMove, labNatRestart, labStatus, labUp, statusText } from './lab/lab.js';
+import { NAT_TIMEOUT_RANGE } from './lab/nat-plan.js';
 import { ENCAPSULATIONS, LAB_REVERSE_TUNNEL_DEFAULT, MN_PLACES, type Encapsulation, type MnPlace } from './lab/plan.js';
 import { labTraffic, trafficText, TRAFFIC_MOVES } from './lab/traffic.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
@@ -8,10 +9,12 @@ import { reportNativeHelperMissing } from './native-helper.js';
 
 const usage = `usage: mip4 lab up     [--name NAME] [--encapsulation ip-in-ip|minimal|gre] [--ingress-filter]
                        [--reverse-tunnel | --no-reverse-tunnel]
+                       [--nat [--nat-udp-timeout S] [--nat-keepalive S]]
        mip4 lab status [--name NAME] [--json]
        mip4 lab move mn home|fa1|fa2|colocated [--name NAME]
        mip4 lab traffic [--name NAME] [--moves fa1,fa2,colocated,home] [--dwell-ms 6000]
                         [--tcp-mbit 10 | --no-tcp] [--json]
+       mip4 lab nat restart [--name NAME] [--wait-ms N]
        mip4 lab down   [--name NAME]
 
 Builds (as root) a Mobile IPv4 lab in network namespaces, TEST-NET addresses only: a
@@ -34,6 +37,11 @@ address 198.51.100.10) starts at home. The segments are bridges in a switch name
   move    moves the mobile node's link to another segment (its carrier drops, as when a
           cable is moved); colocated puts it on FA2's segment with a co-located care-of
           address (203.0.113.100)
+  nat restart
+          (a lab made with --nat) reboots the NAT: every mapping is lost and the next gets
+          a new external port; then pings the home address from the correspondent every
+          100 ms and reports the gap until the node's next keepalive or registration has
+          told the home agent the new port (RFC 3519 4.10). Exit 1 if it did not come back.
   down    stops the daemons and removes every namespace and link of the lab, also after a
           crash; running it again does nothing
 
@@ -47,6 +55,16 @@ options:
   --reverse-tunnel, --no-reverse-tunnel
                        (up) the configs ask for reverse tunnels (RFC 3024 'T') or not
                        (default: ${LAB_REVERSE_TUNNEL_DEFAULT ? 'asked for' : 'not asked for'})
+  --nat                (up) FA2's segment (FA2 and the co-located address 203.0.113.100)
+                       sits behind a NAT router (namespace m4lab-NAME-nat, nftables masquerade
+                       to 203.0.113.130: apt-get install nftables); the configs ask for UDP
+                       tunnelling (RFC 3519); status shows the NAT's mappings
+  --nat-udp-timeout S  (up) the NAT forgets a UDP mapping S seconds after its last datagram
+                       (default: the kernel's, 30 s unreplied, 120 s both ways)
+  --nat-keepalive S    (up) the keepalive interval the home agent grants (default half the
+                       UDP timeout, at most 110 s)
+  --wait-ms N          (nat restart) how long to wait for the node to be reachable again
+                       (default keepalive interval + 10 s; 0: do not probe)
   --moves LIST         (traffic) places in order (default ${TRAFFIC_MOVES.join(',')})
   --dwell-ms N         (traffic) time at each place (default 6000)
   --tcp-mbit N         (traffic) iperf3's pace each way, Mbit/s (default 10)
@@ -75,6 +93,10 @@ async function run(argv: string[], io: Io): Promise<number> {
         'dwell-ms': { type: 'string' },
         'no-tcp': { type: 'boolean' },
         'tcp-mbit': { type: 'string' },
+        nat: { type: 'boolean' },
+        'nat-udp-timeout': { type: 'string' },
+        'nat-keepalive': { type: 'string' },
+        'wait-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }),
@@ -99,11 +121,24 @@ async function run(argv: string[], io: Io): Promise<number> {
         if (reportNativeHelperMissing('lab up', io)) return ExitCode.Failure;
         if (values['reverse-tunnel'] && values['no-reverse-tunnel']) throw new UsageError('--reverse-tunnel and --no-reverse-tunnel: choose one');
         const reverseTunnel = values['reverse-tunnel'] ? true : values['no-reverse-tunnel'] ? false : undefined;
+        const natSeconds = (flag: 'nat-udp-timeout' | 'nat-keepalive'): number | undefined => {
+          const text = values[flag];
+          if (text === undefined) return undefined;
+          if (!values.nat) throw new UsageError(`--${flag} needs --nat`);
+          const seconds = Number(text);
+          if (!Number.isInteger(seconds) || seconds < NAT_TIMEOUT_RANGE[0] || seconds > NAT_TIMEOUT_RANGE[1]) {
+            throw new UsageError(`--${flag} ${JSON.stringify(text)}: expected whole seconds from ${NAT_TIMEOUT_RANGE[0]} to ${NAT_TIMEOUT_RANGE[1]}`);
+          }
+          return seconds;
+        };
+        const udpTimeoutSeconds = natSeconds('nat-udp-timeout');
+        const keepaliveSeconds = natSeconds('nat-keepalive');
         const result = await labUp({
           ...options,
           encapsulation: encapsulation as Encapsulation,
           ingressFilter: values['ingress-filter'] ?? false,
           ...(reverseTunnel !== undefined ? { reverseTunnel } : {}),
+          ...(values.nat ? { nat: { ...(udpTimeoutSeconds !== undefined ? { udpTimeoutSeconds } : {}), ...(keepaliveSeconds !== undefined ? { keepaliveSeconds } : {}) } } : {}),
         });
         io.out(result.summary);
         return ExitCode.Ok;
@@ -143,10 +178,20 @@ async function run(argv: string[], io: Io): Promise<number> {
         io.out(values.json ? JSON.stringify(report) : trafficText(report));
         return report.bothWaysThroughEveryMove ? ExitCode.Ok : ExitCode.Failure;
       }
+      case 'nat': {
+        const [what, ...extra] = rest;
+        if (what !== 'restart' || extra.length > 0) throw new UsageError("expected 'nat restart'");
+        const waitText = values['wait-ms'];
+        const waitMs = waitText === undefined ? undefined : Number(waitText);
+        if (waitMs !== undefined && (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 600_000)) throw new UsageError(`--wait-ms ${JSON.stringify(waitText)}: expected an integer from 0 to 600000`);
+        const result = await labNatRestart({ ...options, ...(waitMs !== undefined ? { waitMs } : {}) });
+        io.out(values.json ? JSON.stringify(result) : result.summary);
+        return result.waitedMs === 0 || result.gapMs !== undefined ? ExitCode.Ok : ExitCode.Failure;
+      }
       case undefined:
-        throw new UsageError('expected an action: up, down, status, move or traffic');
+        throw new UsageError('expected an action: up, down, status, move, traffic or nat');
       default:
-        throw new UsageError(`unknown action ${JSON.stringify(action)}: expected up, down, status, move or traffic`);
+        throw new UsageError(`unknown action ${JSON.stringify(action)}: expected up, down, status, move, traffic or nat`);
     }
   } catch (error) {
     if (error instanceof LabError) {

@@ -295,7 +295,14 @@ describe('LinuxUdpLive when the socket buffer is full', () => {
     titled('8,000 datagrams sent at once over a 20 Mbit/s link: each is delivered or reported, none lost silently', namespaceSkip),
     async () => {
       const COUNT = 8000;
+      // Without UDP GSO (io/linux/udp.ts): a GSO message of 64 datagrams takes far less of the
+      // socket buffer than 64 datagrams, so these 8,000 would fit and the EAGAIN path under test
+      // would not be reached. The peer inherits this process's environment.
+      const gso = process.env.MIP4_UDP_GSO;
+      process.env.MIP4_UDP_GSO = '0';
       const peer = new Peer(sender, 'send', ['198.51.100.2', String(COUNT), '200'], [], 'test/linux/udp-flood-peer.ts');
+      if (gso === undefined) delete process.env.MIP4_UDP_GSO;
+      else process.env.MIP4_UDP_GSO = gso;
       try {
         await peer.waitFor('ready');
         const before = delivered();

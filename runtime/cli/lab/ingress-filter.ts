@@ -5,7 +5,7 @@
  * `mip4 lab down` removes it with the namespace.
  */
 import { spawnSync } from 'node:child_process';
-import { INGRESS_PREFIXES, INGRESS_TABLE, ingressCounterName, ingressFilterRuleset, type Segment } from './plan.js';
+import { INGRESS_TABLE, ingressCounterName, ingressFilterRuleset, ingressPrefixes, type Segment } from './plan.js';
 
 /** Why the filter cannot be loaded here (no `nft`), or undefined. */
 export function ingressFilterToolProblem(): string | undefined {
@@ -15,8 +15,8 @@ export function ingressFilterToolProblem(): string | undefined {
 }
 
 /** Loads the ruleset into `namespace`; the error text of nft, or undefined on success. */
-export function loadIngressFilter(namespace: string): string | undefined {
-  const result = spawnSync('ip', ['netns', 'exec', namespace, 'nft', '-f', '-'], { input: ingressFilterRuleset(), encoding: 'utf8', timeout: 10_000 });
+export function loadIngressFilter(namespace: string, nat = false): string | undefined {
+  const result = spawnSync('ip', ['netns', 'exec', namespace, 'nft', '-f', '-'], { input: ingressFilterRuleset(nat), encoding: 'utf8', timeout: 10_000 });
   if (result.error !== undefined) return result.error.message;
   return result.status === 0 ? undefined : (result.stderr ?? '').trim() || `nft exited with ${result.status}`;
 }
@@ -34,7 +34,7 @@ export interface IngressDrops {
  * Reads the counters from `nft -j list counters table ip …` output (pure): one entry per router
  * interface of the plan, in its order; undefined when the table holds none of them.
  */
-export function ingressDropsFromJson(json: string): IngressDrops[] | undefined {
+export function ingressDropsFromJson(json: string, nat = false): IngressDrops[] | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -50,14 +50,14 @@ export function ingressDropsFromJson(json: string): IngressDrops[] | undefined {
     counters.set(counter.name, { packets: Number(counter.packets ?? 0), bytes: Number(counter.bytes ?? 0) });
   }
   if (counters.size === 0) return undefined;
-  return INGRESS_PREFIXES.map((p) => ({ device: p.device, segment: p.segment, prefix: p.prefix, ...(counters.get(ingressCounterName(p.device)) ?? { packets: 0, bytes: 0 }) }));
+  return ingressPrefixes(nat).map((p) => ({ device: p.device, segment: p.segment, prefix: p.prefix, ...(counters.get(ingressCounterName(p.device)) ?? { packets: 0, bytes: 0 }) }));
 }
 
 /** The filter's counters in `namespace` now, or undefined when no filter is loaded there. */
-export function readIngressDrops(namespace: string): IngressDrops[] | undefined {
+export function readIngressDrops(namespace: string, nat = false): IngressDrops[] | undefined {
   const result = spawnSync('ip', ['netns', 'exec', namespace, 'nft', '-j', 'list', 'counters', 'table', 'ip', INGRESS_TABLE], { encoding: 'utf8', timeout: 5_000 });
   if (result.error !== undefined || result.status !== 0) return undefined;
-  return ingressDropsFromJson(result.stdout);
+  return ingressDropsFromJson(result.stdout, nat);
 }
 
 /** One line for `mip4 lab status`. */

@@ -43,6 +43,8 @@ import {
   type MnPlace,
   type Segment,
 } from './plan.js';
+import { addressReplacedByNat, labKeepaliveInterval, NAT_ADDRESSES, NAT_ROLE, natStatusLines, replacedByNat, type NatMapping, type NatSettings } from './nat-plan.js';
+import { buildNatRouter, natToolProblem, readNatMappings, readNatUnmatched, restartNatRouter } from './nat.js';
 
 export const DEFAULT_STATE_DIR = '/run/mip4-lab';
 export const DEFAULT_LAB_NAME = 'demo';
@@ -70,6 +72,8 @@ interface LabState {
   /** `--ingress-filter`, and whether the configs ask for reverse tunnels (absent in older state files). */
   readonly ingressFilter?: boolean;
   readonly reverseTunnel?: boolean;
+  /** `--nat`: foreign-2 behind a NAT router (nat-plan.ts); absent without it. */
+  readonly nat?: NatSettings;
   place: MnPlace;
 }
 
@@ -141,6 +145,8 @@ export interface UpOptions extends LabOptions {
   readonly ingressFilter?: boolean;
   /** The configs ask for reverse tunnels (RFC 3024); default LAB_REVERSE_TUNNEL_DEFAULT. */
   readonly reverseTunnel?: boolean;
+  /** Foreign-2 behind a masquerading NAT (nat-plan.ts); the configs ask for UDP tunnelling (RFC 3519). */
+  readonly nat?: { readonly udpTimeoutSeconds?: number; readonly keepaliveSeconds?: number };
   /** How long to wait for each daemon's ready line. */
   readonly readyTimeoutMs?: number;
 }
@@ -155,7 +161,8 @@ function generateKeys(): LabKeys {
   return { mobileHome: key(), foreignHome1: key(), foreignHome2: key() };
 }
 
-function buildTopology(name: string): void {
+/** The lab's namespaces, links, addresses and routes; with `nat`, all but the NAT router's own (nat.ts). */
+function buildTopology(name: string, nat: boolean): void {
   for (const role of LAB_ROLES) {
     ip('netns', 'add', namespaceOf(name, role));
     // Before any interface exists, so every interface starts with these defaults.
@@ -167,7 +174,8 @@ function buildTopology(name: string): void {
     sw,
     SEGMENTS.flatMap((segment) => [`link add ${BRIDGE[segment]} type bridge`, `link set ${BRIDGE[segment]} up`]),
   );
-  for (const veth of VETHS) {
+  const veths = VETHS.filter((veth) => !(nat && replacedByNat(veth)));
+  for (const veth of veths) {
     ipBatch(namespaceOf(name, veth.aRole), [
       `link add ${veth.a} type veth peer name ${veth.b} netns ${namespaceOf(name, veth.bRole)}`,
       ...(veth.bridge !== undefined ? [`link set ${veth.a} master ${veth.bridge}`] : []),
@@ -176,8 +184,8 @@ function buildTopology(name: string): void {
   }
   const perRole = new Map<LabRole, string[]>();
   const add = (role: LabRole, command: string) => perRole.set(role, [...(perRole.get(role) ?? []), command]);
-  for (const a of INTERFACE_ADDRESSES) add(a.role, `addr add ${a.cidr} dev ${a.device}`);
-  for (const veth of VETHS) add(veth.bRole, `link set ${veth.b} up`);
+  for (const a of INTERFACE_ADDRESSES) if (!(nat && addressReplacedByNat(a))) add(a.role, `addr add ${a.cidr} dev ${a.device}`);
+  for (const veth of veths) add(veth.bRole, `link set ${veth.b} up`);
   for (const r of ROUTES) add(r.role, `route add ${r.destination} via ${r.via}`);
   for (const [role, commands] of perRole) ipBatch(namespaceOf(name, role), commands);
 }
@@ -291,16 +299,31 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
   }
   const ingressFilter = options.ingressFilter ?? false;
   const reverseTunnel = options.reverseTunnel ?? LAB_REVERSE_TUNNEL_DEFAULT;
-  const toolProblem = ingressFilter ? ingressFilterToolProblem() : undefined;
+  const toolProblem = (ingressFilter ? ingressFilterToolProblem() : undefined) ?? (options.nat !== undefined ? natToolProblem() : undefined);
   if (toolProblem !== undefined) throw new LabError(toolProblem);
+  const nat: NatSettings | undefined =
+    options.nat === undefined
+      ? undefined
+      : {
+          ...(options.nat.udpTimeoutSeconds !== undefined ? { udpTimeoutSeconds: options.nat.udpTimeoutSeconds } : {}),
+          keepaliveSeconds: options.nat.keepaliveSeconds ?? labKeepaliveInterval(options.nat.udpTimeoutSeconds),
+          generation: 0,
+        };
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   try {
-    buildTopology(options.name);
-    if (ingressFilter) applyIngressFilter(options.name);
+    buildTopology(options.name, nat !== undefined);
+    if (nat !== undefined) {
+      try {
+        buildNatRouter(options.name, nat);
+      } catch (error) {
+        throw new LabError(`building the NAT router ${namespaceOf(options.name, NAT_ROLE)}: ${(error as Error).message}`);
+      }
+    }
+    if (ingressFilter) applyIngressFilter(options.name, nat !== undefined);
     const keys = generateKeys();
-    const daemons = daemonPlans(keys, options.encapsulation, directory, reverseTunnel);
+    const daemons = daemonPlans(keys, options.encapsulation, directory, reverseTunnel, nat !== undefined ? { keepaliveSeconds: nat.keepaliveSeconds } : undefined);
     for (const daemon of daemons) writeFileSync(join(directory, daemon.configFile), daemon.config, { mode: 0o600 });
-    writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), ingressFilter, reverseTunnel, place: 'home' });
+    writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), ingressFilter, reverseTunnel, ...(nat !== undefined ? { nat } : {}), place: 'home' });
     // All at once: none needs another to start (a node that registers before its agents are
     // up retransmits, 3.6.3), and each node process takes a second or more to load.
     const started = daemons.map((daemon) => ({ daemon, pid: startDaemon(options.name, directory, daemon) }));
@@ -309,16 +332,16 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
     await labDown(options);
     throw error;
   }
-  return { directory, summary: upSummary(options.name, directory, options.encapsulation, ingressFilter, reverseTunnel) };
+  return { directory, summary: upSummary(options.name, directory, options.encapsulation, ingressFilter, reverseTunnel, nat) };
 }
 
 /** The router's BCP 38 filter (ingress-filter.ts), loaded before any daemon sends. */
-function applyIngressFilter(name: string): void {
-  const problem = loadIngressFilter(namespaceOf(name, 'rt'));
+function applyIngressFilter(name: string, nat: boolean): void {
+  const problem = loadIngressFilter(namespaceOf(name, 'rt'), nat);
   if (problem !== undefined) throw new LabError(`loading the ingress filter into ${namespaceOf(name, 'rt')} failed: ${problem}`);
 }
 
-function upSummary(name: string, directory: string, encapsulation: Encapsulation, ingressFilter: boolean, reverseTunnel: boolean): string {
+function upSummary(name: string, directory: string, encapsulation: Encapsulation, ingressFilter: boolean, reverseTunnel: boolean, nat: NatSettings | undefined): string {
   const ns = (role: LabRole) => namespaceOf(name, role);
   const flag = name === 'demo' ? '' : ` --name ${name}`;
   const filter = ingressFilter ? 'ingress filter on' : 'no ingress filter';
@@ -326,14 +349,21 @@ function upSummary(name: string, directory: string, encapsulation: Encapsulation
     `lab '${name}' is up (tunnel encapsulation ${encapsulation}, ${filter}, reverse tunnelling ${reverseTunnel ? 'asked for' : 'off'}); state, configs and logs in ${directory}/`,
     '',
     `  correspondent CH  ${ADDRESSES.correspondent}  (${ns('ch')})`,
-    `  router            ${ADDRESSES.routerCorrespondent}, ${ADDRESSES.routerHome}, ${ADDRESSES.routerForeign1}, ${ADDRESSES.routerForeign2}  (${ns('rt')})`,
+    `  router            ${ADDRESSES.routerCorrespondent}, ${ADDRESSES.routerHome}, ${ADDRESSES.routerForeign1}, ${nat === undefined ? ADDRESSES.routerForeign2 : NAT_ADDRESSES.routerTransit}  (${ns('rt')})`,
     `  home agent        ${ADDRESSES.homeAgent} on ${ADDRESSES.homeNetwork}  (${ns('ha')})`,
     `  foreign agent 1   ${ADDRESSES.foreignAgent1} on ${ADDRESSES.foreign1Network}  (${ns('fa1')})`,
     `  foreign agent 2   ${ADDRESSES.foreignAgent2} on ${ADDRESSES.foreign2Network}  (${ns('fa2')})`,
+    ...(nat === undefined
+      ? []
+      : [
+          `  NAT router        ${ADDRESSES.foreign2Network} (FA2, co-located ${ADDRESSES.colocatedCareOf}) masqueraded to ${NAT_ADDRESSES.natOutside}; ` +
+            `${nat.udpTimeoutSeconds === undefined ? "kernel's UDP timeout" : `UDP timeout ${nat.udpTimeoutSeconds} s`}, keepalives every ${nat.keepaliveSeconds} s  (${ns(NAT_ROLE)})`,
+        ]),
     `  mobile node       home address ${ADDRESSES.mobileNodeHome}, now at home  (${ns('mn')})`,
     '',
     `  ping it:    ip netns exec ${ns('ch')} ping ${ADDRESSES.mobileNodeHome}`,
     `  move it:    mip4 lab move mn fa1|fa2|colocated|home${flag}`,
+    ...(nat === undefined ? [] : [`  reboot NAT: mip4 lab nat restart${flag}   (mappings lost; reports when the node is reachable again)`]),
     `  load it:    mip4 lab traffic${flag}   (iperf3 both ways and 10 ms probes through every move)`,
     `  watch it:   mip4 lab status${flag}; tail -f ${directory}/mn.log`,
     `  remove it:  mip4 lab down${flag}`,
@@ -417,6 +447,8 @@ export interface LabStatus {
   /** The router's ingress filter counters; absent when no filter is loaded. */
   readonly ingressFilter?: IngressDrops[];
   readonly reverseTunnel?: boolean;
+  /** `--nat`: the NAT's settings, its translated mappings (undefined: unreadable) and unmatched inbound count. */
+  readonly nat?: { readonly settings: NatSettings; readonly mappings?: NatMapping[]; readonly unmatched?: number };
 }
 
 function mnSegment(name: string): Segment | undefined {
@@ -465,7 +497,10 @@ export async function labStatus(options: LabOptions): Promise<LabStatus> {
     if (status !== undefined) tables[d.role] = d.role === 'ha' ? { bindings: status.bindings } : { visitors: status.visitors, pending: status.pending };
   }
   const segment = namespaces.includes(namespaceOf(options.name, 'sw')) ? mnSegment(options.name) : undefined;
-  const drops = namespaces.includes(namespaceOf(options.name, 'rt')) ? readIngressDrops(namespaceOf(options.name, 'rt')) : undefined;
+  const drops = namespaces.includes(namespaceOf(options.name, 'rt')) ? readIngressDrops(namespaceOf(options.name, 'rt'), state?.nat !== undefined) : undefined;
+  const natUp = state?.nat !== undefined && namespaces.includes(namespaceOf(options.name, NAT_ROLE));
+  const mappings = natUp ? readNatMappings(options.name) : undefined;
+  const unmatched = natUp ? readNatUnmatched(options.name) : undefined;
   return {
     name: options.name,
     directory,
@@ -477,6 +512,7 @@ export async function labStatus(options: LabOptions): Promise<LabStatus> {
     agents: tables,
     ...(drops !== undefined ? { ingressFilter: drops } : {}),
     ...(state?.reverseTunnel !== undefined ? { reverseTunnel: state.reverseTunnel } : {}),
+    ...(state?.nat !== undefined ? { nat: { settings: state.nat, ...(mappings !== undefined ? { mappings } : {}), ...(unmatched !== undefined ? { unmatched } : {}) } } : {}),
   };
 }
 
@@ -488,6 +524,7 @@ export function statusText(status: LabStatus): string {
     lines.push(`  ${d.role.padEnd(3)}  ${d.alive ? `running, pid ${d.pid}` : d.pid !== undefined ? `NOT running (pid ${d.pid})` : 'not started'}  log ${d.log}${held}`);
   }
   if (status.namespaces.length > 0) lines.push(`  ${ingressFilterText(status.ingressFilter)}`);
+  if (status.nat !== undefined) lines.push(...natStatusLines(status.nat.settings, status.nat.mappings, status.nat.unmatched));
   if (status.reverseTunnel !== undefined) lines.push(`  reverse tunnelling: ${status.reverseTunnel ? "asked for ('T' in the configs)" : 'off'}`);
   if (status.mnPlace !== undefined) lines.push(`  mobile node placed at: ${status.mnPlace} (link on the ${status.mnSegment ?? 'unknown'} segment)`);
   if (status.mnState !== undefined) {
@@ -559,5 +596,67 @@ export async function labMove(options: LabOptions & { readonly place: MnPlace })
     linkDownNs,
     linkUpNs,
     restarted: false,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// nat restart
+
+export interface NatRestartResult {
+  readonly summary: string;
+  /** Restarts so far, this one included; selects the NAT's port range. */
+  readonly generation: number;
+  /**
+   * From the NAT going down to the correspondent's first ping answered by the node's home
+   * address, ms (100 ms resolution); undefined when not probed or not back within the wait.
+   */
+  readonly gapMs?: number;
+  /** How long the probe waited, ms (0: not probed). */
+  readonly waitedMs: number;
+}
+
+/**
+ * Reboots the lab's NAT (nat.ts restartNatRouter): every mapping is lost and the next one gets
+ * a new external port. Then, unless `waitMs` is 0, pings the node's home address from the
+ * correspondent every 100 ms until it answers, which it does once the node's next keepalive or
+ * registration has told the home agent the new port (RFC 3519 4.10): the gap is reported.
+ */
+export async function labNatRestart(options: LabOptions & { readonly waitMs?: number }): Promise<NatRestartResult> {
+  check(options);
+  const directory = labDirectory(options);
+  const state = readState(directory);
+  if (state === undefined || !labNamespaces(options.name).includes(namespaceOf(options.name, 'sw'))) {
+    throw new LabError(`no lab named '${options.name}' is up; 'mip4 lab up --nat --name ${options.name}' makes one`);
+  }
+  if (state.nat === undefined) throw new LabError(`lab '${options.name}' has no NAT: it was made without --nat ('mip4 lab down' and 'mip4 lab up --nat' make one with it)`);
+  const nat: NatSettings = { ...state.nat, generation: state.nat.generation + 1 };
+  const downAt = process.hrtime.bigint();
+  try {
+    await restartNatRouter(options.name, nat);
+  } catch (error) {
+    throw new LabError(`restarting the NAT router ${namespaceOf(options.name, NAT_ROLE)}: ${(error as Error).message}`);
+  }
+  writeState(directory, { ...state, nat });
+  const rebuiltMs = Number(process.hrtime.bigint() - downAt) / 1e6;
+  const waitMs = options.waitMs ?? (nat.keepaliveSeconds + 10) * 1000;
+  let gapMs: number | undefined;
+  if (waitMs > 0) {
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    // -c 1 -w: ping every 100 ms and stop at the first answer, or give up after the deadline.
+    const probe = run('ip', ['netns', 'exec', namespaceOf(options.name, 'ch'), 'ping', '-n', '-q', '-c', '1', '-i', '0.1', '-w', String(seconds), ADDRESSES.mobileNodeHome], seconds * 1000 + 5_000);
+    if (probe.status === 0) gapMs = Math.round(Number(process.hrtime.bigint() - downAt) / 1e6);
+  }
+  const ports = `new external ports from ${nat.generation % 2 === 0 ? '20000' : '30000'}`;
+  const outcome =
+    waitMs === 0
+      ? 'not probed (--wait-ms 0)'
+      : gapMs !== undefined
+        ? `the correspondent reached ${ADDRESSES.mobileNodeHome} again ${gapMs} ms after the NAT went down`
+        : `the correspondent did NOT reach ${ADDRESSES.mobileNodeHome} within ${waitMs} ms of the NAT going down`;
+  return {
+    summary: `NAT of lab '${options.name}' restarted (restart ${nat.generation}, mappings lost, ${ports}, rebuilt in ${Math.round(rebuiltMs)} ms); ${outcome}`,
+    generation: nat.generation,
+    ...(gapMs !== undefined ? { gapMs } : {}),
+    waitedMs: waitMs,
   };
 }
