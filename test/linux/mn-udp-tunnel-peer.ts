@@ -10,6 +10,7 @@
  * whose inner datagram is UDP from 192.0.2.20:7 to the home address:PORT. One JSON object per
  * line on stdout.
  */
+import { udpTunnelReply, udpTunnelRequestOf } from '../../io/wire/udp-tunnel.js';
 import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { ipv4, ipv4ToString } from '../../io/wire/bytes.js';
@@ -53,20 +54,16 @@ udp.on('message', (message, remote) => {
   if (!decoded.ok) return report('bad-request', { reason: decoded.error.reason });
   const request = decoded.value;
   homeAddress = request.homeAddress;
-  const asked = request.extensions.find((e) => e.type === 144);
-  const askedBytes = asked?.kind === 'unknown' ? [...asked.data] : undefined;
-  const forced = askedBytes !== undefined && (askedBytes[2]! & 0x80) !== 0;
+  const asked = udpTunnelRequestOf(request.extensions);
+  const forced = asked?.force === true;
   const behindNat = remote.address !== ipv4ToString(request.careOfAddress);
   const extensions: RegistrationExtension[] = [];
-  if (askedBytes !== undefined) {
-    const code = behindNat || forced ? 0 : 64;
-    extensions.push({ kind: 'unknown', type: 44, offset: 0, skippable: false, format: 'tlv', data: new Uint8Array([0, code, forced ? 0x80 : 0, 0, keepalive >> 8, keepalive & 0xff]) });
-  }
+  if (asked !== undefined) extensions.push(udpTunnelReply({ code: behindNat || forced ? 0 : 64, forced, keepaliveInterval: keepalive }));
   extensions.push({ kind: 'auth', type: ExtensionType.MobileHomeAuth, spi, offset: 0, authenticator: new Uint8Array(16) });
   const reply: RegistrationReply = { type: 3, code: 0, lifetime: request.lifetime, homeAddress: request.homeAddress, homeAgent: request.homeAgent, identification: request.identification, extensions };
   udp.send(encodeSigned(reply, () => ({ spi, algorithm: 'hmac-md5', key })), remote.port, remote.address);
   mapping = { address: remote.address, port: remote.port };
-  report('request', { from: remote.address, port: remote.port, careOfAddress: ipv4ToString(request.careOfAddress), flags: request.flags, udpTunnelRequest: askedBytes, behindNat });
+  report('request', { from: remote.address, port: remote.port, careOfAddress: ipv4ToString(request.careOfAddress), flags: request.flags, udpTunnelRequest: asked === undefined ? undefined : { force: asked.force, registrationThroughFa: asked.registrationThroughFa, encapsulation: asked.encapsulation }, behindNat });
 });
 
 createInterface({ input: process.stdin }).on('line', (line) => {

@@ -162,7 +162,7 @@ control:
 
       // The Request crossed the NAT: the home agent sees the NAT's address, not the care-of address.
       const request = await agent.waitFor('request');
-      expect(request).toMatchObject({ from: '203.0.113.1', careOfAddress: '192.168.77.50', behindNat: true, udpTunnelRequest: [0, 0, 0, 4, 0, 0] });
+      expect(request).toMatchObject({ from: '203.0.113.1', careOfAddress: '192.168.77.50', behindNat: true, udpTunnelRequest: { force: false, registrationThroughFa: false, encapsulation: 4 } });
       const tunnel = await waitFor((l) => l.event === 'udp-tunnel' && l.active === true, 'udp-tunnel line');
       expect(tunnel).toMatchObject({ homeAgent: '198.51.100.1', careOfAddress: '192.168.77.50', keepaliveInterval: KEEPALIVE_SECONDS });
 
