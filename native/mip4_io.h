@@ -76,6 +76,22 @@ MIP4_INTERNAL void set_number(napi_env env, napi_value object, const char *name,
 MIP4_INTERNAL napi_value make_handle(napi_env env, void *data, napi_finalize finalize, const napi_type_tag *tag, int *made);
 MIP4_INTERNAL void *arg_handle(napi_env env, napi_value value, const napi_type_tag *tag, const char *what);
 
+/* ---------------------------------------------------------------- batched UDP sends (sockets.c, udp-gso.c) */
+
+/* The arguments sendUdpBatch and sendUdpSegmented share: (fd, slab, offsets, lengths, addresses, ports, first,
+   count[, sources]); datagram i (first <= i < count) is slab[offsets[i] .. + lengths[i]) to addresses[i]:ports[i]. */
+typedef struct {
+  int32_t fd, first, count;
+  size_t slab_length;
+  const uint8_t *slab;
+  const int32_t *offsets, *lengths, *ports;
+  const uint32_t *addresses;
+  const uint32_t *sources; /* NULL when not given */
+} udp_batch_args_t;
+
+/* Reads and checks them (every datagram inside the slab, ports 0..65535); on failure throws, naming `name`. */
+MIP4_INTERNAL bool udp_batch_args_read(napi_env env, napi_callback_info info, const char *name, udp_batch_args_t *out);
+
 /* ---------------------------------------------------------------- TUN offloads (tun.c) */
 
 /* Newer than some installed kernel headers: UDP segmentation offload (Linux 6.2). */

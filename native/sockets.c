@@ -412,49 +412,65 @@ int udp_drain(reader_t *reader) {
  * the datagram at `first` itself failed (the caller reports it and goes on with the next), so
  * no failure costs an exception or stops the datagrams behind it.
  */
-napi_value send_udp_batch(napi_env env, napi_callback_info info) {
+bool udp_batch_args_read(napi_env env, napi_callback_info info, const char *name, udp_batch_args_t *out) {
   napi_value argv[MAX_ARGS];
-  if (!args_read(env, info, argv, 8, "sendUdpBatch(fd, slab, offsets, lengths, addresses, ports, first, count[, sources])")) return NULL;
-  int32_t fd, first, count;
+  char usage[128], what[128];
+  snprintf(usage, sizeof usage, "%s(fd, slab, offsets, lengths, addresses, ports, first, count[, sources])", name);
+  if (!args_read(env, info, argv, 8, usage)) return false;
   void *slab_data, *offsets_data, *lengths_data, *addresses_data, *ports_data;
-  size_t slab_length, offsets_length, lengths_length, addresses_length, ports_length;
-  if (!arg_int32(env, argv[0], &fd, "sendUdpBatch: fd must be a number") ||
-      !arg_typed(env, argv[1], napi_uint8_array, &slab_data, &slab_length, "sendUdpBatch: slab must be a Uint8Array") ||
-      !arg_typed(env, argv[2], napi_int32_array, &offsets_data, &offsets_length, "sendUdpBatch: offsets must be an Int32Array") ||
-      !arg_typed(env, argv[3], napi_int32_array, &lengths_data, &lengths_length, "sendUdpBatch: lengths must be an Int32Array") ||
-      !arg_typed(env, argv[4], napi_uint32_array, &addresses_data, &addresses_length, "sendUdpBatch: addresses must be a Uint32Array") ||
-      !arg_typed(env, argv[5], napi_int32_array, &ports_data, &ports_length, "sendUdpBatch: ports must be an Int32Array") ||
-      !arg_int32(env, argv[6], &first, "sendUdpBatch: first must be a number") ||
-      !arg_int32(env, argv[7], &count, "sendUdpBatch: count must be a number"))
-    return NULL;
+  size_t offsets_length, lengths_length, addresses_length, ports_length;
+#define WHAT(text) (snprintf(what, sizeof what, "%s: " text, name), what)
+  if (!arg_int32(env, argv[0], &out->fd, WHAT("fd must be a number")) ||
+      !arg_typed(env, argv[1], napi_uint8_array, &slab_data, &out->slab_length, WHAT("slab must be a Uint8Array")) ||
+      !arg_typed(env, argv[2], napi_int32_array, &offsets_data, &offsets_length, WHAT("offsets must be an Int32Array")) ||
+      !arg_typed(env, argv[3], napi_int32_array, &lengths_data, &lengths_length, WHAT("lengths must be an Int32Array")) ||
+      !arg_typed(env, argv[4], napi_uint32_array, &addresses_data, &addresses_length, WHAT("addresses must be a Uint32Array")) ||
+      !arg_typed(env, argv[5], napi_int32_array, &ports_data, &ports_length, WHAT("ports must be an Int32Array")) ||
+      !arg_int32(env, argv[6], &out->first, WHAT("first must be a number")) ||
+      !arg_int32(env, argv[7], &out->count, WHAT("count must be a number")))
+    return false;
+  int32_t first = out->first, count = out->count;
   /* Optional: per datagram the IP source address it must carry (0: the kernel chooses). */
-  const uint32_t *sources = NULL;
+  out->sources = NULL;
   if (arg_type(env, argv[8]) != napi_undefined) {
     void *sources_data;
     size_t sources_length;
-    if (!arg_typed(env, argv[8], napi_uint32_array, &sources_data, &sources_length, "sendUdpBatch: sources must be a Uint32Array"))
-      return NULL;
+    if (!arg_typed(env, argv[8], napi_uint32_array, &sources_data, &sources_length, WHAT("sources must be a Uint32Array")))
+      return false;
     if ((size_t)count > sources_length) {
-      throw_range(env, "sendUdpBatch: need count <= the length of sources");
-      return NULL;
+      throw_range(env, WHAT("need count <= the length of sources"));
+      return false;
     }
-    sources = sources_data;
+    out->sources = sources_data;
   }
   if (first < 0 || count < first || (size_t)count > offsets_length || (size_t)count > lengths_length ||
       (size_t)count > addresses_length || (size_t)count > ports_length) {
-    throw_range(env, "sendUdpBatch: need 0 <= first <= count <= the length of every array");
-    return NULL;
+    throw_range(env, WHAT("need 0 <= first <= count <= the length of every array"));
+    return false;
   }
-  const uint8_t *slab = slab_data;
-  const int32_t *offsets = offsets_data, *lengths = lengths_data, *ports = ports_data;
-  const uint32_t *addresses = addresses_data;
+  out->slab = slab_data;
+  out->offsets = offsets_data;
+  out->lengths = lengths_data;
+  out->ports = ports_data;
+  out->addresses = addresses_data;
   for (int32_t i = first; i < count; i++) {
-    if (offsets[i] < 0 || lengths[i] < 0 || (size_t)offsets[i] + (size_t)lengths[i] > slab_length || ports[i] < 0 ||
-        ports[i] > 65535) {
-      throw_range(env, "sendUdpBatch: a datagram lies outside the slab or has a bad port");
-      return NULL;
+    if (out->offsets[i] < 0 || out->lengths[i] < 0 || (size_t)out->offsets[i] + (size_t)out->lengths[i] > out->slab_length ||
+        out->ports[i] < 0 || out->ports[i] > 65535) {
+      throw_range(env, WHAT("a datagram lies outside the slab or has a bad port"));
+      return false;
     }
   }
+#undef WHAT
+  return true;
+}
+
+napi_value send_udp_batch(napi_env env, napi_callback_info info) {
+  udp_batch_args_t args;
+  if (!udp_batch_args_read(env, info, "sendUdpBatch", &args)) return NULL;
+  const int32_t fd = args.fd, first = args.first, count = args.count;
+  const uint8_t *slab = args.slab;
+  const int32_t *offsets = args.offsets, *lengths = args.lengths, *ports = args.ports;
+  const uint32_t *addresses = args.addresses, *sources = args.sources;
 
   enum { CHUNK = 64 };
   struct mmsghdr messages[CHUNK];

@@ -39,47 +39,12 @@ napi_value udp_segment_supported(napi_env env, napi_callback_info info) {
 }
 
 napi_value send_udp_segmented(napi_env env, napi_callback_info info) {
-  napi_value argv[MAX_ARGS];
-  if (!args_read(env, info, argv, 8, "sendUdpSegmented(fd, slab, offsets, lengths, addresses, ports, first, count[, sources])")) return NULL;
-  int32_t fd, first, count;
-  void *slab_data, *offsets_data, *lengths_data, *addresses_data, *ports_data;
-  size_t slab_length, offsets_length, lengths_length, addresses_length, ports_length;
-  if (!arg_int32(env, argv[0], &fd, "sendUdpSegmented: fd must be a number") ||
-      !arg_typed(env, argv[1], napi_uint8_array, &slab_data, &slab_length, "sendUdpSegmented: slab must be a Uint8Array") ||
-      !arg_typed(env, argv[2], napi_int32_array, &offsets_data, &offsets_length, "sendUdpSegmented: offsets must be an Int32Array") ||
-      !arg_typed(env, argv[3], napi_int32_array, &lengths_data, &lengths_length, "sendUdpSegmented: lengths must be an Int32Array") ||
-      !arg_typed(env, argv[4], napi_uint32_array, &addresses_data, &addresses_length, "sendUdpSegmented: addresses must be a Uint32Array") ||
-      !arg_typed(env, argv[5], napi_int32_array, &ports_data, &ports_length, "sendUdpSegmented: ports must be an Int32Array") ||
-      !arg_int32(env, argv[6], &first, "sendUdpSegmented: first must be a number") ||
-      !arg_int32(env, argv[7], &count, "sendUdpSegmented: count must be a number"))
-    return NULL;
-  const uint32_t *sources = NULL;
-  if (arg_type(env, argv[8]) != napi_undefined) {
-    void *sources_data;
-    size_t sources_length;
-    if (!arg_typed(env, argv[8], napi_uint32_array, &sources_data, &sources_length, "sendUdpSegmented: sources must be a Uint32Array"))
-      return NULL;
-    if ((size_t)count > sources_length) {
-      throw_range(env, "sendUdpSegmented: need count <= the length of sources");
-      return NULL;
-    }
-    sources = sources_data;
-  }
-  if (first < 0 || count < first || (size_t)count > offsets_length || (size_t)count > lengths_length ||
-      (size_t)count > addresses_length || (size_t)count > ports_length) {
-    throw_range(env, "sendUdpSegmented: need 0 <= first <= count <= the length of every array");
-    return NULL;
-  }
-  const uint8_t *slab = slab_data;
-  const int32_t *offsets = offsets_data, *lengths = lengths_data, *ports = ports_data;
-  const uint32_t *addresses = addresses_data;
-  for (int32_t i = first; i < count; i++) {
-    if (offsets[i] < 0 || lengths[i] < 0 || (size_t)offsets[i] + (size_t)lengths[i] > slab_length || ports[i] < 0 ||
-        ports[i] > 65535) {
-      throw_range(env, "sendUdpSegmented: a datagram lies outside the slab or has a bad port");
-      return NULL;
-    }
-  }
+  udp_batch_args_t args;
+  if (!udp_batch_args_read(env, info, "sendUdpSegmented", &args)) return NULL;
+  const int32_t fd = args.fd, first = args.first, count = args.count;
+  const uint8_t *slab = args.slab;
+  const int32_t *lengths = args.lengths, *offsets = args.offsets, *ports = args.ports;
+  const uint32_t *addresses = args.addresses, *sources = args.sources;
 
   struct mmsghdr messages[MESSAGES];
   struct iovec vectors[VECTORS];

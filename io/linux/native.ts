@@ -47,6 +47,22 @@ export const UDP_TRUNCATED = 0x10000;
 export type ReaderHandle = { readonly __mip4Reader: unique symbol };
 
 /** The addon's exports, as native/mip4_io.c exports them. */
+/**
+ * A batched UDP send (sendUdpBatch, sendUdpSegmented): datagram i (first <= i < count) is
+ * slab[offsets[i] .. + lengths[i]) to addresses[i]:ports[i] (host order).
+ */
+export type UdpBatchSend = (
+  fd: number,
+  slab: Uint8Array,
+  offsets: Int32Array,
+  lengths: Int32Array,
+  addresses: Uint32Array,
+  ports: Int32Array,
+  first: number,
+  count: number,
+  sources?: Uint32Array,
+) => number;
+
 export interface NativeIo {
   /**
    * `offload`: IFF_VNET_HDR + TUNSETOFFLOAD; the reader then segments GSO packets and completes
@@ -123,34 +139,14 @@ export interface NativeIo {
    * -errno when the datagram at `first` failed. `sources[i]`, when given and not 0, is the IP
    * source address datagram i carries (IP_PKTINFO; for a socket bound to 0.0.0.0).
    */
-  sendUdpBatch(
-    fd: number,
-    slab: Uint8Array,
-    offsets: Int32Array,
-    lengths: Int32Array,
-    addresses: Uint32Array,
-    ports: Int32Array,
-    first: number,
-    count: number,
-    sources?: Uint32Array,
-  ): number;
+  sendUdpBatch: UdpBatchSend;
   /**
    * sendUdpBatch's contract, with UDP GSO: each run of consecutive datagrams to one destination
    * (and source) whose lengths are equal, the last possibly shorter, at most 64 and 65,000
    * bytes, leaves as one message with UDP_SEGMENT (native/udp-gso.c); the receiver sees the same
    * datagrams. Use only where udpSegmentSupported(fd).
    */
-  sendUdpSegmented(
-    fd: number,
-    slab: Uint8Array,
-    offsets: Int32Array,
-    lengths: Int32Array,
-    addresses: Uint32Array,
-    ports: Int32Array,
-    first: number,
-    count: number,
-    sources?: Uint32Array,
-  ): number;
+  sendUdpSegmented: UdpBatchSend;
   /** Whether this kernel offers UDP_SEGMENT on the socket (Linux 4.18). */
   udpSegmentSupported(fd: number): boolean;
   /** A disarmed one-shot writability watch on the socket (polls a dup of `fd`). */
