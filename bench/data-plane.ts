@@ -22,6 +22,7 @@ import type { Encapsulation } from '../io/wire/tunnel.js';
 import { ForwardingTable } from '../runtime/dataplane/forwarding-table.js';
 import { homeAgentDataPlane } from '../runtime/dataplane/ha-plane.js';
 import type { Packet, PacketBatch } from '../runtime/dataplane/packets.js';
+import { MicroFigures } from './harness/micro.js';
 
 const BATCHES = Number(process.argv[2] ?? 20_000);
 const REPETITIONS = Number(process.argv[3] ?? 5);
@@ -122,13 +123,7 @@ function runHeaderLoop(copy: boolean): number {
 }
 
 const KINDS: Kind[] = ['ip-in-ip', 'minimal', 'gre', 'udp'];
-const ratios = new Map<string, number[]>();
-const rates = new Map<string, number[]>();
-const record = (map: Map<string, number[]>, key: string, value: number): void => {
-  const list = map.get(key) ?? [];
-  list.push(value);
-  map.set(key, list);
-};
+const figures = new MicroFigures();
 
 // Warm-up: let the JIT settle before measuring.
 for (const kind of KINDS) runOperator(kind);
@@ -138,36 +133,16 @@ runHeaderLoop(true);
 for (let r = 0; r < REPETITIONS; r++) {
   const header = runHeaderLoop(false);
   const headerCopy = runHeaderLoop(true);
-  record(rates, 'header', header);
-  record(rates, 'header+copy', headerCopy);
+  figures.rate('header', header);
+  figures.rate('header+copy', headerCopy);
   for (const kind of r % 2 === 0 ? KINDS : [...KINDS].reverse()) {
     const operator = runOperator(kind);
-    record(rates, kind, operator);
-    record(ratios, `${kind} / header`, operator / header);
-    record(ratios, `${kind} / header+copy`, operator / headerCopy);
+    figures.rate(kind, operator);
+    figures.ratio(`${kind} / header`, operator / header);
+    figures.ratio(`${kind} / header+copy`, operator / headerCopy);
   }
 }
 
-const summary = (values: number[]): [number, number, number] => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return [sorted[0]!, sorted[Math.floor(sorted.length / 2)]!, sorted[sorted.length - 1]!];
-};
-const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(0)}k`);
-
-if (process.argv.includes('--json')) {
-  console.log(JSON.stringify({ rates: Object.fromEntries([...rates].map(([k, v]) => [k, summary(v)])), ratios: Object.fromEntries([...ratios].map(([k, v]) => [k, summary(v)])) }));
-  process.exit(0);
-}
-console.log(
+figures.print(
   `home agent data plane: ${BATCHES} batches of ${BATCH_SIZE} x ${DATAGRAM_BYTES}-byte datagrams, ${BINDINGS} bindings, ${REPETITIONS} repetitions`,
 );
-console.log('packets/s (min / median / max):');
-for (const [key, values] of rates) {
-  const [min, median, max] = summary(values);
-  console.log(`  ${key.padEnd(14)} ${fmt(min)} / ${fmt(median)} / ${fmt(max)}`);
-}
-console.log('ratios, same repetition (min / median / max):');
-for (const [key, values] of ratios) {
-  const [min, median, max] = summary(values);
-  console.log(`  ${key.padEnd(24)} ${min.toFixed(3)} / ${median.toFixed(3)} / ${max.toFixed(3)}`);
-}

@@ -18,6 +18,7 @@ import { ipInIpEncapsulate } from '../io/wire/tunnel.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../runtime/dataplane/fa-plane.js';
 import { decapsulateUdpTunnelBatch, TUNNEL_DATA_HEADER_LENGTH, writeTunnelDataHeader, type UdpTunnelPacket } from '../runtime/dataplane/fa-udp-tunnel.js';
 import { PacketPool, type PacketBatch } from '../runtime/dataplane/packets.js';
+import { MicroFigures } from './harness/micro.js';
 
 const BATCHES = Number(process.argv[2] ?? 20_000);
 const REPETITIONS = Number(process.argv[3] ?? 5);
@@ -117,11 +118,7 @@ function decapUdp(): number {
   });
 }
 
-const rates = new Map<string, number[]>();
-const ratios = new Map<string, number[]>();
-const record = (map: Map<string, number[]>, key: string, value: number): void => {
-  map.set(key, [...(map.get(key) ?? []), value]);
-};
+const figures = new MicroFigures();
 
 // Warm-up.
 reverse(false);
@@ -136,32 +133,14 @@ for (let r = 0; r < REPETITIONS; r++) {
   const ripLate = order ? rip : reverse(false);
   const dip = decapIpInIp();
   const dudp = decapUdp();
-  record(rates, 'reverse ip-in-ip', ripLate);
-  record(rates, 'reverse udp', rudp);
-  record(rates, 'decap ip-in-ip', dip);
-  record(rates, 'decap udp', dudp);
-  record(ratios, 'reverse udp / ip-in-ip', rudp / ripLate);
-  record(ratios, 'decap udp / ip-in-ip', dudp / dip);
+  figures.rate('reverse ip-in-ip', ripLate);
+  figures.rate('reverse udp', rudp);
+  figures.rate('decap ip-in-ip', dip);
+  figures.rate('decap udp', dudp);
+  figures.ratio('reverse udp / ip-in-ip', rudp / ripLate);
+  figures.ratio('decap udp / ip-in-ip', dudp / dip);
 }
 
-const summary = (values: number[]): [number, number, number] => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return [sorted[0]!, sorted[Math.floor(sorted.length / 2)]!, sorted[sorted.length - 1]!];
-};
-const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(0)}k`);
-
-if (process.argv.includes('--json')) {
-  console.log(JSON.stringify({ rates: Object.fromEntries([...rates].map(([k, v]) => [k, summary(v)])), ratios: Object.fromEntries([...ratios].map(([k, v]) => [k, summary(v)])) }));
-  process.exit(0);
-}
-console.log(`foreign agent UDP tunnel vs IP in IP: ${BATCHES} batches of ${BATCH_SIZE} x ${DATAGRAM_BYTES}-byte datagrams, ${VISITORS} visitors, ${REPETITIONS} repetitions`);
-console.log('packets/s (min / median / max):');
-for (const [key, values] of rates) {
-  const [min, median, max] = summary(values);
-  console.log(`  ${key.padEnd(18)} ${fmt(min)} / ${fmt(median)} / ${fmt(max)}`);
-}
-console.log('ratios, same repetition (min / median / max):');
-for (const [key, values] of ratios) {
-  const [min, median, max] = summary(values);
-  console.log(`  ${key.padEnd(24)} ${min.toFixed(3)} / ${median.toFixed(3)} / ${max.toFixed(3)}`);
-}
+figures.print(
+  `foreign agent UDP tunnel vs IP in IP: ${BATCHES} batches of ${BATCH_SIZE} x ${DATAGRAM_BYTES}-byte datagrams, ${VISITORS} visitors, ${REPETITIONS} repetitions`,
+);
