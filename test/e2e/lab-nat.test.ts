@@ -24,6 +24,7 @@ const MN_HOME = '198.51.100.10';
 const HA = '198.51.100.2';
 const CH = '192.0.2.10';
 const COLOCATED = '203.0.113.100';
+const FA2 = '203.0.113.66';
 const NAT_OUTSIDE = '203.0.113.130';
 const UDP_TIMEOUT_S = 5;
 const KEEPALIVE_S = 2;
@@ -286,6 +287,29 @@ describe.sequential('mip4 lab --nat: a co-located node behind a masquerading NAT
       await waitFor(tunnelPort, 15_000, 'binding with a UDP tunnel after the move back');
       await waitFor(() => (ping(ns('ch'), MN_HOME, 1, 1, 1).received === 1 ? true : undefined), 15_000, 'answer behind the NAT again');
       expect(ping(ns('mn'), CH, 10).received).toBeGreaterThanOrEqual(9);
+    },
+  );
+  it.skipIf(skipReason !== undefined)(
+    titled('through a foreign agent behind the NAT: FA2 registers the node over its own UDP flow (its security association found by its care-of address), the node is reachable and sends from its home address, and a NAT restart is followed after FA2\'s next keepalive', skipReason),
+    async () => {
+      expect(lab('move', 'mn', 'fa2').status).toBe(0);
+      await waitFor(() => log('ha').find((l) => l.event === 'reply' && l.code === 0 && l.careOfAddress === FA2), 20_000, 'accepting reply to FA2\'s care-of address');
+      const port = await waitFor(tunnelPort, 15_000, 'binding with a UDP tunnel to the NAT via FA2');
+      expect(binding()?.careOfAddress).toBe(FA2);
+      await waitFor(() => (ping(ns('ch'), MN_HOME, 1, 1, 1).received === 1 ? true : undefined), 15_000, 'answer via FA2');
+      expect(ping(ns('ch'), MN_HOME, 20).received).toBeGreaterThanOrEqual(19);
+      expect(ping(ns('mn'), CH, 20).received).toBeGreaterThanOrEqual(19);
+      const rebindings = log('ha').filter((l) => l.event === 'udp-rebinding').length;
+      const restart = lab('nat', 'restart', '--json', '--wait-ms', '20000');
+      expect(restart.status, restart.stderr + restart.stdout).toBe(0);
+      console.log(`[lab-nat] via FA2: ${(JSON.parse(restart.stdout) as { summary: string }).summary}`);
+      const after = await waitFor(() => {
+        const now = tunnelPort();
+        return now !== undefined && now !== port ? now : undefined;
+      }, 10_000, 'binding moved to the new NAT port');
+      expect(after).not.toBe(port);
+      expect(log('ha').filter((l) => l.event === 'udp-rebinding').length).toBeGreaterThan(rebindings);
+      expect(ping(ns('ch'), MN_HOME, 20).received).toBeGreaterThanOrEqual(19);
     },
   );
 });
