@@ -65,7 +65,6 @@ import { mobileNodeReverseTunnelPlane, type MobileNodeReverseTunnel } from '../d
 import { membershipQuery, membershipReport, UNSOLICITED_REPORT_INTERVAL_MS } from './igmp-membership.js';
 import {
   authenticatedUdpTunnelReply,
-  MN_REPLY_DECODE_OPTIONS,
   udpTunnelOutcome,
   udpTunnelRequestFor,
   udpTunnelRetry,
@@ -74,7 +73,7 @@ import {
   type UdpTunnelRequestShape,
 } from '../../policies/mn-udp-tunnel.js';
 import { MnUdpTunnelSession, type MnUdpTunnelEvent, type MnUdpTunnelState } from './udp-tunnel.js';
-import { UDP_TUNNEL_DATA_TYPE } from '../dataplane/mn-plane.js';
+import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
 
 export interface MobileNodeConfig {
   /** The interface the node attaches with (one interface, 2.4). */
@@ -649,10 +648,10 @@ export class MobileNode {
   private handleReply(data: Uint8Array, from: Ipv4Address, fromPort: number): void {
     if (this.closed) return;
     // RFC 3519 3.3: the registration socket also carries tunnel data; the first byte tells them apart.
-    if (data.length > 0 && data[0] === UDP_TUNNEL_DATA_TYPE) return this.handleUdpTunnelData(data, from, fromPort);
+    if (data.length > 0 && data[0] === TUNNEL_DATA_MESSAGE_TYPE) return this.handleUdpTunnelData(data, from, fromPort);
     const at = this.now();
     const actor = this.registration;
-    const decoded = decodeRegistrationReply(data, 0, data.length, MN_REPLY_DECODE_OPTIONS);
+    const decoded = decodeRegistrationReply(data, 0, data.length);
     if (!decoded.ok || actor === undefined || actor.stopped) {
       this.counters.repliesDiscarded++;
       this.emit({ event: 'reply-discarded', at, reason: decoded.ok ? 'no-pending-registration' : decoded.error.reason });
