@@ -32,6 +32,13 @@ import type { MnRegistrationTarget } from './mn-request.js';
 
 export type UdpTunnelMode = 'auto' | 'force' | 'off';
 
+/**
+ * The default for the library and the configuration file alike: asking costs nothing (144 is
+ * skippable, so a home agent without RFC 3519 ignores it, RFC 5944 1.8), and a home agent grants
+ * only when it sees a NAT (RFC 3519 4.6) unless 'F' is set, which 'auto' never sets.
+ */
+export const DEFAULT_UDP_TUNNEL_MODE: UdpTunnelMode = 'auto';
+
 /** What the Request asks for (RFC 3519 3.1). */
 export interface UdpTunnelRequestShape {
   readonly force: boolean;

@@ -65,6 +65,7 @@ import { mobileNodeReverseTunnelPlane, type MobileNodeReverseTunnel } from '../d
 import { membershipQuery, membershipReport, UNSOLICITED_REPORT_INTERVAL_MS } from './igmp-membership.js';
 import {
   authenticatedUdpTunnelReply,
+  DEFAULT_UDP_TUNNEL_MODE,
   udpTunnelOutcome,
   udpTunnelRequestFor,
   udpTunnelRetry,
@@ -102,7 +103,8 @@ export interface MobileNodeConfig {
   >;
   /**
    * RFC 3519 UDP tunnelling (policies/mn-udp-tunnel.ts): 'auto' asks in every co-located Request,
-   * 'force' with 'F', 'off' never. Default 'off' here; the configuration file's default is 'auto'.
+   * 'force' with 'F', 'off' never. Default 'auto' (DEFAULT_UDP_TUNNEL_MODE), as in the
+   * configuration file: 144 is skippable and the home agent grants only when it sees a NAT.
    */
   readonly udpTunnel?: UdpTunnelMode;
   /** Multicast groups joined through the home agent (RFC 5944 4.4; mobileNode.multicastGroups). */
@@ -1094,7 +1096,7 @@ export class MobileNode {
   private answerUdpTunnelRefusal(actor: RegistrationActor, code: number, identificationLow: number): boolean {
     const context = actor.snapshot.context;
     if (actor.snapshot.value !== 'awaitingReply' || identificationLow >>> 0 !== context.identification.low >>> 0) return false;
-    const decision = udpTunnelRetry(code, this.config.udpTunnel ?? 'off', actor.owner.sentUdpTunnel);
+    const decision = udpTunnelRetry(code, this.config.udpTunnel ?? DEFAULT_UDP_TUNNEL_MODE, actor.owner.sentUdpTunnel);
     if (decision.kind === 'not-applicable') return false;
     const at = this.now();
     const counters = this.udpTunnelling.counters;
@@ -1229,7 +1231,7 @@ export class MobileNode {
   private sendRequest(actor: RegistrationActor, p: { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address }): void {
     if (!this.linkUp) return; // no carrier (linkLost): the Request would go nowhere
     const target = actor.owner.target;
-    const udpTunnelRequest = udpTunnelRequestFor(this.config.udpTunnel ?? 'off', target, actor.owner.udpTunnelWithdrawn === true);
+    const udpTunnelRequest = udpTunnelRequestFor(this.config.udpTunnel ?? DEFAULT_UDP_TUNNEL_MODE, target, actor.owner.udpTunnelWithdrawn === true);
     const adjusted = this.adjustedSettings(actor.owner);
     const settings = udpTunnelRequest === undefined ? adjusted : { ...adjusted, udpTunnelRequest };
     actor.owner.sentUdpTunnel = udpTunnelRequest;

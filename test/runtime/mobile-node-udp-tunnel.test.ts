@@ -57,7 +57,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(options: { mode: UdpTunnelMode; answer: (n: number) => Answer; config?: Partial<MobileNodeConfig> }): Promise<World> {
+async function world(options: { mode: UdpTunnelMode | undefined; answer: (n: number) => Answer; config?: Partial<MobileNodeConfig> }): Promise<World> {
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed: 5 });
   const home = net.addSegment('home', { latencyMs: 2 });
@@ -114,7 +114,7 @@ async function world(options: { mode: UdpTunnelMode; answer: (n: number) => Answ
     lifetime: 600,
     requestOptions: { reverseTunnel: true },
     colocated: { address: COA, prefixLength: 24 },
-    udpTunnel: options.mode,
+    ...(options.mode !== undefined ? { udpTunnel: options.mode } : {}),
     ...options.config,
   };
   const mn = await startMobileNode(config, { link: net.linkLayer(mnHost), udp: net.udpLayer(mnHost), rawIp: simRawIpLayer(mnHost), clock, random32, autoStart: false });
@@ -193,6 +193,15 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     const at = extensionOffsets(first.request)[0]!;
     expect([...first.bytes.subarray(at, at + 8)]).toEqual([144, 6, 0, 0, 0, 4, 0, 0]);
     expect(w.mn.node.udpTunnelling.counters.requested).toBe(1);
+    await w.close();
+  });
+
+  it('a node built without the udpTunnel option asks too (the library default is auto, as the configuration file\'s)', async () => {
+    const w = await world({ mode: undefined, answer: () => GRANT(30) });
+    w.clock.advance(200);
+    expect(w.requests[0]!.request.extensions.map((e) => e.type)).toEqual([144, ExtensionType.MobileHomeAuth]);
+    expect(w.mn.node.udpTunnelling.counters.requested).toBe(1);
+    expect(w.mn.node.udpTunnelling.counters.granted).toBe(1);
     await w.close();
   });
 
