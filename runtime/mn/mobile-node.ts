@@ -7,13 +7,13 @@
  * (R2.4.3-2). Where Requests go and from which source, and the node's ARP duties:
  * docs/architecture.md, "The mobile node's own rules".
  */
-import { Cause, Effect, Exit, Layer } from 'effect';
+import { Cause, type Context, Effect, Exit, Layer, type Scope } from 'effect';
 import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, type LinkInterface } from '../../io/link.js';
 import { MnHost, type HostAttachment, type MnHostSettings } from '../../io/mn-host.js';
 import { Tun, type TunDevice } from '../../io/tun.js';
-import { RawIp, type RawIpSocket } from '../../io/raw-ip.js';
+import { RawIp, type RawIpError, type RawIpSocket } from '../../io/raw-ip.js';
 import { Udp, type UdpSocket } from '../../io/udp.js';
 import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../../io/wire/agent-discovery.js';
 import { ARP_FRAME_LENGTH, ArpOperation, arpReply, decodeArpPacket, encodeArpFrame, gratuitousArpFrame } from '../../io/wire/arp.js';
@@ -1372,6 +1372,19 @@ const TUNNEL_PROTOCOLS = [IpProtocol.IPIP, IpProtocol.MINIMAL_ENCAPSULATION, IpP
  * UdpError / RawIpError / MnHostError / TunError when one cannot be opened; nothing stays open
  * then.
  */
+/** raw(7): header included, any protocol out, nothing ever in. */
+const IPPROTO_RAW = 255;
+
+/**
+ * The socket the node's Requests to the home agent leave on, with the node's own IPv4 header
+ * (R3.6.1.1-1/-2). IPPROTO_RAW, not a raw UDP socket: one of those gets a copy of every UDP
+ * datagram the host receives, so each of the home agent's tunnel data messages (RFC 3519 4.3,
+ * on the node's UDP socket) would wake the process a second time for nothing.
+ */
+export function openRequestSocket(raw: Context.Tag.Service<typeof RawIp>): Effect.Effect<RawIpSocket, RawIpError, Scope.Scope> {
+  return raw.open(IPPROTO_RAW, { headerIncluded: true });
+}
+
 export async function startMobileNode(config: MobileNodeConfig, options: StartMobileNodeOptions): Promise<RunningMobileNode> {
   const acquire = Effect.gen(function* () {
     const link = yield* (yield* Link).open(config.interfaceName);
@@ -1383,9 +1396,7 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       const raw = yield* RawIp;
       const sockets: RawIpSocket[] = [];
       for (const protocol of TUNNEL_PROTOCOLS) sockets.push(yield* raw.open(protocol));
-      // Send-only in use: on Linux a raw UDP socket also gets a copy of every UDP datagram the
-      // host receives; with no handler the reader drops them (a batch per wakeup).
-      const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true });
+      const requestSocket = yield* openRequestSocket(raw);
       // The node's own reverse tunnel (RFC 3024 5.2): whole outer datagrams, any tunnel protocol.
       // Bound to the interface (Linux): what it sends never loops back into the TUN device the
       // node's own datagrams are routed into (io/linux/mn-host.ts reverseTunnelSteps).
