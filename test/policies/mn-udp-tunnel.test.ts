@@ -18,7 +18,7 @@ import { encodeSigned } from '../../policies/sign.js';
 
 const HOME = ipv4('198.51.100.10');
 const HA = ipv4('198.51.100.1');
-const COLOCATED = ipv4('192.168.1.50');
+const COLOCATED = ipv4('192.0.2.130');
 const MN_HA = createSecurityContext({ spi: 0x1000, key: new TextEncoder().encode('mn-ha secret 16b') });
 const SETTINGS: MnRequestSettings = {
   homeAddress: HOME,

@@ -18,7 +18,7 @@ import {
 
 const HA = ipv4('198.51.100.1');
 const HOME = ipv4('198.51.100.10');
-const CCOA = ipv4('192.168.1.50');
+const CCOA = ipv4('192.0.2.130');
 const CN = ipv4('192.0.2.5');
 const TUNNEL: MobileNodeUdpTunnel = { homeAddress: HOME, homeAgent: HA, careOfAddress: CCOA };
 
