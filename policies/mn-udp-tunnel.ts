@@ -15,8 +15,10 @@
  * Through a foreign agent with its care-of address the node asks for nothing: the agent's own
  * tunnel is what crosses a NAT there, and the agent adds the extension itself (4.5). RFC 3519's
  * 'R' flag (3.1.2) is for a node registering a co-located address through an agent because of
- * the agent's 'R' bit; this node never registers a co-located address through an agent, so it
- * never sets 'R' (the codec keeps the bit for the agents' side).
+ * the agent's 'R' bit (RFC 5944 2.1.1). Under 'R' this node registers the agent's care-of
+ * address instead (machines/mn-discovery.ts chooseAgent), so it never sets 'R': a co-located
+ * address registered through the agent would get a UDP tunnel to the agent's relay flow, where
+ * nothing takes the node's datagrams apart (docs/protocol.md, "The mobile node behind a NAT").
  */
 import type { RegistrationReply } from '../io/wire/registration-types.js';
 import { ExtensionType } from '../io/wire/registration-types.js';
