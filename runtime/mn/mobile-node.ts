@@ -1385,6 +1385,11 @@ export function openRequestSocket(raw: Context.Tag.Service<typeof RawIp>): Effec
   return raw.open(IPPROTO_RAW, { headerIncluded: true });
 }
 
+/** The socket of the node's own reverse tunnel (RFC 3024 5.2), on `device`: send-only too, for the same reason. */
+export function openTunnelSender(raw: Context.Tag.Service<typeof RawIp>, device: string): Effect.Effect<RawIpSocket, RawIpError, Scope.Scope> {
+  return raw.open(IPPROTO_RAW, { headerIncluded: true, device });
+}
+
 export async function startMobileNode(config: MobileNodeConfig, options: StartMobileNodeOptions): Promise<RunningMobileNode> {
   const acquire = Effect.gen(function* () {
     const link = yield* (yield* Link).open(config.interfaceName);
@@ -1399,8 +1404,10 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       const requestSocket = yield* openRequestSocket(raw);
       // The node's own reverse tunnel (RFC 3024 5.2): whole outer datagrams, any tunnel protocol.
       // Bound to the interface (Linux): what it sends never loops back into the TUN device the
-      // node's own datagrams are routed into (io/linux/mn-host.ts reverseTunnelSteps).
-      const tunnelSender = yield* raw.open(IpProtocol.IPIP, { headerIncluded: true, device: config.interfaceName });
+      // node's own datagrams are routed into (io/linux/mn-host.ts reverseTunnelSteps). Send-only
+      // (IPPROTO_RAW) for the reason openRequestSocket gives: a protocol-4 socket would get a
+      // second copy of every IP-in-IP datagram the tunnel sockets above already read.
+      const tunnelSender = yield* openTunnelSender(raw, config.interfaceName);
       return { sockets, requestSocket, tunnelSender };
     }).pipe(Effect.provide(rawIp));
   const hostSettings: MnHostSettings = {

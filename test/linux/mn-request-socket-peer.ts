@@ -4,7 +4,9 @@
  * Request socket as the node does (runtime/mn/mobile-node.ts openRequestSocket) and, beside it,
  * a raw UDP socket (protocol 17, what the node used before); sends one UDP datagram with its own
  * IPv4 header (ADDRESS:4343 → ADDRESS:listener) on the Request socket; then COUNT plain UDP
- * datagrams to the same listener from a dgram socket. Reports what the listener got and how many
+ * datagrams to the same listener from a dgram socket. The same for the reverse tunnel's sender
+ * (openTunnelSender, on lo) beside a protocol-4 socket: one IP-in-IP datagram out through it,
+ * then COUNT more through the protocol-4 socket. Reports what the listener got and how many
  * datagrams each raw socket received, as one JSON line.
  */
 import { createSocket, type RemoteInfo } from 'node:dgram';
@@ -15,7 +17,9 @@ import { ipv4 } from '../../io/wire/bytes.js';
 import { ETHERNET_HEADER_LENGTH } from '../../io/wire/ethernet.js';
 import { udpFrame } from '../../io/wire/frames.js';
 import { IpProtocol } from '../../io/wire/ipv4.js';
-import { openRequestSocket } from '../../runtime/mn/mobile-node.js';
+import { openRequestSocket, openTunnelSender } from '../../runtime/mn/mobile-node.js';
+import { ipInIpEncapsulate } from '../../io/wire/tunnel.js';
+import { encodeIpv4Packet } from '../../io/wire/ipv4.js';
 
 const report = (event: string, fields: Record<string, unknown> = {}) => process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -32,11 +36,16 @@ setTimeout(() => {
 }, 30_000).unref();
 
 const scope = Effect.runSync(Scope.make());
-const { requestSocket, rawUdp } = Effect.runSync(
+const { requestSocket, rawUdp, tunnelSender, rawIpIp } = Effect.runSync(
   Scope.extend(
     Effect.gen(function* () {
       const raw = yield* RawIp;
-      return { requestSocket: yield* openRequestSocket(raw), rawUdp: yield* raw.open(IpProtocol.UDP) };
+      return {
+        requestSocket: yield* openRequestSocket(raw),
+        rawUdp: yield* raw.open(IpProtocol.UDP),
+        tunnelSender: yield* openTunnelSender(raw, 'lo'),
+        rawIpIp: yield* raw.open(IpProtocol.IPIP),
+      };
     }),
     scope,
   ).pipe(Effect.provide(LinuxRawIpLive)),
@@ -45,6 +54,10 @@ let requestSocketReceived = 0;
 let rawUdpReceived = 0;
 requestSocket.onPacket(() => void requestSocketReceived++);
 rawUdp.onPacket(() => void rawUdpReceived++);
+let tunnelSenderReceived = 0;
+let rawIpIpReceived = 0;
+tunnelSender.onPacket(() => void tunnelSenderReceived++);
+rawIpIp.onPacket(() => void rawIpIpReceived++);
 
 const got: Array<{ text: string; port: number }> = [];
 const listener = createSocket('udp4');
@@ -63,7 +76,17 @@ for (let i = 0; i < count; i++) other.send(`plain-${i}`, listenerPort, addressTe
 for (let i = 0; i < 200 && got.length < count + 1; i++) await sleep(20);
 // Anything a raw socket would get has been queued with the listener's copy; one more turn reads it.
 await sleep(200);
-report('done', { sent, got, requestSocketReceived, rawUdpReceived });
+// The reverse tunnel's sender: IP in IP out (the protocol-4 socket reads it), nothing in.
+const inner = new Uint8Array(28);
+encodeIpv4Packet({ header: { tos: 0, identification: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IpProtocol.UDP, source: address, destination: address }, payload: new Uint8Array(8) }, inner);
+const outer = new Uint8Array(48);
+ipInIpEncapsulate(inner, { source: address, destination: address, identification: 7 }, outer);
+const tunnelled = tunnelSender.send(outer, address);
+for (let i = 0; i < 100 && rawIpIpReceived < 1; i++) await sleep(20);
+for (let i = 0; i < count; i++) rawIpIp.send(inner, address);
+for (let i = 0; i < 200 && rawIpIpReceived < count + 1; i++) await sleep(20);
+await sleep(200);
+report('done', { sent, got, requestSocketReceived, rawUdpReceived, tunnelled, tunnelSenderReceived, rawIpIpReceived });
 listener.close();
 other.close();
 Effect.runSync(Scope.close(scope, Exit.void));
