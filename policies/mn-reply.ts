@@ -21,7 +21,7 @@ import { isAcceptedCode, isForeignAgentCode, isHomeAgentCode } from '../io/wire/
 import { ExtensionType, type AuthExtension, type Identification, type RegistrationReply } from '../io/wire/registration-types.js';
 import { verifyAuthenticator } from './auth.js';
 import type { MnSigningKey } from './mn-request.js';
-import { UDP_TUNNEL_REPLY_EXTENSION_TYPE } from './mn-udp-tunnel.js';
+import { malformedUdpTunnelExtension } from '../io/wire/udp-tunnel.js';
 import type { SecurityContextLookup } from './security-association.js';
 
 export type MnReplyDiscardReason =
@@ -74,9 +74,12 @@ export function checkMnReply(input: MnReplyInput): MnReplyVerdict {
   const mobileHome: AuthExtension[] = [];
   const mobileForeign: AuthExtension[] = [];
   for (const extension of reply.extensions) {
-    // RFC 3519 3.2's UDP Tunnel Reply (44) is recognised (policies/mn-udp-tunnel.ts reads it).
-    if (extension.kind === 'unknown' && !extension.skippable && extension.type !== UDP_TUNNEL_REPLY_EXTENSION_TYPE) {
-      return discard('unknown-non-skippable-extension', `unrecognised extension type ${extension.type}`);
+    // RFC 3519 3.2's UDP Tunnel Reply (44) decodes as its own kind (policies/mn-udp-tunnel.ts
+    // reads it); one whose Length is not 6 stays unknown and non-skippable, so it is discarded
+    // here (RFC 5944 1.8), with the codec's words for what is wrong.
+    if (extension.kind === 'unknown' && !extension.skippable) {
+      const detail = malformedUdpTunnelExtension([extension])?.message ?? `unrecognised extension type ${extension.type}`;
+      return discard('unknown-non-skippable-extension', detail);
     }
     if (extension.kind !== 'auth') continue;
     if (extension.type === ExtensionType.MobileHomeAuth) mobileHome.push(extension);

@@ -26,7 +26,8 @@ import {
 import { AUTHENTICATOR_LENGTH, type AuthAlgorithm } from './auth.js';
 import { subnetBroadcast } from '../io/wire/ipv4-address.js';
 import type { ReplayProtection } from './security-association.js';
-import { udpTunnelRequestExtension, type UdpTunnelRequestShape } from './mn-udp-tunnel.js';
+import { udpTunnelRequest } from '../io/wire/udp-tunnel.js';
+import type { UdpTunnelRequestShape } from './mn-udp-tunnel.js';
 
 /** "All Mobility Agents" multicast address (3.6.1.1). */
 export const ALL_MOBILITY_AGENTS = 0xe000000b; // 224.0.0.11
@@ -237,7 +238,7 @@ export function buildRegistrationRequest(
   if (settings.nai !== undefined) extensions.push({ kind: 'nai', type: ExtensionType.MobileNodeNai, offset: 0, nai: settings.nai });
   // RFC 3519 3.1: for the home agent, so before the Mobile-Home Authentication Extension, which
   // covers it (3.6.1.3; a forged 'F' would move the node's traffic, RFC 3519 6.1.1).
-  if (settings.udpTunnelRequest !== undefined && target.kind !== 'home') extensions.push(udpTunnelRequestExtension(settings.udpTunnelRequest));
+  if (settings.udpTunnelRequest !== undefined && target.kind !== 'home') extensions.push(udpTunnelRequest(settings.udpTunnelRequest));
   extensions.push(placeholder(ExtensionType.MobileHomeAuth, settings.mobileHome.spi));
   const flags = requestFlags(settings, target);
   // RFC 3024 3.3: after the Mobile-Home Authentication Extension, before a Mobile-Foreign one.

@@ -15,30 +15,31 @@
  * Through a foreign agent with its care-of address the node asks for nothing: the agent's own
  * tunnel is what crosses a NAT there, and the agent adds the extension itself (4.5). RFC 3519's
  * 'R' flag (3.1.2) is for a node registering a co-located address through an agent because of
- * the agent's 'R' bit; this node never registers a co-located address through an agent, so it
- * never sets 'R' (the codec keeps the bit for the agents' side).
+ * the agent's 'R' bit (RFC 5944 2.1.1). Under 'R' this node registers the agent's care-of
+ * address instead (machines/mn-discovery.ts chooseAgent), so it never sets 'R': a co-located
+ * address registered through the agent would get a UDP tunnel to the agent's relay flow, where
+ * nothing takes the node's datagrams apart (docs/protocol.md, "The mobile node behind a NAT").
  */
-import type { RegistrationExtension, RegistrationReply } from '../io/wire/registration-types.js';
-import type { RegistrationDecodeOptions } from '../io/wire/registration.js';
+import type { RegistrationReply } from '../io/wire/registration-types.js';
 import { ExtensionType } from '../io/wire/registration-types.js';
+import { ReplyCode } from '../io/wire/reply-codes.js';
+import {
+  DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS,
+  TunnelNextHeader,
+  UdpTunnelReplyCode,
+  udpTunnelReplyOf,
+  type UdpTunnelReplyExtension,
+} from '../io/wire/udp-tunnel.js';
 import type { MnRegistrationTarget } from './mn-request.js';
 
 export type UdpTunnelMode = 'auto' | 'force' | 'off';
 
-/** RFC 3519 3.1: the UDP Tunnel Request extension (skippable: a home agent without RFC 3519 ignores it). */
-export const UDP_TUNNEL_REQUEST_EXTENSION_TYPE = 144;
-/** RFC 3519 3.2: the UDP Tunnel Reply extension (not skippable: only sent to a node that asked). */
-export const UDP_TUNNEL_REPLY_EXTENSION_TYPE = 44;
-/** RFC 3519 3.1, 3.2: Length of both extensions. */
-export const UDP_TUNNEL_EXTENSION_LENGTH = 6;
-/** RFC 3519 3.2 Reply Codes: 0 "will do tunnelling", 64 "tunnelling declined, reason unspecified". */
-export const UdpTunnelReplyCode = { WillTunnel: 0, Declined: 64 } as const;
-/** RFC 3519 3.5: registration denied by the home agent, "UDP encapsulation unavailable". */
-export const HA_UDP_ENCAPSULATION_UNAVAILABLE = 142;
-/** RFC 3519 4.9: the keepalive interval when the home agent grants none (its suggested default). */
-export const DEFAULT_KEEPALIVE_INTERVAL_SECONDS = 110;
-/** RFC 3519 3.1.4: what the node tunnels in UDP: IP in IP (4), the one encapsulation every agent has. */
-export const UDP_TUNNEL_NEXT_HEADER_IP_IN_IP = 4;
+/**
+ * The default for the library and the configuration file alike: asking costs nothing (144 is
+ * skippable, so a home agent without RFC 3519 ignores it, RFC 5944 1.8), and a home agent grants
+ * only when it sees a NAT (RFC 3519 4.6) unless 'F' is set, which 'auto' never sets.
+ */
+export const DEFAULT_UDP_TUNNEL_MODE: UdpTunnelMode = 'auto';
 
 /** What the Request asks for (RFC 3519 3.1). */
 export interface UdpTunnelRequestShape {
@@ -50,42 +51,11 @@ export interface UdpTunnelRequestShape {
 /** The extension for a Request to `target`, or undefined (RFC 3519 4.4; the module comment says when). */
 export function udpTunnelRequestFor(mode: UdpTunnelMode, target: MnRegistrationTarget, withdrawn: boolean): UdpTunnelRequestShape | undefined {
   if (mode === 'off' || withdrawn || target.kind !== 'co-located') return undefined;
-  return { force: mode === 'force', registrationThroughFa: false, encapsulation: UDP_TUNNEL_NEXT_HEADER_IP_IN_IP };
+  return { force: mode === 'force', registrationThroughFa: false, encapsulation: TunnelNextHeader.IpInIp };
 }
-
-/**
- * The extension as the registration codec encodes it. Until io/wire/registration.ts has its own
- * kind ('udp-tunnel-request') it goes as a generic skippable extension with the same bytes:
- * Sub-Type 0, Reserved 1, F|R|Reserved 2, Encapsulation, Reserved 3 (RFC 3519 3.1).
- */
-export function udpTunnelRequestExtension(shape: UdpTunnelRequestShape): RegistrationExtension {
-  const data = new Uint8Array(UDP_TUNNEL_EXTENSION_LENGTH);
-  data[2] = (shape.force ? 0x80 : 0) | (shape.registrationThroughFa ? 0x40 : 0);
-  data[3] = shape.encapsulation;
-  return { kind: 'unknown', type: UDP_TUNNEL_REQUEST_EXTENSION_TYPE, offset: 0, skippable: true, format: 'tlv', data };
-}
-
-/**
- * How the node decodes Replies: type 44 is laid out as Type, Length, data (RFC 3519 3.2), so the
- * extensions after it (the Mobile-Home authenticator) stay readable even where the codec does not
- * interpret 44 itself (a codec that does ignores the declaration).
- */
-export const MN_REPLY_DECODE_OPTIONS: RegistrationDecodeOptions = { extensionFormats: new Map([[UDP_TUNNEL_REPLY_EXTENSION_TYPE, 'tlv']]) };
 
 /** The Reply's UDP Tunnel Reply extension, read (RFC 3519 3.2). */
-export interface UdpTunnelReplyFields {
-  readonly code: number;
-  readonly forced: boolean;
-  readonly keepaliveInterval: number;
-}
-
-/** The shape io/wire/udp-tunnel.ts gives the decoded extension (read structurally, whichever codec decoded it). */
-interface DecodedUdpTunnelReply {
-  readonly kind: 'udp-tunnel-reply';
-  readonly code: number;
-  readonly forced: boolean;
-  readonly keepaliveInterval: number;
-}
+export type UdpTunnelReplyFields = Pick<UdpTunnelReplyExtension, 'code' | 'forced' | 'keepaliveInterval'>;
 
 /**
  * The UDP Tunnel Reply extension of `reply` when the home agent's authenticator covers it (it
@@ -94,17 +64,10 @@ interface DecodedUdpTunnelReply {
  * undefined when absent or only after that extension.
  */
 export function authenticatedUdpTunnelReply(reply: Pick<RegistrationReply, 'extensions'>): UdpTunnelReplyFields | undefined {
-  for (const extension of reply.extensions as readonly (RegistrationExtension | DecodedUdpTunnelReply)[]) {
-    if (extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth) return undefined;
-    if (extension.kind === 'udp-tunnel-reply') {
-      return { code: extension.code, forced: extension.forced, keepaliveInterval: extension.keepaliveInterval };
-    }
-    if (extension.kind === 'unknown' && extension.type === UDP_TUNNEL_REPLY_EXTENSION_TYPE && extension.data.length >= UDP_TUNNEL_EXTENSION_LENGTH) {
-      const data = extension.data;
-      return { code: data[1]!, forced: (data[2]! & 0x80) !== 0, keepaliveInterval: (data[4]! << 8) | data[5]! };
-    }
-  }
-  return undefined;
+  const mobileHome = reply.extensions.findIndex((extension) => extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth);
+  const covered = mobileHome < 0 ? reply.extensions : reply.extensions.slice(0, mobileHome);
+  const extension = udpTunnelReplyOf(covered);
+  return extension === undefined ? undefined : { code: extension.code, forced: extension.forced, keepaliveInterval: extension.keepaliveInterval };
 }
 
 /** What the node does with the data path of an accepted registration. */
@@ -122,7 +85,7 @@ export function udpTunnelOutcome(requested: UdpTunnelRequestShape | undefined, r
   if (reply.code !== UdpTunnelReplyCode.WillTunnel) return { kind: 'declined', detail: `UDP Tunnel Reply code ${reply.code}: IP in IP` };
   // RFC 3519 3.2: the interval the node is to keep; 0 would mean none at all, which leaves a NAT
   // mapping to expire: the safer reading is the RFC's default.
-  const keepaliveSeconds = reply.keepaliveInterval > 0 ? reply.keepaliveInterval : DEFAULT_KEEPALIVE_INTERVAL_SECONDS;
+  const keepaliveSeconds = reply.keepaliveInterval > 0 ? reply.keepaliveInterval : DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS;
   return { kind: 'granted', keepaliveSeconds, forced: reply.forced };
 }
 
@@ -140,7 +103,7 @@ export type UdpTunnelRetry =
  * nothing can help.
  */
 export function udpTunnelRetry(code: number, mode: UdpTunnelMode, sent: UdpTunnelRequestShape | undefined): UdpTunnelRetry {
-  if (code !== HA_UDP_ENCAPSULATION_UNAVAILABLE) return { kind: 'not-applicable' };
+  if (code !== ReplyCode.HaUdpEncapsulationUnavailable) return { kind: 'not-applicable' };
   if (sent === undefined) return { kind: 'final', detail: `code ${code} to a Request without the UDP Tunnel Request extension` };
   if (mode === 'force' || sent.force) {
     return { kind: 'final', detail: `code ${code}: the home agent refuses UDP tunnelling and udpTunnel is force; set udpTunnel: auto to fall back to IP in IP` };

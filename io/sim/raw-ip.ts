@@ -27,21 +27,26 @@ function singleBatch(datagram: Uint8Array, source: Ipv4Address): SlabBatch {
   };
 }
 
+/** raw(7): a socket of this protocol is send-only, header included. */
+const IPPROTO_RAW = 255;
+
 export function simRawIpLayer(host: SimHost): Layer.Layer<RawIp> {
   return Layer.succeed(RawIp, {
     open: (protocol, options = {}) =>
       Effect.acquireRelease(
         Effect.suspend(() => {
-          if (!Number.isInteger(protocol) || protocol < 1 || protocol > 254) {
+          if (!Number.isInteger(protocol) || protocol < 1 || protocol > IPPROTO_RAW) {
             return Effect.fail(
-              new RawIpError({ reason: 'protocol', protocol, message: `IP protocol must be 1..254, got ${protocol}` }),
+              new RawIpError({ reason: 'protocol', protocol, message: `IP protocol must be 1..255, got ${protocol}` }),
             );
           }
-          const headerIncluded = options.headerIncluded ?? false;
+          // As on Linux (raw(7)): IPPROTO_RAW sends whole datagrams of any protocol and receives nothing.
+          const sendOnly = protocol === IPPROTO_RAW;
+          const headerIncluded = sendOnly || (options.headerIncluded ?? false);
           let deliver: ((datagram: Uint8Array, source: Ipv4Address) => void) | undefined;
           let errorHandler: ((error: RawIpError) => void) | undefined;
           let open = true;
-          const unsubscribe = host.onIp(protocol, (datagram) => deliver?.(datagram, ipv4Source(datagram, 0)));
+          const unsubscribe = sendOnly ? () => {} : host.onIp(protocol, (datagram) => deliver?.(datagram, ipv4Source(datagram, 0)));
           const send = (datagram: Uint8Array, destination: Ipv4Address): boolean => {
             if (!open) {
               errorHandler?.(new RawIpError({ reason: 'closed', protocol, message: `raw socket for protocol ${protocol} used after its scope closed` }));

@@ -8,6 +8,7 @@ import { parseIpv4 } from '../../io/wire/bytes.js';
 import type { AuthAlgorithm } from '../../policies/auth.js';
 import { isInPrefix, networkAddress, prefixMask, subnetBroadcast } from '../../io/wire/ipv4-address.js';
 import type { MnSigningKey } from '../../policies/mn-request.js';
+import { DEFAULT_UDP_TUNNEL_MODE } from '../../policies/mn-udp-tunnel.js';
 import {
   Algorithm,
   ControlSection,
@@ -186,7 +187,7 @@ function normalise(file: MobileNodeFile, baseDir: string): MobileNodeConfig {
     ...(reverse.multicastGroups.length > 0 ? { multicastGroups: reverse.multicastGroups } : {}),
     // RFC 3519: ask for UDP tunnelling in co-located Requests unless told otherwise (a home agent
     // grants it only when it sees a NAT, or with 'F').
-    udpTunnel: mn.udpTunnel ?? 'auto',
+    udpTunnel: mn.udpTunnel ?? DEFAULT_UDP_TUNNEL_MODE,
     port: mn.port ?? 0,
     ...(host !== undefined ? { host } : {}),
   };

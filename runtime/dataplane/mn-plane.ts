@@ -25,6 +25,7 @@ import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { IPV4_MAX_TOTAL_LENGTH, IPV4_MIN_HEADER_LENGTH, IpProtocol, ipv4Destination, ipv4IsFragment, ipv4Protocol, ipv4Source, ipv4TotalLength, updateIpv4Checksum } from '../../io/wire/ipv4.js';
 import { isMulticast } from '../../io/wire/ipv4-address.js';
 import { writeIcmpChecksum } from '../../io/wire/icmp.js';
+import { TUNNEL_DATA_HEADER_LENGTH, TunnelNextHeader, tunnelDataNextHeader, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
 import {
   GRE_HEADER_LENGTH,
   MINIMAL_HEADER_LENGTH,
@@ -225,15 +226,6 @@ export function mobileNodeReverseTunnelPlane(options: MobileNodeSendPlaneOptions
 // =============================================================================================
 // The node's UDP tunnel (RFC 3519; docs/protocol.md, "The mobile node behind a NAT")
 
-/**
- * RFC 3519 3.3: the MIP tunnel data message header: Type 4, Next Header, Reserved (16 bits).
- * Private copies of io/wire/udp-tunnel.ts's TUNNEL_DATA_* and writers until that module is merged.
- */
-export const UDP_TUNNEL_DATA_TYPE = 4;
-export const UDP_TUNNEL_DATA_HEADER_LENGTH = 4;
-/** RFC 3519 3.3 / 4.2: Next Header 4, the IP header of the original datagram follows. */
-export const UDP_TUNNEL_NEXT_HEADER_IPV4 = 4;
-
 /** The UDP tunnel of a co-located registration granted UDP tunnelling (RFC 3519 4.4). */
 export interface MobileNodeUdpTunnel {
   /** Datagrams from this source are tunnelled; tunnel data for it is delivered. */
@@ -280,7 +272,7 @@ export class MnUdpTunnelPlane {
     malformedIn: 0,
     notForHome: 0,
   };
-  private readonly scratch = new Uint8Array(UDP_TUNNEL_DATA_HEADER_LENGTH + IPV4_MAX_TOTAL_LENGTH);
+  private readonly scratch = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + IPV4_MAX_TOTAL_LENGTH);
   /** A view of the scratch buffer per message length, made once: sizes repeat (full frames, ACKs), views need not be made per packet. */
   private readonly views: Array<Uint8Array | undefined> = [];
   private readonly dataPlaneCounters: DataPlaneCounters = {};
@@ -299,10 +291,10 @@ export class MnUdpTunnelPlane {
     if (ipv4Source(datagram, 0) >>> 0 !== tunnel.homeAddress >>> 0) return 'pass';
     const length = ipv4TotalLength(datagram, 0);
     const out = this.scratch;
-    writeUdpTunnelDataHeader(out, 0, UDP_TUNNEL_NEXT_HEADER_IPV4);
-    out.set(datagram.length === length ? datagram : datagram.subarray(0, length), UDP_TUNNEL_DATA_HEADER_LENGTH);
+    writeTunnelDataHeader(out, 0, TunnelNextHeader.IpInIp);
+    out.set(datagram.length === length ? datagram : datagram.subarray(0, length), TUNNEL_DATA_HEADER_LENGTH);
     this.counters.tunnelledOut++;
-    const total = UDP_TUNNEL_DATA_HEADER_LENGTH + length;
+    const total = TUNNEL_DATA_HEADER_LENGTH + length;
     return (this.views[total] ??= out.subarray(0, total));
   }
 
@@ -317,16 +309,16 @@ export class MnUdpTunnelPlane {
       this.counters.notFromHomeAgent++;
       return undefined;
     }
-    const nextHeader = udpTunnelDataNextHeader(message, 0, message.length);
+    const nextHeader = tunnelDataNextHeader(message, 0, message.length);
     if (nextHeader < 0) {
       this.counters.malformedIn++;
       return undefined;
     }
-    if (nextHeader !== UDP_TUNNEL_NEXT_HEADER_IPV4) {
+    if (nextHeader !== TunnelNextHeader.IpInIp) {
       this.counters.unsupportedNextHeader++;
       return undefined;
     }
-    const inner = message.subarray(UDP_TUNNEL_DATA_HEADER_LENGTH);
+    const inner = message.subarray(TUNNEL_DATA_HEADER_LENGTH);
     if (inputProblem(inner, this.dataPlaneCounters)) {
       this.counters.malformedIn++;
       return undefined;
@@ -344,22 +336,8 @@ export class MnUdpTunnelPlane {
 /** RFC 5944 3.1: the UDP port of registrations, and (RFC 3519 4.1) of the UDP tunnel at the home agent. */
 const MOBILE_IP_UDP_PORT = 434;
 
-/** Writes the tunnel data header (RFC 3519 3.3) at `offset`. */
-export function writeUdpTunnelDataHeader(bytes: Uint8Array, offset: number, nextHeader: number): void {
-  bytes[offset] = UDP_TUNNEL_DATA_TYPE;
-  bytes[offset + 1] = nextHeader;
-  bytes[offset + 2] = 0;
-  bytes[offset + 3] = 0;
-}
-
-/** The Next Header of a tunnel data message at `offset`, or -1 when it is not one (RFC 3519 3.3). */
-export function udpTunnelDataNextHeader(bytes: Uint8Array, offset: number, end: number): number {
-  if (end - offset < UDP_TUNNEL_DATA_HEADER_LENGTH || bytes[offset] !== UDP_TUNNEL_DATA_TYPE) return -1;
-  return bytes[offset + 1]!;
-}
-
 /** RFC 3519 4.9: the keepalive is an ICMP Echo Request from the home address to the home agent, in a tunnel data message. */
-export const UDP_KEEPALIVE_MESSAGE_LENGTH = UDP_TUNNEL_DATA_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + 8;
+export const UDP_KEEPALIVE_MESSAGE_LENGTH = TUNNEL_DATA_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + 8;
 
 /**
  * Writes a keepalive (RFC 3519 4.9) into `out` (UDP_KEEPALIVE_MESSAGE_LENGTH bytes): the tunnel
@@ -368,8 +346,8 @@ export const UDP_KEEPALIVE_MESSAGE_LENGTH = UDP_TUNNEL_DATA_HEADER_LENGTH + IPV4
  * (4.10), and may answer it like any Echo Request.
  */
 export function writeUdpKeepalive(out: Uint8Array, tunnel: MobileNodeUdpTunnel, identifier: number, sequence: number, ipIdentification: number): Uint8Array {
-  writeUdpTunnelDataHeader(out, 0, UDP_TUNNEL_NEXT_HEADER_IPV4);
-  const ip = UDP_TUNNEL_DATA_HEADER_LENGTH;
+  writeTunnelDataHeader(out, 0, TunnelNextHeader.IpInIp);
+  const ip = TUNNEL_DATA_HEADER_LENGTH;
   const icmp = ip + IPV4_MIN_HEADER_LENGTH;
   out[ip] = 0x45;
   out[ip + 1] = 0;

@@ -7,13 +7,13 @@
  * (R2.4.3-2). Where Requests go and from which source, and the node's ARP duties:
  * docs/architecture.md, "The mobile node's own rules".
  */
-import { Cause, Effect, Exit, Layer } from 'effect';
+import { Cause, type Context, Effect, Exit, Layer, type Scope } from 'effect';
 import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, type LinkInterface } from '../../io/link.js';
 import { MnHost, type HostAttachment, type MnHostSettings } from '../../io/mn-host.js';
 import { Tun, type TunDevice } from '../../io/tun.js';
-import { RawIp, type RawIpSocket } from '../../io/raw-ip.js';
+import { RawIp, type RawIpError, type RawIpSocket } from '../../io/raw-ip.js';
 import { Udp, type UdpSocket } from '../../io/udp.js';
 import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../../io/wire/agent-discovery.js';
 import { ARP_FRAME_LENGTH, ArpOperation, arpReply, decodeArpPacket, encodeArpFrame, gratuitousArpFrame } from '../../io/wire/arp.js';
@@ -65,7 +65,7 @@ import { mobileNodeReverseTunnelPlane, type MobileNodeReverseTunnel } from '../d
 import { membershipQuery, membershipReport, UNSOLICITED_REPORT_INTERVAL_MS } from './igmp-membership.js';
 import {
   authenticatedUdpTunnelReply,
-  MN_REPLY_DECODE_OPTIONS,
+  DEFAULT_UDP_TUNNEL_MODE,
   udpTunnelOutcome,
   udpTunnelRequestFor,
   udpTunnelRetry,
@@ -74,7 +74,7 @@ import {
   type UdpTunnelRequestShape,
 } from '../../policies/mn-udp-tunnel.js';
 import { MnUdpTunnelSession, type MnUdpTunnelEvent, type MnUdpTunnelState } from './udp-tunnel.js';
-import { UDP_TUNNEL_DATA_TYPE } from '../dataplane/mn-plane.js';
+import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
 
 export interface MobileNodeConfig {
   /** The interface the node attaches with (one interface, 2.4). */
@@ -103,7 +103,8 @@ export interface MobileNodeConfig {
   >;
   /**
    * RFC 3519 UDP tunnelling (policies/mn-udp-tunnel.ts): 'auto' asks in every co-located Request,
-   * 'force' with 'F', 'off' never. Default 'off' here; the configuration file's default is 'auto'.
+   * 'force' with 'F', 'off' never. Default 'auto' (DEFAULT_UDP_TUNNEL_MODE), as in the
+   * configuration file: 144 is skippable and the home agent grants only when it sees a NAT.
    */
   readonly udpTunnel?: UdpTunnelMode;
   /** Multicast groups joined through the home agent (RFC 5944 4.4; mobileNode.multicastGroups). */
@@ -649,10 +650,10 @@ export class MobileNode {
   private handleReply(data: Uint8Array, from: Ipv4Address, fromPort: number): void {
     if (this.closed) return;
     // RFC 3519 3.3: the registration socket also carries tunnel data; the first byte tells them apart.
-    if (data.length > 0 && data[0] === UDP_TUNNEL_DATA_TYPE) return this.handleUdpTunnelData(data, from, fromPort);
+    if (data.length > 0 && data[0] === TUNNEL_DATA_MESSAGE_TYPE) return this.handleUdpTunnelData(data, from, fromPort);
     const at = this.now();
     const actor = this.registration;
-    const decoded = decodeRegistrationReply(data, 0, data.length, MN_REPLY_DECODE_OPTIONS);
+    const decoded = decodeRegistrationReply(data, 0, data.length);
     if (!decoded.ok || actor === undefined || actor.stopped) {
       this.counters.repliesDiscarded++;
       this.emit({ event: 'reply-discarded', at, reason: decoded.ok ? 'no-pending-registration' : decoded.error.reason });
@@ -1095,7 +1096,7 @@ export class MobileNode {
   private answerUdpTunnelRefusal(actor: RegistrationActor, code: number, identificationLow: number): boolean {
     const context = actor.snapshot.context;
     if (actor.snapshot.value !== 'awaitingReply' || identificationLow >>> 0 !== context.identification.low >>> 0) return false;
-    const decision = udpTunnelRetry(code, this.config.udpTunnel ?? 'off', actor.owner.sentUdpTunnel);
+    const decision = udpTunnelRetry(code, this.config.udpTunnel ?? DEFAULT_UDP_TUNNEL_MODE, actor.owner.sentUdpTunnel);
     if (decision.kind === 'not-applicable') return false;
     const at = this.now();
     const counters = this.udpTunnelling.counters;
@@ -1230,7 +1231,7 @@ export class MobileNode {
   private sendRequest(actor: RegistrationActor, p: { attempt: number; identification: Identification; lifetime: number; homeAgent: Ipv4Address }): void {
     if (!this.linkUp) return; // no carrier (linkLost): the Request would go nowhere
     const target = actor.owner.target;
-    const udpTunnelRequest = udpTunnelRequestFor(this.config.udpTunnel ?? 'off', target, actor.owner.udpTunnelWithdrawn === true);
+    const udpTunnelRequest = udpTunnelRequestFor(this.config.udpTunnel ?? DEFAULT_UDP_TUNNEL_MODE, target, actor.owner.udpTunnelWithdrawn === true);
     const adjusted = this.adjustedSettings(actor.owner);
     const settings = udpTunnelRequest === undefined ? adjusted : { ...adjusted, udpTunnelRequest };
     actor.owner.sentUdpTunnel = udpTunnelRequest;
@@ -1371,6 +1372,24 @@ const TUNNEL_PROTOCOLS = [IpProtocol.IPIP, IpProtocol.MINIMAL_ENCAPSULATION, IpP
  * UdpError / RawIpError / MnHostError / TunError when one cannot be opened; nothing stays open
  * then.
  */
+/** raw(7): header included, any protocol out, nothing ever in. */
+const IPPROTO_RAW = 255;
+
+/**
+ * The socket the node's Requests to the home agent leave on, with the node's own IPv4 header
+ * (R3.6.1.1-1/-2). IPPROTO_RAW, not a raw UDP socket: one of those gets a copy of every UDP
+ * datagram the host receives, so each of the home agent's tunnel data messages (RFC 3519 4.3,
+ * on the node's UDP socket) would wake the process a second time for nothing.
+ */
+export function openRequestSocket(raw: Context.Tag.Service<typeof RawIp>): Effect.Effect<RawIpSocket, RawIpError, Scope.Scope> {
+  return raw.open(IPPROTO_RAW, { headerIncluded: true });
+}
+
+/** The socket of the node's own reverse tunnel (RFC 3024 5.2), on `device`: send-only too, for the same reason. */
+export function openTunnelSender(raw: Context.Tag.Service<typeof RawIp>, device: string): Effect.Effect<RawIpSocket, RawIpError, Scope.Scope> {
+  return raw.open(IPPROTO_RAW, { headerIncluded: true, device });
+}
+
 export async function startMobileNode(config: MobileNodeConfig, options: StartMobileNodeOptions): Promise<RunningMobileNode> {
   const acquire = Effect.gen(function* () {
     const link = yield* (yield* Link).open(config.interfaceName);
@@ -1382,13 +1401,13 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       const raw = yield* RawIp;
       const sockets: RawIpSocket[] = [];
       for (const protocol of TUNNEL_PROTOCOLS) sockets.push(yield* raw.open(protocol));
-      // Send-only in use: on Linux a raw UDP socket also gets a copy of every UDP datagram the
-      // host receives; with no handler the reader drops them (a batch per wakeup).
-      const requestSocket = yield* raw.open(IpProtocol.UDP, { headerIncluded: true });
+      const requestSocket = yield* openRequestSocket(raw);
       // The node's own reverse tunnel (RFC 3024 5.2): whole outer datagrams, any tunnel protocol.
       // Bound to the interface (Linux): what it sends never loops back into the TUN device the
-      // node's own datagrams are routed into (io/linux/mn-host.ts reverseTunnelSteps).
-      const tunnelSender = yield* raw.open(IpProtocol.IPIP, { headerIncluded: true, device: config.interfaceName });
+      // node's own datagrams are routed into (io/linux/mn-host.ts reverseTunnelSteps). Send-only
+      // (IPPROTO_RAW) for the reason openRequestSocket gives: a protocol-4 socket would get a
+      // second copy of every IP-in-IP datagram the tunnel sockets above already read.
+      const tunnelSender = yield* openTunnelSender(raw, config.interfaceName);
       return { sockets, requestSocket, tunnelSender };
     }).pipe(Effect.provide(rawIp));
   const hostSettings: MnHostSettings = {

@@ -1,7 +1,7 @@
 /**
  * A co-located `mip4 mn` behind a real NAT (RFC 3519), in namespaces:
  *
- *   mn (192.168.77.50/24) ── nat (192.168.77.1 | 203.0.113.1, nftables masquerade) ── ha (203.0.113.2; 198.51.100.1 on lo)
+ *   mn (192.0.2.130/26) ── nat (192.0.2.129 | 203.0.113.1, nftables masquerade) ── ha (203.0.113.2; 198.51.100.1 on lo)
  *
  * The home agent is scripted (test/linux/mn-udp-tunnel-peer.ts): it grants UDP tunnelling when
  * the Request's source is not its care-of address, with a 2-second keepalive interval. Checked:
@@ -47,10 +47,10 @@ beforeAll(() => {
   namespaces.add(MN_NS);
   namespaces.add(NAT_NS);
   namespaces.add(HA_NS);
-  namespaces.veth({ ns: MN_NS, name: MN_DEV, cidr: '192.168.77.50/24' }, { ns: NAT_NS, name: NAT_IN, cidr: '192.168.77.1/24' });
+  namespaces.veth({ ns: MN_NS, name: MN_DEV, cidr: '192.0.2.130/26' }, { ns: NAT_NS, name: NAT_IN, cidr: '192.0.2.129/26' });
   namespaces.veth({ ns: NAT_NS, name: NAT_OUT, cidr: '203.0.113.1/24' }, { ns: HA_NS, name: HA_DEV, cidr: '203.0.113.2/24' });
   // The node's own default route is the NAT (the daemon adds its routes on top, and removes them).
-  ip('-n', MN_NS, 'route', 'add', 'default', 'via', '192.168.77.1');
+  ip('-n', MN_NS, 'route', 'add', 'default', 'via', '192.0.2.129');
   ip('-n', HA_NS, 'addr', 'add', '198.51.100.1/32', 'dev', 'lo');
   ip('-n', HA_NS, 'route', 'add', 'default', 'via', '203.0.113.1');
   ip('-n', NAT_NS, 'route', 'add', '198.51.100.1/32', 'via', '203.0.113.2');
@@ -125,8 +125,8 @@ describe('mip4 mn behind a NAT (RFC 3519, namespaces, nftables masquerade)', { t
   homeAgent: 198.51.100.1
   homeNetwork: 198.51.100.0/24
   lifetime: 60
-  colocatedAddress: 192.168.77.50/24
-  foreignGateway: 192.168.77.1
+  colocatedAddress: 192.0.2.130/26
+  foreignGateway: 192.0.2.129
   tunnelDevice: ${TUN_DEV}
   udpTunnel: auto
 homeAgentAssociation:
@@ -162,9 +162,9 @@ control:
 
       // The Request crossed the NAT: the home agent sees the NAT's address, not the care-of address.
       const request = await agent.waitFor('request');
-      expect(request).toMatchObject({ from: '203.0.113.1', careOfAddress: '192.168.77.50', behindNat: true, udpTunnelRequest: { force: false, registrationThroughFa: false, encapsulation: 4 } });
+      expect(request).toMatchObject({ from: '203.0.113.1', careOfAddress: '192.0.2.130', behindNat: true, udpTunnelRequest: { force: false, registrationThroughFa: false, encapsulation: 4 } });
       const tunnel = await waitFor((l) => l.event === 'udp-tunnel' && l.active === true, 'udp-tunnel line');
-      expect(tunnel).toMatchObject({ homeAgent: '198.51.100.1', careOfAddress: '192.168.77.50', keepaliveInterval: KEEPALIVE_SECONDS });
+      expect(tunnel).toMatchObject({ homeAgent: '198.51.100.1', careOfAddress: '192.0.2.130', keepaliveInterval: KEEPALIVE_SECONDS });
 
       // The node's own datagram (bash's /dev/udp from the home address) → tunnel data at the home agent.
       for (let i = 0; i < 3; i++) inNamespace(MN_NS, 'bash', ['-c', 'echo hello > /dev/udp/192.0.2.20/9']);

@@ -10,22 +10,15 @@ import { decodeRegistrationReply, decodeRegistrationRequest, extensionOffsets } 
 import { ExtensionType, REGISTRATION_REPLY, type RegistrationExtension, type RegistrationReply } from '../../io/wire/registration-types.js';
 import { buildRegistrationRequest, type MnRegistrationTarget, type MnRequestSettings } from '../../policies/mn-request.js';
 import { checkMnReply } from '../../policies/mn-reply.js';
-import {
-  authenticatedUdpTunnelReply,
-  DEFAULT_KEEPALIVE_INTERVAL_SECONDS,
-  HA_UDP_ENCAPSULATION_UNAVAILABLE,
-  MN_REPLY_DECODE_OPTIONS,
-  udpTunnelOutcome,
-  udpTunnelRequestFor,
-  udpTunnelRetry,
-  UDP_TUNNEL_REPLY_EXTENSION_TYPE,
-} from '../../policies/mn-udp-tunnel.js';
+import { authenticatedUdpTunnelReply, udpTunnelOutcome, udpTunnelRequestFor, udpTunnelRetry } from '../../policies/mn-udp-tunnel.js';
+import { ReplyCode } from '../../io/wire/reply-codes.js';
+import { DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS, udpTunnelReply } from '../../io/wire/udp-tunnel.js';
 import { createSecurityContext } from '../../policies/security-association.js';
 import { encodeSigned } from '../../policies/sign.js';
 
 const HOME = ipv4('198.51.100.10');
 const HA = ipv4('198.51.100.1');
-const COLOCATED = ipv4('192.168.1.50');
+const COLOCATED = ipv4('192.0.2.130');
 const MN_HA = createSecurityContext({ spi: 0x1000, key: new TextEncoder().encode('mn-ha secret 16b') });
 const SETTINGS: MnRequestSettings = {
   homeAddress: HOME,
@@ -47,9 +40,8 @@ const VIA_FA: MnRegistrationTarget = {
 };
 const ID = { high: 0xeb3c7f00, low: 0x12345678 };
 
-function replyExtension(code: number, forced: boolean, keepalive: number): RegistrationExtension {
-  const data = new Uint8Array([0, code, forced ? 0x80 : 0, 0, keepalive >> 8, keepalive & 0xff]);
-  return { kind: 'unknown', type: UDP_TUNNEL_REPLY_EXTENSION_TYPE, offset: 0, skippable: false, format: 'tlv', data };
+function replyExtension(code: number, forced: boolean, keepaliveInterval: number): RegistrationExtension {
+  return udpTunnelReply({ code, forced, keepaliveInterval });
 }
 
 function mobileHomeAuth(): RegistrationExtension {
@@ -109,7 +101,7 @@ describe('RFC 3519 3.1: the UDP Tunnel Request extension in the Request', () => 
 describe('RFC 3519 3.2: the UDP Tunnel Reply extension in the Reply', () => {
   it('a Reply carrying it (type 44, not skippable) is valid for the node, which recognises it', () => {
     const bytes = signedReply([replyExtension(0, false, 30), mobileHomeAuth()]);
-    const decoded = decodeRegistrationReply(bytes, 0, bytes.length, MN_REPLY_DECODE_OPTIONS);
+    const decoded = decodeRegistrationReply(bytes, 0, bytes.length);
     expect(decoded.ok).toBe(true);
     if (!decoded.ok) return;
     const verdict = checkMnReply({ reply: decoded.value, message: bytes, udpChecksumValid: true, requestIdentification: ID, mobileHome: { get: () => MN_HA, first: () => MN_HA } });
@@ -120,14 +112,14 @@ describe('RFC 3519 3.2: the UDP Tunnel Reply extension in the Reply', () => {
   it('another unknown non-skippable extension still makes the Reply invalid (RFC 5944 1.8)', () => {
     const other: RegistrationExtension = { kind: 'unknown', type: 45, offset: 0, skippable: false, format: 'tlv', data: new Uint8Array(6) };
     const bytes = signedReply([other, mobileHomeAuth()]);
-    const decoded = decodeRegistrationReply(bytes, 0, bytes.length, MN_REPLY_DECODE_OPTIONS);
+    const decoded = decodeRegistrationReply(bytes, 0, bytes.length);
     if (!decoded.ok) throw new Error('decode');
     const verdict = checkMnReply({ reply: decoded.value, message: bytes, udpChecksumValid: true, requestIdentification: ID, mobileHome: { get: () => MN_HA, first: () => MN_HA } });
     expect(verdict.kind).toBe('discard');
   });
 
   it('is read only before the Mobile-Home Authentication Extension (an unauthenticated one could redirect the node, RFC 3519 6.1)', () => {
-    const after = decodeRegistrationReply(signedReply([mobileHomeAuth(), replyExtension(0, true, 20)]), 0, undefined, MN_REPLY_DECODE_OPTIONS);
+    const after = decodeRegistrationReply(signedReply([mobileHomeAuth(), replyExtension(0, true, 20)]), 0, undefined);
     if (!after.ok) throw new Error('decode');
     expect(authenticatedUdpTunnelReply(after.value)).toBeUndefined();
   });
@@ -135,7 +127,7 @@ describe('RFC 3519 3.2: the UDP Tunnel Reply extension in the Reply', () => {
   it('reads code, F and keepalive interval for any values (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 255 }), fc.boolean(), fc.integer({ min: 0, max: 0xffff }), (code, forced, keepalive) => {
-        const decoded = decodeRegistrationReply(signedReply([replyExtension(code, forced, keepalive), mobileHomeAuth()]), 0, undefined, MN_REPLY_DECODE_OPTIONS);
+        const decoded = decodeRegistrationReply(signedReply([replyExtension(code, forced, keepalive), mobileHomeAuth()]), 0, undefined);
         if (!decoded.ok) return false;
         const read = authenticatedUdpTunnelReply(decoded.value);
         return read !== undefined && read.code === code && read.forced === forced && read.keepaliveInterval === keepalive;
@@ -143,9 +135,16 @@ describe('RFC 3519 3.2: the UDP Tunnel Reply extension in the Reply', () => {
     );
   });
 
-  it('also reads the extension as io/wire/udp-tunnel.ts decodes it (kind udp-tunnel-reply)', () => {
-    const decodedKind = { kind: 'udp-tunnel-reply', type: 44, subType: 0, code: 0, forced: true, keepaliveInterval: 25, reserved: 0 } as unknown as RegistrationExtension;
-    expect(authenticatedUdpTunnelReply({ extensions: [decodedKind, mobileHomeAuth()] })).toEqual({ code: 0, forced: true, keepaliveInterval: 25 });
+  it('one whose Length is not 6 makes the Reply invalid, the discard naming it (RFC 5944 1.8; RFC 3519 3.2)', () => {
+    const short: RegistrationExtension = { kind: 'unknown', type: 44, offset: 0, skippable: false, format: 'tlv', data: new Uint8Array(4) };
+    const bytes = signedReply([short, mobileHomeAuth()]);
+    const decoded = decodeRegistrationReply(bytes, 0, bytes.length);
+    if (!decoded.ok) throw new Error('decode');
+    expect(decoded.value.extensions[0]!.kind).toBe('unknown');
+    const verdict = checkMnReply({ reply: decoded.value, message: bytes, udpChecksumValid: true, requestIdentification: ID, mobileHome: { get: () => MN_HA, first: () => MN_HA } });
+    expect(verdict).toMatchObject({ kind: 'discard', reason: 'unknown-non-skippable-extension' });
+    if (verdict.kind === 'discard') expect(verdict.detail).toContain('UDP Tunnel Reply extension (type 44)');
+    expect(authenticatedUdpTunnelReply(decoded.value)).toBeUndefined();
   });
 });
 
@@ -153,7 +152,7 @@ describe('RFC 3519: what an accepted registration uses', () => {
   const asked = { force: false, registrationThroughFa: false, encapsulation: 4 };
   it('code 0 → UDP tunnelling with the granted keepalive interval (0 → the RFC default 110 s)', () => {
     expect(udpTunnelOutcome(asked, { code: 0, forced: false, keepaliveInterval: 20 })).toEqual({ kind: 'granted', keepaliveSeconds: 20, forced: false });
-    expect(udpTunnelOutcome(asked, { code: 0, forced: true, keepaliveInterval: 0 })).toEqual({ kind: 'granted', keepaliveSeconds: DEFAULT_KEEPALIVE_INTERVAL_SECONDS, forced: true });
+    expect(udpTunnelOutcome(asked, { code: 0, forced: true, keepaliveInterval: 0 })).toEqual({ kind: 'granted', keepaliveSeconds: DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS, forced: true });
   });
   it('code 64, another code, or no extension → IP in IP', () => {
     expect(udpTunnelOutcome(asked, { code: 64, forced: false, keepaliveInterval: 0 }).kind).toBe('declined');
@@ -168,15 +167,15 @@ describe('RFC 3519: what an accepted registration uses', () => {
 describe('RFC 3519 3.5: code 142, UDP encapsulation unavailable', () => {
   const asked = { force: false, registrationThroughFa: false, encapsulation: 4 };
   it('auto: again without the extension', () => {
-    expect(udpTunnelRetry(HA_UDP_ENCAPSULATION_UNAVAILABLE, 'auto', asked).kind).toBe('retry');
+    expect(udpTunnelRetry(ReplyCode.HaUdpEncapsulationUnavailable, 'auto', asked).kind).toBe('retry');
   });
   it('force: the denial stands, reported with the fix', () => {
-    const decision = udpTunnelRetry(HA_UDP_ENCAPSULATION_UNAVAILABLE, 'force', { ...asked, force: true });
+    const decision = udpTunnelRetry(ReplyCode.HaUdpEncapsulationUnavailable, 'force', { ...asked, force: true });
     expect(decision.kind).toBe('final');
     if (decision.kind === 'final') expect(decision.detail).toMatch(/udpTunnel: auto/);
   });
   it('to a Request without the extension nothing helps; other codes are not this policy\'s', () => {
-    expect(udpTunnelRetry(HA_UDP_ENCAPSULATION_UNAVAILABLE, 'auto', undefined).kind).toBe('final');
+    expect(udpTunnelRetry(ReplyCode.HaUdpEncapsulationUnavailable, 'auto', undefined).kind).toBe('final');
     expect(udpTunnelRetry(137, 'auto', asked).kind).toBe('not-applicable');
   });
 });

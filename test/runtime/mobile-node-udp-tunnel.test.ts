@@ -57,7 +57,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(options: { mode: UdpTunnelMode; answer: (n: number) => Answer; config?: Partial<MobileNodeConfig> }): Promise<World> {
+async function world(options: { mode: UdpTunnelMode | undefined; answer: (n: number) => Answer; config?: Partial<MobileNodeConfig> }): Promise<World> {
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed: 5 });
   const home = net.addSegment('home', { latencyMs: 2 });
@@ -114,7 +114,7 @@ async function world(options: { mode: UdpTunnelMode; answer: (n: number) => Answ
     lifetime: 600,
     requestOptions: { reverseTunnel: true },
     colocated: { address: COA, prefixLength: 24 },
-    udpTunnel: options.mode,
+    ...(options.mode !== undefined ? { udpTunnel: options.mode } : {}),
     ...options.config,
   };
   const mn = await startMobileNode(config, { link: net.linkLayer(mnHost), udp: net.udpLayer(mnHost), rawIp: simRawIpLayer(mnHost), clock, random32, autoStart: false });
@@ -193,6 +193,15 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     const at = extensionOffsets(first.request)[0]!;
     expect([...first.bytes.subarray(at, at + 8)]).toEqual([144, 6, 0, 0, 0, 4, 0, 0]);
     expect(w.mn.node.udpTunnelling.counters.requested).toBe(1);
+    await w.close();
+  });
+
+  it('a node built without the udpTunnel option asks too (the library default is auto, as the configuration file\'s)', async () => {
+    const w = await world({ mode: undefined, answer: () => GRANT(30) });
+    w.clock.advance(200);
+    expect(w.requests[0]!.request.extensions.map((e) => e.type)).toEqual([144, ExtensionType.MobileHomeAuth]);
+    expect(w.mn.node.udpTunnelling.counters.requested).toBe(1);
+    expect(w.mn.node.udpTunnelling.counters.granted).toBe(1);
     await w.close();
   });
 
@@ -339,8 +348,26 @@ describe('RFC 3519 at a co-located mobile node (simulated network, scripted home
     w.clock.advance(200);
     expect(w.mn.node.state().udpTunnel).toBeDefined();
     w.clock.advance(2_000); // past the node's hold-off between registrations
+    // The Requests the agent gets, as frames on its link.
+    const atAgent: RegistrationRequest[] = [];
+    w.r.onFrame('eth1', (frame) => {
+      if (frame.length < 14 + 28 || frame[14 + 9] !== IpProtocol.UDP) return;
+      const ipHeader = (frame[14]! & 0x0f) * 4;
+      const udp = 14 + ipHeader;
+      if (((frame[udp + 2]! << 8) | frame[udp + 3]!) !== MIP_PORT) return;
+      const decoded = decodeRegistrationRequest(frame.subarray(udp + 8));
+      if (decoded.ok) atAgent.push(decoded.value);
+    });
     advertise(w.r, R_FOREIGN, AdvertisementFlag.R | AdvertisementFlag.F);
     w.clock.advance(100);
+    // The node registers the agent's care-of address, not its co-located one (D clear), so its
+    // Request has no UDP Tunnel Request at all and no 'R' flag (RFC 3519 3.1) to set or get wrong.
+    expect(atAgent.length).toBeGreaterThanOrEqual(1);
+    for (const request of atAgent) {
+      expect(request.careOfAddress).toBe(R_FOREIGN);
+      expect(request.flags & RequestFlag.D).toBe(0);
+      expect(request.extensions.map((e) => e.type)).not.toContain(144);
+    }
     expect(w.mn.node.state().udpTunnel).toBeUndefined();
     expect(w.events.find((e) => e.event === 'udp-tunnel' && e.active === false)).toMatchObject({ reason: 'new registration elsewhere' });
     const viaAgent = w.events.filter((e) => e.event === 'request' && e.careOfAddress === '203.0.113.2');

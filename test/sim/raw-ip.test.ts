@@ -69,4 +69,31 @@ describe('RawIp on a SimHost', () => {
     expect(errors).toEqual(['send']);
     Effect.runSync(Scope.close(scope, Exit.void));
   });
+
+  it('protocol 255 (IPPROTO_RAW, raw(7)) sends a datagram of any protocol with its own header and receives nothing, even with headerIncluded unset', () => {
+    const { clock, a, b, scope } = twoLans();
+    const sendOnly = open(b, scope, 255, false);
+    const rawIpIp = open(b, scope, IpProtocol.IPIP, false);
+    const exit = open(a, scope, IpProtocol.IPIP, false);
+    expect(sendOnly.headerIncluded).toBe(true);
+    let sendOnlyGot = 0;
+    let rawIpIpGot = 0;
+    const exitGot: string[] = [];
+    sendOnly.onPacket(() => void sendOnlyGot++);
+    rawIpIp.onPacket(() => void rawIpIpGot++);
+    exit.onPacket((_datagram, source) => exitGot.push(ipv4ToString(source)));
+    const inner = new Uint8Array(20);
+    encodeIpv4Packet({ header: { tos: 0, identification: 1, flags: 0, fragmentOffset: 0, ttl: 64, protocol: 17, source: B, destination: A }, payload: new Uint8Array(0) }, inner);
+    const outer = new Uint8Array(40);
+    ipInIpEncapsulate(inner, { source: B, destination: A, identification: 2 }, outer);
+    expect(sendOnly.send(outer, A)).toBe(true);
+    // And the other way: b receives IP in IP; its protocol-4 socket sees it, the send-only one does not.
+    ipInIpEncapsulate(inner, { source: A, destination: B, identification: 3 }, outer);
+    exit.send(outer.slice(20), B);
+    clock.advance(10);
+    expect(exitGot).toEqual([ipv4ToString(B)]);
+    expect(rawIpIpGot).toBe(1);
+    expect(sendOnlyGot).toBe(0);
+    Effect.runSync(Scope.close(scope, Exit.void));
+  });
 });
