@@ -78,8 +78,9 @@ import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
 import type { VisitorCapture } from './visitor-capture.js';
 import { FaUdpFlows } from './udp-flows.js';
-import { decapsulateUdpTunnelBatch, TUNNEL_DATA_MESSAGE_TYPE, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
-import { faUdpTunnelOutcome, UDP_TUNNEL_EXTENSION_FORMATS } from '../../policies/fa-udp-tunnel.js';
+import { decapsulateUdpTunnelBatch, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
+import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
+import { faUdpTunnelOutcome } from '../../policies/fa-udp-tunnel.js';
 import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
 import { agentAdvertisementFrame, udpFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
@@ -856,8 +857,7 @@ export class ForeignAgent {
 
   private reply(trace: string, from: string, data: Uint8Array, udpChecksumValid: boolean, source: Ipv4Address, sourcePort: number): void {
     this.counters.replies++;
-    // 44 declared until the wire codec knows it (policies/fa-udp-tunnel.ts).
-    const decoded = decodeRegistrationReply(data, 0, data.length, { extensionFormats: UDP_TUNNEL_EXTENSION_FORMATS });
+    const decoded = decodeRegistrationReply(data, 0, data.length);
     if (!decoded.ok) {
       const { reason, offset, message } = decoded.error;
       this.discard(trace, from, 'malformed', `${reason} at offset ${offset}: ${message}`, false, data);

@@ -33,7 +33,8 @@ import { simVisitorCapture } from '../../runtime/fa/visitor-capture.js';
 import { visitorsTable } from '../../runtime/cli/tables.js';
 import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
 import type { BindingStore } from '../../runtime/store/binding-store.js';
-import { KEEPALIVE_ECHO_IDENTIFIER, TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, writeTunnelDataHeader } from '../../runtime/dataplane/fa-udp-tunnel.js';
+import { KEEPALIVE_ECHO_IDENTIFIER } from '../../runtime/dataplane/fa-udp-tunnel.js';
+import { TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, udpTunnelReply, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
 import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, START } from './home-agent-harness.js';
 
 const FA = ipv4('203.0.113.1');
@@ -158,7 +159,7 @@ function relayedRequests(w: World): { request: RegistrationRequest; bytes: Uint8
 }
 
 function udpReplyExtension(code: number, keepalive: number): RegistrationExtension {
-  return { kind: 'unknown', type: 44, skippable: false, format: 'short', subType: 0, offset: 0, data: Uint8Array.of(code, 0, 0, keepalive >> 8, keepalive & 0xff) };
+  return udpTunnelReply({ code, keepaliveInterval: keepalive });
 }
 
 /** The scripted home agent answers the last relayed Request: accepted, with `udp` (the UDP Tunnel Reply) after the MHAE when given. */
