@@ -2,7 +2,8 @@
  * The foreign agent's UDP tunnel (RFC 3519), beside fa-plane.ts: tunnel data messages from a
  * home agent, received on the agent's UDP 434 socket, taken apart and delivered to visitors
  * (RFC 3519 4.3, then RFC 5944 4.2.2); the reverse tunnel's UDP form (RFC 3519 4.2), written
- * by fa-plane.ts's reverse tunnel stage with `writeUdpTunnelHeaders`; and the keepalive
+ * by fa-plane.ts's reverse tunnel stage with `writeUdpTunnelHeaders` and sent by the agent
+ * through its 434 socket, one sendmmsg per turn (io/linux/udp.ts); and the keepalive
  * (RFC 3519 4.9) the agent sends on an idle flow.
  *
  * The tunnel data header is read and written with io/wire/udp-tunnel.ts's helpers (in place, no
@@ -24,9 +25,11 @@ export const UDP_TUNNEL_OVERHEAD = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + 
 /**
  * Writes the UDP header (434 → 434, RFC 3519 4.2: the registration's flow, so that the NAT's
  * mapping carries it) and the tunnel data header (Next Header 4: the datagram follows as it is)
- * at `offset`, in front of a datagram of `datagramLength` bytes. The UDP checksum is 0, "no
- * checksum" (RFC 768; RFC 3519 4.2 fixes none): the datagram inside carries its own, and the
- * data path does not sum every byte of every packet a second time.
+ * at `offset`, in front of a datagram of `datagramLength` bytes, so that the plane's output is
+ * the whole datagram as it leaves (source, destination, TTL and DF readable there). The agent
+ * sends only its UDP payload, through the care-of address's 434 socket
+ * (ForeignAgent.deliver); the kernel writes the UDP header and checksum of what leaves. The
+ * checksum here is 0, "no checksum" (RFC 768).
  */
 export function writeUdpTunnelHeaders(out: Uint8Array, offset: number, datagramLength: number): void {
   writeU16(out, offset, MOBILE_IP_PORT);
@@ -61,7 +64,11 @@ export type FaUdpTunnelCounter =
   | 'udp-tunnel-wrong-sender'
   | 'udp-tunnel-inner-ttl-zero'
   | 'udp-tunnel-reverse-tunnelled'
-  | 'udp-tunnel-keepalives';
+  | 'udp-tunnel-keepalives'
+  /** Turns of the event loop in which tunnel data messages went to the 434 sockets: io/linux/udp.ts sends each turn's with one sendmmsg. */
+  | 'udp-tunnel-send-turns'
+  /** Tunnel data messages handed to the 434 sockets. */
+  | 'udp-tunnel-datagrams-sent';
 
 export function bumpUdp(counters: DataPlaneCounters, name: FaUdpTunnelCounter): void {
   counters[name] = (counters[name] ?? 0) + 1;

@@ -29,12 +29,12 @@ import {
 } from '../../io/wire/ethernet.js';
 import { decodeIcmpError, IcmpType } from '../../io/wire/icmp.js';
 import { identificationToHex } from '../../io/wire/identification.js';
-import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { decodeIpv4Packet, IpProtocol, IPV4_MIN_HEADER_LENGTH, ipv4Protocol, ipv4Source } from '../../io/wire/ipv4.js';
 import { LIMITED_BROADCAST } from '../../io/wire/ipv4-address.js';
 import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wire/registration.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST, type RegistrationReply } from '../../io/wire/registration-types.js';
 import { replyCodeText } from '../../io/wire/reply-codes.js';
-import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
+import { decodeUdpDatagram, UDP_HEADER_LENGTH, verifyUdpChecksum } from '../../io/wire/udp.js';
 import { completeTransportChecksum } from '../../io/wire/transport-checksum.js';
 import {
   advertiserMachine,
@@ -78,7 +78,7 @@ import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
 import type { VisitorCapture } from './visitor-capture.js';
 import { FaUdpFlows } from './udp-flows.js';
-import { decapsulateUdpTunnelBatch, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
+import { bumpUdp, decapsulateUdpTunnelBatch, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
 import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
 import { faUdpTunnelOutcome } from '../../policies/fa-udp-tunnel.js';
 import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
@@ -398,6 +398,13 @@ export class ForeignAgent {
   private readonly ownAddresses: Set<number>;
   private link: LinkInterface | undefined;
   private sendUdp: FaUdpSender | undefined;
+  /** The sender `start` was given, without the flow bookkeeping: the data path keeps its own (`deliver`). */
+  private sendUdpDirect: FaUdpSender | undefined;
+  /** Tunnel data messages went to the 434 sockets in this turn (countUdpTunnelSends). */
+  private udpSendTurnOpen = false;
+  private readonly closeUdpSendTurn = () => {
+    this.udpSendTurnOpen = false;
+  };
   /** Sends a whole IPv4 datagram (the agent wrote its header): reverse tunnels. */
   private sendIp: ((datagram: Uint8Array, destination: Ipv4Address) => void) | undefined;
   private traceCounter = 0;
@@ -490,6 +497,7 @@ export class ForeignAgent {
     if (this.link !== undefined) throw new Error('the foreign agent is already started');
     this.link = link;
     // Whatever leaves on a UDP flow with a home agent (a relayed Request, a keepalive) puts off its next keepalive.
+    this.sendUdpDirect = sendUdp;
     this.sendUdp = (data, destination, port, source) => {
       sendUdp(data, destination, port, source);
       if (port === MOBILE_IP_PORT) this.udpFlows.sentTo(source, destination, this.options.clock.now());
@@ -957,6 +965,20 @@ export class ForeignAgent {
     this.handleUdpTunnelBatch(batch);
   }
 
+  /**
+   * Datagrams per send = udp-tunnel-datagrams-sent / udp-tunnel-send-turns: the 434 socket sends
+   * what one turn of the event loop queued with one sendmmsg (io/linux/udp.ts), so a turn is a send.
+   */
+  private countUdpTunnelSends(datagrams: number): void {
+    const counters = this.dataPlane.counters;
+    if (!this.udpSendTurnOpen) {
+      this.udpSendTurnOpen = true;
+      bumpUdp(counters, 'udp-tunnel-send-turns');
+      queueMicrotask(this.closeUdpSendTurn);
+    }
+    counters['udp-tunnel-datagrams-sent'] = (counters['udp-tunnel-datagrams-sent'] ?? 0) + datagrams;
+  }
+
   /** A batch of tunnel data messages (UDP payloads with their senders) into the visitors' link. */
   handleUdpTunnelBatch(batch: readonly UdpTunnelPacket[]): void {
     if (this.closed || batch.length === 0) return;
@@ -1041,14 +1063,21 @@ export class ForeignAgent {
     try {
       if (link === undefined) return;
       let now = -1;
+      let udpSent = 0;
       for (const out of batch.packets) {
         if (out.kind === 'send-ip') {
-          this.sendIp?.(out.bytes, out.destination);
           this.reverseTunnelCounters.tunnelled++;
-          if (this.reverseTunnels.get(out.homeAddress | 0)?.udp === true) {
-            if (now < 0) now = this.options.clock.now();
-            this.udpFlows.sentFor(out.homeAddress, now);
+          if (ipv4Protocol(out.bytes, 0) !== IpProtocol.UDP) {
+            this.sendIp?.(out.bytes, out.destination);
+            continue;
           }
+          // RFC 3519 4.2: a tunnel data message over the registration's flow. Its UDP payload goes
+          // through the care-of address's 434 socket, the 5-tuple the NAT mapped; the socket queues
+          // what one turn sends and leaves with one sendmmsg (io/linux/udp.ts).
+          this.sendUdpDirect?.(out.bytes.subarray(UDP_TUNNEL_PAYLOAD_OFFSET), out.destination, MOBILE_IP_PORT, ipv4Source(out.bytes, 0));
+          udpSent++;
+          if (now < 0) now = this.options.clock.now();
+          this.udpFlows.sentFor(out.homeAddress, now);
           continue;
         }
         if (out.kind === 'icmp') {
@@ -1069,6 +1098,7 @@ export class ForeignAgent {
         link.send(frame);
         this.counters.tunnelDelivered++;
       }
+      if (udpSent > 0 && this.sendUdpDirect !== undefined) this.countUdpTunnelSends(udpSent);
     } finally {
       batch.release();
     }
@@ -1333,6 +1363,9 @@ function storedReverseTunnel(stored: unknown): { reverseTunnel: NonNullable<Stor
   if (delivery !== 'direct' && delivery !== 'encapsulating') return undefined;
   return { reverseTunnel: { encapsulation, delivery } };
 }
+
+/** Where a UDP reverse-tunnelled output's UDP payload (the tunnel data message) starts: after the IPv4 and UDP headers the plane wrote. */
+const UDP_TUNNEL_PAYLOAD_OFFSET = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH;
 
 function udpTunnelView(grant: { readonly keepaliveInterval: number } | undefined): { udpTunnel?: { keepaliveInterval: number } } {
   return grant === undefined ? {} : { udpTunnel: { keepaliveInterval: grant.keepaliveInterval } };
