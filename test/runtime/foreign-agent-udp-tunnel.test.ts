@@ -39,7 +39,7 @@ import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
 import type { BindingStore } from '../../runtime/store/binding-store.js';
 import { KEEPALIVE_ECHO_IDENTIFIER } from '../../runtime/dataplane/fa-udp-tunnel.js';
 import { TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, udpTunnelReply, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
-import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, START } from './home-agent-harness.js';
+import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, MN2, MN2_KEY, START } from './home-agent-harness.js';
 
 /**
  * A stand-in for the native helper (only `world(..., linuxUdp)` loads it): io/linux/udp.ts's
@@ -195,10 +195,13 @@ function run(w: World, ms: number): void {
   for (let i = 0; i < ms; i += 10) w.clock.advance(10);
 }
 
-function register(w: World, lifetime = 600): void {
-  const request = buildRequest({ identification: identificationFromUnixMs(w.clock.now(), 1), careOfAddress: FA, lifetime, flags: RequestFlag.T, extensions: [MHAE(MN1_KEY)] });
-  w.mn.sendFrame('eth0', udpFrame({ sourceMac: MAC_MN, destinationMac: MAC_FA, source: MN1, destination: FA, ttl: 255 }, 49152, 434, request));
+function register(w: World, lifetime = 600, node: { readonly homeAddress: Ipv4Address; readonly key: typeof MN1_KEY; readonly mac: string } = { homeAddress: MN1, key: MN1_KEY, mac: MAC_MN }): void {
+  const request = buildRequest({ identification: identificationFromUnixMs(w.clock.now(), 1), homeAddress: node.homeAddress, careOfAddress: FA, lifetime, flags: RequestFlag.T, extensions: [MHAE(node.key)] });
+  w.mn.sendFrame('eth0', udpFrame({ sourceMac: node.mac, destinationMac: MAC_FA, source: node.homeAddress, destination: FA, ttl: 255 }, 49152, 434, request));
 }
+
+/** A second node on the visitors' link (another link-layer address). */
+const NODE2 = { homeAddress: MN2, key: MN2_KEY, mac: '02:00:00:00:01:0b' };
 
 /** The Requests the agent relayed to the home agent, decoded. */
 function relayedRequests(w: World): { request: RegistrationRequest; bytes: Uint8Array }[] {
@@ -438,6 +441,55 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       expect(keepalive).toMatchObject({ source: FA, sourcePort: 434, destinationPort: 434 });
       expect(tunnelDataNextHeader(keepalive!.payload, 0, keepalive!.payload.length)).toBe(4);
       expect(w.fa.agent.udpFlows.counters.keepalives).toBe(3);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('keepalives as the home agent expects (RFC 3519 4.9): an Echo Request care-of address → home agent in a tunnel data message on 434 → 434, one per flow for two visitors, every 110 s when the Reply grants 0, none after the last visitor leaves', async () => {
+    const w = await world();
+    try {
+      register(w);
+      run(w, 50);
+      answer(w, udpReplyExtension(0, 0));
+      run(w, 50);
+      register(w, 600, NODE2);
+      run(w, 50);
+      answer(w, udpReplyExtension(0, 0));
+      run(w, 50);
+      expect(w.fa.agent.visitors().map((v) => v.udpTunnel)).toEqual([{ keepaliveInterval: 110 }, { keepaliveInterval: 110 }]);
+      expect(w.fa.agent.udpFlows.flowList()).toMatchObject([{ visitors: 2, keepaliveInterval: 110 }]);
+      const keepalives = () => w.udpAtHa.filter((d) => d.payload[0] === 4 && d.payload[TUNNEL_DATA_HEADER_LENGTH + 9] === IpProtocol.ICMP);
+      run(w, 109_000);
+      expect(keepalives()).toHaveLength(0);
+      run(w, 1_000);
+      expect(keepalives()).toHaveLength(1);
+      run(w, 110_000);
+      expect(keepalives()).toHaveLength(2);
+      for (const k of keepalives()) {
+        expect(k).toMatchObject({ source: FA, sourcePort: 434, destinationPort: 434 });
+        expect(tunnelDataNextHeader(k.payload, 0, k.payload.length)).toBe(4);
+        const ip = decodeIpv4Packet(k.payload, TUNNEL_DATA_HEADER_LENGTH);
+        expect(ip.ok && ip.value.header).toMatchObject({ source: FA, destination: HA, protocol: IpProtocol.ICMP, checksumValid: true });
+        const echo = ip.ok ? decodeIcmpEcho(ip.value.payload) : undefined;
+        expect(echo?.ok && echo.value).toMatchObject({ icmpType: 8, code: 0, identifier: KEEPALIVE_ECHO_IDENTIFIER, checksumValid: true });
+      }
+      // One visitor leaves: the flow and its keepalives stay for the other.
+      register(w, 0, NODE2);
+      run(w, 50);
+      answer(w, undefined);
+      run(w, 50);
+      expect(w.fa.agent.udpFlows.flowList()).toMatchObject([{ visitors: 1 }]);
+      run(w, 110_000);
+      expect(keepalives()).toHaveLength(3);
+      // The last one leaves: no flow, no keepalive.
+      register(w, 0);
+      run(w, 50);
+      answer(w, undefined);
+      run(w, 50);
+      expect(w.fa.agent.udpFlows.flowList()).toEqual([]);
+      run(w, 400_000);
+      expect(keepalives()).toHaveLength(3);
     } finally {
       await w.close();
     }
