@@ -64,11 +64,7 @@ export type FaUdpTunnelCounter =
   | 'udp-tunnel-wrong-sender'
   | 'udp-tunnel-inner-ttl-zero'
   | 'udp-tunnel-reverse-tunnelled'
-  | 'udp-tunnel-keepalives'
-  /** Turns of the event loop in which tunnel data messages went to the 434 sockets: io/linux/udp.ts sends each turn's with one sendmmsg. */
-  | 'udp-tunnel-send-turns'
-  /** Tunnel data messages handed to the 434 sockets. */
-  | 'udp-tunnel-datagrams-sent';
+  | 'udp-tunnel-keepalives';
 
 export function bumpUdp(counters: DataPlaneCounters, name: FaUdpTunnelCounter): void {
   counters[name] = (counters[name] ?? 0) + 1;

@@ -78,7 +78,7 @@ import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
 import type { VisitorCapture } from './visitor-capture.js';
 import { FaUdpFlows } from './udp-flows.js';
-import { bumpUdp, decapsulateUdpTunnelBatch, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
+import { decapsulateUdpTunnelBatch, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
 import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
 import { faUdpTunnelOutcome } from '../../policies/fa-udp-tunnel.js';
 import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
@@ -966,17 +966,17 @@ export class ForeignAgent {
   }
 
   /**
-   * Datagrams per send = udp-tunnel-datagrams-sent / udp-tunnel-send-turns: the 434 socket sends
-   * what one turn of the event loop queued with one sendmmsg (io/linux/udp.ts), so a turn is a send.
+   * Datagrams per send = dataSent / dataSendTurns (udpFlows.counters): the 434 socket sends what
+   * one turn of the event loop queued with one sendmmsg (io/linux/udp.ts), so a turn is a send.
    */
   private countUdpTunnelSends(datagrams: number): void {
-    const counters = this.dataPlane.counters;
+    const counters = this.udpFlows.counters;
     if (!this.udpSendTurnOpen) {
       this.udpSendTurnOpen = true;
-      bumpUdp(counters, 'udp-tunnel-send-turns');
+      counters.dataSendTurns++;
       queueMicrotask(this.closeUdpSendTurn);
     }
-    counters['udp-tunnel-datagrams-sent'] = (counters['udp-tunnel-datagrams-sent'] ?? 0) + datagrams;
+    counters.dataSent += datagrams;
   }
 
   /** A batch of tunnel data messages (UDP payloads with their senders) into the visitors' link. */
