@@ -38,7 +38,7 @@ import { visitorsTable } from '../../runtime/cli/tables.js';
 import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
 import type { BindingStore } from '../../runtime/store/binding-store.js';
 import { KEEPALIVE_ECHO_IDENTIFIER } from '../../runtime/dataplane/fa-udp-tunnel.js';
-import { TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, udpTunnelReply, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
+import { TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, TunnelNextHeader, udpTunnelReply, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
 import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, MN2, MN2_KEY, START } from './home-agent-harness.js';
 
 /**
@@ -254,6 +254,14 @@ function datagram(source: Ipv4Address, destination: Ipv4Address, size = 12, ttl 
   return bytes;
 }
 
+/** A tunnel data message (RFC 3519 3.3, Next Header 4) carrying `inner`. */
+function tunnelData(inner: Uint8Array): Uint8Array {
+  const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
+  writeTunnelDataHeader(message, 0, TunnelNextHeader.IpInIp);
+  message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+  return message;
+}
+
 function sendFromNode(w: World, bytes: Uint8Array): void {
   const frame = new Uint8Array(ETHERNET_HEADER_LENGTH + bytes.length);
   frame.set([0x02, 0, 0, 0, 0x01, 0x01], 0);
@@ -362,9 +370,7 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
     try {
       w.toNode.length = 0;
       const inner = datagram(CN, MN1, 40);
-      const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-      writeTunnelDataHeader(message, 0, 4);
-      message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+      const message = tunnelData(inner);
       sendUdpFromHa(w, message);
       run(w, 50);
       const delivered = w.toNode.filter((f) => ethernetEtherType(f) === EtherType.IPv4 && toHex(f.subarray(ETHERNET_HEADER_LENGTH)) === toHex(inner));
@@ -406,9 +412,7 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       w.toNode.length = 0;
       for (let i = 0; i < 3; i++) {
         const inner = datagram(CN, MN1, 20 + i);
-        const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-        writeTunnelDataHeader(message, 0, 4);
-        message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+        const message = tunnelData(inner);
         sendUdpFromHa(w, message);
       }
       run(w, 50);
@@ -538,9 +542,7 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       expect(again.fa.agent.visitors()[0]?.udpTunnel).toEqual({ keepaliveInterval: 25 });
       expect(again.fa.agent.reverseTunnelOf(MN1)?.udp).toBe(true);
       const inner = datagram(CN, MN1, 33);
-      const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-      writeTunnelDataHeader(message, 0, 4);
-      message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+      const message = tunnelData(inner);
       sendUdpFromHa(again, message);
       run(again, 26_000);
       expect(again.toNode.filter((f) => toHex(f.subarray(ETHERNET_HEADER_LENGTH)) === toHex(inner))).toHaveLength(1);
@@ -554,9 +556,7 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
     const w = await registeredWithUdp();
     try {
       const inner = datagram(CN, MN1);
-      const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-      writeTunnelDataHeader(message, 0, 4);
-      message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+      const message = tunnelData(inner);
       // Deregistered: the flow and its keepalives end with the visitor entry (3.7.3.2).
       register(w, 0);
       run(w, 50);
@@ -627,10 +627,7 @@ describe('the reverse tunnel over UDP leaves through the 434 socket in batches (
       };
       const messages = [0, 1, 2].map((i) => {
         const inner = datagram(CN, MN1, 30 + i);
-        const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-        writeTunnelDataHeader(message, 0, 4);
-        message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
-        return message;
+        return tunnelData(inner);
       });
       fakeReceive(fd, messages, HA, 434, FA);
       await Promise.resolve();
