@@ -1417,10 +1417,12 @@ export function serveForeignAgent(
     link.onFrame((frame, info) => agent.handleFrame(frame, info));
     // The relayed Request leaves from the socket of its care-of address (3.7.2.2: IP source =
     // the care-of address), so the home agent's Reply comes back to it.
+    // By address, looked up per datagram: the reverse tunnel over UDP sends through these too.
+    const socketOf = new Map<number, UdpSocket>(sockets.map((s) => [s.localAddress | 0, s]));
     agent.start(
       link,
       (data, destination, port, source) => {
-        const socket = sockets.find((s) => s.localAddress === source >>> 0) ?? sockets[0];
+        const socket = socketOf.get(source | 0) ?? sockets[0];
         socket?.send(data, destination, port);
       },
       (datagram, destination) => tunnelSender?.send(datagram, destination),
