@@ -16,7 +16,8 @@ import { ipv4 } from '../io/wire/bytes.js';
 import { encodeIpv4Packet, IpProtocol, ipv4PacketLength } from '../io/wire/ipv4.js';
 import { ipInIpEncapsulate } from '../io/wire/tunnel.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../runtime/dataplane/fa-plane.js';
-import { decapsulateUdpTunnelBatch, TUNNEL_DATA_HEADER_LENGTH, writeTunnelDataHeader, type UdpTunnelPacket } from '../runtime/dataplane/fa-udp-tunnel.js';
+import { decapsulateUdpTunnelBatch, type UdpTunnelPacket } from '../runtime/dataplane/fa-udp-tunnel.js';
+import { TUNNEL_DATA_HEADER_LENGTH, writeTunnelDataHeader } from '../io/wire/udp-tunnel.js';
 import { PacketPool, type PacketBatch } from '../runtime/dataplane/packets.js';
 import { MicroFigures } from './harness/micro.js';
 

@@ -39,7 +39,7 @@ import { isAcceptedCode } from '../io/wire/reply-codes.js';
 import { AUTHENTICATOR_LENGTH, sealAuthenticator, verifyAuthenticator } from './auth.js';
 import { checkPendingBudget, type ChargedPending, type PendingBudgetRefusal, type PendingCharge, type PendingUsage } from './fa-pending-budget.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from './security-association.js';
-import { appendUdpTunnelRequest, faUdpTunnelRequestFor, UDP_TUNNEL_REPLY_TYPE, type FaUdpTunnelMode } from './fa-udp-tunnel.js';
+import { appendUdpTunnelRequest, faUdpTunnelRequestFor, type FaUdpTunnelMode } from './fa-udp-tunnel.js';
 
 /** Registration Reply codes a foreign agent sends (3.4; 74-76 and 79 from RFC 3024 3.4, 96/97 from RFC 2794). */
 export const FaReplyCode = {
@@ -980,8 +980,9 @@ export function checkFaReply(input: FaReplyInput): FaReplyVerdict {
   let authenticationBeforeMobileHome: AuthExtension | undefined;
   const foreignHome: AuthExtension[] = [];
   for (const extension of reply.extensions) {
-    // RFC 3519 3.2's UDP Tunnel Reply (44) is recognised here even before the wire codec names it.
-    if (extension.kind === 'unknown' && !extension.skippable && extension.type !== UDP_TUNNEL_REPLY_TYPE) {
+    // A UDP Tunnel Reply (44) of Length 6 decodes as 'udp-tunnel-reply'; one of another Length
+    // stays 'unknown' and, not skippable, is discarded like any other (RFC 3519 3.2, RFC 5944 1.8).
+    if (extension.kind === 'unknown' && !extension.skippable) {
       return {
         kind: 'discard',
         reason: 'unknown-non-skippable-extension',

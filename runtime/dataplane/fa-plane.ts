@@ -391,19 +391,8 @@ function reverseTunnelOne(plane: FaPlane, index: number, packet: Packet, bytes: 
   // always carries the Original Source.
   const overhead = kind === 'minimal' ? MINIMAL_HEADER_WITH_SOURCE_LENGTH : kind === 'gre' ? IPV4_MIN_HEADER_LENGTH + GRE_HEADER_LENGTH : IPV4_MIN_HEADER_LENGTH;
   const dontFragment = (bytes[6]! & 0x40) !== 0;
-  if (length + overhead > plane.tunnelMtu && dontFragment) {
-    bumpFa(plane.counters, 'reverse-tunnel-fragmentation-needed');
-    if (icmpErrorAllowed(packet, bytes, isLimitedBroadcast)) {
-      bump(plane.counters, 'icmp-sent');
-      return { kind: 'icmp', index, bytes: writeFragmentationNeeded(plane.pool, bytes, plane.icmpSource, plane.ttl, plane.tunnelMtu - overhead), destination: source };
-    }
-    bump(plane.counters, 'icmp-suppressed');
-    return undefined;
-  }
-  if (length + overhead > IPV4_MAX_TOTAL_LENGTH) {
-    bumpFa(plane.counters, 'reverse-tunnel-too-big');
-    return undefined;
-  }
+  const refused = tunnelRefusal(plane, index, packet, bytes, length, overhead, dontFragment, source);
+  if (refused !== FITS) return refused;
   const out = plane.pool.allocate(length + overhead);
   out.set(bytes.length === length ? bytes : bytes.subarray(0, length), overhead);
   decrementIpv4Ttl(out, overhead);
@@ -432,6 +421,41 @@ function udpReverseTunnelOne(plane: FaPlane, index: number, packet: Packet, byte
   const length = ipv4TotalLength(bytes, 0);
   const overhead = UDP_TUNNEL_OVERHEAD;
   const dontFragment = (bytes[6]! & 0x40) !== 0;
+  const refused = tunnelRefusal(plane, index, packet, bytes, length, overhead, dontFragment, source);
+  if (refused !== FITS) return refused;
+  const total = length + overhead;
+  const out = plane.pool.allocate(total);
+  out.set(bytes.length === length ? bytes : bytes.subarray(0, length), overhead);
+  decrementIpv4Ttl(out, overhead);
+  writeUdpTunnelHeaders(out, IPV4_MIN_HEADER_LENGTH, length);
+  const header = outerHeaderOf(plane, plane.udpHeaders, tunnel.careOfAddress, IpProtocol.UDP);
+  plane.identification = (plane.identification + 1) & 0xffff;
+  header.write(out, 0, tunnel.homeAgent, total, plane.identification, out[overhead + 1]!, dontFragment);
+  bumpFa(plane.counters, 'reverse-tunnelled');
+  bumpUdp(plane.counters, 'udp-tunnel-reverse-tunnelled');
+  return { kind: 'send-ip', index, bytes: out, destination: tunnel.homeAgent, homeAddress: source, encapsulation: 'ip-in-ip', via: 'tunnel' };
+}
+
+/** `tunnelRefusal`'s answer for a datagram the tunnel can carry. */
+const FITS = 'fits';
+
+/**
+ * Whether a reverse tunnel with `overhead` bytes of headers can carry the datagram (FITS), or
+ * what becomes of it: an inner DF datagram over the tunnel MTU gets Fragmentation Needed with
+ * the MTU left inside the tunnel where an ICMP error may be sent (RFC 2003 5.1, RFC 1122
+ * 3.2.2), and one that no IPv4 datagram could hold with the headers is dropped (undefined);
+ * both counted.
+ */
+function tunnelRefusal(
+  plane: FaPlane,
+  index: number,
+  packet: Packet,
+  bytes: Uint8Array,
+  length: number,
+  overhead: number,
+  dontFragment: boolean,
+  source: Ipv4Address,
+): OutputPacket | undefined | typeof FITS {
   if (length + overhead > plane.tunnelMtu && dontFragment) {
     bumpFa(plane.counters, 'reverse-tunnel-fragmentation-needed');
     if (icmpErrorAllowed(packet, bytes, isLimitedBroadcast)) {
@@ -445,17 +469,7 @@ function udpReverseTunnelOne(plane: FaPlane, index: number, packet: Packet, byte
     bumpFa(plane.counters, 'reverse-tunnel-too-big');
     return undefined;
   }
-  const total = length + overhead;
-  const out = plane.pool.allocate(total);
-  out.set(bytes.length === length ? bytes : bytes.subarray(0, length), overhead);
-  decrementIpv4Ttl(out, overhead);
-  writeUdpTunnelHeaders(out, IPV4_MIN_HEADER_LENGTH, length);
-  const header = outerHeaderOf(plane, plane.udpHeaders, tunnel.careOfAddress, IpProtocol.UDP);
-  plane.identification = (plane.identification + 1) & 0xffff;
-  header.write(out, 0, tunnel.homeAgent, total, plane.identification, out[overhead + 1]!, dontFragment);
-  bumpFa(plane.counters, 'reverse-tunnelled');
-  bumpUdp(plane.counters, 'udp-tunnel-reverse-tunnelled');
-  return { kind: 'send-ip', index, bytes: out, destination: tunnel.homeAgent, homeAddress: source, encapsulation: 'ip-in-ip', via: 'tunnel' };
+  return FITS;
 }
 
 /** The prepared outer header of a care-of address: built at its first packet, then reused. */

@@ -2,11 +2,12 @@
  * The foreign agent's UDP tunnel (RFC 3519), beside fa-plane.ts: tunnel data messages from a
  * home agent, received on the agent's UDP 434 socket, taken apart and delivered to visitors
  * (RFC 3519 4.3, then RFC 5944 4.2.2); the reverse tunnel's UDP form (RFC 3519 4.2), written
- * by fa-plane.ts's reverse tunnel stage with `writeUdpTunnelHeaders`; and the keepalive
+ * by fa-plane.ts's reverse tunnel stage with `writeUdpTunnelHeaders` and sent by the agent
+ * through its 434 socket, one sendmmsg per turn (io/linux/udp.ts); and the keepalive
  * (RFC 3519 4.9) the agent sends on an idle flow.
  *
- * The tunnel data header helpers are a private copy of io/wire/udp-tunnel.ts's (the wire part
- * of issue 16) until it is merged: same names, same bytes.
+ * The tunnel data header is read and written with io/wire/udp-tunnel.ts's helpers (in place, no
+ * allocation).
  */
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { writeU16 } from '../../io/wire/bytes.js';
@@ -15,26 +16,8 @@ import { encodeIcmpEcho, icmpEchoLength, IcmpType } from '../../io/wire/icmp.js'
 import { encodeIpv4Packet, ipv4PacketLength } from '../../io/wire/ipv4.js';
 import { UDP_HEADER_LENGTH } from '../../io/wire/udp.js';
 import { MOBILE_IP_PORT } from '../../io/wire/registration-types.js';
+import { TUNNEL_DATA_HEADER_LENGTH, TunnelNextHeader, tunnelDataNextHeader, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
 import { bump, finishBatch, inputProblem, openBatch, type DataPlaneCounters, type OutputBatch, type Packet, type PacketPool } from './packets.js';
-
-/** Mobile IP message type of a tunnel data message on UDP 434 (RFC 3519 3.3). */
-export const TUNNEL_DATA_MESSAGE_TYPE = 4;
-/** Type, Next Header, Reserved (16 bits). */
-export const TUNNEL_DATA_HEADER_LENGTH = 4;
-
-/** Writes the 4-byte tunnel data header at `offset` (no allocation); nextHeader 4 IP in IP, 55 minimal, 47 GRE. */
-export function writeTunnelDataHeader(bytes: Uint8Array, offset: number, nextHeader: number): void {
-  bytes[offset] = TUNNEL_DATA_MESSAGE_TYPE;
-  bytes[offset + 1] = nextHeader & 0xff;
-  bytes[offset + 2] = 0;
-  bytes[offset + 3] = 0;
-}
-
-/** Next Header of a tunnel data message at `offset`, or -1 when it is not one (type ≠ 4, too short). */
-export function tunnelDataNextHeader(bytes: Uint8Array, offset: number, end: number): number {
-  if (offset < 0 || end - offset < TUNNEL_DATA_HEADER_LENGTH || bytes[offset] !== TUNNEL_DATA_MESSAGE_TYPE) return -1;
-  return bytes[offset + 1]!;
-}
 
 /** IPv4 header, UDP header and tunnel data header before a datagram carried in the UDP tunnel. */
 export const UDP_TUNNEL_OVERHEAD = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + TUNNEL_DATA_HEADER_LENGTH;
@@ -42,16 +25,18 @@ export const UDP_TUNNEL_OVERHEAD = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + 
 /**
  * Writes the UDP header (434 → 434, RFC 3519 4.2: the registration's flow, so that the NAT's
  * mapping carries it) and the tunnel data header (Next Header 4: the datagram follows as it is)
- * at `offset`, in front of a datagram of `datagramLength` bytes. The UDP checksum is 0, "no
- * checksum" (RFC 768; RFC 3519 4.2 fixes none): the datagram inside carries its own, and the
- * data path does not sum every byte of every packet a second time.
+ * at `offset`, in front of a datagram of `datagramLength` bytes, so that the plane's output is
+ * the whole datagram as it leaves (source, destination, TTL and DF readable there). The agent
+ * sends only its UDP payload, through the care-of address's 434 socket
+ * (ForeignAgent.deliver); the kernel writes the UDP header and checksum of what leaves. The
+ * checksum here is 0, "no checksum" (RFC 768).
  */
 export function writeUdpTunnelHeaders(out: Uint8Array, offset: number, datagramLength: number): void {
   writeU16(out, offset, MOBILE_IP_PORT);
   writeU16(out, offset + 2, MOBILE_IP_PORT);
   writeU16(out, offset + 4, UDP_HEADER_LENGTH + TUNNEL_DATA_HEADER_LENGTH + datagramLength);
   writeU16(out, offset + 6, 0);
-  writeTunnelDataHeader(out, offset + UDP_HEADER_LENGTH, IpProtocol.IPIP);
+  writeTunnelDataHeader(out, offset + UDP_HEADER_LENGTH, TunnelNextHeader.IpInIp);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -113,7 +98,7 @@ export function decapsulateUdpTunnelBatch(state: UdpDecapsulationState, inputs: 
       bumpUdp(counters, 'udp-tunnel-not-data');
       continue;
     }
-    if (nextHeader !== IpProtocol.IPIP) {
+    if (nextHeader !== TunnelNextHeader.IpInIp) {
       bumpUdp(counters, 'udp-tunnel-next-header-unsupported');
       continue;
     }
@@ -165,7 +150,7 @@ export function udpKeepalivePayload(careOfAddress: Ipv4Address, homeAgent: Ipv4A
     payload: echo,
   };
   const out = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + ipv4PacketLength(packet));
-  writeTunnelDataHeader(out, 0, IpProtocol.IPIP);
+  writeTunnelDataHeader(out, 0, TunnelNextHeader.IpInIp);
   encodeIpv4Packet(packet, out, TUNNEL_DATA_HEADER_LENGTH);
   return out;
 }

@@ -29,12 +29,12 @@ import {
 } from '../../io/wire/ethernet.js';
 import { decodeIcmpError, IcmpType } from '../../io/wire/icmp.js';
 import { identificationToHex } from '../../io/wire/identification.js';
-import { decodeIpv4Packet, IpProtocol } from '../../io/wire/ipv4.js';
+import { decodeIpv4Packet, IpProtocol, IPV4_MIN_HEADER_LENGTH, ipv4Protocol, ipv4Source } from '../../io/wire/ipv4.js';
 import { LIMITED_BROADCAST } from '../../io/wire/ipv4-address.js';
 import { decodeRegistrationReply, decodeRegistrationRequest } from '../../io/wire/registration.js';
 import { MOBILE_IP_PORT, REGISTRATION_REPLY, REGISTRATION_REQUEST, type RegistrationReply } from '../../io/wire/registration-types.js';
 import { replyCodeText } from '../../io/wire/reply-codes.js';
-import { decodeUdpDatagram, verifyUdpChecksum } from '../../io/wire/udp.js';
+import { decodeUdpDatagram, UDP_HEADER_LENGTH, verifyUdpChecksum } from '../../io/wire/udp.js';
 import { completeTransportChecksum } from '../../io/wire/transport-checksum.js';
 import {
   advertiserMachine,
@@ -78,8 +78,9 @@ import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
 import type { VisitorCapture } from './visitor-capture.js';
 import { FaUdpFlows } from './udp-flows.js';
-import { decapsulateUdpTunnelBatch, TUNNEL_DATA_MESSAGE_TYPE, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
-import { faUdpTunnelOutcome, UDP_TUNNEL_EXTENSION_FORMATS } from '../../policies/fa-udp-tunnel.js';
+import { decapsulateUdpTunnelBatch, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
+import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
+import { faUdpTunnelOutcome } from '../../policies/fa-udp-tunnel.js';
 import type { DataPlane, OutputBatch, PacketBatch } from '../dataplane/packets.js';
 import { agentAdvertisementFrame, udpFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
@@ -397,6 +398,13 @@ export class ForeignAgent {
   private readonly ownAddresses: Set<number>;
   private link: LinkInterface | undefined;
   private sendUdp: FaUdpSender | undefined;
+  /** The sender `start` was given, without the flow bookkeeping: the data path keeps its own (`deliver`). */
+  private sendUdpDirect: FaUdpSender | undefined;
+  /** Tunnel data messages went to the 434 sockets in this turn (countUdpTunnelSends). */
+  private udpSendTurnOpen = false;
+  private readonly closeUdpSendTurn = () => {
+    this.udpSendTurnOpen = false;
+  };
   /** Sends a whole IPv4 datagram (the agent wrote its header): reverse tunnels. */
   private sendIp: ((datagram: Uint8Array, destination: Ipv4Address) => void) | undefined;
   private traceCounter = 0;
@@ -489,6 +497,7 @@ export class ForeignAgent {
     if (this.link !== undefined) throw new Error('the foreign agent is already started');
     this.link = link;
     // Whatever leaves on a UDP flow with a home agent (a relayed Request, a keepalive) puts off its next keepalive.
+    this.sendUdpDirect = sendUdp;
     this.sendUdp = (data, destination, port, source) => {
       sendUdp(data, destination, port, source);
       if (port === MOBILE_IP_PORT) this.udpFlows.sentTo(source, destination, this.options.clock.now());
@@ -856,8 +865,7 @@ export class ForeignAgent {
 
   private reply(trace: string, from: string, data: Uint8Array, udpChecksumValid: boolean, source: Ipv4Address, sourcePort: number): void {
     this.counters.replies++;
-    // 44 declared until the wire codec knows it (policies/fa-udp-tunnel.ts).
-    const decoded = decodeRegistrationReply(data, 0, data.length, { extensionFormats: UDP_TUNNEL_EXTENSION_FORMATS });
+    const decoded = decodeRegistrationReply(data, 0, data.length);
     if (!decoded.ok) {
       const { reason, offset, message } = decoded.error;
       this.discard(trace, from, 'malformed', `${reason} at offset ${offset}: ${message}`, false, data);
@@ -957,6 +965,20 @@ export class ForeignAgent {
     this.handleUdpTunnelBatch(batch);
   }
 
+  /**
+   * Datagrams per send = dataSent / dataSendTurns (udpFlows.counters): the 434 socket sends what
+   * one turn of the event loop queued with one sendmmsg (io/linux/udp.ts), so a turn is a send.
+   */
+  private countUdpTunnelSends(datagrams: number): void {
+    const counters = this.udpFlows.counters;
+    if (!this.udpSendTurnOpen) {
+      this.udpSendTurnOpen = true;
+      counters.dataSendTurns++;
+      queueMicrotask(this.closeUdpSendTurn);
+    }
+    counters.dataSent += datagrams;
+  }
+
   /** A batch of tunnel data messages (UDP payloads with their senders) into the visitors' link. */
   handleUdpTunnelBatch(batch: readonly UdpTunnelPacket[]): void {
     if (this.closed || batch.length === 0) return;
@@ -1041,14 +1063,21 @@ export class ForeignAgent {
     try {
       if (link === undefined) return;
       let now = -1;
+      let udpSent = 0;
       for (const out of batch.packets) {
         if (out.kind === 'send-ip') {
-          this.sendIp?.(out.bytes, out.destination);
           this.reverseTunnelCounters.tunnelled++;
-          if (this.reverseTunnels.get(out.homeAddress | 0)?.udp === true) {
-            if (now < 0) now = this.options.clock.now();
-            this.udpFlows.sentFor(out.homeAddress, now);
+          if (ipv4Protocol(out.bytes, 0) !== IpProtocol.UDP) {
+            this.sendIp?.(out.bytes, out.destination);
+            continue;
           }
+          // RFC 3519 4.2: a tunnel data message over the registration's flow. Its UDP payload goes
+          // through the care-of address's 434 socket, the 5-tuple the NAT mapped; the socket queues
+          // what one turn sends and leaves with one sendmmsg (io/linux/udp.ts).
+          this.sendUdpDirect?.(out.bytes.subarray(UDP_TUNNEL_PAYLOAD_OFFSET), out.destination, MOBILE_IP_PORT, ipv4Source(out.bytes, 0));
+          udpSent++;
+          if (now < 0) now = this.options.clock.now();
+          this.udpFlows.sentFor(out.homeAddress, now);
           continue;
         }
         if (out.kind === 'icmp') {
@@ -1069,6 +1098,7 @@ export class ForeignAgent {
         link.send(frame);
         this.counters.tunnelDelivered++;
       }
+      if (udpSent > 0 && this.sendUdpDirect !== undefined) this.countUdpTunnelSends(udpSent);
     } finally {
       batch.release();
     }
@@ -1334,6 +1364,9 @@ function storedReverseTunnel(stored: unknown): { reverseTunnel: NonNullable<Stor
   return { reverseTunnel: { encapsulation, delivery } };
 }
 
+/** Where a UDP reverse-tunnelled output's UDP payload (the tunnel data message) starts: after the IPv4 and UDP headers the plane wrote. */
+const UDP_TUNNEL_PAYLOAD_OFFSET = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH;
+
 function udpTunnelView(grant: { readonly keepaliveInterval: number } | undefined): { udpTunnel?: { keepaliveInterval: number } } {
   return grant === undefined ? {} : { udpTunnel: { keepaliveInterval: grant.keepaliveInterval } };
 }
@@ -1384,10 +1417,12 @@ export function serveForeignAgent(
     link.onFrame((frame, info) => agent.handleFrame(frame, info));
     // The relayed Request leaves from the socket of its care-of address (3.7.2.2: IP source =
     // the care-of address), so the home agent's Reply comes back to it.
+    // By address, looked up per datagram: the reverse tunnel over UDP sends through these too.
+    const socketOf = new Map<number, UdpSocket>(sockets.map((s) => [s.localAddress | 0, s]));
     agent.start(
       link,
       (data, destination, port, source) => {
-        const socket = sockets.find((s) => s.localAddress === source >>> 0) ?? sockets[0];
+        const socket = socketOf.get(source | 0) ?? sockets[0];
         socket?.send(data, destination, port);
       },
       (datagram, destination) => tunnelSender?.send(datagram, destination),

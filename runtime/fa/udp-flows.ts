@@ -39,12 +39,16 @@ export interface UdpFlowCounters {
   keepalives: number;
   /** Tunnel data messages received on the agent's 434 sockets (before any check). */
   tunnelDataReceived: number;
+  /** Reverse-tunnelled datagrams handed to the 434 sockets as tunnel data messages (RFC 3519 4.2). */
+  dataSent: number;
+  /** Turns of the event loop in which some were: io/linux/udp.ts sends each turn's with one sendmmsg. */
+  dataSendTurns: number;
 }
 
 export type UdpFlowSender = (data: Uint8Array, destination: Ipv4Address, port: number, source: Ipv4Address) => void;
 
 export class FaUdpFlows {
-  readonly counters: UdpFlowCounters = { granted: 0, notGranted: 0, keepalives: 0, tunnelDataReceived: 0 };
+  readonly counters: UdpFlowCounters = { granted: 0, notGranted: 0, keepalives: 0, tunnelDataReceived: 0, dataSent: 0, dataSendTurns: 0 };
   /** Grants of the Replies being relayed, by home address (int32), until the visitor's route is (re)installed. */
   private readonly offered = new Map<number, UdpTunnelGrant | null>();
   /** Registered visitors using UDP tunnelling: home address (int32) → grant and flow. */
@@ -168,6 +172,9 @@ export class FaUdpFlows {
     const now = this.clock.now();
     // Sent on since the alarm was set (data, a relayed Request): the keepalive waits for idleness.
     if (now - flow.lastSentAt >= flow.intervalMs) {
+      // RFC 3519 4.9, as the home agent takes it: an Echo Request care-of address → home agent in
+      // a tunnel data message on this flow's 5-tuple (care-of address:434 → home agent:434), one
+      // per flow, at the interval the Reply granted (110 s for 0, policies/fa-udp-tunnel.ts).
       const send = this.send();
       if (send !== undefined) {
         send(udpKeepalivePayload(flow.careOfAddress, flow.homeAgent, flow.keepalives), flow.homeAgent, MOBILE_IP_PORT, flow.careOfAddress);

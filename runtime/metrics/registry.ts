@@ -15,6 +15,7 @@ import type { HomeAgentDataPathCounters } from '../ha/home-agent-data-path.js';
 import type { RequestTiming } from '../ha/home-agent-server.js';
 import type { HomeLinkCounters } from '../ha/home-link.js';
 import type { ForeignAgentCounters, ForeignAgentTableSizes } from '../fa/foreign-agent.js';
+import type { UdpFlowCounters } from '../fa/udp-flows.js';
 import type { MobileNodeCounters, MobileNodeEvent, MobileNodeState } from '../mn/mobile-node.js';
 import type { MnUdpTunnelCounters } from '../mn/udp-tunnel.js';
 import type { MnUdpTunnelPlaneCounters } from '../dataplane/mn-plane.js';
@@ -229,6 +230,8 @@ export interface ForeignAgentMetricsSource {
     readonly counters: ForeignAgentCounters;
     tableSizes(): ForeignAgentTableSizes;
     readonly dataPlane: { readonly counters: DataPlaneCounters };
+    /** RFC 3519 flows with home agents (runtime/fa/udp-flows.ts), when the agent has them. */
+    readonly udpFlows?: { readonly counters: UdpFlowCounters };
   };
 }
 
@@ -250,6 +253,12 @@ export function foreignAgentMetrics(source: ForeignAgentMetricsSource): MetricsB
     gaugeOf(registry, 'mip4_fa_visitors', 'Visitor list entries (rows of faVisitorTable)', () => agent.tableSizes().visitors);
     gaugeOf(registry, 'mip4_fa_pending_registrations', 'Registrations relayed and waiting for a Reply', () => agent.tableSizes().pending);
     addDataPlane(registry, { plane: agent.dataPlane.counters });
+    const udp = agent.udpFlows?.counters;
+    if (udp !== undefined) {
+      counterOf(registry, 'mip4_fa_udp_keepalives_sent_total', 'RFC 3519 keepalives sent on idle UDP flows with home agents', () => udp.keepalives);
+      counterOf(registry, 'mip4_fa_udp_tunnel_datagrams_sent_total', 'Reverse-tunnelled datagrams sent as RFC 3519 tunnel data messages', () => udp.dataSent);
+      counterOf(registry, 'mip4_fa_udp_tunnel_sends_total', 'Sends (one sendmmsg each) that carried them: datagrams per send is the ratio', () => udp.dataSendTurns);
+    }
   };
 }
 

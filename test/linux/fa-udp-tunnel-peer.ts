@@ -13,6 +13,7 @@
  *   its interface. It sends a Request with 'T' (TTL 255, RFC 3024) to the agent, reports the
  *   Reply, reports datagrams arriving at HOME:9999, and on "send" sends HOME:9999 → 198.51.100.77:7.
  */
+import { TUNNEL_DATA_HEADER_LENGTH, TunnelNextHeader, udpTunnelReply, UdpTunnelReplyCode, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
 import { createInterface } from 'node:readline';
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { ipv4, ipv4ToString } from '../../io/wire/bytes.js';
@@ -24,7 +25,6 @@ import { ExtensionType, RequestFlag, type RegistrationExtension, type Registrati
 import { encodeUdpDatagram } from '../../io/wire/udp.js';
 import { createSecurityContext } from '../../policies/security-association.js';
 import { authPlaceholder, encodeSigned } from '../../policies/sign.js';
-import { UDP_TUNNEL_EXTENSION_FORMATS } from '../../policies/fa-udp-tunnel.js';
 
 const DEADLINE_MS = 60_000;
 const CN = ipv4('198.51.100.77');
@@ -62,7 +62,7 @@ if (mode === 'home-agent') {
       const request = decoded.value;
       last = { remote, request };
       const types = typesOf(request.extensions);
-      const udp: RegistrationExtension = { kind: 'unknown', type: 44, skippable: false, format: 'short', subType: 0, offset: 0, data: Uint8Array.of(0, 0, 0, keepalive >> 8, keepalive & 0xff) };
+      const udp: RegistrationExtension = udpTunnelReply({ code: UdpTunnelReplyCode.WillTunnel, keepaliveInterval: keepalive });
       const reply: RegistrationReply = {
         type: 3,
         code: 0,
@@ -100,9 +100,9 @@ if (mode === 'home-agent') {
   commands.on('line', (line) => {
     if (line.trim() !== 'data' || last === undefined) return;
     const inner = udpDatagram(CN, last.request.homeAddress, 7, 9999, 'from-home-agent');
-    const message = new Uint8Array(4 + inner.length);
-    message.set([4, 4, 0, 0]);
-    message.set(inner, 4);
+    const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
+    writeTunnelDataHeader(message, 0, TunnelNextHeader.IpInIp);
+    message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
     socket.send(message, last.remote.port, last.remote.address);
     report('sent-data', { to: last.remote.address, port: last.remote.port });
   });
@@ -114,7 +114,7 @@ if (mode === 'home-agent') {
   const registration = createSocket('udp4');
   const data = createSocket('udp4');
   registration.on('message', (message) => {
-    const decoded = decodeRegistrationReply(message, 0, message.length, { extensionFormats: UDP_TUNNEL_EXTENSION_FORMATS });
+    const decoded = decodeRegistrationReply(message, 0, message.length);
     if (!decoded.ok) return report('bad-reply', { reason: decoded.error.reason });
     report('reply', { code: decoded.value.code, types: typesOf(decoded.value.extensions) });
   });

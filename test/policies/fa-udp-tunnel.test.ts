@@ -18,14 +18,8 @@ import {
 } from '../../io/wire/registration-types.js';
 import { verifyAuthenticator } from '../../policies/auth.js';
 import { checkFaReply, checkFaRequest, type FaRequestInput, type FaSettings, type PendingRegistration } from '../../policies/fa-request.js';
-import {
-  DEFAULT_UDP_KEEPALIVE_INTERVAL_S,
-  faUdpTunnelOutcome,
-  faUdpTunnelRequestFor,
-  UDP_TUNNEL_EXTENSION_FORMATS,
-  udpTunnelReplyOf,
-  type FaUdpTunnelMode,
-} from '../../policies/fa-udp-tunnel.js';
+import { faUdpTunnelOutcome, faUdpTunnelRequestFor, type FaUdpTunnelMode } from '../../policies/fa-udp-tunnel.js';
+import { DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS, udpTunnelReply, udpTunnelReplyOf, udpTunnelRequest } from '../../io/wire/udp-tunnel.js';
 import { createSecurityContext, MobilitySecurityAssociation, type MobilitySecurityContext } from '../../policies/security-association.js';
 import { authPlaceholder, encodeSigned } from '../../policies/sign.js';
 
@@ -58,14 +52,14 @@ function association(peer: Ipv4Address, ...contexts: MobilitySecurityContext[]):
   return a;
 }
 
-/** The node's own UDP Tunnel Request (RFC 3519 3.1), kept verbatim by the codec: F, R as given, encapsulation 4. */
+/** The node's own UDP Tunnel Request (RFC 3519 3.1): R set (registering through the agent), encapsulation 4. */
 function nodeUdpRequest(): RegistrationExtension {
-  return { kind: 'unknown', type: 144, skippable: true, format: 'tlv', offset: 0, data: fromHex('000040040000') };
+  return udpTunnelRequest({ registrationThroughFa: true });
 }
 
 /** A UDP Tunnel Reply extension (RFC 3519 3.2) as the home agent writes it. */
 function udpReply(code: number, keepalive: number, forced = false): RegistrationExtension {
-  return { kind: 'unknown', type: 44, skippable: false, format: 'short', subType: 0, offset: 0, data: Uint8Array.of(code, forced ? 0x80 : 0, 0, keepalive >> 8, keepalive & 0xff) };
+  return udpTunnelReply({ code, forced, keepaliveInterval: keepalive });
 }
 
 type Spec = 'mhae' | 'fhae' | RegistrationExtension;
@@ -117,7 +111,7 @@ function ext144(request: RegistrationRequest): Extract<RegistrationExtension, { 
 
 function replyOf(code: number, specs: readonly Spec[]): RegistrationReply {
   const draft: RegistrationReply = { type: 3, code, lifetime: 600, homeAddress: HOME, homeAgent: HA, identification: ID, extensions: extensionsOf(specs) };
-  const decoded = decodeRegistrationReply(sign(draft), 0, undefined, { extensionFormats: UDP_TUNNEL_EXTENSION_FORMATS });
+  const decoded = decodeRegistrationReply(sign(draft));
   if (!decoded.ok) throw new Error(decoded.error.message);
   return decoded.value;
 }
@@ -188,15 +182,15 @@ describe('the UDP Tunnel Request extension an agent behind a NAT adds (RFC 3519 
 });
 
 describe("the home agent's UDP Tunnel Reply extension (RFC 3519 3.2)", () => {
-  it('decodes as a short extension: code, F, keepalive interval', () => {
+  it('the registration decoder reads it (code, F, keepalive interval) and the FHAE after it', () => {
     const reply = replyOf(0, ['mhae', udpReply(0, 25, true), 'fhae']);
-    const udp = reply.extensions.map(udpTunnelReplyOf).find((e) => e !== undefined);
-    expect(udp).toMatchObject({ subType: 0, code: 0, forced: true, keepaliveInterval: 25, reserved: 0 });
+    expect(udpTunnelReplyOf(reply.extensions)).toMatchObject({ subType: 0, code: 0, forced: true, keepaliveInterval: 25, reserved: 0 });
+    expect(reply.extensions.map((e) => e.kind)).toEqual(['auth', 'udp-tunnel-reply', 'auth']);
   });
 
   it('granted: code 0 after the MHAE, with its keepalive interval; 0 means the default 110 s', () => {
     expect(faUdpTunnelOutcome(replyOf(0, ['mhae', udpReply(0, 25), 'fhae']), true)).toEqual({ kind: 'granted', keepaliveInterval: 25, forced: false });
-    expect(faUdpTunnelOutcome(replyOf(0, ['mhae', udpReply(0, 0), 'fhae']), true)).toMatchObject({ kind: 'granted', keepaliveInterval: DEFAULT_UDP_KEEPALIVE_INTERVAL_S });
+    expect(faUdpTunnelOutcome(replyOf(0, ['mhae', udpReply(0, 0), 'fhae']), true)).toMatchObject({ kind: 'granted', keepaliveInterval: DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS });
   });
 
   it('not granted: declined (64), no extension, or one before the MHAE (the node\'s, RFC 3519 4.11)', () => {
@@ -224,10 +218,22 @@ describe("the home agent's UDP Tunnel Reply extension (RFC 3519 3.2)", () => {
     udpTunnelRequested: true,
   };
 
+  it('checkFaReply discards a Reply whose UDP Tunnel Reply has a Length other than 6: kept unknown and not skippable (RFC 3519 3.2, RFC 5944 1.8)', () => {
+    // Type 44, Length 4: Sub-Type 0 and three bytes; the FHAE after it still covers it.
+    const short: RegistrationExtension = { kind: 'unknown', type: 44, skippable: false, format: 'short', subType: 0, offset: 0, data: Uint8Array.of(0, 0, 25) };
+    const message = sign({ type: 3, code: 0, lifetime: 600, homeAddress: HOME, homeAgent: HA, identification: ID, extensions: extensionsOf(['mhae', short, 'fhae']) });
+    const decoded = decodeRegistrationReply(message);
+    if (!decoded.ok) throw new Error(decoded.error.message);
+    expect(decoded.value.extensions.map((e) => e.kind)).toEqual(['auth', 'unknown', 'auth']);
+    expect(decoded.value.extensions.some((e) => e.kind === 'unknown' && e.type === 44)).toBe(true);
+    const verdict = checkFaReply({ reply: decoded.value, message, udpChecksumValid: true, source: HA, sourcePort: 434, pending: [PENDING], homeAgent: association(HA, FA_HA), settings: SETTINGS });
+    expect(verdict).toMatchObject({ kind: 'discard', reason: 'unknown-non-skippable-extension' });
+  });
+
   it("checkFaReply verifies the FHAE over it and relays the Reply without it (RFC 5944 3.7.3.2); the node's own one before the MHAE stays", () => {
     const draft: RegistrationReply = { type: 3, code: 0, lifetime: 600, homeAddress: HOME, homeAgent: HA, identification: ID, extensions: extensionsOf(['mhae', udpReply(0, 25), 'fhae']) };
     const message = sign(draft);
-    const decoded = decodeRegistrationReply(message, 0, undefined, { extensionFormats: UDP_TUNNEL_EXTENSION_FORMATS });
+    const decoded = decodeRegistrationReply(message);
     if (!decoded.ok) throw new Error(decoded.error.message);
     const verdict = checkFaReply({ reply: decoded.value, message, udpChecksumValid: true, source: HA, sourcePort: 434, pending: [PENDING], homeAgent: association(HA, FA_HA), settings: SETTINGS });
     expect(verdict.kind).toBe('relay');
@@ -238,7 +244,7 @@ describe("the home agent's UDP Tunnel Reply extension (RFC 3519 3.2)", () => {
 
     const forNode: RegistrationReply = { ...draft, extensions: extensionsOf([udpReply(0, 25), 'mhae', 'fhae']) };
     const nodeMessage = sign(forNode);
-    const nodeDecoded = decodeRegistrationReply(nodeMessage, 0, undefined, { extensionFormats: UDP_TUNNEL_EXTENSION_FORMATS });
+    const nodeDecoded = decodeRegistrationReply(nodeMessage);
     if (!nodeDecoded.ok) throw new Error(nodeDecoded.error.message);
     const nodeVerdict = checkFaReply({ reply: nodeDecoded.value, message: nodeMessage, udpChecksumValid: true, source: HA, sourcePort: 434, pending: [PENDING], homeAgent: association(HA, FA_HA), settings: SETTINGS });
     expect(nodeVerdict.kind).toBe('relay');

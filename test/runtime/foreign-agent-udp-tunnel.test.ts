@@ -10,7 +10,11 @@
  * the node's datagrams reverse-tunnelled over UDP 434 → 434, keepalives on an idle flow only,
  * and the flow's end with the registration.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { Layer } from 'effect';
+import type { Udp } from '../../io/udp.js';
+import { LinuxUdpLive } from '../../io/linux/udp.js';
+import { META_WORDS, type NativeIo } from '../../io/linux/native.js';
 import { SimNetwork } from '../../io/sim/network.js';
 import { ALL_MOBILITY_AGENTS_GROUP, type SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
@@ -33,8 +37,58 @@ import { simVisitorCapture } from '../../runtime/fa/visitor-capture.js';
 import { visitorsTable } from '../../runtime/cli/tables.js';
 import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
 import type { BindingStore } from '../../runtime/store/binding-store.js';
-import { KEEPALIVE_ECHO_IDENTIFIER, TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, writeTunnelDataHeader } from '../../runtime/dataplane/fa-udp-tunnel.js';
-import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, START } from './home-agent-harness.js';
+import { KEEPALIVE_ECHO_IDENTIFIER } from '../../runtime/dataplane/fa-udp-tunnel.js';
+import { TUNNEL_DATA_HEADER_LENGTH, tunnelDataNextHeader, TunnelNextHeader, udpTunnelReply, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
+import { buildRequest, context, FA_KEY, HA, MHAE, MN1, MN1_KEY, MN2, MN2_KEY, START } from './home-agent-harness.js';
+
+/**
+ * A stand-in for the native helper (only `world(..., linuxUdp)` loads it): io/linux/udp.ts's
+ * sockets run on it unchanged. Each sendUdpBatch call (one sendmmsg) is recorded with the
+ * datagrams it carried; `receive` hands a batch to a socket's reader as one recvmmsg wakeup.
+ */
+const fakeNative = vi.hoisted(() => {
+  interface Sent { readonly data: Uint8Array; readonly address: number; readonly port: number }
+  const state = {
+    sendCalls: [] as Sent[][],
+    readers: new Map<number, { data: Uint8Array; meta: Int32Array; callback: (count: number) => void }>(),
+    nextFd: 100,
+  };
+  const native = {
+    openUdp: (address: number, port: number) => ({ fd: state.nextFd++, address, port }),
+    watchWritable: () => ({}),
+    armWritable: () => {},
+    stopWritable: () => {},
+    startReader: (fd: number, _kind: number, data: Uint8Array, _max: number, meta: Int32Array, callback: (count: number) => void) => {
+      state.readers.set(fd, { data, meta, callback });
+      return { fd };
+    },
+    stopReader: () => {},
+    close: () => {},
+    sendUdpBatch: (_fd: number, slab: Uint8Array, offsets: Int32Array, lengths: Int32Array, addresses: Uint32Array, ports: Int32Array, head: number, tail: number) => {
+      const call: Sent[] = [];
+      for (let i = head; i < tail; i++) call.push({ data: slab.slice(offsets[i]!, offsets[i]! + lengths[i]!), address: addresses[i]! >>> 0, port: ports[i]! });
+      state.sendCalls.push(call);
+      return tail - head;
+    },
+  };
+  return { state, native };
+});
+vi.mock('../../io/linux/native.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../io/linux/native.js')>()),
+  loadNative: () => fakeNative.native as unknown as NativeIo,
+}));
+
+/** One recvmmsg wakeup on the fake socket `fd`: these datagrams from `source`:`port`, to `destination`. */
+function fakeReceive(fd: number, datagrams: readonly Uint8Array[], source: Ipv4Address, port: number, destination: Ipv4Address): void {
+  const reader = fakeNative.state.readers.get(fd)!;
+  let at = 0;
+  datagrams.forEach((d, i) => {
+    reader.data.set(d, at);
+    reader.meta.set([at, d.length, source | 0, port, destination | 0], i * META_WORDS);
+    at += d.length;
+  });
+  reader.callback(datagrams.length);
+}
 
 const FA = ipv4('203.0.113.1');
 const R_HOME = ipv4('198.51.100.254');
@@ -89,7 +143,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(config = faConfig(), batchUdpTunnel = false, store?: BindingStore): Promise<World> {
+async function world(config = faConfig(), batchUdpTunnel = false, store?: BindingStore, udpLayer?: Layer.Layer<Udp>): Promise<World> {
   const clock = new SimulatedClock(START);
   const net = new SimNetwork({ clock, seed: 3 });
   const homeLan = net.addSegment('home');
@@ -125,7 +179,7 @@ async function world(config = faConfig(), batchUdpTunnel = false, store?: Bindin
   const random32 = () => Math.floor(random() * 0x1_0000_0000) >>> 0;
   const fa = await startForeignAgent(config, {
     interfaceName: 'eth0',
-    udp: net.udpLayer(faHost),
+    udp: udpLayer ?? net.udpLayer(faHost),
     link: net.linkLayer(faHost),
     rawIp: simRawIpLayer(faHost),
     clock,
@@ -141,10 +195,13 @@ function run(w: World, ms: number): void {
   for (let i = 0; i < ms; i += 10) w.clock.advance(10);
 }
 
-function register(w: World, lifetime = 600): void {
-  const request = buildRequest({ identification: identificationFromUnixMs(w.clock.now(), 1), careOfAddress: FA, lifetime, flags: RequestFlag.T, extensions: [MHAE(MN1_KEY)] });
-  w.mn.sendFrame('eth0', udpFrame({ sourceMac: MAC_MN, destinationMac: MAC_FA, source: MN1, destination: FA, ttl: 255 }, 49152, 434, request));
+function register(w: World, lifetime = 600, node: { readonly homeAddress: Ipv4Address; readonly key: typeof MN1_KEY; readonly mac: string } = { homeAddress: MN1, key: MN1_KEY, mac: MAC_MN }): void {
+  const request = buildRequest({ identification: identificationFromUnixMs(w.clock.now(), 1), homeAddress: node.homeAddress, careOfAddress: FA, lifetime, flags: RequestFlag.T, extensions: [MHAE(node.key)] });
+  w.mn.sendFrame('eth0', udpFrame({ sourceMac: node.mac, destinationMac: MAC_FA, source: node.homeAddress, destination: FA, ttl: 255 }, 49152, 434, request));
 }
+
+/** A second node on the visitors' link (another link-layer address). */
+const NODE2 = { homeAddress: MN2, key: MN2_KEY, mac: '02:00:00:00:01:0b' };
 
 /** The Requests the agent relayed to the home agent, decoded. */
 function relayedRequests(w: World): { request: RegistrationRequest; bytes: Uint8Array }[] {
@@ -158,11 +215,16 @@ function relayedRequests(w: World): { request: RegistrationRequest; bytes: Uint8
 }
 
 function udpReplyExtension(code: number, keepalive: number): RegistrationExtension {
-  return { kind: 'unknown', type: 44, skippable: false, format: 'short', subType: 0, offset: 0, data: Uint8Array.of(code, 0, 0, keepalive >> 8, keepalive & 0xff) };
+  return udpTunnelReply({ code, keepaliveInterval: keepalive });
 }
 
 /** The scripted home agent answers the last relayed Request: accepted, with `udp` (the UDP Tunnel Reply) after the MHAE when given. */
 function answer(w: World, udp?: RegistrationExtension, code = 0): void {
+  sendUdpFromHa(w, replyMessage(w, udp, code));
+}
+
+/** The signed Reply `answer` sends. */
+function replyMessage(w: World, udp?: RegistrationExtension, code = 0): Uint8Array {
   const relayed = relayedRequests(w).at(-1)!.request;
   const reply: RegistrationReply = {
     type: 3,
@@ -173,8 +235,7 @@ function answer(w: World, udp?: RegistrationExtension, code = 0): void {
     identification: relayed.identification,
     extensions: [authPlaceholder(ExtensionType.MobileHomeAuth, MN_HA.spi), ...(udp === undefined ? [] : [udp]), authPlaceholder(ExtensionType.ForeignHomeAuth, FA_HA.spi)],
   };
-  const message = encodeSigned(reply, (type) => (type === ExtensionType.MobileHomeAuth ? MN_HA : type === ExtensionType.ForeignHomeAuth ? FA_HA : undefined));
-  sendUdpFromHa(w, message);
+  return encodeSigned(reply, (type) => (type === ExtensionType.MobileHomeAuth ? MN_HA : type === ExtensionType.ForeignHomeAuth ? FA_HA : undefined));
 }
 
 function sendUdpFromHa(w: World, payload: Uint8Array, destination: Ipv4Address = FA): void {
@@ -191,6 +252,14 @@ function datagram(source: Ipv4Address, destination: Ipv4Address, size = 12, ttl 
   const bytes = new Uint8Array(ipv4PacketLength(packet));
   encodeIpv4Packet(packet, bytes, 0);
   return bytes;
+}
+
+/** A tunnel data message (RFC 3519 3.3, Next Header 4) carrying `inner`. */
+function tunnelData(inner: Uint8Array): Uint8Array {
+  const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
+  writeTunnelDataHeader(message, 0, TunnelNextHeader.IpInIp);
+  message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+  return message;
 }
 
 function sendFromNode(w: World, bytes: Uint8Array): void {
@@ -301,9 +370,7 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
     try {
       w.toNode.length = 0;
       const inner = datagram(CN, MN1, 40);
-      const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-      writeTunnelDataHeader(message, 0, 4);
-      message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+      const message = tunnelData(inner);
       sendUdpFromHa(w, message);
       run(w, 50);
       const delivered = w.toNode.filter((f) => ethernetEtherType(f) === EtherType.IPv4 && toHex(f.subarray(ETHERNET_HEADER_LENGTH)) === toHex(inner));
@@ -345,9 +412,7 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       w.toNode.length = 0;
       for (let i = 0; i < 3; i++) {
         const inner = datagram(CN, MN1, 20 + i);
-        const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-        writeTunnelDataHeader(message, 0, 4);
-        message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+        const message = tunnelData(inner);
         sendUdpFromHa(w, message);
       }
       run(w, 50);
@@ -380,6 +445,55 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       expect(keepalive).toMatchObject({ source: FA, sourcePort: 434, destinationPort: 434 });
       expect(tunnelDataNextHeader(keepalive!.payload, 0, keepalive!.payload.length)).toBe(4);
       expect(w.fa.agent.udpFlows.counters.keepalives).toBe(3);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('keepalives as the home agent expects (RFC 3519 4.9): an Echo Request care-of address → home agent in a tunnel data message on 434 → 434, one per flow for two visitors, every 110 s when the Reply grants 0, none after the last visitor leaves', async () => {
+    const w = await world();
+    try {
+      register(w);
+      run(w, 50);
+      answer(w, udpReplyExtension(0, 0));
+      run(w, 50);
+      register(w, 600, NODE2);
+      run(w, 50);
+      answer(w, udpReplyExtension(0, 0));
+      run(w, 50);
+      expect(w.fa.agent.visitors().map((v) => v.udpTunnel)).toEqual([{ keepaliveInterval: 110 }, { keepaliveInterval: 110 }]);
+      expect(w.fa.agent.udpFlows.flowList()).toMatchObject([{ visitors: 2, keepaliveInterval: 110 }]);
+      const keepalives = () => w.udpAtHa.filter((d) => d.payload[0] === 4 && d.payload[TUNNEL_DATA_HEADER_LENGTH + 9] === IpProtocol.ICMP);
+      run(w, 109_000);
+      expect(keepalives()).toHaveLength(0);
+      run(w, 1_000);
+      expect(keepalives()).toHaveLength(1);
+      run(w, 110_000);
+      expect(keepalives()).toHaveLength(2);
+      for (const k of keepalives()) {
+        expect(k).toMatchObject({ source: FA, sourcePort: 434, destinationPort: 434 });
+        expect(tunnelDataNextHeader(k.payload, 0, k.payload.length)).toBe(4);
+        const ip = decodeIpv4Packet(k.payload, TUNNEL_DATA_HEADER_LENGTH);
+        expect(ip.ok && ip.value.header).toMatchObject({ source: FA, destination: HA, protocol: IpProtocol.ICMP, checksumValid: true });
+        const echo = ip.ok ? decodeIcmpEcho(ip.value.payload) : undefined;
+        expect(echo?.ok && echo.value).toMatchObject({ icmpType: 8, code: 0, identifier: KEEPALIVE_ECHO_IDENTIFIER, checksumValid: true });
+      }
+      // One visitor leaves: the flow and its keepalives stay for the other.
+      register(w, 0, NODE2);
+      run(w, 50);
+      answer(w, undefined);
+      run(w, 50);
+      expect(w.fa.agent.udpFlows.flowList()).toMatchObject([{ visitors: 1 }]);
+      run(w, 110_000);
+      expect(keepalives()).toHaveLength(3);
+      // The last one leaves: no flow, no keepalive.
+      register(w, 0);
+      run(w, 50);
+      answer(w, undefined);
+      run(w, 50);
+      expect(w.fa.agent.udpFlows.flowList()).toEqual([]);
+      run(w, 400_000);
+      expect(keepalives()).toHaveLength(3);
     } finally {
       await w.close();
     }
@@ -428,9 +542,7 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       expect(again.fa.agent.visitors()[0]?.udpTunnel).toEqual({ keepaliveInterval: 25 });
       expect(again.fa.agent.reverseTunnelOf(MN1)?.udp).toBe(true);
       const inner = datagram(CN, MN1, 33);
-      const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-      writeTunnelDataHeader(message, 0, 4);
-      message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+      const message = tunnelData(inner);
       sendUdpFromHa(again, message);
       run(again, 26_000);
       expect(again.toNode.filter((f) => toHex(f.subarray(ETHERNET_HEADER_LENGTH)) === toHex(inner))).toHaveLength(1);
@@ -444,9 +556,7 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
     const w = await registeredWithUdp();
     try {
       const inner = datagram(CN, MN1);
-      const message = new Uint8Array(TUNNEL_DATA_HEADER_LENGTH + inner.length);
-      writeTunnelDataHeader(message, 0, 4);
-      message.set(inner, TUNNEL_DATA_HEADER_LENGTH);
+      const message = tunnelData(inner);
       // Deregistered: the flow and its keepalives end with the visitor entry (3.7.3.2).
       register(w, 0);
       run(w, 50);
@@ -462,6 +572,67 @@ describe('the foreign agent behind a NAT (RFC 3519 4.5), simulated, scripted hom
       const before = keepalivesAtHa(w);
       run(w, 100_000);
       expect(keepalivesAtHa(w)).toBe(before);
+    } finally {
+      await w.close();
+    }
+  });
+});
+
+describe('the reverse tunnel over UDP leaves through the 434 socket in batches (io/linux/udp.ts on a fake native helper)', () => {
+  it("a turn's tunnel data messages leave with one sendUdpBatch (sendmmsg) on the care-of address's socket, counted; a wakeup's tunnel data is one plane batch", async () => {
+    fakeNative.state.sendCalls.length = 0;
+    const w = await world(faConfig(), true, undefined, LinuxUdpLive);
+    try {
+      const fd = [...fakeNative.state.readers.keys()].at(-1)!;
+      /** What the fake socket sent, as if it had reached the home agent. */
+      const collect = () => {
+        for (const call of fakeNative.state.sendCalls.splice(0)) {
+          for (const d of call) w.udpAtHa.push({ source: FA, sourcePort: 434, destinationPort: d.port, payload: d.data });
+        }
+      };
+      register(w);
+      run(w, 50);
+      await Promise.resolve();
+      collect();
+      expect(relayedRequests(w)).toHaveLength(1);
+      fakeReceive(fd, [replyMessage(w, udpReplyExtension(0, 25))], HA, 434, FA);
+      run(w, 50);
+      await Promise.resolve();
+      expect(w.fa.agent.visitors()[0]?.udpTunnel).toEqual({ keepaliveInterval: 25 });
+      fakeNative.state.sendCalls.length = 0;
+      const sent = [0, 1, 2, 3, 4].map((i) => datagram(MN1, CN, 20 + i));
+      for (const d of sent) sendFromNode(w, d);
+      run(w, 50);
+      expect(fakeNative.state.sendCalls).toEqual([]); // queued until the turn ends
+      await Promise.resolve();
+      const calls = fakeNative.state.sendCalls.splice(0);
+      expect(calls.map((c) => c.length)).toEqual([5]);
+      for (const [i, d] of calls[0]!.entries()) {
+        expect(d).toMatchObject({ address: HA, port: 434 });
+        expect(tunnelDataNextHeader(d.data, 0, d.data.length)).toBe(4);
+        // The datagram, routed (TTL one less), after the 4-byte tunnel data header.
+        expect(toHex(d.data.subarray(TUNNEL_DATA_HEADER_LENGTH + 12))).toBe(toHex(sent[i]!.subarray(12)));
+        expect(d.data[TUNNEL_DATA_HEADER_LENGTH + 8]).toBe(63);
+      }
+      expect(w.fa.agent.udpFlows.counters).toMatchObject({ dataSendTurns: 1, dataSent: 5 });
+      const counters = w.fa.agent.dataPlane.counters;
+      expect(w.ipInIpAtHa).toEqual([]);
+
+      // The receive side: one recvmmsg wakeup of 3 tunnel data messages, one plane batch.
+      const batches: number[] = [];
+      const original = w.fa.agent.handleUdpTunnelBatch.bind(w.fa.agent);
+      w.fa.agent.handleUdpTunnelBatch = (batch) => {
+        batches.push(batch.length);
+        original(batch);
+      };
+      const messages = [0, 1, 2].map((i) => {
+        const inner = datagram(CN, MN1, 30 + i);
+        return tunnelData(inner);
+      });
+      fakeReceive(fd, messages, HA, 434, FA);
+      await Promise.resolve();
+      expect(batches).toEqual([3]);
+      expect(counters['udp-tunnel-delivered']).toBe(3);
     } finally {
       await w.close();
     }

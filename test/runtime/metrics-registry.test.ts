@@ -177,6 +177,14 @@ describe('the foreign agent registry', () => {
     expect(sampleValue(samples, 'mip4_dataplane_outcomes_total', { outcome: 'delivered' })).toBe(4);
     expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'unknown-visitor' })).toBe(1);
   });
+
+  it('with RFC 3519 flows: keepalives, and the reverse tunnel\'s datagrams and sends (datagrams per sendmmsg is their ratio)', async () => {
+    const udpFlows = { counters: { granted: 2, notGranted: 0, keepalives: 3, tunnelDataReceived: 9, dataSent: 40, dataSendTurns: 5 } };
+    const { samples } = await scrape(buildRegistries({ role: 'fa', ...INFO }, foreignAgentMetrics({ agent: { ...agent, udpFlows } }), { processMetrics: false }));
+    expect(sampleValue(samples, 'mip4_fa_udp_keepalives_sent_total')).toBe(3);
+    expect(sampleValue(samples, 'mip4_fa_udp_tunnel_datagrams_sent_total')).toBe(40);
+    expect(sampleValue(samples, 'mip4_fa_udp_tunnel_sends_total')).toBe(5);
+  });
 });
 
 describe('the mobile node registry', () => {

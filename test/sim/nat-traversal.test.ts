@@ -82,12 +82,13 @@ interface Probe {
   readonly delivered: Map<number, number>;
 }
 
-function probe(s: ReverseTunnelScenario): Probe {
+/** `icmpType` Echo Reply: a message the node does not answer, so that nothing goes upstream at all. */
+function probe(s: ReverseTunnelScenario, icmpType: typeof IcmpType.Echo | typeof IcmpType.EchoReply = IcmpType.Echo): Probe {
   const delivered = new Map<number, number>();
   const record = (datagram: Uint8Array) => {
     if (datagram.length < 28 || ipv4Protocol(datagram, 0) !== IpProtocol.ICMP || ipv4Destination(datagram, 0) !== MN) return;
     const at = ipv4HeaderLength(datagram, 0);
-    if (datagram[at] === IcmpType.Echo && readU16(datagram, at + 4) === PROBE_IDENTIFIER) delivered.set(readU16(datagram, at + 6), s.clock.now());
+    if (datagram[at] === icmpType && readU16(datagram, at + 4) === PROBE_IDENTIFIER) delivered.set(readU16(datagram, at + 6), s.clock.now());
   };
   s.mn.node.received.subscribe(record);
   s.hosts.mn.onIp(IpProtocol.ICMP, record);
@@ -99,7 +100,7 @@ function probe(s: ReverseTunnelScenario): Probe {
       for (let t = 0; t < ms; t += everyMs) {
         const n = sequence++ & 0xffff;
         const payload = new Uint8Array(16);
-        encodeIcmpEcho({ icmpType: IcmpType.Echo, code: 0, checksum: 0, checksumValid: true, identifier: PROBE_IDENTIFIER, sequence: n, data: new Uint8Array(8) }, payload, 0);
+        encodeIcmpEcho({ icmpType, code: 0, checksum: 0, checksumValid: true, identifier: PROBE_IDENTIFIER, sequence: n, data: new Uint8Array(8) }, payload, 0);
         sent.push([n, s.clock.now()]);
         s.hosts.cn.sendPacket({ protocol: IpProtocol.ICMP, source: CN, destination: MN, payload });
         s.clock.advance(everyMs);
@@ -206,6 +207,45 @@ describe('scenario (e): a foreign agent behind the NAT', () => {
     expect(traffic.downstreamDelivered).toEqual(traffic.downstreamSent);
     expect(traffic.upstreamDelivered).toEqual(traffic.upstreamSent);
     expect(datagramsOn(s.capture, 'nat-uplink').filter((d) => d.protocol === IpProtocol.IPIP)).toEqual([]);
+  });
+});
+
+describe("scenario (e'): a foreign agent behind a NAT with a short UDP timeout", () => {
+  /** FA2 asks for UDP tunnelling; the home agent grants `keepalive` seconds; the NAT forgets a UDP mapping after 5 s. */
+  async function throughFa2(keepalive: number): Promise<ReverseTunnelScenario> {
+    const s = await scenario({
+      seed: 21,
+      natOnForeign2: { udpTimeoutMs: 5000 },
+      faConfig: (c, which) => (which === 'FA2' ? { ...c, settings: { ...c.settings, udpTunnel: 'auto' } } : c),
+      haConfig: (c) => haWith({ udpKeepaliveInterval: keepalive })({ ...c, foreignAgents: [...c.foreignAgents, { ...c.foreignAgents.find((f) => f.address === FA2)!, address: NAT_OUTSIDE }] }),
+    });
+    s.run(2000);
+    s.moveTo('FA2');
+    s.run(5000, false);
+    expect(s.fa2.agent.udpFlows.flowList()).toMatchObject([{ keepaliveInterval: keepalive }]);
+    return s;
+  }
+
+  it("FA2's keepalives (RFC 3519 4.9, every 2 s granted) hold its mapping open: 30 s of downstream-only traffic all reach the node, one mapping throughout", async () => {
+    const s = await throughFa2(2);
+    const p = probe(s, IcmpType.EchoReply);
+    const created = nat(s).counters.mappingsCreated;
+    const keepalivesBefore = s.fa2.agent.udpFlows.counters.keepalives;
+    const sent = p.ping(30_000);
+    expect(sent.filter(([n]) => !p.delivered.has(n))).toEqual([]);
+    expect(nat(s).counters.mappingsExpired).toBe(0);
+    expect(nat(s).counters.mappingsCreated).toBe(created);
+    // Nothing else went out on FA2's flow: the keepalives alone (one per 2 s) held it.
+    expect(s.fa2.agent.udpFlows.counters.dataSent).toBe(0);
+    expect(s.fa2.agent.udpFlows.counters.keepalives - keepalivesBefore).toBeGreaterThanOrEqual(14);
+  });
+
+  it('with keepalives too rare for the NAT (60 s granted) the same traffic is lost once the mapping expires', async () => {
+    const s = await throughFa2(60);
+    const p = probe(s, IcmpType.EchoReply);
+    const sent = p.ping(30_000);
+    expect(nat(s).counters.mappingsExpired).toBeGreaterThanOrEqual(1);
+    expect(sent.filter(([n]) => !p.delivered.has(n)).length).toBeGreaterThan(sent.length / 2);
   });
 });
 
