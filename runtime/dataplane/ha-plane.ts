@@ -28,6 +28,7 @@
  * table, never an actor, and reads no clock: the outer Identification comes from a counter, so
  * a run is a function of its input.
  */
+import { TUNNEL_DATA_HEADER_LENGTH, TunnelNextHeader, tunnelDataNextHeader, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
 import type { OperatorFunction } from 'rxjs';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { readU16, readU32, writeU16, writeU32 } from '../../io/wire/bytes.js';
@@ -385,12 +386,12 @@ function udpTunnelFrom(entry: ForwardingEntry, address: Ipv4Address, port: numbe
  */
 function udpInnerDatagramCopy(plane: HaPlane, payload: Uint8Array): Uint8Array | undefined {
   const counters = plane.counters;
-  if (payload.length < TUNNEL_DATA_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH || payload[0] !== TUNNEL_DATA_MESSAGE_TYPE) {
+  const nextHeader = tunnelDataNextHeader(payload, 0, payload.length);
+  if (nextHeader < 0 || payload.length < TUNNEL_DATA_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH) {
     bump(counters, 'udp-decapsulation-malformed');
     return undefined;
   }
   let start = TUNNEL_DATA_HEADER_LENGTH;
-  const nextHeader = payload[1];
   if (nextHeader === IpProtocol.GRE) {
     const gre = decodeGreHeader(payload, start, payload.length);
     if (!gre.ok || !gre.value.checksumValid || gre.value.protocolType !== 0x0800) {
@@ -823,9 +824,6 @@ function outerDestination(target: TunnelTarget): Ipv4Address {
 }
 
 const UDP_HEADER_LENGTH = 8;
-/** RFC 3519's tunnel data message header: Type 4, Next Header, Reserved (16 bits). */
-const TUNNEL_DATA_HEADER_LENGTH = 4;
-const TUNNEL_DATA_MESSAGE_TYPE = 4;
 /** Outer IPv4 header, UDP header and tunnel data header in front of every UDP-tunnelled datagram. */
 const UDP_TUNNEL_HEADERS = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + TUNNEL_DATA_HEADER_LENGTH;
 
@@ -865,10 +863,7 @@ function udpTunnel(
   writeU16(out, u + 4, total - IPV4_MIN_HEADER_LENGTH);
   writeU16(out, u + 6, 0);
   const t = u + UDP_HEADER_LENGTH;
-  out[t] = TUNNEL_DATA_MESSAGE_TYPE;
-  out[t + 1] = kind === 'gre' ? IpProtocol.GRE : IpProtocol.IPIP;
-  out[t + 2] = 0;
-  out[t + 3] = 0;
+  writeTunnelDataHeader(out, t, kind === 'gre' ? TunnelNextHeader.Gre : TunnelNextHeader.IpInIp);
   if (kind === 'gre') writeGreIpv4Header(out, t + TUNNEL_DATA_HEADER_LENGTH, plane.greChecksum, total);
   bump(plane.counters, 'udp-tunnelled');
   return { bytes: out, kind };

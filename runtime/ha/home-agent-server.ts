@@ -3,6 +3,7 @@
  * lifecycle: the sockets are acquired in a Scope and closed by its finalizers when the
  * agent stops; the per-datagram path stays a plain callback into HomeAgent.handleRequest.
  */
+import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
 import { Effect, Layer, type Scope } from 'effect';
 import { openInScope } from '../../io/scoped-start.js';
 import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
@@ -14,9 +15,6 @@ import type { BindingStore } from '../store/binding-store.js';
 import { GroupCommit } from '../store/group-commit.js';
 import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-linux.js';
 import { udpLayer } from '../udp-layer.js';
-
-/** RFC 3519's Mobile IP message type of tunnel data on the registration port. */
-const TUNNEL_DATA_MESSAGE_TYPE = 4;
 
 export interface ListenAddress {
   /** 0 = all addresses. The native UDP layer then reports each request's destination; on

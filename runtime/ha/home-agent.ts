@@ -53,7 +53,8 @@ import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/ac
 import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import type { UdpTunnelMessage } from '../dataplane/ha-plane.js';
-import { DEFAULT_UDP_KEEPALIVE_INTERVAL, UdpTunnelReplyCode, decideUdpTunnel, udpTunnelReplyExtension, type UdpTunnelPolicy } from '../../policies/ha-udp-tunnel.js';
+import { addedByForeignAgent, decideUdpTunnel, type UdpTunnelPolicy } from '../../policies/ha-udp-tunnel.js';
+import { DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS, UdpTunnelReplyCode, udpTunnelReply } from '../../io/wire/udp-tunnel.js';
 import { UdpTunnels, encapsulationOfNextHeader } from './udp-tunnels.js';
 import { encodeSigned } from '../../policies/sign.js';
 import { diffMobileNodes, foreignAgentsDiffer, type MobileNodeDiff } from './config-diff.js';
@@ -755,7 +756,7 @@ export class HomeAgent {
         ipSource: received.source,
         sourcePort: received.sourcePort,
         policy: node.mobileNode.udpTunnel ?? this.config.settings.udpTunnel ?? 'allowed',
-        keepaliveInterval: this.config.settings.udpKeepaliveInterval ?? DEFAULT_UDP_KEEPALIVE_INTERVAL,
+        keepaliveInterval: this.config.settings.udpKeepaliveInterval ?? DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS,
         encapsulations: this.config.settings.encapsulations,
       });
       if (udpTunnel.kind !== 'deny' && udpTunnel.natDetected) this.udpTunnels.counters.natDetected++;
@@ -809,7 +810,7 @@ export class HomeAgent {
         });
         udpNote = {
           operation: 'register',
-          udpTunnelReply: { extension: udpTunnelReplyExtension(UdpTunnelReplyCode.WillDoTunnelling, udpTunnel.forced, udpTunnel.keepaliveInterval), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
+          udpTunnelReply: { extension: udpTunnelReply({ code: UdpTunnelReplyCode.WillTunnel, forced: udpTunnel.forced, keepaliveInterval: udpTunnel.keepaliveInterval }), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
         };
       } else {
         this.udpTunnels.delete(node.mobileNode.homeAddress, verdict.careOfAddress);
@@ -818,7 +819,7 @@ export class HomeAgent {
           udpNote = {
             operation: 'register',
             detail: udpTunnel.detail,
-            udpTunnelReply: { extension: udpTunnelReplyExtension(UdpTunnelReplyCode.TunnellingDeclined, false, 0), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
+            udpTunnelReply: { extension: udpTunnelReply({ code: UdpTunnelReplyCode.Declined, keepaliveInterval: 0 }), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
           };
         }
       }
