@@ -547,7 +547,7 @@ export class HomeAgent {
       ipDestination: received.destination,
       homeAgent: this.config.settings,
       mobileNode: node?.mobileNode,
-      foreignAgent: this.foreignAgents.get(received.source | 0),
+      foreignAgent: this.foreignAgentOf(received, request),
       replay: {
         lastAcceptedTimestamp: node?.lastAcceptedTimestamp,
         expectedNonce: node?.expectedNonce,
@@ -661,6 +661,22 @@ export class HomeAgent {
     this.eventSubject.complete();
     this.arpSubject.complete();
     this.forwardingTable.complete();
+  }
+
+  /**
+   * The foreign agent association the Request is judged under (RFC 5944 3.8.2.1 c, d) and
+   * its Reply sealed with (3.8.3.3): the IP source's. A foreign agent behind a NAT (RFC 3519,
+   * foreign agent considerations) arrives from the NAT's address; its Request then carries the
+   * UDP Tunnel Request extension after the MHAE, where only the foreign agent puts one, and
+   * its Care-of Address is the foreign agent's own (3.7.1): that agent's association is used.
+   * Safe because the Foreign-Home authenticator covers the Care-of Address (3.5.4, 3.5.1):
+   * a Request naming an agent's address without its key fails 3.8.2.1 c (132).
+   */
+  private foreignAgentOf(received: ReceivedRequest, request: RegistrationRequest): SecurityContextLookup | undefined {
+    const bySource = this.foreignAgents.get(received.source | 0);
+    if (bySource !== undefined || received.source === request.careOfAddress) return bySource;
+    const byCareOf = this.foreignAgents.get(request.careOfAddress | 0);
+    return byCareOf !== undefined && addedByForeignAgent(request) ? byCareOf : undefined;
   }
 
   private findNode(request: RegistrationRequest): NodeRecord | undefined {
@@ -1052,7 +1068,7 @@ export class HomeAgent {
     if (udpTunnelReply?.beforeMobileHomeAuth === true) extensions.push(udpTunnelReply.extension);
     extensions.push(replyPlaceholder(ExtensionType.MobileHomeAuth, context.spi));
     if (udpTunnelReply?.beforeMobileHomeAuth === false) extensions.push(udpTunnelReply.extension);
-    const foreignAgent = this.foreignAgents.get(received.source | 0);
+    const foreignAgent = this.foreignAgentOf(received, request);
     const foreignContext = request.lifetime !== 0 ? foreignAgent?.first() : undefined;
     if (foreignContext) extensions.push(replyPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
     return { reply: { type: 3, code, lifetime, homeAddress, homeAgent, identification, extensions }, foreignContext };

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ipv4, toHex } from '../../io/wire/bytes.js';
 import { bindingsTable } from '../../runtime/cli/tables.js';
-import { COA1, Harness, MHAE, MN1, MN1_KEY, expectedAuthenticator, makeConfig, type ExtensionSpec } from './home-agent-harness.js';
+import { COA1, FA, FA_KEY, FHAE, Harness, MHAE, MN1, MN1_KEY, authExtensions, buildRequest, expectedAuthenticator, makeConfig, type ExtensionSpec } from './home-agent-harness.js';
 
 const NAT_PUBLIC = ipv4('192.0.2.200');
 const NAT_PORT = 40001;
@@ -116,5 +116,53 @@ describe('home agent, RFC 3519: registration through a NAT', () => {
     h.ask({ identification: h.fresh(), lifetime: 0, extensions: [MHAE()] }, { source: ipv4('192.0.2.201'), sourcePort: 50000 });
     expect(h.agent.forwardingTable.lookup(MN1)).toBeUndefined();
     expect(h.agent.udpTunnels.get(MN1, COA1)).toBeUndefined();
+  });
+});
+
+describe('home agent, RFC 3519: a foreign agent behind a NAT registers its visitors', () => {
+  // The foreign agent 203.0.113.1 (harness FA, association FA_KEY) sits behind the NAT
+  // 192.0.2.200: its Requests arrive from the NAT's address, the Care-of Address is its own,
+  // and it put the UDP Tunnel Request after the MHAE and covered it with its FHAE.
+  const viaNat = { source: NAT_PUBLIC, sourcePort: NAT_PORT };
+
+  it('R3.8.2.1-15 judges the FHAE under the association of the Care-of Address (the FA behind the NAT) and seals the Reply with it', () => {
+    const h = harness();
+    const sent = h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest(), FHAE()] }, viaNat);
+    expect(sent.reply.code).toBe(0);
+    expect(sent.destination).toBe(NAT_PUBLIC);
+    expect(sent.port).toBe(NAT_PORT);
+    // MHAE, then the UDP Tunnel Reply (after it, for the foreign agent), then the FHAE under FA_KEY.
+    const auth = authExtensions(sent.reply);
+    expect(auth.map((a) => a.type)).toEqual([32, 34]);
+    const fhae = auth[1]!;
+    expect(fhae.spi).toBe(FA_KEY.spi);
+    expect(toHex(fhae.authenticator)).toBe(expectedAuthenticator(FA_KEY, sent.data, fhae.offset));
+    const tunnel = h.agent.forwardingTable.lookup(MN1)!.tunnels[0]!;
+    expect(tunnel.careOfAddress).toBe(FA);
+    expect(tunnel.udp).toEqual({ address: NAT_PUBLIC, port: NAT_PORT });
+  });
+
+  it('R3.8.2.1-18 denies 132 a Request naming the FA as care-of address whose FHAE was not made with its key (a forged Care-of Address)', () => {
+    const h = harness();
+    const sent = h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest(), FHAE(FA_KEY, true)] }, viaNat);
+    expect(sent.reply.code).toBe(132);
+    expect(h.agent.forwardingTable.lookup(MN1)).toBeUndefined();
+  });
+
+  it('denies 132 a Request naming the FA as care-of address with the extension but no FHAE at all', () => {
+    const h = harness();
+    expect(h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest()] }, viaNat).reply.code).toBe(132);
+  });
+
+  it('R3.8.2.1-20 without the UDP Tunnel Request extension keeps the lookup by IP source: an FHAE from the NAT is discarded (no association)', () => {
+    const h = harness();
+    expect(h.deliver(buildRequest({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), FHAE()] }), viaNat)).toHaveLength(0);
+    expect(h.lastEvent()).toMatchObject({ event: 'discard', reason: 'fha-without-association' });
+  });
+
+  it("the node's own extension (before the MHAE) does not select the association of the Care-of Address", () => {
+    const h = harness();
+    expect(h.deliver(buildRequest({ identification: h.fresh(), careOfAddress: FA, extensions: [udpTunnelRequest(), MHAE(), FHAE()] }), viaNat)).toHaveLength(0);
+    expect(h.lastEvent()).toMatchObject({ event: 'discard', reason: 'fha-without-association' });
   });
 });
