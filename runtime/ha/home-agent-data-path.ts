@@ -101,7 +101,7 @@ export interface HomeAgentDataPath {
 const UDP_HEADER_LENGTH = 8;
 
 /** What the path needs of the agent: its table and ARP commands, and for RFC 3519 its rebinding and tunnel data hooks. */
-export type DataPathAgent = Pick<HomeAgent, 'forwardingTable' | 'arpCommands'> & Partial<Pick<HomeAgent, 'followUdpTunnel' | 'udpTunnelData'>>;
+export type DataPathAgent = Pick<HomeAgent, 'forwardingTable' | 'arpCommands'> & Partial<Pick<HomeAgent, 'followUdpTunnel' | 'followUdpFlow' | 'udpTunnelData'>>;
 
 /** An Ethernet frame carrying `datagram` to its group's MAC address (RFC 1112 6.4: 01:00:5e + the low 23 bits). */
 function multicastFrame(source: MacAddress, datagram: Uint8Array): Uint8Array {
@@ -292,6 +292,7 @@ function runHomeAgentDataPath(
     ...(options.registrationPort !== undefined ? { registrationPort: options.registrationPort } : {}),
     ...(options.udpTunnelMtu !== undefined ? { udpTunnelMtu: options.udpTunnelMtu } : {}),
     ...(agent.followUdpTunnel !== undefined ? { followUdpTunnel: agent.followUdpTunnel.bind(agent) } : {}),
+    ...(agent.followUdpFlow !== undefined ? { followUdpFlow: agent.followUdpFlow.bind(agent) } : {}),
   });
   const scratch = { bytes: [] as Uint8Array[], destinations: [] as Ipv4Address[] };
   // R4.4-10: a node's multicast datagram leaves onto the home link as a multicast frame.

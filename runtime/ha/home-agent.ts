@@ -55,7 +55,7 @@ import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import type { UdpTunnelMessage } from '../dataplane/ha-plane.js';
 import { addedByForeignAgent, decideUdpTunnel, type UdpTunnelPolicy } from '../../policies/ha-udp-tunnel.js';
 import { DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS, UdpTunnelReplyCode, udpTunnelReply } from '../../io/wire/udp-tunnel.js';
-import { UdpTunnels, encapsulationOfNextHeader } from './udp-tunnels.js';
+import { UdpTunnels, encapsulationOfNextHeader, type MovedBinding } from './udp-tunnels.js';
 import { encodeSigned } from '../../policies/sign.js';
 import { diffMobileNodes, foreignAgentsDiffer, type MobileNodeDiff } from './config-diff.js';
 import type { StoredBinding, StoredState, StoreWrite } from '../store/binding-store.js';
@@ -944,13 +944,30 @@ export class HomeAgent {
   followUdpTunnel(homeAddress: Ipv4Address, address: Ipv4Address, port: number): boolean {
     const followed = this.udpTunnels.follow(homeAddress, address, port);
     if (followed === undefined) return false;
-    if (followed.rebinding !== undefined) {
-      const node = this.nodesByAddress.get(homeAddress | 0);
-      const actor = node?.bindings.find((b) => contextOf(b).careOfAddress === followed.careOfAddress);
-      if (actor !== undefined) this.publishTunnel(contextOf(actor));
-      this.emit({ event: 'udp-rebinding', at: this.options.clock.now(), ...followed.rebinding });
-    }
+    if (followed.rebinding !== undefined) this.rebound({ homeAddress, careOfAddress: followed.careOfAddress, rebinding: followed.rebinding });
+    if (followed.others !== undefined) for (const moved of followed.others) this.rebound(moved);
     return true;
+  }
+
+  /**
+   * A keepalive arrived over UDP from `address:port` with inner source `careOfAddress` (a
+   * foreign agent behind a NAT keeps its one flow alive so, RFC 3519): true when bindings of
+   * that care-of address are tunnelled in UDP to `address`, after moving all of them to a new
+   * port of it (each counted and logged as a rebinding); false otherwise.
+   */
+  followUdpFlow(careOfAddress: Ipv4Address, address: Ipv4Address, port: number): boolean {
+    const followed = this.udpTunnels.followFlow(careOfAddress, address, port);
+    if (followed === undefined) return false;
+    for (const moved of followed.moved) this.rebound(moved);
+    return true;
+  }
+
+  /** A binding moved to a new port of its NAT: its tunnel republished, the move logged. */
+  private rebound(moved: MovedBinding): void {
+    const node = this.nodesByAddress.get(moved.homeAddress | 0);
+    const actor = node?.bindings.find((b) => contextOf(b).careOfAddress === moved.careOfAddress);
+    if (actor !== undefined) this.publishTunnel(contextOf(actor));
+    this.emit({ event: 'udp-rebinding', at: this.options.clock.now(), ...moved.rebinding });
   }
 
   private onBindingStopped(actor: Binding): void {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ipv4, toHex } from '../../io/wire/bytes.js';
 import { bindingsTable } from '../../runtime/cli/tables.js';
-import { COA1, FA, FA_KEY, FHAE, Harness, MHAE, MN1, MN1_KEY, authExtensions, buildRequest, expectedAuthenticator, makeConfig, type ExtensionSpec } from './home-agent-harness.js';
+import { COA1, FA, FA_KEY, FHAE, Harness, MHAE, MN1, MN1_KEY, MN2, MN2_KEY, authExtensions, buildRequest, expectedAuthenticator, makeConfig, type ExtensionSpec } from './home-agent-harness.js';
 
 const NAT_PUBLIC = ipv4('192.0.2.200');
 const NAT_PORT = 40001;
@@ -164,5 +164,42 @@ describe('home agent, RFC 3519: a foreign agent behind a NAT registers its visit
     const h = harness();
     expect(h.deliver(buildRequest({ identification: h.fresh(), careOfAddress: FA, extensions: [udpTunnelRequest(), MHAE(), FHAE()] }), viaNat)).toHaveLength(0);
     expect(h.lastEvent()).toMatchObject({ event: 'discard', reason: 'fha-without-association' });
+  });
+
+  it('follows the FA\'s keepalive flow (inner source its care-of address): a new port moves ALL its visitors\' bindings, each logged as a rebinding', () => {
+    const h = harness();
+    h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest(), FHAE()] }, viaNat);
+    h.ask({ identification: h.fresh(), homeAddress: MN2, careOfAddress: FA, extensions: [MHAE(MN2_KEY), udpTunnelRequest(), FHAE()] }, viaNat);
+    const udpOf = (home: number) => h.agent.forwardingTable.lookup(home)!.tunnels[0]!.udp;
+    expect(h.agent.followUdpFlow(FA, NAT_PUBLIC, NAT_PORT)).toBe(true);
+    expect(h.agent.udpTunnels.counters.rebindings).toBe(0);
+    expect(h.agent.followUdpFlow(FA, NAT_PUBLIC, 41000)).toBe(true);
+    expect(udpOf(MN1)).toEqual({ address: NAT_PUBLIC, port: 41000 });
+    expect(udpOf(MN2)).toEqual({ address: NAT_PUBLIC, port: 41000 });
+    expect(h.agent.udpTunnels.counters.rebindings).toBe(2);
+    expect(h.events.filter((e) => e.event === 'udp-rebinding').map((e) => (e as { homeAddress: string }).homeAddress).sort()).toEqual(['198.51.100.10', '198.51.100.11']);
+    expect(h.agent.bindings().map((b) => b.udpTunnel)).toEqual(['192.0.2.200:41000', '192.0.2.200:41000']);
+    // Never a new address, nor a care-of address without UDP tunnels.
+    expect(h.agent.followUdpFlow(FA, ipv4('192.0.2.201'), 41000)).toBe(false);
+    expect(h.agent.followUdpFlow(COA1, NAT_PUBLIC, 41000)).toBe(false);
+    expect(udpOf(MN1)).toEqual({ address: NAT_PUBLIC, port: 41000 });
+  });
+
+  it('a visitor\'s own tunnel data from a new port of the flow moves the other visitors of that FA too', () => {
+    const h = harness();
+    h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest(), FHAE()] }, viaNat);
+    h.ask({ identification: h.fresh(), homeAddress: MN2, careOfAddress: FA, extensions: [MHAE(MN2_KEY), udpTunnelRequest(), FHAE()] }, viaNat);
+    expect(h.agent.followUdpTunnel(MN1, NAT_PUBLIC, 42000)).toBe(true);
+    expect(h.agent.forwardingTable.lookup(MN2)!.tunnels[0]!.udp).toEqual({ address: NAT_PUBLIC, port: 42000 });
+    expect(h.agent.udpTunnels.counters.rebindings).toBe(2);
+  });
+
+  it('two flows on one care-of address behind one NAT (different ports): a keepalive from a third port moves neither', () => {
+    const h = harness();
+    h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest(), FHAE()] }, viaNat);
+    h.ask({ identification: h.fresh(), homeAddress: MN2, careOfAddress: FA, extensions: [MHAE(MN2_KEY), udpTunnelRequest(), FHAE()] }, { source: NAT_PUBLIC, sourcePort: 40002 });
+    expect(h.agent.followUdpFlow(FA, NAT_PUBLIC, 40002)).toBe(true);
+    expect(h.agent.followUdpFlow(FA, NAT_PUBLIC, 43000)).toBe(false);
+    expect(h.agent.udpTunnels.counters).toMatchObject({ rebindings: 0, rebindingRefused: 1 });
   });
 });
