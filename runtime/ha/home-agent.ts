@@ -55,7 +55,7 @@ import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import type { UdpTunnelMessage } from '../dataplane/ha-plane.js';
 import { addedByForeignAgent, decideUdpTunnel, type UdpTunnelPolicy } from '../../policies/ha-udp-tunnel.js';
 import { DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS, UdpTunnelReplyCode, udpTunnelReply } from '../../io/wire/udp-tunnel.js';
-import { UdpTunnels, encapsulationOfNextHeader, type MovedBinding } from './udp-tunnels.js';
+import { UdpTunnels, encapsulationOfNextHeader, type MovedBinding, type UdpTunnelState } from './udp-tunnels.js';
 import { encodeSigned } from '../../policies/sign.js';
 import { diffMobileNodes, foreignAgentsDiffer, type MobileNodeDiff } from './config-diff.js';
 import type { StoredBinding, StoredState, StoreWrite } from '../store/binding-store.js';
@@ -641,8 +641,12 @@ export class HomeAgent {
           relayedBy: stored.relayedBy,
           at: now,
         };
+        // RFC 3519: the UDP tunnel first, so that the restored binding publishes its tunnel in UDP
+        // to the NAT again rather than IP in IP to a care-of address the NAT hides.
+        if (stored.udpTunnel !== undefined) this.udpTunnels.set(node.mobileNode.homeAddress, stored.careOfAddress, { ...stored.udpTunnel });
         // A node's second stored binding was a simultaneous one (3.8.2.2): it gets its own actor.
-        this.register(node, registration, node.bindings.length > 0, undefined);
+        const target = this.register(node, registration, node.bindings.length > 0, undefined);
+        if (target.stopped) this.udpTunnels.delete(node.mobileNode.homeAddress, stored.careOfAddress);
         restored++;
       }
     } finally {
@@ -919,7 +923,7 @@ export class HomeAgent {
     }
     const c = contextOf(actor);
     this.publishTunnel(c);
-    if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c) });
+    if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c, this.udpTunnels.get(c.homeAddress, c.careOfAddress)) });
   }
 
   /** The binding's tunnel into the forwarding table; in UDP to its NAT when it has one (RFC 3519). */
@@ -966,7 +970,12 @@ export class HomeAgent {
   private rebound(moved: MovedBinding): void {
     const node = this.nodesByAddress.get(moved.homeAddress | 0);
     const actor = node?.bindings.find((b) => contextOf(b).careOfAddress === moved.careOfAddress);
-    if (actor !== undefined) this.publishTunnel(contextOf(actor));
+    if (actor !== undefined) {
+      const c = contextOf(actor);
+      this.publishTunnel(c);
+      // The new port survives a restart too.
+      this.options.onStoreWrite?.({ op: 'put-binding', binding: storedBinding(c, this.udpTunnels.get(c.homeAddress, c.careOfAddress)) });
+    }
     this.emit({ event: 'udp-rebinding', at: this.options.clock.now(), ...moved.rebinding });
   }
 
@@ -1096,8 +1105,8 @@ export class HomeAgent {
   }
 }
 
-/** A binding's context as the store keeps it. */
-function storedBinding(c: BindingContext): StoredBinding {
+/** A binding's context as the store keeps it, with its UDP tunnel (RFC 3519) when it has one. */
+function storedBinding(c: BindingContext, udp: UdpTunnelState | undefined): StoredBinding {
   return {
     homeAddress: c.homeAddress,
     careOfAddress: c.careOfAddress,
@@ -1109,5 +1118,8 @@ function storedBinding(c: BindingContext): StoredBinding {
     decapsulatedByMobileNode: c.decapsulatedByMobileNode,
     reverseTunnel: c.reverseTunnel,
     ...(c.relayedBy !== undefined ? { relayedBy: c.relayedBy } : {}),
+    ...(udp !== undefined
+      ? { udpTunnel: { address: udp.address, port: udp.port, encapsulation: udp.encapsulation, keepaliveInterval: udp.keepaliveInterval, forced: udp.forced, natDetected: udp.natDetected } }
+      : {}),
   };
 }
