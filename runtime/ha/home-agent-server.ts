@@ -79,6 +79,15 @@ export function serveHomeAgent(
         ? sendNow
         : (data, destination, port, source) => groupCommit.whenDurable(() => sendNow(data, destination, port, source));
     const handle = requestHandler(agent, send, timing);
+    // RFC 3519: tunnel data leaves from the registration port (the NAT's flow), a plane batch
+    // per sendmmsg, where every socket batches (the native layer); else the data path's raw socket.
+    if (sockets.length > 0 && sockets.every((s) => s.sendBatch !== undefined)) {
+      agent.udpTunnelSink = (payloads, addresses, ports, count, source) => {
+        const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0]!;
+        socket.sendBatch!(payloads, addresses, ports, count, source);
+      };
+      yield* Effect.addFinalizer(() => Effect.sync(() => (agent.udpTunnelSink = undefined)));
+    }
     for (const socket of sockets) {
       socket.onError(onSocketError);
       socket.onMessage((d) => {

@@ -80,6 +80,9 @@ export interface ForeignAgentConfig {
   readonly contexts: readonly MobilitySecurityContext[];
 }
 
+/** Sends `count` UDP payloads to `addresses[i]:ports[i]` from `source` and the registration port, as one batch. */
+export type UdpTunnelSink = (payloads: readonly Uint8Array[], addresses: readonly Ipv4Address[], ports: readonly number[], count: number, source: Ipv4Address) => void;
+
 export interface HomeAgentConfig {
   readonly settings: HomeAgentSettings;
   readonly mobileNodes: readonly MobileNodeConfig[];
@@ -330,6 +333,13 @@ export class HomeAgent {
    * not a Request (counted).
    */
   udpTunnelData: ((message: UdpTunnelMessage) => void) | undefined = undefined;
+  /**
+   * RFC 3519: sends a plane batch of tunnel data messages (UDP payloads, tunnel data header
+   * first) from the registration port to the NATs, in one batched send; installed by
+   * serveHomeAgent on sockets that batch (the native layer), read by the data path per batch.
+   * Absent: the data path sends whole IP/UDP packets through its raw socket.
+   */
+  udpTunnelSink: UdpTunnelSink | undefined = undefined;
   readonly counters: HomeAgentCounters = {
     requests: 0,
     accepted: 0,
