@@ -90,10 +90,6 @@ export class UdpTunnels {
     if (visitors.size === 0) this.byCareOf.delete(careOfAddress | 0);
   }
 
-  /** Every UDP tunnel state, for the store (restore puts them back with `set`). */
-  *entries(): Generator<{ homeAddress: Ipv4Address; careOfAddress: Ipv4Address; state: UdpTunnelState }> {
-    for (const [home, tunnels] of this.byHome) for (const [careOf, state] of tunnels) yield { homeAddress: home >>> 0, careOfAddress: careOf >>> 0, state };
-  }
 
   /**
    * Tunnel data or a keepalive from `address:port` whose inner source is `homeAddress`: the
