@@ -90,7 +90,6 @@ export class UdpTunnels {
     if (visitors.size === 0) this.byCareOf.delete(careOfAddress | 0);
   }
 
-
   /**
    * Tunnel data or a keepalive from `address:port` whose inner source is `homeAddress`: the
    * binding whose translated address it is. Same port: nothing changes. A new port of the same
@@ -133,7 +132,7 @@ export class UdpTunnels {
     if (visitors === undefined) return undefined;
     let flowPort = -1;
     for (const state of visitors.values()) {
-      if (state.address !== address) continue;
+      if (state.address >>> 0 !== address >>> 0) continue;
       if (state.port === port) return NOTHING_MOVED;
       if (flowPort === -1) flowPort = state.port;
       else if (flowPort !== state.port) flowPort = -2;
@@ -152,7 +151,7 @@ export class UdpTunnels {
     if (visitors === undefined) return moved;
     for (const [home, state] of visitors) {
       if (except !== undefined && home === (except | 0)) continue;
-      if (state.address !== address || state.port !== fromPort) continue;
+      if (state.address >>> 0 !== address >>> 0 || state.port !== fromPort) continue;
       moved.push({ homeAddress: home >>> 0, careOfAddress: careOfAddress >>> 0, rebinding: this.move(home >>> 0, careOfAddress, state, toPort) });
     }
     return moved;
