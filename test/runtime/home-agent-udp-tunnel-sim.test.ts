@@ -20,7 +20,7 @@ import { encodeIpv4Packet, IpProtocol, ipv4Destination, ipv4PacketLength, ipv4Pr
 import { attachHomeAgentDataPath, type HomeAgentDataPath } from '../../runtime/ha/home-agent-data-path.js';
 import { serveHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import { echoRequest, recordIcmp } from '../sim/network-support.js';
-import { buildRequest, HA, Harness, HOME_NETWORK, makeConfig, MHAE, MIP_PORT, MN1, PREFIX_LENGTH, type ExtensionSpec } from './home-agent-harness.js';
+import { buildRequest, FA, FHAE, HA, Harness, HOME_NETWORK, makeConfig, MHAE, MIP_PORT, MN1, PREFIX_LENGTH, type ExtensionSpec } from './home-agent-harness.js';
 
 const R_HOME = ipv4('198.51.100.254');
 const R_CORR = ipv4('192.0.2.254');
@@ -196,5 +196,28 @@ describe('home agent UDP tunnels (RFC 3519) on the simulated network', () => {
     expect(w.path.counters.udpTunnelSent).toBe(3);
     // Nothing went through the raw socket's sendBatch.
     expect(w.path.counters.tunnelSent).toBe(0);
+  });
+
+  it('a foreign agent behind the NAT: registers under its association, and its keepalive (inner source its care-of address) from a new port moves the flow', () => {
+    const w = world();
+    const fa = w.flow(40001);
+    // The FA's address is the Care-of Address; it added the UDP Tunnel Request after the MHAE and sealed its FHAE.
+    fa.socket.send(buildRequest({ identification: w.harness.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest, FHAE()] }), HA, MIP_PORT);
+    w.harness.clock.advance(1000);
+    expect(fa.received).toHaveLength(1);
+    expect(fa.received[0]!.data[1]).toBe(0);
+    expect(w.harness.agent.forwardingTable.lookup(MN1)!.tunnels[0]!.udp).toEqual({ address: NAT, port: 40001 });
+    const keepalive = tunnelData(datagram(FA, HA, IpProtocol.ICMP, echoRequest(9, 1)));
+    fa.socket.send(keepalive, HA, MIP_PORT);
+    w.harness.clock.advance(1000);
+    expect(w.path.planeCounters['udp-keepalive']).toBe(1);
+    expect(w.harness.agent.udpTunnels.counters.rebindings).toBe(0);
+    const rebound = w.flow(40002);
+    rebound.socket.send(keepalive, HA, MIP_PORT);
+    w.harness.clock.advance(1000);
+    expect(w.path.planeCounters['udp-keepalive']).toBe(2);
+    expect(w.path.planeCounters['udp-decapsulation-unknown-home-address']).toBeUndefined();
+    expect(w.harness.agent.forwardingTable.lookup(MN1)!.tunnels[0]!.udp).toEqual({ address: NAT, port: 40002 });
+    expect(w.harness.agent.udpTunnels.counters.rebindings).toBe(1);
   });
 });
