@@ -17,7 +17,10 @@
  *   Extension (put there by the node, authenticated by it) or after it (added by a foreign
  *   agent behind a NAT, RFC 3519 "Foreign Agent Considerations", covered by its Foreign-Home extension if any). The Reply
  *   extension goes on the same side (RFC 3519's UDP Tunnel Reply Extension): before the MHAE for the node, after it
- *   for the foreign agent, which then strips it before relaying.
+ *   for the foreign agent, which then strips it before relaying. One after the MHAE also tells
+ *   the runtime that a foreign agent behind a NAT sent the Request (`addedByForeignAgent`).
+ * - Bytes are io/wire/udp-tunnel.ts's: this module reads its decoded extension, the runtime
+ *   builds the Reply's with its `udpTunnelReply`.
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
 import type { RegistrationRequest } from '../io/wire/registration-types.js';

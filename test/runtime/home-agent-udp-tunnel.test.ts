@@ -125,7 +125,7 @@ describe('home agent, RFC 3519: a foreign agent behind a NAT registers its visit
   // and it put the UDP Tunnel Request after the MHAE and covered it with its FHAE.
   const viaNat = { source: NAT_PUBLIC, sourcePort: NAT_PORT };
 
-  it('R3.8.2.1-15 judges the FHAE under the association of the Care-of Address (the FA behind the NAT) and seals the Reply with it', () => {
+  it('judges the FHAE under the association of the Care-of Address (the FA behind the NAT) and seals the Reply with it', () => {
     const h = harness();
     const sent = h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest(), FHAE()] }, viaNat);
     expect(sent.reply.code).toBe(0);
