@@ -38,10 +38,25 @@ export interface UdpSocket {
    * on node:dgram.
    */
   send(data: Uint8Array, address: Ipv4Address, port: number, source?: Ipv4Address): void;
+  /**
+   * Queues `count` datagrams and sends them together now (on the native layer: one sendmmsg, or
+   * one UDP GSO send per run, unless the socket buffer is full; inside a received batch they
+   * leave with its replies). Optional: only layers that batch offer it; failures as for `send`.
+   */
+  sendBatch?(datagrams: readonly Uint8Array[], addresses: readonly Ipv4Address[], ports: readonly number[], count: number, source?: Ipv4Address): void;
+  /** What the layer's batched sends did (native layer): system calls that sent, and datagrams they sent. */
+  readonly sendCounters?: UdpSendCounters;
   /** Sets the handler for received datagrams (one per socket). */
   onMessage(handler: (datagram: UdpDatagram) => void): void;
   /** Sets the handler for asynchronous errors (failed sends, a failed read). */
   onError(handler: (error: UdpError) => void): void;
+}
+
+/** Datagrams per send call of a batching layer: datagramsSent / sendCalls. */
+export interface UdpSendCounters {
+  /** sendmmsg (or UDP GSO send) calls that sent at least one datagram. */
+  readonly sendCalls: number;
+  readonly datagramsSent: number;
 }
 
 export interface UdpBindOptions {

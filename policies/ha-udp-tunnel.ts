@@ -17,22 +17,16 @@
  *   Extension (put there by the node, authenticated by it) or after it (added by a foreign
  *   agent behind a NAT, RFC 3519 "Foreign Agent Considerations", covered by its Foreign-Home extension if any). The Reply
  *   extension goes on the same side (RFC 3519's UDP Tunnel Reply Extension): before the MHAE for the node, after it
- *   for the foreign agent, which then strips it before relaying.
+ *   for the foreign agent, which then strips it before relaying. One after the MHAE also tells
+ *   the runtime that a foreign agent behind a NAT sent the Request (`addedByForeignAgent`).
+ * - Bytes are io/wire/udp-tunnel.ts's: this module reads its decoded extension, the runtime
+ *   builds the Reply's with its `udpTunnelReply`.
  */
 import type { Ipv4Address } from '../io/wire/bytes.js';
-import type { RegistrationExtension, RegistrationRequest, UnknownExtension } from '../io/wire/registration-types.js';
+import type { RegistrationRequest } from '../io/wire/registration-types.js';
 import { ExtensionType } from '../io/wire/registration-types.js';
-
-/** RFC 3519, UDP Tunnel Request Extension: skippable (>= 128). */
-export const UDP_TUNNEL_REQUEST_TYPE = 144;
-/** RFC 3519, UDP Tunnel Reply Extension: not skippable. */
-export const UDP_TUNNEL_REPLY_TYPE = 44;
-/** RFC 3519, the UDP Tunnel Reply Extension's Reply Codes. */
-export const UdpTunnelReplyCode = { WillDoTunnelling: 0, TunnellingDeclined: 64 } as const;
-/** RFC 3519's new Registration Reply code: "denied by HA: UDP encapsulation unavailable". */
-export const HA_UDP_ENCAPSULATION_UNAVAILABLE = 142;
-/** RFC 3519's default keepalive interval, seconds. */
-export const DEFAULT_UDP_KEEPALIVE_INTERVAL = 110;
+import { ReplyCode } from '../io/wire/reply-codes.js';
+import { malformedUdpTunnelExtension, TunnelNextHeader, udpTunnelRequestOf, type UdpTunnelRequestExtension } from '../io/wire/udp-tunnel.js';
 
 /**
  * homeAgent.udpTunnel and its per-node override:
@@ -43,71 +37,35 @@ export const DEFAULT_UDP_KEEPALIVE_INTERVAL = 110;
  */
 export type UdpTunnelPolicy = 'allowed' | 'required' | 'refused';
 
-/** What the runtime reads of a UDP Tunnel Request Extension (RFC 3519). */
-export interface UdpTunnelRequestView {
-  readonly subType: number;
-  /** 'F': use UDP tunnelling even when no NAT is detected. */
-  readonly force: boolean;
-  /** 'R': registering through a foreign agent with a co-located care-of address. */
-  readonly registrationThroughFa: boolean;
-  /** IP protocol of what is tunnelled in UDP: 4, 47 or 55. */
-  readonly encapsulation: number;
+/** The Request's UDP Tunnel Request extension (as io/wire decoded it) and which side of the MHAE it stands on. */
+export interface PlacedUdpTunnelRequest {
+  readonly extension: UdpTunnelRequestExtension;
   /** Placed before the Mobile-Home Authentication Extension (by the node) or after it (by a foreign agent). */
   readonly beforeMobileHomeAuth: boolean;
 }
 
-const FLAG_FORCE = 0x80;
-const FLAG_REGISTRATION_THROUGH_FA = 0x40;
+/**
+ * The Request's UDP Tunnel Request extension with Sub-Type 0, or undefined. Another Sub-Type
+ * is one RFC 3519 does not define; the extension being skippable (3.1), it is ignored. The
+ * side is read from the list order, which is the order of the message (the decoder keeps it).
+ */
+export function placedUdpTunnelRequest(request: RegistrationRequest): PlacedUdpTunnelRequest | undefined {
+  const extension = udpTunnelRequestOf(request.extensions);
+  if (extension === undefined || extension.subType !== 0) return undefined;
+  const extensions = request.extensions;
+  const at = extensions.indexOf(extension as (typeof extensions)[number]);
+  const mobileHome = extensions.findIndex((e) => e.kind === 'auth' && e.type === ExtensionType.MobileHomeAuth);
+  return { extension, beforeMobileHomeAuth: mobileHome < 0 || at < mobileHome };
+}
 
 /**
- * The first UDP Tunnel Request Extension of the Request with Sub-Type 0, or undefined. Reads
- * both the decoded form (kind 'udp-tunnel-request', io/wire/udp-tunnel.ts) and the raw one
- * (an unknown skippable TLV extension: Sub-Type, Reserved 1, Flags, Encapsulation,
- * Reserved 3). Another Sub-Type is one this agent does not know; the extension being
- * skippable, it is ignored.
+ * Whether the Request was sent on by a foreign agent behind a NAT: its UDP Tunnel Request
+ * extension stands after the Mobile-Home Authentication Extension, where only a foreign agent
+ * puts one (RFC 3519, foreign agent considerations: the node's own goes before the MHAE).
  */
-export function udpTunnelRequestOf(request: RegistrationRequest): UdpTunnelRequestView | undefined {
-  let beforeMobileHomeAuth = true;
-  for (const extension of request.extensions as readonly (RegistrationExtension | DecodedUdpTunnelRequest)[]) {
-    if (extension.kind === 'auth' && extension.type === ExtensionType.MobileHomeAuth) {
-      beforeMobileHomeAuth = false;
-      continue;
-    }
-    if (extension.kind === 'udp-tunnel-request') {
-      if (extension.subType !== 0) continue;
-      return { subType: 0, force: extension.force, registrationThroughFa: extension.registrationThroughFa, encapsulation: extension.encapsulation, beforeMobileHomeAuth };
-    }
-    if (extension.kind === 'unknown' && extension.type === UDP_TUNNEL_REQUEST_TYPE) {
-      const view = rawRequestView(extension, beforeMobileHomeAuth);
-      if (view !== undefined) return view;
-    }
-  }
-  return undefined;
-}
-
-/** The decoded extension's shape (io/wire/udp-tunnel.ts), read structurally. */
-interface DecodedUdpTunnelRequest {
-  readonly kind: 'udp-tunnel-request';
-  readonly subType: number;
-  readonly force: boolean;
-  readonly registrationThroughFa: boolean;
-  readonly encapsulation: number;
-}
-
-function rawRequestView(extension: UnknownExtension, beforeMobileHomeAuth: boolean): UdpTunnelRequestView | undefined {
-  const data = extension.data;
-  // 'short' format: the decoder took the Sub-Type out already.
-  const body = extension.subType !== undefined ? data : data.subarray(1);
-  const subType = extension.subType ?? data[0];
-  if (subType !== 0 || body.length < 5) return undefined;
-  const flags = body[1]!;
-  return {
-    subType,
-    force: (flags & FLAG_FORCE) !== 0,
-    registrationThroughFa: (flags & FLAG_REGISTRATION_THROUGH_FA) !== 0,
-    encapsulation: body[2]!,
-    beforeMobileHomeAuth,
-  };
+export function addedByForeignAgent(request: RegistrationRequest): boolean {
+  const placed = placedUdpTunnelRequest(request);
+  return placed !== undefined && !placed.beforeMobileHomeAuth;
 }
 
 export interface UdpTunnelInput {
@@ -127,7 +85,7 @@ export type UdpTunnelDecision =
   /** No UDP tunnel; the Reply carries the extension with code 64 (RFC 3519). */
   | { readonly kind: 'declined'; readonly natDetected: boolean; readonly beforeMobileHomeAuth: boolean; readonly detail: string }
   /** Deny the registration with `code` (142, or 129 when required but not asked). */
-  | { readonly kind: 'deny'; readonly code: number; readonly reason: 'udp-encapsulation-unavailable' | 'udp-tunnel-required'; readonly detail: string }
+  | { readonly kind: 'deny'; readonly code: number; readonly reason: 'udp-encapsulation-unavailable' | 'udp-tunnel-required' | 'udp-tunnel-extension-malformed'; readonly detail: string }
   /** Tunnel in UDP to `address:port`; the Reply carries code 0, F echoed, the Keepalive Interval. */
   | {
       readonly kind: 'grant';
@@ -142,9 +100,9 @@ export type UdpTunnelDecision =
     };
 
 /** RFC 3519 "Home Agent Considerations": a NAT between the sender and the agent (see the module comment for 'R'). */
-export function natDetected(request: RegistrationRequest, ipSource: Ipv4Address, extension: UdpTunnelRequestView | undefined): boolean {
+export function natDetected(request: RegistrationRequest, ipSource: Ipv4Address, placed: PlacedUdpTunnelRequest | undefined): boolean {
   if (ipSource >>> 0 !== request.careOfAddress >>> 0) return true;
-  return extension?.registrationThroughFa === true;
+  return placed?.extension.registrationThroughFa === true;
 }
 
 /**
@@ -153,31 +111,37 @@ export function natDetected(request: RegistrationRequest, ipSource: Ipv4Address,
  */
 export function decideUdpTunnel(input: UdpTunnelInput): UdpTunnelDecision {
   const { request, policy } = input;
-  const extension = udpTunnelRequestOf(request);
-  const nat = natDetected(request, input.ipSource, extension);
+  const malformed = malformedUdpTunnelExtension(request.extensions);
+  if (malformed !== undefined) {
+    // RFC 3519 3.1 fixes Length 6; another is a poorly formed Request (RFC 5944 3.8.2.1, 134).
+    return { kind: 'deny', code: ReplyCode.HaPoorlyFormedRequest, reason: 'udp-tunnel-extension-malformed', detail: malformed.message };
+  }
+  const placed = placedUdpTunnelRequest(request);
+  const nat = natDetected(request, input.ipSource, placed);
   if (request.lifetime === 0) return { kind: 'none', natDetected: nat };
-  if (extension === undefined) {
+  if (placed === undefined) {
     if (policy === 'required') {
       // RFC 3519 names no code for "UDP tunnelling mandatory"; 142 says the agent cannot do it,
       // which would mislead, so the administrative refusal (RFC 5944 3.4) it is.
-      return { kind: 'deny', code: 129, reason: 'udp-tunnel-required', detail: 'this home agent requires UDP tunnelling (RFC 3519) for this mobile node and the Request has no UDP Tunnel Request extension' };
+      return { kind: 'deny', code: ReplyCode.HaAdministrativelyProhibited, reason: 'udp-tunnel-required', detail: 'this home agent requires UDP tunnelling (RFC 3519) for this mobile node and the Request has no UDP Tunnel Request extension' };
     }
     return { kind: 'none', natDetected: nat };
   }
+  const extension = placed.extension;
   if (policy === 'refused') {
     if (extension.force) {
       // The node insists: accepting without the tunnel it demands would black-hole it.
-      return { kind: 'deny', code: HA_UDP_ENCAPSULATION_UNAVAILABLE, reason: 'udp-encapsulation-unavailable', detail: "UDP tunnelling forced ('F') but refused to this mobile node (RFC 3519)" };
+      return { kind: 'deny', code: ReplyCode.HaUdpEncapsulationUnavailable, reason: 'udp-encapsulation-unavailable', detail: "UDP tunnelling forced ('F') but refused to this mobile node (RFC 3519)" };
     }
-    return { kind: 'declined', natDetected: nat, beforeMobileHomeAuth: extension.beforeMobileHomeAuth, detail: 'UDP tunnelling refused to this mobile node' };
+    return { kind: 'declined', natDetected: nat, beforeMobileHomeAuth: placed.beforeMobileHomeAuth, detail: 'UDP tunnelling refused to this mobile node' };
   }
   const encapsulation = extension.encapsulation;
   // Minimal encapsulation (55) rewrites the original header into the outer one (RFC 2004), which
   // a UDP tunnel does not have: only IP in IP and GRE are carried in UDP here.
-  const offered = encapsulation === 4 || (encapsulation === 47 && input.encapsulations.gre);
+  const offered = encapsulation === TunnelNextHeader.IpInIp || (encapsulation === TunnelNextHeader.Gre && input.encapsulations.gre);
   if (!offered) {
     // RFC 3519: the encapsulation asked for inside UDP is not one this agent does.
-    return { kind: 'deny', code: HA_UDP_ENCAPSULATION_UNAVAILABLE, reason: 'udp-encapsulation-unavailable', detail: `UDP tunnel encapsulation ${encapsulation} is not offered by this home agent (RFC 3519)` };
+    return { kind: 'deny', code: ReplyCode.HaUdpEncapsulationUnavailable, reason: 'udp-encapsulation-unavailable', detail: `UDP tunnel encapsulation ${encapsulation} is not offered by this home agent (RFC 3519)` };
   }
   if (!nat && !extension.force && policy !== 'required') return { kind: 'none', natDetected: false };
   return {
@@ -188,24 +152,8 @@ export function decideUdpTunnel(input: UdpTunnelInput): UdpTunnelDecision {
     forced: extension.force,
     keepaliveInterval: input.keepaliveInterval,
     encapsulation: encapsulation as 4 | 47,
-    beforeMobileHomeAuth: extension.beforeMobileHomeAuth,
+    beforeMobileHomeAuth: placed.beforeMobileHomeAuth,
   };
-}
-
-/**
- * The UDP Tunnel Reply Extension (RFC 3519): Type 44, Length 6, Sub-Type 0, Reply Code,
- * F and 15 reserved bits, Keepalive Interval. Built as a raw TLV so that the registration
- * encoder writes it byte for byte.
- */
-export function udpTunnelReplyExtension(code: number, forced: boolean, keepaliveInterval: number): UnknownExtension {
-  const data = new Uint8Array(6);
-  data[0] = 0;
-  data[1] = code;
-  data[2] = forced ? 0x80 : 0;
-  data[3] = 0;
-  data[4] = (keepaliveInterval >>> 8) & 0xff;
-  data[5] = keepaliveInterval & 0xff;
-  return { kind: 'unknown', type: UDP_TUNNEL_REPLY_TYPE, offset: 0, skippable: false, format: 'tlv', data };
 }
 
 /**

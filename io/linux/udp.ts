@@ -65,8 +65,8 @@ export function udpGsoUsable(native: NativeIo, fd: number): boolean {
   return typeof native.sendUdpSegmented === 'function' && typeof native.udpSegmentSupported === 'function' && native.udpSegmentSupported(fd);
 }
 
-/** Replies in a slab, sent with one sendmmsg; bounded; waits for writability on EAGAIN. */
-class SendQueue {
+/** Replies in a slab, sent with one sendmmsg; bounded; waits for writability on EAGAIN. Exported for tests with a fake native helper. */
+export class SendQueue {
   private readonly slab = new Uint8Array(SEND_QUEUE_BYTES);
   private readonly offsets = new Int32Array(SEND_QUEUE_DATAGRAMS);
   private readonly lengths = new Int32Array(SEND_QUEUE_DATAGRAMS);
@@ -90,6 +90,8 @@ class SendQueue {
   private readonly flushTask = () => this.flush();
   /** Runs of same-size datagrams to one destination leave as one UDP GSO message. */
   segmented: boolean;
+  /** Native send calls that sent something, and the datagrams they sent (datagrams per sendmmsg). */
+  readonly counters = { sendCalls: 0, datagramsSent: 0 };
 
   constructor(
     private readonly native: NativeIo,
@@ -139,6 +141,22 @@ class SendQueue {
     }
   }
 
+  /**
+   * Queues `count` datagrams and sends them with what is queued in one go (one sendmmsg for up
+   * to SEND_QUEUE_DATAGRAMS): a data plane's batch of tunnel data messages. Inside a received
+   * batch they wait for its flush like replies.
+   */
+  pushBatch(datagrams: readonly Uint8Array[], addresses: readonly Ipv4Address[], ports: readonly number[], count: number, source: Ipv4Address): void {
+    const outer = this.inBatch;
+    this.inBatch = true;
+    try {
+      for (let i = 0; i < count; i++) this.push(datagrams[i]!, addresses[i]! >>> 0, ports[i]!, source);
+    } finally {
+      this.inBatch = outer;
+    }
+    if (!outer) this.flush();
+  }
+
   /** Sends what is queued; on EAGAIN arms the writability watch and keeps the rest in order. */
   flush(): void {
     this.flushScheduled = false;
@@ -150,6 +168,8 @@ class SendQueue {
         : this.native.sendUdpBatch(this.fd, this.slab, this.offsets, this.lengths, this.addresses, this.ports, this.head, this.tail, sources);
       if (sent > 0) {
         this.head += sent;
+        this.counters.sendCalls++;
+        this.counters.datagramsSent += sent;
       } else if (sent === 0) {
         this.waiting = true;
         this.native.armWritable(this.watch);
@@ -266,6 +286,14 @@ function open(options: UdpBindOptions): Effect.Effect<{ api: UdpSocket; release:
           // A bound socket always sends from its own address; a wildcard one from `source`.
           sends.push(data, address >>> 0, port, localAddress === 0 && source !== undefined ? source >>> 0 : 0);
         },
+        sendBatch(datagrams, addresses, ports, count, source) {
+          if (closed) {
+            report(new UdpError({ reason: 'closed', endpoint: local, message: `send of ${count} datagrams after UDP ${local} closed` }));
+            return;
+          }
+          sends.pushBatch(datagrams, addresses, ports, count, localAddress === 0 && source !== undefined ? source >>> 0 : 0);
+        },
+        sendCounters: sends.counters,
         onMessage(handler) {
           messageHandler = handler;
         },

@@ -43,7 +43,7 @@ import type { HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.j
 import type { ListenAddress } from '../ha/home-agent-server.js';
 import type { LinuxDataPathConfig } from '../ha/home-agent-linux.js';
 
-import { DEFAULT_UDP_KEEPALIVE_INTERVAL } from '../../policies/ha-udp-tunnel.js';
+import { DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS } from '../../io/wire/udp-tunnel.js';
 import { LogSection, logLevelField, type LogLevel } from './log-config.js';
 
 export { ConfigError };
@@ -218,7 +218,7 @@ function normalise(file: HomeAgentFile, baseDir: string, configPath: string | un
     reverseTunnel: ha.reverseTunnel ?? (ha.reverseTunneling === undefined ? 'allowed' : ha.reverseTunneling ? 'allowed' : 'refused'),
     replyOnAuthFailure: ha.replyOnAuthFailure ?? true,
     udpTunnel: ha.udpTunnel ?? 'allowed',
-    udpKeepaliveInterval: ha.udpKeepaliveInterval ?? DEFAULT_UDP_KEEPALIVE_INTERVAL,
+    udpKeepaliveInterval: ha.udpKeepaliveInterval ?? DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS,
   };
   const listen: ListenAddress[] = (
     ha.listen ?? [`${ha.address}:${MOBILE_IP_PORT}`]

@@ -28,6 +28,7 @@
  * table, never an actor, and reads no clock: the outer Identification comes from a counter, so
  * a run is a function of its input.
  */
+import { TUNNEL_DATA_HEADER_LENGTH, TunnelNextHeader, tunnelDataNextHeader, writeTunnelDataHeader } from '../../io/wire/udp-tunnel.js';
 import type { OperatorFunction } from 'rxjs';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import { readU16, readU32, writeU16, writeU32 } from '../../io/wire/bytes.js';
@@ -143,6 +144,13 @@ export interface HomeAgentDataPlaneOptions {
    * Absent: such tunnel data is dropped.
    */
   readonly followUdpTunnel?: (homeAddress: Ipv4Address, address: Ipv4Address, port: number) => boolean;
+  /**
+   * RFC 3519, a foreign agent behind a NAT: asked for a keepalive whose inner source is no home
+   * address tunnelled in UDP; true when it is the care-of address of bindings tunnelled in UDP
+   * to the message's source address, after following a new port (HomeAgent.followUdpFlow).
+   * Absent: such keepalives are dropped as from an unknown home address.
+   */
+  readonly followUdpFlow?: (careOfAddress: Ipv4Address, address: Ipv4Address, port: number) => boolean;
 }
 
 /** The home agent plane's state: its configuration, pool, counters and Identification counter. */
@@ -166,6 +174,7 @@ export interface HaPlane {
   readonly registrationPort: number;
   readonly udpTunnelMtu: number | undefined;
   readonly followUdpTunnel: ((homeAddress: Ipv4Address, address: Ipv4Address, port: number) => boolean) | undefined;
+  readonly followUdpFlow: ((careOfAddress: Ipv4Address, address: Ipv4Address, port: number) => boolean) | undefined;
 }
 
 /** Where a packet stands between the stages. */
@@ -219,6 +228,7 @@ export function haPlane(options: HomeAgentDataPlaneOptions): HaPlane {
     registrationPort: options.registrationPort ?? 434,
     udpTunnelMtu: options.udpTunnelMtu,
     followUdpTunnel: options.followUdpTunnel,
+    followUdpFlow: options.followUdpFlow,
   };
 }
 
@@ -332,22 +342,26 @@ export function udpTunnelDataBatch(plane: HaPlane, messages: readonly UdpTunnelM
     const message = messages[i]!;
     const inner = udpInnerDatagramCopy(plane, message.bytes);
     if (inner === undefined) continue;
-    let entry = plane.table.lookup(ipv4Source(inner, 0));
+    const innerSource = ipv4Source(inner, 0);
+    let entry = plane.table.lookup(innerSource);
     let from = entry === undefined ? undefined : udpTunnelFrom(entry, message.source, message.sourcePort);
     if (entry !== undefined && from === undefined && udpTunnelled(entry) && plane.followUdpTunnel?.(entry.homeAddress, message.source, message.sourcePort) === true) {
       entry = plane.table.lookup(entry.homeAddress);
       from = entry === undefined ? undefined : udpTunnelFrom(entry, message.source, message.sourcePort);
     }
+    const keepalive = isKeepalive(plane, inner);
     if (entry === undefined || !udpTunnelled(entry)) {
-      bump(counters, 'udp-decapsulation-unknown-home-address');
+      // RFC 3519: a foreign agent behind a NAT keeps its one flow alive with its care-of address
+      // as inner source; its visitors' bindings (all of them) follow a new port of the flow.
+      if (keepalive && plane.followUdpFlow?.(innerSource, message.source, message.sourcePort) === true) bump(counters, 'udp-keepalive');
+      else bump(counters, 'udp-decapsulation-unknown-home-address');
       continue;
     }
     if (from === undefined) {
       bump(counters, 'udp-decapsulation-wrong-source');
       continue;
     }
-    const headerLength = ipv4HeaderLength(inner, 0);
-    if (ipv4Protocol(inner, 0) === IpProtocol.ICMP && inner[headerLength] === ICMP_ECHO_REQUEST && plane.local.has(ipv4Destination(inner, 0) | 0)) {
+    if (keepalive) {
       // Absorbed: its arrival already refreshed the NAT's mapping and (a new port) moved the
       // binding. An Echo Reply would leave from the agent's own address, which the plane must
       // not tunnel (RFC 2003 3.2, loop-source-is-self), and answering is no part of the mapping.
@@ -361,6 +375,11 @@ export function udpTunnelDataBatch(plane: HaPlane, messages: readonly UdpTunnelM
 }
 
 const ICMP_ECHO_REQUEST = 8;
+
+/** RFC 3519's keepalive: an ICMP Echo Request to the agent itself (the inner datagram was checked whole). */
+function isKeepalive(plane: HaPlane, inner: Uint8Array): boolean {
+  return ipv4Protocol(inner, 0) === IpProtocol.ICMP && inner[ipv4HeaderLength(inner, 0)] === ICMP_ECHO_REQUEST && plane.local.has(ipv4Destination(inner, 0) | 0);
+}
 
 function udpTunnelled(entry: ForwardingEntry): boolean {
   for (const target of entry.tunnels) if (target.udp !== undefined) return true;
@@ -385,12 +404,12 @@ function udpTunnelFrom(entry: ForwardingEntry, address: Ipv4Address, port: numbe
  */
 function udpInnerDatagramCopy(plane: HaPlane, payload: Uint8Array): Uint8Array | undefined {
   const counters = plane.counters;
-  if (payload.length < TUNNEL_DATA_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH || payload[0] !== TUNNEL_DATA_MESSAGE_TYPE) {
+  const nextHeader = tunnelDataNextHeader(payload, 0, payload.length);
+  if (nextHeader < 0 || payload.length < TUNNEL_DATA_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH) {
     bump(counters, 'udp-decapsulation-malformed');
     return undefined;
   }
   let start = TUNNEL_DATA_HEADER_LENGTH;
-  const nextHeader = payload[1];
   if (nextHeader === IpProtocol.GRE) {
     const gre = decodeGreHeader(payload, start, payload.length);
     if (!gre.ok || !gre.value.checksumValid || gre.value.protocolType !== 0x0800) {
@@ -823,9 +842,6 @@ function outerDestination(target: TunnelTarget): Ipv4Address {
 }
 
 const UDP_HEADER_LENGTH = 8;
-/** RFC 3519's tunnel data message header: Type 4, Next Header, Reserved (16 bits). */
-const TUNNEL_DATA_HEADER_LENGTH = 4;
-const TUNNEL_DATA_MESSAGE_TYPE = 4;
 /** Outer IPv4 header, UDP header and tunnel data header in front of every UDP-tunnelled datagram. */
 const UDP_TUNNEL_HEADERS = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + TUNNEL_DATA_HEADER_LENGTH;
 
@@ -865,10 +881,7 @@ function udpTunnel(
   writeU16(out, u + 4, total - IPV4_MIN_HEADER_LENGTH);
   writeU16(out, u + 6, 0);
   const t = u + UDP_HEADER_LENGTH;
-  out[t] = TUNNEL_DATA_MESSAGE_TYPE;
-  out[t + 1] = kind === 'gre' ? IpProtocol.GRE : IpProtocol.IPIP;
-  out[t + 2] = 0;
-  out[t + 3] = 0;
+  writeTunnelDataHeader(out, t, kind === 'gre' ? TunnelNextHeader.Gre : TunnelNextHeader.IpInIp);
   if (kind === 'gre') writeGreIpv4Header(out, t + TUNNEL_DATA_HEADER_LENGTH, plane.greChecksum, total);
   bump(plane.counters, 'udp-tunnelled');
   return { bytes: out, kind };

@@ -80,6 +80,12 @@ export interface HomeAgentDataPathCounters {
   /** Tunnel data messages (RFC 3519) received on the registration sockets, and the batches they went through the plane in. */
   udpTunnelReceived: number;
   udpTunnelBatches: number;
+  /**
+   * Tunnel data messages sent through the registration socket (agent.udpTunnelSink), and the
+   * batched sends they went in (one per plane batch; the socket's sendCounters count sendmmsg).
+   */
+  udpTunnelSent: number;
+  udpTunnelSendBatches: number;
 }
 
 export interface HomeAgentDataPath {
@@ -101,7 +107,7 @@ export interface HomeAgentDataPath {
 const UDP_HEADER_LENGTH = 8;
 
 /** What the path needs of the agent: its table and ARP commands, and for RFC 3519 its rebinding and tunnel data hooks. */
-export type DataPathAgent = Pick<HomeAgent, 'forwardingTable' | 'arpCommands'> & Partial<Pick<HomeAgent, 'followUdpTunnel' | 'udpTunnelData'>>;
+export type DataPathAgent = Pick<HomeAgent, 'forwardingTable' | 'arpCommands'> & Partial<Pick<HomeAgent, 'followUdpTunnel' | 'followUdpFlow' | 'udpTunnelData' | 'udpTunnelSink'>>;
 
 /** An Ethernet frame carrying `datagram` to its group's MAC address (RFC 1112 6.4: 01:00:5e + the low 23 bits). */
 function multicastFrame(source: MacAddress, datagram: Uint8Array): Uint8Array {
@@ -181,16 +187,22 @@ function sendOutputs(
   tap: OpenedPacketTap,
   out: OutputBatch,
   counters: HomeAgentDataPathCounters,
-  scratch: { bytes: Uint8Array[]; destinations: Ipv4Address[] },
+  scratch: SendScratch,
   homeLink: LinkInterface,
 ): void {
   const { bytes: tunnelBytes, destinations: tunnelDestinations } = scratch;
+  const udpSink = scratch.agent.udpTunnelSink;
   try {
     for (const output of out.packets) {
       switch (output.kind) {
         case 'send-ip':
-          tunnelBytes.push(output.bytes);
-          tunnelDestinations.push(output.destination);
+          // RFC 3519: a UDP tunnel packet leaves through the registration socket (its UDP
+          // payload, batched) when the agent has one; everything else through the raw socket.
+          if (udpSink !== undefined && ipv4Protocol(output.bytes, 0) === IpProtocol.UDP) queueUdpTunnelData(scratch, output.bytes);
+          else {
+            tunnelBytes.push(output.bytes);
+            tunnelDestinations.push(output.destination);
+          }
           break;
         case 'icmp':
           if (tap.send(output.bytes, output.destination)) counters.icmpSent++;
@@ -228,11 +240,47 @@ function sendOutputs(
       counters.tunnelSent += sent;
       counters.sendFailed += count - sent;
     }
+    const udpCount = scratch.udpPayloads.length;
+    if (udpCount > 0 && udpSink !== undefined) {
+      // The socket copies the payloads into its slab: the batch's pool buffers may go after this.
+      udpSink(scratch.udpPayloads, scratch.udpAddresses, scratch.udpPorts, udpCount, scratch.udpSource);
+      counters.udpTunnelSent += udpCount;
+      counters.udpTunnelSendBatches++;
+    }
   } finally {
     tunnelBytes.length = 0;
     tunnelDestinations.length = 0;
+    scratch.udpPayloads.length = 0;
+    scratch.udpAddresses.length = 0;
+    scratch.udpPorts.length = 0;
     out.release();
   }
+}
+
+/** Arrays reused batch after batch (no allocation per packet beyond the payload views). */
+interface SendScratch {
+  readonly agent: DataPathAgent;
+  readonly bytes: Uint8Array[];
+  readonly destinations: Ipv4Address[];
+  readonly udpPayloads: Uint8Array[];
+  readonly udpAddresses: Ipv4Address[];
+  readonly udpPorts: number[];
+  /** The outer source of the plane's UDP tunnel packets (the Home Agent address), the sink's `source`. */
+  udpSource: Ipv4Address;
+}
+
+/**
+ * A UDP tunnel packet the plane built (outer IPv4, UDP from the registration port, tunnel data
+ * header, datagram) as the socket sends it: its UDP payload to the UDP destination. The socket
+ * writes the IP and UDP headers itself (TTL and TOS the socket's; DF per the kernel's path MTU
+ * discovery, which sets it by default).
+ */
+function queueUdpTunnelData(scratch: SendScratch, packet: Uint8Array): void {
+  const udp = ipv4HeaderLength(packet, 0);
+  scratch.udpPayloads.push(packet.subarray(udp + UDP_HEADER_LENGTH, ipv4TotalLength(packet, 0)));
+  scratch.udpAddresses.push(ipv4Destination(packet, 0));
+  scratch.udpPorts.push(readU16(packet, udp + 2));
+  scratch.udpSource = ipv4Source(packet, 0);
 }
 
 /**
@@ -247,7 +295,7 @@ export function openHomeAgentDataPath(
 ): Effect.Effect<HomeAgentDataPath, PacketTapError, PacketTap | Scope.Scope> {
   return Effect.gen(function* () {
     const table = agent.forwardingTable;
-    const sent = { tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0, multicastToHomeLink: 0, udpTunnelReceived: 0, udpTunnelBatches: 0 };
+    const sent = { tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0, multicastToHomeLink: 0, udpTunnelReceived: 0, udpTunnelBatches: 0, udpTunnelSent: 0, udpTunnelSendBatches: 0 };
     let tap: OpenedPacketTap | undefined;
     const counters: HomeAgentDataPathCounters = Object.defineProperties(sent, {
       captured: { enumerable: true, get: () => tap?.counters.captured ?? 0 },
@@ -292,8 +340,9 @@ function runHomeAgentDataPath(
     ...(options.registrationPort !== undefined ? { registrationPort: options.registrationPort } : {}),
     ...(options.udpTunnelMtu !== undefined ? { udpTunnelMtu: options.udpTunnelMtu } : {}),
     ...(agent.followUdpTunnel !== undefined ? { followUdpTunnel: agent.followUdpTunnel.bind(agent) } : {}),
+    ...(agent.followUdpFlow !== undefined ? { followUdpFlow: agent.followUdpFlow.bind(agent) } : {}),
   });
-  const scratch = { bytes: [] as Uint8Array[], destinations: [] as Ipv4Address[] };
+  const scratch: SendScratch = { agent, bytes: [], destinations: [], udpPayloads: [], udpAddresses: [], udpPorts: [], udpSource: 0 };
   // R4.4-10: a node's multicast datagram leaves onto the home link as a multicast frame.
   const multicastLink = tap.openHomeLink();
   const pipeline: Subscription = tap.batches.pipe(plane).subscribe((out) => sendOutputs(tap, out, counters, scratch, multicastLink));

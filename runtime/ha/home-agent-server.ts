@@ -3,6 +3,7 @@
  * lifecycle: the sockets are acquired in a Scope and closed by its finalizers when the
  * agent stops; the per-datagram path stays a plain callback into HomeAgent.handleRequest.
  */
+import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
 import { Effect, Layer, type Scope } from 'effect';
 import { openInScope } from '../../io/scoped-start.js';
 import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
@@ -14,9 +15,6 @@ import type { BindingStore } from '../store/binding-store.js';
 import { GroupCommit } from '../store/group-commit.js';
 import type { LinuxDataPathConfig, LinuxHomeAgentDataPath } from './home-agent-linux.js';
 import { udpLayer } from '../udp-layer.js';
-
-/** RFC 3519's Mobile IP message type of tunnel data on the registration port. */
-const TUNNEL_DATA_MESSAGE_TYPE = 4;
 
 export interface ListenAddress {
   /** 0 = all addresses. The native UDP layer then reports each request's destination; on
@@ -81,6 +79,15 @@ export function serveHomeAgent(
         ? sendNow
         : (data, destination, port, source) => groupCommit.whenDurable(() => sendNow(data, destination, port, source));
     const handle = requestHandler(agent, send, timing);
+    // RFC 3519: tunnel data leaves from the registration port (the NAT's flow), a plane batch
+    // per sendmmsg, where every socket batches (the native layer); else the data path's raw socket.
+    if (sockets.length > 0 && sockets.every((s) => s.sendBatch !== undefined)) {
+      agent.udpTunnelSink = (payloads, addresses, ports, count, source) => {
+        const socket = sockets.find((s) => s.localAddress === source) ?? sockets.find((s) => s.localAddress === 0) ?? sockets[0]!;
+        socket.sendBatch!(payloads, addresses, ports, count, source);
+      };
+      yield* Effect.addFinalizer(() => Effect.sync(() => (agent.udpTunnelSink = undefined)));
+    }
     for (const socket of sockets) {
       socket.onError(onSocketError);
       socket.onMessage((d) => {

@@ -53,8 +53,9 @@ import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/ac
 import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import type { UdpTunnelMessage } from '../dataplane/ha-plane.js';
-import { DEFAULT_UDP_KEEPALIVE_INTERVAL, UdpTunnelReplyCode, decideUdpTunnel, udpTunnelReplyExtension, type UdpTunnelPolicy } from '../../policies/ha-udp-tunnel.js';
-import { UdpTunnels, encapsulationOfNextHeader } from './udp-tunnels.js';
+import { addedByForeignAgent, decideUdpTunnel, type UdpTunnelPolicy } from '../../policies/ha-udp-tunnel.js';
+import { DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS, UdpTunnelReplyCode, udpTunnelReply } from '../../io/wire/udp-tunnel.js';
+import { UdpTunnels, encapsulationOfNextHeader, type MovedBinding, type UdpTunnelState } from './udp-tunnels.js';
 import { encodeSigned } from '../../policies/sign.js';
 import { diffMobileNodes, foreignAgentsDiffer, type MobileNodeDiff } from './config-diff.js';
 import type { StoredBinding, StoredState, StoreWrite } from '../store/binding-store.js';
@@ -78,6 +79,9 @@ export interface ForeignAgentConfig {
   readonly address: Ipv4Address;
   readonly contexts: readonly MobilitySecurityContext[];
 }
+
+/** Sends `count` UDP payloads to `addresses[i]:ports[i]` from `source` and the registration port, as one batch. */
+export type UdpTunnelSink = (payloads: readonly Uint8Array[], addresses: readonly Ipv4Address[], ports: readonly number[], count: number, source: Ipv4Address) => void;
 
 export interface HomeAgentConfig {
   readonly settings: HomeAgentSettings;
@@ -329,6 +333,13 @@ export class HomeAgent {
    * not a Request (counted).
    */
   udpTunnelData: ((message: UdpTunnelMessage) => void) | undefined = undefined;
+  /**
+   * RFC 3519: sends a plane batch of tunnel data messages (UDP payloads, tunnel data header
+   * first) from the registration port to the NATs, in one batched send; installed by
+   * serveHomeAgent on sockets that batch (the native layer), read by the data path per batch.
+   * Absent: the data path sends whole IP/UDP packets through its raw socket.
+   */
+  udpTunnelSink: UdpTunnelSink | undefined = undefined;
   readonly counters: HomeAgentCounters = {
     requests: 0,
     accepted: 0,
@@ -546,7 +557,7 @@ export class HomeAgent {
       ipDestination: received.destination,
       homeAgent: this.config.settings,
       mobileNode: node?.mobileNode,
-      foreignAgent: this.foreignAgents.get(received.source | 0),
+      foreignAgent: this.foreignAgentOf(received, request),
       replay: {
         lastAcceptedTimestamp: node?.lastAcceptedTimestamp,
         expectedNonce: node?.expectedNonce,
@@ -640,8 +651,12 @@ export class HomeAgent {
           relayedBy: stored.relayedBy,
           at: now,
         };
+        // RFC 3519: the UDP tunnel first, so that the restored binding publishes its tunnel in UDP
+        // to the NAT again rather than IP in IP to a care-of address the NAT hides.
+        if (stored.udpTunnel !== undefined) this.udpTunnels.set(node.mobileNode.homeAddress, stored.careOfAddress, { ...stored.udpTunnel });
         // A node's second stored binding was a simultaneous one (3.8.2.2): it gets its own actor.
-        this.register(node, registration, node.bindings.length > 0, undefined);
+        const target = this.register(node, registration, node.bindings.length > 0, undefined);
+        if (target.stopped) this.udpTunnels.delete(node.mobileNode.homeAddress, stored.careOfAddress);
         restored++;
       }
     } finally {
@@ -660,6 +675,22 @@ export class HomeAgent {
     this.eventSubject.complete();
     this.arpSubject.complete();
     this.forwardingTable.complete();
+  }
+
+  /**
+   * The foreign agent association the Request is judged under (RFC 5944 3.8.2.1 c, d) and
+   * its Reply sealed with (3.8.3.3): the IP source's. A foreign agent behind a NAT (RFC 3519,
+   * foreign agent considerations) arrives from the NAT's address; its Request then carries the
+   * UDP Tunnel Request extension after the MHAE, where only the foreign agent puts one, and
+   * its Care-of Address is the foreign agent's own (3.7.1): that agent's association is used.
+   * Safe because the Foreign-Home authenticator covers the Care-of Address (3.5.4, 3.5.1):
+   * a Request naming an agent's address without its key fails 3.8.2.1 c (132).
+   */
+  private foreignAgentOf(received: ReceivedRequest, request: RegistrationRequest): SecurityContextLookup | undefined {
+    const bySource = this.foreignAgents.get(received.source | 0);
+    if (bySource !== undefined || received.source === request.careOfAddress) return bySource;
+    const byCareOf = this.foreignAgents.get(request.careOfAddress | 0);
+    return byCareOf !== undefined && addedByForeignAgent(request) ? byCareOf : undefined;
   }
 
   private findNode(request: RegistrationRequest): NodeRecord | undefined {
@@ -755,7 +786,7 @@ export class HomeAgent {
         ipSource: received.source,
         sourcePort: received.sourcePort,
         policy: node.mobileNode.udpTunnel ?? this.config.settings.udpTunnel ?? 'allowed',
-        keepaliveInterval: this.config.settings.udpKeepaliveInterval ?? DEFAULT_UDP_KEEPALIVE_INTERVAL,
+        keepaliveInterval: this.config.settings.udpKeepaliveInterval ?? DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS,
         encapsulations: this.config.settings.encapsulations,
       });
       if (udpTunnel.kind !== 'deny' && udpTunnel.natDetected) this.udpTunnels.counters.natDetected++;
@@ -809,7 +840,7 @@ export class HomeAgent {
         });
         udpNote = {
           operation: 'register',
-          udpTunnelReply: { extension: udpTunnelReplyExtension(UdpTunnelReplyCode.WillDoTunnelling, udpTunnel.forced, udpTunnel.keepaliveInterval), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
+          udpTunnelReply: { extension: udpTunnelReply({ code: UdpTunnelReplyCode.WillTunnel, forced: udpTunnel.forced, keepaliveInterval: udpTunnel.keepaliveInterval }), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
         };
       } else {
         this.udpTunnels.delete(node.mobileNode.homeAddress, verdict.careOfAddress);
@@ -818,7 +849,7 @@ export class HomeAgent {
           udpNote = {
             operation: 'register',
             detail: udpTunnel.detail,
-            udpTunnelReply: { extension: udpTunnelReplyExtension(UdpTunnelReplyCode.TunnellingDeclined, false, 0), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
+            udpTunnelReply: { extension: udpTunnelReply({ code: UdpTunnelReplyCode.Declined, keepaliveInterval: 0 }), beforeMobileHomeAuth: udpTunnel.beforeMobileHomeAuth },
           };
         }
       }
@@ -902,7 +933,7 @@ export class HomeAgent {
     }
     const c = contextOf(actor);
     this.publishTunnel(c);
-    if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c) });
+    if (!this.restoring && this.options.onStoreWrite !== undefined) this.options.onStoreWrite({ op: 'put-binding', binding: storedBinding(c, this.udpTunnels.get(c.homeAddress, c.careOfAddress)) });
   }
 
   /** The binding's tunnel into the forwarding table; in UDP to its NAT when it has one (RFC 3519). */
@@ -927,13 +958,35 @@ export class HomeAgent {
   followUdpTunnel(homeAddress: Ipv4Address, address: Ipv4Address, port: number): boolean {
     const followed = this.udpTunnels.follow(homeAddress, address, port);
     if (followed === undefined) return false;
-    if (followed.rebinding !== undefined) {
-      const node = this.nodesByAddress.get(homeAddress | 0);
-      const actor = node?.bindings.find((b) => contextOf(b).careOfAddress === followed.careOfAddress);
-      if (actor !== undefined) this.publishTunnel(contextOf(actor));
-      this.emit({ event: 'udp-rebinding', at: this.options.clock.now(), ...followed.rebinding });
-    }
+    if (followed.rebinding !== undefined) this.rebound({ homeAddress, careOfAddress: followed.careOfAddress, rebinding: followed.rebinding });
+    if (followed.others !== undefined) for (const moved of followed.others) this.rebound(moved);
     return true;
+  }
+
+  /**
+   * A keepalive arrived over UDP from `address:port` with inner source `careOfAddress` (a
+   * foreign agent behind a NAT keeps its one flow alive so, RFC 3519): true when bindings of
+   * that care-of address are tunnelled in UDP to `address`, after moving all of them to a new
+   * port of it (each counted and logged as a rebinding); false otherwise.
+   */
+  followUdpFlow(careOfAddress: Ipv4Address, address: Ipv4Address, port: number): boolean {
+    const followed = this.udpTunnels.followFlow(careOfAddress, address, port);
+    if (followed === undefined) return false;
+    for (const moved of followed.moved) this.rebound(moved);
+    return true;
+  }
+
+  /** A binding moved to a new port of its NAT: its tunnel republished, the move logged. */
+  private rebound(moved: MovedBinding): void {
+    const node = this.nodesByAddress.get(moved.homeAddress | 0);
+    const actor = node?.bindings.find((b) => contextOf(b).careOfAddress === moved.careOfAddress);
+    if (actor !== undefined) {
+      const c = contextOf(actor);
+      this.publishTunnel(c);
+      // The new port survives a restart too.
+      this.options.onStoreWrite?.({ op: 'put-binding', binding: storedBinding(c, this.udpTunnels.get(c.homeAddress, c.careOfAddress)) });
+    }
+    this.emit({ event: 'udp-rebinding', at: this.options.clock.now(), ...moved.rebinding });
   }
 
   private onBindingStopped(actor: Binding): void {
@@ -1051,7 +1104,7 @@ export class HomeAgent {
     if (udpTunnelReply?.beforeMobileHomeAuth === true) extensions.push(udpTunnelReply.extension);
     extensions.push(replyPlaceholder(ExtensionType.MobileHomeAuth, context.spi));
     if (udpTunnelReply?.beforeMobileHomeAuth === false) extensions.push(udpTunnelReply.extension);
-    const foreignAgent = this.foreignAgents.get(received.source | 0);
+    const foreignAgent = this.foreignAgentOf(received, request);
     const foreignContext = request.lifetime !== 0 ? foreignAgent?.first() : undefined;
     if (foreignContext) extensions.push(replyPlaceholder(ExtensionType.ForeignHomeAuth, foreignContext.spi));
     return { reply: { type: 3, code, lifetime, homeAddress, homeAgent, identification, extensions }, foreignContext };
@@ -1062,8 +1115,8 @@ export class HomeAgent {
   }
 }
 
-/** A binding's context as the store keeps it. */
-function storedBinding(c: BindingContext): StoredBinding {
+/** A binding's context as the store keeps it, with its UDP tunnel (RFC 3519) when it has one. */
+function storedBinding(c: BindingContext, udp: UdpTunnelState | undefined): StoredBinding {
   return {
     homeAddress: c.homeAddress,
     careOfAddress: c.careOfAddress,
@@ -1075,5 +1128,8 @@ function storedBinding(c: BindingContext): StoredBinding {
     decapsulatedByMobileNode: c.decapsulatedByMobileNode,
     reverseTunnel: c.reverseTunnel,
     ...(c.relayedBy !== undefined ? { relayedBy: c.relayedBy } : {}),
+    ...(udp !== undefined
+      ? { udpTunnel: { address: udp.address, port: udp.port, encapsulation: udp.encapsulation, keepaliveInterval: udp.keepaliveInterval, forced: udp.forced, natDetected: udp.natDetected } }
+      : {}),
   };
 }

@@ -207,6 +207,9 @@ export function homeAgentMetrics(source: HomeAgentMetricsSource): MetricsBuilder
       counterOf(registry, 'mip4_ha_gratuitous_arps_sent_total', 'Gratuitous ARP copies sent (haGratuitousARPsSent)', () => homeLink.counters.gratuitousSent);
     }
     counterOf(registry, 'mip4_ha_tunnel_packets_sent_total', 'Tunnel packets sent to care-of addresses', () => path.counters.tunnelSent);
+    // RFC 3519: tunnel data through the registration socket; messages / batches = datagrams per batched send.
+    counterOf(registry, 'mip4_ha_udp_tunnel_messages_sent_total', 'Tunnel data messages (RFC 3519) sent through the registration socket', () => path.counters.udpTunnelSent);
+    counterOf(registry, 'mip4_ha_udp_tunnel_send_batches_total', 'Batched sends (one sendmmsg each, one per plane batch) of tunnel data messages', () => path.counters.udpTunnelSendBatches);
     addDataPlane(registry, {
       plane: path.planeCounters,
       *edgeDrops() {

@@ -26,6 +26,42 @@ export interface StoredBinding {
   readonly decapsulatedByMobileNode: boolean;
   readonly reverseTunnel: boolean;
   readonly relayedBy?: Ipv4Address;
+  /** RFC 3519: the binding is tunnelled in UDP to its NAT (absent in stores written before it: IP in IP). */
+  readonly udpTunnel?: StoredUdpTunnel;
+}
+
+/** A binding's UDP tunnel (RFC 3519) as stored: where its tunnel data goes and what was granted. */
+export interface StoredUdpTunnel {
+  /** The translated (NAT's public) address and UDP port. */
+  readonly address: Ipv4Address;
+  readonly port: number;
+  readonly encapsulation: Encapsulation;
+  readonly keepaliveInterval: number;
+  readonly forced: boolean;
+  readonly natDetected: boolean;
+}
+
+const ENCAPSULATIONS: readonly string[] = ['ip-in-ip', 'gre', 'minimal'];
+
+/**
+ * A stored UDP tunnel read back from its text (JSON), or undefined when it is not one: a store
+ * edited by hand or damaged loses the UDP tunnel (the binding tunnels IP in IP until the node's
+ * next registration), never the binding.
+ */
+export function parseStoredUdpTunnel(text: string): StoredUdpTunnel | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const uint = (x: unknown, max: number): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= max;
+  if (!uint(v.address, 0xffffffff) || !uint(v.port, 0xffff) || !uint(v.keepaliveInterval, 0xffff)) return undefined;
+  if (typeof v.encapsulation !== 'string' || !ENCAPSULATIONS.includes(v.encapsulation)) return undefined;
+  if (typeof v.forced !== 'boolean' || typeof v.natDetected !== 'boolean') return undefined;
+  return { address: v.address, port: v.port, encapsulation: v.encapsulation as Encapsulation, keepaliveInterval: v.keepaliveInterval, forced: v.forced, natDetected: v.natDetected };
 }
 
 /** A node's replay state (5.7): a replayed old Request must still be refused after a restart. */

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BindingStore, StoredBinding, StoredReplayState, StoredState, StoredVisitor, StoreWrite } from './binding-store.js';
-import { StoreError } from './binding-store.js';
+import { parseStoredUdpTunnel, StoreError } from './binding-store.js';
 import type { Encapsulation } from '../../io/wire/tunnel.js';
 import type { Identification } from '../../io/wire/registration-types.js';
 
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS binding (
   home INTEGER NOT NULL, coa INTEGER NOT NULL, expires_at REAL, lifetime INTEGER NOT NULL,
   id_high INTEGER NOT NULL, id_low INTEGER NOT NULL, encapsulation TEXT NOT NULL, flags INTEGER NOT NULL,
-  relayed_by INTEGER, PRIMARY KEY (home, coa)) WITHOUT ROWID;
+  relayed_by INTEGER, udp_tunnel TEXT, PRIMARY KEY (home, coa)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS replay (
   home INTEGER PRIMARY KEY, ts_high INTEGER, ts_low INTEGER, expected_nonce INTEGER, resync_nonce INTEGER);
 CREATE TABLE IF NOT EXISTS visitor (key TEXT PRIMARY KEY, expires_at REAL, entry TEXT NOT NULL) WITHOUT ROWID;
@@ -91,9 +91,9 @@ export class SqliteBindingStore implements BindingStore {
   ) {
     this.upsertBinding = db.prepare(
       // An upsert, not INSERT OR REPLACE: a renewal updates its row in place instead of deleting and reinserting it.
-      'INSERT INTO binding (home, coa, expires_at, lifetime, id_high, id_low, encapsulation, flags, relayed_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+      'INSERT INTO binding (home, coa, expires_at, lifetime, id_high, id_low, encapsulation, flags, relayed_by, udp_tunnel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
         'ON CONFLICT (home, coa) DO UPDATE SET expires_at = excluded.expires_at, lifetime = excluded.lifetime, id_high = excluded.id_high, ' +
-        'id_low = excluded.id_low, encapsulation = excluded.encapsulation, flags = excluded.flags, relayed_by = excluded.relayed_by',
+        'id_low = excluded.id_low, encapsulation = excluded.encapsulation, flags = excluded.flags, relayed_by = excluded.relayed_by, udp_tunnel = excluded.udp_tunnel',
     );
     this.deleteBinding = db.prepare('DELETE FROM binding WHERE home = ? AND coa = ?');
     this.upsertReplay = db.prepare(
@@ -125,6 +125,9 @@ export class SqliteBindingStore implements BindingStore {
       if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
       db.pragma(`synchronous = ${(options.sync ?? 'full').toUpperCase()}`);
       db.exec(SCHEMA);
+      // A file of this layout written before RFC 3519 tunnels were stored lacks the column (additive: its rows load as IP in IP).
+      const columns = db.prepare('PRAGMA table_info(binding)').all() as Array<{ name: string }>;
+      if (!columns.some((c) => c.name === 'udp_tunnel')) db.exec('ALTER TABLE binding ADD COLUMN udp_tunnel TEXT');
       const layout = db.prepare("SELECT value FROM meta WHERE key = 'layout'").get() as { value: string } | undefined;
       if (layout === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('layout', ?)").run(LAYOUT);
       else if (layout.value !== LAYOUT) {
@@ -144,8 +147,9 @@ export class SqliteBindingStore implements BindingStore {
   load(): StoredState {
     try {
       const bindings: StoredBinding[] = [];
-      for (const row of this.db.prepare('SELECT home, coa, expires_at, lifetime, id_high, id_low, encapsulation, flags, relayed_by FROM binding').raw().iterate()) {
-        const [home, coa, expiresAt, lifetime, high, low, encapsulation, flags, relayedBy] = row as [number, number, number | null, number, number, number, Encapsulation, number, number | null];
+      for (const row of this.db.prepare('SELECT home, coa, expires_at, lifetime, id_high, id_low, encapsulation, flags, relayed_by, udp_tunnel FROM binding').raw().iterate()) {
+        const [home, coa, expiresAt, lifetime, high, low, encapsulation, flags, relayedBy, udpText] = row as [number, number, number | null, number, number, number, Encapsulation, number, number | null, string | null];
+        const udpTunnel = udpText === null ? undefined : parseStoredUdpTunnel(udpText);
         bindings.push({
           homeAddress: home >>> 0,
           careOfAddress: coa >>> 0,
@@ -157,6 +161,7 @@ export class SqliteBindingStore implements BindingStore {
           decapsulatedByMobileNode: (flags & DECAPSULATED_BY_MOBILE_NODE) !== 0,
           reverseTunnel: (flags & REVERSE_TUNNEL) !== 0,
           ...(relayedBy !== null ? { relayedBy: relayedBy >>> 0 } : {}),
+          ...(udpTunnel !== undefined ? { udpTunnel } : {}),
         });
       }
       const replay: StoredReplayState[] = [];
@@ -211,6 +216,7 @@ export class SqliteBindingStore implements BindingStore {
           b.encapsulation,
           flags,
           b.relayedBy !== undefined ? b.relayedBy >>> 0 : null,
+          b.udpTunnel !== undefined ? JSON.stringify(b.udpTunnel) : null,
         );
         return;
       }

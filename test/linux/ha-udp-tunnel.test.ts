@@ -208,6 +208,10 @@ describe('home agent UDP tunnels through a NAT on Linux (namespaces, nftables ma
       expect(counters.plane['udp-tunnelled']).toBeGreaterThanOrEqual(1);
       expect(counters.plane['udp-decapsulated']).toBe(1);
       expect(counters.path['udpTunnelReceived']).toBe(1);
+      // Sent through the registration socket (sendmmsg), not the raw socket.
+      expect(counters.path['udpTunnelSent']).toBeGreaterThanOrEqual(1);
+      expect(counters.path['udpTunnelSendBatches']).toBeGreaterThanOrEqual(1);
+      expect(counters.path['tunnelSent']).toBe(0);
     },
     30_000,
   );

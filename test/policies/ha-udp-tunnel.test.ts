@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { decodeRegistrationRequest, toBytesRegistrationMessage } from '../../io/wire/registration.js';
 import type { RegistrationExtension, RegistrationRequest } from '../../io/wire/registration-types.js';
 import { ipv4 as parseIpv4 } from '../../io/wire/bytes.js';
+import { ReplyCode } from '../../io/wire/reply-codes.js';
+import { DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS, udpTunnelRequest } from '../../io/wire/udp-tunnel.js';
 import {
-  DEFAULT_UDP_KEEPALIVE_INTERVAL,
-  HA_UDP_ENCAPSULATION_UNAVAILABLE,
+  addedByForeignAgent,
   decideUdpTunnel,
   natDetected,
+  placedUdpTunnelRequest,
   rebindingTarget,
-  udpTunnelReplyExtension,
-  udpTunnelRequestOf,
   type UdpTunnelInput,
 } from '../../policies/ha-udp-tunnel.js';
 
@@ -17,9 +17,9 @@ const CARE_OF = parseIpv4('10.0.0.5');
 const NAT_PUBLIC = parseIpv4('198.51.100.7');
 const MHAE: RegistrationExtension = { kind: 'auth', type: 32, spi: 300, offset: 0, authenticator: new Uint8Array(16) };
 
-/** A raw UDP Tunnel Request Extension (Type 144, Length 6) as RFC 3519 lays it out. */
+/** A UDP Tunnel Request Extension (Type 144) with F (0x80) and R (0x40) from `flags`, built by io/wire. */
 function requestExtension(flags: number, encapsulation = 4, subType = 0): RegistrationExtension {
-  return { kind: 'unknown', type: 144, offset: 0, skippable: true, format: 'tlv', data: Uint8Array.of(subType, 0, flags, encapsulation, 0, 0) };
+  return { ...udpTunnelRequest({ force: (flags & 0x80) !== 0, registrationThroughFa: (flags & 0x40) !== 0, encapsulation }), subType };
 }
 
 function request(extensions: RegistrationExtension[], lifetime = 600): RegistrationRequest {
@@ -41,29 +41,41 @@ function input(req: RegistrationRequest, overrides: Partial<UdpTunnelInput> = {}
     ipSource: NAT_PUBLIC,
     sourcePort: 40001,
     policy: 'allowed',
-    keepaliveInterval: DEFAULT_UDP_KEEPALIVE_INTERVAL,
+    keepaliveInterval: DEFAULT_UDP_KEEPALIVE_INTERVAL_SECONDS,
     encapsulations: { minimal: false, gre: true },
     ...overrides,
   };
 }
 
 describe('RFC 3519 at the home agent: the UDP Tunnel Request Extension', () => {
-  it('reads F, R and the encapsulation from the extension as a decoder leaves it (a skippable TLV, type 144)', () => {
-    const req = request([requestExtension(0xc0, 47), MHAE]);
-    const bytes = toBytesRegistrationMessage(req);
+  it('reads the decoded extension and notes it stands before the MHAE (the node put it there)', () => {
+    const bytes = toBytesRegistrationMessage(request([requestExtension(0xc0, 47), MHAE]));
     const decoded = decodeRegistrationRequest(bytes, 0, bytes.length);
     expect(decoded.ok).toBe(true);
     if (!decoded.ok) return;
-    expect(udpTunnelRequestOf(decoded.value)).toEqual({ subType: 0, force: true, registrationThroughFa: true, encapsulation: 47, beforeMobileHomeAuth: true });
+    const placed = placedUdpTunnelRequest(decoded.value);
+    expect(placed?.extension).toMatchObject({ kind: 'udp-tunnel-request', force: true, registrationThroughFa: true, encapsulation: 47 });
+    expect(placed?.beforeMobileHomeAuth).toBe(true);
+    expect(addedByForeignAgent(decoded.value)).toBe(false);
   });
 
-  it('reads the decoded form (kind udp-tunnel-request) as well, and notes one placed after the MHAE (a foreign agent added it)', () => {
-    const decodedForm = { kind: 'udp-tunnel-request', type: 144, subType: 0, force: false, registrationThroughFa: false, encapsulation: 4, reserved1: 0, reserved2: 0, reserved3: 0 } as unknown as RegistrationExtension;
-    expect(udpTunnelRequestOf(request([MHAE, decodedForm]))).toMatchObject({ force: false, encapsulation: 4, beforeMobileHomeAuth: false });
+  it('notes one placed after the MHAE (a foreign agent added it, RFC 3519 FA considerations)', () => {
+    const bytes = toBytesRegistrationMessage(request([MHAE, requestExtension(0)]));
+    const decoded = decodeRegistrationRequest(bytes, 0, bytes.length);
+    if (!decoded.ok) throw new Error(decoded.error.message);
+    expect(placedUdpTunnelRequest(decoded.value)?.beforeMobileHomeAuth).toBe(false);
+    expect(addedByForeignAgent(decoded.value)).toBe(true);
+    expect(addedByForeignAgent(request([MHAE]))).toBe(false);
   });
 
   it('ignores an extension of an unknown Sub-Type (skippable, so as if absent)', () => {
-    expect(udpTunnelRequestOf(request([requestExtension(0, 4, 1), MHAE]))).toBeUndefined();
+    expect(placedUdpTunnelRequest(request([requestExtension(0, 4, 1), MHAE]))).toBeUndefined();
+    expect(addedByForeignAgent(request([MHAE, requestExtension(0, 4, 1)]))).toBe(false);
+  });
+
+  it('denies with 134 a UDP Tunnel Request extension whose Length is not 6 (RFC 3519 3.1; RFC 5944 3.8.2.1)', () => {
+    const bad: RegistrationExtension = { kind: 'unknown', type: 144, offset: 0, skippable: true, format: 'tlv', data: Uint8Array.of(0, 0, 0, 4) };
+    expect(decideUdpTunnel(input(request([bad, MHAE])))).toMatchObject({ kind: 'deny', code: ReplyCode.HaPoorlyFormedRequest, reason: 'udp-tunnel-extension-malformed' });
   });
 });
 
@@ -75,7 +87,7 @@ describe('RFC 3519 at the home agent: NAT detection', () => {
 
   it("treats 'R' (co-located, registering through a foreign agent) as a NAT: UDP reaches the node either way", () => {
     const req = request([requestExtension(0x40), MHAE]);
-    expect(natDetected(req, CARE_OF, udpTunnelRequestOf(req))).toBe(true);
+    expect(natDetected(req, CARE_OF, placedUdpTunnelRequest(req))).toBe(true);
   });
 });
 
@@ -99,7 +111,7 @@ describe('RFC 3519 at the home agent: the decision', () => {
   });
 
   it('denies with 142 when the policy refuses and F forces it', () => {
-    expect(decideUdpTunnel(input(request([requestExtension(0x80), MHAE]), { policy: 'refused' }))).toMatchObject({ kind: 'deny', code: HA_UDP_ENCAPSULATION_UNAVAILABLE });
+    expect(decideUdpTunnel(input(request([requestExtension(0x80), MHAE]), { policy: 'refused' }))).toMatchObject({ kind: 'deny', code: ReplyCode.HaUdpEncapsulationUnavailable });
   });
 
   it('denies with 142 an encapsulation inside UDP the agent does not offer', () => {
@@ -118,22 +130,7 @@ describe('RFC 3519 at the home agent: the decision', () => {
   });
 });
 
-describe('RFC 3519 at the home agent: the UDP Tunnel Reply Extension and rebinding', () => {
-  it('lays the Reply extension out byte for byte: 44, 6, Sub-Type 0, code, F, reserved, keepalive', () => {
-    const reply = {
-      type: 3 as const,
-      code: 0,
-      lifetime: 600,
-      homeAddress: parseIpv4('192.0.2.10'),
-      homeAgent: parseIpv4('192.0.2.1'),
-      identification: { high: 1, low: 2 },
-      extensions: [udpTunnelReplyExtension(0, true, 110)],
-    };
-    const bytes = toBytesRegistrationMessage(reply);
-    expect([...bytes.subarray(20)]).toEqual([44, 6, 0, 0, 0x80, 0, 0, 110]);
-    expect([...udpTunnelReplyExtension(64, false, 300).data]).toEqual([0, 64, 0, 0, 1, 44]);
-  });
-
+describe('RFC 3519 at the home agent: rebinding', () => {
   it('tells a new port from a new address', () => {
     const current = { address: NAT_PUBLIC, port: 40001 };
     expect(rebindingTarget(current, { address: NAT_PUBLIC, port: 40001 })).toBe('same');

@@ -52,7 +52,7 @@ const udpTarget = (extra: Partial<TunnelTarget> = {}): TunnelTarget => ({
   ...extra,
 });
 
-function setup(target: TunnelTarget = udpTarget(), options: { udpTunnelMtu?: number; followUdpTunnel?: (h: number, a: number, p: number) => boolean } = {}) {
+function setup(target: TunnelTarget = udpTarget(), options: { udpTunnelMtu?: number; followUdpTunnel?: (h: number, a: number, p: number) => boolean; followUdpFlow?: (c: number, a: number, p: number) => boolean } = {}) {
   const table = new ForwardingTable();
   table.upsertTunnel(HOME, target);
   const plane = homeAgentDataPlane({ table, localAddresses: [HA], homeNetwork: HOME_NET, prefixLength: 24, ...options });
@@ -171,5 +171,35 @@ describe('home agent plane, RFC 3519: tunnel data from the NAT', () => {
     const echo = datagram({ source: HOME, destination: HA, protocol: IpProtocol.ICMP, payload: Uint8Array.of(8, 0, 0xf7, 0xff, 0, 0, 0, 0) });
     expect(receive({ bytes: tunnelData(echo), source: NAT, sourcePort: NAT_PORT })).toEqual([]);
     expect(plane.counters['udp-keepalive']).toBe(1);
+  });
+
+  it('absorbs a foreign agent\'s keepalive (inner source its care-of address) when the agent knows the flow, and passes on a new port', () => {
+    // The FA 10.0.0.1 behind the NAT serves the node HOME: its binding's care-of address is the FA's.
+    const FA_COA = ipv4('10.0.0.1');
+    const asked: Array<[number, number, number]> = [];
+    const follow = (careOf: number, address: number, port: number): boolean => {
+      asked.push([careOf, address, port]);
+      return careOf === FA_COA && address === NAT;
+    };
+    const { receive, plane } = setup(udpTarget({ careOfAddress: FA_COA }), { followUdpFlow: follow });
+    const echo = (source: number) => datagram({ source, destination: HA, protocol: IpProtocol.ICMP, payload: Uint8Array.of(8, 0, 0xf7, 0xff, 0, 0, 0, 0) });
+    expect(receive({ bytes: tunnelData(echo(FA_COA)), source: NAT, sourcePort: NAT_PORT })).toEqual([]);
+    expect(receive({ bytes: tunnelData(echo(FA_COA)), source: NAT, sourcePort: 50000 })).toEqual([]);
+    expect(plane.counters['udp-keepalive']).toBe(2);
+    expect(asked).toEqual([[FA_COA, NAT, NAT_PORT], [FA_COA, NAT, 50000]]);
+    // Another address, or a datagram that is no keepalive: not the FA's flow.
+    expect(receive({ bytes: tunnelData(echo(FA_COA)), source: ipv4('203.0.113.8'), sourcePort: NAT_PORT })).toEqual([]);
+    expect(receive({ bytes: tunnelData(datagram({ source: FA_COA, destination: CN })), source: NAT, sourcePort: NAT_PORT })).toEqual([]);
+    expect(plane.counters['udp-decapsulation-unknown-home-address']).toBe(2);
+    expect(asked).toHaveLength(3);
+  });
+
+  it('without followUdpFlow a keepalive from a care-of address is dropped as from an unknown home address', () => {
+    const FA_COA = ipv4('10.0.0.1');
+    const { receive, plane } = setup(udpTarget({ careOfAddress: FA_COA }));
+    const echo = datagram({ source: FA_COA, destination: HA, protocol: IpProtocol.ICMP, payload: Uint8Array.of(8, 0, 0xf7, 0xff, 0, 0, 0, 0) });
+    expect(receive({ bytes: tunnelData(echo), source: NAT, sourcePort: NAT_PORT })).toEqual([]);
+    expect(plane.counters['udp-keepalive']).toBeUndefined();
+    expect(plane.counters['udp-decapsulation-unknown-home-address']).toBe(1);
   });
 });

@@ -9,6 +9,8 @@ import { RequestFlag } from '../../io/wire/registration-types.js';
 import { ReplyCode } from '../../io/wire/reply-codes.js';
 import type { StoreWrite } from '../../runtime/store/binding-store.js';
 import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
+import { ipv4 } from '../../io/wire/bytes.js';
+import { bindingsTable } from '../../runtime/cli/tables.js';
 import { buildRequest, COA1, COA2, FA, FHAE, Harness, MHAE, MN1, MN2, MN2_KEY, makeConfig } from './home-agent-harness.js';
 
 /** A harness whose agent writes into `store`, each Request's writes committed as one batch. */
@@ -153,5 +155,39 @@ describe('home agent: restore from the store', () => {
     next.h.clock.advance(2000);
     next.h.agent.restore({ ...state, replay: [] });
     expect(next.h.ask({ identification: old, careOfAddress: COA1 }, { source: COA1 }).reply.code).toBe(ReplyCode.Accepted);
+  });
+});
+
+describe('home agent: a UDP-tunnelled binding (RFC 3519) across a restart', () => {
+  const NAT = ipv4('192.0.2.200');
+  /** The node's UDP Tunnel Request extension (144, Length 6, Sub-Type 0, Reserved, flags, encapsulation 4, Reserved). */
+  const udpTunnelRequest = { unknown: 144, data: Uint8Array.of(0, 0, 0, 4, 0, 0) };
+
+  it('restores the tunnel in UDP to the translated address:port (not IP in IP to the hidden care-of address), shown by mip4 bindings', () => {
+    const store = new MemoryBindingStore();
+    const first = storedHarness(store, makeConfig({ settings: { udpKeepaliveInterval: 30 } }));
+    first.h.ask({ identification: first.h.fresh(), careOfAddress: COA1, extensions: [udpTunnelRequest, MHAE()] }, { source: NAT, sourcePort: 40001 });
+    first.commit();
+    expect(store.load().bindings[0]!.udpTunnel).toEqual({ address: NAT, port: 40001, encapsulation: 'ip-in-ip', keepaliveInterval: 30, forced: false, natDetected: true });
+    const { h, outcome } = restarted(store, 10_000);
+    expect(outcome.bindings).toBe(1);
+    const tunnel = h.agent.forwardingTable.lookup(MN1)!.tunnels[0]!;
+    expect(tunnel.careOfAddress).toBe(COA1);
+    expect(tunnel.udp).toEqual({ address: NAT, port: 40001 });
+    expect(h.agent.udpTunnels.get(MN1, COA1)).toMatchObject({ keepaliveInterval: 30, natDetected: true });
+    const [view] = h.agent.bindings();
+    expect(view!.udpTunnel).toBe('192.0.2.200:40001');
+    expect(view!.flags).toContain('U');
+    expect(bindingsTable(h.agent.bindings())).toMatch(/192\.0\.2\.200:40001/);
+  });
+
+  it('a NAT rebinding is written too: the restart tunnels to the new port', () => {
+    const store = new MemoryBindingStore();
+    const first = storedHarness(store);
+    first.h.ask({ identification: first.h.fresh(), careOfAddress: COA1, extensions: [udpTunnelRequest, MHAE()] }, { source: NAT, sourcePort: 40001 });
+    expect(first.h.agent.followUdpTunnel(MN1, NAT, 40777)).toBe(true);
+    first.commit();
+    const { h } = restarted(store, 1000);
+    expect(h.agent.forwardingTable.lookup(MN1)!.tunnels[0]!.udp).toEqual({ address: NAT, port: 40777 });
   });
 });

@@ -9,7 +9,7 @@
  *                             └── foreign 203.0.113.0/24 ── nat 203.0.113.50 (plays the NAT's outside:
  *                                                           the node's care-of address is 10.0.0.5)
  */
-import { Effect, Exit, Scope } from 'effect';
+import { Effect, Exit, Layer, Scope } from 'effect';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimNetwork } from '../../io/sim/network.js';
 import { simPacketTapLayer } from '../../io/sim/packet-tap.js';
@@ -20,7 +20,7 @@ import { encodeIpv4Packet, IpProtocol, ipv4Destination, ipv4PacketLength, ipv4Pr
 import { attachHomeAgentDataPath, type HomeAgentDataPath } from '../../runtime/ha/home-agent-data-path.js';
 import { serveHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import { echoRequest, recordIcmp } from '../sim/network-support.js';
-import { buildRequest, HA, Harness, HOME_NETWORK, makeConfig, MHAE, MIP_PORT, MN1, PREFIX_LENGTH, type ExtensionSpec } from './home-agent-harness.js';
+import { buildRequest, FA, FHAE, HA, Harness, HOME_NETWORK, makeConfig, MHAE, MIP_PORT, MN1, PREFIX_LENGTH, type ExtensionSpec } from './home-agent-harness.js';
 
 const R_HOME = ipv4('198.51.100.254');
 const R_CORR = ipv4('192.0.2.254');
@@ -46,7 +46,28 @@ function bindOn(layer: ReturnType<SimNetwork['udpLayer']>, address: number, port
   return Effect.runSync(Effect.flatMap(Udp, (udp) => udp.bind({ address, port })).pipe(Scope.extend(scope), Effect.provide(layer)));
 }
 
-function world() {
+/** The simulated Udp layer with a batching `sendBatch` on its sockets (as the native layer has), recording each batch's size. */
+function batchingLayer(inner: Layer.Layer<Udp>, batches: number[]): Layer.Layer<Udp> {
+  return Layer.effect(
+    Udp,
+    Effect.map(Udp, (udp) => ({
+      bind: (options: Parameters<typeof udp.bind>[0]) =>
+        Effect.map(udp.bind(options), (socket): UdpSocket => ({
+          localAddress: socket.localAddress,
+          localPort: socket.localPort,
+          send: (data, address, port, source) => socket.send(data, address, port, source),
+          sendBatch(datagrams, addresses, ports, count, source) {
+            batches.push(count);
+            for (let i = 0; i < count; i++) socket.send(datagrams[i]!, addresses[i]!, ports[i]!, source);
+          },
+          onMessage: (handler) => socket.onMessage(handler),
+          onError: (handler) => socket.onError(handler),
+        })),
+    })),
+  ).pipe(Layer.provide(inner));
+}
+
+function world(options: { batches?: number[] } = {}) {
   const harness = new Harness(makeConfig({ settings: { addresses: [HA], reverseTunnel: 'allowed' } }));
   const net = new SimNetwork({ clock: harness.clock, seed: 5 });
   const home = net.addSegment('home');
@@ -70,7 +91,8 @@ function world() {
   paths.push(path);
   const scope = Effect.runSync(Scope.make());
   scopes.push(scope);
-  Effect.runSync(serveHomeAgent(harness.agent, [{ address: HA, port: MIP_PORT }]).pipe(Scope.extend(scope), Effect.provide(net.udpLayer(ha))));
+  const haUdp = options.batches === undefined ? net.udpLayer(ha) : batchingLayer(net.udpLayer(ha), options.batches);
+  Effect.runSync(serveHomeAgent(harness.agent, [{ address: HA, port: MIP_PORT }]).pipe(Scope.extend(scope), Effect.provide(haUdp)));
   const natLayer = net.udpLayer(nat);
   const flow = (port: number) => {
     const socket = bindOn(natLayer, NAT, port);
@@ -150,5 +172,52 @@ describe('home agent UDP tunnels (RFC 3519) on the simulated network', () => {
     const echoes = rebound.received.filter((d) => ipv4Source(d.data, 4) === CN && d.data[4 + 20] === IcmpType.Echo);
     expect(echoes).toHaveLength(1);
     expect(node.received).toHaveLength(1); // only the Reply
+  });
+
+  it('with a batching registration socket, tunnel data leaves through it (its UDP payload, one sendBatch per plane batch), not the raw socket', () => {
+    const batches: number[] = [];
+    const w = world({ batches });
+    const node = w.flow(40001);
+    node.socket.send(buildRequest({ identification: w.harness.fresh(), careOfAddress: PRIVATE_COA, extensions: [udpTunnelRequest, MHAE()] }), HA, MIP_PORT);
+    w.harness.clock.advance(1000);
+    expect(w.harness.agent.udpTunnelSink).toBeDefined();
+    const replies = batches.length;
+    for (let i = 0; i < 3; i++) w.cn.sendIp(datagram(CN, MN1, IpProtocol.ICMP, echoRequest(7, 10 + i)));
+    w.harness.clock.advance(1000);
+    const tunnelled = node.received.filter((d) => d.data[0] === 4);
+    expect(tunnelled).toHaveLength(3);
+    for (const message of tunnelled) {
+      expect(message.port).toBe(MIP_PORT);
+      expect([...message.data.subarray(0, 4)]).toEqual([4, 4, 0, 0]);
+      expect(ipv4Destination(message.data, 4)).toBe(MN1);
+    }
+    expect(batches.length).toBe(replies + w.path.counters.udpTunnelSendBatches);
+    expect(batches.slice(replies).reduce((a, b) => a + b, 0)).toBe(3);
+    expect(w.path.counters.udpTunnelSent).toBe(3);
+    // Nothing went through the raw socket's sendBatch.
+    expect(w.path.counters.tunnelSent).toBe(0);
+  });
+
+  it('a foreign agent behind the NAT: registers under its association, and its keepalive (inner source its care-of address) from a new port moves the flow', () => {
+    const w = world();
+    const fa = w.flow(40001);
+    // The FA's address is the Care-of Address; it added the UDP Tunnel Request after the MHAE and sealed its FHAE.
+    fa.socket.send(buildRequest({ identification: w.harness.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest, FHAE()] }), HA, MIP_PORT);
+    w.harness.clock.advance(1000);
+    expect(fa.received).toHaveLength(1);
+    expect(fa.received[0]!.data[1]).toBe(0);
+    expect(w.harness.agent.forwardingTable.lookup(MN1)!.tunnels[0]!.udp).toEqual({ address: NAT, port: 40001 });
+    const keepalive = tunnelData(datagram(FA, HA, IpProtocol.ICMP, echoRequest(9, 1)));
+    fa.socket.send(keepalive, HA, MIP_PORT);
+    w.harness.clock.advance(1000);
+    expect(w.path.planeCounters['udp-keepalive']).toBe(1);
+    expect(w.harness.agent.udpTunnels.counters.rebindings).toBe(0);
+    const rebound = w.flow(40002);
+    rebound.socket.send(keepalive, HA, MIP_PORT);
+    w.harness.clock.advance(1000);
+    expect(w.path.planeCounters['udp-keepalive']).toBe(2);
+    expect(w.path.planeCounters['udp-decapsulation-unknown-home-address']).toBeUndefined();
+    expect(w.harness.agent.forwardingTable.lookup(MN1)!.tunnels[0]!.udp).toEqual({ address: NAT, port: 40002 });
+    expect(w.harness.agent.udpTunnels.counters.rebindings).toBe(1);
   });
 });

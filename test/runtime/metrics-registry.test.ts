@@ -96,7 +96,7 @@ describe('the home agent registry', () => {
     const h = new Harness();
     const plane: Record<string, number> = { packets: 10, outputs: 7, bytes: 1400, tunnelled: 6, 'ttl-exceeded': 1, 'icmp-sent': 1, 'malformed-truncated': 2, 'loop-source-is-self': 1 };
     const path = {
-      counters: { captured: 12, shed: 2, batches: 3, tunnelSent: 6, icmpSent: 1, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 1, registrationReplyExempt: 0, multicastToHomeLink: 0, udpTunnelReceived: 0, udpTunnelBatches: 0 },
+      counters: { captured: 12, shed: 2, batches: 3, tunnelSent: 6, icmpSent: 1, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 1, registrationReplyExempt: 0, multicastToHomeLink: 0, udpTunnelReceived: 0, udpTunnelBatches: 0, udpTunnelSent: 8, udpTunnelSendBatches: 2 },
       planeCounters: plane,
       homeLink: { counters: { proxyReplies: 4, gratuitousSent: 3 } as never },
     };
@@ -118,6 +118,8 @@ describe('the home agent registry', () => {
     expect(sampleValue(samples, 'mip4_ha_proxy_arp_replies_total')).toBe(4);
     expect(sampleValue(samples, 'mip4_ha_gratuitous_arps_sent_total')).toBe(3);
     expect(sampleValue(samples, 'mip4_ha_tunnel_packets_sent_total')).toBe(6);
+    expect(sampleValue(samples, 'mip4_ha_udp_tunnel_messages_sent_total')).toBe(8);
+    expect(sampleValue(samples, 'mip4_ha_udp_tunnel_send_batches_total')).toBe(2);
   });
 
   it('without a data path exports no data plane and no ARP families', async () => {
@@ -305,7 +307,7 @@ describe('docs/metrics.md', () => {
     const { ROOT } = await import('../support/build.js');
     const doc = readFileSync(`${ROOT}docs/metrics.md`, 'utf8');
     const h = new Harness();
-    const path = { counters: { captured: 0, shed: 0, batches: 0, tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0, multicastToHomeLink: 0, udpTunnelReceived: 0, udpTunnelBatches: 0 }, planeCounters: {}, homeLink: { counters: { proxyReplies: 0, gratuitousSent: 0 } as never } };
+    const path = { counters: { captured: 0, shed: 0, batches: 0, tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0, multicastToHomeLink: 0, udpTunnelReceived: 0, udpTunnelBatches: 0, udpTunnelSent: 0, udpTunnelSendBatches: 0 }, planeCounters: {}, homeLink: { counters: { proxyReplies: 0, gratuitousSent: 0 } as never } };
     const builders = [
       homeAgentMetrics({ agent: h.agent, dataPath: { path }, advertiser: { counters: { advertisements: 0, solicitations: 0, badSolicitations: 0 } }, timer: new RegistrationTimer() }),
       foreignAgentMetrics({ agent: { counters: { ...h.agent.counters } as never, tableSizes: () => ({ visitors: 0, pending: 0, pendingTallyKeys: 0, recentDenials: 0, routes: 0 }), dataPlane: { counters: {} } } }),

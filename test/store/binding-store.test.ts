@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StoreError, type StoredBinding, type StoredState, type StoreWrite } from '../../runtime/store/binding-store.js';
+import { parseStoredUdpTunnel, StoreError, type StoredBinding, type StoredState, type StoreWrite } from '../../runtime/store/binding-store.js';
 import { MemoryBindingStore } from '../../runtime/store/memory-store.js';
 import { SqliteBindingStore } from '../../runtime/store/sqlite-store.js';
 import { parseIpv4 } from '../../io/wire/bytes.js';
@@ -117,6 +117,36 @@ describe.each(implementations)('binding store contract: $name', (impl) => {
   });
 });
 
+describe.each(implementations)('binding store, RFC 3519 UDP tunnel of a binding: $name', (impl) => {
+  it('keeps a binding\'s UDP tunnel (translated address and port, encapsulation, keepalive, F) across a reopen, and a row without one stays without', () => {
+    const store = impl.open();
+    const udpTunnel = { address: parseIpv4('203.0.113.7')!, port: 40001, encapsulation: 'gre' as const, keepaliveInterval: 30, forced: true, natDetected: false };
+    const withUdp = binding('192.0.2.10', '10.0.0.5', { udpTunnel });
+    const without = binding('192.0.2.11', '192.0.2.200');
+    store.commit([{ op: 'put-binding', binding: withUdp }, { op: 'put-binding', binding: without }]);
+    store.close();
+    const again = impl.reopen(store);
+    const loaded = [...again.load().bindings].sort((a, b) => a.homeAddress - b.homeAddress);
+    expect(loaded).toEqual([withUdp, without]);
+    expect('udpTunnel' in loaded[1]!).toBe(false);
+    // A renewal without a UDP tunnel clears it.
+    again.commit([{ op: 'put-binding', binding: binding('192.0.2.10', '10.0.0.5') }]);
+    expect(again.load().bindings.find((b) => b.careOfAddress === withUdp.careOfAddress)!.udpTunnel).toBeUndefined();
+    again.close();
+  });
+});
+
+describe('stored UDP tunnel text', () => {
+  it('reads back what it wrote and refuses a damaged one (the binding then tunnels IP in IP)', () => {
+    const value = { address: 0xcb007107, port: 40001, encapsulation: 'ip-in-ip', keepaliveInterval: 110, forced: false, natDetected: true };
+    expect(parseStoredUdpTunnel(JSON.stringify(value))).toEqual(value);
+    expect(parseStoredUdpTunnel('{')).toBeUndefined();
+    expect(parseStoredUdpTunnel(JSON.stringify({ ...value, port: 70000 }))).toBeUndefined();
+    expect(parseStoredUdpTunnel(JSON.stringify({ ...value, encapsulation: 'udp' }))).toBeUndefined();
+    expect(parseStoredUdpTunnel(JSON.stringify({ ...value, forced: 1 }))).toBeUndefined();
+  });
+});
+
 describe('SQLite store file', () => {
   it('is in WAL mode with synchronous FULL by default and NORMAL when asked', () => {
     const pragmas = (sync: 'full' | 'normal' | undefined) => {
@@ -200,6 +230,29 @@ describe('SQLite store file', () => {
     db.prepare("UPDATE meta SET value = 'mip4-store-0' WHERE key = 'layout'").run();
     db.close();
     expect(() => SqliteBindingStore.open(path)).toThrow(/store\.path: .* holds a store of layout "mip4-store-0"/);
+  });
+
+  it('a file written before UDP tunnels were stored (no udp_tunnel column) loads, gains the column, and keeps new UDP tunnels', () => {
+    const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => { exec(sql: string): void; close(): void };
+    const path = freshPath();
+    const old = new Database(path);
+    old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('layout', 'mip4-store-1');
+      CREATE TABLE binding (home INTEGER NOT NULL, coa INTEGER NOT NULL, expires_at REAL, lifetime INTEGER NOT NULL,
+        id_high INTEGER NOT NULL, id_low INTEGER NOT NULL, encapsulation TEXT NOT NULL, flags INTEGER NOT NULL,
+        relayed_by INTEGER, PRIMARY KEY (home, coa)) WITHOUT ROWID;
+      INSERT INTO binding VALUES (3221225994, 167772165, NULL, 600, 1, 2, 'ip-in-ip', 0, NULL);`);
+    old.close();
+    const store = SqliteBindingStore.open(path);
+    const [row] = store.load().bindings;
+    expect(row).toMatchObject({ homeAddress: parseIpv4('192.0.2.10'), careOfAddress: parseIpv4('10.0.0.5'), encapsulation: 'ip-in-ip' });
+    expect(row!.udpTunnel).toBeUndefined();
+    const udpTunnel = { address: parseIpv4('203.0.113.7')!, port: 40001, encapsulation: 'ip-in-ip' as const, keepaliveInterval: 110, forced: false, natDetected: true };
+    store.commit([{ op: 'put-binding', binding: { ...row!, udpTunnel } }]);
+    store.close();
+    const reopened = SqliteBindingStore.open(path);
+    expect(reopened.load().bindings[0]!.udpTunnel).toEqual(udpTunnel);
+    reopened.close();
   });
 
   it('creates the directory of store.path', () => {
