@@ -7,7 +7,7 @@
  *   home-link host (hl) 198.51.100.2 ── 198.51.100.1 (home interface)
  *                      NAT (nat) 203.0.113.7 ── 203.0.113.1 ┘
  *                      masquerade
- *   mobile node (mn) 10.0.0.5 ── 10.0.0.1
+ *   mobile node (mn) 192.0.2.130 ── 192.0.2.129 (192.0.2.128/25, private behind the NAT)
  *
  * The node (a python3 script: a signed Registration Request with the UDP Tunnel Request
  * extension, then tunnel data messages) registers from behind the NAT with its private
@@ -31,7 +31,7 @@ const NS = { cn: `mip4-udha-${pid}-cn`, ha: `mip4-udha-${pid}-ha`, hl: `mip4-udh
 const IF = { cn: `udc${pid}`, haUp: `udu${pid}`, home: `udh${pid}`, hl: `udl${pid}`, haOut: `udf${pid}`, natOut: `udo${pid}`, natIn: `udi${pid}`, mn: `udm${pid}` };
 const TUN = `udt${pid}`;
 const HOME_ADDRESS = '198.51.100.10';
-const PRIVATE_COA = '10.0.0.5';
+const PRIVATE_COA = '192.0.2.130'; // behind the NAT: the correspondent's link is 192.0.2.0/25, this one 192.0.2.128/25
 const NAT_ADDRESS = '203.0.113.7';
 const KEY = '2b7e151628aed2a6abf7158809cf4f3c';
 const STARTUP_MS = 45_000;
@@ -140,14 +140,14 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   if (skip !== undefined) return;
   for (const name of Object.values(NS)) namespaces.add(name);
-  namespaces.veth({ ns: NS.cn, name: IF.cn, cidr: '192.0.2.2/24' }, { ns: NS.ha, name: IF.haUp, cidr: '192.0.2.1/24' });
+  namespaces.veth({ ns: NS.cn, name: IF.cn, cidr: '192.0.2.2/25' }, { ns: NS.ha, name: IF.haUp, cidr: '192.0.2.1/25' });
   namespaces.veth({ ns: NS.ha, name: IF.home, cidr: '198.51.100.1/24' }, { ns: NS.hl, name: IF.hl, cidr: '198.51.100.2/24' });
   namespaces.veth({ ns: NS.ha, name: IF.haOut, cidr: '203.0.113.1/24' }, { ns: NS.nat, name: IF.natOut, cidr: `${NAT_ADDRESS}/24` });
-  namespaces.veth({ ns: NS.nat, name: IF.natIn, cidr: '10.0.0.1/24' }, { ns: NS.mn, name: IF.mn, cidr: `${PRIVATE_COA}/24` });
+  namespaces.veth({ ns: NS.nat, name: IF.natIn, cidr: '192.0.2.129/25' }, { ns: NS.mn, name: IF.mn, cidr: `${PRIVATE_COA}/25` });
   ip('-n', NS.cn, 'route', 'add', 'default', 'via', '192.0.2.1');
   ip('-n', NS.hl, 'route', 'add', 'default', 'via', '198.51.100.1');
   ip('-n', NS.nat, 'route', 'add', 'default', 'via', '203.0.113.1');
-  ip('-n', NS.mn, 'route', 'add', 'default', 'via', '10.0.0.1');
+  ip('-n', NS.mn, 'route', 'add', 'default', 'via', '192.0.2.129');
   for (const ns of [NS.ha, NS.nat]) expect(inNamespace(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']).status).toBe(0);
   // The NAT: masquerade everything leaving toward the home agent (nftables, as a home router does).
   for (const command of [

@@ -19,7 +19,7 @@ const HA = ipv4('198.51.100.1');
 const HOME_NET = ipv4('198.51.100.0');
 const HOME = ipv4('198.51.100.10');
 const CN = ipv4('192.0.2.5');
-const COA = ipv4('10.0.0.5'); // private, behind the NAT
+const COA = ipv4('192.0.2.130'); // private, behind the NAT
 const NAT = ipv4('203.0.113.7');
 const NAT_PORT = 40001;
 
@@ -174,8 +174,8 @@ describe('home agent plane, RFC 3519: tunnel data from the NAT', () => {
   });
 
   it('absorbs a foreign agent\'s keepalive (inner source its care-of address) when the agent knows the flow, and passes on a new port', () => {
-    // The FA 10.0.0.1 behind the NAT serves the node HOME: its binding's care-of address is the FA's.
-    const FA_COA = ipv4('10.0.0.1');
+    // The FA 192.0.2.129 behind the NAT serves the node HOME: its binding's care-of address is the FA's.
+    const FA_COA = ipv4('192.0.2.129');
     const asked: Array<[number, number, number]> = [];
     const follow = (careOf: number, address: number, port: number): boolean => {
       asked.push([careOf, address, port]);
@@ -195,7 +195,7 @@ describe('home agent plane, RFC 3519: tunnel data from the NAT', () => {
   });
 
   it('without followUdpFlow a keepalive from a care-of address is dropped as from an unknown home address', () => {
-    const FA_COA = ipv4('10.0.0.1');
+    const FA_COA = ipv4('192.0.2.129');
     const { receive, plane } = setup(udpTarget({ careOfAddress: FA_COA }));
     const echo = datagram({ source: FA_COA, destination: HA, protocol: IpProtocol.ICMP, payload: Uint8Array.of(8, 0, 0xf7, 0xff, 0, 0, 0, 0) });
     expect(receive({ bytes: tunnelData(echo), source: NAT, sourcePort: NAT_PORT })).toEqual([]);

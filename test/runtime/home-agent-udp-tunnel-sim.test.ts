@@ -7,7 +7,7 @@
  *
  *   cn 192.0.2.20 ── corr ── r ── home 198.51.100.0/24 ── ha 198.51.100.1
  *                             └── foreign 203.0.113.0/24 ── nat 203.0.113.50 (plays the NAT's outside:
- *                                                           the node's care-of address is 10.0.0.5)
+ *                                                           the node's care-of address is 192.0.2.130)
  */
 import { Effect, Exit, Layer, Scope } from 'effect';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,7 +27,7 @@ const R_CORR = ipv4('192.0.2.254');
 const R_FOREIGN = ipv4('203.0.113.254');
 const CN = ipv4('192.0.2.20');
 const NAT = ipv4('203.0.113.50');
-const PRIVATE_COA = ipv4('10.0.0.5');
+const PRIVATE_COA = ipv4('192.0.2.130');
 
 const udpTunnelRequest: ExtensionSpec = { unknown: 144, data: Uint8Array.of(0, 0, 0, 4, 0, 0) };
 

@@ -191,9 +191,8 @@ describe('scenario (e): a foreign agent behind the NAT', () => {
     const s = await scenario({
       seed: 20,
       faConfig: (c, which) => (which === 'FA2' ? { ...c, settings: { ...c.settings, udpTunnel: 'auto' } } : c),
-      // The home agent knows foreign agents by the source of their Requests (RFC 5944 3.8.2.1 d):
-      // behind the NAT, FA2 speaks from the NAT's address, so its association is configured there.
-      haConfig: (c) => ({ ...c, foreignAgents: [...c.foreignAgents, { ...c.foreignAgents.find((f) => f.address === FA2)!, address: NAT_OUTSIDE }] }),
+      // FA2's association stays configured under its own address: behind the NAT its Requests come
+      // from the NAT's, and the home agent finds it by the Care-of Address its UDP Tunnel Request names.
     });
     s.run(2000);
     s.moveTo('FA2');
@@ -217,7 +216,7 @@ describe("scenario (e'): a foreign agent behind a NAT with a short UDP timeout",
       seed: 21,
       natOnForeign2: { udpTimeoutMs: 5000 },
       faConfig: (c, which) => (which === 'FA2' ? { ...c, settings: { ...c.settings, udpTunnel: 'auto' } } : c),
-      haConfig: (c) => haWith({ udpKeepaliveInterval: keepalive })({ ...c, foreignAgents: [...c.foreignAgents, { ...c.foreignAgents.find((f) => f.address === FA2)!, address: NAT_OUTSIDE }] }),
+      haConfig: haWith({ udpKeepaliveInterval: keepalive }),
     });
     s.run(2000);
     s.moveTo('FA2');
