@@ -27,6 +27,7 @@ import { AUTHENTICATOR_LENGTH, type AuthAlgorithm } from './auth.js';
 import { subnetBroadcast } from '../io/wire/ipv4-address.js';
 import type { ReplayProtection } from './security-association.js';
 import { udpTunnelRequest } from '../io/wire/udp-tunnel.js';
+import { ENCAPSULATING_DELIVERY_STYLE_TYPE } from '../io/wire/registration.js';
 import type { UdpTunnelRequestShape } from './mn-udp-tunnel.js';
 
 /** "All Mobility Agents" multicast address (3.6.1.1). */
@@ -35,11 +36,6 @@ export const ALL_MOBILITY_AGENTS = 0xe000000b; // 224.0.0.11
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
 /** A usual unicast TTL ("a suitable value ... in accordance with standard IP practice", 3.6.1.1). */
 export const DEFAULT_UNICAST_TTL = 64;
-/**
- * RFC 3024 3.3: the Encapsulating Delivery Style extension (skippable, Length 0). Encoded as the
- * codec's generic skippable extension until io/wire/registration.ts exports its own kind.
- */
-export const ENCAPSULATING_DELIVERY_STYLE_EXTENSION_TYPE = 130;
 /**
  * RFC 3024 (code 76, "mobile node too distant"): a foreign agent granting 'T' takes the Request's
  * TTL 255 as proof that the node is on its link, so a unicast Request asking for 'T' carries 255.
@@ -243,14 +239,7 @@ export function buildRegistrationRequest(
   const flags = requestFlags(settings, target);
   // RFC 3024 3.3: after the Mobile-Home Authentication Extension, before a Mobile-Foreign one.
   if (usesEncapsulatingDelivery(settings, target, flags)) {
-    extensions.push({
-      kind: 'unknown',
-      type: ENCAPSULATING_DELIVERY_STYLE_EXTENSION_TYPE,
-      offset: 0,
-      skippable: true,
-      format: 'tlv',
-      data: new Uint8Array(0),
-    });
+    extensions.push({ kind: 'encapsulating-delivery-style', type: ENCAPSULATING_DELIVERY_STYLE_TYPE, offset: 0 });
   }
   const foreign = target.kind === 'foreign-agent' ? settings.mobileForeign : undefined;
   if (foreign !== undefined) extensions.push(placeholder(ExtensionType.MobileForeignAuth, foreign.spi));

@@ -5,11 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import { ipv4 } from '../../io/wire/bytes.js';
-import { decodeRegistrationRequest } from '../../io/wire/registration.js';
+import { decodeRegistrationRequest, ENCAPSULATING_DELIVERY_STYLE_TYPE } from '../../io/wire/registration.js';
 import { ExtensionType, RequestFlag } from '../../io/wire/registration-types.js';
 import {
   buildRegistrationRequest,
-  ENCAPSULATING_DELIVERY_STYLE_EXTENSION_TYPE,
   requestFlags,
   type MnRegistrationTarget,
   type MnRequestSettings,
@@ -59,7 +58,7 @@ describe("the 'T' bit and the delivery style in the node's Requests (RFC 3024 3.
     expect(requestFlags(SETTINGS, FA_WITHOUT_T) & RequestFlag.T).toBe(0);
     expect(requestFlags({ ...SETTINGS, deliveryStyle: 'encapsulating' }, FA_WITHOUT_T) & RequestFlag.T).toBe(0);
     const { request } = encoded({ ...SETTINGS, deliveryStyle: 'encapsulating' }, FA_WITHOUT_T);
-    expect(request.extensions.some((e) => e.type === ENCAPSULATING_DELIVERY_STYLE_EXTENSION_TYPE)).toBe(false);
+    expect(request.extensions.some((e) => e.type === ENCAPSULATING_DELIVERY_STYLE_TYPE)).toBe(false);
   });
 
   it("'T' to an agent advertising it, and always when co-located; not when the node does not want it", () => {
