@@ -428,15 +428,7 @@ function udpInnerDatagramCopy(plane: HaPlane, payload: Uint8Array): Uint8Array |
   const length = ipv4TotalLength(payload, start);
   const inner = plane.pool.allocate(length);
   inner.set(payload.subarray(start, start + length));
-  if (!ipv4ChecksumValid(inner, 0)) {
-    bump(counters, 'inner-bad-checksum');
-    return undefined;
-  }
-  if (inner[8] === 0) {
-    bump(counters, 'inner-ttl-zero');
-    return undefined;
-  }
-  return inner;
+  return checkedInner(counters, inner);
 }
 
 /**
@@ -771,15 +763,7 @@ function innerDatagramCopy(plane: HaPlane, bytes: Uint8Array): Uint8Array | unde
     }
     inner = r.value.datagram;
   }
-  if (!ipv4ChecksumValid(inner, 0)) {
-    bump(counters, 'inner-bad-checksum');
-    return undefined;
-  }
-  if (inner[8] === 0) {
-    bump(counters, 'inner-ttl-zero');
-    return undefined;
-  }
-  return inner;
+  return checkedInner(counters, inner);
 }
 
 /**
@@ -1033,4 +1017,17 @@ function wrapForHomeAddress(plane: HaPlane, original: Uint8Array, length: number
     0,
   );
   return wrapped;
+}
+
+/** A decapsulated datagram whose header checksum holds and whose TTL is not 0, or undefined (counted). */
+function checkedInner(counters: DataPlaneCounters, inner: Uint8Array): Uint8Array | undefined {
+  if (!ipv4ChecksumValid(inner, 0)) {
+    bump(counters, 'inner-bad-checksum');
+    return undefined;
+  }
+  if (inner[8] === 0) {
+    bump(counters, 'inner-ttl-zero');
+    return undefined;
+  }
+  return inner;
 }
