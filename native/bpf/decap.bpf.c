@@ -29,9 +29,10 @@
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
 
-/* Debian 12's linux/bpf.h (6.1) predates the decapsulation flags (kernel 6.3): their values. */
+/* Debian 12's linux/bpf.h (6.1) predates the decapsulation flag (kernel 6.3): its value. It
+   tells the kernel the removed header was a tunnel's (GSO and encapsulation marks cleared); the
+   kernel has no L4 counterpart, so GRE is removed with the same flag and its 24 bytes. */
 #define MIP4_ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
-#define MIP4_ADJ_ROOM_DECAP_L4_GRE (1ULL << 9)
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -112,7 +113,6 @@ int decap(struct __sk_buff *skb) {
       return TC_ACT_OK;
     }
     overhead += GRE_HEADER;
-    flags |= MIP4_ADJ_ROOM_DECAP_L4_GRE;
   }
   struct iphdr *inner = (void *)outer + overhead;
   if ((void *)(inner + 1) > end) {

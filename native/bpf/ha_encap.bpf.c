@@ -119,7 +119,7 @@ int ha_encap(struct __sk_buff *skb) {
   }
   if (ip->version != 4 || ip->ihl < 5 || bpf_ntohs(ip->tot_len) < ip->ihl * 4 ||
       bpf_ntohs(ip->tot_len) > skb->len - sizeof(struct ethhdr)) {
-    count(MIP4_HA_PASSED_OPTIONS);
+    count(MIP4_HA_PASSED_MALFORMED);
     return TC_ACT_OK;
   }
   /* RFC 2003 3.1: the home agent forwards the datagram into the tunnel as a router, so the inner

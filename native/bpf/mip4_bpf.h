@@ -43,7 +43,7 @@ enum {
   MIP4_HA_PASSED_TTL = 2,        /* TTL <= 1: the Time Exceeded is userspace's */
   MIP4_HA_PASSED_MTU = 3,        /* too big for the tunnel: PMTU is userspace's (RFC 2003 5.1) */
   MIP4_HA_PASSED_MULTICAST = 4,  /* broadcast or multicast: nested copies are userspace's (4.3) */
-  MIP4_HA_PASSED_OPTIONS = 5,    /* IPv4 options, fragments, or a non-IPv4 frame for a home address */
+  MIP4_HA_PASSED_MALFORMED = 5,  /* version, header or total length that do not hold together */
   MIP4_HA_FIB_FAILED = 6,        /* no route to the care-of address from here */
   MIP4_HA_ADJUST_FAILED = 7,     /* the kernel refused the room: dropped (the packet was changed) */
   MIP4_HA_NOT_IPV4 = 8,          /* not IPv4 at all: the program's business ends there */
