@@ -61,6 +61,10 @@ function execute(command: Command): unknown {
     case 'setCareOf':
       opened().careOfAddresses().set(ipv4(s('address')), command.role as 'foreign-agent' | 'co-located');
       return true;
+    case 'getCareOf':
+      return opened().careOfAddresses().get(ipv4(s('address'))) ?? null;
+    case 'deleteCareOf':
+      return opened().careOfAddresses().delete(ipv4(s('address')));
     case 'setVisitor':
       opened().visitors().set(ipv4(s('home')), { ifindex: loadNative().interfaceIndex(s('interface')), visitorMac: s('visitorMac'), ownMac: s('ownMac') });
       return true;
