@@ -15,17 +15,22 @@
 #include <bpf/libbpf.h>
 
 /* The tail of libbpf's log while an object loads: the verifier's words go into the error. */
-static char load_log[4096];
+static char load_log[8192];
 static size_t load_log_length;
 static bool load_log_on;
 
 static int capture_print(enum libbpf_print_level level, const char *format, va_list args) {
   if (!load_log_on || level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof line, format, args);
+  /* The verifier's log comes as one message: room for it, of which the tail is kept. */
+  static char message[65536];
+  int n = vsnprintf(message, sizeof message, format, args);
   if (n <= 0) return 0;
-  size_t length = strnlen(line, sizeof line);
-  if (length >= sizeof load_log) return 0;
+  size_t length = strnlen(message, sizeof message);
+  const char *line = message;
+  if (length >= sizeof load_log) {
+    line = message + length - (sizeof load_log - 1);
+    length = sizeof load_log - 1;
+  }
   if (load_log_length + length >= sizeof load_log) {
     /* Keep the end: the verifier's last lines say why. */
     size_t drop = load_log_length + length - (sizeof load_log - 1);

@@ -78,12 +78,15 @@ static __always_inline int multicast_or_broadcast(__u32 destination_be) {
 }
 
 /*
- * The L3 length of the largest datagram the tunnel carries for this packet: the whole datagram,
- * or for a GSO packet one segment (headers + gso_size), since the kernel segments it after the
- * outer header is added. 0 when a GSO packet's L4 header is not one this program can size.
+ * The L3 length of the largest outer datagram the tunnel will carry for this packet, or 0 when
+ * this program cannot size it. A plain packet: itself plus the outer header. A TCP GSO packet:
+ * the kernel segments it after the outer header is added, with an MSS smaller by the overhead
+ * (bpf_skb_adjust_room without BPF_F_ADJ_ROOM_FIXED_GSO), so each tunnelled segment is no
+ * larger than a segment the sender built (headers + gso_size). Other GSO packets (UDP) keep
+ * their segment size (FIXED_GSO: datagram boundaries must not move), so the overhead adds.
  */
-static __always_inline __u32 largest_datagram(struct __sk_buff *skb, const struct iphdr *ip, void *end) {
-  if (skb->gso_size == 0) return bpf_ntohs(ip->tot_len);
+static __always_inline __u32 largest_outer_datagram(struct __sk_buff *skb, const struct iphdr *ip, void *end, __u32 overhead) {
+  if (skb->gso_size == 0) return bpf_ntohs(ip->tot_len) + overhead;
   __u32 header = ip->ihl * 4;
   void *l4 = (void *)ip + header;
   if (ip->protocol == IPPROTO_TCP) {
@@ -91,7 +94,7 @@ static __always_inline __u32 largest_datagram(struct __sk_buff *skb, const struc
     if ((void *)(offset_byte + 1) > end) return 0;
     return header + (*offset_byte >> 4) * 4 + skb->gso_size;
   }
-  if (ip->protocol == IPPROTO_UDP) return header + 8 + skb->gso_size;
+  if (ip->protocol == IPPROTO_UDP) return header + 8 + skb->gso_size + overhead;
   return 0;
 }
 
@@ -140,8 +143,10 @@ int ha_encap(struct __sk_buff *skb) {
     if (mtu == 0) mtu = shared->tunnel_mtu;
     if (shared->outer_ttl != 0 && shared->outer_ttl < 256) outer_ttl = shared->outer_ttl;
   }
-  __u32 largest = largest_datagram(skb, ip, end);
-  if (largest == 0 || (mtu != 0 && largest + overhead > mtu)) {
+  __u32 largest = largest_outer_datagram(skb, ip, end, overhead);
+  /* Read now: the helpers below that change the packet invalidate `ip`. */
+  __u8 fixed_gso = skb->gso_size != 0 && ip->protocol != IPPROTO_TCP;
+  if (largest == 0 || (mtu != 0 && largest > mtu)) {
     count(MIP4_HA_PASSED_MTU);
     return TC_ACT_OK;
   }
@@ -154,7 +159,7 @@ int ha_encap(struct __sk_buff *skb) {
   fib.ipv4_dst = care_of;
   fib.tos = ip->tos;
   fib.l4_protocol = gre ? IPPROTO_GRE : IPPROTO_IPIP;
-  fib.tot_len = largest + overhead;
+  fib.tot_len = largest;
   fib.ifindex = skb->ingress_ifindex;
   long route = bpf_fib_lookup(skb, &fib, sizeof fib, 0);
   if (route == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
@@ -195,6 +200,7 @@ int ha_encap(struct __sk_buff *skb) {
   }
 
   __u64 flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | (gre ? BPF_F_ADJ_ROOM_ENCAP_L4_GRE : 0);
+  if (fixed_gso) flags |= BPF_F_ADJ_ROOM_FIXED_GSO;
   if (bpf_skb_adjust_room(skb, overhead, BPF_ADJ_ROOM_MAC, flags) < 0) {
     count(MIP4_HA_ADJUST_FAILED);
     return TC_ACT_SHOT;

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingTools, Namespaces, titled, ip } from './netns.js';
 import { BpfPeer, bpfSkipReason, inNet, macOf, sysctl } from './bpf-support.js';
 
-const skip = bpfSkipReason() ?? missingTools('ping', 'tshark');
+const skip = bpfSkipReason() ?? missingTools('ping', 'tshark', 'iperf3');
 const id = process.pid;
 const CH = `m4bch${id}`;
 const HA = `m4bha${id}`;
@@ -187,6 +187,29 @@ describe.skipIf(skip !== undefined)('tc-BPF fast path in namespaces', () => {
       await ha.call('settings', { tunnelMtu: 0, outerTtl: 0 });
     }
   }, 30_000);
+
+  it(titled('a TCP stream (GSO packets, resegmented after the outer header) is tunnelled whole when the sender uses the tunnel\'s path MTU', skip), async () => {
+    await setBinding(CO_LOCATED_HOME, '203.0.113.3');
+    // The path MTU the correspondent learns from the home agent's Fragmentation Needed (RFC 2003 5.1).
+    ip('-n', CH, 'route', 'replace', 'default', 'via', '198.51.100.1', 'mtu', '1480');
+    const server = spawn('ip', ['netns', 'exec', COA, 'iperf3', '-s', '-1', '-B', CO_LOCATED_HOME, '-p', '5299'], { stdio: 'ignore' });
+    try {
+      const before = await ha.call<HaCounters>('counters', { program: 'ha_encap' });
+      let result = inNet(CH, 'iperf3', ['-c', CO_LOCATED_HOME, '-p', '5299', '-n', '8M', '-J'], 20_000);
+      for (let attempt = 0; attempt < 10 && !result.stdout.includes('sum_received'); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 200)); // the server may not listen yet
+        result = inNet(CH, 'iperf3', ['-c', CO_LOCATED_HOME, '-p', '5299', '-n', '8M', '-J'], 20_000);
+      }
+      const received = (JSON.parse(result.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
+      expect(received).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+      const after = await ha.call<HaCounters>('counters', { program: 'ha_encap' });
+      expect(after['encapsulated']! - before['encapsulated']!).toBeGreaterThan(0);
+      expect(after['passed-mtu']).toBe(before['passed-mtu']);
+    } finally {
+      server.kill();
+      ip('-n', CH, 'route', 'replace', 'default', 'via', '198.51.100.1');
+    }
+  }, 40_000);
 
   it(titled('GRE (RFC 2784, 4-byte header): tshark decodes GRE carrying IPv4 without malformed frames, decap delivers it', skip), async () => {
     await setBinding(CO_LOCATED_HOME, '203.0.113.3', 'gre');
