@@ -65,6 +65,7 @@ export const DECAP_COUNTERS = [
   'passed-gre-flags',
   'adjust-failed',
   'passed-multicast',
+  'passed-visitor-encapsulated',
 ] as const;
 
 export type HaEncapCounter = (typeof HA_ENCAP_COUNTERS)[number];
@@ -355,7 +356,13 @@ export class BpfInstance {
     if (pinRoot === DEFAULT_PIN_ROOT) native.ensureBpffs(BPFFS_MOUNT);
     const staleRemoved = cleanupBpfInstance(options.instance, pinRoot);
     const folder = join(pinRoot, options.instance);
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      // Another instance's close may remove the empty root between our two mkdirs: once more.
+      if (errnoCode(error) !== 'ENOENT') throw error;
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+    }
     return { instance: new BpfInstance(native, options.instance, folder), staleRemoved };
   }
 

@@ -11,7 +11,8 @@
  * Anything else goes on unchanged to the stack and the userspace data plane (raw socket for
  * protocols 4 and 47), counted per reason: inner TTL 0 (RFC 2003 3.1: discard), a visitor's
  * TTL 1 (Time Exceeded), malformed lengths, options or fragments, GRE with checksum, key or
- * sequence (RFC 2784 2.5, RFC 2890), an unknown visitor, inner broadcast or multicast.
+ * sequence (RFC 2784 2.5, RFC 2890), an unknown visitor, inner broadcast or multicast, a
+ * visitor's own encapsulation toward the reverse tunnel (RFC 3024 5.3).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -141,6 +142,12 @@ int decap(struct __sk_buff *skb) {
     return TC_ACT_OK;
   }
 
+  /* A datagram a visitor encapsulated itself (RFC 3024 5.3, encapsulating delivery) is for
+     the reverse tunnel, which is userspace's (runtime/dataplane/fa-plane.ts). */
+  if (inner->saddr == outer->saddr) {
+    count(MIP4_DECAP_PASSED_VISITOR_ENCAPSULATED);
+    return TC_ACT_OK;
+  }
   __u32 home = inner->daddr;
   if (multicast_or_broadcast(home)) {
     count(MIP4_DECAP_PASSED_MULTICAST);

@@ -61,7 +61,8 @@ enum {
   MIP4_DECAP_PASSED_GRE_FLAGS = 6,    /* GRE with checksum, key, sequence or another version */
   MIP4_DECAP_ADJUST_FAILED = 7,       /* the kernel refused to shrink: dropped */
   MIP4_DECAP_PASSED_MULTICAST = 8,    /* inner broadcast/multicast for a visitor: userspace's */
-  MIP4_DECAP_COUNTERS = 9
+  MIP4_DECAP_PASSED_VISITOR_ENCAPSULATED = 9, /* outer source = inner source: a visitor's own reverse tunnel (RFC 3024 5.3) */
+  MIP4_DECAP_COUNTERS = 10
 };
 
 #endif

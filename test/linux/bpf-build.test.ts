@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { missingTools } from '../support/tools.js';
 import { ROOT } from '../support/build.js';
+import { existsSync } from 'node:fs';
 
 const skip = missingTools('clang', 'llvm-objdump');
 
@@ -38,4 +39,12 @@ describe('shipped tc-BPF objects', () => {
       rmSync(copy, { recursive: true, force: true });
     }
   }, 130_000);
+
+  const addons = ['mip4_io', 'mip4_bpf'].map((name) => `${ROOT}build/Release/${name}.node`);
+  const lddSkip = missingTools('ldd') ?? (addons.every((path) => existsSync(path)) ? undefined : 'the addons are not built (npm ci with libbpf-dev)');
+  it.skipIf(lddSkip !== undefined)(`mip4_io.node never links libbpf (it loads where libbpf is absent); the separate mip4_bpf.node does${lddSkip ? ` (skipped: ${lddSkip})` : ''}`, () => {
+    const [io, bpf] = addons.map((path) => spawnSync('ldd', [path], { encoding: 'utf8' }).stdout);
+    expect(io).not.toContain('libbpf');
+    expect(bpf).toMatch(/libbpf\.so\.1 => \//);
+  });
 });

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingTools, Namespaces, titled, ip } from './netns.js';
 import { BpfPeer, bpfSkipReason, inNet, macOf, sysctl } from './bpf-support.js';
 
-const skip = bpfSkipReason() ?? missingTools('ping', 'tshark', 'iperf3');
+const skip = bpfSkipReason() ?? missingTools('ping', 'tshark', 'iperf3', 'python3');
 const id = process.pid;
 const CH = `m4bch${id}`;
 const HA = `m4bha${id}`;
@@ -282,5 +282,29 @@ describe.skipIf(skip !== undefined)('tc-BPF fast path in namespaces', () => {
       await coa.call('setVisitor', { home: VISITOR_HOME, interface: 'fa1', visitorMac, ownMac: agentMac });
     }
   }, 30_000);
-});
 
+  it(titled('foreign agent: a tunnel packet whose outer source is its inner source (a visitor\'s own encapsulation, RFC 3024 5.3) is passed, counted', skip), async () => {
+    // IP in IP from the correspondent to the agent's care-of address, inner source the same as the outer.
+    const script = [
+      'import socket, struct',
+      'def header(length, protocol, source, destination):',
+      '    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, length, 1, 0, 64, protocol, 0, socket.inet_aton(source), socket.inet_aton(destination))',
+      '    words = struct.unpack("!10H", h)',
+      '    total = sum(words)',
+      '    total = (total & 0xffff) + (total >> 16)',
+      '    total = (total & 0xffff) + (total >> 16)',
+      '    return h[:10] + struct.pack("!H", ~total & 0xffff) + h[12:]',
+      `inner = header(28, 17, "198.51.100.2", "${VISITOR_HOME}") + struct.pack("!HHHH", 9, 9, 8, 0)`,
+      'packet = header(48, 4, "198.51.100.2", "203.0.113.2") + inner',
+      's = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)',
+      'for _ in range(3): s.sendto(packet, ("203.0.113.2", 0))',
+    ].join('\n');
+    const before = await coa.call<HaCounters>('counters', { program: 'decap' });
+    const sent = inNet(CH, 'python3', ['-c', script]);
+    expect(sent.status, sent.stderr).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await coa.call<HaCounters>('counters', { program: 'decap' });
+    expect(after['passed-visitor-encapsulated']! - before['passed-visitor-encapsulated']!).toBe(3);
+    expect(after['delivered-visitor']).toBe(before['delivered-visitor']);
+  }, 30_000);
+});

@@ -21,6 +21,8 @@ const PACKAGE: Readonly<Record<string, string>> = {
   nsenter: 'util-linux',
   tc: 'iproute2',
   clang: 'clang',
+  python3: 'python3',
+  ldd: 'libc-bin',
   'llvm-objdump': 'llvm',
 };
 
