@@ -52,6 +52,7 @@ export const HA_ENCAP_COUNTERS = [
   'fib-failed',
   'adjust-failed',
   'not-ipv4',
+  'passed-loop-check',
 ] as const;
 
 /** Counter names of decap, by index (native/bpf/mip4_bpf.h MIP4_DECAP_*). */
@@ -406,9 +407,13 @@ export class BpfInstance {
     if (ifindex === 0) throw new Error(`attach ${program}: there is no interface named ${interfaceName}`);
     const programFd = object.programs[program]!;
     const programId = this.native.tcAttach(ifindex, direction === 'ingress', TC_HANDLE, TC_PRIORITY, programFd);
+    // Re-pinned each time: the pin must hold the program now on the hook for cleanup to match it.
     const pin = join(this.folder, `tc-${ifindex}-${direction}`);
-    if (!existsSync(pin)) this.native.pin(programFd, pin);
+    unpin(pin);
+    this.native.pin(programFd, pin);
     const attachment = { ifindex, direction, programId };
+    const previous = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction);
+    if (previous >= 0) this.attachments.splice(previous, 1);
     this.attachments.push(attachment);
     return attachment;
   }

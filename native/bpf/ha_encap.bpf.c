@@ -10,7 +10,9 @@
  *   - larger than the tunnel MTU: userspace answers Fragmentation Needed or fragments (RFC 2003
  *     5.1); this program never fragments;
  *   - broadcast and multicast: copies to B-bit bindings are nested (RFC 5944 4.3, 4.4);
- *   - no binding, no route to the care-of address.
+ *   - no binding, no route to the care-of address;
+ *   - the loop checks: source the agent or the tunnel exit (RFC 2003 3.2), already tunnelled
+ *     datagrams for the home address (RFC 5944 4.2.3).
  * Simultaneous bindings (several care-of addresses) are not in the map: the wiring step leaves
  * such homes out so userspace sends the copies.
  */
@@ -129,6 +131,14 @@ int ha_encap(struct __sk_buff *skb) {
      TTL is decremented; one that would reach 0 gets a Time Exceeded, which is userspace's. */
   if (ip->ttl <= 1) {
     count(MIP4_HA_PASSED_TTL);
+    return TC_ACT_OK;
+  }
+  /* The loop checks are the userspace plane's (ha-plane.ts lookupBatch, encapsulateBatch): a
+     source that is the agent itself or the tunnel exit point (RFC 2003 3.2), and a datagram
+     already tunnelled to the home address (RFC 5944 4.2.3: discarded or redirected). */
+  if (ip->saddr == binding->tunnel_source || ip->saddr == binding->care_of_address || ip->protocol == IPPROTO_IPIP ||
+      ip->protocol == IPPROTO_GRE || ip->protocol == 55 /* minimal encapsulation, RFC 2004 */) {
+    count(MIP4_HA_PASSED_LOOP_CHECK);
     return TC_ACT_OK;
   }
   __u8 gre = binding->encapsulation == MIP4_ENCAP_GRE;

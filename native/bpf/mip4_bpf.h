@@ -47,7 +47,8 @@ enum {
   MIP4_HA_FIB_FAILED = 6,        /* no route to the care-of address from here */
   MIP4_HA_ADJUST_FAILED = 7,     /* the kernel refused the room: dropped (the packet was changed) */
   MIP4_HA_NOT_IPV4 = 8,          /* not IPv4 at all: the program's business ends there */
-  MIP4_HA_COUNTERS = 9
+  MIP4_HA_PASSED_LOOP_CHECK = 9, /* source the agent or the tunnel exit, or already tunnelled (RFC 2003 3.2, 4.2.3) */
+  MIP4_HA_COUNTERS = 10
 };
 
 /* Counter indexes of decap's `counters` (per-CPU array). */

@@ -316,4 +316,30 @@ describe.skipIf(skip !== undefined)('tc-BPF fast path in namespaces', () => {
     expect(after['passed-visitor-encapsulated']! - before['passed-visitor-encapsulated']!).toBe(3);
     expect(after['delivered-visitor']).toBe(before['delivered-visitor']);
   }, 30_000 * TIME_SCALE);
+
+  it(titled('home agent: a datagram from the tunnel exit point (RFC 2003 3.2) or already tunnelled (4.2.3) is passed, counted passed-loop-check', skip), async () => {
+    await setBinding(CO_LOCATED_HOME, '203.0.113.3');
+    // Sent from the correspondent's side with forged sources: the care-of address, then an IP-in-IP datagram.
+    const script = [
+      'import socket, struct',
+      'def header(length, protocol, source, destination):',
+      '    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, length, 1, 0, 64, protocol, 0, socket.inet_aton(source), socket.inet_aton(destination))',
+      '    words = struct.unpack("!10H", h)',
+      '    total = sum(words)',
+      '    total = (total & 0xffff) + (total >> 16)',
+      '    total = (total & 0xffff) + (total >> 16)',
+      '    return h[:10] + struct.pack("!H", ~total & 0xffff) + h[12:]',
+      'udp = struct.pack("!HHHH", 9, 9, 8, 0)',
+      's = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)',
+      `s.sendto(header(28, 17, "203.0.113.3", "${CO_LOCATED_HOME}") + udp, ("${CO_LOCATED_HOME}", 0))`,
+      `s.sendto(header(48, 4, "198.51.100.2", "${CO_LOCATED_HOME}") + header(28, 17, "198.51.100.2", "${CO_LOCATED_HOME}") + udp, ("${CO_LOCATED_HOME}", 0))`,
+    ].join('\n');
+    const before = await ha.call<HaCounters>('counters', { program: 'ha_encap' });
+    const sent = inNet(CH, 'python3', ['-c', script]);
+    expect(sent.status, sent.stderr).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const after = await ha.call<HaCounters>('counters', { program: 'ha_encap' });
+    expect(after['passed-loop-check']! - before['passed-loop-check']!).toBe(2);
+    expect(after['encapsulated']).toBe(before['encapsulated']);
+  }, 30_000 * TIME_SCALE);
 });
