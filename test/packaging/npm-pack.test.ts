@@ -84,6 +84,11 @@ describe('npm pack', () => {
       'package/dist/io/wire/index.js',
       'package/bin/mip4.js',
       'package/native/mip4_io.c',
+      // The tc-BPF programs ship compiled (no clang at install) beside their sources and the loader.
+      'package/native/bpf/dist/ha_encap.bpf.o',
+      'package/native/bpf/dist/decap.bpf.o',
+      'package/native/bpf/ha_encap.bpf.c',
+      'package/native/bpf-loader.c',
       'package/binding.gyp',
       'package/scripts/build-native.mjs',
       'package/packaging/systemd/mip4-ha.service',

@@ -18,6 +18,12 @@ const PACKAGE: Readonly<Record<string, string>> = {
   'systemd-sysusers': 'systemd',
   'systemd-tmpfiles': 'systemd',
   setpriv: 'util-linux',
+  nsenter: 'util-linux',
+  tc: 'iproute2',
+  clang: 'clang',
+  python3: 'python3',
+  ldd: 'libc-bin',
+  'llvm-objdump': 'llvm',
 };
 
 /** Whether `tool` is an executable file on PATH, as `command -v` would find it. */

@@ -1,0 +1,69 @@
+/*
+ * What the tc-BPF programs (the .bpf.c files beside this one) and their loader's users share: the layouts of
+ * the maps' values and the indexes of the per-CPU counters. io/linux/bpf.ts mirrors every
+ * number here (test/linux/bpf-maps.test.ts reads them back through the maps). Addresses are
+ * in network order, as they sit in the packet, so the programs compare without swapping.
+ */
+#ifndef MIP4_BPF_H
+#define MIP4_BPF_H
+
+#include <linux/types.h>
+
+/* home_bindings value: where the home agent tunnels a home address's datagrams. */
+struct mip4_home_binding {
+  __u32 care_of_address;  /* outer destination */
+  __u32 tunnel_source;    /* outer source: the home agent's address */
+  __u16 tunnel_mtu;       /* 0: the settings' (or only the route's) MTU */
+  __u8 encapsulation;     /* MIP4_ENCAP_* */
+  __u8 flags;             /* reserved, 0 */
+};
+
+enum { MIP4_ENCAP_IPIP = 1, MIP4_ENCAP_GRE = 2 };
+
+/* settings[0]: what every binding shares. */
+struct mip4_settings {
+  __u32 tunnel_mtu;  /* largest outer datagram; 0: the route's MTU alone */
+  __u32 outer_ttl;   /* 0: 64 */
+};
+
+/* care_of_addresses value: what a local care-of address's tunnel exit does. */
+enum { MIP4_CARE_OF_FOREIGN_AGENT = 0, MIP4_CARE_OF_CO_LOCATED = 1 };
+
+/* visitors value: the visitor link and both link-layer addresses (RFC 5944 4.2.2). */
+struct mip4_visitor {
+  __u32 ifindex;
+  __u8 visitor_mac[6];
+  __u8 own_mac[6];
+};
+
+/* Counter indexes of ha_encap's `counters` (per-CPU array). */
+enum {
+  MIP4_HA_ENCAPSULATED = 0,
+  MIP4_HA_PASSED_UNKNOWN = 1,    /* no binding for the destination */
+  MIP4_HA_PASSED_TTL = 2,        /* TTL <= 1: the Time Exceeded is userspace's */
+  MIP4_HA_PASSED_MTU = 3,        /* too big for the tunnel: PMTU is userspace's (RFC 2003 5.1) */
+  MIP4_HA_PASSED_MULTICAST = 4,  /* broadcast or multicast: nested copies are userspace's (4.3) */
+  MIP4_HA_PASSED_MALFORMED = 5,  /* version, header or total length that do not hold together */
+  MIP4_HA_FIB_FAILED = 6,        /* no route to the care-of address from here */
+  MIP4_HA_ADJUST_FAILED = 7,     /* the kernel refused the room: dropped (the packet was changed) */
+  MIP4_HA_NOT_IPV4 = 8,          /* not IPv4 at all: the program's business ends there */
+  MIP4_HA_PASSED_LOOP_CHECK = 9, /* source the agent or the tunnel exit, or already tunnelled (RFC 2003 3.2, 4.2.3) */
+  MIP4_HA_COUNTERS = 10
+};
+
+/* Counter indexes of decap's `counters` (per-CPU array). */
+enum {
+  MIP4_DECAP_DELIVERED_LOCALLY = 0,   /* co-located care-of address: decapsulated, to the stack */
+  MIP4_DECAP_DELIVERED_VISITOR = 1,   /* decapsulated and sent to the visitor's MAC */
+  MIP4_DECAP_PASSED_NOT_TUNNEL = 2,   /* not IP in IP / GRE to a listed care-of address */
+  MIP4_DECAP_PASSED_MALFORMED = 3,    /* lengths, options, fragments, inner checksum */
+  MIP4_DECAP_PASSED_TTL = 4,          /* inner TTL 0 (discard) or, for a visitor, 1 (Time Exceeded) */
+  MIP4_DECAP_PASSED_UNKNOWN_VISITOR = 5,
+  MIP4_DECAP_PASSED_GRE_FLAGS = 6,    /* GRE with checksum, key, sequence or another version */
+  MIP4_DECAP_ADJUST_FAILED = 7,       /* the kernel refused to shrink: dropped */
+  MIP4_DECAP_PASSED_MULTICAST = 8,    /* inner broadcast/multicast for a visitor: userspace's */
+  MIP4_DECAP_PASSED_VISITOR_ENCAPSULATED = 9, /* outer source = inner source: a visitor's own reverse tunnel (RFC 3024 5.3) */
+  MIP4_DECAP_COUNTERS = 10
+};
+
+#endif
