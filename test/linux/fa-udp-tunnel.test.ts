@@ -18,7 +18,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBuilt, inNamespace, ip, linuxSkipReason, missingTools, Namespaces, Peer, ROOT, titled, TIME_SCALE } from './netns.js';
+import { captureToolEnv, ensureBuilt, inNamespace, ip, linuxSkipReason, missingTools, Namespaces, Peer, ROOT, titled, TIME_SCALE } from './netns.js';
 import { writePrivateFile } from '../support/files.js';
 
 const skip = linuxSkipReason() ?? missingTools('nft', 'tshark');
@@ -57,8 +57,8 @@ function sysctl(ns: string, setting: string): void {
 }
 
 /** A child in a namespace whose output is collected. */
-function start(ns: string, command: string[]): { child: ChildProcess; out: () => string } {
-  const child = spawn('ip', ['netns', 'exec', ns, ...command], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(ns: string, command: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; out: () => string } {
+  const child = spawn('ip', ['netns', 'exec', ns, ...command], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
   children.push(child);
   let text = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (text += c));
@@ -100,7 +100,7 @@ describe('mip4 fa behind an nftables masquerade with UDP tunnelling (RFC 3519)',
       expect(nft.status, nft.stderr).toBe(0);
 
       const pcap = join(workDir, 'outside.pcapng');
-      const capture = start(NAT_NS, ['tshark', '-i', 'vnat1', '-f', 'udp', '-w', pcap]);
+      const capture = start(NAT_NS, ['tshark', '-i', 'vnat1', '-f', 'udp', '-w', pcap], captureToolEnv());
       await until(() => /Capturing on/.test(capture.out()), 'tshark capturing', 20_000, capture.out);
 
       const ha = new Peer(HA_NS, 'home-agent', [HA, MN_SPI, MN_KEY, FA_SPI, FA_KEY, String(KEEPALIVE_S)], [], PEER);
@@ -164,7 +164,7 @@ control:
       capture.child.kill('SIGINT');
       await until(() => capture.child.exitCode !== null, 'tshark to stop', 10_000, capture.out);
       const fields = (filter: string, ...names: string[]) => {
-        const r = spawnSync('tshark', ['-r', pcap, '-Y', filter, '-T', 'fields', ...names.flatMap((n) => ['-e', n])], { encoding: 'utf8', timeout: 20_000 });
+        const r = spawnSync('tshark', ['-r', pcap, '-Y', filter, '-T', 'fields', ...names.flatMap((n) => ['-e', n])], { encoding: 'utf8', timeout: 20_000, env: captureToolEnv() });
         expect(r.status, r.stderr).toBe(0);
         return r.stdout.trim().split('\n').filter((l) => l !== '');
       };

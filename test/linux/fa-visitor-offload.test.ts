@@ -86,7 +86,9 @@ r = {'tunnels': 0, 'maxLength': 0, 'udp': 0, 'tcp': 0, 'tcpBytes': 0, 'badChecks
 print('ready', flush=True)
 while True:
     ready, _, _ = select.select([s, sys.stdin], [], [])
-    if sys.stdin in ready: break
+    # Stop once told to and nothing is left queued: a slow reader still counts every frame.
+    if sys.stdin in ready and s not in ready: break
+    if s not in ready: continue
     frame, address = s.recvfrom(70000)
     if address[2] != socket.PACKET_OUTGOING or frame[12:14] != b'\\x08\\x00': continue
     outer = frame[14:]

@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { inNamespace, ip, linuxSkipReason, missingTools, Namespaces, Peer, titled, type PeerEvent } from './netns.js';
+import { captureToolEnv, inNamespace, ip, linuxSkipReason, missingTools, Namespaces, Peer, titled, type PeerEvent } from './netns.js';
 import { writePrivateFile } from '../support/files.js';
 
 // apt: python3 (the node), nftables (the NAT), tshark (the wire check).
@@ -120,7 +120,7 @@ function node(...args: string[]): PeerEvent {
 
 /** Runs `command` in `namespace` in the background; resolves with its stdout when it exits. */
 function background(namespace: string, command: string, args: string[]): Promise<string> {
-  const child = spawn('ip', ['netns', 'exec', namespace, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', namespace, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: captureToolEnv() });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

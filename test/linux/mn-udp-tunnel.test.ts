@@ -17,7 +17,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBuilt, inNamespace, ip, linuxSkipReason, missingTools, Namespaces, Peer, ROOT, titled } from './netns.js';
+import { captureToolEnv, ensureBuilt, inNamespace, ip, linuxSkipReason, missingTools, Namespaces, Peer, ROOT, titled } from './netns.js';
 import { writePrivateFile } from '../support/files.js';
 
 const skip = linuxSkipReason({ tun: true }) ?? missingTools('nft', 'tshark');
@@ -109,7 +109,7 @@ describe('mip4 mn behind a NAT (RFC 3519, namespaces, nftables masquerade)', { t
     ),
     async () => {
       const pcap = join(dir, 'nat-outside.pcap');
-      capture = spawn('ip', ['netns', 'exec', NAT_NS, 'tshark', '-n', '-i', NAT_OUT, '-f', 'udp port 434', '-w', pcap], { stdio: ['ignore', 'ignore', 'pipe'] });
+      capture = spawn('ip', ['netns', 'exec', NAT_NS, 'tshark', '-n', '-i', NAT_OUT, '-f', 'udp port 434', '-w', pcap], { stdio: ['ignore', 'ignore', 'pipe'], env: captureToolEnv() });
       let captureLog = '';
       capture.stderr!.setEncoding('utf8').on('data', (c: string) => (captureLog += c));
       for (let i = 0; i < 200 && !captureLog.includes('Capturing on'); i++) await sleep(50);
@@ -204,6 +204,7 @@ control:
       const read = spawnSync('tshark', ['-n', '-r', pcap, '-T', 'fields', '-E', 'separator=;', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'mip.type', '-e', 'mip.ext.type', '-e', 'mip.ext.utrq.encaptype', '-e', 'mip.ext.utrp.code', '-e', 'mip.ext.utrp.keepalive', '-e', 'mip.nattt.nexthdr', '-e', 'icmp.type'], {
         encoding: 'utf8',
         timeout: 30_000,
+        env: captureToolEnv(),
       });
       expect(read.status, read.stderr).toBe(0);
       // tshark dissects the inner datagram too: each address field lists outer then inner.

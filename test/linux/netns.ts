@@ -16,6 +16,16 @@ const VITE_NODE = `${ROOT}node_modules/vite-node/vite-node.mjs`;
 export const TIME_SCALE = Math.max(1, Number(process.env.MIP4_TEST_TIME_SCALE) || 1);
 
 /** Why the namespace tests cannot run here, or undefined when they can. */
+/**
+ * The environment for capture tools (tshark, dumpcap): without the sanitizer preload that
+ * scripts/native-asan.sh gives every process, under which dumpcap captures nothing. Node
+ * processes that load the helper keep it (process.env).
+ */
+export function captureToolEnv(): NodeJS.ProcessEnv {
+  const { LD_PRELOAD: _preload, ...env } = process.env;
+  return env;
+}
+
 export function linuxSkipReason(options: { tun?: boolean } = {}): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, raw sockets)';
