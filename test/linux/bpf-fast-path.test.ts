@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingTools, Namespaces, titled, ip, TIME_SCALE } from './netns.js';
+import { captureToolEnv, missingTools, Namespaces, titled, ip, TIME_SCALE } from './netns.js';
 import { BpfPeer, bpfSkipReason, inNet, macOf, sysctl } from './bpf-support.js';
 
 const skip = bpfSkipReason() ?? missingTools('ping', 'tshark', 'iperf3', 'python3');
@@ -93,9 +93,7 @@ describe.skipIf(skip !== undefined)('tc-BPF fast path in namespaces', () => {
   /** Captures on `device` in `ns` while `act` runs; returns tshark's fields of what it saw. */
   async function capture(ns: string, device: string, filter: string, act: () => void, fields: string[], frames = 3): Promise<string[][]> {
     const file = join(captures, `${ns}-${device}-${Date.now()}.pcap`);
-    // Under scripts/native-asan.sh the sanitizer's preload stops dumpcap from capturing; tshark is
-    // the oracle here, not the subject, so it runs without it.
-    const env = { ...process.env, LD_PRELOAD: '' };
+    const env = captureToolEnv();
     const tshark = spawn('ip', ['netns', 'exec', ns, 'tshark', '-q', '-i', device, '-f', filter, '-a', `duration:${8 * TIME_SCALE}`, '-c', String(frames), '-w', file], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env,
