@@ -142,7 +142,7 @@ describe('home agent, RFC 3519: a foreign agent behind a NAT registers its visit
     expect(tunnel.udp).toEqual({ address: NAT_PUBLIC, port: NAT_PORT });
   });
 
-  it('R3.8.2.1-18 denies 132 a Request naming the FA as care-of address whose FHAE was not made with its key (a forged Care-of Address)', () => {
+  it('[R3.8.2.1-18] denies 132 a Request naming the FA as care-of address whose FHAE was not made with its key (a forged Care-of Address)', () => {
     const h = harness();
     const sent = h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest(), FHAE(FA_KEY, true)] }, viaNat);
     expect(sent.reply.code).toBe(132);
@@ -154,7 +154,7 @@ describe('home agent, RFC 3519: a foreign agent behind a NAT registers its visit
     expect(h.ask({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), udpTunnelRequest()] }, viaNat).reply.code).toBe(132);
   });
 
-  it('R3.8.2.1-20 without the UDP Tunnel Request extension keeps the lookup by IP source: an FHAE from the NAT is discarded (no association)', () => {
+  it('[R3.8.2.1-20] without the UDP Tunnel Request extension keeps the lookup by IP source: an FHAE from the NAT is discarded (no association)', () => {
     const h = harness();
     expect(h.deliver(buildRequest({ identification: h.fresh(), careOfAddress: FA, extensions: [MHAE(), FHAE()] }), viaNat)).toHaveLength(0);
     expect(h.lastEvent()).toMatchObject({ event: 'discard', reason: 'fha-without-association' });

@@ -101,7 +101,7 @@ describe("the co-located node's reverse tunnel to its home agent (RFC 3024 5.2)"
     expect(plane.counters['passed']).toBe(2);
   });
 
-  it('R4.4-10: a multicast datagram from the home address goes through the tunnel to the home agent, its inner source still the home address', () => {
+  it('a multicast datagram from the home address goes through the tunnel to the home agent, its inner source still the home address', () => {
     const plane = mobileNodeReverseTunnelPlane({ tunnel: () => COLOCATED });
     const out = plane.process([pkt(datagram(HOME, ipv4('239.1.2.3')))]);
     const sent = out.packets[0]!;
