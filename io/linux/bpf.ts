@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative, type NativeError } from './native.js';
+import type { BpfAvailability } from '../../policies/data-path-engine.js';
 
 /** The addon's exports, as native/bpf-loader.c exports them. */
 export interface NativeBpf {
@@ -543,4 +544,18 @@ export function cleanupBpfInstance(instance: string, pinRoot: string = DEFAULT_P
   removed += countPins(folder);
   removePinFolder(folder);
   return removed;
+}
+
+/** What this host and process offer the fast path (policies/data-path-engine.ts decides). */
+export function bpfAvailability(): BpfAvailability {
+  let loaderProblem = bpfUnavailableReason();
+  if (loaderProblem === undefined) {
+    try {
+      bpfObjectPath('ha_encap');
+      bpfObjectPath('decap');
+    } catch (error) {
+      loaderProblem = (error as Error).message;
+    }
+  }
+  return { ...(loaderProblem !== undefined ? { loaderProblem } : {}), missingCapabilities: missingBpfCapabilities() };
 }

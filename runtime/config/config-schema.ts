@@ -4,6 +4,7 @@
  * Schema into errors that name the field path and the fix, and reading keys as hex or from a
  * key file.
  */
+import { DATA_PATH_ENGINE_SETTINGS } from '../../policies/data-path-engine.js';
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -585,3 +586,6 @@ export function controlSetting(section: Schema.Schema.Type<typeof ControlSection
 }
 
 const DEFAULT_CONTROL_SOCKET_EXAMPLE = '/run/mip4/ha.sock';
+
+/** `dataPath.engine` (policies/data-path-engine.ts): the same word in the HA, FA and MN files. */
+export const DataPathEngineWord = oneOf(...DATA_PATH_ENGINE_SETTINGS);
