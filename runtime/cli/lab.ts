@@ -1,5 +1,6 @@
 /** `mip4 lab up|down|status|move`: a Mobile IPv4 lab in network namespaces (runtime/lab/). */
 import { parseArgs } from 'node:util';
+import { DATA_PATH_ENGINE_SETTINGS, type DataPathEngineSetting } from '../../policies/data-path-engine.js';
 import { DEFAULT_LAB_NAME, DEFAULT_STATE_DIR, LabError, labDown, labMove, labNatRestart, labStatus, labUp, statusText } from './lab/lab.js';
 import { NAT_TIMEOUT_RANGE } from './lab/nat-plan.js';
 import { ENCAPSULATIONS, LAB_REVERSE_TUNNEL_DEFAULT, MN_PLACES, type Encapsulation, type MnPlace } from './lab/plan.js';
@@ -8,6 +9,7 @@ import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './
 import { reportNativeHelperMissing } from './native-helper.js';
 
 const usage = `usage: mip4 lab up     [--name NAME] [--encapsulation ip-in-ip|minimal|gre] [--ingress-filter]
+                       [--engine bpf|userspace|auto]
                        [--reverse-tunnel | --no-reverse-tunnel]
                        [--nat [--nat-udp-timeout S] [--nat-keepalive S]]
        mip4 lab status [--name NAME] [--json]
@@ -49,6 +51,10 @@ options:
   --name NAME          the lab's name (default ${DEFAULT_LAB_NAME}); namespaces are
                        m4lab-NAME-{sw,ch,rt,ha,fa1,fa2,mn}
   --encapsulation E    the tunnel the mobile node asks for (up; default ip-in-ip)
+  --engine E           (up) dataPath.engine in every daemon's config: bpf (tc-BPF fast
+                       path, docs/kernel-fast-path.md), userspace, or auto (bpf where the
+                       kernel and privileges allow it); default: not written (the daemons'
+                       default, auto)
   --ingress-filter     (up) the router drops, and counts, datagrams whose source is not in
                        the segment they arrive from (BCP 38, nftables: apt-get install nftables);
                        status shows the drops
@@ -84,6 +90,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       options: {
         name: { type: 'string' },
         encapsulation: { type: 'string' },
+        engine: { type: 'string' },
         'state-dir': { type: 'string' },
         json: { type: 'boolean' },
         'ingress-filter': { type: 'boolean' },
@@ -118,6 +125,10 @@ async function run(argv: string[], io: Io): Promise<number> {
         if (!ENCAPSULATIONS.includes(encapsulation as Encapsulation)) {
           throw new UsageError(`--encapsulation ${JSON.stringify(encapsulation)}: expected one of ${ENCAPSULATIONS.join(', ')}`);
         }
+        const engine = values.engine;
+        if (engine !== undefined && !DATA_PATH_ENGINE_SETTINGS.includes(engine as DataPathEngineSetting)) {
+          throw new UsageError(`--engine ${JSON.stringify(engine)}: expected one of ${DATA_PATH_ENGINE_SETTINGS.join(', ')}`);
+        }
         if (reportNativeHelperMissing('lab up', io)) return ExitCode.Failure;
         if (values['reverse-tunnel'] && values['no-reverse-tunnel']) throw new UsageError('--reverse-tunnel and --no-reverse-tunnel: choose one');
         const reverseTunnel = values['reverse-tunnel'] ? true : values['no-reverse-tunnel'] ? false : undefined;
@@ -137,6 +148,7 @@ async function run(argv: string[], io: Io): Promise<number> {
           ...options,
           encapsulation: encapsulation as Encapsulation,
           ingressFilter: values['ingress-filter'] ?? false,
+          ...(engine !== undefined ? { engine: engine as DataPathEngineSetting } : {}),
           ...(reverseTunnel !== undefined ? { reverseTunnel } : {}),
           ...(values.nat ? { nat: { ...(udpTimeoutSeconds !== undefined ? { udpTimeoutSeconds } : {}), ...(keepaliveSeconds !== undefined ? { keepaliveSeconds } : {}) } } : {}),
         });

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DataPathEngineSetting } from '../../../policies/data-path-engine.js';
 import { controlCall, ControlClientError } from '../../control/control-client.js';
 import { ingressFilterText, ingressFilterToolProblem, loadIngressFilter, readIngressDrops, type IngressDrops } from './ingress-filter.js';
 import {
@@ -74,6 +75,8 @@ interface LabState {
   readonly reverseTunnel?: boolean;
   /** `--nat`: foreign-2 behind a NAT router (nat-plan.ts); absent without it. */
   readonly nat?: NatSettings;
+  /** `--engine`: the dataPath.engine written into every config; absent: the daemons' default. */
+  readonly engine?: DataPathEngineSetting;
   place: MnPlace;
 }
 
@@ -90,6 +93,10 @@ export function labEnvironmentProblem(): string | undefined {
   if (process.getuid?.() !== 0) return 'mip4 lab needs root to create network namespaces: run it with sudo';
   const probe = spawnSync('ip', ['-V'], { encoding: 'utf8', timeout: 5_000 });
   if (probe.error !== undefined || probe.status !== 0) return 'iproute2 is missing (the `ip` command): install it, e.g. apt-get install iproute2';
+  for (const tool of ['nsenter', 'unshare']) {
+    const found = spawnSync(tool, ['--version'], { encoding: 'utf8', timeout: 5_000 });
+    if (found.error !== undefined || found.status !== 0) return `${tool} is missing (it starts the daemons in their namespaces): install util-linux`;
+  }
   return undefined;
 }
 
@@ -149,6 +156,8 @@ export interface UpOptions extends LabOptions {
   readonly nat?: { readonly udpTimeoutSeconds?: number; readonly keepaliveSeconds?: number };
   /** How long to wait for each daemon's ready line. */
   readonly readyTimeoutMs?: number;
+  /** `--engine`: dataPath.engine in every daemon's config (bpf, userspace, auto); absent: not written. */
+  readonly engine?: DataPathEngineSetting;
 }
 
 export interface UpResult {
@@ -202,16 +211,36 @@ function errFile(directory: string, role: string): string {
   return join(directory, `${role}.err`);
 }
 
+/**
+ * Runs `argv` in a lab namespace, as `[command, ...args]`. Not `ip netns exec`: it mounts a
+ * private /sys, so what a tc-BPF daemon pins under /sys/fs/bpf would be invisible to others
+ * and vanish with it (docs/kernel-fast-path.md). Not bare `nsenter --net` either: the host's
+ * /sys would show the host's interfaces, and the lab's eth0 would be read as the host's (MAC,
+ * MTU). So: the namespace's network, a private mount namespace with a sysfs of that network,
+ * and the host's bpffs moved onto its /sys/fs/bpf. Every step execs the next: the pid is the
+ * daemon's own, and signals reach it. `hold` is an empty directory for the move.
+ */
+export function inNamespaceCommand(namespace: string, hold: string, argv: readonly string[]): string[] {
+  const script = 'hold=$1; shift; mount --bind /sys/fs/bpf "$hold" && umount -l /sys && mount -t sysfs sysfs /sys && mount --move "$hold" /sys/fs/bpf && exec "$@"';
+  return ['nsenter', `--net=/run/netns/${namespace}`, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', script, 'mip4-lab', hold, ...argv];
+}
+
+/** The host's bpffs on /sys/fs/bpf, where the daemons pin (mounted when absent, as io/linux/bpf.ts would). */
+function ensureBpffs(): void {
+  const mounts = existsSync('/proc/mounts') ? readFileSync('/proc/mounts', 'utf8') : '';
+  if (mounts.split('\n').some((line) => line.split(' ')[1] === '/sys/fs/bpf' && line.split(' ')[2] === 'bpf')) return;
+  const result = run('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+  if (result.status !== 0) throw new LabError(`mounting a bpffs on /sys/fs/bpf (where the daemons pin their tc-BPF programs) failed: ${result.stderr.trim()}`);
+}
+
 function startDaemon(name: string, directory: string, daemon: DaemonPlan): number {
   const out = openSync(logFile(directory, daemon.role), 'a');
   const err = openSync(errFile(directory, daemon.role), 'a');
   try {
-    // `ip netns exec` execs node, so the pid is the daemon's own and signals reach it.
-    const child = spawn(
-      'ip',
-      ['netns', 'exec', namespaceOf(name, daemon.role), process.execPath, MIP4_BIN, daemon.command, '--config', join(directory, daemon.configFile)],
-      { detached: true, stdio: ['ignore', out, err] },
-    );
+    const hold = join(directory, `${daemon.role}.bpffs`);
+    mkdirSync(hold, { recursive: true, mode: 0o700 });
+    const [command, ...args] = inNamespaceCommand(namespaceOf(name, daemon.role), hold, [process.execPath, MIP4_BIN, daemon.command, '--config', join(directory, daemon.configFile)]);
+    const child = spawn(command!, args, { detached: true, stdio: ['ignore', out, err] });
     child.unref();
     if (child.pid === undefined) throw new LabError(`could not start mip4 ${daemon.command} in ${namespaceOf(name, daemon.role)}`);
     writeFileSync(pidFile(directory, daemon.role), `${child.pid}\n`);
@@ -320,10 +349,20 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
       }
     }
     if (ingressFilter) applyIngressFilter(options.name, nat !== undefined);
+    if (options.engine !== 'userspace') ensureBpffs();
     const keys = generateKeys();
-    const daemons = daemonPlans(keys, options.encapsulation, directory, reverseTunnel, nat !== undefined ? { keepaliveSeconds: nat.keepaliveSeconds } : undefined);
+    const daemons = daemonPlans(keys, options.encapsulation, directory, reverseTunnel, nat !== undefined ? { keepaliveSeconds: nat.keepaliveSeconds } : undefined, options.engine);
     for (const daemon of daemons) writeFileSync(join(directory, daemon.configFile), daemon.config, { mode: 0o600 });
-    writeState(directory, { name: options.name, encapsulation: options.encapsulation, createdAt: new Date().toISOString(), ingressFilter, reverseTunnel, ...(nat !== undefined ? { nat } : {}), place: 'home' });
+    writeState(directory, {
+      name: options.name,
+      encapsulation: options.encapsulation,
+      createdAt: new Date().toISOString(),
+      ingressFilter,
+      reverseTunnel,
+      ...(nat !== undefined ? { nat } : {}),
+      ...(options.engine !== undefined ? { engine: options.engine } : {}),
+      place: 'home',
+    });
     // All at once: none needs another to start (a node that registers before its agents are
     // up retransmits, 3.6.3), and each node process takes a second or more to load.
     const started = daemons.map((daemon) => ({ daemon, pid: startDaemon(options.name, directory, daemon) }));
@@ -332,7 +371,7 @@ export async function labUp(options: UpOptions): Promise<UpResult> {
     await labDown(options);
     throw error;
   }
-  return { directory, summary: upSummary(options.name, directory, options.encapsulation, ingressFilter, reverseTunnel, nat) };
+  return { directory, summary: upSummary(options.name, directory, options.encapsulation, ingressFilter, reverseTunnel, nat, options.engine) };
 }
 
 /** The router's BCP 38 filter (ingress-filter.ts), loaded before any daemon sends. */
@@ -341,12 +380,12 @@ function applyIngressFilter(name: string, nat: boolean): void {
   if (problem !== undefined) throw new LabError(`loading the ingress filter into ${namespaceOf(name, 'rt')} failed: ${problem}`);
 }
 
-function upSummary(name: string, directory: string, encapsulation: Encapsulation, ingressFilter: boolean, reverseTunnel: boolean, nat: NatSettings | undefined): string {
+function upSummary(name: string, directory: string, encapsulation: Encapsulation, ingressFilter: boolean, reverseTunnel: boolean, nat: NatSettings | undefined, engine: DataPathEngineSetting | undefined): string {
   const ns = (role: LabRole) => namespaceOf(name, role);
   const flag = name === 'demo' ? '' : ` --name ${name}`;
   const filter = ingressFilter ? 'ingress filter on' : 'no ingress filter';
   return [
-    `lab '${name}' is up (tunnel encapsulation ${encapsulation}, ${filter}, reverse tunnelling ${reverseTunnel ? 'asked for' : 'off'}); state, configs and logs in ${directory}/`,
+    `lab '${name}' is up (tunnel encapsulation ${encapsulation}, ${filter}, reverse tunnelling ${reverseTunnel ? 'asked for' : 'off'}, data path engine ${engine ?? "the daemons' default"}); state, configs and logs in ${directory}/`,
     '',
     `  correspondent CH  ${ADDRESSES.correspondent}  (${ns('ch')})`,
     `  router            ${ADDRESSES.routerCorrespondent}, ${ADDRESSES.routerHome}, ${ADDRESSES.routerForeign1}, ${nat === undefined ? ADDRESSES.routerForeign2 : NAT_ADDRESSES.routerTransit}  (${ns('rt')})`,
