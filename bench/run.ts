@@ -4,7 +4,8 @@
  *   npm run bench                 the full run (1,000,000 bindings, longer loads, 5 repetitions)
  *   npm run bench -- --quick      under two minutes: smaller sizes, 3 repetitions
  *   npm run bench -- --only 1,4   only some parts (1 registration, 2 scale, 3 tunnel,
- *                                 4 handoff, 5 profile, 6 store, 7 UDP tunnel)
+ *                                 4 handoff, 5 profile, 6 store, 7 UDP tunnel,
+ *                                 8 data path engines end to end: bpf, userspace, kernel)
  *
  * Prints a table (min / median / max of the repetitions, the baseline's median, the ratio per
  * repetition, the issue's bar) and writes bench/results/latest.json. A part that cannot run
@@ -18,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { describeMachine, formatTable, Report } from './harness/report.js';
 import { ROOT } from './harness/process.js';
 import { handoffPart } from './parts/handoff.js';
+import { labEnginesPart } from './parts/lab-engines.js';
 import { profilePart } from './parts/profile.js';
 import { registrationPart } from './parts/registration.js';
 import { scalePart } from './parts/scale.js';
@@ -33,7 +35,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick!;
-const only = new Set((values.only ?? '1,2,3,4,5,6,7').split(',').map((s) => s.trim()));
+const only = new Set((values.only ?? '1,2,3,4,5,6,7,8').split(',').map((s) => s.trim()));
 const repetitions = quick ? 3 : 5;
 
 const workDir = mkdtempSync(join(tmpdir(), 'mip4-bench-'));
@@ -68,6 +70,7 @@ const parts: Array<{ id: string; title: string; run: () => Promise<Report> }> = 
     run: () => storePart({ nodes: quick ? 2_000 : 100_000, seconds: quick ? 0.5 : 3, repetitions, restartBindings: quick ? 20_000 : 1_000_000, workDir }),
   },
   { id: '7', title: 'UDP tunnel (RFC 3519) vs IP-in-IP and kernel forwarding', run: () => udpTunnelPart({ seconds: quick ? 1 : 5, repetitions, workDir }) },
+  { id: '8', title: 'data path engines end to end (lab): bpf, userspace, kernel forwarding; registration storm', run: () => labEnginesPart({ quick, workDir }) },
 ];
 
 const reports: Report[] = [];
