@@ -12,6 +12,7 @@ import type { OperatorLog } from './operator-log.js';
 
 export const homeAgentPlaceholders: PlaceholderFields<LoadedHomeAgentConfig> = (loaded) => [
   ['dataPath.homeInterface', loaded.dataPath?.homeInterface],
+  ...(loaded.dataPath?.bpfInterfaces ?? []).map((name, i) => [`dataPath.bpfInterfaces[${i}]`, name] as const),
   ['advertisement.interface', loaded.advertisement?.interfaceName],
 ];
 

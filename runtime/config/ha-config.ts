@@ -28,6 +28,7 @@ import {
   securityContexts,
   type SecurityAssociationFields,
   Spi,
+  DataPathEngineWord,
 } from './config-schema.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -106,6 +107,8 @@ const DataPath = Schema.Struct({
   routeTable: optional(RouteTable),
   tunnelMtu: optional(TunnelMtu),
   tunOffload: optional(Schema.Boolean),
+  engine: optional(DataPathEngineWord),
+  bpfInterfaces: optional(Schema.Array(InterfaceName).pipe(Schema.minItems(1))),
 });
 
 const MaxMessageBytes = Schema.Number.pipe(Schema.filter((n) => maxMessageBytesProblem(n) ?? true));
@@ -270,6 +273,12 @@ function normalise(file: HomeAgentFile, baseDir: string, configPath: string | un
   if (dataPath !== undefined && dataPath.tunnelDevice === dataPath.homeInterface) {
     issues.push({ path: 'dataPath.tunnelDevice', message: `${dataPath.tunnelDevice} is the home interface; name a new device, e.g. mip4ha0` });
   }
+  const tunnelDeviceName = dataPath?.tunnelDevice ?? 'mip4ha0';
+  dataPath?.bpfInterfaces?.forEach((name, i) => {
+    if (name === 'lo' || name === tunnelDeviceName) {
+      issues.push({ path: `dataPath.bpfInterfaces[${i}]`, message: `${name} carries no datagrams from the network (${name === 'lo' ? 'loopback' : 'the TUN device'}); name the interfaces where datagrams for home addresses and reverse tunnels arrive, e.g. ${dataPath.homeInterface}` });
+    }
+  });
   // The Registration Lifetime advertised is the longest any node is granted (2.1.1): a loop,
   // not Math.max(...), whose million arguments would overflow the stack.
   const advertisement =
@@ -401,6 +410,18 @@ foreignAgents:                     # foreign agents sharing an FA-HA security as
 #                                  # fragmented (RFC 2003 5.1): 1476 on a 1500-byte link with GRE
 #   tunOffload: true               # the kernel hands TCP to the TUN in 64 KiB super-packets,
 #                                  # cut back into datagrams in the reader (fewer wakeups)
+#   engine: auto                   # who tunnels: bpf (tc-BPF programs in the kernel; needs
+#                                  # CAP_BPF and CAP_NET_ADMIN and the mip4_bpf loader, else the
+#                                  # start fails naming what is missing), userspace (the TUN path
+#                                  # above alone) or auto (default: bpf where the host allows it,
+#                                  # else userspace; the start log and \`mip4 status\` say which
+#                                  # and why). With bpf, IP in IP and GRE bindings are tunnelled
+#                                  # and reverse tunnels decapsulated in the kernel; minimal
+#                                  # encapsulation, simultaneous and UDP bindings, TTL expiry and
+#                                  # oversize datagrams stay on the TUN path (kernel-fast-path.md)
+#   bpfInterfaces: [CHANGE-ME]     # with bpf: where datagrams for home addresses and reverse
+#                                  # tunnels arrive (tc ingress); default: every interface up at
+#                                  # start except lo and the TUN device
 
 # The control socket that \`mip4 bindings|status|traffic|clear binding\` talk to (mode 0600).
 # Default /run/mip4/ha.sock; none turns it off.

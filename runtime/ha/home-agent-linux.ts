@@ -28,6 +28,7 @@ import { largestTunnelOverhead } from '../dataplane/ha-plane.js';
 import { openHomeAgentDataPath, type HomeAgentDataPath } from './home-agent-data-path.js';
 import type { HomeAgent } from './home-agent.js';
 import type { HomeAgentSettings } from '../../policies/ha-request.js';
+import type { DataPathEngineSetting } from '../../policies/data-path-engine.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'mip4ha0';
 /** Whether the TUN device takes offloads unless dataPath.tunOffload says (see docs/performance.md). */
@@ -57,6 +58,14 @@ export interface LinuxDataPathConfig {
    * in fewer wakeups. Default DEFAULT_TUN_OFFLOAD.
    */
   readonly tunOffload?: boolean;
+  /** Who tunnels (policies/data-path-engine.ts): default DEFAULT_DATA_PATH_ENGINE (auto). */
+  readonly engine?: DataPathEngineSetting;
+  /**
+   * With the bpf engine: the interfaces whose tc ingress gets ha_encap and decap (where datagrams
+   * for home addresses and reverse tunnels arrive). Default: every interface up at start except
+   * lo and the TUN device.
+   */
+  readonly bpfInterfaces?: readonly string[];
 }
 
 /**

@@ -672,4 +672,15 @@ mobileNodes: []
     );
     expectSingleIssue(`${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n  tunDevice: x\n`, 'dataPath.tunDevice', /unknown field/);
   });
+
+  it('dataPath.engine: bpf, userspace or auto (absent: the default, auto); bpfInterfaces: names, never lo or the TUN device', () => {
+    const base = `${withNodes(GOOD_NODE)}dataPath:\n  homeInterface: eth1\n`;
+    for (const engine of ['bpf', 'userspace', 'auto'] as const) expect(load(`${base}  engine: ${engine}\n`).dataPath?.engine).toBe(engine);
+    expect(load(base).dataPath?.engine).toBeUndefined();
+    expectSingleIssue(`${base}  engine: kernel\n`, 'dataPath.engine', /bpf.*userspace.*auto/);
+    expect(load(`${base}  bpfInterfaces: [eth1, eth2]\n`).dataPath?.bpfInterfaces).toStrictEqual(['eth1', 'eth2']);
+    expectSingleIssue(`${base}  bpfInterfaces: []\n`, 'dataPath.bpfInterfaces', /at least 1|minItems|1 item/i);
+    expectSingleIssue(`${base}  bpfInterfaces: [eth1, lo]\n`, 'dataPath.bpfInterfaces[1]', /loopback.*e\.g\. eth1/);
+    expectSingleIssue(`${base}  tunnelDevice: tun7\n  bpfInterfaces: [tun7]\n`, 'dataPath.bpfInterfaces[0]', /the TUN device/);
+  });
 });
