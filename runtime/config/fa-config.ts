@@ -18,6 +18,7 @@ import {
   AdvertisementFields,
   ControlSection,
   controlSetting,
+  DataPathEngineWord,
   type ControlSetting,
   advertiserTiming,
   ConfigError,
@@ -36,6 +37,7 @@ import {
   type SecurityAssociationFields,
   Spi,
 } from './config-schema.js';
+import { DEFAULT_DATA_PATH_ENGINE, type DataPathEngineSetting } from '../../policies/data-path-engine.js';
 import type { FaAdvertisementConfig, FaConfig, FaPeerConfig } from '../fa/foreign-agent.js';
 import { exampleMetricsSection, MetricsSection, metricsListen, type MetricsListen } from './metrics-config.js';
 
@@ -91,6 +93,7 @@ const ForeignAgentFile = Schema.Struct({
   log: optional(LogSection),
   control: optional(ControlSection),
   metrics: optional(MetricsSection),
+  dataPath: optional(Schema.Struct({ engine: optional(DataPathEngineWord) })),
   // The visitor list across restarts: "none" or { path, sync }, checked by store-config.ts.
   store: optional(Schema.Unknown),
 });
@@ -112,6 +115,8 @@ export interface LoadedForeignAgentConfig {
   readonly metrics?: MetricsListen;
   /** Where the visitor list survives a restart (runtime/config/store-config.ts); undefined: none. */
   readonly store?: StoreSettings;
+  /** `dataPath.engine`: tc-BPF, userspace or auto (policies/data-path-engine.ts decides at start). */
+  readonly dataPathEngine: DataPathEngineSetting;
 }
 
 export const DEFAULT_REGISTRATION_LIFETIME = 1800;
@@ -200,6 +205,7 @@ function normalise(file: ForeignAgentFile, baseDir: string, configPath: string |
       ...(fa.pendingTimeout === undefined ? {} : { pendingTimeoutMs: Math.round(fa.pendingTimeout * 1000) }),
     },
     interfaceName: fa.interface,
+    dataPathEngine: file.dataPath?.engine ?? DEFAULT_DATA_PATH_ENGINE,
     ...logLevelField(file.log),
     ...(file.metrics !== undefined ? { metrics: metricsListen(file.metrics) } : {}),
   };
@@ -272,6 +278,12 @@ homeAgents:                        # optional: Foreign-Home security association
   - address: 198.51.100.1
     spi: 600
     key: 000102030405060708090a0b0c0d0e0f
+
+dataPath:                          # who carries the visitors' tunnels (docs/kernel-fast-path.md)
+  engine: auto                     # bpf: tc-BPF programs decapsulate for visitors and reverse-tunnel
+                                   # in the kernel (needs CAP_BPF and CAP_NET_ADMIN, or a start error);
+                                   # userspace: the packet sockets alone; auto (default): bpf where the
+                                   # host allows it, else userspace (the start log says why)
 
 # The operator log: one JSON object per line on stdout, each with an ISO-8601 time and a
 # level. --log-level wins over this; a reload (SIGHUP) applies a new level.

@@ -13,6 +13,7 @@ import {
   Algorithm,
   ControlSection,
   controlSetting,
+  DataPathEngineWord,
   type ControlSetting,
   ConfigError,
   Count,
@@ -30,6 +31,7 @@ import {
   Replay,
   Spi,
 } from './config-schema.js';
+import { DEFAULT_DATA_PATH_ENGINE, type DataPathEngineSetting } from '../../policies/data-path-engine.js';
 import { LogSection, logLevelField, type LogLevel } from './log-config.js';
 import { ReverseTunnelFields, reverseTunnelSettings } from './mn-reverse-tunnel-config.js';
 import type { MobileNodeConfig as MobileNodeRuntimeConfig } from '../mn/mobile-node.js';
@@ -106,6 +108,7 @@ const MobileNodeFile = Schema.Struct({
   log: optional(LogSection),
   control: optional(ControlSection),
   metrics: optional(MetricsSection),
+  dataPath: optional(Schema.Struct({ engine: optional(DataPathEngineWord) })),
 });
 
 type MobileNodeFile = Schema.Schema.Type<typeof MobileNodeFile>;
@@ -114,12 +117,17 @@ type Issues = Array<{ path: string; message: string }>;
 
 
 /** The node's configuration and the daemon's `log` section (its --log-level wins). */
-export type LoadedMobileNodeConfig = MobileNodeConfig & { readonly logLevel?: LogLevel; readonly metrics?: MetricsListen };
+export type LoadedMobileNodeConfig = MobileNodeConfig & {
+  readonly logLevel?: LogLevel;
+  readonly metrics?: MetricsListen;
+  /** `dataPath.engine`: tc-BPF, userspace or auto (policies/data-path-engine.ts decides at start). */
+  readonly dataPathEngine: DataPathEngineSetting;
+};
 
 /** Validates a parsed document; `baseDir` resolves relative keyFile paths. Throws ConfigError. */
 export function mobileNodeConfigFromDocument(document: unknown, baseDir = '.'): LoadedMobileNodeConfig {
   const file = decodeConfig(MobileNodeFile, document);
-  const config = { ...normalise(file, baseDir), ...logLevelField(file.log) };
+  const config = { ...normalise(file, baseDir), ...logLevelField(file.log), dataPathEngine: file.dataPath?.engine ?? DEFAULT_DATA_PATH_ENGINE };
   return file.metrics === undefined ? config : { ...config, metrics: metricsListen(file.metrics) };
 }
 
@@ -286,6 +294,12 @@ requestOptions:                    # Registration Request flags (3.6.1.2)
   decapsulates: false              # D (always set with a co-located care-of address)
   minimalEncapsulation: false      # M
   greEncapsulation: false          # G
+
+dataPath:                          # who decapsulates with a co-located care-of address (docs/kernel-fast-path.md)
+  engine: auto                     # bpf: tc-BPF on the interface decapsulates (and reverse-tunnels) in the
+                                   # kernel (needs CAP_BPF and CAP_NET_ADMIN, or a start error); userspace:
+                                   # the TUN device alone; auto (default): bpf where the host allows it,
+                                   # else userspace (the start log says why)
 
 solicitation:                      # Agent Solicitations when no agent is heard (2.4)
   initialIntervalMs: 1000

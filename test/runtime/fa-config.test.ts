@@ -78,6 +78,15 @@ describe('foreign agent configuration', () => {
     expect(settingsOf('  encapsulatingDelivery: false\n')).toMatchObject({ encapsulatingDelivery: false });
   });
 
+  it('dataPath.engine (issue 17): auto by default, bpf and userspace as written; anything else names the field and the choices', () => {
+    expect(loadForeignAgentConfig(writeConfig(MINIMAL)).dataPathEngine).toBe('auto');
+    for (const engine of ['bpf', 'userspace', 'auto'] as const) {
+      expect(loadForeignAgentConfig(writeConfig(`${MINIMAL}dataPath:\n  engine: ${engine}\n`)).dataPathEngine).toBe(engine);
+    }
+    expect(loadForeignAgentConfig(writeConfig(EXAMPLE_FOREIGN_AGENT_CONFIG.replace('CHANGE-ME', 'eth1'))).dataPathEngine).toBe('auto');
+    expectSingleIssue(`${MINIMAL}dataPath:\n  engine: kernel\n`, 'dataPath.engine', /one of bpf, userspace, auto/);
+  });
+
   it('udpTunnel (RFC 3519, an agent behind a NAT): off by default; auto and force as written; anything else names the field and the choices', () => {
     const settingsOf = (extra: string) => loadForeignAgentConfig(writeConfig(`${MINIMAL}${extra}`)).config.settings;
     expect(settingsOf('').udpTunnel).toBe('off');

@@ -77,7 +77,17 @@ describe('mip4 mn configuration', () => {
       // The host is configured per attachment by default; no gateway without config, and the TUN
       // device a co-located address learned later (a DHCP client) needs is there from the start.
       host: { tunnelDevice: 'mip4mn0' },
+      // Issue 17: tc-BPF where the host allows it, else userspace.
+      dataPathEngine: 'auto',
     });
+  });
+
+  it('dataPath.engine (issue 17): auto by default, bpf and userspace as written; anything else names the field and the choices', () => {
+    for (const engine of ['bpf', 'userspace', 'auto'] as const) {
+      expect(loadMobileNodeConfig(writeConfig(`${MINIMAL}dataPath:\n  engine: ${engine}\n`)).dataPathEngine).toBe(engine);
+    }
+    expect(loadMobileNodeConfig(writeConfig(EXAMPLE_MOBILE_NODE_CONFIG)).dataPathEngine).toBe('auto');
+    expect(() => loadMobileNodeConfig(writeConfig(`${MINIMAL}dataPath:\n  engine: kernel\n`))).toThrow(/dataPath\.engine[\s\S]*bpf[\s\S]*userspace[\s\S]*auto/);
   });
 
   it('udpTunnel (RFC 3519): auto by default, force and off as written; anything else is an error naming the field and the choices', () => {
