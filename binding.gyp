@@ -14,7 +14,8 @@
         "native/sockets.c",
         "native/links.c",
         "native/link-events.c",
-        "native/udp-gso.c"
+        "native/udp-gso.c",
+        "native/socket-buffers.c"
       ],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],

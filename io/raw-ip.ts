@@ -26,6 +26,12 @@ export interface RawIpOpenOptions {
   readonly maxPackets?: number;
   /** Bytes reserved per packet in the receive slab (default 2048). */
   readonly slotSize?: number;
+  /**
+   * The kernel's receive queue for this socket, in bytes (the Linux layer only). Default
+   * DEFAULT_RAW_RECEIVE_BUFFER_BYTES in io/linux/raw-ip.ts: a tunnel's burst must fit while
+   * the event loop is busy elsewhere (docs/performance.md, where the userspace path lost packets).
+   */
+  readonly receiveBufferBytes?: number;
 }
 
 export interface RawIpSocket {
@@ -50,6 +56,11 @@ export interface RawIpSocket {
   /** Sets the batch handler (the data plane's path); replaces onPacket. */
   onPackets(handler: (batch: SlabBatch) => void): void;
   onError(handler: (error: RawIpError) => void): void;
+  /**
+   * Datagrams the kernel dropped before this socket read them (its receive queue was full),
+   * read from the kernel; absent where there is no such queue (the simulated network).
+   */
+  receiveQueueDrops?(): number;
 }
 
 export type RawIpErrorReason =

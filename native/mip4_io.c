@@ -28,7 +28,8 @@
  * exported function reads its arguments with, and the errors; tun.c, TUN devices and their
  * offloads; reader.c, the batched reader; sockets.c, the socket openers, batched writers and
  * the writability watch; links.c, rtnetlink routes and links, MTU, interface index; link-events.c, the
- * rtnetlink subscription behind io/linux/link-events.ts. This file
+ * rtnetlink subscription behind io/linux/link-events.ts; socket-buffers.c, socket queue sizes and
+ * the kernel's drop counts. This file
  * holds only the module's function table.
  */
 
@@ -64,6 +65,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"watchLinkEvents", NULL, watch_link_events, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stopLinkEvents", NULL, stop_link_events, NULL, NULL, NULL, napi_enumerable, NULL},
       {"refLinkEvents", NULL, ref_link_events, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setSocketBuffers", NULL, set_socket_buffers, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"socketDrops", NULL, socket_drops, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

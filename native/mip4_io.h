@@ -201,6 +201,9 @@ MIP4_FUNCTION(close_fd);
 MIP4_FUNCTION(send_batch);
 MIP4_FUNCTION(open_udp);
 MIP4_FUNCTION(send_udp_batch);
+/* socket-buffers.c */
+MIP4_FUNCTION(set_socket_buffers);
+MIP4_FUNCTION(socket_drops);
 /* udp-gso.c */
 MIP4_FUNCTION(send_udp_segmented);
 MIP4_FUNCTION(udp_segment_supported);

@@ -155,6 +155,18 @@ export interface NativeIo {
   armWritable(handle: WatchHandle): void;
   /** Stops the watch and closes its dup; safe twice. */
   stopWritable(handle: WatchHandle): void;
+  /**
+   * Sets a socket's receive and send buffers (0 leaves one as it is): SO_RCVBUFFORCE and
+   * SO_SNDBUFFORCE where the process has CAP_NET_ADMIN, else the plain options, which the kernel
+   * caps at net.core.rmem_max / wmem_max. Returns the sizes now in force (the kernel reports
+   * twice what it was given) and whether they were forced (native/socket-buffers.c).
+   */
+  setSocketBuffers(fd: number, receiveBytes: number, sendBytes: number): { receive: number; send: number; forced: boolean };
+  /**
+   * The datagrams the kernel dropped on their way into the socket's receive queue since it was
+   * opened (sk_drops by SO_MEMINFO: /proc/net/raw's drops column; for AF_PACKET also tp_drops).
+   */
+  socketDrops(fd: number): number;
   /** What the reader of an offload TUN or of an openPacket socket (PACKET_VNET_HDR) did (undefined for a descriptor without offload). */
   tunOffloadCounters(fd: number): TunOffloadCounters | undefined;
   /**

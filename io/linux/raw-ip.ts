@@ -11,6 +11,15 @@ import { RawIp, RawIpError, type RawIpOpenOptions, type RawIpSocket } from '../r
 import type { SlabBatch } from '../tun.js';
 import { BatchReader, DescriptorKind, isNativeError, loadNative, SingleSender } from './native.js';
 
+/**
+ * The receive queue every raw socket asks for, forced past net.core.rmem_max where the process
+ * may (root). The kernel's default, about 208 KiB, holds some 90 tunnelled full-size datagrams:
+ * measured in the lab, a TCP stream through the tunnel overflowed it at the foreign agent and
+ * the co-located node (/proc/net/raw drops = the sender's retransmissions). 4 MiB holds a
+ * window's worth (about 1,800 of them) while the event loop does something else.
+ */
+export const DEFAULT_RAW_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 function openError(protocol: number, error: unknown, options: RawIpOpenOptions): RawIpError {
   if (error instanceof RangeError) {
     return new RawIpError({ reason: 'protocol', protocol, message: `invalid IP protocol ${protocol}: ${error.message}` });
@@ -46,9 +55,16 @@ function open(protocol: number, options: RawIpOpenOptions): Effect.Effect<{ api:
         hdrincl: headerIncluded,
         ...(options.device !== undefined ? { device: options.device } : {}),
       });
+      try {
+        native.setSocketBuffers(fd, options.receiveBufferBytes ?? DEFAULT_RAW_RECEIVE_BUFFER_BYTES, 0);
+      } catch (error) {
+        native.close(fd);
+        throw error;
+      }
       let batchHandler: (batch: SlabBatch) => void = () => {};
       let errorHandler: (error: RawIpError) => void = () => {};
       let closed = false;
+      let droppedWhenClosed = 0;
       let reader: BatchReader;
       try {
         reader = new BatchReader(
@@ -105,9 +121,13 @@ function open(protocol: number, options: RawIpOpenOptions): Effect.Effect<{ api:
         onError(handler) {
           errorHandler = handler;
         },
+        receiveQueueDrops() {
+          return closed ? droppedWhenClosed : native.socketDrops(fd);
+        },
       };
       const release = () => {
         if (closed) return;
+        droppedWhenClosed = native.socketDrops(fd);
         closed = true;
         reader.stop();
         native.close(fd);
