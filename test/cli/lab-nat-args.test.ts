@@ -31,3 +31,10 @@ describe('mip4 lab: NAT options', () => {
     expect(labCommand.usage).toContain('mip4 lab nat restart [--name NAME] [--wait-ms N]');
   });
 });
+
+describe('mip4 lab: --engine', () => {
+  it('takes bpf, userspace or auto; anything else is a usage error naming the choices', async () => {
+    await expect(run('up', '--engine', 'ebpf')).rejects.toThrow(new UsageError('--engine "ebpf": expected one of bpf, userspace, auto'));
+    expect(labCommand.usage).toContain('[--engine bpf|userspace|auto]');
+  });
+});

@@ -116,3 +116,35 @@ describe('lab plan: reverse tunnelling in the configs', () => {
     expect(read(false)).toEqual(['refused', 'none', 'none', false]);
   });
 });
+
+describe('lab plan: the data path engine (--engine)', () => {
+  const keys = { mobileHome: '00112233445566778899aabbccddeeff', foreignHome1: '0102030405060708090a0b0c0d0e0f10', foreignHome2: '1112131415161718191a1b1c1d1e1f20' };
+
+  it('writes dataPath.engine into every daemon config, which each loader reads as that engine; without --engine nothing is written (the default decides)', async () => {
+    const { parse } = await import('yaml');
+    const { daemonPlans } = await import('../../runtime/cli/lab/plan.js');
+    const { homeAgentConfigFromDocument } = await import('../../runtime/config/ha-config.js');
+    const { foreignAgentConfigFromDocument } = await import('../../runtime/config/fa-config.js');
+    const { mobileNodeConfigFromDocument } = await import('../../runtime/config/mn-config.js');
+    for (const engine of ['bpf', 'userspace', 'auto'] as const) {
+      const plans = daemonPlans(keys, 'ip-in-ip', '/run/mip4-lab/demo', true, undefined, engine);
+      for (const plan of plans) {
+        const document = parse(plan.config) as { dataPath?: { engine?: string } };
+        expect(document.dataPath?.engine, `${plan.role} ${engine}`).toBe(engine);
+        if (plan.command === 'ha') expect(homeAgentConfigFromDocument(document).dataPath?.engine).toBe(engine);
+        else if (plan.command === 'fa') expect(foreignAgentConfigFromDocument(document).dataPathEngine).toBe(engine);
+        else expect(mobileNodeConfigFromDocument(document).dataPathEngine).toBe(engine);
+      }
+    }
+    for (const plan of daemonPlans(keys, 'ip-in-ip', '/run/mip4-lab/demo', true)) expect(plan.config).not.toContain('engine:');
+  });
+
+  it('starts daemons with nsenter --net (not ip netns exec), a private mount namespace, the namespace sysfs and the host bpffs, exec-ing the daemon last', async () => {
+    const { inNamespaceCommand } = await import('../../runtime/cli/lab/lab.js');
+    const command = inNamespaceCommand('m4lab-demo-ha', '/run/mip4-lab/demo/ha.bpffs', ['/usr/bin/node', 'bin/mip4.js', 'ha', '--config', 'ha.yaml']);
+    expect(command.slice(0, 6)).toEqual(['nsenter', '--net=/run/netns/m4lab-demo-ha', 'unshare', '--mount', '--propagation', 'slave']);
+    expect(command.join(' ')).toContain('mount -t sysfs sysfs /sys');
+    expect(command.join(' ')).toContain('mount --move "$hold" /sys/fs/bpf && exec "$@"');
+    expect(command.slice(-7)).toEqual(['mip4-lab', '/run/mip4-lab/demo/ha.bpffs', '/usr/bin/node', 'bin/mip4.js', 'ha', '--config', 'ha.yaml']);
+  });
+});

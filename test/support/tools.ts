@@ -19,6 +19,7 @@ const PACKAGE: Readonly<Record<string, string>> = {
   'systemd-tmpfiles': 'systemd',
   setpriv: 'util-linux',
   nsenter: 'util-linux',
+  unshare: 'util-linux',
   tc: 'iproute2',
   clang: 'clang',
   python3: 'python3',
