@@ -145,6 +145,22 @@ function enginesChosen(lab: LabOptions): Record<string, string> {
   return chosen;
 }
 
+/**
+ * The tc programs attached on ingress in a namespace, as `device: names` (e.g. "eth0: ha_encap"):
+ * what shows that engine bpf really runs in the kernel, whatever the daemons log.
+ */
+function attachedPrograms(namespace: string): string[] {
+  const links = spawnSync('ip', ['-n', namespace, '-j', 'link', 'show'], { encoding: 'utf8', timeout: 5_000 });
+  if (links.status !== 0) return [];
+  const found: string[] = [];
+  for (const { ifname } of JSON.parse(links.stdout) as Array<{ ifname: string }>) {
+    const filters = spawnSync('tc', ['-n', namespace, 'filter', 'show', 'dev', ifname, 'ingress'], { encoding: 'utf8', timeout: 5_000 });
+    const names = [...(filters.stdout ?? '').matchAll(/bpf name (\S+)/g)].map((m) => m[1]!);
+    if (names.length > 0) found.push(`${ifname}: ${names.join(', ')}`);
+  }
+  return found;
+}
+
 async function stopDaemons(lab: LabOptions): Promise<void> {
   const directory = labDirectory(lab);
   const pids: number[] = [];
@@ -206,6 +222,11 @@ async function measureEngine(lab: LabOptions, engine: 'bpf' | 'userspace', setti
       problems.push(`${engine} ${PLACE_TEXT[place]}: ${(error as Error).message}`);
       addSample(samples[engine][place], undefined, undefined);
       continue;
+    }
+    const programs = { ha: attachedPrograms(namespaceOf(lab.name, 'ha')), [place === 'fa1' ? 'fa1' : 'mn']: attachedPrograms(namespaceOf(lab.name, place === 'fa1' ? 'fa1' : 'mn')) };
+    raw.push({ engine, place, tcBpfPrograms: programs });
+    if (engine === 'bpf' && Object.values(programs).some((list) => list.length === 0)) {
+      problems.push(`engine bpf ${PLACE_TEXT[place]}: no tc-BPF program attached in ${Object.entries(programs).filter(([, list]) => list.length === 0).map(([role]) => role).join(' and ')}: those legs ran in userspace`);
     }
     const result = await measurePlace(lab.name, settings.seconds);
     for (const p of result.problems) problems.push(`${engine} ${PLACE_TEXT[place]}: ${p}`);
@@ -406,7 +427,7 @@ export async function labEnginesPart(options: { readonly quick: boolean; readonl
   report.add({ name: `registration storm (${settings.stormNodes} new bindings), engine userspace`, unit: 'reg/s', values: storm.userspace });
   if (storm.bpf.length > 0) report.add({ name: `registration storm (${settings.stormNodes} new bindings), engine bpf`, unit: 'reg/s', values: storm.bpf, baseline: { name: 'userspace', values: storm.userspace }, bar: { text: BARS.storm.text, test: (m) => m >= BARS.storm.ratio, onRatio: true } });
   else report.missing(`registration storm, engine bpf`, 'reg/s', `not measured: ${bpfWhy ?? 'quick run'}`, BARS.storm.text);
-  for (const problem of problems) report.note(problem);
+  for (const problem of new Set(problems)) report.note(problem);
   report.note(
     `${settings.seconds} s per iperf3 test from the lab's correspondent to the home address, one TCP stream, UDP -b 0 -l 36 (64-byte IP packets, delivered at the node); ${settings.repetitions} repetitions of ${settings.paths.join(', ')} in that order; reverse tunnelling on (the lab's default); the correspondent's route MTU 1480 on every path; kernel = the same namespaces and hops with plain routes, daemons stopped`,
   );
