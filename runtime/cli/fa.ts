@@ -38,6 +38,10 @@ import { registerForeignAgentCommands } from '../control/daemon-commands.js';
 import { reportNativeHelperMissing } from './native-helper.js';
 import { startDaemonMetrics } from '../metrics/daemon.js';
 import { foreignAgentMetrics } from '../metrics/registry.js';
+import { bpfAvailability } from '../../io/linux/bpf.js';
+import { openForeignAgentFastPath, type LinuxForeignAgentFastPath } from '../../io/linux/fa-fast-path.js';
+import { chooseDataPathEngine } from '../../policies/data-path-engine.js';
+import type { DataPathEngineStatus } from '../control/daemon-commands.js';
 
 const usage = `usage: mip4 fa --config <fa.yaml> [--udp auto|native|dgram] [--log-level LEVEL] [--log-transitions]
        mip4 fa --check-config <fa.yaml>
@@ -74,6 +78,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (loaded === undefined) return ExitCode.Usage;
   if (reportPlaceholders('fa', configPath, foreignAgentPlaceholders(loaded), io)) return ExitCode.Usage;
   if (reportNativeHelperMissing('fa', io)) return ExitCode.Failure;
+  // Issue 17: bpf, userspace or auto, decided once from what this host and process allow.
+  const engineChoice = chooseDataPathEngine(loaded.dataPathEngine, bpfAvailability());
+  if (!engineChoice.ok) {
+    io.err(`mip4 fa: ${engineChoice.reason}`);
+    return ExitCode.Failure;
+  }
   const operatorLog = new OperatorLog({ write: io.out, level: chooseLogLevel(values['log-level'], loaded.logLevel) });
   const udpProblem = udpChoiceProblem(udp);
   if (udpProblem !== undefined) {
@@ -92,6 +102,27 @@ async function run(argv: string[], io: Io): Promise<number> {
     await closeDaemonControl(control);
     return ExitCode.Failure;
   }
+  let fastPath: LinuxForeignAgentFastPath | undefined;
+  if (engineChoice.engine === 'bpf') {
+    try {
+      fastPath = openForeignAgentFastPath({
+        visitorInterface: loaded.interfaceName,
+        careOfAddresses: loaded.config.settings.careOfAddresses,
+        onError: (message) => log({ event: 'bpf-map-error', level: 'warn', message }),
+      });
+    } catch (error) {
+      io.err(`mip4 fa: dataPath.engine ${engineChoice.setting}: the tc-BPF fast path cannot start: ${(error as Error).message}; set dataPath.engine: userspace to run without it`);
+      await store?.close();
+      await closeDaemonControl(control);
+      return ExitCode.Failure;
+    }
+  }
+  const dataPathEngine: DataPathEngineStatus = {
+    engine: engineChoice.engine,
+    setting: engineChoice.setting,
+    reason: engineChoice.reason,
+    bpfCounters: (): Record<string, Record<string, number>> => (fastPath === undefined ? {} : { decap: fastPath.counters() }),
+  };
   const running = await startOrReport(
     'fa',
     () =>
@@ -103,6 +134,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         tracePrefix: traceIdPrefix(),
         // RFC 3519: tunnel data messages of one recvmmsg wakeup go through the plane as one batch.
         batchUdpTunnel: true,
+        ...(fastPath !== undefined ? { fastPath } : {}),
         // RFC 3024: the kernel must not also route what the reverse tunnels carry (io/linux/visitor-capture.ts).
         ...(loaded.config.settings.reverseTunneling ? { visitorCapture: linuxVisitorCapture(loaded.interfaceName, { onError: (message: string) => io.err(`mip4 fa: visitor capture: ${message}`) }) } : {}),
         ...(store !== undefined ? { store, onStoreError: (error: unknown) => log(storeErrorEvent(error, 0)) } : {}),
@@ -116,7 +148,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const { agent } = running;
   if (running.restored !== undefined && loaded.store !== undefined && store !== undefined) log(storeRestoredEvent(store, loaded.store, running.restored, 'visitors'));
-  const metrics = await startDaemonMetrics('fa', loaded.metrics, () => foreignAgentMetrics({ agent }), io.err);
+  const metrics = await startDaemonMetrics('fa', loaded.metrics, () => foreignAgentMetrics({ agent, dataPathEngine }), io.err);
   if (metrics === 'failed') {
     await closeDaemonControl(control);
     await running.stop();
@@ -129,13 +161,20 @@ async function run(argv: string[], io: Io): Promise<number> {
   });
   const reload = foreignAgentReload(configPath, loaded, agent, operatorLog, values['log-level'] !== undefined);
   if (control.kind === 'serving') {
-    const identity = { role: 'fa', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: operatorLog, reload } as const;
+    const identity = { role: 'fa', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: operatorLog, reload, dataPathEngine } as const;
     registerForeignAgentCommands(control.server, identity, agent);
   }
   const unavailable = controlUnavailableEvent(control);
   if (unavailable !== undefined) log(unavailable);
   const signals = daemonSignals(() => io.err(visitorsTable(agent.visitors())), () => void reload.reload());
   const { settings } = loaded.config;
+  log({
+    event: 'data-path-engine',
+    engine: engineChoice.engine,
+    setting: engineChoice.setting,
+    reason: engineChoice.reason,
+    ...(fastPath !== undefined ? { bpfInstance: fastPath.instanceName, attached: fastPath.attachedInterfaces, staleRemoved: fastPath.staleRemoved } : {}),
+  });
   log({
     event: 'listening',
     interface: loaded.interfaceName,

@@ -25,6 +25,17 @@ export interface DaemonIdentity {
   readonly startedAt: number;
   readonly logControl?: DaemonLogControl;
   readonly reload?: DaemonReload;
+  /** Which data path engine runs and why (issue 17), with the tc-BPF programs' counters. */
+  readonly dataPathEngine?: DataPathEngineStatus;
+}
+
+/** `status`'s `dataPathEngine`: the choice made at start (policies/data-path-engine.ts) and the programs' counters. */
+export interface DataPathEngineStatus {
+  readonly engine: 'bpf' | 'userspace';
+  readonly setting: 'bpf' | 'userspace' | 'auto';
+  readonly reason: string;
+  /** Per program, per reason; empty with userspace. */
+  readonly bpfCounters: () => Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 let packageVersion: string | undefined;
@@ -54,6 +65,10 @@ export function addressArgument(args: Readonly<Record<string, unknown>>, field: 
   return address;
 }
 
+function dataPathEngineView(status: DataPathEngineStatus): object {
+  return { engine: status.engine, setting: status.setting, reason: status.reason, bpfCounters: status.bpfCounters() };
+}
+
 /** `status`, `traffic`, `debug` and `reload`: what every daemon answers. */
 function registerCommon(server: ControlServer, identity: DaemonIdentity, parts: { readonly summary: () => object; readonly counters: () => object; readonly traffic: () => object }): void {
   server.register('status', () => ({
@@ -64,6 +79,7 @@ function registerCommon(server: ControlServer, identity: DaemonIdentity, parts: 
     engine: identity.engine,
     controlSocket: identity.controlSocket,
     logLevel: identity.logControl?.level ?? 'info',
+    ...(identity.dataPathEngine === undefined ? {} : { dataPathEngine: dataPathEngineView(identity.dataPathEngine) }),
     ...parts.summary(),
     counters: parts.counters(),
   }));

@@ -77,6 +77,7 @@ import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord 
 import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
 import type { VisitorCapture } from './visitor-capture.js';
+import { kernelServesVisitor, type FastPathVisitor, type VisitorFastPath } from './visitor-fast-path.js';
 import { FaUdpFlows } from './udp-flows.js';
 import { decapsulateUdpTunnelBatch, type UdpTunnelPacket } from '../dataplane/fa-udp-tunnel.js';
 import { TUNNEL_DATA_MESSAGE_TYPE } from '../../io/wire/udp-tunnel.js';
@@ -260,6 +261,8 @@ export interface ForeignAgentOptions {
   readonly whenDurable?: (send: () => void) => void;
   /** Keeps the host from forwarding what the reverse tunnels carry (runtime/fa/visitor-capture.ts). */
   readonly visitorCapture?: VisitorCapture;
+  /** The kernel fast path (dataPath.engine bpf): told each visitor entry in force (runtime/fa/visitor-fast-path.ts); closed by close(). */
+  readonly fastPath?: VisitorFastPath;
   /** The MTU of the path to home agents for reverse tunnels (default 1500, fa-plane.ts). */
   readonly tunnelMtu?: number;
   /**
@@ -503,6 +506,8 @@ export class ForeignAgent {
       if (port === MOBILE_IP_PORT) this.udpFlows.sentTo(source, destination, this.options.clock.now());
     };
     this.sendIp = sendIp;
+    // Entries restored before the link opened could not name the agent's MAC yet.
+    for (const homeAddress of this.routes.keys()) this.tellFastPath(homeAddress);
     this.advertiser = this.advertiserHost.spawn('advertiser', { ...this.config.advertisement, busy: this.config.settings.busy });
   }
 
@@ -515,6 +520,7 @@ export class ForeignAgent {
     this.pendingHost.close();
     this.visitorHost.close();
     this.options.visitorCapture?.close();
+    this.options.fastPath?.close();
     this.tunnelInput.complete();
     this.transitionSubject.complete();
     this.eventSubject.complete();
@@ -1174,14 +1180,31 @@ export class ForeignAgent {
         const current = actor.snapshot.context.current;
         if (current !== undefined) this.udpFlows.installed(homeAddress, current.homeAgent, current.careOfAddress);
         this.installReverseTunnel(homeAddress, actor.snapshot.context.current);
+        this.tellFastPath(homeAddress);
         if (!this.restoring) this.storeVisitor(actor);
       } else if (command.type === 'removeVisitorRoute') {
         this.routes.delete(command.params.homeAddress | 0);
+        this.options.fastPath?.visitorGone(command.params.homeAddress);
         this.udpFlows.removed(command.params.homeAddress);
         this.removeReverseTunnel(command.params.homeAddress);
         if (!this.restoring) this.options.onStoreWrite?.({ op: 'delete-visitor', key: actor.owner.key });
       }
     }
+  }
+
+  /** The kernel fast path hears the entry in force once the agent's own MAC is known (start). */
+  private tellFastPath(homeAddress: Ipv4Address): void {
+    const linkLayerAddress = this.routes.get(homeAddress | 0);
+    if (this.options.fastPath === undefined || this.link === undefined || linkLayerAddress === undefined) return;
+    const visitor: FastPathVisitor = {
+      homeAddress: homeAddress >>> 0,
+      linkLayerAddress,
+      ownLinkAddress: this.link.mac,
+      udpTunnelled: this.udpFlows.homeAgentOf(homeAddress) !== undefined,
+    };
+    // A renewal may move an entry the kernel served to userspace (a UDP grant): forget it there.
+    if (kernelServesVisitor(visitor).kernel) this.options.fastPath.visitorCurrent(visitor);
+    else this.options.fastPath.visitorGone(visitor.homeAddress);
   }
 
   /** The entry's registration in force, for the store (read after the step that installed it). */
@@ -1458,6 +1481,8 @@ export interface StartForeignAgentOptions {
   readonly onStoreError?: (error: unknown) => void;
   /** Keeps the host from forwarding reverse-tunnelled datagrams (runtime/fa/visitor-capture.ts); closed by stop(). */
   readonly visitorCapture?: VisitorCapture;
+  /** The kernel fast path (dataPath.engine bpf); closed by stop(). */
+  readonly fastPath?: VisitorFastPath;
   /** The MTU of the path to home agents for reverse tunnels (default 1500). */
   readonly tunnelMtu?: number;
   /** Gather tunnel data messages (RFC 3519) per socket wakeup (ForeignAgentOptions.batchUdpTunnel; the Linux daemon's). */
@@ -1476,6 +1501,7 @@ export async function startForeignAgent(config: FaConfig, options: StartForeignA
     random32: options.random32 ?? secureRandom32,
     ...(options.tracePrefix !== undefined ? { tracePrefix: options.tracePrefix } : {}),
     ...(options.visitorCapture !== undefined ? { visitorCapture: options.visitorCapture } : {}),
+    ...(options.fastPath !== undefined ? { fastPath: options.fastPath } : {}),
     ...(options.tunnelMtu !== undefined ? { tunnelMtu: options.tunnelMtu } : {}),
     ...(options.batchUdpTunnel !== undefined ? { batchUdpTunnel: options.batchUdpTunnel } : {}),
     ...(groupCommit !== undefined ? { onStoreWrite: (write) => groupCommit.write(write), whenDurable: (send) => groupCommit.whenDurable(send) } : {}),

@@ -238,8 +238,29 @@ export interface ForeignAgentMetricsSource {
   };
 }
 
-export function foreignAgentMetrics(source: ForeignAgentMetricsSource): MetricsBuilder {
+/**
+ * The data path engine (issue 17): `mip4_data_path_engine_info{engine}` is 1 for the engine
+ * that runs, and `mip4_bpf_packets_total{program,reason}` counts what the tc-BPF programs did
+ * (docs/kernel-fast-path.md's reasons). The same names for the three roles.
+ */
+export interface DataPathEngineMetricsSource {
+  readonly engine: 'bpf' | 'userspace';
+  /** Per program, per reason; empty with userspace. */
+  bpfCounters(): Readonly<Record<string, Readonly<Record<string, number>>>>;
+}
+
+export function addDataPathEngine(registry: AnyRegistry, source: DataPathEngineMetricsSource): void {
+  labelledGaugeOf(registry, 'mip4_data_path_engine_info', 'Always 1; the engine label says which data path engine carries the tunnels (dataPath.engine)', ['engine'], () => [[{ engine: source.engine }, 1]]);
+  labelledCounterOf(registry, 'mip4_bpf_packets_total', 'Packets the tc-BPF programs handled, by program and reason (delivered, encapsulated, or passed to userspace and why)', ['program', 'reason'], function* () {
+    for (const [program, reasons] of Object.entries(source.bpfCounters())) {
+      for (const [reason, count] of Object.entries(reasons)) yield [{ program, reason }, count] as const;
+    }
+  });
+}
+
+export function foreignAgentMetrics(source: ForeignAgentMetricsSource & { readonly dataPathEngine?: DataPathEngineMetricsSource }): MetricsBuilder {
   return (registry) => {
+    if (source.dataPathEngine !== undefined) addDataPathEngine(registry, source.dataPathEngine);
     const agent = source.agent;
     const c = agent.counters;
     counterOf(registry, 'mip4_fa_requests_received_total', 'Registration Requests received from mobile nodes (faRegRequestsReceived)', () => c.requests);
@@ -329,10 +350,11 @@ function* entriesOf(table: Map<string, { readonly labels: Labels; count: number 
 }
 
 /** Subscribes to the node's events now (once for both formats), so call it before the node starts. */
-export function mobileNodeMetrics(source: MobileNodeMetricsSource): MetricsBuilder {
+export function mobileNodeMetrics(source: MobileNodeMetricsSource & { readonly dataPathEngine?: DataPathEngineMetricsSource }): MetricsBuilder {
   const tally = new MobileNodeTally();
   source.node.events.subscribe((event) => tally.hear(event));
   return (registry) => {
+    if (source.dataPathEngine !== undefined) addDataPathEngine(registry, source.dataPathEngine);
     const node = source.node;
     const c = node.counters;
     counterOf(registry, 'mip4_mn_requests_sent_total', 'Registration Requests sent, retransmissions included (mnRegRequestsSent + mnDeRegRequestsSent)', () => c.requests);
