@@ -14,7 +14,6 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative, type NativeError } from './native.js';
-import type { BpfAvailability } from '../../policies/data-path-engine.js';
 
 /** The addon's exports, as native/bpf-loader.c exports them. */
 export interface NativeBpf {
@@ -68,6 +67,11 @@ export const DECAP_COUNTERS = [
   'adjust-failed',
   'passed-multicast',
   'passed-visitor-encapsulated',
+  // The home-agent role (reverse tunnels at the HA), appended: MIP4_DECAP_DELIVERED_HOME_AGENT...
+  'delivered-home-agent',
+  'passed-not-bound',
+  'passed-igmp',
+  'passed-gre-not-offered',
 ] as const;
 
 export type HaEncapCounter = (typeof HA_ENCAP_COUNTERS)[number];
@@ -83,6 +87,12 @@ export const BPFFS_MOUNT = '/sys/fs/bpf';
  */
 export const TC_HANDLE = 0x6d69;
 export const TC_PRIORITY = 0x7034;
+/**
+ * The priority of a second mip4 filter that must run before the one at TC_PRIORITY on the same
+ * hook (the home agent's decap before ha_encap: tc runs lower numbers first, and decap's passes
+ * return TC_ACT_UNSPEC so the next filter still sees them).
+ */
+export const TC_PRIORITY_FIRST = TC_PRIORITY - 1;
 
 export const BPF_BUILD_HINT = 'build it with `npm rebuild mip4` where libbpf-dev is installed (apt-get install libbpf-dev); the userspace data path works without it';
 
@@ -150,8 +160,12 @@ export function missingBpfCapabilities(status: string = readFileSync('/proc/self
 /** Instance names become folder names: letters, digits, '-', '_', '.', not starting with '.'. */
 const INSTANCE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 
-/** "tc-IFINDEX-ingress": the pin that records an attachment for cleanup. */
-const ATTACHMENT_PIN = /^tc-(\d+)-(ingress|egress)$/;
+/** "tc-IFINDEX-ingress" (or "...-pPRIORITY" for another priority than TC_PRIORITY): the pin that records an attachment for cleanup. */
+const ATTACHMENT_PIN = /^tc-(\d+)-(ingress|egress)(?:-p(\d+))?$/;
+
+function attachmentPinName(ifindex: number, direction: Direction, priority: number): string {
+  return priority === TC_PRIORITY ? `tc-${ifindex}-${direction}` : `tc-${ifindex}-${direction}-p${priority}`;
+}
 
 function writeAddressKey(bytes: Uint8Array, address: number): void {
   bytes[0] = address >>> 24;
@@ -256,6 +270,21 @@ export class HomeBindingsMap extends AddressKeyedMap<BpfHomeBinding> {
     this.value[11] = 0;
   }
 
+  /**
+   * `set` without a value object (a registration storm's updates allocate nothing):
+   * `encapsulation` 1 IP in IP, 2 GRE (MIP4_ENCAP_*), `tunnelMtu` 0 for the shared one.
+   */
+  setFields(homeAddress: number, careOfAddress: number, tunnelSource: number, encapsulation: 1 | 2, tunnelMtu = 0): void {
+    writeAddressKey(this.key, homeAddress);
+    writeAddressKey(this.value, careOfAddress);
+    writeAddressKey(this.value.subarray(4), tunnelSource);
+    this.value[8] = tunnelMtu & 0xff;
+    this.value[9] = (tunnelMtu >>> 8) & 0xff;
+    this.value[10] = encapsulation;
+    this.value[11] = 0;
+    this.native.mapUpdate(this.fd, this.key, this.value, 0);
+  }
+
   protected decode(): BpfHomeBinding {
     return {
       careOfAddress: readAddress(this.value, 0),
@@ -266,17 +295,17 @@ export class HomeBindingsMap extends AddressKeyedMap<BpfHomeBinding> {
   }
 }
 
-export type CareOfRole = 'foreign-agent' | 'co-located';
+export type CareOfRole = 'foreign-agent' | 'co-located' | 'home-agent';
 
 /** local care-of address → what decap does with what arrives for it. */
 export class CareOfAddressesMap extends AddressKeyedMap<CareOfRole> {
   protected encode(role: CareOfRole): void {
     this.value.fill(0);
-    this.value[0] = role === 'co-located' ? 1 : 0;
+    this.value[0] = role === 'co-located' ? 1 : role === 'home-agent' ? 2 : 0;
   }
 
   protected decode(): CareOfRole {
-    return this.value[0] === 1 ? 'co-located' : 'foreign-agent';
+    return this.value[0] === 1 ? 'co-located' : this.value[0] === 2 ? 'home-agent' : 'foreign-agent';
   }
 }
 
@@ -307,6 +336,70 @@ export class VisitorsMap extends AddressKeyedMap<BpfVisitor> {
   }
 }
 
+/**
+ * decap's reverse_sources: the (home address, care-of address) pairs of current bindings, the
+ * outer sources the home-agent role accepts for each inner source (RFC 3024 5.5). Buffers
+ * allocated once: an update allocates nothing.
+ */
+export class ReverseSourcesMap {
+  private readonly key = new Uint8Array(8);
+  private readonly value = new Uint8Array(1);
+
+  constructor(
+    private readonly native: NativeBpf,
+    readonly fd: number,
+  ) {
+    this.value[0] = 1;
+  }
+
+  private writeKey(homeAddress: number, careOfAddress: number): void {
+    writeAddressKey(this.key, homeAddress);
+    writeAddressKey(this.key.subarray(4), careOfAddress);
+  }
+
+  set(homeAddress: number, careOfAddress: number): void {
+    this.writeKey(homeAddress, careOfAddress);
+    this.native.mapUpdate(this.fd, this.key, this.value, 0);
+  }
+
+  delete(homeAddress: number, careOfAddress: number): boolean {
+    this.writeKey(homeAddress, careOfAddress);
+    return this.native.mapDelete(this.fd, this.key);
+  }
+
+  has(homeAddress: number, careOfAddress: number): boolean {
+    this.writeKey(homeAddress, careOfAddress);
+    return this.native.mapLookup(this.fd, this.key, new Uint8Array(1));
+  }
+
+  /** Every pair (host order), up to `limit`. */
+  pairs(limit = 1 << 20): Array<{ homeAddress: number; careOfAddress: number }> {
+    const buffer = new Uint8Array(8 * limit);
+    const count = this.native.mapKeys(this.fd, 8, buffer);
+    const pairs: Array<{ homeAddress: number; careOfAddress: number }> = [];
+    for (let i = 0; i < count; i++) pairs.push({ homeAddress: readAddress(buffer, 8 * i), careOfAddress: readAddress(buffer, 8 * i + 4) });
+    return pairs;
+  }
+
+  /** Removes every pair (a restart's stale ones); returns how many went. */
+  clear(): number {
+    let removed = 0;
+    for (;;) {
+      const pairs = this.pairs(4096);
+      if (pairs.length === 0) return removed;
+      for (const pair of pairs) if (this.delete(pair.homeAddress, pair.careOfAddress)) removed++;
+    }
+  }
+}
+
+/** decap's home-agent role settings (struct mip4_ha_decap_settings). */
+export interface BpfHaDecapSettings {
+  /** The TUN device inner datagrams enter the stack by; 0: the interface they arrived on. */
+  readonly tunnelDeviceIfindex: number;
+  /** GRE reverse tunnels are the agent's to take (homeAgent.encapsulations offers GRE). */
+  readonly greOffered: boolean;
+}
+
 /** ha_encap's settings: what every binding shares. */
 export interface BpfHaSettings {
   /** Largest outer datagram; 0: the route's MTU alone. */
@@ -322,6 +415,8 @@ export interface BpfAttachment {
   readonly ifindex: number;
   readonly direction: Direction;
   readonly programId: number;
+  /** tc priority: TC_PRIORITY unless attached with another. */
+  readonly priority: number;
 }
 
 function errnoCode(error: unknown): string | undefined {
@@ -402,32 +497,32 @@ export class BpfInstance {
    * Attaches a loaded program to an interface's tc hook (clsact made when absent), replacing
    * mip4's own filter there; the attachment is pinned so a crashed run's is found and removed.
    */
-  attach(program: BpfProgramName, interfaceName: string, direction: Direction = 'ingress'): BpfAttachment {
+  attach(program: BpfProgramName, interfaceName: string, direction: Direction = 'ingress', priority: number = TC_PRIORITY): BpfAttachment {
     const object = this.object(program);
     const ifindex = loadNative().interfaceIndex(interfaceName);
     if (ifindex === 0) throw new Error(`attach ${program}: there is no interface named ${interfaceName}`);
     const programFd = object.programs[program]!;
-    const programId = this.native.tcAttach(ifindex, direction === 'ingress', TC_HANDLE, TC_PRIORITY, programFd);
+    const programId = this.native.tcAttach(ifindex, direction === 'ingress', TC_HANDLE, priority, programFd);
     // Re-pinned each time: the pin must hold the program now on the hook for cleanup to match it.
-    const pin = join(this.folder, `tc-${ifindex}-${direction}`);
+    const pin = join(this.folder, attachmentPinName(ifindex, direction, priority));
     unpin(pin);
     this.native.pin(programFd, pin);
-    const attachment = { ifindex, direction, programId };
-    const previous = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction);
+    const attachment = { ifindex, direction, programId, priority };
+    const previous = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction && a.priority === priority);
     if (previous >= 0) this.attachments.splice(previous, 1);
     this.attachments.push(attachment);
     return attachment;
   }
 
   /** Removes one attachment; false when it was not there. */
-  detach(interfaceName: string, direction: Direction = 'ingress'): boolean {
+  detach(interfaceName: string, direction: Direction = 'ingress', priority: number = TC_PRIORITY): boolean {
     this.assertOpen();
     const ifindex = loadNative().interfaceIndex(interfaceName);
-    const at = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction);
+    const at = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction && a.priority === priority);
     if (at < 0) return false;
     this.attachments.splice(at, 1);
-    unpin(join(this.folder, `tc-${ifindex}-${direction}`));
-    return this.native.tcDetach(ifindex, direction === 'ingress', TC_HANDLE, TC_PRIORITY);
+    unpin(join(this.folder, attachmentPinName(ifindex, direction, priority)));
+    return this.native.tcDetach(ifindex, direction === 'ingress', TC_HANDLE, priority);
   }
 
   homeBindings(): HomeBindingsMap {
@@ -436,6 +531,20 @@ export class BpfInstance {
 
   careOfAddresses(): CareOfAddressesMap {
     return new CareOfAddressesMap(this.native, this.mapFd('decap', 'care_of_addresses'), 4);
+  }
+
+  reverseSources(): ReverseSourcesMap {
+    return new ReverseSourcesMap(this.native, this.mapFd('decap', 'reverse_sources'));
+  }
+
+  /** Sets decap's home-agent role settings. */
+  setHaDecapSettings(settings: BpfHaDecapSettings): void {
+    if (!Number.isInteger(settings.tunnelDeviceIfindex) || settings.tunnelDeviceIfindex < 0) throw new RangeError(`tunnelDeviceIfindex: ${settings.tunnelDeviceIfindex} is not an interface index`);
+    const value = new Uint8Array(8);
+    const view = new DataView(value.buffer);
+    view.setUint32(0, settings.tunnelDeviceIfindex, true);
+    view.setUint32(4, settings.greOffered ? 1 : 0, true);
+    this.native.mapUpdate(this.mapFd('decap', 'ha_decap_settings'), new Uint8Array(4), value, 0);
   }
 
   visitors(): VisitorsMap {
@@ -475,7 +584,7 @@ export class BpfInstance {
     if (this.closed) return;
     this.closed = true;
     for (const attachment of this.attachments.splice(0)) {
-      this.native.tcDetach(attachment.ifindex, attachment.direction === 'ingress', TC_HANDLE, TC_PRIORITY);
+      this.native.tcDetach(attachment.ifindex, attachment.direction === 'ingress', TC_HANDLE, attachment.priority);
     }
     for (const object of this.objects.values()) this.native.closeObject(object.handle);
     this.objects.clear();
@@ -531,10 +640,11 @@ export function cleanupBpfInstance(instance: string, pinRoot: string = DEFAULT_P
     if (match === null) continue;
     const ifindex = Number(match[1]);
     const ingress = match[2] === 'ingress';
+    const priority = match[3] === undefined ? TC_PRIORITY : Number(match[3]);
     const fd = native.openPinned(join(folder, entry));
     try {
       const pinnedId = native.objectId(fd);
-      if (native.tcQuery(ifindex, ingress, TC_HANDLE, TC_PRIORITY) === pinnedId && native.tcDetach(ifindex, ingress, TC_HANDLE, TC_PRIORITY)) removed++;
+      if (native.tcQuery(ifindex, ingress, TC_HANDLE, priority) === pinnedId && native.tcDetach(ifindex, ingress, TC_HANDLE, priority)) removed++;
     } finally {
       native.closeFd(fd);
     }
@@ -546,8 +656,8 @@ export function cleanupBpfInstance(instance: string, pinRoot: string = DEFAULT_P
   return removed;
 }
 
-/** What this host and process offer the fast path (policies/data-path-engine.ts decides). */
-export function bpfAvailability(): BpfAvailability {
+/** What this host and process offer the fast path: policies/data-path-engine.ts BpfAvailability's shape (io may not import policies). */
+export function bpfAvailability(): { readonly loaderProblem?: string; readonly missingCapabilities: readonly string[] } {
   let loaderProblem = bpfUnavailableReason();
   if (loaderProblem === undefined) {
     try {

@@ -66,4 +66,34 @@ enum {
   MIP4_DECAP_COUNTERS = 10
 };
 
+/* Appended for the home agent's reverse-tunnel exit (issue 17, RFC 3024 at the HA). */
+
+/* care_of_addresses role: the home agent's own address, where reverse tunnels end (RFC 3024 5.5). */
+enum { MIP4_CARE_OF_HOME_AGENT = 2 };
+
+/* reverse_sources key: a current binding, home address and care-of address (the outer source
+   the home agent accepts for that home, RFC 3024 5.5 / ha-plane.ts decapsulateBatch). */
+struct mip4_binding_pair {
+  __u32 home_address;
+  __u32 care_of_address;
+};
+
+/* ha_decap_settings[0]: what the home-agent role needs. */
+struct mip4_ha_decap_settings {
+  __u32 tunnel_device_ifindex; /* the TUN device: inner datagrams enter the stack there; 0: where they arrived */
+  __u32 flags;                 /* MIP4_REVERSE_* */
+};
+
+#define MIP4_REVERSE_GRE_OFFERED 1
+
+/* decap counter indexes appended after MIP4_DECAP_PASSED_VISITOR_ENCAPSULATED (9): the
+   home-agent role. MIP4_DECAP_COUNTERS above stays the count of the first ten. */
+enum {
+  MIP4_DECAP_DELIVERED_HOME_AGENT = 10, /* reverse tunnel decapsulated, inner datagram into the TUN device's ingress */
+  MIP4_DECAP_PASSED_NOT_BOUND = 11,     /* inner source / outer source not a current binding: userspace counts and drops */
+  MIP4_DECAP_PASSED_IGMP = 12,          /* IGMP through the tunnel: the agent's multicast router is userspace's (4.4) */
+  MIP4_DECAP_PASSED_GRE_NOT_OFFERED = 13
+};
+#define MIP4_DECAP_ALL_COUNTERS 14
+
 #endif

@@ -217,6 +217,12 @@ async function run(argv: string[], io: Io): Promise<number> {
       tunnelMtu: dataPath.tunnelMtu,
       tunOffload: dataPath.tunOffload,
       homeInterface: dataPath.homeInterface,
+      // dataPath.engine as chosen at start, and why (policies/data-path-engine.ts).
+      engine: dataPath.engine,
+      engineReason: dataPath.engineReason,
+      ...(dataPath.bpf !== undefined
+        ? { bpfInterfaces: dataPath.bpf.interfaces, bpfStaleRemoved: dataPath.bpf.counters.staleRemoved, bpfBindingsInKernel: dataPath.bpf.counters.bindingsSet }
+        : {}),
       routeTable: loaded.dataPath?.routeTable ?? 254,
       // Routes with mip4's marker found on the device at start: left by a run that crashed.
       staleRoutesRemoved: dataPath.routes.counters.staleRemoved,

@@ -107,7 +107,15 @@ export function registerHomeAgentCommands(server: ControlServer, identity: Daemo
   const dataPathSummary = () =>
     dataPath === undefined
       ? { enabled: false }
-      : { enabled: true, tunnelDevice: dataPath.tunnelDevice, homeInterface: dataPath.homeInterface, tunnelMtu: dataPath.tunnelMtu };
+      : {
+          enabled: true,
+          tunnelDevice: dataPath.tunnelDevice,
+          homeInterface: dataPath.homeInterface,
+          tunnelMtu: dataPath.tunnelMtu,
+          engine: dataPath.engine,
+          engineReason: dataPath.engineReason,
+          ...(dataPath.bpf !== undefined ? { bpf: { interfaces: dataPath.bpf.interfaces, ...dataPath.bpf.counters, programs: dataPath.bpf.programCounters() } } : {}),
+        };
   registerCommon(server, identity, {
     summary: () => ({ bindings: agent.bindingCount, udpTunnelled: countBy<BindingView>(agent.eachBinding(), (b) => (b.udpTunnel !== undefined ? 'yes' : 'no'))['yes'] ?? 0, dataPath: dataPathSummary() }),
     counters: () => agent.counters,

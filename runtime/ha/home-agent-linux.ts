@@ -19,6 +19,7 @@ import type { Clock } from '../../io/clock.js';
 import type { LinkInterface } from '../../io/link.js';
 import { openLinuxPacketTap, type LinuxPacketTap, type LinuxPacketTapCounters } from '../../io/linux/packet-tap.js';
 import { readInterfaceInfo } from '../../io/linux/packet.js';
+import { bpfAvailability } from '../../io/linux/bpf.js';
 import type { HostRoutes, HostRoutesCounters } from '../../io/linux/routes.js';
 import { PacketTap, PacketTapError } from '../../io/packet-tap.js';
 import { openInScope } from '../../io/scoped-start.js';
@@ -28,7 +29,8 @@ import { largestTunnelOverhead } from '../dataplane/ha-plane.js';
 import { openHomeAgentDataPath, type HomeAgentDataPath } from './home-agent-data-path.js';
 import type { HomeAgent } from './home-agent.js';
 import type { HomeAgentSettings } from '../../policies/ha-request.js';
-import type { DataPathEngineSetting } from '../../policies/data-path-engine.js';
+import { chooseDataPathEngine, DEFAULT_DATA_PATH_ENGINE, type BpfAvailability, type DataPathEngine, type DataPathEngineSetting } from '../../policies/data-path-engine.js';
+import { defaultBpfInterfaces, homeAgentBpfInstance, startHomeAgentBpf, type HomeAgentBpf, type HomeAgentBpfCounters, type HomeAgentBpfEvent } from './home-agent-bpf.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'mip4ha0';
 /** Whether the TUN device takes offloads unless dataPath.tunOffload says (see docs/performance.md). */
@@ -93,11 +95,15 @@ export class DataPathStartError extends Error {
 /** The Linux tap's counters (io/linux/packet-tap.ts), `ioErrors` including the home link's. */
 export type LinuxDataPathCounters = LinuxPacketTapCounters;
 
-export interface LinuxDataPathEvent {
-  readonly event: 'data-path-error';
-  readonly source: 'route' | 'tun' | 'raw-ip' | 'home-link';
-  readonly message: string;
-}
+type DataPathErrorSource = 'route' | 'tun' | 'raw-ip' | 'home-link';
+
+export type LinuxDataPathEvent =
+  | {
+      readonly event: 'data-path-error';
+      readonly source: DataPathErrorSource;
+      readonly message: string;
+    }
+  | HomeAgentBpfEvent;
 
 export interface LinuxHomeAgentDataPath {
   readonly tunnelDevice: string;
@@ -106,6 +112,11 @@ export interface LinuxHomeAgentDataPath {
   /** Whether the TUN device was opened with offloads (dataPath.tunOffload). */
   readonly tunOffload: boolean;
   readonly homeInterface: string;
+  /** Who tunnels (dataPath.engine as chosen at start) and why. */
+  readonly engine: DataPathEngine;
+  readonly engineReason: string;
+  /** The kernel fast path, with the bpf engine. */
+  readonly bpf: HomeAgentBpf | undefined;
   readonly path: HomeAgentDataPath;
   readonly routes: HostRoutes;
   readonly counters: LinuxDataPathCounters;
@@ -125,6 +136,8 @@ export interface LinuxHomeAgentDataPath {
     homeLink: HomeAgentDataPath['homeLink']['counters'] | undefined;
     /** The TUN offloads and what undoing them took (absent when dataPath.tunOffload is false). */
     tunOffload: TunOffloadState | undefined;
+    /** The bpf engine's map writes and programs' counters (absent on userspace). */
+    bpf: (HomeAgentBpfCounters & { interfaces: readonly string[]; programs: ReturnType<HomeAgentBpf['programCounters']> }) | undefined;
   };
   /** Detaches, removes the routes, closes the sockets and removes the TUN device. Idempotent. */
   stop(): Promise<void>;
@@ -207,6 +220,8 @@ export interface StartLinuxDataPathOptions {
   readonly settings: Pick<HomeAgentSettings, 'addresses' | 'homeNetwork' | 'prefixLength'> & Partial<Pick<HomeAgentSettings, 'encapsulations'>>;
   /** UDP port registrations are answered from (the 3.8.3.1 exemption). Default 434. */
   readonly registrationPort?: number;
+  /** What the host offers the bpf engine; default: measured (io/linux/bpf.ts bpfAvailability). */
+  readonly bpfAvailability?: () => BpfAvailability;
 }
 
 /** The start failure for a tap that could not open, naming the configuration field to change. */
@@ -221,7 +236,7 @@ function startError(error: PacketTapError, config: LinuxDataPathConfig, homeInte
   return new DataPathStartError(reason, message);
 }
 
-const EVENT_SOURCE: Record<string, LinuxDataPathEvent['source']> = { tun: 'tun', route: 'route', 'raw-ip': 'raw-ip', link: 'home-link' };
+const EVENT_SOURCE: Record<string, DataPathErrorSource> = { tun: 'tun', route: 'route', 'raw-ip': 'raw-ip', link: 'home-link' };
 
 /**
  * Starts the home agent's data path on this host: checks it, opens the Linux PacketTap (TUN
@@ -235,6 +250,11 @@ export async function startLinuxHomeAgentDataPath(
   options: StartLinuxDataPathOptions,
 ): Promise<LinuxHomeAgentDataPath> {
   checkLinuxDataPathHost(config);
+  const setting = config.engine ?? DEFAULT_DATA_PATH_ENGINE;
+  // Measured only when bpf may be chosen: userspace never loads the BPF loader addon.
+  const availability = setting === 'userspace' ? { missingCapabilities: [] } : (options.bpfAvailability ?? bpfAvailability)();
+  const choice = chooseDataPathEngine(setting, availability);
+  if (!choice.ok) throw new DataPathStartError('permission', choice.reason);
   const tunnelDevice = config.tunnelDevice ?? DEFAULT_TUNNEL_DEVICE;
   const maxBatch = config.maxBatch ?? 64;
   // checkLinuxDataPathHost has found the home interface.
@@ -278,7 +298,7 @@ export async function startLinuxHomeAgentDataPath(
   const path = opened.value;
   const linuxTap: LinuxPacketTap = tap;
   const eventSubject = new Subject<LinuxDataPathEvent>();
-  const ioError = (source: LinuxDataPathEvent['source'], message: string): void => {
+  const ioError = (source: DataPathErrorSource, message: string): void => {
     if (eventSubject.observed) eventSubject.next({ event: 'data-path-error', source, message });
   };
   linuxTap.onError((error) => ioError(EVENT_SOURCE[error.source] ?? 'tun', error.message));
@@ -288,8 +308,41 @@ export async function startLinuxHomeAgentDataPath(
     ioError('home-link', event.detail);
   });
 
+  let engine: DataPathEngine = choice.engine;
+  let engineReason = choice.reason;
+  let bpf: HomeAgentBpf | undefined;
+  if (engine === 'bpf') {
+    const interfaces = config.bpfInterfaces ?? defaultBpfInterfaces(linuxTap.device.name);
+    try {
+      bpf = startHomeAgentBpf(agent.forwardingTable, {
+        instance: homeAgentBpfInstance(linuxTap.device.name),
+        interfaces,
+        tunnelSource: options.settings.addresses[0]!,
+        agentAddresses: options.settings.addresses,
+        tunnelDevice: linuxTap.device.name,
+        tunnelMtu,
+        greOffered: options.settings.encapsulations?.gre !== false,
+        onEvent: (event) => {
+          if (eventSubject.observed) eventSubject.next(event);
+        },
+      });
+    } catch (error) {
+      const message = `the tc-BPF programs could not be loaded or attached on ${interfaces.join(', ') || 'no interface'}: ${(error as Error).message}`;
+      if (setting === 'bpf') {
+        homeLinkErrors.unsubscribe();
+        await opened.close();
+        throw new DataPathStartError('device', `${message}; fix it, or set dataPath.engine: auto (or userspace) to run the userspace data path`);
+      }
+      engine = 'userspace';
+      engineReason = `dataPath.engine is auto and ${message}`;
+    }
+  }
+
   let stopped = false;
   return {
+    engine,
+    engineReason,
+    bpf,
     tunnelDevice: linuxTap.device.name,
     tunnelMtu,
     tunOffload: linuxTap.device.offload,
@@ -306,10 +359,13 @@ export async function startLinuxHomeAgentDataPath(
       routes: { ...linuxTap.routes.counters },
       homeLink: { ...path.homeLink.counters },
       tunOffload: linuxTap.tunOffload(),
+      bpf: bpf === undefined ? undefined : { ...bpf.counters, mapErrors: { ...bpf.counters.mapErrors }, interfaces: bpf.interfaces, programs: bpf.programCounters() },
     }),
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Filters first: from here on the TUN routes alone carry the datagrams, until they go too.
+      bpf?.stop();
       homeLinkErrors.unsubscribe();
       await opened.close();
       eventSubject.complete();

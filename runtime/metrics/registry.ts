@@ -164,9 +164,36 @@ export interface HomeAgentMetricsSource {
     };
     /** The Linux tap's own counters, on Linux. */
     readonly counters?: LinuxPacketTapCounters;
+    /** dataPath.engine as chosen at start (runtime/ha/home-agent-linux.ts). */
+    readonly engine?: string;
+    /** The kernel fast path with the bpf engine: its programs' counters and its map writes. */
+    readonly bpf?: BpfMetricsSource | undefined;
   };
   readonly advertiser?: { readonly counters: HomeAgentAdvertiserCounters };
   readonly timer?: RegistrationTimer;
+}
+
+/** What the bpf engine exports (runtime/ha/home-agent-bpf.ts HomeAgentBpf). */
+export interface BpfMetricsSource {
+  programCounters(): { readonly haEncap: Readonly<Record<string, number>>; readonly decap: Readonly<Record<string, number>> };
+  readonly counters: { readonly mapErrors: Readonly<Record<string, number>> };
+}
+
+/**
+ * The kernel fast path's families: its programs' per-reason packet counters (the reasons are
+ * the programs' fixed counter names, native/bpf/mip4_bpf.h) and failed map writes.
+ */
+export function addBpfEngine(registry: AnyRegistry, engine: string, bpf: BpfMetricsSource | undefined): void {
+  labelledGaugeOf(registry, 'mip4_data_path_engine_info', 'Who tunnels (dataPath.engine as chosen at start): 1 for the running engine, bpf or userspace', ['engine'], () => [[{ engine }, 1]]);
+  if (bpf === undefined) return;
+  labelledCounterOf(registry, 'mip4_bpf_packets_total', 'Packets the tc-BPF programs handled, by program and reason (encapsulated, delivered-*, or why passed to the userspace plane)', ['program', 'reason'], function* () {
+    const programs = bpf.programCounters();
+    for (const [reason, value] of Object.entries(programs.haEncap)) yield [{ program: 'ha_encap', reason }, value];
+    for (const [reason, value] of Object.entries(programs.decap)) yield [{ program: 'decap', reason }, value];
+  });
+  labelledCounterOf(registry, 'mip4_bpf_map_errors_total', 'Failed writes to the programs\' maps, by kind (map-full, update-failed); such homes stay on the userspace plane', ['kind'], () =>
+    byKey(bpf.counters.mapErrors, 'kind'),
+  );
 }
 
 const NO_UDP_TUNNELS: UdpTunnelCounters = { granted: 0, declined: 0, denied: 0, natDetected: 0, rebindings: 0, rebindingRefused: 0 };
@@ -201,6 +228,7 @@ export function homeAgentMetrics(source: HomeAgentMetricsSource): MetricsBuilder
     const dataPath = source.dataPath;
     if (dataPath === undefined) return;
     const path = dataPath.path;
+    if (dataPath.engine !== undefined) addBpfEngine(registry, dataPath.engine, dataPath.bpf);
     const homeLink = path.homeLink;
     if (homeLink !== undefined) {
       counterOf(registry, 'mip4_ha_proxy_arp_replies_total', 'Proxy ARP Replies sent for mobile nodes away from home (haProxyARPsSent)', () => homeLink.counters.proxyReplies);
