@@ -66,6 +66,11 @@ export interface LinkInterface {
   onError(handler: (error: LinkError) => void): void;
   /** What undoing offloads took on this link; absent or undefined where the link has none (simulated links). */
   offloads?(): LinkOffloadCounters | undefined;
+  /**
+   * Frames the kernel dropped before this link's socket read them (its receive queue was full),
+   * read from the kernel; absent on simulated links.
+   */
+  receiveQueueDrops?(): number;
 }
 
 export type LinkErrorReason =

@@ -59,6 +59,13 @@ export interface TunDevice {
    * what undoing them took so far; undefined without.
    */
   offloads(): TunOffloadState | undefined;
+  /**
+   * The device's drop counters as the kernel keeps them (Linux; absent on the simulated
+   * network): `transmitDropped`, datagrams the kernel routed into the device and dropped because
+   * its queue towards this process was full; `receiveDropped`, datagrams written into it that the
+   * kernel dropped.
+   */
+  deviceDrops?(): { readonly receiveDropped: number; readonly transmitDropped: number };
 }
 
 export interface TunOffloadState {

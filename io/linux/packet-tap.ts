@@ -34,6 +34,7 @@ import {
   type PacketTapOptions,
 } from '../packet-tap.js';
 import { RawIp, type RawIpSocket } from '../raw-ip.js';
+import { KernelDrops } from '../kernel-drops.js';
 import { Tun, type SlabBatch, type TunDevice, type TunOffloadState } from '../tun.js';
 import type { Ipv4Address } from '../wire/bytes.js';
 import { IpProtocol, ipv4Destination } from '../wire/ipv4.js';
@@ -89,6 +90,12 @@ export interface LinuxPacketTap extends OpenedPacketTap {
   readonly device: { readonly name: string; readonly mtu: number; readonly offload: boolean };
   readonly routes: HostRoutes;
   readonly linuxCounters: LinuxPacketTapCounters;
+  /**
+   * What the kernel dropped before the tap read it: the TUN device's queue towards the home agent
+   * full (its tx_dropped), what the tap wrote into it and the kernel refused (rx_dropped), the
+   * tunnel receivers' queues full. Read from the kernel when asked.
+   */
+  readonly kernelDrops: KernelDrops;
   /** The TUN offloads and what undoing them took (undefined without offloads). */
   tunOffload(): TunOffloadState | undefined;
 }
@@ -329,8 +336,19 @@ function assemble(config: LinuxPacketTapConfig, options: PacketTapOptions, { tun
     copyBroadcast(state, frame, info);
   });
 
+  const kernelDrops = new KernelDrops();
+  const tunDrops = tun.deviceDrops;
+  if (tunDrops !== undefined) {
+    kernelDrops.add('kernel-tun-read-queue', () => tunDrops().transmitDropped);
+    kernelDrops.add('kernel-tun-write', () => tunDrops().receiveDropped);
+  }
+  for (const receiver of tunnelReceivers) {
+    const drops = receiver.receiveQueueDrops?.bind(receiver);
+    if (drops !== undefined) kernelDrops.add('kernel-tunnel-receive-queue', drops);
+  }
   const tap: LinuxPacketTap = {
     batches: state.batches.asObservable(),
+    kernelDrops,
     counters: state.counters,
     device: { name: tun.name, mtu: config.tunnelMtu, offload: tun.offloads() !== undefined },
     routes,

@@ -29,6 +29,13 @@ import {
 const CHECKSUM_READY: FrameInfo = Object.freeze({ checksumNotReady: false });
 const CHECKSUM_NOT_READY: FrameInfo = Object.freeze({ checksumNotReady: true });
 
+/**
+ * The receive queue of a link's AF_PACKET socket, forced past net.core.rmem_max where the
+ * process may: the kernel's 208 KiB default holds about 90 full-size frames, less than a TCP
+ * burst a visitor sends into a reverse tunnel (see DEFAULT_RAW_RECEIVE_BUFFER_BYTES in raw-ip.ts).
+ */
+export const DEFAULT_LINK_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Smallest Ethernet frame without the FCS. */
 const MINIMUM_FRAME_LENGTH = 60;
 
@@ -105,6 +112,13 @@ function openLink(name: string, inUse: Set<string>, options: ReaderOptions): Eff
       try: () => {
         const native = loadNative();
         const { fd } = native.openPacket(name);
+        try {
+          native.setSocketBuffers(fd, DEFAULT_LINK_RECEIVE_BUFFER_BYTES, 0);
+        } catch (error) {
+          native.close(fd);
+          throw error;
+        }
+        let droppedWhenClosed = 0;
         let frameHandler: (frame: Uint8Array, info?: FrameInfo) => void = () => {};
         let errorHandler: (error: LinkError) => void = () => {};
         let closed = false;
@@ -178,9 +192,13 @@ function openLink(name: string, inUse: Set<string>, options: ReaderOptions): Eff
           offloads() {
             return closed ? undefined : native.tunOffloadCounters(fd);
           },
+          receiveQueueDrops() {
+            return closed ? droppedWhenClosed : native.socketDrops(fd);
+          },
         };
         const release = () => {
           if (closed) return;
+          droppedWhenClosed = native.socketDrops(fd);
           closed = true;
           reader.stop();
           native.close(fd);

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { Effect, Layer } from 'effect';
 import { Tun, TunError, type TunDevice, type TunOpenOptions } from '../tun.js';
 import { BatchReader, DescriptorKind, interfaceNameProblem, isNativeError, loadNative, SingleSender, TunOffloadFlag } from './native.js';
+import { deviceDropsReader } from './device-drops.js';
 
 function openError(name: string, error: unknown): TunError {
   if (error instanceof TunError) return error;
@@ -133,6 +134,7 @@ function open(
         onError(handler) {
           errorHandler = handler;
         },
+        deviceDrops: deviceDropsReader(name),
         offloads() {
           if (options.offload !== true || closed) return undefined;
           const counters = native.tunOffloadCounters(fd);

@@ -125,7 +125,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const unavailable = controlUnavailableEvent(control);
   if (unavailable !== undefined) log(unavailable);
-  const signals = daemonSignals(() => io.err(stateText(node.state(), node.counters)), () => void reload.reload());
+  const signals = daemonSignals(() => io.err(stateText(node.state(), node.kernelDrops.empty ? node.counters : { ...node.counters, kernelDrops: node.kernelDrops.snapshot() })), () => void reload.reload());
   log({
     event: 'started',
     interface: config.interfaceName,

@@ -172,6 +172,8 @@ export function registerForeignAgentCommands(server: ControlServer, identity: Da
         dataPlane: agent.dataPlane.counters,
         // The visitor link's reader undoing GSO and partial checksums (Linux; absent on simulated links).
         ...(agent.visitorLinkOffloads() === undefined ? {} : { visitorLinkOffloads: agent.visitorLinkOffloads() }),
+        // Read from the kernel now: its queues that overflowed before the agent read them (Linux).
+        ...(agent.kernelDrops.empty ? {} : { kernelDrops: agent.kernelDrops.snapshot() }),
       };
     },
   });
@@ -211,7 +213,7 @@ export function registerMobileNodeCommands(server: ControlServer, identity: Daem
   registerCommon(server, identity, {
     summary: () => ({ mobileNode: state() }),
     counters: () => node.counters,
-    traffic: () => ({ ...node.counters }),
+    traffic: () => ({ ...node.counters, ...(node.kernelDrops.empty ? {} : { kernelDrops: node.kernelDrops.snapshot() }) }),
   });
   server.register('mobile-node', view);
 }

@@ -13,6 +13,7 @@ import { openInScope } from '../../io/scoped-start.js';
 import { Subject } from 'rxjs';
 import { Link, LinkError, type FrameInfo, type LinkInterface, type LinkOffloadCounters } from '../../io/link.js';
 import { RawIp, RawIpError, type RawIpSocket } from '../../io/raw-ip.js';
+import { KernelDrops } from '../../io/kernel-drops.js';
 import { Udp, UdpError, type UdpSocket } from '../../io/udp.js';
 import {
   decodeAgentSolicitation,
@@ -335,6 +336,8 @@ function nodeKeyOf(homeAddress: Ipv4Address, nai: string | undefined): string {
 }
 
 export class ForeignAgent {
+  /** What the kernel dropped before the agent read it (tunnel and visitor-link sockets; Linux only). */
+  readonly kernelDrops = new KernelDrops();
   readonly counters: ForeignAgentCounters = {
     frames: 0,
     solicitations: 0,
@@ -1430,6 +1433,8 @@ export function serveForeignAgent(
       const socket = yield* rawIp.open(protocol, protocol === IpProtocol.IPIP ? { headerIncluded: true } : {});
       if (protocol === IpProtocol.IPIP) tunnelSender = socket;
       socket.onPacket((datagram) => agent.handleTunnelPacket(datagram));
+      const drops = socket.receiveQueueDrops?.bind(socket);
+      if (drops !== undefined) agent.kernelDrops.add('kernel-tunnel-receive-queue', drops);
     }
     // ICMP errors instead of a home agent's Reply (3.7.3).
     const icmp = yield* rawIp.open(IpProtocol.ICMP);
@@ -1438,6 +1443,8 @@ export function serveForeignAgent(
       socket.onMessage((d) => agent.handleDatagram({ data: d.data, source: d.address, sourcePort: d.port }));
     }
     link.onFrame((frame, info) => agent.handleFrame(frame, info));
+    const linkDrops = link.receiveQueueDrops?.bind(link);
+    if (linkDrops !== undefined) agent.kernelDrops.add('kernel-link-receive-queue', linkDrops);
     // The relayed Request leaves from the socket of its care-of address (3.7.2.2: IP source =
     // the care-of address), so the home agent's Reply comes back to it.
     // By address, looked up per datagram: the reverse tunnel over UDP sends through these too.

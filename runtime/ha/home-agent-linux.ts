@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { Effect, Layer } from 'effect';
 import { Subject, type Observable } from 'rxjs';
 import type { Clock } from '../../io/clock.js';
+import type { KernelDropReason, KernelDrops } from '../../io/kernel-drops.js';
 import type { LinkInterface } from '../../io/link.js';
 import { openLinuxPacketTap, type LinuxPacketTap, type LinuxPacketTapCounters } from '../../io/linux/packet-tap.js';
 import { readInterfaceInfo } from '../../io/linux/packet.js';
@@ -120,6 +121,8 @@ export interface LinuxHomeAgentDataPath {
   readonly path: HomeAgentDataPath;
   readonly routes: HostRoutes;
   readonly counters: LinuxDataPathCounters;
+  /** What the kernel dropped before the path read it (TUN queue, tunnel receivers), read when asked. */
+  readonly kernelDrops: KernelDrops;
   readonly events: Observable<LinuxDataPathEvent>;
   /**
    * Another view of the home interface over the data path's own packet socket (one AF_PACKET
@@ -138,6 +141,8 @@ export interface LinuxHomeAgentDataPath {
     tunOffload: TunOffloadState | undefined;
     /** The bpf engine's map writes and programs' counters (absent on userspace). */
     bpf: (HomeAgentBpfCounters & { interfaces: readonly string[]; programs: ReturnType<HomeAgentBpf['programCounters']> }) | undefined;
+    /** The kernel's drops before the path read (docs/performance.md, where the userspace path lost packets). */
+    kernelDrops: Partial<Record<KernelDropReason, number>>;
   };
   /** Detaches, removes the routes, closes the sockets and removes the TUN device. Idempotent. */
   stop(): Promise<void>;
@@ -350,6 +355,7 @@ export async function startLinuxHomeAgentDataPath(
     path,
     routes: linuxTap.routes,
     counters: linuxTap.linuxCounters,
+    kernelDrops: linuxTap.kernelDrops,
     events: eventSubject.asObservable(),
     shareHomeLink: () => linuxTap.openHomeLink(),
     snapshot: () => ({
@@ -360,6 +366,7 @@ export async function startLinuxHomeAgentDataPath(
       homeLink: { ...path.homeLink.counters },
       tunOffload: linuxTap.tunOffload(),
       bpf: bpf === undefined ? undefined : { ...bpf.counters, mapErrors: { ...bpf.counters.mapErrors }, interfaces: bpf.interfaces, programs: bpf.programCounters() },
+      kernelDrops: linuxTap.kernelDrops.snapshot(),
     }),
     async stop() {
       if (stopped) return;

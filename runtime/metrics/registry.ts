@@ -9,6 +9,7 @@ import { collectDefaultMetrics, Gauge, Histogram, Registry, type RegistryContent
 import { replyCodeText } from '../../io/wire/reply-codes.js';
 import type { LinuxPacketTapCounters } from '../../io/linux/packet-tap.js';
 import type { DataPlaneCounters } from '../dataplane/packets.js';
+import type { KernelDrops } from '../../io/kernel-drops.js';
 import type { HomeAgentCounters } from '../ha/home-agent.js';
 import type { HomeAgentAdvertiserCounters } from '../ha/home-agent-advertiser.js';
 import type { HomeAgentDataPathCounters } from '../ha/home-agent-data-path.js';
@@ -141,6 +142,11 @@ function addDataPlane(registry: AnyRegistry, source: DataPathSource): void {
   });
 }
 
+/** A KernelDrops snapshot as edge drops: each reason the kernel was asked about, 0 included. */
+export function* kernelDropEntries(drops: KernelDrops): Iterable<readonly [string, number]> {
+  for (const [reason, value] of Object.entries(drops.snapshot())) yield [reason, value ?? 0];
+}
+
 function* replyCodes(table: Readonly<Record<number, number | undefined>>): Iterable<readonly [Labels, number]> {
   for (const [code, value] of Object.entries(table)) if (value !== undefined) yield [{ code, reason: replyCodeText(Number(code)) }, value];
 }
@@ -168,6 +174,8 @@ export interface HomeAgentMetricsSource {
     readonly engine?: string;
     /** The kernel fast path with the bpf engine: its programs' counters and its map writes. */
     readonly bpf?: BpfMetricsSource | undefined;
+    /** The kernel's queues that overflowed before the path read them, on Linux. */
+    readonly kernelDrops?: KernelDrops;
   };
   readonly advertiser?: { readonly counters: HomeAgentAdvertiserCounters };
   readonly timer?: RegistrationTimer;
@@ -248,6 +256,7 @@ export function homeAgentMetrics(source: HomeAgentMetricsSource): MetricsBuilder
           yield ['not-ipv4', dataPath.counters.notIpv4];
           yield ['home-link-send-failed', dataPath.counters.unclaimedSendFailed];
         }
+        if (dataPath.kernelDrops !== undefined) yield* kernelDropEntries(dataPath.kernelDrops);
       },
     });
   };
@@ -261,6 +270,8 @@ export interface ForeignAgentMetricsSource {
     readonly counters: ForeignAgentCounters;
     tableSizes(): ForeignAgentTableSizes;
     readonly dataPlane: { readonly counters: DataPlaneCounters };
+    /** The kernel's queues that overflowed before the agent read them (Linux). */
+    readonly kernelDrops?: KernelDrops;
     /** RFC 3519 flows with home agents (runtime/fa/udp-flows.ts), when the agent has them. */
     readonly udpFlows?: { readonly counters: UdpFlowCounters };
   };
@@ -304,7 +315,11 @@ export function foreignAgentMetrics(source: ForeignAgentMetricsSource & { readon
     addAdvertiser(registry, c);
     gaugeOf(registry, 'mip4_fa_visitors', 'Visitor list entries (rows of faVisitorTable)', () => agent.tableSizes().visitors);
     gaugeOf(registry, 'mip4_fa_pending_registrations', 'Registrations relayed and waiting for a Reply', () => agent.tableSizes().pending);
-    addDataPlane(registry, { plane: agent.dataPlane.counters });
+    const kernelDrops = agent.kernelDrops;
+    addDataPlane(registry, {
+      plane: agent.dataPlane.counters,
+      ...(kernelDrops === undefined ? {} : { edgeDrops: () => kernelDropEntries(kernelDrops) }),
+    });
     const udp = agent.udpFlows?.counters;
     if (udp !== undefined) {
       counterOf(registry, 'mip4_fa_udp_keepalives_sent_total', 'RFC 3519 keepalives sent on idle UDP flows with home agents', () => udp.keepalives);
@@ -324,6 +339,8 @@ export interface MobileNodeMetricsSource {
     readonly events: { subscribe(observer: (event: MobileNodeEvent) => void): unknown };
     /** RFC 3519 counters (runtime/mn/udp-tunnel.ts), when the node has them. */
     readonly udpTunnelling?: { readonly counters: MnUdpTunnelCounters; readonly plane: { readonly counters: MnUdpTunnelPlaneCounters } };
+    /** The kernel's queues that overflowed before the node read them (co-located tunnels, TUN; Linux). */
+    readonly kernelDrops?: KernelDrops;
   };
 }
 
@@ -406,6 +423,14 @@ export function mobileNodeMetrics(source: MobileNodeMetricsSource & { readonly d
       [{ result: 'written' }, c.injected],
       [{ result: 'refused' }, c.injectDropped],
     ]);
+    // The node has no data plane family of its own: the kernel's drops on its tunnel path go
+    // under the same name and reasons as the agents'.
+    const kernelDrops = node.kernelDrops;
+    if (kernelDrops !== undefined && !kernelDrops.empty) {
+      labelledCounterOf(registry, 'mip4_dataplane_drops_total', 'Datagrams the data path dropped, by reason', ['reason'], function* () {
+        for (const [reason, value] of kernelDropEntries(kernelDrops)) yield [{ reason }, value];
+      });
+    }
     // RFC 3519 (runtime/mn/udp-tunnel.ts): registrations, keepalives and tunnel data over UDP.
     const udp = node.udpTunnelling;
     if (udp !== undefined) {

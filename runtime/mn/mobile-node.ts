@@ -14,6 +14,7 @@ import { Link, type LinkInterface } from '../../io/link.js';
 import { MnHost, type HostAttachment, type MnHostSettings } from '../../io/mn-host.js';
 import { Tun, type TunDevice } from '../../io/tun.js';
 import { RawIp, type RawIpError, type RawIpSocket } from '../../io/raw-ip.js';
+import { KernelDrops } from '../../io/kernel-drops.js';
 import { Udp, type UdpSocket } from '../../io/udp.js';
 import { decodeAgentAdvertisement, encodeAgentSolicitation, hasNonSkippableUnknownExtension, makeAgentSolicitation, SOLICITATION_LENGTH } from '../../io/wire/agent-discovery.js';
 import { ARP_FRAME_LENGTH, ArpOperation, arpReply, decodeArpPacket, encodeArpFrame, gratuitousArpFrame } from '../../io/wire/arp.js';
@@ -304,6 +305,8 @@ function careOfOf(target: MnRegistrationTarget, homeAddress: Ipv4Address): Ipv4A
 }
 
 export class MobileNode {
+  /** What the kernel dropped before the node read it (co-located tunnel sockets, its TUN device; Linux only). */
+  readonly kernelDrops = new KernelDrops();
   private readonly discoveryHost: ActorHost<typeof mnDiscoveryMachine, MobileNode, MnDiscoveryCommand>;
   private readonly registrationHost: ActorHost<typeof mnRegistrationMachine, RegistrationOwner, MnRegistrationCommand>;
   private discovery: DiscoveryActor | undefined;
@@ -1451,7 +1454,16 @@ export async function startMobileNode(config: MobileNodeConfig, options: StartMo
       });
     });
   }
+  for (const socket of io.tunnels) {
+    const drops = socket.receiveQueueDrops?.bind(socket);
+    if (drops !== undefined) node.kernelDrops.add('kernel-tunnel-receive-queue', drops);
+  }
   const tun = host.tun;
+  const tunDrops = tun?.deviceDrops;
+  if (tunDrops !== undefined) {
+    node.kernelDrops.add('kernel-tun-write', () => tunDrops().receiveDropped);
+    node.kernelDrops.add('kernel-tun-read-queue', () => tunDrops().transmitDropped);
+  }
   if (tun !== undefined) {
     tun.onError(() => {});
     readOwnDatagrams(tun, node, 'tunnelSender' in io ? io.tunnelSender : undefined);

@@ -85,6 +85,9 @@ describe('mip4 fa and mip4 mn serving /metrics (child processes, in namespaces)'
       expect(sampleValue(samples, 'mip4_fa_visitors')).toBe(0);
       expect(sampleValue(samples, 'mip4_fa_requests_received_total')).toBe(0);
       expect(sampleValue(samples, 'mip4_build_info', { role: 'fa' })).toBe(1);
+      // Read from the kernel at the scrape (SO_MEMINFO of the IP-in-IP and visitor-link sockets): nothing overflowed.
+      expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'kernel-tunnel-receive-queue' })).toBe(0);
+      expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'kernel-link-receive-queue' })).toBe(0);
       await fa.stop();
       const stopped = await fa.line('stopped');
       expect(fa.exit).toEqual({ code: 0, signal: null });
@@ -112,6 +115,7 @@ describe('mip4 fa and mip4 mn serving /metrics (child processes, in namespaces)'
       expect(sampleValue(samples, 'mip4_mn_registered')).toBe(0);
       expect(sampleValue(samples, 'mip4_mn_requests_sent_total')).toBe(0);
       expect(sampleValue(samples, 'mip4_build_info', { role: 'mn' })).toBe(1);
+      expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'kernel-tunnel-receive-queue' })).toBe(0);
       await mn.stop();
       expect(mn.exit).toEqual({ code: 0, signal: null });
     },

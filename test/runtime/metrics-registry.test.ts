@@ -16,6 +16,7 @@ import {
   type MetricsRegistries,
 } from '../../runtime/metrics/registry.js';
 import type { ForeignAgentCounters } from '../../runtime/fa/foreign-agent.js';
+import { KernelDrops } from '../../io/kernel-drops.js';
 import type { MobileNodeCounters, MobileNodeEvent, MobileNodeState } from '../../runtime/mn/mobile-node.js';
 import { COA1, COA2, Harness, makeConfig, MHAE, MN1, MN2, MN2_KEY, WRONG_KEY } from './home-agent-harness.js';
 import { openMetricsParserMissing, parseOpenMetrics, promtoolCheck, promtoolMissing, sampleValue, textSamples, type ParsedFamily } from '../support/exposition.js';
@@ -180,6 +181,22 @@ describe('the foreign agent registry', () => {
     expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'unknown-visitor' })).toBe(1);
   });
 
+  it('the kernel\'s drops read at each scrape under mip4_dataplane_drops_total: sources of one reason add up', async () => {
+    const kernelDrops = new KernelDrops();
+    let ipInIp = 5;
+    kernelDrops.add('kernel-tunnel-receive-queue', () => ipInIp);
+    kernelDrops.add('kernel-tunnel-receive-queue', () => 2);
+    kernelDrops.add('kernel-link-receive-queue', () => 0);
+    const registries = buildRegistries({ role: 'fa', ...INFO }, foreignAgentMetrics({ agent: { ...agent, kernelDrops } }), { processMetrics: false });
+    let { samples } = await scrape(registries);
+    expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'kernel-tunnel-receive-queue' })).toBe(7);
+    expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'kernel-link-receive-queue' }), 'a source with no drops yet is still exported').toBe(0);
+    expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'unknown-visitor' })).toBe(1);
+    ipInIp = 9;
+    ({ samples } = await scrape(registries));
+    expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'kernel-tunnel-receive-queue' })).toBe(11);
+  });
+
   it('with RFC 3519 flows: keepalives, and the reverse tunnel\'s datagrams and sends (datagrams per sendmmsg is their ratio)', async () => {
     const udpFlows = { counters: { granted: 2, notGranted: 0, keepalives: 3, tunnelDataReceived: 9, dataSent: 40, dataSendTurns: 5 } };
     const { samples } = await scrape(buildRegistries({ role: 'fa', ...INFO }, foreignAgentMetrics({ agent: { ...agent, udpFlows } }), { processMetrics: false }));
@@ -210,6 +227,18 @@ describe('the mobile node registry', () => {
     let state: MobileNodeState = { attachment: 'searching', registration: 'none' };
     return { node: { counters, events, state: () => state }, setState: (s: MobileNodeState) => (state = s), events };
   }
+
+  it('the kernel\'s drops on the co-located path as mip4_dataplane_drops_total, none without a source', async () => {
+    const { node } = fakeNode();
+    const kernelDrops = new KernelDrops();
+    kernelDrops.add('kernel-tunnel-receive-queue', () => 3);
+    kernelDrops.add('kernel-tun-write', () => 1);
+    const { samples } = await scrape(buildRegistries({ role: 'mn', ...INFO }, mobileNodeMetrics({ node: { ...node, kernelDrops } }), { processMetrics: false }));
+    expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'kernel-tunnel-receive-queue' })).toBe(3);
+    expect(sampleValue(samples, 'mip4_dataplane_drops_total', { reason: 'kernel-tun-write' })).toBe(1);
+    const without = await scrape(buildRegistries({ role: 'mn', ...INFO }, mobileNodeMetrics({ node }), { processMetrics: false }));
+    expect(sampleValue(without.samples, 'mip4_dataplane_drops_total', { reason: 'kernel-tun-write' })).toBeUndefined();
+  });
 
   it('counts outcomes and movements from the node events, state as gauges, counters as they are', async () => {
     const { node, events, setState } = fakeNode();
@@ -257,12 +286,28 @@ describe('the expositions, read by independent parsers', () => {
           counters: { ...new Harness().agent.counters, deniedByCode: { 70: 1 }, discardedByReason: {}, pendingRefusals: {}, frames: 0, solicitations: 0, requestsOnSocket: 0, relayed: 0, replies: 0, repliesRelayed: 0, timeouts: 0, icmpErrors: 0, icmpErrorsMatched: 0, advertisements: 1, tunnelDelivered: 0 },
           tableSizes: () => ({ visitors: 0, pending: 0, pendingTallyKeys: 0, recentDenials: 0, routes: 0 }),
           dataPlane: { counters: { packets: 1, tunnelled: 1 } },
+          kernelDrops: (() => {
+            const drops = new KernelDrops();
+            drops.add('kernel-tunnel-receive-queue', () => 4);
+            return drops;
+          })(),
         },
       }),
     );
     const mn = buildRegistries(
       { role: 'mn', ...INFO },
-      mobileNodeMetrics({ node: { counters: { advertisements: 1, advertisementsDiscarded: 0, solicitations: 0, requests: 1, replies: 1, repliesDiscarded: 0, repliesAccepted: 1, repliesDenied: 0, decapsulated: 0, agentArpReplies: 0, homeArpIgnored: 0, injected: 0, injectDropped: 0 }, events: new Subject(), state: () => ({ attachment: 'searching', registration: 'none' }) } }),
+      mobileNodeMetrics({
+        node: {
+          counters: { advertisements: 1, advertisementsDiscarded: 0, solicitations: 0, requests: 1, replies: 1, repliesDiscarded: 0, repliesAccepted: 1, repliesDenied: 0, decapsulated: 0, agentArpReplies: 0, homeArpIgnored: 0, injected: 0, injectDropped: 0 },
+          events: new Subject(),
+          state: () => ({ attachment: 'searching', registration: 'none' }),
+          kernelDrops: (() => {
+            const drops = new KernelDrops();
+            drops.add('kernel-tun-read-queue', () => 0);
+            return drops;
+          })(),
+        },
+      }),
     );
     return [
       { role: 'ha', registries: ha },
