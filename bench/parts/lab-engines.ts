@@ -139,7 +139,8 @@ function enginesChosen(lab: LabOptions): Record<string, string> {
   const directory = labDirectory(lab);
   const chosen: Record<string, string> = {};
   for (const role of ['ha', 'fa1', 'fa2', 'mn']) {
-    const line = logLines(directory, role).find((l) => typeof l.engine === 'string');
+    // The start line the daemons log for their choice (policies/data-path-engine.ts); `listening`'s `engine` is the machines' step engine.
+    const line = logLines(directory, role).find((l) => l.event === 'data-path-engine' && typeof l.engine === 'string');
     chosen[role] = line === undefined ? 'not logged' : `${String(line.engine)}${typeof line.reason === 'string' ? ` (${line.reason})` : ''}`;
   }
   return chosen;
@@ -155,7 +156,11 @@ function attachedPrograms(namespace: string): string[] {
   const found: string[] = [];
   for (const { ifname } of JSON.parse(links.stdout) as Array<{ ifname: string }>) {
     const filters = spawnSync('tc', ['-n', namespace, 'filter', 'show', 'dev', ifname, 'ingress'], { encoding: 'utf8', timeout: 5_000 });
-    const names = [...(filters.stdout ?? '').matchAll(/bpf name (\S+)/g)].map((m) => m[1]!);
+    // iproute2 prints a cls_bpf filter as "… bpf chain 0 handle 0x1 direct-action not_in_hw id 42 name ha_encap tag …" (libbpf sets no filter name: the program's name is in its info).
+    const names = (filters.stdout ?? '')
+      .split('\n')
+      .filter((line) => / bpf /.test(line))
+      .map((line) => /\bname (\S+)/.exec(line)?.[1] ?? /\bid (\d+)/.exec(line)?.[0] ?? 'bpf');
     if (names.length > 0) found.push(`${ifname}: ${names.join(', ')}`);
   }
   return found;
@@ -302,7 +307,7 @@ async function stormOnce(namespace: string, workDir: string, engine: 'bpf' | 'us
     const listening = await server.waitForEvent('listening', 60_000);
     const port = Number(String((listening.endpoints as string[])[0]).split(':').pop());
     const log = readFileSync(join(workDir, `storm-${engine}.log`), 'utf8');
-    const engineLine = log.split('\n').find((l) => l.includes('"engine"'));
+    const engineLine = log.split('\n').find((l) => l.includes('"data-path-engine"'));
     const loadArgs = ['--target', `127.0.0.1:${port}`, '--home-agent', STORM_HOME_AGENT, '--home-base', ipv4ToString(STORM_HOME_BASE), '--nodes', String(nodes), '--spi', String(STORM_SPI), '--key', STORM_KEY, '--care-of', STORM_CARE_OF];
     const result = await runJson<{ accepted: number; seconds: number; lastReplySeconds: number }>(
       'ip',
