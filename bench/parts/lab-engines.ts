@@ -134,14 +134,26 @@ async function waitRegistered(lab: LabOptions, place: MeasuredPlace, since: numb
   throw new Error(`lab ${lab.name}: the node ${PLACE_TEXT[place]} was not reachable at its home address within 20 s`);
 }
 
+/**
+ * The start line a daemon logs for its choice (policies/data-path-engine.ts): the agents'
+ * `data-path-engine`, the home agent's `data-path-up`. (`listening`'s `engine` is the machines' step engine.)
+ */
+function isEngineLine(line: Record<string, unknown>): boolean {
+  return (line.event === 'data-path-engine' || line.event === 'data-path-up') && typeof line.engine === 'string';
+}
+
+function engineText(line: Record<string, unknown>): string {
+  const reason = line.reason ?? line.engineReason;
+  return `${String(line.engine)}${typeof reason === 'string' ? ` (${reason})` : ''}`;
+}
+
 /** The engine each daemon says it chose (its start log lines that name one), for the raw results. */
 function enginesChosen(lab: LabOptions): Record<string, string> {
   const directory = labDirectory(lab);
   const chosen: Record<string, string> = {};
   for (const role of ['ha', 'fa1', 'fa2', 'mn']) {
-    // The start line the daemons log for their choice (policies/data-path-engine.ts); `listening`'s `engine` is the machines' step engine.
-    const line = logLines(directory, role).find((l) => l.event === 'data-path-engine' && typeof l.engine === 'string');
-    chosen[role] = line === undefined ? 'not logged' : `${String(line.engine)}${typeof line.reason === 'string' ? ` (${line.reason})` : ''}`;
+    const line = logLines(directory, role).find(isEngineLine);
+    chosen[role] = line === undefined ? 'not logged' : engineText(line);
   }
   return chosen;
 }
@@ -159,7 +171,7 @@ function attachedPrograms(namespace: string): string[] {
     // iproute2 prints a cls_bpf filter as "… bpf chain 0 handle 0x1 direct-action not_in_hw id 42 name ha_encap tag …" (libbpf sets no filter name: the program's name is in its info).
     const names = (filters.stdout ?? '')
       .split('\n')
-      .filter((line) => / bpf /.test(line))
+      .filter((line) => / bpf /.test(line) && / handle /.test(line))
       .map((line) => /\bname (\S+)/.exec(line)?.[1] ?? /\bid (\d+)/.exec(line)?.[0] ?? 'bpf');
     if (names.length > 0) found.push(`${ifname}: ${names.join(', ')}`);
   }
@@ -307,14 +319,23 @@ async function stormOnce(namespace: string, workDir: string, engine: 'bpf' | 'us
     const listening = await server.waitForEvent('listening', 60_000);
     const port = Number(String((listening.endpoints as string[])[0]).split(':').pop());
     const log = readFileSync(join(workDir, `storm-${engine}.log`), 'utf8');
-    const engineLine = log.split('\n').find((l) => l.includes('"data-path-engine"'));
+    const engineLine = log
+      .split('\n')
+      .flatMap((l): Array<Record<string, unknown>> => {
+        try {
+          return l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [];
+        } catch {
+          return []; // a line being written
+        }
+      })
+      .find(isEngineLine);
     const loadArgs = ['--target', `127.0.0.1:${port}`, '--home-agent', STORM_HOME_AGENT, '--home-base', ipv4ToString(STORM_HOME_BASE), '--nodes', String(nodes), '--spi', String(STORM_SPI), '--key', STORM_KEY, '--care-of', STORM_CARE_OF];
     const result = await runJson<{ accepted: number; seconds: number; lastReplySeconds: number }>(
       'ip',
       ['netns', 'exec', namespace, LOADGEN, ...loadArgs, '--mode', 'closed', '--in-flight', '64', '--count', String(nodes), '--timeout-ms', '2000'],
       120_000,
     );
-    return { rate: stormRate(result), accepted: result.accepted, chosen: engineLine ?? 'not logged' };
+    return { rate: stormRate(result), accepted: result.accepted, chosen: engineLine === undefined ? 'not logged' : engineText(engineLine) };
   } finally {
     server.truncateLog();
     await server.stop();
