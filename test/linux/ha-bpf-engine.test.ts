@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { captureToolEnv, ensureBuilt, inNamespace, ip, missingTools, Namespaces, Peer, ROOT, titled, type PeerEvent } from './netns.js';
 import { bpfSkipReason } from './bpf-support.js';
 import { writePrivateFile } from '../support/files.js';
-import { textSamples } from '../support/exposition.js';
+import { promtoolCheck, promtoolMissing, textSamples } from '../support/exposition.js';
 
 // tshark (apt: tshark) reads the tunnel on the wire; python3 crafts reverse tunnels; setpriv (util-linux) drops CAP_BPF.
 const skip = bpfSkipReason() ?? missingTools('tshark', 'python3', 'setpriv', 'ping');
@@ -39,6 +39,8 @@ const peers: Peer[] = [];
 const tempDir = skip === undefined ? mkdtempSync(join(tmpdir(), 'mip4-ha-bpf-')) : '';
 let coa: Peer;
 let daemons = 0;
+/** The bpf engine's /metrics scrape, for promtool below. */
+let scrapedOnBpf = '';
 
 interface Status {
   dataPath: {
@@ -287,6 +289,7 @@ describe('mip4 ha with dataPath.engine (child process, in namespaces)', () => {
 
         // /metrics: the engine and the programs' counters.
         const metrics = scrape(String(listening.metrics));
+        scrapedOnBpf = metrics;
         const samples = textSamples(metrics);
         expect(samples).toContainEqual(expect.objectContaining({ name: 'mip4_data_path_engine_info', labels: { engine: 'bpf' }, value: 1 }));
         expect(samples).toContainEqual(expect.objectContaining({ name: 'mip4_bpf_packets_total', labels: { program: 'ha_encap', reason: 'encapsulated' }, value: 2 }));
@@ -310,6 +313,12 @@ describe('mip4 ha with dataPath.engine (child process, in namespaces)', () => {
     },
     STARTUP_MS + 90_000,
   );
+
+  const promtoolSkip = skip ?? promtoolMissing();
+  it.skipIf(promtoolSkip !== undefined)(titled('promtool check metrics passes the bpf engine\'s scrape (engine info, bpf packet and map error families)', promtoolSkip), () => {
+    expect(scrapedOnBpf).toContain('mip4_bpf_packets_total');
+    expect(promtoolCheck(scrapedOnBpf)).toEqual({ status: 0, output: '' });
+  });
 
   it.skipIf(skip !== undefined)(
     titled('engine bpf, kill -9, restart: the restart replaces the crashed run\'s filters and restores nothing stale; its stop leaves no filter', skip),
