@@ -156,16 +156,18 @@ export function startHomeAgentBpf(table: ForwardingTable, options: HomeAgentBpfO
       instance.attach('decap', name, 'ingress', TC_PRIORITY_FIRST);
       instance.attach('ha_encap', name, 'ingress', TC_PRIORITY);
     }
-    let stopped = false;
+    const readCounters = () => ({ haEncap: instance.haEncapCounters(), decap: instance.decapCounters() });
+    // After stop, the counters as they were when the programs went (the daemon's last log line).
+    let final: ReturnType<typeof readCounters> | undefined;
     return {
       instance: options.instance,
       interfaces: [...options.interfaces],
       counters: sync.counters,
-      programCounters: () => ({ haEncap: instance.haEncapCounters(), decap: instance.decapCounters() }),
-      inKernel: (homeAddress) => bindings.get(homeAddress) !== undefined,
+      programCounters: () => final ?? readCounters(),
+      inKernel: (homeAddress) => final === undefined && bindings.get(homeAddress) !== undefined,
       stop() {
-        if (stopped) return;
-        stopped = true;
+        if (final !== undefined) return;
+        final = readCounters();
         subscription?.unsubscribe();
         instance.close();
       },

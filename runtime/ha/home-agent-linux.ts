@@ -20,7 +20,7 @@ import type { KernelDropReason, KernelDrops } from '../../io/kernel-drops.js';
 import type { LinkInterface } from '../../io/link.js';
 import { openLinuxPacketTap, type LinuxPacketTap, type LinuxPacketTapCounters } from '../../io/linux/packet-tap.js';
 import { readInterfaceInfo } from '../../io/linux/packet.js';
-import { bpfAvailability } from '../../io/linux/bpf.js';
+import { bpfAvailability, cleanupBpfInstance } from '../../io/linux/bpf.js';
 import type { HostRoutes, HostRoutesCounters } from '../../io/linux/routes.js';
 import { PacketTap, PacketTapError } from '../../io/packet-tap.js';
 import { openInScope } from '../../io/scoped-start.js';
@@ -30,7 +30,7 @@ import { largestTunnelOverhead } from '../dataplane/ha-plane.js';
 import { openHomeAgentDataPath, type HomeAgentDataPath } from './home-agent-data-path.js';
 import type { HomeAgent } from './home-agent.js';
 import type { HomeAgentSettings } from '../../policies/ha-request.js';
-import { chooseDataPathEngine, DEFAULT_DATA_PATH_ENGINE, type BpfAvailability, type DataPathEngine, type DataPathEngineSetting } from '../../policies/data-path-engine.js';
+import { bpfBlocker, chooseDataPathEngine, DEFAULT_DATA_PATH_ENGINE, type BpfAvailability, type DataPathEngine, type DataPathEngineSetting } from '../../policies/data-path-engine.js';
 import { defaultBpfInterfaces, homeAgentBpfInstance, startHomeAgentBpf, type HomeAgentBpf, type HomeAgentBpfCounters, type HomeAgentBpfEvent } from './home-agent-bpf.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'mip4ha0';
@@ -261,6 +261,15 @@ export async function startLinuxHomeAgentDataPath(
   const choice = chooseDataPathEngine(setting, availability);
   if (!choice.ok) throw new DataPathStartError('permission', choice.reason);
   const tunnelDevice = config.tunnelDevice ?? DEFAULT_TUNNEL_DEVICE;
+  if (choice.engine === 'userspace' && bpfBlocker(availability) === undefined) {
+    // A bpf run of this agent that crashed left filters holding its old bindings: gone before
+    // the userspace plane takes over (best effort: nothing to clean is the usual case).
+    try {
+      cleanupBpfInstance(homeAgentBpfInstance(tunnelDevice));
+    } catch {
+      // Its pins unreadable: the next bpf start replaces the filters on the same hooks.
+    }
+  }
   const maxBatch = config.maxBatch ?? 64;
   // checkLinuxDataPathHost has found the home interface.
   const homeInterfaceMtu = readInterfaceInfo(config.homeInterface)?.mtu ?? 1500;

@@ -354,7 +354,7 @@ describe('docs/metrics.md', () => {
     const h = new Harness();
     const path = { counters: { captured: 0, shed: 0, batches: 0, tunnelSent: 0, icmpSent: 0, reinjected: 0, reinjectTtlExpired: 0, sendFailed: 0, registrationReplyExempt: 0, multicastToHomeLink: 0, udpTunnelReceived: 0, udpTunnelBatches: 0, udpTunnelSent: 0, udpTunnelSendBatches: 0 }, planeCounters: {}, homeLink: { counters: { proxyReplies: 0, gratuitousSent: 0 } as never } };
     const builders = [
-      homeAgentMetrics({ agent: h.agent, dataPath: { path }, advertiser: { counters: { advertisements: 0, solicitations: 0, badSolicitations: 0 } }, timer: new RegistrationTimer() }),
+      homeAgentMetrics({ agent: h.agent, dataPath: { path, engine: 'bpf', bpf: { programCounters: () => ({ haEncap: {}, decap: {} }), counters: { mapErrors: {} } } }, advertiser: { counters: { advertisements: 0, solicitations: 0, badSolicitations: 0 } }, timer: new RegistrationTimer() }),
       foreignAgentMetrics({ agent: { counters: { ...h.agent.counters } as never, tableSizes: () => ({ visitors: 0, pending: 0, pendingTallyKeys: 0, recentDenials: 0, routes: 0 }), dataPlane: { counters: {} } } }),
       mobileNodeMetrics({ node: { counters: {} as never, events: new Subject(), state: () => ({ attachment: 'searching', registration: 'none' }) } }),
     ];
