@@ -14,7 +14,6 @@ import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadNative, type NativeError } from './native.js';
-import type { BpfAvailability } from '../../policies/data-path-engine.js';
 
 /** The addon's exports, as native/bpf-loader.c exports them. */
 export interface NativeBpf {
@@ -546,8 +545,14 @@ export function cleanupBpfInstance(instance: string, pinRoot: string = DEFAULT_P
   return removed;
 }
 
+/** What the host offers, measured here; the shape of policies/data-path-engine.ts BpfAvailability (io may not import policies). */
+export interface MeasuredBpfAvailability {
+  readonly loaderProblem?: string;
+  readonly missingCapabilities: readonly string[];
+}
+
 /** What this host and process offer the fast path (policies/data-path-engine.ts decides). */
-export function bpfAvailability(): BpfAvailability {
+export function bpfAvailability(): MeasuredBpfAvailability {
   let loaderProblem = bpfUnavailableReason();
   if (loaderProblem === undefined) {
     try {
