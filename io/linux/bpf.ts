@@ -656,8 +656,14 @@ export function cleanupBpfInstance(instance: string, pinRoot: string = DEFAULT_P
   return removed;
 }
 
-/** What this host and process offer the fast path: policies/data-path-engine.ts BpfAvailability's shape (io may not import policies). */
-export function bpfAvailability(): { readonly loaderProblem?: string; readonly missingCapabilities: readonly string[] } {
+/** What the host offers, measured here; the shape of policies/data-path-engine.ts BpfAvailability (io may not import policies). */
+export interface MeasuredBpfAvailability {
+  readonly loaderProblem?: string;
+  readonly missingCapabilities: readonly string[];
+}
+
+/** What this host and process offer the fast path (policies/data-path-engine.ts decides). */
+export function bpfAvailability(): MeasuredBpfAvailability {
   let loaderProblem = bpfUnavailableReason();
   if (loaderProblem === undefined) {
     try {

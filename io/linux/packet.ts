@@ -7,6 +7,7 @@
  * Short frames are zero-padded to the 60-byte Ethernet minimum before sending (link.ts: the
  * interface pads; veth and some drivers do not).
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Effect, Layer } from 'effect';
 import { Link, LinkError, type FrameInfo, type LinkInterface } from '../link.js';
@@ -44,15 +45,43 @@ export interface InterfaceInfo {
   readonly mtu: number;
 }
 
-/** Reads an interface's address and MTU from sysfs; undefined when there is no such interface. */
+/**
+ * Reads an interface's address and MTU; undefined when there is no such interface. sysfs shows
+ * the namespace it was mounted in, which is not this process's after `nsenter --net` (how
+ * daemons that pin BPF are started): when sysfs's ifindex differs from this namespace's, the
+ * answer comes from `ip -j link` (netlink, this namespace) instead.
+ */
 export function readInterfaceInfo(name: string): InterfaceInfo | undefined {
   // A name with a slash or dot-dot would escape /sys/class/net.
   if (interfaceNameProblem(name) !== undefined) return undefined;
+  const ifindex = nativeInterfaceIndex(name);
   try {
     const base = `/sys/class/net/${name}`;
-    const mac = parseMac(readFileSync(`${base}/address`, 'utf8').trim()) ?? '00:00:00:00:00:00';
-    const mtu = Number.parseInt(readFileSync(`${base}/mtu`, 'utf8').trim(), 10);
-    return { mac, mtu: Number.isFinite(mtu) ? mtu : 1500 };
+    const sysfsIndex = Number.parseInt(readFileSync(`${base}/ifindex`, 'utf8').trim(), 10);
+    if (ifindex === undefined || sysfsIndex === ifindex) {
+      const mac = parseMac(readFileSync(`${base}/address`, 'utf8').trim()) ?? '00:00:00:00:00:00';
+      const mtu = Number.parseInt(readFileSync(`${base}/mtu`, 'utf8').trim(), 10);
+      return { mac, mtu: Number.isFinite(mtu) ? mtu : 1500 };
+    }
+  } catch {
+    if (ifindex === undefined) return undefined;
+  }
+  return ifindex === undefined || ifindex === 0 ? undefined : interfaceInfoFromNetlink(name);
+}
+
+function nativeInterfaceIndex(name: string): number | undefined {
+  try {
+    return loadNative().interfaceIndex(name);
+  } catch {
+    return undefined;
+  }
+}
+
+function interfaceInfoFromNetlink(name: string): InterfaceInfo | undefined {
+  try {
+    const [link] = JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'dev', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Array<{ address?: string; mtu?: number }>;
+    if (link === undefined) return undefined;
+    return { mac: parseMac(link.address ?? '') ?? '00:00:00:00:00:00', mtu: link.mtu ?? 1500 };
   } catch {
     return undefined;
   }

@@ -122,6 +122,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     setting: engineChoice.setting,
     reason: engineChoice.reason,
     bpfCounters: (): Record<string, Record<string, number>> => (fastPath === undefined ? {} : { decap: fastPath.counters() }),
+    ...(fastPath !== undefined ? { bpfMapEntries: () => ({ visitors: fastPath!.visitorsInKernel() }) } : {}),
   };
   const running = await startOrReport(
     'fa',

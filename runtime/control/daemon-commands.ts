@@ -36,6 +36,8 @@ export interface DataPathEngineStatus {
   readonly reason: string;
   /** Per program, per reason; empty with userspace. */
   readonly bpfCounters: () => Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Entries in the programs' maps, by map name (e.g. visitors); absent with userspace. */
+  readonly bpfMapEntries?: () => Readonly<Record<string, number>>;
 }
 
 let packageVersion: string | undefined;
@@ -66,7 +68,13 @@ export function addressArgument(args: Readonly<Record<string, unknown>>, field: 
 }
 
 function dataPathEngineView(status: DataPathEngineStatus): object {
-  return { engine: status.engine, setting: status.setting, reason: status.reason, bpfCounters: status.bpfCounters() };
+  return {
+    engine: status.engine,
+    setting: status.setting,
+    reason: status.reason,
+    bpfCounters: status.bpfCounters(),
+    ...(status.bpfMapEntries === undefined ? {} : { bpfMapEntries: status.bpfMapEntries() }),
+  };
 }
 
 /** `status`, `traffic`, `debug` and `reload`: what every daemon answers. */

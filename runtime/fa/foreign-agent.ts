@@ -574,6 +574,7 @@ export class ForeignAgent {
     for (const pending of this.pendingOf(homeAddress)) this.pendingHost.stop(pending);
     for (const actor of entries) this.visitorHost.stop(actor);
     this.routes.delete(homeAddress | 0);
+    this.options.fastPath?.visitorGone(homeAddress);
     this.removeReverseTunnel(homeAddress);
     this.emit({ event: 'visitor-cleared', at: this.options.clock.now(), by: 'operator', homeAddress: ipv4ToString(homeAddress), entries: entries.length });
     return entries.length;

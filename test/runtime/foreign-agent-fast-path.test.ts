@@ -98,6 +98,16 @@ describe("the foreign agent's kernel fast path (issue 17)", () => {
     expect(w.told.at(-1)).toEqual({ op: 'close' });
   });
 
+  it('an operator removal (mip4 clear visitor) removes it from the fast path', async () => {
+    const w = await world();
+    w.register(600);
+    w.run(100);
+    expect(w.fa.agent.clearVisitor(MN1)).toBe(1);
+    expect(w.told.map((t) => t.op)).toEqual(['current', 'gone']);
+    await w.fa.stop();
+    await w.home.stop();
+  });
+
   it('an entry whose lifetime runs out is removed from the fast path (3.7.1 expiry)', async () => {
     const w = await world();
     w.register(2);

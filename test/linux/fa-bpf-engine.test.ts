@@ -1,0 +1,248 @@
+/**
+ * `mip4 fa` with `dataPath.engine` (issue 17) in namespaces this file makes (removed in
+ * afterAll, also on failure), with the lab's configurations (runtime/cli/lab/plan.ts):
+ *
+ *   rt 198.51.100.1 ── ha 198.51.100.2 (mip4 ha, userspace data path: TUN, raw IP in IP)
+ *      203.0.113.1/26 ── [bridge in rt] ── fa 203.0.113.2 (mip4 fa, engine bpf, nsenter --net)
+ *                                        └─ mn (mip4 mn, home 198.51.100.10, registered via fa)
+ *
+ * The router pings the mobile node's home address: the home agent's userspace plane tunnels it
+ * to the foreign agent's care-of address, where the decap program delivers it on the visitor
+ * link to the node's MAC. tshark on the node's link looks for ARP about the home address.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADDRESSES, daemonPlans, HOST_INTERFACE, sysctlsOf, type LabRole } from '../../runtime/cli/lab/plan.js';
+import { DEFAULT_PIN_ROOT, TC_HANDLE } from '../../io/linux/bpf.js';
+import { DaemonProcess, type LogLine } from '../support/daemon-process.js';
+import { writePrivateFile } from '../support/files.js';
+import { missingTools } from '../support/tools.js';
+import { bpfSkipReason, inNet } from './bpf-support.js';
+import { captureToolEnv, ensureBuilt, inNamespace, ip, linuxSkipReason, Namespaces, titled, TIME_SCALE } from './netns.js';
+
+const skip = linuxSkipReason({ tun: true }) ?? bpfSkipReason() ?? missingTools('ping', 'tshark', 'tc', 'capsh');
+const pid = process.pid;
+const NS = { rt: `m4fbrt${pid}`, ha: `m4fbha${pid}`, fa: `m4fbfa${pid}`, mn: `m4fbmn${pid}` };
+const KEYS = { mobileHome: '00112233445566778899aabbccddeeff', foreignHome1: '0102030405060708090a0b0c0d0e0f10', foreignHome2: '1112131415161718191a1b1c1d1e1f20' };
+
+const namespaces = new Namespaces();
+const daemons: DaemonProcess[] = [];
+const dir = skip === undefined ? mkdtempSync(join(tmpdir(), 'mip4-fa-bpf-')) : '';
+
+function configOf(role: LabRole, extra = ''): string {
+  const plan = daemonPlans(KEYS, 'ip-in-ip', dir, false).find((p) => p.role === role)!;
+  const path = join(dir, `${role}-${daemons.length}.yaml`);
+  writePrivateFile(path, plan.config + extra);
+  return path;
+}
+
+/** A daemon whose BPF pins must be visible here: nsenter keeps the host's /sys (ip netns exec remounts it). */
+function nsenterDaemon(namespace: string, args: string[], prefix: string[] = []): DaemonProcess {
+  const child = new DaemonProcess(args, { command: [...prefix, 'nsenter', `--net=/run/netns/${namespace}`, process.execPath, 'bin/mip4.js'] });
+  daemons.push(child);
+  return child;
+}
+
+function netnsDaemon(namespace: string, args: string[]): DaemonProcess {
+  const child = new DaemonProcess(args, { command: ['ip', 'netns', 'exec', namespace, process.execPath, 'bin/mip4.js'] });
+  daemons.push(child);
+  return child;
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000 * TIME_SCALE): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** mip4's tc filters on the foreign agent's interface (tc filter show, mip4's handle). */
+function mip4Filters(direction: 'ingress' | 'egress' = 'ingress'): string[] {
+  const shown = inNamespace(NS.fa, 'tc', ['filter', 'show', 'dev', HOST_INTERFACE, direction]);
+  return shown.stdout.split('\n').filter((line) => line.includes(`handle 0x${TC_HANDLE.toString(16)}`));
+}
+
+function faPins(): string[] {
+  return existsSync(DEFAULT_PIN_ROOT) ? readdirSync(DEFAULT_PIN_ROOT).filter((name) => name.startsWith('fa-')) : [];
+}
+
+async function status(): Promise<{ dataPathEngine?: { engine: string; reason: string; bpfCounters: { decap?: Record<string, number> }; bpfMapEntries?: Record<string, number> } }> {
+  const run = spawnSync(process.execPath, ['bin/mip4.js', 'status', '--json', '--socket', join(dir, 'fa1.sock')], { encoding: 'utf8', timeout: 10_000 });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout);
+}
+
+function ping(count: number) {
+  return inNamespace(NS.rt, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', ADDRESSES.mobileNodeHome], 20_000 * TIME_SCALE);
+}
+
+/** ARP frames tshark sees on the node's link while `act` runs: "opcode|target" each. */
+async function arpDuring(act: () => void): Promise<string[]> {
+  const file = join(dir, `arp-${Date.now()}.pcap`);
+  const env = captureToolEnv();
+  const tshark = spawn('ip', ['netns', 'exec', NS.mn, 'tshark', '-q', '-i', HOST_INTERFACE, '-f', 'arp', '-a', `duration:${6 * TIME_SCALE}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  const exited = new Promise<void>((resolve) => tshark.on('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tshark did not start: ${stderr}`)), 15_000 * TIME_SCALE);
+    tshark.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.includes('Capturing on')) {
+        clearTimeout(timer);
+        setTimeout(resolve, 500);
+      }
+    });
+  });
+  act();
+  await exited;
+  const read = spawnSync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|', '-e', 'arp.opcode', '-e', 'arp.dst.proto_ipv4'], { encoding: 'utf8', env, timeout: 20_000 });
+  expect(read.status, read.stderr).toBe(0);
+  return read.stdout.split('\n').filter((line) => line !== '');
+}
+
+function bridgePort(namespace: string, name: string, peer: string): void {
+  ip('link', 'add', name, 'netns', NS.rt, 'type', 'veth', 'peer', 'name', peer, 'netns', namespace);
+  ip('-n', NS.rt, 'link', 'set', name, 'master', 'brf', 'up');
+  ip('-n', namespace, 'link', 'set', peer, 'up');
+}
+
+describe.skipIf(skip !== undefined)('mip4 fa on the tc-BPF engine', () => {
+  let ha: DaemonProcess;
+  let mn: DaemonProcess;
+  let fa: DaemonProcess;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    for (const ns of Object.values(NS)) namespaces.add(ns);
+    namespaces.veth({ ns: NS.rt, name: 'home0', cidr: '198.51.100.1/24' }, { ns: NS.ha, name: HOST_INTERFACE, cidr: '198.51.100.2/24' });
+    ip('-n', NS.rt, 'link', 'add', 'brf', 'type', 'bridge');
+    ip('-n', NS.rt, 'addr', 'add', '203.0.113.1/26', 'dev', 'brf');
+    ip('-n', NS.rt, 'link', 'set', 'brf', 'up');
+    bridgePort(NS.fa, `f${pid}`, HOST_INTERFACE);
+    bridgePort(NS.mn, `m${pid}`, HOST_INTERFACE);
+    ip('-n', NS.fa, 'addr', 'add', '203.0.113.2/26', 'dev', HOST_INTERFACE);
+    ip('-n', NS.fa, 'route', 'add', 'default', 'via', '203.0.113.1');
+    ip('-n', NS.ha, 'route', 'add', 'default', 'via', '198.51.100.1');
+    const roles: Record<keyof typeof NS, LabRole> = { rt: 'rt', ha: 'ha', fa: 'fa1', mn: 'mn' };
+    for (const [key, ns] of Object.entries(NS)) {
+      const settings = sysctlsOf(roles[key as keyof typeof NS]);
+      const run = inNamespace(ns, 'sysctl', ['-q', '-w', ...settings.map(([k, v]) => `${k}=${v}`)]);
+      if (run.status !== 0) throw new Error(run.stderr);
+    }
+    ha = netnsDaemon(NS.ha, ['ha', '--config', configOf('ha')]);
+    await ha.line('listening', 30_000 * TIME_SCALE);
+    fa = nsenterDaemon(NS.fa, ['fa', '--config', configOf('fa1', 'dataPath:\n  engine: bpf\nmetrics:\n  listen: 127.0.0.1:0\n')]);
+    await fa.line('listening', 30_000 * TIME_SCALE);
+    mn = netnsDaemon(NS.mn, ['mn', '--config', configOf('mn')]);
+    await mn.line('registered', 40_000 * TIME_SCALE);
+  }, 150_000 * TIME_SCALE);
+
+  afterAll(async () => {
+    try {
+      await Promise.allSettled(daemons.map((d) => d.stop()));
+    } finally {
+      for (const d of daemons) d.kill();
+      namespaces.cleanup();
+      if (dir !== '') rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it(titled('engine bpf: the start log says bpf and why, decap is attached at tc ingress of the link, status shows engine, reason and the visitor in the kernel map', skip), async () => {
+    const line = fa.lines.find((l: LogLine) => l.event === 'data-path-engine');
+    expect(line).toMatchObject({ engine: 'bpf', setting: 'bpf', reason: 'dataPath.engine is bpf', attached: [HOST_INTERFACE] });
+    expect(mip4Filters()).toHaveLength(1);
+
+
+    const now = await status();
+    expect(now.dataPathEngine).toMatchObject({ engine: 'bpf', reason: 'dataPath.engine is bpf', bpfMapEntries: { visitors: 1 } });
+  });
+
+  it(titled("[R4.2.2-7] a correspondent's datagrams tunnelled by the home agent reach the visitor through the decap program (delivered-visitor), and no ARP for the home address is seen on the visitor link", skip), async () => {
+    const before = (await status()).dataPathEngine!.bpfCounters.decap!;
+    let result: ReturnType<typeof ping> | undefined;
+    const arp = await arpDuring(() => {
+      result = ping(5);
+    });
+    const after = (await status()).dataPathEngine!.bpfCounters.decap!;
+    if (result!.status !== 0) {
+      console.log(JSON.stringify({ before, after }), inNamespace(NS.mn, 'ip', ['addr']).stdout, inNamespace(NS.mn, 'ip', ['route']).stdout, inNamespace(NS.mn, 'ip', ['neigh']).stdout, inNamespace(NS.fa, 'ip', ['neigh']).stdout, inNamespace(NS.rt, 'ip', ['neigh']).stdout, inNamespace(NS.mn, 'nstat', ['-az']).stdout.split('\n').filter((l) => /Ip(InReceives|InDelivers|InAddrErrors|InHdrErrors|InDiscards)|IcmpInEchos|IcmpOutEchoReps/.test(l)).join('\n'));
+    }
+    expect(result!.status, result!.stdout + result!.stderr).toBe(0);
+    expect(after['delivered-visitor']! - before['delivered-visitor']!).toBeGreaterThanOrEqual(5);
+    // Opcode 1 = request; none may ask for the visitor's home address (4.2.2).
+    expect(arp.filter((row) => row === `1|${ADDRESSES.mobileNodeHome}`), arp.join('\n')).toEqual([]);
+    // /metrics: the same counter and the engine gauge.
+    const url = String(fa.lines.find((l) => l.event === 'listening')!.metrics);
+    const script = `fetch(${JSON.stringify(url)}).then(async (r) => process.stdout.write(await r.text()), () => process.exit(4))`;
+    const scraped = inNamespace(NS.fa, process.execPath, ['-e', script], 15_000);
+    expect(scraped.status, scraped.stderr).toBe(0);
+    expect(scraped.stdout).toMatch(/mip4_data_path_engine_info\{engine="bpf"\} 1/);
+    const delivered = /mip4_bpf_packets_total\{program="decap",reason="delivered-visitor"\} (\d+)/.exec(scraped.stdout);
+    expect(Number(delivered?.[1])).toBeGreaterThanOrEqual(5);
+  }, 60_000 * TIME_SCALE);
+
+  it(titled('the visitor entry removed (mip4 clear visitor) takes its kernel map entry with it: later tunnelled datagrams are passed to userspace, counted passed-unknown-visitor', skip), async () => {
+    const cleared = spawnSync(process.execPath, ['bin/mip4.js', 'clear', 'visitor', ADDRESSES.mobileNodeHome, '--socket', join(dir, 'fa1.sock')], { encoding: 'utf8', timeout: 10_000 });
+    expect(cleared.status, cleared.stderr + cleared.stdout).toBe(0);
+    expect((await status()).dataPathEngine!.bpfMapEntries).toEqual({ visitors: 0 });
+    const before = (await status()).dataPathEngine!.bpfCounters.decap!;
+    ping(2);
+    const after = (await status()).dataPathEngine!.bpfCounters.decap!;
+    expect(after['passed-unknown-visitor']! - before['passed-unknown-visitor']!).toBeGreaterThanOrEqual(1);
+    expect(after['delivered-visitor']).toBe(before['delivered-visitor']);
+  }, 60_000 * TIME_SCALE);
+
+  it(titled('stop detaches and unpins; after kill -9 a restart removes the stale filter and pins, and attaches one filter', skip), async () => {
+    await fa.stop();
+    expect(fa.exit?.code).toBe(0);
+    expect(mip4Filters()).toEqual([]);
+    expect(faPins()).toEqual([]);
+    const crashed = nsenterDaemon(NS.fa, ['fa', '--config', configOf('fa1', 'dataPath:\n  engine: bpf\n')]);
+    await crashed.line('listening', 30_000 * TIME_SCALE);
+    expect(mip4Filters()).toHaveLength(1);
+    crashed.kill();
+    await crashed.exited;
+    expect(faPins()).toHaveLength(1);
+    const restarted = nsenterDaemon(NS.fa, ['fa', '--config', configOf('fa1', 'dataPath:\n  engine: bpf\n')]);
+    const line = await restarted.line('data-path-engine', 30_000 * TIME_SCALE);
+    expect(Number(line.staleRemoved)).toBeGreaterThan(0);
+    expect(mip4Filters()).toHaveLength(1);
+    await restarted.stop();
+    expect(mip4Filters()).toEqual([]);
+    expect(faPins()).toEqual([]);
+  }, 90_000 * TIME_SCALE);
+
+  it(titled('engine userspace attaches no filter', skip), async () => {
+    const child = nsenterDaemon(NS.fa, ['fa', '--config', configOf('fa1', 'dataPath:\n  engine: userspace\n')]);
+    const line = await child.line('data-path-engine', 30_000 * TIME_SCALE);
+    expect(line).toMatchObject({ engine: 'userspace', reason: 'dataPath.engine is userspace' });
+    await child.line('listening', 30_000 * TIME_SCALE);
+    expect(mip4Filters()).toEqual([]);
+    await child.stop();
+  }, 60_000 * TIME_SCALE);
+
+  it(titled('without CAP_BPF: auto falls back to userspace with the reason in the log; bpf is a start error naming what is missing', skip), async () => {
+    const drop = ['capsh', '--drop=cap_bpf', '--'];
+    // capsh runs the rest with /bin/sh -c: one quoted command line.
+    const auto = new DaemonProcess([], { command: [...drop, '-c', `exec nsenter --net=/run/netns/${NS.fa} ${process.execPath} bin/mip4.js fa --config ${configOf('fa1', 'dataPath:\n  engine: auto\n')}`] });
+    daemons.push(auto);
+    const line = await auto.line('data-path-engine', 30_000 * TIME_SCALE);
+    expect(line).toMatchObject({ engine: 'userspace', setting: 'auto' });
+    expect(String(line.reason)).toContain('CAP_BPF');
+    await auto.line('listening', 30_000 * TIME_SCALE);
+    expect(mip4Filters()).toEqual([]);
+    await auto.stop();
+    const bpf = new DaemonProcess([], { command: [...drop, '-c', `exec nsenter --net=/run/netns/${NS.fa} ${process.execPath} bin/mip4.js fa --config ${configOf('fa1', 'dataPath:\n  engine: bpf\n')}`] });
+    daemons.push(bpf);
+    await bpf.exited;
+    expect(bpf.exit?.code).toBe(1);
+    expect(bpf.stderr).toMatch(/dataPath\.engine is bpf, but the process lacks CAP_BPF/);
+    expect(mip4Filters()).toEqual([]);
+  }, 60_000 * TIME_SCALE);
+});
