@@ -170,6 +170,39 @@ switch (mode) {
 
   // Sends COUNT IP-in-IP datagrams (inner identification 1..COUNT) from SRC to DST in one
   // sendBatch call (or one send() when COUNT is 1), after a line on stdin.
+  // Opens a TUN device (address 192.0.2.1/24 given by the test), then, told "go", sends COUNT
+  // datagrams to 192.0.2.2 (routed into the device) without yielding, so that nothing reads the
+  // device meanwhile; then lets the reader drain and reports what it read and what the kernel
+  // says the device dropped (TunDevice.deviceDrops).
+  case 'tun-overflow':
+    run((done) =>
+      Effect.gen(function* () {
+        const [device, countText] = args as [string, string];
+        const count = Number(countText);
+        const tun = yield* (yield* Tun).open(device);
+        const sender = yield* (yield* RawIp).open(253, {});
+        let read = 0;
+        tun.onPackets((batch) => {
+          for (let i = 0; i < batch.count; i++) if (batch.data[batch.offset(i) + 9] === 253) read++;
+        });
+        tun.onError((error) => report('tun-error', { message: error.message }));
+        report('ready', { name: tun.name });
+        yield* Effect.promise(() => new Promise<void>((resolve) => process.stdin.once('data', () => resolve())));
+        process.stdin.pause();
+        const before = tun.deviceDrops?.() ?? { receiveDropped: -1, transmitDropped: -1 };
+        const payload = new Uint8Array(1000);
+        let sent = 0;
+        for (let i = 0; i < count; i++) if (sender.send(payload, ipv4('192.0.2.2'))) sent++;
+        for (let waited = 0; waited < 3_000; waited += 20) {
+          const drops = (tun.deviceDrops?.().transmitDropped ?? 0) - before.transmitDropped;
+          if (read + drops >= sent) break;
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)));
+        }
+        const after = tun.deviceDrops?.() ?? { receiveDropped: -1, transmitDropped: -1 };
+        done({ sent, read, transmitDropped: after.transmitDropped - before.transmitDropped });
+      }),
+    );
+    break;
   case 'raw-send':
     run((done) =>
       Effect.gen(function* () {
