@@ -47,9 +47,9 @@ export function labRunSettings(quick: boolean, bpfMeasurable: boolean): LabRunSe
       repetitions: 1,
       paths: ['userspace', 'kernel'],
       places: ['colocated'],
-      stormNodes: 300,
+      stormNodes: 150,
       stormRepetitions: 1,
-      note: 'quick: one lab (engine userspace, then kernel forwarding in it), co-located only, 1 s tests, 300-node storm; the full run alternates bpf, userspace, kernel three times',
+      note: 'quick: one lab (engine userspace, then kernel forwarding in it), co-located only, 1 s tests, 150-node storm; the full run alternates bpf, userspace, kernel three times',
     };
   }
   return {
