@@ -332,6 +332,7 @@ homeAgent:
 ${udpLines}dataPath:                          # intercepts for away nodes (TUN, /32 routes), proxy ARP on the home link
   homeInterface: ${HOST_INTERFACE}
   tunnelDevice: ${HA_TUNNEL_DEVICE}
+  engine: userspace                # the lab's receivers are userspace ones; bpf: kernel-fast-path.md
 advertisement:                     # 'H' advertisements on the home link: a node coming back notices (2.4.3)
   interface: ${HOST_INTERFACE}
   maxInterval: 1
