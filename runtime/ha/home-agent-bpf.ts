@@ -244,7 +244,7 @@ export class KernelBindingSync {
     const previous = this.pairsOf.get(key);
     if (previous === undefined) return;
     this.pairsOf.delete(key);
-    for (const tunnel of previous.tunnels) this.deletePair(homeAddress, tunnel.careOfAddress);
+    for (const tunnel of previous.tunnels) if (tunnel.udp === undefined) this.deletePair(homeAddress, tunnel.careOfAddress);
   }
 
   private deleteBinding(key: number, homeAddress: Ipv4Address): void {
@@ -261,7 +261,11 @@ export class KernelBindingSync {
     }
   }
 
-  /** reverse_sources: the pairs of `entry` in, the pairs its previous version had and it lacks out. */
+  /**
+   * reverse_sources: the pairs of `entry` in, the pairs its previous version had and it lacks out.
+   * UDP-tunnelled bindings (RFC 3519) never enter a BPF map: an IP-in-IP packet from such a
+   * care-of address goes to the userspace plane, which takes it as before.
+   */
   private setPairs(entry: ForwardingEntry): void {
     const key = entry.homeAddress | 0;
     const previous = this.pairsOf.get(key);
@@ -269,15 +273,17 @@ export class KernelBindingSync {
     const tunnels = entry.tunnels;
     if (previous !== undefined) {
       for (const old of previous.tunnels) {
+        if (old.udp !== undefined) continue;
         let kept = false;
-        for (let t = 0; t < tunnels.length; t++) if (tunnels[t]!.careOfAddress === old.careOfAddress) kept = true;
+        for (let t = 0; t < tunnels.length; t++) if (tunnels[t]!.careOfAddress === old.careOfAddress && tunnels[t]!.udp === undefined) kept = true;
         if (!kept) this.deletePair(entry.homeAddress, old.careOfAddress);
       }
     }
     for (let t = 0; t < tunnels.length; t++) {
+      if (tunnels[t]!.udp !== undefined) continue;
       const careOf = tunnels[t]!.careOfAddress;
       let had = false;
-      if (previous !== undefined) for (const old of previous.tunnels) if (old.careOfAddress === careOf) had = true;
+      if (previous !== undefined) for (const old of previous.tunnels) if (old.careOfAddress === careOf && old.udp === undefined) had = true;
       if (had) continue;
       try {
         this.reverse.set(entry.homeAddress, careOf);

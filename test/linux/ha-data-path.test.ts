@@ -49,7 +49,8 @@ function configDocument(dataPath: Record<string, unknown>) {
   return {
     homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', listen: ['198.51.100.1:434'] },
     mobileNodes: [{ homeAddress: HOME_ADDRESS, spi: 4096, key: KEY }],
-    dataPath,
+    // The userspace path is what this file tests (the bpf engine: ha-bpf-engine.test.ts).
+    dataPath: { engine: 'userspace', ...dataPath },
   };
 }
 

@@ -78,7 +78,7 @@ describe('mip4 ha with a store and a data path: a restored binding tunnels again
         JSON.stringify({
           homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', listen: ['198.51.100.1:434'] },
           mobileNodes: [{ homeAddress: HOME_ADDRESS, spi: 4096, key: KEY }],
-          dataPath: { homeInterface: IF.home, tunnelDevice: TUN },
+          dataPath: { homeInterface: IF.home, tunnelDevice: TUN, engine: 'userspace' },
           store: { path: join(tempDir, 'ha.db'), sync: 'full' },
         }),
       );

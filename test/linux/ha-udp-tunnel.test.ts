@@ -165,7 +165,7 @@ beforeAll(async () => {
     JSON.stringify({
       homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', listen: ['198.51.100.1:434'], reverseTunnel: 'allowed', udpTunnel: 'allowed', udpKeepaliveInterval: 20 },
       mobileNodes: [{ homeAddress: HOME_ADDRESS, spi: 4096, key: KEY }],
-      dataPath: { homeInterface: IF.home, tunnelDevice: TUN },
+      dataPath: { homeInterface: IF.home, tunnelDevice: TUN, engine: 'userspace' },
     }),
   );
   ha = new Peer(NS.ha, 'ha', [configPath], [], 'test/linux/ha-peer.ts');

@@ -72,7 +72,7 @@ describe('mip4 ha with dataPath and metrics sections (child process, in namespac
         JSON.stringify({
           homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', listen: ['198.51.100.1:434'] },
           mobileNodes: [{ homeAddress: HOME_ADDRESS, spi: 4096, key: KEY }],
-          dataPath: { homeInterface: IF.home, tunnelDevice: TUN, tunOffload: false },
+          dataPath: { homeInterface: IF.home, tunnelDevice: TUN, tunOffload: false, engine: 'userspace' },
           metrics: { listen: '127.0.0.1:0' },
         }),
       );

@@ -371,7 +371,7 @@ function startHomeAgent(tunOffload: boolean): Peer {
     JSON.stringify({
       homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', listen: ['198.51.100.1:434'], encapsulations: ['ip-in-ip'], broadcast: false },
       mobileNodes: [{ homeAddress: HOME_ADDRESS, spi: 4096, key: KEY, maxBindings: 1 }],
-      dataPath: { homeInterface: HOME_IF, tunnelDevice: TUN, tunOffload },
+      dataPath: { homeInterface: HOME_IF, tunnelDevice: TUN, tunOffload, engine: 'userspace' },
     }),
   );
   const daemon = new Peer(NS.ha, '', [], [], '', [process.execPath, join(ROOT, 'bin/mip4.js'), 'ha', '--config', path]);

@@ -131,12 +131,16 @@ describe('KernelBindingSync: the forwarding table drives home_bindings and rever
     expect(maps.pairs).toEqual(new Set([`${HOME}/${COA2}`]));
   });
 
-  it('minimal encapsulation and UDP tunnels never enter ha_encap; a home changing to them leaves it', () => {
+  it('minimal encapsulation and UDP tunnels never enter ha_encap (a UDP binding no BPF map at all); a home changing to them leaves it', () => {
     const maps = fakeMaps();
     const sync = new KernelBindingSync(maps.bindingMap, maps.reverseMap, AGENT);
     sync.set({ homeAddress: OTHER_HOME, tunnels: [tunnel({ encapsulation: 'minimal' })] });
     sync.set({ homeAddress: HOME, tunnels: [tunnel({ udp: { address: ip('192.0.2.77'), port: 4500 } })] });
     expect(maps.bindings.size).toBe(0);
+    // The minimal binding's reverse tunnel is decap's (IP in IP or GRE from its care-of address); the UDP one's is not.
+    expect(maps.pairs).toEqual(new Set([`${OTHER_HOME}/${COA}`]));
+    sync.remove(HOME);
+    expect(maps.pairs).toEqual(new Set([`${OTHER_HOME}/${COA}`]));
     sync.set(entry(tunnel()));
     expect(maps.bindings.has(HOME)).toBe(true);
     sync.set(entry(tunnel({ encapsulation: 'minimal' })));
