@@ -39,7 +39,7 @@ export interface NativeBpf {
 export type BpfObjectHandle = { readonly __mip4BpfObject: unique symbol };
 
 /** The programs shipped in native/bpf/dist, one object each. */
-export type BpfProgramName = 'ha_encap' | 'decap';
+export type BpfProgramName = 'ha_encap' | 'decap' | 'reverse_encap';
 
 /** Counter names of ha_encap, by index (native/bpf/mip4_bpf.h MIP4_HA_*). */
 export const HA_ENCAP_COUNTERS = [
@@ -551,6 +551,17 @@ export class BpfInstance {
     return new VisitorsMap(this.native, this.mapFd('decap', 'visitors'), 16);
   }
 
+  /** reverse_encap's map (RFC 3024): home address → care-of address, home agent, encapsulation. */
+  reverseTunnels(): ReverseTunnelsMap {
+    return new ReverseTunnelsMap(this.native, this.mapFd('reverse_encap', 'reverse_tunnels'), 12);
+  }
+
+  /** reverse_encap's counters, summed over the CPUs. */
+  reverseEncapCounters(): Record<ReverseEncapCounter, number> {
+    const sums = this.native.counterSums(this.mapFd('reverse_encap', 'counters'), REVERSE_ENCAP_COUNTERS.length);
+    return Object.fromEntries(REVERSE_ENCAP_COUNTERS.map((name, i) => [name, sums[i] ?? 0])) as Record<ReverseEncapCounter, number>;
+  }
+
   /** Sets ha_encap's shared settings. */
   setHaSettings(settings: BpfHaSettings): void {
     for (const [field, value, max] of [['tunnelMtu', settings.tunnelMtu, 0xffff], ['outerTtl', settings.outerTtl, 255]] as const) {
@@ -674,4 +685,54 @@ export function bpfAvailability(): MeasuredBpfAvailability {
     }
   }
   return { ...(loaderProblem !== undefined ? { loaderProblem } : {}), missingCapabilities: missingBpfCapabilities() };
+}
+
+/** Counter names of reverse_encap, by index (native/bpf/mip4_bpf.h MIP4_REV_*). */
+export const REVERSE_ENCAP_COUNTERS = [
+  'encapsulated',
+  'passed-unknown',
+  'passed-ttl',
+  'passed-mtu',
+  'passed-multicast',
+  'passed-malformed',
+  'fib-failed',
+  'adjust-failed',
+  'not-ipv4',
+  'passed-control',
+  'passed-local',
+  'passed-tunnelled',
+] as const;
+
+export type ReverseEncapCounter = (typeof REVERSE_ENCAP_COUNTERS)[number];
+
+/** reverse_encap's reverse_tunnels value (native/bpf/mip4_bpf.h struct mip4_reverse_tunnel). */
+export interface BpfReverseTunnel {
+  /** The outer source: the care-of address. */
+  readonly careOfAddress: number;
+  /** The outer destination. */
+  readonly homeAgent: number;
+  readonly encapsulation: BpfEncapsulation;
+  /** true: the tunnel entry forwards (a foreign agent, inner TTL decremented); false: the node originates. */
+  readonly forwards: boolean;
+}
+
+/** home address (the inner source) → the reverse tunnel its datagrams enter (RFC 3024). */
+export class ReverseTunnelsMap extends AddressKeyedMap<BpfReverseTunnel> {
+  protected encode(tunnel: BpfReverseTunnel): void {
+    writeAddressKey(this.value, tunnel.careOfAddress);
+    writeAddressKey(this.value.subarray(4), tunnel.homeAgent);
+    this.value[8] = tunnel.encapsulation === 'gre' ? 2 : 1;
+    this.value[9] = tunnel.forwards ? 1 : 0;
+    this.value[10] = 0;
+    this.value[11] = 0;
+  }
+
+  protected decode(): BpfReverseTunnel {
+    return {
+      careOfAddress: readAddress(this.value, 0),
+      homeAgent: readAddress(this.value, 4),
+      encapsulation: this.value[8] === 2 ? 'gre' : 'ip-in-ip',
+      forwards: (this.value[9]! & 1) !== 0,
+    };
+  }
 }

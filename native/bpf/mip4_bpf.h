@@ -96,4 +96,34 @@ enum {
 };
 #define MIP4_DECAP_ALL_COUNTERS 14
 
+/* reverse_tunnels value (RFC 3024): keyed by the inner SOURCE, the mobile node's home address. */
+struct mip4_reverse_tunnel {
+  __u32 outer_source;       /* the care-of address */
+  __u32 outer_destination;  /* the home agent */
+  __u8 encapsulation;       /* MIP4_ENCAP_* */
+  __u8 flags;               /* MIP4_REVERSE_* */
+  __u16 reserved;           /* 0 */
+};
+
+/* The tunnel entry forwards (a foreign agent: inner TTL decremented, RFC 2003 3.1); without it the
+   node originates the datagram (a co-located mobile node: TTL kept). */
+enum { MIP4_REVERSE_FORWARDS = 1 };
+
+/* Counter indexes of reverse_encap's `counters` (per-CPU array). */
+enum {
+  MIP4_REV_ENCAPSULATED = 0,
+  MIP4_REV_PASSED_UNKNOWN = 1,    /* no reverse tunnel for the source */
+  MIP4_REV_PASSED_TTL = 2,        /* TTL <= 1 when forwarding (0 when originating): userspace's */
+  MIP4_REV_PASSED_MTU = 3,        /* too big for the tunnel: userspace's (RFC 2003 5.1) */
+  MIP4_REV_PASSED_MULTICAST = 4,  /* broadcast or multicast: userspace's rules (RFC 3024 5.1, 5.4) */
+  MIP4_REV_PASSED_MALFORMED = 5,
+  MIP4_REV_FIB_FAILED = 6,        /* no route to the home agent */
+  MIP4_REV_ADJUST_FAILED = 7,     /* the kernel refused the room: dropped */
+  MIP4_REV_NOT_IPV4 = 8,          /* ARP and the rest */
+  MIP4_REV_PASSED_CONTROL = 9,    /* UDP 434: Mobile IP control messages are the agent's */
+  MIP4_REV_PASSED_LOCAL = 10,     /* to this host, or on the link it came from */
+  MIP4_REV_PASSED_TUNNELLED = 11, /* already encapsulated (protocol 4, 47, 55): the encapsulating style's */
+  MIP4_REV_COUNTERS = 12
+};
+
 #endif

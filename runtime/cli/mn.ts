@@ -28,6 +28,12 @@ import { reportNativeHelperMissing } from './native-helper.js';
 import { startDaemonMetrics } from '../metrics/daemon.js';
 import { mobileNodeMetrics } from '../metrics/registry.js';
 
+import { bpfAvailability } from '../../io/linux/bpf.js';
+import { openMobileNodeFastPath, type LinuxMobileNodeFastPath } from '../../io/linux/mn-fast-path.js';
+import { chooseDataPathEngine } from '../../policies/data-path-engine.js';
+import type { DataPathEngineStatus } from '../control/daemon-commands.js';
+import { ColocatedFastPathDriver } from '../mn/colocated-fast-path.js';
+
 const usage = `usage: mip4 mn --config <mn.yaml> [--state-dir <dir>] [--log-level LEVEL] [--log-transitions]
        mip4 mn --check-config <mn.yaml>
        mip4 mn --example-config
@@ -71,6 +77,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (config === undefined) return ExitCode.Usage;
   if (reportPlaceholders('mn', configPath, mobileNodePlaceholders(config), io)) return ExitCode.Usage;
   if (reportNativeHelperMissing('mn', io)) return ExitCode.Failure;
+  // Issue 17: bpf, userspace or auto, decided once from what this host and process allow.
+  const engineChoice = chooseDataPathEngine(config.dataPathEngine, bpfAvailability());
+  if (!engineChoice.ok) {
+    io.err(`mip4 mn: ${engineChoice.reason}`);
+    return ExitCode.Failure;
+  }
   const operatorLog = new OperatorLog({ write: io.out, level: chooseLogLevel(values['log-level'], config.logLevel) });
   const log = (event: object) => operatorLog.log(event);
   const control = await openDaemonControl('mn', config.control);
@@ -78,6 +90,23 @@ async function run(argv: string[], io: Io): Promise<number> {
     io.err(`mip4 mn: ${control.message}`);
     return ExitCode.Failure;
   }
+  let fastPath: LinuxMobileNodeFastPath | undefined;
+  if (engineChoice.engine === 'bpf') {
+    try {
+      fastPath = openMobileNodeFastPath({ interfaceName: config.interfaceName, onError: (message) => log({ event: 'bpf-map-error', level: 'warn', message }) });
+    } catch (error) {
+      io.err(`mip4 mn: dataPath.engine ${engineChoice.setting}: the tc-BPF fast path cannot start: ${(error as Error).message}; set dataPath.engine: userspace to run without it`);
+      await closeDaemonControl(control);
+      return ExitCode.Failure;
+    }
+  }
+  const dataPathEngine: DataPathEngineStatus = {
+    engine: engineChoice.engine,
+    setting: engineChoice.setting,
+    reason: engineChoice.reason,
+    bpfCounters: (): Record<string, Record<string, number>> => (fastPath === undefined ? {} : { decap: fastPath.counters() }),
+    ...(fastPath !== undefined ? { bpfMapEntries: () => ({ care_of_addresses: fastPath!.careOfAddressesInKernel() }) } : {}),
+  };
   const running = await startOrReport(
     'mn',
     () =>
@@ -103,14 +132,19 @@ async function run(argv: string[], io: Io): Promise<number> {
     io,
   );
   if (running === undefined) {
+    fastPath?.close();
     await closeDaemonControl(control);
     return ExitCode.Failure;
   }
   const { node } = running;
-  const metrics = await startDaemonMetrics('mn', config.metrics, () => mobileNodeMetrics({ node }), io.err);
+  // The co-located care-of address in the kernel's map while that registration is current.
+  const colocated = fastPath === undefined ? undefined : new ColocatedFastPathDriver(fastPath);
+  if (colocated !== undefined) node.events.subscribe(() => colocated.follow(node.state()));
+  const metrics = await startDaemonMetrics('mn', config.metrics, () => mobileNodeMetrics({ node, dataPathEngine }), io.err);
   if (metrics === 'failed') {
     await closeDaemonControl(control);
     await running.stop();
+    fastPath?.close();
     return ExitCode.Failure;
   }
   node.events.subscribe(log);
@@ -120,12 +154,19 @@ async function run(argv: string[], io: Io): Promise<number> {
   });
   const reload = mobileNodeReload(configPath, operatorLog);
   if (control.kind === 'serving') {
-    const identity = { role: 'mn', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: operatorLog, reload } as const;
+    const identity = { role: 'mn', engine: engineKindFromEnvironment(), controlSocket: control.socket, startedAt: Date.now(), logControl: operatorLog, reload, dataPathEngine } as const;
     registerMobileNodeCommands(control.server, identity, node, config);
   }
   const unavailable = controlUnavailableEvent(control);
   if (unavailable !== undefined) log(unavailable);
   const signals = daemonSignals(() => io.err(stateText(node.state(), node.kernelDrops.empty ? node.counters : { ...node.counters, kernelDrops: node.kernelDrops.snapshot() })), () => void reload.reload());
+  log({
+    event: 'data-path-engine',
+    engine: engineChoice.engine,
+    setting: engineChoice.setting,
+    reason: engineChoice.reason,
+    ...(fastPath !== undefined ? { bpfInstance: fastPath.instanceName, attached: [config.interfaceName], staleRemoved: fastPath.staleRemoved } : {}),
+  });
   log({
     event: 'started',
     interface: config.interfaceName,
@@ -153,6 +194,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const state = node.state();
   await metrics?.close();
   await running.stop();
+  fastPath?.close();
   log({ event: 'stopped', signal, state, counters: node.counters });
   return ExitCode.Ok;
 }

@@ -21,6 +21,7 @@ describe('shipped tc-BPF objects', () => {
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/ha_encap\.bpf\.o: (identical|same instructions)/);
     expect(result.stdout).toMatch(/decap\.bpf\.o: (identical|same instructions)/);
+    expect(result.stdout).toMatch(/reverse_encap\.bpf\.o: (identical|same instructions)/);
   }, 130_000);
 
   it.skipIf(skip !== undefined)(`the check fails, naming the object, when a shipped object is not its source's build${skip ? ` (skipped: ${skip})` : ''}`, () => {

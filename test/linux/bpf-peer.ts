@@ -73,7 +73,18 @@ function execute(command: Command): unknown {
     case 'getVisitor':
       return opened().visitors().get(ipv4(s('home'))) ?? null;
     case 'counters':
+      if (s('program') === 'reverse_encap') return opened().reverseEncapCounters();
       return s('program') === 'ha_encap' ? opened().haEncapCounters() : opened().decapCounters();
+    case 'setReverse':
+      opened().reverseTunnels().set(ipv4(s('home')), {
+        careOfAddress: ipv4(s('careOf')),
+        homeAgent: ipv4(s('homeAgent')),
+        encapsulation: (command.encapsulation as 'ip-in-ip' | 'gre' | undefined) ?? 'ip-in-ip',
+        forwards: command.forwards !== false,
+      });
+      return true;
+    case 'getReverse':
+      return opened().reverseTunnels().get(ipv4(s('home'))) ?? null;
     case 'timeUpdates': {
       // Map updates from JS through the addon, for the report (not a bar: benchmarks measure speed).
       const map = opened().homeBindings();

@@ -245,4 +245,34 @@ describe.skipIf(skip !== undefined)('mip4 fa on the tc-BPF engine', () => {
     expect(bpf.stderr).toMatch(/dataPath\.engine is bpf, but the process lacks CAP_BPF/);
     expect(mip4Filters()).toEqual([]);
   }, 60_000 * TIME_SCALE);
+
+  it(titled('a co-located mobile node on engine bpf: decap on its interface lists the care-of address while registered, delivers the home agent\'s tunnel to the local stack (delivered-locally), and cleans up at stop', skip), async () => {
+    await mn.stop();
+    // No foreign agent on the link now (the tests above stopped theirs): the node uses its own address.
+    const text = daemonPlans(KEYS, 'ip-in-ip', dir, false).find((p) => p.role === 'mn')!.config.replace(
+      'mobileNode:\n',
+      'mobileNode:\n  colocatedAddress: 203.0.113.50/26\n  foreignGateway: 203.0.113.1\n  udpTunnel: off\n',
+    );
+    const path = join(dir, 'mn-colocated.yaml');
+    writePrivateFile(path, `${text}dataPath:\n  engine: bpf\n`);
+    const node = nsenterDaemon(NS.mn, ['mn', '--config', path]);
+    const line = await node.line('data-path-engine', 30_000 * TIME_SCALE);
+    expect(line).toMatchObject({ engine: 'bpf', attached: [HOST_INTERFACE] });
+    await node.line('registered', 40_000 * TIME_SCALE);
+    const mnStatus = () => {
+      const run = spawnSync(process.execPath, ['bin/mip4.js', 'status', '--json', '--socket', join(dir, 'mn.sock')], { encoding: 'utf8', timeout: 10_000 });
+      expect(run.status, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as { dataPathEngine: { bpfCounters: { decap: Record<string, number> }; bpfMapEntries: Record<string, number> } };
+    };
+    expect(mnStatus().dataPathEngine.bpfMapEntries).toEqual({ care_of_addresses: 1 });
+    const before = mnStatus().dataPathEngine.bpfCounters.decap;
+    const result = ping(5);
+    const after = mnStatus().dataPathEngine.bpfCounters.decap;
+    expect(result.status, result.stdout + result.stderr + JSON.stringify(after)).toBe(0);
+    expect(after['delivered-locally']! - before['delivered-locally']!).toBeGreaterThanOrEqual(5);
+    await node.stop();
+    const filters = inNamespace(NS.mn, 'tc', ['filter', 'show', 'dev', HOST_INTERFACE, 'ingress']).stdout;
+    expect(filters).not.toContain(`handle 0x${TC_HANDLE.toString(16)}`);
+    expect(existsSync(DEFAULT_PIN_ROOT) ? readdirSync(DEFAULT_PIN_ROOT).filter((name) => name.startsWith('mn-')) : []).toEqual([]);
+  }, 120_000 * TIME_SCALE);
 });
