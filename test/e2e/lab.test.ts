@@ -274,6 +274,14 @@ async function expectTunnelled(place: 'fa1' | 'fa2' | 'colocated', careOf: strin
   });
   console.log(`[lab] ${place}: ${tunnelled.length} tunnelled packets (protocol ${protocol}) ${HA} -> ${careOf} for ${MN_HOME} on the foreign link`);
   expect(tunnelled.length, `tunnelled packets on ${FOREIGN_LINK[place]}`).toBeGreaterThanOrEqual(20);
+  // Where the tunnel ends, the kernel dropped none of it before the daemon read it (the tunnel
+  // sockets' queues overflowed under TCP before issue 17; docs/performance.md): read from the kernel.
+  const endpoint = place === 'colocated' ? 'mn' : place;
+  const traffic = spawnSync(process.execPath, [join(ROOT, 'bin/mip4.js'), 'traffic', '--json', '--socket', join(labDir(), `${endpoint}.sock`)], { encoding: 'utf8', timeout: 30_000 });
+  expect(traffic.status, traffic.stderr).toBe(0);
+  const kernelDrops = (JSON.parse(traffic.stdout) as { kernelDrops?: Record<string, number> }).kernelDrops;
+  console.log(`[lab] ${place}: kernel drops at ${endpoint}: ${JSON.stringify(kernelDrops)}`);
+  expect(kernelDrops?.['kernel-tunnel-receive-queue'], `the tunnel sockets' queue drops at ${endpoint}`).toBe(0);
 }
 
 /** Expert severities of Wireshark's epan/proto.h: a warning or an error is a finding. */
