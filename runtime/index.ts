@@ -16,7 +16,7 @@ export { homeAgentConfigFromDocument, loadHomeAgentConfig, ConfigError, EXAMPLE_
 export { RealClock, SimulatedClock, type Clock } from '../io/clock.js';
 export { ForwardingTable, type ForwardingEntry, type TunnelTarget } from './dataplane/forwarding-table.js';
 export type { TransitionRecord } from './actors/actor-host.js';
-export { machineChart, chartToMermaid } from './cli/machine-chart.js';
+export { machineChart, chartToMermaid } from './inspector/machine-chart.js';
 export { encodeSigned, authPlaceholder } from '../policies/sign.js';
 export { Udp, UdpError, type UdpSocket } from '../io/udp.js';
 export { NodeUdpLive } from '../io/node/udp.js';
