@@ -1,0 +1,43 @@
+/** `--inspect ADDR:PORT` and `--inspect-public` of `mip4 ha|fa|mn|demo`: the live inspector (runtime/inspector/). */
+import { InspectorListenError, parseInspectAddress, startInspector, type InspectorOptions, type RunningInspector } from '../inspector/inspector-server.js';
+import { UsageError, type Io } from './args.js';
+
+export const INSPECT_OPTIONS = {
+  inspect: { type: 'string' },
+  'inspect-public': { type: 'boolean' },
+} as const;
+
+export const INSPECT_OPTIONS_USAGE = `  --inspect ADDR:PORT  serve the live inspector page (state charts, counts, actors) here,
+                       e.g. 127.0.0.1:8434; loopback only unless --inspect-public
+  --inspect-public     allow --inspect on a non-loopback address (the page shows addresses,
+                       states and identifications; never a key)`;
+
+/** The address `--inspect` asks for, undefined without it; a malformed one is a usage error. */
+export function inspectListen(values: { readonly inspect?: string | undefined; readonly 'inspect-public'?: boolean | undefined }): { address: string; port: number } | undefined {
+  if (values.inspect === undefined) {
+    if (values['inspect-public'] === true) throw new UsageError('--inspect-public goes with --inspect ADDR:PORT');
+    return undefined;
+  }
+  const parsed = parseInspectAddress(values.inspect);
+  if (typeof parsed === 'string') throw new UsageError(parsed);
+  return parsed;
+}
+
+/** Starts the inspector when asked: undefined when not, 'failed' (reported) when it cannot listen. */
+export async function startDaemonInspector(
+  role: string,
+  listen: { address: string; port: number } | undefined,
+  allowNonLoopback: boolean,
+  sources: InspectorOptions['sources'],
+  io: Io,
+  demo?: InspectorOptions['demo'],
+): Promise<RunningInspector | undefined | 'failed'> {
+  if (listen === undefined) return undefined;
+  try {
+    return await startInspector({ listen, allowNonLoopback, sources, ...(demo === undefined ? {} : { demo }) });
+  } catch (error) {
+    if (!(error instanceof InspectorListenError)) throw error;
+    io.err(`mip4 ${role}: ${error.message}`);
+    return 'failed';
+  }
+}
