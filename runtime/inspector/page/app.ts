@@ -149,7 +149,9 @@ function select(row: ActorRow): void {
     const t = JSON.parse((message as MessageEvent<string>).data) as Transition;
     if (selected !== undefined) selected.state = t.to;
     const short = (s: string) => s.split('.').slice(1).join('.') || s;
-    const item = element('li', `${(t.time / 1000).toFixed(3)} s  ${short(t.from)} → ${short(t.to)}  on ${t.event}  (${t.reason})`, 'new transition');
+    // The agent's clock (the demo's is simulated): shown as a UTC time of day to the millisecond.
+    const at = new Date(t.time).toISOString().slice(11, 23);
+    const item = element('li', `${at}  ${short(t.from)} → ${short(t.to)}  on ${t.event}  (${t.reason})`, 'new transition');
     byId('transitions').append(item);
     item.scrollIntoView({ block: 'nearest' });
     highlight();
