@@ -1,5 +1,5 @@
 /** `--inspect ADDR:PORT` and `--inspect-public` of `mip4 ha|fa|mn|demo`: the live inspector (runtime/inspector/). */
-import { InspectorListenError, parseInspectAddress, startInspector, type InspectorOptions, type RunningInspector } from '../inspector/inspector-server.js';
+import { InspectorListenError, isLoopbackAddress, parseInspectAddress, startInspector, type InspectorOptions, type RunningInspector } from '../inspector/inspector-server.js';
 import { UsageError, type Io } from './args.js';
 
 export const INSPECT_OPTIONS = {
@@ -20,6 +20,10 @@ export function inspectListen(values: { readonly inspect?: string | undefined; r
   }
   const parsed = parseInspectAddress(values.inspect);
   if (typeof parsed === 'string') throw new UsageError(parsed);
+  // Refused before anything starts: serving the page beyond this host is a decision, not a default.
+  if (!isLoopbackAddress(parsed.address) && values['inspect-public'] !== true) {
+    throw new UsageError(`--inspect ${values.inspect}: not a loopback address; add --inspect-public to serve the inspector there (it shows addresses and states, never keys)`);
+  }
   return parsed;
 }
 

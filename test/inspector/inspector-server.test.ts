@@ -164,3 +164,19 @@ describe('inspector server', () => {
     expect(JSON.parse((await get(`${inspector.url}api/demo`)).body).speed).toBe(10);
   });
 });
+
+describe('--inspect on the command line', () => {
+  it('a non-loopback --inspect without --inspect-public is a usage error (exit 2) before anything starts; a malformed one too', async () => {
+    const { main } = await import('../../runtime/cli/main.js');
+    for (const args of [
+      ['ha', '--config', '/nonexistent.yaml', '--inspect', '192.0.2.1:8434'],
+      ['demo', '--inspect', '0.0.0.0:8434'],
+      ['fa', '--config', '/nonexistent.yaml', '--inspect', 'nonsense'],
+      ['demo', '--speed', '10'],
+    ]) {
+      const err: string[] = [];
+      expect(await main(args, { out: () => {}, err: (l) => err.push(l) }), args.join(' ')).toBe(2);
+      expect(err.join('\n')).toMatch(/--inspect-public|ADDR:PORT|--speed goes with --inspect/);
+    }
+  });
+});
