@@ -1,5 +1,6 @@
 /** `--inspect ADDR:PORT` and `--inspect-public` of `mip4 ha|fa|mn|demo`: the live inspector (runtime/inspector/). */
-import { InspectorListenError, isLoopbackAddress, parseInspectAddress, startInspector, type InspectorOptions, type RunningInspector } from '../inspector/inspector-server.js';
+import { isLoopbackAddress, parseInspectAddress } from '../inspector/inspect-address.js';
+import type { InspectorOptions, RunningInspector } from '../inspector/inspector-server.js';
 import { UsageError, type Io } from './args.js';
 
 export const INSPECT_OPTIONS = {
@@ -37,6 +38,8 @@ export async function startDaemonInspector(
   demo?: InspectorOptions['demo'],
 ): Promise<RunningInspector | undefined | 'failed'> {
   if (listen === undefined) return undefined;
+  // Loaded only when asked for: a daemon without --inspect never loads the server nor ELK.
+  const { InspectorListenError, startInspector } = await import('../inspector/inspector-server.js');
   try {
     return await startInspector({ listen, allowNonLoopback, sources, ...(demo === undefined ? {} : { demo }) });
   } catch (error) {

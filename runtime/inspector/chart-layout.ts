@@ -5,12 +5,9 @@
  * every edge lives at the root (hierarchyHandling INCLUDE_CHILDREN), so cross-level
  * transitions route through their parents' borders.
  */
-import elkModule from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { Chart, ChartState, ChartTransition } from './machine-chart.js';
 
-// A CommonJS module whose declaration says `export default`: under NodeNext its default is the module object.
-const ELK = elkModule.default;
 
 export interface PlacedState {
   readonly id: string;
@@ -119,7 +116,11 @@ export async function layoutChart(chart: Chart): Promise<ChartLayout> {
     children: [nodeOf(root)],
     edges,
   };
-  const laid = await new ELK().layout(graph);
+  // Loaded on first use: ELK is a large module, and nothing but a drawing needs it (a daemon
+  // without --inspect never loads it). A CommonJS module whose declaration says `export
+  // default`: under NodeNext its default is the module object, whose `default` is ELK.
+  const { default: elkModule } = await import('elkjs/lib/elk.bundled.js');
+  const laid = await new elkModule.default().layout(graph);
 
   const states: PlacedState[] = [];
   const offsets = new Map<string, { x: number; y: number }>();
