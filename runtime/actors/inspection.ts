@@ -35,8 +35,14 @@ export function rowMatches(row: InspectedActorRow, query: string): boolean {
 }
 
 /**
- * Rows of `actors` matching `query`, at most `limit`: builds a row only for what it keeps, so
- * a search over a million bindings allocates for the page it returns, not for the million.
+ * How many actors one search looks at, at most: a search the page repeats must not walk a
+ * million bindings each time (the agent's turn would wait for it). Ids are searched first.
+ */
+export const MAX_SCANNED_PER_SEARCH = 100_000;
+
+/**
+ * Rows of `actors` matching `query`, at most `limit`, looking at no more than
+ * MAX_SCANNED_PER_SEARCH actors: a search over a million bindings costs a bounded walk.
  */
 export function searchActors<T>(
   actors: Iterable<T>,
@@ -47,8 +53,9 @@ export function searchActors<T>(
 ): InspectedActorRow[] {
   const needle = query.toLowerCase();
   const found: InspectedActorRow[] = [];
+  let scanned = 0;
   for (const actor of actors) {
-    if (found.length >= limit) break;
+    if (found.length >= limit || scanned++ >= MAX_SCANNED_PER_SEARCH) break;
     if (needle === '' || idOf(actor).toLowerCase().includes(needle)) {
       found.push(rowOf(actor));
       continue;

@@ -36,3 +36,22 @@ describe('actor host inspection hooks', () => {
     expect(heard).toHaveLength(1);
   });
 });
+
+describe('actor search', () => {
+  it('looks at no more than MAX_SCANNED_PER_SEARCH actors, however many there are, and stops at the page size', async () => {
+    const { searchActors, MAX_SCANNED_PER_SEARCH } = await import('../../runtime/actors/inspection.js');
+    let pulled = 0;
+    function* many(): Generator<{ id: string }> {
+      for (let i = 0; i < 3 * MAX_SCANNED_PER_SEARCH; i++) {
+        pulled++;
+        yield { id: `binding:${i}` };
+      }
+    }
+    const row = (a: { id: string }) => ({ id: a.id, state: 'registered.timed', fields: {} });
+    expect(searchActors(many(), 'no such thing', 50, (a) => a.id, row)).toEqual([]);
+    expect(pulled).toBeLessThanOrEqual(MAX_SCANNED_PER_SEARCH + 1);
+    pulled = 0;
+    expect(searchActors(many(), 'binding:1', 5, (a) => a.id, row).map((r) => r.id)).toEqual(['binding:1', 'binding:10', 'binding:11', 'binding:12', 'binding:13']);
+    expect(pulled).toBeLessThan(20);
+  });
+});

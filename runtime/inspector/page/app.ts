@@ -202,7 +202,8 @@ async function start(): Promise<void> {
     setInterval(run, ms);
   };
   tick(refreshCounts, 1000);
-  tick(refreshActors, 1000);
+  // Searches are bounded (runtime/actors/inspection.ts) and typing searches at once; the list refreshes every 2 s.
+  tick(refreshActors, 2000);
   if (info.demo) {
     byId('demo').hidden = false;
     for (const button of document.querySelectorAll<HTMLButtonElement>('button[data-speed]')) {
