@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects. `unit`: the in-process tests, which `npm test` runs two files at a time
 // (scripts/test.sh; vitest's default on a two-core machine is one worker). `system`: the tests
-// that build namespaces, start daemons with real traffic or install the package, run one file
+// that build namespaces, start daemons with real traffic, drive a browser or install the package, run one file
 // at a time so that their timing does not compete with other tests. A plain `vitest run` runs
 // both with vitest's defaults.
 const shared = {
@@ -11,7 +11,7 @@ const shared = {
   // A private directory of default control sockets per test file (test/support/control-dir.ts).
   setupFiles: ['./test/support/control-dir.ts'],
 };
-const system = ['test/linux/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/packaging/**/*.test.ts'];
+const system = ['test/linux/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/packaging/**/*.test.ts', 'test/browser/**/*.test.ts'];
 
 export default defineConfig({
   test: {

@@ -16,7 +16,21 @@ export { homeAgentConfigFromDocument, loadHomeAgentConfig, ConfigError, EXAMPLE_
 export { RealClock, SimulatedClock, type Clock } from '../io/clock.js';
 export { ForwardingTable, type ForwardingEntry, type TunnelTarget } from './dataplane/forwarding-table.js';
 export type { TransitionRecord } from './actors/actor-host.js';
-export { machineChart, chartToMermaid } from './cli/machine-chart.js';
+export { machineChart, chartToMermaid } from './inspector/machine-chart.js';
+export { layoutChart } from './inspector/chart-layout.js';
+export { layoutToSvg } from './inspector/chart-svg.js';
+// The live inspector page for an embedder's own agents: inspect({ listen, sources: [{ name, hosts: agent.inspected() }] }).
+export {
+  startInspector as inspect,
+  parseInspectAddress,
+  InspectorListenError,
+  type InspectorOptions,
+  type InspectorSource,
+  type RunningInspector,
+  type DemoView,
+} from './inspector/inspector-server.js';
+export { DemoPace, type DemoSpeed } from './inspector/demo-pace.js';
+export type { InspectedHost, InspectedActorRow } from './actors/inspection.js';
 export { encodeSigned, authPlaceholder } from '../policies/sign.js';
 export { Udp, UdpError, type UdpSocket } from '../io/udp.js';
 export { NodeUdpLive } from '../io/node/udp.js';

@@ -123,6 +123,10 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown, TComm
   private readonly engine: EngineFor<TMachine>;
   private readonly timers: TimerQueue<DelayedEvent<TMachine, TOwner>>;
   private running = 0;
+  /** Live actors per state name, kept as they step: the inspector samples it (O(states), never O(actors)). */
+  private readonly perState = new Map<string, number>();
+  /** Listeners of single actors, by actor id; undefined while nobody watches, so a step pays one check. */
+  private watchers: Map<string, Set<(record: TransitionRecord) => void>> | undefined;
 
   constructor(
     machine: TMachine,
@@ -136,6 +140,30 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown, TComm
   /** Number of actors alive in this host. */
   get size(): number {
     return this.running;
+  }
+
+  /** Live actors in each state now (state names as in transition records). A copy. */
+  stateCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const [state, count] of this.perState) if (count > 0) counts.set(state, count);
+    return counts;
+  }
+
+  /**
+   * Hears the transitions of one actor (the inspector's selected actor) until the returned
+   * function is called. The compiled engine has no xstate inspection API: this is its hook,
+   * and costs a step nothing but one check while nobody watches.
+   */
+  watch(actorId: string, listener: (record: TransitionRecord) => void): () => void {
+    const watchers = (this.watchers ??= new Map());
+    let set = watchers.get(actorId);
+    if (set === undefined) watchers.set(actorId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && watchers.get(actorId) === set) watchers.delete(actorId);
+      if (watchers.size === 0 && this.watchers === watchers) this.watchers = undefined;
+    };
   }
 
   /** Pending timers across all actors. */
@@ -237,11 +265,20 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown, TComm
     if (cancelled !== undefined) for (const sendId of cancelled) this.cancelTimer(actor, sendId);
     const snapshot = actor.snapshot;
     const to = snapshot.status === 'error' ? 'error' : stateValueToString(snapshot.value);
+    if (from !== to) {
+      if (from !== '(none)') this.perState.set(from, (this.perState.get(from) ?? 0) - 1);
+      this.perState.set(to, (this.perState.get(to) ?? 0) + 1);
+    }
     // An owner's handler that throws must not wedge the actor (busy forever) nor skip the
     // bookkeeping below: it is reported through onError and the step completes.
     try {
       if (reason !== undefined || from !== to) {
         this.options.onTransition?.({ actor: actor.id, from, to, reason: reason ?? eventType, event: eventType, at: this.options.clock.now() });
+        const watching = this.watchers?.get(actor.id);
+        if (watching !== undefined) {
+          const record = { actor: actor.id, from, to, reason: reason ?? eventType, event: eventType, at: this.options.clock.now() };
+          for (const listener of watching) listener(record);
+        }
       }
       if (commands !== undefined) this.options.onCommands?.(actor, commands);
     } catch (error) {
@@ -260,6 +297,8 @@ export class ActorHost<TMachine extends AnyStateMachine, TOwner = unknown, TComm
     if (actor.timers) for (const t of actor.timers) this.timers.cancel(t);
     actor.timers = undefined;
     this.running--;
+    const state = actor.snapshot.status === 'error' ? 'error' : stateValueToString(actor.snapshot.value);
+    this.perState.set(state, (this.perState.get(state) ?? 0) - 1);
     this.options.onStopped?.(actor);
   }
 

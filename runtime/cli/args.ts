@@ -145,6 +145,9 @@ export const DAEMON_OPTIONS = {
   // runtime/cli/daemon-ops.ts
   'log-level': { type: 'string' },
   'check-config': { type: 'string' },
+  // runtime/cli/inspect-option.ts
+  inspect: { type: 'string' },
+  'inspect-public': { type: 'boolean' },
 } as const;
 
 /**

@@ -7,9 +7,11 @@
  */
 import { configErrorProblems, ExitCode, placeholderProblems, UsageError, type Io } from './args.js';
 import { DEFAULT_LOG_LEVEL, logLevelProblem, type LogLevel, type OperatorLog } from './operator-log.js';
+import { INSPECT_OPTIONS_USAGE } from './inspect-option.js';
 
 export const OPS_OPTIONS_USAGE = `  --log-level LEVEL    error, warn, info (default), debug or trace; overrides the file's log.level
-  --check-config FILE  check FILE as a start would, print "ok: FILE" (exit 0) or its errors (exit 2)`;
+  --check-config FILE  check FILE as a start would, print "ok: FILE" (exit 0) or its errors (exit 2)
+${INSPECT_OPTIONS_USAGE}`;
 
 /** The start level: `--log-level` wins over the file's `log.level`; info when neither is set. */
 export function chooseLogLevel(flag: string | undefined, fromConfig: LogLevel | undefined): LogLevel {

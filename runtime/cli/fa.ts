@@ -37,6 +37,7 @@ import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '
 import { registerForeignAgentCommands } from '../control/daemon-commands.js';
 import { reportNativeHelperMissing } from './native-helper.js';
 import { startDaemonMetrics } from '../metrics/daemon.js';
+import { inspectListen, startDaemonInspector } from './inspect-option.js';
 import { foreignAgentMetrics } from '../metrics/registry.js';
 import { bpfAvailability } from '../../io/linux/bpf.js';
 import { openForeignAgentFastPath, type LinuxForeignAgentFastPath } from '../../io/linux/fa-fast-path.js';
@@ -70,6 +71,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, ...UDP_OPTION } }));
   const toCheck = values['check-config'];
   if (toCheck !== undefined) return runCheckConfig('fa', toCheck, loadForeignAgentConfig, foreignAgentPlaceholders, io);
+  const inspectAt = inspectListen(values);
   const configPath = daemonConfigPath('fa', values, usage, EXAMPLE_FOREIGN_AGENT_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
   const udp = udpChoice(values.udp);
@@ -150,8 +152,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { agent } = running;
   if (running.restored !== undefined && loaded.store !== undefined && store !== undefined) log(storeRestoredEvent(store, loaded.store, running.restored, 'visitors'));
   const metrics = await startDaemonMetrics('fa', loaded.metrics, () => foreignAgentMetrics({ agent, dataPathEngine }), io.err);
-  if (metrics === 'failed') {
+  const inspector = metrics === 'failed' ? undefined : await startDaemonInspector('fa', inspectAt, values['inspect-public'] === true, [{ name: 'fa', hosts: agent.inspected() }], io);
+  if (metrics === 'failed' || inspector === 'failed') {
     await closeDaemonControl(control);
+    if (metrics !== 'failed') await metrics?.close();
     await running.stop();
     return ExitCode.Failure;
   }
@@ -188,6 +192,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
     ...(metrics !== undefined ? { metrics: metrics.url } : {}),
+    ...(inspector !== undefined ? { inspector: inspector.url } : {}),
     pid: process.pid,
     logLevel: operatorLog.level,
     control: control.socket,
@@ -198,6 +203,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   await closeDaemonControl(control);
   const visitors = agent.visitors().length;
   await metrics?.close();
+  await inspector?.close();
   await running.stop();
   log({ event: 'stopped', signal, visitors, counters: agent.counters });
   return ExitCode.Ok;

@@ -36,6 +36,7 @@ import { engineKindFromEnvironment } from '../actors/machine-engine.js';
 import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '../control/daemon-control.js';
 import { registerHomeAgentCommands } from '../control/daemon-commands.js';
 import { startDaemonMetrics } from '../metrics/daemon.js';
+import { inspectListen, startDaemonInspector } from './inspect-option.js';
 import { homeAgentMetrics, RegistrationTimer } from '../metrics/registry.js';
 import { StoreError } from '../store/binding-store.js';
 import { openStoreOrReport, storeErrorEvent, storeRestoredEvent } from './daemon-store.js';
@@ -121,6 +122,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const configPath = daemonConfigPath('ha', values, usage, EXAMPLE_HOME_AGENT_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
   const listenOverride = values.listen?.map(parseListen);
+  const inspectAt = inspectListen(values);
   const udp = udpChoice(values.udp);
 
   const loaded = loadConfigOrReport('ha', configPath, loadHomeAgentConfig, io);
@@ -174,8 +176,13 @@ async function run(argv: string[], io: Io): Promise<number> {
   const advertising = await startAdvertising(loaded.advertisement, dataPath, log, io);
   const metrics =
     advertising === 'failed' ? undefined : await startDaemonMetrics('ha', loaded.metrics, () => homeAgentMetrics({ agent, dataPath, advertiser: advertising?.advertiser, timer }), io.err);
-  if (advertising === 'failed' || metrics === 'failed') {
+  const inspector =
+    advertising === 'failed' || metrics === 'failed'
+      ? undefined
+      : await startDaemonInspector('ha', inspectAt, values['inspect-public'] === true, [{ name: 'ha', hosts: [agent.inspected(), ...(advertising === undefined ? [] : [advertising.advertiser.inspected()])] }], io);
+  if (advertising === 'failed' || metrics === 'failed' || inspector === 'failed') {
     await closeDaemonControl(control);
+    if (metrics !== 'failed') await metrics?.close();
     if (advertising !== 'failed') await advertising?.stop();
     await running.stop();
     lines.flush();
@@ -237,6 +244,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
     ...(metrics !== undefined ? { metrics: metrics.url } : {}),
+    ...(inspector !== undefined ? { inspector: inspector.url } : {}),
     pid: process.pid,
     logLevel: operatorLog.level,
     control: control.socket,
@@ -247,6 +255,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   await closeDaemonControl(control);
   const bindings = agent.bindingCount;
   await metrics?.close();
+  await inspector?.close();
   await advertising?.stop();
   await running.stop();
   log({ event: 'stopped', signal, bindings, counters: agent.counters, ...(dataPath !== undefined ? { dataPath: dataPath.snapshot() } : {}) });

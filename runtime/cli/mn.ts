@@ -26,6 +26,7 @@ import { closeDaemonControl, controlUnavailableEvent, openDaemonControl } from '
 import { registerMobileNodeCommands } from '../control/daemon-commands.js';
 import { reportNativeHelperMissing } from './native-helper.js';
 import { startDaemonMetrics } from '../metrics/daemon.js';
+import { inspectListen, startDaemonInspector } from './inspect-option.js';
 import { mobileNodeMetrics } from '../metrics/registry.js';
 
 import { bpfAvailability } from '../../io/linux/bpf.js';
@@ -70,6 +71,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseOrUsage(() => parseArgs({ args: argv, options: { ...DAEMON_OPTIONS, 'state-dir': { type: 'string' } } }));
   const toCheck = values['check-config'];
   if (toCheck !== undefined) return runCheckConfig('mn', toCheck, loadMobileNodeConfig, mobileNodePlaceholders, io);
+  const inspectAt = inspectListen(values);
   const configPath = daemonConfigPath('mn', values, usage, EXAMPLE_MOBILE_NODE_CONFIG, io);
   if (typeof configPath === 'number') return configPath;
 
@@ -141,8 +143,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   const colocated = fastPath === undefined ? undefined : new ColocatedFastPathDriver(fastPath);
   if (colocated !== undefined) node.events.subscribe(() => colocated.follow(node.state()));
   const metrics = await startDaemonMetrics('mn', config.metrics, () => mobileNodeMetrics({ node, dataPathEngine }), io.err);
-  if (metrics === 'failed') {
+  const inspector = metrics === 'failed' ? undefined : await startDaemonInspector('mn', inspectAt, values['inspect-public'] === true, [{ name: 'mn', hosts: node.inspected() }], io);
+  if (metrics === 'failed' || inspector === 'failed') {
     await closeDaemonControl(control);
+    if (metrics !== 'failed') await metrics?.close();
     await running.stop();
     fastPath?.close();
     return ExitCode.Failure;
@@ -178,6 +182,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     // Which step engine the actor hosts run (runtime/actors/README.md; MIP4_ENGINE).
     engine: engineKindFromEnvironment(),
     ...(metrics !== undefined ? { metrics: metrics.url } : {}),
+    ...(inspector !== undefined ? { inspector: inspector.url } : {}),
     pid: process.pid,
     logLevel: operatorLog.level,
     control: control.socket,
@@ -193,6 +198,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   await closeDaemonControl(control);
   const state = node.state();
   await metrics?.close();
+  await inspector?.close();
   await running.stop();
   fastPath?.close();
   log({ event: 'stopped', signal, state, counters: node.counters });

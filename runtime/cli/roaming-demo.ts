@@ -30,7 +30,7 @@ import type { SimNetwork } from '../../io/sim/network.js';
 import type { SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
 import { seededRandom } from '../../io/sim/udp.js';
-import { readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
+import { ipv4ToString, readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
 import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source } from '../../io/wire/ipv4.js';
 import { encodeUdpDatagram, UDP_HEADER_LENGTH } from '../../io/wire/udp.js';
@@ -45,6 +45,7 @@ import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig } from '../ha/ho
 import { startHomeAgent, type RunningHomeAgent } from '../ha/home-agent-server.js';
 import { startMobileNode, type MobileNodeConfig } from '../mn/mobile-node.js';
 import { tunnelOwnDatagrams } from '../mn/own-datagrams.js';
+import type { DemoView, InspectorSource } from '../inspector/inspector-server.js';
 import { buildDemoTopology, CN, COLOCATED, DEMO_SEGMENTS, FA1, FA1_KEY, FA2, FA2_KEY, HA, HOME_NETWORK, MAC, MN, MN_KEY, R_F2, R_HOME, START } from './demo-topology.js';
 
 // --- the topology: demo-topology.ts --------------------------------------------------------------
@@ -65,6 +66,22 @@ export interface DemoOptions {
   /** How often the correspondent pings, ms (default 100; must divide 1000). The benchmark pings
    * every millisecond so the first packet at a new place is timed to the millisecond. */
   readonly pingIntervalMs?: number;
+  /**
+   * With the live inspector (`mip4 demo --inspect`): awaited before each step of the simulated
+   * clock, so the demo runs at a chosen speed (runtime/inspector/demo-pace.ts). Without it the
+   * demo runs as fast as it can; either way the same seed gives the same timeline.
+   */
+  readonly pace?: (simulatedMs: number) => Promise<void>;
+  /** Called once the agents run, with their actor hosts and the topology for the inspector. */
+  readonly onRunning?: (running: DemoRunning) => Promise<void>;
+  /** Awaited after the timeline, before the agents stop (the inspector keeps showing the end). */
+  readonly beforeStop?: () => Promise<void>;
+}
+
+/** What the inspector shows of a running demo. */
+export interface DemoRunning {
+  readonly sources: readonly InspectorSource[];
+  readonly view: () => DemoView;
 }
 
 
@@ -218,7 +235,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     ],
     maxBindings: 100,
   };
-  const { ha, close: closeDataPath } = await startSimulatedHomeAgent(net, haHost, haConfig, {
+  const { ha, advertiser: haAdvertiser, close: closeDataPath } = await startSimulatedHomeAgent(net, haHost, haConfig, {
     address: HA,
     homeInterface: 'home0',
     prefixLength: 24,
@@ -279,6 +296,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     // tunnel while it has one (co-located, RFC 3024 5.2); through a foreign agent it goes as is.
     const untunnel = tunnelOwnDatagrams(mnHost, mn.node);
     stops.push(async () => untunnel());
+
+    // Where the node is, for the inspector's topology (the moves below keep it current).
+    let attachment = { segment: 'home', via: 'home' };
 
     // --- the timeline ------------------------------------------------------------------------
     const lines: string[] = [];
@@ -411,6 +431,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       },
       () => {
         beginPhase('foreign-1', 'FA1', 'MN moved to foreign-1');
+        attachment = { segment: 'foreign-1', via: 'FA1' };
         mnHost.moveInterface('eth0', f1);
         mnHost.removeAddress('eth0', MN);
         mnHost.addAddress('eth0', MN, 32);
@@ -422,6 +443,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       },
       () => {
         beginPhase('foreign-2', 'FA2', 'MN moved to foreign-2');
+        attachment = { segment: 'foreign-2', via: 'FA2' };
         mnHost.moveInterface('eth0', f2);
         mnHost.removeRoute(0, 0);
         mnHost.removeRoute(FA1, 32);
@@ -433,6 +455,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       },
       () => {
         beginPhase('co-located', 'co-located', 'MN got co-located address 203.0.113.100/26 on foreign-2');
+        attachment = { segment: 'foreign-2', via: 'co-located' };
         // The co-located address joins the home address on the interface (as a DHCP client
         // would add it); the node sources its Request from the care-of address itself
         // (3.6.1.1), and what is sent to the home address reaches it only through the tunnel,
@@ -445,6 +468,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       },
       () => {
         beginPhase('home-again', 'home', 'MN moved home');
+        attachment = { segment: 'home', via: 'home' };
         mnHost.moveInterface('eth0', home);
         mnHost.removeAddress('eth0', COLOCATED);
         mnHost.removeAddress('eth0', MN);
@@ -456,6 +480,36 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         mn.node.linkChanged();
       },
     ];
+    if (options.onRunning !== undefined) {
+      const addresses = (...list: Ipv4Address[]) => list.map((a) => ipv4ToString(a));
+      await options.onRunning({
+        sources: [
+          { name: 'ha', hosts: [ha.agent.inspected(), ...(haAdvertiser === undefined ? [] : [haAdvertiser.inspected()])] },
+          { name: 'fa1', hosts: fa1.agent.inspected() },
+          { name: 'fa2', hosts: fa2.agent.inspected() },
+          { name: 'mn', hosts: mn.node.inspected() },
+        ],
+        view: () => ({
+          simulatedMs: now(),
+          phase: phase?.name ?? 'starting',
+          segments: [
+            { name: 'home', prefix: '198.51.100.0/24' },
+            { name: 'foreign-1', prefix: '203.0.113.0/26' },
+            { name: 'foreign-2', prefix: '203.0.113.64/26' },
+            { name: 'correspondent', prefix: '192.0.2.0/24' },
+          ],
+          hosts: [
+            { name: 'ha', segments: ['home'], addresses: addresses(HA) },
+            { name: 'fa1', segments: ['foreign-1'], addresses: addresses(FA1) },
+            { name: 'fa2', segments: ['foreign-2'], addresses: addresses(FA2) },
+            { name: 'cn', segments: ['correspondent'], addresses: addresses(CN) },
+            { name: 'r', segments: ['home', 'foreign-1', 'foreign-2', 'correspondent'], addresses: ['router'] },
+            { name: 'mn', segments: [attachment.segment], addresses: attachment.via === 'co-located' ? addresses(MN, COLOCATED) : addresses(MN) },
+          ],
+          attachment,
+        }),
+      });
+    }
     const totalMs = moves.length * PHASE_MS;
     for (let t = 0; t < totalMs; t += pingIntervalMs) {
       if (t % PHASE_MS === 0) moves[t / PHASE_MS]!();
@@ -468,10 +522,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         phase!.upstream.push(up);
         mnHost.sendPacket({ protocol: IpProtocol.UDP, source: MN, destination: CN, payload: upstreamDatagram(up) });
       }
+      if (options.pace !== undefined) await options.pace(pingIntervalMs);
       clock.advance(pingIntervalMs);
     }
     // Let the last Echo Requests land.
     clock.advance(500);
+    attachment = { segment: 'home', via: 'home' };
     phase!.endMs = now();
     phase!.filteredAtEnd = r.counters.ingressFiltered;
 
@@ -514,6 +570,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     capture.stop();
     const captures = new Map<string, Uint8Array>();
     for (const segment of DEMO_SEGMENTS) captures.set(segment, capture.pcap(segment));
+    if (options.beforeStop !== undefined) await options.beforeStop();
     return { seed, lines, captures, phases: result, finalBindings, reverseTunnel, ingressFilter, ingressFiltered };
   } finally {
     for (const stop of stops) await stop();

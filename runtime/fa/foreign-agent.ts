@@ -75,6 +75,7 @@ import {
 import { MobilitySecurityAssociation, type MobilitySecurityContext } from '../../policies/security-association.js';
 import { diffByKey, sameContexts, type KeyedDiff } from '../../policies/association-diff.js';
 import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { inspectHost, type InspectedHost } from '../actors/inspection.js';
 import { RealClock, type Clock } from '../../io/clock.js';
 import { foreignAgentDataPlane, type ReverseTunnel } from '../dataplane/fa-plane.js';
 import type { VisitorCapture } from './visitor-capture.js';
@@ -532,6 +533,53 @@ export class ForeignAgent {
   /** Live pending registrations. */
   get pendingCount(): number {
     return this.pendingHost.size;
+  }
+
+  /**
+   * The visitor entries, pending registrations and the advertiser as the live inspector shows
+   * them (runtime/inspector/): addresses, lifetimes and identifications, no key ever.
+   */
+  inspected(): InspectedHost[] {
+    const now = () => this.options.clock.now();
+    const pendingByHome = this.pendingByHome;
+    function* pendings(): Generator<PendingActor> {
+      for (const set of pendingByHome.values()) yield* set;
+    }
+    return [
+      inspectHost('fa-visitor', 'visitor', this.visitorHost, () => this.visitorsByKey.values(), (actor) => {
+        const c = actor.snapshot.context;
+        const shown = c.current ?? c.pending;
+        return {
+          id: actor.id,
+          state: stateValueToString(actor.snapshot.value),
+          fields: {
+            homeAddress: ipv4ToString(c.homeAddress),
+            ...(c.nai === undefined ? {} : { nai: c.nai }),
+            ...(shown === undefined ? {} : { careOfAddress: ipv4ToString(shown.careOfAddress), homeAgent: ipv4ToString(shown.homeAgent), identification: identificationToHex(shown.identification) }),
+            lifetimeLeft: String(visitorRemainingLifetime(c, now())),
+          },
+        };
+      }),
+      inspectHost('fa-pending', 'pending registration', this.pendingHost, pendings, (actor) => {
+        const p = actor.snapshot.context.pending;
+        return {
+          id: actor.id,
+          state: stateValueToString(actor.snapshot.value),
+          fields: {
+            homeAddress: ipv4ToString(p.homeAddress),
+            homeAgent: ipv4ToString(p.homeAgent),
+            careOfAddress: ipv4ToString(p.careOfAddress),
+            identification: identificationToHex(p.identification),
+            requestedLifetime: String(p.requestedLifetime),
+          },
+        };
+      }),
+      inspectHost('fa-advertiser', 'advertiser', this.advertiserHost, () => (this.advertiser === undefined || this.advertiser.stopped ? [] : [this.advertiser]), (actor) => ({
+        id: actor.id,
+        state: stateValueToString(actor.snapshot.value),
+        fields: {},
+      })),
+    ];
   }
 
   /** The visitor list now (3.7.1), for `show`-style output. */

@@ -37,7 +37,8 @@ import {
   type AdvertiserSettings,
   type SendAdvertisementParams,
 } from '../../machines/advertiser.js';
-import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { inspectHost, type InspectedHost } from '../actors/inspection.js';
 import { RealClock, type Clock } from '../../io/clock.js';
 import { agentAdvertisementFrame } from '../../io/wire/frames.js';
 import { secureRandom32 } from '../../io/random.js';
@@ -115,6 +116,15 @@ export class HomeAgentAdvertiser {
     link.onFrame((frame) => this.handleFrame(frame));
     // R2.3.2-1: the first advertisement after start carries sequence 0 and goes out now.
     this.actor = this.host.spawn('ha-advertiser', { ...config, busy: false });
+  }
+
+  /** The advertiser actor as the live inspector shows it (runtime/inspector/). */
+  inspected(): InspectedHost {
+    return inspectHost('fa-advertiser', 'home agent advertiser', this.host, () => (this.actor === undefined || this.actor.stopped ? [] : [this.actor]), (actor) => ({
+      id: actor.id,
+      state: stateValueToString(actor.snapshot.value),
+      fields: { address: ipv4ToString(this.config.address) },
+    }));
   }
 
   /** One frame from the home link. Never throws on what arrives. */

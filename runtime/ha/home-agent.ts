@@ -49,7 +49,8 @@ import {
   type SecurityContextLookup,
 } from '../../policies/security-association.js';
 import { advanceReplayState, sameIdentification, type ReplayState } from '../../policies/replay.js';
-import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { inspectHost, type InspectedActorRow, type InspectedHost } from '../actors/inspection.js';
 import type { Clock } from '../../io/clock.js';
 import { ForwardingTable } from '../dataplane/forwarding-table.js';
 import type { UdpTunnelMessage } from '../dataplane/ha-plane.js';
@@ -491,6 +492,30 @@ export class HomeAgent {
         };
       }
     }
+  }
+
+  /** The binding actors as the live inspector shows them (runtime/inspector/); no key ever. */
+  inspected(): InspectedHost {
+    const nodes = this.nodesByAddress;
+    function* actors(): Generator<Binding> {
+      for (const node of nodes.values()) yield* node.bindings;
+    }
+    return inspectHost('ha', 'binding', this.host, actors, (actor) => this.bindingRow(actor));
+  }
+
+  private bindingRow(actor: Binding): InspectedActorRow {
+    const c = contextOf(actor);
+    return {
+      id: actor.id,
+      state: stateValueToString(actor.snapshot.value),
+      fields: {
+        homeAddress: ipv4ToString(c.homeAddress),
+        careOfAddress: ipv4ToString(c.careOfAddress),
+        lifetimeLeft: String(remainingLifetime(c, this.options.clock.now())),
+        identification: identificationToHex(c.identification),
+        ...(c.relayedBy !== undefined ? { relayedBy: ipv4ToString(c.relayedBy) } : {}),
+      },
+    };
   }
 
   /**

@@ -52,7 +52,8 @@ import {
   type MnSigningKey,
 } from '../../policies/mn-request.js';
 import { createSecurityContext, type ReplayProtection, type SecurityContextLookup } from '../../policies/security-association.js';
-import { ActorHost, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { ActorHost, stateValueToString, type HostedActor, type TransitionRecord } from '../actors/actor-host.js';
+import { inspectHost, type InspectedHost } from '../actors/inspection.js';
 import type { Alarm, Clock } from '../../io/clock.js';
 import { mobileNodeDecapsulation } from '../dataplane/fa-plane.js';
 import type { DataPlane } from '../dataplane/packets.js';
@@ -410,6 +411,43 @@ export class MobileNode {
       onError: (actor, error) => this.emit({ event: 'error', at: this.now(), actor: actor.id, detail: String(error) }),
     });
     this.rebuildDecapsulation();
+  }
+
+  /**
+   * The node's discovery and registration actors as the live inspector shows them
+   * (runtime/inspector/): addresses, lifetime and identification; never the key.
+   */
+  inspected(): InspectedHost[] {
+    const alive = <T extends { readonly stopped: boolean }>(actor: T | undefined): T[] => (actor === undefined || actor.stopped ? [] : [actor]);
+    return [
+      inspectHost('mn-discovery', 'discovery', this.discoveryHost, () => alive(this.discovery), (actor) => {
+        const c = actor.snapshot.context;
+        return {
+          id: actor.id,
+          state: stateValueToString(actor.snapshot.value),
+          fields: {
+            homeAddress: ipv4ToString(this.config.homeAddress),
+            ...(c.current === undefined ? {} : { agent: ipv4ToString(c.current.source) }),
+            ...(c.colocated === undefined ? {} : { colocatedAddress: ipv4ToString(c.colocated.address) }),
+            candidates: String(c.candidates.length),
+          },
+        };
+      }),
+      inspectHost('mn-registration', 'registration', this.registrationHost, () => alive(this.registration), (actor) => {
+        const c = actor.snapshot.context;
+        return {
+          id: actor.id,
+          state: stateValueToString(actor.snapshot.value),
+          fields: {
+            homeAddress: ipv4ToString(c.homeAddress),
+            homeAgent: ipv4ToString(c.homeAgent),
+            target: actor.owner.target.kind,
+            lifetime: String(c.lifetime),
+            identification: identificationToHex(c.identification),
+          },
+        };
+      }),
+    ];
   }
 
   /** Attaches the IO handlers and starts discovery (the first solicitation goes out now). */

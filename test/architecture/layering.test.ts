@@ -21,6 +21,7 @@ const ROOMS = [
   'runtime/control',
   'runtime/config',
   'runtime/metrics',
+  'runtime/inspector',
   'runtime/cli',
   'runtime/index',
 ] as const;
@@ -38,6 +39,7 @@ export function roomOf(file: string): Room | undefined {
   if (file.startsWith('runtime/control/')) return 'runtime/control';
   if (file.startsWith('runtime/config/')) return 'runtime/config';
   if (file.startsWith('runtime/metrics/')) return 'runtime/metrics';
+  if (file.startsWith('runtime/inspector/')) return 'runtime/inspector';
   if (file.startsWith('runtime/cli/')) return 'runtime/cli';
   if (file === 'runtime/index.ts') return 'runtime/index';
   return undefined;
@@ -57,6 +59,8 @@ const ALLOWED: Record<Room, readonly Room[]> = {
   'runtime/config': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/store', 'runtime/agents', 'runtime/control', 'runtime/config'],
   // Reads the agents' counters at scrape time; knows no config file and no command.
   'runtime/metrics': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/store', 'runtime/agents', 'runtime/metrics'],
+  // The live inspector and the charts: reads the agents' actor hosts through runtime/actors/inspection.ts; knows no config file and no command.
+  'runtime/inspector': ['io/wire', 'io', 'policies', 'machines', 'runtime/actors', 'runtime/dataplane', 'runtime/store', 'runtime/agents', 'runtime/inspector'],
   'runtime/cli': ROOMS.filter((room) => room !== 'runtime/index'),
   'runtime/index': ROOMS,
 };

@@ -11,7 +11,7 @@ import { ROOT } from '../support/build.js';
 
 /** A few names each entry point must offer, one per kind of thing it is for. */
 const ENTRY_POINTS: Record<string, readonly string[]> = {
-  mip4: ['startHomeAgent', 'startForeignAgent', 'startMobileNode', 'HomeAgent', 'homeAgentConfigFromDocument', 'bindingMachine'],
+  mip4: ['startHomeAgent', 'startForeignAgent', 'startMobileNode', 'HomeAgent', 'homeAgentConfigFromDocument', 'bindingMachine', 'inspect'],
   'mip4/wire': ['decodeRegistrationRequest', 'encodeRegistrationReply', 'decodeAgentAdvertisement', 'decodeIpv4Header'],
   'mip4/sim': ['SimNetwork', 'SimHost', 'SimEthernetSegment', 'SimUdpNetwork', 'SimulatedClock', 'seededRandom'],
   'mip4/linux': ['LinuxUdpLive', 'LinuxLinkLive', 'LinuxRawIpLive', 'LinuxTunLive', 'LinuxMnHostLive', 'nativeAvailable'],

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { bindingMachine } from '../../machines/binding.js';
-import { chartToMermaid, machineChart } from '../../runtime/cli/machine-chart.js';
+import { chartToMermaid, machineChart } from '../../runtime/inspector/machine-chart.js';
+import { layoutChart } from '../../runtime/inspector/chart-layout.js';
+import { layoutToSvg } from '../../runtime/inspector/chart-svg.js';
+import { CHARTED_MACHINES } from '../../runtime/inspector/charts.js';
 
 describe('state chart export', () => {
   const chart = machineChart(bindingMachine);
@@ -65,6 +68,54 @@ describe('mip4 chart for every machine', () => {
       }
     },
   );
+
+  it.each(Object.keys(CHARTED_MACHINES))('%s: every Mermaid edge joins declared states (no stray root node)', async (name) => {
+    const chart = machineChart(await CHARTED_MACHINES[name]!.load());
+    const text = chartToMermaid(chart);
+    const declared = new Set([...text.matchAll(/state "[^"]*" as (\S+)/g)].map((m) => m[1]!));
+    const edges = text.split('\n').filter((l) => / --> /.test(l) && !l.includes('[*]'));
+    expect(edges.length).toBe(chart.transitions.length);
+    for (const edge of edges) {
+      const [, from, to] = /^\s*(\S+) --> (\S+)/.exec(edge)!;
+      expect(declared.has(from!), `${edge} starts at an undeclared node`).toBe(true);
+      expect(declared.has(to!), `${edge} ends at an undeclared node`).toBe(true);
+    }
+  });
+
+  it('mn-discovery draws its root-level transitions from the machine box itself', async () => {
+    const text = chartToMermaid(machineChart(await CHARTED_MACHINES['mn-discovery']!.load()));
+    expect(text).toContain('state "mnDiscovery" as mnDiscovery {');
+    expect(text).toContain('mnDiscovery --> mnDiscovery_searching : linkChanged (link-changed)');
+  });
+
+  it.each(Object.keys(CHARTED_MACHINES))('%s: the SVG (ELK layout) has a box for every state and every transition, placed inside its parent', async (name) => {
+    const chart = machineChart(await CHARTED_MACHINES[name]!.load());
+    const layout = await layoutChart(chart);
+    for (const state of layout.states) {
+      const parent = layout.states.find((s) => s.id === chart.states.find((c) => c.id === state.id)!.parent);
+      expect(state.width).toBeGreaterThan(0);
+      if (parent) {
+        expect(state.x).toBeGreaterThanOrEqual(parent.x);
+        expect(state.y).toBeGreaterThanOrEqual(parent.y);
+        expect(state.x + state.width).toBeLessThanOrEqual(parent.x + parent.width + 0.5);
+        expect(state.y + state.height).toBeLessThanOrEqual(parent.y + parent.height + 0.5);
+      }
+    }
+    for (const placed of layout.transitions) expect(placed.points.length).toBeGreaterThanOrEqual(2);
+    const svg = layoutToSvg(layout);
+    expect([...svg.matchAll(/<g class="state[^"]*" data-state="([^"]+)"/g)].map((m) => m[1]).sort()).toEqual(chart.states.map((s) => s.id).sort());
+    expect([...svg.matchAll(/<g class="transition/g)].length).toBe(chart.transitions.length);
+  });
+
+  it('mip4 chart --format svg prints the SVG drawing', async () => {
+    const { main } = await import('../../runtime/cli/main.js');
+    const out: string[] = [];
+    expect(await main(['chart', 'ha', '--format', 'svg'], { out: (l) => out.push(l), err: () => {} })).toBe(0);
+    const svg = out.join('\n');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg).toContain('data-state="binding.registered.timed"');
+    expect(svg).toContain('after lifetime');
+  });
 
   it('an unknown machine is a usage error', async () => {
     const { main } = await import('../../runtime/cli/main.js');

@@ -26,6 +26,8 @@ export function ensureBuilt(): void {
   if (existsSync(COMPILED_MAIN) && statSync(COMPILED_MAIN).mtimeMs >= sources) return;
   try {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
+    // The inspector page's script (runtime/inspector/page, DOM types: its own project).
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.page.json'], { cwd: ROOT, stdio: 'pipe' });
   } catch {
     // tsc still emits when some other file has a type error: judge by the output file.
   }

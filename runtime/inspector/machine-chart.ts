@@ -1,6 +1,6 @@
 /**
  * State charts generated from the machines themselves (not drawn by hand), as JSON and as
- * Mermaid `stateDiagram-v2` text a person can render. Transitions show their event, guard,
+ * Mermaid `stateDiagram-v2` text a person can render (chart-layout.ts lays them out for SVG). Transitions show their event, guard,
  * named reason and commands; `xstate.after.<delay>.*` events are shown as `after <delay>`.
  */
 import type { AnyStateMachine } from 'xstate';
@@ -131,9 +131,11 @@ export function chartToMermaid(chart: Chart): string {
     }
     if (state.entry.length > 0) lines.push(`${pad}note right of ${name(state.id)}: entry / ${state.entry.join(', ')}`);
   };
+  // The machine itself is drawn as the outermost composite state: transitions declared on the
+  // root (handled in every state) then start from a drawn box, not a stray undeclared node.
   const root = chart.states.find((s) => s.parent === undefined)!;
-  if (root.initial) lines.push(`  [*] --> ${name(root.initial)}`);
-  for (const state of children(root.id)) emit(state, 1);
+  lines.push(`  [*] --> ${name(root.id)}`);
+  emit(root, 1);
   for (const t of chart.transitions) {
     const label = [t.event, t.guard ? `[${t.guard}]` : '', t.reason ? `(${t.reason})` : ''].filter(Boolean).join(' ');
     lines.push(`  ${name(t.source)} --> ${name(t.target ?? t.source)} : ${label}`);
