@@ -34,6 +34,8 @@ export interface NativeBpf {
   counterSums(fd: number, count: number): number[];
   ensureBpffs(path: string): boolean;
   closeFd(fd: number): void;
+  /** SO_ATTACH_BPF: a socket filter program on a socket of this process (the FA's packet socket). */
+  attachSocketFilter(socketFd: number, programFd: number): void;
 }
 
 export type BpfObjectHandle = { readonly __mip4BpfObject: unique symbol };
@@ -82,6 +84,11 @@ export const BPFFS_MOUNT = '/sys/fs/bpf';
  */
 export const TC_HANDLE = 0x6d69;
 export const TC_PRIORITY = 0x7034;
+/**
+ * reverse_encap's priority on the visitor link, where decap holds TC_PRIORITY: one lower, so it
+ * runs first (tc runs the lower number first) and its passes (TC_ACT_UNSPEC) go on to decap.
+ */
+export const REVERSE_TC_PRIORITY = TC_PRIORITY - 1;
 
 export const BPF_BUILD_HINT = 'build it with `npm rebuild mip4` where libbpf-dev is installed (apt-get install libbpf-dev); the userspace data path works without it';
 
@@ -150,7 +157,12 @@ export function missingBpfCapabilities(status: string = readFileSync('/proc/self
 const INSTANCE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 
 /** "tc-IFINDEX-ingress": the pin that records an attachment for cleanup. */
-const ATTACHMENT_PIN = /^tc-(\d+)-(ingress|egress)$/;
+const ATTACHMENT_PIN = /^tc-(\d+)-(ingress|egress)(?:-p(\d+))?$/;
+
+/** The attachment pin's name; mip4's usual priority keeps the name it had before priorities. */
+function attachmentPinName(ifindex: number, direction: Direction, priority: number): string {
+  return priority === TC_PRIORITY ? `tc-${ifindex}-${direction}` : `tc-${ifindex}-${direction}-p${priority}`;
+}
 
 function writeAddressKey(bytes: Uint8Array, address: number): void {
   bytes[0] = address >>> 24;
@@ -321,6 +333,8 @@ export interface BpfAttachment {
   readonly ifindex: number;
   readonly direction: Direction;
   readonly programId: number;
+  /** The tc priority (TC_PRIORITY unless another program shares the hook). */
+  readonly priority: number;
 }
 
 function errnoCode(error: unknown): string | undefined {
@@ -401,32 +415,50 @@ export class BpfInstance {
    * Attaches a loaded program to an interface's tc hook (clsact made when absent), replacing
    * mip4's own filter there; the attachment is pinned so a crashed run's is found and removed.
    */
-  attach(program: BpfProgramName, interfaceName: string, direction: Direction = 'ingress'): BpfAttachment {
+  attach(
+    program: BpfProgramName,
+    interfaceName: string,
+    direction: Direction = 'ingress',
+    options: { readonly priority?: number; readonly entry?: string } = {},
+  ): BpfAttachment {
     const object = this.object(program);
     const ifindex = loadNative().interfaceIndex(interfaceName);
     if (ifindex === 0) throw new Error(`attach ${program}: there is no interface named ${interfaceName}`);
-    const programFd = object.programs[program]!;
-    const programId = this.native.tcAttach(ifindex, direction === 'ingress', TC_HANDLE, TC_PRIORITY, programFd);
+    const entry = options.entry ?? program;
+    const programFd = object.programs[entry];
+    if (programFd === undefined) throw new Error(`attach ${program}: its object has no program named ${entry}`);
+    const priority = options.priority ?? TC_PRIORITY;
+    const programId = this.native.tcAttach(ifindex, direction === 'ingress', TC_HANDLE, priority, programFd);
     // Re-pinned each time: the pin must hold the program now on the hook for cleanup to match it.
-    const pin = join(this.folder, `tc-${ifindex}-${direction}`);
+    const pin = join(this.folder, attachmentPinName(ifindex, direction, priority));
     unpin(pin);
     this.native.pin(programFd, pin);
-    const attachment = { ifindex, direction, programId };
-    const previous = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction);
+    const attachment = { ifindex, direction, programId, priority };
+    const previous = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction && a.priority === priority);
     if (previous >= 0) this.attachments.splice(previous, 1);
     this.attachments.push(attachment);
     return attachment;
   }
 
   /** Removes one attachment; false when it was not there. */
-  detach(interfaceName: string, direction: Direction = 'ingress'): boolean {
+  detach(interfaceName: string, direction: Direction = 'ingress', priority: number = TC_PRIORITY): boolean {
     this.assertOpen();
     const ifindex = loadNative().interfaceIndex(interfaceName);
-    const at = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction);
+    const at = this.attachments.findIndex((a) => a.ifindex === ifindex && a.direction === direction && a.priority === priority);
     if (at < 0) return false;
     this.attachments.splice(at, 1);
-    unpin(join(this.folder, `tc-${ifindex}-${direction}`));
-    return this.native.tcDetach(ifindex, direction === 'ingress', TC_HANDLE, TC_PRIORITY);
+    unpin(join(this.folder, attachmentPinName(ifindex, direction, priority)));
+    return this.native.tcDetach(ifindex, direction === 'ingress', TC_HANDLE, priority);
+  }
+
+  /**
+   * Attaches the socket filter `entry` of a loaded object to a socket of this process
+   * (SO_ATTACH_BPF); it stays with the socket (closing the socket ends it, nothing to pin).
+   */
+  attachSocketFilter(program: BpfProgramName, entry: string, socketFd: number): void {
+    const programFd = this.object(program).programs[entry];
+    if (programFd === undefined) throw new Error(`attach ${entry}: the ${program} object has no such program`);
+    this.native.attachSocketFilter(socketFd, programFd);
   }
 
   homeBindings(): HomeBindingsMap {
@@ -485,7 +517,7 @@ export class BpfInstance {
     if (this.closed) return;
     this.closed = true;
     for (const attachment of this.attachments.splice(0)) {
-      this.native.tcDetach(attachment.ifindex, attachment.direction === 'ingress', TC_HANDLE, TC_PRIORITY);
+      this.native.tcDetach(attachment.ifindex, attachment.direction === 'ingress', TC_HANDLE, attachment.priority);
     }
     for (const object of this.objects.values()) this.native.closeObject(object.handle);
     this.objects.clear();
@@ -541,10 +573,11 @@ export function cleanupBpfInstance(instance: string, pinRoot: string = DEFAULT_P
     if (match === null) continue;
     const ifindex = Number(match[1]);
     const ingress = match[2] === 'ingress';
+    const priority = match[3] === undefined ? TC_PRIORITY : Number(match[3]);
     const fd = native.openPinned(join(folder, entry));
     try {
       const pinnedId = native.objectId(fd);
-      if (native.tcQuery(ifindex, ingress, TC_HANDLE, TC_PRIORITY) === pinnedId && native.tcDetach(ifindex, ingress, TC_HANDLE, TC_PRIORITY)) removed++;
+      if (native.tcQuery(ifindex, ingress, TC_HANDLE, priority) === pinnedId && native.tcDetach(ifindex, ingress, TC_HANDLE, priority)) removed++;
     } finally {
       native.closeFd(fd);
     }
