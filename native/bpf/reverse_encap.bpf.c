@@ -14,7 +14,7 @@
  * the socket filter that hides a candidate from the agent's packet socket; a candidate the route
  * lookups turn back is returned to the link's ingress marked, for that socket to see.
  * reverse_encap_l3 is the same program for a device without link-layer header (the co-located
- * mobile node's TUN, at tc egress): it redirects with bpf_redirect_neigh.
+ * mobile node's TUN, at tc egress): it puts an Ethernet header in front before redirecting.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -197,10 +197,23 @@ static __always_inline int reverse_encap_at(struct __sk_buff *skb, __u32 l2) {
       return TC_ACT_SHOT;
     }
   }
+  if (l2 == 0) {
+    /* From a device without link-layer header to an Ethernet one: both bpf_redirect and
+       bpf_redirect_neigh want an Ethernet header in front (redirect_neigh drops a packet whose
+       MAC header is not before its network header, then pulls 14 bytes), so one is made here. */
+    if (bpf_skb_change_head(skb, sizeof(struct ethhdr), 0) < 0) {
+      count(MIP4_REV_ADJUST_FAILED);
+      return TC_ACT_SHOT;
+    }
+    struct ethhdr made = {.h_proto = bpf_htons(ETH_P_IP)};
+    if (bpf_skb_store_bytes(skb, 0, &made, sizeof made, 0) < 0) {
+      count(MIP4_REV_ADJUST_FAILED);
+      return TC_ACT_SHOT;
+    }
+  }
   count(MIP4_REV_ENCAPSULATED);
-  /* Without a link-layer header to fill (l2 0) or without a neighbour entry, the kernel builds
-     the Ethernet header for the next hop (bpf_redirect to an Ethernet device needs one). */
-  if (l2 == 0 || route == BPF_FIB_LKUP_RET_NO_NEIGH) {
+  /* Without a neighbour entry the kernel resolves the next hop and writes the MACs. */
+  if (route == BPF_FIB_LKUP_RET_NO_NEIGH) {
     struct bpf_redir_neigh next_hop = {.nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst};
     return bpf_redirect_neigh(fib.ifindex, &next_hop, sizeof next_hop, 0);
   }
@@ -220,7 +233,8 @@ int reverse_encap(struct __sk_buff *skb) {
 }
 
 /* At tc egress of a co-located mobile node's TUN device (no link-layer header): the node
-   originates its datagrams, so its entry does not forward (inner TTL kept). */
+   originates its datagrams, so its entry does not forward (inner TTL kept). The tunnelled
+   datagram gets an Ethernet header for the interface the route to the home agent names. */
 SEC("tc")
 int reverse_encap_l3(struct __sk_buff *skb) {
   return reverse_encap_at(skb, 0);
