@@ -64,6 +64,11 @@ export interface LinkInterface {
   onFrame(handler: (frame: Uint8Array, info?: FrameInfo) => void): void;
   /** Sets the handler for asynchronous errors (failed sends, a vanished interface). */
   onError(handler: (error: LinkError) => void): void;
+  /**
+   * The operating system's descriptor of the link's socket (Linux: the AF_PACKET socket), where
+   * there is one: the kernel fast path attaches its socket filter to it (io/linux/fa-fast-path.ts).
+   */
+  readonly descriptor?: number;
   /** What undoing offloads took on this link; absent or undefined where the link has none (simulated links). */
   offloads?(): LinkOffloadCounters | undefined;
   /**

@@ -429,6 +429,18 @@ static napi_value close_descriptor(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* attachSocketFilter(socketFd, programFd): SO_ATTACH_BPF, a BPF_PROG_TYPE_SOCKET_FILTER program
+   on a socket (the foreign agent's packet socket, opened by mip4_io in this process). */
+static napi_value attach_socket_filter(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int32_t socket_fd, program;
+  if (!args_read(env, info, argv, 2, "attachSocketFilter(socketFd, programFd)") || !arg_int32(env, argv[0], &socket_fd, "socketFd must be an int32") ||
+      !arg_int32(env, argv[1], &program, "programFd must be an int32"))
+    return NULL;
+  if (setsockopt(socket_fd, SOL_SOCKET, SO_ATTACH_BPF, &program, sizeof program) < 0) throw_errno(env, errno, "attach a socket filter to", "the packet socket");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   libbpf_set_print(capture_print);
   const struct {
@@ -439,6 +451,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"tcDetach", tc_detach},     {"pin", pin},                  {"openPinned", open_pinned},   {"objectId", object_id},
       {"mapUpdate", map_update},   {"mapDelete", map_delete},     {"mapLookup", map_lookup},     {"mapKeys", map_keys},
       {"counterSums", counter_sums}, {"ensureBpffs", ensure_bpffs}, {"closeFd", close_descriptor},
+      {"attachSocketFilter", attach_socket_filter},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -34,6 +34,8 @@ export interface NativeBpf {
   counterSums(fd: number, count: number): number[];
   ensureBpffs(path: string): boolean;
   closeFd(fd: number): void;
+  /** SO_ATTACH_BPF: a socket filter program on a socket of this process (the FA's packet socket). */
+  attachSocketFilter(socketFd: number, programFd: number): void;
 }
 
 export type BpfObjectHandle = { readonly __mip4BpfObject: unique symbol };
@@ -93,6 +95,11 @@ export const TC_PRIORITY = 0x7034;
  * return TC_ACT_UNSPEC so the next filter still sees them).
  */
 export const TC_PRIORITY_FIRST = TC_PRIORITY - 1;
+/**
+ * reverse_encap's priority on the visitor link, where decap holds TC_PRIORITY: one lower, so it
+ * runs first (tc runs the lower number first) and its passes (TC_ACT_UNSPEC) go on to decap.
+ */
+export const REVERSE_TC_PRIORITY = TC_PRIORITY - 1;
 
 export const BPF_BUILD_HINT = 'build it with `npm rebuild mip4` where libbpf-dev is installed (apt-get install libbpf-dev); the userspace data path works without it';
 
@@ -160,9 +167,10 @@ export function missingBpfCapabilities(status: string = readFileSync('/proc/self
 /** Instance names become folder names: letters, digits, '-', '_', '.', not starting with '.'. */
 const INSTANCE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 
-/** "tc-IFINDEX-ingress" (or "...-pPRIORITY" for another priority than TC_PRIORITY): the pin that records an attachment for cleanup. */
+/** "tc-IFINDEX-ingress": the pin that records an attachment for cleanup. */
 const ATTACHMENT_PIN = /^tc-(\d+)-(ingress|egress)(?:-p(\d+))?$/;
 
+/** The attachment pin's name; mip4's usual priority keeps the name it had before priorities. */
 function attachmentPinName(ifindex: number, direction: Direction, priority: number): string {
   return priority === TC_PRIORITY ? `tc-${ifindex}-${direction}` : `tc-${ifindex}-${direction}-p${priority}`;
 }
@@ -415,7 +423,7 @@ export interface BpfAttachment {
   readonly ifindex: number;
   readonly direction: Direction;
   readonly programId: number;
-  /** tc priority: TC_PRIORITY unless attached with another. */
+  /** The tc priority (TC_PRIORITY unless another program shares the hook). */
   readonly priority: number;
 }
 
@@ -497,11 +505,19 @@ export class BpfInstance {
    * Attaches a loaded program to an interface's tc hook (clsact made when absent), replacing
    * mip4's own filter there; the attachment is pinned so a crashed run's is found and removed.
    */
-  attach(program: BpfProgramName, interfaceName: string, direction: Direction = 'ingress', priority: number = TC_PRIORITY): BpfAttachment {
+  attach(
+    program: BpfProgramName,
+    interfaceName: string,
+    direction: Direction = 'ingress',
+    options: { readonly priority?: number; readonly entry?: string } = {},
+  ): BpfAttachment {
     const object = this.object(program);
     const ifindex = loadNative().interfaceIndex(interfaceName);
     if (ifindex === 0) throw new Error(`attach ${program}: there is no interface named ${interfaceName}`);
-    const programFd = object.programs[program]!;
+    const entry = options.entry ?? program;
+    const programFd = object.programs[entry];
+    if (programFd === undefined) throw new Error(`attach ${program}: its object has no program named ${entry}`);
+    const priority = options.priority ?? TC_PRIORITY;
     const programId = this.native.tcAttach(ifindex, direction === 'ingress', TC_HANDLE, priority, programFd);
     // Re-pinned each time: the pin must hold the program now on the hook for cleanup to match it.
     const pin = join(this.folder, attachmentPinName(ifindex, direction, priority));
@@ -523,6 +539,16 @@ export class BpfInstance {
     this.attachments.splice(at, 1);
     unpin(join(this.folder, attachmentPinName(ifindex, direction, priority)));
     return this.native.tcDetach(ifindex, direction === 'ingress', TC_HANDLE, priority);
+  }
+
+  /**
+   * Attaches the socket filter `entry` of a loaded object to a socket of this process
+   * (SO_ATTACH_BPF); it stays with the socket (closing the socket ends it, nothing to pin).
+   */
+  attachSocketFilter(program: BpfProgramName, entry: string, socketFd: number): void {
+    const programFd = this.object(program).programs[entry];
+    if (programFd === undefined) throw new Error(`attach ${entry}: the ${program} object has no such program`);
+    this.native.attachSocketFilter(socketFd, programFd);
   }
 
   homeBindings(): HomeBindingsMap {

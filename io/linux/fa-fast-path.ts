@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { ipv4ToString, parseIpv4, type Ipv4Address } from '../wire/bytes.js';
-import { BpfInstance, type DecapCounter, type VisitorsMap } from './bpf.js';
+import { BpfInstance, REVERSE_TC_PRIORITY, type BpfEncapsulation, type DecapCounter, type ReverseEncapCounter, type ReverseTunnelsMap, type VisitorsMap } from './bpf.js';
 import { loadNative } from './native.js';
 
 export interface ForeignAgentFastPathOptions {
@@ -31,10 +31,29 @@ export interface LinuxForeignAgentFastPath {
   readonly staleRemoved: number;
   /** Where decap is attached (tc ingress). */
   readonly attachedInterfaces: readonly string[];
-  visitorCurrent(visitor: { readonly homeAddress: Ipv4Address; readonly linkLayerAddress: string; readonly ownLinkAddress: string }): void;
+  /**
+   * The entry in force; with `reverseTunnel` (one the kernel can carry, the caller decides:
+   * runtime/fa/visitor-fast-path.ts kernelServesReverseTunnel) its reverse_tunnels entry is set,
+   * without it removed. Reverse entries are set only once the packet socket's filter is attached.
+   */
+  visitorCurrent(visitor: {
+    readonly homeAddress: Ipv4Address;
+    readonly linkLayerAddress: string;
+    readonly ownLinkAddress: string;
+    readonly reverseTunnel?: { readonly careOfAddress: Ipv4Address; readonly homeAgent: Ipv4Address; readonly encapsulation: BpfEncapsulation };
+  }): void;
   visitorGone(homeAddress: Ipv4Address): void;
+  /**
+   * Attaches reverse_filter to the visitor link's packet socket (SO_ATTACH_BPF): from then on it
+   * does not deliver what reverse_encap tunnels. Until this succeeds no reverse entry is set.
+   */
+  filterPacketSocket(socketFd: number): void;
   /** decap's counters, summed over the CPUs (zeros after close). */
   counters(): Record<DecapCounter, number>;
+  /** reverse_encap's counters, summed over the CPUs (zeros after close). */
+  reverseCounters(): Record<ReverseEncapCounter, number>;
+  /** Reverse tunnel entries now in the kernel's map. */
+  reverseTunnelsInKernel(): number;
   /** Visitor entries now in the kernel's map. */
   visitorsInKernel(): number;
   /** Detaches, closes and unpins everything; idempotent. */
@@ -70,16 +89,23 @@ export function openForeignAgentFastPath(options: ForeignAgentFastPathOptions): 
   let closed = false;
   try {
     instance.load('decap');
+    instance.load('reverse_encap');
     const careOf = instance.careOfAddresses();
     const visitors: VisitorsMap = instance.visitors();
+    const reverseTunnels: ReverseTunnelsMap = instance.reverseTunnels();
     careOf.clear();
     visitors.clear();
+    reverseTunnels.clear();
     for (const address of options.careOfAddresses) careOf.set(address, 'foreign-agent');
     const attachedInterfaces = [...new Set([options.visitorInterface, ...interfacesHolding(options.careOfAddresses).filter((name) => name !== 'lo')])];
     for (const name of attachedInterfaces) instance.attach('decap', name, 'ingress');
+    // Before decap on the visitor link (RFC 3024 reverse tunnels): its passes go on to decap.
+    instance.attach('reverse_encap', options.visitorInterface, 'ingress', { priority: REVERSE_TC_PRIORITY });
+    let socketFiltered = false;
     const visitorIfindex = loadNative().interfaceIndex(options.visitorInterface);
     const report = (what: string, homeAddress: Ipv4Address, error: unknown) => options.onError?.(`${what} ${ipv4ToString(homeAddress)}: ${(error as Error).message}`);
     let lastCounters: Record<DecapCounter, number> | undefined;
+    let lastReverseCounters: Record<ReverseEncapCounter, number> | undefined;
     return {
       instanceName,
       staleRemoved,
@@ -91,11 +117,24 @@ export function openForeignAgentFastPath(options: ForeignAgentFastPathOptions): 
         } catch (error) {
           report('visitors map: cannot set', visitor.homeAddress, error);
         }
+        try {
+          // The foreign agent forwards: the inner TTL goes down by one (RFC 2003 3.1).
+          if (visitor.reverseTunnel !== undefined && socketFiltered) reverseTunnels.set(visitor.homeAddress, { ...visitor.reverseTunnel, forwards: true });
+          else reverseTunnels.delete(visitor.homeAddress);
+        } catch (error) {
+          report('reverse_tunnels map: cannot update', visitor.homeAddress, error);
+        }
+      },
+      filterPacketSocket(socketFd) {
+        if (closed) return;
+        instance.attachSocketFilter('reverse_encap', 'reverse_filter', socketFd);
+        socketFiltered = true;
       },
       visitorGone(homeAddress) {
         if (closed) return;
         try {
           visitors.delete(homeAddress);
+          reverseTunnels.delete(homeAddress);
         } catch (error) {
           report('visitors map: cannot delete', homeAddress, error);
         }
@@ -103,10 +142,15 @@ export function openForeignAgentFastPath(options: ForeignAgentFastPathOptions): 
       counters() {
         return closed && lastCounters !== undefined ? lastCounters : instance.decapCounters();
       },
+      reverseCounters() {
+        return closed && lastReverseCounters !== undefined ? lastReverseCounters : instance.reverseEncapCounters();
+      },
       visitorsInKernel: () => (closed ? 0 : visitors.keys().length),
+      reverseTunnelsInKernel: () => (closed ? 0 : reverseTunnels.keys().length),
       close() {
         if (closed) return;
         lastCounters = instance.decapCounters();
+        lastReverseCounters = instance.reverseEncapCounters();
         closed = true;
         instance.close();
       },

@@ -183,6 +183,7 @@ function openLink(name: string, inUse: Set<string>, options: ReaderOptions): Eff
           name,
           mac: info.mac,
           mtu: info.mtu,
+          descriptor: fd,
           send(frame) {
             if (closed) {
               errorHandler(new LinkError({ reason: 'closed', interfaceName: name, message: `${name} is closed` }));

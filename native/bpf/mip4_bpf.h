@@ -126,4 +126,9 @@ enum {
   MIP4_REV_COUNTERS = 12
 };
 
+/* skb->mark of a datagram reverse_encap returned to the visitor link's ingress after a route
+   lookup turned it back (MTU, no route, a neighbour on the link): the packet socket's filter
+   lets it through to userspace this time, and reverse_encap passes it on unchanged (clearing the mark). */
+#define MIP4_REVERSE_RETURNED_MARK 0x6d697034
+
 #endif

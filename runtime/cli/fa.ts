@@ -10,6 +10,7 @@ import { UdpError } from '../../io/udp.js';
 import { ipv4ToString } from '../../io/wire/bytes.js';
 import { EXAMPLE_FOREIGN_AGENT_CONFIG, loadForeignAgentConfig } from '../config/fa-config.js';
 import { startForeignAgent } from '../fa/foreign-agent.js';
+import { kernelServesReverseTunnel, type VisitorFastPath } from '../fa/visitor-fast-path.js';
 import { linuxVisitorCapture } from '../../io/linux/visitor-capture.js';
 import { visitorsTable } from './tables.js';
 import { resolveUdp, udpLayer } from '../udp-layer.js';
@@ -123,8 +124,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     engine: engineChoice.engine,
     setting: engineChoice.setting,
     reason: engineChoice.reason,
-    bpfCounters: (): Record<string, Record<string, number>> => (fastPath === undefined ? {} : { decap: fastPath.counters() }),
-    ...(fastPath !== undefined ? { bpfMapEntries: () => ({ visitors: fastPath!.visitorsInKernel() }) } : {}),
+    bpfCounters: (): Record<string, Record<string, number>> => (fastPath === undefined ? {} : { decap: fastPath.counters(), reverse_encap: fastPath.reverseCounters() }),
+    ...(fastPath !== undefined ? { bpfMapEntries: () => ({ visitors: fastPath!.visitorsInKernel(), reverse_tunnels: fastPath!.reverseTunnelsInKernel() }) } : {}),
   };
   const running = await startOrReport(
     'fa',
@@ -137,7 +138,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         tracePrefix: traceIdPrefix(),
         // RFC 3519: tunnel data messages of one recvmmsg wakeup go through the plane as one batch.
         batchUdpTunnel: true,
-        ...(fastPath !== undefined ? { fastPath } : {}),
+        ...(fastPath !== undefined ? { fastPath: visitorFastPathOf(fastPath, (message) => log({ event: 'bpf-reverse-filter', level: 'warn', message })) } : {}),
         // RFC 3024: the kernel must not also route what the reverse tunnels carry (io/linux/visitor-capture.ts).
         ...(loaded.config.settings.reverseTunneling ? { visitorCapture: linuxVisitorCapture(loaded.interfaceName, { onError: (message: string) => io.err(`mip4 fa: visitor capture: ${message}`) }) } : {}),
         ...(store !== undefined ? { store, onStoreError: (error: unknown) => log(storeErrorEvent(error, 0)) } : {}),
@@ -210,3 +211,40 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const faCommand: Subcommand = { name: 'fa', usage, run };
+
+/**
+ * The agent's view of the Linux fast path: reverse tunnels the kernel can carry
+ * (kernelServesReverseTunnel) go into reverse_tunnels with their visitor; the visitor link's
+ * packet socket gets reverse_filter when it opens. Where that filter cannot be attached, no
+ * reverse entry is ever set (the kernel would tunnel what userspace tunnels too): reverse
+ * tunnels stay userspace's and `onFilterError` says why.
+ */
+function visitorFastPathOf(fastPath: LinuxForeignAgentFastPath, onFilterError: (message: string) => void): VisitorFastPath {
+  return {
+    visitorCurrent(visitor) {
+      const reverse = visitor.reverseTunnel;
+      const kernelReverse = reverse !== undefined && kernelServesReverseTunnel(reverse).kernel;
+      fastPath.visitorCurrent({
+        homeAddress: visitor.homeAddress,
+        linkLayerAddress: visitor.linkLayerAddress,
+        ownLinkAddress: visitor.ownLinkAddress,
+        ...(kernelReverse
+          ? { reverseTunnel: { careOfAddress: reverse.careOfAddress, homeAgent: reverse.homeAgent, encapsulation: reverse.encapsulation === 'gre' ? 'gre' : 'ip-in-ip' } }
+          : {}),
+      });
+    },
+    visitorGone: (homeAddress) => fastPath.visitorGone(homeAddress),
+    visitorLinkOpened(link) {
+      if (link.descriptor === undefined) {
+        onFilterError('the visitor link has no socket descriptor: reverse tunnels stay on the userspace path');
+        return;
+      }
+      try {
+        fastPath.filterPacketSocket(link.descriptor);
+      } catch (error) {
+        onFilterError(`reverse_filter cannot be attached to the visitor link's packet socket (${(error as Error).message}): reverse tunnels stay on the userspace path`);
+      }
+    },
+    close: () => fastPath.close(),
+  };
+}

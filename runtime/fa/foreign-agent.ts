@@ -510,6 +510,8 @@ export class ForeignAgent {
       if (port === MOBILE_IP_PORT) this.udpFlows.sentTo(source, destination, this.options.clock.now());
     };
     this.sendIp = sendIp;
+    // Before any entry: the link's reader must hide what the kernel will tunnel from the first entry on.
+    this.options.fastPath?.visitorLinkOpened?.(link);
     // Entries restored before the link opened could not name the agent's MAC yet.
     for (const homeAddress of this.routes.keys()) this.tellFastPath(homeAddress);
     this.advertiser = this.advertiserHost.spawn('advertiser', { ...this.config.advertisement, busy: this.config.settings.busy });
@@ -1247,12 +1249,14 @@ export class ForeignAgent {
   /** The kernel fast path hears the entry in force once the agent's own MAC is known (start). */
   private tellFastPath(homeAddress: Ipv4Address): void {
     const linkLayerAddress = this.routes.get(homeAddress | 0);
+    const reverseTunnel = this.reverseTunnels.get(homeAddress | 0);
     if (this.options.fastPath === undefined || this.link === undefined || linkLayerAddress === undefined) return;
     const visitor: FastPathVisitor = {
       homeAddress: homeAddress >>> 0,
       linkLayerAddress,
       ownLinkAddress: this.link.mac,
       udpTunnelled: this.udpFlows.homeAgentOf(homeAddress) !== undefined,
+      ...(reverseTunnel === undefined ? {} : { reverseTunnel }),
     };
     // A renewal may move an entry the kernel served to userspace (a UDP grant): forget it there.
     if (kernelServesVisitor(visitor).kernel) this.options.fastPath.visitorCurrent(visitor);

@@ -153,8 +153,8 @@ export function startHomeAgentBpf(table: ForwardingTable, options: HomeAgentBpfO
     for (const entry of table) sync.set(entry);
 
     for (const name of options.interfaces) {
-      instance.attach('decap', name, 'ingress', TC_PRIORITY_FIRST);
-      instance.attach('ha_encap', name, 'ingress', TC_PRIORITY);
+      instance.attach('decap', name, 'ingress', { priority: TC_PRIORITY_FIRST });
+      instance.attach('ha_encap', name, 'ingress', { priority: TC_PRIORITY });
     }
     const readCounters = () => ({ haEncap: instance.haEncapCounters(), decap: instance.decapCounters() });
     // After stop, the counters as they were when the programs went (the daemon's last log line).

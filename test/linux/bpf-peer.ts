@@ -36,7 +36,9 @@ function execute(command: Command): unknown {
       opened().load(s('program') as BpfProgramName);
       return true;
     case 'attach':
-      return opened().attach(s('program') as BpfProgramName, s('interface'), (command.direction as 'ingress' | 'egress' | undefined) ?? 'ingress');
+      return opened().attach(s('program') as BpfProgramName, s('interface'), (command.direction as 'ingress' | 'egress' | undefined) ?? 'ingress', {
+        ...(typeof command.entry === 'string' ? { entry: command.entry } : {}),
+      });
     case 'detach':
       return opened().detach(s('interface'), (command.direction as 'ingress' | 'egress' | undefined) ?? 'ingress');
     case 'setBinding':

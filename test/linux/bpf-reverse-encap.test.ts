@@ -154,4 +154,36 @@ describe.skipIf(skip !== undefined)('reverse_encap: reverse tunnelling in the ke
     expect(grew('passed-unknown')).toBeGreaterThanOrEqual(2);
     expect(grew('encapsulated')).toBe(0);
   }, 60_000 * TIME_SCALE);
+
+  it(titled("reverse_encap_l3 at tc egress of a TUN device (no link-layer header, a co-located node's own datagrams): IP in IP from its care-of address to the home agent, out of the Ethernet interface the route names (an Ethernet header made in front), inner TTL kept", skip), async () => {
+    const node = new BpfPeer(VISITOR);
+    try {
+      ip('-n', VISITOR, 'tuntap', 'add', 'dev', 'm4tun', 'mode', 'tun');
+      ip('-n', VISITOR, 'link', 'set', 'm4tun', 'up');
+      ip('-n', VISITOR, 'addr', 'add', '192.0.2.22/32', 'dev', 'v0');
+      ip('-n', VISITOR, 'route', 'add', '198.51.100.77/32', 'dev', 'm4tun');
+      await node.ready();
+      await node.call('open', { instance: `test-rev-l3-${id}` });
+      await node.call('load', { program: 'reverse_encap' });
+      await node.call('attach', { program: 'reverse_encap', interface: 'm4tun', direction: 'egress', entry: 'reverse_encap_l3' });
+      await node.call('setReverse', { home: HOME, careOf: '192.0.2.22', homeAgent: '203.0.113.1', encapsulation: 'ip-in-ip', forwards: false });
+      const rows = await capture('ip proto 4 and src host 192.0.2.22', () => void inNet(VISITOR, 'ping', ['-c', '3', '-i', '0.2', '-W', '1', '-I', HOME, '198.51.100.77'], 15_000), FIELDS);
+      expect(rows.length).toBeGreaterThanOrEqual(3);
+      for (const [proto, src, dst, ttl, checksum, icmpType, malformed] of rows) {
+        expect(proto).toBe('4,1');
+        expect(src).toBe(`192.0.2.22,${HOME}`);
+        expect(dst).toBe('203.0.113.1,198.51.100.77');
+        // Outer 64 less the agent's hop on the way; inner as the node sent it.
+        expect(ttl).toBe('63,64');
+        expect(checksum).toBe('1,1');
+        expect(icmpType).toBe('8');
+        expect(malformed).toBe('');
+      }
+      const counters = await node.call<Counters>('counters', { program: 'reverse_encap' });
+      expect(counters['encapsulated']).toBeGreaterThanOrEqual(3);
+    } finally {
+      await Promise.allSettled([node.call('close')]);
+      node.peer.stop();
+    }
+  }, 40_000 * TIME_SCALE);
 });

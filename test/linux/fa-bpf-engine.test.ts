@@ -9,9 +9,11 @@
  * The router pings the mobile node's home address: the home agent's userspace plane tunnels it
  * to the foreign agent's care-of address, where the decap program delivers it on the visitor
  * link to the node's MAC. tshark on the node's link looks for ARP about the home address.
+ * Reverse tunnelling (RFC 3024) is granted: the node's replies enter reverse_encap at the
+ * agent's link (one-armed: the visitor link is also its way to the home agent).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +35,7 @@ const daemons: DaemonProcess[] = [];
 const dir = skip === undefined ? mkdtempSync(join(tmpdir(), 'mip4-fa-bpf-')) : '';
 
 function configOf(role: LabRole, extra = ''): string {
-  const plan = daemonPlans(KEYS, 'ip-in-ip', dir, false).find((p) => p.role === role)!;
+  const plan = daemonPlans(KEYS, 'ip-in-ip', dir, true).find((p) => p.role === role)!;
   const path = join(dir, `${role}-${daemons.length}.yaml`);
   writePrivateFile(path, plan.config + extra);
   return path;
@@ -68,11 +70,17 @@ function mip4Filters(direction: 'ingress' | 'egress' = 'ingress'): string[] {
   return shown.stdout.split('\n').filter((line) => line.includes(`handle 0x${TC_HANDLE.toString(16)}`));
 }
 
-function faPins(): string[] {
-  return existsSync(DEFAULT_PIN_ROOT) ? readdirSync(DEFAULT_PIN_ROOT).filter((name) => name.startsWith('fa-')) : [];
+/** This file's pins of `role` in `namespace` (named after the namespace's inode): other labs on the host pin there too. */
+function pinsOf(role: 'fa' | 'mn', namespace: string): string[] {
+  const prefix = `${role}-${statSync(`/run/netns/${namespace}`).ino}-`;
+  return existsSync(DEFAULT_PIN_ROOT) ? readdirSync(DEFAULT_PIN_ROOT).filter((name) => name.startsWith(prefix)) : [];
 }
 
-async function status(): Promise<{ dataPathEngine?: { engine: string; reason: string; bpfCounters: { decap?: Record<string, number> }; bpfMapEntries?: Record<string, number> } }> {
+function faPins(): string[] {
+  return pinsOf('fa', NS.fa);
+}
+
+async function status(): Promise<{ dataPathEngine?: { engine: string; reason: string; bpfCounters: { decap?: Record<string, number>; reverse_encap?: Record<string, number> }; bpfMapEntries?: Record<string, number> } }> {
   const run = spawnSync(process.execPath, ['bin/mip4.js', 'status', '--json', '--socket', join(dir, 'fa1.sock')], { encoding: 'utf8', timeout: 10_000 });
   expect(run.status, run.stderr).toBe(0);
   return JSON.parse(run.stdout);
@@ -84,9 +92,14 @@ function ping(count: number) {
 
 /** ARP frames tshark sees on the node's link while `act` runs: "opcode|target" each. */
 async function arpDuring(act: () => void): Promise<string[]> {
-  const file = join(dir, `arp-${Date.now()}.pcap`);
+  return captureDuring(NS.mn, 'arp', ['arp.opcode', 'arp.dst.proto_ipv4'], act);
+}
+
+/** tshark in `namespace` on its HOST_INTERFACE, capture filter `filter`, while `act` runs: the `fields` of each frame, '|'-separated. */
+async function captureDuring(namespace: string, filter: string, fields: readonly string[], act: () => void): Promise<string[]> {
+  const file = join(dir, `capture-${Date.now()}.pcap`);
   const env = captureToolEnv();
-  const tshark = spawn('ip', ['netns', 'exec', NS.mn, 'tshark', '-q', '-i', HOST_INTERFACE, '-f', 'arp', '-a', `duration:${6 * TIME_SCALE}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  const tshark = spawn('ip', ['netns', 'exec', namespace, 'tshark', '-q', '-i', HOST_INTERFACE, '-f', filter, '-a', `duration:${6 * TIME_SCALE}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   const exited = new Promise<void>((resolve) => tshark.on('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -101,7 +114,7 @@ async function arpDuring(act: () => void): Promise<string[]> {
   });
   act();
   await exited;
-  const read = spawnSync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|', '-e', 'arp.opcode', '-e', 'arp.dst.proto_ipv4'], { encoding: 'utf8', env, timeout: 20_000 });
+  const read = spawnSync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((field) => ['-e', field])], { encoding: 'utf8', env, timeout: 20_000 });
   expect(read.status, read.stderr).toBe(0);
   return read.stdout.split('\n').filter((line) => line !== '');
 }
@@ -156,11 +169,10 @@ describe.skipIf(skip !== undefined)('mip4 fa on the tc-BPF engine', () => {
   it(titled('engine bpf: the start log says bpf and why, decap is attached at tc ingress of the link, status shows engine, reason and the visitor in the kernel map', skip), async () => {
     const line = fa.lines.find((l: LogLine) => l.event === 'data-path-engine');
     expect(line).toMatchObject({ engine: 'bpf', setting: 'bpf', reason: 'dataPath.engine is bpf', attached: [HOST_INTERFACE] });
-    expect(mip4Filters()).toHaveLength(1);
-
-
+    // decap, and reverse_encap before it (REVERSE_TC_PRIORITY).
+    expect(mip4Filters()).toHaveLength(2);
     const now = await status();
-    expect(now.dataPathEngine).toMatchObject({ engine: 'bpf', reason: 'dataPath.engine is bpf', bpfMapEntries: { visitors: 1 } });
+    expect(now.dataPathEngine).toMatchObject({ engine: 'bpf', reason: 'dataPath.engine is bpf', bpfMapEntries: { visitors: 1, reverse_tunnels: 1 } });
   });
 
   it(titled("[R4.2.2-7] a correspondent's datagrams tunnelled by the home agent reach the visitor through the decap program (delivered-visitor), and no ARP for the home address is seen on the visitor link", skip), async () => {
@@ -187,10 +199,44 @@ describe.skipIf(skip !== undefined)('mip4 fa on the tc-BPF engine', () => {
     expect(Number(delivered?.[1])).toBeGreaterThanOrEqual(5);
   }, 60_000 * TIME_SCALE);
 
+  it(titled("the visitor's reverse-tunnelled replies are encapsulated once, in the kernel: tshark counts one IP in IP copy per echo reply from the care-of address to the home agent, reverse_encap's encapsulated rises, and the home agent delivers every reply", skip), async () => {
+    const count = 10;
+    const before = (await status()).dataPathEngine!.bpfCounters.reverse_encap!;
+    let result: ReturnType<typeof ping> | undefined;
+    // Outer and inner addresses come comma-separated (two IP layers); icmp.seq is the echo's number.
+    const frames = await captureDuring(NS.fa, `ip proto 4 and src host ${ADDRESSES.foreignAgent1}`, ['ip.src', 'ip.dst', 'icmp.type', 'icmp.seq'], () => {
+      result = ping(count);
+    });
+    const after = (await status()).dataPathEngine!.bpfCounters.reverse_encap!;
+    expect(result!.stdout, result!.stderr).toContain(`${count} received`);
+    const replies = frames.filter((row) => row.startsWith(`${ADDRESSES.foreignAgent1},${ADDRESSES.mobileNodeHome}|${ADDRESSES.homeAgent},${ADDRESSES.routerHome}|0|`));
+    const perSequence = new Map<string, number>();
+    for (const row of replies) perSequence.set(row.split('|')[3]!, (perSequence.get(row.split('|')[3]!) ?? 0) + 1);
+    expect(perSequence.size, frames.join('\n')).toBe(count);
+    expect([...perSequence.values()].every((copies) => copies === 1), frames.join('\n')).toBe(true);
+    expect(after.encapsulated! - before.encapsulated!).toBeGreaterThanOrEqual(count);
+  }, 60_000 * TIME_SCALE);
+
+  it(titled("a datagram reverse_encap's route lookup turns back (to a neighbour on the link it came from: passed-local) still reaches the userspace plane through the filtered packet socket, which tunnels it once", skip), async () => {
+    const count = 3;
+    const before = (await status()).dataPathEngine!.bpfCounters.reverse_encap!;
+    let result: ReturnType<typeof ping> | undefined;
+    const frames = await captureDuring(NS.fa, `ip proto 4 and src host ${ADDRESSES.foreignAgent1}`, ['ip.src', 'ip.dst', 'icmp.type', 'icmp.seq'], () => {
+      result = inNamespace(NS.mn, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', '-I', ADDRESSES.mobileNodeHome, ADDRESSES.routerForeign1], 20_000 * TIME_SCALE);
+    });
+    const after = (await status()).dataPathEngine!.bpfCounters.reverse_encap!;
+    expect(after['passed-local']! - before['passed-local']!).toBeGreaterThanOrEqual(count);
+    expect(after.encapsulated).toBe(before.encapsulated);
+    // Echo requests (type 8) tunnelled to the home agent by userspace, one copy each; the router's replies come back through the home agent.
+    const requests = frames.filter((row) => row.startsWith(`${ADDRESSES.foreignAgent1},${ADDRESSES.mobileNodeHome}|${ADDRESSES.homeAgent},${ADDRESSES.routerForeign1}|8|`));
+    expect(requests.map((row) => row.split('|')[3]).sort(), frames.join('\n')).toEqual(Array.from({ length: count }, (_, i) => String(i + 1)).sort());
+    expect(result!.stdout, result!.stderr).toContain(`${count} received`);
+  }, 60_000 * TIME_SCALE);
+
   it(titled('the visitor entry removed (mip4 clear visitor) takes its kernel map entry with it: later tunnelled datagrams are passed to userspace, counted passed-unknown-visitor', skip), async () => {
     const cleared = spawnSync(process.execPath, ['bin/mip4.js', 'clear', 'visitor', ADDRESSES.mobileNodeHome, '--socket', join(dir, 'fa1.sock')], { encoding: 'utf8', timeout: 10_000 });
     expect(cleared.status, cleared.stderr + cleared.stdout).toBe(0);
-    expect((await status()).dataPathEngine!.bpfMapEntries).toEqual({ visitors: 0 });
+    expect((await status()).dataPathEngine!.bpfMapEntries).toEqual({ visitors: 0, reverse_tunnels: 0 });
     const before = (await status()).dataPathEngine!.bpfCounters.decap!;
     ping(2);
     const after = (await status()).dataPathEngine!.bpfCounters.decap!;
@@ -198,21 +244,21 @@ describe.skipIf(skip !== undefined)('mip4 fa on the tc-BPF engine', () => {
     expect(after['delivered-visitor']).toBe(before['delivered-visitor']);
   }, 60_000 * TIME_SCALE);
 
-  it(titled('stop detaches and unpins; after kill -9 a restart removes the stale filter and pins, and attaches one filter', skip), async () => {
+  it(titled('stop detaches and unpins; after kill -9 a restart removes the stale filter and pins, and attaches its two filters again', skip), async () => {
     await fa.stop();
     expect(fa.exit?.code).toBe(0);
     expect(mip4Filters()).toEqual([]);
     expect(faPins()).toEqual([]);
     const crashed = nsenterDaemon(NS.fa, ['fa', '--config', configOf('fa1', 'dataPath:\n  engine: bpf\n')]);
     await crashed.line('listening', 30_000 * TIME_SCALE);
-    expect(mip4Filters()).toHaveLength(1);
+    expect(mip4Filters()).toHaveLength(2);
     crashed.kill();
     await crashed.exited;
     expect(faPins()).toHaveLength(1);
     const restarted = nsenterDaemon(NS.fa, ['fa', '--config', configOf('fa1', 'dataPath:\n  engine: bpf\n')]);
     const line = await restarted.line('data-path-engine', 30_000 * TIME_SCALE);
     expect(Number(line.staleRemoved)).toBeGreaterThan(0);
-    expect(mip4Filters()).toHaveLength(1);
+    expect(mip4Filters()).toHaveLength(2);
     await restarted.stop();
     expect(mip4Filters()).toEqual([]);
     expect(faPins()).toEqual([]);
@@ -273,6 +319,6 @@ describe.skipIf(skip !== undefined)('mip4 fa on the tc-BPF engine', () => {
     await node.stop();
     const filters = inNamespace(NS.mn, 'tc', ['filter', 'show', 'dev', HOST_INTERFACE, 'ingress']).stdout;
     expect(filters).not.toContain(`handle 0x${TC_HANDLE.toString(16)}`);
-    expect(existsSync(DEFAULT_PIN_ROOT) ? readdirSync(DEFAULT_PIN_ROOT).filter((name) => name.startsWith('mn-')) : []).toEqual([]);
+    expect(pinsOf('mn', NS.mn)).toEqual([]);
   }, 120_000 * TIME_SCALE);
 });

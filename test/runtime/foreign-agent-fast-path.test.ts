@@ -14,7 +14,7 @@ import { RequestFlag } from '../../io/wire/registration-types.js';
 import { SimulatedClock } from '../../io/clock.js';
 import { udpFrame } from '../../io/wire/frames.js';
 import { startForeignAgent, type FaConfig } from '../../runtime/fa/foreign-agent.js';
-import { kernelServesVisitor, type FastPathVisitor, type VisitorFastPath } from '../../runtime/fa/visitor-fast-path.js';
+import { kernelServesReverseTunnel, kernelServesVisitor, type FastPathVisitor, type VisitorFastPath } from '../../runtime/fa/visitor-fast-path.js';
 import { startHomeAgent } from '../../runtime/ha/home-agent-server.js';
 import { buildRequest, context, FA_KEY, HA, makeConfig, MHAE, MN1, MN1_KEY, START } from './home-agent-harness.js';
 
@@ -67,7 +67,9 @@ async function world() {
   const random = seededRandom(11);
   const random32 = () => Math.floor(random() * 0x1_0000_0000) >>> 0;
   const told: Told[] = [];
+  const linkOpened: Array<{ readonly link: string; readonly toldBefore: number }> = [];
   const fastPath: VisitorFastPath = {
+    visitorLinkOpened: (link) => void linkOpened.push({ link: link.name, toldBefore: told.length }),
     visitorCurrent: (visitor) => void told.push({ op: 'current', visitor }),
     visitorGone: (homeAddress) => void told.push({ op: 'gone', homeAddress }),
     close: () => void told.push({ op: 'close' }),
@@ -77,25 +79,57 @@ async function world() {
   const run = (ms: number) => {
     for (let i = 0; i < ms; i++) clock.advance(1);
   };
-  const register = (lifetime: number, flags = RequestFlag.T) => {
+  const register = (lifetime: number, flags: number = RequestFlag.T) => {
     const request = buildRequest({ identification: identificationFromUnixMs(clock.now(), 1), careOfAddress: FA, lifetime, flags, extensions: [MHAE(MN1_KEY)] });
     mn.sendFrame('eth0', udpFrame({ sourceMac: MAC_MN, destinationMac: MAC_FA, source: MN1, destination: FA, ttl: 255 }, 49152, 434, request));
   };
-  return { fa, home, told, run, register };
+  return { fa, home, told, linkOpened, run, register };
 }
 
 describe("the foreign agent's kernel fast path (issue 17)", () => {
-  it('a visitor entry that becomes current is handed to the fast path with its MAC from the Request and the agent\'s own; its deregistration removes it; stop closes the fast path', async () => {
+  it("a visitor entry that becomes current is handed to the fast path with its MAC from the Request and the agent's own, with its granted reverse tunnel ('T', RFC 3024); its deregistration removes it; stop closes the fast path", async () => {
     const w = await world();
     w.register(600);
     w.run(100);
-    expect(w.told).toEqual([{ op: 'current', visitor: { homeAddress: MN1 >>> 0, linkLayerAddress: MAC_MN, ownLinkAddress: MAC_FA, udpTunnelled: false } }]);
+    expect(w.told).toEqual([
+      {
+        op: 'current',
+        visitor: {
+          homeAddress: MN1 >>> 0,
+          linkLayerAddress: MAC_MN,
+          ownLinkAddress: MAC_FA,
+          udpTunnelled: false,
+          reverseTunnel: { homeAgent: HA, careOfAddress: FA, encapsulation: 'ip-in-ip', delivery: 'direct' },
+        },
+      },
+    ]);
     w.register(0);
     w.run(100);
     expect(w.told.slice(1)).toEqual([{ op: 'gone', homeAddress: MN1 }]);
     await w.fa.stop();
     await w.home.stop();
     expect(w.told.at(-1)).toEqual({ op: 'close' });
+  });
+
+  it('the fast path hears that the visitor link is open once, at start, before any entry (its packet socket filter comes before the first reverse entry)', async () => {
+    const w = await world();
+    w.register(600);
+    w.run(100);
+    expect(w.linkOpened).toEqual([{ link: 'eth0', toldBefore: 0 }]);
+    expect(w.told.map((t) => t.op)).toEqual(['current']);
+    await w.fa.stop();
+    await w.home.stop();
+  });
+
+  it("a renewal without 'T' hands the entry over again without its reverse tunnel (the kernel's entry goes)", async () => {
+    const w = await world();
+    w.register(600);
+    w.run(100);
+    w.register(600, 0);
+    w.run(100);
+    expect(w.told.map((t) => (t.op === 'current' ? t.visitor.reverseTunnel !== undefined : t.op))).toEqual([true, false]);
+    await w.fa.stop();
+    await w.home.stop();
   });
 
   it('an operator removal (mip4 clear visitor) removes it from the fast path', async () => {
@@ -133,5 +167,18 @@ describe('kernelServesVisitor: what the decap program can deliver', () => {
       expect(kernelServesVisitor({ ...visitor, linkLayerAddress: mac })).toEqual({ kernel: false, reason: 'no-link-layer-address' });
       expect(kernelServesVisitor({ ...visitor, ownLinkAddress: mac })).toEqual({ kernel: false, reason: 'no-link-layer-address' });
     }
+  });
+});
+
+describe('kernelServesReverseTunnel: what reverse_encap can carry (RFC 3024)', () => {
+  const tunnel = { homeAgent: HA, careOfAddress: FA, encapsulation: 'ip-in-ip', delivery: 'direct' } as const;
+  it('the direct delivery style over IP in IP or GRE is the kernel\'s', () => {
+    expect(kernelServesReverseTunnel(tunnel)).toEqual({ kernel: true });
+    expect(kernelServesReverseTunnel({ ...tunnel, encapsulation: 'gre' })).toEqual({ kernel: true });
+  });
+  it('the encapsulating style, minimal encapsulation and UDP tunnels stay on the userspace path', () => {
+    expect(kernelServesReverseTunnel({ ...tunnel, delivery: 'encapsulating' })).toEqual({ kernel: false, reason: 'encapsulating-delivery' });
+    expect(kernelServesReverseTunnel({ ...tunnel, encapsulation: 'minimal' })).toEqual({ kernel: false, reason: 'minimal-encapsulation' });
+    expect(kernelServesReverseTunnel({ ...tunnel, udp: true })).toEqual({ kernel: false, reason: 'udp-tunnelled' });
   });
 });
