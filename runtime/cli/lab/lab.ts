@@ -197,29 +197,6 @@ function buildTopology(name: string, nat: boolean): void {
   for (const veth of veths) add(veth.bRole, `link set ${veth.b} up`);
   for (const r of ROUTES) add(r.role, `route add ${r.destination} via ${r.via}`);
   for (const [role, commands] of perRole) ipBatch(namespaceOf(name, role), commands);
-  completeChecksumsAtHosts(name);
-}
-
-/**
- * The end hosts' datagrams carry complete checksums, as on a real wire. A veth hands a TCP or UDP
- * datagram on with its checksum still to be filled in (CHECKSUM_PARTIAL) through every namespace
- * it crosses; a kernel that receives it trusts it, but a datagram tunnelled by the home agent's
- * tc-BPF program and read by a userspace tunnel exit from a raw socket would reach the node with
- * that unfinished checksum and be dropped. Turning off the hosts' transmit checksum offload makes
- * their kernels write it (docs/kernel-fast-path.md, "Checksums on virtual links").
- */
-function completeChecksumsAtHosts(name: string): void {
-  for (const host of ['ch', 'mn'] as const) {
-    for (const device of new Set(INTERFACE_ADDRESSES.filter((a) => a.role === host).map((a) => a.device))) {
-      const result = run('ip', ['netns', 'exec', namespaceOf(name, host), 'ethtool', '-K', device, 'tx', 'off']);
-      if (result.status !== 0) {
-        process.stderr.write(
-          `mip4 lab: could not turn off transmit checksum offload on ${host} ${device} (${result.stderr.trim() || 'ethtool failed'}; apt-get install ethtool): ` +
-            'datagrams the home agent tunnels in the kernel to a userspace tunnel exit may arrive with unfinished checksums\n',
-        );
-      }
-    }
-  }
 }
 
 function pidFile(directory: string, role: string): string {
