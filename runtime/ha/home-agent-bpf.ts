@@ -29,7 +29,13 @@ import { loadNative } from '../../io/linux/native.js';
 import type { NativeError } from '../../io/linux/native.js';
 import type { Ipv4Address } from '../../io/wire/bytes.js';
 import type { ForwardingChange, ForwardingEntry, ForwardingTable } from '../dataplane/forwarding-table.js';
+import { IPV4_MIN_HEADER_LENGTH } from '../../io/wire/ipv4.js';
+import { GRE_HEADER_LENGTH } from '../../io/wire/tunnel.js';
 import { KERNEL_GRE, kernelEncapsulationOf } from './kernel-bindings.js';
+
+/** What ha_encap puts in front of a datagram (RFC 2003; RFC 2784 without checksum or key). */
+const IPIP_TUNNEL_OVERHEAD = IPV4_MIN_HEADER_LENGTH;
+const GRE_TUNNEL_OVERHEAD = IPV4_MIN_HEADER_LENGTH + GRE_HEADER_LENGTH;
 
 /** Why a map write failed: the map is full (E2BIG, ENOMEM) or anything else. */
 export type BpfMapErrorKind = 'map-full' | 'update-failed';
@@ -139,12 +145,13 @@ export function startHomeAgentBpf(table: ForwardingTable, options: HomeAgentBpfO
     // Fresh maps from a load are empty; cleared all the same, so a map that outlived a run
     // (pinned and reused later) never carries a binding the table does not have.
     const staleEntriesCleared = bindings.clear() + reverse.clear() + careOf.clear();
-    instance.setHaSettings({ tunnelMtu: options.tunnelMtu, outerTtl: 0 });
+    // Every entry carries its own bound (KernelBindingSync); the shared one is the largest.
+    instance.setHaSettings({ tunnelMtu: options.tunnelMtu + GRE_TUNNEL_OVERHEAD, outerTtl: 0 });
     const tunnelDeviceIfindex = loadNative().interfaceIndex(options.tunnelDevice);
     instance.setHaDecapSettings({ tunnelDeviceIfindex, greOffered: options.greOffered });
     for (const address of options.agentAddresses) careOf.set(address, 'home-agent');
 
-    const sync = new KernelBindingSync(bindings, reverse, options.tunnelSource, options.onEvent);
+    const sync = new KernelBindingSync(bindings, reverse, options.tunnelSource, options.onEvent, options.tunnelMtu);
     sync.counters.staleEntriesCleared = staleEntriesCleared;
     sync.counters.staleRemoved = staleRemoved;
     // Subscribed first, then the entries already there (restored from the store at start): the
@@ -206,6 +213,14 @@ export class KernelBindingSync {
     private readonly reverse: Pick<ReverseSourcesMap, 'set' | 'delete'>,
     private readonly tunnelSource: Ipv4Address,
     private readonly onEvent?: (event: HomeAgentBpfEvent) => void,
+    /**
+     * The TUN device's MTU: the largest inner datagram the userspace plane tunnels. ha_encap
+     * bounds the outer datagram, so each entry gets this plus its own header (20 for IP in IP,
+     * 24 for GRE): both engines then take the same datagrams, and a larger one passes to the
+     * TUN, whose MTU makes the kernel send Fragmentation Needed (RFC 2003 5.1). Without it the
+     * route's MTU alone bounds the outer datagram.
+     */
+    private readonly innerMtu?: number,
   ) {}
 
   apply(change: ForwardingChange): void {
@@ -225,7 +240,8 @@ export class KernelBindingSync {
     const gre = encapsulation === KERNEL_GRE;
     if (this.inKernel.get(key) === (careOf | 0) && this.greHomes.has(key) === gre) return;
     try {
-      this.bindings.setFields(entry.homeAddress, careOf, this.tunnelSource, encapsulation);
+      const outerMtu = this.innerMtu === undefined ? 0 : this.innerMtu + (gre ? GRE_TUNNEL_OVERHEAD : IPIP_TUNNEL_OVERHEAD);
+      this.bindings.setFields(entry.homeAddress, careOf, this.tunnelSource, encapsulation, outerMtu);
     } catch (error) {
       this.failed('home_bindings', error, entry.homeAddress);
       // The home stays on the userspace plane: no entry in the kernel, old or new.

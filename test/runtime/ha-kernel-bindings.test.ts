@@ -59,10 +59,10 @@ function fakeMaps(fail?: { code: string; times: number }) {
     pairs,
     writes: () => writes,
     bindingMap: {
-      setFields(home: number, careOf: number, source: number, encapsulation: 1 | 2) {
+      setFields(home: number, careOf: number, source: number, encapsulation: 1 | 2, tunnelMtu = 0) {
         writes++;
         maybeFail();
-        bindings.set(home, { careOf, source, encapsulation });
+        bindings.set(home, { careOf, source, encapsulation, ...(tunnelMtu !== 0 ? { tunnelMtu } : {}) });
       },
       delete(home: number) {
         writes++;
@@ -95,6 +95,17 @@ describe('KernelBindingSync: the forwarding table drives home_bindings and rever
     expect(maps.bindings.size).toBe(0);
     expect(maps.pairs.size).toBe(0);
     expect(sync.counters).toMatchObject({ bindingsSet: 1, bindingsDeleted: 1, reverseSourcesSet: 1, reverseSourcesDeleted: 1 });
+  });
+
+  it('each entry bounds the outer datagram at the TUN MTU plus its own header, so both engines take the same datagrams', () => {
+    const maps = fakeMaps();
+    const sync = new KernelBindingSync(maps.bindingMap, maps.reverseMap, AGENT, undefined, 1476);
+    const table = new ForwardingTable();
+    table.changes.subscribe((change) => sync.apply(change));
+    table.upsertTunnel(HOME, tunnel({ encapsulation: 'ip-in-ip' }));
+    expect(maps.bindings.get(HOME)).toMatchObject({ tunnelMtu: 1496 });
+    table.upsertTunnel(HOME + 1, tunnel({ encapsulation: 'gre' }));
+    expect(maps.bindings.get(HOME + 1)).toMatchObject({ tunnelMtu: 1500 });
   });
 
   it('a renewal that republishes the same tunnel writes nothing; a move or a new encapsulation rewrites the entry', () => {
