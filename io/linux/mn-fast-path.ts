@@ -9,6 +9,7 @@
  * tunnels what the node's own stack sends from its home address to the home agent, while
  * `reverse_tunnels` holds the one entry the node's state grants (colocated-fast-path.ts).
  */
+import { readFileSync } from 'node:fs';
 import { parseIpv4 } from '../wire/bytes.js';
 import { BpfInstance, type BpfEncapsulation, type DecapCounter, type ReverseEncapCounter, type ReverseTunnelsMap } from './bpf.js';
 import { fastPathInstanceName } from './fa-fast-path.js';
@@ -97,6 +98,13 @@ export function openMobileNodeFastPath(options: { readonly interfaceName: string
       },
       attachReverseTunnel(tunnelDevice) {
         if (closed) return;
+        // bpf_fib_lookup refuses (BPF_FIB_LKUP_RET_FWD_DISABLED) unless IPv4 forwarding is on for
+        // the device it is given, here the TUN; mip4 does not turn a host into a router itself.
+        if (ipv4ForwardingOf(tunnelDevice) !== true) {
+          throw new Error(
+            `IPv4 forwarding is off on ${tunnelDevice}, so the kernel's route lookup refuses the program; set net.ipv4.conf.default.forwarding=1 (or net.ipv4.conf.${tunnelDevice}.forwarding=1 where the device persists) to let the kernel tunnel`,
+          );
+        }
         instance.attach('reverse_encap', tunnelDevice, 'egress', { entry: 'reverse_encap_l3' });
         reverseAttachedTo = tunnelDevice;
       },
@@ -117,5 +125,14 @@ export function openMobileNodeFastPath(options: { readonly interfaceName: string
   } catch (error) {
     instance.close();
     throw error;
+  }
+}
+
+/** net.ipv4.conf.<device>.forwarding; undefined when unreadable. */
+function ipv4ForwardingOf(device: string): boolean | undefined {
+  try {
+    return readFileSync(`/proc/sys/net/ipv4/conf/${device}/forwarding`, 'utf8').trim() === '1';
+  } catch {
+    return undefined;
   }
 }
