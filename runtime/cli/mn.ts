@@ -106,8 +106,11 @@ async function run(argv: string[], io: Io): Promise<number> {
     engine: engineChoice.engine,
     setting: engineChoice.setting,
     reason: engineChoice.reason,
-    bpfCounters: (): Record<string, Record<string, number>> => (fastPath === undefined ? {} : { decap: fastPath.counters() }),
-    ...(fastPath !== undefined ? { bpfMapEntries: () => ({ care_of_addresses: fastPath!.careOfAddressesInKernel() }) } : {}),
+    bpfCounters: (): Record<string, Record<string, number>> =>
+      fastPath === undefined ? {} : { decap: fastPath.counters(), ...(fastPath.reverseAttachedTo !== undefined ? { reverse_encap: fastPath.reverseCounters() } : {}) },
+    ...(fastPath !== undefined
+      ? { bpfMapEntries: () => ({ care_of_addresses: fastPath!.careOfAddressesInKernel(), reverse_tunnels: fastPath!.reverseTunnelsInKernel() }) }
+      : {}),
   };
   const running = await startOrReport(
     'mn',
@@ -139,9 +142,18 @@ async function run(argv: string[], io: Io): Promise<number> {
     return ExitCode.Failure;
   }
   const { node } = running;
-  // The co-located care-of address in the kernel's map while that registration is current.
+  // The node's own datagrams leave through its TUN device (io/linux/mn-host.ts routes): once it
+  // exists, reverse_encap_l3 at its egress takes over the granted reverse tunnel (RFC 3024 5.2).
+  if (fastPath !== undefined && config.host?.tunnelDevice !== undefined) {
+    try {
+      fastPath.attachReverseTunnel(config.host.tunnelDevice);
+    } catch (error) {
+      log({ event: 'bpf-reverse-encap', level: 'warn', message: `reverse_encap_l3 cannot attach at egress of ${config.host.tunnelDevice}: ${(error as Error).message}; reverse tunnels stay on userspace` });
+    }
+  }
+  // The co-located care-of address (and the granted reverse tunnel) in the kernel's maps while that registration is current.
   const colocated = fastPath === undefined ? undefined : new ColocatedFastPathDriver(fastPath);
-  if (colocated !== undefined) node.events.subscribe(() => colocated.follow(node.state()));
+  if (colocated !== undefined) node.events.subscribe(() => colocated.follow(node.state(), node.reverseTunnel()));
   const metrics = await startDaemonMetrics('mn', config.metrics, () => mobileNodeMetrics({ node, dataPathEngine }), io.err);
   const inspector = metrics === 'failed' ? undefined : await startDaemonInspector('mn', inspectAt, values['inspect-public'] === true, [{ name: 'mn', hosts: node.inspected() }], io);
   if (metrics === 'failed' || inspector === 'failed') {
@@ -169,7 +181,13 @@ async function run(argv: string[], io: Io): Promise<number> {
     engine: engineChoice.engine,
     setting: engineChoice.setting,
     reason: engineChoice.reason,
-    ...(fastPath !== undefined ? { bpfInstance: fastPath.instanceName, attached: [config.interfaceName], staleRemoved: fastPath.staleRemoved } : {}),
+    ...(fastPath !== undefined
+      ? {
+          bpfInstance: fastPath.instanceName,
+          attached: [config.interfaceName, ...(fastPath.reverseAttachedTo !== undefined ? [`${fastPath.reverseAttachedTo} (egress)`] : [])],
+          staleRemoved: fastPath.staleRemoved,
+        }
+      : {}),
   });
   log({
     event: 'started',

@@ -292,31 +292,49 @@ describe.skipIf(skip !== undefined)('mip4 fa on the tc-BPF engine', () => {
     expect(mip4Filters()).toEqual([]);
   }, 60_000 * TIME_SCALE);
 
-  it(titled('a co-located mobile node on engine bpf: decap on its interface lists the care-of address while registered, delivers the home agent\'s tunnel to the local stack (delivered-locally), and cleans up at stop', skip), async () => {
+  it(titled("a co-located mobile node on engine bpf: decap on its interface lists the care-of address while registered, delivers the home agent's tunnel to the local stack (delivered-locally), reverse_encap_l3 at its TUN's egress tunnels its own datagrams once to the home agent ('T' granted), and cleans up at stop", skip), async () => {
     await mn.stop();
     // No foreign agent on the link now (the tests above stopped theirs): the node uses its own address.
-    const text = daemonPlans(KEYS, 'ip-in-ip', dir, false).find((p) => p.role === 'mn')!.config.replace(
-      'mobileNode:\n',
-      'mobileNode:\n  colocatedAddress: 203.0.113.50/26\n  foreignGateway: 203.0.113.1\n  udpTunnel: off\n',
-    );
+    const text = daemonPlans(KEYS, 'ip-in-ip', dir, false)
+      .find((p) => p.role === 'mn')!
+      .config.replace('mobileNode:\n', 'mobileNode:\n  colocatedAddress: 203.0.113.50/26\n  foreignGateway: 203.0.113.1\n  udpTunnel: off\n')
+      .replace(/reverseTunnel: false/, 'reverseTunnel: true');
     const path = join(dir, 'mn-colocated.yaml');
     writePrivateFile(path, `${text}dataPath:\n  engine: bpf\n`);
+    // bpf_fib_lookup wants IPv4 forwarding on the TUN it is given (docs/kernel-fast-path.md): the TUN made at start inherits default.
+    expect(inNamespace(NS.mn, 'sysctl', ['-q', '-w', 'net.ipv4.conf.default.forwarding=1']).status).toBe(0);
     const node = nsenterDaemon(NS.mn, ['mn', '--config', path]);
     const line = await node.line('data-path-engine', 30_000 * TIME_SCALE);
-    expect(line).toMatchObject({ engine: 'bpf', attached: [HOST_INTERFACE] });
+    expect(line).toMatchObject({ engine: 'bpf', attached: [HOST_INTERFACE, 'mip4mn0 (egress)'] });
     await node.line('registered', 40_000 * TIME_SCALE);
+    await node.line('reverse-tunnel', 20_000 * TIME_SCALE);
     const mnStatus = () => {
       const run = spawnSync(process.execPath, ['bin/mip4.js', 'status', '--json', '--socket', join(dir, 'mn.sock')], { encoding: 'utf8', timeout: 10_000 });
       expect(run.status, run.stderr).toBe(0);
-      return JSON.parse(run.stdout) as { dataPathEngine: { bpfCounters: { decap: Record<string, number> }; bpfMapEntries: Record<string, number> } };
+      return JSON.parse(run.stdout) as { dataPathEngine: { bpfCounters: { decap: Record<string, number>; reverse_encap: Record<string, number> }; bpfMapEntries: Record<string, number> } };
     };
-    expect(mnStatus().dataPathEngine.bpfMapEntries).toEqual({ care_of_addresses: 1 });
+    expect(mnStatus().dataPathEngine.bpfMapEntries).toEqual({ care_of_addresses: 1, reverse_tunnels: 1 });
     const before = mnStatus().dataPathEngine.bpfCounters.decap;
     const result = ping(5);
     const after = mnStatus().dataPathEngine.bpfCounters.decap;
     expect(result.status, result.stdout + result.stderr + JSON.stringify(after)).toBe(0);
     expect(after['delivered-locally']! - before['delivered-locally']!).toBeGreaterThanOrEqual(5);
+    // The node pings the correspondent from its home address: each echo request leaves its link
+    // once, as IP in IP from the care-of address to the home agent (RFC 3024 5.2). Two copies would
+    // mean the userspace plane tunnelled it too; the counter rising says the kernel made them.
+    const count = 5;
+    const reverseBefore = mnStatus().dataPathEngine.bpfCounters.reverse_encap;
+    let own: ReturnType<typeof inNamespace> | undefined;
+    const frames = await captureDuring(NS.mn, 'ip proto 4 and src host 203.0.113.50', ['ip.src', 'ip.dst', 'icmp.type', 'icmp.seq'], () => {
+      own = inNamespace(NS.mn, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', '-I', ADDRESSES.mobileNodeHome, ADDRESSES.routerHome], 20_000 * TIME_SCALE);
+    });
+    const reverseAfter = mnStatus().dataPathEngine.bpfCounters.reverse_encap;
+    expect(own!.stdout, own!.stderr).toContain(`${count} received`);
+    const requests = frames.filter((row) => row.startsWith(`203.0.113.50,${ADDRESSES.mobileNodeHome}|${ADDRESSES.homeAgent},${ADDRESSES.routerHome}|8|`));
+    expect(requests.map((row) => row.split('|')[3]).sort(), frames.join('\n')).toEqual(Array.from({ length: count }, (_, i) => String(i + 1)).sort());
+    expect(reverseAfter.encapsulated! - reverseBefore.encapsulated!, JSON.stringify({ reverseBefore, reverseAfter }) + inNamespace(NS.mn, "ip", ["route", "show", "table", "all"]).stdout + inNamespace(NS.mn, "tc", ["filter", "show", "dev", "mip4mn0", "egress"]).stdout).toBeGreaterThanOrEqual(count);
     await node.stop();
+    expect(inNamespace(NS.mn, 'tc', ['filter', 'show', 'dev', 'mip4mn0', 'egress']).stdout).not.toContain(`handle 0x${TC_HANDLE.toString(16)}`);
     const filters = inNamespace(NS.mn, 'tc', ['filter', 'show', 'dev', HOST_INTERFACE, 'ingress']).stdout;
     expect(filters).not.toContain(`handle 0x${TC_HANDLE.toString(16)}`);
     expect(pinsOf('mn', NS.mn)).toEqual([]);
