@@ -2,7 +2,9 @@
  * The foreign agent's visitor link reads wire-sized frames with complete checksums (native
  * reader with PACKET_VNET_HDR, runtime/fa reverseTunnelFrame), end to end with real daemons:
  * `mip4 lab` (runtime/cli/lab) in namespaces this file makes and removes, reverse tunnelling
- * asked for, the mobile node moved behind FA1:
+ * asked for, every daemon on the userspace engine (this is the userspace plane's reader; with
+ * bpf the kernel tunnels these frames, test/linux/fa-bpf-engine.test.ts), the mobile node moved
+ * behind FA1:
  *
  *   mn (198.51.100.10, a veth into a bridge: TSO, GSO and checksum offload on, the defaults)
  *     ── FA1 203.0.113.2 ══ IP in IP (RFC 3024) ══ HA 198.51.100.2 ── router ── CH 192.0.2.10
@@ -139,7 +141,7 @@ describe("the FA's visitor link with offloads: a 'T' visitor's UDP and TCP throu
     if (skip !== undefined) return;
     ensureBuilt();
     stateDir = mkdtempSync(join(tmpdir(), 'mip4-fa-offload-'));
-    const up = lab('up', '--reverse-tunnel');
+    const up = lab('up', '--reverse-tunnel', '--engine', 'userspace');
     if (up.status !== 0) throw new Error(`mip4 lab up failed: ${up.stdout}${up.stderr}`);
     const moved = lab('move', 'mn', 'fa1');
     if (moved.status !== 0) throw new Error(`mip4 lab move failed: ${moved.stdout}${moved.stderr}`);
