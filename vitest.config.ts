@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects. `unit`: the in-process tests, which `npm test` runs two files at a time
-// (scripts/test.sh; vitest's default on a two-core machine is one worker). `system`: the tests
-// that build namespaces, start daemons with real traffic, drive a browser or install the package, run one file
+// Two projects. `unit`: the tests that need no namespace and no timing of their own (in-process
+// tests, and test/packaging, which mostly waits on npm), which `npm test` runs two files at a
+// time (scripts/test.sh; vitest's default on a two-core machine is one worker). `system`: the
+// tests that build namespaces, start daemons with real traffic or drive a browser, run one file
 // at a time so that their timing does not compete with other tests. A plain `vitest run` runs
 // both with vitest's defaults.
 const shared = {
@@ -11,7 +12,7 @@ const shared = {
   // A private directory of default control sockets per test file (test/support/control-dir.ts).
   setupFiles: ['./test/support/control-dir.ts'],
 };
-const system = ['test/linux/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/packaging/**/*.test.ts', 'test/browser/**/*.test.ts'];
+const system = ['test/linux/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/browser/**/*.test.ts'];
 
 export default defineConfig({
   test: {
