@@ -191,7 +191,8 @@ async function setUpMip4(lab: Lab, workDir: string, tunOffload: boolean): Promis
     JSON.stringify({
       homeAgent: { address: '198.51.100.1', homeNetwork: '198.51.100.0/24', listen: ['198.51.100.1:434'], encapsulations: ['ip-in-ip'], broadcast: false, maxLifetime: 3600 },
       mobileNodes: [{ homeAddress: HOME_ADDRESS, spi: 4096, key: KEY, maxBindings: 1 }],
-      dataPath: { homeInterface: 'rh', tunnelDevice: 'mip4ha0', tunOffload },
+      // The userspace engine's TUN path is what this part measures (part 8 has the bpf engine).
+      dataPath: { homeInterface: 'rh', tunnelDevice: 'mip4ha0', tunOffload, engine: 'userspace' },
     }),
     // Owner-only: mip4 refuses a config holding keys that others can read.
     { mode: 0o600 },
