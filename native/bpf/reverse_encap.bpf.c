@@ -25,17 +25,13 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "mip4_encap.h"
 #include "mip4_reverse.h"
 
 #ifndef AF_INET
 #define AF_INET 2
 #endif
 
-#define IPV4_HEADER 20
-#define GRE_HEADER 4
-#define GRE_PROTOCOL_IPV4 0x0800
-#define DEFAULT_OUTER_TTL 64
-#define IP_DF 0x4000
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -55,30 +51,6 @@ struct {
 static __always_inline void count(__u32 reason) {
   __u64 *value = bpf_map_lookup_elem(&counters, &reason);
   if (value) *value += 1;
-}
-
-static __always_inline __u16 ipv4_header_checksum(const struct iphdr *header) {
-  const __u16 *words = (const __u16 *)header;
-  __u32 sum = 0;
-#pragma unroll
-  for (int i = 0; i < IPV4_HEADER / 2; i++) sum += words[i];
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return (__u16)~sum;
-}
-
-/* As ha_encap's: the largest outer datagram for this packet (GSO included), 0 when unknown. */
-static __always_inline __u32 largest_outer_datagram(struct __sk_buff *skb, const struct iphdr *ip, void *end, __u32 overhead) {
-  if (skb->gso_size == 0) return bpf_ntohs(ip->tot_len) + overhead;
-  __u32 header = ip->ihl * 4;
-  void *l4 = (void *)ip + header;
-  if (ip->protocol == IPPROTO_TCP) {
-    __u8 *offset_byte = l4 + 12;
-    if ((void *)(offset_byte + 1) > end) return 0;
-    return header + (*offset_byte >> 4) * 4 + skb->gso_size;
-  }
-  if (ip->protocol == IPPROTO_UDP) return header + 8 + skb->gso_size + overhead;
-  return 0;
 }
 
 /* A candidate the route lookups turned back: on the visitor link (l2) it goes round the link's
