@@ -88,6 +88,26 @@ async function statesMissingFromDom(page: Page, url: string): Promise<{ charts: 
   }, url);
 }
 
+async function getJson(base: string, path: string): Promise<unknown> {
+  return (await fetch(`${base}${path}`)).json();
+}
+
+/** The home agent's bindings in registered.timed now (the actor rows are live; the counts are sampled each second). */
+async function registeredBindings(base: string): Promise<number> {
+  const { rows } = (await getJson(base, 'api/actors?limit=100&q=binding:')) as { rows: Array<{ chart: string; state: string }> };
+  return rows.filter((row) => row.chart === 'ha' && row.state === 'binding.registered.timed').length;
+}
+
+/** Steps the paused demo (one tick each) until `reached` holds; at most 300 ticks (30 s simulated). */
+async function stepDemoUntil(base: string, reached: () => Promise<boolean>): Promise<void> {
+  for (let steps = 0; steps < 300; steps++) {
+    if (await reached()) return;
+    await fetch(`${base}api/demo/step`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('the demo did not get there in 300 steps');
+}
+
 const countOf = (page: Page, chart: string, state: string) =>
   page.locator(`section[data-chart="${chart}"] g.state[data-state="${state}"] > text.count`).first().textContent();
 
@@ -119,11 +139,16 @@ describe.skipIf(missing !== undefined)('inspector in a browser', () => {
     await page.waitForSelector('#topology .segment.attached[data-segment="home"]');
     expect(await countOf(page, 'ha', 'binding.registered.timed')).toBe('');
 
-    // 10x: the node reaches foreign-1 at 10 s simulated (1 s here) and registers through FA1.
-    await page.click('button[data-speed="10"]');
+    // Paused, the demo goes one 100 ms tick per step: step until the node is on foreign-1 and
+    // registered through FA1 (10 s simulated). Stepping, not 10x, so that a busy machine cannot
+    // let the node pass on to foreign-2 (1 s later at 10x) before the page looks.
+    await page.click('#step');
+    await stepDemoUntil(url, async () => {
+      const demo = (await getJson(url, 'api/demo')) as { view: { attachment: { segment: string } } };
+      return demo.view.attachment.segment === 'foreign-1' && (await registeredBindings(url)) === 1;
+    });
     await countReads(page, 'ha', 'binding.registered.timed', '1', 10_000);
-    await page.waitForSelector('#topology .segment.attached[data-segment="foreign-1"]');
-    await page.click('button[data-speed="0"]');
+    await page.waitForSelector('#topology .segment.attached[data-segment="foreign-1"]', { timeout: 5000 });
     await page.screenshot({ path: join(ROOT, 'docs/images/inspector-demo.png'), fullPage: false });
 
     // Select the binding; the move to foreign-2 (20 s simulated) changes its care-of address.
