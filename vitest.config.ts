@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects. `unit`: the tests that need no namespace and no timing of their own (in-process
-// tests, and test/packaging, which mostly waits on npm), which `npm test` runs two files at a
-// time (scripts/test.sh; vitest's default on a two-core machine is one worker). `system`: the
+// tests; test/daemons, mip4 daemons as child processes on loopback; test/packaging, which
+// mostly waits on npm), which `npm test` runs two files at a time (scripts/test.sh; vitest's
+// default on a two-core machine is one worker). `system`: the
 // tests that build namespaces, start daemons with real traffic or drive a browser, run one file
 // at a time so that their timing does not compete with other tests. A plain `vitest run` runs
 // both with vitest's defaults.

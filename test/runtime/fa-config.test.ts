@@ -97,7 +97,7 @@ describe('foreign agent configuration', () => {
 
   it('the example configuration parses into the settings it documents', () => {
     const { config, interfaceName } = loadForeignAgentConfig(writeConfig(EXAMPLE_FOREIGN_AGENT_CONFIG));
-    // A placeholder `mip4 fa` refuses (test/e2e/example-configs.test.ts), not a real interface.
+    // A placeholder `mip4 fa` refuses (test/daemons/example-configs.test.ts), not a real interface.
     expect(interfaceName).toBe('CHANGE-ME');
     const fa = parseIpv4('203.0.113.1')!;
     expect(config.settings).toEqual({
