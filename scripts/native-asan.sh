@@ -53,8 +53,9 @@ else
   # The files that drive the helper's calls directly (sockets, TUN, packet and raw sockets,
   # netlink, the drop counters), plus one home agent under real traffic: the other daemon tests
   # make the same calls (the foreign agent's visitor link reader is packet.test.ts's PACKET_VNET_HDR
-  # reads and raw-ip.test.ts's sends), and running them sanitized took longer than CI allows. The tc-BPF tests are not here: their native part is the
-  # mip4_bpf addon (native/bpf-loader.c, libbpf), which this build does not cover.
+  # reads and raw-ip.test.ts's sends), and running them sanitized took longer than CI allows.
+  # The tc-BPF tests are not here: their native part is the mip4_bpf addon (native/bpf-loader.c,
+  # libbpf), which this build does not cover.
   files=(test/linux/native.test.ts test/linux/packet.test.ts test/linux/raw-ip.test.ts test/linux/raw-ip-drops.test.ts
     test/linux/tun.test.ts test/linux/tun-drops.test.ts test/linux/tun-offload.test.ts test/linux/udp.test.ts
     test/linux/udp-gso.test.ts test/linux/udp-send-queue.test.ts test/linux/link-events.test.ts
