@@ -156,7 +156,7 @@ async function runStep(run: NodeRun, step: Step, caseId: string, target: Conform
   while ((await run.socket.next(0)) !== undefined) {}
   await run.socket.send(sent.bytes, { address: sent.destination, port: sent.destinationPort });
   const silence = prediction.verdict.kind === 'discard' || (prediction.verdict.kind === 'deny' && prediction.verdict.code === 131 && target.replyOnAuthFailure !== true);
-  const reply = await awaitReply(run.socket, sent.request.identification, silence ? options.silenceMs : options.timeoutMs);
+  const reply = await awaitReply(run.socket, silence ? options.silenceMs : options.timeoutMs);
   const replyIdentification = reply !== undefined ? decodedIdentification(reply.bytes) : undefined;
   run.model.apply(prediction, sent.request, replyIdentification);
   if (prediction.verdict.kind === 'accept' && prediction.verdict.operation === 'register' && reply !== undefined) run.accepted.push({ bytes: sent.bytes, request: sent.request });
@@ -174,23 +174,15 @@ function decodedIdentification(bytes: Uint8Array): Identification | undefined {
 }
 
 /**
- * The first datagram within `ms` that is a Reply to this Request (its Identification's low
- * half), or, failing that, the first datagram at all: a Reply with a wrong Identification is
- * still this Request's answer, which the checks then fault.
+ * The first datagram within `ms` after the Request: its Reply, whatever it says (the socket
+ * was drained before sending, and this node has one Request outstanding at a time). A Reply
+ * with a wrong Identification is still the answer, which the checks then fault (5.7).
  */
-async function awaitReply(socket: ReplySocket, identification: Identification, ms: number): Promise<Observed | undefined> {
-  const end = performance.now() + ms;
-  let other: Observed | undefined;
-  for (;;) {
-    const left = end - performance.now();
-    if (left <= 0) return other;
-    const datagram = await socket.next(left);
-    if (datagram === undefined) return other;
-    const [addressText, portText] = datagram.from.split(':');
-    const observed: Observed = { bytes: datagram.bytes, address: parseIpv4(addressText ?? '') ?? 0, port: Number(portText) };
-    if (decodedIdentification(datagram.bytes)?.low === identification.low >>> 0) return observed;
-    other ??= observed;
-  }
+async function awaitReply(socket: ReplySocket, ms: number): Promise<Observed | undefined> {
+  const datagram = await socket.next(ms);
+  if (datagram === undefined) return undefined;
+  const [addressText, portText] = datagram.from.split(':');
+  return { bytes: datagram.bytes, address: parseIpv4(addressText ?? '') ?? 0, port: Number(portText) };
 }
 
 function lifetimeOf(plan: RequestPlan, node: TargetNode): number {
