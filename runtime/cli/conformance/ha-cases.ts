@@ -140,8 +140,6 @@ function replayAbstract(events: readonly GraphEvent[]): TakenStep[] {
 export function bindingPathsFromMachine(): Array<{ readonly ends: string; readonly steps: readonly TakenStep[] }> {
   const paths = getShortestPaths(bindingMachine, { input: INPUT, events: eventsFor as (s: Snapshot) => BindingEvent[] });
   const best = new Map<string, TakenStep[]>();
-  const initial = replayAbstract([]);
-  void initial;
   for (const path of paths) {
     const prefix = path.steps.slice(1).map((s) => s.event as GraphEvent);
     for (const event of eventsFor(path.state)) {
@@ -198,9 +196,18 @@ const slug = (transition: string) =>
 
 export function generateCases(target: ConformanceTarget): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
+  // Transitions whose shortest paths send the same Requests share one case (e.g. a renewal
+  // also takes `choosing --always--> timed`).
+  const byRequests = new Map<string, { ends: string[]; steps: Step[] | string }>();
   for (const path of bindingPathsFromMachine()) {
     const steps = wireSteps(path.steps, target.settings.simultaneousBindings);
-    const id = `binding-path/${slug(path.ends)}`;
+    const key = typeof steps === 'string' ? `n/a ${path.ends}` : JSON.stringify(steps);
+    const entry = byRequests.get(key) ?? { ends: [], steps };
+    entry.ends.push(slug(path.ends));
+    byRequests.set(key, entry);
+  }
+  for (const { ends, steps } of byRequests.values()) {
+    const id = `binding-path/${ends.join('+')}`;
     if (typeof steps === 'string') cases.push({ id, family: 'binding-path', steps: [], notApplicable: steps });
     else cases.push({ id, family: 'binding-path', steps: [...steps, deregisterAll('clean up: deregister all')] });
   }

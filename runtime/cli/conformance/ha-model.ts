@@ -11,7 +11,7 @@ import { createActor, SimulatedClock, type Actor } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 import type { Ipv4Address } from '../../../io/wire/bytes.js';
 import type { Identification, RegistrationRequest } from '../../../io/wire/registration-types.js';
-import { bindingMachine, remainingLifetime, type BindingContext } from '../../../machines/binding.js';
+import { bindingMachine, remainingLifetime, type BindingContext, type BindingInput } from '../../../machines/binding.js';
 import { checkHaRequest, type HaMobileNode, type HaVerdict, type HomeAgentSettings } from '../../../policies/ha-request.js';
 import { advanceReplayState, sameIdentification, type ReplayState } from '../../../policies/replay.js';
 import type { MobilitySecurityContext, SecurityContextLookup } from '../../../policies/security-association.js';
@@ -136,12 +136,10 @@ export class NodeModel {
     if (verdict.kind === 'discard') return;
     const update = verdict.replayUpdate;
     if (update !== undefined) {
+      // Under nonces the Reply carries the nonce the target chose (5.7.2), known only now.
       const nonce = replyIdentification?.high;
       if (update.kind === 'timestamp') this.replay = advanceReplayState(this.replay, update);
       else if (nonce !== undefined) this.replay = advanceReplayState(this.replay, update.kind === 'nonce' ? { kind: 'nonce', expectedNonce: nonce } : { kind: 'nonce-resync', resyncNonce: nonce });
-    } else if (verdict.kind === 'deny' && verdict.code === 133 && replyIdentification !== undefined && this.node.context.replay === 'nonce') {
-      // A 133 to a first contact issues the nonce to use (5.7.2).
-      this.replay = advanceReplayState(this.replay, { kind: 'nonce-resync', resyncNonce: replyIdentification.high });
     }
     if (verdict.kind !== 'accept') return;
     const at = this.now();
@@ -172,7 +170,7 @@ export class NodeModel {
     this.prune();
   }
 
-  private spawn(input: Parameters<typeof createActor<typeof bindingMachine>>[1] extends infer O ? (O extends { input?: infer I } ? I : never) : never): void {
+  private spawn(input: BindingInput): void {
     const actor = createActor(bindingMachine, {
       input,
       clock: this.clock,
