@@ -97,6 +97,14 @@ const MUTANTS: readonly Mutant[] = [
     breaks: 'R3.8.3.2-9',
   },
   {
+    name: 'broadcast-destination-accepted',
+    defect: "a Request sent to the home network's broadcast address is accepted (3.8.2.1)",
+    file: 'policies/ha-request.js',
+    find: 'if (input.ipDestination >>> 0 === LIMITED_BROADCAST || input.ipDestination >>> 0 === subnetBroadcast(settings.homeNetwork, settings.prefixLength)) {',
+    replace: 'if (false) {',
+    breaks: 'R3.8.2.1-21',
+  },
+  {
     name: 'reserved-bits-ignored',
     defect: "a Request with the reserved 'r' or 'x' bit is accepted (3.8.2.3)",
     file: 'policies/ha-request.js',

@@ -1,7 +1,7 @@
 /**
  * A `mip4 ha` child process on loopback and the conformance config that describes it, for the
- * conformance tests: two addresses (127.0.0.1 and 127.0.0.2, one port), a timestamp node and a
- * nonce node, all features on. Port 434 needs root, so each home agent gets a free high port.
+ * conformance tests: two addresses (127.0.0.1 and 127.0.0.2) and the home network's broadcast
+ * address (127.255.255.255) on one port, a timestamp node and a nonce node, all features on. Port 434 needs root, so each home agent gets a free high port.
  */
 import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ export function haConfig(port: number): string {
   address: 127.0.0.1
   otherAddresses: [127.0.0.2]
   homeNetwork: 127.0.0.0/8
-  listen: [127.0.0.1:${port}, 127.0.0.2:${port}]
+  listen: [127.0.0.1:${port}, 127.0.0.2:${port}, 127.255.255.255:${port}]
   maxLifetime: 600
   simultaneousBindings: true
   broadcast: false
@@ -51,6 +51,7 @@ export function conformanceConfig(): string {
   reverseTunnel: allowed
   replyOnAuthFailure: true
   replayableRepliesPerSecond: 40
+  broadcastAddress: 127.255.255.255
 mobileNodes:
 ${nodesYaml()}unservedHomeAddress: 127.0.1.99
 `;
