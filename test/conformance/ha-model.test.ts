@@ -3,6 +3,8 @@
  * and the policies, the model's predictions along a path, the judgement of a Reply (each
  * defect failing the check of its own requirement id), and the target config's errors.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ipv4 } from '../../io/wire/bytes.js';
 import { identificationFromUnixMs } from '../../io/wire/identification.js';
@@ -15,6 +17,8 @@ import { judge, type Sent } from '../../runtime/cli/conformance/ha-judge.js';
 import { bindingTransitions, NodeModel } from '../../runtime/cli/conformance/ha-model.js';
 import { ConfigError, conformanceTargetFromDocument, EXAMPLE_CONFORMANCE_CONFIG } from '../../runtime/cli/conformance/ha-target.js';
 import { parseYamlConfig } from '../../runtime/config/config-schema.js';
+import { ROOT } from '../support/build.js';
+import { mutantTableMarkdown, type MutantTable } from './support.js';
 
 const target = conformanceTargetFromDocument(parseYamlConfig(EXAMPLE_CONFORMANCE_CONFIG, 'example'));
 const HA = ipv4('127.0.0.1');
@@ -153,5 +157,15 @@ describe('the target config', () => {
       't',
     );
     expect(() => conformanceTargetFromDocument(document)).toThrow(/homeAgent\.address: 198\.51\.100\.1 is not inside homeNetwork[\s\S]*mobileNodes\[0\]\.key: the key is 2 bytes/);
+  });
+});
+
+describe('the mutation table in the docs', () => {
+  it('README.md and docs/conformance.md quote docs/conformance-mutants.json as measured', () => {
+    const table = JSON.parse(readFileSync(join(ROOT, 'docs', 'conformance-mutants.json'), 'utf8')) as MutantTable;
+    expect(table.mutants.length).toBeGreaterThanOrEqual(5);
+    const markdown = mutantTableMarkdown(table);
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(markdown);
+    expect(readFileSync(join(ROOT, 'docs', 'conformance.md'), 'utf8')).toContain(markdown);
   });
 });

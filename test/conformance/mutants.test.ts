@@ -17,7 +17,7 @@ import { main } from '../../runtime/cli/main.js';
 import type { ConformanceReport } from '../../runtime/cli/conformance/report.js';
 import { ensureBuilt, ROOT } from '../support/build.js';
 import type { DaemonProcess } from '../support/daemon-process.js';
-import { conformanceConfig, Scratch, startHomeAgent } from './support.js';
+import { conformanceConfig, mutantTableMarkdown, Scratch, startHomeAgent, type MutantTable } from './support.js';
 
 interface Mutant {
   readonly name: string;
@@ -202,7 +202,11 @@ describe('mip4 conformance --role ha against deliberately broken home agents', (
     console.log(
       ['mutant → caught by', ...table.map((t) => `${t.caught ? 'CAUGHT' : 'MISSED'} ${t.mutant} (breaks ${t.breaks}): exit ${t.exit}, failed ${t.failedRequirements.join(' ')}`)].join('\n'),
     );
-    if (process.env.MIP4_WRITE_MUTANT_TABLE === '1') writeFileSync(join(ROOT, 'docs', 'conformance-mutants.json'), `${JSON.stringify(measured, null, 2)}\n`);
+    const committedPath = join(ROOT, 'docs', 'conformance-mutants.json');
+    if (process.env.MIP4_WRITE_MUTANT_TABLE === '1') {
+      writeFileSync(committedPath, `${JSON.stringify(measured, null, 2)}\n`);
+      console.log(`${committedPath} written; paste into README.md and docs/conformance.md:\n\n${mutantTableMarkdown(measured)}`);
+    }
 
     expect(baseline!.report.checks.filter((c) => c.verdict === 'fail'), 'the unmutated home agent must pass').toEqual([]);
     expect(baseline!.exit).toBe(0);
@@ -210,5 +214,9 @@ describe('mip4 conformance --role ha against deliberately broken home agents', (
       expect(row.exit, `${row.mutant} must fail the run`).toBe(1);
       expect(row.failedRequirements, `${row.mutant} must be reported by ${row.breaks}`).toContain(row.breaks);
     }
+    // The committed table (quoted by the README) is this measurement's: same mutants, same verdicts.
+    const committed = JSON.parse(readFileSync(committedPath, 'utf8')) as MutantTable;
+    const verdicts = (rows: MutantTable['mutants']) => rows.map((r) => `${r.mutant} ${r.breaks} ${r.caught ? 'caught' : 'missed'}`);
+    expect(verdicts(committed.mutants), 'docs/conformance-mutants.json is stale: regenerate it (MIP4_WRITE_MUTANT_TABLE=1)').toEqual(verdicts(table));
   }, 120_000);
 });

@@ -93,3 +93,22 @@ export async function startHomeAgent(scratch: Scratch, name: string, bin = 'bin/
   await daemon.line('listening', 20_000);
   return { daemon, port };
 }
+
+/** What the mutation test measured (docs/conformance-mutants.json). */
+export interface MutantTable {
+  readonly measuredAt: string;
+  readonly baseline: { readonly exit: number; readonly cases: number; readonly checks: number; readonly fail: number; readonly transitions: string; readonly requirements: number };
+  readonly mutants: ReadonlyArray<{ readonly mutant: string; readonly defect: string; readonly breaks: string; readonly exit: number; readonly caught: boolean; readonly failedRequirements: readonly string[] }>;
+  readonly seconds: number;
+}
+
+/** The Markdown table README.md and docs/conformance.md quote, rendered from the measurement. */
+export function mutantTableMarkdown(table: MutantTable): string {
+  return [
+    '| Mutant | Defect | Breaks | Caught | Requirements failed |',
+    '|---|---|---|---|---|',
+    ...table.mutants.map((r) => `| \`${r.mutant}\` | ${r.defect} | ${r.breaks} | ${r.caught ? 'yes' : '**no**'} (exit ${r.exit}) | ${r.failedRequirements.join(' ')} |`),
+    '',
+    `Baseline (unmutated): exit ${table.baseline.exit}, ${table.baseline.cases} cases, ${table.baseline.checks} checks, ${table.baseline.fail} failed, ${table.baseline.transitions} binding transitions, ${table.baseline.requirements} requirement ids; measured ${table.measuredAt}, whole test ${table.seconds} s.`,
+  ].join('\n');
+}
