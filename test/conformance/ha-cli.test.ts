@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 describe('mip4 conformance --role ha against mip4 ha on loopback', () => {
-  const args = () => ['conformance', '--role', 'ha', '--target', `127.0.0.1:${port}`, '--config', scratch.file('target.yaml', conformanceConfig()), '--silence-ms', '250', '--max-duration', '60'];
+  const args = () => ['conformance', '--role', 'ha', '--target', `127.0.0.1:${port}`, '--config', scratch.file('target.yaml', conformanceConfig()), '--silence-ms', '250', '--timeout-ms', '3000', '--max-duration', '60'];
 
   it('passes every check, reports JSON with requirement ids and coverage, then passes again as a table', async () => {
     const json = await mip4([...args(), '--json']);

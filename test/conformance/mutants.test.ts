@@ -145,7 +145,7 @@ async function conformanceAgainst(name: string, mutant?: Mutant): Promise<{ exit
   const err: string[] = [];
   try {
     const exit = await main(
-      ['conformance', '--role', 'ha', '--target', `127.0.0.1:${port}`, '--config', scratch.file(`${name}-target.yaml`, conformanceConfig()), '--json', '--silence-ms', '300', '--timeout-ms', '1500', '--rate', '400', '--max-duration', '60'],
+      ['conformance', '--role', 'ha', '--target', `127.0.0.1:${port}`, '--config', scratch.file(`${name}-target.yaml`, conformanceConfig()), '--json', '--silence-ms', '300', '--timeout-ms', '3000', '--rate', '400', '--max-duration', '60'],
       { out: (l) => out.push(l), err: (l) => err.push(l) },
     );
     if (exit === 2) throw new Error(`mip4 conformance could not run against ${name}: ${err.join('\n')}`);

@@ -254,7 +254,11 @@ export function generateCases(target: ConformanceTarget): ConformanceCase[] {
   // 3.3, 3.8.2, 3.8.2.3: flags.
   cases.push({ id: 'flags/reserved-r', family: 'flags', steps: [register("register with the reserved 'r' bit set", 0, { flags: RequestFlag.r }), deregisterAll()] });
   cases.push({ id: 'flags/reserved-x', family: 'flags', steps: [register("register with the reserved 'x' bit set", 0, { flags: RequestFlag.x }), deregisterAll()] });
-  cases.push({ id: 'flags/broadcast-B', family: 'flags', steps: [register("register with 'B' (must be ignored, not refused, without broadcast support)", 0, { flags: RequestFlag.B }), deregisterAll()] });
+  cases.push({
+    id: 'flags/broadcast-B',
+    family: 'flags',
+    steps: [request("register with 'B' (must be ignored, not refused, without broadcast support)", { careOf: 0, lifetime: 'default', flags: RequestFlag.B }, ['R3.8.2-3']), deregisterAll()],
+  });
   cases.push({ id: 'flags/minimal-M', family: 'flags', steps: [register("register with 'M' (minimal encapsulation)", 0, { flags: RequestFlag.M }), deregisterAll()] });
   cases.push({ id: 'flags/gre-G', family: 'flags', steps: [register("register with 'G' (GRE)", 0, { flags: RequestFlag.G }), deregisterAll()] });
   cases.push({ id: 'flags/reverse-tunnel-T', family: 'flags', steps: [register("register with 'T' (reverse tunnel, RFC 3024)", 0, { flags: RequestFlag.T }), deregisterAll()] });

@@ -206,17 +206,14 @@ function lifetimeChecks(caseId: string, prediction: Prediction, request: Registr
   out.push(check(caseId, 'Lifetime not above the requested', { ids: ['R3.4-3', 'R3.8.2.2-6'], level: 'MUST NOT' }, r.lifetime <= requested, `≤ ${requested}`, String(r.lifetime)));
   const lifetime = prediction.lifetime;
   if (lifetime?.exactly !== undefined) {
-    const cut = lifetime.exactly < requested;
-    out.push(
-      check(
-        caseId,
-        cut ? "Lifetime cut to the target's maximum" : 'Lifetime copied from the Request',
-        cut ? { ids: ['R3.8.3.2-3', 'R3.8.3.2-4'], level: 'MUST' } : { ids: ['R3.8.3.2-2'], level: 'MUST' },
-        r.lifetime === lifetime.exactly,
-        String(lifetime.exactly),
-        String(r.lifetime),
-      ),
-    );
+    if (lifetime.exactly < requested) {
+      // Above the maximum: never more than the service the target gives (its configured
+      // maximum, MUST), and that maximum itself (SHOULD).
+      out.push(check(caseId, "Lifetime not above the target's maximum", { ids: ['R3.8.3.2-3'], level: 'MUST' }, r.lifetime <= lifetime.exactly, `≤ ${lifetime.exactly}`, String(r.lifetime)));
+      out.push(check(caseId, "Lifetime cut to the target's maximum", { ids: ['R3.8.3.2-4'], level: 'SHOULD' }, r.lifetime === lifetime.exactly, String(lifetime.exactly), String(r.lifetime)));
+    } else {
+      out.push(check(caseId, 'Lifetime copied from the Request', { ids: ['R3.8.3.2-2'], level: 'MUST' }, r.lifetime === lifetime.exactly, String(lifetime.exactly), String(r.lifetime)));
+    }
   } else if (lifetime !== undefined) {
     out.push(check(caseId, 'Duplicate: Lifetime not beyond the one originally granted', { ids: ['R3.8.2.2-9'], level: 'MUST NOT' }, r.lifetime <= lifetime.atMost && r.lifetime > 0, `1..${lifetime.atMost}`, String(r.lifetime)));
   }

@@ -67,6 +67,8 @@ interface NodeRun {
   /** Registrations the target accepted in the current case, oldest first (bytes kept for resends). */
   accepted: Array<{ readonly bytes: Uint8Array; readonly request: RegistrationRequest }>;
   readonly replayable: TokenBucket;
+  /** The last silence check that passed, in case its Reply comes late (after --silence-ms). */
+  silent?: { readonly check: ConformanceCheck; readonly low: number };
 }
 
 export async function runHaConformance(target: ConformanceTarget, options: RunOptions): Promise<ConformanceReport> {
@@ -152,20 +154,30 @@ async function runStep(run: NodeRun, step: Step, caseId: string, target: Conform
   // The target bounds Replies anyone could draw by resending (duplicates, 133): stay within it.
   if (prediction.verdict.kind !== 'discard' && prediction.verdict.replayable && !(await take(run.replayable, deadline))) return [];
   if (!(await take(rate, deadline))) return [];
-  // Datagrams left from an earlier step (a late Reply) are not this Request's.
-  while ((await run.socket.next(0)) !== undefined) {}
+  // Datagrams left from an earlier step are not this Request's; a late Reply to a Request that
+  // had to be discarded silently still breaks that requirement.
+  const late: ConformanceCheck[] = [];
+  for (let datagram = await run.socket.next(0); datagram !== undefined; datagram = await run.socket.next(0)) {
+    const silent = run.silent;
+    if (silent !== undefined && decodedIdentification(datagram.bytes)?.low === silent.low) {
+      late.push({ ...silent.check, verdict: 'fail', observed: `a late Reply from ${datagram.from}`, detail: `after the ${options.silenceMs} ms wait; ${silent.check.detail ?? ''}` });
+      run.silent = undefined;
+    }
+  }
   await run.socket.send(sent.bytes, { address: sent.destination, port: sent.destinationPort });
   const silence = prediction.verdict.kind === 'discard' || (prediction.verdict.kind === 'deny' && prediction.verdict.code === 131 && target.replyOnAuthFailure !== true);
   const reply = await awaitReply(run.socket, silence ? options.silenceMs : options.timeoutMs);
   const replyIdentification = reply !== undefined ? decodedIdentification(reply.bytes) : undefined;
   run.model.apply(prediction, sent.request, replyIdentification);
   if (prediction.verdict.kind === 'accept' && prediction.verdict.operation === 'register' && reply !== undefined) run.accepted.push({ bytes: sent.bytes, request: sent.request });
-  return judge(prediction, sent, reply, {
+  const checks = judge(prediction, sent, reply, {
     caseId,
     ...(step.requirements ? { extra: step.requirements } : {}),
     ...(target.replyOnAuthFailure !== undefined ? { replyOnAuthFailure: target.replyOnAuthFailure } : {}),
     replay: run.node.context.replay,
   }).map((c) => ({ ...c, detail: c.detail === undefined ? step.label : `${step.label}: ${c.detail}` }));
+  run.silent = prediction.verdict.kind === 'discard' && reply === undefined ? { check: checks[0]!, low: sent.request.identification.low >>> 0 } : undefined;
+  return [...late, ...checks];
 }
 
 function decodedIdentification(bytes: Uint8Array): Identification | undefined {
