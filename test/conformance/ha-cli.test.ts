@@ -62,6 +62,19 @@ describe('mip4 conformance --role ha against mip4 ha on loopback', () => {
     expect(table.out).toMatch(/covered 8\/9 machine transitions/);
     expect(table.out).toMatch(/no requirement failed$/);
   }, 60_000);
+
+  it('stops at --max-duration, reports the rest as not run, and still leaves the agent clean', async () => {
+    const capped = await mip4([...args().slice(0, -2), '--max-duration', '1', '--json']);
+    const report = JSON.parse(capped.out) as ConformanceReport;
+    expect(capped.exit).toBe(0);
+    expect(report.durationMs).toBeLessThan(1000 + 3 * 3000);
+    const notRun = report.checks.filter((c) => c.verdict === 'not-applicable');
+    expect(notRun.length).toBeGreaterThan(10);
+    expect(notRun.every((c) => c.detail === 'the run reached its duration cap (--max-duration)')).toBe(true);
+    for (const node of NODES) {
+      expect(report.checks.find((c) => c.caseId === `teardown/deregister-all#1@${node.homeAddress}` && c.what === 'Reply code')?.verdict).toBe('pass');
+    }
+  }, 30_000);
 });
 
 describe('mip4 conformance: usage and configuration errors', () => {

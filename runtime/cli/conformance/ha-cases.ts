@@ -53,7 +53,21 @@ export interface ConformanceCase {
   readonly replay?: 'timestamp' | 'nonce';
   /** Why the case cannot run against this target, when it cannot. */
   readonly notApplicable?: string;
+  /** What the case is mainly about, named when it is not run (default: its family's, FAMILY_REQUIREMENT). */
+  readonly requirement?: string;
 }
+
+/** The requirement each family is mainly about, for the report of a case that did not run. */
+export const FAMILY_REQUIREMENT: Record<ConformanceCase['family'], string> = {
+  'binding-path': 'R3.8.2.2-1',
+  replay: 'R3.8.2.1-14',
+  authentication: 'R3.8.2.1-2',
+  extension: 'R1.8-1',
+  lifetime: 'R3.8.3.2-2',
+  flags: 'R3.8.2.3-2',
+  'home-agent-field': 'R3.8.3.2-9',
+  deregistration: 'R3.8.2.2-1',
+};
 
 const request = (label: string, plan: RequestPlan, requirements?: readonly string[]): Step => ({ kind: 'request', label, plan, ...(requirements ? { requirements } : {}) });
 const register = (label: string, careOf: 0 | 1 | 2 = 0, extra: Partial<RequestPlan> = {}): Step => request(label, { careOf, lifetime: 'default', ...extra });
@@ -237,6 +251,7 @@ export function generateCases(target: ConformanceTarget): ConformanceCase[] {
     id: 'authentication/unserved-home-address',
     family: 'authentication',
     steps: [request('register a home address the target does not serve', { careOf: 0, lifetime: 'default', homeAddress: 'unserved' })],
+    requirement: 'R3.8.2.1-5',
     ...(target.unservedHomeAddress === undefined ? { notApplicable: 'the config gives no unservedHomeAddress' } : {}),
   });
   cases.push({ id: 'authentication/wrong-key', family: 'authentication', steps: [request('register with an authenticator made with another key', { careOf: 0, lifetime: 'default', mobileHome: 'wrong-key' })] });
@@ -274,6 +289,7 @@ export function generateCases(target: ConformanceTarget): ConformanceCase[] {
     id: 'home-agent-field/broadcast-destination',
     family: 'home-agent-field',
     steps: [register("register sent to the home network's broadcast address", 0, { destination: 'broadcast' })],
+    requirement: 'R3.8.2.1-21',
     ...(target.broadcastAddress === undefined ? { notApplicable: 'the config gives no broadcastAddress the target listens on' } : {}),
   });
   return cases;
