@@ -98,7 +98,7 @@ describe('the model along a path, and the judgement of Replies', () => {
     const sent = sentRegistration(identificationFromUnixMs(now, 3), 500);
     const prediction = m.predict({ request: sent.request, message: sent.bytes, ipSource: HA, ipDestination: HA });
     const judged = (bytes: Uint8Array, from = { address: HA, port: 4434 }) =>
-      judge(prediction, sent, { bytes, ...from }, { caseId: 'unit', replay: 'timestamp' });
+      judge(prediction, sent, { bytes, ...from }, { caseId: 'unit', replay: 'timestamp', nowUnixMs: now });
     const failed = (bytes: Uint8Array, from?: { address: number; port: number }) => judged(bytes, from).filter((c) => c.verdict === 'fail').flatMap((c) => c.requirements);
 
     const good = judged(replyTo(sent));
@@ -111,6 +111,20 @@ describe('the model along a path, and the judgement of Replies', () => {
     expect(failed(replyTo(sent), { address: ipv4('127.0.0.2'), port: 4434 })).toEqual(['R3.8.3-3']);
     expect(failed(replyTo(sent), { address: HA, port: 4435 })).toEqual(['R3.8.3-3']);
     expect(failed(replyTo(sent, { code: 133 }))).toEqual(['R3.8.2.2-1']);
+    m.stop();
+  });
+
+  it("faults a 133 whose high 32 bits are not the home agent's time (SHOULD, R3.8.2.1-14)", () => {
+    const m = model();
+    const sent = sentRegistration(identificationFromUnixMs(now + 3_600_000, 5));
+    const prediction = m.predict({ request: sent.request, message: sent.bytes, ipSource: HA, ipDestination: HA });
+    expect(prediction.verdict).toMatchObject({ kind: 'deny', code: 133 });
+    const highCheck = (high: number) =>
+      judge(prediction, sent, { bytes: replyTo(sent, { code: 133, identification: { high, low: sent.request.identification.low } }), address: HA, port: 4434 }, { caseId: 'unit', replay: 'timestamp', nowUnixMs: now }).find((c) =>
+        c.what.startsWith('133: Identification high'),
+      )!;
+    expect(highCheck(identificationFromUnixMs(now).high)).toMatchObject({ verdict: 'pass' });
+    expect(highCheck(sent.request.identification.high)).toMatchObject({ verdict: 'fail', level: 'SHOULD', requirements: ['R3.8.2.1-14'] });
     m.stop();
   });
 
@@ -127,8 +141,8 @@ describe('the model along a path, and the judgement of Replies', () => {
     const sent: Sent = { request: decoded.value, bytes, destination: HA, destinationPort: 4434, broadcast: false, unicast: HA, key };
     const prediction = m.predict({ request: sent.request, message: bytes, ipSource: HA, ipDestination: HA });
     expect(prediction.verdict).toMatchObject({ kind: 'discard', reason: 'unknown-non-skippable-extension' });
-    expect(judge(prediction, sent, undefined, { caseId: 'unit', replay: 'timestamp' })[0]).toMatchObject({ verdict: 'pass', requirements: ['R1.8-1'] });
-    expect(judge(prediction, sent, { bytes: replyTo(sent), address: HA, port: 4434 }, { caseId: 'unit', replay: 'timestamp' })[0]).toMatchObject({ verdict: 'fail', requirements: ['R1.8-1'], level: 'MUST' });
+    expect(judge(prediction, sent, undefined, { caseId: 'unit', replay: 'timestamp', nowUnixMs: now })[0]).toMatchObject({ verdict: 'pass', requirements: ['R1.8-1'] });
+    expect(judge(prediction, sent, { bytes: replyTo(sent), address: HA, port: 4434 }, { caseId: 'unit', replay: 'timestamp', nowUnixMs: now })[0]).toMatchObject({ verdict: 'fail', requirements: ['R1.8-1'], level: 'MUST' });
     m.stop();
   });
 });

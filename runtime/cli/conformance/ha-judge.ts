@@ -6,6 +6,7 @@
  * says what it checks, and their level. Pure.
  */
 import { ipv4ToString, type Ipv4Address } from '../../../io/wire/bytes.js';
+import { identificationToUnixMs } from '../../../io/wire/identification.js';
 import { decodeRegistrationReply } from '../../../io/wire/registration.js';
 import { ExtensionType, type RegistrationReply, type RegistrationRequest } from '../../../io/wire/registration-types.js';
 import { isAcceptedCode } from '../../../io/wire/reply-codes.js';
@@ -78,6 +79,8 @@ export interface JudgeOptions {
   readonly replyOnAuthFailure?: boolean;
   /** The node's replay protection (5.7.1 or 5.7.2). */
   readonly replay: 'timestamp' | 'nonce';
+  /** This host's time when the Reply came, to judge a 133's timestamp (5.7.1). */
+  readonly nowUnixMs: number;
 }
 
 const LEVEL_ORDER: readonly RequirementLevel[] = ['MUST', 'MUST NOT', 'SHALL', 'SHALL NOT', 'REQUIRED', 'SHOULD', 'SHOULD NOT', 'RECOMMENDED', 'MAY', 'OPTIONAL'];
@@ -152,6 +155,18 @@ export function judge(prediction: Prediction, sent: Sent, reply: Observed | unde
   // 5.7: the low-order 32 bits are copied unchanged, whatever the replay protection.
   const low = (x: number) => `0x${(x >>> 0).toString(16).padStart(8, '0')}`;
   out.push(check(caseId, 'Identification low 32 bits echoed', { ids: ['R5.7-4'], level: 'MUST' }, r.identification.low >>> 0 === sent.request.identification.low >>> 0, low(sent.request.identification.low), low(r.identification.low)));
+  // A 133 carries what the node resynchronises with (R3.8.2.1-14's SHOULD part: "an
+  // Identification field computed in accordance with ... 5.7"): under timestamps the home
+  // agent's time of day (5.7.1), under nonces a new nonce (5.7.2), not the one rejected.
+  if (verdict.kind === 'deny' && verdict.code === 133 && r.code === 133) {
+    const high = r.identification.high >>> 0;
+    if (options.replay === 'timestamp') {
+      const skewSeconds = Math.abs(identificationToUnixMs({ high, low: 0 }) - options.nowUnixMs) / 1000;
+      out.push(check(caseId, "133: Identification high 32 bits = the home agent's time", { ids: ['R3.8.2.1-14'], level: 'SHOULD' }, skewSeconds <= 60, 'within 60 s of this host', `${Math.round(skewSeconds)} s off`));
+    } else {
+      out.push(check(caseId, '133: Identification high 32 bits = a new nonce', { ids: ['R3.8.2.1-14'], level: 'SHOULD' }, high !== sent.request.identification.high >>> 0, `not ${low(sent.request.identification.high)}`, low(high)));
+    }
+  }
 
   // 3.8.3.2: Home Address copied when nonzero; Home Agent copied when it is ours, else our unicast address.
   if (sent.request.homeAddress !== 0) {

@@ -178,6 +178,7 @@ async function runStep(run: NodeRun, step: Step, caseId: string, target: Conform
     ...(step.requirements ? { extra: step.requirements } : {}),
     ...(target.replyOnAuthFailure !== undefined ? { replyOnAuthFailure: target.replyOnAuthFailure } : {}),
     replay: run.node.context.replay,
+    nowUnixMs: Date.now(),
   }).map((c) => ({ ...c, detail: c.detail === undefined ? step.label : `${step.label}: ${c.detail}` }));
   run.silent = prediction.verdict.kind === 'discard' && reply === undefined ? { check: checks[0]!, low: sent.request.identification.low >>> 0 } : undefined;
   return [...late, ...checks];
