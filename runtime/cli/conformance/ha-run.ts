@@ -155,8 +155,11 @@ async function runStep(run: NodeRun, step: Step, caseId: string, target: Conform
   const sent = buildRequest(run, step.plan, target, options);
   const prediction = run.model.predict({ request: sent.request, message: sent.bytes, ipSource: options.from ?? 0, ipDestination: sent.destination, served: step.plan.homeAddress !== 'unserved' });
   // The target bounds Replies anyone could draw by resending (duplicates, 133): stay within it.
-  if (prediction.verdict.kind !== 'discard' && prediction.verdict.replayable && !(await take(run.replayable, deadline))) return [];
-  if (!(await take(rate, deadline))) return [];
+  const notRun = (detail: string): ConformanceCheck[] => [
+    { caseId, what: 'step', requirements: [step.requirements?.[0] ?? 'R3.8.2.2-1'], level: 'MUST', verdict: 'not-applicable', expected: '-', observed: 'not run', detail: `${step.label}: ${detail}` },
+  ];
+  if (prediction.verdict.kind !== 'discard' && prediction.verdict.replayable && !(await take(run.replayable, deadline))) return notRun('the run reached its duration cap while pacing replayable Replies');
+  if (!(await take(rate, deadline))) return notRun('the run reached its duration cap while pacing Requests (--rate)');
   // Datagrams left from an earlier step are not this Request's; a late Reply to a Request that
   // had to be discarded silently still breaks that requirement.
   const late: ConformanceCheck[] = [];
@@ -167,7 +170,12 @@ async function runStep(run: NodeRun, step: Step, caseId: string, target: Conform
       run.silent = undefined;
     }
   }
-  await run.socket.send(sent.bytes, { address: sent.destination, port: sent.destinationPort });
+  try {
+    await run.socket.send(sent.bytes, { address: sent.destination, port: sent.destinationPort });
+  } catch (error) {
+    // E.g. no route to a lab target, or broadcasts refused by this host: this step cannot run.
+    return [...late, ...notRun(`cannot send to ${ipv4ToString(sent.destination)}:${sent.destinationPort}: ${(error as Error).message}`)];
+  }
   const silence = prediction.verdict.kind === 'discard' || (prediction.verdict.kind === 'deny' && prediction.verdict.code === 131 && target.replyOnAuthFailure !== true);
   const reply = await awaitReply(run.socket, silence ? options.silenceMs : options.timeoutMs);
   const replyIdentification = reply !== undefined ? decodedIdentification(reply.bytes) : undefined;
