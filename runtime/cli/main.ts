@@ -38,6 +38,11 @@ export const subcommands: readonly SubcommandEntry[] = [
     summary: 'send one Registration Request to a home agent and print the checked Reply',
     load: async () => (await import('./register.js')).registerCommand,
   },
+  {
+    name: 'conformance',
+    summary: 'test a home agent against RFC 5944 on the wire: per-requirement verdicts',
+    load: async () => (await import('./conformance.js')).conformanceCommand,
+  },
   { name: 'decode', summary: 'decode Mobile IP messages (hex, file, pcap/pcapng, stdin) to JSON', load: async () => (await import('./decode.js')).decodeCommand },
   { name: 'chart', summary: "print a machine's state chart (Mermaid or JSON)", load: async () => (await import('./chart.js')).chartCommand },
   {

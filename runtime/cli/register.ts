@@ -130,13 +130,13 @@ async function readKeyOption(
   return key;
 }
 
-interface Received {
+export interface Received {
   readonly bytes: Uint8Array;
   readonly from: string;
 }
 
 /** A UDP socket that queues what it receives, so no Reply is missed between waits. */
-class ReplySocket {
+export class ReplySocket {
   private readonly queue: Received[] = [];
   private wake: (() => void) | undefined;
   private constructor(readonly socket: dgram.Socket) {
