@@ -1,0 +1,262 @@
+/**
+ * `mip4 conformance --role fa|mn --agent CMD`: tests a foreign agent (or, later, a mobile node)
+ * that runs as an opaque command inside a network namespace this tool creates, and plays the
+ * other parties itself from a second namespace (docs/conformance-agents.md). The topology is
+ * fixed (agent-topology.ts); the namespaces, links and every process are removed at the end,
+ * also on failure or SIGINT/SIGTERM. Root only; TEST-NET addresses only; every wait bounded.
+ *
+ * The foreign agent cases are in fa-cases.ts; this file owns the lifecycle and the arguments.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { inNamespaceCommand, labEnvironmentProblem } from '../lab/lab.js';
+import { packageVersion } from '../version.js';
+import { summarize, type ConformanceReport } from './report.js';
+import { exampleFaConfig, exampleMnConfig, FA_TOPOLOGY } from './agent-topology.js';
+import { PeerClient } from './agent-peer-client.js';
+import { runFaCases } from './fa-cases.js';
+
+/** A mistake in the arguments: the CLI prints it with the usage and exits 2. */
+export class AgentConformanceUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AgentConformanceUsageError';
+  }
+}
+
+/** The run could not be set up (not root, no iproute2, the agent did not start): exit 2, not a verdict. */
+export class AgentConformanceSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AgentConformanceSetupError';
+  }
+}
+
+export type AgentRole = 'fa' | 'mn';
+
+export interface AgentConformanceOptions {
+  readonly role: AgentRole;
+  /** The agent's command line, run by `sh -c` in the agent namespace; `{dir}` is the tool's work directory (it holds the example config). */
+  readonly agent: string;
+  /** Longest wait for the agent's first sign of life (its first advertisement), ms. */
+  readonly startTimeoutMs?: number;
+  /** Where the agent's stdout/stderr go; default: a file in the work directory, named in errors. */
+  readonly keepWorkDirectory?: boolean;
+}
+
+export type ParsedAgentConformanceArgs =
+  | { readonly kind: 'run'; readonly options: AgentConformanceOptions; readonly json: boolean }
+  | { readonly kind: 'example-config'; readonly role: AgentRole; readonly text: string };
+
+export const AGENT_CONFORMANCE_USAGE = `usage: mip4 conformance --role fa|mn --agent '<command>' [--json] [--start-timeout-seconds N]
+       mip4 conformance --role fa|mn --example-config
+
+Tests a foreign agent (fa) or a mobile node (mn) started by <command> inside a network
+namespace this tool creates (root needed), playing the other parties itself from its own
+namespace, on TEST-NET addresses only (docs/conformance.md). In <command>, {dir} is the
+tool's work directory, which holds the example config as fa.yaml / mn.yaml:
+  mip4 conformance --role fa --agent 'mip4 fa --config {dir}/fa.yaml'
+Exit 0 when no MUST check failed, 1 when one did, 2 on a usage or setup error.
+
+options:
+  --role fa|mn                 the agent under test (the mn mode is not built yet)
+  --agent <command>            how to start it (sh -c, in its namespace)
+  --example-config             print a config for mip4's own agent in the fixed topology
+  --json                       the report as JSON instead of a table
+  --start-timeout-seconds N    longest wait for the agent to start (default 20, at most 120)
+  --allow-remote               accepted for symmetry with --role ha; these modes only ever
+                               use the namespaces they create`;
+
+/** Parses `mip4 conformance` arguments for the agent roles; AgentConformanceUsageError says what is wrong. */
+export function parseAgentConformanceArgs(argv: readonly string[]): ParsedAgentConformanceArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        role: { type: 'string' },
+        agent: { type: 'string' },
+        'example-config': { type: 'boolean' },
+        json: { type: 'boolean' },
+        'start-timeout-seconds': { type: 'string' },
+        'allow-remote': { type: 'boolean' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new AgentConformanceUsageError((error as Error).message);
+  }
+  const role = values.role;
+  if (role !== 'fa' && role !== 'mn') {
+    throw new AgentConformanceUsageError(role === undefined ? '--role fa|mn is required' : `--role must be fa or mn (ha is the home agent mode), not '${String(role)}'`);
+  }
+  if (values['example-config'] === true) {
+    return { kind: 'example-config', role, text: role === 'fa' ? exampleFaConfig() : exampleMnConfig() };
+  }
+  const agent = values.agent;
+  if (typeof agent !== 'string' || agent.trim() === '') {
+    throw new AgentConformanceUsageError(`--agent '<command>' is required: how to start the ${role === 'fa' ? 'foreign agent' : 'mobile node'}, e.g. --agent 'mip4 ${role} --config {dir}/${role}.yaml'`);
+  }
+  let startTimeoutMs = 20_000;
+  const seconds = values['start-timeout-seconds'];
+  if (seconds !== undefined) {
+    const n = Number(seconds);
+    if (!Number.isInteger(n) || n < 1 || n > 120) throw new AgentConformanceUsageError(`--start-timeout-seconds must be a whole number from 1 to 120, not '${String(seconds)}'`);
+    startTimeoutMs = n * 1000;
+  }
+  return { kind: 'run', options: { role, agent, startTimeoutMs }, json: values.json === true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespaces
+
+/** `ip`, throwing a setup error with its complaint. */
+function ip(...args: string[]): void {
+  const result = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
+  if (result.status !== 0) throw new AgentConformanceSetupError(`ip ${args.join(' ')} failed: ${(result.stderr ?? result.error?.message ?? '').trim()}`);
+}
+
+function pidsIn(namespace: string): number[] {
+  const result = spawnSync('ip', ['netns', 'pids', namespace], { encoding: 'utf8', timeout: 5_000 });
+  return result.status === 0 ? result.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0) : [];
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The two namespaces of one run, with names no other run (or `mip4 lab`) uses. */
+export interface AgentNamespaces {
+  readonly agent: string;
+  readonly tool: string;
+}
+
+export function uniqueNamespaces(): AgentNamespaces {
+  const tag = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+  return { agent: `mip4c-${tag}-agent`, tool: `mip4c-${tag}-tool` };
+}
+
+/** The foreign agent mode's links: visitor (agent vis0 ↔ tool mn0) and upstream (agent up0 ↔ tool ha0). */
+function buildFaTopology(ns: AgentNamespaces): void {
+  const t = FA_TOPOLOGY;
+  for (const name of [ns.agent, ns.tool]) {
+    ip('netns', 'add', name);
+    ip('-n', name, 'link', 'set', 'lo', 'up');
+  }
+  ip('-n', ns.agent, 'link', 'add', t.visitorInterface, 'type', 'veth', 'peer', 'name', t.toolVisitorInterface, 'netns', ns.tool);
+  ip('-n', ns.agent, 'link', 'add', t.upstreamInterface, 'type', 'veth', 'peer', 'name', t.toolUpstreamInterface, 'netns', ns.tool);
+  ip('-n', ns.agent, 'addr', 'add', `${t.agentAddress}/${t.visitorPrefix}`, 'dev', t.visitorInterface);
+  ip('-n', ns.agent, 'addr', 'add', `${t.careOfAddress}/${t.upstreamPrefix}`, 'dev', t.upstreamInterface);
+  ip('-n', ns.tool, 'addr', 'add', `${t.homeAgent}/${t.upstreamPrefix}`, 'dev', t.toolUpstreamInterface);
+  for (const [name, dev] of [
+    [ns.agent, t.visitorInterface],
+    [ns.agent, t.upstreamInterface],
+    [ns.tool, t.toolVisitorInterface],
+    [ns.tool, t.toolUpstreamInterface],
+  ] as const) {
+    ip('-n', name, 'link', 'set', dev, 'up');
+  }
+}
+
+/** Stops every process in the namespaces (TERM, then KILL after 2 s) and deletes them; never throws. */
+async function removeNamespaces(ns: AgentNamespaces, children: readonly ChildProcess[]): Promise<void> {
+  const pids = new Set<number>();
+  for (const child of children) if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) pids.add(child.pid);
+  for (const name of [ns.agent, ns.tool]) for (const pid of pidsIn(name)) pids.add(pid);
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + 2_000;
+  while ([...pids].some(alive) && Date.now() < deadline) await sleep(50);
+  for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+  for (const name of [ns.agent, ns.tool]) spawnSync('ip', ['netns', 'del', name], { timeout: 5_000 });
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+/** agent-peer.js of this checkout: next to this file once compiled, or in dist/ under vitest. */
+export const AGENT_PEER_SCRIPT = fileURLToPath(
+  new URL(import.meta.url.includes('/dist/runtime/') ? './agent-peer.js' : '../../../dist/runtime/cli/conformance/agent-peer.js', import.meta.url),
+);
+
+/** Runs the conformance cases of one role against the agent command; the report's checks are the verdict. */
+export async function runAgentConformance(options: AgentConformanceOptions): Promise<ConformanceReport> {
+  const problem = labEnvironmentProblem()?.replace('mip4 lab', 'mip4 conformance --role fa|mn');
+  if (problem !== undefined) throw new AgentConformanceSetupError(problem);
+  if (options.role === 'mn') throw new AgentConformanceSetupError('mip4 conformance --role mn is not built yet: only --role fa (and --role ha) run');
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  const ns = uniqueNamespaces();
+  const dir = mkdtempSync(join(tmpdir(), 'mip4-conformance-'));
+  const children: ChildProcess[] = [];
+  let peer: PeerClient | undefined;
+  // Ctrl-C or a kill while cases run: take everything down before exiting.
+  const onSignal = (name: NodeJS.Signals) => {
+    void removeNamespaces(ns, children).finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(name === 'SIGINT' ? 130 : 143);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    writeFileSync(join(dir, 'fa.yaml'), exampleFaConfig(), { mode: 0o600 });
+    writeFileSync(join(dir, 'mn.yaml'), exampleMnConfig(), { mode: 0o600 });
+    buildFaTopology(ns);
+    peer = await PeerClient.start(ns.tool, AGENT_PEER_SCRIPT, 120);
+    children.push(peer.child);
+    const agentLog = join(dir, 'agent.log');
+    const agent = startAgent(ns.agent, dir, options.agent, agentLog);
+    children.push(agent);
+    const outcome = await runFaCases({ peer, agent, agentLog, startTimeoutMs: options.startTimeoutMs ?? 20_000 });
+    return {
+      tool: 'mip4 conformance',
+      version: packageVersion(),
+      role: options.role,
+      target: options.agent,
+      startedAt,
+      durationMs: Date.now() - started,
+      cases: outcome.cases,
+      checks: outcome.checks,
+      coverage: outcome.coverage,
+      summary: summarize(outcome.checks),
+    };
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    peer?.close();
+    await removeNamespaces(ns, children);
+    if (options.keepWorkDirectory !== true) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The agent under test: `sh -c COMMAND` in its namespace ({dir} replaced), output to agentLog. */
+function startAgent(namespace: string, dir: string, command: string, agentLog: string): ChildProcess {
+  const hold = join(dir, 'bpffs');
+  mkdirSync(hold, { recursive: true, mode: 0o700 });
+  const line = command.replaceAll('{dir}', dir);
+  const [program, ...args] = inNamespaceCommand(namespace, hold, ['sh', '-c', line]);
+  const out = `${agentLog}`;
+  writeFileSync(out, '');
+  const child = spawn(program!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH ?? ''}` } });
+  const append = (chunk: Buffer) => writeFileSync(out, chunk, { flag: 'a' });
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  return child;
+}
