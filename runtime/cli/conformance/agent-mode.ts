@@ -17,9 +17,10 @@ import { parseArgs } from 'node:util';
 import { inNamespaceCommand, labEnvironmentProblem } from '../lab/lab.js';
 import { packageVersion } from '../version.js';
 import { summarize, type ConformanceReport } from './report.js';
-import { exampleFaConfig, exampleMnConfig, FA_TOPOLOGY } from './agent-topology.js';
+import { exampleFaConfig, exampleMnConfig, FA_TOPOLOGY, MN_TOPOLOGY } from './agent-topology.js';
 import { PeerClient } from './agent-peer-client.js';
 import { runFaCases } from './fa-cases.js';
+import { runMnCases } from './mn-cases.js';
 
 /** A mistake in the arguments: the CLI prints it with the usage and exits 2. */
 export class AgentConformanceUsageError extends Error {
@@ -64,7 +65,7 @@ tool's work directory, which holds the example config as fa.yaml / mn.yaml:
 Exit 0 when no MUST check failed, 1 when one did, 2 on a usage or setup error.
 
 options:
-  --role fa|mn                 the agent under test (the mn mode is not built yet)
+  --role fa|mn                 the agent under test: a foreign agent or a mobile node
   --agent <command>            how to start it (sh -c, in its namespace)
   --example-config             print a config for mip4's own agent in the fixed topology
   --json                       the report as JSON instead of a table
@@ -170,6 +171,23 @@ function buildFaTopology(ns: AgentNamespaces): void {
   }
 }
 
+/**
+ * The mobile node mode's link: the node's eth0 (no address: the node configures its host as it
+ * sees fit) ↔ the tool's fa0 with the foreign agent's address, so the tool's kernel answers the
+ * node's ARP for it.
+ */
+function buildMnTopology(ns: AgentNamespaces): void {
+  const t = MN_TOPOLOGY;
+  for (const name of [ns.agent, ns.tool]) {
+    ip('netns', 'add', name);
+    ip('-n', name, 'link', 'set', 'lo', 'up');
+  }
+  ip('-n', ns.agent, 'link', 'add', t.nodeInterface, 'type', 'veth', 'peer', 'name', t.toolInterface, 'netns', ns.tool);
+  ip('-n', ns.tool, 'addr', 'add', `${t.foreignAgent}/${t.linkPrefix}`, 'dev', t.toolInterface);
+  ip('-n', ns.agent, 'link', 'set', t.nodeInterface, 'up');
+  ip('-n', ns.tool, 'link', 'set', t.toolInterface, 'up');
+}
+
 /** Stops every process in the namespaces (TERM, then KILL after 2 s) and deletes them; never throws. */
 async function removeNamespaces(ns: AgentNamespaces, children: readonly ChildProcess[]): Promise<void> {
   const pids = new Set<number>();
@@ -199,7 +217,6 @@ export const AGENT_PEER_SCRIPT = fileURLToPath(
 export async function runAgentConformance(options: AgentConformanceOptions): Promise<ConformanceReport> {
   const problem = labEnvironmentProblem()?.replace('mip4 lab', 'mip4 conformance --role fa|mn');
   if (problem !== undefined) throw new AgentConformanceSetupError(problem);
-  if (options.role === 'mn') throw new AgentConformanceSetupError('mip4 conformance --role mn is not built yet: only --role fa (and --role ha) run');
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const ns = uniqueNamespaces();
@@ -218,13 +235,15 @@ export async function runAgentConformance(options: AgentConformanceOptions): Pro
   try {
     writeFileSync(join(dir, 'fa.yaml'), exampleFaConfig(), { mode: 0o600 });
     writeFileSync(join(dir, 'mn.yaml'), exampleMnConfig(), { mode: 0o600 });
-    buildFaTopology(ns);
+    if (options.role === 'fa') buildFaTopology(ns);
+    else buildMnTopology(ns);
     peer = await PeerClient.start(ns.tool, AGENT_PEER_SCRIPT, 120);
     children.push(peer.child);
     const agentLog = join(dir, 'agent.log');
     const agent = startAgent(ns.agent, dir, options.agent, agentLog);
     children.push(agent);
-    const outcome = await runFaCases({ peer, agent, agentLog, startTimeoutMs: options.startTimeoutMs ?? 20_000 });
+    const context = { peer, agent, agentLog, startTimeoutMs: options.startTimeoutMs ?? 20_000 };
+    const outcome = options.role === 'fa' ? await runFaCases(context) : await runMnCases(context);
     return {
       tool: 'mip4 conformance',
       version: packageVersion(),

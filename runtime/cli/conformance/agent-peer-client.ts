@@ -100,12 +100,12 @@ export class PeerClient {
   }
 
   /** The first event from index `from` on matching `predicate`, or undefined once `timeoutMs` passed. */
-  async waitFor<T>(from: number, pick: (event: PeerEvent) => T | undefined, timeoutMs: number): Promise<T | undefined> {
+  async waitFor<T>(from: number, pick: (event: PeerEvent, index: number) => T | undefined, timeoutMs: number): Promise<T | undefined> {
     const deadline = Date.now() + timeoutMs;
     let next = from;
     for (;;) {
       for (; next < this.events.length; next++) {
-        const picked = pick(this.events[next]!);
+        const picked = pick(this.events[next]!, next);
         if (picked !== undefined) return picked;
       }
       if (Date.now() >= deadline || this.exited) return undefined;

@@ -26,17 +26,19 @@ export const FA_TOPOLOGY = {
   mobileHomeKey: '00112233445566778899aabbccddeeff',
 } as const;
 
-/** The mobile node mode's addresses (the tool plays the foreign agent and the home agent). */
+/** The mobile node mode's addresses (the tool plays the foreign agent and, behind it, the home agent). */
 export const MN_TOPOLOGY = {
-  /** The node's interface in the agent namespace, and the tool's end of that link. */
+  /** The node's interface in the agent namespace, and the tool's end of that link (the foreign agent's). */
   nodeInterface: 'eth0',
   toolInterface: 'fa0',
-  /** The tool's foreign agent: its address on the link and the care-of address it advertises. */
+  /** The tool's foreign agent: its address on the link, also the care-of address it advertises. */
   foreignAgent: '198.51.100.1',
-  careOfAddress: '198.51.100.1',
   linkPrefix: 24,
+  /** The registration lifetime the tool's advertisements allow (the node must not ask for more, 3.6.1.2). */
+  advertisedRegistrationLifetime: 200,
   homeAddress: '192.0.2.10',
   homeAgent: '192.0.2.1',
+  homeNetwork: '192.0.2.0/24',
   mobileHomeSpi: 4096,
   mobileHomeKey: '00112233445566778899aabbccddeeff',
 } as const;
@@ -70,12 +72,22 @@ control:
 export function exampleMnConfig(): string {
   const t = MN_TOPOLOGY;
   return `# mip4 mn in the topology of 'mip4 conformance --role mn' (docs/conformance-agents.md).
+# The node runs in its namespace with one interface, ${t.nodeInterface}, on the link of the tool's
+# foreign agent ${t.foreignAgent}; the tool answers as its home agent ${t.homeAgent} with this association.
 mobileNode:
   interface: ${t.nodeInterface}
   homeAddress: ${t.homeAddress}
   homeAgent: ${t.homeAgent}
+  homeNetwork: ${t.homeNetwork}
+  lifetime: 300
+  reverseTunnel: false
+  udpTunnel: off
+homeAgentAssociation:
   spi: ${t.mobileHomeSpi}
   key: ${t.mobileHomeKey}
+  replay: timestamp
+dataPath:
+  engine: userspace
 control:
   socket: none
 `;

@@ -18,13 +18,13 @@ import { decodeIpv4Packet, IpProtocol } from '../../../io/wire/ipv4.js';
 import { decodeRegistrationReply, decodeRegistrationRequest, extensionOffsets } from '../../../io/wire/registration.js';
 import { ExtensionType, MOBILE_IP_PORT, RequestFlag, type RegistrationReply, type RegistrationRequest } from '../../../io/wire/registration-types.js';
 import { decodeUdpDatagram } from '../../../io/wire/udp.js';
-import { machineChart } from '../../inspector/machine-chart.js';
 import { visitorMachine } from '../../../machines/visitor.js';
 import { faPendingMachine } from '../../../machines/fa-pending.js';
 import { FaReplyCode } from '../../../policies/fa-request.js';
 import { authPlaceholder, encodeSigned } from '../../../policies/sign.js';
 import { AUTHENTICATOR_LENGTH } from '../../../policies/auth.js';
 import { FA_TOPOLOGY } from './agent-topology.js';
+import { TransitionCoverage, type TransitionRef } from './transition-coverage.js';
 import type { PeerClient, PeerEvent } from './agent-peer-client.js';
 import type { ConformanceCheck, ConformanceCoverage, RequirementLevel } from './report.js';
 
@@ -49,30 +49,6 @@ const HA_SOCKET = 'ha';
 
 const t = FA_TOPOLOGY;
 const mobileHomeKey = Buffer.from(t.mobileHomeKey, 'hex');
-
-/** A transition of one of mip4's machines, as the coverage lists it. */
-interface TransitionRef {
-  readonly machine: 'visitor' | 'faPending';
-  readonly source: string;
-  readonly event: string;
-  readonly guard?: string;
-}
-
-const TRANSITIONS = [visitorMachine, faPendingMachine].flatMap((machine) =>
-  machineChart(machine).transitions.map((tr) => ({
-    machine: machine.id,
-    source: tr.source,
-    event: tr.event,
-    guard: tr.guard,
-    label: `${machine.id}: ${tr.source} → ${tr.target ?? '(stays)'} on ${tr.event}${tr.guard !== undefined ? ` [${tr.guard}]` : ''}`,
-  })),
-);
-
-function labelsOf(refs: readonly TransitionRef[]): string[] {
-  return refs.flatMap((ref) =>
-    TRANSITIONS.filter((tr) => tr.machine === ref.machine && tr.source === `${ref.machine}.${ref.source}` && tr.event === ref.event && (ref.guard === undefined ? tr.guard === undefined : tr.guard === ref.guard)).map((tr) => tr.label),
-  );
-}
 
 /** What one received frame on the visitor link is, when it is something the cases look at. */
 type VisitorMessage =
@@ -110,12 +86,12 @@ function relayedRequest(event: PeerEvent): { request: RegistrationRequest; bytes
 
 class Checks {
   readonly list: ConformanceCheck[] = [];
-  readonly covered = new Set<string>();
+  readonly coverage = new TransitionCoverage([visitorMachine, faPendingMachine]);
   add(caseId: string, what: string, requirements: readonly string[], level: RequirementLevel, ok: boolean | 'n/a', expected: string, observed: string, detail?: string): void {
     this.list.push({ caseId, what, requirements, level, verdict: ok === 'n/a' ? 'not-applicable' : ok ? 'pass' : 'fail', expected, observed, ...(detail !== undefined ? { detail } : {}) });
   }
   cover(refs: readonly TransitionRef[]): void {
-    for (const label of labelsOf(refs)) this.covered.add(label);
+    this.coverage.cover(refs);
   }
 }
 
@@ -197,7 +173,7 @@ export async function runFaCases(ctx: FaCaseContext): Promise<FaCasesOutcome> {
     const log = existsSync(ctx.agentLog) ? readFileSync(ctx.agentLog, 'utf8').trim().split('\n').slice(-6).join('\n') : '';
     const exited = ctx.agent.exitCode !== null ? ` (it exited with ${ctx.agent.exitCode})` : '';
     checks.add('advertisement/unsolicited', 'an Agent Advertisement on the visitor link', ['R2.3-1'], 'MUST', false, `an advertisement within ${ctx.startTimeoutMs} ms of start`, `none${exited}`, log);
-    return { cases, checks: checks.list, coverage: { transitions: { covered: [], total: TRANSITIONS.length }, requirements: requirementsOf(checks.list) } };
+    return { cases, checks: checks.list, coverage: { transitions: checks.coverage.result(), requirements: requirementsOf(checks.list) } };
   }
   const mobility = mobilityAgentExtension(first.advertisement)!;
   const visit: Visit = { mac, advertisement: first, mobility };
@@ -435,7 +411,7 @@ export async function runFaCases(ctx: FaCaseContext): Promise<FaCasesOutcome> {
     checks.add('discard/udp-checksum', 'a Request with a bad UDP checksum is silently discarded', ['R3.7.2.1-1'], 'MUST', back === undefined && relayed === undefined, 'no Reply, not relayed', back !== undefined ? `Reply code ${back.reply.code}` : relayed !== undefined ? 'relayed' : 'silence');
   }
 
-  return { cases, checks: checks.list, coverage: { transitions: { covered: [...checks.covered].sort(), total: TRANSITIONS.length }, requirements: requirementsOf(checks.list) } };
+  return { cases, checks: checks.list, coverage: { transitions: checks.coverage.result(), requirements: requirementsOf(checks.list) } };
 }
 
 function requirementsOf(checks: readonly ConformanceCheck[]): string[] {
