@@ -6,33 +6,14 @@
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, linuxSkipReason, ROOT, titled } from '../linux/netns.js';
+import { DistMutants } from '../support/dist-mutant.js';
 import { runAgentConformance } from '../../runtime/cli/conformance/agent-mode.js';
 import { reportExitCode, reportTable, type ConformanceReport } from '../../runtime/cli/conformance/report.js';
 
 const skipReason = linuxSkipReason();
-const MUTANTS = join(ROOT, '.mutants');
-const made: string[] = [];
-
-/** A copy of the compiled agent with `from` replaced by `to` in one file, where it must occur exactly once. */
-function mutant(name: string, file: string, from: string, to: string): string {
-  const root = join(MUTANTS, `${name}-${process.pid}`);
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(root, { recursive: true });
-  made.push(root);
-  cpSync(join(ROOT, 'dist'), join(root, 'dist'), { recursive: true });
-  cpSync(join(ROOT, 'bin'), join(root, 'bin'), { recursive: true });
-  cpSync(join(ROOT, 'package.json'), join(root, 'package.json'));
-  symlinkSync(join(ROOT, 'build'), join(root, 'build'));
-  const path = join(root, 'dist', file);
-  const text = readFileSync(path, 'utf8');
-  const count = text.split(from).length - 1;
-  if (count !== 1) throw new Error(`mutant ${name}: '${from}' occurs ${count} times in dist/${file}, not once`);
-  writeFileSync(path, text.replace(from, to));
-  return join(root, 'bin', 'mip4.js');
-}
+const mutants = new DistMutants();
 
 const faCommand = (bin: string) => `${process.execPath} ${bin} fa --config {dir}/fa.yaml`;
 
@@ -43,9 +24,7 @@ function leftoverNamespaces(): string[] {
 
 const failedIds = (report: ConformanceReport) => report.summary.failedRequirements;
 
-afterAll(() => {
-  for (const root of made) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => mutants.removeAll());
 
 describe.sequential('mip4 conformance --role fa', () => {
   it.skipIf(skipReason !== undefined)(
@@ -69,7 +48,7 @@ describe.sequential('mip4 conformance --role fa', () => {
     titled('[R2.1-2] a foreign agent that advertises with TTL 2 fails R2.1-2 with exit code 1', skipReason),
     async () => {
       ensureBuilt();
-      const bin = mutant('fa-advert-ttl', 'io/wire/frames.js', 'destination: addressing.destination, ttl: 1 }, icmp)', 'destination: addressing.destination, ttl: 2 }, icmp)');
+      const bin = mutants.make('fa-advert-ttl', 'io/wire/frames.js', 'destination: addressing.destination, ttl: 1 }, icmp)', 'destination: addressing.destination, ttl: 2 }, icmp)');
       const report = await runAgentConformance({ role: 'fa', agent: faCommand(bin) });
       expect(failedIds(report), reportTable(report)).toEqual(['R2.1-2']);
       expect(reportExitCode(report)).toBe(1);
@@ -82,7 +61,7 @@ describe.sequential('mip4 conformance --role fa', () => {
     titled('[R3.7.2-2] a foreign agent that relays a Request whose lifetime is too long (no 69) is caught', skipReason),
     async () => {
       ensureBuilt();
-      const bin = mutant('fa-no-69', 'policies/fa-request.js', 'request.lifetime > settings.registrationLifetime) {', 'request.lifetime > settings.registrationLifetime + 65536) {');
+      const bin = mutants.make('fa-no-69', 'policies/fa-request.js', 'request.lifetime > settings.registrationLifetime) {', 'request.lifetime > settings.registrationLifetime + 65536) {');
       const report = await runAgentConformance({ role: 'fa', agent: faCommand(bin) });
       const failed = report.checks.filter((c) => c.verdict === 'fail');
       expect(failed.map((c) => c.caseId), reportTable(report)).toEqual(['denial/lifetime-too-long', 'denial/lifetime-too-long']);
