@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { inNamespaceCommand, labEnvironmentProblem } from '../lab/lab.js';
+import { pidsInNamespace, stopProcesses } from '../lab/namespace-processes.js';
 import { packageVersion } from '../version.js';
 import { summarize, type ConformanceReport } from './report.js';
 import { exampleFaConfig, exampleMnConfig, FA_TOPOLOGY, MN_TOPOLOGY } from './agent-topology.js';
@@ -122,22 +123,6 @@ function ip(...args: string[]): void {
   if (result.status !== 0) throw new AgentConformanceSetupError(`ip ${args.join(' ')} failed: ${(result.stderr ?? result.error?.message ?? '').trim()}`);
 }
 
-function pidsIn(namespace: string): number[] {
-  const result = spawnSync('ip', ['netns', 'pids', namespace], { encoding: 'utf8', timeout: 5_000 });
-  return result.status === 0 ? result.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0) : [];
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The two namespaces of one run, with names no other run (or `mip4 lab`) uses. */
 export interface AgentNamespaces {
   readonly agent: string;
@@ -192,20 +177,9 @@ function buildMnTopology(ns: AgentNamespaces): void {
 async function removeNamespaces(ns: AgentNamespaces, children: readonly ChildProcess[]): Promise<void> {
   const pids = new Set<number>();
   for (const child of children) if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) pids.add(child.pid);
-  for (const name of [ns.agent, ns.tool]) for (const pid of pidsIn(name)) pids.add(pid);
-  for (const pid of pids) signal(pid, 'SIGTERM');
-  const deadline = Date.now() + 2_000;
-  while ([...pids].some(alive) && Date.now() < deadline) await sleep(50);
-  for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+  for (const name of [ns.agent, ns.tool]) for (const pid of pidsInNamespace(name)) pids.add(pid);
+  await stopProcesses(pids, 2_000);
   for (const name of [ns.agent, ns.tool]) spawnSync('ip', ['netns', 'del', name], { timeout: 5_000 });
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // already gone
-  }
 }
 
 /** agent-peer.js of this checkout: next to this file once compiled, or in dist/ under vitest. */
@@ -224,7 +198,9 @@ export async function runAgentConformance(options: AgentConformanceOptions): Pro
   const children: ChildProcess[] = [];
   let peer: PeerClient | undefined;
   // Ctrl-C or a kill while cases run: take everything down before exiting.
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (name: NodeJS.Signals) => {
+    interrupted = name;
     void removeNamespaces(ns, children).finally(() => {
       rmSync(dir, { recursive: true, force: true });
       process.exit(name === 'SIGINT' ? 130 : 143);
@@ -244,6 +220,8 @@ export async function runAgentConformance(options: AgentConformanceOptions): Pro
     children.push(agent);
     const context = { peer, agent, agentLog, startTimeoutMs: options.startTimeoutMs ?? 20_000 };
     const outcome = options.role === 'fa' ? await runFaCases(context) : await runMnCases(context);
+    // Cases cut short by the cleanup of a signal are no verdict.
+    if (interrupted !== undefined) throw new AgentConformanceSetupError(`interrupted by ${interrupted}: namespaces and processes removed, no report`);
     return {
       tool: 'mip4 conformance',
       version: packageVersion(),
