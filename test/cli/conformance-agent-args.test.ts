@@ -1,6 +1,6 @@
 /** `mip4 conformance --role fa|mn` arguments (runtime/cli/conformance/agent-mode.ts): usage errors name the fix. */
 import { describe, it, expect } from 'vitest';
-import { AgentConformanceUsageError, parseAgentConformanceArgs } from '../../runtime/cli/conformance/agent-mode.js';
+import { AgentConformanceUsageError, agentConformanceCommand, parseAgentConformanceArgs } from '../../runtime/cli/conformance/agent-mode.js';
 import { exampleFaConfig, exampleMnConfig } from '../../runtime/cli/conformance/agent-topology.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,5 +51,26 @@ describe('the example configs of the fixed topology', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('agentConformanceCommand', () => {
+  const capture = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { io: { out: (line: string) => out.push(line), err: (line: string) => err.push(line) }, out, err };
+  };
+
+  it('a usage error: exit 2, the message and the usage on stderr', async () => {
+    const { io, out, err } = capture();
+    expect(await agentConformanceCommand(['--role', 'fa'], io)).toBe(2);
+    expect(out).toEqual([]);
+    expect(err.join('\n')).toMatch(/--agent '<command>' is required[\s\S]*usage: mip4 conformance --role fa\|mn/);
+  });
+
+  it('--example-config: the config on stdout, exit 0', async () => {
+    const { io, out } = capture();
+    expect(await agentConformanceCommand(['--role', 'mn', '--example-config'], io)).toBe(0);
+    expect(out.join('\n')).toBe(exampleMnConfig().trimEnd());
   });
 });

@@ -17,7 +17,8 @@ import { parseArgs } from 'node:util';
 import { inNamespaceCommand, labEnvironmentProblem } from '../lab/lab.js';
 import { pidsInNamespace, stopProcesses } from '../lab/namespace-processes.js';
 import { packageVersion } from '../version.js';
-import { summarize, type ConformanceReport } from './report.js';
+import { reportExitCode, reportTable, summarize, type ConformanceReport } from './report.js';
+import { ExitCode, type Io } from '../args.js';
 import { exampleFaConfig, exampleMnConfig, FA_TOPOLOGY, MN_TOPOLOGY } from './agent-topology.js';
 import { PeerClient } from './agent-peer-client.js';
 import { runFaCases } from './fa-cases.js';
@@ -256,4 +257,35 @@ function startAgent(namespace: string, dir: string, command: string, agentLog: s
   child.stdout!.on('data', append);
   child.stderr!.on('data', append);
   return child;
+}
+
+/**
+ * The whole `mip4 conformance --role fa|mn` command for the CLI to call: usage errors and setup
+ * problems on stderr with exit 2, the example config or the report on stdout, then the report's
+ * exit code (0, or 1 on a mandatory failure).
+ */
+export async function agentConformanceCommand(argv: readonly string[], io: Io): Promise<number> {
+  let parsed: ParsedAgentConformanceArgs;
+  try {
+    parsed = parseAgentConformanceArgs(argv);
+  } catch (error) {
+    if (!(error instanceof AgentConformanceUsageError)) throw error;
+    io.err(`mip4 conformance: ${error.message}`);
+    io.err(AGENT_CONFORMANCE_USAGE);
+    return ExitCode.Usage;
+  }
+  if (parsed.kind === 'example-config') {
+    io.out(parsed.text.trimEnd());
+    return ExitCode.Ok;
+  }
+  let report: ConformanceReport;
+  try {
+    report = await runAgentConformance(parsed.options);
+  } catch (error) {
+    if (!(error instanceof AgentConformanceSetupError)) throw error;
+    io.err(`mip4 conformance: ${error.message}`);
+    return ExitCode.Usage;
+  }
+  io.out(parsed.json ? JSON.stringify(report, null, 2) : reportTable(report));
+  return reportExitCode(report);
 }
