@@ -19,7 +19,7 @@ const faCommand = (bin: string) => `${process.execPath} ${bin} fa --config {dir}
 
 function leftoverNamespaces(): string[] {
   const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  return listed.split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name.startsWith(`mip4c-${process.pid.toString(36)}`));
+  return listed.split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name.startsWith(`mip4c-${process.pid.toString(36)}-`));
 }
 
 const failedIds = (report: ConformanceReport) => report.summary.failedRequirements;

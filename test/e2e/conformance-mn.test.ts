@@ -5,7 +5,7 @@
  * removes the namespaces; this file checks none is left behind.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureBuilt, linuxSkipReason, ROOT, titled } from '../linux/netns.js';
 import { DistMutants } from '../support/dist-mutant.js';
@@ -18,17 +18,36 @@ const mnCommand = (bin: string) => `${process.execPath} ${bin} mn --config {dir}
 
 function leftoverNamespaces(): string[] {
   const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  return listed.split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name.startsWith(`mip4c-${process.pid.toString(36)}`));
+  return listed.split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name.startsWith(`mip4c-${process.pid.toString(36)}-`));
 }
 
-afterAll(() => mutants.removeAll());
+afterAll(() => {
+  mutants.removeAll();
+  // The stale namespaces of the first test, should it fail before the run removed them.
+  for (const name of spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0] ?? '')) {
+    if (name.endsWith('-beef-agent') || name.endsWith('-beef-tool')) spawnSync('ip', ['netns', 'del', name]);
+  }
+});
 
 describe.sequential('mip4 conformance --role mn', () => {
   it.skipIf(skipReason !== undefined)(
-    titled("[R2.2-1] [R3.6.1.3-2] [R3.6.2.1-3] [R3.6.2.3-3] [R3.6.3-4] mip4's own mobile node passes every check; the namespaces are gone afterwards", skipReason),
+    titled("[R2.2-1] [R3.6.1.3-2] [R3.6.2.1-3] [R3.6.2.3-3] [R3.6.3-4] mip4's own mobile node passes every check; the namespaces are gone afterwards, and those of a killed run too", skipReason),
     async () => {
       ensureBuilt();
+      // What a run killed with SIGKILL leaves: its namespaces, named after a pid that is gone,
+      // with a process inside. The next run removes them.
+      const gone = spawnSync('true').pid!;
+      const stale = [`mip4c-${gone.toString(36)}-beef-agent`, `mip4c-${gone.toString(36)}-beef-tool`];
+      for (const name of stale) spawnSync('ip', ['netns', 'add', name]);
+      const sleeper = spawn('ip', ['netns', 'exec', stale[0]!, 'sleep', '60'], { stdio: 'ignore' });
+      const sleeperExit = new Promise((resolve) => sleeper.once('exit', resolve));
+      for (let i = 0; i < 40 && spawnSync('ip', ['netns', 'pids', stale[0]!], { encoding: 'utf8' }).stdout.trim() === ''; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(spawnSync('ip', ['netns', 'pids', stale[0]!], { encoding: 'utf8' }).stdout.trim()).not.toBe('');
       const report = await runAgentConformance({ role: 'mn', agent: mnCommand(join(ROOT, 'bin', 'mip4.js')) });
+      const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+      for (const name of stale) expect(listed).not.toContain(name);
+      await Promise.race([sleeperExit, new Promise((r) => setTimeout(r, 3_000))]);
+      expect(sleeper.signalCode ?? sleeper.exitCode).not.toBeNull();
       expect(report.summary.fail, reportTable(report)).toBe(0);
       expect(reportExitCode(report)).toBe(0);
       expect(report.summary.notApplicable, reportTable(report)).toBe(0);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { inNamespaceCommand, labEnvironmentProblem } from '../lab/lab.js';
-import { pidsInNamespace, stopProcesses } from '../lab/namespace-processes.js';
+import { isAlive, pidsInNamespace, stopProcesses } from '../lab/namespace-processes.js';
 import { packageVersion } from '../version.js';
 import { reportExitCode, reportTable, summarize, type ConformanceReport } from './report.js';
 import { ExitCode, type Io } from '../args.js';
@@ -131,8 +131,26 @@ export interface AgentNamespaces {
 }
 
 export function uniqueNamespaces(): AgentNamespaces {
-  const tag = `${process.pid.toString(36)}${randomBytes(2).toString('hex')}`;
+  const tag = `${process.pid.toString(36)}-${randomBytes(2).toString('hex')}`;
   return { agent: `mip4c-${tag}-agent`, tool: `mip4c-${tag}-tool` };
+}
+
+/** A run's namespace name: the creating process's pid (base 36) is in it. */
+const RUN_NAMESPACE = /^mip4c-([0-9a-z]+)-[0-9a-f]{4}-(agent|tool)$/;
+
+/**
+ * Removes the namespaces (and their processes) of runs whose process is gone: a run killed
+ * with SIGKILL could not clean up after itself. A live run's namespaces are left alone.
+ */
+async function removeStaleNamespaces(): Promise<void> {
+  const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10_000 });
+  if (listed.status !== 0) return;
+  for (const name of listed.stdout.split('\n').map((line) => line.split(' ')[0] ?? '')) {
+    const match = RUN_NAMESPACE.exec(name);
+    if (match === null || isAlive(parseInt(match[1]!, 36))) continue;
+    await stopProcesses(new Set(pidsInNamespace(name)), 2_000);
+    spawnSync('ip', ['netns', 'del', name], { timeout: 5_000 });
+  }
 }
 
 /** The foreign agent mode's links: visitor (agent vis0 ↔ tool mn0) and upstream (agent up0 ↔ tool ha0). */
@@ -192,6 +210,7 @@ export const AGENT_PEER_SCRIPT = fileURLToPath(
 export async function runAgentConformance(options: AgentConformanceOptions): Promise<ConformanceReport> {
   const problem = labEnvironmentProblem()?.replace('mip4 lab', 'mip4 conformance --role fa|mn');
   if (problem !== undefined) throw new AgentConformanceSetupError(problem);
+  await removeStaleNamespaces();
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const ns = uniqueNamespaces();

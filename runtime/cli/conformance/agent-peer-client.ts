@@ -41,7 +41,7 @@ export class PeerClient {
       for (const text of parts) {
         if (!text.startsWith('{')) continue;
         const line = JSON.parse(text) as Line;
-        if (line.ev === 'frame') this.events.push({ kind: 'frame', dev: String(line.dev), bytes: Buffer.from(String(line.hex), 'hex'), at: Date.now() });
+        if (line.ev === 'frame') this.events.push({ kind: 'frame', dev: String(line.dev), bytes: Buffer.from(String(line.hex), 'hex'), at: typeof line.at === 'number' ? line.at : Date.now() });
         else if (line.ev === 'udp') this.events.push({ kind: 'udp', id: String(line.id), from: String(line.from), port: Number(line.port), bytes: Buffer.from(String(line.hex), 'hex'), at: Date.now() });
         else if (line.ev === 'error') this.errors.push(String(line.message));
         else this.lines.push(line);

@@ -8,7 +8,7 @@
  *
  * Commands: {op:'link',dev} opens a link (answer {ev:'link',dev,mac}); {op:'send',dev,hex};
  * {op:'udp',id,address,port} binds a socket ({ev:'udp-ready',id}); {op:'udp-send',id,hex,address,port};
- * {op:'exit'}. Events: {ev:'frame',dev,hex}, {ev:'udp',id,from,port,hex}, {ev:'error',message}.
+ * {op:'exit'}. Events: {ev:'frame',dev,at,hex} (at: ms, this process's clock), {ev:'udp',id,from,port,hex}, {ev:'error',message}.
  * Bounded: it exits after the seconds given as its argument, or when its stdin closes.
  */
 import { createSocket, type Socket } from 'node:dgram';
@@ -46,7 +46,8 @@ async function handle(command: Command): Promise<void> {
           return yield* (yield* Link).open(command.dev);
         }).pipe(Effect.provide(LinuxLinkLive), Scope.extend(scope)),
       );
-      link.onFrame((frame) => say({ ev: 'frame', dev: command.dev, hex: Buffer.from(frame).toString('hex') }));
+      // `at`: when this process read it, so the gaps the cases measure carry no pipe delay.
+      link.onFrame((frame) => say({ ev: 'frame', dev: command.dev, at: Date.now(), hex: Buffer.from(frame).toString('hex') }));
       link.onError((error) => say({ ev: 'error', message: `${command.dev}: ${error.message}` }));
       links.set(command.dev, link);
       say({ ev: 'link', dev: command.dev, mac: link.mac });
