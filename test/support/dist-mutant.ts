@@ -5,7 +5,7 @@
  * stopped applying after a refactor fails loudly instead of testing the unbroken code).
  * Imports resolve node_modules by walking up to the repository.
  */
-import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './build.js';
 
@@ -34,5 +34,7 @@ export class DistMutants {
 
   removeAll(): void {
     for (const root of this.made.splice(0)) rmSync(root, { recursive: true, force: true });
+    // .mutants itself when no other test file still has a mutant in it.
+    if (existsSync(MUTANTS) && readdirSync(MUTANTS).length === 0) rmSync(MUTANTS, { recursive: true, force: true });
   }
 }
