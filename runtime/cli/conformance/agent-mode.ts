@@ -48,7 +48,7 @@ export interface AgentConformanceOptions {
   readonly agent: string;
   /** Longest wait for the agent's first sign of life (its first advertisement), ms. */
   readonly startTimeoutMs?: number;
-  /** Where the agent's stdout/stderr go; default: a file in the work directory, named in errors. */
+  /** Keep the work directory (configs, agent.log with the agent's stdout and stderr) instead of removing it; for debugging. */
   readonly keepWorkDirectory?: boolean;
 }
 
@@ -269,10 +269,9 @@ function startAgent(namespace: string, dir: string, command: string, agentLog: s
   mkdirSync(hold, { recursive: true, mode: 0o700 });
   const line = command.replaceAll('{dir}', dir);
   const [program, ...args] = inNamespaceCommand(namespace, hold, ['sh', '-c', line]);
-  const out = `${agentLog}`;
-  writeFileSync(out, '');
-  const child = spawn(program!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${process.env.PATH ?? ''}` } });
-  const append = (chunk: Buffer) => writeFileSync(out, chunk, { flag: 'a' });
+  writeFileSync(agentLog, '');
+  const child = spawn(program!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const append = (chunk: Buffer) => writeFileSync(agentLog, chunk, { flag: 'a' });
   child.stdout!.on('data', append);
   child.stderr!.on('data', append);
   return child;
