@@ -46,6 +46,7 @@ import {
 } from './plan.js';
 import { addressReplacedByNat, labKeepaliveInterval, NAT_ADDRESSES, NAT_ROLE, natStatusLines, replacedByNat, type NatMapping, type NatSettings } from './nat-plan.js';
 import { buildNatRouter, natToolProblem, readNatMappings, readNatUnmatched, restartNatRouter } from './nat.js';
+import { isAlive as alive, pidsInNamespace as pidsIn, sleep, stopProcesses } from './namespace-processes.js';
 
 export const DEFAULT_STATE_DIR = '/run/mip4-lab';
 export const DEFAULT_LAB_NAME = 'demo';
@@ -251,17 +252,6 @@ function startDaemon(name: string, directory: string, daemon: DaemonPlan): numbe
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** The daemon's JSON log lines so far (partial or foreign lines skipped). */
 export function logLines(directory: string, role: string): Array<Record<string, unknown> & { event?: string }> {
   const path = logFile(directory, role);
@@ -418,11 +408,6 @@ export interface DownResult {
   readonly removedDirectory: boolean;
 }
 
-function pidsIn(namespace: string): number[] {
-  const result = run('ip', ['netns', 'pids', namespace]);
-  return result.status === 0 ? result.stdout.split('\n').map(Number).filter((n) => Number.isInteger(n) && n > 0) : [];
-}
-
 function pidFromFile(path: string): number | undefined {
   if (!existsSync(path)) return undefined;
   const pid = Number(readFileSync(path, 'utf8').trim());
@@ -442,22 +427,11 @@ export async function labDown(options: LabOptions): Promise<DownResult> {
     if (pid !== undefined && alive(pid) && namespaces.some((ns) => pidsIn(ns).includes(pid))) pids.add(pid);
   }
   for (const ns of namespaces) for (const pid of pidsIn(ns)) pids.add(pid);
-  for (const pid of pids) signal(pid, 'SIGTERM');
-  const deadline = Date.now() + 3_000;
-  while ([...pids].some(alive) && Date.now() < deadline) await sleep(50);
-  for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+  await stopProcesses(pids, 3_000);
   for (const ns of namespaces) run('ip', ['netns', 'del', ns]);
   const removedDirectory = existsSync(directory);
   rmSync(directory, { recursive: true, force: true });
   return { stoppedDaemons: pids.size, removedNamespaces: namespaces, removedDirectory };
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // already gone
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
