@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ipv4ToString, parseIpv4, type Ipv4Address } from '../../io/wire/bytes.js';
 import { isLoopback } from '../../io/wire/ipv4-address.js';
 import { ExitCode, parseOrUsage, UsageError, type Io, type Subcommand } from './args.js';
+import { agentConformanceCommand } from './conformance/agent-mode.js';
 import { runHaConformance } from './conformance/ha-run.js';
 import { ConfigError, EXAMPLE_CONFORMANCE_CONFIG, loadConformanceTarget } from './conformance/ha-target.js';
 import { reportExitCode, reportTable } from './conformance/report.js';
@@ -15,6 +16,7 @@ import { packageVersion } from './version.js';
 
 const usage = `usage: mip4 conformance --role ha --target ADDR:PORT --config FILE [options]
        mip4 conformance --example-config
+       mip4 conformance --role fa|mn --agent '<command>' [options]   (mip4 conformance --role fa --help)
 
 Tests a home agent against RFC 5944 on the wire: registrations, renewals, deregistrations,
 simultaneous bindings, replays (timestamps and nonces), authentication failures, lifetime
@@ -23,7 +25,7 @@ and the expected Replies come from mip4's own home agent model; every check name
 requirement id it verifies (docs/conformance.md).
 
 options:
-  --role ha            the agent under test (fa and mn: see docs/conformance.md)
+  --role ha            the agent under test (fa, mn: an agent the tool starts in namespaces)
   --target ADDR:PORT   where the home agent listens (port 434 by default)
   --config FILE        the target's addresses, mobile nodes and keys, limits and features
                        (YAML; --example-config prints one)
@@ -58,7 +60,18 @@ function bounded(option: string, text: string | undefined, fallback: number, min
   return n;
 }
 
+/** The --role given, read before the options are parsed: fa and mn take other options. */
+function roleArgument(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--role') return argv[i + 1];
+    if (argv[i]!.startsWith('--role=')) return argv[i]!.slice('--role='.length);
+  }
+  return undefined;
+}
+
 async function run(argv: string[], io: Io): Promise<number> {
+  const role = roleArgument(argv);
+  if (role === 'fa' || role === 'mn') return agentConformanceCommand(argv, io);
   const { values } = parseOrUsage(() =>
     parseArgs({
       args: argv,
@@ -88,11 +101,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     io.out(EXAMPLE_CONFORMANCE_CONFIG);
     return ExitCode.Ok;
   }
-  if (values.role === 'fa' || values.role === 'mn') {
-    io.err(`mip4 conformance: --role ${values.role}: see docs/conformance.md`);
-    return ExitCode.Usage;
-  }
-  if (values.role !== 'ha') throw new UsageError(values.role === undefined ? '--role is required: ha (fa and mn: see docs/conformance.md)' : `--role ${JSON.stringify(values.role)}: expected ha, fa or mn`);
+  if (values.role !== 'ha') throw new UsageError(values.role === undefined ? '--role is required: ha, fa or mn' : `--role ${JSON.stringify(values.role)}: expected ha, fa or mn`);
   if (values.target === undefined) throw new UsageError('--target ADDR:PORT is required: where the home agent listens');
   if (values.config === undefined) throw new UsageError('--config FILE is required (mip4 conformance --example-config prints one)');
   const target = parseTarget(values.target);

@@ -78,12 +78,15 @@ describe('mip4 conformance --role ha against mip4 ha on loopback', () => {
 });
 
 describe('mip4 conformance: usage and configuration errors', () => {
-  it('reserves --role fa and mn for their mode (exit 2)', async () => {
+  it('hands --role fa and mn to the agent mode, whose usage error names --agent (exit 2)', async () => {
     for (const role of ['fa', 'mn']) {
-      const r = await mip4(['conformance', '--role', role, '--target', '127.0.0.1:1', '--config', 'x']);
+      const r = await mip4(['conformance', '--role', role]);
       expect(r.exit).toBe(2);
-      expect(r.err).toContain(`--role ${role}: see docs/conformance.md`);
+      expect(r.err).toMatch(/--agent '<command>' is required[\s\S]*usage: mip4 conformance --role fa\|mn/);
     }
+    const example = await mip4(['conformance', '--role=fa', '--example-config']);
+    expect(example.exit).toBe(0);
+    expect(example.out).toContain('foreignAgent:');
   });
 
   it('refuses a non-loopback target without --allow-remote (exit 2)', async () => {

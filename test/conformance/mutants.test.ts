@@ -10,13 +10,14 @@
  * docs/conformance-mutants.json when MIP4_WRITE_MUTANT_TABLE=1 (README and docs/conformance.md
  * quote it).
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../runtime/cli/main.js';
 import type { ConformanceReport } from '../../runtime/cli/conformance/report.js';
 import { ensureBuilt, ROOT } from '../support/build.js';
 import type { DaemonProcess } from '../support/daemon-process.js';
+import { DistMutants } from '../support/dist-mutant.js';
 import { conformanceConfig, mutantTableMarkdown, Scratch, startHomeAgent, type MutantTable } from './support.js';
 
 interface Mutant {
@@ -114,28 +115,13 @@ const MUTANTS: readonly Mutant[] = [
   },
 ];
 
-const MUTANTS_DIR = join(ROOT, '.mutants');
 const scratch = new Scratch();
 const daemons: DaemonProcess[] = [];
+const copies = new DistMutants();
 
-/** Copies dist/ and bin/ to .mutants/<name>/ and applies the mutation; undefined = the baseline. */
-function makeCopy(name: string, mutant?: Mutant): string {
-  const dir = join(MUTANTS_DIR, name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
-  cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
-  // The native addon is looked up beside dist/ (io/linux/native.ts).
-  if (existsSync(join(ROOT, 'build'))) symlinkSync(join(ROOT, 'build'), join(dir, 'build'));
-  if (mutant !== undefined) {
-    const path = join(dir, 'dist', mutant.file);
-    const text = readFileSync(path, 'utf8');
-    const matches = text.split(mutant.find).length - 1;
-    if (matches !== 1) throw new Error(`mutant ${mutant.name} rotted: "${mutant.find}" occurs ${matches} times in dist/${mutant.file}, not once; update the mutant to the code`);
-    writeFileSync(path, text.replace(mutant.find, mutant.replace));
-  }
-  return join(dir, 'bin', 'mip4.js');
-}
+/** A copy of the build in .mutants/ with the mutation applied; undefined = the baseline. */
+const makeCopy = (name: string, mutant?: Mutant): string =>
+  mutant === undefined ? copies.baseline(name) : copies.make(name, mutant.file, mutant.find, mutant.replace);
 
 async function conformanceAgainst(name: string, mutant?: Mutant): Promise<{ exit: number; report: ConformanceReport }> {
   const bin = makeCopy(name, mutant);
@@ -173,7 +159,7 @@ beforeAll(() => ensureBuilt(), 180_000);
 afterAll(() => {
   for (const daemon of daemons) daemon.kill();
   scratch.remove();
-  rmSync(MUTANTS_DIR, { recursive: true, force: true });
+  copies.removeAll();
 });
 
 describe('mip4 conformance --role ha against deliberately broken home agents', () => {

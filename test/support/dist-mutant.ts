@@ -16,6 +16,15 @@ export class DistMutants {
 
   /** Makes the mutant and returns the path of its bin/mip4.js. */
   make(name: string, file: string, from: string, to: string): string {
+    return this.copy(name, { file, from, to });
+  }
+
+  /** An unchanged copy made the same way: the baseline a mutation run compares with. */
+  baseline(name: string): string {
+    return this.copy(name);
+  }
+
+  private copy(name: string, mutation?: { readonly file: string; readonly from: string; readonly to: string }): string {
     const root = join(MUTANTS, `${name}-${process.pid}`);
     rmSync(root, { recursive: true, force: true });
     mkdirSync(root, { recursive: true });
@@ -24,11 +33,14 @@ export class DistMutants {
     cpSync(join(ROOT, 'bin'), join(root, 'bin'), { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(root, 'package.json'));
     symlinkSync(join(ROOT, 'build'), join(root, 'build'));
-    const path = join(root, 'dist', file);
-    const text = readFileSync(path, 'utf8');
-    const count = text.split(from).length - 1;
-    if (count !== 1) throw new Error(`mutant ${name}: '${from}' occurs ${count} times in dist/${file}, not once`);
-    writeFileSync(path, text.replace(from, to));
+    if (mutation !== undefined) {
+      const { file, from, to } = mutation;
+      const path = join(root, 'dist', file);
+      const text = readFileSync(path, 'utf8');
+      const count = text.split(from).length - 1;
+      if (count !== 1) throw new Error(`mutant ${name} rotted: '${from}' occurs ${count} times in dist/${file}, not once; update the mutant to the code`);
+      writeFileSync(path, text.replace(from, to));
+    }
     return join(root, 'bin', 'mip4.js');
   }
 

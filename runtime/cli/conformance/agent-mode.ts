@@ -1,7 +1,7 @@
 /**
  * `mip4 conformance --role fa|mn --agent CMD`: tests a foreign agent (or, later, a mobile node)
  * that runs as an opaque command inside a network namespace this tool creates, and plays the
- * other parties itself from a second namespace (docs/conformance-agents.md). The topology is
+ * other parties itself from a second namespace (docs/conformance.md). The topology is
  * fixed (agent-topology.ts); the namespaces, links and every process are removed at the end,
  * also on failure or SIGINT/SIGTERM. Root only; TEST-NET addresses only; every wait bounded.
  *

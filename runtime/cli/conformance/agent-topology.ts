@@ -1,5 +1,5 @@
 /**
- * The fixed topology of `mip4 conformance --role fa|mn` (docs/conformance-agents.md): two
+ * The fixed topology of `mip4 conformance --role fa|mn` (docs/conformance.md): two
  * network namespaces the tool creates with unique names, the agent's and the tool's, joined by
  * veth pairs with TEST-NET addresses only. The agent's config must use these names and
  * addresses; `--example-config` prints one for mip4's own daemons. Pure data and text.
@@ -46,7 +46,7 @@ export const MN_TOPOLOGY = {
 /** A ready config for mip4's own foreign agent in this topology (`mip4 conformance --role fa --example-config`). */
 export function exampleFaConfig(): string {
   const t = FA_TOPOLOGY;
-  return `# mip4 fa in the topology of 'mip4 conformance --role fa' (docs/conformance-agents.md).
+  return `# mip4 fa in the topology of 'mip4 conformance --role fa' (docs/conformance.md).
 # The tool creates the namespaces and links; the agent runs in its namespace with:
 #   ${t.visitorInterface}  ${t.agentAddress}/${t.visitorPrefix}   the visitor link (the tool's mobile nodes)
 #   ${t.upstreamInterface}   ${t.careOfAddress}/${t.upstreamPrefix}   upstream (the tool's home agent ${t.homeAgent})
@@ -71,7 +71,7 @@ control:
 /** A ready config for mip4's own mobile node in this topology (`--role mn --example-config`). */
 export function exampleMnConfig(): string {
   const t = MN_TOPOLOGY;
-  return `# mip4 mn in the topology of 'mip4 conformance --role mn' (docs/conformance-agents.md).
+  return `# mip4 mn in the topology of 'mip4 conformance --role mn' (docs/conformance.md).
 # The node runs in its namespace with one interface, ${t.nodeInterface}, on the link of the tool's
 # foreign agent ${t.foreignAgent}; the tool answers as its home agent ${t.homeAgent} with this association.
 mobileNode:

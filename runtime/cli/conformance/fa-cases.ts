@@ -1,5 +1,5 @@
 /**
- * The foreign agent cases of `mip4 conformance --role fa` (docs/conformance-agents.md). The
+ * The foreign agent cases of `mip4 conformance --role fa` (docs/conformance.md). The
  * tool is the visiting mobile node (whole frames on the visitor link through agent-peer.ts) and
  * its home agent (UDP 434 on the upstream link). What each case predicts comes from RFC 5944
  * and from what the agent itself advertised (its registration lifetime, M/G/T flags), so an

@@ -1,5 +1,5 @@
 /**
- * The mobile node cases of `mip4 conformance --role mn` (docs/conformance-agents.md). The tool
+ * The mobile node cases of `mip4 conformance --role mn` (docs/conformance.md). The tool
  * is the foreign agent on the node's link (it advertises, reads the node's frames through
  * agent-peer.ts and answers from the agent's address) and, behind it, the home agent (it signs
  * the home agent's Replies with the association of the topology). One registration is walked
