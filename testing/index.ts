@@ -23,3 +23,6 @@ export {
   type Step,
   type TraversalOptions,
 } from 'xstate/graph';
+export * from './wire-arbitraries.js';
+export * from './machine-arbitraries.js';
+export * from './vectors.js';
