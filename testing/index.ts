@@ -26,3 +26,4 @@ export {
 export * from './wire-arbitraries.js';
 export * from './machine-arbitraries.js';
 export * from './vectors.js';
+export * from './sim-harness.js';
