@@ -7,7 +7,9 @@
  */
 export * from './model.js';
 export * from './models.js';
-// What a user needs of xstate/graph, so that they need not install xstate themselves.
+// What a user needs of xstate and xstate/graph, so that they need not install xstate themselves;
+// a machine built with these is built with the xstate mip4's engine compiles.
+export { assign, setup, createMachine, type AnyStateMachine, type SnapshotFrom } from 'xstate';
 export {
   adjacencyMapToArray,
   getAdjacencyMap,

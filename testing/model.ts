@@ -49,7 +49,8 @@ const typeOf = (event: unknown): string => (event as { type: string }).type;
 export type ModelPath<TMachine extends AnyStateMachine> = StatePath<ModelSnapshot<TMachine>, EventFromLogic<TMachine>>;
 
 export interface MachineTestModelOptions<TMachine extends AnyStateMachine> {
-  readonly input: InputFrom<TMachine>;
+  /** The machine's input (omit it for a machine that takes none). */
+  readonly input?: InputFrom<TMachine>;
   /**
    * The finite event set: a list, or a function of the snapshot (to stamp events with the
    * time the context holds, or to answer the Identification in flight). Each event is offered
@@ -113,7 +114,7 @@ export interface TransitionCoverage {
 
 export interface MachineTestModel<TMachine extends AnyStateMachine> {
   readonly machine: TMachine;
-  readonly input: InputFrom<TMachine>;
+  readonly input: InputFrom<TMachine> | undefined;
   /** The `xstate.after.*` event types the machine defines (a renamed delay or state drops out of here). */
   readonly timerTypes: readonly string[];
   /** The events offered in a snapshot. */
@@ -219,7 +220,7 @@ export function machineTestModel<TMachine extends AnyStateMachine>(machine: TMac
     const engine = engineFor(machine, target) as unknown as StepEngine<Context, { type: string }, InputFrom<TMachine>>;
     const timers = new TimerBook();
     let now = startAt;
-    const first = engine.initial(options.input);
+    const first = engine.initial(options.input as InputFrom<TMachine>);
     timers.note(first.actions, now);
     let snapshot = first.snapshot;
     const steps: ReplayStep<Context>[] = [];
@@ -302,7 +303,7 @@ export function machineTestModel<TMachine extends AnyStateMachine>(machine: TMac
         for (const id of stateIdsOf(loose(ev.snapshot).value, machine.id)) observe.states.add(id);
       }
     };
-    actor = createActor(machine, { input: options.input, clock, inspect });
+    actor = createActor(machine, { ...(options.input !== undefined ? { input: options.input } : {}), clock, inspect } as never);
     actor.subscribe({ error: () => {} });
     actor.start();
     initial.snapshot = actor.getSnapshot() as unknown as EngineSnapshot<Context>;
