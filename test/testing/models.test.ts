@@ -35,3 +35,66 @@ describe('mip4/testing: the six machines’ models', () => {
     });
   }
 });
+
+describe('mip4/testing: machineTestModel on a machine of one’s own', () => {
+  // Two timers: a short `hint` in `waiting`, and a long `deadline` on the parent; `arm` leaves
+  // for `idle`, where the `never` delay is infinite (armed by nobody a clock could fire).
+  const machine = createMachine({
+    id: 'm',
+    initial: 'waiting',
+    states: {
+      waiting: { after: { 1000: 'hinted' }, on: { arm: 'idle' } },
+      hinted: { after: { 5000: 'late' } },
+      late: { type: 'final' },
+      idle: { after: { never: 'late' } },
+    },
+  }).provide({ delays: { never: Infinity } });
+  const HINT = 'xstate.after.1000.m.waiting';
+  const LATE = 'xstate.after.5000.m.hinted';
+  const NEVER = 'xstate.after.never.m.idle';
+  const model = machineTestModel(machine, { events: [{ type: 'arm' }, { type: HINT }, { type: LATE }, { type: NEVER }] as never, startAt: 100 });
+
+  it('reaches each timer by moving the clock to its due time, on all three targets alike', () => {
+    for (const target of ['compiled', 'xstate', 'actor'] as const) {
+      const replay = model.replay([{ type: HINT }, { type: LATE }] as never, target);
+      expect(replay.steps.map((s) => [s.event.type, s.at, s.snapshot.value]), target).toEqual([
+        [HINT, 1100, 'hinted'],
+        [LATE, 6100, 'late'],
+      ]);
+      expect(replay.faithful).toBe(true);
+    }
+  });
+
+  it('a timer nobody armed stops the replay instead of being sent', () => {
+    for (const target of ['compiled', 'actor'] as const) {
+      const replay = model.replay([{ type: 'arm' }, { type: NEVER }] as never, target);
+      expect(replay.stopped).toEqual({ stepIndex: 1, event: NEVER, reason: 'timer-not-armed' });
+      expect(replay.faithful).toBe(false);
+      expect(replay.snapshot.value).toBe('idle');
+    }
+  });
+
+  it('the graph offers the infinite timer; only the replay tells it apart', () => {
+    const paths = model.shortestPaths();
+    const viaNever = paths.find((p) => model.eventsOf(p).some((e) => (e as { type: string }).type === NEVER))!;
+    expect(viaNever).toBeDefined();
+    expect(model.replay(viaNever).faithful).toBe(false);
+    const realizable = paths.filter((p) => model.replay(p).faithful);
+    for (const path of realizable) expect(model.endsAsGraph(model.replay(path), path)).toBe(true);
+    expect(model.timerTypes).toEqual([NEVER, HINT, LATE].sort());
+  });
+
+  it('transition coverage names what the paths missed', () => {
+    const onlyHint = model.transitionCoverage([[{ type: HINT }] as never]);
+    expect(onlyHint.missingTransitions).toContain('m.hinted --' + LATE + '--> m.late');
+    expect(onlyHint.missingStates).toEqual(expect.arrayContaining(['m.late', 'm.idle']));
+    const all = model.transitionCoverage(model.transitionPaths());
+    // The infinite timer's transition cannot be taken by any clock.
+    expect(all.missingTransitions).toEqual([`m.idle --${NEVER}--> m.late`]);
+    expect(all.missingStates).toEqual([]);
+  });
+
+  it('covers every edge of the graph with transitionPaths()', () => {
+    expect(model.coveredEdges(model.transitionPaths())).toEqual(model.edges());
+  });
+});
