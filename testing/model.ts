@@ -212,7 +212,9 @@ export function machineTestModel<TMachine extends AnyStateMachine>(machine: TMac
     // Bounded: xstate/graph throws past the limit instead of exhausting memory.
     limit: options.limit ?? DEFAULT_LIMIT,
   };
-  const timerTypes = [...new Set(getStateNodes(machine.root).flatMap((node) => [...node.transitions.keys()].filter((type) => type.startsWith(TIMER_PREFIX))))].sort();
+  // getStateNodes leaves out the root, whose own `on`/`after` count too.
+  const allNodes = () => [machine.root, ...getStateNodes(machine.root)];
+  const timerTypes = [...new Set(allNodes().flatMap((node) => [...node.transitions.keys()].filter((type) => type.startsWith(TIMER_PREFIX))))].sort();
   const eventsOf = (path: Path): Event[] => path.steps.slice(1).map((step) => step.event as Event);
   const asEvent = (event: Event) => event as { type: string };
 
@@ -388,7 +390,7 @@ export function machineTestModel<TMachine extends AnyStateMachine>(machine: TMac
     transitionCoverage: (paths) => {
       const observe = { transitions: new Set<AnyTransitionDefinition>(), states: new Set<string>() };
       for (const path of paths) replayOnActor(toEvents(path), observe);
-      const nodes = getStateNodes(machine.root);
+      const nodes = allNodes();
       const defined = nodes.flatMap((node) => [...[...node.transitions.values()].flat(), ...(node.always ?? [])]);
       return {
         defined: defined.length,
