@@ -2,7 +2,8 @@
  * README's "Model-based testing with mip4/testing" example, run as a user runs it: the ```ts
  * block after `<!-- test: readme-testing-example -->` is extracted, compiled from TypeScript
  * and run with `node --test` from inside the package, so `import … from 'mip4/testing'`
- * resolves by package name through package.json "exports" to dist/testing/. It fails when the
+ * resolves by package name through package.json "exports" to dist/testing/; and type-checked
+ * strictly against the built declarations. It fails when the
  * block is gone, when its test fails, or when it runs no test at all.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -50,6 +51,27 @@ describe('README: the model-based testing example', () => {
     expect(out).toMatch(/^# pass [1-9]/m);
     expect(out).toMatch(/^# fail 0$/m);
     expect(status, out).toBe(0);
+  });
+
+  it('type-checks as a strict TypeScript user compiles it against the built declarations', () => {
+    const dir = mkdtempSync(join(ROOT, 'test/.readme-'));
+    try {
+      const file = join(dir, 'example.ts');
+      writeFileSync(file, markedBlock());
+      const program = ts.createProgram([file], {
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+      });
+      const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('really checks: a keep-alive that gives up one interval early fails it', () => {
