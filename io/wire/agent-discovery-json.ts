@@ -1,6 +1,6 @@
 /**
  * Agent discovery messages as plain JSON objects, in the shape of the `decoded` objects of the
- * interop vectors (test/fixtures/interop-vectors.json): snake_case names, addresses in dotted
+ * interop vectors (testing/interop-vectors.json): snake_case names, addresses in dotted
  * quad, flags both as the 16-bit field and as named bits, extension offsets from the start of
  * the ICMP message. Used to compare with the vectors and for logs and tooling.
  *

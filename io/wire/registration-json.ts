@@ -1,6 +1,6 @@
 /**
  * A plain-JSON view of registration messages, field for field the `decoded` objects of the
- * interop vectors (test/fixtures/interop-vectors.json): for logs, the CLI, the inspector and
+ * interop vectors (testing/interop-vectors.json): for logs, the CLI, the inspector and
  * for comparing with other implementations. `registrationFromJson` is its inverse.
  *
  * Checking authenticators needs a MAC, which lives in policies/auth.ts; io/wire must not

@@ -1,6 +1,6 @@
 /**
  * Turns bytes into the JSON a person or a script reads: one object per Mobile IP message,
- * with the field names of the interop vectors (test/fixtures/interop-vectors.json). Used by
+ * with the field names of the interop vectors (testing/interop-vectors.json). Used by
  * `mip4 decode` and by tests. Captures (pcap or pcapng) are walked down to UDP port 434 payloads
  * (and other ports asked for) and ICMP types 9/10; everything else in a capture is counted as skipped.
  */

@@ -26,8 +26,6 @@
  * interface, its addresses, routes and the static ARP entry for the foreign agent are the
  * embedder's job (runtime/mn/mobile-node.ts), done here at each move.
  */
-import type { SimNetwork } from '../../io/sim/network.js';
-import type { SimHost } from '../../io/sim/ip-host.js';
 import { simRawIpLayer } from '../../io/sim/raw-ip.js';
 import { seededRandom } from '../../io/sim/udp.js';
 import { ipv4ToString, readU16, readU32, type Ipv4Address } from '../../io/wire/bytes.js';
@@ -35,14 +33,10 @@ import { encodeIcmpEcho, IcmpType } from '../../io/wire/icmp.js';
 import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source } from '../../io/wire/ipv4.js';
 import { encodeUdpDatagram, UDP_HEADER_LENGTH } from '../../io/wire/udp.js';
 import { createSecurityContext } from '../../policies/security-association.js';
-import type { Clock } from '../../io/clock.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../fa/foreign-agent.js';
 import { simVisitorCapture } from '../fa/visitor-capture.js';
-import { attachHomeAgentDataPath, type HomeAgentDataPath } from '../ha/home-agent-data-path.js';
-import { simPacketTapLayer } from '../../io/sim/packet-tap.js';
 import type { HomeAgentConfig } from '../ha/home-agent.js';
-import { HomeAgentAdvertiser, type HomeAgentAdvertisementConfig } from '../ha/home-agent-advertiser.js';
-import { startHomeAgent, type RunningHomeAgent } from '../ha/home-agent-server.js';
+import { startSimulatedHomeAgent } from '../ha/simulated-home-agent.js';
 import { startMobileNode, type MobileNodeConfig } from '../mn/mobile-node.js';
 import { tunnelOwnDatagrams } from '../mn/own-datagrams.js';
 import type { DemoView, InspectorSource } from '../inspector/inspector-server.js';
@@ -51,6 +45,8 @@ import { buildDemoTopology, CN, COLOCATED, DEMO_SEGMENTS, FA1, FA1_KEY, FA2, FA2
 // --- the topology: demo-topology.ts --------------------------------------------------------------
 
 export { DEMO_SEGMENTS, DEMO_SEGMENT_LATENCY_MS } from './demo-topology.js';
+// Moved to runtime/ha/simulated-home-agent.ts (the testing kit starts home agents with it too).
+export { startSimulatedHomeAgent } from '../ha/simulated-home-agent.js';
 
 const PHASE_MS = 10_000;
 const PING_INTERVAL_MS = 100;
@@ -578,48 +574,4 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     closeDataPath();
     await ha.stop();
   }
-}
-
-/**
- * A home agent on a simulated host with its packet path: UDP 434 on `address`, interception
- * of bound home addresses on `homeInterface`, tunnels out through a raw IP-in-IP socket, and,
- * with `advertisement`, Agent Advertisements ('H') on `homeInterface` (2.3).
- * `close()` detaches the path, its socket and the advertiser; stop the agent itself with `ha.stop()`.
- */
-export async function startSimulatedHomeAgent(
-  net: SimNetwork,
-  host: SimHost,
-  config: HomeAgentConfig,
-  options: {
-    address: Ipv4Address;
-    homeInterface: string;
-    prefixLength: number;
-    clock: Clock;
-    random32: () => number;
-    advertisement?: Omit<HomeAgentAdvertisementConfig, 'address'>;
-  },
-): Promise<{ ha: RunningHomeAgent; dataPath: HomeAgentDataPath; advertiser: HomeAgentAdvertiser | undefined; close(): void }> {
-  const ha = await startHomeAgent(config, { listen: [{ address: options.address, port: 434 }], udp: net.udpLayer(host), clock: options.clock, random32: options.random32 });
-  const dataPath = attachHomeAgentDataPath(ha.agent, simPacketTapLayer(host), {
-    clock: options.clock,
-    addresses: [options.address],
-    homeNetwork: config.settings.homeNetwork,
-    prefixLength: options.prefixLength,
-    homeInterface: options.homeInterface,
-  });
-  const advertiserLink = options.advertisement === undefined ? undefined : host.linkInterface(options.homeInterface);
-  const advertiser =
-    advertiserLink === undefined
-      ? undefined
-      : new HomeAgentAdvertiser(advertiserLink, { ...options.advertisement!, address: options.address }, { clock: options.clock, random32: options.random32 });
-  return {
-    ha,
-    dataPath,
-    advertiser,
-    close() {
-      advertiser?.close();
-      advertiserLink?.close();
-      dataPath.detach();
-    },
-  };
 }

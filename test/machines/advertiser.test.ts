@@ -27,26 +27,19 @@ import {
   type SendAdvertisementParams,
 } from '../../machines/advertiser.js';
 import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
+import { ADVERTISER_EVENTS, ADVERTISER_INPUT, ADVERTISER_TIMERS } from '../../testing/models.js';
 
 type Snapshot = SnapshotFrom<typeof advertiserMachine>;
-const INTERVAL = 'xstate.after.interval.advertiser.active';
-const GAP = 'xstate.after.multicastGap.advertiser.active.quiet';
-const RESPONSE = 'xstate.after.responseDelay.advertiser.active.responding';
+const { interval: INTERVAL, multicastGap: GAP, response: RESPONSE } = ADVERTISER_TIMERS;
 type GraphEvent = AdvertiserEvent | { readonly type: typeof INTERVAL | typeof GAP | typeof RESPONSE };
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOME = ipv4('198.51.100.10');
 const MAC = '02:00:00:00:00:0a';
-const SETTINGS: AdvertiserSettings = { lifetimeSeconds: 30, seed: 12345 };
+// The kit's settings and event set (testing/models.ts).
+const SETTINGS: AdvertiserSettings = ADVERTISER_INPUT;
 
-const EVENTS: readonly GraphEvent[] = [
-  { type: 'solicitation', source: HOME, linkLayerSource: MAC, random: 0x40000000, at: T0 },
-  { type: 'solicitation', source: 0, linkLayerSource: MAC, random: 0x80000000, at: T0 },
-  { type: 'set-busy', busy: true, at: T0 },
-  { type: INTERVAL },
-  { type: GAP },
-  { type: RESPONSE },
-];
+const EVENTS = ADVERTISER_EVENTS as readonly GraphEvent[];
 
 function record(settings: AdvertiserSettings, clock?: SimulatedClock) {
   const sends: Array<SendAdvertisementParams & { at: number }> = [];

@@ -21,6 +21,7 @@ import {
   type BindingInput,
   type Registration,
 } from '../../machines/binding.js';
+import { BINDING_EVENTS, BINDING_INPUT, BINDING_TIMERS } from '../../testing/models.js';
 
 type Snapshot = SnapshotFrom<typeof bindingMachine>;
 type LifetimeExpiry = { readonly type: typeof LIFETIME_EXPIRY };
@@ -28,11 +29,8 @@ type GraphEvent = BindingEvent | LifetimeExpiry;
 /** xstate/graph types paths with the machine's own events; the timer's event rides along. */
 type Path = StatePath<Snapshot, BindingEvent>;
 
-/**
- * The event xstate raises when `registered.timed`'s `after: { lifetime }` delay runs out:
- * `xstate.after.<delay>.<state node id>`.
- */
-const LIFETIME_EXPIRY = 'xstate.after.lifetime.binding.registered.timed';
+/** The event xstate raises when `registered.timed`'s `after: { lifetime }` delay runs out (the kit names it). */
+const LIFETIME_EXPIRY = BINDING_TIMERS.lifetime;
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOME = ipv4('198.51.100.10');
@@ -55,25 +53,10 @@ function registration(careOfAddress: Ipv4Address, identification: Identification
   };
 }
 
-const INPUT: BindingInput = { homeAddress: HOME, ...registration(COA_A, id(1), 600, T0) };
-
-/** The abstract events the graph is explored with (fixed `at`, so the state space is finite). */
-const EVENTS = {
-  /** Same care-of address and Identification as the initial registration, asking for more. */
-  duplicateOfInitial: { type: 'register', ...registration(COA_A, id(1), 1200, T0 + 10_000) },
-  /** Same care-of address, new Identification: a renewal with a shorter lifetime. */
-  renewal: { type: 'register', ...registration(COA_A, id(2), 300, T0 + 20_000) },
-  /** Another care-of address. */
-  move: { type: 'register', ...registration(COA_B, id(3), 600, T0 + 30_000) },
-  /** Another care-of address with the initial Identification: not a duplicate (3.8.2.2). */
-  moveWithInitialIdentification: { type: 'register', ...registration(COA_B, id(1), 900, T0 + 40_000) },
-  /** Lifetime 0xffff: infinity (3.3). */
-  infinite: { type: 'register', ...registration(COA_A, id(4), INFINITE_LIFETIME, T0 + 50_000) },
-  deregister: { type: 'deregister', at: T0 + 60_000 },
-  deregisterAll: { type: 'deregister-all', at: T0 + 60_000 },
-  replaced: { type: 'replaced', at: T0 + 60_000 },
-  lifetimeExpiry: { type: LIFETIME_EXPIRY },
-} satisfies Record<string, GraphEvent>;
+// The input and the abstract events the graph is explored with (fixed `at`, so the state space
+// is finite) are the kit's (testing/models.ts): the same registrations as `registration()` here.
+const INPUT: BindingInput = BINDING_INPUT;
+const EVENTS = BINDING_EVENTS;
 const ALL_EVENTS: readonly GraphEvent[] = Object.values(EVENTS);
 
 /** Offers each event where the machine handles it (the timer only where it is armed). */

@@ -10,34 +10,17 @@ import { ipv4 } from '../../io/wire/bytes.js';
 import { DEFAULT_PENDING_TIMEOUT_MS, faPendingMachine, pendingTimeoutMs, type FaPendingEvent, type FaPendingInput } from '../../machines/fa-pending.js';
 import type { PendingRegistration } from '../../policies/fa-request.js';
 import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
+import { FA_PENDING_EVENTS, FA_PENDING_INPUT, FA_PENDING_TIMERS } from '../../testing/models.js';
 
 type Snapshot = SnapshotFrom<typeof faPendingMachine>;
-const TIMEOUT = 'xstate.after.timeout.faPending.relayed';
+const TIMEOUT = FA_PENDING_TIMERS.timeout;
 type GraphEvent = FaPendingEvent | { readonly type: typeof TIMEOUT };
 const T0 = Date.UTC(2026, 0, 1);
 
-const PENDING: PendingRegistration = {
-  linkLayerSource: '02:00:00:00:00:0a',
-  ipSource: ipv4('198.51.100.10'),
-  ipDestination: ipv4('203.0.113.254'),
-  udpSourcePort: 49152,
-  homeAddress: ipv4('198.51.100.10'),
-  homeAgent: ipv4('198.51.100.1'),
-  careOfAddress: ipv4('203.0.113.1'),
-  identification: { high: 1, low: 2 },
-  requestedLifetime: 600,
-  foreignHomeAuthenticated: false,
-};
+// The kit's pending registration and event set (testing/models.ts).
+const PENDING: PendingRegistration = FA_PENDING_INPUT.pending;
 
-const EVENTS: readonly GraphEvent[] = [
-  { type: 'answered', code: 0, at: T0 + 1000 },
-  { type: 'reply-rejected', code: 68, at: T0 + 1000 },
-  { type: 'reply-rejected', code: 71, at: T0 + 1000 },
-  { type: 'icmp-error', icmpType: 3, icmpCode: 1, at: T0 + 1000 },
-  { type: 'icmp-error', icmpType: 11, icmpCode: 0, at: T0 + 1000 },
-  { type: 'superseded', at: T0 + 1000 },
-  { type: TIMEOUT },
-];
+const EVENTS = FA_PENDING_EVENTS as readonly GraphEvent[];
 
 /** The model: final state, and the denial code sent (3.7.1, 3.7.3, 3.7.3.1). */
 function model(input: FaPendingInput, event: GraphEvent): { state: string; denial?: number } {

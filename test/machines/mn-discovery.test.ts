@@ -23,6 +23,7 @@ import {
 import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
 import { ActorHost, type Command } from '../../runtime/actors/actor-host.js';
 import { SimulatedClock as RuntimeClock } from '../../io/clock.js';
+import { MN_DISCOVERY_TIMERS, mnDiscoveryAbstraction, mnDiscoveryEvents } from '../../testing/models.js';
 
 type Snapshot = SnapshotFrom<typeof mnDiscoveryMachine>;
 
@@ -544,58 +545,15 @@ describe('mnDiscoveryMachine: sequence numbers (2.4.4)', () => {
 // ---------------------------------------------------------------------------------------------
 // Model-based coverage
 
-const AFTER = {
-  solicitation: 'xstate.after.nextSolicitation.mnDiscovery.searching.waiting',
-  awayHoldOff: 'xstate.after.registrationHoldOff.mnDiscovery.away.holdingOff',
-  homeHoldOff: 'xstate.after.registrationHoldOff.mnDiscovery.atHome.holdingOff',
-  awayHoldingLifetime: 'xstate.after.agentLifetime.mnDiscovery.away.holdingOff',
-  awayAttachedLifetime: 'xstate.after.agentLifetime.mnDiscovery.away.attached',
-  homeHoldingLifetime: 'xstate.after.agentLifetime.mnDiscovery.atHome.holdingOff',
-  homeSettledLifetime: 'xstate.after.agentLifetime.mnDiscovery.atHome.settled',
-} as const;
+// The timers, the event set (stamped with the snapshot's time) and the abstraction are the kit's
+// (testing/models.ts): the same advertisements as `adv()` builds here.
+const AFTER = MN_DISCOVERY_TIMERS;
 
 type GraphEvent = MnDiscoveryEvent | { readonly type: (typeof AFTER)[keyof typeof AFTER] };
 
-/** Events offered in a snapshot: stamped with its time, so time never runs backwards. */
-function graphEvents(snapshot: Snapshot): GraphEvent[] {
-  if (snapshot.status !== 'active') return [];
-  const at = snapshot.context.now;
-  const events: GraphEvent[] = [
-    adv(FA1, at, { sequence: 1000 }),
-    adv(FA1, at, { sequence: 2 }),
-    adv(FA1, at, { lifetime: 0, sequence: 1001 }),
-    adv(FA2, at, { lifetime: 60 }),
-    adv(FA1_SAME_SUBNET, at, { flags: F | B }),
-    adv(ipv4('203.0.113.9'), at, { flags: F | R }),
-    adv(HA, at, { flags: H, careOf: [], lifetime: 45 }),
-    adv(ipv4('198.51.100.2'), at, { flags: H, careOf: [], lifetime: 90 }),
-    { type: 'registered', at },
-    { type: 'linkChanged', at },
-    { type: 'colocatedAddressChanged', at, colocated: { address: COLOCATED, prefixLength: 24 } },
-    { type: 'colocatedAddressChanged', at },
-    ...Object.values(AFTER).map((type) => ({ type })),
-  ];
-  return events.filter((e) => snapshot.can(e as MnDiscoveryEvent));
-}
-
-/** An abstract state: state value plus what decides behaviour (not the exact times). */
-function abstractKey(snapshot: Snapshot): string {
-  const c = snapshot.context;
-  // Candidates that outlive the current agent: what Algorithm 1 can switch to.
-  const live = c.candidates.filter((x) => x.expiresAt > (c.current?.expiresAt ?? c.now));
-  return JSON.stringify({
-    value: snapshot.value,
-    current: c.current?.source,
-    rebootable: (c.current?.sequence ?? 0) >= 256,
-    target: c.target?.kind,
-    homeCandidate: live.some((x) => x.flags & H),
-    otherCandidate: live.some((x) => !(x.flags & H) && !(x.flags & B)),
-    sent: Math.min(c.solicitationsSent, 2),
-    arp: c.homeArpEnabled,
-    colocated: c.colocated !== undefined,
-    lostBeforeNextSolicitation: c.current !== undefined && c.current.expiresAt < c.nextSolicitationAt,
-  });
-}
+const graphEvents = (snapshot: Snapshot): GraphEvent[] =>
+  snapshot.status === 'active' ? (mnDiscoveryEvents(snapshot) as GraphEvent[]).filter((e) => snapshot.can(e as MnDiscoveryEvent)) : [];
+const abstractKey = mnDiscoveryAbstraction;
 
 /** Shortest paths to every abstract state; each path is then extended by every event offered there. */
 function coveringPaths(input: MnDiscoveryInput): Array<{ events: GraphEvent[]; state: Snapshot; extended: boolean }> {

@@ -19,6 +19,7 @@ import {
 import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
 import { ActorHost, type Command } from '../../runtime/actors/actor-host.js';
 import { SimulatedClock } from '../../io/clock.js';
+import { MN_REGISTRATION_TIMERS, mnRegistrationAbstraction, mnRegistrationEvents } from '../../testing/models.js';
 
 type Snapshot = SnapshotFrom<typeof mnRegistrationMachine>;
 
@@ -353,43 +354,12 @@ describe('mnRegistrationMachine: replies (3.6.2)', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const AFTER = {
-  retransmission: 'xstate.after.retransmission.mnRegistration.awaitingReply',
-  renewal: 'xstate.after.reRegistration.mnRegistration.accepted.timed',
-  spacing: 'xstate.after.requestSpacing.mnRegistration.spacing',
-} as const;
+// The timers, the event set (Replies to the Request in flight) and the abstraction are the kit's (testing/models.ts).
+const AFTER = MN_REGISTRATION_TIMERS;
 
-function graphEvents(snapshot: Snapshot): MnRegistrationEvent[] {
-  if (snapshot.status !== 'active') return [];
-  const c = snapshot.context;
-  const reply = (code: number, o: Partial<ReplyEvent> = {}): ReplyEvent => ({
-    type: 'reply', at: c.now, code, lifetime: 300, homeAddress: HOME, homeAgent: HA, identification: c.identification, authentic: true, ...o,
-  });
-  const events: Array<MnRegistrationEvent | { type: string }> = [
-    reply(0),
-    reply(0, { lifetime: 0xffff }),
-    reply(0, { authentic: false }),
-    reply(0, { identification: { high: c.identification.high, low: (c.identification.low + 1) >>> 0 } }),
-    reply(133),
-    reply(136, { homeAgent: ipv4('198.51.100.2') }),
-    reply(69, { lifetime: 60 }),
-    reply(129),
-    reply(137, { requestAdjusted: true }),
-    { type: 'reregister', at: c.now },
-    { type: 'cancel', at: c.now },
-    { type: 'hostReady', at: c.now, configured: true },
-    { type: 'hostReady', at: c.now, configured: false },
-    { type: AFTER.retransmission },
-    { type: AFTER.renewal },
-    { type: AFTER.spacing },
-  ];
-  return events.filter((e) => snapshot.can(e as MnRegistrationEvent)) as MnRegistrationEvent[];
-}
-
-function abstractKey(s: Snapshot): string {
-  const c = s.context;
-  return JSON.stringify({ v: s.value, attempt: c.attempt, repairs: c.repairs, lifetime: c.lifetime, ha: c.homeAgent, granted: c.grantedLifetime });
-}
+const graphEvents = (snapshot: Snapshot): MnRegistrationEvent[] =>
+  snapshot.status === 'active' ? (mnRegistrationEvents(snapshot) as MnRegistrationEvent[]).filter((e) => snapshot.can(e)) : [];
+const abstractKey = mnRegistrationAbstraction;
 
 describe('mnRegistrationMachine: model-based paths (xstate/graph)', () => {
   it('replays reach every state and take every transition the machine defines', () => {

@@ -12,10 +12,11 @@ import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths, getStateNodes, 
 import { ipv4 } from '../../io/wire/bytes.js';
 import { INFINITE_LIFETIME, visitorMachine, visitorRemainingLifetime, type VisitorEvent, type VisitorInput, type VisitorRequest } from '../../machines/visitor.js';
 import { compileMachine, isUnsupported } from '../../runtime/actors/machine-engine.js';
+import { VISITOR_EVENTS, VISITOR_INPUT, VISITOR_TIMERS } from '../../testing/models.js';
 
 type Snapshot = SnapshotFrom<typeof visitorMachine>;
-const PENDING_EXPIRY = 'xstate.after.pendingLifetime.visitor.pending.timed';
-const LIFETIME_EXPIRY = 'xstate.after.lifetime.visitor.registered.timed';
+const PENDING_EXPIRY = VISITOR_TIMERS.pending;
+const LIFETIME_EXPIRY = VISITOR_TIMERS.lifetime;
 type TimerEvent = { readonly type: typeof PENDING_EXPIRY | typeof LIFETIME_EXPIRY };
 type GraphEvent = VisitorEvent | TimerEvent;
 
@@ -31,20 +32,9 @@ function req(requestedLifetime: number, at: number, careOfAddress = COA, linkLay
   return { linkLayerSource, ipSource: HOME, udpSourcePort: 49152, homeAgent: HA, careOfAddress, identification: { high: 1, low: requestedLifetime }, requestedLifetime, at };
 }
 
-const INPUT: VisitorInput = { homeAddress: HOME, ...req(600, T0) };
-
-const EVENTS = {
-  renewal: { type: 'request', ...req(300, T0 + 1000, COA_2, MAC_2) },
-  infiniteRequest: { type: 'request', ...req(INFINITE_LIFETIME, T0 + 1000) },
-  deregistrationRequest: { type: 'request', ...req(0, T0 + 1000) },
-  accepted: { type: 'accepted', lifetime: 500, at: T0 + 2000 },
-  acceptedInfinite: { type: 'accepted', lifetime: INFINITE_LIFETIME, at: T0 + 2000 },
-  acceptedZero: { type: 'accepted', lifetime: 0, at: T0 + 2000 },
-  denied: { type: 'denied', code: 133, at: T0 + 2000 },
-  failed: { type: 'pending-failed', code: 78, at: T0 + 8000 },
-  pendingExpiry: { type: PENDING_EXPIRY },
-  lifetimeExpiry: { type: LIFETIME_EXPIRY },
-} satisfies Record<string, GraphEvent>;
+// The kit's input and event set (testing/models.ts), the same requests as `req()` here.
+const INPUT: VisitorInput = VISITOR_INPUT;
+const EVENTS = VISITOR_EVENTS;
 const ALL_EVENTS: readonly GraphEvent[] = Object.values(EVENTS);
 
 function eventsFor(snapshot: Snapshot): readonly GraphEvent[] {

@@ -82,6 +82,10 @@ describe('npm pack', () => {
       'package/dist/runtime/index.js',
       'package/dist/runtime/index.d.ts',
       'package/dist/io/wire/index.js',
+      // mip4/testing with the interop vectors beside it (tsc emits the JSON).
+      'package/dist/testing/index.js',
+      'package/dist/testing/index.d.ts',
+      'package/dist/testing/interop-vectors.json',
       'package/bin/mip4.js',
       'package/native/mip4_io.c',
       // The tc-BPF programs ship compiled (no clang at install) beside their sources and the loader.
@@ -130,6 +134,15 @@ describe('the package installed globally (npm i -g into a temporary prefix)', { 
     const decoded = JSON.parse(run.stdout) as { type_name: string; home_address: string; extensions: Array<{ authenticator_valid?: boolean }> };
     expect(decoded.home_address).toBe(vector.decoded.home_address);
     expect(decoded.extensions.some((e) => e.authenticator_valid === true)).toBe(true);
+  });
+
+  it('mip4/testing loads from the installed package: fast-check and xstate/graph come with it, the vectors are there', async () => {
+    const entry = join(installed, 'dist', 'testing', 'index.js');
+    const script = `const k = await import(${JSON.stringify(entry)}); console.log(JSON.stringify([typeof k.machineTestModel, typeof k.getShortestPaths, k.interopVectors().length, k.machineModels().binding.shortestPaths().length > 0]));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: home, env: userEnv(), timeout: 60_000 });
+    const [model, paths, vectors, explored] = JSON.parse(stdout) as [string, string, number, boolean];
+    expect([model, paths, explored]).toEqual(['function', 'function', true]);
+    expect(vectors).toBeGreaterThanOrEqual(10);
   });
 
   it('mip4 chart prints a state chart', async () => {

@@ -590,7 +590,7 @@ describe('Sequence numbers (2.3.2, 2.4.4)', () => {
   });
 });
 
-describe('Interop vectors (test/fixtures/interop-vectors.json)', () => {
+describe('Interop vectors (testing/interop-vectors.json)', () => {
   interface Vector {
     id: string;
     hex: string;

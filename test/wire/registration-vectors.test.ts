@@ -1,6 +1,6 @@
 import { VECTORS_PATH } from '../support/vectors.js';
 /**
- * The registration vectors of test/fixtures/interop-vectors.json, built by an independent
+ * The registration vectors of testing/interop-vectors.json, built by an independent
  * implementation and confirmed with Scapy, Wireshark and openssl: decoding, the JSON view,
  * encoding, and the authenticators (3.5.1).
  */
