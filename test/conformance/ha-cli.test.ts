@@ -70,7 +70,8 @@ describe('mip4 conformance --role ha against mip4 ha on loopback', () => {
     expect(report.durationMs).toBeLessThan(1000 + 3 * 3000);
     const notRun = report.checks.filter((c) => c.verdict === 'not-applicable');
     expect(notRun.length).toBeGreaterThan(10);
-    expect(notRun.every((c) => c.detail === 'the run reached its duration cap (--max-duration)')).toBe(true);
+    // Not run because of the cap: before a case began, or while a step waited for its turn (--rate).
+    expect(notRun.filter((c) => !/reached its duration cap/.test(`${c.what} ${c.detail ?? ''}`)), 'not run for another reason').toEqual([]);
     for (const node of NODES) {
       expect(report.checks.find((c) => c.caseId === `teardown/deregister-all#1@${node.homeAddress}` && c.what === 'Reply code')?.verdict).toBe('pass');
     }
