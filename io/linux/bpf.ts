@@ -440,6 +440,8 @@ export class BpfInstance {
   private readonly objects = new Map<BpfProgramName, ReturnType<NativeBpf['loadObject']>>();
   private readonly attachments: BpfAttachment[] = [];
   private closed = false;
+  /** Each loaded program's counter sums as they were at close: read after close, they stay. */
+  private readonly finalCounters = new Map<BpfProgramName, readonly number[]>();
 
   private constructor(
     private readonly native: NativeBpf,
@@ -584,8 +586,7 @@ export class BpfInstance {
 
   /** reverse_encap's counters, summed over the CPUs. */
   reverseEncapCounters(): Record<ReverseEncapCounter, number> {
-    const sums = this.native.counterSums(this.mapFd('reverse_encap', 'counters'), REVERSE_ENCAP_COUNTERS.length);
-    return Object.fromEntries(REVERSE_ENCAP_COUNTERS.map((name, i) => [name, sums[i] ?? 0])) as Record<ReverseEncapCounter, number>;
+    return this.counters('reverse_encap', REVERSE_ENCAP_COUNTERS);
   }
 
   /** Sets ha_encap's shared settings. */
@@ -602,14 +603,18 @@ export class BpfInstance {
 
   /** ha_encap's counters, summed over the CPUs. */
   haEncapCounters(): Record<HaEncapCounter, number> {
-    const sums = this.native.counterSums(this.mapFd('ha_encap', 'counters'), HA_ENCAP_COUNTERS.length);
-    return Object.fromEntries(HA_ENCAP_COUNTERS.map((name, i) => [name, sums[i] ?? 0])) as Record<HaEncapCounter, number>;
+    return this.counters('ha_encap', HA_ENCAP_COUNTERS);
   }
 
   /** decap's counters, summed over the CPUs. */
   decapCounters(): Record<DecapCounter, number> {
-    const sums = this.native.counterSums(this.mapFd('decap', 'counters'), DECAP_COUNTERS.length);
-    return Object.fromEntries(DECAP_COUNTERS.map((name, i) => [name, sums[i] ?? 0])) as Record<DecapCounter, number>;
+    return this.counters('decap', DECAP_COUNTERS);
+  }
+
+  /** A program's counters, summed over the CPUs; after close, as they were when it closed. */
+  private counters<Name extends string>(program: BpfProgramName, names: readonly Name[]): Record<Name, number> {
+    const sums = this.finalCounters.get(program) ?? this.native.counterSums(this.mapFd(program, 'counters'), names.length);
+    return Object.fromEntries(names.map((name, i) => [name, sums[i] ?? 0])) as Record<Name, number>;
   }
 
   get currentAttachments(): readonly BpfAttachment[] {
@@ -619,6 +624,10 @@ export class BpfInstance {
   /** Detaches every filter it attached, closes the programs and maps and removes its pins. */
   close(): void {
     if (this.closed) return;
+    for (const program of this.objects.keys()) {
+      // The daemons log and serve the programs' last counts after stop.
+      this.finalCounters.set(program, this.native.counterSums(this.mapFd(program, 'counters'), PROGRAM_COUNTERS[program].length));
+    }
     this.closed = true;
     for (const attachment of this.attachments.splice(0)) {
       this.native.tcDetach(attachment.ifindex, attachment.direction === 'ingress', TC_HANDLE, attachment.priority);
@@ -730,6 +739,8 @@ export const REVERSE_ENCAP_COUNTERS = [
 ] as const;
 
 export type ReverseEncapCounter = (typeof REVERSE_ENCAP_COUNTERS)[number];
+
+const PROGRAM_COUNTERS: Record<BpfProgramName, readonly string[]> = { ha_encap: HA_ENCAP_COUNTERS, decap: DECAP_COUNTERS, reverse_encap: REVERSE_ENCAP_COUNTERS };
 
 /** reverse_encap's reverse_tunnels value (native/bpf/mip4_bpf.h struct mip4_reverse_tunnel). */
 export interface BpfReverseTunnel {

@@ -104,8 +104,6 @@ export function openForeignAgentFastPath(options: ForeignAgentFastPathOptions): 
     let socketFiltered = false;
     const visitorIfindex = loadNative().interfaceIndex(options.visitorInterface);
     const report = (what: string, homeAddress: Ipv4Address, error: unknown) => options.onError?.(`${what} ${ipv4ToString(homeAddress)}: ${(error as Error).message}`);
-    let lastCounters: Record<DecapCounter, number> | undefined;
-    let lastReverseCounters: Record<ReverseEncapCounter, number> | undefined;
     return {
       instanceName,
       staleRemoved,
@@ -139,18 +137,11 @@ export function openForeignAgentFastPath(options: ForeignAgentFastPathOptions): 
           report('visitors map: cannot delete', homeAddress, error);
         }
       },
-      counters() {
-        return closed && lastCounters !== undefined ? lastCounters : instance.decapCounters();
-      },
-      reverseCounters() {
-        return closed && lastReverseCounters !== undefined ? lastReverseCounters : instance.reverseEncapCounters();
-      },
+      counters: () => instance.decapCounters(),
+      reverseCounters: () => instance.reverseEncapCounters(),
       visitorsInKernel: () => (closed ? 0 : visitors.keys().length),
       reverseTunnelsInKernel: () => (closed ? 0 : reverseTunnels.keys().length),
       close() {
-        if (closed) return;
-        lastCounters = instance.decapCounters();
-        lastReverseCounters = instance.reverseEncapCounters();
         closed = true;
         instance.close();
       },

@@ -50,8 +50,6 @@ export function openMobileNodeFastPath(options: { readonly interfaceName: string
   const instanceName = fastPathInstanceName('mn', options.interfaceName);
   const { instance, staleRemoved } = BpfInstance.open({ instance: instanceName, ...(options.pinRoot !== undefined ? { pinRoot: options.pinRoot } : {}) });
   let closed = false;
-  let lastCounters: Record<DecapCounter, number> | undefined;
-  let lastReverseCounters: Record<ReverseEncapCounter, number> | undefined;
   let reverseAttachedTo: string | undefined;
   try {
     instance.load('decap');
@@ -110,14 +108,11 @@ export function openMobileNodeFastPath(options: { readonly interfaceName: string
       },
       setReverseTunnel: (tunnel) => changeReverse('set', tunnel.homeAddress, tunnel),
       removeReverseTunnel: (homeAddress) => changeReverse('remove', homeAddress),
-      reverseCounters: () => (closed && lastReverseCounters !== undefined ? lastReverseCounters : instance.reverseEncapCounters()),
+      reverseCounters: () => instance.reverseEncapCounters(),
       reverseTunnelsInKernel: () => (closed ? 0 : reverseTunnels.keys().length),
-      counters: () => (closed && lastCounters !== undefined ? lastCounters : instance.decapCounters()),
+      counters: () => instance.decapCounters(),
       careOfAddressesInKernel: () => (closed ? 0 : careOf.keys().length),
       close() {
-        if (closed) return;
-        lastCounters = instance.decapCounters();
-        lastReverseCounters = instance.reverseEncapCounters();
         closed = true;
         instance.close();
       },

@@ -163,18 +163,17 @@ export function startHomeAgentBpf(table: ForwardingTable, options: HomeAgentBpfO
       instance.attach('decap', name, 'ingress', { priority: TC_PRIORITY_FIRST });
       instance.attach('ha_encap', name, 'ingress', { priority: TC_PRIORITY });
     }
-    const readCounters = () => ({ haEncap: instance.haEncapCounters(), decap: instance.decapCounters() });
-    // After stop, the counters as they were when the programs went (the daemon's last log line).
-    let final: ReturnType<typeof readCounters> | undefined;
+    let stopped = false;
     return {
       instance: options.instance,
       interfaces: [...options.interfaces],
       counters: sync.counters,
-      programCounters: () => final ?? readCounters(),
-      inKernel: (homeAddress) => final === undefined && bindings.get(homeAddress) !== undefined,
+      // After stop, the counters as they were when the programs went (the daemon's last log line).
+      programCounters: () => ({ haEncap: instance.haEncapCounters(), decap: instance.decapCounters() }),
+      inKernel: (homeAddress) => !stopped && bindings.get(homeAddress) !== undefined,
       stop() {
-        if (final !== undefined) return;
-        final = readCounters();
+        if (stopped) return;
+        stopped = true;
         subscription?.unsubscribe();
         instance.close();
       },
