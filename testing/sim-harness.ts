@@ -18,6 +18,7 @@ import { seededRandom } from '../io/sim/udp.js';
 import { ipv4, type Ipv4Address } from '../io/wire/bytes.js';
 import { createSecurityContext } from '../policies/security-association.js';
 import { startForeignAgent, type RunningForeignAgent, type VisitorView } from '../runtime/fa/foreign-agent.js';
+import { simulatedForeignAgentConfig } from '../runtime/fa/simulated-foreign-agent.js';
 import { simVisitorCapture } from '../runtime/fa/visitor-capture.js';
 import type { BindingView } from '../runtime/ha/home-agent.js';
 import type { RunningHomeAgent } from '../runtime/ha/home-agent-server.js';
@@ -185,24 +186,13 @@ export class SimScenario {
     const address = ipv4(options.address);
     const host = this.attach(name, options.segment, address, { forwarding: true, multicastGroups: [ALL_MOBILITY_AGENTS_GROUP] });
     const running = await startForeignAgent(
-      {
-        settings: {
-          careOfAddresses: [address],
-          interfaceAddresses: [address],
-          linkAddress: address,
-          registrationLifetime: 1800,
-          busy: false,
-          encapsulations: { minimal: false, gre: false },
-          reverseTunneling: options.reverseTunnel ?? false,
-          reverseTunnel: options.reverseTunnel ? 'offered' : 'none',
-          requireMobileForeignAuthentication: false,
-          maxPending: 5,
-          acceptZeroHomeAddress: false,
-        },
-        mobileNodes: [],
+      simulatedForeignAgentConfig({
+        address,
         homeAgents: options.homeAgents.map((ha) => ({ address: ipv4(ha.address), contexts: [context(ha.key)] })),
-        advertisement: { lifetimeSeconds: 3, maxIntervalMs: 1000, seed: (this.seed ^ (0x0f0 + this.foreignAgents.size + 1)) || 1, registrationRequired: options.registrationRequired ?? true },
-      },
+        seed: this.seed ^ (0x0f0 + this.foreignAgents.size + 1),
+        registrationRequired: options.registrationRequired ?? true,
+        reverseTunnel: options.reverseTunnel ?? false,
+      }),
       {
         interfaceName: 'eth0',
         udp: this.net.udpLayer(host),

@@ -34,6 +34,7 @@ import { IpProtocol, ipv4Destination, ipv4HeaderLength, ipv4Protocol, ipv4Source
 import { encodeUdpDatagram, UDP_HEADER_LENGTH } from '../../io/wire/udp.js';
 import { createSecurityContext } from '../../policies/security-association.js';
 import { startForeignAgent, type FaConfig, type RunningForeignAgent } from '../fa/foreign-agent.js';
+import { simulatedForeignAgentConfig } from '../fa/simulated-foreign-agent.js';
 import { simVisitorCapture } from '../fa/visitor-capture.js';
 import type { HomeAgentConfig } from '../ha/home-agent.js';
 import { startSimulatedHomeAgent } from '../ha/simulated-home-agent.js';
@@ -166,25 +167,8 @@ function upstreamSequence(datagram: Uint8Array): number | undefined {
 }
 
 function faConfig(address: Ipv4Address, key: typeof FA1_KEY, registrationRequired: boolean, seed: number, reverseTunnel: boolean): FaConfig {
-  return {
-    settings: {
-      careOfAddresses: [address],
-      interfaceAddresses: [address],
-      linkAddress: address,
-      registrationLifetime: 1800,
-      busy: false,
-      encapsulations: { minimal: false, gre: false },
-      // Advertised with 'T' (RFC 3024 3.1) and granted to the node that asks.
-      reverseTunneling: reverseTunnel,
-      reverseTunnel: reverseTunnel ? 'offered' : 'none',
-      requireMobileForeignAuthentication: false,
-      maxPending: 5,
-      acceptZeroHomeAddress: false,
-    },
-    mobileNodes: [],
-    homeAgents: [{ address: HA, contexts: [createSecurityContext({ spi: key.spi, key: key.key, replay: 'timestamp' })] }],
-    advertisement: { lifetimeSeconds: 3, maxIntervalMs: 1000, seed: seed || 1, registrationRequired },
-  };
+  const homeAgent = { address: HA, contexts: [createSecurityContext({ spi: key.spi, key: key.key, replay: 'timestamp' })] };
+  return simulatedForeignAgentConfig({ address, homeAgents: [homeAgent], seed, registrationRequired, reverseTunnel });
 }
 
 /** A binding's flags as the timeline shows them: ' (D, T)', or nothing. */
